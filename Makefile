@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8888
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,pandas]'
+	touch $(STAMP)
+
+## JupyterLab on the quickstart notebook, against the embedded sandbox (no token needed).
+demo: $(STAMP)
+	env -u KITTA_API_TOKEN -u KITTA_BASE_URL $(BIN)/jupyter lab --port=$(PORT) notebooks/01_quickstart.ipynb
+
+## Lint, type-check and run every test (browser tests included when Chromium is installed).
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,335 @@
+"""The synchronous client: `KittaClient` and its `lip_sync` resource.
+
+It needs no event loop, so it works the same in a script, a notebook cell
+and a kernel where `nest_asyncio.apply()` was called.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from . import _core
+from ._base import (
+    ClientBase,
+    download_target,
+    media_client_options,
+    refreshable_download_status,
+)
+from .errors import KittaError, TaskFailedError, WaitTimeoutError
+from .models import LipSyncTask, Page, PollCallback, TaskStatus
+from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
+
+if TYPE_CHECKING:
+    from ._async_client import AsyncKittaClient
+
+
+class KittaClient(ClientBase):
+    """Talks to the Kitta API (or the sandbox) synchronously.
+
+    >>> client = KittaClient()                  # token from KITTA_API_TOKEN
+    >>> task = client.lip_sync.create(audio_url=..., video_url=...)
+    >>> task.wait().download("result.mp4")
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        _config: _core.ClientConfig | None = None,
+    ) -> None:
+        super().__init__(
+            token, base_url=base_url, timeout=timeout, max_retries=max_retries, _config=_config
+        )
+        self._http = http_client or httpx.Client(follow_redirects=False)
+        self._server_info: _core.ServerInfo | None = None
+        self._media_http: httpx.Client | None = None
+        self._twin: AsyncKittaClient | None = None
+        self.lip_sync = LipSync(self)
+
+    # --- lifecycle ------------------------------------------------------------
+    def close(self) -> None:
+        self._http.close()
+        if self._media_http is not None:
+            self._media_http.close()
+        if self._twin is not None:
+            _close_async_twin(self._twin)
+            self._twin = None
+
+    def __enter__(self) -> KittaClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _sync_client(self) -> KittaClient:
+        return self
+
+    def _async_client(self) -> AsyncKittaClient:
+        if self._twin is None:
+            from ._async_client import AsyncKittaClient
+
+            self._twin = AsyncKittaClient(_config=self._config)
+            self._twin._twin = self
+        return self._twin
+
+    # --- the request loop ---------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        request = self._config.build_request(self._http, method, path, params=params, body=body)
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                decision = _core.decide_after_exception(self._config, request, exc, attempt)
+                if not decision.retry:
+                    raise _core.transport_error(request, exc) from exc
+            else:
+                _core.log_response(request, response, started)
+                if response.is_success:
+                    return response
+                decision = _core.decide_after_response(self._config, request, response, attempt)
+                if not decision.retry:
+                    raise _core.api_error(response)
+            time.sleep(decision.delay)
+            attempt += 1
+
+    def server_info(self, *, refresh: bool = False) -> _core.ServerInfo:
+        """Model ids (and prices, where the server publishes them) from its OpenAPI schema.
+
+        Cached per client. When the schema cannot be fetched, the documented
+        default model is returned and prices are unknown.
+        """
+        if self._server_info is None or refresh:
+            try:
+                response = self._request("GET", _core.OPENAPI_PATH)
+                document: object = response.json()
+            except (KittaError, ValueError):
+                document = None
+            self._server_info = _core.server_info_from_openapi(document)
+        return self._server_info
+
+    def usage(self) -> dict[str, Any]:
+        """`GET /v1/usage` as received; the reference does not document its shape."""
+        return _core.json_body(self._request("GET", _core.USAGE_PATH))
+
+    # --- result videos ------------------------------------------------------------
+    def _media(self) -> httpx.Client:
+        if self._media_http is None:
+            self._media_http = httpx.Client(**media_client_options())
+        return self._media_http
+
+    def fetch_bytes(self, url: str, *, max_bytes: int) -> bytes | None:
+        """Media bytes without the token; None when larger than `max_bytes`."""
+        with self._media().stream("GET", url) as response:
+            response.raise_for_status()
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                return None
+            chunks = bytearray()
+            for chunk in response.iter_bytes():
+                chunks.extend(chunk)
+                if len(chunks) > max_bytes:
+                    return None
+            return bytes(chunks)
+
+    def download(
+        self, task: LipSyncTask | str, path: str | Path | None = None, *, overwrite: bool = True
+    ) -> Path:
+        """Save a task's result video; returns the path written.
+
+        `path` may be a file or a folder (default: `<task_id>.mp4` here). When
+        the result host refuses an old link, the task is fetched once more for
+        a fresh URL.
+        """
+        snapshot = task if isinstance(task, LipSyncTask) else self.lip_sync.get(task)
+        for attempt in range(2):
+            url, target = download_target(snapshot, path)
+            if target.exists() and not overwrite:
+                raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+            partial = target.with_name(target.name + ".part")
+            with self._media().stream("GET", url) as response:
+                if attempt == 0 and refreshable_download_status(response.status_code):
+                    snapshot = self.lip_sync.get(snapshot.task_id)
+                    continue
+                response.raise_for_status()
+                with partial.open("wb") as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+            os.replace(partial, target)
+            if isinstance(task, LipSyncTask) and snapshot is not task:
+                task._update_from(snapshot)
+            return target
+        raise RuntimeError("unreachable")
+
+
+class LipSync:
+    """`client.lip_sync`: create, get, list, iterate, wait for and watch tasks."""
+
+    def __init__(self, client: KittaClient) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        audio_url: str,
+        video_url: str | None = None,
+        image_url: str | None = None,
+        reference_image_url: str | None = None,
+        model: str = DEFAULT_MODEL,
+        input_mode: str | None = None,
+        duration_seconds: float | None = None,
+    ) -> LipSyncTask:
+        """Create a task (spends credits). Returns at once with the `pending` task.
+
+        Inputs are checked first; a bad one raises `ValidationError` and
+        nothing is sent. A create is never resent once it may have reached the
+        server: after a 5xx or a read timeout the error says so.
+        """
+        request = self._client._prepare_create(
+            audio_url=audio_url,
+            video_url=video_url,
+            image_url=image_url,
+            reference_image_url=reference_image_url,
+            model=model,
+            input_mode=input_mode,
+            duration_seconds=duration_seconds,
+        )
+        return self._create_checked(request)
+
+    def _create_checked(self, request: CreateRequest, key: str | None = None) -> LipSyncTask:
+        """Send a create that already passed validation, recording it before and after."""
+        client = self._client
+        handle = client.recorder.before_create(client._config.origin, request.body, key)
+        try:
+            response = client._request("POST", _core.TASKS_PATH, body=request.body)
+        except BaseException as error:
+            client._record_outcome(handle, error)
+            raise
+        try:
+            task = _core.parse_task(response, client)
+        except BaseException as error:
+            client.recorder.outcome_unknown(handle, error)
+            raise
+        client.recorder.created(handle, task)
+        return task
+
+    def get(self, task_or_id: LipSyncTask | str) -> LipSyncTask:
+        """The task's current state (the detail endpoint is the source of truth)."""
+        path = task_path(_core.task_id_of(task_or_id))
+        task = _core.parse_task(self._client._request("GET", path), self._client)
+        self._client.recorder.seen(task)
+        return task
+
+    def list(
+        self, *, limit: int = 20, offset: int = 0, status: TaskStatus | str | None = None
+    ) -> Page:
+        """One page of this account's tasks (list items carry a subset of the fields)."""
+        params = validate_list_params(limit, offset, status)
+        response = self._client._request("GET", _core.TASKS_PATH, params=params)
+        return _core.parse_page(response, self._client, limit, offset)
+
+    def iter(
+        self, *, status: TaskStatus | str | None = None, page_size: int = 100
+    ) -> Iterator[LipSyncTask]:
+        """Every task, page by page, fetched lazily; a task seen twice is yielded once."""
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            page = self.list(limit=page_size, offset=offset, status=status)
+            for task in page.data:
+                if task.task_id not in seen:
+                    seen.add(task.task_id)
+                    yield task
+            next_offset = page.next_offset
+            if next_offset is None:
+                return
+            offset = next_offset
+
+    def wait(
+        self,
+        task_or_id: LipSyncTask | str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        raise_on_failure: bool = True,
+        on_poll: PollCallback | None = None,
+    ) -> LipSyncTask:
+        """Poll until the task is `succeeded` or `failed`.
+
+        Polls every `poll_interval` seconds (default 3, jittered; 3–5 s against
+        the real service). Raises `WaitTimeoutError` after `timeout` seconds
+        (default 600) with the last snapshot, and `TaskFailedError` for a
+        failed task unless `raise_on_failure=False`. A `LipSyncTask` passed in
+        is updated in place. Passing network hiccups are polled through;
+        `on_poll(task, error)` is called after every poll (error is the
+        transient error that poll met, or None), e.g. to update a view.
+        """
+        plan = _core.WaitPlan(
+            self._client._config,
+            _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout,
+            poll_interval,
+        )
+        task = task_or_id if isinstance(task_or_id, LipSyncTask) else self.get(task_or_id)
+        while not task.is_terminal:
+            pause = plan.next_sleep()
+            if pause is None:
+                raise WaitTimeoutError(task, plan.timeout)
+            time.sleep(pause)
+            try:
+                task._update_from(self.get(task.task_id))
+            except Exception as exc:
+                if not _core.is_transient(exc):
+                    raise
+                if on_poll is not None:
+                    on_poll(task, exc)
+            else:
+                if on_poll is not None:
+                    on_poll(task, None)
+        if task._client is None:
+            task._client = self._client
+        if raise_on_failure and task.failed:
+            raise TaskFailedError(task)
+        return task
+
+    def watch(self, task_or_id: LipSyncTask | str, **kwargs: Any) -> Any:
+        """Show the task in the notebook and update it live; returns at once."""
+        task = task_or_id if isinstance(task_or_id, LipSyncTask) else self.get(task_or_id)
+        return task.watch(**kwargs)
+
+
+def _close_async_twin(twin: AsyncKittaClient) -> None:
+    """Close an async client from sync code, with or without a running loop."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    twin._twin = None
+    if loop is not None:
+        task = loop.create_task(twin.aclose())
+        _PENDING_CLOSES.add(task)
+        task.add_done_callback(_PENDING_CLOSES.discard)
+    else:
+        asyncio.run(twin.aclose())
+
+
+_PENDING_CLOSES: set[Any] = set()

@@ -1,0 +1,496 @@
+"""The logic shared by the sync and async clients, free of I/O.
+
+Both clients build requests, read responses, decide on retries and poll
+tasks through this module; they differ only in how they send and sleep.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    MissingTokenError,
+    ValidationError,
+    error_class_for,
+)
+from .models import LipSyncTask, Page
+
+logger = logging.getLogger("kitta_notebook")
+
+DEFAULT_BASE_URL = "https://kittaaudio.com/api"
+OFFICIAL_HOSTS = ("kittaaudio.com",)
+TOKEN_ENV = "KITTA_API_TOKEN"
+BASE_URL_ENV = "KITTA_BASE_URL"
+TASKS_PATH = "/v1/lip-sync/tasks"
+USAGE_PATH = "/v1/usage"
+# Where the sandbox serves its schema. The reference does not say where the real
+# service publishes its OpenAPI document, so a miss falls back to the default model.
+OPENAPI_PATH = "/v1/openapi.json"
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_WAIT_TIMEOUT = 600.0
+DEFAULT_POLL_INTERVAL = 3.0
+# The reference asks for one detail query every 3 to 5 seconds.
+OFFICIAL_POLL_RANGE = (3.0, 5.0)
+MAX_RETRY_AFTER = 60.0
+USER_AGENT = f"kitta-notebook/{__version__}"
+
+
+class Secret:
+    """Holds the API token so that no repr, str or log line can show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the API token cannot be pickled")
+
+
+def _fresh_rng() -> random.Random:
+    return random.Random()
+
+
+@dataclass
+class ClientConfig:
+    """Everything a client needs to talk to one API origin with one account."""
+
+    base_url: str
+    token: Secret | None
+    timeout: httpx.Timeout
+    max_retries: int
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 8.0
+    rng: random.Random = field(default_factory=_fresh_rng, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        token: str | None,
+        base_url: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+    ) -> ClientConfig:
+        raw_token = token if token is not None else os.environ.get(TOKEN_ENV)
+        url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError(
+                [("base_url", f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")]
+            )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValidationError([("max_retries", "must be a whole number ≥ 0")])
+        if timeout is None:
+            resolved = DEFAULT_TIMEOUT
+        elif isinstance(timeout, httpx.Timeout):
+            resolved = timeout
+        else:
+            resolved = httpx.Timeout(float(timeout), connect=min(5.0, float(timeout)))
+        clean_token = raw_token.strip() if raw_token else None
+        return cls(
+            base_url=url.rstrip("/"),
+            token=Secret(clean_token) if clean_token else None,
+            timeout=resolved,
+            max_retries=max_retries,
+        )
+
+    # --- facts about the origin -----------------------------------------
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def is_official(self) -> bool:
+        """True when talking to the real Kitta service (not the sandbox or a proxy)."""
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        return any(host == h or host.endswith("." + h) for h in OFFICIAL_HOSTS)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # --- requests -----------------------------------------------------------
+    def headers(self, *, json_body: bool = False) -> dict[str, str]:
+        if self.token is None:
+            raise MissingTokenError()
+        headers = {
+            "Authorization": f"Bearer {self.token.reveal()}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def build_request(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> httpx.Request:
+        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        return http.build_request(
+            method,
+            self.url(path),
+            params=dict(params) if params else None,
+            content=content,
+            headers=self.headers(json_body=body is not None),
+            timeout=self.timeout,
+        )
+
+    # --- polling ------------------------------------------------------------
+    def poll_delay(self, poll_interval: float | None) -> float:
+        """The next pause between two detail queries, with jitter.
+
+        Against the real service the pause stays within the reference's 3–5 s;
+        against the sandbox or a test server any interval is honoured.
+        """
+        base = DEFAULT_POLL_INTERVAL if poll_interval is None else float(poll_interval)
+        if base < 0:
+            raise ValidationError([("poll_interval", "must be ≥ 0 seconds")])
+        delay = base * self.rng.uniform(1.0, 1.2)
+        if self.is_official:
+            low, high = OFFICIAL_POLL_RANGE
+            delay = min(max(delay, low), high)
+        return delay
+
+    # --- retries ------------------------------------------------------------
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter for retry number `attempt` (0-based)."""
+        ceiling = min(self.retry_max_delay, self.retry_base_delay * (2**attempt))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """`Retry-After` as seconds (it may be a number or an HTTP date), capped."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    retry: bool
+    delay: float = 0.0
+
+
+def _is_create(request: httpx.Request) -> bool:
+    return request.method == "POST"
+
+
+def decide_after_response(
+    config: ClientConfig, request: httpx.Request, response: httpx.Response, attempt: int
+) -> RetryDecision:
+    """Retry reads on 429/5xx; retry a create only on 429 (the server refused it).
+
+    A create that got a 5xx may have created the task, so it is never resent.
+    """
+    if attempt >= config.max_retries:
+        return RetryDecision(False)
+    status = response.status_code
+    if status == 429 or (status >= 500 and not _is_create(request)):
+        wait = retry_after_seconds(response)
+        return RetryDecision(True, wait if wait is not None else config.backoff(attempt))
+    return RetryDecision(False)
+
+
+def decide_after_exception(
+    config: ClientConfig, request: httpx.Request, exc: httpx.TransportError, attempt: int
+) -> RetryDecision:
+    """Retry reads on any transport error; a create only when it never left this machine."""
+    if attempt >= config.max_retries:
+        return RetryDecision(False)
+    if _is_create(request) and not never_reached_server(exc):
+        return RetryDecision(False)
+    return RetryDecision(True, config.backoff(attempt))
+
+
+def never_reached_server(exc: httpx.TransportError) -> bool:
+    """True when the request certainly did not reach the server (no connection was made)."""
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+
+
+def transport_error(request: httpx.Request, exc: httpx.TransportError) -> APIConnectionError:
+    """A readable error for a transport failure; names the URL, never the headers."""
+    target = f"{request.method} {request.url.copy_with(query=None)}"
+    created_maybe = _is_create(request) and not never_reached_server(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for the answer"
+        message = f"Timed out {kind} ({target}). Check the network, or raise the client's timeout."
+        error: APIConnectionError = APITimeoutError(message, may_have_created=created_maybe)
+    else:
+        message = (
+            f"Could not complete {target}: {type(exc).__name__}. Check the network and base_url."
+        )
+        error = APIConnectionError(message, may_have_created=created_maybe)
+    if created_maybe:
+        error.args = (
+            error.args[0]
+            + " The task may have been created anyway (credits may be spent): look for it "
+            "with client.lip_sync.list(status='pending') before creating it again.",
+        )
+    return error
+
+
+# --- responses -----------------------------------------------------------------
+def request_id_of(response: httpx.Response, body: object = None) -> str | None:
+    if isinstance(body, dict):
+        envelope = body.get("error")
+        if isinstance(envelope, dict) and isinstance(envelope.get("requestId"), str):
+            return str(envelope["requestId"])
+    return response.headers.get("x-request-id")
+
+
+def api_error(response: httpx.Response) -> APIError:
+    """Map an error response to the matching `APIError` subclass, JSON or not."""
+    status = response.status_code
+    try:
+        body: object = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    code: str | None = None
+    message: str | None = None
+    if isinstance(body, dict):
+        envelope = body.get("error")
+        if isinstance(envelope, dict):
+            code = envelope.get("code") if isinstance(envelope.get("code"), str) else None
+            raw_message = envelope.get("message")
+            message = raw_message if isinstance(raw_message, str) else None
+        elif isinstance(envelope, str):
+            message = envelope
+    if message is None:
+        content_type = response.headers.get("content-type", "unknown type").split(";")[0]
+        reason = response.reason_phrase or "error"
+        message = (
+            f"{reason} (the body was not the API's JSON error: {content_type}, "
+            f"{len(response.content)} bytes; often a proxy or gateway page)"
+        )
+    cls = error_class_for(status)
+    may_have_created = response.request.method == "POST" and status >= 500
+    return cls(
+        status, code, message, request_id_of(response, body), may_have_created=may_have_created
+    )
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a success response; an `APIError` when it is not one."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise APIError(
+            response.status_code,
+            "invalid_response",
+            "the server answered success but the body is not a JSON object",
+            response.headers.get("x-request-id"),
+        )
+    return body
+
+
+def parse_task(response: httpx.Response, client: Any) -> LipSyncTask:
+    body = json_body(response)
+    task = LipSyncTask(body, request_id=request_id_of(response), client=client)
+    if not task.task_id:
+        raise APIError(
+            response.status_code,
+            "invalid_response",
+            "the task in the response has no taskId",
+            request_id_of(response),
+        )
+    return task
+
+
+def parse_page(response: httpx.Response, client: Any, limit: int, offset: int) -> Page:
+    body = json_body(response)
+    items = body.get("data")
+    if not isinstance(items, list):
+        raise APIError(
+            response.status_code,
+            "invalid_response",
+            "the list response has no 'data' array",
+            request_id_of(response),
+        )
+    request_id = request_id_of(response)
+    tasks = [
+        LipSyncTask(item, request_id=request_id, client=client)
+        for item in items
+        if isinstance(item, dict)
+    ]
+    pagination = body.get("pagination")
+    pagination = pagination if isinstance(pagination, dict) else {}
+
+    def number(name: str, default: int) -> int:
+        value = pagination.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+    return Page(
+        data=tasks,
+        limit=number("limit", limit),
+        offset=number("offset", offset),
+        has_more=pagination.get("hasMore") is True,
+        raw=body,
+        request_id=request_id,
+    )
+
+
+def log_response(request: httpx.Request, response: httpx.Response, started: float) -> None:
+    logger.debug(
+        "%s %s -> %s in %.0f ms",
+        request.method,
+        request.url.copy_with(query=None),
+        response.status_code,
+        (time.monotonic() - started) * 1000,
+    )
+
+
+# --- waiting -------------------------------------------------------------------
+@dataclass
+class WaitPlan:
+    """The deadline and pacing of one `wait()`; shared by the sync and async loops."""
+
+    config: ClientConfig
+    timeout: float
+    poll_interval: float | None
+    deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.timeout is None or not self.timeout > 0:  # type: ignore[redundant-expr]
+            raise ValidationError([("timeout", "must be a number of seconds > 0")])
+        self.deadline = time.monotonic() + self.timeout
+
+    def next_sleep(self) -> float | None:
+        """Seconds to sleep before the next poll, or None when the deadline has passed."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        return min(self.config.poll_delay(self.poll_interval), remaining)
+
+
+def is_transient(exc: Exception) -> bool:
+    """Errors worth polling through: the next query may well succeed."""
+    from .errors import RateLimitError, ServerError
+
+    return isinstance(exc, (APIConnectionError, RateLimitError, ServerError))
+
+
+def task_id_of(task_or_id: LipSyncTask | str) -> str:
+    return task_or_id.task_id if isinstance(task_or_id, LipSyncTask) else task_or_id
+
+
+def result_url(task: LipSyncTask) -> str:
+    """The result URL to download, or a clear error why there is none."""
+    from .validation import check_url
+
+    if not task.result_video_url:
+        raise ValidationError(
+            [
+                (
+                    "result_video_url",
+                    f"task {task.task_id} has no result video (status {task.status_text})",
+                )
+            ]
+        )
+    url, problem = check_url("result_video_url", task.result_video_url, require_public=False)
+    if problem or url is None:
+        raise ValidationError([("result_video_url", problem or "is not a URL")])
+    return url
+
+
+# --- the server's schema -----------------------------------------------------------
+@dataclass(frozen=True)
+class ServerInfo:
+    """What the server's OpenAPI document tells a form: model ids and, if given, prices."""
+
+    models: tuple[str, ...]
+    credits_per_second: Mapping[str, float] = field(default_factory=dict)
+    from_schema: bool = False
+
+    def estimate(self, model: str, seconds: float | None) -> float | None:
+        """Credits for `seconds` of audio on `model`, or None when the price is not known."""
+        rate = self.credits_per_second.get(model)
+        if rate is None or seconds is None:
+            return None
+        return rate * seconds
+
+
+def server_info_from_openapi(document: object) -> ServerInfo:
+    """Model ids from the create body's `model` enum; prices from a pricing extension."""
+    from .validation import DEFAULT_MODEL
+
+    fallback = ServerInfo(models=(DEFAULT_MODEL,))
+    if not isinstance(document, dict):
+        return fallback
+    found: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            model = (
+                node.get("properties", {}).get("model")
+                if isinstance(node.get("properties"), dict)
+                else None
+            )
+            if isinstance(model, dict) and isinstance(model.get("enum"), list):
+                found.extend(m for m in model["enum"] if isinstance(m, str) and m not in found)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    prices: dict[str, float] = {}
+    info = document.get("info")
+    pricing = info.get("x-kitta-sandbox-pricing") if isinstance(info, dict) else None
+    if isinstance(pricing, dict):
+        table = pricing.get("models", pricing)
+        if isinstance(table, dict):
+            for name, entry in table.items():
+                rate = entry.get("creditsPerSecond") if isinstance(entry, dict) else entry
+                if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+                    prices[str(name)] = float(rate)
+    if not found:
+        return ServerInfo(models=fallback.models, credits_per_second=prices)
+    return ServerInfo(models=tuple(found), credits_per_second=prices, from_schema=True)

@@ -1,0 +1,220 @@
+"""Static HTML (inline CSS, no JavaScript) and plain-text views of tasks and pages.
+
+Static so a saved notebook shows the same thing on GitHub, nbviewer and in
+an untrusted notebook. Every value a server or a user supplied passes through
+`html.escape`; only http(s) URLs (and our own `data:video/mp4`) reach a
+`src` or `href`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from ..i18n import Lang, status_label, status_style, text
+from .video import safe_http_url, video_html
+
+if TYPE_CHECKING:
+    from ..models import LipSyncTask, Page
+
+_FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
+_CARD = (
+    f"{_FONT};border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;"
+    "max-width:720px;background:#fff;color:#1f2328;line-height:1.45;font-size:13px"
+)
+_CELL = "padding:2px 12px 2px 0;vertical-align:top"
+_KEY = f"{_CELL};color:#59636e;white-space:nowrap"
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def format_time(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def format_credits(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def badge_html(status: object, lang: Lang = "en") -> str:
+    """A coloured status pill."""
+    style = status_style(status)
+    return (
+        f'<span class="kitta-badge" data-status="{esc(status if status is not None else "unknown")}" '
+        f'style="display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;'
+        f'font-size:12px;color:{style.color};background:{style.background}">'
+        f"{esc(style.icon)} {esc(status_label(status, lang))}</span>"
+    )
+
+
+def _rows(pairs: Iterable[tuple[str, str]]) -> str:
+    return "".join(
+        f'<tr><td style="{_KEY}">{key}</td><td style="{_CELL}">{value}</td></tr>'
+        for key, value in pairs
+    )
+
+
+def task_html(
+    task: LipSyncTask,
+    *,
+    lang: Lang = "en",
+    video: str | None = None,
+    note: str | None = None,
+    embed: bool | None = None,
+) -> str:
+    """A task card. `video` is a pre-rendered video block (fetched when None);
+    `note` is a line of live status (escaped here)."""
+    header = (
+        f'<div style="display:flex;align-items:center;gap:10px;flex-wrap:wrap;margin-bottom:6px">'
+        f"{badge_html(task.status, lang)}"
+        f'<code style="font-size:13px">{esc(task.task_id)}</code>'
+        f"</div>"
+    )
+    pairs: list[tuple[str, str]] = []
+    if task.model is not None:
+        pairs.append((esc(text("model", lang)), esc(task.model)))
+    if task.input_mode is not None:
+        pairs.append((esc(text("input_mode", lang)), esc(task.input_mode)))
+    pairs.append((esc(text("credits", lang)), esc(format_credits(task.credits_charged))))
+    if not task.is_partial:
+        pairs.append((esc(text("created", lang)), esc(format_time(task.created_at))))
+        pairs.append((esc(text("started", lang)), esc(format_time(task.started_at))))
+        pairs.append((esc(text("completed", lang)), esc(format_time(task.completed_at))))
+        pairs.append((esc(text("elapsed", lang)), esc(format_seconds(task.elapsed_seconds))))
+    table = f'<table style="border-collapse:collapse;margin:2px 0 6px">{_rows(pairs)}</table>'
+    parts = [header, table]
+    if task.error_code or task.error_message:
+        parts.append(
+            '<div class="kitta-error" style="background:#fde2e2;color:#7a1111;border-radius:6px;'
+            'padding:6px 10px;margin:4px 0">'
+            f"<b>{esc(text('error', lang))}</b> "
+            f"<code>{esc(task.error_code or '')}</code> {esc(task.error_message or '')}</div>"
+        )
+    if task.is_partial:
+        parts.append(
+            f'<div style="color:#59636e;font-size:12px">{esc(text("partial_note", lang))}</div>'
+        )
+    if note:
+        parts.append(
+            f'<div class="kitta-note" style="color:#59636e;margin:4px 0">{esc(note)}</div>'
+        )
+    block = video if video is not None else video_html(task, embed=embed, lang=lang)
+    if block:
+        parts.append(f'<div style="margin-top:6px">{block}</div>')
+    return f'<div class="kitta-task" style="{_CARD}">{"".join(parts)}</div>'
+
+
+def task_text(task: LipSyncTask) -> str:
+    """A readable plain-text summary (the `text/plain` of a task)."""
+    lines = [f"LipSyncTask {task.task_id} — {task.status_text}"]
+    facts = [
+        f"model: {task.model}" if task.model else "",
+        f"mode: {task.input_mode}" if task.input_mode else "",
+        f"credits: {format_credits(task.credits_charged)}",
+    ]
+    lines.append("  " + "   ".join(f for f in facts if f))
+    if not task.is_partial:
+        lines.append(
+            f"  created: {format_time(task.created_at)}   "
+            f"elapsed: {format_seconds(task.elapsed_seconds)}"
+        )
+    if task.error_code or task.error_message:
+        lines.append(f"  error: {task.error_code or ''} {task.error_message or ''}".rstrip())
+    if task.result_video_url:
+        lines.append(f"  result: {task.result_video_url}")
+    return "\n".join(lines)
+
+
+def task_mimebundle(task: LipSyncTask) -> dict[str, str]:
+    return {"text/plain": task_text(task), "text/html": task_html(task)}
+
+
+def page_html(page: Page, *, lang: Lang = "en") -> str:
+    """A page of list items as a table."""
+    if not page.data:
+        body = f'<div style="color:#59636e">{esc(text("no_tasks", lang))}</div>'
+    else:
+        head = "".join(
+            f'<th style="text-align:left;{_CELL};border-bottom:1px solid #d0d7de">{esc(h)}</th>'
+            for h in (
+                "status",
+                text("task", lang),
+                text("input_mode", lang),
+                text("credits", lang),
+                text("result", lang),
+            )
+        )
+        rows = []
+        for task in page.data:
+            url = safe_http_url(task.result_video_url)
+            result = (
+                f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
+                f"{esc(text('open_video', lang))}</a>"
+                if url
+                else "—"
+            )
+            rows.append(
+                f"<tr><td style='{_CELL}'>{badge_html(task.status, lang)}</td>"
+                f"<td style='{_CELL}'><code>{esc(task.task_id)}</code></td>"
+                f"<td style='{_CELL}'>{esc(task.input_mode or '—')}</td>"
+                f"<td style='{_CELL}'>{esc(format_credits(task.credits_charged))}</td>"
+                f"<td style='{_CELL}'>{result}</td></tr>"
+            )
+        body = (
+            f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+    footer = text(
+        "page_of",
+        lang,
+        offset=page.offset,
+        count=len(page.data),
+        more=text("yes" if page.has_more else "no", lang),
+    )
+    return (
+        f'<div class="kitta-page" style="{_CARD}">{body}'
+        f'<div style="color:#59636e;font-size:12px;margin-top:6px">{esc(footer)}</div></div>'
+    )
+
+
+def page_text(page: Page) -> str:
+    lines = [f"Page offset={page.offset} limit={page.limit} has_more={page.has_more}"]
+    for task in page.data:
+        credits = format_credits(task.credits_charged)
+        lines.append(
+            f"  {task.task_id}  {task.status_text:<10}  {task.input_mode or '-':<5}  {credits}"
+        )
+    return "\n".join(lines)
+
+
+def page_mimebundle(page: Page) -> dict[str, str]:
+    return {"text/plain": page_text(page), "text/html": page_html(page)}
+
+
+def notice_html(message: str, message_zh: str | None = None) -> str:
+    """A highlighted notice (used to say that the sandbox is in use)."""
+    extra = f"<br><span>{esc(message_zh)}</span>" if message_zh else ""
+    return (
+        f'<div style="{_FONT};border-left:4px solid #d4a72c;background:#fff8e1;color:#5c4300;'
+        f'padding:6px 12px;border-radius:4px;font-size:13px">{esc(message)}{extra}</div>'
+    )

@@ -1,0 +1,464 @@
+"""Edge cases a real server cannot easily produce, through httpx.MockTransport.
+
+Everything else is tested against the sandbox over real HTTP
+(`test_client_sandbox.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from kitta_notebook import (
+    APIConnectionError,
+    APITimeoutError,
+    AsyncKittaClient,
+    AuthenticationError,
+    BadRequestError,
+    InsufficientCreditsError,
+    KittaClient,
+    MissingTokenError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TaskFailedError,
+    TaskStatus,
+    ValidationError,
+    WaitTimeoutError,
+)
+from kitta_notebook._core import retry_after_seconds
+
+TOKEN = "tok-edge-5f1c9a"
+BASE = "http://api.test/api"
+VIDEO = "https://media.example.com/v.mp4"
+AUDIO = "https://media.example.com/a.mp3"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def dto(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "id": "row_1",
+        "taskId": "lip_task_1",
+        "type": "lip_sync",
+        "status": "pending",
+        "model": "kitta-lip-sync-v1",
+        "inputMode": "video",
+        "resultVideoUrl": None,
+        "errorCode": None,
+        "errorMessage": None,
+        "creditsCharged": 1200,
+        "createdAt": "2026-07-01T08:00:00.000Z",
+        "startedAt": None,
+        "completedAt": None,
+    }
+    body.update(overrides)
+    return body
+
+
+class Recorder:
+    """A handler that replays scripted answers and keeps every request."""
+
+    def __init__(self, *answers: httpx.Response | Exception | Handler) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer) and not isinstance(answer, httpx.Response):
+            return answer(request)
+        return answer
+
+
+def make_client(handler: Recorder, **kwargs: object) -> KittaClient:
+    client = KittaClient(
+        TOKEN,
+        base_url=BASE,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    client._config.retry_base_delay = 0.001
+    return client
+
+
+# --- responses a server rarely gives -------------------------------------------
+def test_html_502_from_a_proxy_maps_to_server_error_without_the_body() -> None:
+    page = "<html><body><h1>502 Bad Gateway</h1><script>alert(1)</script></body></html>"
+    handler = Recorder(httpx.Response(502, text=page, headers={"content-type": "text/html"}))
+    with make_client(handler, max_retries=0) as client, pytest.raises(ServerError) as info:
+        client.lip_sync.get("lip_task_1")
+    error = info.value
+    assert error.status_code == 502
+    assert error.code is None
+    assert "text/html" in str(error) and "<script>" not in str(error)
+
+
+def test_unknown_status_and_extra_fields_are_kept_not_fatal() -> None:
+    handler = Recorder(
+        httpx.Response(200, json=dto(status="queued_for_gpu", newField={"a": 1}, creditsCharged=3.5))
+    )
+    with make_client(handler) as client:
+        task = client.lip_sync.get("lip_task_1")
+    assert task.status == "queued_for_gpu"
+    assert not isinstance(task.status, TaskStatus)
+    assert task.is_terminal is False
+    assert task.raw["newField"] == {"a": 1}
+    assert task.credits_charged == 3.5
+    assert "queued_for_gpu" in repr(task)
+
+
+def test_missing_fields_parse_to_none() -> None:
+    handler = Recorder(httpx.Response(200, json={"taskId": "lip_task_9"}))
+    with make_client(handler) as client:
+        task = client.lip_sync.get("lip_task_9")
+    assert task.task_id == "lip_task_9"
+    assert task.status is None and task.status_text == "unknown"
+    assert task.created_at is None and task.credits_charged is None
+    assert task.is_partial
+
+
+def test_unreadable_timestamp_is_none_but_kept_raw() -> None:
+    handler = Recorder(httpx.Response(200, json=dto(createdAt="yesterday-ish")))
+    with make_client(handler) as client:
+        task = client.lip_sync.get("lip_task_1")
+    assert task.created_at is None
+    assert task.raw["createdAt"] == "yesterday-ish"
+
+
+def test_timestamps_are_aware_utc() -> None:
+    handler = Recorder(httpx.Response(200, json=dto(startedAt="2026-07-01T08:00:03.000Z")))
+    with make_client(handler) as client:
+        task = client.lip_sync.get("lip_task_1")
+    assert task.started_at == datetime(2026, 7, 1, 8, 0, 3, tzinfo=timezone.utc)
+    assert task.created_at is not None and task.created_at.tzinfo is not None
+
+
+def test_success_with_a_non_json_body_is_a_clear_error() -> None:
+    handler = Recorder(httpx.Response(200, text="not json"))
+    with make_client(handler) as client, pytest.raises(Exception) as info:
+        client.lip_sync.get("lip_task_1")
+    assert "not a JSON object" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (402, InsufficientCreditsError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (503, ServerError),
+    ],
+)
+def test_error_envelope_maps_to_one_class_per_status(status: int, cls: type) -> None:
+    body = {"error": {"code": "some_code", "message": "told you so", "requestId": "req_42"}}
+    handler = Recorder(httpx.Response(status, json=body))
+    with make_client(handler, max_retries=0) as client, pytest.raises(cls) as info:
+        client.lip_sync.get("lip_task_1")
+    assert info.value.code == "some_code"
+    assert info.value.request_id == "req_42"
+    assert "told you so" in str(info.value) and "req_42" in str(info.value)
+
+
+# --- retries ----------------------------------------------------------------------
+def test_get_retries_5xx_then_succeeds_and_counts_requests() -> None:
+    handler = Recorder(
+        httpx.Response(500, json={"error": {"code": "x", "message": "boom"}}),
+        httpx.Response(503, text="down"),
+        httpx.Response(200, json=dto()),
+    )
+    with make_client(handler, max_retries=2) as client:
+        task = client.lip_sync.get("lip_task_1")
+    assert task.task_id == "lip_task_1"
+    assert len(handler.requests) == 3
+
+
+def test_get_gives_up_after_max_retries() -> None:
+    handler = Recorder(httpx.Response(500, json={"error": {"code": "x", "message": "boom"}}))
+    with make_client(handler, max_retries=2) as client, pytest.raises(ServerError):
+        client.lip_sync.get("lip_task_1")
+    assert len(handler.requests) == 3
+
+
+def test_create_is_never_resent_after_a_500() -> None:
+    handler = Recorder(httpx.Response(500, json={"error": {"code": "x", "message": "db"}}))
+    with make_client(handler, max_retries=5) as client, pytest.raises(ServerError) as info:
+        client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+    assert len(handler.requests) == 1
+    assert info.value.may_have_created
+    assert "may have been created" in str(info.value)
+
+
+def test_create_is_never_resent_after_a_read_timeout() -> None:
+    handler = Recorder(httpx.ReadTimeout("slow"))
+    with make_client(handler, max_retries=5) as client, pytest.raises(APITimeoutError) as info:
+        client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+    assert len(handler.requests) == 1
+    assert info.value.may_have_created
+    assert "list(status='pending')" in str(info.value)
+
+
+def test_create_is_resent_when_the_connection_was_never_made() -> None:
+    handler = Recorder(
+        httpx.ConnectError("refused"), httpx.ConnectTimeout("t/o"), httpx.Response(202, json=dto())
+    )
+    with make_client(handler, max_retries=2) as client:
+        task = client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+    assert task.status == TaskStatus.PENDING
+    assert len(handler.requests) == 3
+
+
+def test_create_after_429_is_retried_honouring_retry_after() -> None:
+    handler = Recorder(
+        httpx.Response(429, headers={"Retry-After": "0"}, json={"error": {"code": "rate"}}),
+        httpx.Response(202, json=dto()),
+    )
+    with make_client(handler) as client:
+        client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+    assert [r.method for r in handler.requests] == ["POST", "POST"]
+
+
+def test_connection_error_message_is_readable() -> None:
+    handler = Recorder(httpx.ConnectError("refused"))
+    with make_client(handler, max_retries=1) as client, pytest.raises(APIConnectionError) as info:
+        client.lip_sync.get("lip_task_1")
+    assert "GET http://api.test/api/v1/lip-sync/tasks/lip_task_1" in str(info.value)
+    assert not info.value.may_have_created
+    assert len(handler.requests) == 2
+
+
+def test_retry_after_accepts_seconds_and_http_dates_and_is_capped() -> None:
+    def resp(value: str) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": value})
+
+    assert retry_after_seconds(resp("2")) == 2.0
+    assert retry_after_seconds(resp("100000")) == 60.0
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    parsed = retry_after_seconds(resp(format_datetime(later, usegmt=True)))
+    assert parsed is not None and 25 <= parsed <= 30
+    assert retry_after_seconds(resp("soon")) is None
+    assert retry_after_seconds(httpx.Response(429)) is None
+
+
+# --- security -----------------------------------------------------------------------
+def test_token_is_in_no_repr_error_or_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    handler = Recorder(
+        httpx.Response(401, json={"error": {"code": "unauthorized", "message": "bad token"}})
+    )
+    with make_client(handler, max_retries=0) as client:
+        with pytest.raises(AuthenticationError) as info:
+            client.lip_sync.get("lip_task_1")
+        texts = [repr(client), str(client), repr(client._config), str(info.value), repr(info.value)]
+    assert handler.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+    texts.append(caplog.text)
+    for text in texts:
+        assert TOKEN not in text
+
+
+def test_redirects_are_not_followed_so_the_token_stays_on_the_api_origin() -> None:
+    handler = Recorder(httpx.Response(302, headers={"Location": "https://evil.example/steal"}))
+    with make_client(handler, max_retries=0) as client, pytest.raises(Exception):
+        client.lip_sync.get("lip_task_1")
+    assert [str(r.url.host) for r in handler.requests] == ["api.test"]
+
+
+def test_task_id_cannot_escape_the_tasks_path() -> None:
+    handler = Recorder(httpx.Response(200, json=dto()))
+    with make_client(handler) as client:
+        client.lip_sync.get("../../usage?x=1#frag")
+    assert handler.requests[0].url.raw_path == b"/api/v1/lip-sync/tasks/..%2F..%2Fusage%3Fx%3D1%23frag"
+
+
+def test_missing_token_fails_before_any_request() -> None:
+    handler = Recorder(httpx.Response(200, json=dto()))
+    client = KittaClient(
+        base_url=BASE, http_client=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+    with client, pytest.raises(MissingTokenError) as info:
+        client.lip_sync.get("lip_task_1")
+    assert handler.requests == []
+    assert "KITTA_API_TOKEN" in str(info.value)
+
+
+# --- validation: nothing is sent -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"audio_url": AUDIO}, "video_url"),
+        ({"audio_url": "", "video_url": VIDEO}, "audio_url"),
+        ({"audio_url": AUDIO, "video_url": VIDEO, "model": " "}, "model"),
+        ({"audio_url": AUDIO, "video_url": "file:///etc/passwd"}, "video_url"),
+        ({"audio_url": "javascript:alert(1)", "video_url": VIDEO}, "audio_url"),
+        ({"audio_url": "data:audio/wav;base64,AAAA", "video_url": VIDEO}, "audio_url"),
+        ({"audio_url": "/relative/a.mp3", "video_url": VIDEO}, "audio_url"),
+        ({"audio_url": "https:///nohost", "video_url": VIDEO}, "audio_url"),
+        ({"audio_url": AUDIO, "video_url": VIDEO, "duration_seconds": 0}, "duration_seconds"),
+        ({"audio_url": AUDIO, "video_url": VIDEO, "duration_seconds": float("inf")}, "duration_seconds"),
+        ({"audio_url": AUDIO, "video_url": VIDEO, "duration_seconds": True}, "duration_seconds"),
+        ({"audio_url": AUDIO, "video_url": VIDEO, "input_mode": "audio"}, "input_mode"),
+        ({"audio_url": AUDIO, "video_url": VIDEO, "input_mode": "image"}, "image_url"),
+        ({"audio_url": AUDIO, "video_url": VIDEO, "reference_image_url": VIDEO}, "reference_image_url"),
+    ],
+)
+def test_bad_create_input_is_refused_before_sending(kwargs: dict[str, object], field: str) -> None:
+    handler = Recorder(httpx.Response(202, json=dto()))
+    with make_client(handler) as client, pytest.raises(ValidationError) as info:
+        client.lip_sync.create(**kwargs)  # type: ignore[arg-type]
+    assert field in info.value.fields
+    assert handler.requests == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"limit": 0}, {"limit": 101}, {"limit": True}, {"offset": -1}, {"status": "done"}],
+)
+def test_bad_list_params_are_refused_before_sending(kwargs: dict[str, object]) -> None:
+    handler = Recorder(httpx.Response(200, json={"data": [], "pagination": {}}))
+    with make_client(handler) as client, pytest.raises(ValidationError):
+        client.lip_sync.list(**kwargs)  # type: ignore[arg-type]
+    assert handler.requests == []
+
+
+def test_private_media_urls_are_refused_only_for_the_real_service() -> None:
+    handler = Recorder(httpx.Response(202, json=dto()))
+    real = KittaClient(
+        TOKEN,
+        base_url="https://kittaaudio.com/api",
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    for host in ("127.0.0.1", "localhost", "10.1.2.3", "192.168.0.5", "[::1]", "nas.local"):
+        with pytest.raises(ValidationError) as info:
+            real.lip_sync.create(audio_url=f"http://{host}/a.mp3", video_url=VIDEO)
+        assert "public internet" in info.value.fields["audio_url"]
+    assert handler.requests == []
+    real.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+    assert len(handler.requests) == 1
+    real.close()
+
+
+def test_input_mode_is_inferred_and_explicit_wins() -> None:
+    handler = Recorder(lambda request: httpx.Response(202, json=dto()))
+    with make_client(handler) as client:
+        client.lip_sync.create(audio_url=AUDIO, image_url=VIDEO)
+        client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+        client.lip_sync.create(
+            audio_url=AUDIO, video_url=VIDEO, image_url=VIDEO, input_mode="image",
+            reference_image_url=VIDEO, duration_seconds=8,
+        )
+    bodies = [json.loads(r.content) for r in handler.requests]
+    assert bodies[0] == {"model": "kitta-lip-sync-v1", "inputMode": "image", "imageUrl": VIDEO, "audioUrl": AUDIO}
+    assert bodies[1]["inputMode"] == "video" and "imageUrl" not in bodies[1]
+    assert bodies[2]["inputMode"] == "image" and bodies[2]["durationSeconds"] == 8
+    assert bodies[2]["referenceImageUrl"] == VIDEO
+    assert all(r.headers["content-type"] == "application/json" for r in handler.requests)
+
+
+# --- wait -----------------------------------------------------------------------------
+def test_wait_times_out_with_the_last_snapshot_and_does_not_cancel() -> None:
+    handler = Recorder(httpx.Response(200, json=dto(status="processing")))
+    with make_client(handler) as client, pytest.raises(WaitTimeoutError) as info:
+        client.lip_sync.wait("lip_task_1", timeout=0.05, poll_interval=0.01)
+    assert info.value.task.status == TaskStatus.PROCESSING
+    assert all(r.method == "GET" for r in handler.requests)
+
+
+def test_wait_polls_through_transient_errors_and_raises_on_failure() -> None:
+    failed = dto(status="failed", errorCode="media_unreachable", errorMessage="audio 404")
+    handler = Recorder(
+        httpx.Response(200, json=dto(status="processing")),
+        httpx.ConnectError("blip"),
+        httpx.ConnectError("blip"),
+        httpx.ConnectError("blip"),
+        httpx.Response(200, json=failed),
+    )
+    seen: list[object] = []
+    with make_client(handler, max_retries=0) as client:
+        with pytest.raises(TaskFailedError) as info:
+            client.lip_sync.wait(
+                "lip_task_1", timeout=5, poll_interval=0.001,
+                on_poll=lambda task, error: seen.append(error),
+            )
+        assert info.value.task.error_code == "media_unreachable"
+        assert "audio 404" in str(info.value)
+        task = client.lip_sync.wait("lip_task_1", poll_interval=0.001, raise_on_failure=False)
+    assert task.failed
+    assert sum(isinstance(e, APIConnectionError) for e in seen) == 3
+
+
+def test_wait_stops_on_a_permanent_error() -> None:
+    handler = Recorder(
+        httpx.Response(200, json=dto(status="processing")),
+        httpx.Response(404, json={"error": {"code": "not_found", "message": "gone"}}),
+    )
+    with make_client(handler) as client, pytest.raises(NotFoundError):
+        client.lip_sync.wait("lip_task_1", timeout=5, poll_interval=0.001)
+
+
+def test_poll_interval_stays_within_3_to_5_seconds_for_the_real_service() -> None:
+    real = KittaClient(TOKEN, base_url="https://kittaaudio.com/api")
+    local = KittaClient(TOKEN, base_url=BASE)
+    assert all(3.0 <= real._config.poll_delay(0.1) <= 5.0 for _ in range(50))
+    assert all(3.0 <= real._config.poll_delay(60) <= 5.0 for _ in range(50))
+    delays = {local._config.poll_delay(0.1) for _ in range(50)}
+    assert all(0.1 <= d <= 0.12 for d in delays) and len(delays) > 1  # jittered
+    real.close()
+    local.close()
+
+
+# --- pagination -------------------------------------------------------------------------
+def test_iter_walks_pages_dedupes_and_stops_on_empty_page() -> None:
+    def page(ids: list[str], offset: int, more: bool) -> httpx.Response:
+        items = [{"taskId": i, "type": "lip_sync", "status": "failed"} for i in ids]
+        return httpx.Response(
+            200, json={"data": items, "pagination": {"limit": 2, "offset": offset, "hasMore": more}}
+        )
+
+    handler = Recorder(
+        page(["a", "b"], 0, True),
+        page(["b", "c"], 2, True),  # a task shifted by a newer one
+        page([], 4, True),  # a server claiming more with an empty page must not loop
+    )
+    with make_client(handler) as client:
+        ids = [t.task_id for t in client.lip_sync.iter(status="failed", page_size=2)]
+    assert ids == ["a", "b", "c"]
+    assert [r.url.params["offset"] for r in handler.requests] == ["0", "2", "4"]
+    assert all(r.url.params["status"] == "failed" for r in handler.requests)
+
+
+# --- async twin --------------------------------------------------------------------------
+def test_async_client_shares_the_same_rules() -> None:
+    handler = Recorder(
+        httpx.Response(500, json={"error": {"code": "x", "message": "db"}}),
+    )
+
+    async def main() -> None:
+        client = AsyncKittaClient(
+            TOKEN,
+            base_url=BASE,
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+            max_retries=3,
+        )
+        async with client:
+            with pytest.raises(ServerError) as info:
+                await client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+            assert info.value.may_have_created
+            with pytest.raises(ValidationError):
+                await client.lip_sync.list(limit=500)
+
+    asyncio.run(main())
+    assert len(handler.requests) == 1
