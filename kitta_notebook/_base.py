@@ -34,7 +34,9 @@ class TaskRecorder(Protocol):
     exactly one of the `after_*` calls follows. The journal implements this.
     """
 
-    def before_create(self, origin: str, body: dict[str, Any], key: str | None = None) -> object: ...
+    def before_create(
+        self, origin: str, body: dict[str, Any], key: str | None = None
+    ) -> object: ...
 
     def task_id_for_key(self, key: str) -> str | None:
         """The task created earlier under a batch item's `key`, if any."""

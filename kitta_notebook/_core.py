@@ -280,7 +280,8 @@ def request_id_of(response: httpx.Response, body: object = None) -> str | None:
         envelope = body.get("error")
         if isinstance(envelope, dict) and isinstance(envelope.get("requestId"), str):
             return str(envelope["requestId"])
-    return response.headers.get("x-request-id")
+    header = response.headers.get("x-request-id")
+    return str(header) if header is not None else None
 
 
 def api_error(response: httpx.Response) -> APIError:

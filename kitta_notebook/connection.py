@@ -27,7 +27,10 @@ SANDBOX_NOTICE = (
     "result videos are NOT lip-synced (they only prove the workflow). "
     "Set KITTA_API_TOKEN to use the real service."
 )
-SANDBOX_NOTICE_ZH = "正在使用本地沙盒：不消耗积分，结果视频不是真实的口型同步。设置 KITTA_API_TOKEN 即可连接正式服务。"
+SANDBOX_NOTICE_ZH = (
+    "正在使用本地沙盒：不消耗积分，结果视频不是真实的口型同步。"
+    "设置 KITTA_API_TOKEN 即可连接正式服务。"
+)
 
 
 def shared_sandbox() -> Sandbox:

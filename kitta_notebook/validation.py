@@ -30,7 +30,7 @@ URL_FIELDS: Mapping[str, str] = {
 }
 
 
-def _is_public_host(host: str) -> bool:
+def is_public_host(host: str) -> bool:
     """False for hosts a cloud service cannot fetch from: loopback, private, link-local.
 
     Only literal addresses and well-known local names are judged; names are
@@ -73,7 +73,7 @@ def check_url(field: str, value: object, *, require_public: bool) -> tuple[str |
         return None, "has an invalid host or port"
     if not host:
         return None, "has no host name"
-    if require_public and not _is_public_host(host):
+    if require_public and not is_public_host(host):
         return None, (
             f"points at {host}, which the service cannot reach: it fetches media from the "
             "public internet. Host the file at a public URL (object storage, CDN)."
@@ -152,7 +152,8 @@ def validate_create(
             problems.append((name, problem))
 
     def missing(name: str) -> bool:
-        return given[name] is None or (isinstance(given[name], str) and not given[name].strip())  # type: ignore[union-attr]
+        value = given[name]
+        return value is None or (isinstance(value, str) and not value.strip())
 
     if missing("audio_url"):
         problems.append(("audio_url", "is required: the audio that drives the mouth"))

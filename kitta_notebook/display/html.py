@@ -43,7 +43,7 @@ def format_seconds(seconds: float | None) -> str:
         return "—"
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {rest:02d} s"
     hours, minutes = divmod(minutes, 60)
@@ -59,8 +59,9 @@ def format_credits(value: float | None) -> str:
 def badge_html(status: object, lang: Lang = "en") -> str:
     """A coloured status pill."""
     style = status_style(status)
+    name = status if status is not None else "unknown"
     return (
-        f'<span class="kitta-badge" data-status="{esc(status if status is not None else "unknown")}" '
+        f'<span class="kitta-badge" data-status="{esc(name)}" '
         f'style="display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;'
         f'font-size:12px;color:{style.color};background:{style.background}">'
         f"{esc(style.icon)} {esc(status_label(status, lang))}</span>"

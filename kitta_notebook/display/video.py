@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from ..i18n import Lang, text
-from ..validation import _is_public_host
+from ..validation import is_public_host
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask
@@ -59,7 +59,7 @@ def plan_video(task: LipSyncTask, embed: bool | None = None) -> VideoPlan:
         return VideoPlan("refused")
     host = urlsplit(url).hostname or ""
     if embed is None:
-        embed = not _is_public_host(host)
+        embed = not is_public_host(host)
     return VideoPlan("embed" if embed else "link", url)
 
 

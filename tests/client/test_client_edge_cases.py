@@ -10,14 +10,15 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import httpx
 import pytest
 
 from kitta_notebook import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     AsyncKittaClient,
     AuthenticationError,
@@ -106,7 +107,9 @@ def test_html_502_from_a_proxy_maps_to_server_error_without_the_body() -> None:
 
 def test_unknown_status_and_extra_fields_are_kept_not_fatal() -> None:
     handler = Recorder(
-        httpx.Response(200, json=dto(status="queued_for_gpu", newField={"a": 1}, creditsCharged=3.5))
+        httpx.Response(
+            200, json=dto(status="queued_for_gpu", newField={"a": 1}, creditsCharged=3.5)
+        )
     )
     with make_client(handler) as client:
         task = client.lip_sync.get("lip_task_1")
@@ -272,8 +275,9 @@ def test_token_is_in_no_repr_error_or_log(caplog: pytest.LogCaptureFixture) -> N
 
 def test_redirects_are_not_followed_so_the_token_stays_on_the_api_origin() -> None:
     handler = Recorder(httpx.Response(302, headers={"Location": "https://evil.example/steal"}))
-    with make_client(handler, max_retries=0) as client, pytest.raises(Exception):
+    with make_client(handler, max_retries=0) as client, pytest.raises(APIError) as info:
         client.lip_sync.get("lip_task_1")
+    assert info.value.status_code == 302
     assert [str(r.url.host) for r in handler.requests] == ["api.test"]
 
 
@@ -281,7 +285,9 @@ def test_task_id_cannot_escape_the_tasks_path() -> None:
     handler = Recorder(httpx.Response(200, json=dto()))
     with make_client(handler) as client:
         client.lip_sync.get("../../usage?x=1#frag")
-    assert handler.requests[0].url.raw_path == b"/api/v1/lip-sync/tasks/..%2F..%2Fusage%3Fx%3D1%23frag"
+    assert (
+        handler.requests[0].url.raw_path == b"/api/v1/lip-sync/tasks/..%2F..%2Fusage%3Fx%3D1%23frag"
+    )
 
 
 def test_missing_token_fails_before_any_request() -> None:
@@ -308,11 +314,17 @@ def test_missing_token_fails_before_any_request() -> None:
         ({"audio_url": "/relative/a.mp3", "video_url": VIDEO}, "audio_url"),
         ({"audio_url": "https:///nohost", "video_url": VIDEO}, "audio_url"),
         ({"audio_url": AUDIO, "video_url": VIDEO, "duration_seconds": 0}, "duration_seconds"),
-        ({"audio_url": AUDIO, "video_url": VIDEO, "duration_seconds": float("inf")}, "duration_seconds"),
+        (
+            {"audio_url": AUDIO, "video_url": VIDEO, "duration_seconds": float("inf")},
+            "duration_seconds",
+        ),
         ({"audio_url": AUDIO, "video_url": VIDEO, "duration_seconds": True}, "duration_seconds"),
         ({"audio_url": AUDIO, "video_url": VIDEO, "input_mode": "audio"}, "input_mode"),
         ({"audio_url": AUDIO, "video_url": VIDEO, "input_mode": "image"}, "image_url"),
-        ({"audio_url": AUDIO, "video_url": VIDEO, "reference_image_url": VIDEO}, "reference_image_url"),
+        (
+            {"audio_url": AUDIO, "video_url": VIDEO, "reference_image_url": VIDEO},
+            "reference_image_url",
+        ),
     ],
 )
 def test_bad_create_input_is_refused_before_sending(kwargs: dict[str, object], field: str) -> None:
@@ -357,11 +369,20 @@ def test_input_mode_is_inferred_and_explicit_wins() -> None:
         client.lip_sync.create(audio_url=AUDIO, image_url=VIDEO)
         client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
         client.lip_sync.create(
-            audio_url=AUDIO, video_url=VIDEO, image_url=VIDEO, input_mode="image",
-            reference_image_url=VIDEO, duration_seconds=8,
+            audio_url=AUDIO,
+            video_url=VIDEO,
+            image_url=VIDEO,
+            input_mode="image",
+            reference_image_url=VIDEO,
+            duration_seconds=8,
         )
     bodies = [json.loads(r.content) for r in handler.requests]
-    assert bodies[0] == {"model": "kitta-lip-sync-v1", "inputMode": "image", "imageUrl": VIDEO, "audioUrl": AUDIO}
+    assert bodies[0] == {
+        "model": "kitta-lip-sync-v1",
+        "inputMode": "image",
+        "imageUrl": VIDEO,
+        "audioUrl": AUDIO,
+    }
     assert bodies[1]["inputMode"] == "video" and "imageUrl" not in bodies[1]
     assert bodies[2]["inputMode"] == "image" and bodies[2]["durationSeconds"] == 8
     assert bodies[2]["referenceImageUrl"] == VIDEO
@@ -390,7 +411,9 @@ def test_wait_polls_through_transient_errors_and_raises_on_failure() -> None:
     with make_client(handler, max_retries=0) as client:
         with pytest.raises(TaskFailedError) as info:
             client.lip_sync.wait(
-                "lip_task_1", timeout=5, poll_interval=0.001,
+                "lip_task_1",
+                timeout=5,
+                poll_interval=0.001,
                 on_poll=lambda task, error: seen.append(error),
             )
         assert info.value.task.error_code == "media_unreachable"
