@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._async_client import AsyncKittaClient, AsyncLipSync
 from ._client import KittaClient, LipSync
 from ._version import __version__
-from .connection import connect
+from .connection import connect, sample_media
 from .errors import (
     APIConnectionError,
     APIError,
@@ -61,6 +61,7 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "connect",
+    "sample_media",
 ]
 
 _LAZY = {"LipSyncPanel": "kitta_notebook.widgets"}

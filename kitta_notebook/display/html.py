@@ -24,7 +24,7 @@ _CARD = (
     f"{_FONT};border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;"
     "max-width:720px;background:#fff;color:#1f2328;line-height:1.45;font-size:13px"
 )
-_CELL = "padding:2px 12px 2px 0;vertical-align:top"
+_CELL = "padding:2px 12px 2px 0;vertical-align:top;text-align:left;background:transparent"
 _KEY = f"{_CELL};color:#59636e;white-space:nowrap"
 
 
