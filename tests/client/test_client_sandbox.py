@@ -216,7 +216,9 @@ assert task.wait(timeout=60, poll_interval=0.05).succeeded
 
 async def main():
     async with AsyncKittaClient({TOKEN!r}, base_url={sandbox.base_url!r}) as client:
-        other = await client.lip_sync.create(video_url={media["video"]!r}, audio_url={media["audio"]!r})
+        other = await client.lip_sync.create(
+            video_url={media["video"]!r}, audio_url={media["audio"]!r}
+        )
         await client.lip_sync.wait(other, timeout=60, poll_interval=0.05)
         return other.status
 loop = asyncio.new_event_loop()
