@@ -96,6 +96,280 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     },
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
+    # batches: create_many / wait_many progress, summary and gallery
+    "batch_created": {"en": "created", "zh": "已创建"},
+    "batch_existing": {"en": "already created", "zh": "此前已创建"},
+    "batch_rejected": {"en": "rejected", "zh": "被拒绝"},
+    "batch_unknown": {"en": "outcome unknown", "zh": "结果未知"},
+    "batch_queued": {"en": "queued", "zh": "待发送"},
+    "batch_eta": {"en": "ETA", "zh": "预计剩余"},
+    "batch_title": {"en": "Batch of {count} items", "zh": "批量任务：{count} 项"},
+    "batch_problems": {
+        "en": "{count} items have no task",
+        "zh": "{count} 项没有得到任务",
+    },
+    "batch_tasks": {"en": "Tasks", "zh": "任务"},
+    "batch_index": {"en": "#", "zh": "序号"},
+    "batch_key": {"en": "Key", "zh": "键"},
+    "batch_outcome": {"en": "Outcome", "zh": "结果"},
+    "batch_rate_limited": {
+        "en": "rate limited {count}× (paused {seconds} s)",
+        "zh": "被限流 {count} 次（暂停 {seconds} 秒）",
+    },
+    "batch_unknown_note": {
+        "en": "An item with an unknown outcome may have created a task (credits may be spent); "
+        "it was not resent. Check client.lip_sync.list(status='pending') before creating "
+        "it again.",
+        "zh": "结果未知的项可能已经创建了任务（可能已扣积分），未重新发送。再次创建前请先用 "
+        "client.lip_sync.list(status='pending') 查看。",
+    },
+    "gallery_more": {"en": "… and {count} more", "zh": "……另有 {count} 项"},
+    # LipSyncPanel (kitta_notebook.widgets)
+    "panel_title": {"en": "Kitta lip sync", "zh": "Kitta 口型同步"},
+    "panel_mode_video": {"en": "Video", "zh": "视频"},
+    "panel_mode_image": {"en": "Image", "zh": "图片"},
+    "panel_video_url": {"en": "Video URL", "zh": "视频 URL"},
+    "panel_image_url": {"en": "Image URL", "zh": "图片 URL"},
+    "panel_audio_url": {"en": "Audio URL", "zh": "音频 URL"},
+    "panel_reference_image_url": {"en": "Reference image", "zh": "参考图片"},
+    "panel_duration": {"en": "Duration (s)", "zh": "时长（秒）"},
+    "panel_duration_placeholder": {
+        "en": "audio length in seconds, e.g. 12 (optional)",
+        "zh": "音频时长（秒），例如 12（可选）",
+    },
+    "panel_optional": {"en": "optional", "zh": "可选"},
+    "panel_use_samples": {"en": "Use samples", "zh": "使用示例素材"},
+    "panel_samples_filled": {
+        "en": "Sample media from the sandbox filled in.",
+        "zh": "已填入沙盒的示例素材。",
+    },
+    "panel_submit": {"en": "Submit", "zh": "提交"},
+    "panel_submitting": {"en": "Submitting…", "zh": "提交中…"},
+    "panel_submitted": {"en": "Task {task_id} created.", "zh": "任务 {task_id} 已创建。"},
+    "panel_no_tasks": {"en": "No tasks submitted yet.", "zh": "尚未提交任务。"},
+    "panel_estimate": {
+        "en": "Estimated charge: {credits} credits ({model}, {seconds} s, sandbox price table)",
+        "zh": "预计消耗：{credits} 积分（{model}，{seconds} 秒，沙盒价目表）",
+    },
+    "panel_estimate_need_duration": {
+        "en": "Enter the audio duration to estimate the charge ({rate} credits per second).",
+        "zh": "填写音频时长即可估算消耗（每秒 {rate} 积分）。",
+    },
+    "panel_estimate_unknown": {
+        "en": "Price unknown: the service publishes no price list. The charge is shown on "
+        "the task (credits charged) once it is created.",
+        "zh": "价格未知：服务未公布价目表。任务创建后会显示实际消耗积分。",
+    },
+    "panel_sandbox_badge": {
+        "en": "SANDBOX: free, results are not real lip sync",
+        "zh": "沙盒：免费，结果不是真实的口型同步",
+    },
+    "panel_token": {"en": "API token", "zh": "API 令牌"},
+    "panel_token_placeholder": {
+        "en": "paste your API token and press Enter",
+        "zh": "粘贴 API 令牌后按回车",
+    },
+    "panel_token_needed": {
+        "en": "No API token found (KITTA_API_TOKEN). Paste it below: it is used for this "
+        "session only and never saved in the notebook.",
+        "zh": "未找到 API 令牌（KITTA_API_TOKEN）。请在下方粘贴："
+        "仅用于本次会话，不会保存到笔记本中。",
+    },
+    "panel_token_set": {
+        "en": "API token set for this session (not saved in the notebook).",
+        "zh": "已为本次会话设置 API 令牌（不会保存到笔记本）。",
+    },
+    "panel_token_empty": {"en": "The API token is empty.", "zh": "API 令牌为空。"},
+    "panel_fix_fields": {
+        "en": "Fix the marked fields; nothing was sent.",
+        "zh": "请修正标出的字段；尚未发送任何请求。",
+    },
+    "panel_no_loop": {
+        "en": "This panel needs a running event loop (a Jupyter kernel).",
+        "zh": "此面板需要运行中的事件循环（Jupyter 内核）。",
+    },
+    "panel_models_fallback": {
+        "en": "The server's model list is not available; using the documented default.",
+        "zh": "无法获取服务器的模型列表，使用文档中的默认模型。",
+    },
+    # validation messages shown next to a field
+    "val_required": {"en": "Required.", "zh": "必填。"},
+    "val_not_number": {
+        "en": "Must be a number of seconds, e.g. 12.",
+        "zh": "必须是秒数，例如 12。",
+    },
+    "val_positive": {
+        "en": "Must be a number greater than 0.",
+        "zh": "必须是大于 0 的数字。",
+    },
+    "val_not_url": {
+        "en": "Must be an absolute http(s) URL.",
+        "zh": "必须是完整的 http(s) 地址。",
+    },
+    "val_whitespace": {
+        "en": "Contains whitespace; percent-encode spaces as %20.",
+        "zh": "包含空白字符；空格请写成 %20。",
+    },
+    "val_not_public": {
+        "en": "The service cannot reach this host: it fetches media from the public internet.",
+        "zh": "服务无法访问此主机：它只能从公网获取素材。",
+    },
+    # errors from the server, in words
+    "err_400": {"en": "The server refused the request.", "zh": "服务器拒绝了该请求。"},
+    "err_401": {
+        "en": "The API token is missing or invalid. Check KITTA_API_TOKEN.",
+        "zh": "API 令牌缺失或无效，请检查 KITTA_API_TOKEN。",
+    },
+    "err_402": {
+        "en": "Not enough credits for this task. Top up the account or use a shorter audio.",
+        "zh": "积分不足，无法创建此任务。请充值或使用更短的音频。",
+    },
+    "err_402_balance": {
+        "en": "Balance: {balance} credits.",
+        "zh": "当前余额：{balance} 积分。",
+    },
+    "err_403": {
+        "en": "This account may not use this model or access this task.",
+        "zh": "此账户无权使用该模型或访问该任务。",
+    },
+    "err_404": {
+        "en": "No such task for this account.",
+        "zh": "此账户下不存在该任务。",
+    },
+    "err_429": {
+        "en": "Too many requests; wait a moment and try again.",
+        "zh": "请求过于频繁，请稍后再试。",
+    },
+    "err_500": {
+        "en": "The service failed; try again later.",
+        "zh": "服务出错，请稍后再试。",
+    },
+    "err_other_status": {
+        "en": "The server answered HTTP {status}.",
+        "zh": "服务器返回 HTTP {status}。",
+    },
+    "err_connection": {
+        "en": "Could not reach the service. Check the network and the base URL.",
+        "zh": "无法连接服务，请检查网络和服务地址。",
+    },
+    "err_timeout": {
+        "en": "The service did not answer in time.",
+        "zh": "服务响应超时。",
+    },
+    "err_may_have_created": {
+        "en": "The task may have been created anyway (credits may be spent): check the task "
+        "list before submitting again.",
+        "zh": "任务可能已经创建（可能已扣积分）：再次提交前请先查看任务列表。",
+    },
+    "err_missing_token": {
+        "en": "No API token: set KITTA_API_TOKEN or paste it into the token field.",
+        "zh": "缺少 API 令牌：请设置 KITTA_API_TOKEN 或在令牌输入框中粘贴。",
+    },
+    "err_unexpected": {
+        "en": "Unexpected error ({kind}).",
+        "zh": "意外错误（{kind}）。",
+    },
+    "err_server_said": {"en": "Server message", "zh": "服务器信息"},
+    "err_request_id": {"en": "request id", "zh": "请求 ID"},
+    # task card
+    "card_status_pending": {"en": "Waiting in the queue", "zh": "排队等待中"},
+    "card_status_processing": {"en": "Rendering the video", "zh": "正在生成视频"},
+    "card_status_succeeded": {"en": "Done", "zh": "已完成"},
+    "card_status_failed": {"en": "The task failed", "zh": "任务失败"},
+    "card_status_unknown": {"en": "Status not recognised", "zh": "无法识别的状态"},
+    "card_fetching_video": {"en": "Fetching the video…", "zh": "正在获取视频…"},
+    "card_save": {"en": "Save video file", "zh": "保存视频文件"},
+    "card_saved": {"en": "Saved to {path}", "zh": "已保存到 {path}"},
+    "card_save_failed": {"en": "Could not save: {reason}", "zh": "保存失败：{reason}"},
+    "card_check_again": {"en": "Check again", "zh": "再次查询"},
+    "card_stopped": {
+        "en": "Stopped following this task: {reason}",
+        "zh": "已停止跟踪此任务：{reason}",
+    },
+    # HistoryBrowser and client.history (kitta_notebook.history)
+    "history_title": {"en": "Task history", "zh": "任务历史"},
+    "history_status": {"en": "Status", "zh": "状态"},
+    "history_task": {"en": "Task", "zh": "任务"},
+    "history_mode": {"en": "Mode", "zh": "模式"},
+    "history_model": {"en": "Model", "zh": "模型"},
+    "history_created": {"en": "Created", "zh": "创建时间"},
+    "history_duration": {"en": "Duration", "zh": "时长"},
+    "history_credits": {"en": "Credits", "zh": "积分"},
+    "history_labels": {"en": "Labels", "zh": "标签"},
+    "history_all_statuses": {"en": "All statuses", "zh": "全部状态"},
+    "history_all_modes": {"en": "All modes", "zh": "全部模式"},
+    "history_mode_video": {"en": "video", "zh": "视频"},
+    "history_mode_image": {"en": "image", "zh": "图片"},
+    "history_search": {"en": "Search URLs or task ids", "zh": "搜索 URL 或任务 ID"},
+    "history_sort_created_desc": {"en": "Newest first", "zh": "最新优先"},
+    "history_sort_created_asc": {"en": "Oldest first", "zh": "最早优先"},
+    "history_sort_credits_desc": {"en": "Most credits", "zh": "积分最多"},
+    "history_sort_credits_asc": {"en": "Fewest credits", "zh": "积分最少"},
+    "history_prev": {"en": "‹ Previous", "zh": "‹ 上一页"},
+    "history_next": {"en": "Next ›", "zh": "下一页 ›"},
+    "history_page": {"en": "Page {page} of {pages}", "zh": "第 {page} / {pages} 页"},
+    "history_count": {"en": "{count} tasks", "zh": "{count} 个任务"},
+    "history_credits_total": {"en": "Credits charged: {credits}", "zh": "消耗积分：{credits}"},
+    "history_empty": {"en": "No tasks match these filters.", "zh": "没有符合筛选条件的任务。"},
+    "history_select_hint": {
+        "en": "Click a task id to open its card.",
+        "zh": "点击任务 ID 查看任务卡片。",
+    },
+    "history_watch": {"en": "Watch", "zh": "实时跟踪"},
+    "history_refresh": {"en": "Refresh", "zh": "刷新"},
+    "history_download": {"en": "Download", "zh": "下载"},
+    "history_save_labels": {"en": "Save labels", "zh": "保存标签"},
+    "history_labels_placeholder": {
+        "en": "labels, comma separated",
+        "zh": "标签，用逗号分隔",
+    },
+    "history_sync": {"en": "Sync with server", "zh": "与服务器同步"},
+    "history_syncing": {"en": "Syncing with the server…", "zh": "正在与服务器同步…"},
+    "history_synced": {
+        "en": "Server list read: {new} tasks new to this journal.",
+        "zh": "已读取服务器列表：新增 {new} 个任务。",
+    },
+    "history_reconcile": {"en": "Reconcile", "zh": "核对"},
+    "history_reconciled": {
+        "en": "{matched} matched to server tasks, {absent} never created, {unresolved} still "
+        "unknown.",
+        "zh": "{matched} 个已匹配到服务器任务，{absent} 个从未创建，{unresolved} 个仍未知。",
+    },
+    "history_refreshed": {
+        "en": "{count} unfinished tasks fetched again.",
+        "zh": "已重新查询 {count} 个未完成的任务。",
+    },
+    "history_labels_saved": {"en": "Labels saved.", "zh": "标签已保存。"},
+    "history_downloaded": {"en": "Saved to {path}", "zh": "已保存到 {path}"},
+    "history_working": {"en": "Working…", "zh": "处理中…"},
+    "history_failed_action": {"en": "Failed: {reason}", "zh": "失败：{reason}"},
+    "history_from_server": {"en": "created elsewhere", "zh": "在其他地方创建"},
+    "history_sent": {"en": "What was sent", "zh": "已发送的内容"},
+    "history_requested": {"en": "Sent at", "zh": "发送时间"},
+    "history_outcome_error": {"en": "What happened", "zh": "发生了什么"},
+    "history_downloaded_to": {"en": "Downloaded to", "zh": "已下载到"},
+    "history_note_outcome_unknown": {
+        "en": "The create request may have reached the server: a task may exist and credits "
+        "may be spent. Reconcile to find it before creating it again.",
+        "zh": "创建请求可能已到达服务器：任务可能已存在并已扣除积分。"
+        "请先核对，再决定是否重新创建。",
+    },
+    "history_note_rejected": {
+        "en": "The server refused this request (or it never left this machine): nothing was "
+        "created and nothing was charged.",
+        "zh": "服务器拒绝了此请求（或请求未发出）：未创建任务，也未扣除积分。",
+    },
+    "history_note_not_created": {
+        "en": "Reconcile found no matching task on the server: it was never created.",
+        "zh": "核对后在服务器上未找到对应任务：该任务从未创建。",
+    },
+    "history_state_outcome_unknown": {"en": "outcome unknown", "zh": "结果未知"},
+    "history_state_rejected": {"en": "rejected", "zh": "已拒绝"},
+    "history_state_not_created": {"en": "not created", "zh": "未创建"},
+    "history_no_journal": {
+        "en": "No task journal for this client ({reason}).",
+        "zh": "此客户端没有任务日志（{reason}）。",
+    },
 }
 
 

@@ -1,0 +1,135 @@
+"""LipSyncPanel and task.watch() in a real JupyterLab, in a real Chromium.
+
+The kernel starts its own sandbox through `connect()` (no token in the lab's
+environment), sped up with KITTA_SANDBOX_TIME_SCALE. The tests click like a
+user, watch the status move live, and check that the result video decodes
+and plays. They save the screenshots used by the docs (docs/panel.png,
+docs/watch.png).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab import (
+    REPO_ROOT,
+    LabServer,
+    check_video_plays,
+    output_area,
+    run_all_cells,
+    wait_for_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+DOCS = REPO_ROOT / "docs"
+# Slow enough that "processing" lasts a few polls, fast enough for a test.
+TIME_SCALE = "0.5"
+STATUS_TIMEOUT_MS = 60_000
+
+
+def sample_audio_seconds() -> float:
+    """The length of the sandbox's sample speech (its manifest), which the result follows."""
+    from kitta_notebook.sandbox.server import SAMPLES_DIR
+
+    manifest = json.loads((SAMPLES_DIR / "manifest.json").read_text(encoding="utf-8"))
+    return float(manifest["audio"]["durationSeconds"])
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(lab_factory: Callable[..., LabServer]) -> Iterator[LabServer]:
+    lab = lab_factory(
+        env={
+            "KITTA_API_TOKEN": None,
+            "KITTA_BASE_URL": None,
+            "KITTA_SANDBOX_TIME_SCALE": TIME_SCALE,
+        }
+    )
+    yield lab
+    lab.stop()
+
+
+def _save_shot(page: Any, locator: Any, path: Path) -> None:
+    """A PNG of one element; the viewport grows first so the lab does not clip it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height = int(locator.evaluate("e => e.getBoundingClientRect().height"))
+    page.set_viewport_size({"width": 1280, "height": max(900, height + 400)})
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(path), animations="disabled", timeout=30_000)
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, path
+
+
+def test_panel_submit_samples_plays_the_result(
+    open_notebook: Callable[..., Any], console_errors: list[str], dialog_guard: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = open_notebook("panel_lipsync.ipynb")
+    run_all_cells(page)
+    panel = page.locator(".kitta-panel")
+    expect(panel).to_be_visible(timeout=30_000)
+
+    # "Use samples" shows once the panel has read the sandbox's OpenAPI document.
+    samples = panel.locator("button.kitta-samples")
+    expect(samples).to_be_visible(timeout=30_000)
+    expect(panel.locator(".kitta-sandbox-badge")).to_be_visible()
+    samples.click()
+    expect(panel.locator(".kitta-estimate")).to_contain_text("Estimated charge", timeout=15_000)
+    wait_for_idle(page)
+
+    panel.locator("button.kitta-submit").click()
+    card = panel.locator(".kitta-card").first
+    status = card.locator(".kitta-status-text")
+    expect(status).to_have_attribute("data-status", "processing", timeout=STATUS_TIMEOUT_MS)
+    expect(card.locator(".kitta-spinner")).to_be_attached()
+    wait_for_idle(page)  # the kernel is free while the task runs
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=STATUS_TIMEOUT_MS)
+    expect(status).to_have_text("Done")
+    expect(card.locator(".kitta-spinner")).to_have_count(0)
+
+    video = card.locator("video")
+    expect(video).to_have_count(1, timeout=30_000)
+    info = check_video_plays(page, video, duration=sample_audio_seconds(), tolerance=0.5)
+    assert info["readyState"] >= 2 and info["currentTime"] > 0, info
+    assert info["width"] > 0 and info["height"] > 0, info
+    expect(card.locator("button.kitta-save")).to_be_visible()
+    expect(card).to_contain_text("Credits charged")
+
+    page.evaluate("() => document.querySelectorAll('.kitta-card video').forEach(v => v.pause())")
+    _save_shot(page, panel, DOCS / "panel.png")
+    assert not [e for e in console_errors if e.startswith("pageerror")], console_errors
+
+
+def test_watch_shows_progress_and_ends_with_a_playable_video(
+    open_notebook: Callable[..., Any], console_errors: list[str], dialog_guard: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = open_notebook("panel_watch.ipynb")
+    run_all_cells(page)
+    view = output_area(page, 2).locator(".kitta-task")
+    badge = view.locator(".kitta-badge")
+    seen: list[str] = []
+
+    def status_is(name: str) -> None:
+        expect(badge).to_have_attribute("data-status", name, timeout=STATUS_TIMEOUT_MS)
+        seen.append(name)
+
+    status_is("processing")
+    expect(view.locator(".kitta-note")).to_contain_text("live")
+    wait_for_idle(page)  # the cell has returned; the view goes on updating
+    status_is("succeeded")
+    assert seen == ["processing", "succeeded"]
+
+    video = view.locator("video")
+    expect(video).to_have_count(1, timeout=30_000)
+    info = check_video_plays(page, video, duration=sample_audio_seconds(), tolerance=0.5)
+    assert info["readyState"] >= 2 and info["currentTime"] > 0, info
+
+    _save_shot(page, view, DOCS / "watch.png")
+    assert not [e for e in console_errors if e.startswith("pageerror")], console_errors
