@@ -25,10 +25,13 @@ from ._base import (
 )
 from .errors import KittaError, TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, Page, PollCallback, TaskStatus
+from .server_info import ServerInfo, parse_openapi
 from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
 
 if TYPE_CHECKING:
     from ._client import KittaClient
+    from .history import AsyncHistory
+    from .journal import Journal
 
 
 class AsyncKittaClient(ClientBase):
@@ -47,16 +50,29 @@ class AsyncKittaClient(ClientBase):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         http_client: httpx.AsyncClient | None = None,
+        journal: Journal | bool | None = None,
         _config: _core.ClientConfig | None = None,
     ) -> None:
         super().__init__(
-            token, base_url=base_url, timeout=timeout, max_retries=max_retries, _config=_config
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            journal=journal,
+            _config=_config,
         )
         self._http = http_client or httpx.AsyncClient(follow_redirects=False)
-        self._server_info: _core.ServerInfo | None = None
+        self._server_info: ServerInfo | None = None
         self._media_http: httpx.AsyncClient | None = None
         self._twin: KittaClient | None = None
         self.lip_sync = AsyncLipSync(self)
+
+    @property
+    def history(self) -> AsyncHistory:
+        """Every task of this account: the local journal merged with the server's list."""
+        from .history import AsyncHistory
+
+        return AsyncHistory(self)
 
     # --- lifecycle ------------------------------------------------------------
     async def aclose(self) -> None:
@@ -114,19 +130,20 @@ class AsyncKittaClient(ClientBase):
             await asyncio.sleep(decision.delay)
             attempt += 1
 
-    async def server_info(self, *, refresh: bool = False) -> _core.ServerInfo:
+    async def server_info(self, *, refresh: bool = False) -> ServerInfo:
         """Model ids (and prices, where the server publishes them) from its OpenAPI schema.
 
         Cached per client. When the schema cannot be fetched, the documented
-        default model is returned and prices are unknown.
+        default model is returned and prices are unknown (`problem` says why).
         """
         if self._server_info is None or refresh:
             try:
                 response = await self._request("GET", _core.OPENAPI_PATH)
                 document: object = response.json()
-            except (KittaError, ValueError):
-                document = None
-            self._server_info = _core.server_info_from_openapi(document)
+            except (KittaError, ValueError) as exc:
+                self._server_info = ServerInfo(problem=type(exc).__name__)
+            else:
+                self._server_info = parse_openapi(document, self.base_url)
         return self._server_info
 
     async def usage(self) -> dict[str, Any]:
@@ -172,6 +189,7 @@ class AsyncKittaClient(ClientBase):
                     async for chunk in response.aiter_bytes():
                         handle.write(chunk)
             os.replace(partial, target)
+            self._record_download(snapshot, target)
             if isinstance(task, LipSyncTask) and snapshot is not task:
                 task._update_from(snapshot)
             return target
@@ -294,3 +312,54 @@ class AsyncLipSync:
     async def watch(self, task_or_id: LipSyncTask | str, **kwargs: Any) -> Any:
         task = task_or_id if isinstance(task_or_id, LipSyncTask) else await self.get(task_or_id)
         return task.watch(**kwargs)
+
+    # --- many tasks at once (logic in kitta_notebook.batch) ------------------------------
+    if TYPE_CHECKING:
+        from collections.abc import Iterable
+
+        from .batch import AsyncTaskWatch, BatchResult, ProgressMode, TaskList
+
+    async def create_many(
+        self,
+        requests: Iterable[object],
+        *,
+        concurrency: int = 8,
+        progress: ProgressMode = "auto",
+    ) -> BatchResult:
+        """Create many tasks, `concurrency` at a time; see `LipSync.create_many`."""
+        from .batch import acreate_many
+
+        return await acreate_many(self, requests, concurrency=concurrency, progress=progress)
+
+    def watch_many(
+        self,
+        tasks: Iterable[object],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        progress: ProgressMode = "auto",
+    ) -> AsyncTaskWatch:
+        """`async for task in ...watch_many(tasks)`: each task as it finishes.
+
+        See `LipSync.watch_many`.
+        """
+        from .batch import awatch_many
+
+        return awatch_many(
+            self, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
+        )
+
+    async def wait_many(
+        self,
+        tasks: Iterable[object],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        progress: ProgressMode = "auto",
+    ) -> TaskList:
+        """Wait until every task finishes; see `LipSync.wait_many`."""
+        from .batch import await_many
+
+        return await await_many(
+            self, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
+        )

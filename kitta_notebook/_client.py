@@ -23,10 +23,13 @@ from ._base import (
 )
 from .errors import KittaError, TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, Page, PollCallback, TaskStatus
+from .server_info import ServerInfo, parse_openapi
 from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
 
 if TYPE_CHECKING:
     from ._async_client import AsyncKittaClient
+    from .history import History
+    from .journal import Journal
 
 
 class KittaClient(ClientBase):
@@ -45,16 +48,29 @@ class KittaClient(ClientBase):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         http_client: httpx.Client | None = None,
+        journal: Journal | bool | None = None,
         _config: _core.ClientConfig | None = None,
     ) -> None:
         super().__init__(
-            token, base_url=base_url, timeout=timeout, max_retries=max_retries, _config=_config
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            journal=journal,
+            _config=_config,
         )
         self._http = http_client or httpx.Client(follow_redirects=False)
-        self._server_info: _core.ServerInfo | None = None
+        self._server_info: ServerInfo | None = None
         self._media_http: httpx.Client | None = None
         self._twin: AsyncKittaClient | None = None
         self.lip_sync = LipSync(self)
+
+    @property
+    def history(self) -> History:
+        """Every task of this account: the local journal merged with the server's list."""
+        from .history import History
+
+        return History(self)
 
     # --- lifecycle ------------------------------------------------------------
     def close(self) -> None:
@@ -111,19 +127,20 @@ class KittaClient(ClientBase):
             time.sleep(decision.delay)
             attempt += 1
 
-    def server_info(self, *, refresh: bool = False) -> _core.ServerInfo:
+    def server_info(self, *, refresh: bool = False) -> ServerInfo:
         """Model ids (and prices, where the server publishes them) from its OpenAPI schema.
 
         Cached per client. When the schema cannot be fetched, the documented
-        default model is returned and prices are unknown.
+        default model is returned and prices are unknown (`problem` says why).
         """
         if self._server_info is None or refresh:
             try:
                 response = self._request("GET", _core.OPENAPI_PATH)
                 document: object = response.json()
-            except (KittaError, ValueError):
-                document = None
-            self._server_info = _core.server_info_from_openapi(document)
+            except (KittaError, ValueError) as exc:
+                self._server_info = ServerInfo(problem=type(exc).__name__)
+            else:
+                self._server_info = parse_openapi(document, self.base_url)
         return self._server_info
 
     def usage(self) -> dict[str, Any]:
@@ -174,6 +191,7 @@ class KittaClient(ClientBase):
                     for chunk in response.iter_bytes():
                         handle.write(chunk)
             os.replace(partial, target)
+            self._record_download(snapshot, target)
             if isinstance(task, LipSyncTask) and snapshot is not task:
                 task._update_from(snapshot)
             return target
@@ -313,6 +331,75 @@ class LipSync:
         """Show the task in the notebook and update it live; returns at once."""
         task = task_or_id if isinstance(task_or_id, LipSyncTask) else self.get(task_or_id)
         return task.watch(**kwargs)
+
+    # --- many tasks at once (logic in kitta_notebook.batch) ------------------------------
+    if TYPE_CHECKING:
+        from collections.abc import Iterable
+
+        from .batch import BatchResult, ProgressMode, TaskList, TaskWatch
+
+    def create_many(
+        self,
+        requests: Iterable[object],
+        *,
+        concurrency: int = 8,
+        progress: ProgressMode = "auto",
+    ) -> BatchResult:
+        """Create many tasks, `concurrency` at a time; one failure never stops the batch.
+
+        `requests` are dicts of `create()` arguments (plus an optional `key`)
+        or `CreateRequest`s. All are checked first: any invalid item raises
+        `BatchValidationError` naming every problem by index, and nothing is
+        sent. Each item's result is in the returned `BatchResult`, in order:
+        a task, or an error with its outcome (`rejected`: nothing created;
+        `unknown`: a 5xx or timeout after sending, so a task may exist; it is
+        never resent). A 429 pauses the whole batch for its `Retry-After`.
+        An item whose `key` the client's journal already knows is fetched
+        instead of created, so re-running a batch does not create twice.
+        """
+        from .batch import create_many
+
+        return create_many(self, requests, concurrency=concurrency, progress=progress)
+
+    def watch_many(
+        self,
+        tasks: Iterable[object],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        progress: ProgressMode = "auto",
+    ) -> TaskWatch:
+        """Iterate to get each task as it finishes (succeeded or failed), like `as_completed`.
+
+        Polls with list queries (a few requests a cycle for hundreds of tasks)
+        and one detail query per finished task; per-task queries when fewer.
+        Cycles every `poll_interval` s (jittered; 3–5 s against the real
+        service). Raises `WaitManyTimeoutError` after `timeout` s (default
+        1800). `tasks`: tasks, task ids, or a `BatchResult`; updated in place.
+        """
+        from .batch import watch_many
+
+        return watch_many(
+            self, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
+        )
+
+    def wait_many(
+        self,
+        tasks: Iterable[object],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        progress: ProgressMode = "auto",
+    ) -> TaskList:
+        """Wait until every task finishes; returns them in input order (see `watch_many`).
+
+        Failed tasks are returned, not raised: check `.failed` on the result.
+        """
+        from .batch import wait_many
+
+        return wait_many(
+            self, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
+        )
 
 
 def _close_async_twin(twin: AsyncKittaClient) -> None:

@@ -54,11 +54,28 @@ USER_AGENT = f"kitta-notebook/{__version__}"
 
 
 class Secret:
-    """Holds the API token so that no repr, str or log line can show it."""
+    """Holds the API token so that no repr, str or log line can show it.
+
+    A token must be printable ASCII without spaces: anything else cannot go in
+    an HTTP header, and httpx/h11 would raise an error that quotes the header
+    (the token) in its message and traceback. Such a token is refused here,
+    with a message that does not repeat it.
+    """
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
+        bad = next((i for i, ch in enumerate(value) if not "!" <= ch <= "~"), None)
+        if bad is not None:
+            raise ValidationError(
+                [
+                    (
+                        "token",
+                        f"has a space, control or non-ASCII character at position {bad + 1}; "
+                        "copy the API token again (it is printable ASCII only)",
+                    )
+                ]
+            )
         self._value = value
 
     def reveal(self) -> str:
@@ -287,10 +304,7 @@ def request_id_of(response: httpx.Response, body: object = None) -> str | None:
 def api_error(response: httpx.Response) -> APIError:
     """Map an error response to the matching `APIError` subclass, JSON or not."""
     status = response.status_code
-    try:
-        body: object = response.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = _json_or_none(response)
     code: str | None = None
     message: str | None = None
     if isinstance(body, dict):
@@ -315,18 +329,36 @@ def api_error(response: httpx.Response) -> APIError:
     )
 
 
-def json_body(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object of a success response; an `APIError` when it is not one."""
+def _json_or_none(response: httpx.Response) -> object:
+    """The decoded JSON body, or None when it is not JSON (or nested too deeply to read)."""
     try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
+        return response.json()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _answered_create(response: httpx.Response) -> bool:
+    """True when `response` answers a create: a 2xx to it means the task exists."""
+    try:
+        return response.request.method == "POST"
+    except RuntimeError:  # a Response built without its request
+        return False
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a success response; an `APIError` when it is not one.
+
+    A create answered 2xx was accepted: when its body cannot be read, the error
+    says the task may exist (`may_have_created=True`), so it is not sent again.
+    """
+    body = _json_or_none(response)
     if not isinstance(body, dict):
         raise APIError(
             response.status_code,
             "invalid_response",
             "the server answered success but the body is not a JSON object",
             response.headers.get("x-request-id"),
+            may_have_created=_answered_create(response),
         )
     return body
 
@@ -340,6 +372,7 @@ def parse_task(response: httpx.Response, client: Any) -> LipSyncTask:
             "invalid_response",
             "the task in the response has no taskId",
             request_id_of(response),
+            may_have_created=_answered_create(response),
         )
     return task
 
@@ -438,60 +471,3 @@ def result_url(task: LipSyncTask) -> str:
     if problem or url is None:
         raise ValidationError([("result_video_url", problem or "is not a URL")])
     return url
-
-
-# --- the server's schema -----------------------------------------------------------
-@dataclass(frozen=True)
-class ServerInfo:
-    """What the server's OpenAPI document tells a form: model ids and, if given, prices."""
-
-    models: tuple[str, ...]
-    credits_per_second: Mapping[str, float] = field(default_factory=dict)
-    from_schema: bool = False
-
-    def estimate(self, model: str, seconds: float | None) -> float | None:
-        """Credits for `seconds` of audio on `model`, or None when the price is not known."""
-        rate = self.credits_per_second.get(model)
-        if rate is None or seconds is None:
-            return None
-        return rate * seconds
-
-
-def server_info_from_openapi(document: object) -> ServerInfo:
-    """Model ids from the create body's `model` enum; prices from a pricing extension."""
-    from .validation import DEFAULT_MODEL
-
-    fallback = ServerInfo(models=(DEFAULT_MODEL,))
-    if not isinstance(document, dict):
-        return fallback
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            model = (
-                node.get("properties", {}).get("model")
-                if isinstance(node.get("properties"), dict)
-                else None
-            )
-            if isinstance(model, dict) and isinstance(model.get("enum"), list):
-                found.extend(m for m in model["enum"] if isinstance(m, str) and m not in found)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
-    prices: dict[str, float] = {}
-    info = document.get("info")
-    pricing = info.get("x-kitta-sandbox-pricing") if isinstance(info, dict) else None
-    if isinstance(pricing, dict):
-        table = pricing.get("models", pricing)
-        if isinstance(table, dict):
-            for name, entry in table.items():
-                rate = entry.get("creditsPerSecond") if isinstance(entry, dict) else entry
-                if isinstance(rate, (int, float)) and not isinstance(rate, bool):
-                    prices[str(name)] = float(rate)
-    if not found:
-        return ServerInfo(models=fallback.models, credits_per_second=prices)
-    return ServerInfo(models=tuple(found), credits_per_second=prices, from_schema=True)

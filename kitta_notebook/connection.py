@@ -81,17 +81,25 @@ SAMPLE_ENV = {
 def sample_media(client: KittaClient | None = None) -> dict[str, str]:
     """URLs of sample media to try a workflow with.
 
-    Against the sandbox: the sandbox's own samples. Against the real service
-    there are no built-in samples (it fetches media from the public internet),
-    so the URLs come from `KITTA_SAMPLE_VIDEO_URL`, `KITTA_SAMPLE_AUDIO_URL`,
-    `KITTA_SAMPLE_IMAGE_URL` and `KITTA_SAMPLE_REFERENCE_IMAGE_URL`.
+    Against a sandbox: its own samples. Against the real service there are
+    none (it fetches media from the public internet), so the URLs come from
+    `KITTA_SAMPLE_VIDEO_URL`, `KITTA_SAMPLE_AUDIO_URL`, `KITTA_SAMPLE_IMAGE_URL`
+    and `KITTA_SAMPLE_REFERENCE_IMAGE_URL`.
     """
-    sb = _sandbox
-    if sb is not None and sb.running and (client is None or client.base_url == sb.base_url):
-        return dict(sb.samples)
+    from .server_info import in_process_samples
+
+    if client is None:
+        client = connect(quiet=True)
+    local = in_process_samples(client.base_url)
+    if local:
+        return {key: sample.url for key, sample in local.items()}
     from_env = {key: os.environ[name] for key, name in SAMPLE_ENV.items() if os.environ.get(name)}
     if "audio" in from_env and ("video" in from_env or "image" in from_env):
         return from_env
+    if not client.is_official:
+        info = client.server_info()
+        if info.samples:
+            return info.sample_urls()
     from .errors import KittaError
 
     raise KittaError(

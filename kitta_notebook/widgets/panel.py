@@ -22,10 +22,11 @@ from traitlets import Unicode
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import InsufficientCreditsError
 from ..i18n import Lang, check_lang, text
+from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
 from . import _async
 from ._messages import describe_error, find_balance
-from ._server import SAMPLE_FIELDS, ServerInfo, live_sandbox_samples, load_server_info
+from ._server import SAMPLE_FIELDS, initial_server_info, load_server_info
 from .card import TaskCard
 from .form import LipSyncForm
 
@@ -85,8 +86,7 @@ class LipSyncPanel:
         self.max_embed_bytes = max_embed_bytes
         self.download_dir = download_dir
         self.wait_timeout = wait_timeout
-        self.server = ServerInfo(samples=live_sandbox_samples(client, sandbox))
-        self.server.is_sandbox = bool(self.server.samples)
+        self.server: ServerInfo = initial_server_info(client, sandbox)
         self._poll_interval = poll_interval
         self.cards: list[TaskCard] = []
         self.estimate_text = ""

@@ -175,8 +175,10 @@ def test_usage_and_server_info(client: KittaClient) -> None:
     usage = client.usage()
     assert isinstance(usage, dict) and usage
     info = client.server_info()
-    assert "kitta-lip-sync-v1" in info.models and info.from_schema
-    assert info.estimate("kitta-lip-sync-v1", 12) == 1200
+    assert "kitta-lip-sync-v1" in info.models and info.models_from_server
+    assert info.is_sandbox and info.estimate("kitta-lip-sync-v1", 12) == 1200
+    assert info.estimate("kitta-lip-sync-v1", 0.2) == 100  # billed as one second at least
+    assert set(info.sample_urls()) >= {"video", "audio", "image"}
 
 
 def test_async_twin_runs_the_same_flow(sandbox: Sandbox, tmp_path: Path) -> None:
