@@ -1,0 +1,92 @@
+"""Contract section 6: the task list (subset items, pagination, filter) and isolation."""
+
+from __future__ import annotations
+
+import httpx
+from sandbox_helpers import TASKS, video_body, wait_terminal
+
+from kitta_notebook.sandbox import Sandbox
+
+ITEM_FIELDS = {"taskId", "type", "status", "inputMode", "resultVideoUrl", "creditsCharged"}
+
+
+def _create(sb: Sandbox, client: httpx.Client, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        response = client.post(TASKS, json=video_body(sb, durationSeconds=1 + i))
+        assert response.status_code == 202
+        ids.append(response.json()["taskId"])
+    return ids
+
+
+def test_list_items_are_the_documented_subset(sandbox: Sandbox, fresh: httpx.Client) -> None:
+    _create(sandbox, fresh, 2)
+    body = fresh.get(TASKS).json()
+    assert set(body) == {"data", "pagination"}
+    assert len(body["data"]) == 2
+    for item in body["data"]:
+        assert set(item) == ITEM_FIELDS  # no id, model, errorCode, errorMessage, timestamps
+        assert item["type"] == "lip_sync"
+    assert body["pagination"] == {"limit": 20, "offset": 0, "hasMore": False}
+
+
+def test_list_is_newest_first(sandbox: Sandbox, fresh: httpx.Client) -> None:
+    ids = _create(sandbox, fresh, 4)
+    listed = [t["taskId"] for t in fresh.get(TASKS).json()["data"]]
+    assert listed == list(reversed(ids))
+
+
+def test_pagination_limit_offset_has_more(sandbox: Sandbox, fresh: httpx.Client) -> None:
+    ids = list(reversed(_create(sandbox, fresh, 5)))
+    pages = []
+    offset = 0
+    while True:
+        body = fresh.get(TASKS, params={"limit": 2, "offset": offset}).json()
+        assert body["pagination"]["limit"] == 2
+        assert body["pagination"]["offset"] == offset
+        pages.append([t["taskId"] for t in body["data"]])
+        if not body["pagination"]["hasMore"]:
+            break
+        offset += 2
+    assert pages == [ids[0:2], ids[2:4], ids[4:5]]
+    exact = fresh.get(TASKS, params={"limit": 5}).json()
+    assert len(exact["data"]) == 5 and exact["pagination"]["hasMore"] is False
+    beyond = fresh.get(TASKS, params={"offset": 50}).json()
+    assert beyond["data"] == [] and beyond["pagination"]["hasMore"] is False
+
+
+def test_limit_bounds_are_accepted(sandbox: Sandbox, fresh: httpx.Client) -> None:
+    _create(sandbox, fresh, 2)
+    assert len(fresh.get(TASKS, params={"limit": 1}).json()["data"]) == 1
+    assert fresh.get(TASKS, params={"limit": 100}).json()["pagination"]["limit"] == 100
+
+
+def test_status_filter(sandbox: Sandbox, fresh: httpx.Client) -> None:
+    done = _create(sandbox, fresh, 1)[0]
+    wait_terminal(fresh, done)
+    bad = fresh.post(TASKS, json=video_body(sandbox, audioUrl=sandbox.samples["missing"]))
+    wait_terminal(fresh, bad.json()["taskId"])
+    succeeded = fresh.get(TASKS, params={"status": "succeeded"}).json()["data"]
+    failed = fresh.get(TASKS, params={"status": "failed"}).json()["data"]
+    assert [t["taskId"] for t in succeeded] == [done]
+    assert [t["taskId"] for t in failed] == [bad.json()["taskId"]]
+    assert succeeded[0]["resultVideoUrl"].startswith("http")
+    assert fresh.get(TASKS, params={"status": "pending"}).json()["data"] == []
+    assert fresh.get(TASKS, params={"status": "processing"}).json()["data"] == []
+
+
+def test_list_shows_only_own_tasks(
+    sandbox: Sandbox, fresh: httpx.Client, bob: httpx.Client
+) -> None:
+    mine = set(_create(sandbox, fresh, 2))
+    theirs = {t["taskId"] for t in bob.get(TASKS, params={"limit": 100}).json()["data"]}
+    assert not mine & theirs
+
+
+def test_list_and_detail_never_create(sandbox: Sandbox, fresh: httpx.Client) -> None:
+    sandbox.stats.reset()
+    for _ in range(3):
+        fresh.get(TASKS)
+        fresh.get(f"{TASKS}/lip_task_00")
+    assert fresh.get(TASKS).json()["data"] == []
+    assert sandbox.stats.creates_accepted == 0
