@@ -33,7 +33,9 @@ from .errors import (
 from .models import LipSyncTask, Page, TaskStatus
 
 if TYPE_CHECKING:
+    from .history import resume
     from .widgets import LipSyncPanel
+    from .widgets.history import HistoryBrowser
 
 __all__ = [
     "APIConnectionError",
@@ -42,6 +44,7 @@ __all__ = [
     "AsyncKittaClient",
     "AsyncLipSync",
     "AuthenticationError",
+    "HistoryBrowser",
     "BadRequestError",
     "InsufficientCreditsError",
     "KittaClient",
@@ -61,10 +64,15 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "connect",
+    "resume",
     "sample_media",
 ]
 
-_LAZY = {"LipSyncPanel": "kitta_notebook.widgets"}
+_LAZY = {
+    "LipSyncPanel": "kitta_notebook.widgets",
+    "HistoryBrowser": "kitta_notebook.widgets.history",
+    "resume": "kitta_notebook.history",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,7 @@ from .validation import CreateRequest, validate_create
 if TYPE_CHECKING:
     from ._async_client import AsyncKittaClient
     from ._client import KittaClient
+    from .journal import Journal
     from .models import LipSyncTask
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -83,10 +84,15 @@ class ClientBase:
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
+        journal: Journal | bool | None = None,
         _config: ClientConfig | None = None,
     ) -> None:
         self._config = _config or ClientConfig.create(token, base_url, timeout, max_retries)
-        self.recorder: TaskRecorder = NullRecorder()
+        # The journal is on by default (`journal=False` turns it off); it opens its
+        # file only at the first create or get, so constructing a client stays cheap.
+        from .journal import JournalRecorder
+
+        self.recorder: TaskRecorder = JournalRecorder(self, journal)
 
     # --- public facts -------------------------------------------------------
     @property
@@ -112,6 +118,20 @@ class ClientBase:
     def __repr__(self) -> str:
         token = "set" if self.has_token else "missing"
         return f"{type(self).__name__}(base_url={self.base_url!r}, token={token})"
+
+    @property
+    def journal(self) -> Journal | None:
+        """The local journal this client records its tasks in (None when turned off)."""
+        from .journal import JournalRecorder
+
+        recorder = self.recorder
+        return recorder.journal() if isinstance(recorder, JournalRecorder) else None
+
+    def _record_download(self, task: LipSyncTask, path: Path) -> None:
+        """Tell the recorder where a result video was saved (recorders may not care)."""
+        downloaded = getattr(self.recorder, "downloaded", None)
+        if callable(downloaded):
+            downloaded(task, path)
 
     # --- shared request preparation -----------------------------------------
     def _prepare_create(self, **fields: Any) -> CreateRequest:

@@ -1,0 +1,73 @@
+"""Helpers of the journal suite (imported by name: tests/ is not a package)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from kitta_notebook import AsyncKittaClient, KittaClient
+
+BASE = "http://api.test/api"
+VIDEO = "https://media.example.com/v.mp4"
+AUDIO = "https://media.example.com/a.mp3"
+IMAGE = "https://media.example.com/p.png"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def dto(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "row_1",
+        "taskId": "lip_task_1",
+        "type": "lip_sync",
+        "status": "pending",
+        "model": "kitta-lip-sync-v1",
+        "inputMode": "video",
+        "resultVideoUrl": None,
+        "errorCode": None,
+        "errorMessage": None,
+        "creditsCharged": 1200,
+        "createdAt": "2026-07-01T08:00:00.000Z",
+        "startedAt": None,
+        "completedAt": None,
+    }
+    body.update(overrides)
+    return body
+
+
+def list_body(items: list[dict[str, Any]], *, offset: int = 0, more: bool = False) -> Any:
+    keys = ("taskId", "type", "status", "inputMode", "resultVideoUrl", "creditsCharged")
+    return {
+        "data": [{k: item.get(k) for k in keys} for item in items],
+        "pagination": {"limit": 100, "offset": offset, "hasMore": more},
+    }
+
+
+def mock_client(handler: Handler, token: str = "tok-test", **options: Any) -> KittaClient:
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return KittaClient(token, base_url=BASE, http_client=http, max_retries=0, **options)
+
+
+def mock_async_client(
+    handler: Handler, token: str = "tok-test", **options: Any
+) -> AsyncKittaClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return AsyncKittaClient(token, base_url=BASE, http_client=http, max_retries=0, **options)
+
+
+def create(client: KittaClient, **overrides: Any) -> Any:
+    fields: dict[str, Any] = {"audio_url": AUDIO, "video_url": VIDEO, "duration_seconds": 4}
+    fields.update(overrides)
+    return client.lip_sync.create(**fields)
+
+
+def poll_until(condition: Callable[[], bool], timeout: float = 20.0, step: float = 0.02) -> None:
+    """Bounded polling (never a bare sleep as synchronisation)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(step)

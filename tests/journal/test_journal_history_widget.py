@@ -1,0 +1,243 @@
+"""`HistoryBrowser` as Python objects: pages, filters, the card, actions, escaping."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from journal_helpers import AUDIO, VIDEO, dto, mock_async_client, mock_client
+
+from kitta_notebook import AsyncKittaClient, KittaClient
+from kitta_notebook.journal import Journal
+from kitta_notebook.widgets.history import HistoryBrowser
+
+pytest.importorskip("ipywidgets")
+
+STATUSES = ("pending", "processing", "succeeded", "failed")
+
+
+def seed_journal(journal: Journal, count: int) -> None:
+    """`count` tasks in the journal: statuses round-robin, one unknown-outcome create."""
+    tasks = []
+    for i in range(count):
+        tasks.append(
+            dto(
+                taskId=f"lip_task_{i:03d}",
+                status=STATUSES[i % 4],
+                inputMode="image" if i % 5 == 0 else "video",
+                creditsCharged=10 * i,
+                createdAt=f"2026-07-01T{i // 60:02d}:{i % 60:02d}:00.000Z",
+                errorCode="provider_error" if i % 4 == 3 else None,
+                errorMessage="the face was not found" if i % 4 == 3 else None,
+            )
+        )
+    journal.record_seen_many(tasks)
+    entry_id = journal.record_request(
+        "http://api.test",
+        {"model": "kitta-lip-sync-v1", "inputMode": "video", "videoUrl": VIDEO, "audioUrl": AUDIO},
+    )
+    journal.record_outcome(entry_id, rejected=False, error="ServerError: HTTP 500")
+
+
+def visible(browser: HistoryBrowser) -> list[str]:
+    return [r.open_button.description for r in browser.rows if r.visible]
+
+
+@pytest.fixture()
+def browser() -> HistoryBrowser:
+    client = mock_client(lambda request: httpx.Response(500))
+    assert client.journal is not None
+    seed_journal(client.journal, 45)
+    return HistoryBrowser(client, sync=False)
+
+
+def test_pages_of_twenty_with_prev_and_next(browser: HistoryBrowser) -> None:
+    assert browser.total == 46
+    assert browser.pages == 3
+    assert len(visible(browser)) == 20
+    assert "Page 1 of 3" in browser.page_label.value
+    assert browser.prev_button.disabled and not browser.next_button.disabled
+    browser.next_button.click()
+    browser.next_button.click()
+    assert "Page 3 of 3" in browser.page_label.value
+    assert len(visible(browser)) == 6
+    assert browser.next_button.disabled
+    browser.prev_button.click()
+    assert browser.page == 1 and len(visible(browser)) == 20
+
+
+def test_status_filter_shows_only_failed_rows(browser: HistoryBrowser) -> None:
+    browser.status_filter.value = "failed"
+    rows = [r for r in browser.rows if r.visible]
+    assert len(rows) == 11
+    assert all(r.entry is not None and r.entry.state == "failed" for r in rows)
+    assert all('data-status="failed"' in r.badge.value for r in rows)
+    assert "Page 1 of 1" in browser.page_label.value
+    assert browser.summary is not None and browser.summary.counts == {"failed": 11}
+
+
+def test_mode_search_and_sort(browser: HistoryBrowser) -> None:
+    browser.mode_filter.value = "image"
+    assert browser.total == 9
+    browser.set_filters(mode="", search="lip_task_04")
+    assert sorted(visible(browser)) == [f"lip_task_04{i}" for i in range(5)]
+    browser.set_filters(search="", sort="credits:1")
+    assert visible(browser)[0] == "lip_task_044"
+    browser.set_filters(sort="credits:0")
+    assert visible(browser)[0] == "lip_task_000"
+    browser.set_filters(status="outcome_unknown")
+    assert browser.total == 1 and browser.rows[0].entry is not None
+    assert browser.rows[0].entry.needs_reconcile
+
+
+def test_summary_strip_counts_and_credits(browser: HistoryBrowser) -> None:
+    value = browser.summary_view.value
+    assert "46 tasks" in value
+    assert f"{sum(10 * i for i in range(45)):,}" in value
+    assert value.count("kitta-count") == 5  # four statuses and "outcome unknown"
+
+
+def test_selecting_a_row_opens_its_card(browser: HistoryBrowser) -> None:
+    browser.status_filter.value = "failed"
+    browser.rows[0].open_button.click()
+    assert browser.selected is not None and browser.selected.state == "failed"
+    card = browser.card.value
+    assert browser.selected.task_id is not None and browser.selected.task_id in card
+    assert "provider_error" in card and "the face was not found" in card
+    assert browser.detail in browser.widget.children
+    assert browser.watch_button.layout.display == "none"  # finished tasks are not watched
+    assert browser.rows[0].open_button.button_style == "info"
+
+
+def test_an_unknown_outcome_card_shows_what_was_sent(browser: HistoryBrowser) -> None:
+    browser.set_filters(status="outcome_unknown")
+    browser.rows[0].open_button.click()
+    card = browser.card.value
+    assert VIDEO in card and AUDIO in card and "HTTP 500" in card
+    assert "may have reached the server" in card
+    assert browser.reconcile_button.layout.display is None
+    assert browser.refresh_button.layout.display == "none"
+
+
+def test_labels_are_saved_and_everything_is_escaped(browser: HistoryBrowser) -> None:
+    browser.rows[0].open_button.click()
+    browser.labels_input.value = "<img src=x onerror=alert(1)>, promo"
+    browser.labels_button.click()
+    assert browser.selected is not None
+    assert browser.selected.labels == ("<img src=x onerror=alert(1)>", "promo")
+    for value in (browser.rows[0].rest.value, browser.card.value):
+        assert "<img src=x" not in value
+        assert "&lt;img src=x onerror=alert(1)&gt;" in value
+
+
+def test_chinese_labels() -> None:
+    client = mock_client(lambda request: httpx.Response(500))
+    assert client.journal is not None
+    seed_journal(client.journal, 3)
+    browser = HistoryBrowser(client, "zh", sync=False)
+    assert "任务历史" in browser.summary_view.value
+    assert "状态" in browser.header.value and "积分" in browser.header.value
+    assert "第 1 / 1 页" in browser.page_label.value
+    assert "全部状态" in [label for label, _ in browser.status_filter.options]
+
+
+def test_no_journal_is_a_clear_error() -> None:
+    client = mock_client(lambda request: httpx.Response(500), journal=False)
+    with pytest.raises(Exception, match="journal=False"):
+        HistoryBrowser(client, sync=False)
+
+
+class Server:
+    def __init__(self) -> None:
+        self.status = "processing"
+        self.polls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "media.example.com":
+            return httpx.Response(200, content=b"\x00\x00\x00\x18ftypmp42fake")
+        if request.method == "POST":
+            return httpx.Response(202, json=dto(status="pending"))
+        if request.url.path.endswith("/tasks"):
+            return httpx.Response(
+                200,
+                json={
+                    "data": [
+                        {
+                            "taskId": "lip_elsewhere",
+                            "status": "succeeded",
+                            "inputMode": "video",
+                            "creditsCharged": 7,
+                        }
+                    ],
+                    "pagination": {"limit": 100, "offset": 0, "hasMore": False},
+                },
+            )
+        self.polls += 1
+        if self.polls >= 2:
+            self.status = "succeeded"
+        result = "https://media.example.com/r.mp4" if self.status == "succeeded" else None
+        return httpx.Response(200, json=dto(status=self.status, resultVideoUrl=result))
+
+
+def test_watch_refresh_download_and_sync_on_the_event_loop(tmp_path: Path) -> None:
+    server = Server()
+
+    async def main() -> dict[str, Any]:
+        client: AsyncKittaClient = mock_async_client(server)
+        client._media_http = httpx.AsyncClient(transport=httpx.MockTransport(server))
+        await client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+        browser = HistoryBrowser(
+            client, sync=True, poll_interval=0.01, download_dir=tmp_path, embed=True
+        )
+        await browser.settle()
+        assert browser.total == 2  # the sync brought in the task created elsewhere
+        browser.set_filters(search="lip_task_1")
+        browser.rows[0].open_button.click()
+        assert browser.watch_button.layout.display is None
+        browser.watch_button.click()
+        await browser.settle()
+        assert browser.selected is not None and browser.selected.state == "succeeded"
+        assert 'data-status="succeeded"' in browser.rows[0].badge.value
+        assert "data:video/mp4;base64," in browser.card.value
+        browser.refresh_button.click()
+        await browser.settle()
+        browser.download_button.click()
+        await browser.settle()
+        entry = browser.journal.get("lip_task_1")
+        assert entry is not None and entry.download_path is not None
+        await client.aclose()
+        return {"note": browser.message, "path": entry.download_path}
+
+    result = asyncio.run(main())
+    assert Path(result["path"]).read_bytes().startswith(b"\x00\x00\x00\x18ftyp")
+    assert "Saved to" in result["note"]
+
+
+def test_a_failing_action_shows_a_message_and_the_table_stays() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"code": "down", "message": "maintenance"}})
+
+    async def main() -> str:
+        client = mock_async_client(handler)
+        assert client.journal is not None
+        seed_journal(client.journal, 2)
+        browser = HistoryBrowser(client, sync=False)
+        browser.select("lip_task_000")
+        browser.refresh_button.click()
+        await browser.settle()
+        await client.aclose()
+        return browser.message
+
+    assert "maintenance" in asyncio.run(main())
+
+
+def test_a_script_without_a_loop_can_still_use_actions() -> None:
+    client: KittaClient = mock_client(lambda request: httpx.Response(500))
+    assert client.journal is not None
+    seed_journal(client.journal, 2)
+    browser = HistoryBrowser(client)
+    assert browser._tasks == set()
+    assert "HistoryBrowser(" in repr(browser)
