@@ -116,8 +116,12 @@ class ClientConfig:
     ) -> ClientConfig:
         raw_token = token if token is not None else os.environ.get(TOKEN_ENV)
         url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            scheme, hostname = parts.scheme, parts.hostname
+        except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 bracket)
+            scheme, hostname = "", None
+        if scheme not in ("http", "https") or not hostname:
             raise ValidationError(
                 [("base_url", f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")]
             )
@@ -338,9 +342,9 @@ def _json_or_none(response: httpx.Response) -> object:
 
 
 def _answered_create(response: httpx.Response) -> bool:
-    """True when `response` answers a create: a 2xx to it means the task exists."""
+    """True when `response` is a 2xx to a create: the server accepted it, the task exists."""
     try:
-        return response.request.method == "POST"
+        return response.is_success and response.request.method == "POST"
     except RuntimeError:  # a Response built without its request
         return False
 

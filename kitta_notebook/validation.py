@@ -57,7 +57,10 @@ def check_url(field: str, value: object, *, require_public: bool) -> tuple[str |
         return None, "is empty"
     if any(ch.isspace() for ch in url):
         return None, "contains whitespace; percent-encode spaces as %20"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 bracket)
+        return None, "is not a valid URL"
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         if not scheme:
@@ -172,7 +175,7 @@ def validate_create(
     if duration_seconds is not None:
         if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, (int, float)):
             problems.append(("duration_seconds", "must be a number of seconds"))
-        elif not math.isfinite(duration_seconds) or duration_seconds <= 0:
+        elif not _finite(duration_seconds) or duration_seconds <= 0:
             problems.append(("duration_seconds", "must be a finite number greater than 0"))
         else:
             duration = duration_seconds
@@ -189,6 +192,14 @@ def validate_create(
         reference_image_url=urls["reference_image_url"],
         duration_seconds=duration,
     )
+
+
+def _finite(number: float) -> bool:
+    """math.isfinite, False for an int too large to be a float (10**400 overflows)."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:
+        return False
 
 
 def validate_list_params(
@@ -230,4 +241,7 @@ def task_path(task_id: object) -> str:
     """The detail path for a task id, escaped so an id can never leave the tasks route."""
     if not isinstance(task_id, str) or not task_id.strip():
         raise ValidationError([("task_id", "must be a non-empty task id such as 'lip_task_123'")])
-    return "/v1/lip-sync/tasks/" + quote(task_id.strip(), safe="")
+    clean = task_id.strip()
+    if not clean.strip("."):  # "." and ".." are path segments URL normalisation resolves
+        raise ValidationError([("task_id", "is not a task id (only dots)")])
+    return "/v1/lip-sync/tasks/" + quote(clean, safe="")

@@ -28,14 +28,33 @@ _CELL = "padding:2px 12px 2px 0;vertical-align:top;text-align:left;background:tr
 _KEY = f"{_CELL};color:#59636e;white-space:nowrap"
 
 
+# A server's string can be megabytes long; a notebook keeps every output in the
+# .ipynb (and Colab drops outputs near 10 MB), so views show a bounded prefix.
+# The full value stays in `task.raw`.
+MAX_SHOWN_CHARS = 4000
+# The contract's largest page; a server sending more still gets a bounded table.
+MAX_PAGE_ROWS = 100
+
+
+def clip(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`value` as text, cut to `limit` characters with a note of how much was left out."""
+    shown = "" if value is None else str(value)
+    if len(shown) <= limit:
+        return shown
+    return f"{shown[:limit]}… (+{len(shown) - limit:,} characters)"
+
+
 def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(clip(value), quote=True)
 
 
 def format_time(moment: datetime | None) -> str:
     if moment is None:
         return "—"
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError):  # e.g. year 1 at +14:00: not representable in UTC
+        return moment.isoformat()
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -127,10 +146,10 @@ def task_html(
 
 def task_text(task: LipSyncTask) -> str:
     """A readable plain-text summary (the `text/plain` of a task)."""
-    lines = [f"LipSyncTask {task.task_id} — {task.status_text}"]
+    lines = [f"LipSyncTask {clip(task.task_id)} — {clip(task.status_text)}"]
     facts = [
-        f"model: {task.model}" if task.model else "",
-        f"mode: {task.input_mode}" if task.input_mode else "",
+        f"model: {clip(task.model)}" if task.model else "",
+        f"mode: {clip(task.input_mode)}" if task.input_mode else "",
         f"credits: {format_credits(task.credits_charged)}",
     ]
     lines.append("  " + "   ".join(f for f in facts if f))
@@ -140,9 +159,10 @@ def task_text(task: LipSyncTask) -> str:
             f"elapsed: {format_seconds(task.elapsed_seconds)}"
         )
     if task.error_code or task.error_message:
-        lines.append(f"  error: {task.error_code or ''} {task.error_message or ''}".rstrip())
+        error = f"{clip(task.error_code or '')} {clip(task.error_message or '')}"
+        lines.append(f"  error: {error}".rstrip())
     if task.result_video_url:
-        lines.append(f"  result: {task.result_video_url}")
+        lines.append(f"  result: {clip(task.result_video_url)}")
     return "\n".join(lines)
 
 
@@ -166,10 +186,11 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
             )
         )
         rows = []
-        for task in page.data:
+        for task in page.data[:MAX_PAGE_ROWS]:
             url = safe_http_url(task.result_video_url)
             result = (
-                f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
+                f'<a href="{html.escape(url, quote=True)}" target="_blank" '
+                'rel="noopener noreferrer">'
                 f"{esc(text('open_video', lang))}</a>"
                 if url
                 else "—"
@@ -185,6 +206,12 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
             f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
+        hidden = len(page.data) - MAX_PAGE_ROWS
+        if hidden > 0:
+            body += (
+                f'<div style="color:#59636e;font-size:12px">'
+                f"{esc(text('gallery_more', lang, count=f'{hidden:,}'))}</div>"
+            )
     footer = text(
         "page_of",
         lang,
@@ -200,11 +227,14 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
 
 def page_text(page: Page) -> str:
     lines = [f"Page offset={page.offset} limit={page.limit} has_more={page.has_more}"]
-    for task in page.data:
+    for task in page.data[:MAX_PAGE_ROWS]:
         credits = format_credits(task.credits_charged)
+        mode = clip(task.input_mode or "-", 200)
         lines.append(
-            f"  {task.task_id}  {task.status_text:<10}  {task.input_mode or '-':<5}  {credits}"
+            f"  {clip(task.task_id, 200)}  {clip(task.status_text, 200):<10}  {mode:<5}  {credits}"
         )
+    if len(page.data) > MAX_PAGE_ROWS:
+        lines.append(f"  … and {len(page.data) - MAX_PAGE_ROWS:,} more")
     return "\n".join(lines)
 
 
