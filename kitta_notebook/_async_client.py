@@ -115,7 +115,7 @@ class AsyncKittaClient(ClientBase):
         while True:
             started = time.monotonic()
             try:
-                response = await self._http.send(request)
+                response = await self._receive(request)
             except httpx.TransportError as exc:
                 decision = _core.decide_after_exception(self._config, request, exc, attempt)
                 if not decision.retry:
@@ -130,6 +130,18 @@ class AsyncKittaClient(ClientBase):
             await asyncio.sleep(decision.delay)
             attempt += 1
 
+    async def _receive(self, request: httpx.Request) -> httpx.Response:
+        """Send once and read the whole answer within the attempt's deadline and size cap."""
+        reader = _core.BodyReader(self._config, request)
+        response = await self._http.send(request, stream=True)
+        try:
+            reader.check_declared(response)
+            async for chunk in response.aiter_bytes():
+                reader.feed(response, chunk)
+        finally:
+            await response.aclose()
+        return reader.finish(response)
+
     async def server_info(self, *, refresh: bool = False) -> ServerInfo:
         """Model ids (and prices, where the server publishes them) from its OpenAPI schema.
 
@@ -139,8 +151,8 @@ class AsyncKittaClient(ClientBase):
         if self._server_info is None or refresh:
             try:
                 response = await self._request("GET", _core.OPENAPI_PATH)
-                document: object = response.json()
-            except (KittaError, ValueError) as exc:
+                document = _core._json_or_none(response)
+            except KittaError as exc:
                 self._server_info = ServerInfo(problem=type(exc).__name__)
             else:
                 self._server_info = parse_openapi(document, self.base_url)
@@ -184,7 +196,7 @@ class AsyncKittaClient(ClientBase):
                 if attempt == 0 and refreshable_download_status(response.status_code):
                     snapshot = await self.lip_sync.get(snapshot.task_id)
                     continue
-                response.raise_for_status()
+                _core.raise_for_download(response)
                 with partial.open("wb") as handle:
                     async for chunk in response.aiter_bytes():
                         handle.write(chunk)
@@ -263,12 +275,12 @@ class AsyncLipSync:
         offset = 0
         while True:
             page = await self.list(limit=page_size, offset=offset, status=status)
-            for task in page.data:
-                if task.task_id not in seen:
-                    seen.add(task.task_id)
-                    yield task
+            fresh = [task for task in page.data if task.task_id not in seen]
+            for task in fresh:
+                seen.add(task.task_id)
+                yield task
             next_offset = page.next_offset
-            if next_offset is None:
+            if next_offset is None or not fresh:  # a page of repeats: the server is looping
                 return
             offset = next_offset
 

@@ -116,8 +116,11 @@ class ClientBase:
         self._config.token = Secret(clean)
 
     def __repr__(self) -> str:
-        token = "set" if self.has_token else "missing"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, token={token})"
+        config = getattr(self, "_config", None)  # a half-built client must still repr
+        if config is None:
+            return f"{type(self).__name__}(<not configured>)"
+        token = "set" if config.token is not None else "missing"
+        return f"{type(self).__name__}(base_url={config.base_url!r}, token={token})"
 
     @property
     def journal(self) -> Journal | None:

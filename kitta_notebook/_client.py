@@ -112,7 +112,7 @@ class KittaClient(ClientBase):
         while True:
             started = time.monotonic()
             try:
-                response = self._http.send(request)
+                response = self._receive(request)
             except httpx.TransportError as exc:
                 decision = _core.decide_after_exception(self._config, request, exc, attempt)
                 if not decision.retry:
@@ -127,6 +127,18 @@ class KittaClient(ClientBase):
             time.sleep(decision.delay)
             attempt += 1
 
+    def _receive(self, request: httpx.Request) -> httpx.Response:
+        """Send once and read the whole answer within the attempt's deadline and size cap."""
+        reader = _core.BodyReader(self._config, request)
+        response = self._http.send(request, stream=True)
+        try:
+            reader.check_declared(response)
+            for chunk in response.iter_bytes():
+                reader.feed(response, chunk)
+        finally:
+            response.close()
+        return reader.finish(response)
+
     def server_info(self, *, refresh: bool = False) -> ServerInfo:
         """Model ids (and prices, where the server publishes them) from its OpenAPI schema.
 
@@ -136,8 +148,8 @@ class KittaClient(ClientBase):
         if self._server_info is None or refresh:
             try:
                 response = self._request("GET", _core.OPENAPI_PATH)
-                document: object = response.json()
-            except (KittaError, ValueError) as exc:
+                document = _core._json_or_none(response)
+            except KittaError as exc:
                 self._server_info = ServerInfo(problem=type(exc).__name__)
             else:
                 self._server_info = parse_openapi(document, self.base_url)
@@ -186,7 +198,7 @@ class KittaClient(ClientBase):
                 if attempt == 0 and refreshable_download_status(response.status_code):
                     snapshot = self.lip_sync.get(snapshot.task_id)
                     continue
-                response.raise_for_status()
+                _core.raise_for_download(response)
                 with partial.open("wb") as handle:
                     for chunk in response.iter_bytes():
                         handle.write(chunk)
@@ -272,12 +284,12 @@ class LipSync:
         offset = 0
         while True:
             page = self.list(limit=page_size, offset=offset, status=status)
-            for task in page.data:
-                if task.task_id not in seen:
-                    seen.add(task.task_id)
-                    yield task
+            fresh = [task for task in page.data if task.task_id not in seen]
+            for task in fresh:
+                seen.add(task.task_id)
+                yield task
             next_offset = page.next_offset
-            if next_offset is None:
+            if next_offset is None or not fresh:  # a page of repeats: the server is looping
                 return
             offset = next_offset
 

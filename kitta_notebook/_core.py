@@ -50,6 +50,10 @@ DEFAULT_POLL_INTERVAL = 3.0
 # The reference asks for one detail query every 3 to 5 seconds.
 OFFICIAL_POLL_RANGE = (3.0, 5.0)
 MAX_RETRY_AFTER = 60.0
+# httpx's read timeout is per chunk: a server that trickles bytes never trips it.
+# One attempt therefore also has a total deadline, and a body has a size cap.
+ATTEMPT_DEADLINE_FACTOR = 2.0
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"kitta-notebook/{__version__}"
 
 
@@ -209,6 +213,59 @@ class ClientConfig:
         """Exponential backoff with full jitter for retry number `attempt` (0-based)."""
         ceiling = min(self.retry_max_delay, self.retry_base_delay * (2**attempt))
         return self.rng.uniform(ceiling / 2, ceiling)
+
+
+class BodyReader:
+    """Reads one streamed response within a total deadline and a size cap.
+
+    Past the deadline it raises `httpx.ReadTimeout` (so the usual retry rules
+    apply: a create is not resent); past the cap, an `APIError`.
+    """
+
+    def __init__(self, config: ClientConfig, request: httpx.Request) -> None:
+        read = config.timeout.read if config.timeout.read is not None else 30.0
+        self.deadline = time.monotonic() + ATTEMPT_DEADLINE_FACTOR * read
+        self.request = request
+        self.buffer = bytearray()
+
+    def check_declared(self, response: httpx.Response) -> None:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+            raise self._too_large(response)
+
+    def feed(self, response: httpx.Response, chunk: bytes) -> None:
+        self.buffer.extend(chunk)
+        if len(self.buffer) > MAX_RESPONSE_BYTES:
+            raise self._too_large(response)
+        if time.monotonic() > self.deadline:
+            raise httpx.ReadTimeout(
+                "the response took longer than its total deadline", request=self.request
+            )
+
+    def finish(self, response: httpx.Response) -> httpx.Response:
+        """A complete, already-decoded response with the bytes read."""
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=bytes(self.buffer),
+            request=self.request,
+            extensions=response.extensions,
+        )
+
+    def _too_large(self, response: httpx.Response) -> APIError:
+        return APIError(
+            response.status_code,
+            "response_too_large",
+            f"the server's answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; "
+            "refused to protect this kernel's memory",
+            response.headers.get("x-request-id"),
+            may_have_created=self.request.method == "POST",
+        )
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -475,3 +532,16 @@ def result_url(task: LipSyncTask) -> str:
     if problem or url is None:
         raise ValidationError([("result_video_url", problem or "is not a URL")])
     return url
+
+
+def raise_for_download(response: httpx.Response) -> None:
+    """A result host's refusal as a `KittaError` (the host is not the API: no envelope)."""
+    if response.is_success:
+        return
+    raise APIError(
+        response.status_code,
+        "download_failed",
+        f"the result host answered {response.status_code} {response.reason_phrase} for "
+        f"{response.request.url.copy_with(query=None)}; call task.refresh() for a fresh URL",
+        response.headers.get("x-request-id"),
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ._text import MAX_MESSAGE_CHARS, clip
+
 if TYPE_CHECKING:
     from .models import LipSyncTask
 
@@ -84,8 +86,8 @@ class APIError(KittaError):
         may_have_created: bool = False,
     ) -> None:
         self.status_code = status_code
-        self.code = code
-        self.message = message
+        self.code = None if code is None else clip(code, 100)
+        self.message = clip(message, MAX_MESSAGE_CHARS)
         self.request_id = request_id
         self.may_have_created = may_have_created
         super().__init__(self._compose())
@@ -159,8 +161,8 @@ class TaskFailedError(KittaError):
 
     def __init__(self, task: LipSyncTask) -> None:
         self.task = task
-        code = task.error_code or "unknown_error"
-        detail = task.error_message or "no message from the server"
+        code = clip(task.error_code or "unknown_error", 100)
+        detail = clip(task.error_message or "no message from the server", MAX_MESSAGE_CHARS)
         super().__init__(
             f"Task {task.task_id} failed ({code}): {detail}. "
             "Credits charged for it are shown in task.credits_charged."

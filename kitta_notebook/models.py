@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from ._text import clip
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -288,15 +290,18 @@ class LipSyncTask:
         return dict(self.raw)
 
     def __repr__(self) -> str:
-        parts = [f"task_id={self.task_id!r}", f"status={self.status_text!r}"]
+        def short(value: object) -> str:
+            return repr(clip(value, 200))
+
+        parts = [f"task_id={short(self.task_id)}", f"status={short(self.status_text)}"]
         if self.model:
-            parts.append(f"model={self.model!r}")
+            parts.append(f"model={short(self.model)}")
         if self.credits_charged is not None:
             parts.append(f"credits_charged={self.credits_charged!r}")
         if self.result_video_url:
-            parts.append(f"result_video_url={self.result_video_url!r}")
+            parts.append(f"result_video_url={short(self.result_video_url)}")
         if self.error_code or self.error_message:
-            parts.append(f"error={self.error_code!r}: {self.error_message!r}")
+            parts.append(f"error={short(self.error_code)}: {short(self.error_message)}")
         return f"LipSyncTask({', '.join(parts)})"
 
     def __eq__(self, other: object) -> bool:

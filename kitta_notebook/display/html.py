@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from .._text import clip
 from ..i18n import Lang, status_label, status_style, text
 from .video import safe_http_url, video_html
 
@@ -28,20 +29,8 @@ _CELL = "padding:2px 12px 2px 0;vertical-align:top;text-align:left;background:tr
 _KEY = f"{_CELL};color:#59636e;white-space:nowrap"
 
 
-# A server's string can be megabytes long; a notebook keeps every output in the
-# .ipynb (and Colab drops outputs near 10 MB), so views show a bounded prefix.
-# The full value stays in `task.raw`.
-MAX_SHOWN_CHARS = 4000
 # The contract's largest page; a server sending more still gets a bounded table.
 MAX_PAGE_ROWS = 100
-
-
-def clip(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
-    """`value` as text, cut to `limit` characters with a note of how much was left out."""
-    shown = "" if value is None else str(value)
-    if len(shown) <= limit:
-        return shown
-    return f"{shown[:limit]}… (+{len(shown) - limit:,} characters)"
 
 
 def esc(value: object) -> str:

@@ -230,8 +230,6 @@ def test_every_call_returns_or_raises_a_kitta_error(hostile: HostileServer, scen
     with make_client(hostile, scenario, max_retries=1) as client:
         for _ in range(rounds):
             for name, call in CALLS.items():
-                if name == "server_info" and scenario == "badjson":
-                    continue  # a known defect: see the xfail test below
                 result = outcome(lambda call=call: call(client))
                 if isinstance(result, LipSyncTask):
                     assert_inert(task_mimebundle(result)["text/html"])
@@ -246,11 +244,6 @@ def test_every_call_returns_or_raises_a_kitta_error(hostile: HostileServer, scen
     FIGURES.add("hostile", "scenarios exercised", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT: server_info() catches (KittaError, ValueError) around response.json(); "
-    "a deeply nested JSON body raises RecursionError (fix: use _core._json_or_none)",
-)
 def test_server_info_survives_a_deeply_nested_json_schema() -> None:
     nested = b"[" * 50_000 + b"]" * 50_000
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=nested))
@@ -271,11 +264,6 @@ def test_a_large_body_is_read_within_bounds(hostile: HostileServer) -> None:
     FIGURES.add("hostile", "scenarios exercised", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT: API responses have no size cap; a hostile server can make the kernel "
-    "buffer any amount (fix: bounded read in KittaClient/AsyncKittaClient._request)",
-)
 def test_a_huge_body_is_refused_before_it_is_all_read(hostile: HostileServer) -> None:
     hostile.bytes_sent.clear()
     with make_client(hostile, "huge", max_retries=0) as client:
@@ -321,12 +309,6 @@ def test_a_stalled_answer_hits_the_read_timeout(hostile: HostileServer) -> None:
     FIGURES.add("hostile", "scenarios exercised", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT: httpx's read timeout is per chunk; a body that trickles one byte every "
-    "0.1 s never trips it, so a request has no total deadline (fix: per-attempt deadline "
-    "while reading the body in _request)",
-)
 def test_a_slow_drip_is_cut_off_by_a_total_deadline() -> None:
     with HostileServer(drip_interval=0.1, drip_max_seconds=4) as server:
         client = make_client(server, "drip", timeout=httpx.Timeout(1.0), max_retries=0)
@@ -338,11 +320,6 @@ def test_a_slow_drip_is_cut_off_by_a_total_deadline() -> None:
     assert elapsed < 3.0, f"a 1 s read timeout let a trickling answer run {elapsed:.1f} s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT: iter() follows hasMore forever when pages bring no new task "
-    "(fix: stop when a whole page holds only task ids already yielded)",
-)
 def test_iter_stops_when_the_server_repeats_the_same_page(hostile: HostileServer) -> None:
     before = len(hostile.recorded(lambda r: "/s/loop/" in r.path))
     with make_client(hostile, "loop") as client:
