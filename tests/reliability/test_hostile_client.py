@@ -46,7 +46,7 @@ def make_client(server: HostileServer, scenario: str, **kwargs: Any) -> KittaCli
 def outcome(call: Callable[[], object], *, record: bool = True) -> object:
     """Run one client call; a non-Kitta exception fails the test (and is counted).
 
-    `record=False` for the xfail tests that pin known defects (not in the figures).
+    `record=False` for checks whose counts are not part of the figures.
     """
     if record:
         FIGURES.add("hostile", "client calls against hostile answers", 1)
@@ -229,7 +229,7 @@ def test_every_call_returns_or_raises_a_kitta_error(hostile: HostileServer, scen
     rounds = 6 if scenario in ("badjson", "htmlerror", "errors", "unknown") else 1
     with make_client(hostile, scenario, max_retries=1) as client:
         for _ in range(rounds):
-            for name, call in CALLS.items():
+            for call in CALLS.values():
                 result = outcome(lambda call=call: call(client))
                 if isinstance(result, LipSyncTask):
                     assert_inert(task_mimebundle(result)["text/html"])
