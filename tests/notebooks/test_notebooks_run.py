@@ -78,6 +78,8 @@ def stand_in_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv("KITTA_SAMPLE_AUDIO_URL", samples["audio"])
         monkeypatch.setenv("KITTA_SAMPLE_IMAGE_URL", samples["image"])
         monkeypatch.setenv("KITTA_SAMPLE_REFERENCE_IMAGE_URL", samples["reference_image"])
+        # Read by 03_batch_localization.ipynb for its second language track.
+        monkeypatch.setenv("KITTA_SAMPLE_AUDIO_ZH_URL", samples["audio_zh"])
         yield canary
 
 
