@@ -460,6 +460,14 @@ def dialog_guard(page: Page) -> DialogGuard:
     return guard
 
 
+def docs_shot(name: str, fallback_dir: Path) -> Path:
+    """Where a screenshot for the README goes: `docs/<name>` when KITTA_UPDATE_DOCS=1,
+    else `fallback_dir` (so a test run never rewrites tracked files)."""
+    if os.environ.get("KITTA_UPDATE_DOCS") == "1":
+        return REPO_ROOT / "docs" / name
+    return fallback_dir / name
+
+
 def screenshot(page: Page, path: str | os.PathLike[str], *, full_page: bool = False) -> Path:
     """Save a PNG screenshot and check it is a real, non-empty PNG."""
     path = Path(path)

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import REPO_ROOT, poll, run_all_cells
+from lab import docs_shot, poll, run_all_cells
 
 pytestmark = pytest.mark.browser
 
-DOCS_SHOT = REPO_ROOT / "docs" / "history.png"
 TABLE = ".kitta-history-table"
 
 
@@ -88,10 +87,11 @@ def test_history_browser_filters_and_opens_cards(
         timeout=30_000,
     )
 
-    DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
+    shot = docs_shot("history.png", tmp_path)
+    shot.parent.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1500, "height": 2200})  # the whole browser fits
     history.scroll_into_view_if_needed()
-    history.screenshot(path=str(DOCS_SHOT), animations="disabled")
-    data = DOCS_SHOT.read_bytes()
+    history.screenshot(path=str(shot), animations="disabled")
+    data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000
     assert not [e for e in console_errors if e.startswith("pageerror")], console_errors

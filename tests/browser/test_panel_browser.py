@@ -3,8 +3,8 @@
 The kernel starts its own sandbox through `connect()` (no token in the lab's
 environment), sped up with KITTA_SANDBOX_TIME_SCALE. The tests click like a
 user, watch the status move live, and check that the result video decodes
-and plays. They save the screenshots used by the docs (docs/panel.png,
-docs/watch.png).
+and plays. With KITTA_UPDATE_DOCS=1 they refresh the screenshots used by the
+docs (docs/panel.png, docs/watch.png).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 from lab import (
-    REPO_ROOT,
     LabServer,
     check_video_plays,
+    docs_shot,
     output_area,
     run_all_cells,
     wait_for_idle,
@@ -26,7 +26,6 @@ from lab import (
 
 pytestmark = pytest.mark.browser
 
-DOCS = REPO_ROOT / "docs"
 # Slow enough that "processing" lasts a few polls, fast enough for a test.
 TIME_SCALE = "0.5"
 STATUS_TIMEOUT_MS = 60_000
@@ -65,7 +64,10 @@ def _save_shot(page: Any, locator: Any, path: Path) -> None:
 
 
 def test_panel_submit_samples_plays_the_result(
-    open_notebook: Callable[..., Any], console_errors: list[str], dialog_guard: Any
+    open_notebook: Callable[..., Any],
+    console_errors: list[str],
+    dialog_guard: Any,
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -101,12 +103,15 @@ def test_panel_submit_samples_plays_the_result(
     expect(card).to_contain_text("Credits charged")
 
     page.evaluate("() => document.querySelectorAll('.kitta-card video').forEach(v => v.pause())")
-    _save_shot(page, panel, DOCS / "panel.png")
+    _save_shot(page, panel, docs_shot("panel.png", tmp_path))
     assert not [e for e in console_errors if e.startswith("pageerror")], console_errors
 
 
 def test_watch_shows_progress_and_ends_with_a_playable_video(
-    open_notebook: Callable[..., Any], console_errors: list[str], dialog_guard: Any
+    open_notebook: Callable[..., Any],
+    console_errors: list[str],
+    dialog_guard: Any,
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -131,5 +136,5 @@ def test_watch_shows_progress_and_ends_with_a_playable_video(
     info = check_video_plays(page, video, duration=sample_audio_seconds(), tolerance=0.5)
     assert info["readyState"] >= 2 and info["currentTime"] > 0, info
 
-    _save_shot(page, view, DOCS / "watch.png")
+    _save_shot(page, view, docs_shot("watch.png", tmp_path))
     assert not [e for e in console_errors if e.startswith("pageerror")], console_errors
