@@ -1,0 +1,151 @@
+"""Stopping a batch half-way: nothing more is sent, nothing sent is forgotten.
+
+A scripted service (httpx.MockTransport) holds creates back until the test
+lets them go, so "half-way" is the same point on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask
+from kitta_notebook._batch_core import ProgressSnapshot
+
+BASE = "http://api.test/api"
+MEDIA = {"audio_url": "https://m.example.com/a.mp3", "video_url": "https://m.example.com/v.mp4"}
+CONCURRENCY = 4
+
+
+def created(number: int) -> httpx.Response:
+    body = {"taskId": f"lip_task_{number}", "status": "pending", "creditsCharged": 100}
+    return httpx.Response(202, content=json.dumps(body).encode())
+
+
+class CountingRecorder:
+    """A TaskRecorder that only counts what the client told it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list[str] = []
+
+    def _add(self, event: str) -> None:
+        with self.lock:
+            self.events.append(event)
+
+    def before_create(self, origin: str, body: dict[str, Any], key: str | None = None) -> object:
+        self._add("before")
+        return None
+
+    def task_id_for_key(self, key: str) -> str | None:
+        return None
+
+    def created(self, handle: object, task: LipSyncTask) -> None:
+        self._add("created")
+
+    def rejected(self, handle: object, error: BaseException) -> None:
+        self._add("rejected")
+
+    def outcome_unknown(self, handle: object, error: BaseException) -> None:
+        self._add("unknown")
+
+    def seen(self, task: LipSyncTask) -> None:
+        return None
+
+    def count(self, event: str) -> int:
+        with self.lock:
+            return self.events.count(event)
+
+
+class InterruptingView:
+    """A progress view that 'presses Ctrl-C' at the third finished item."""
+
+    def __init__(self, on_third: Any) -> None:
+        self.updates = 0
+        self.closed = False
+        self.on_third = on_third
+
+    def update(self, snapshot: ProgressSnapshot) -> None:
+        self.updates += 1
+        if self.updates == 3:
+            self.on_third()
+
+    def close(self, snapshot: ProgressSnapshot) -> None:
+        self.closed = True
+
+
+def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    posts: list[int] = []
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            posts.append(1)
+            number = len(posts)
+        if number > 3:
+            assert release.wait(10), "the test never released the held creates"
+        return created(number)
+
+    def interrupt() -> None:
+        release.set()  # the creates in flight may now complete...
+        raise KeyboardInterrupt  # ...but nothing new may be sent
+
+    view = InterruptingView(interrupt)
+    monkeypatch.setattr("kitta_notebook._progress.progress_view", lambda *a, **k: view)
+    recorder = CountingRecorder()
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
+        client.recorder = recorder
+        with pytest.raises(KeyboardInterrupt):
+            client.lip_sync.create_many([MEDIA] * 40, concurrency=CONCURRENCY, progress=True)
+    assert 3 < len(posts) <= 3 + CONCURRENCY
+    assert recorder.count("before") == len(posts) == recorder.count("created")
+    assert view.closed
+
+
+def test_cancelling_the_async_batch_stops_sending_and_records_the_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def run() -> tuple[int, CountingRecorder]:
+        posts: list[int] = []
+        never = asyncio.Event()
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            posts.append(1)
+            number = len(posts)
+            if number > 3:
+                await asyncio.wait_for(never.wait(), 10)  # held until cancelled
+            return created(number)
+
+        job: asyncio.Task[Any] | None = None
+
+        def cancel() -> None:
+            assert job is not None
+            job.cancel()
+
+        view = InterruptingView(cancel)
+        monkeypatch.setattr("kitta_notebook._progress.progress_view", lambda *a, **k: view)
+        recorder = CountingRecorder()
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
+            c.recorder = recorder
+            job = asyncio.ensure_future(
+                c.lip_sync.create_many([MEDIA] * 40, concurrency=CONCURRENCY, progress=True)
+            )
+            with pytest.raises(asyncio.CancelledError):
+                await job
+        assert view.closed
+        return len(posts), recorder
+
+    sent, recorder = asyncio.run(run())
+    assert 3 < sent <= 3 + CONCURRENCY
+    assert recorder.count("before") == sent
+    assert recorder.count("created") == 3 and recorder.count("unknown") == sent - 3
