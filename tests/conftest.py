@@ -18,3 +18,13 @@ def _isolated_environment(
     monkeypatch.delenv("KITTA_API_TOKEN", raising=False)
     monkeypatch.delenv("KITTA_BASE_URL", raising=False)
     yield home
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the real-browser tests last.
+
+    Playwright's sync API keeps its event loop running in the main thread for
+    as long as the session-scoped browser lives; any test after it that calls
+    `asyncio.run()` or looks for a running loop would see that loop.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

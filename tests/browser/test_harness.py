@@ -64,7 +64,7 @@ def test_harness_reports_errors_and_dialogs(open_notebook, jupyter_lab):
     with pytest.raises(lab.BrowserTestError, match="ValueError: harness boom"):
         run_all_cells(page)
     states = run_all_cells(page, raise_on_error=False)
-    assert states[1]["errors"] and states[2]["executionCount"] is None
+    assert states[1]["errors"]  # the error surfaces again, without raising
     lab.poll(lambda: guard.dialogs, timeout=10, message="alert() was not seen")
     assert guard.dialogs[0] == "alert: 'harness-alert'"
     with pytest.raises(lab.BrowserTestError, match="unexpected JavaScript dialog"):
