@@ -21,8 +21,16 @@ BASELINE_CELLS = 50
 MAX_CELLS = 1000
 
 _MONITOR = """
-import asyncio, json, time
+import asyncio, gc, json, time
 loop_lags = []
+gc_pauses = []
+_gc_started = [0.0]
+def _gc_timer(phase, info):
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        gc_pauses.append(time.perf_counter() - _gc_started[0])
+gc.callbacks.append(_gc_timer)
 async def _loop_monitor():
     while True:
         t = time.perf_counter()
@@ -33,6 +41,7 @@ _monitor = asyncio.ensure_future(_loop_monitor())
 _IDLE_LAG = """
 idle_lag = max(loop_lags, default=0.0)
 loop_lags.clear()
+gc_pauses.clear()
 """
 _SETUP = """
 from kitta_notebook import AsyncKittaClient
@@ -47,7 +56,9 @@ watch_job = asyncio.ensure_future(
 _FINISH = """
 done = await watch_job
 _monitor.cancel()
+gc.callbacks.remove(_gc_timer)
 print(json.dumps({
+    "gc_pause_max_ms": round(max(gc_pauses, default=0.0) * 1000, 1),
     "finished": sum(t.is_terminal for t in done),
     "count": len(done),
     "loop_lag_idle_max_ms": round(idle_lag * 1000, 1),
@@ -96,7 +107,8 @@ def run(deadline: Deadline, quick: bool = False) -> Figure:
                 n=TASKS,
             )
             _cell(client, setup, timeout=60)
-            _cell(client, "loop_lags.clear()")  # the setup cell's own work is not the watch's
+            # The setup cell's own work is not the watch's.
+            _cell(client, "loop_lags.clear(); gc_pauses.clear()")
             during: list[float] = []
             for _ in range(MAX_CELLS):
                 elapsed, out = _cell(client, "watch_job.done()")
@@ -121,7 +133,8 @@ def run(deadline: Deadline, quick: bool = False) -> Figure:
         "when the idle maximum is of the same size).",
         "The longest the kernel's event loop was held up (a 10 ms sleeper's overshoot): "
         f"{finished['loop_lag_watch_max_ms']} ms during the watch, "
-        f"{finished['loop_lag_idle_max_ms']} ms before it.",
+        f"{finished['loop_lag_idle_max_ms']} ms before it; the longest garbage collection "
+        f"during the watch took {finished['gc_pause_max_ms']} ms.",
         "The watch runs as an asyncio task on the kernel's own loop; the sandbox runs in its "
         "own process.",
     ]

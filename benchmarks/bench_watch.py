@@ -89,7 +89,7 @@ def _lag_summary(lags: list[float]) -> dict[str, float]:
     }
 
 
-def run(deadline: Deadline, quick: bool = False) -> Figure:
+def run(deadline: Deadline, quick: bool = False) -> list[Figure]:
     started = time.monotonic()
     rows: dict[str, Any] = {}
     headline: tuple[float, float, float] | None = None
@@ -148,8 +148,45 @@ def run(deadline: Deadline, quick: bool = False) -> Figure:
                 "the measured ratio flatters it."
             )
         )
+    lag_rows = {n: row for n, row in rows.items() if "lag_ours" in row}
+    lag_notes = [
+        "Detection lag = when watch_many yielded a finished task minus the server's "
+        "completedAt. The sandbox finishes a batch's tasks within the seconds it took to "
+        "create them, so every finished task's detail query lands in one or two cycles; "
+        "how fast this client can send them then sets the lag.",
+    ]
+    lag_notes += [
+        f"N={n}: p50 {row['lag_ours']['p50_s']} s, p95 {row['lag_ours']['p95_s']} s, max "
+        f"{row['lag_ours']['max_s']} s (target p95 ≤ {row['lag_target_p95_s']} s)"
+        + ("" if row["lag_ours"]["p95_s"] <= row["lag_target_p95_s"] else " — **missed**")
+        + "."
+        for n, row in lag_rows.items()
+    ]
+    worst = max(
+        lag_rows.items(),
+        key=lambda kv: kv[1]["lag_ours"]["p95_s"] - kv[1]["lag_target_p95_s"],
+        default=None,
+    )
+    lag_figure = Figure(
+        key="watch_lag",
+        title="Completion-detection lag of watch_many, p95 (N = 50, 200, 1,000)",
+        measured=(
+            ", ".join(f"{row['lag_ours']['p95_s']} s" for row in lag_rows.values()) or "skipped"
+        ),
+        baseline="interval " + (f"{worst[1]['poll_interval_s']} s" if worst else "—"),
+        ratio=None,
+        target=f"p95 ≤ interval + {LAG_SLACK} s",
+        met=(lag_ok if lag_rows else None),
+        notes=lag_notes,
+        details={
+            n: {"lag": r["lag_ours"], "target_p95_s": r["lag_target_p95_s"]}
+            for n, r in lag_rows.items()
+        },
+        seconds=0.0,
+    )
+    seconds = time.monotonic() - started
     if headline is None:
-        return Figure(
+        request_figure = Figure(
             key="watch_requests",
             title="Requests to watch N tasks vs naive per-task polling (N = 200)",
             measured="skipped",
@@ -159,18 +196,20 @@ def run(deadline: Deadline, quick: bool = False) -> Figure:
             met=None,
             notes=notes,
             details=rows,
-            seconds=time.monotonic() - started,
+            seconds=seconds,
         )
-    ratio, ours_n, naive_n = headline
-    return Figure(
-        key="watch_requests",
-        title="Requests to watch N tasks vs naive per-task polling (N = 200)",
-        measured=f"{ours_n} requests",
-        baseline=f"{naive_n} requests",
-        ratio=round(ratio, 4),
-        target=f"≤ {TARGET_RATIO} (and lag p95 ≤ interval + {LAG_SLACK} s)",
-        met=ratio <= TARGET_RATIO and lag_ok,
-        notes=notes,
-        details=rows,
-        seconds=time.monotonic() - started,
-    )
+    else:
+        ratio, ours_n, naive_n = headline
+        request_figure = Figure(
+            key="watch_requests",
+            title="Requests to watch N tasks vs naive per-task polling (N = 200)",
+            measured=f"{ours_n} requests",
+            baseline=f"{naive_n} requests",
+            ratio=round(ratio, 4),
+            target=f"≤ {TARGET_RATIO}",
+            met=ratio <= TARGET_RATIO,
+            notes=notes,
+            details=rows,
+            seconds=seconds,
+        )
+    return [request_figure, lag_figure]

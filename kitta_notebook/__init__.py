@@ -33,6 +33,14 @@ from .errors import (
 from .models import LipSyncTask, Page, TaskStatus
 
 if TYPE_CHECKING:
+    from .batch import (
+        BatchItem,
+        BatchResult,
+        BatchValidationError,
+        TaskList,
+        WaitManyTimeoutError,
+    )
+    from .display.gallery import Gallery
     from .history import resume
     from .widgets import LipSyncPanel
     from .widgets.history import HistoryBrowser
@@ -45,6 +53,10 @@ __all__ = [
     "AsyncLipSync",
     "AuthenticationError",
     "BadRequestError",
+    "BatchItem",
+    "BatchResult",
+    "BatchValidationError",
+    "Gallery",
     "HistoryBrowser",
     "InsufficientCreditsError",
     "KittaClient",
@@ -59,8 +71,10 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "TaskFailedError",
+    "TaskList",
     "TaskStatus",
     "ValidationError",
+    "WaitManyTimeoutError",
     "WaitTimeoutError",
     "__version__",
     "connect",
@@ -69,6 +83,12 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BatchItem": "kitta_notebook.batch",
+    "BatchResult": "kitta_notebook.batch",
+    "BatchValidationError": "kitta_notebook.batch",
+    "Gallery": "kitta_notebook.display.gallery",
+    "TaskList": "kitta_notebook.batch",
+    "WaitManyTimeoutError": "kitta_notebook.batch",
     "LipSyncPanel": "kitta_notebook.widgets",
     "HistoryBrowser": "kitta_notebook.widgets.history",
     "resume": "kitta_notebook.history",

@@ -29,7 +29,10 @@ from .server_info import ServerInfo, parse_openapi
 from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ._client import KittaClient
+    from .batch import AsyncTaskWatch, BatchResult, ProgressMode, TaskList
     from .history import AsyncHistory
     from .journal import Journal
 
@@ -326,11 +329,6 @@ class AsyncLipSync:
         return task.watch(**kwargs)
 
     # --- many tasks at once (logic in kitta_notebook.batch) ------------------------------
-    if TYPE_CHECKING:
-        from collections.abc import Iterable
-
-        from .batch import AsyncTaskWatch, BatchResult, ProgressMode, TaskList
-
     async def create_many(
         self,
         requests: Iterable[object],

@@ -27,7 +27,10 @@ from .server_info import ServerInfo, parse_openapi
 from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ._async_client import AsyncKittaClient
+    from .batch import BatchResult, ProgressMode, TaskList, TaskWatch
     from .history import History
     from .journal import Journal
 
@@ -345,11 +348,6 @@ class LipSync:
         return task.watch(**kwargs)
 
     # --- many tasks at once (logic in kitta_notebook.batch) ------------------------------
-    if TYPE_CHECKING:
-        from collections.abc import Iterable
-
-        from .batch import BatchResult, ProgressMode, TaskList, TaskWatch
-
     def create_many(
         self,
         requests: Iterable[object],

@@ -472,6 +472,8 @@ def parse_page(response: httpx.Response, client: Any, limit: int, offset: int) -
 
 
 def log_response(request: httpx.Request, response: httpx.Response, started: float) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
     logger.debug(
         "%s %s -> %s in %.0f ms",
         request.method,

@@ -96,7 +96,7 @@ __all__ = [
 
 CREATE_TITLE = "Creating tasks"
 WATCH_TITLE = "Waiting for tasks"
-DETAIL_CONCURRENCY = 8
+DETAIL_CONCURRENCY = 16
 """Detail queries sent at once when several tasks finish in the same cycle."""
 
 _T = TypeVar("_T")
