@@ -28,8 +28,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## Benchmarks against the sandbox (results in benchmarks/*.json and benchmarks/RESULTS.md).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python benchmarks/bench_history.py
+	$(BIN)/python benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
