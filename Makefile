@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8888
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## JupyterLab on the quickstart notebook, against the embedded sandbox (no token needed).
 demo: $(STAMP)
-	env -u KITTA_API_TOKEN -u KITTA_BASE_URL $(BIN)/jupyter lab --port=$(PORT) notebooks/01_quickstart.ipynb
+	env -u KITTA_API_TOKEN -u KITTA_BASE_URL $(BIN)/jupyter lab --port=$(PORT) $(ROOT_FLAG) notebooks/01_quickstart.ipynb
 
 ## Lint, type-check and run every test (browser tests included when Chromium is installed).
 test: $(STAMP) lint typecheck
