@@ -1125,6 +1125,17 @@ class Journal:
             if created is None and (mode is None or mode in modes)
         ]
 
+    def _create_offset(self, samples: int = 50) -> float | None:
+        """Median seconds from writing a create down to the server's createdAt."""
+        rows = self._read(
+            "SELECT created_ts - requested_ts FROM entries WHERE source = 'local' AND "
+            "outcome = ? AND reconciled_ts IS NULL AND created_ts IS NOT NULL AND "
+            "requested_ts IS NOT NULL ORDER BY requested_ts DESC LIMIT ?",
+            (schema.OUTCOME_CREATED, samples),
+        )
+        gaps = sorted(float(r[0]) for r in rows)
+        return gaps[len(gaps) // 2] if gaps else None
+
     def _apply_matches(
         self,
         pending: Sequence[JournalEntry],
@@ -1135,7 +1146,8 @@ class Journal:
         settle: float,
     ) -> None:
         candidates = self._candidates()
-        pairs: list[tuple[float, str, str]] = []
+        offset = self._create_offset()
+        pairs: list[tuple[int, float, str, str]] = []
         for entry in pending:
             if entry.requested_at is None:
                 continue
@@ -1147,11 +1159,18 @@ class Journal:
                     continue
                 if entry.input_mode and mode and entry.input_mode != mode:
                     continue
-                pairs.append((abs(created - requested), entry.entry_id, task_id))
+                # Closest to the delay this account's answered creates showed
+                # (latency plus clock difference); without any, prefer tasks
+                # created after the request over ones created before it.
+                if offset is not None:
+                    rank, gap = 0, abs(created - requested - offset)
+                else:
+                    rank, gap = int(created < requested), abs(created - requested)
+                pairs.append((rank, gap, entry.entry_id, task_id))
         pairs.sort()
         used_entries: set[str] = set()
         used_tasks: set[str] = set()
-        for _gap, entry_id, task_id in pairs:
+        for _rank, _gap, entry_id, task_id in pairs:
             if entry_id in used_entries or task_id in used_tasks:
                 continue
             known = self.get(task_id)
