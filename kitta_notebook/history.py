@@ -9,11 +9,12 @@ the journal), so a large history never has to be loaded at once.
 
 from __future__ import annotations
 
+import functools
 import warnings
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .errors import KittaError, NotFoundError
 from .journal import (
@@ -25,7 +26,7 @@ from .journal import (
     Query,
     ReconcileReport,
 )
-from .models import LipSyncTask, TaskStatus
+from .models import LipSyncTask, Page, TaskStatus
 
 if TYPE_CHECKING:
     from ._async_client import AsyncKittaClient
@@ -44,6 +45,8 @@ __all__ = [
 DateLike = datetime | date | str | float | None
 StatusFilter = str | TaskStatus | Iterable[str | TaskStatus] | None
 PAGE_SIZE = 100
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -126,49 +129,6 @@ def _pandas() -> Any:
     return pandas
 
 
-class _HistoryBase:
-    """The local (journal) side, shared by the sync and async histories."""
-
-    def __init__(self, client: ClientBase) -> None:
-        self._client = client
-
-    @property
-    def journal(self) -> Journal:
-        return _journal_of(self._client)
-
-    def _items(
-        self,
-        query: Query,
-        sort: str,
-        descending: bool,
-        limit: int | None,
-        offset: int,
-    ) -> list[JournalEntry]:
-        return self.journal.entries(
-            query, sort=sort, descending=descending, limit=limit, offset=offset
-        )
-
-    def _frame(self, entries: list[JournalEntry]) -> Any:
-        pandas = _pandas()
-        columns = list(entry_record(entries[0])) if entries else list(_EMPTY_COLUMNS)
-        return pandas.DataFrame([entry_record(e) for e in entries], columns=columns)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from ._history_html import history_html, history_text
-
-        try:
-            journal = self.journal
-            entries = journal.entries(limit=20)
-            summary = journal.summary()
-        except (JournalError, KittaError) as exc:
-            message = f"History unavailable: {exc}"
-            return {"text/plain": message}
-        return {
-            "text/plain": history_text(entries, summary),
-            "text/html": history_html(entries, summary),
-        }
-
-
 _EMPTY_COLUMNS = (
     "task_id",
     "state",
@@ -195,6 +155,173 @@ _EMPTY_COLUMNS = (
     "outcome_error",
     "entry_id",
 )
+JOURNAL_BATCH = 500
+
+# The filters of `items()`, `count()`, `summary()` and `to_pandas()`, in `_query`'s order.
+_Filters = tuple[
+    StatusFilter,
+    str | None,
+    DateLike,
+    DateLike,
+    str | Iterable[str] | None,
+    str | None,
+    str | None,
+]
+Ref = JournalEntry | LipSyncTask | str
+
+
+def _journal_entries(journal: Journal, known_tasks: set[str]) -> Iterator[JournalEntry]:
+    """The journal half of iterating a history: every entry once, newest first.
+
+    Adds each entry's task id to `known_tasks`, so the server half skips them.
+    """
+    seen_ids: set[str] = set()
+    offset = 0
+    while True:
+        batch = journal.entries(limit=JOURNAL_BATCH, offset=offset)
+        for entry in batch:
+            if entry.entry_id not in seen_ids:
+                seen_ids.add(entry.entry_id)
+                if entry.task_id:
+                    known_tasks.add(entry.task_id)
+                yield entry
+        if len(batch) < JOURNAL_BATCH:
+            return
+        offset += JOURNAL_BATCH
+
+
+def _server_only(
+    journal: Journal, tasks: Iterable[LipSyncTask], known_tasks: set[str]
+) -> Iterator[JournalEntry]:
+    """The entries of a server page's tasks not yet in `known_tasks` (already recorded)."""
+    for task in tasks:
+        if task.task_id in known_tasks:
+            continue
+        known_tasks.add(task.task_id)
+        found = journal.get(task.task_id)
+        if found is not None:
+            yield found
+
+
+@dataclass
+class _ServerWalk:
+    """Where a walk of the server's list stands; the twins only fetch the pages.
+
+    >>> walk = _ServerWalk(journal)
+    >>> while walk.more:
+    ...     walk.take(client.lip_sync.list(limit=PAGE_SIZE, offset=walk.offset))
+    """
+
+    journal: Journal
+    max_pages: int | None = None
+    offset: int = 0
+    pages: int = 0
+    seen: int = 0
+    new: int = 0
+    done: bool = False
+
+    @property
+    def more(self) -> bool:
+        return not self.done and (self.max_pages is None or self.pages < self.max_pages)
+
+    def take(self, page: Page) -> list[LipSyncTask]:
+        """Record one page's tasks in the journal and step on; returns them."""
+        self.pages += 1
+        self.seen += len(page.data)
+        self.new += self.journal.record_seen_many(page.data)
+        next_offset = page.next_offset
+        if next_offset is None:
+            self.done = True
+        else:
+            self.offset = next_offset
+        return page.data
+
+    def report(self) -> SyncReport:
+        return SyncReport(pages=self.pages, seen=self.seen, new=self.new)
+
+
+class _HistoryBase:
+    """The local (journal) side, shared by the sync and async histories.
+
+    Everything here is free of network I/O; `History` and `AsyncHistory` add
+    only the calls to the server (`lip_sync.list` / `lip_sync.get`).
+    """
+
+    def __init__(self, client: ClientBase) -> None:
+        self._client = client
+
+    @property
+    def journal(self) -> Journal:
+        return _journal_of(self._client)
+
+    def _items(
+        self,
+        query: Query,
+        sort: str,
+        descending: bool,
+        limit: int | None,
+        offset: int,
+    ) -> list[JournalEntry]:
+        return self.journal.entries(
+            query, sort=sort, descending=descending, limit=limit, offset=offset
+        )
+
+    def _count(self, filters: _Filters) -> int:
+        return self.journal.count(_query(*filters))
+
+    def _summary(self, filters: _Filters) -> JournalSummary:
+        return self.journal.summary(_query(*filters))
+
+    def _bound_tasks(self, entries: Iterable[JournalEntry]) -> list[LipSyncTask]:
+        """The entries that have a task, as `LipSyncTask`s bound to this client."""
+        found = []
+        for entry in entries:
+            task = entry.task(self._client)
+            if task is not None:
+                found.append(task)
+        return found
+
+    def _table(self, filters: _Filters, sort: str, descending: bool, limit: int | None) -> Any:
+        _pandas()
+        entries = self._items(_query(*filters), sort, descending, limit, 0)
+        return self._frame(entries)
+
+    def _frame(self, entries: list[JournalEntry]) -> Any:
+        pandas = _pandas()
+        columns = list(entry_record(entries[0])) if entries else list(_EMPTY_COLUMNS)
+        return pandas.DataFrame([entry_record(e) for e in entries], columns=columns)
+
+    def _active_task_ids(
+        self,
+        mode: str | None,
+        since: DateLike,
+        until: DateLike,
+        label: str | Iterable[str] | None,
+        search: str | None,
+    ) -> list[str]:
+        """The task ids of the unfinished entries matching the filters, for `refresh()`."""
+        query = _query(None, mode, since, until, label, search, None)
+        active_ids = {e.entry_id for e in self.journal.active()}
+        return [
+            e.task_id
+            for e in self.journal.entries(query)
+            if e.entry_id in active_ids and e.task_id is not None
+        ]
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from ._history_html import history_html, history_text
+
+        try:
+            journal = self.journal
+            entries = journal.entries(limit=20)
+            summary = journal.summary()
+        except (JournalError, KittaError) as exc:
+            message = f"History unavailable: {exc}"
+            return {"text/plain": message}
+        return {
+            "text/plain": history_text(entries, summary),
+            "text/html": history_html(entries, summary),
+        }
 
 
 class History(_HistoryBase):
@@ -247,7 +374,7 @@ class History(_HistoryBase):
         search: str | None = None,
         source: str | None = None,
     ) -> int:
-        return self.journal.count(_query(status, mode, since, until, label, search, source))
+        return self._count((status, mode, since, until, label, search, source))
 
     def summary(
         self,
@@ -261,9 +388,9 @@ class History(_HistoryBase):
         source: str | None = None,
     ) -> JournalSummary:
         """Counts by state and credits charged over the filtered set."""
-        return self.journal.summary(_query(status, mode, since, until, label, search, source))
+        return self._summary((status, mode, since, until, label, search, source))
 
-    def get(self, ref: JournalEntry | LipSyncTask | str) -> JournalEntry | None:
+    def get(self, ref: Ref) -> JournalEntry | None:
         return self.journal.get(ref)
 
     def unresolved(self) -> list[JournalEntry]:
@@ -273,44 +400,16 @@ class History(_HistoryBase):
     def __iter__(self) -> Iterator[JournalEntry]:
         """Every entry, newest first, then tasks only the server knows (pages fetched lazily)."""
         journal = self.journal
-        seen_ids: set[str] = set()
         known_tasks: set[str] = set()
-        offset = 0
-        while True:
-            batch = journal.entries(limit=500, offset=offset)
-            for entry in batch:
-                if entry.entry_id not in seen_ids:
-                    seen_ids.add(entry.entry_id)
-                    if entry.task_id:
-                        known_tasks.add(entry.task_id)
-                    yield entry
-            if len(batch) < 500:
-                break
-            offset += 500
-        offset = 0
-        while True:
-            page = self._sync_client.lip_sync.list(limit=PAGE_SIZE, offset=offset)
-            journal.record_seen_many(page.data)
-            for task in page.data:
-                if task.task_id in known_tasks:
-                    continue
-                known_tasks.add(task.task_id)
-                found = journal.get(task.task_id)
-                if found is not None:
-                    yield found
-            next_offset = page.next_offset
-            if next_offset is None:
-                return
-            offset = next_offset
+        yield from _journal_entries(journal, known_tasks)
+        walk = _ServerWalk(journal)
+        while walk.more:
+            page = self._sync_client.lip_sync.list(limit=PAGE_SIZE, offset=walk.offset)
+            yield from _server_only(journal, walk.take(page), known_tasks)
 
     def tasks(self, **filters: Any) -> list[LipSyncTask]:
         """The matching entries that have a task, as `LipSyncTask`s bound to this client."""
-        found = []
-        for entry in self.items(**filters):
-            task = entry.task(self._client)
-            if task is not None:
-                found.append(task)
-        return found
+        return self._bound_tasks(self.items(**filters))
 
     def to_pandas(
         self,
@@ -327,40 +426,30 @@ class History(_HistoryBase):
         limit: int | None = None,
     ) -> Any:
         """A pandas DataFrame, one row per entry (needs the `[pandas]` extra)."""
-        _pandas()
-        query = _query(status, mode, since, until, label, search, source)
-        return self._frame(self._items(query, sort, descending, limit, 0))
+        filters = (status, mode, since, until, label, search, source)
+        return self._table(filters, sort, descending, limit)
 
     # --- writing -----------------------------------------------------------------------
-    def label(self, ref: JournalEntry | LipSyncTask | str, *labels: str) -> None:
+    def label(self, ref: Ref, *labels: str) -> None:
         """Add labels to a task (by task id, task or entry)."""
         self.journal.add_labels(ref, *labels)
 
-    def unlabel(self, ref: JournalEntry | LipSyncTask | str, *labels: str) -> None:
+    def unlabel(self, ref: Ref, *labels: str) -> None:
         self.journal.remove_labels(ref, *labels)
 
-    def set_labels(self, ref: JournalEntry | LipSyncTask | str, labels: Iterable[str]) -> None:
+    def set_labels(self, ref: Ref, labels: Iterable[str]) -> None:
         self.journal.set_labels(ref, labels)
 
-    def note(self, ref: JournalEntry | LipSyncTask | str, text: str | None) -> None:
+    def note(self, ref: Ref, text: str | None) -> None:
         self.journal.set_note(ref, text)
 
     # --- talking to the server -----------------------------------------------------------
     def sync(self, *, max_pages: int | None = None) -> SyncReport:
         """Walk the server's list page by page and record every task in the journal."""
-        journal = self.journal
-        pages = seen = new = 0
-        offset = 0
-        while max_pages is None or pages < max_pages:
-            page = self._sync_client.lip_sync.list(limit=PAGE_SIZE, offset=offset)
-            pages += 1
-            seen += len(page.data)
-            new += journal.record_seen_many(page.data)
-            next_offset = page.next_offset
-            if next_offset is None:
-                break
-            offset = next_offset
-        return SyncReport(pages=pages, seen=seen, new=new)
+        walk = _ServerWalk(self.journal, max_pages)
+        while walk.more:
+            walk.take(self._sync_client.lip_sync.list(limit=PAGE_SIZE, offset=walk.offset))
+        return walk.report()
 
     def refresh(
         self,
@@ -373,177 +462,74 @@ class History(_HistoryBase):
     ) -> list[LipSyncTask]:
         """Fetch every unfinished task again (the detail is the truth); returns them."""
         found: list[LipSyncTask] = []
-        for entry in self._active(mode, since, until, label, search):
-            assert entry.task_id is not None
+        for task_id in self._active_task_ids(mode, since, until, label, search):
             try:
-                found.append(self._sync_client.lip_sync.get(entry.task_id))
+                found.append(self._sync_client.lip_sync.get(task_id))
             except NotFoundError:
                 continue
         return found
-
-    def _active(
-        self,
-        mode: str | None,
-        since: DateLike,
-        until: DateLike,
-        label: str | Iterable[str] | None,
-        search: str | None,
-    ) -> list[JournalEntry]:
-        query = _query(None, mode, since, until, label, search, None)
-        active_ids = {e.entry_id for e in self.journal.active()}
-        return [e for e in self.journal.entries(query) if e.entry_id in active_ids]
 
     def reconcile(self, **options: Any) -> ReconcileReport:
         """Match creates of unknown outcome to server tasks; see `Journal.reconcile`."""
         return self.journal.reconcile(self._sync_client, **options)
 
 
+def _awaitable(
+    method: Callable[Concatenate[Any, P], R],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
+    """A journal-only `History` method as an `AsyncHistory` one: same signature, awaitable."""
+
+    async def awaitable(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return method(self, *args, **kwargs)
+
+    functools.update_wrapper(awaitable, method)
+    awaitable.__qualname__ = f"AsyncHistory.{method.__name__}"
+    return awaitable
+
+
 class AsyncHistory(_HistoryBase):
-    """`client.history` of an `AsyncKittaClient`: the same methods, awaitable."""
+    """`client.history` of an `AsyncKittaClient`: the same methods, awaitable.
+
+    The journal-only methods are `History`'s own, made awaitable; only the
+    ones that talk to the server are written again, with `await`.
+    """
 
     def __init__(self, client: AsyncKittaClient) -> None:
         super().__init__(client)
         self._async_client = client
 
-    async def items(
-        self,
-        *,
-        status: StatusFilter = None,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
-        sort: str = "created",
-        descending: bool = True,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[JournalEntry]:
-        """See `History.items`."""
-        query = _query(status, mode, since, until, label, search, source)
-        return self._items(query, sort, descending, limit, offset)
-
-    async def count(
-        self,
-        *,
-        status: StatusFilter = None,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
-    ) -> int:
-        return self.journal.count(_query(status, mode, since, until, label, search, source))
-
-    async def summary(
-        self,
-        *,
-        status: StatusFilter = None,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
-    ) -> JournalSummary:
-        return self.journal.summary(_query(status, mode, since, until, label, search, source))
-
-    async def get(self, ref: JournalEntry | LipSyncTask | str) -> JournalEntry | None:
-        return self.journal.get(ref)
-
-    async def unresolved(self) -> list[JournalEntry]:
-        return self.journal.unresolved()
+    items = _awaitable(History.items)
+    count = _awaitable(History.count)
+    summary = _awaitable(History.summary)
+    get = _awaitable(History.get)
+    unresolved = _awaitable(History.unresolved)
+    to_pandas = _awaitable(History.to_pandas)
+    label = _awaitable(History.label)
+    unlabel = _awaitable(History.unlabel)
+    set_labels = _awaitable(History.set_labels)
+    note = _awaitable(History.note)
 
     async def __aiter__(self) -> AsyncIterator[JournalEntry]:
         """See `History.__iter__`."""
         journal = self.journal
-        seen_ids: set[str] = set()
         known_tasks: set[str] = set()
-        offset = 0
-        while True:
-            batch = journal.entries(limit=500, offset=offset)
-            for entry in batch:
-                if entry.entry_id not in seen_ids:
-                    seen_ids.add(entry.entry_id)
-                    if entry.task_id:
-                        known_tasks.add(entry.task_id)
-                    yield entry
-            if len(batch) < 500:
-                break
-            offset += 500
-        offset = 0
-        while True:
-            page = await self._async_client.lip_sync.list(limit=PAGE_SIZE, offset=offset)
-            journal.record_seen_many(page.data)
-            for task in page.data:
-                if task.task_id in known_tasks:
-                    continue
-                known_tasks.add(task.task_id)
-                found = journal.get(task.task_id)
-                if found is not None:
-                    yield found
-            next_offset = page.next_offset
-            if next_offset is None:
-                return
-            offset = next_offset
+        for entry in _journal_entries(journal, known_tasks):
+            yield entry
+        walk = _ServerWalk(journal)
+        while walk.more:
+            page = await self._async_client.lip_sync.list(limit=PAGE_SIZE, offset=walk.offset)
+            for found in _server_only(journal, walk.take(page), known_tasks):
+                yield found
 
     async def tasks(self, **filters: Any) -> list[LipSyncTask]:
-        found = []
-        for entry in await self.items(**filters):
-            task = entry.task(self._client)
-            if task is not None:
-                found.append(task)
-        return found
-
-    async def to_pandas(
-        self,
-        *,
-        status: StatusFilter = None,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
-        sort: str = "created",
-        descending: bool = True,
-        limit: int | None = None,
-    ) -> Any:
-        _pandas()
-        query = _query(status, mode, since, until, label, search, source)
-        return self._frame(self._items(query, sort, descending, limit, 0))
-
-    async def label(self, ref: JournalEntry | LipSyncTask | str, *labels: str) -> None:
-        self.journal.add_labels(ref, *labels)
-
-    async def unlabel(self, ref: JournalEntry | LipSyncTask | str, *labels: str) -> None:
-        self.journal.remove_labels(ref, *labels)
-
-    async def set_labels(
-        self, ref: JournalEntry | LipSyncTask | str, labels: Iterable[str]
-    ) -> None:
-        self.journal.set_labels(ref, labels)
-
-    async def note(self, ref: JournalEntry | LipSyncTask | str, text: str | None) -> None:
-        self.journal.set_note(ref, text)
+        return self._bound_tasks(await self.items(**filters))
 
     async def sync(self, *, max_pages: int | None = None) -> SyncReport:
         """See `History.sync`."""
-        journal = self.journal
-        pages = seen = new = 0
-        offset = 0
-        while max_pages is None or pages < max_pages:
-            page = await self._async_client.lip_sync.list(limit=PAGE_SIZE, offset=offset)
-            pages += 1
-            seen += len(page.data)
-            new += journal.record_seen_many(page.data)
-            next_offset = page.next_offset
-            if next_offset is None:
-                break
-            offset = next_offset
-        return SyncReport(pages=pages, seen=seen, new=new)
+        walk = _ServerWalk(self.journal, max_pages)
+        while walk.more:
+            walk.take(await self._async_client.lip_sync.list(limit=PAGE_SIZE, offset=walk.offset))
+        return walk.report()
 
     async def refresh(
         self,
@@ -555,14 +541,10 @@ class AsyncHistory(_HistoryBase):
         search: str | None = None,
     ) -> list[LipSyncTask]:
         """See `History.refresh`."""
-        query = _query(None, mode, since, until, label, search, None)
-        active_ids = {e.entry_id for e in self.journal.active()}
         found: list[LipSyncTask] = []
-        for entry in self.journal.entries(query):
-            if entry.entry_id not in active_ids or entry.task_id is None:
-                continue
+        for task_id in self._active_task_ids(mode, since, until, label, search):
             try:
-                found.append(await self._async_client.lip_sync.get(entry.task_id))
+                found.append(await self._async_client.lip_sync.get(task_id))
             except NotFoundError:
                 continue
         return found
