@@ -343,12 +343,6 @@ def transport_error(request: httpx.Request, exc: httpx.TransportError) -> APICon
             f"Could not complete {target}: {type(exc).__name__}. Check the network and base_url."
         )
         error = APIConnectionError(message, may_have_created=created_maybe)
-    if created_maybe:
-        error.args = (
-            error.args[0]
-            + " The task may have been created anyway (credits may be spent): look for it "
-            "with client.lip_sync.list(status='pending') before creating it again.",
-        )
     return error
 
 
@@ -530,7 +524,7 @@ def result_url(task: LipSyncTask) -> str:
                 )
             ]
         )
-    url, problem = check_url("result_video_url", task.result_video_url, require_public=False)
+    url, problem = check_url(task.result_video_url, require_public=False)
     if problem or url is None:
         raise ValidationError([("result_video_url", problem or "is not a URL")])
     return url

@@ -53,12 +53,19 @@ class MissingTokenError(KittaError):
         )
 
 
+# Said by every error after which a create may still have made a task.
+MAY_HAVE_CREATED = (
+    " The task may have been created anyway (credits may be spent): look for it "
+    "with client.lip_sync.list(status='pending') before creating it again."
+)
+
+
 class APIConnectionError(KittaError):
     """The server could not be reached, or the connection broke mid-request."""
 
     def __init__(self, message: str, *, may_have_created: bool = False) -> None:
         self.may_have_created = may_have_created
-        super().__init__(message)
+        super().__init__(message + (MAY_HAVE_CREATED if may_have_created else ""))
 
 
 class APITimeoutError(APIConnectionError):
@@ -100,10 +107,7 @@ class APIError(KittaError):
         if self.hint:
             text += f" — {self.hint}"
         if self.may_have_created:
-            text += (
-                " The task may have been created anyway (credits may be spent): look for it "
-                "with client.lip_sync.list(status='pending') before creating it again."
-            )
+            text += MAY_HAVE_CREATED
         if self.request_id:
             text += f" (request id: {self.request_id})"
         return text

@@ -48,7 +48,7 @@ def is_public_host(host: str) -> bool:
     return address.is_global
 
 
-def check_url(field: str, value: object, *, require_public: bool) -> tuple[str | None, str | None]:
+def check_url(value: object, *, require_public: bool) -> tuple[str | None, str | None]:
     """(normalised URL, problem) for one media URL."""
     if not isinstance(value, str):
         return None, f"must be a URL string, got {type(value).__name__}"
@@ -149,7 +149,7 @@ def validate_create(
         if value is None or (isinstance(value, str) and not value.strip()):
             urls[name] = None
             continue
-        url, problem = check_url(name, value, require_public=require_public_urls)
+        url, problem = check_url(value, require_public=require_public_urls)
         urls[name] = url
         if problem:
             problems.append((name, problem))

@@ -77,41 +77,42 @@ def remember_bytes(url: str, data: bytes) -> None:
         _cache.popitem(last=False)
 
 
-def fetch_for_embed(task: LipSyncTask, url: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+Embedded = tuple[bytes | None, str | None]
+
+
+def _settle(url: str, fetched: bytes | None) -> Embedded:
+    if fetched is None:
+        return None, "too large"
+    remember_bytes(url, fetched)
+    return fetched, None
+
+
+def fetch_for_embed(task: LipSyncTask, url: str, max_bytes: int) -> Embedded:
     """(bytes, None), or (None, reason) when the video is too large or unreachable."""
     data = cached_bytes(url)
     if data is not None:
         return data, None
-    client = task._client
-    if client is None:
+    if task._client is None:
         return None, "task has no client"
     try:
-        fetched = client._sync_client().fetch_bytes(url, max_bytes=max_bytes)
+        fetched = task._client._sync_client().fetch_bytes(url, max_bytes=max_bytes)
     except Exception as exc:  # a display must never raise
         return None, type(exc).__name__
-    if fetched is None:
-        return None, "too large"
-    remember_bytes(url, fetched)
-    return fetched, None
+    return _settle(url, fetched)
 
 
-async def async_fetch_for_embed(
-    task: LipSyncTask, url: str, max_bytes: int
-) -> tuple[bytes | None, str | None]:
+async def async_fetch_for_embed(task: LipSyncTask, url: str, max_bytes: int) -> Embedded:
+    """`fetch_for_embed` on the running event loop."""
     data = cached_bytes(url)
     if data is not None:
         return data, None
-    client = task._client
-    if client is None:
+    if task._client is None:
         return None, "task has no client"
     try:
-        fetched = await client._async_client().fetch_bytes(url, max_bytes=max_bytes)
+        fetched = await task._client._async_client().fetch_bytes(url, max_bytes=max_bytes)
     except Exception as exc:
         return None, type(exc).__name__
-    if fetched is None:
-        return None, "too large"
-    remember_bytes(url, fetched)
-    return fetched, None
+    return _settle(url, fetched)
 
 
 _VIDEO_STYLE = "max-width:100%;width:480px;border-radius:6px;background:#000;display:block"

@@ -327,7 +327,7 @@ def test_no_valid_create_is_refused(
 def test_check_url_accepts_only_absolute_http_urls(value: object, public: bool) -> None:
     FIGURES.add("fuzz", "check_url(): arbitrary inputs tried", 1)
     try:
-        url, problem = check_url("video_url", value, require_public=public)
+        url, problem = check_url(value, require_public=public)
     except Exception as exc:
         FIGURES.add("fuzz", "check_url(): non-Kitta exceptions found", 1)
         raise AssertionError(f"{type(exc).__name__}: {exc!r:.200}") from exc
@@ -348,7 +348,7 @@ def test_check_url_accepts_only_absolute_http_urls(value: object, public: bool) 
 @given(url=public_url, public=st.booleans())
 def test_check_url_never_refuses_a_public_http_url(url: str, public: bool) -> None:
     FIGURES.add("fuzz", "check_url(): valid URLs generated", 1)
-    accepted, problem = check_url("audio_url", url, require_public=public)
+    accepted, problem = check_url(url, require_public=public)
     if problem is not None:
         FIGURES.add("fuzz", "check_url(): refused valid inputs found", 1)
     assert problem is None and accepted == url, problem
