@@ -19,13 +19,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	env -u KITTA_API_TOKEN -u KITTA_BASE_URL $(BIN)/jupyter lab --port=$(PORT) $(ROOT_FLAG) notebooks/01_quickstart.ipynb
 
-## Lint, type-check and run every test (browser tests included when Chromium is installed).
+## Lint (ruff, the import contract), type-check and run every test (browser tests included when Chromium is installed).
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -34,6 +35,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/python benchmarks/bench_history.py
+	$(BIN)/python -m benchmarks.bench_media
 	$(BIN)/python benchmarks/soak.py
 
 clean:

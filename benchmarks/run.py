@@ -101,6 +101,19 @@ def markdown(results: dict[str, object], figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
+# Sections that their own benchmark scripts write into RESULTS.md (bench_media,
+# bench_history); a run of the main table keeps them as they are.
+OWN_SECTIONS = ("## Media", "## History")
+
+
+def _own_sections(report: Path) -> str:
+    if not report.exists():
+        return ""
+    text = report.read_text()
+    starts = [text.index(title) for title in OWN_SECTIONS if title in text]
+    return "\n" + text[min(starts) :] if starts else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
@@ -152,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     (output / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    (output / "RESULTS.md").write_text(markdown(results, figures))
+    report = output / "RESULTS.md"
+    report.write_text(markdown(results, figures) + _own_sections(report))
     print(f"[bench] wrote {output / 'results.json'} and {output / 'RESULTS.md'}", file=sys.stderr)
     return 0
 

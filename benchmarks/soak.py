@@ -212,9 +212,8 @@ def run_soak(
         report.faults_injected = dict(stats["faults"])
         report.api_requests = stats["total"]
         report.statuses = {str(k): v for k, v in sorted(stats["by_status"].items())}
-        journal = client.journal
-        if journal is not None:
-            reconciled = journal.reconcile(client, settle=0.0)
+        if client.journal is not None:
+            reconciled = client.history.reconcile(settle=0.0)
             report.unknown_matched = len(reconciled.matched)
             report.unknown_not_created = len(reconciled.absent)
             report.unknown_unresolved = len(reconciled.unresolved)

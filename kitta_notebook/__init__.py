@@ -1,81 +1,119 @@
 """kitta-notebook: the Kitta lip-sync video API, made for Jupyter.
 
-The client core (this package's top level) knows nothing about widgets;
-`LipSyncPanel` and `HistoryBrowser` are imported only when first used, so
-`import kitta_notebook` stays fast and works without a notebook.
+The client core (this package's top level) knows nothing about widgets:
+views, widgets and batches are imported only when first used, so
+`import kitta_notebook` stays fast and works without a notebook. Every
+exception is defined in `kitta_notebook.errors` and exported here.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _hooks
 from ._async_client import AsyncKittaClient, AsyncLipSync
 from ._client import KittaClient, LipSync
 from ._version import __version__
-from .connection import connect, sample_media
+from .connection import connect, resume, sample_media
+from .display import DisplayViews as _DisplayViews
 from .errors import (
     APIConnectionError,
     APIError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BatchError,
+    BatchValidationError,
+    ColabSecretAccessError,
+    ColabSecretError,
+    ColabSecretNotFoundError,
+    ColabSecretTimeoutError,
+    CreditLimitError,
+    CreditWarning,
+    DownloadError,
     InsufficientCreditsError,
+    JournalCorruptError,
+    JournalError,
+    JournalWarning,
     KittaError,
+    MediaError,
+    MediaWarning,
     MissingTokenError,
+    NoEventLoopError,
     NotFoundError,
     PermissionDeniedError,
+    PublishError,
     RateLimitError,
     ServerError,
     TaskFailedError,
+    UnresolvedCreateError,
     ValidationError,
+    WaitManyTimeoutError,
     WaitTimeoutError,
+    WidgetsUnavailableError,
 )
 from .models import LipSyncTask, Page, TaskStatus
 
+_hooks.install(_DisplayViews())
+
 if TYPE_CHECKING:
-    from .batch import (
-        BatchItem,
-        BatchResult,
-        BatchValidationError,
-        TaskList,
-        WaitManyTimeoutError,
-    )
+    from .batch import BatchItem, BatchResult, TaskList
     from .display.gallery import Gallery
-    from .history import resume
     from .widgets import LipSyncPanel
+    from .widgets.compare import Compare
     from .widgets.history import HistoryBrowser
 
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIStatusError",
     "APITimeoutError",
     "AsyncKittaClient",
     "AsyncLipSync",
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
     "BatchItem",
     "BatchResult",
     "BatchValidationError",
+    "ColabSecretAccessError",
+    "ColabSecretError",
+    "ColabSecretNotFoundError",
+    "ColabSecretTimeoutError",
+    "Compare",
+    "CreditLimitError",
+    "CreditWarning",
+    "DownloadError",
     "Gallery",
     "HistoryBrowser",
     "InsufficientCreditsError",
+    "JournalCorruptError",
+    "JournalError",
+    "JournalWarning",
     "KittaClient",
     "KittaError",
     "LipSync",
     "LipSyncPanel",
     "LipSyncTask",
+    "MediaError",
+    "MediaWarning",
     "MissingTokenError",
+    "NoEventLoopError",
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
+    "PublishError",
     "RateLimitError",
     "ServerError",
     "TaskFailedError",
     "TaskList",
     "TaskStatus",
+    "UnresolvedCreateError",
     "ValidationError",
     "WaitManyTimeoutError",
     "WaitTimeoutError",
+    "WidgetsUnavailableError",
     "__version__",
     "connect",
     "resume",
@@ -85,13 +123,11 @@ __all__ = [
 _LAZY = {
     "BatchItem": "kitta_notebook.batch",
     "BatchResult": "kitta_notebook.batch",
-    "BatchValidationError": "kitta_notebook.batch",
+    "Compare": "kitta_notebook.widgets.compare",
     "Gallery": "kitta_notebook.display.gallery",
-    "TaskList": "kitta_notebook.batch",
-    "WaitManyTimeoutError": "kitta_notebook.batch",
-    "LipSyncPanel": "kitta_notebook.widgets",
     "HistoryBrowser": "kitta_notebook.widgets.history",
-    "resume": "kitta_notebook.history",
+    "LipSyncPanel": "kitta_notebook.widgets",
+    "TaskList": "kitta_notebook.batch",
 }
 
 

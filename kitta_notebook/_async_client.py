@@ -8,7 +8,6 @@ with `asyncio.sleep`.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -16,25 +15,25 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core
+from . import _core, _inputs
 from ._base import (
     ClientBase,
-    download_target,
-    media_client_options,
-    refreshable_download_status,
 )
-from .errors import KittaError, TaskFailedError, WaitTimeoutError
-from .models import LipSyncTask, Page, PollCallback, TaskStatus
+from .errors import DownloadError, KittaError, TaskFailedError, WaitTimeoutError
+from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
 from .server_info import ServerInfo, parse_openapi
 from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable
 
     from ._client import KittaClient
-    from .batch import AsyncTaskWatch, BatchResult, ProgressMode, TaskList
+    from .batch import AsyncBatchWatch, BatchResult, ProgressMode, TaskList
+    from .display.live import LiveTaskView
     from .history import AsyncHistory
-    from .journal import Journal
+    from .history.journal import Journal
+    from .media import MediaStore, Preflight
 
 
 class AsyncKittaClient(ClientBase):
@@ -54,6 +53,8 @@ class AsyncKittaClient(ClientBase):
         max_retries: int = 2,
         http_client: httpx.AsyncClient | None = None,
         journal: Journal | bool | None = None,
+        keep_results: bool | str | os.PathLike[str] | None = None,
+        media_store: MediaStore | None = None,
         _config: _core.ClientConfig | None = None,
     ) -> None:
         super().__init__(
@@ -62,11 +63,12 @@ class AsyncKittaClient(ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             journal=journal,
+            keep_results=keep_results,
+            media_store=media_store,
             _config=_config,
         )
         self._http = http_client or httpx.AsyncClient(follow_redirects=False)
         self._server_info: ServerInfo | None = None
-        self._media_http: httpx.AsyncClient | None = None
         self._twin: KittaClient | None = None
         self.lip_sync = AsyncLipSync(self)
 
@@ -80,8 +82,6 @@ class AsyncKittaClient(ClientBase):
     # --- lifecycle ------------------------------------------------------------
     async def aclose(self) -> None:
         await self._http.aclose()
-        if self._media_http is not None:
-            await self._media_http.aclose()
         if self._twin is not None:
             twin, self._twin = self._twin, None
             twin._twin = None
@@ -166,49 +166,31 @@ class AsyncKittaClient(ClientBase):
         return _core.json_body(await self._request("GET", _core.USAGE_PATH))
 
     # --- result videos ------------------------------------------------------------
-    def _media(self) -> httpx.AsyncClient:
-        if self._media_http is None:
-            self._media_http = httpx.AsyncClient(**media_client_options())
-        return self._media_http
+    async def fetch_bytes(self, url: str, *, max_bytes: int, timeout: float = 60.0) -> bytes | None:
+        """Media bytes, fetched without the token within `timeout` seconds in all;
+        None when larger than `max_bytes`. Other failures raise `DownloadError`."""
+        from ._fetch import FetchLimits, fetch_async
 
-    async def fetch_bytes(self, url: str, *, max_bytes: int) -> bytes | None:
-        """Media bytes without the token; None when larger than `max_bytes`."""
-        async with self._media().stream("GET", url) as response:
-            response.raise_for_status()
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+        try:
+            fetched = await fetch_async(url, FetchLimits(timeout, max_bytes), expect="any")
+        except DownloadError as error:
+            if error.reason == "too_large":
                 return None
-            chunks = bytearray()
-            async for chunk in response.aiter_bytes():
-                chunks.extend(chunk)
-                if len(chunks) > max_bytes:
-                    return None
-            return bytes(chunks)
+            raise
+        return fetched.data
 
     async def download(
-        self, task: LipSyncTask | str, path: str | Path | None = None, *, overwrite: bool = True
+        self,
+        task: LipSyncTask | str,
+        path: str | Path | None = None,
+        *,
+        overwrite: bool = True,
+        timeout: float | None = None,
     ) -> Path:
         """Save a task's result video; see `KittaClient.download`."""
-        snapshot = task if isinstance(task, LipSyncTask) else await self.lip_sync.get(task)
-        for attempt in range(2):
-            url, target = download_target(snapshot, path)
-            if target.exists() and not overwrite:
-                raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
-            partial = target.with_name(target.name + ".part")
-            async with self._media().stream("GET", url) as response:
-                if attempt == 0 and refreshable_download_status(response.status_code):
-                    snapshot = await self.lip_sync.get(snapshot.task_id)
-                    continue
-                _core.raise_for_download(response)
-                with partial.open("wb") as handle:
-                    async for chunk in response.aiter_bytes():
-                        handle.write(chunk)
-            os.replace(partial, target)
-            self._record_download(snapshot, target)
-            if isinstance(task, LipSyncTask) and snapshot is not task:
-                task._update_from(snapshot)
-            return target
-        raise RuntimeError("unreachable")
+        from ._download import download_async
+
+        return await download_async(self, task, path, overwrite=overwrite, timeout=timeout)
 
 
 class AsyncLipSync:
@@ -220,16 +202,21 @@ class AsyncLipSync:
     async def create(
         self,
         *,
-        audio_url: str,
-        video_url: str | None = None,
-        image_url: str | None = None,
-        reference_image_url: str | None = None,
+        audio_url: MediaInput,
+        video_url: MediaInput | None = None,
+        image_url: MediaInput | None = None,
+        reference_image_url: MediaInput | None = None,
         model: str = DEFAULT_MODEL,
         input_mode: str | None = None,
         duration_seconds: float | None = None,
+        key: str | None = None,
+        preflight: bool = True,
     ) -> LipSyncTask:
         """Create a task (spends credits); see `LipSync.create`."""
-        request = self._client._prepare_create(
+        existing = self._client._task_id_for_key(key)
+        if existing is not None:
+            return await self.get(existing)
+        fields = dict(
             audio_url=audio_url,
             video_url=video_url,
             image_url=image_url,
@@ -238,7 +225,38 @@ class AsyncLipSync:
             input_mode=input_mode,
             duration_seconds=duration_seconds,
         )
-        return await self._create_checked(request)
+        config = self._client._config
+        planned = await asyncio.to_thread(_inputs.plan, config, fields)  # reads and hashes files
+        info = self._client._server_info or ServerInfo()
+        if _inputs.needs_server_info(config, planned):
+            info = await self._client.server_info()
+        ready = await _inputs.prepare_async(config, info, planned, preflight=preflight)
+        return await self._create_checked(ready.request, key)
+
+    async def check(
+        self,
+        *,
+        audio_url: MediaInput,
+        video_url: MediaInput | None = None,
+        image_url: MediaInput | None = None,
+        reference_image_url: MediaInput | None = None,
+        model: str = DEFAULT_MODEL,
+        input_mode: str | None = None,
+        duration_seconds: float | None = None,
+    ) -> Preflight:
+        """Check a create's inputs without creating anything; see `LipSync.check`."""
+        fields = dict(
+            audio_url=audio_url,
+            video_url=video_url,
+            image_url=image_url,
+            reference_image_url=reference_image_url,
+            model=model,
+            input_mode=input_mode,
+            duration_seconds=duration_seconds,
+        )
+        planned = await asyncio.to_thread(_inputs.plan, self._client._config, fields)
+        info = await self._client.server_info()
+        return await _inputs.check_async(self._client._config, info, planned)
 
     async def _create_checked(self, request: CreateRequest, key: str | None = None) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
@@ -324,9 +342,18 @@ class AsyncLipSync:
             raise TaskFailedError(task)
         return task
 
-    async def watch(self, task_or_id: LipSyncTask | str, **kwargs: Any) -> Any:
+    async def watch(
+        self,
+        task_or_id: LipSyncTask | str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        embed: bool | None = None,
+        lang: str = "en",
+    ) -> LiveTaskView:
+        """Show the task in the notebook and update it live; returns at once (see `task.watch`)."""
         task = task_or_id if isinstance(task_or_id, LipSyncTask) else await self.get(task_or_id)
-        return task.watch(**kwargs)
+        return task.watch(poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang)
 
     # --- many tasks at once (logic in kitta_notebook.batch) ------------------------------
     async def create_many(
@@ -335,11 +362,22 @@ class AsyncLipSync:
         *,
         concurrency: int = 8,
         progress: ProgressMode = "auto",
+        preflight: bool = True,
+        skip_invalid: bool = False,
+        max_credits: float | None = None,
     ) -> BatchResult:
-        """Create many tasks, `concurrency` at a time; see `LipSync.create_many`."""
-        from .batch import acreate_many
+        """Check, then create many tasks, `concurrency` at a time; see `LipSync.create_many`."""
+        from .batch.async_create import create_many
 
-        return await acreate_many(self, requests, concurrency=concurrency, progress=progress)
+        return await create_many(
+            self,
+            requests,
+            concurrency=concurrency,
+            progress=progress,
+            preflight=preflight,
+            skip_invalid=skip_invalid,
+            max_credits=max_credits,
+        )
 
     def watch_many(
         self,
@@ -348,14 +386,14 @@ class AsyncLipSync:
         timeout: float | None = None,
         poll_interval: float | None = None,
         progress: ProgressMode = "auto",
-    ) -> AsyncTaskWatch:
+    ) -> AsyncBatchWatch:
         """`async for task in ...watch_many(tasks)`: each task as it finishes.
 
         See `LipSync.watch_many`.
         """
-        from .batch import awatch_many
+        from .batch.async_watch import watch_many
 
-        return awatch_many(
+        return watch_many(
             self, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
         )
 
@@ -368,8 +406,8 @@ class AsyncLipSync:
         progress: ProgressMode = "auto",
     ) -> TaskList:
         """Wait until every task finishes; see `LipSync.wait_many`."""
-        from .batch import await_many
+        from .batch.async_watch import wait_many
 
-        return await await_many(
+        return await wait_many(
             self, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
         )

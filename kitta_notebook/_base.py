@@ -8,24 +8,24 @@ or watched live from both sync code and the notebook's event loop.
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
-from ._core import ClientConfig, Secret, result_url
-from .errors import APIConnectionError, APIError
+from ._core import MAX_KEY_LENGTH, ClientConfig, Secret
+from .errors import APIConnectionError, APIError, ValidationError
 from .validation import CreateRequest, validate_create
 
 if TYPE_CHECKING:
+    import os
+
     from ._async_client import AsyncKittaClient
     from ._client import KittaClient
-    from .journal import Journal
+    from .history.journal import Journal
+    from .media import MediaStore
     from .models import LipSyncTask
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class TaskRecorder(Protocol):
@@ -51,6 +51,8 @@ class TaskRecorder(Protocol):
 
     def seen(self, task: LipSyncTask) -> None: ...
 
+    def downloaded(self, task: LipSyncTask, path: str | os.PathLike[str]) -> None: ...
+
 
 class NullRecorder:
     """Records nothing (the default until a journal is attached)."""
@@ -73,6 +75,9 @@ class NullRecorder:
     def seen(self, task: LipSyncTask) -> None:
         return None
 
+    def downloaded(self, task: LipSyncTask, path: str | os.PathLike[str]) -> None:
+        return None
+
 
 class ClientBase:
     _config: ClientConfig
@@ -85,14 +90,23 @@ class ClientBase:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         journal: Journal | bool | None = None,
+        keep_results: bool | str | os.PathLike[str] | None = None,
+        media_store: MediaStore | None = None,
         _config: ClientConfig | None = None,
     ) -> None:
         self._config = _config or ClientConfig.create(token, base_url, timeout, max_retries)
-        # The journal is on by default (`journal=False` turns it off); it opens its
-        # file only at the first create or get, so constructing a client stays cheap.
-        from .journal import JournalRecorder
+        if keep_results is not None:  # else KITTA_KEEP_RESULTS (on for the embedded sandbox)
+            self._config.keep_results = keep_results
+        if media_store is not None:  # else the sandbox's own store, or KITTA_MEDIA_STORE
+            self._config.media_store = media_store
+        # The journal is on by default (`journal=False` turns it off); the choice lives
+        # on the configuration, which the async twin and live views share. The file
+        # opens only at the first create or get, so constructing a client stays cheap.
+        if journal is not None:
+            self._config.journal = journal
+        from .history.recorder import JournalRecorder
 
-        self.recorder: TaskRecorder = JournalRecorder(self, journal)
+        self.recorder: TaskRecorder = JournalRecorder(self._config)
 
     # --- public facts -------------------------------------------------------
     @property
@@ -125,20 +139,41 @@ class ClientBase:
     @property
     def journal(self) -> Journal | None:
         """The local journal this client records its tasks in (None when turned off)."""
-        from .journal import JournalRecorder
+        from .history.recorder import JournalRecorder
 
         recorder = self.recorder
         return recorder.journal() if isinstance(recorder, JournalRecorder) else None
 
     def _record_download(self, task: LipSyncTask, path: Path) -> None:
-        """Tell the recorder where a result video was saved (recorders may not care)."""
-        downloaded = getattr(self.recorder, "downloaded", None)
-        if callable(downloaded):
-            downloaded(task, path)
+        """Tell the recorder where a result video was saved."""
+        self.recorder.downloaded(task, path)
 
     # --- shared request preparation -----------------------------------------
     def _prepare_create(self, **fields: Any) -> CreateRequest:
         return validate_create(**fields, require_public_urls=self._config.is_official)
+
+    def _task_id_for_key(self, key: str | None) -> str | None:
+        """The task an earlier create made under `key` (None: create it now).
+
+        Raises `UnresolvedCreateError` while an earlier create under the key
+        may or may not have reached the server, so it is never paid twice.
+        """
+        if key is None:
+            return None
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+            raise ValidationError(
+                [
+                    (
+                        "key",
+                        f"The key must be a non-empty text of at most {MAX_KEY_LENGTH} characters.",
+                    )
+                ]
+            )
+        if self.journal is None:
+            raise ValidationError(
+                [("key", "A key needs the local journal, which this client has turned off.")]
+            )
+        return self.recorder.task_id_for_key(key)
 
     def _record_outcome(self, handle: object, error: BaseException) -> None:
         """Tell the recorder whether a failed create may still have made a task.
@@ -159,30 +194,3 @@ class ClientBase:
 
     def _async_client(self) -> AsyncKittaClient:
         raise NotImplementedError
-
-
-def media_client_options() -> dict[str, Any]:
-    """Options for the HTTP client that fetches result videos: no token, follows redirects."""
-    return {"follow_redirects": True, "timeout": httpx.Timeout(60.0, connect=10.0)}
-
-
-def download_target(task: LipSyncTask, path: str | Path | None) -> tuple[str, Path]:
-    """(URL to fetch, file to write) for a task's result video."""
-    url = result_url(task)
-    suffix = Path(urlsplit(url).path).suffix.lower()
-    if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
-        suffix = ".mp4"
-    default_name = (_SAFE_NAME.sub("_", task.task_id) or "result") + suffix
-    if path is None:
-        target = Path(default_name)
-    else:
-        target = Path(path).expanduser()
-        if target.is_dir() or str(path).endswith(("/", "\\")):
-            target = target / default_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return url, target
-
-
-def refreshable_download_status(status_code: int) -> bool:
-    """Result hosts answer these when a signed URL has expired: fetch the task for a fresh one."""
-    return status_code in (401, 403, 404, 410)

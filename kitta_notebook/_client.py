@@ -6,7 +6,6 @@ and a kernel where `nest_asyncio.apply()` was called.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -14,25 +13,25 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core
+from . import _core, _inputs
 from ._base import (
     ClientBase,
-    download_target,
-    media_client_options,
-    refreshable_download_status,
 )
-from .errors import KittaError, TaskFailedError, WaitTimeoutError
-from .models import LipSyncTask, Page, PollCallback, TaskStatus
+from .errors import DownloadError, KittaError, TaskFailedError, WaitTimeoutError
+from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
 from .server_info import ServerInfo, parse_openapi
 from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Iterable
 
     from ._async_client import AsyncKittaClient
-    from .batch import BatchResult, ProgressMode, TaskList, TaskWatch
+    from .batch import BatchResult, BatchWatch, ProgressMode, TaskList
+    from .display.live import LiveTaskView
     from .history import History
-    from .journal import Journal
+    from .history.journal import Journal
+    from .media import MediaStore, Preflight
 
 
 class KittaClient(ClientBase):
@@ -52,6 +51,8 @@ class KittaClient(ClientBase):
         max_retries: int = 2,
         http_client: httpx.Client | None = None,
         journal: Journal | bool | None = None,
+        keep_results: bool | str | os.PathLike[str] | None = None,
+        media_store: MediaStore | None = None,
         _config: _core.ClientConfig | None = None,
     ) -> None:
         super().__init__(
@@ -60,11 +61,12 @@ class KittaClient(ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             journal=journal,
+            keep_results=keep_results,
+            media_store=media_store,
             _config=_config,
         )
         self._http = http_client or httpx.Client(follow_redirects=False)
         self._server_info: ServerInfo | None = None
-        self._media_http: httpx.Client | None = None
         self._twin: AsyncKittaClient | None = None
         self.lip_sync = LipSync(self)
 
@@ -78,8 +80,6 @@ class KittaClient(ClientBase):
     # --- lifecycle ------------------------------------------------------------
     def close(self) -> None:
         self._http.close()
-        if self._media_http is not None:
-            self._media_http.close()
         if self._twin is not None:
             _close_async_twin(self._twin)
             self._twin = None
@@ -163,54 +163,40 @@ class KittaClient(ClientBase):
         return _core.json_body(self._request("GET", _core.USAGE_PATH))
 
     # --- result videos ------------------------------------------------------------
-    def _media(self) -> httpx.Client:
-        if self._media_http is None:
-            self._media_http = httpx.Client(**media_client_options())
-        return self._media_http
+    def fetch_bytes(self, url: str, *, max_bytes: int, timeout: float = 60.0) -> bytes | None:
+        """Media bytes, fetched without the token within `timeout` seconds in all;
+        None when larger than `max_bytes`. Other failures raise `DownloadError`."""
+        from ._fetch import FetchLimits, fetch
 
-    def fetch_bytes(self, url: str, *, max_bytes: int) -> bytes | None:
-        """Media bytes without the token; None when larger than `max_bytes`."""
-        with self._media().stream("GET", url) as response:
-            response.raise_for_status()
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+        try:
+            fetched = fetch(url, FetchLimits(timeout, max_bytes), expect="any")
+        except DownloadError as error:
+            if error.reason == "too_large":
                 return None
-            chunks = bytearray()
-            for chunk in response.iter_bytes():
-                chunks.extend(chunk)
-                if len(chunks) > max_bytes:
-                    return None
-            return bytes(chunks)
+            raise
+        return fetched.data
 
     def download(
-        self, task: LipSyncTask | str, path: str | Path | None = None, *, overwrite: bool = True
+        self,
+        task: LipSyncTask | str,
+        path: str | Path | None = None,
+        *,
+        overwrite: bool = True,
+        timeout: float | None = None,
     ) -> Path:
         """Save a task's result video; returns the path written.
 
-        `path` may be a file or a folder (default: `<task_id>.mp4` here). When
-        the result host refuses an old link, the task is fetched once more for
-        a fresh URL.
+        `path` may be a file or a folder (default: `<task_id>.mp4` here); an
+        existing file is replaced (`overwrite=False` refuses instead), so a
+        re-run cell works. `timeout` is the total time allowed (default 600 s,
+        `kitta_notebook._download.DEFAULT_DOWNLOAD_TIMEOUT`). What arrives must
+        be a video of the announced length, else `DownloadError` and no file
+        is left. When the result host refuses an old link, the task is
+        fetched once more for a fresh URL.
         """
-        snapshot = task if isinstance(task, LipSyncTask) else self.lip_sync.get(task)
-        for attempt in range(2):
-            url, target = download_target(snapshot, path)
-            if target.exists() and not overwrite:
-                raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
-            partial = target.with_name(target.name + ".part")
-            with self._media().stream("GET", url) as response:
-                if attempt == 0 and refreshable_download_status(response.status_code):
-                    snapshot = self.lip_sync.get(snapshot.task_id)
-                    continue
-                _core.raise_for_download(response)
-                with partial.open("wb") as handle:
-                    for chunk in response.iter_bytes():
-                        handle.write(chunk)
-            os.replace(partial, target)
-            self._record_download(snapshot, target)
-            if isinstance(task, LipSyncTask) and snapshot is not task:
-                task._update_from(snapshot)
-            return target
-        raise RuntimeError("unreachable")
+        from ._download import download
+
+        return download(self, task, path, overwrite=overwrite, timeout=timeout)
 
 
 class LipSync:
@@ -222,21 +208,36 @@ class LipSync:
     def create(
         self,
         *,
-        audio_url: str,
-        video_url: str | None = None,
-        image_url: str | None = None,
-        reference_image_url: str | None = None,
+        audio_url: MediaInput,
+        video_url: MediaInput | None = None,
+        image_url: MediaInput | None = None,
+        reference_image_url: MediaInput | None = None,
         model: str = DEFAULT_MODEL,
         input_mode: str | None = None,
         duration_seconds: float | None = None,
+        key: str | None = None,
+        preflight: bool = True,
     ) -> LipSyncTask:
         """Create a task (spends credits). Returns at once with the `pending` task.
 
-        Inputs are checked first; a bad one raises `ValidationError` and
-        nothing is sent. A create is never resent once it may have reached the
-        server: after a 5xx or a read timeout the error says so.
+        Media may be URLs or local files (a path, bytes, an open binary file):
+        local ones are published first (the sandbox's own store, or the one set
+        by `media_store=` / `KITTA_MEDIA_STORE`). Inputs are checked first: a
+        bad argument raises `ValidationError` and nothing is sent; with
+        `preflight` (the default) every medium is also probed, without your
+        token, and a definite problem (a web page given as the video, an empty
+        file, a 404) is refused before any credit is spent. A create is never
+        resent once it may have reached the server: after a 5xx or a read
+        timeout the error says so.
+
+        With a `key`, re-running the same call (in this process or after a
+        restart) returns the task created under that key instead of paying
+        again; the key is kept in the local journal.
         """
-        request = self._client._prepare_create(
+        existing = self._client._task_id_for_key(key)
+        if existing is not None:
+            return self.get(existing)
+        fields = dict(
             audio_url=audio_url,
             video_url=video_url,
             image_url=image_url,
@@ -245,7 +246,45 @@ class LipSync:
             input_mode=input_mode,
             duration_seconds=duration_seconds,
         )
-        return self._create_checked(request)
+        config = self._client._config
+        planned = _inputs.plan(config, fields)  # no network: local files read, all validated
+        info = self._client._server_info or ServerInfo()
+        if _inputs.needs_server_info(config, planned):
+            info = self._client.server_info()
+        ready = _inputs.prepare(config, info, planned, preflight=preflight)
+        return self._create_checked(ready.request, key)
+
+    def check(
+        self,
+        *,
+        audio_url: MediaInput,
+        video_url: MediaInput | None = None,
+        image_url: MediaInput | None = None,
+        reference_image_url: MediaInput | None = None,
+        model: str = DEFAULT_MODEL,
+        input_mode: str | None = None,
+        duration_seconds: float | None = None,
+    ) -> Preflight:
+        """Check a create's inputs without creating anything (no credits spent).
+
+        Takes the same arguments as `create`. Each medium is probed from this
+        machine without your token: reachable, status, size, the real format,
+        duration, dimensions. The returned `Preflight` lists definite problems
+        (a create would be refused) and warnings, the duration and, where the
+        server publishes its price, the estimated credits.
+        """
+        fields = dict(
+            audio_url=audio_url,
+            video_url=video_url,
+            image_url=image_url,
+            reference_image_url=reference_image_url,
+            model=model,
+            input_mode=input_mode,
+            duration_seconds=duration_seconds,
+        )
+        planned = _inputs.plan(self._client._config, fields)
+        info = self._client.server_info()
+        return _inputs.check(self._client._config, info, planned)
 
     def _create_checked(self, request: CreateRequest, key: str | None = None) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
@@ -342,10 +381,18 @@ class LipSync:
             raise TaskFailedError(task)
         return task
 
-    def watch(self, task_or_id: LipSyncTask | str, **kwargs: Any) -> Any:
-        """Show the task in the notebook and update it live; returns at once."""
+    def watch(
+        self,
+        task_or_id: LipSyncTask | str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        embed: bool | None = None,
+        lang: str = "en",
+    ) -> LiveTaskView:
+        """Show the task in the notebook and update it live; returns at once (see `task.watch`)."""
         task = task_or_id if isinstance(task_or_id, LipSyncTask) else self.get(task_or_id)
-        return task.watch(**kwargs)
+        return task.watch(poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang)
 
     # --- many tasks at once (logic in kitta_notebook.batch) ------------------------------
     def create_many(
@@ -354,22 +401,52 @@ class LipSync:
         *,
         concurrency: int = 8,
         progress: ProgressMode = "auto",
+        preflight: bool = True,
+        skip_invalid: bool = False,
+        max_credits: float | None = None,
     ) -> BatchResult:
         """Create many tasks, `concurrency` at a time; one failure never stops the batch.
 
-        `requests` are dicts of `create()` arguments (plus an optional `key`)
-        or `CreateRequest`s. All are checked first: any invalid item raises
-        `BatchValidationError` naming every problem by index, and nothing is
-        sent. Each item's result is in the returned `BatchResult`, in order:
-        a task, or an error with its outcome (`rejected`: nothing created;
-        `unknown`: a 5xx or timeout after sending, so a task may exist; it is
-        never resent). A 429 pauses the whole batch for its `Retry-After`.
-        An item whose `key` the client's journal already knows is fetched
-        instead of created, so re-running a batch does not create twice.
+        `requests` are dicts of `create()` arguments (plus an optional `key`
+        and `labels`, e.g. the language of a dubbed track, shown on gallery
+        cards and kept in the journal) or `CreateRequest`s; media may be URLs
+        or local files, as in `create()` (each distinct file is published once).
+
+        Everything is checked before the first create. Any invalid item, or
+        with `preflight` (the default) any medium with a definite problem (a
+        web page given as the video, an empty file, a 404; each input probed
+        once however many items share it), raises one `BatchValidationError`
+        naming every item and input, and nothing is sent. `skip_invalid=True`
+        creates the valid items instead; the others are `skipped` in the
+        result, with their `problems`. Inputs that could not be checked for
+        certain give one `MediaWarning`; the batch goes on.
+
+        `max_credits=N` promises the batch spends at most N credits: it is
+        refused before any create (`CreditLimitError`) when the estimate by the
+        server's published price exceeds N, or cannot be made (the real service
+        publishes no price: keep `max_credits=None` there); and it stops sending
+        once the credits charged would pass N (the rest are `not_sent`,
+        `result.credit_stop` says so). When `usage()` reports a balance below the
+        estimate, a `CreditWarning` comes first.
+
+        Each item's result is in the returned `BatchResult`, in order: a task,
+        or an error with its outcome (`rejected`: nothing created; `unknown`: a
+        5xx or timeout after sending, so a task may exist; it is never resent).
+        A 429 pauses the whole batch for its `Retry-After`. An item whose `key`
+        the client's journal already knows is fetched instead of created, so
+        re-running a batch does not create (or pay) twice.
         """
         from .batch import create_many
 
-        return create_many(self, requests, concurrency=concurrency, progress=progress)
+        return create_many(
+            self,
+            requests,
+            concurrency=concurrency,
+            progress=progress,
+            preflight=preflight,
+            skip_invalid=skip_invalid,
+            max_credits=max_credits,
+        )
 
     def watch_many(
         self,
@@ -378,7 +455,7 @@ class LipSync:
         timeout: float | None = None,
         poll_interval: float | None = None,
         progress: ProgressMode = "auto",
-    ) -> TaskWatch:
+    ) -> BatchWatch:
         """Iterate to get each task as it finishes (succeeded or failed), like `as_completed`.
 
         Polls with list queries (a few requests a cycle for hundreds of tasks)
@@ -386,6 +463,7 @@ class LipSync:
         Cycles every `poll_interval` s (jittered; 3–5 s against the real
         service). Raises `WaitManyTimeoutError` after `timeout` s (default
         1800). `tasks`: tasks, task ids, or a `BatchResult`; updated in place.
+        `progress`: True, False, "auto" or a view factory (e.g. `WidgetProgress`).
         """
         from .batch import watch_many
 

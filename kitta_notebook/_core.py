@@ -7,6 +7,7 @@ tasks through this module; they differ only in how they send and sleep.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import logging
 import os
@@ -23,13 +24,17 @@ import httpx
 from ._version import __version__
 from .errors import (
     APIConnectionError,
-    APIError,
+    APIStatusError,
     APITimeoutError,
     MissingTokenError,
     ValidationError,
     error_class_for,
 )
 from .models import LipSyncTask, Page
+from .validation import check_poll_interval
+
+# The longest `key` (re-run safety for create and batch items) a caller may give.
+MAX_KEY_LENGTH = 200
 
 logger = logging.getLogger("kitta_notebook")
 
@@ -108,7 +113,23 @@ class ClientConfig:
     max_retries: int
     retry_base_delay: float = 0.5
     retry_max_delay: float = 8.0
+    # Keep result videos locally: True, False, a folder, or None (KITTA_KEEP_RESULTS decides).
+    keep_results: bool | str | os.PathLike[str] | None = None
     rng: random.Random = field(default_factory=_fresh_rng, repr=False)
+    # The task journal: True (the account's own), False (none) or a `history.Journal`
+    # (typed loosely: the core does not import the history package).
+    journal: object = field(default=True, repr=False)
+    # When set, the journal file is chosen by this identity instead of origin and token
+    # (the embedded sandbox: one journal however many ports it ran on).
+    journal_identity: str | None = None
+    # Where local media files are published (a `media.MediaStore`); None: the sandbox's
+    # own store for a sandbox, else KITTA_MEDIA_STORE. Typed loosely, like `journal`.
+    media_store: Any = field(default=None, repr=False)
+    # The client's media prober (a `media.MediaProber`, made on first use): caches probes.
+    prober: Any = field(default=None, repr=False, compare=False)
+    _header_cache: dict[tuple[int, bool, str | None], httpx.Headers] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def create(
@@ -118,7 +139,11 @@ class ClientConfig:
         timeout: float | httpx.Timeout | None,
         max_retries: int,
     ) -> ClientConfig:
-        raw_token = token if token is not None else os.environ.get(TOKEN_ENV)
+        from ._colab import token_from_colab_secrets  # Colab keeps it in Secrets, not the env
+
+        if token is None:
+            token = os.environ.get(TOKEN_ENV) or token_from_colab_secrets()
+        raw_token = token
         url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip()
         try:
             parts = urlsplit(url)
@@ -182,15 +207,36 @@ class ClientConfig:
         params: Mapping[str, str | int] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> httpx.Request:
+        """The request, built without `http.build_request`'s per-call merging.
+
+        Every API call goes through here, so it is the client's hot path: the
+        URL of a path and the merged headers are parsed once and reused. The
+        HTTP client's own headers (a user's `http_client=`) still apply.
+        """
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        return http.build_request(
+        url = _parsed_url(self.base_url + path)
+        if params:
+            url = url.copy_merge_params(dict(params))
+        return httpx.Request(
             method,
-            self.url(path),
-            params=dict(params) if params else None,
+            url,
+            headers=self._merged_headers(http, json_body=body is not None),
             content=content,
-            headers=self.headers(json_body=body is not None),
-            timeout=self.timeout,
+            extensions={"timeout": self.timeout.as_dict()},
         )
+
+    def _merged_headers(
+        self, http: httpx.Client | httpx.AsyncClient, *, json_body: bool
+    ) -> httpx.Headers:
+        token = None if self.token is None else self.token.reveal()
+        key = (id(http), json_body, token)
+        cached = self._header_cache.get(key)
+        if cached is None:
+            merged = httpx.Headers(http.headers)
+            merged.update(self.headers(json_body=json_body))
+            self._header_cache.clear()  # one client and one token at a time in practice
+            self._header_cache[key] = cached = merged
+        return cached
 
     # --- polling ------------------------------------------------------------
     def poll_delay(self, poll_interval: float | None) -> float:
@@ -199,9 +245,8 @@ class ClientConfig:
         Against the real service the pause stays within the reference's 3–5 s;
         against the sandbox or a test server any interval is honoured.
         """
-        base = DEFAULT_POLL_INTERVAL if poll_interval is None else float(poll_interval)
-        if base < 0:
-            raise ValidationError([("poll_interval", "must be ≥ 0 seconds")])
+        checked = check_poll_interval(poll_interval)
+        base = DEFAULT_POLL_INTERVAL if checked is None else checked
         delay = base * self.rng.uniform(1.0, 1.2)
         if self.is_official:
             low, high = OFFICIAL_POLL_RANGE
@@ -219,7 +264,7 @@ class BodyReader:
     """Reads one streamed response within a total deadline and a size cap.
 
     Past the deadline it raises `httpx.ReadTimeout` (so the usual retry rules
-    apply: a create is not resent); past the cap, an `APIError`.
+    apply: a create is not resent); past the cap, an `APIStatusError`.
     """
 
     def __init__(self, config: ClientConfig, request: httpx.Request) -> None:
@@ -243,22 +288,12 @@ class BodyReader:
             )
 
     def finish(self, response: httpx.Response) -> httpx.Response:
-        """A complete, already-decoded response with the bytes read."""
-        headers = [
-            (name, value)
-            for name, value in response.headers.multi_items()
-            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-        ]
-        return httpx.Response(
-            response.status_code,
-            headers=headers,
-            content=bytes(self.buffer),
-            request=self.request,
-            extensions=response.extensions,
-        )
+        """The response with the (already decoded) bytes read, as `response.read()` leaves it."""
+        response._content = bytes(self.buffer)
+        return response
 
-    def _too_large(self, response: httpx.Response) -> APIError:
-        return APIError(
+    def _too_large(self, response: httpx.Response) -> APIStatusError:
+        return APIStatusError(
             response.status_code,
             "response_too_large",
             f"the server's answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; "
@@ -266,6 +301,12 @@ class BodyReader:
             response.headers.get("x-request-id"),
             may_have_created=self.request.method == "POST",
         )
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_url(url: str) -> httpx.URL:
+    """Parsing a URL is most of the cost of building a request; tasks are polled by the same URL."""
+    return httpx.URL(url)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -356,8 +397,8 @@ def request_id_of(response: httpx.Response, body: object = None) -> str | None:
     return str(header) if header is not None else None
 
 
-def api_error(response: httpx.Response) -> APIError:
-    """Map an error response to the matching `APIError` subclass, JSON or not."""
+def api_error(response: httpx.Response) -> APIStatusError:
+    """Map an error response to the matching `APIStatusError` subclass, JSON or not."""
     status = response.status_code
     body = _json_or_none(response)
     code: str | None = None
@@ -401,14 +442,14 @@ def _answered_create(response: httpx.Response) -> bool:
 
 
 def json_body(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object of a success response; an `APIError` when it is not one.
+    """The JSON object of a success response; an `APIStatusError` when it is not one.
 
     A create answered 2xx was accepted: when its body cannot be read, the error
     says the task may exist (`may_have_created=True`), so it is not sent again.
     """
     body = _json_or_none(response)
     if not isinstance(body, dict):
-        raise APIError(
+        raise APIStatusError(
             response.status_code,
             "invalid_response",
             "the server answered success but the body is not a JSON object",
@@ -422,7 +463,7 @@ def parse_task(response: httpx.Response, client: Any) -> LipSyncTask:
     body = json_body(response)
     task = LipSyncTask(body, request_id=request_id_of(response), client=client)
     if not task.task_id:
-        raise APIError(
+        raise APIStatusError(
             response.status_code,
             "invalid_response",
             "the task in the response has no taskId",
@@ -436,7 +477,7 @@ def parse_page(response: httpx.Response, client: Any, limit: int, offset: int) -
     body = json_body(response)
     items = body.get("data")
     if not isinstance(items, list):
-        raise APIError(
+        raise APIStatusError(
             response.status_code,
             "invalid_response",
             "the list response has no 'data' array",
@@ -488,8 +529,12 @@ class WaitPlan:
     deadline: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.timeout is None or not self.timeout > 0:  # type: ignore[redundant-expr]
-            raise ValidationError([("timeout", "must be a number of seconds > 0")])
+        timeout = self.timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValidationError(
+                [("timeout", f"The timeout must be a number of seconds above 0, not {timeout!r}.")]
+            )
+        self.poll_interval = check_poll_interval(self.poll_interval)  # before the first poll
         self.deadline = time.monotonic() + self.timeout
 
     def next_sleep(self) -> float | None:
@@ -509,35 +554,3 @@ def is_transient(exc: Exception) -> bool:
 
 def task_id_of(task_or_id: LipSyncTask | str) -> str:
     return task_or_id.task_id if isinstance(task_or_id, LipSyncTask) else task_or_id
-
-
-def result_url(task: LipSyncTask) -> str:
-    """The result URL to download, or a clear error why there is none."""
-    from .validation import check_url
-
-    if not task.result_video_url:
-        raise ValidationError(
-            [
-                (
-                    "result_video_url",
-                    f"task {task.task_id} has no result video (status {task.status_text})",
-                )
-            ]
-        )
-    url, problem = check_url(task.result_video_url, require_public=False)
-    if problem or url is None:
-        raise ValidationError([("result_video_url", problem or "is not a URL")])
-    return url
-
-
-def raise_for_download(response: httpx.Response) -> None:
-    """A result host's refusal as a `KittaError` (the host is not the API: no envelope)."""
-    if response.is_success:
-        return
-    raise APIError(
-        response.status_code,
-        "download_failed",
-        f"the result host answered {response.status_code} {response.reason_phrase} for "
-        f"{response.request.url.copy_with(query=None)}; call task.refresh() for a fresh URL",
-        response.headers.get("x-request-id"),
-    )

@@ -8,16 +8,27 @@ real service once `KITTA_API_TOKEN` is set.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._client import KittaClient
+from ._colab import token_from_colab_secrets
 from ._core import BASE_URL_ENV, TOKEN_ENV
+from ._home import kitta_home
+from ._kept import prefer_keeping_results
+from .errors import KittaError, ValidationError
+from .server_info import Sample
 
 if TYPE_CHECKING:
+    from .history.reattach import ResumedTasks
     from .sandbox import Sandbox
 
-SANDBOX_TIME_SCALE_ENV = "KITTA_SANDBOX_TIME_SCALE"
+SANDBOX_JOURNAL_IDENTITY = "sandbox:embedded"
+"""The journal's name for the embedded sandbox: one journal however many runs and ports."""
+SANDBOX_FOLDER = "sandbox"
+"""Under KITTA_HOME: the embedded sandbox's database, results and uploaded media."""
 
 _lock = threading.Lock()
 _sandbox: Sandbox | None = None
@@ -33,16 +44,42 @@ SANDBOX_NOTICE_ZH = (
 )
 
 
+def embedded_sandbox_folder() -> Path:
+    """``KITTA_HOME/sandbox``: where the embedded sandbox keeps tasks and files."""
+    return kitta_home() / SANDBOX_FOLDER
+
+
 def shared_sandbox() -> Sandbox:
-    """The one embedded sandbox of this process, started on first use."""
+    """The one embedded sandbox of this process, started on first use.
+
+    It keeps its tasks, results and uploaded media in ``KITTA_HOME/sandbox``, so
+    a kernel restart finds them again; several kernels share that folder, each
+    with its own server (see the sandbox README, "Persistence").
+    """
     global _sandbox
     with _lock:
         if _sandbox is None or not _sandbox.running:
-            from .sandbox import Sandbox
+            from .sandbox import Sandbox, SandboxConfigError
 
-            scale = float(os.environ.get(SANDBOX_TIME_SCALE_ENV, "1.0"))
-            _sandbox = Sandbox(time_scale=scale)
-            _sandbox.start()
+            folder = embedded_sandbox_folder()
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                sandbox = Sandbox(data_dir=folder)
+                sandbox.start()
+            except SandboxConfigError as exc:
+                raise ValidationError([(exc.setting, str(exc))]) from None
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                raise KittaError(
+                    f"The embedded sandbox cannot keep its files in {folder} ({reason}). "
+                    "Set KITTA_HOME to a writable folder."
+                ) from None
+            except sqlite3.Error as exc:
+                raise KittaError(
+                    f"The embedded sandbox's database in {folder} cannot be used ({exc}). "
+                    "Move that folder aside (a new one is made) or set KITTA_HOME elsewhere."
+                ) from None
+            _sandbox = sandbox
         return _sandbox
 
 
@@ -61,13 +98,46 @@ def connect(
     with `sandbox=True`, it starts the embedded sandbox once per process and
     says so, since the sandbox's results are not real lip sync.
     """
-    configured = token or os.environ.get(TOKEN_ENV) or base_url or os.environ.get(BASE_URL_ENV)
+    # Colab keeps the token in its Secrets; without one there, the sandbox it is.
+    token = token or os.environ.get(TOKEN_ENV) or token_from_colab_secrets(missing_ok=True)
+    configured = token or base_url or os.environ.get(BASE_URL_ENV)
     if sandbox is False or (sandbox is None and configured):
         return KittaClient(token, base_url=base_url, **client_options)
     sb = shared_sandbox()
     if not quiet:
         _announce(SANDBOX_NOTICE.format(url=sb.base_url))
-    return sb.client(**client_options)
+    client = sb.client(**client_options)
+    prefer_keeping_results(client)  # the sandbox's results are kept unless the user says not
+    if client._config.journal_identity is None:
+        client._config.journal_identity = SANDBOX_JOURNAL_IDENTITY
+    return client
+
+
+def resume(
+    client: KittaClient | None = None,
+    *,
+    watch: bool = True,
+    reconcile: bool = True,
+    lang: str = "en",
+    poll_interval: float | None = None,
+    timeout: float | None = None,
+) -> ResumedTasks:
+    """After a kernel restart: the tasks that had not finished, fetched again and watched.
+
+    Without `client`, `connect()` is used (configure `KITTA_API_TOKEN` /
+    `KITTA_BASE_URL` so it reaches the same service and account as before;
+    the embedded sandbox is found again by itself). See `history.resume`.
+    """
+    from .history.reattach import resume as resume_with
+
+    return resume_with(
+        client if client is not None else connect(quiet=True),
+        watch=watch,
+        reconcile=reconcile,
+        lang=lang,
+        poll_interval=poll_interval,
+        timeout=timeout,
+    )
 
 
 SAMPLE_ENV = {
@@ -86,8 +156,6 @@ def sample_media(client: KittaClient | None = None) -> dict[str, str]:
     `KITTA_SAMPLE_VIDEO_URL`, `KITTA_SAMPLE_AUDIO_URL`, `KITTA_SAMPLE_IMAGE_URL`
     and `KITTA_SAMPLE_REFERENCE_IMAGE_URL`.
     """
-    from .server_info import in_process_samples
-
     if client is None:
         client = connect(quiet=True)
     local = in_process_samples(client.base_url)
@@ -100,13 +168,32 @@ def sample_media(client: KittaClient | None = None) -> dict[str, str]:
         info = client.server_info()
         if info.samples:
             return info.sample_urls()
-    from .errors import KittaError
-
     raise KittaError(
         "No sample media for this service. Set KITTA_SAMPLE_VIDEO_URL and "
         "KITTA_SAMPLE_AUDIO_URL (and KITTA_SAMPLE_IMAGE_URL for image mode) to public "
         "URLs of your own media, or use connect() without a token for the sandbox."
     )
+
+
+def in_process_samples(base_url: str, sandbox: Sandbox | None = None) -> dict[str, Sample]:
+    """Samples of a sandbox running in this process at `base_url`, without a request.
+
+    `sandbox` is a `Sandbox` the caller holds; otherwise the one `connect()`
+    started is used when its base URL matches.
+    """
+    for candidate in (sandbox, _sandbox):
+        if candidate is None or not candidate.running:
+            continue
+        if candidate.base_url.rstrip("/") != base_url.rstrip("/"):
+            continue
+        from .sandbox.openapi import samples_document
+
+        listed = samples_document(candidate.origin)
+        return {
+            key: Sample(str(entry["url"]), entry.get("durationSeconds"))
+            for key, entry in listed.items()
+        }
+    return {}
 
 
 def _announce(message: str) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ._text import MAX_MESSAGE_CHARS, clip
 
 if TYPE_CHECKING:
+    from .batch import BatchResult
     from .models import LipSyncTask
 
 
@@ -60,32 +61,19 @@ MAY_HAVE_CREATED = (
 )
 
 
-class APIConnectionError(KittaError):
-    """The server could not be reached, or the connection broke mid-request."""
-
-    def __init__(self, message: str, *, may_have_created: bool = False) -> None:
-        self.may_have_created = may_have_created
-        super().__init__(message + (MAY_HAVE_CREATED if may_have_created else ""))
-
-
-class APITimeoutError(APIConnectionError):
-    """The server did not answer within the configured timeout."""
-
-
 class APIError(KittaError):
-    """The server answered with an error status.
+    """Base of every failure to get a usable answer from the API.
 
-    `code`, `message` and `request_id` come from the contract's error envelope
-    when the body has one; a non-JSON body (a proxy's HTML page) still gives a
-    readable message. Quote `request_id` when you contact support.
+    `status_code` is the HTTP status when the server answered (always set on
+    `APIStatusError`), None when no answer came (`APIConnectionError`).
+    `may_have_created` is True when a create may still have made a task.
     """
 
-    status_code: int
     hint: str = ""
 
     def __init__(
         self,
-        status_code: int,
+        status_code: int | None,
         code: str | None,
         message: str,
         request_id: str | None = None,
@@ -100,10 +88,12 @@ class APIError(KittaError):
         super().__init__(self._compose())
 
     def _compose(self) -> str:
-        head = f"HTTP {self.status_code}"
-        if self.code:
-            head += f" {self.code}"
-        text = f"{head}: {self.message}"
+        text = self.message
+        if self.status_code is not None:
+            head = f"HTTP {self.status_code}"
+            if self.code:
+                head += f" {self.code}"
+            text = f"{head}: {text}"
         if self.hint:
             text += f" — {self.hint}"
         if self.may_have_created:
@@ -113,36 +103,69 @@ class APIError(KittaError):
         return text
 
 
-class BadRequestError(APIError):
+class APIConnectionError(APIError):
+    """The server could not be reached, or the connection broke mid-request."""
+
+    def __init__(self, message: str, *, may_have_created: bool = False) -> None:
+        super().__init__(None, None, message, may_have_created=may_have_created)
+
+
+class APITimeoutError(APIConnectionError):
+    """The server did not answer within the configured timeout."""
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status (or an unusable success body).
+
+    `code`, `message` and `request_id` come from the contract's error envelope
+    when the body has one; a non-JSON body (a proxy's HTML page) still gives a
+    readable message. Quote `request_id` when you contact support.
+    """
+
+    status_code: int
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str | None,
+        message: str,
+        request_id: str | None = None,
+        *,
+        may_have_created: bool = False,
+    ) -> None:
+        super().__init__(status_code, code, message, request_id, may_have_created=may_have_created)
+
+
+class BadRequestError(APIStatusError):
     hint = "the server refused the request body or query; check the fields named above."
 
 
-class AuthenticationError(APIError):
+class AuthenticationError(APIStatusError):
     hint = "the API token is missing or invalid; check KITTA_API_TOKEN."
 
 
-class InsufficientCreditsError(APIError):
+class InsufficientCreditsError(APIStatusError):
     hint = "not enough credits for this task; top up the account or use a shorter audio."
 
 
-class PermissionDeniedError(APIError):
+class PermissionDeniedError(APIStatusError):
     hint = "this account may not use this model or access this task."
 
 
-class NotFoundError(APIError):
+class NotFoundError(APIStatusError):
     hint = "no such task for this account (task ids are per account)."
 
 
-class RateLimitError(APIError):
+class RateLimitError(APIStatusError):
     hint = "too many requests; slow down (the client already retried with backoff)."
 
 
-class ServerError(APIError):
+class ServerError(APIStatusError):
     hint = "the service failed; retry later."
 
 
 # The one mapping from status code to class, read by the client and by tests.
-ERROR_CLASSES: dict[int, type[APIError]] = {
+ERROR_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     402: InsufficientCreditsError,
@@ -152,12 +175,12 @@ ERROR_CLASSES: dict[int, type[APIError]] = {
 }
 
 
-def error_class_for(status_code: int) -> type[APIError]:
+def error_class_for(status_code: int) -> type[APIStatusError]:
     if status_code in ERROR_CLASSES:
         return ERROR_CLASSES[status_code]
     if status_code >= 500:
         return ServerError
-    return APIError
+    return APIStatusError
 
 
 class TaskFailedError(KittaError):
@@ -183,3 +206,205 @@ class WaitTimeoutError(KittaError):
             f"Task {task.task_id} was still {task.status_text} after {timeout:g} s. "
             "It was not cancelled: call task.wait() again, or task.refresh() later."
         )
+
+
+class WaitManyTimeoutError(WaitTimeoutError):
+    """`watch_many`/`wait_many` gave up; the unfinished tasks keep running on the server.
+
+    `unfinished` and `finished` hold the tasks (updated in place); `task` is
+    the first unfinished one, so code written for `WaitTimeoutError` works.
+    """
+
+    def __init__(
+        self, unfinished: list[LipSyncTask], finished: list[LipSyncTask], timeout: float
+    ) -> None:
+        self.unfinished = unfinished
+        self.finished = finished
+        self.task = unfinished[0]
+        self.timeout = timeout
+        KittaError.__init__(
+            self,
+            f"{len(unfinished)} of {len(unfinished) + len(finished)} tasks were still running "
+            f"after {timeout:g} s (first: {unfinished[0].task_id}). They were not cancelled: "
+            "wait for them again with client.lip_sync.wait_many(error.unfinished).",
+        )
+
+
+# How many problems a batch error lists before "and N more".
+MAX_LISTED_PROBLEMS = 20
+
+
+def batch_item_field(index: int, name: str) -> str:
+    """`requests[3].audio_url`: where a batch problem is, as a form or a log shows it."""
+    return f"requests[{index}]" + (f".{name}" if name else "")
+
+
+class BatchValidationError(ValidationError):
+    """Some batch items are invalid; nothing at all was sent.
+
+    `problems` lists `("requests[3].audio_url", message)` pairs for every
+    problem of every item; `by_index` groups them per item index.
+    """
+
+    def __init__(self, problems: Sequence[tuple[int, str, str]], total: int) -> None:
+        self.by_index: dict[int, list[tuple[str, str]]] = {}
+        for index, name, message in problems:
+            self.by_index.setdefault(index, []).append((name, message))
+        flat = [(batch_item_field(index, name), message) for index, name, message in problems]
+        super().__init__(flat)
+        lines = [f"{name}: {message}" for name, message in flat[:MAX_LISTED_PROBLEMS]]
+        if len(flat) > MAX_LISTED_PROBLEMS:
+            lines.append(f"… and {len(flat) - MAX_LISTED_PROBLEMS} more (see .problems)")
+        self.args = (
+            f"{len(self.by_index)} of {total} batch items are invalid; nothing was sent:"
+            + "\n  - "
+            + "\n  - ".join(lines),
+        )
+
+
+class BatchError(KittaError):
+    """`BatchResult.raise_for_errors()`: some items were rejected or have an unknown outcome."""
+
+    def __init__(self, result: BatchResult) -> None:
+        self.result = result
+        bad = result.errors
+        lines = [f"[{i.index}] {i.outcome}: {type(i.error).__name__}: {i.error}" for i in bad[:10]]
+        if len(bad) > 10:
+            lines.append(f"… and {len(bad) - 10} more")
+        super().__init__(
+            f"{len(bad)} of {len(result)} batch items did not get a task:\n  " + "\n  ".join(lines)
+        )
+
+
+class JournalError(KittaError):
+    """The journal could not be opened or written (the path and the fix are named)."""
+
+
+class JournalCorruptError(JournalError):
+    """The journal's file is damaged or belongs to something else; it is left untouched."""
+
+
+class UnresolvedCreateError(KittaError):
+    """An earlier create for this key may have reached the server.
+
+    Creating it again could bill twice, so nothing is sent until
+    `client.history.reconcile()` has found (or ruled out) the first task.
+    """
+
+    def __init__(self, key: str, entry_id: str) -> None:
+        self.key = key
+        self.entry_id = entry_id
+        super().__init__(
+            f"An earlier create for key {key!r} may have reached the server (journal entry "
+            f"{entry_id}, outcome unknown). Run client.history.reconcile() to find it before "
+            "creating it again."
+        )
+
+
+class JournalWarning(UserWarning):
+    """The journal could not record something; the API call itself went through."""
+
+
+class DownloadError(KittaError):
+    """A result or input media fetch failed, or what arrived is not the media expected.
+
+    `url` has its credentials and query removed; `status_code` is the host's
+    answer (None when none came); `arrived` says what came instead, if anything.
+    No partial file is left behind.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str = "",
+        status_code: int | None = None,
+        arrived: str | None = None,
+        expired: bool = False,
+        reason: str = "failed",
+    ) -> None:
+        self.url = url
+        self.status_code = status_code
+        self.arrived = arrived
+        self.expired = expired
+        self.reason = reason  # expired, too_large, timeout, not_media, incomplete, failed
+        super().__init__(clip(message, MAX_MESSAGE_CHARS))
+
+
+class MediaError(KittaError):
+    """A media input could not be read, published or probed (no credits were spent)."""
+
+
+class PublishError(MediaError):
+    """A local file could not be stored at its media host. `code` is the store's error code.
+
+    Built from the store's error code and message only: never from credentials.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+# Where a Colab user fixes a token problem; said by every ColabSecretError.
+COLAB_SECRETS_HELP = (
+    "In Colab, open Secrets (the key icon in the left sidebar), add KITTA_API_TOKEN with "
+    "your API token and switch on its Notebook access; or set the KITTA_API_TOKEN "
+    "environment variable. connect() without a token starts the local sandbox instead."
+)
+
+
+class ColabSecretError(MissingTokenError):
+    """Colab's secret KITTA_API_TOKEN could not be read, so there is no token."""
+
+    reason = "Colab's secret KITTA_API_TOKEN could not be read."
+
+    def __init__(self) -> None:
+        KittaError.__init__(self, f"{self.reason} {COLAB_SECRETS_HELP}")
+
+
+class ColabSecretAccessError(ColabSecretError):
+    reason = "This notebook was not granted access to Colab's secret KITTA_API_TOKEN."
+
+
+class ColabSecretNotFoundError(ColabSecretError):
+    reason = "Colab has no secret named KITTA_API_TOKEN."
+
+
+class ColabSecretTimeoutError(ColabSecretError):
+    reason = (
+        "Colab did not answer the request for the secret KITTA_API_TOKEN in time "
+        "(this happens where no Colab page is open, e.g. a Colab runtime used from VS Code)."
+    )
+
+
+class NoEventLoopError(KittaError, RuntimeError):
+    """A view's action needs the kernel's running event loop and none runs in this thread."""
+
+
+class MediaWarning(UserWarning):
+    """A media input could not be checked for certain (the create went on): the
+    service fetches inputs from its own network, which this machine may not share."""
+
+
+class WidgetsUnavailableError(KittaError, RuntimeError):
+    """A widget view was made where no widget can render: no IPython kernel (a plain
+    script, a text console). The message names the widget-free way to do the same."""
+
+    def __init__(self, widget: str, instead: str) -> None:
+        self.widget = widget
+        super().__init__(
+            f"{widget} is a Jupyter widget and needs a running notebook kernel (JupyterLab, "
+            f"Notebook 7, VS Code, Colab or Voila); there is none here. Instead, {instead}"
+        )
+
+
+class CreditLimitError(KittaError):
+    """`create_many(max_credits=...)` kept items from being sent: the whole batch, before
+    any create, when its estimate exceeds the limit or cannot be made; or, as the error
+    of each `not_sent` item, the rest of a batch once the credits charged reached it."""
+
+
+class CreditWarning(UserWarning):
+    """A batch is estimated to cost more than the balance `usage()` reports (it is sent
+    anyway: the server refuses, with a 402, each create the balance cannot pay)."""

@@ -72,6 +72,17 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "en": "The video could not be fetched for embedding ({reason}). Use task.download().",
         "zh": "无法获取视频用于内嵌（{reason}）。请使用 task.download()。",
     },
+    "video_link_expired": {
+        "en": "Link expired: the result host refuses this link now. Call task.refresh() for "
+        "a fresh link and show the task again.",
+        "zh": "链接已过期：结果服务器不再接受此链接。"
+        "请调用 task.refresh() 获取新链接后重新显示任务。",
+    },
+    "video_slow": {
+        "en": "The video host is slow, so the video was not embedded. Open the link below, or "
+        "save the file with task.download().",
+        "zh": "视频服务器响应太慢，未内嵌视频。请打开下方链接，或用 task.download() 保存文件。",
+    },
     "video_refused": {
         "en": "The result URL is not an http(s) link and was not rendered.",
         "zh": "结果链接不是 http(s) 地址，已拒绝显示。",
@@ -101,6 +112,8 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "batch_existing": {"en": "already created", "zh": "此前已创建"},
     "batch_rejected": {"en": "rejected", "zh": "被拒绝"},
     "batch_unknown": {"en": "outcome unknown", "zh": "结果未知"},
+    "batch_skipped": {"en": "skipped", "zh": "已跳过"},
+    "batch_not_sent": {"en": "not sent", "zh": "未发送"},
     "batch_queued": {"en": "queued", "zh": "待发送"},
     "batch_eta": {"en": "ETA", "zh": "预计剩余"},
     "batch_title": {"en": "Batch of {count} items", "zh": "批量任务：{count} 项"},
@@ -192,53 +205,145 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "en": "The server's model list is not available; using the documented default.",
         "zh": "无法获取服务器的模型列表，使用文档中的默认模型。",
     },
-    # validation messages shown next to a field
-    "val_required": {"en": "Required.", "zh": "必填。"},
+    "panel_choose_file": {"en": "Choose file", "zh": "选择文件"},
+    "panel_or_file": {"en": "or a local file", "zh": "或本地文件"},
+    "panel_file_chosen": {"en": "Local file: {name}", "zh": "本地文件：{name}"},
+    "panel_checking": {"en": "Checking…", "zh": "检查中…"},
+    "panel_over_balance": {
+        "en": "This estimate ({credits} credits) is more than the account's balance "
+        "({balance} credits): the service will refuse the task.",
+        "zh": "预计消耗（{credits} 积分）超过账户余额（{balance} 积分）：服务将拒绝该任务。",
+    },
+    "panel_media_problems": {
+        "en": "A medium cannot be used (see the marked field); nothing was sent.",
+        "zh": "有素材无法使用（见标出的字段）；尚未发送任何请求。",
+    },
+    # Preflight table (kitta_notebook.display.preflight)
+    "preflight_title": {"en": "Media check", "zh": "素材检查"},
+    "preflight_field": {"en": "Input", "zh": "输入"},
+    "preflight_source": {"en": "Source", "zh": "来源"},
+    "preflight_format": {"en": "Format", "zh": "格式"},
+    "preflight_duration": {"en": "Duration", "zh": "时长"},
+    "preflight_size": {"en": "Size", "zh": "大小"},
+    "preflight_notes": {"en": "Problems and warnings", "zh": "问题与提醒"},
+    "preflight_ok": {
+        "en": "Ready: no problem found, a create would be sent.",
+        "zh": "可以提交：未发现问题。",
+    },
+    "preflight_refused": {
+        "en": "Refused: {count} problem(s); a create would send nothing and spend no credits.",
+        "zh": "已拒绝：{count} 个问题；创建任务时不会发送请求，也不会扣积分。",
+    },
+    "preflight_estimate": {
+        "en": "Estimated charge: {credits} credits for {seconds}",
+        "zh": "预计消耗：{credits} 积分（{seconds}）",
+    },
+    "preflight_from_probe": {"en": "duration read from the audio", "zh": "时长取自音频"},
+    "preflight_no_estimate": {"en": "No estimate: {reason}", "zh": "无法估算：{reason}"},
+    # validation messages shown next to a field (Chinese; English shows the core's sentence)
+    "val_required": {"en": "This is required.", "zh": "必填。"},
+    "val_not_text": {"en": "This must be a URL string.", "zh": "必须是 URL 文本。"},
     "val_not_number": {
-        "en": "Must be a number of seconds, e.g. 12.",
-        "zh": "必须是秒数，例如 12。",
+        "en": "The duration must be a number of seconds, for example 12.",
+        "zh": "时长必须是秒数，例如 12。",
     },
     "val_positive": {
-        "en": "Must be a number greater than 0.",
-        "zh": "必须是大于 0 的数字。",
+        "en": "The duration must be a finite number greater than 0.",
+        "zh": "时长必须是大于 0 的有限数字。",
     },
     "val_not_url": {
-        "en": "Must be an absolute http(s) URL.",
-        "zh": "必须是完整的 http(s) 地址。",
+        "en": "This is not a URL: give an absolute http(s) link.",
+        "zh": "这不是 URL：请填写完整的 http(s) 链接，例如 https://example.com/speech.mp3。",
+    },
+    "val_file_path": {
+        "en": "This is a file path, not a URL: publish the file and give its link.",
+        "zh": "这是文件路径，不是 URL：服务只能通过 http(s) 链接获取素材，没有上传接口，"
+        "请先发布文件再填写其链接。",
+    },
+    "val_no_scheme": {
+        "en": "The URL has no scheme: start it with https://.",
+        "zh": "URL 缺少协议：请以 https:// 开头。",
+    },
+    "val_scheme": {
+        "en": "The URL uses {scheme}, but only http and https links can be fetched.",
+        "zh": "该 URL 使用 {scheme} 协议，服务只能获取 http 和 https 链接。",
     },
     "val_whitespace": {
-        "en": "Contains whitespace; percent-encode spaces as %20.",
-        "zh": "包含空白字符；空格请写成 %20。",
+        "en": "The URL contains whitespace: percent-encode each space as %20.",
+        "zh": "URL 中包含空白字符：空格请写成 %20。",
     },
+    "val_bad_host": {
+        "en": "The URL has an invalid host or port.",
+        "zh": "URL 的主机名或端口无效。",
+    },
+    "val_no_host": {"en": "The URL has no host name.", "zh": "URL 缺少主机名。"},
     "val_not_public": {
-        "en": "The service cannot reach this host: it fetches media from the public internet.",
-        "zh": "服务无法访问此主机：它只能从公网获取素材。",
+        "en": "The service cannot reach {host}: it fetches media from the public internet.",
+        "zh": "服务无法访问 {host}：它只能从公网获取素材，请把文件放到公开的 URL"
+        "（对象存储或 CDN）。",
     },
-    # errors from the server, in words
-    "err_400": {"en": "The server refused the request.", "zh": "服务器拒绝了该请求。"},
+    "val_model_required": {
+        "en": "A model is required.",
+        "zh": "必须选择模型，例如 kitta-lip-sync-v1。",
+    },
+    "val_audio_required": {
+        "en": "An audio URL is required.",
+        "zh": "必填：驱动口型的音频 URL。",
+    },
+    "val_video_required": {
+        "en": "A video URL is required in video mode.",
+        "zh": "视频模式下必须填写视频 URL（图片模式请填写图片 URL）。",
+    },
+    "val_image_required": {
+        "en": "An image URL is required in image mode.",
+        "zh": "图片模式下必须填写人物图片的 URL。",
+    },
+    "val_reference_video_mode": {
+        "en": "A reference image is only used in image mode.",
+        "zh": "参考图片只在图片模式下使用：请删除它或切换到图片模式。",
+    },
+    "val_input_mode": {
+        "en": "The input mode must be video or image.",
+        "zh": "输入模式必须是视频或图片。",
+    },
+    # errors from the server, in words: each one sentence
+    "err_400": {
+        "en": "The server refused the request: {detail}.",
+        "zh": "服务器拒绝了该请求：{detail}。",
+    },
+    "err_400_plain": {"en": "The server refused the request.", "zh": "服务器拒绝了该请求。"},
     "err_401": {
-        "en": "The API token is missing or invalid. Check KITTA_API_TOKEN.",
+        "en": "The API token is missing or invalid: check KITTA_API_TOKEN.",
         "zh": "API 令牌缺失或无效，请检查 KITTA_API_TOKEN。",
     },
     "err_402": {
-        "en": "Not enough credits for this task. Top up the account or use a shorter audio.",
-        "zh": "积分不足，无法创建此任务。请充值或使用更短的音频。",
+        "en": "Not enough credits for this task: top up the account or use a shorter audio.",
+        "zh": "积分不足，无法创建此任务：请充值或使用更短的音频。",
     },
     "err_402_balance": {
-        "en": "Balance: {balance} credits.",
-        "zh": "当前余额：{balance} 积分。",
+        "en": "Not enough credits for this task (balance: {balance} credits): top up the "
+        "account or use a shorter audio.",
+        "zh": "积分不足，无法创建此任务（当前余额：{balance} 积分）：请充值或使用更短的音频。",
     },
     "err_403": {
         "en": "This account may not use this model or access this task.",
         "zh": "此账户无权使用该模型或访问该任务。",
+    },
+    "err_403_model": {
+        "en": "This account may not use the model {model}: choose another model.",
+        "zh": "此账户无权使用模型 {model}：请选择其他模型。",
     },
     "err_404": {
         "en": "No such task for this account.",
         "zh": "此账户下不存在该任务。",
     },
     "err_429": {
-        "en": "Too many requests; wait a moment and try again.",
+        "en": "Too many requests: wait a moment and try again.",
         "zh": "请求过于频繁，请稍后再试。",
+    },
+    "err_4xx": {
+        "en": "The server refused the request with HTTP {status}: {detail}.",
+        "zh": "服务器以 HTTP {status} 拒绝了该请求：{detail}。",
     },
     "err_500": {
         "en": "The service failed; try again later.",
@@ -247,6 +352,26 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "err_other_status": {
         "en": "The server answered HTTP {status}.",
         "zh": "服务器返回 HTTP {status}。",
+    },
+    "err_download_expired": {
+        "en": "The result link has expired: call task.refresh() for a fresh one.",
+        "zh": "结果链接已过期：请调用 task.refresh() 获取新链接。",
+    },
+    "err_download_not_media": {
+        "en": "The result host sent {arrived} instead of a video.",
+        "zh": "结果服务器返回的不是视频（{arrived}）。",
+    },
+    "err_download_too_large": {
+        "en": "The video is larger than the size limit.",
+        "zh": "视频超过大小上限。",
+    },
+    "err_download_timeout": {
+        "en": "The result host was too slow: the video did not arrive in time.",
+        "zh": "结果服务器响应太慢：视频未能按时下载完成。",
+    },
+    "err_download_failed": {
+        "en": "The video could not be fetched: the connection failed.",
+        "zh": "无法获取视频：连接失败。",
     },
     "err_connection": {
         "en": "Could not reach the service. Check the network and the base URL.",
@@ -280,6 +405,10 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "card_fetching_video": {"en": "Fetching the video…", "zh": "正在获取视频…"},
     "card_save": {"en": "Save video file", "zh": "保存视频文件"},
     "card_saved": {"en": "Saved to {path}", "zh": "已保存到 {path}"},
+    "card_browser_download": {
+        "en": "Click to download {name}",
+        "zh": "点击下载 {name}",
+    },
     "card_save_failed": {"en": "Could not save: {reason}", "zh": "保存失败：{reason}"},
     "card_check_again": {"en": "Check again", "zh": "再次查询"},
     "card_stopped": {
@@ -370,6 +499,14 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "en": "No task journal for this client ({reason}).",
         "zh": "此客户端没有任务日志（{reason}）。",
     },
+    "history_compare": {"en": "Compare with input", "zh": "与输入对比"},
+    "history_comparing": {"en": "Loading the comparison…", "zh": "正在加载对比…"},
+    "vscode_audio_note": {
+        "en": "VS Code's notebook player plays H.264 video but not AAC audio, so this video "
+        "may play silent here: download it or open it in a browser.",
+        "zh": "VS Code 的笔记本播放器可播放 H.264 视频，但不支持 AAC 音频，"
+        "此视频在这里可能没有声音：请下载或在浏览器中打开。",
+    },
 }
 
 
@@ -378,6 +515,14 @@ def text(key: str, lang: Lang = "en", **values: object) -> str:
     entry = TEXTS[key]
     template = entry.get(lang) or entry["en"]
     return template.format(**values) if values else template
+
+
+def mode_label(mode: object, lang: Lang = "en") -> str:
+    """An input mode as shown to a user ('video' reads 视频 in Chinese); unknown values as given."""
+    key = {"video": "panel_mode_video", "image": "panel_mode_image"}.get(str(mode))
+    if key is None:
+        return "—" if mode is None else str(mode)
+    return text(key, lang) if lang == "zh" else str(mode)
 
 
 def check_lang(lang: str) -> Lang:

@@ -11,14 +11,22 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Union
 
+from . import _hooks
 from ._text import clip
 
 if TYPE_CHECKING:
+    import os
     from pathlib import Path
 
     from ._base import ClientBase
+    from .display.live import LiveTaskView
+
+
+# A media argument of a create: an http(s) URL, or a local file to publish first
+# (a path, bytes, or an open binary file with a name).
+MediaInput = Union[str, "os.PathLike[str]", bytes, IO[bytes]]
 
 
 class TaskStatus(str, Enum):
@@ -121,6 +129,18 @@ def _credits(value: object) -> int | float | None:
     return None
 
 
+def _parser_for(json_name: str) -> Callable[[object], object]:
+    if json_name in TIMESTAMP_FIELDS:
+        return parse_timestamp
+    return {"status": parse_status, "creditsCharged": _credits}.get(json_name, _optional_str)
+
+
+# (JSON name, attribute, parser) for every DTO field, decided once: tasks are parsed per poll.
+_FIELD_PARSERS = tuple(
+    (json_name, attr, _parser_for(json_name)) for json_name, attr in TASK_FIELDS.items()
+)
+
+
 class LipSyncTask:
     """One lip-sync task as the server last described it.
 
@@ -158,17 +178,8 @@ class LipSyncTask:
     def _apply(self, raw: Mapping[str, Any], request_id: str | None) -> None:
         self.raw: dict[str, Any] = dict(raw)
         self.request_id = request_id
-        for json_name, attr in TASK_FIELDS.items():
-            value = raw.get(json_name)
-            if json_name in TIMESTAMP_FIELDS:
-                parsed: object = parse_timestamp(value)
-            elif json_name == "status":
-                parsed = parse_status(value)
-            elif json_name == "creditsCharged":
-                parsed = _credits(value)
-            else:
-                parsed = _optional_str(value)
-            setattr(self, attr, parsed)
+        for json_name, attr, parse in _FIELD_PARSERS:
+            setattr(self, attr, parse(raw.get(json_name)))
         self.task_id = self.task_id or ""
 
     def _update_from(self, other: LipSyncTask) -> None:
@@ -265,24 +276,45 @@ class LipSyncTask:
             )
         )
 
-    def download(self, path: str | Path | None = None, *, overwrite: bool = False) -> Path:
+    def download(
+        self,
+        path: str | Path | None = None,
+        *,
+        overwrite: bool = True,
+        timeout: float | None = None,
+    ) -> Path:
         """Save the result video to `path` (a file or a folder); returns the file path.
 
-        The download goes through a client without the API token: result
-        hosts never see it.
+        Same rules as `client.download()`: an existing file is replaced unless
+        `overwrite=False`, `timeout` bounds the whole transfer (default 600 s),
+        and only a complete video is written. Result hosts never see the token.
         """
-        return self._owner()._sync_client().download(self, path, overwrite=overwrite)
+        return (
+            self._owner()._sync_client().download(self, path, overwrite=overwrite, timeout=timeout)
+        )
 
     async def async_download(
         self, path: str | Path | None = None, *, overwrite: bool = False
     ) -> Path:
         return await self._owner()._async_client().download(self, path, overwrite=overwrite)
 
-    def watch(self, **kwargs: Any) -> Any:
-        """Show this task in the notebook and update it live until it finishes."""
-        from .display.live import watch_task
+    def watch(
+        self,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        embed: bool | None = None,
+        lang: str = "en",
+    ) -> LiveTaskView:
+        """Show this task and update it live until it finishes; returns at once.
 
-        return watch_task(self, **kwargs)
+        In a notebook the view updates in place and ends as static HTML; in a
+        script it prints one short line per change. `embed` inlines the result
+        video (default: only when the browser could not reach its URL).
+        """
+        return _hooks.views().watch(
+            self, poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang
+        )
 
     # --- representations --------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -312,9 +344,7 @@ class LipSyncTask:
     __hash__ = None  # type: ignore[assignment]
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .display.html import task_mimebundle
-
-        return task_mimebundle(self)
+        return _hooks.views().task_mimebundle(self)
 
 
 PollCallback = Callable[["LipSyncTask", "Exception | None"], None]
@@ -346,6 +376,4 @@ class Page:
         return self.offset + len(self.data) if self.has_more and self.data else None
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .display.html import page_mimebundle
-
-        return page_mimebundle(self)
+        return _hooks.views().page_mimebundle(self)

@@ -9,7 +9,6 @@ offered and the price is unknown: nothing is invented.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +34,8 @@ class ServerInfo:
     is_sandbox: bool = False
     credits_per_second: Mapping[str, float] = field(default_factory=dict)
     minimum_billed_seconds: float = 0.0
+    # Audio lengths are rounded to this many seconds before pricing (0: not rounded).
+    billing_step_seconds: float = 0.0
     samples: Mapping[str, Sample] = field(default_factory=dict)
     problem: str | None = None
 
@@ -48,7 +49,9 @@ class ServerInfo:
         rate = self.rate(model)
         if rate is None or seconds is None or not math.isfinite(seconds) or seconds <= 0:
             return None
-        return math.ceil(round(max(seconds, self.minimum_billed_seconds) * rate, 6))
+        step = self.billing_step_seconds
+        billed = round(round(seconds / step) * step, 6) if step > 0 else seconds
+        return math.ceil(round(max(billed, self.minimum_billed_seconds) * rate, 6))
 
     def sample_urls(self) -> dict[str, str]:
         return {key: sample.url for key, sample in self.samples.items()}
@@ -83,9 +86,10 @@ def models_in(document: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _prices(pricing: object) -> tuple[dict[str, float], float]:
+def _prices(pricing: object) -> tuple[dict[str, float], float, float]:
+    """(credits per second by model, minimum billed seconds, billing step in seconds)."""
     if not isinstance(pricing, Mapping):
-        return {}, 0.0
+        return {}, 0.0, 0.0
     table = pricing.get("models")
     rates: dict[str, float] = {}
     if isinstance(table, Mapping):
@@ -94,7 +98,8 @@ def _prices(pricing: object) -> tuple[dict[str, float], float]:
             if rate is not None and rate >= 0:
                 rates[str(name)] = rate
     minimum = _number(pricing.get("minimumBilledSeconds")) or 0.0
-    return rates, max(minimum, 0.0)
+    step = _number(pricing.get("billingStepSeconds")) or 0.0
+    return rates, max(minimum, 0.0), max(step, 0.0)
 
 
 def _listed_samples(listed: object) -> dict[str, Sample]:
@@ -107,23 +112,6 @@ def _listed_samples(listed: object) -> dict[str, Sample]:
         elif isinstance(entry, Mapping) and isinstance(entry.get("url"), str):
             samples[str(key)] = Sample(entry["url"], _number(entry.get("durationSeconds")))
     return samples
-
-
-def packaged_samples(origin: str) -> dict[str, Sample]:
-    """The sandbox's committed samples as served at `<origin>/samples/<file>`."""
-    try:
-        from .sandbox.server import SAMPLES_DIR
-
-        manifest = json.loads((SAMPLES_DIR / "manifest.json").read_text(encoding="utf-8"))
-    except (ImportError, OSError, ValueError):
-        return {}
-    if not isinstance(manifest, dict):
-        return {}
-    return {
-        str(key): Sample(f"{origin}/samples/{entry['file']}", _number(entry.get("durationSeconds")))
-        for key, entry in manifest.items()
-        if isinstance(entry, dict) and isinstance(entry.get("file"), str)
-    }
 
 
 def api_origin(base_url: str) -> str:
@@ -141,36 +129,17 @@ def parse_openapi(document: object, base_url: str) -> ServerInfo:
     models = models_in(document)
     meta = document.get("info")
     meta = meta if isinstance(meta, Mapping) else {}
-    rates, minimum = _prices(meta.get("x-kitta-sandbox-pricing"))
+    rates, minimum, step = _prices(meta.get("x-kitta-sandbox-pricing"))
     is_sandbox = meta.get("x-kitta-sandbox") is True
     samples: dict[str, Sample] = {}
     if is_sandbox:
-        samples = _listed_samples(meta.get("x-kitta-sandbox-samples")) or packaged_samples(
-            api_origin(base_url)
-        )
+        samples = _listed_samples(meta.get("x-kitta-sandbox-samples"))
     return ServerInfo(
         models=tuple(models) or (DEFAULT_MODEL,),
         models_from_server=bool(models),
         is_sandbox=is_sandbox,
         credits_per_second=rates,
         minimum_billed_seconds=minimum,
+        billing_step_seconds=step,
         samples=samples,
     )
-
-
-def in_process_samples(base_url: str, sandbox: Any = None) -> dict[str, Sample]:
-    """Samples of a sandbox running in this process at `base_url`, without a request.
-
-    `sandbox` is a `Sandbox` the caller holds; otherwise the one `connect()`
-    started is used when its base URL matches.
-    """
-    from . import connection
-
-    for candidate in (sandbox, connection._sandbox):
-        if candidate is None or not getattr(candidate, "running", False):
-            continue
-        if candidate.base_url.rstrip("/") != base_url.rstrip("/"):
-            continue
-        durations = {k: s.duration_seconds for k, s in packaged_samples(candidate.origin).items()}
-        return {key: Sample(url, durations.get(key)) for key, url in candidate.samples.items()}
-    return {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,17 +32,40 @@ URL_FIELDS: Mapping[str, str] = {
 }
 
 
+_NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_EXAMPLE_URL = "https://example.com/speech.mp3"
+
+
+def _numeric_ipv4(name: str) -> ipaddress.IPv4Address | None:
+    """The address a numeric host means to a resolver, short forms included.
+
+    `127.1`, `0x7f.1`, `0177.0.0.1` and `2130706433` all mean 127.0.0.1 to
+    `inet_aton` (and so to most HTTP clients); `ipaddress` reads none of them.
+    """
+    if not _NUMERIC_HOST.fullmatch(name):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
+        return None
+
+
 def is_public_host(host: str) -> bool:
     """False for hosts a cloud service cannot fetch from: loopback, private, link-local.
 
-    Only literal addresses and well-known local names are judged; names are
-    never resolved (that would be network traffic of its own).
+    Only literal addresses (short IPv4 forms included) and well-known local
+    names are judged; names are never resolved (that would be network traffic
+    of its own).
     """
     name = host.strip("[]").lower().rstrip(".")
     if name in {"localhost", "localhost.localdomain"} or name.endswith(
         (".localhost", ".local", ".internal", ".lan")
     ):
         return False
+    if _NUMERIC_HOST.fullmatch(name):
+        numeric = _numeric_ipv4(name)
+        return numeric is not None and numeric.is_global
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
@@ -48,40 +73,72 @@ def is_public_host(host: str) -> bool:
     return address.is_global
 
 
+def _is_file_path(url: str) -> bool:
+    return url.startswith(("/", "./", "../", "~", "\\")) or bool(re.match(r"[A-Za-z]:[\\/]", url))
+
+
+def _not_a_url(url: str) -> str:
+    """The message for text without a scheme: a file path, a bare host, or no URL at all."""
+    if _is_file_path(url):
+        return (
+            "This is a file path, not a URL: the service fetches media by http(s) URL and "
+            "has no upload endpoint, so publish the file and give its link."
+        )
+    head = url.split("/", 1)[0]
+    looks_like_host = "." in head or re.fullmatch(r"[\w.-]+:\d+", head) is not None
+    if looks_like_host and not any(ch.isspace() for ch in url):
+        return f"The URL has no scheme: write it as https://{url}."
+    return f"This is not a URL: give an absolute http(s) link such as {_EXAMPLE_URL}."
+
+
 def check_url(value: object, *, require_public: bool) -> tuple[str | None, str | None]:
-    """(normalised URL, problem) for one media URL."""
+    """(normalised URL, problem) for one media URL; a problem is one full sentence."""
     if not isinstance(value, str):
-        return None, f"must be a URL string, got {type(value).__name__}"
+        return None, f"This must be a URL string, not {type(value).__name__}."
     url = value.strip()
     if not url:
-        return None, "is empty"
+        return None, "This is empty: give the URL of the file."
+    scheme_match = _SCHEME.match(url)
+    host_and_port = "://" not in url and re.match(r"[\w.-]+:\d", url)
+    if scheme_match is None or host_and_port or _is_file_path(url):
+        return None, _not_a_url(url)
+    scheme = scheme_match.group(0)[:-1].lower()
+    if scheme not in ("http", "https"):
+        return None, (
+            f"The URL uses {scheme[:20]}, but only http and https links can be fetched by "
+            "the service."
+        )
     if any(ch.isspace() for ch in url):
-        return None, "contains whitespace; percent-encode spaces as %20"
+        return None, "The URL contains whitespace: percent-encode each space as %20."
     try:
         parts = urlsplit(url)
-    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 bracket)
-        return None, "is not a valid URL"
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        if not scheme:
-            return None, (
-                "must be an absolute http(s) URL (got a relative path); the service "
-                "fetches media by URL and has no upload endpoint"
-            )
-        return None, f"must use http or https, not {scheme}:"
-    try:
         host = parts.hostname
         _ = parts.port
-    except ValueError:
-        return None, "has an invalid host or port"
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 bracket) or a bad port
+        return None, "The URL has an invalid host or port."
     if not host:
-        return None, "has no host name"
+        return None, "The URL has no host name."
     if require_public and not is_public_host(host):
         return None, (
-            f"points at {host}, which the service cannot reach: it fetches media from the "
-            "public internet. Host the file at a public URL (object storage, CDN)."
+            f"The service cannot reach {host}: it fetches media from the public internet, "
+            "so host the file at a public URL (object storage or a CDN)."
         )
     return url, None
+
+
+def check_poll_interval(value: object) -> float | None:
+    """A poll interval in seconds (None: the default); a `ValidationError` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(
+            [("poll_interval", f"The poll interval must be a number of seconds, not {value!r}.")]
+        )
+    if not _finite(value) or value < 0:
+        raise ValidationError(
+            [("poll_interval", f"The poll interval must be a finite number ≥ 0, not {value!r}.")]
+        )
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -128,7 +185,7 @@ def validate_create(
 
     clean_model = model.strip() if isinstance(model, str) else None
     if not clean_model:
-        problems.append(("model", "is required (for example 'kitta-lip-sync-v1')"))
+        problems.append(("model", f"A model is required, for example '{DEFAULT_MODEL}'."))
 
     if input_mode is None:
         mode = "image" if image_url is not None and video_url is None else "video"
@@ -136,7 +193,9 @@ def validate_create(
         mode = input_mode.strip().lower()
     else:
         mode = "video"
-        problems.append(("input_mode", f"must be 'video' or 'image', got {input_mode!r}"))
+        problems.append(
+            ("input_mode", f"The input mode must be 'video' or 'image', not {input_mode!r}.")
+        )
 
     urls: dict[str, str | None] = {}
     given = {
@@ -159,24 +218,34 @@ def validate_create(
         return value is None or (isinstance(value, str) and not value.strip())
 
     if missing("audio_url"):
-        problems.append(("audio_url", "is required: the audio that drives the mouth"))
+        problems.append(("audio_url", "An audio URL is required: the audio drives the mouth."))
     if mode == "video" and missing("video_url"):
         problems.append(
-            ("video_url", "is required in video mode (or pass image_url for image mode)")
+            (
+                "video_url",
+                "A video URL is required in video mode (or give image_url for image mode).",
+            )
         )
     if mode == "image" and missing("image_url"):
-        problems.append(("image_url", "is required in image mode: the person's picture"))
+        problems.append(
+            ("image_url", "An image URL is required in image mode: the person's picture.")
+        )
     if mode == "video" and not missing("reference_image_url"):
         problems.append(
-            ("reference_image_url", "is only used in image mode; drop it or set input_mode='image'")
+            (
+                "reference_image_url",
+                "A reference image is only used in image mode: drop it or set input_mode='image'.",
+            )
         )
 
     duration: float | None = None
     if duration_seconds is not None:
         if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, (int, float)):
-            problems.append(("duration_seconds", "must be a number of seconds"))
+            problems.append(("duration_seconds", "The duration must be a number of seconds."))
         elif not _finite(duration_seconds) or duration_seconds <= 0:
-            problems.append(("duration_seconds", "must be a finite number greater than 0"))
+            problems.append(
+                ("duration_seconds", "The duration must be a finite number greater than 0.")
+            )
         else:
             duration = duration_seconds
 
@@ -209,10 +278,10 @@ def validate_list_params(
     problems: list[tuple[str, str]] = []
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         problems.append(
-            ("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}, got {limit!r}")
+            ("limit", f"The limit must be a whole number from 1 to {MAX_PAGE_SIZE}, not {limit!r}.")
         )
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        problems.append(("offset", f"must be a whole number ≥ 0, got {offset!r}"))
+        problems.append(("offset", f"The offset must be a whole number ≥ 0, not {offset!r}."))
     status_value = validate_status(status, problems)
     if problems:
         raise ValidationError(problems)
@@ -230,7 +299,7 @@ def validate_status(status: object, problems: list[tuple[str, str]] | None = Non
     allowed = [s.value for s in TaskStatus]
     if isinstance(text, str) and text in allowed:
         return text
-    message = f"must be one of {', '.join(allowed)}, got {status!r}"
+    message = f"The status must be one of {', '.join(allowed)}, not {status!r}."
     if problems is None:
         raise ValidationError([("status", message)])
     problems.append(("status", message))
@@ -240,8 +309,10 @@ def validate_status(status: object, problems: list[tuple[str, str]] | None = Non
 def task_path(task_id: object) -> str:
     """The detail path for a task id, escaped so an id can never leave the tasks route."""
     if not isinstance(task_id, str) or not task_id.strip():
-        raise ValidationError([("task_id", "must be a non-empty task id such as 'lip_task_123'")])
+        raise ValidationError(
+            [("task_id", "A task id must be a non-empty string such as 'lip_task_123'.")]
+        )
     clean = task_id.strip()
     if not clean.strip("."):  # "." and ".." are path segments URL normalisation resolves
-        raise ValidationError([("task_id", "is not a task id (only dots)")])
+        raise ValidationError([("task_id", "This is not a task id: it is only dots.")])
     return "/v1/lip-sync/tasks/" + quote(clean, safe="")

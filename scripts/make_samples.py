@@ -3,7 +3,9 @@
 Writes into ``kitta_notebook/sandbox/samples/``:
 
 * ``video.mp4``      ~3 s synthetic talking head (320x240, H.264 + AAC); the mouth
-                     follows the loudness of its own speech track.
+                     follows the loudness of its own speech track. The face is drawn
+                     by ``kitta_notebook.sandbox.face``, whose geometry the worker uses
+                     to redraw the mouth for new audio (keep the two in step).
 * ``speech-en.wav``  an English sentence (espeak-ng, 16 kHz mono).
 * ``speech-zh.wav``  a Mandarin sentence (espeak-ng ``cmn`` voice).
 * ``portrait.png``   a still face for image-driven tasks.
@@ -19,9 +21,7 @@ drawing (no numpy/PIL). Run from the repository root:
 
 from __future__ import annotations
 
-import array
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -35,7 +35,9 @@ import imageio_ffmpeg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from kitta_notebook.sandbox.face import MAIN, OTHER, Palette, draw_face  # noqa: E402
 from kitta_notebook.sandbox.mark import encode_png  # noqa: E402
+from kitta_notebook.sandbox.speaking import mouth_openings  # noqa: E402
 
 OUT = REPO / "kitta_notebook" / "sandbox" / "samples"
 FPS = 25
@@ -45,99 +47,6 @@ BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitex
 VIDEO_LINE = "Hi! I am the sample face of the Kitta sandbox."
 SPEECH_EN = "Hello from the Kitta sandbox. These lips are not really in sync."
 SPEECH_ZH = "你好，欢迎使用 Kitta 沙盒。"
-
-RGB = tuple[int, int, int]
-
-
-class Palette:
-    """Colours of one drawn person."""
-
-    def __init__(self, bg_top: RGB, bg_bottom: RGB, skin: RGB, hair: RGB, shirt: RGB) -> None:
-        self.bg_top, self.bg_bottom = bg_top, bg_bottom
-        self.skin, self.hair, self.shirt = skin, hair, shirt
-
-
-MAIN = Palette((70, 110, 160), (30, 50, 80), (236, 188, 150), (70, 45, 30), (40, 140, 120))
-OTHER = Palette((150, 90, 120), (70, 40, 60), (200, 150, 110), (30, 30, 35), (220, 170, 40))
-
-
-class Canvas:
-    """An RGB frame with span-filled shapes (fast enough in pure Python)."""
-
-    def __init__(self, width: int, height: int, top: RGB, bottom: RGB) -> None:
-        self.width, self.height = width, height
-        rows = []
-        for y in range(height):
-            t = y / max(height - 1, 1)
-            colour = bytes(round(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
-            rows.append(colour * width)
-        self.pixels = bytearray(b"".join(rows))
-
-    def span(self, y: int, x0: float, x1: float, colour: RGB) -> None:
-        if not 0 <= y < self.height:
-            return
-        a, b = max(0, math.floor(x0)), min(self.width, math.ceil(x1))
-        if b > a:
-            start = (y * self.width + a) * 3
-            self.pixels[start : start + (b - a) * 3] = bytes(colour) * (b - a)
-
-    def ellipse(self, cx: float, cy: float, rx: float, ry: float, colour: RGB) -> None:
-        if rx <= 0 or ry <= 0:
-            return
-        for y in range(math.floor(cy - ry), math.ceil(cy + ry) + 1):
-            d = (y + 0.5 - cy) / ry
-            if abs(d) < 1:
-                half = rx * math.sqrt(1 - d * d)
-                self.span(y, cx - half, cx + half, colour)
-
-    def rect(self, x0: float, y0: float, x1: float, y1: float, colour: RGB) -> None:
-        for y in range(math.floor(y0), math.ceil(y1)):
-            self.span(y, x0, x1, colour)
-
-    def rgba(self) -> bytearray:
-        out = bytearray()
-        for i in range(0, len(self.pixels), 3):
-            out += self.pixels[i : i + 3] + b"\xff"
-        return out
-
-
-def shade(colour: RGB, factor: float) -> RGB:
-    r, g, b = (max(0, min(255, round(c * factor))) for c in colour)
-    return (r, g, b)
-
-
-def draw_face(width: int, height: int, palette: Palette, mouth: float, blink: bool) -> Canvas:
-    """A simple head and shoulders; ``mouth`` is the opening, 0 (closed) .. 1."""
-    c = Canvas(width, height, palette.bg_top, palette.bg_bottom)
-    s = min(width, height) / 240
-    cx, cy = width / 2, height * 0.46
-    c.ellipse(cx, height + 30 * s, 120 * s, 95 * s, palette.shirt)  # shoulders
-    c.rect(cx - 22 * s, cy + 50 * s, cx + 22 * s, cy + 95 * s, shade(palette.skin, 0.9))  # neck
-    c.ellipse(cx, cy - 18 * s, 72 * s, 70 * s, palette.hair)  # hair behind the head
-    c.ellipse(cx, cy, 62 * s, 78 * s, palette.skin)  # head
-    c.ellipse(cx - 63 * s, cy + 2 * s, 9 * s, 15 * s, shade(palette.skin, 0.93))  # ears
-    c.ellipse(cx + 63 * s, cy + 2 * s, 9 * s, 15 * s, shade(palette.skin, 0.93))
-    c.ellipse(cx, cy - 62 * s, 60 * s, 22 * s, palette.hair)  # fringe
-    for side in (-1, 1):
-        ex, ey = cx + side * 24 * s, cy - 12 * s
-        c.rect(ex - 13 * s, ey - 18 * s, ex + 13 * s, ey - 14 * s, palette.hair)  # brow
-        if blink:
-            c.rect(ex - 11 * s, ey - 1 * s, ex + 11 * s, ey + 2 * s, shade(palette.skin, 0.6))
-        else:
-            c.ellipse(ex, ey, 12 * s, 8 * s, (250, 250, 250))
-            c.ellipse(ex, ey, 5 * s, 5.5 * s, (50, 70, 110))
-            c.ellipse(ex, ey, 2.5 * s, 2.8 * s, (10, 10, 15))
-    c.ellipse(cx, cy + 14 * s, 6 * s, 9 * s, shade(palette.skin, 0.85))  # nose
-    opening = max(0.0, min(1.0, mouth))
-    my = cy + 42 * s
-    c.ellipse(cx, my, 24 * s, (4 + 14 * opening) * s, (180, 60, 70))  # lips
-    if opening > 0.05:
-        c.ellipse(cx, my, 18 * s, 12 * opening * s, (60, 15, 25))  # mouth cavity
-        teeth = (245, 245, 245)
-        c.rect(cx - 12 * s, my - 12 * opening * s, cx + 12 * s, my - 8 * opening * s, teeth)
-    else:
-        c.rect(cx - 20 * s, my - 0.8 * s, cx + 20 * s, my + 0.8 * s, (110, 30, 40))
-    return c
 
 
 def run(cmd: Sequence[str], stdin: bytes | None = None) -> None:
@@ -160,21 +69,11 @@ def wav_seconds(path: Path) -> float:
 
 
 def loudness_per_frame(path: Path, frames: int) -> list[float]:
-    """RMS of each video frame's slice of audio, normalised and smoothed to 0..1."""
+    """Mouth opening per video frame (the same envelope the sandbox's worker uses)."""
     with wave.open(str(path), "rb") as w:
-        samples = array.array("h", w.readframes(w.getnframes()))
+        pcm = w.readframes(w.getnframes())
         rate = w.getframerate()
-    per = rate // FPS
-    levels = []
-    for i in range(frames):
-        chunk = samples[i * per : (i + 1) * per]
-        levels.append(math.sqrt(sum(v * v for v in chunk) / len(chunk)) if chunk else 0.0)
-    peak = max(levels) or 1.0
-    smooth, prev = [], 0.0
-    for level in levels:
-        prev = 0.5 * prev + 0.5 * min(1.0, 1.6 * level / peak)
-        smooth.append(prev if prev > 0.08 else 0.0)
-    return smooth
+    return mouth_openings(pcm, rate, frames, FPS)
 
 
 def make_video(ffmpeg: str, work: Path) -> None:

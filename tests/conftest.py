@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kitta_notebook.sandbox import Sandbox
+
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(
@@ -18,6 +20,39 @@ def _isolated_environment(
     monkeypatch.delenv("KITTA_API_TOKEN", raising=False)
     monkeypatch.delenv("KITTA_BASE_URL", raising=False)
     yield home
+
+
+@pytest.fixture(autouse=True)
+def _widget_frontend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Widgets refuse to be built where no kernel could show them; tests build them in
+    pytest's process as a stand-in for one (`tests/widgets/test_without_widgets.py`
+    checks the refusal in real subprocesses)."""
+    if request.node.get_closest_marker("real_widget_frontend_check"):
+        return
+    from kitta_notebook.widgets import _frontend
+
+    monkeypatch.setattr(_frontend, "widget_frontend_available", lambda: True)
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox() -> Iterator[Sandbox]:
+    """One sandbox for every test that needs no server of its own.
+
+    Tests add the accounts they use (`shared_sandbox.add_account`); the
+    per-test `sandbox` fixture resets faults and counters. A test that needs
+    other settings (a clock offset, a data folder) starts its own.
+    """
+    with Sandbox(accounts={"sandbox-token": 1_000_000}, time_scale=0.05) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox(shared_sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The shared sandbox with no faults and zeroed counters, for one test."""
+    shared_sandbox.faults = None
+    shared_sandbox.stats.reset()
+    yield shared_sandbox
+    shared_sandbox.faults = None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

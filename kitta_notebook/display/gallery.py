@@ -2,7 +2,8 @@
 
 Static HTML with inline styles (no script), like the single-task card it
 reuses, so a saved notebook shows the same thing everywhere. Every value
-passes through `html.escape`. Videos the browser may not reach (the sandbox)
+passes through `html.escape`. A card names its task the way the caller did
+(its batch key and labels) when they are known. Videos the browser may not reach (the sandbox)
 are embedded up to one budget for the whole gallery, since a notebook output
 near 10 MB is dropped by Colab; past it, cards link to their video.
 """
@@ -10,16 +11,13 @@ near 10 MB is dropped by Colab; past it, cards link to their video.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
 
 from ..i18n import Lang, check_lang, text
+from ..models import LipSyncTask
 from .html import badge_html, format_credits, format_seconds, task_html
 from .video import MAX_EMBED_BYTES, VideoPlan, fetch_for_embed, plan_video, render_video
-
-if TYPE_CHECKING:
-    from .._batch_core import BatchItem, BatchResult
-    from ..models import LipSyncTask
 
 DEFAULT_MAX_CARDS = 60
 MAX_PROBLEM_ROWS = 200
@@ -35,6 +33,89 @@ _MUTED = "color:#59636e;font-size:12px"
 
 def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+# The shapes these views read, so display depends on no batch module (batch imports display).
+class Tags(Protocol):
+    """A task's names as the caller gave them (`kitta_notebook.batch.ItemTags`)."""
+
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+
+class Item(Tags, Protocol):
+    """One batch item (`kitta_notebook.batch.BatchItem`)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def task(self) -> LipSyncTask | None: ...
+    @property
+    def error(self) -> Exception | None: ...
+
+
+class Summary(Protocol):
+    """A batch's result (`kitta_notebook.batch.BatchResult`)."""
+
+    elapsed: float
+    rate_limited: int
+    paused_seconds: float
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Item]: ...
+    @property
+    def counts(self) -> dict[str, int]: ...
+    @property
+    def credits(self) -> int | float: ...
+    @property
+    def errors(self) -> Sequence[Item]: ...
+    @property
+    def unknown(self) -> Sequence[Item]: ...
+
+
+def tags_html(tags: Tags | None) -> str:
+    """The key in bold, then each label as a small chip; empty without either."""
+    if tags is None or (tags.key is None and not tags.labels):
+        return ""
+    parts = []
+    if tags.key is not None:
+        parts.append(f'<b class="kitta-key" style="word-break:break-all">{esc(tags.key)}</b>')
+    parts += [
+        f'<span class="kitta-label" style="display:inline-block;padding:0 8px;'
+        f'border-radius:999px;background:#ddf4ff;color:#0a3069;font-size:12px">{esc(label)}</span>'
+        for label in tags.labels
+    ]
+    return (
+        '<div class="kitta-tags" style="display:flex;gap:6px;flex-wrap:wrap;'
+        f'align-items:center;margin:0 0 4px">{" ".join(parts)}</div>'
+    )
+
+
+def split_items(
+    entries: Iterable[object], tags: Mapping[str, Tags] | None = None
+) -> tuple[list[LipSyncTask], dict[str, Tags]]:
+    """Tasks and their tags from tasks, batch items or a batch result (items without a
+    task are left out: they have nothing to show as a card)."""
+    found: dict[str, Tags] = dict(tags or {})
+    tasks: list[LipSyncTask] = []
+    for entry in entries:
+        if isinstance(entry, LipSyncTask):
+            tasks.append(entry)
+            continue
+        task = getattr(entry, "task", None)
+        if isinstance(task, LipSyncTask):
+            tasks.append(task)
+            if getattr(entry, "key", None) is not None or getattr(entry, "labels", None):
+                found.setdefault(task.task_id, entry)  # type: ignore[arg-type]
+        elif task is None and hasattr(entry, "outcome"):
+            continue
+        else:
+            raise TypeError(f"a gallery shows tasks or batch items, not {type(entry).__name__}")
+    return tasks, found
 
 
 class _EmbedBudget:
@@ -60,18 +141,23 @@ class _EmbedBudget:
 
 
 def gallery_html(
-    tasks: Iterable[LipSyncTask],
+    tasks: Iterable[object],
     *,
     lang: Lang = "en",
     embed: bool | None = None,
     max_cards: int = DEFAULT_MAX_CARDS,
     max_embed_bytes: int = MAX_EMBED_BYTES,
+    tags: Mapping[str, Tags] | None = None,
 ) -> str:
-    """A wrapping grid of task cards (with their videos), then a count of any not shown."""
-    items = list(tasks)
+    """A wrapping grid of task cards (with their videos), then a count of any not shown.
+
+    `tasks` may also be batch items or a batch result; `tags` names tasks by id.
+    """
+    items, found = split_items(tasks, tags)
     budget = _EmbedBudget(max_embed_bytes)
     cards = [
-        '<div style="flex:1 1 320px;max-width:500px;min-width:280px">'
+        '<div class="kitta-gallery-card" style="flex:1 1 320px;max-width:500px;min-width:280px">'
+        f"{tags_html(found.get(task.task_id))}"
         f"{task_html(task, lang=lang, video=budget.video(task, embed, lang))}</div>"
         for task in items[: max(0, max_cards)]
     ]
@@ -92,14 +178,21 @@ def gallery_html(
     return f'<div class="kitta-gallery" style="{_FONT}">{body}{footer}</div>'
 
 
-def gallery_text(tasks: Iterable[LipSyncTask]) -> str:
-    items = list(tasks)
+def _tags_text(tags: Tags | None) -> str:
+    if tags is None:
+        return ""
+    names = ([tags.key] if tags.key is not None else []) + [f"[{x}]" for x in tags.labels]
+    return "  " + " ".join(names) if names else ""
+
+
+def gallery_text(tasks: Iterable[object], tags: Mapping[str, Tags] | None = None) -> str:
+    items, found = split_items(tasks, tags)
     lines = [f"{len(items)} tasks"]
     for task in items:
         result = f"  {task.result_video_url}" if task.result_video_url else ""
         error = f"  {task.error_code or ''} {task.error_message or ''}".rstrip()
         lines.append(
-            f"  {task.task_id}  {task.status_text:<10}  "
+            f"  {task.task_id}{_tags_text(found.get(task.task_id))}  {task.status_text:<10}  "
             f"{format_credits(task.credits_charged)}{result}{error if task.failed else ''}"
         )
     return "\n".join(lines)
@@ -110,14 +203,16 @@ class Gallery:
 
     def __init__(
         self,
-        tasks: Iterable[LipSyncTask],
+        tasks: Iterable[object],
         *,
         lang: str = "en",
         embed: bool | None = None,
         max_cards: int = DEFAULT_MAX_CARDS,
         max_embed_bytes: int = MAX_EMBED_BYTES,
+        tags: Mapping[str, Tags] | None = None,
     ) -> None:
-        self.tasks: Sequence[LipSyncTask] = list(tasks)
+        tasks_found, self.tags = split_items(tasks, tags)
+        self.tasks: Sequence[LipSyncTask] = tasks_found
         self.lang = check_lang(lang)
         self.embed = embed
         self.max_cards = max_cards
@@ -130,13 +225,14 @@ class Gallery:
             embed=self.embed,
             max_cards=self.max_cards,
             max_embed_bytes=self.max_embed_bytes,
+            tags=self.tags,
         )
 
     def __repr__(self) -> str:
-        return gallery_text(self.tasks)
+        return gallery_text(self.tasks, self.tags)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {"text/plain": gallery_text(self.tasks), "text/html": self.to_html()}
+        return {"text/plain": gallery_text(self.tasks, self.tags), "text/html": self.to_html()}
 
 
 # --- a batch's summary ----------------------------------------------------------------------
@@ -145,6 +241,8 @@ _OUTCOME_STATUS = {
     "existing": "succeeded",
     "rejected": "failed",
     "unknown": "unknown",
+    "skipped": "failed",
+    "not_sent": "failed",
 }
 
 
@@ -160,7 +258,7 @@ def _outcome_badge(outcome: str, lang: Lang) -> str:
     )
 
 
-def _item_row(item: BatchItem, lang: Lang) -> str:
+def _item_row(item: Item, lang: Lang) -> str:
     task = item.task
     task_cell = f"<code>{esc(task.task_id)}</code> {badge_html(task.status, lang)}" if task else "—"
     error = "—"
@@ -171,14 +269,14 @@ def _item_row(item: BatchItem, lang: Lang) -> str:
         )
     return (
         f"<tr><td style='{_CELL}'>{item.index}</td>"
-        f"<td style='{_CELL}'>{esc(item.key) if item.key is not None else '—'}</td>"
+        f"<td style='{_CELL}'>{tags_html(item) or '—'}</td>"
         f"<td style='{_CELL}'>{_outcome_badge(item.outcome, lang)}</td>"
         f"<td style='{_CELL}'>{task_cell}</td>"
         f"<td style='{_CELL}'>{error}</td></tr>"
     )
 
 
-def _items_table(items: Sequence[BatchItem], limit: int, lang: Lang) -> str:
+def _items_table(items: Sequence[Item], limit: int, lang: Lang) -> str:
     head = "".join(
         f'<th style="{_CELL};border-bottom:1px solid #d0d7de">{esc(text(key, lang))}</th>'
         for key in ("batch_index", "batch_key", "batch_outcome", "task", "error")
@@ -194,7 +292,7 @@ def _items_table(items: Sequence[BatchItem], limit: int, lang: Lang) -> str:
     )
 
 
-def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:
+def batch_html(result: Summary, *, lang: Lang = "en") -> str:
     """Counts by outcome, credits and pace; every problem item; the first tasks."""
     counts = " ".join(
         f'<span style="white-space:nowrap">{_outcome_badge(name, lang)} <b>{n}</b></span>'

@@ -9,7 +9,8 @@ an untrusted notebook. Every value a server or a user supplied passes through
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,29 @@ _CARD = (
 )
 _CELL = "padding:2px 12px 2px 0;vertical-align:top;text-align:left;background:transparent"
 _KEY = f"{_CELL};color:#59636e;white-space:nowrap"
+
+
+# Exported by VS Code's processes, so inherited by the kernels its Jupyter extension starts.
+VSCODE_ENV_VARS = ("VSCODE_PID", "VSCODE_CWD")
+
+
+def in_vscode(environ: Mapping[str, str] | None = None) -> bool:
+    """A guess that this kernel runs under VS Code: it has `VSCODE_PID` or `VSCODE_CWD`.
+
+    Only a guess. A Jupyter server started from VS Code's terminal passes them on
+    too (the note then shows in a browser, needlessly), and a kernel VS Code uses
+    on a remote Jupyter server has neither (the note is then missing).
+    """
+    env = os.environ if environ is None else environ
+    return any(env.get(name) for name in VSCODE_ENV_VARS)
+
+
+def vscode_note_html(lang: Lang = "en") -> str:
+    """The line shown next to a video when VS Code is detected (see `in_vscode`)."""
+    return (
+        f'<div class="kitta-vscode-note" style="color:#7a4d00;font-size:12px;margin-top:4px">'
+        f"{esc(text('vscode_audio_note', lang))}</div>"
+    )
 
 
 # The contract's largest page; a server sending more still gets a bounded table.
@@ -129,6 +153,8 @@ def task_html(
         )
     block = video if video is not None else video_html(task, embed=embed, lang=lang)
     if block:
+        if "<video" in block and in_vscode():
+            block += vscode_note_html(lang)
         parts.append(f'<div style="margin-top:6px">{block}</div>')
     return f'<div class="kitta-task" style="{_CARD}">{"".join(parts)}</div>'
 

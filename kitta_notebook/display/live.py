@@ -1,198 +1,217 @@
 """`task.watch()`: a task view that updates itself in place until the task ends.
 
-It polls on the kernel's running event loop (an asyncio task), so the cell
-returns at once and the kernel stays free for other cells. Without a running
-loop (a script) it polls on a private loop in a worker thread. The final
-output is the static HTML of the finished task, so a saved notebook shows it.
+It renders the snapshots of a `TaskFollower` (display/follow.py), which polls
+on the kernel's running loop, so the cell returns at once and the kernel
+stays free for other cells; without a running loop (a script) it polls on a
+private loop in a worker thread. In a notebook the final output is the
+static HTML of the finished task, so a saved notebook shows it. Outside a
+notebook it prints one short line per change instead of HTML.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import _core
-from ..errors import WaitTimeoutError
 from ..i18n import Lang, check_lang, text
-from .html import format_seconds, task_html, task_text
-from .video import MAX_EMBED_BYTES, async_fetch_for_embed, plan_video, render_video
+from . import background
+from .follow import FollowSnapshot, TaskFollower, async_client_for, follow
+from .html import format_seconds, task_html
+from .video import MAX_EMBED_BYTES, render_video
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask
 
-# Running watchers, kept so their asyncio tasks are not garbage-collected.
-_RUNNING: set[TaskWatcher] = set()
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_LINE_VALUE = 200
 
 
-class TaskWatcher:
-    """Handle of one live view: `await watcher.wait()` or `watcher.stop()`."""
+class LiveTaskView:
+    """Handle of one live view of a task: `await view.wait()`, `view.join()`, `view.stop()`.
+
+    `task`, `done`, `polls`, `retries` and `error` (what ended the view, if it
+    was an error) are plain state for code and tests; `follower.snapshot` has
+    the rest.
+    """
 
     def __init__(
         self,
         task: LipSyncTask,
         *,
-        poll_interval: float | None,
-        timeout: float | None,
-        embed: bool | None,
-        lang: Lang,
-        max_embed_bytes: int,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        embed: bool | None = None,
+        lang: Lang = "en",
+        max_embed_bytes: int = MAX_EMBED_BYTES,
     ) -> None:
         self.task = task
-        self.poll_interval = poll_interval
-        self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
-        self.embed = embed
         self.lang = lang
-        self.max_embed_bytes = max_embed_bytes
-        self.error: BaseException | None = None
-        self.retries = 0
-        self.polls = 0
-        self._done = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._private: asyncio.Task[None] | None = None
-        self._handle: Any = None
-        self._future: asyncio.Future[None] | None = None
-        self._thread: threading.Thread | None = None
+        self.follower = TaskFollower(
+            task,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            embed=embed,
+            max_embed_bytes=max_embed_bytes,
+        )
+        self._show, self.text_only = _sink(self._html, self._line)
+        if self.text_only:
+            self.follower.embed = False  # a printed line links the result, never inlines it
+        self.follower.subscribe(self._show)
+        self._runner: background.Background | None = None
 
     # --- public -------------------------------------------------------------
     @property
+    def timeout(self) -> float:
+        return self.follower.timeout
+
+    @property
+    def polls(self) -> int:
+        return self.follower.snapshot.polls
+
+    @property
+    def retries(self) -> int:
+        return self.follower.snapshot.retries
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.follower.snapshot.error
+
+    @property
     def done(self) -> bool:
-        return self._done.is_set()
+        return self._runner is None or self._runner.done
 
     def stop(self) -> None:
-        """Stop polling; the view keeps its last state."""
-        if self._future is not None:
-            self._future.cancel()
-        elif self._loop is not None:
-            self._loop.call_soon_threadsafe(self._cancel_private)
+        """Stop polling; the view keeps its last state (the task runs on, on the server)."""
+        if self._runner is not None:
+            self._runner.cancel()
 
     async def wait(self) -> LipSyncTask:
-        """Await the end of the live view (on the loop it runs on)."""
-        if self._future is not None:
-            try:
-                await asyncio.shield(self._future)
-            except asyncio.CancelledError:
-                if not self._future.cancelled():
-                    raise
-        else:
-            await asyncio.to_thread(self._done.wait)
+        """Await the end of the live view (from any loop)."""
+        if self._runner is not None:
+            await self._runner.wait()
         return self.task
-
-    def _cancel_private(self) -> None:
-        if self._private is not None:
-            self._private.cancel()
 
     def join(self, timeout: float | None = None) -> bool:
         """Block until the view has finished (for scripts; not from the loop it runs on)."""
-        return self._done.wait(timeout)
+        return self._runner is None or self._runner.join(timeout)
 
     def _ipython_display_(self) -> None:
-        """Shown already: a watcher returned as a cell's value adds no second output."""
+        """Shown already: a view returned as a cell's value adds no second output."""
 
-    # --- rendering ------------------------------------------------------------
-    def _note(self, started: float, problem: str | None = None) -> str:
-        waited = format_seconds(time.monotonic() - started)
-        base = f"{self.task.status_text} · {waited} · {text('watching', self.lang)}"
-        return f"{base} · {problem}" if problem else base
-
-    def _show(self, html_text: str, plain: str) -> None:
-        bundle = {"text/html": html_text, "text/plain": plain}
-        if self._handle is None:
-            from IPython.display import display
-
-            self._handle = display(bundle, raw=True, display_id=True)
-            if self._handle is None:  # outside IPython: print once
-                print(plain)
-        else:
-            self._handle.update(bundle, raw=True)
-
-    def _live(self, note: str) -> None:
-        self._show(task_html(self.task, lang=self.lang, note=note, video=""), task_text(self.task))
-
-    async def _final(self, note: str | None = None) -> None:
-        plan = plan_video(self.task, self.embed)
-        data: bytes | None = None
-        problem: str | None = None
-        if plan.action == "embed" and plan.url is not None:
-            data, problem = await async_fetch_for_embed(self.task, plan.url, self.max_embed_bytes)
-        video = render_video(plan, data, problem, lang=self.lang, max_bytes=self.max_embed_bytes)
-        self._show(
-            task_html(self.task, lang=self.lang, video=video, note=note), task_text(self.task)
+    def __repr__(self) -> str:
+        snap = self.follower.snapshot
+        return (
+            f"LiveTaskView(task_id={_plain(self.task.task_id)!r}, "
+            f"status={_plain(snap.status)!r}, phase={snap.phase!r})"
         )
 
-    # --- polling --------------------------------------------------------------
-    def _on_poll(self, started: float, task: LipSyncTask, error: Exception | None) -> None:
-        self.polls += 1
-        if error is not None:
-            self.retries += 1
-            self._live(self._note(started, text("retrying", self.lang)))
-        elif not task.is_terminal:
-            self._live(self._note(started))
+    # --- rendering ------------------------------------------------------------
+    def _note(self, snap: FollowSnapshot) -> str | None:
+        """The line under the task: what the view is doing, or why it stopped."""
+        if snap.phase == "timed_out":
+            return text("watch_timeout", self.lang, seconds=f"{snap.timeout:g}")
+        if snap.phase == "stopped":
+            return text("watch_stopped", self.lang)
+        if snap.phase == "failed" and snap.error is not None:
+            return f"{type(snap.error).__name__}: {snap.error}"
+        if not snap.polling:
+            return None
+        base = f"{snap.status} · {format_seconds(snap.elapsed)} · {text('watching', self.lang)}"
+        return f"{base} · {text('retrying', self.lang)}" if snap.retrying else base
 
-    async def _run(self) -> None:
-        started = time.monotonic()
-        client = self.task._owner()._async_client()
-        try:
-            await client.lip_sync.wait(
-                self.task,
-                timeout=self.timeout,
-                poll_interval=self.poll_interval,
-                raise_on_failure=False,
-                on_poll=lambda task, error: self._on_poll(started, task, error),
-            )
-            await self._final()
-        except WaitTimeoutError:
-            await self._final(text("watch_timeout", self.lang, seconds=f"{self.timeout:g}"))
-        except asyncio.CancelledError:
-            self._live(text("watch_stopped", self.lang))
-            raise
-        except Exception as exc:
-            self.error = exc
-            self._live(f"{type(exc).__name__}: {exc}")
-        finally:
-            self._done.set()
-            _RUNNING.discard(self)
+    def _html(self, snap: FollowSnapshot) -> str:
+        note = self._note(snap)
+        if snap.phase == "failed" or snap.active or snap.video is None:
+            return task_html(self.task, lang=self.lang, note=note, video="")
+        video = render_video(
+            snap.video,
+            snap.video_bytes,
+            snap.video_problem,
+            lang=self.lang,
+            max_bytes=self.follower.max_embed_bytes,
+        )
+        return task_html(self.task, lang=self.lang, video=video, note=note)
 
-    def _start(self) -> None:
-        started = time.monotonic()
-        if self.task.is_terminal:
-            self._done.set()
-            self._show(task_html(self.task, lang=self.lang, embed=self.embed), task_text(self.task))
-            return
-        self._live(self._note(started))
-        _RUNNING.add(self)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            self._future = loop.create_task(self._run())
+    def _line(self, snap: FollowSnapshot) -> str:
+        """One short plain-text line (no HTML, no video bytes) for a terminal or a log."""
+        parts = [f"{_plain(self.task.task_id)}: {_plain(snap.status)}"]
+        if snap.elapsed >= 0.05:
+            parts.append(format_seconds(snap.elapsed))
+        note = self._note(snap) if not snap.polling else None
+        if snap.retrying:
+            note = text("retrying", self.lang)
+        if note:
+            parts.append(_plain(note))
+        if snap.phase == "finished" and self.task.failed:
+            error = self.task.error_code or self.task.error_message or ""
+            parts.append(_plain(error))
+        if snap.phase == "finished" and self.task.result_video_url:
+            parts.append(_plain(self.task.result_video_url))
+        return " · ".join(p for p in parts if p)
+
+    # --- running --------------------------------------------------------------
+    def _start(self) -> LiveTaskView:
+        follower = self.follower
+        owner = self.task._owner()  # a task without a client fails here, in the cell
+
+        async def run(private: bool) -> None:
+            async with async_client_for(owner, private) as client:
+                await follow(follower, client)
+
+        follower.begin()
+        self._runner = background.start(run, name=f"kitta-watch-{self.task.task_id}")
+        return self
+
+
+def _plain(value: object) -> str:
+    """A server value made safe for a terminal: no control characters, bounded length."""
+    shown = _CONTROL.sub("?", "" if value is None else str(value))
+    return shown if len(shown) <= _MAX_LINE_VALUE else shown[:_MAX_LINE_VALUE] + "…"
+
+
+Sink = Callable[[FollowSnapshot], None]
+
+
+def _sink(
+    html_of: Callable[[FollowSnapshot], str], line_of: Callable[[FollowSnapshot], str]
+) -> tuple[Sink, bool]:
+    """Where snapshots go: one display updated in place in IPython, else printed lines
+    (then True: text only)."""
+    from IPython.core.display_functions import display as ipython_display
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+
+    # IPython's own display() without a shell prints the whole bundle (with the base64
+    # video): a script gets one line per change instead.
+    if display is ipython_display and not InteractiveShell.initialized():
+        return _line_printer(line_of), True
+    handle: Any = None
+
+    def show(snap: FollowSnapshot) -> None:
+        nonlocal handle
+        bundle = {"text/html": html_of(snap), "text/plain": line_of(snap)}
+        if handle is None:
+            handle = display(bundle, raw=True, display_id=True)
         else:
-            self._thread = threading.Thread(
-                target=lambda: asyncio.run(self._run_private()),
-                name=f"kitta-watch-{self.task.task_id}",
-                daemon=True,
-            )
-            self._thread.start()
+            handle.update(bundle, raw=True)
 
-    async def _run_private(self) -> None:
-        """Poll on this thread's own loop, with its own async client (loops don't share)."""
-        from .._async_client import AsyncKittaClient
+    return show, False
 
-        owner = self.task._owner()
-        private = AsyncKittaClient(_config=owner._config)
-        original = self.task._client
-        self.task._client = private
-        self._loop = asyncio.get_running_loop()
-        self._private = asyncio.current_task()
-        try:
-            await self._run()
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self.task._client = original
-            await private.aclose()
+
+def _line_printer(line_of: Callable[[FollowSnapshot], str]) -> Sink:
+    last: list[tuple[str, str, bool]] = []
+
+    def show(snap: FollowSnapshot) -> None:
+        if snap.active and snap.task.is_terminal:
+            return  # the line with the outcome comes when the follow ends
+        key = (snap.status, snap.phase, snap.retrying)
+        if last and last[0] == key:
+            return
+        last[:] = [key]
+        print(line_of(snap), flush=True)
+
+    return show
 
 
 def watch_task(
@@ -203,9 +222,9 @@ def watch_task(
     embed: bool | None = None,
     lang: str = "en",
     max_embed_bytes: int = MAX_EMBED_BYTES,
-) -> TaskWatcher:
+) -> LiveTaskView:
     """Display `task` and keep the display current until it finishes; returns at once."""
-    watcher = TaskWatcher(
+    view = LiveTaskView(
         task,
         poll_interval=poll_interval,
         timeout=timeout,
@@ -213,5 +232,4 @@ def watch_task(
         lang=check_lang(lang),
         max_embed_bytes=max_embed_bytes,
     )
-    watcher._start()
-    return watcher
+    return view._start()

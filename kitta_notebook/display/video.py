@@ -4,18 +4,25 @@ A public http(s) URL is given to `<video src>`: the browser fetches it. A
 URL the browser may not reach (the sandbox on loopback, which a Binder
 browser cannot see) or `embed=True` makes the kernel fetch the bytes,
 without the API token, and inline them as `data:video/mp4`, up to a size
-cap; past it, a message and a download hint. Never autoplay, never loop.
+cap and within a time budget; past either, the link and a download hint.
+A kept copy of the result (see `_kept`) is played first, without any
+network; a link the host refuses (401/403/404/410) reads "link expired"
+with how to get a fresh one. Never autoplay, never loop.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from .._fetch import Fetched, FetchLimits, fetch, fetch_async
+from .._kept import keep_bytes, kept_path
+from ..errors import DownloadError, KittaError
 from ..i18n import Lang, text
 from ..validation import is_public_host
 
@@ -59,8 +66,15 @@ def plan_video(task: LipSyncTask, embed: bool | None = None) -> VideoPlan:
         return VideoPlan("refused")
     host = urlsplit(url).hostname or ""
     if embed is None:
-        embed = not is_public_host(host)
+        embed = not is_public_host(host) or _has_kept_copy(task)
     return VideoPlan("embed" if embed else "link", url)
+
+
+def _has_kept_copy(task: LipSyncTask) -> bool:
+    try:
+        return kept_path(task._client, task) is not None
+    except (OSError, KittaError):
+        return False
 
 
 def cached_bytes(url: str) -> bytes | None:
@@ -79,40 +93,84 @@ def remember_bytes(url: str, data: bytes) -> None:
 
 Embedded = tuple[bytes | None, str | None]
 
-
-def _settle(url: str, fetched: bytes | None) -> Embedded:
-    if fetched is None:
-        return None, "too large"
-    remember_bytes(url, fetched)
-    return fetched, None
+# A card shown in a cell blocks the kernel while it fetches: it gives up after this
+# and shows the link instead. A live view fetches beside the kernel, but also ends.
+EMBED_BUDGET_SECONDS = 4.0
+ASYNC_EMBED_DEADLINE = 60.0
 
 
-def fetch_for_embed(task: LipSyncTask, url: str, max_bytes: int) -> Embedded:
-    """(bytes, None), or (None, reason) when the video is too large or unreachable."""
-    data = cached_bytes(url)
+def _problem(exc: DownloadError) -> str:
+    """The short reason `render_video` understands."""
+    short = {"too_large": "too large", "expired": "expired", "timeout": "slow"}
+    if exc.reason in short:
+        return short[exc.reason]
+    if exc.arrived:
+        return exc.arrived
+    if exc.status_code:
+        return f"HTTP {exc.status_code}"
+    return "incomplete" if exc.reason == "incomplete" else "connection failed"
+
+
+def kept_bytes(task: LipSyncTask, max_bytes: int) -> bytes | None:
+    """The kept copy of the task's result (no network), when there is one within the cap."""
+    try:
+        path = kept_path(task._client, task)
+        if path is None or path.stat().st_size > max_bytes:
+            return None
+        return path.read_bytes()
+    except (OSError, KittaError):
+        return None
+
+
+def _keep(task: LipSyncTask, data: bytes) -> None:
+    if task._client is None:
+        return
+    with contextlib.suppress(OSError, KittaError):  # keeping is a convenience
+        keep_bytes(task._client, task, data)
+
+
+def _settle(task: LipSyncTask, url: str, fetched: Fetched) -> Embedded:
+    data = fetched.data or b""
+    remember_bytes(url, data)
+    _keep(task, data)
+    return data, None
+
+
+def fetch_for_embed(
+    task: LipSyncTask, url: str, max_bytes: int, budget: float = EMBED_BUDGET_SECONDS
+) -> Embedded:
+    """(bytes, None), or (None, reason): too large, expired, slow or unreachable.
+
+    The kept copy wins (no network); otherwise the fetch gets `budget` seconds.
+    """
+    data = kept_bytes(task, max_bytes) or cached_bytes(url)
     if data is not None:
         return data, None
-    if task._client is None:
-        return None, "task has no client"
     try:
-        fetched = task._client._sync_client().fetch_bytes(url, max_bytes=max_bytes)
+        limits = FetchLimits(deadline=budget, max_bytes=max_bytes)
+        fetched = fetch(url, limits)
+    except DownloadError as exc:
+        return None, _problem(exc)
     except Exception as exc:  # a display must never raise
         return None, type(exc).__name__
-    return _settle(url, fetched)
+    return _settle(task, url, fetched)
 
 
-async def async_fetch_for_embed(task: LipSyncTask, url: str, max_bytes: int) -> Embedded:
+async def async_fetch_for_embed(
+    task: LipSyncTask, url: str, max_bytes: int, deadline: float = ASYNC_EMBED_DEADLINE
+) -> Embedded:
     """`fetch_for_embed` on the running event loop."""
-    data = cached_bytes(url)
+    data = kept_bytes(task, max_bytes) or cached_bytes(url)
     if data is not None:
         return data, None
-    if task._client is None:
-        return None, "task has no client"
     try:
-        fetched = await task._client._async_client().fetch_bytes(url, max_bytes=max_bytes)
+        limits = FetchLimits(deadline=deadline, max_bytes=max_bytes)
+        fetched = await fetch_async(url, limits)
+    except DownloadError as exc:
+        return None, _problem(exc)
     except Exception as exc:
         return None, type(exc).__name__
-    return _settle(url, fetched)
+    return _settle(task, url, fetched)
 
 
 _VIDEO_STYLE = "max-width:100%;width:480px;border-radius:6px;background:#000;display:block"
@@ -144,6 +202,10 @@ def render_video(
     if data is None:
         if problem == "too large":
             message = text("video_too_large", lang, size=f"> {max_bytes // (1024 * 1024)} MB")
+        elif problem == "expired":
+            message = text("video_link_expired", lang)
+        elif problem == "slow":
+            message = text("video_slow", lang)
         else:
             message = text("video_unavailable", lang, reason=problem or "unknown")
         return (

@@ -51,8 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pro-token", action="append", default=[], metavar="TOKEN", help="may use the pro model"
     )
-    parser.add_argument("--time-scale", type=float, default=1.0, help="multiplies all delays")
-    parser.add_argument("--db", default=None, help="SQLite file (default: in memory)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="multiplies all delays (default: KITTA_SANDBOX_TIME_SCALE or 1)",
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="added to every reported time (default: KITTA_SANDBOX_CLOCK_OFFSET or 0)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--db", default=None, help="SQLite file (default: in memory)")
+    where.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder for the database, results and uploads (shareable by several sandboxes)",
+    )
+    parser.add_argument("--lease-seconds", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--no-reconcile",
         action="store_true",
@@ -104,8 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sandbox = Sandbox(
             dict(args.token) or None,
             time_scale=args.time_scale,
+            clock_offset=args.clock_offset,
             pro_tokens=args.pro_token,
             db=args.db,
+            data_dir=args.data_dir,
+            lease_seconds=args.lease_seconds,
             faults=config,
             host=args.host,
             port=args.port,

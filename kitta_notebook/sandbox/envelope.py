@@ -14,6 +14,7 @@ ERROR_CODES: dict[int, str] = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    413: "payload_too_large",
     429: "rate_limited",
     500: "internal_error",
 }

@@ -3,7 +3,8 @@
 Inputs are fetched the way a media host would see the real service fetch them:
 plain GET, no Authorization header, bounded size and time. Probing parses
 ``ffmpeg -i`` (imageio-ffmpeg ships no ffprobe). Renders are small H.264/AAC
-MP4s (yuv420p, faststart) that play in Chromium, with the SANDBOX mark burned in.
+MP4s made by ``render``. A loopback URL of a sandbox that no longer answers (an
+earlier run on another port) is read from this sandbox's own files instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +25,7 @@ import httpx
 __all__ = [
     "MAX_AUDIO_SECONDS",
     "MAX_FETCH_BYTES",
+    "PCM_RATE",
     "Fetched",
     "Fetcher",
     "Ffmpeg",
@@ -33,9 +36,7 @@ __all__ = [
 MAX_FETCH_BYTES = 50 * 1024 * 1024
 FETCH_DEADLINE_SECONDS = 60.0
 MAX_AUDIO_SECONDS = 300.0
-OUTPUT_WIDTH = 320
-OUTPUT_MAX_HEIGHT = 568
-FPS = 25
+PCM_RATE = 16_000
 IMAGE_CODECS = {"png": "png", "mjpeg": "jpg", "webp": "webp", "bmp": "bmp"}
 """Still-image codecs accepted for imageUrl/referenceImageUrl, with a file extension
 that makes ffmpeg's image2 demuxer loop them."""
@@ -72,8 +73,13 @@ def _is_loopback(url: str) -> bool:
 class Fetcher:
     """Downloads task inputs. Loopback URLs bypass proxy settings from the environment."""
 
-    def __init__(self, max_bytes: int = MAX_FETCH_BYTES) -> None:
+    def __init__(
+        self,
+        max_bytes: int = MAX_FETCH_BYTES,
+        local: Callable[[str], Path | None] | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
+        self.local = local
         self._lock = threading.Lock()
         self._clients: dict[bool, httpx.Client] = {}
         self._closed = False
@@ -102,6 +108,28 @@ class Fetcher:
 
     def fetch(self, field: str, url: str, dest: Path) -> Fetched:
         """GET ``url`` into ``dest``; raises ``MediaError('media_unreachable')``."""
+        try:
+            return self._fetch(field, url, dest)
+        except httpx.ConnectError:
+            copy = self.local(url) if self.local is not None and _is_loopback(url) else None
+            if copy is None:
+                where = f"{field} could not be fetched from {url}"
+                raise MediaError("media_unreachable", f"{where}: ConnectError") from None
+        return self._copy(field, url, copy, dest)
+
+    def _copy(self, field: str, url: str, source: Path, dest: Path) -> Fetched:
+        digest = hashlib.sha256()
+        size = 0
+        with source.open("rb") as src, dest.open("wb") as out:
+            while chunk := src.read(1024 * 1024):
+                size += len(chunk)
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise MediaError("media_invalid", f"{field} at {url} is empty")
+        return Fetched(field, url, dest, digest.hexdigest(), size)
+
+    def _fetch(self, field: str, url: str, dest: Path) -> Fetched:
         client = self._client(_is_loopback(url))
         digest = hashlib.sha256()
         size = 0
@@ -127,6 +155,8 @@ class Fetcher:
             raise MediaError("media_unreachable", f"{where}: invalid URL") from None
         except httpx.TimeoutException:
             raise MediaError("media_unreachable", f"{where}: timed out") from None
+        except httpx.ConnectError:
+            raise  # fetch() may read it from this sandbox's own files
         except httpx.HTTPError as exc:
             reason = type(exc).__name__
             raise MediaError("media_unreachable", f"{where}: {reason}") from None
@@ -185,18 +215,22 @@ class Ffmpeg:
 
     def run(self, args: list[str], timeout: float) -> tuple[int, str]:
         """Run ffmpeg with ``args``; returns (exit code, stderr text)."""
+        code, _, err = self._run(args, timeout, capture=False)
+        return code, err
+
+    def _run(self, args: list[str], timeout: float, *, capture: bool) -> tuple[int, bytes, str]:
         with self._lock:
             if self._closed:
                 raise MediaError("internal_error", "the sandbox is shutting down")
             proc = subprocess.Popen(
                 [self.exe, "-hide_banner", "-nostdin", *args],
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
             self._running.add(proc)
         try:
-            _, err = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
@@ -204,7 +238,7 @@ class Ffmpeg:
         finally:
             with self._lock:
                 self._running.discard(proc)
-        return proc.returncode, err.decode("utf-8", "replace")
+        return proc.returncode, out or b"", err.decode("utf-8", "replace")
 
     def probe(self, path: Path) -> Probe | None:
         """Container, codecs and duration; ``None`` when ffmpeg cannot read the file."""
@@ -227,6 +261,18 @@ class Ffmpeg:
         times = list(_TIME.finditer(err))
         return _seconds(times[-1]) if code == 0 and times else None
 
+    def pcm(self, path: Path, rate: int = PCM_RATE) -> bytes:
+        """The first audio stream as mono signed 16-bit samples at ``rate`` Hz.
+
+        Its length is the audio's duration to a sample, whatever the container's
+        header says (``ffmpeg -i`` prints only hundredths, truncated)."""
+        args = ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(rate)]
+        code, out, err = self._run([*args, "-f", "s16le", "-"], timeout=120, capture=True)
+        if code != 0:
+            tail = err.strip().splitlines()[-1:] or ["no output"]
+            raise MediaError("media_invalid", f"the audio could not be decoded: {tail[0]}")
+        return out
+
     def video_encoder(self) -> list[str]:
         """libx264 when the build has it (imageio-ffmpeg's do), else OpenH264."""
         if self._encoder is None:
@@ -236,63 +282,3 @@ class Ffmpeg:
             else:
                 self._encoder = ["-c:v", "libopenh264", "-b:v", "600k"]
         return self._encoder
-
-    def render(
-        self,
-        *,
-        mode: str,
-        primary: Path,
-        audio: Path,
-        seconds: float,
-        mark: Path,
-        reference: Path | None,
-        out: Path,
-    ) -> None:
-        """Video mode: the source looped/trimmed to the audio. Image mode: the still, with
-        the reference image (if any) as a small inset in the bottom-right corner."""
-        fit = (
-            f"scale={OUTPUT_WIDTH}:{OUTPUT_MAX_HEIGHT}:force_original_aspect_ratio=decrease:"
-            f"force_divisible_by=2,setsar=1,fps={FPS},format=yuv420p"
-        )
-        if mode == "video":
-            inputs = ["-stream_loop", "-1", "-i", str(primary)]
-        else:
-            inputs = ["-loop", "1", "-framerate", str(FPS), "-i", str(primary)]
-        inputs += ["-i", str(audio), "-i", str(mark)]
-        graph = f"[0:v]{fit}[base];"
-        base = "[base]"
-        if reference is not None:
-            inputs += ["-loop", "1", "-framerate", str(FPS), "-i", str(reference)]
-            graph += "[3:v]scale=72:-2,setsar=1[ref];[base][ref]overlay=W-w-8:H-h-8[inset];"
-            base = "[inset]"
-        graph += f"{base}[2:v]overlay=8:8:format=auto,format=yuv420p[v]"
-        args = [
-            "-y",
-            *inputs,
-            "-filter_complex",
-            graph,
-            "-map",
-            "[v]",
-            "-map",
-            "1:a:0",
-            "-t",
-            f"{seconds:.3f}",
-            *self.video_encoder(),
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "96k",
-            "-ar",
-            "44100",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-            str(out),
-        ]
-        code, err = self.run(args, timeout=max(60.0, 4 * seconds))
-        if code != 0 or not out.exists():
-            tail = err.strip().splitlines()[-1:] or ["no output"]
-            raise MediaError("media_invalid", f"the inputs could not be decoded: {tail[0]}")

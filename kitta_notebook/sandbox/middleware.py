@@ -1,25 +1,32 @@
-"""Outermost ASGI layer: request ids, request counters and injected faults.
+"""Outermost ASGI layer: request ids, the ``Date`` header, counters, faults, last resort.
 
 It sits outside FastAPI so that a fault can answer (or drop) a request before
 any route runs, and so that every response, errors included, carries the
-``X-Request-Id`` that also appears in the error envelope.
+``X-Request-Id`` that also appears in the error envelope and a ``Date`` on the
+sandbox's (possibly shifted) clock. It is also the catch-all: an exception that
+escapes the app never reaches uvicorn, which would close the kept-alive
+connection under the client's next request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .clock import SandboxClock
 from .connections import ConnectionRegistry
 from .envelope import REQUEST_ID_SCOPE_KEY, envelope_bytes, new_request_id
 from .faults import FaultDecision, FaultInjector
 from .stats import SandboxStats
 
 __all__ = ["SandboxMiddleware", "classify"]
+
+log = logging.getLogger(__name__)
 
 _TASK = re.compile(r"^/api/v1/lip-sync/tasks/[^/]+$")
 
@@ -40,11 +47,13 @@ def classify(method: str, path: str) -> str:
         return "samples"
     if path.startswith("/results/"):
         return "results"
+    if path.startswith("/_sandbox/media/"):
+        return "upload" if method == "PUT" else "uploaded"
     return "other"
 
 
 def _fault_route(route: str) -> str:
-    return "media" if route in ("samples", "results") else route
+    return "media" if route in ("samples", "results", "uploaded") else route
 
 
 def _retry_after_value(seconds: float) -> str:
@@ -61,11 +70,13 @@ class SandboxMiddleware:
         stats: SandboxStats,
         faults: FaultInjector,
         connections: ConnectionRegistry,
+        clock: SandboxClock | None = None,
     ) -> None:
         self.app = app
         self.stats = stats
         self.faults = faults
         self.connections = connections
+        self.clock = clock or SandboxClock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,15 +88,35 @@ class SandboxMiddleware:
         scope[REQUEST_ID_SCOPE_KEY] = request_id
         self.stats.record_request(route, method)
 
+        started = False
+
         async def send_tagged(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append("X-Request-Id", request_id)
+                started = True
+                headers = MutableHeaders(scope=message)
+                headers.append("X-Request-Id", request_id)
+                headers["Date"] = self.clock.http_date()
                 status = int(message["status"])
                 self.stats.record_status(route, status)
                 if route == "create" and status == 202:
                     self.stats.record_create_accepted()
             await send(message)
 
+        try:
+            await self._dispatch(scope, receive, send_tagged, route, request_id)
+        except Exception:
+            # FastAPI already answered the 500 envelope and re-raised; if nothing was
+            # sent yet, answer it here. Either way the connection stays usable.
+            log.exception("sandbox: unhandled error on %s %s", method, scope.get("path"))
+            if not started:
+                body = envelope_bytes("internal_error", "internal server error", request_id)
+                await send_tagged(_json_start(500, body))
+                await send_tagged({"type": "http.response.body", "body": body})
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send_tagged: Send, route: str, request_id: str
+    ) -> None:
         decision = self.faults.decide(_fault_route(route))
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)
@@ -139,8 +170,9 @@ class SandboxMiddleware:
         else:
             status = 500
             body = envelope_bytes("internal_error", "internal server error", request_id)
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        start = _json_start(status, body)
+        start["headers"] += headers[1:]
+        await send(start)
         await send({"type": "http.response.body", "body": body})
 
     async def _drop(self, scope: Scope, receive: Receive, *, drain: bool) -> None:
@@ -157,6 +189,11 @@ class SandboxMiddleware:
             raise RuntimeError("sandbox: cannot drop this connection")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(_until_disconnect(receive), timeout=2)
+
+
+def _json_start(status: int, body: bytes) -> Message:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    return {"type": "http.response.start", "status": status, "headers": headers}
 
 
 async def _drain_body(receive: Receive) -> None:

@@ -2,26 +2,26 @@
 
 Paths are written relative to the API base (``/v1/...``) with ``servers`` set to
 ``<origin>/api``, mirroring the contract's base ``https://kittaaudio.com/api``.
-Response shapes come from the pydantic models below (documentation only: the
-routes build their JSON by hand); the create body is written out so that the
-model ids appear as an enum.
+Response shapes come from pydantic models (the task DTO's from ``dto``, which
+also builds the routes' JSON); the create body is written out so that the model
+ids appear as an enum. Sandbox-only routes (``/_sandbox/...``) are not listed.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
+from .dto import TaskDTO, TaskListItem
 from .envelope import ERROR_CODES
 from .pricing import DEFAULT_MODEL, MAX_DURATION_SECONDS, MODELS, PRICES, pricing_document
+from .samples import load_samples
 from .store import STATUSES
 
-__all__ = ["build_openapi", "error_responses"]
-
-TaskStatus = Literal["pending", "processing", "succeeded", "failed"]
+__all__ = ["TaskDTO", "TaskList", "Usage", "build_openapi", "error_responses"]
 
 DESCRIPTION = """\
 **Kitta lip-sync API — local sandbox.** Implements the public contract of the
@@ -40,44 +40,16 @@ Prices: {prices}.
 """
 
 
-class TaskDTO(BaseModel):
-    """A lip-sync task."""
-
-    id: str = Field(examples=["row_123"])
-    taskId: str = Field(examples=["lip_task_123"], description="Use this id for later queries.")
-    type: str = Field(examples=["lip_sync"])
-    status: TaskStatus
-    model: str = Field(examples=[DEFAULT_MODEL])
-    inputMode: Literal["video", "image"]
-    resultVideoUrl: str | None = Field(description="Set once the task succeeded.")
-    errorCode: str | None
-    errorMessage: str | None
-    creditsCharged: int
-    createdAt: str = Field(examples=["2026-07-01T08:00:00.000Z"])
-    startedAt: str | None
-    completedAt: str | None
-
-
-class TaskListItem(BaseModel):
-    """A list item: a subset of the task DTO."""
-
-    taskId: str
-    type: str
-    status: TaskStatus
-    inputMode: Literal["video", "image"]
-    resultVideoUrl: str | None
-    creditsCharged: int
-
-
 class Pagination(BaseModel):
     limit: int
     offset: int
     hasMore: bool
 
 
-class TaskList(BaseModel):
-    data: list[TaskListItem]
-    pagination: Pagination
+_ITEMS: Any = list[TaskListItem]  # type: ignore[valid-type]
+TaskList: type[BaseModel] = create_model(
+    "TaskList", data=(_ITEMS, ...), pagination=(Pagination, ...)
+)
 
 
 class ErrorBody(BaseModel):
@@ -173,6 +145,19 @@ CREATE_EXTRA: dict[str, Any] = {
 LIST_EXTRA: dict[str, Any] = {"parameters": _list_parameters()}
 
 
+def samples_document(origin: str) -> dict[str, dict[str, Any]]:
+    """The sample media as served here, with durations: what `sample_media()` offers."""
+    samples = load_samples()
+    listed: dict[str, dict[str, Any]] = {}
+    for key, file in samples.files.items():
+        entry: dict[str, Any] = {"url": f"{origin}/samples/{file}"}
+        if key in samples.durations:
+            entry["durationSeconds"] = samples.durations[key]
+        listed[key] = entry
+    listed["missing"] = {"url": f"{origin}/samples/missing.mp4"}  # a 404, on purpose
+    return listed
+
+
 def build_openapi(app: FastAPI, origin: str) -> dict[str, Any]:
     """The document for a sandbox reached at ``origin`` (``http://host:port``)."""
     prices = ", ".join(f"`{p.model}` {p.credits_per_second} credits/s" for p in PRICES.values())
@@ -205,6 +190,9 @@ def build_openapi(app: FastAPI, origin: str) -> dict[str, Any]:
                 operation["security"] = []
     doc["info"]["x-kitta-sandbox"] = True
     doc["info"]["x-kitta-sandbox-pricing"] = pricing_document()
+    # Sandbox only, not part of the Kitta API: PUT/HEAD/GET <this>/<sha256>.<ext>.
+    doc["info"]["x-kitta-sandbox-media-store"] = f"{origin}/_sandbox/media"
+    doc["info"]["x-kitta-sandbox-samples"] = samples_document(origin)
     doc["x-kitta-models"] = list(MODELS)
     doc["x-kitta-sandbox-error-codes"] = {str(k): v for k, v in ERROR_CODES.items()}
     return doc

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "BILLING_STEP_SECONDS",
     "DEFAULT_MODEL",
     "FALLBACK_AUDIO_SECONDS",
     "MAX_DURATION_SECONDS",
@@ -52,6 +53,12 @@ FALLBACK_AUDIO_SECONDS = 10.0
 """Assumed audio length when a create gives no ``durationSeconds`` and the sandbox
 cannot measure the audio at create time (it can only for its own samples/results)."""
 
+BILLING_STEP_SECONDS = 0.01
+"""Audio is billed by its length rounded to the nearest hundredth of a second, the
+precision ffmpeg reports: the same audio is priced the same whether its length
+came from ``durationSeconds`` (e.g. 4.29375 from a WAV header) or was measured
+after rendering (4.29), so the charge at creation and the final one agree."""
+
 MAX_DURATION_SECONDS = 3600.0
 """Largest ``durationSeconds`` a create may declare (400 above it)."""
 
@@ -59,11 +66,15 @@ MAX_DURATION_SECONDS = 3600.0
 def estimate_credits(model: str, seconds: float | None) -> int:
     """Credits for ``seconds`` of audio on ``model`` (``None`` = fallback length).
 
-    ``ceil(seconds * rate)`` with a one-second minimum: 12 s on v1 -> 1200.
-    Raises ``KeyError`` for an unknown model.
+    ``ceil(round(seconds, 2) * rate)`` with a one-second minimum: 12 s on v1 -> 1200,
+    4.29375 s -> 429. Raises ``KeyError`` for an unknown model.
     """
     price = PRICES[model]
-    billed = FALLBACK_AUDIO_SECONDS if seconds is None else max(seconds, MINIMUM_BILLED_SECONDS)
+    if seconds is None:
+        billed = FALLBACK_AUDIO_SECONDS
+    else:
+        billed = max(round(seconds / BILLING_STEP_SECONDS) * BILLING_STEP_SECONDS, 0.0)
+        billed = max(billed, MINIMUM_BILLED_SECONDS)
     # round() first so that 12.000000001 (float noise) is not billed as 1201.
     return math.ceil(round(billed * price.credits_per_second, 6))
 
@@ -77,6 +88,8 @@ def pricing_document() -> dict[str, Any]:
             for p in PRICES.values()
         },
         "minimumBilledSeconds": MINIMUM_BILLED_SECONDS,
+        "billingStepSeconds": BILLING_STEP_SECONDS,
         "fallbackAudioSeconds": FALLBACK_AUDIO_SECONDS,
-        "rule": "ceil(audioSeconds * creditsPerSecond), at least minimumBilledSeconds",
+        "rule": "ceil(round(audioSeconds, 2) * creditsPerSecond), audioSeconds at least "
+        "minimumBilledSeconds",
     }

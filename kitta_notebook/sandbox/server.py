@@ -1,103 +1,61 @@
-"""``Sandbox``: the local Kitta API server's lifecycle, run in a background thread.
+"""``Sandbox``: the local Kitta API server's lifecycle, accounts and knobs.
 
-uvicorn serves on a socket bound here (port 0 by default, so the real port is
-known before serving starts) from a daemon thread with its own event loop, so
-it works inside a Jupyter kernel whose loop is already running (with or without
-nest_asyncio). FastAPI and uvicorn are imported only when a sandbox starts.
+It wires the store, the worker engine and the app together and serves them
+from a background thread (``serving``). FastAPI and uvicorn are imported only
+when a sandbox starts.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-import json
-import math
 import os
 import shutil
-import socket
 import tempfile
 import threading
-import time
-import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .clock import SandboxClock
 from .faults import FaultConfig, FaultInjector
+from .samples import SAMPLES_DIR, load_samples
+from .serving import ServerThread, bind, stop_at_exit, url_host
+from .settings import (
+    MAX_UPLOAD_BYTES,
+    SandboxConfigError,
+    check_clock_offset,
+    check_time_scale,
+    clock_offset_from_env,
+    time_scale_from_env,
+)
 from .stats import SandboxStats
 
 if TYPE_CHECKING:
-    import uvicorn
-
     from kitta_notebook import AsyncKittaClient, KittaClient  # type: ignore[attr-defined]
 
-    from .app import Samples
     from .store import Store
     from .worker import Engine
 
-__all__ = ["DEFAULT_CREDITS", "DEFAULT_TOKEN", "Sandbox"]
+__all__ = ["DEFAULT_CREDITS", "DEFAULT_TOKEN", "SAMPLES_DIR", "Sandbox", "load_samples"]
 
 DEFAULT_TOKEN = "sandbox-token"
 """The account created when ``Sandbox()`` is given no accounts (and its database has none)."""
 DEFAULT_CREDITS = 1_000_000
 """Credits of the default account, and of a ``pro_tokens`` entry missing from ``accounts``."""
-STARTUP_TIMEOUT = 20.0
-SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
-
-
-_running: weakref.WeakSet[Sandbox] = weakref.WeakSet()
-_atexit_registered = False
-
-
-def _stop_all_at_exit() -> None:
-    """Stop sandboxes a script forgot to stop, so their temp files go too."""
-    for sandbox in list(_running):
-        sandbox.stop()
-
-
-def _track(sandbox: Sandbox) -> None:
-    global _atexit_registered
-    if not _atexit_registered:
-        atexit.register(_stop_all_at_exit)
-        _atexit_registered = True
-    _running.add(sandbox)
-
-
-def _url_host(host: str) -> str:
-    """The host to put in URLs for a bind address (wildcards -> loopback)."""
-    if host in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host else host
-
-
-def load_samples() -> Samples:
-    """The committed samples, described by ``samples/manifest.json``."""
-    from .app import Samples
-
-    manifest: dict[str, dict[str, Any]] = json.loads(
-        (SAMPLES_DIR / "manifest.json").read_text(encoding="utf-8")
-    )
-    return Samples(
-        directory=SAMPLES_DIR,
-        files={k: str(v["file"]) for k, v in manifest.items()},
-        content_types={k: str(v["contentType"]) for k, v in manifest.items()},
-        durations={
-            k: float(v["durationSeconds"]) for k, v in manifest.items() if "durationSeconds" in v
-        },
-    )
 
 
 class Sandbox:
     """A local server that behaves like the Kitta lip-sync API.
 
     ``accounts`` maps API tokens to starting credits (default: one account
-    ``sandbox-token`` with 1,000,000 credits). With a ``db`` file, accounts that
-    already exist keep their stored balance. ``pro_tokens`` may use
+    ``sandbox-token`` with 1,000,000 credits). With a ``db`` file or a
+    ``data_dir``, accounts that already exist keep their stored balance, and
+    several sandboxes (processes) may share it. ``pro_tokens`` may use
     ``kitta-lip-sync-pro`` (default: nobody). ``time_scale`` multiplies every
-    simulated delay (1.0: ~1 s pending, >= 3 s processing). Use as a context
+    simulated delay (1.0: ~1 s pending, >= 3 s processing; default
+    ``KITTA_SANDBOX_TIME_SCALE`` or 1.0). ``clock_offset`` seconds are added to
+    every time the sandbox reports (default ``KITTA_SANDBOX_CLOCK_OFFSET`` or 0),
+    to play a server whose clock is behind (< 0) or ahead. Use as a context
     manager or call ``start()``/``stop()``.
     """
 
@@ -105,22 +63,36 @@ class Sandbox:
         self,
         accounts: Mapping[str, int] | None = None,
         *,
-        time_scale: float = 1.0,
+        time_scale: float | None = None,
         pro_tokens: Iterable[str] | None = None,
         db: str | os.PathLike[str] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
         faults: FaultConfig | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         reconcile_credits: bool = True,
         log_level: str = "warning",
+        clock_offset: float | None = None,
+        lease_seconds: float | None = None,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
-        if not math.isfinite(time_scale) or time_scale < 0:
-            raise ValueError("time_scale must be a finite number >= 0")
+        self.time_scale = (
+            time_scale_from_env() if time_scale is None else check_time_scale(time_scale)
+        )
+        self.clock_offset = (
+            clock_offset_from_env() if clock_offset is None else check_clock_offset(clock_offset)
+        )
+        if db is not None and data_dir is not None:
+            raise SandboxConfigError("give either db (a SQLite file) or data_dir, not both.")
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        if self.data_dir is not None:
+            db = self.data_dir / "sandbox.db"
+        self._lease_seconds = lease_seconds
+        self.max_upload_bytes = int(max_upload_bytes)
         self._accounts = dict(accounts) if accounts is not None else None
         for token, credits in (self._accounts or {}).items():
             self._check_account(token, credits)
         self._pro = set(pro_tokens or ())
-        self.time_scale = float(time_scale)
         self.db = None if db is None else Path(db)
         self.host = host
         self._requested_port = int(port)
@@ -131,11 +103,9 @@ class Sandbox:
         self._lock = threading.RLock()
         self._store: Store | None = None
         self._engine: Engine | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._server_error: BaseException | None = None
+        self._server: ServerThread | None = None
         self._renders_dir: Path | None = None
-        self._temp_renders = False
+        self._temp_dir: Path | None = None
         self._port: int | None = None
         self._token: str | None = None
         self._sample_files: dict[str, str] = {}
@@ -143,29 +113,29 @@ class Sandbox:
     @staticmethod
     def _check_account(token: str, credits: int) -> None:
         if not isinstance(token, str) or not token or token != token.strip() or " " in token:
-            raise ValueError(f"invalid token {token!r}")
+            raise SandboxConfigError(f"invalid token {token!r}")
         if isinstance(credits, bool) or not isinstance(credits, int) or credits < 0:
-            raise ValueError(f"credits for {token!r} must be an int >= 0")
+            raise SandboxConfigError(f"credits for {token!r} must be an int >= 0")
 
     # lifecycle ------------------------------------------------------------------------
 
     def start(self) -> Sandbox:
         """Start serving (no-op when running). Returns ``self``."""
         with self._lock:
-            if self._thread is not None:
+            if self._server is not None:
                 return self
             try:
                 self._start()
             except BaseException:
                 self._teardown()
                 raise
-            _track(self)
+            stop_at_exit(self)
             return self
 
     def _start(self) -> None:
         try:
             import imageio_ffmpeg  # noqa: F401 - checked here for a clear message
-            import uvicorn
+            import uvicorn  # noqa: F401
 
             from .app import AppContext, build_app
         except ImportError as exc:
@@ -174,9 +144,13 @@ class Sandbox:
                 "install them with: pip install 'kitta-notebook[sandbox]'"
             ) from exc
         from .connections import ConnectionRegistry
+        from .local_media import LocalMedia
+        from .media import Fetcher
         from .store import Store
-        from .worker import Engine
+        from .uploads import UploadStore
+        from .worker import LEASE_SECONDS, Engine
 
+        renders_dir, media_dir = self._folders()
         store = self._store = Store(self.db)
         for token, credits in (self._accounts or {}).items():
             store.ensure_account(token, credits)
@@ -187,89 +161,59 @@ class Sandbox:
         ordered = [*(self._accounts or {}), *sorted(self._pro), *store.tokens()]
         self._token = ordered[0]
 
-        if self.db is not None:
-            self._renders_dir = self.db.with_name(self.db.name + ".renders")
-            self._temp_renders = False
-        else:
-            self._renders_dir = Path(tempfile.mkdtemp(prefix="kitta-sandbox-renders-"))
-            self._temp_renders = True
         samples = load_samples()
         self._sample_files = dict(samples.files)
+        uploads = UploadStore(media_dir, store, self.max_upload_bytes)
         engine = self._engine = Engine(
             store,
-            self._renders_dir,
+            renders_dir,
             self._injector,
             time_scale=self.time_scale,
             reconcile_credits=self.reconcile_credits,
             stats=self._stats,
+            lease_seconds=self._lease_seconds or LEASE_SECONDS,
+            fetcher=Fetcher(local=LocalMedia(samples, store, renders_dir, uploads)),
         )
+        clock = SandboxClock(self.clock_offset)
         connections = ConnectionRegistry()
         app = build_app(
             AppContext(
                 store=store,
                 engine=engine,
                 samples=samples,
-                renders_dir=self._renders_dir,
+                renders_dir=renders_dir,
                 stats=self._stats,
                 faults=self._injector,
                 connections=connections,
+                uploads=uploads,
+                clock=clock,
                 pro_tokens=self._pro,
             )
         )
-        sock = self._bind()
+        sock = bind(self.host, self._requested_port)
         self._port = int(sock.getsockname()[1])
-        config = uvicorn.Config(
-            app,
-            log_level=self.log_level,
-            log_config=None,
-            access_log=False,
-            http=connections.protocol_class(),
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-            # Longer than clients keep idle connections, so that a client never sends a
-            # request on a connection the server is just closing (a spurious error that
-            # a create must not retry). stop() closes idle connections at once anyway.
-            timeout_keep_alive=75,
+        server = self._server = ServerThread(
+            app, sock, http=connections.protocol_class(), log_level=self.log_level
         )
-        server = self._server = uvicorn.Server(config)
-        engine.start()
-        self._server_error = None
-        thread = self._thread = threading.Thread(
-            target=self._serve, args=(server, sock), name="kitta-sandbox-server", daemon=True
-        )
-        thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError(f"the sandbox server did not start: {self._server_error!r}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the sandbox server did not start in time")
-            thread.join(0.005)  # a bounded wait that also returns if the thread dies
+        server.start(before=engine.start)
 
-    def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP (not 0) so asyncio sets TCP_NODELAY on accepted connections; without
-        # it, headers and body go out in two segments and each response waits ~40 ms.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            if os.name != "nt":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._requested_port))
-            sock.listen(128)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
-    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(server.serve(sockets=[sock]))
-        except BaseException as exc:  # reported by start()
-            self._server_error = exc
-        finally:
-            sock.close()
-            loop.close()
+    def _folders(self) -> tuple[Path, Path]:
+        """Where renders and uploaded media live: next to a database file, else in a
+        temporary folder removed by ``stop()``."""
+        if self.db is None:
+            self._temp_dir = Path(tempfile.mkdtemp(prefix="kitta-sandbox-"))
+            renders, media = self._temp_dir / "renders", self._temp_dir / "media"
+        elif self.data_dir is not None:
+            renders, media = self.data_dir / "renders", self.data_dir / "media"
+        else:
+            renders = self.db.with_name(self.db.name + ".renders")
+            media = self.db.with_name(self.db.name + ".media")
+        if self.db is not None:
+            self.db.parent.mkdir(parents=True, exist_ok=True)
+        renders.mkdir(parents=True, exist_ok=True)
+        media.mkdir(parents=True, exist_ok=True)
+        self._renders_dir = renders
+        return renders, media
 
     def stop(self) -> None:
         """Stop serving and release everything (no-op when stopped). Fast: in-flight
@@ -278,22 +222,17 @@ class Sandbox:
             self._teardown()
 
     def _teardown(self) -> None:
-        _running.discard(self)
-        server, thread = self._server, self._thread
-        if server is not None:
-            server.should_exit = True
-        if thread is not None:
-            thread.join(10)
-            if thread.is_alive() and server is not None:
-                server.force_exit = True
-                thread.join(5)
+        stop_at_exit(self, forget=True)
+        if self._server is not None:
+            self._server.stop()
         if self._engine is not None:
             self._engine.stop()
         if self._store is not None:
             self._store.close()
-        if self._temp_renders and self._renders_dir is not None:
-            shutil.rmtree(self._renders_dir, ignore_errors=True)
-        self._server = self._thread = None
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
+        self._server = None
         self._engine = None
         self._store = None
         self._renders_dir = None
@@ -314,7 +253,7 @@ class Sandbox:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._server is not None
 
     @property
     def port(self) -> int:
@@ -324,8 +263,8 @@ class Sandbox:
 
     @property
     def origin(self) -> str:
-        """``http://host:port`` (media URLs live here: /samples, /results)."""
-        return f"http://{_url_host(self.host)}:{self.port}"
+        """``http://host:port`` (media URLs live here: /samples, /results, /_sandbox/media)."""
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -417,6 +356,11 @@ class Sandbox:
         from kitta_notebook import AsyncKittaClient  # type: ignore[attr-defined]
 
         return AsyncKittaClient(token or self.token, base_url=self.base_url, **kwargs)
+
+    @property
+    def media_store_url(self) -> str:
+        """Base of the sandbox-only media store: ``PUT``/``HEAD``/``GET`` ``<this>/<key>``."""
+        return f"{self.origin}/_sandbox/media"
 
     def __repr__(self) -> str:
         where = self.base_url if self.running else "stopped"

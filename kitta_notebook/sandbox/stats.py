@@ -17,10 +17,12 @@ class SandboxStats:
 
     Route names: ``create``, ``get``, ``list``, ``usage``, ``openapi``,
     ``api_other`` (unknown path or wrong method under /api), ``samples``,
-    ``results`` and ``other``. ``total`` counts API requests only (not media
+    ``results``, ``upload`` (PUT to the sandbox-only media store), ``uploaded``
+    (HEAD/GET of stored media) and ``other``. ``total`` counts API requests only (not media
     fetches, which the sandbox's own worker also makes). Every request is
     counted, including the ones a fault answered or dropped. ``renders`` counts
-    ffmpeg renders (identical inputs are rendered once).
+    ffmpeg renders (identical inputs are rendered once);
+    ``uploaded_bytes`` the bytes accepted by the media store.
     """
 
     def __init__(self) -> None:
@@ -31,6 +33,8 @@ class SandboxStats:
         self._faults: Counter[str] = Counter()
         self._creates_accepted = 0
         self._renders = 0
+        self._uploads = 0
+        self._uploaded_bytes = 0
 
     def record_request(self, route: str, method: str) -> None:
         with self._lock:
@@ -51,6 +55,11 @@ class SandboxStats:
         with self._lock:
             self._renders += 1
 
+    def record_upload(self, size: int) -> None:
+        with self._lock:
+            self._uploads += 1
+            self._uploaded_bytes += size
+
     def record_fault(self, kind: str) -> None:
         with self._lock:
             self._faults[kind] += 1
@@ -64,6 +73,8 @@ class SandboxStats:
             self._faults.clear()
             self._creates_accepted = 0
             self._renders = 0
+            self._uploads = 0
+            self._uploaded_bytes = 0
 
     @property
     def total(self) -> int:
@@ -106,6 +117,18 @@ class SandboxStats:
         with self._lock:
             return self._renders
 
+    @property
+    def uploads(self) -> int:
+        """Uploads the media store accepted (201)."""
+        with self._lock:
+            return self._uploads
+
+    @property
+    def uploaded_bytes(self) -> int:
+        """Bytes the media store accepted (a re-published file that was skipped adds 0)."""
+        with self._lock:
+            return self._uploaded_bytes
+
     def route(self, name: str) -> int:
         """Requests to one route name (0 if none)."""
         with self._lock:
@@ -122,6 +145,8 @@ class SandboxStats:
                 "faults": dict(self._faults),
                 "creates_accepted": self._creates_accepted,
                 "renders": self._renders,
+                "uploads": self._uploads,
+                "uploaded_bytes": self._uploaded_bytes,
             }
 
     def __repr__(self) -> str:

@@ -1,23 +1,31 @@
-"""SQLite persistence of accounts, tasks and cached renders.
+"""SQLite persistence of accounts, tasks, cached renders and uploaded media.
 
-One connection guarded by one lock: the API (event-loop thread) and the worker
-threads only ever run short statements, and a single connection is the only
-way an in-memory database can be shared between threads. With a file path,
-tasks, balances and the render index survive a restart.
+One connection per process, guarded by one lock: the API's threadpool and the
+worker threads only ever run short statements, and a single connection is the
+only way an in-memory database can be shared between threads. A file database
+may be shared with other sandbox processes: unfinished tasks carry a *lease*
+(owner, expiry) so that exactly one process works on each, and a task whose
+owner died is adopted by another once its lease runs out.
 """
 
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .pricing import estimate_credits
+from .records import (
+    STATUSES,
+    TASK_COLUMNS,
+    RenderRecord,
+    TaskRecord,
+    UploadRecord,
+    task_from_row,
+)
+from .schema import open_database
 
 __all__ = [
     "STATUSES",
@@ -25,56 +33,10 @@ __all__ = [
     "RenderRecord",
     "Store",
     "TaskRecord",
-    "iso_utc",
+    "UploadRecord",
 ]
 
-STATUSES = ("pending", "processing", "succeeded", "failed")
-_SCHEMA_VERSION = "1"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS accounts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    token TEXT NOT NULL UNIQUE,
-    credits INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tasks (
-    row INTEGER PRIMARY KEY AUTOINCREMENT,
-    task_id TEXT NOT NULL UNIQUE,
-    token TEXT NOT NULL,
-    status TEXT NOT NULL,
-    model TEXT NOT NULL,
-    input_mode TEXT NOT NULL,
-    video_url TEXT,
-    image_url TEXT,
-    audio_url TEXT NOT NULL,
-    reference_image_url TEXT,
-    duration_seconds REAL,
-    credits_charged INTEGER NOT NULL,
-    created_ts REAL NOT NULL,
-    started_ts REAL,
-    completed_ts REAL,
-    render_key TEXT,
-    error_code TEXT,
-    error_message TEXT
-);
-CREATE INDEX IF NOT EXISTS tasks_by_owner ON tasks (token, row);
-CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status);
-CREATE TABLE IF NOT EXISTS renders (
-    key TEXT PRIMARY KEY,
-    filename TEXT NOT NULL,
-    audio_seconds REAL NOT NULL,
-    size INTEGER NOT NULL
-);
-"""
-
-
-def iso_utc(ts: float | None) -> str | None:
-    """Epoch seconds -> ``2026-07-01T08:00:00.000Z`` (the contract's format)."""
-    if ts is None:
-        return None
-    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+_UNFINISHED = "status IN ('pending', 'processing')"
 
 
 class InsufficientCredits(Exception):
@@ -86,106 +48,20 @@ class InsufficientCredits(Exception):
         self.balance = balance
 
 
-@dataclass(frozen=True)
-class TaskRecord:
-    """One task row, as stored."""
-
-    row: int
-    task_id: str
-    token: str
-    status: str
-    model: str
-    input_mode: str
-    video_url: str | None
-    image_url: str | None
-    audio_url: str
-    reference_image_url: str | None
-    duration_seconds: float | None
-    credits_charged: int
-    created_ts: float
-    started_ts: float | None
-    completed_ts: float | None
-    render_key: str | None
-    error_code: str | None
-    error_message: str | None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("succeeded", "failed")
-
-    def dto(self, origin: str) -> dict[str, Any]:
-        """The contract's task DTO; ``origin`` (``http://host:port``) makes URLs absolute."""
-        return {
-            "id": f"row_{self.row}",
-            "taskId": self.task_id,
-            "type": "lip_sync",
-            "status": self.status,
-            "model": self.model,
-            "inputMode": self.input_mode,
-            "resultVideoUrl": self.result_url(origin),
-            "errorCode": self.error_code,
-            "errorMessage": self.error_message,
-            "creditsCharged": self.credits_charged,
-            "createdAt": iso_utc(self.created_ts),
-            "startedAt": iso_utc(self.started_ts),
-            "completedAt": iso_utc(self.completed_ts),
-        }
-
-    def list_item(self, origin: str) -> dict[str, Any]:
-        """The subset of the DTO that list items carry."""
-        return {
-            "taskId": self.task_id,
-            "type": "lip_sync",
-            "status": self.status,
-            "inputMode": self.input_mode,
-            "resultVideoUrl": self.result_url(origin),
-            "creditsCharged": self.credits_charged,
-        }
-
-    def result_url(self, origin: str) -> str | None:
-        if self.status != "succeeded":
-            return None
-        return f"{origin}/results/{self.task_id}.mp4"
-
-
-@dataclass(frozen=True)
-class RenderRecord:
-    """A rendered result file, shared by every task with the same inputs."""
-
-    key: str
-    filename: str
-    audio_seconds: float
-    size: int
-
-
-_TASK_COLUMNS = (
-    "row, task_id, token, status, model, input_mode, video_url, image_url, audio_url, "
-    "reference_image_url, duration_seconds, credits_charged, created_ts, started_ts, "
-    "completed_ts, render_key, error_code, error_message"
-)
-
-
 class Store:
     """Thread-safe access to the sandbox database (``None`` path = in memory)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = None if path is None else Path(path)
-        target = ":memory:" if self.path is None else str(self.path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        with self._lock:
-            if self.path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,)
-            )
+        self._db = open_database(self.path)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self)
 
     # accounts -------------------------------------------------------------------------
 
@@ -233,68 +109,62 @@ class Store:
         duration_seconds: float | None,
         price: int,
         now: float,
+        owner: str = "",
+        lease_seconds: float = 0.0,
     ) -> TaskRecord:
-        """Charge ``price`` and insert a pending task atomically.
+        """Charge ``price`` and insert a pending task leased to ``owner``, atomically.
 
         Raises ``InsufficientCredits`` (nothing changed) or ``KeyError`` (no account).
         """
         task_id = "lip_task_" + secrets.token_hex(12)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute(
-                    "SELECT credits FROM accounts WHERE token = ?", (token,)
-                ).fetchone()
-                if row is None:
-                    raise KeyError(token)
-                if int(row["credits"]) < price:
-                    raise InsufficientCredits(price, int(row["credits"]))
-                self._db.execute(
-                    "UPDATE accounts SET credits = credits - ? WHERE token = ?", (price, token)
-                )
-                self._db.execute(
-                    "INSERT INTO tasks (task_id, token, status, model, input_mode, video_url, "
-                    "image_url, audio_url, reference_image_url, duration_seconds, "
-                    "credits_charged, created_ts) "
-                    "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        task_id,
-                        token,
-                        model,
-                        input_mode,
-                        video_url,
-                        image_url,
-                        audio_url,
-                        reference_image_url,
-                        duration_seconds,
-                        price,
-                        now,
-                    ),
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            task = self.get_task(task_id)
+        with self._write() as db:
+            row = db.execute("SELECT credits FROM accounts WHERE token = ?", (token,)).fetchone()
+            if row is None:
+                raise KeyError(token)
+            if int(row["credits"]) < price:
+                raise InsufficientCredits(price, int(row["credits"]))
+            db.execute("UPDATE accounts SET credits = credits - ? WHERE token = ?", (price, token))
+            db.execute(
+                "INSERT INTO tasks (task_id, token, status, model, input_mode, video_url, "
+                "image_url, audio_url, reference_image_url, duration_seconds, "
+                "credits_charged, created_ts, lease_owner, lease_expires) "
+                "VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    task_id,
+                    token,
+                    model,
+                    input_mode,
+                    video_url,
+                    image_url,
+                    audio_url,
+                    reference_image_url,
+                    duration_seconds,
+                    price,
+                    now,
+                    owner,
+                    now + lease_seconds,
+                ),
+            )
+        task = self.get_task(task_id)
         assert task is not None
         return task
 
     def get_task(self, task_id: str, token: str | None = None) -> TaskRecord | None:
         """One task; with ``token``, only if that account owns it."""
-        sql = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?"
+        sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ?"
         args: tuple[Any, ...] = (task_id,)
         if token is not None:
             sql += " AND token = ?"
             args += (token,)
         with self._lock:
             row = self._db.execute(sql, args).fetchone()
-        return None if row is None else _task(row)
+        return None if row is None else task_from_row(row)
 
     def list_tasks(
         self, token: str, *, limit: int, offset: int, status: str | None
     ) -> tuple[list[TaskRecord], bool]:
         """A page of the account's tasks, newest first, and whether more follow."""
-        sql = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE token = ?"
+        sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE token = ?"
         args: tuple[Any, ...] = (token,)
         if status is not None:
             sql += " AND status = ?"
@@ -303,78 +173,117 @@ class Store:
         args += (limit + 1, offset)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        tasks = [_task(r) for r in rows]
+        tasks = [task_from_row(r) for r in rows]
         return tasks[:limit], len(tasks) > limit
 
     def unfinished(self) -> list[TaskRecord]:
-        """Pending and processing tasks, oldest first (to resume after a restart)."""
+        """Pending and processing tasks, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks "
-                "WHERE status IN ('pending', 'processing') ORDER BY row"
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE {_UNFINISHED} ORDER BY row"
             ).fetchall()
-        return [_task(r) for r in rows]
+        return [task_from_row(r) for r in rows]
 
-    def mark_processing(self, task_id: str, now: float) -> bool:
-        """pending -> processing; False if the task was not pending."""
+    # leases ---------------------------------------------------------------------------
+
+    def adopt(self, owner: str, now: float, lease_seconds: float) -> list[TaskRecord]:
+        """Take over unfinished tasks nobody holds (their process stopped or died)."""
+        with self._write() as db:
+            rows = db.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE {_UNFINISHED} "
+                "AND (lease_expires IS NULL OR lease_expires < ?) ORDER BY row",
+                (now,),
+            ).fetchall()
+            db.executemany(
+                "UPDATE tasks SET lease_owner = ?, lease_expires = ? WHERE task_id = ?",
+                [(owner, now + lease_seconds, r["task_id"]) for r in rows],
+            )
+        return [task_from_row(r) for r in rows]
+
+    def renew(self, owner: str, now: float, lease_seconds: float) -> None:
+        """Extend the leases of every unfinished task ``owner`` works on."""
+        with self._lock:
+            self._db.execute(
+                f"UPDATE tasks SET lease_expires = ? WHERE lease_owner = ? AND {_UNFINISHED}",
+                (now + lease_seconds, owner),
+            )
+
+    def release(self, owner: str) -> None:
+        """Give up ``owner``'s unfinished tasks at once (a clean stop), so that the next
+        sandbox on this database carries on with them without waiting for the lease."""
+        with self._lock:
+            self._db.execute(
+                f"UPDATE tasks SET lease_expires = 0 WHERE lease_owner = ? AND {_UNFINISHED}",
+                (owner,),
+            )
+
+    def mark_processing(self, task_id: str, now: float, owner: str = "") -> bool:
+        """pending -> processing; False if the task was not pending or not ``owner``'s."""
         with self._lock:
             cur = self._db.execute(
                 "UPDATE tasks SET status = 'processing', started_ts = ? "
-                "WHERE task_id = ? AND status = 'pending'",
-                (now, task_id),
+                "WHERE task_id = ? AND status = 'pending' AND lease_owner = ?",
+                (now, task_id, owner),
             )
         return cur.rowcount == 1
 
+    def holds(self, task_id: str, owner: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM tasks WHERE task_id = ? AND lease_owner = ?", (task_id, owner)
+            ).fetchone()
+        return row is not None
+
     def finish_succeeded(
-        self, task_id: str, render_key: str, audio_seconds: float, now: float, reconcile: bool
+        self,
+        task_id: str,
+        render_key: str,
+        audio_seconds: float,
+        now: float,
+        reconcile: bool,
+        owner: str = "",
     ) -> None:
         """processing -> succeeded; with ``reconcile``, re-price by the measured audio.
 
         A lower price refunds the difference; a higher one charges at most what the
         balance still holds (the balance never goes negative).
         """
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                task = self.get_task(task_id)
-                if task is None or task.status != "processing":
-                    self._db.execute("ROLLBACK")
-                    return
-                charged = task.credits_charged
-                if reconcile:
-                    charged = self._adjust(task, estimate_credits(task.model, audio_seconds))
-                self._db.execute(
-                    "UPDATE tasks SET status = 'succeeded', completed_ts = ?, render_key = ?, "
-                    "credits_charged = ? WHERE task_id = ?",
-                    (now, render_key, charged, task_id),
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._write() as db:
+            task = self._held(db, task_id, owner)
+            if task is None or task.status != "processing":
+                return
+            charged = task.credits_charged
+            if reconcile:
+                charged = self._adjust(task, estimate_credits(task.model, audio_seconds))
+            db.execute(
+                "UPDATE tasks SET status = 'succeeded', completed_ts = ?, render_key = ?, "
+                "credits_charged = ?, lease_owner = NULL, lease_expires = NULL "
+                "WHERE task_id = ?",
+                (now, render_key, charged, task_id),
+            )
 
     def finish_failed(
-        self, task_id: str, code: str, message: str, now: float, refund: bool
+        self, task_id: str, code: str, message: str, now: float, refund: bool, owner: str = ""
     ) -> None:
         """pending/processing -> failed; with ``refund``, the charge goes back (0)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                task = self.get_task(task_id)
-                if task is None or task.finished:
-                    self._db.execute("ROLLBACK")
-                    return
-                charged = self._adjust(task, 0) if refund else task.credits_charged
-                self._db.execute(
-                    "UPDATE tasks SET status = 'failed', completed_ts = ?, error_code = ?, "
-                    "error_message = ?, credits_charged = ?, "
-                    "started_ts = COALESCE(started_ts, ?) WHERE task_id = ?",
-                    (now, code, message, charged, now, task_id),
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._write() as db:
+            task = self._held(db, task_id, owner)
+            if task is None or task.finished:
+                return
+            charged = self._adjust(task, 0) if refund else task.credits_charged
+            db.execute(
+                "UPDATE tasks SET status = 'failed', completed_ts = ?, error_code = ?, "
+                "error_message = ?, credits_charged = ?, started_ts = COALESCE(started_ts, ?), "
+                "lease_owner = NULL, lease_expires = NULL WHERE task_id = ?",
+                (now, code, message, charged, now, task_id),
+            )
+
+    def _held(self, db: Any, task_id: str, owner: str) -> TaskRecord | None:
+        row = db.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = ? AND lease_owner = ?",
+            (task_id, owner),
+        ).fetchone()
+        return None if row is None else task_from_row(row)
 
     def _adjust(self, task: TaskRecord, wanted: int) -> int:
         """Move the account's balance so the task costs ``wanted``; returns the new charge."""
@@ -431,25 +340,45 @@ class Store:
         with self._lock:
             self._db.executemany("DELETE FROM renders WHERE key = ?", [(k,) for k in keys])
 
+    # uploads --------------------------------------------------------------------------
 
-def _task(row: sqlite3.Row) -> TaskRecord:
-    return TaskRecord(
-        row=int(row["row"]),
-        task_id=str(row["task_id"]),
-        token=str(row["token"]),
-        status=str(row["status"]),
-        model=str(row["model"]),
-        input_mode=str(row["input_mode"]),
-        video_url=row["video_url"],
-        image_url=row["image_url"],
-        audio_url=str(row["audio_url"]),
-        reference_image_url=row["reference_image_url"],
-        duration_seconds=row["duration_seconds"],
-        credits_charged=int(row["credits_charged"]),
-        created_ts=float(row["created_ts"]),
-        started_ts=row["started_ts"],
-        completed_ts=row["completed_ts"],
-        render_key=row["render_key"],
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-    )
+    def get_upload(self, key: str) -> UploadRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key, content_type, size, created_ts FROM uploads WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return UploadRecord(
+            str(row["key"]), str(row["content_type"]), int(row["size"]), float(row["created_ts"])
+        )
+
+    def put_upload(self, record: UploadRecord) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO uploads (key, content_type, size, created_ts) "
+                "VALUES (?, ?, ?, ?)",
+                (record.key, record.content_type, record.size, record.created_ts),
+            )
+
+
+class _Transaction:
+    """``with store._write() as db``: the store's lock plus BEGIN IMMEDIATE/COMMIT."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __enter__(self) -> Any:
+        self._store._lock.acquire()
+        try:
+            self._store._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._store._lock.release()
+            raise
+        return self._store._db
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._store._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self._store._lock.release()

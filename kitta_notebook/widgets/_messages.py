@@ -7,6 +7,7 @@ message and request id (plain text; the views escape it).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,53 +15,94 @@ from ..errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    DownloadError,
     MissingTokenError,
     ValidationError,
 )
 from ..i18n import Lang, text
 
-_STATUS_KEYS = {
-    400: "err_400",
-    401: "err_401",
-    402: "err_402",
-    403: "err_403",
-    404: "err_404",
-    429: "err_429",
+_STATUS_KEYS = {401: "err_401", 404: "err_404", 429: "err_429"}
+_DOWNLOAD_KEYS = {
+    "expired": "err_download_expired",
+    "too_large": "err_download_too_large",
+    "timeout": "err_download_timeout",
 }
 
 
-def describe_error(exc: BaseException, lang: Lang, *, balance: object = None) -> str:
-    """One readable paragraph for an error met while talking to the service."""
-    if isinstance(exc, APIError):
-        key = _STATUS_KEYS.get(exc.status_code)
-        if key is None:
-            key = "err_500" if exc.status_code >= 500 else ""
-        head = text(key, lang) if key else text("err_other_status", lang, status=exc.status_code)
-        parts = [head]
-        if exc.status_code == 402 and balance is not None:
-            parts.append(text("err_402_balance", lang, balance=_number(balance)))
-        detail = f"{exc.code}: {exc.message}" if exc.code else exc.message
-        parts.append(f"{text('err_server_said', lang)}: {detail}".strip())
+def describe_error(
+    exc: BaseException, lang: Lang, *, balance: object = None, model: str | None = None
+) -> str:
+    """Readable text for an error met while talking to the service.
+
+    Every 4xx is one sentence that says what to do (the server's own words
+    where they name the problem); a 5xx adds whether a task may exist and the
+    request id to quote.
+    """
+    if isinstance(exc, APIConnectionError):
+        parts = [
+            text("err_timeout" if isinstance(exc, APITimeoutError) else "err_connection", lang)
+        ]
+        if exc.may_have_created:
+            parts.append(text("err_may_have_created", lang))
+        return " ".join(parts)
+    if isinstance(exc, APIError) and exc.status_code is not None:
+        if 400 <= exc.status_code < 500:
+            return _client_error(exc, exc.status_code, lang, balance=balance, model=model)
+        head = text("err_500", lang) if exc.status_code >= 500 else ""
+        parts = [head or text("err_other_status", lang, status=exc.status_code)]
+        parts.append(f"{text('err_server_said', lang)}: {_detail(exc)}".strip())
         if exc.may_have_created:
             parts.append(text("err_may_have_created", lang))
         if exc.request_id:
             parts.append(f"({text('err_request_id', lang)}: {exc.request_id})")
         return " ".join(parts)
-    if isinstance(exc, APITimeoutError):
-        parts = [text("err_timeout", lang)]
-        if exc.may_have_created:
-            parts.append(text("err_may_have_created", lang))
-        return " ".join(parts)
-    if isinstance(exc, APIConnectionError):
-        parts = [text("err_connection", lang)]
-        if exc.may_have_created:
-            parts.append(text("err_may_have_created", lang))
-        return " ".join(parts)
+    if isinstance(exc, DownloadError):
+        if exc.reason == "not_media" and exc.arrived:
+            return text("err_download_not_media", lang, arrived=exc.arrived)
+        key = _DOWNLOAD_KEYS.get(exc.reason)
+        if key:
+            return text(key, lang)
+        return str(exc) if lang == "en" else text("err_download_failed", lang)
     if isinstance(exc, MissingTokenError):
         return text("err_missing_token", lang)
     if isinstance(exc, ValidationError):
         return text("panel_fix_fields", lang)
     return f"{text('err_unexpected', lang, kind=type(exc).__name__)} {exc}".strip()
+
+
+def describe_refusal(exc: ValidationError, form_fields: set[str], lang: Lang) -> str:
+    """The banner for a create refused on this machine: each problem of a form field is
+    shown next to that field; the others (e.g. a store setting) are said here."""
+    rest = [f"{name}: {message}" for name, message in exc.problems if name not in form_fields]
+    return " ".join([text("panel_fix_fields", lang), *rest])
+
+
+def _detail(exc: APIError) -> str:
+    return f"{exc.code}: {exc.message}" if exc.code else exc.message
+
+
+def _client_error(
+    exc: APIError, status: int, lang: Lang, *, balance: object, model: str | None
+) -> str:
+    """One sentence for a 4xx."""
+    if status == 402:
+        if balance is not None:
+            return text("err_402_balance", lang, balance=_number(balance))
+        return text("err_402", lang)
+    if status == 403:
+        return text("err_403_model", lang, model=model) if model else text("err_403", lang)
+    if status in _STATUS_KEYS:
+        return text(_STATUS_KEYS[status], lang)
+    detail = _sentence_part(exc.message)
+    if status == 400:
+        return text("err_400", lang, detail=detail) if detail else text("err_400_plain", lang)
+    return text("err_4xx", lang, status=status, detail=detail or exc.code or "?")
+
+
+def _sentence_part(message: str) -> str:
+    """A server message fit to end our sentence: one line, no trailing full stop."""
+    clean = " ".join(message.split()).rstrip(" .;:")
+    return clean[:300]
 
 
 def _number(value: object) -> str:
@@ -90,31 +132,43 @@ def find_balance(body: Mapping[str, Any]) -> int | float | None:
     return None
 
 
-# Core validation messages (English, from `validate_create`) -> translated key.
-_PROBLEM_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("is required", "val_required"),
-    ("is empty", "val_required"),
-    ("must be a finite number greater than 0", "val_positive"),
-    ("must be a number", "val_not_number"),
-    ("contains whitespace", "val_whitespace"),
-    ("must be an absolute http(s) URL", "val_not_url"),
-    ("must use http or https", "val_not_url"),
-    ("must be a URL string", "val_not_url"),
-    ("has no host name", "val_not_url"),
-    ("has an invalid host or port", "val_not_url"),
-    ("points at ", "val_not_public"),
+# The core's validation sentences (English) -> the translated key, with the values
+# the Chinese sentence repeats (a host, a scheme).
+_PROBLEM_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), key)
+    for pattern, key in (
+        (r"This must be a URL string", "val_not_text"),
+        (r"This is empty", "val_required"),
+        (r"This is not a URL", "val_not_url"),
+        (r"This is a file path", "val_file_path"),
+        (r"The URL has no scheme", "val_no_scheme"),
+        (r"The URL uses (?P<scheme>[\w+.-]+),", "val_scheme"),
+        (r"The URL contains whitespace", "val_whitespace"),
+        (r"The URL has an invalid host or port", "val_bad_host"),
+        (r"The URL has no host name", "val_no_host"),
+        (r"The service cannot reach (?P<host>.+?): ", "val_not_public"),
+        (r"A model is required", "val_model_required"),
+        (r"An audio URL is required", "val_audio_required"),
+        (r"A video URL is required", "val_video_required"),
+        (r"An image URL is required", "val_image_required"),
+        (r"A reference image is only used", "val_reference_video_mode"),
+        (r"The duration must be a number", "val_not_number"),
+        (r"The duration must be a finite number", "val_positive"),
+        (r"The input mode must be", "val_input_mode"),
+    )
 )
 
 
 def field_message(message: str, lang: Lang) -> str:
     """The message to show next to a field: translated in Chinese when it is a known one.
 
-    English keeps the core's own wording (it is the most specific); an
+    English keeps the core's own sentence (it is the most specific); an
     unrecognised message is shown as received in either language.
     """
     if lang == "en":
         return message
-    for prefix, key in _PROBLEM_PREFIXES:
-        if message.startswith(prefix):
-            return text(key, lang)
+    for pattern, key in _PROBLEM_PATTERNS:
+        found = pattern.match(message)
+        if found:
+            return text(key, lang, **found.groupdict())
     return message

@@ -1,27 +1,36 @@
 """One task as a card: live status, details, error, result video and a save button.
 
-The card follows its task with the async client's `wait(on_poll=...)` on the
-kernel's loop, so the notebook stays usable while it runs. Everything shown
-is read from the `LipSyncTask` object; the only I/O is through the client
-(polling, fetching the result bytes without the token, saving the file).
+The card renders the snapshots of a `TaskFollower` (display/follow.py), which
+follows the task on the kernel's loop, so the notebook stays usable while it
+runs. Everything shown is read from the `LipSyncTask` object and the
+snapshot; the only I/O is through the client (polling, fetching the result
+bytes without the token, saving the file).
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from ..display.html import format_credits, format_seconds
-from ..display.video import MAX_EMBED_BYTES, async_fetch_for_embed, plan_video, render_video
-from ..errors import WaitTimeoutError
+from ..display import background
+from ..display.follow import FollowSnapshot, TaskFollower, follow
+from ..display.html import (
+    format_credits,
+    format_seconds,
+    in_vscode,
+    task_html,
+    task_text,
+    vscode_note_html,
+)
+from ..display.video import MAX_EMBED_BYTES, VideoPlan, plan_video, render_video
+from ..errors import NoEventLoopError
 from ..i18n import Lang, text
-from . import _async
+from ._frontend import Snapshot, display_widget
 from ._messages import describe_error
 from .status import StatusIndicator
 
@@ -75,7 +84,14 @@ class TaskCard:
         self.video_bytes: bytes | None = None
         self.video_problem: str | None = None
         self.saved_path: Path | None = None
-        self._started = time.monotonic()
+        self.follower = TaskFollower(
+            task,
+            timeout=self.timeout,
+            poll_interval=poll_interval,
+            embed=embed,
+            max_embed_bytes=max_embed_bytes,
+        )
+        self.follower.subscribe(self._on_snapshot)
         self._follow_task: asyncio.Task[None] | None = None
         self._polling = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -100,6 +116,7 @@ class TaskCard:
         self.save_button.add_class("kitta-save")
         self.check_button.add_class("kitta-check-again")
         self.action_note = widgets.HTML()
+        self._snapshot = Snapshot()
         self.widget = widgets.VBox(
             [
                 self.title,
@@ -111,6 +128,7 @@ class TaskCard:
                     [self.save_button, self.check_button, self.action_note],
                     layout=widgets.Layout(align_items="center"),
                 ),
+                self._snapshot.hider(),
             ],
             layout=widgets.Layout(
                 border="1px solid #d0d7de", padding="8px 12px", margin="6px 0", max_width="760px"
@@ -136,9 +154,7 @@ class TaskCard:
         return self._follow_task is not None and not self._follow_task.done()
 
     def _elapsed(self) -> float:
-        if self.task.is_terminal and self.task.elapsed_seconds is not None:
-            return self.task.elapsed_seconds
-        return time.monotonic() - self._started
+        return self.follower.elapsed()
 
     # --- rendering ---------------------------------------------------------
     def render(self, note: str | None = None) -> None:
@@ -183,6 +199,8 @@ class TaskCard:
         can_check = not task.is_terminal and not self._polling
         self.check_button.layout.display = None if can_check else "none"
         self.save_button.layout.display = None if task.succeeded else "none"
+        if self._snapshot.shown:
+            self._snapshot.update(self.snapshot_html(), task_text(task))
 
     def _problem_text(self) -> str | None:
         if self.task.failed:
@@ -200,7 +218,7 @@ class TaskCard:
             return self._follow_task
         self.stopped_reason = None
         self.error_text = None
-        self._follow_task = _async.spawn(self._follow(), name=f"kitta-card-{self.task.task_id}")
+        self._follow_task = background.spawn(self._follow(), name=f"kitta-card-{self.task.task_id}")
         self._polling = True
         self.render()
         return self._follow_task
@@ -209,7 +227,7 @@ class TaskCard:
         """Await the end of the current follow (the task may still run if it stopped)."""
         if self._follow_task is not None:
             await asyncio.gather(self._follow_task, return_exceptions=True)
-        await _async.settle(self._tasks)
+        await background.settle(self._tasks)
         return self.task
 
     def stop(self) -> None:
@@ -221,38 +239,29 @@ class TaskCard:
         return self.task._owner()._async_client()
 
     async def _follow(self) -> None:
-        ticker = _async.spawn(self._tick())
+        ticker = background.spawn(self._tick())
         try:
-            await self._client().lip_sync.wait(
-                self.task,
-                timeout=self.timeout,
-                poll_interval=self.poll_interval,
-                raise_on_failure=False,
-                on_poll=self._on_poll,
-            )
-        except WaitTimeoutError:
-            self.stopped_reason = text("watch_timeout", self.lang, seconds=f"{self.timeout:g}")
-        except asyncio.CancelledError:
-            self.stopped_reason = text("watch_stopped", self.lang)
-            raise
-        except Exception as exc:  # a view never raises: say what happened
-            self.stopped_reason = describe_error(exc, self.lang)
+            await follow(self.follower, self._client())
         finally:
             ticker.cancel()
-            self.retrying = False
             self._polling = False
             self.render()
-        if self.task.succeeded:
-            await self._load_video()
-        self.render()
 
-    def _on_poll(self, task: LipSyncTask, error: Exception | None) -> None:
-        self.polls += 1
-        if error is not None:
-            self.retries += 1
-            self.retrying = True
-        else:
-            self.retrying = False
+    def _on_snapshot(self, snap: FollowSnapshot) -> None:
+        self.polls, self.retries, self.retrying = snap.polls, snap.retries, snap.retrying
+        self._polling = snap.polling
+        if snap.phase == "timed_out":
+            self.stopped_reason = text("watch_timeout", self.lang, seconds=f"{snap.timeout:g}")
+        elif snap.phase == "stopped":
+            self.stopped_reason = text("watch_stopped", self.lang)
+        elif snap.phase == "failed" and snap.error is not None:
+            self.stopped_reason = describe_error(snap.error, self.lang)
+        loading = snap.phase == "loading_video"
+        self.action_note.value = (
+            f"<i>{_esc(text('card_fetching_video', self.lang))}</i>" if loading else ""
+        )
+        if not snap.active and snap.video is not None and self.video is None:
+            self._show_video(snap)
         self.render()
 
     async def _tick(self) -> None:
@@ -261,37 +270,38 @@ class TaskCard:
             self.indicator.tick(self._elapsed())
 
     # --- the result ----------------------------------------------------------
-    async def _load_video(self) -> None:
-        plan = plan_video(self.task, self.embed)
-        if plan.action == "embed" and plan.url is not None:
-            self.action_note.value = f"<i>{_esc(text('card_fetching_video', self.lang))}</i>"
-            data, problem = await async_fetch_for_embed(self.task, plan.url, self.max_embed_bytes)
-            self.action_note.value = ""
-            if data is not None:
-                self.video_bytes = data
-                self.video = widgets.Video(
-                    value=data,
-                    format=_video_format(plan.url),
-                    autoplay=False,
-                    loop=False,
-                    controls=True,
-                    layout=widgets.Layout(width="480px", max_width="100%"),
-                )
-                self.video.add_class("kitta-video")
-                self.video_box.children = (self.video,)
-                return
-            self.video_problem = problem
-            block = render_video(
-                plan, None, problem, lang=self.lang, max_bytes=self.max_embed_bytes
+    def _show_video(self, snap: FollowSnapshot) -> None:
+        plan = snap.video
+        if plan is None:
+            return
+        if snap.video_bytes is not None and plan.url is not None:
+            self.video_bytes = snap.video_bytes
+            self.video = widgets.Video(
+                value=snap.video_bytes,
+                format=_video_format(plan.url),
+                autoplay=False,
+                loop=False,
+                controls=True,
+                layout=widgets.Layout(width="480px", max_width="100%"),
             )
-        else:
-            block = render_video(plan, lang=self.lang)
+            self.video.add_class("kitta-video")
+            note = (widgets.HTML(vscode_note_html(self.lang)),) if in_vscode() else ()
+            self.video_box.children = (self.video, *note)
+            return
+        self.video_problem = snap.video_problem
+        block = render_video(
+            plan,
+            None,
+            snap.video_problem,
+            lang=self.lang,
+            max_bytes=self.max_embed_bytes,
+        )
         self.video_box.children = (widgets.HTML(block),) if block else ()
 
     def _on_save(self, _button: object = None) -> None:
         try:
-            task = _async.spawn(self.save())
-        except _async.NoEventLoopError:
+            task = background.spawn(self.save())
+        except NoEventLoopError:
             self.action_note.value = _esc(text("panel_no_loop", self.lang))
             return
         self._tasks.add(task)
@@ -302,7 +312,7 @@ class TaskCard:
         target = path if path is not None else self.download_dir
         self.save_button.disabled = True
         try:
-            saved = await self.task.async_download(target, overwrite=True)
+            saved = await self._client().download(self.task, target, overwrite=True)
         except Exception as exc:
             reason = describe_error(exc, self.lang)
             self.action_note.value = _esc(text("card_save_failed", self.lang, reason=reason))
@@ -318,8 +328,29 @@ class TaskCard:
     def _on_check_again(self, _button: object = None) -> None:
         try:
             self.start()
-        except _async.NoEventLoopError:
+        except NoEventLoopError:
             self.action_note.value = _esc(text("panel_no_loop", self.lang))
+
+    def snapshot_html(self) -> str:
+        """The card as static HTML, for where the widget cannot be drawn (a saved notebook
+        reopened without its kernel). Fetches nothing: the video is inlined only when the
+        card already holds its bytes, else linked."""
+        plan = plan_video(self.task, self.embed)
+        if plan.action == "embed" and self.video_bytes is None:
+            plan = VideoPlan("link", plan.url)
+        video = render_video(
+            plan,
+            self.video_bytes,
+            self.video_problem,
+            lang=self.lang,
+            max_bytes=self.max_embed_bytes,
+        )
+        return task_html(self.task, lang=self.lang, video=video)
+
+    def _ipython_display_(self) -> None:
+        """The static card, then the live one, which hides it while it is drawn."""
+        self._snapshot.show(self.snapshot_html(), task_text(self.task))
+        display_widget(self.widget, repr(self))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

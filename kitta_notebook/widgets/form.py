@@ -4,6 +4,11 @@ Checks are the client's own (`validate_create`), run on every change and on
 submit, so the form refuses exactly what the client would refuse and
 nothing is sent until it passes. A field's problem is shown once the user
 has touched that field, or for every field after a submit attempt.
+
+Each media field takes a URL or a local file (a file picker beside it); a
+chosen file is read once into a `LocalBlob` and its bytes leave the widget's
+state at once, so they are never saved in a notebook. What the media check
+found is shown under the field (`show_check`); the form never probes itself.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from .._inputs import LOCAL_STAND_IN
 from ..errors import ValidationError
 from ..i18n import Lang, text
+from ..media import LocalBlob, classify_source, to_blob
 from ..validation import DEFAULT_MODEL, CreateRequest, validate_create
 from ._messages import field_message
 
@@ -31,6 +38,15 @@ FIELD_LABELS: dict[str, str] = {
     "duration_seconds": "panel_duration",
 }
 _LABEL_WIDTH = "150px"
+
+# Media field -> what its file picker offers.
+MEDIA_ACCEPT: dict[str, str] = {
+    "video_url": "video/*,.mp4,.mov,.webm,.mkv",
+    "image_url": "image/*",
+    "reference_image_url": "image/*",
+    "audio_url": "audio/*,.wav,.mp3,.m4a,.aac,.flac,.ogg",
+}
+MediaValue = str | LocalBlob
 
 
 class LipSyncForm:
@@ -47,14 +63,19 @@ class LipSyncForm:
         *,
         require_public_urls: bool = False,
         on_change: Callable[[], None] | None = None,
+        on_media: Callable[[str], None] | None = None,
     ) -> None:
         self.lang = lang
         self.require_public_urls = require_public_urls
         self.on_change = on_change
+        self.on_media = on_media
         self.touched: set[str] = set()
         self.show_all = False
         self.shown_errors: dict[str, str] = {}
+        self.extra_errors: dict[str, str] = {}
+        self.files: dict[str, LocalBlob] = {}
         self._filling = False
+        self._auto_duration: str | None = None
 
         self.mode = widgets.ToggleButtons(
             options=[
@@ -77,6 +98,7 @@ class LipSyncForm:
             placeholder=text("panel_duration_placeholder", lang),
             layout=widgets.Layout(width="280px"),
         )
+        self.duration.add_class("kitta-duration")
         self.inputs: dict[str, Any] = {
             "input_mode": self.mode,
             "video_url": self.video_url,
@@ -87,6 +109,8 @@ class LipSyncForm:
             "duration_seconds": self.duration,
         }
         self.error_labels: dict[str, Any] = {}
+        self.uploads: dict[str, Any] = {}
+        self.notes: dict[str, Any] = {}
         self.rows: dict[str, Any] = {}
         for name, widget in self.inputs.items():
             error = widgets.HTML(layout=widgets.Layout(display="none", margin="0 0 2px 0"))
@@ -96,8 +120,11 @@ class LipSyncForm:
                 f"<b>{html.escape(text(FIELD_LABELS[name], lang))}</b>",
                 layout=widgets.Layout(width=_LABEL_WIDTH, min_width=_LABEL_WIDTH),
             )
+            parts = [widget, error]
+            if name in MEDIA_ACCEPT:
+                parts = [widgets.HBox([widget, self._upload(name)]), error, self._note(name)]
             self.rows[name] = widgets.HBox(
-                [label, widgets.VBox([widget, error], layout=widgets.Layout(flex="1 1 auto"))],
+                [label, widgets.VBox(parts, layout=widgets.Layout(flex="1 1 auto"))],
                 layout=widgets.Layout(align_items="flex-start", margin="1px 0"),
             )
             widget.observe(self._changed(name), names="value")
@@ -106,8 +133,27 @@ class LipSyncForm:
 
     def _text(self, placeholder: str) -> Any:
         return widgets.Text(
-            placeholder=placeholder, layout=widgets.Layout(width="560px", max_width="100%")
+            placeholder=placeholder, layout=widgets.Layout(width="440px", max_width="100%")
         )
+
+    def _upload(self, name: str) -> Any:
+        upload = widgets.FileUpload(
+            accept=MEDIA_ACCEPT[name],
+            multiple=False,
+            description=text("panel_choose_file", self.lang),
+            tooltip=text("panel_or_file", self.lang),
+            layout=widgets.Layout(width="auto", margin="2px 0 2px 6px"),
+        )
+        upload.add_class(f"kitta-upload-{name.removesuffix('_url')}")
+        upload.observe(self._picked(name), names="value")
+        self.uploads[name] = upload
+        return upload
+
+    def _note(self, name: str) -> Any:
+        note = widgets.HTML(layout=widgets.Layout(display="none", margin="0 0 2px 0"))
+        note.add_class("kitta-media-note")
+        self.notes[name] = note
+        return note
 
     # --- values ------------------------------------------------------------------
     def duration_value(self) -> float | None:
@@ -121,23 +167,41 @@ class LipSyncForm:
             return None
         return value if math.isfinite(value) and value > 0 else None
 
+    def media_value(self, name: str) -> MediaValue | None:
+        """A field's medium: the chosen file, else the URL (or local path) typed, else None."""
+        if name in self.files:
+            return self.files[name]
+        return str(self.inputs[name].value).strip() or None
+
+    def media_values(self) -> dict[str, MediaValue | None]:
+        """The media fields of the current input mode."""
+        names = ["audio_url"]
+        if self.mode.value == "image":
+            names += ["image_url", "reference_image_url"]
+        else:
+            names.append("video_url")
+        return {name: self.media_value(name) for name in names}
+
+    def local_media(self) -> dict[str, MediaValue]:
+        """The media of the current mode that are local (files, or paths of existing files)."""
+        return {
+            name: value
+            for name, value in self.media_values().items()
+            if value is not None and classify_source(value) == "local"
+        }
+
     def values(self) -> dict[str, object]:
         """The create arguments as entered; fields of the other input mode are left out."""
-        mode = str(self.mode.value)
-        values: dict[str, object] = {
-            "input_mode": mode,
-            "audio_url": self.audio_url.value.strip() or None,
-            "model": self.model.value,
-        }
-        if mode == "image":
-            values["image_url"] = self.image_url.value.strip() or None
-            values["reference_image_url"] = self.reference_image_url.value.strip() or None
-        else:
-            values["video_url"] = self.video_url.value.strip() or None
+        values: dict[str, object] = {"input_mode": str(self.mode.value), "model": self.model.value}
+        values.update(self.media_values())
         return values
 
     def check(self) -> tuple[CreateRequest | None, dict[str, str]]:
-        """(request, {}) when every check passes, else (None, field -> message)."""
+        """(request, {}) when every check passes, else (None, field -> message).
+
+        A local medium is checked as a stand-in URL (as the client does before it
+        publishes it), so the request's media URLs are not what is sent: see `local_media`.
+        """
         problems: list[tuple[str, str]] = []
         raw_duration = self.duration.value.strip().replace(",", ".")
         duration: float | None = None
@@ -145,16 +209,23 @@ class LipSyncForm:
             try:
                 duration = float(raw_duration)
             except ValueError:
-                problems.append(("duration_seconds", "must be a number of seconds, e.g. 12"))
+                problems.append(
+                    (
+                        "duration_seconds",
+                        "The duration must be a number of seconds, for example 12.",
+                    )
+                )
+        stand_ins = {name: f"https://{LOCAL_STAND_IN}/{name}" for name in self.local_media()}
         try:
             request = validate_create(
-                **self.values(),  # type: ignore[arg-type]
+                **{**self.values(), **stand_ins},  # type: ignore[arg-type]
                 duration_seconds=duration,
                 require_public_urls=self.require_public_urls,
             )
         except ValidationError as exc:
             problems.extend(exc.problems)
             request = None
+        problems += [(name, message) for name, message in self.extra_errors.items()]
         if problems:
             return None, ValidationError(problems).fields
         return request, {}
@@ -202,14 +273,90 @@ class LipSyncForm:
         def handler(change: dict[str, Any]) -> None:
             if name == "input_mode":
                 self._apply_mode()
+            if name in MEDIA_ACCEPT and str(change.get("new") or "").strip():
+                self.files.pop(name, None)  # a URL typed over a chosen file replaces it
             if self._filling:
                 return
             self.touched.add(name)
+            self.extra_errors.pop(name, None)
             self.validate()
+            if name in MEDIA_ACCEPT or name == "input_mode":
+                self._media_changed(name)
             if self.on_change is not None:
                 self.on_change()
 
         return handler
+
+    def _media_changed(self, name: str) -> None:
+        if self.on_media is not None:
+            self.on_media(name)
+
+    def _picked(self, name: str) -> Callable[[dict[str, Any]], None]:
+        """A file chosen in a picker: read it, then drop its bytes from the widget's state."""
+
+        def handler(change: dict[str, Any]) -> None:
+            chosen = change.get("new") or ()
+            if not chosen:
+                return
+            item = chosen[0]
+            self.uploads[name].value = ()  # never kept in widget state, never saved
+            try:
+                blob = to_blob(bytes(item["content"]), field=name, name=str(item["name"]))
+            except ValidationError as error:
+                self.extra_errors[name] = error.fields.get(name) or str(error)
+            else:
+                self.extra_errors.pop(name, None)
+                self.choose_file(name, blob)
+                return
+            self.touched.add(name)
+            self.validate()
+
+        return handler
+
+    def choose_file(self, name: str, blob: LocalBlob) -> None:
+        """Use a local file for a media field (the picker calls this); the URL is cleared."""
+        self._filling = True
+        try:
+            self.inputs[name].value = ""
+        finally:
+            self._filling = False
+        self.files[name] = blob
+        self.touched.add(name)
+        self.validate()
+        self._media_changed(name)
+        if self.on_change is not None:
+            self.on_change()
+
+    def show_check(self, name: str, body: str) -> None:
+        """Show what the media check says about a field (`body` is HTML the caller escaped)."""
+        note = self.notes[name]
+        note.value = body
+        note.layout.display = None if body else "none"
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """Problems found elsewhere (e.g. a refused create), each shown next to its field
+        until that field is edited."""
+        self.extra_errors.update({k: v for k, v in errors.items() if k in self.inputs})
+        self.validate(show_all=True)
+
+    def offer_duration(self, seconds: float | None) -> bool:
+        """Fill the duration from a probe, unless the user typed one; True when changed."""
+        current = self.duration.value.strip()
+        if current and current != self._auto_duration:
+            return False
+        shown = "" if seconds is None else f"{round(seconds, 2):g}"
+        if shown == current:
+            return False
+        self._filling = True
+        try:
+            self.duration.value = shown
+        finally:
+            self._filling = False
+        self._auto_duration = shown or None
+        self.validate()
+        if self.on_change is not None:
+            self.on_change()
+        return True
 
     def _apply_mode(self) -> None:
         image = self.mode.value == "image"
@@ -223,10 +370,14 @@ class LipSyncForm:
         try:
             for name, value in values.items():
                 self.inputs[name].value = value
+                self.extra_errors.pop(name, None)
         finally:
             self._filling = False
         self.touched.update(touched or values)
         self.validate()
+        for name in values:
+            if name in MEDIA_ACCEPT:
+                self._media_changed(name)
         if self.on_change is not None:
             self.on_change()
 

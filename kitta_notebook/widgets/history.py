@@ -1,42 +1,52 @@
 """`HistoryBrowser`: every task of the account as a paged, filterable table.
 
-Each page is one SQL query against the local journal (indexes, LIMIT/OFFSET),
-so ten thousand tasks cost no more to show than twenty. The row widgets are
-built once and refilled on every page. Server calls (sync, refresh, watch,
-download, reconcile) run as asyncio tasks on the kernel's loop, so the table
-stays usable while they work.
+Each page is one query of `client.history` (the local journal: indexes,
+LIMIT/OFFSET), so ten thousand tasks cost no more to show than twenty. The
+row widgets are built once and refilled on every page. Unfinished rows are
+kept current by an `ActiveTasksFollower` (list pages, then the detail of
+each task that changed); the selected task is followed by a `TaskFollower`.
+Server calls run as asyncio tasks on the kernel's loop, so the table stays
+usable while they work. The widget never writes the journal itself: the
+client records what it fetches, and labels go through `client.history`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import math
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
-from ipywidgets.widgets.widget_string import HTMLStyle
 
-from .._history_html import (
-    COLUMNS,
-    entry_card_html,
-    extra_facts_html,
-    row_cells,
+from ..display import background
+from ..display.follow import (
+    ACTIVE_STATUSES,
+    ActiveTasksFollower,
+    RowsSnapshot,
+    async_client_for,
+    follow_active,
+)
+from ..display.history_html import (
+    STATES,
+    history_html,
+    history_text,
     state_badge,
     state_label,
     summary_html,
 )
-from ..display.html import task_html
-from ..display.video import MAX_EMBED_BYTES, async_fetch_for_embed, plan_video, render_video
-from ..errors import KittaError, WaitTimeoutError
+from ..display.video import MAX_EMBED_BYTES
+from ..errors import JournalError, KittaError
 from ..i18n import Lang, check_lang, text
-from ..journal import STATES, Journal, JournalEntry, JournalError, JournalSummary, Query
+from ._frontend import Snapshot, display_widget, require_widget_frontend
+from .history_detail import SelectedTaskView
+from .history_table import GRID_COLUMNS, GRID_GAP, Row, Shared, esc, grid_header
 
 if TYPE_CHECKING:
     from .._async_client import AsyncKittaClient
     from .._base import ClientBase
+    from ..display.history_html import JournalEntry, JournalSummary
     from ..models import LipSyncTask
 
 SORTS: tuple[tuple[str, str, bool], ...] = (
@@ -47,96 +57,21 @@ SORTS: tuple[tuple[str, str, bool], ...] = (
 )
 DEFAULT_PAGE_SIZE = 20
 DEFAULT_WATCH_TIMEOUT = 1800.0
+# At most this many unfinished tasks are kept current at once (the newest).
+MAX_LIVE_ROWS = 1000
 
 
-def _esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _width(key: str) -> str:
-    return dict(COLUMNS)[key]
-
-
-class _Shared:
-    """Layout and style models shared by every row: each widget would otherwise bring
-    its own, and model count is what makes a table slow to appear."""
-
-    def __init__(self) -> None:
-        self.badge = widgets.Layout(width=_width("history_status"), margin="0")
-        self.button = widgets.Layout(width=_width("history_task"), height="26px", margin="1px 0")
-        self.rest = widgets.Layout(margin="0")
-        self.plain = widgets.Layout()
-        self.action = widgets.Layout(width="auto", margin="2px 6px 2px 0")
-        self.button_style = widgets.ButtonStyle()
-        self.html_style = HTMLStyle()
-
-    def html(self, value: str = "", css_class: str | None = None) -> widgets.HTML:
-        view = widgets.HTML(value, layout=self.plain, style=self.html_style)
-        if css_class:
-            view.add_class(css_class)
-        return view
-
-
-class _Row:
-    """One reusable table row: badge, a clickable task id, the other cells."""
-
-    def __init__(self, shared: _Shared, on_open: Callable[[_Row], None]) -> None:
-        self.entry: JournalEntry | None = None
-        self.badge = widgets.HTML(layout=shared.badge, style=shared.html_style)
-        self.badge.add_class("kitta-history-badge")
-        self.open_button = widgets.Button(layout=shared.button, style=shared.button_style)
-        self.open_button.add_class("kitta-history-open")
-        self.open_button.on_click(lambda _button: on_open(self))
-        self.rest = widgets.HTML(layout=shared.rest, style=shared.html_style)
-        self.rest.add_class("kitta-history-cells")
-        self.cells = (self.badge, self.open_button, self.rest)
-
-    @property
-    def visible(self) -> bool:
-        return self.entry is not None
-
-    def show(self, entry: JournalEntry | None, lang: Lang, selected: bool) -> None:
-        self.entry = entry
-        if entry is None:
-            return
-        cells = row_cells(entry, lang)
-        self.badge.value = cells[0]
-        self.open_button.description = entry.task_id or f"({state_label(entry.state, lang)})"
-        self.open_button.tooltip = entry.task_id or entry.entry_id
-        self.open_button.button_style = "info" if selected else ""
-        self.rest.value = _rest_html(cells[2:])
-
-
-def _rest_html(cells: list[str]) -> str:
-    return "".join(
-        f'<span style="display:inline-block;width:{width};overflow:hidden;'
-        "text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;"
-        f'font-size:13px;padding-right:4px;box-sizing:border-box">{content}</span>'
-        for content, (_, width) in zip(cells, COLUMNS[2:], strict=True)
-    )
-
-
-_GRID_COLUMNS = f"{_width('history_status')} {_width('history_task')} max-content"
-_GRID_GAP = "0px 8px"
-
-
-def _grid_header(lang: Lang) -> str:
-    cells = [f"<b>{_esc(text(key, lang))}</b>" for key, _ in COLUMNS]
-    return (
-        f'<div style="display:grid;grid-template-columns:{_GRID_COLUMNS};column-gap:8px;'
-        'font-size:12px;color:#59636e;border-bottom:1px solid #d0d7de;padding:2px 0">'
-        f"<div>{cells[0]}</div><div>{cells[1]}</div><div>{_rest_html(cells[2:])}</div></div>"
-    )
-
-
-class HistoryBrowser:
+class HistoryBrowser(SelectedTaskView):
     """Browse, filter and act on every task in the journal (and on the server).
 
     >>> HistoryBrowser(client)              # or HistoryBrowser() for connect()
 
     `lang` is "en" or "zh". With `sync=True` (the default inside a running
     kernel) the server's list is read in the background once, so tasks
-    created elsewhere appear too. Selecting a row shows its task card.
+    created elsewhere appear too. With `live=True` (the same default) the
+    unfinished rows are kept current every `live_interval` seconds (default:
+    the client's poll interval) for up to `watch_timeout`. Selecting a row
+    shows its task card, fetched again when the task had not finished.
     """
 
     def __init__(
@@ -151,18 +86,25 @@ class HistoryBrowser:
         embed: bool | None = None,
         max_embed_bytes: int = MAX_EMBED_BYTES,
         download_dir: str | Path | None = None,
+        live: bool | None = None,
+        live_interval: float | None = None,
     ) -> None:
+        require_widget_frontend(
+            "HistoryBrowser",
+            "read the history with client.history.items() and client.history.summary() "
+            "(each entry's .task(client) is the task; task.watch() follows one).",
+        )
         self.lang: Lang = check_lang(lang)
         if client is None:
             from ..connection import connect
 
             client = connect(quiet=True)
         self.client: ClientBase = client
-        journal = client.journal
-        if journal is None:
+        if client.journal is None:
             reason = "journal=False" if client.has_token else "no API token"
             raise JournalError(text("history_no_journal", "en", reason=reason))
-        self.journal: Journal = journal
+        # Journal reads are local and quick: the sync history serves every redraw.
+        self.history = client._sync_client().history
         if not isinstance(page_size, int) or page_size < 1:
             raise ValueError("page_size must be a whole number ≥ 1")
         self.page_size = page_size
@@ -181,14 +123,22 @@ class HistoryBrowser:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watching: asyncio.Task[Any] | None = None
         self._video_html = ""
+        in_kernel = background.running_loop() is not None
+        self.live = in_kernel if live is None else live
+        self.live_rows = ActiveTasksFollower(
+            poll_interval=live_interval, timeout=self.watch_timeout
+        )
+        self.live_rows.subscribe(self._on_rows)
+        self._live_task: asyncio.Task[None] | None = None
         lang_ = self.lang
 
         def option(key: str) -> str:
             return text(key, lang_)
 
-        shared = self._shared = _Shared()
+        shared = self._shared = Shared()
+        self._snapshot = Snapshot()
         self._title = (
-            f'<div style="font-weight:600;font-size:14px">{_esc(option("history_title"))}</div>'
+            f'<div style="font-weight:600;font-size:14px">{esc(option("history_title"))}</div>'
         )
         self.summary_view = shared.html(css_class="kitta-history-summary-box")
         self.status_filter = widgets.Dropdown(
@@ -224,11 +174,11 @@ class HistoryBrowser:
         for control in (self.status_filter, self.mode_filter, self.search, self.sort):
             control.observe(self._on_filter, names="value")
 
-        self.header = shared.html(_grid_header(lang_))
-        self.rows = [_Row(shared, self._on_open) for _ in range(page_size)]
+        self.header = shared.html(grid_header(lang_))
+        self.rows = [Row(shared, self._on_open) for _ in range(page_size)]
         self.grid = widgets.GridBox(
             layout=widgets.Layout(
-                grid_template_columns=_GRID_COLUMNS, grid_gap=_GRID_GAP, align_items="center"
+                grid_template_columns=GRID_COLUMNS, grid_gap=GRID_GAP, align_items="center"
             )
         )
         self.grid.add_class("kitta-history-table")
@@ -259,14 +209,13 @@ class HistoryBrowser:
                     layout=widgets.Layout(align_items="center", margin="4px 0"),
                 ),
                 self.note,
+                self._snapshot.hider(),
             ],
             layout=widgets.Layout(max_width="1100px"),
         )
         self.widget.add_class("kitta-history")
-        self.render()
-        if sync is None:
-            sync = _running_loop() is not None
-        if sync:
+        self.render()  # starts keeping the unfinished rows current
+        if sync if sync is not None else in_kernel:
             self.sync()
 
     # --- building blocks ------------------------------------------------------
@@ -289,55 +238,14 @@ class HistoryBrowser:
         button.on_click(lambda _b: handler())
         return button
 
-    def _build_detail(self) -> None:
-        """The card and its actions, built at the first selection (not for the first page)."""
-        if hasattr(self, "detail"):
-            return
-        self.card = widgets.HTML()
-        self.card.add_class("kitta-history-card")
-        self.watch_button = self._action("history_watch", "eye", self._on_watch, hideable=True)
-        self.refresh_button = self._action(
-            "history_refresh", "refresh", self._on_refresh, hideable=True
-        )
-        self.download_button = self._action(
-            "history_download", "download", self._on_download, hideable=True
-        )
-        self.reconcile_button = self._action(
-            "history_reconcile", "search", self._on_reconcile, hideable=True
-        )
-        self.labels_input = widgets.Text(
-            placeholder=text("history_labels_placeholder", self.lang),
-            layout=widgets.Layout(width="220px"),
-        )
-        self.labels_input.add_class("kitta-history-labels")
-        self.labels_button = self._action("history_save_labels", "tag", self._on_labels)
-        self.detail = widgets.VBox(
-            [
-                self.card,
-                widgets.HBox(
-                    [
-                        self.watch_button,
-                        self.refresh_button,
-                        self.download_button,
-                        self.reconcile_button,
-                        self.labels_input,
-                        self.labels_button,
-                    ],
-                    layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
-                ),
-            ],
-            layout=widgets.Layout(margin="8px 0 0 0"),
-        )
-        self.detail.add_class("kitta-history-detail")
-        self.widget.children = (*self.widget.children, self.detail)
-
     @property
-    def query(self) -> Query:
-        return Query.build(
-            status=self.status_filter.value or None,
-            mode=self.mode_filter.value or None,
-            search=self.search.value or None,
-        )
+    def filters(self) -> dict[str, str | None]:
+        """The filters shown, as `client.history` takes them."""
+        return {
+            "status": self.status_filter.value or None,
+            "mode": self.mode_filter.value or None,
+            "search": self.search.value or None,
+        }
 
     @property
     def pages(self) -> int:
@@ -346,15 +254,15 @@ class HistoryBrowser:
     # --- the table ----------------------------------------------------------------
     def render(self, *, totals: bool = True) -> None:
         """Query the current page and refill the table; `totals` recounts the filtered set."""
-        query = self.query
+        filters = self.filters
         if totals:
-            self.total = self.journal.count(query)
-            self.summary = self.journal.summary(query)
+            self.total = self.history.count(**filters)
+            self.summary = self.history.summary(**filters)
             self.summary_view.value = self._title + summary_html(self.summary, self.lang)
         self.page = min(max(self.page, 0), self.pages - 1)
         column, desc = self.sort.value.split(":")
-        self.entries = self.journal.entries(
-            query,
+        self.entries = self.history.items(
+            **filters,
             sort=column,
             descending=desc == "1",
             limit=self.page_size,
@@ -363,10 +271,14 @@ class HistoryBrowser:
         self._fill()
         self.page_label.value = (
             f'<span style="margin:0 10px">'
-            f"{_esc(text('history_page', self.lang, page=self.page + 1, pages=self.pages))}</span>"
+            f"{esc(text('history_page', self.lang, page=self.page + 1, pages=self.pages))}</span>"
         )
         self.prev_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= self.pages - 1
+        if self._snapshot.shown:
+            self._snapshot.update(*self._snapshot_content())
+        if totals:
+            self.follow_unfinished()  # tasks created since the last round are followed too
 
     def _fill(self) -> None:
         """Put the current page's entries into the row widgets (no query)."""
@@ -379,7 +291,7 @@ class HistoryBrowser:
                 visible.extend(row.cells)
         if tuple(visible) != tuple(self.grid.children):
             self.grid.children = visible
-        empty = _esc(text("history_empty", self.lang))
+        empty = esc(text("history_empty", self.lang))
         self.empty.value = (
             "" if self.entries else f'<div style="color:#59636e;padding:6px 0">{empty}</div>'
         )
@@ -420,224 +332,85 @@ class HistoryBrowser:
         self.page = 0
         self.render()
 
-    # --- the selected task ------------------------------------------------------------
-    def _on_open(self, row: _Row) -> None:
-        if row.entry is not None:
-            self.select(row.entry)
+    # --- keeping the unfinished rows current ----------------------------------------------
+    def _unfinished(self) -> dict[str, str]:
+        """The unfinished tasks as recorded (id -> status), newest first."""
+        entries = self.history.items(status=ACTIVE_STATUSES, limit=MAX_LIVE_ROWS)
+        return {e.task_id: e.state for e in entries if e.task_id}
 
-    def select(self, entry: JournalEntry | str) -> None:
-        """Open the card of an entry (or a task id)."""
-        found = self.journal.get(entry) if isinstance(entry, str) else entry
-        if found is None:
-            raise KeyError(f"no journal entry for {entry!r}")
-        self._build_detail()
+    def follow_unfinished(self) -> asyncio.Task[None] | None:
+        """Keep the unfinished rows current in the background (when `live` and in a kernel)."""
+        if not self.live or background.running_loop() is None:
+            return None
+        if self._live_task is not None and not self._live_task.done():
+            return self._live_task
+        if not self._unfinished():
+            return None
+        client = self.client._async_client()
+        self._live_task = background.spawn(
+            follow_active(self.live_rows, client, self._unfinished), name="kitta-history-live"
+        )
+        return self._live_task
+
+    def stop(self) -> None:
+        """Stop every background poll of this browser (the table stays as it is)."""
+        if self._live_task is not None:
+            self._live_task.cancel()
         self._stop_watching()
-        self.selected = found
-        self.selected_task = found.task(self.client)
-        self._video_html = ""
-        self.labels_input.value = ", ".join(found.labels)
-        self._show_card()
-        self._load_video()
-        self._fill()
 
-    def _show_card(self, note: str | None = None) -> None:
-        entry = self.selected
-        if entry is None:
+    def close(self) -> None:
+        """Stop, and remove the live view: the output shows the static snapshot of
+        the page as it was last (what a saved notebook keeps)."""
+        self.stop()
+        self._snapshot.update(*self._snapshot_content())
+        _close_tree(self.widget)
+
+    def _on_rows(self, snap: RowsSnapshot) -> None:
+        if not snap.updated:
             return
-        task = self.selected_task
-        if task is None:
-            self.card.value = entry_card_html(entry, self.lang)
-        else:
-            self.card.value = task_html(
-                task, lang=self.lang, video=self._video_html, note=note
-            ) + extra_facts_html(entry, self.lang)
-        active = task is not None and not task.is_terminal
-        self.watch_button.layout.display = None if active else "none"
-        self.watch_button.disabled = self.watching
-        self.refresh_button.layout.display = None if entry.task_id else "none"
-        self.download_button.layout.display = (
-            None if task is not None and task.succeeded else "none"
-        )
-        self.reconcile_button.layout.display = None if entry.needs_reconcile else "none"
-
-    def _load_video(self) -> None:
-        task = self.selected_task
-        if task is None or not task.result_video_url:
-            return
-        plan = plan_video(task, self.embed)
-        if plan.action != "embed" or plan.url is None:
-            self._video_html = render_video(plan, lang=self.lang)
-            self._show_card()
-            return
-        url = plan.url
-
-        async def fetch() -> None:
-            data, problem = await async_fetch_for_embed(task, url, self.max_embed_bytes)
-            if self.selected_task is task:
-                self._video_html = render_video(
-                    plan, data, problem, lang=self.lang, max_bytes=self.max_embed_bytes
-                )
-                self._show_card()
-
-        self._spawn(fetch())
-
-    def _reload_selected(self) -> None:
-        """Read the selected entry again from the journal (after a poll or an action)."""
-        if self.selected is None:
-            return
-        fresh = self.journal.get(self.selected.entry_id)
-        if fresh is not None:
-            self.selected = fresh
-
-    def _set_note(self, message: str, kind: str = "info") -> None:
-        self.message = message
-        color = {"info": "#59636e", "ok": "#17622d", "error": "#9b1c1c"}.get(kind, "#59636e")
-        self.note.value = (
-            f'<div style="color:{color};font-size:12px;margin:2px 0">{_esc(message)}</div>'
-            if message
-            else ""
-        )
-
-    # --- actions ----------------------------------------------------------------------
-    @property
-    def watching(self) -> bool:
-        return self._watching is not None and not self._watching.done()
-
-    def _async_client(self) -> AsyncKittaClient:
-        return self.client._async_client()
-
-    def _on_watch(self) -> None:
-        task = self.selected_task
-        if task is None or task.is_terminal or self.watching:
-            return
-
-        def on_poll(polled: LipSyncTask, error: Exception | None) -> None:
-            if self.selected_task is polled:
-                self._reload_selected()
-                note = text("retrying", self.lang) if error else text("watching", self.lang)
-                self._show_card(note)
-                self.render()
-
-        async def follow() -> None:
-            try:
-                await self._async_client().lip_sync.wait(
-                    task,
-                    timeout=self.watch_timeout,
-                    poll_interval=self.poll_interval,
-                    raise_on_failure=False,
-                    on_poll=on_poll,
-                )
-            except WaitTimeoutError:
-                seconds = f"{self.watch_timeout:g}"
-                self._set_note(text("watch_timeout", self.lang, seconds=seconds))
-            if self.selected_task is task:
+        selected = self.selected_task
+        for fresh in snap.updated:
+            if selected is not None and fresh.task_id == selected.task_id:
+                selected._update_from(fresh)
                 self._reload_selected()
                 self._show_card()
-                self._load_video()
-                self.render()
-
-        self._watching = self._spawn(follow())
-        self._show_card(text("watching", self.lang))
-
-    def _stop_watching(self) -> None:
-        if self._watching is not None and not self._watching.done():
-            self._watching.cancel()
-        self._watching = None
-
-    def _on_refresh(self) -> None:
-        entry = self.selected
-        if entry is None or not entry.task_id:
-            return
-        task_id = entry.task_id
-
-        async def refresh() -> None:
-            fresh = await self._async_client().lip_sync.get(task_id)
-            if self.selected is not None and self.selected.task_id == task_id:
-                fresh._client = self.client
-                self.selected_task = fresh
-                self._reload_selected()
-                self._video_html = ""
-                self._show_card()
-                self._load_video()
-            self.render()
-
-        self._spawn(refresh(), working=True)
-
-    def _on_download(self) -> None:
-        task = self.selected_task
-        entry = self.selected
-        if task is None or entry is None or not task.succeeded:
-            return
-        target = self.download_dir if self.download_dir is not None else Path.cwd()
-
-        async def download() -> None:
-            path = await self._async_client().download(task, target)
-            self.journal.record_download(task, path)
-            self._reload_selected()
-            self._show_card()
-            self._set_note(text("history_downloaded", self.lang, path=str(path)), "ok")
-
-        self._spawn(download(), working=True)
-
-    def _on_labels(self) -> None:
-        entry = self.selected
-        if entry is None:
-            return
-        labels = [x.strip() for x in self.labels_input.value.split(",")]
-        self.journal.set_labels(entry, labels)
-        self._reload_selected()
-        self._show_card()
+                if selected.is_terminal and not self.watching:
+                    self._follow_selected(selected, poll=False)
         self.render()
-        self._set_note(text("history_labels_saved", self.lang), "ok")
-
-    def _on_reconcile(self) -> None:
-        async def reconcile() -> None:
-            report = await self.journal.areconcile(self._async_client())
-            self._set_note(
-                text(
-                    "history_reconciled",
-                    self.lang,
-                    matched=len(report.matched),
-                    absent=len(report.absent),
-                    unresolved=len(report.unresolved),
-                ),
-                "ok",
-            )
-            if self.selected is not None:
-                self._reload_selected()
-                self.selected_task = self.selected.task(self.client)
-                self._show_card()
-            self.render()
-
-        self._spawn(reconcile(), working=True)
 
     def sync(self) -> asyncio.Task[Any] | None:
         """Read the server's list into the journal (in the background), then redraw."""
-        from ..history import AsyncHistory
 
-        async def run() -> None:
+        async def run(client: AsyncKittaClient) -> None:
             self.sync_button.disabled = True
             self._set_note(text("history_syncing", self.lang))
             try:
-                report = await AsyncHistory(self._async_client()).sync()
+                report = await client.history.sync()
             finally:
                 self.sync_button.disabled = False
             self._set_note(text("history_synced", self.lang, new=report.new), "ok")
             self.render()
+            self.follow_unfinished()
 
-        return self._spawn(run())
+        return self._spawn(run)
 
     # --- running coroutines -------------------------------------------------------------
     def _spawn(
-        self, coro: Coroutine[Any, Any, None], *, working: bool = False
+        self,
+        work: Callable[[AsyncKittaClient], Coroutine[Any, Any, None]],
+        *,
+        working: bool = False,
     ) -> asyncio.Task[Any] | None:
-        """Run on the kernel's loop; without one (a plain script), run to completion here."""
+        """Run `work(client)` on the kernel's loop; without one (a plain script),
+        run it to completion here, with a client of its own."""
         if working:
             self._set_note(text("history_working", self.lang))
+        in_kernel = background.running_loop() is not None
 
         async def guarded() -> None:
             try:
-                await coro
+                async with async_client_for(self.client, not in_kernel) as client:
+                    await work(client)
                 if working and self.message == text("history_working", self.lang):
                     self._set_note("")
             except asyncio.CancelledError:
@@ -648,39 +421,56 @@ class HistoryBrowser:
                     "error",
                 )
 
-        loop = _running_loop()
-        if loop is None:
-            asyncio.run(guarded())
+        if not in_kernel:
+            background.run_to_completion(guarded())
             return None
-        task = loop.create_task(guarded())
+        task = background.spawn(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def settle(self) -> None:
-        """Await every background action of this browser (for tests and scripts)."""
-        while True:
-            pending = [t for t in self._tasks if not t.done() and t is not asyncio.current_task()]
-            if not pending:
-                return
-            await asyncio.gather(*pending, return_exceptions=True)
+        """Await every action of this browser (for tests and scripts); the background
+        refresh of unfinished rows goes on (see `stop()`)."""
+        await background.settle(self._tasks)
 
     # --- display ------------------------------------------------------------------------
+    def _snapshot_content(self) -> tuple[str, str]:
+        if self.summary is None:
+            return "", repr(self)
+        return (
+            history_html(self.entries, self.summary, self.lang),
+            history_text(self.entries, self.summary),
+        )
+
+    def _ipython_display_(self) -> None:
+        """The static snapshot of the page, then the live widget, which hides the
+        snapshot while it renders (see `widgets._frontend`): after a restart, a saved
+        notebook shows the snapshot instead of a broken widget."""
+        self._snapshot.show(*self._snapshot_content())
+        display_widget(self.widget, repr(self))
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The live widget, plus a static snapshot of the page for where no widget runs
+        (a notebook opened without its kernel, nbviewer, GitHub)."""
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        if self.summary is not None:
+            bundle["text/html"] = history_html(self.entries, self.summary, self.lang)
+            bundle["text/plain"] = history_text(self.entries, self.summary)
+        return bundle
 
     def __repr__(self) -> str:
         return (
-            f"HistoryBrowser(journal={str(self.journal.path)!r}, lang={self.lang!r}, "
-            f"page={self.page + 1}/{self.pages}, total={self.total})"
+            f"HistoryBrowser(lang={self.lang!r}, page={self.page + 1}/{self.pages}, "
+            f"total={self.total})"
         )
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+def _close_tree(view: widgets.Widget) -> None:
+    """Close a widget and everything inside it (their models leave the kernel)."""
+    for child in getattr(view, "children", ()):
+        _close_tree(child)
+    view.close()
 
 
 __all__ = ["HistoryBrowser", "state_badge"]

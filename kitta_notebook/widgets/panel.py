@@ -3,32 +3,47 @@
 The panel is a thin view over the client's task objects. It validates with
 the client's own checks, creates with the async client on the kernel's
 running loop (the cell and the kernel stay free), and hands each new task to
-a `TaskCard` that follows it to the end. All of its state is plain Python
-(`cards`, `message`, `form.shown_errors`, ...), so it can be driven and
-checked without a browser.
+a `TaskCard` that follows it to the end. A medium (URL or local file) is
+probed as soon as it is given (`_media_check.MediaChecks`): its format,
+duration and size show next to it, the duration and the estimate fill in, and
+a definite problem keeps Submit disabled. All of its state is plain Python
+(`cards`, `message`, `form.shown_errors`, `preflight`, ...), so it can be
+driven and checked without a browser.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 from traitlets import Unicode
 
 from ..display.video import MAX_EMBED_BYTES
-from ..errors import InsufficientCreditsError
+from ..errors import InsufficientCreditsError, MediaWarning, ValidationError
 from ..i18n import Lang, check_lang, text
+from ..media import LocalBlob, Preflight
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
 from . import _async
-from ._messages import describe_error, find_balance
+from ._browser_save import in_voila, offer_browser_save
+from ._media_check import MediaChecks
+from ._messages import describe_error, describe_refusal, find_balance
+from ._panel_html import (
+    banner_html,
+    estimate_html,
+    estimate_sentence,
+    header_html,
+    media_note_html,
+    over_balance,
+)
 from ._server import SAMPLE_FIELDS, initial_server_info, load_server_info
 from .card import TaskCard
-from .form import LipSyncForm
+from .form import MEDIA_ACCEPT, LipSyncForm
 
 if TYPE_CHECKING:
     from .._base import ClientBase
@@ -43,13 +58,6 @@ class SecretInput(widgets.Password):  # type: ignore[misc]
 # Poll pace for the embedded sandbox; other servers use the client's default (3-5 s).
 SANDBOX_POLL_INTERVAL = 1.0
 
-_BANNER_COLORS = {
-    "info": ("#0b4f8a", "#dcecfb"),
-    "success": ("#17622d", "#dcf5e3"),
-    "error": ("#7a1111", "#fde2e2"),
-    "warning": ("#5c4300", "#fff8e1"),
-}
-
 
 class LipSyncPanel:
     """Create lip-sync tasks from a form and watch them live, newest first.
@@ -57,10 +65,20 @@ class LipSyncPanel:
     >>> panel = LipSyncPanel()            # the sandbox when no token is set
     >>> panel                             # shows the form; "Submit" creates a task
 
+    Each media field takes a URL or a local file ("Choose file"); local files
+    are published by the client (the sandbox's own store, or the client's
+    `media_store` / KITTA_MEDIA_STORE). A chosen file travels from the browser
+    to the kernel inside one widget message, so for very large files pass a
+    `Path` to `client.lip_sync.create` instead. `probe_delay` is how long the
+    panel waits after the last edit of a field before it checks that medium.
+
     `client` defaults to `kitta_notebook.connect()`. `lang` is "en" or "zh".
     `poll_interval` and `wait_timeout` tune how each card follows its task;
     `sandbox` names the `Sandbox` serving `client` when it is not the one
-    `connect()` started (it only supplies the sample media).
+    `connect()` started (it only supplies the sample media). `save_to` says
+    where "Save video file" puts the result: "server" writes a file next to
+    the kernel, "browser" offers a download link in the page (the default in
+    Voila, whose users cannot reach the kernel's disk).
     """
 
     def __init__(
@@ -74,8 +92,15 @@ class LipSyncPanel:
         max_embed_bytes: int = MAX_EMBED_BYTES,
         download_dir: str | Path | None = None,
         sandbox: Any = None,
+        save_to: Literal["auto", "server", "browser"] = "auto",
+        probe_delay: float = 0.5,
     ) -> None:
         self.lang: Lang = check_lang(lang)
+        if save_to not in ("auto", "server", "browser"):
+            raise ValueError(f"save_to must be 'auto', 'server' or 'browser', got {save_to!r}")
+        self.save_to: Literal["server", "browser"] = (
+            ("browser" if in_voila() else "server") if save_to == "auto" else save_to
+        )
         if client is None:
             from ..connection import connect
 
@@ -94,13 +119,22 @@ class LipSyncPanel:
         self.message = ""
         self.message_kind = "info"
         self.submitting = False
+        self.balance: int | float | None = None
+        self.balance_warning = ""
+        self.preflight: Preflight | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loading: asyncio.Task[None] | None = None
+        self.checks = MediaChecks(
+            client, delay=probe_delay, tasks=self._tasks, on_update=self._render_checks
+        )
 
         lang_ = self.lang
         self.header = widgets.HTML()
         self.form = LipSyncForm(
-            lang_, require_public_urls=client.is_official, on_change=self._on_form_change
+            lang_,
+            require_public_urls=client.is_official,
+            on_change=self._on_form_change,
+            on_media=self._on_media,
         )
         self.estimate = widgets.HTML()
         self.estimate.add_class("kitta-estimate")
@@ -212,10 +246,18 @@ class LipSyncPanel:
         """Validate, create the task and start its card; the card, or None when refused.
 
         Nothing is sent unless the form passes the client's checks. Errors
-        become a readable message in the panel, never an exception.
+        become a readable message in the panel, never an exception. While one
+        submission is in flight, another returns None at once (no double create).
         """
         if self.submitting:
             return None
+        self._set_submitting(True)
+        try:
+            return await self._submit()
+        finally:
+            self._set_submitting(False)
+
+    async def _submit(self) -> TaskCard | None:
         request = self.form.validate(show_all=True)
         if request is None:
             self._show_message(text("panel_fix_fields", self.lang), "error")
@@ -223,14 +265,22 @@ class LipSyncPanel:
         if self.needs_token:
             self._show_message(text("err_missing_token", self.lang), "error")
             return None
-        self._set_submitting(True)
-        try:
-            task = await self.client._async_client().lip_sync.create(**asdict(request))
-        except Exception as exc:
-            self._show_message(await self._describe(exc), "error")
+        if self.media_blocked:
+            self._show_message(text("panel_media_problems", self.lang), "error")
             return None
-        finally:
-            self._set_submitting(False)
+        arguments: dict[str, Any] = {**asdict(request), **self.form.local_media()}
+        try:
+            with warnings.catch_warnings():
+                # The panel shows each media warning next to its field instead.
+                warnings.simplefilter("ignore", MediaWarning)
+                task = await self.client._async_client().lip_sync.create(**arguments)
+        except ValidationError as exc:  # e.g. a medium refused by the create's preflight
+            self.form.show_errors(exc.fields)
+            self._show_message(describe_refusal(exc, set(self.form.inputs), self.lang), "error")
+            return None
+        except Exception as exc:
+            self._show_message(await self._describe(exc, request.model), "error")
+            return None
         card = TaskCard(
             task,
             lang=self.lang,
@@ -240,25 +290,40 @@ class LipSyncPanel:
             max_embed_bytes=self.max_embed_bytes,
             download_dir=self.download_dir,
         )
+        if self.save_to == "browser":
+            offer_browser_save(card, self._tasks)
         self.cards.insert(0, card)
         self.cards_box.children = tuple(c.widget for c in self.cards)
         self._show_message(text("panel_submitted", self.lang, task_id=task.task_id), "success")
         card.start()
+        self._spawn(self._refresh_balance(), "kitta-panel-balance")
         return card
 
     # --- click handlers ------------------------------------------------------------
     def _on_submit(self, _button: object = None) -> asyncio.Task[TaskCard | None] | None:
-        """The Submit button: schedule `submit()` on the kernel's loop and return at once."""
+        """The Submit button: disable it at once, run the submission on the kernel's loop.
+
+        The button is disabled before this handler returns, so a second click
+        (or a click queued behind the first) never sends a second create.
+        """
         if self.submitting:
             return None
+        self._set_submitting(True)
         try:
-            task = _async.spawn(self.submit(), name="kitta-panel-submit")
+            task = _async.spawn(self._submit_clicked(), name="kitta-panel-submit")
         except _async.NoEventLoopError:
+            self._set_submitting(False)
             self._show_message(text("panel_no_loop", self.lang), "error")
             return None
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def _submit_clicked(self) -> TaskCard | None:
+        try:
+            return await self._submit()
+        finally:
+            self._set_submitting(False)
 
     def _on_samples(self, _button: object = None) -> None:
         self.fill_samples()
@@ -285,20 +350,25 @@ class LipSyncPanel:
         if self.message_kind == "error" and not self.form.problems():
             self._show_message("")
 
+    def _on_media(self, name: str) -> None:
+        """A media field changed: check its new value (or just re-judge, on a mode switch)."""
+        if name not in MEDIA_ACCEPT:
+            self._render_checks()
+            return
+        value = self.form.media_value(name)
+        checkable = isinstance(value, LocalBlob) or (
+            isinstance(value, str) and name not in self.form.problems()
+        )
+        self.checks.request(name, value if checkable else None)
+
+    @property
+    def media_blocked(self) -> bool:
+        """True while a medium has a definite problem (Submit stays disabled)."""
+        return self.preflight is not None and not self.preflight.ok
+
     # --- rendering ---------------------------------------------------------------------
     def _render_header(self) -> None:
-        badge = ""
-        if self.server.is_sandbox:
-            label = html.escape(text("panel_sandbox_badge", self.lang))
-            badge = (
-                '<span class="kitta-sandbox-badge" style="margin-left:10px;padding:1px 8px;'
-                'border-radius:4px;font-size:12px;background:#fff8e1;color:#5c4300">'
-                f"{label}</span>"
-            )
-        self.header.value = (
-            f'<div style="font-size:16px;font-weight:600;margin-bottom:4px">'
-            f"{html.escape(text('panel_title', self.lang))}{badge}</div>"
-        )
+        self.header.value = header_html(self.server.is_sandbox, self.lang)
 
     def _render_token(self) -> None:
         needed = self.needs_token
@@ -317,26 +387,38 @@ class LipSyncPanel:
     def _update_estimate(self) -> None:
         """Say what the task will cost where the server publishes a price; never guess."""
         model = str(self.form.model.value or DEFAULT_MODEL)
-        rate = self.server.rate(model)
         seconds = self.form.duration_value()
         self.estimated_credits = self.server.estimate(model, seconds)
-        if rate is None:
-            message = text("panel_estimate_unknown", self.lang)
-        elif self.estimated_credits is None or seconds is None:
-            message = text("panel_estimate_need_duration", self.lang, rate=f"{rate:g}")
-        else:
-            message = text(
-                "panel_estimate",
-                self.lang,
-                credits=f"{self.estimated_credits:,}",
-                model=model,
-                seconds=f"{seconds:g}",
-            )
-        self.estimate_text = message
-        self.estimate.value = (
-            '<div style="color:#59636e;font-size:12px;margin:2px 0 0 150px">'
-            f"{html.escape(message)}</div>"
+        message = estimate_sentence(
+            self.server.rate(model), self.estimated_credits, model, seconds, self.lang
         )
+        self.estimate_text = message
+        self.balance_warning = over_balance(self.estimated_credits, self.balance, self.lang)
+        self.estimate.value = estimate_html(message, self.balance_warning, self._general_warnings())
+
+    def _general_warnings(self) -> list[str]:
+        """Media warnings that belong to no field (e.g. that the check ran from here)."""
+        if self.preflight is None:
+            return []
+        return [m for f, m in self.preflight.warnings if f not in self.form.inputs]
+
+    def _render_checks(self) -> None:
+        """Show what the media check found next to each field; fill the duration."""
+        fields = self.form.media_values()
+        model = str(self.form.model.value or DEFAULT_MODEL)
+        self.preflight = checked = self.checks.preflight(dict(fields), self.server, model)
+        checking = self.checks.checking
+        for name in self.form.notes:
+            self.form.show_check(name, media_note_html(name, fields, checked, checking, self.lang))
+        if checked.duration_from_probe:
+            self.form.offer_duration(checked.duration_seconds)
+        elif fields.get("audio_url") is None:
+            self.form.offer_duration(None)
+        self._update_estimate()
+        self._update_submit()
+
+    def _update_submit(self) -> None:
+        self.submit_button.disabled = self.submitting or self.media_blocked
 
     def _show_message(self, message: str, kind: str = "info") -> None:
         self.message = message
@@ -345,49 +427,57 @@ class LipSyncPanel:
             self.banner.value = ""
             self.banner.layout.display = "none"
             return
-        color, background = _BANNER_COLORS.get(kind, _BANNER_COLORS["info"])
-        self.banner.value = (
-            f'<div class="kitta-message" data-kind="{html.escape(kind)}" style="color:{color};'
-            f'background:{background};border-radius:6px;padding:6px 10px;margin:4px 0">'
-            f"{html.escape(message)}</div>"
-        )
+        self.banner.value = banner_html(message, kind)
         self.banner.layout.display = None
 
     def _set_submitting(self, busy: bool) -> None:
         self.submitting = busy
-        self.submit_button.disabled = busy
+        self._update_submit()
         self.submit_button.description = text(
             "panel_submitting" if busy else "panel_submit", self.lang
         )
 
     # --- server facts --------------------------------------------------------------------
+    def _spawn(self, work: Any, name: str) -> asyncio.Task[Any] | None:
+        """Run `work` on the kernel's loop, kept alive and awaited by `settle()`."""
+        try:
+            task = _async.spawn(work, name=name)
+        except _async.NoEventLoopError:
+            work.close()
+            return None  # outside a kernel: keep what is known
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     def _start_loading(self) -> None:
         if self.needs_token:
             return  # nothing to ask until there is a token
-        try:
-            task = _async.spawn(self._load(), name="kitta-panel-load")
-        except _async.NoEventLoopError:
-            return  # outside a kernel: keep the documented defaults
-        self._loading = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._loading = self._spawn(self._load(), "kitta-panel-load")
 
     async def _load(self) -> None:
-        info = await load_server_info(self.client, self.sandbox)
+        info, self.balance = await load_server_info(self.client, self.sandbox)
         self.server = info
         self.form.set_models(info.models)
         self._render_header()
         self._render_samples_button()
+        self._render_checks()
+
+    async def _refresh_balance(self) -> None:
+        """The balance after a create (the server charged it), for the next estimate."""
+        try:
+            self.balance = find_balance(await self.client._async_client().usage())
+        except Exception:
+            return  # the usage body is undocumented: keep what was known
         self._update_estimate()
 
-    async def _describe(self, exc: BaseException) -> str:
+    async def _describe(self, exc: BaseException, model: str | None = None) -> str:
         balance = None
         if isinstance(exc, InsufficientCreditsError):
             try:
                 balance = find_balance(await self.client._async_client().usage())
             except Exception:
                 balance = None  # the usage body is undocumented: no balance, no guess
-        return describe_error(exc, self.lang, balance=balance)
+        return describe_error(exc, self.lang, balance=balance, model=model)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

@@ -1,9 +1,12 @@
-"""The progress bar of a batch in a notebook: counts by status, credits, elapsed, ETA.
+"""The progress bar of a batch as a live widget: counts by outcome, credits, elapsed, ETA.
 
 Live, it is an ipywidgets bar plus an HTML line, updated from the thread that
-runs the batch (never from worker threads). When the batch ends, the output
-is replaced by static HTML, so a saved notebook (GitHub, nbviewer) shows the
-final counts instead of "Error displaying widget".
+runs the batch (never from worker threads); the bar turns orange when some
+items failed and red when all did. When the batch ends, the output is
+replaced by the batch layer's static HTML (a bar with green, red and grey
+segments), so a saved notebook shows the final counts instead of "Error
+displaying widget". Batches show `HtmlProgress` by default; pass
+`progress=WidgetProgress` to `create_many`/`watch_many` to get this one.
 """
 
 from __future__ import annotations
@@ -14,69 +17,22 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .._batch_core import ProgressSnapshot
-from .._progress import format_clock, format_number, progress_line
-from ..display.html import badge_html
-from ..i18n import STATUS_STYLES, Lang, text
+from ..batch.progress import ProgressSnapshot, progress_line
+from ..display.progress import details_html, progress_html
+from ..i18n import Lang
+
+__all__ = ["WidgetProgress", "bar_style", "details_html", "progress_html"]
 
 REDRAW_SECONDS = 0.1
-# Batch outcomes that are not task statuses, drawn with the colours of a status.
-_OUTCOME_STYLE = {
-    "created": "succeeded",
-    "existing": "succeeded",
-    "rejected": "failed",
-    "unknown": "unknown",
-    "queued": "pending",
-}
-_FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
 
 
-def _count_html(name: str, count: int, lang: Lang) -> str:
-    if name in STATUS_STYLES:
-        label = badge_html(name, lang)
-    else:
-        style = STATUS_STYLES[_OUTCOME_STYLE.get(name, "unknown")]
-        label = (
-            f'<span class="kitta-badge" data-outcome="{html.escape(name)}" '
-            f'style="display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;'
-            f'font-size:12px;color:{style.color};background:{style.background}">'
-            f"{html.escape(text('batch_' + name, lang))}</span>"
-        )
-    return f'<span style="white-space:nowrap">{label} <b>{count}</b></span>'
-
-
-def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
-    """Counts, credits, elapsed and ETA as one escaped HTML line."""
-    counts = " ".join(_count_html(name, n, lang) for name, n in snapshot.counts.items())
-    facts = [
-        f"{html.escape(text('credits', lang))}: {html.escape(format_number(snapshot.credits))}",
-        f"{html.escape(text('elapsed', lang))}: {html.escape(format_clock(snapshot.elapsed))}",
-    ]
-    if not snapshot.finished:
-        facts.append(f"{html.escape(text('batch_eta', lang))}: {format_clock(snapshot.eta)}")
-    if snapshot.note:
-        facts.append(html.escape(snapshot.note))
-    return (
-        f'<div style="{_FONT};font-size:13px;display:flex;gap:8px;flex-wrap:wrap;'
-        f'align-items:center">{counts}<span style="color:#59636e">'
-        f"{' · '.join(facts)}</span></div>"
-    )
-
-
-def progress_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
-    """The whole progress view as static HTML (no widget, no script)."""
-    total = max(snapshot.total, 1)
-    percent = min(100.0, 100.0 * snapshot.done / total)
-    return (
-        f'<div class="kitta-progress" style="{_FONT};border:1px solid #d0d7de;border-radius:8px;'
-        'padding:8px 12px;max-width:720px;background:#fff;color:#1f2328">'
-        f'<div style="font-weight:600;margin-bottom:4px">{html.escape(snapshot.title)} — '
-        f"{snapshot.done}/{snapshot.total}</div>"
-        '<div style="background:#eaeef2;border-radius:4px;height:8px;margin:4px 0 6px">'
-        f'<div style="background:#1f883d;height:8px;border-radius:4px;width:{percent:.1f}%">'
-        "</div></div>"
-        f"{details_html(snapshot, lang)}</div>"
-    )
+def bar_style(snapshot: ProgressSnapshot) -> str:
+    """The bar's colour by outcome: never plain success while an item failed."""
+    if snapshot.failed and snapshot.failed >= snapshot.done:
+        return "danger"
+    if snapshot.failed or snapshot.unsure:
+        return "warning"
+    return "success" if snapshot.finished else "info"
 
 
 class WidgetProgress:
@@ -106,6 +62,7 @@ class WidgetProgress:
     def _draw(self, snapshot: ProgressSnapshot) -> None:
         self.bar.max = max(snapshot.total, 1)
         self.bar.value = min(snapshot.done, self.bar.max)
+        self.bar.bar_style = bar_style(snapshot)
         self.heading.value = (
             f"<b>{html.escape(snapshot.title)}</b> {snapshot.done}/{snapshot.total}"
         )

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask
-from kitta_notebook._batch_core import ProgressSnapshot
+from kitta_notebook.batch.progress import ProgressSnapshot
 
 BASE = "http://api.test/api"
 MEDIA = {"audio_url": "https://m.example.com/a.mp3", "video_url": "https://m.example.com/v.mp4"}
@@ -99,13 +99,15 @@ def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
         raise KeyboardInterrupt  # ...but nothing new may be sent
 
     view = InterruptingView(interrupt)
-    monkeypatch.setattr("kitta_notebook._progress.progress_view", lambda *a, **k: view)
+    monkeypatch.setattr("kitta_notebook.batch.progress_choice.progress_view", lambda *a, **k: view)
     recorder = CountingRecorder()
     http = httpx.Client(transport=httpx.MockTransport(handler))
     with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
         client.recorder = recorder
         with pytest.raises(KeyboardInterrupt):
-            client.lip_sync.create_many([MEDIA] * 40, concurrency=CONCURRENCY, progress=True)
+            client.lip_sync.create_many(
+                [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
+            )
     assert 3 < len(posts) <= 3 + CONCURRENCY
     assert recorder.count("before") == len(posts) == recorder.count("created")
     assert view.closed
@@ -132,13 +134,17 @@ def test_cancelling_the_async_batch_stops_sending_and_records_the_unknown(
             job.cancel()
 
         view = InterruptingView(cancel)
-        monkeypatch.setattr("kitta_notebook._progress.progress_view", lambda *a, **k: view)
+        monkeypatch.setattr(
+            "kitta_notebook.batch.progress_choice.progress_view", lambda *a, **k: view
+        )
         recorder = CountingRecorder()
         http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
             c.recorder = recorder
             job = asyncio.ensure_future(
-                c.lip_sync.create_many([MEDIA] * 40, concurrency=CONCURRENCY, progress=True)
+                c.lip_sync.create_many(
+                    [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
+                )
             )
             with pytest.raises(asyncio.CancelledError):
                 await job

@@ -17,29 +17,30 @@ from kitta_notebook import (
     ServerError,
     ValidationError,
 )
-from kitta_notebook._batch_core import (
-    BatchItem,
-    BatchResult,
-    BatchValidationError,
-    ProgressSnapshot,
-    RateGate,
-    eta_seconds,
-    outcome_of,
-    prepare_batch,
-)
 from kitta_notebook._core import ClientConfig
-from kitta_notebook._progress import TextProgress, format_clock, progress_line
+from kitta_notebook.batch import BatchItem, BatchResult, BatchValidationError
+from kitta_notebook.batch.gate import RateGate, outcome_of
+from kitta_notebook.batch.prepare import prepare_batch
+from kitta_notebook.batch.progress import (
+    ProgressSnapshot,
+    TextProgress,
+    eta_seconds,
+    format_clock,
+    progress_line,
+)
 from kitta_notebook.display.gallery import Gallery, batch_html, gallery_html
 from kitta_notebook.errors import APIError
-from kitta_notebook.validation import CreateRequest, validate_create
+from kitta_notebook.validation import validate_create
 
 VIDEO = "https://media.example.com/v.mp4"
 AUDIO = "https://media.example.com/a.mp3"
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 
 
-def validate(**fields: object) -> CreateRequest:
-    return validate_create(**fields, require_public_urls=True)  # type: ignore[arg-type,unused-ignore]
+def validate(fields: dict[str, object]) -> dict[str, object]:
+    """The per-item check `prepare_batch` is given (the client passes `_inputs.plan`)."""
+    validate_create(**fields, require_public_urls=True)  # type: ignore[arg-type,unused-ignore]
+    return fields
 
 
 # --- checking a whole batch ---------------------------------------------------------------
@@ -78,13 +79,13 @@ def test_a_huge_invalid_batch_keeps_a_readable_message() -> None:
 
 
 def test_items_may_be_dicts_or_create_requests_and_keep_their_order() -> None:
-    ready = validate(audio_url=AUDIO, video_url=VIDEO)
+    ready = validate_create(audio_url=AUDIO, video_url=VIDEO)
     prepared = prepare_batch(
         [ready, {"audio_url": AUDIO, "image_url": VIDEO, "key": "img"}], validate
     )
     assert [p.index for p in prepared] == [0, 1]
-    assert prepared[0].request == ready and prepared[0].key is None
-    assert prepared[1].request.input_mode == "image" and prepared[1].key == "img"
+    assert validate_create(**prepared[0].fields) == ready and prepared[0].key is None
+    assert prepared[1].fields["image_url"] == VIDEO and prepared[1].key == "img"
 
 
 def test_a_single_request_is_not_mistaken_for_a_batch() -> None:
@@ -184,7 +185,14 @@ def test_batch_result_views() -> None:
     result = sample_result()
     assert len(result) == 4 and result[2].key == "c" and [i.index for i in result] == [0, 1, 2, 3]
     assert [t.task_id for t in result.tasks] == ["t0", "t2"]
-    assert result.counts == {"created": 1, "existing": 1, "rejected": 1, "unknown": 1}
+    assert result.counts == {
+        "created": 1,
+        "existing": 1,
+        "rejected": 1,
+        "unknown": 1,
+        "skipped": 0,
+        "not_sent": 0,
+    }
     assert [i.index for i in result.errors] == [1, 3] and not result.ok
     assert result.credits == 100  # only what this run created
     with pytest.raises(Exception, match="2 of 4 batch items did not get a task"):

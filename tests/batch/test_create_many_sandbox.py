@@ -14,7 +14,7 @@ from kitta_notebook import (
     ServerError,
     TaskStatus,
 )
-from kitta_notebook.batch import BatchValidationError
+from kitta_notebook.batch import BatchValidationError, CreditWarning
 from kitta_notebook.sandbox import FaultConfig, Sandbox
 
 
@@ -32,7 +32,9 @@ def test_each_item_is_created_once_in_input_order(sandbox: Sandbox) -> None:
     assert len({t.task_id for t in result.tasks}) == 30
     assert all(t.status == TaskStatus.PENDING and t.model for t in result.tasks)
     assert result.credits == 30 * 100
-    assert sandbox.stats.creates_accepted == 30 and sandbox.stats.by_method == {"POST": 30}
+    assert sandbox.stats.creates_accepted == 30 and sandbox.stats.route("create") == 30
+    # Before the creates: the price (once per client) and the balance (once per batch).
+    assert sandbox.stats.by_method == {"POST": 30, "GET": 2}
 
 
 def test_invalid_items_are_all_reported_and_nothing_is_sent(sandbox: Sandbox) -> None:
@@ -48,7 +50,7 @@ def test_invalid_items_are_all_reported_and_nothing_is_sent(sandbox: Sandbox) ->
 
 def test_credits_running_out_mid_batch_lose_no_item(sandbox: Sandbox) -> None:
     sandbox.add_account("tok-batch-poor", 1_000)  # exactly 10 tasks of 100 credits
-    with client(sandbox, "tok-batch-poor") as c:
+    with client(sandbox, "tok-batch-poor") as c, pytest.warns(CreditWarning, match="1600"):
         result = c.lip_sync.create_many(requests_for(sandbox, 16), concurrency=1, progress=False)
     assert len(result) == 16
     assert [i.outcome for i in result] == ["created"] * 10 + ["rejected"] * 6
@@ -56,14 +58,22 @@ def test_credits_running_out_mid_batch_lose_no_item(sandbox: Sandbox) -> None:
         isinstance(i.error, InsufficientCreditsError) and i.task is None for i in result[10:]
     )
     assert sandbox.balance("tok-batch-poor") == 0
-    assert sandbox.stats.creates_accepted == 10 and sandbox.stats.by_status == {202: 10, 402: 6}
+    assert sandbox.stats.creates_accepted == 10
+    assert sandbox.stats.by_status == {200: 2, 202: 10, 402: 6}  # 200: price and balance
 
 
 def test_credits_running_out_with_concurrent_workers(sandbox: Sandbox) -> None:
     sandbox.add_account("tok-batch-poor-2", 1_000)
-    with client(sandbox, "tok-batch-poor-2") as c:
+    with client(sandbox, "tok-batch-poor-2") as c, pytest.warns(CreditWarning):
         result = c.lip_sync.create_many(requests_for(sandbox, 25), concurrency=6, progress=False)
-    assert result.counts == {"created": 10, "existing": 0, "rejected": 15, "unknown": 0}
+    assert result.counts == {
+        "created": 10,
+        "existing": 0,
+        "rejected": 15,
+        "unknown": 0,
+        "skipped": 0,
+        "not_sent": 0,
+    }
     assert all(isinstance(i.error, InsufficientCreditsError) for i in result.rejected)
     assert sandbox.stats.creates_accepted == 10
 
@@ -76,7 +86,7 @@ def test_rate_limits_pause_the_batch_and_create_each_item_exactly_once(sandbox: 
     assert refused > 0
     assert result.ok and len({t.task_id for t in result.tasks}) == 40
     assert sandbox.stats.creates_accepted == 40  # server side: exactly one task per item
-    assert sandbox.stats.by_status == {202: 40, 429: refused}
+    assert sandbox.stats.by_status == {200: 2, 202: 40, 429: refused}  # 200: price, balance
     assert result.rate_limited == refused  # the batch saw every 429 and paused for it
     assert result.paused_seconds >= 0.05 and result.elapsed >= 0.05
     assert sum(i.attempts for i in result) >= 40
@@ -92,7 +102,7 @@ def test_a_create_that_may_have_reached_the_server_is_never_resent(sandbox: Sand
         result = c.lip_sync.create_many(requests_for(sandbox, 30), concurrency=8, progress=False)
     faults = sandbox.stats.faults
     assert faults.get("error", 0) > 0 and faults.get("drop", 0) > 0
-    assert sandbox.stats.by_method == {"POST": 30}  # one request per item, never two
+    assert sandbox.stats.by_method["POST"] == 30  # one create per item, never two
     assert sandbox.stats.creates_accepted == 30
     unknown = result.unknown
     assert len(unknown) == faults["error"] + faults["drop"] and len(result.created) == 30 - len(
@@ -127,7 +137,7 @@ def test_a_key_whose_earlier_create_is_unresolved_is_not_sent_again(sandbox: San
         again = c.lip_sync.create_many(requests_for(sandbox, 3, keys="risky"), progress=False)
     assert [i.outcome for i in again] == ["rejected"] * 3  # the journal's answer
     assert all("may have reached the server" in str(i.error) for i in again)
-    assert sandbox.stats.by_method == {"POST": 3}
+    assert sandbox.stats.by_method["POST"] == 3  # only the first batch sent creates
 
 
 def test_the_async_twin_pauses_on_rate_limits_too(sandbox: Sandbox) -> None:

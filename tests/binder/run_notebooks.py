@@ -1,8 +1,10 @@
 """Run inside the Binder venv (not the project's): execute every notebook, check the app.
 
-Usage: python run_notebooks.py REPO_COPY REPORT.json
+Usage: python run_notebooks.py REPO_COPY REPORT.json [--notebooks-only]
 
-Imports only what binder/requirements.txt installs. For each notebook in
+Imports only what binder/requirements.txt installs (with --notebooks-only, only
+nbclient: tests/packaging runs it in a venv of the wheel, its [sandbox] extra
+and ipykernel + nbclient, to show every notebook runs on the base install). For each notebook in
 REPO_COPY/notebooks it runs nbclient in a fresh kernel of this interpreter
 (the kernel Binder would start) and records errors and timings. Then it
 starts `jupyter server` from this venv, as Binder does, and fetches the Voila
@@ -55,12 +57,19 @@ def run_notebook(path: Path) -> dict[str, object]:
         if o.get("output_type") == "error"
     ]
     outputs = sum(len(cell.get("outputs", [])) for cell in notebook.cells)
+    stdout = "".join(
+        o.get("text", "")
+        for cell in notebook.cells
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stdout"
+    )
     shutil.rmtree(workdir, ignore_errors=True)
     return {
         "seconds": round(time.monotonic() - started, 1),
         "failure": failure,
         "errors": errors,
         "outputs": outputs,
+        "stdout": stdout[-20_000:],
     }
 
 
@@ -145,9 +154,11 @@ def main() -> None:
     notebooks = {}
     for path in sorted((repo / "notebooks").glob("*.ipynb")):
         notebooks[path.name] = run_notebook(path)
-        print(path.name, notebooks[path.name], flush=True)
+        summary = {k: v for k, v in notebooks[path.name].items() if k != "stdout"}
+        print(path.name, summary, flush=True)
     report["notebooks"] = notebooks
-    report["server"] = check_server(repo)
+    if "--notebooks-only" not in sys.argv[3:]:
+        report["server"] = check_server(repo)
     report["env"] = {k: v for k, v in os.environ.items() if k.startswith("KITTA_")}
     report_path.write_text(json.dumps(report, indent=1))
 

@@ -12,8 +12,10 @@ Fixtures (see ``lab.py`` for the helpers they use):
           yield lab
           lab.stop()
 
-* ``lab_factory`` (session): ``lab_factory(env=None, settings=None) -> LabServer``;
-  every lab it starts is stopped at the end of the session (or earlier with
+* ``lab_factory`` (session): ``lab_factory(env=None, settings=None,
+  frontend="lab") -> LabServer``; ``frontend="notebook"`` starts Jupyter
+  Notebook 7 instead (``open_notebook`` then opens ``/notebooks/<path>``).
+  Every server it starts is stopped at the end of the session (or earlier with
   ``lab.stop()``). Kernels inherit the lab's environment; ``None`` unsets.
 * ``browser`` (session): Playwright Chromium (``/usr/bin/chromium`` or
   ``chromium`` on PATH).
@@ -105,9 +107,17 @@ def lab_factory(
         env: Mapping[str, str | None] | None = None,
         settings: Mapping[str, Mapping[str, Any]] | None = None,
         timeout: float = labmod.SERVER_START_TIMEOUT,
+        frontend: str = "lab",
     ) -> LabServer:
+        if frontend == "notebook":
+            try:
+                import notebook  # noqa: F401
+            except ImportError as exc:
+                _skip_or_fail(f"notebook (Jupyter Notebook 7) is not importable ({exc})")
         base = tmp_path_factory.mktemp("lab")
-        server = labmod.launch_lab(base, env=env, settings=settings, timeout=timeout)
+        server = labmod.launch_lab(
+            base, env=env, settings=settings, timeout=timeout, frontend=frontend
+        )
         started.append(server)
         return server
 

@@ -90,8 +90,13 @@ LAB_SERVER_CONFIG: dict[str, Any] = {
         "news_url": None,
         "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
     },
+    # Jupyter Notebook 7 (the same shell objects, its own app class).
+    "JupyterNotebookApp": {"expose_app_in_browser": True},
     "LanguageServerManager": {"autodetect": False},
 }
+
+#: How each frontend is started (``python -m <module>``) and configured (``--<App>.x=``).
+FRONTENDS = {"lab": ("jupyterlab", "LabApp"), "notebook": ("notebook", "JupyterNotebookApp")}
 
 
 class BrowserTestError(AssertionError):
@@ -205,6 +210,8 @@ class LabServer:
     base_dir: Path
     log_path: Path
     env: dict[str, str] = field(repr=False)
+    #: ``"lab"`` (JupyterLab) or ``"notebook"`` (Jupyter Notebook 7).
+    frontend: str = "lab"
 
     @property
     def base_url(self) -> str:
@@ -286,8 +293,10 @@ def launch_lab(
     env: Mapping[str, str | None] | None = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     timeout: float = SERVER_START_TIMEOUT,
+    frontend: str = "lab",
 ) -> LabServer:
-    """Start a JupyterLab under ``base_dir`` and wait until its API answers.
+    """Start a JupyterLab (or, with ``frontend="notebook"``, a Jupyter Notebook 7)
+    under ``base_dir`` and wait until its API answers.
 
     ``base_dir`` gets ``root/`` (the lab root and kernels' working dir),
     ``user-settings/``, ``workspaces/``, ``home/`` (HOME, Jupyter and IPython
@@ -312,10 +321,11 @@ def launch_lab(
     port = free_port()
     token = secrets.token_hex(24)
     log_path = base_dir / "jupyterlab.log"
+    module, app = FRONTENDS[frontend]
     cmd = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        module,
         "--allow-root",
         "--no-browser",
         "--ip=127.0.0.1",
@@ -323,8 +333,8 @@ def launch_lab(
         "--port-retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root_dir}",
-        f"--LabApp.user_settings_dir={settings_dir}",
-        f"--LabApp.workspaces_dir={workspaces_dir}",
+        f"--{app}.user_settings_dir={settings_dir}",
+        f"--{app}.workspaces_dir={workspaces_dir}",
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -336,7 +346,7 @@ def launch_lab(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: killable as a whole
         )
-    lab = LabServer(process, port, token, root_dir, base_dir, log_path, full_env)
+    lab = LabServer(process, port, token, root_dir, base_dir, log_path, full_env, frontend)
     try:
         _wait_for_api(lab, timeout)
     except BaseException:
@@ -376,8 +386,9 @@ def start_lab(
     env: Mapping[str, str | None] | None = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     timeout: float = SERVER_START_TIMEOUT,
+    frontend: str = "lab",
 ) -> Iterator[LabServer]:
-    """Start a JupyterLab for the duration of the ``with`` block.
+    """Start a JupyterLab (or Notebook 7) for the duration of the ``with`` block.
 
     ``env`` is applied on top of the hermetic environment (``None`` unsets);
     the kernels inherit it. ``settings`` maps ``<ext>/<plugin>.jupyterlab-settings``
@@ -385,7 +396,7 @@ def start_lab(
     """
     owned = base_dir is None
     base = Path(tempfile.mkdtemp(prefix="kitta-lab-")) if owned else Path(base_dir)
-    lab = launch_lab(base, env=env, settings=settings, timeout=timeout)
+    lab = launch_lab(base, env=env, settings=settings, timeout=timeout, frontend=frontend)
     try:
         yield lab
     finally:
@@ -479,6 +490,20 @@ def screenshot(page: Page, path: str | os.PathLike[str], *, full_page: bool = Fa
     return path
 
 
+def element_screenshot(page: Page, locator: Locator, path: str | os.PathLike[str]) -> Path:
+    """A PNG of one element; the viewport grows first so the page does not clip it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height = int(locator.evaluate("e => e.getBoundingClientRect().height"))
+    page.set_viewport_size({"width": 1280, "height": max(900, height + 400)})
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(path), animations="disabled", timeout=30_000)
+    data = path.read_bytes()
+    if len(data) < 1000 or not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise BrowserTestError(f"screenshot {path} is not a valid PNG ({len(data)} bytes)")
+    return path
+
+
 # --------------------------------------------------------------------------
 # Notebook
 # --------------------------------------------------------------------------
@@ -536,8 +561,29 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
+#: The kernel's name and state as the current notebook's session sees them.
+_JS_KERNEL_SUMMARY = f"""(() => {{
+  const panel = {_JS_PANEL};
+  const k = {_JS_KERNEL};
+  if (!panel) return '';
+  const state = k ? (k.connectionStatus === 'connected' ? k.status : k.connectionStatus) : 'none';
+  return panel.sessionContext.kernelDisplayName + ' | ' + state[0].toUpperCase() + state.slice(1);
+}})()"""
+
+
+def is_notebook7(page: Page) -> bool:
+    """True when ``page`` shows Jupyter Notebook 7's single-document shell (not JupyterLab)."""
+    return urllib.parse.urlsplit(page.url).path.startswith("/notebooks/")
+
+
 def kernel_status_text(page: Page) -> str:
-    """The status bar's kernel item, e.g. ``Python 3 (ipykernel) | Busy``."""
+    """The kernel's status as shown to the user, e.g. ``Python 3 (ipykernel) | Busy``.
+
+    JupyterLab: its status bar item. Notebook 7 has no status bar; the same
+    text is built from the notebook's session (what its toolbar shows).
+    """
+    if is_notebook7(page):
+        return str(page.evaluate(f"() => {_JS_KERNEL_SUMMARY}"))
     loc = page.locator(KERNEL_STATUS_SELECTOR)
     return loc.first.inner_text(timeout=5_000) if loc.count() else ""
 
@@ -549,11 +595,17 @@ def wait_for_kernel_idle(
 
     The notebook toolbar's indicator says idle while the kernel is still
     starting ("Run All Cells" then silently does nothing); the status bar
-    item and the kernel model are trustworthy, so both are checked.
+    item and the kernel model are trustworthy, so both are checked. In
+    Notebook 7 (no status bar) the session's kernel name and model are.
     """
     from playwright.sync_api import expect
 
-    expect(page.locator(KERNEL_STATUS_SELECTOR).first).to_have_text(text, timeout=timeout_ms)
+    if is_notebook7(page):
+        page.wait_for_function(
+            f"(text) => {_JS_KERNEL_SUMMARY} === text", arg=text, timeout=timeout_ms
+        )
+    else:
+        expect(page.locator(KERNEL_STATUS_SELECTOR).first).to_have_text(text, timeout=timeout_ms)
     page.wait_for_function(
         f"""() => {{
           const k = {_JS_KERNEL};
@@ -644,14 +696,20 @@ def open_notebook(
     ``name`` renames the copy (may contain sub-directories). ``files`` maps
     destination names (relative to the lab root, i.e. the kernel's working
     directory for a top-level notebook) to extra files to copy first.
-    Each call uses a fresh workspace, so no earlier tabs are restored.
+    In JupyterLab each call uses a fresh workspace, so no earlier tabs are
+    restored; in Notebook 7 (``lab.frontend == "notebook"``) the notebook opens
+    at ``/notebooks/<path>``, whose shell has ``#main-panel`` and no Launcher.
     """
     for dest, src in (files or {}).items():
         lab.add_file(src, dest)
     rel = lab.add_file(notebook, name)
-    workspace = f"t{uuid.uuid4().hex[:12]}"
-    url = lab.url(f"/lab/workspaces/{workspace}/tree/{urllib.parse.quote(rel)}", reset="")
-    page.goto(url, timeout=timeout_ms)
+    if lab.frontend == "notebook":
+        page.goto(lab.url(f"/notebooks/{urllib.parse.quote(rel)}"), timeout=timeout_ms)
+        page.wait_for_selector("#main-panel", timeout=timeout_ms)
+    else:
+        workspace = f"t{uuid.uuid4().hex[:12]}"
+        url = lab.url(f"/lab/workspaces/{workspace}/tree/{urllib.parse.quote(rel)}", reset="")
+        page.goto(url, timeout=timeout_ms)
     page.wait_for_function(
         f"""(path) => {{
           const panel = {_JS_PANEL};
@@ -705,6 +763,14 @@ def cell_text(page: Page, index: int) -> str:
 # --------------------------------------------------------------------------
 # Media
 # --------------------------------------------------------------------------
+
+
+def sample_speech_seconds() -> float:
+    """The length of the sandbox's sample speech (its manifest); a sandbox result is as long."""
+    from kitta_notebook.sandbox.server import SAMPLES_DIR
+
+    manifest = json.loads((SAMPLES_DIR / "manifest.json").read_text(encoding="utf-8"))
+    return float(manifest["audio"]["durationSeconds"])
 
 
 def make_test_clip(
@@ -776,6 +842,31 @@ def check_video_plays(
     info = handle.evaluate(props)
     handle.evaluate("v => v.pause()")
     return info
+
+
+def glyphs_are_distinct(page: Page, text: str, font: str = "16px sans-serif") -> bool:
+    """True when every character of ``text`` draws differently in ``font`` on this page.
+
+    A browser without a font for a script draws each character as the same
+    "tofu" box; two Chinese characters drawn identically mean boxes, not glyphs.
+    """
+    return bool(
+        page.evaluate(
+            """([text, font]) => {
+              const draw = ch => {
+                const c = document.createElement('canvas');
+                c.width = c.height = 48;
+                const g = c.getContext('2d');
+                g.font = font;
+                g.fillText(ch, 8, 32);
+                return c.toDataURL();
+              };
+              const seen = new Set([...text].map(draw));
+              return seen.size === [...text].length;
+            }""",
+            [text, font],
+        )
+    )
 
 
 def poll(

@@ -84,7 +84,12 @@ def test_panel_submit_samples_plays_the_result(
     expect(panel.locator(".kitta-estimate")).to_contain_text("Estimated charge", timeout=15_000)
     wait_for_idle(page)
 
-    panel.locator("button.kitta-submit").click()
+    # Only the models this account may use are offered (the sandbox's usage says so).
+    options = panel.locator("select option").all_inner_texts()
+    assert "kitta-lip-sync-v1" in options and "kitta-lip-sync-pro" not in options, options
+
+    # An impatient double click creates one task: Submit is disabled while in flight.
+    panel.locator("button.kitta-submit").dblclick()
     card = panel.locator(".kitta-card").first
     status = card.locator(".kitta-status-text")
     expect(status).to_have_attribute("data-status", "processing", timeout=STATUS_TIMEOUT_MS)
@@ -101,6 +106,7 @@ def test_panel_submit_samples_plays_the_result(
     assert info["width"] > 0 and info["height"] > 0, info
     expect(card.locator("button.kitta-save")).to_be_visible()
     expect(card).to_contain_text("Credits charged")
+    expect(panel.locator(".kitta-card")).to_have_count(1)
 
     page.evaluate("() => document.querySelectorAll('.kitta-card video').forEach(v => v.pause())")
     _save_shot(page, panel, docs_shot("panel.png", tmp_path))
@@ -137,4 +143,52 @@ def test_watch_shows_progress_and_ends_with_a_playable_video(
     assert info["readyState"] >= 2 and info["currentTime"] > 0, info
 
     _save_shot(page, view, docs_shot("watch.png", tmp_path))
+    assert not [e for e in console_errors if e.startswith("pageerror")], console_errors
+
+
+def test_panel_local_files_chosen_in_the_browser_are_checked_and_the_result_plays(
+    open_notebook: Callable[..., Any],
+    console_errors: list[str],
+    dialog_guard: Any,
+) -> None:
+    """A user picks a clip and a WAV from disk: each is probed (format shown, duration
+    and estimate filled in), Submit creates from their bytes, and the result plays."""
+    from playwright.sync_api import expect
+
+    from kitta_notebook.sandbox.samples import SAMPLES_DIR
+
+    page = open_notebook("panel_lipsync.ipynb")
+    run_all_cells(page)
+    panel = page.locator(".kitta-panel")
+    expect(panel.locator(".kitta-sandbox-badge")).to_be_visible(timeout=30_000)
+    wait_for_idle(page)
+
+    chosen = {
+        "video": (SAMPLES_DIR / "video.mp4", "MP4 video"),
+        "audio": (SAMPLES_DIR / "speech-en.wav", "WAV audio"),
+    }
+    for kind, (path, label) in chosen.items():
+        # The picker's <input type=file> is not in the DOM: the button opens the chooser.
+        with page.expect_file_chooser() as chooser:
+            panel.locator(f"button.kitta-upload-{kind}").click()
+        chooser.value.set_files(str(path))
+        facts = panel.locator(f'.kitta-media-facts[data-field="{kind}_url"]')
+        expect(facts).to_contain_text(f"Local file: {path.name} · {label}", timeout=30_000)
+    duration = panel.locator(".kitta-duration input")
+    expect(duration).not_to_have_value("", timeout=15_000)
+    assert abs(float(duration.input_value()) - sample_audio_seconds()) < 0.05
+    expect(panel.locator(".kitta-estimate")).to_contain_text("Estimated charge")
+    expect(panel.locator(".kitta-media-problem")).to_have_count(0)
+
+    submit = panel.locator("button.kitta-submit")
+    expect(submit).to_be_enabled()
+    submit.click()
+    card = panel.locator(".kitta-card").first
+    status = card.locator(".kitta-status-text")
+    expect(status).to_have_attribute("data-status", "succeeded", timeout=STATUS_TIMEOUT_MS)
+    video = card.locator("video")
+    expect(video).to_have_count(1, timeout=30_000)
+    info = check_video_plays(page, video, duration=sample_audio_seconds(), tolerance=0.5)
+    assert info["readyState"] >= 2 and info["currentTime"] > 0, info
+    expect(panel.locator(".kitta-card")).to_have_count(1)
     assert not [e for e in console_errors if e.startswith("pageerror")], console_errors

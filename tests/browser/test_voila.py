@@ -7,7 +7,8 @@ other request is aborted by `page.route`, as on Binder, where the browser
 cannot reach a server started inside the kernel. The test clicks "Use
 samples" and "Submit" like a user, waits for the task to succeed, and checks
 that the result video really decodes and plays (it comes to the browser as
-bytes through the kernel, not from the sandbox's URL).
+bytes through the kernel, not from the sandbox's URL). "Save video file" then
+gives the user a browser download of the video, not a path on the server.
 
 The same Binder-like block is then applied to JupyterLab (what Binder's
 `?urlpath=lab/tree/...` opens): the quickstart notebook runs top to bottom and
@@ -230,6 +231,18 @@ def test_voila_panel_submits_and_plays_with_only_voila_reachable(
     info = check_video_plays(page, video, timeout_ms=30_000)
     assert info["readyState"] >= 2 and info["currentTime"] > 0, info
     assert info["width"] > 0 and info["height"] > 0, info
+
+    # "Save video file" hands the video to the browser (a download), never a server path.
+    card.locator("button.kitta-save").click()
+    link = card.locator("a.kitta-browser-download")
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download(timeout=30_000) as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename.endswith(".mp4"), download.suggested_filename
+    saved = Path(download.path())
+    assert saved.read_bytes()[4:8] == b"ftyp", "the browser download is not the MP4 video"
+    expect(card).not_to_contain_text("Saved to")
 
     to_sandbox = [u for u in blocked if urlsplit(u).port == sandbox_port]
     assert to_sandbox == [sample_url], f"the page tried to load media from the sandbox: {blocked}"

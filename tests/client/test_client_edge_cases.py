@@ -15,6 +15,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from support import dto
 
 from kitta_notebook import (
     APIConnectionError,
@@ -43,26 +44,6 @@ VIDEO = "https://media.example.com/v.mp4"
 AUDIO = "https://media.example.com/a.mp3"
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def dto(**overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "id": "row_1",
-        "taskId": "lip_task_1",
-        "type": "lip_sync",
-        "status": "pending",
-        "model": "kitta-lip-sync-v1",
-        "inputMode": "video",
-        "resultVideoUrl": None,
-        "errorCode": None,
-        "errorMessage": None,
-        "creditsCharged": 1200,
-        "createdAt": "2026-07-01T08:00:00.000Z",
-        "startedAt": None,
-        "completedAt": None,
-    }
-    body.update(overrides)
-    return body
 
 
 class Recorder:

@@ -32,11 +32,11 @@ POOR = "tok-poor"
 PRO = "tok-pro"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    accounts = {TOKEN: 10_000_000, POOR: 150, PRO: 10_000_000}
-    with Sandbox(accounts=accounts, pro_tokens=[PRO], time_scale=0.05) as sb:
-        yield sb
+@pytest.fixture(scope="module", autouse=True)
+def _accounts(shared_sandbox: Sandbox) -> None:
+    shared_sandbox.add_account(TOKEN, 10_000_000)
+    shared_sandbox.add_account(POOR, 150)
+    shared_sandbox.add_account(PRO, 10_000_000, pro=True)
 
 
 @pytest.fixture
@@ -108,7 +108,10 @@ def test_image_task_and_list_filter_and_iter(client: KittaClient, sandbox: Sandb
 
 def test_failed_task_raises_with_its_error(client: KittaClient, sandbox: Sandbox) -> None:
     media = sandbox.samples
-    task = client.lip_sync.create(video_url=media["video"], audio_url=media["missing"])
+    # The server's failure path: skip the preflight, which would refuse this input here.
+    task = client.lip_sync.create(
+        video_url=media["video"], audio_url=media["missing"], preflight=False
+    )
     with pytest.raises(TaskFailedError) as info:
         task.wait(timeout=60, poll_interval=0.05)
     assert info.value.task is task and task.failed

@@ -220,3 +220,36 @@ def test_page_renders_as_a_table_with_escaped_items() -> None:
     assert_inert(markup)
     assert "lip_task_a" in bundle["text/plain"] and "has_more=True" in bundle["text/plain"]
     assert all(task.is_partial for task in page)
+
+
+VSCODE_VARS = ("VSCODE_PID", "VSCODE_CWD")
+
+
+@pytest.mark.parametrize("var", [*VSCODE_VARS, None], ids=[*VSCODE_VARS, "no-vscode"])
+def test_under_vscode_the_card_warns_that_the_video_may_be_silent(
+    monkeypatch: pytest.MonkeyPatch, var: str | None
+) -> None:
+    """VS Code's notebook player plays H.264 but not AAC audio: the note sits next to the
+    video when the kernel's environment says VS Code started it, and only then."""
+    for name in VSCODE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    if var is not None:
+        monkeypatch.setenv(var, "4242")
+    task = LipSyncTask(full_dto())
+    shown = task_html(task, embed=False)
+    assert "<video" in shown
+    note_count = shown.count('class="kitta-vscode-note"')
+    assert note_count == (0 if var is None else 1)
+    if var is not None:
+        assert "AAC" in shown and shown.index("<video") < shown.index("kitta-vscode-note")
+        zh = task_html(task, embed=False, lang="zh")
+        assert "AAC 音频" in zh
+
+
+def test_under_vscode_no_note_without_a_video(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VSCODE_CWD", raising=False)
+    monkeypatch.setenv("VSCODE_PID", "4242")
+    failed = LipSyncTask(full_dto(status="failed", resultVideoUrl=None, errorCode="x"))
+    assert "kitta-vscode-note" not in task_html(failed)
+    monkeypatch.setenv("VSCODE_PID", "")  # set but empty: not VS Code
+    assert "kitta-vscode-note" not in task_html(LipSyncTask(full_dto()), embed=False)

@@ -18,26 +18,6 @@ IMAGE = "https://media.example.com/p.png"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def dto(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": "row_1",
-        "taskId": "lip_task_1",
-        "type": "lip_sync",
-        "status": "pending",
-        "model": "kitta-lip-sync-v1",
-        "inputMode": "video",
-        "resultVideoUrl": None,
-        "errorCode": None,
-        "errorMessage": None,
-        "creditsCharged": 1200,
-        "createdAt": "2026-07-01T08:00:00.000Z",
-        "startedAt": None,
-        "completedAt": None,
-    }
-    body.update(overrides)
-    return body
-
-
 def list_body(items: list[dict[str, Any]], *, offset: int = 0, more: bool = False) -> Any:
     keys = ("taskId", "type", "status", "inputMode", "resultVideoUrl", "creditsCharged")
     return {

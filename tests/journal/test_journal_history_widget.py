@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from journal_helpers import AUDIO, VIDEO, dto, mock_async_client, mock_client
+from journal_helpers import AUDIO, VIDEO, mock_async_client, mock_client
+from support import dto, media_host
 
 from kitta_notebook import AsyncKittaClient, KittaClient
-from kitta_notebook.journal import Journal
+from kitta_notebook.history.journal import Journal
 from kitta_notebook.widgets.history import HistoryBrowser
 
 pytest.importorskip("ipywidgets")
@@ -150,14 +151,25 @@ def test_no_journal_is_a_clear_error() -> None:
         HistoryBrowser(client, sync=False)
 
 
+MP4 = b"\x00\x00\x00\x18ftypmp42fake"
+
+
+@pytest.fixture()
+def media_url() -> Any:
+    """A result host on 127.0.0.1 (media fetches use their own HTTP client, not the API's)."""
+    with media_host(MP4) as base:
+        yield f"{base}/r.mp4"
+
+
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, result_url: str = "https://media.example.com/r.mp4") -> None:
         self.status = "processing"
         self.polls = 0
+        self.result_url = result_url
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.host == "media.example.com":
-            return httpx.Response(200, content=b"\x00\x00\x00\x18ftypmp42fake")
+            return httpx.Response(200, content=MP4)
         if request.method == "POST":
             return httpx.Response(202, json=dto(status="pending"))
         if request.url.path.endswith("/tasks"):
@@ -178,16 +190,15 @@ class Server:
         self.polls += 1
         if self.polls >= 2:
             self.status = "succeeded"
-        result = "https://media.example.com/r.mp4" if self.status == "succeeded" else None
+        result = self.result_url if self.status == "succeeded" else None
         return httpx.Response(200, json=dto(status=self.status, resultVideoUrl=result))
 
 
-def test_watch_refresh_download_and_sync_on_the_event_loop(tmp_path: Path) -> None:
-    server = Server()
+def test_watch_refresh_download_and_sync_on_the_event_loop(tmp_path: Path, media_url: str) -> None:
+    server = Server(media_url)
 
     async def main() -> dict[str, Any]:
         client: AsyncKittaClient = mock_async_client(server)
-        client._media_http = httpx.AsyncClient(transport=httpx.MockTransport(server))
         await client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
         browser = HistoryBrowser(
             client, sync=True, poll_interval=0.01, download_dir=tmp_path, embed=True
@@ -206,7 +217,7 @@ def test_watch_refresh_download_and_sync_on_the_event_loop(tmp_path: Path) -> No
         await browser.settle()
         browser.download_button.click()
         await browser.settle()
-        entry = browser.journal.get("lip_task_1")
+        entry = browser.history.get("lip_task_1")
         assert entry is not None and entry.download_path is not None
         await client.aclose()
         return {"note": browser.message, "path": entry.download_path}
@@ -241,3 +252,79 @@ def test_a_script_without_a_loop_can_still_use_actions() -> None:
     browser = HistoryBrowser(client)
     assert browser._tasks == set()
     assert "HistoryBrowser(" in repr(browser)
+
+
+# --- live rows and the saved output ---------------------------------------------------------
+LIVE_TOKEN = "history-live-tok"
+
+
+@pytest.fixture(scope="module")
+def live_sandbox() -> Any:
+    from kitta_notebook.sandbox import Sandbox
+
+    with Sandbox(accounts={LIVE_TOKEN: 1_000_000}, time_scale=0.05) as sb:
+        yield sb
+
+
+async def bounded_until(check: Any, what: str, timeout: float = 30.0) -> None:
+    """Yield to the loop until `check()` holds (bounded: fails after `timeout` seconds)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def test_finished_tasks_never_stay_pending_and_a_click_opens_the_current_state(
+    live_sandbox: Any,
+) -> None:
+    """The journal says pending (the task finished while nobody looked): the browser
+    corrects the rows by itself, through the client, and the card shows the result."""
+    sb = live_sandbox
+    client = sb.client(LIVE_TOKEN)
+    tasks = [
+        client.lip_sync.create(video_url=sb.samples["video"], audio_url=sb.samples["audio"])
+        for _ in range(3)
+    ]
+    assert client.history.count(status="pending") == 3
+    with sb.client(LIVE_TOKEN, journal=False) as elsewhere:  # finishes them, records nothing
+        for task in tasks:
+            elsewhere.lip_sync.wait(task.task_id, poll_interval=0.05, timeout=60)
+    assert client.history.count(status="pending") == 3  # the journal is stale
+
+    async def main() -> tuple[list[str], str, int]:
+        browser = HistoryBrowser(client, sync=False, live_interval=0.05, embed=True)
+        assert browser.live and browser._live_task is not None
+        await bounded_until(
+            lambda: all('data-status="succeeded"' in r.badge.value for r in browser.rows[:3]),
+            "the rows to show succeeded",
+        )
+        states = [e.state for e in client.history.items()]
+        browser.rows[0].open_button.click()
+        await browser.settle()
+        await bounded_until(lambda: "data:video/mp4;base64," in browser.card.value, "video")
+        await bounded_until(lambda: browser._live_task.done(), "the row follower to rest")
+        card = browser.card.value
+        browser.stop()
+        return states, card, browser.live_rows.snapshot.polls
+
+    states, card, polls = asyncio.run(main())
+    assert states == ["succeeded"] * 3  # recorded by the client's own fetches
+    assert 'data-status="succeeded"' in card
+    assert polls >= 1
+    assert 'data-status="pending"' not in card
+
+
+def test_the_output_carries_a_static_snapshot_for_when_no_widget_runs(
+    browser: HistoryBrowser,
+) -> None:
+    browser.rows[0].open_button.click()
+    browser.labels_input.value = "<script>alert(1)</script>"
+    browser.labels_button.click()
+    bundle = browser._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    snapshot = bundle["text/html"]
+    assert "kitta-history-row" in snapshot and "46 tasks" in snapshot
+    assert snapshot.count("kitta-history-row") == 20  # the page shown, as static rows
+    assert "<script>" not in snapshot and "&lt;script&gt;alert(1)&lt;/script&gt;" in snapshot
+    assert "46" in bundle["text/plain"] and "<" not in bundle["text/plain"].split("\n")[0]

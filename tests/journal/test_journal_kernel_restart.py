@@ -20,7 +20,8 @@ import pytest
 from journal_helpers import poll_until
 
 import kitta_notebook
-from kitta_notebook.journal import Journal, journal_path
+from kitta_notebook.history.journal import Journal
+from kitta_notebook.history.paths import journal_path
 
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")

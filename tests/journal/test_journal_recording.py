@@ -16,12 +16,12 @@ from journal_helpers import (
     IMAGE,
     VIDEO,
     create,
-    dto,
     list_body,
     mock_async_client,
     mock_client,
     poll_until,
 )
+from support import dto, media_host
 
 from kitta_notebook import (
     APIConnectionError,
@@ -31,13 +31,10 @@ from kitta_notebook import (
     KittaClient,
     ServerError,
 )
-from kitta_notebook.journal import (
-    Journal,
-    JournalEntry,
-    UnresolvedCreateError,
-    account_fingerprint,
-    journal_path,
-)
+from kitta_notebook.errors import UnresolvedCreateError
+from kitta_notebook.history.entry import JournalEntry
+from kitta_notebook.history.journal import Journal
+from kitta_notebook.history.paths import account_fingerprint, journal_path
 
 
 def only_entry(journal: Journal) -> JournalEntry:
@@ -292,20 +289,17 @@ def test_an_explicit_journal_object_is_used(tmp_path: Path) -> None:
 
 
 def test_download_path_is_recorded(tmp_path: Path) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "media.example.com":
-            return httpx.Response(200, content=b"\x00\x00\x00\x18ftypmp42")
-        if request.method == "POST":
-            return httpx.Response(202, json=dto())
-        return httpx.Response(
-            200, json=dto(status="succeeded", resultVideoUrl="https://media.example.com/r.mp4")
-        )
+    with media_host(b"\x00\x00\x00\x18ftypmp42" + bytes(64)) as base:
 
-    client = mock_client(handler)
-    client._media_http = httpx.Client(transport=httpx.MockTransport(handler))
-    task = create(client)
-    task.refresh()
-    saved = task.download(tmp_path / "out.mp4")
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.method == "POST":
+                return httpx.Response(202, json=dto())
+            return httpx.Response(200, json=dto(status="succeeded", resultVideoUrl=f"{base}/r.mp4"))
+
+        client = mock_client(handler)
+        task = create(client)
+        task.refresh()
+        saved = task.download(tmp_path / "out.mp4")
     entry = fresh_view(client).get(task.task_id)
     assert entry is not None and entry.download_path == str(saved.absolute())
 

@@ -12,15 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from journal_helpers import create, dto, mock_client
+from journal_helpers import create, mock_client
+from support import dto
 
 from kitta_notebook import KittaClient, ServerError
-from kitta_notebook.journal import (
-    Journal,
-    JournalCorruptError,
-    JournalWarning,
-    journal_path,
-)
+from kitta_notebook.errors import JournalCorruptError, JournalWarning
+from kitta_notebook.history.journal import Journal
+from kitta_notebook.history.paths import journal_path
 
 CANARY = "canary-tok-7d3f19e2b4c6a8"
 

@@ -47,8 +47,13 @@ from crash_helpers import (  # noqa: E402
 
 from kitta_notebook import KittaClient  # noqa: E402
 from kitta_notebook.errors import APIConnectionError  # noqa: E402
-from kitta_notebook.history import resume  # noqa: E402
-from kitta_notebook.journal import Journal, JournalEntry, Query, journal_path  # noqa: E402
+from kitta_notebook.history import (  # noqa: E402
+    Journal,
+    JournalEntry,
+    Query,
+    resume,
+)
+from kitta_notebook.history.paths import journal_path  # noqa: E402
 
 TOKEN = "crash-token-7c41"
 ITEMS = 12

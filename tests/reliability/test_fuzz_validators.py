@@ -36,8 +36,11 @@ from kitta_notebook.sandbox.envelope import ApiError as SandboxApiError
 from kitta_notebook.sandbox.parsing import parse_create
 from kitta_notebook.validation import (
     DEFAULT_MODEL,
+    check_poll_interval,
     check_url,
+    is_public_host,
     task_path,
+    validate_create,
     validate_list_params,
 )
 
@@ -252,6 +255,7 @@ def test_no_bad_create_reaches_the_network(
                 model=model,  # type: ignore[arg-type]
                 input_mode=mode,  # type: ignore[arg-type]
                 duration_seconds=duration,  # type: ignore[arg-type]
+                preflight=False,  # the media probe has its own tests: count only the create
             )
         except ValidationError as exc:
             assert exc.problems, "a ValidationError must name its problems"
@@ -308,7 +312,7 @@ def test_no_valid_create_is_refused(
     FIGURES.add("fuzz", "create(): valid inputs generated", 1)
     with mock_client(handler, base) as client:
         try:
-            client.lip_sync.create(**kwargs)
+            client.lip_sync.create(**kwargs, preflight=False)
         except ValidationError as exc:
             FIGURES.add("fuzz", "create(): refused valid inputs found", 1)
             raise AssertionError(f"a valid create was refused: {exc}") from exc
@@ -341,6 +345,7 @@ def test_check_url_accepts_only_absolute_http_urls(value: object, public: bool) 
                 assert host not in ("localhost",) and "." in host, url
     else:
         assert url is None and problem.strip()
+        assert_full_sentence(problem)
         FIGURES.add("fuzz", "check_url(): inputs refused", 1)
 
 
@@ -590,3 +595,107 @@ def test_dot_task_ids_are_refused() -> None:
     for task_id in (".", "..", " .. ", "..."):
         with pytest.raises(ValidationError):
             task_path(task_id)
+
+
+# --- messages are full sentences with the right cause ---------------------------------------
+def assert_full_sentence(message: str) -> None:
+    assert message[:1].isupper() and message.endswith("."), message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("not a url", "This is not a URL: give an absolute http(s) link"),
+        ("ftp://example.com/a.mp3", "The URL uses ftp, but only http and https links"),
+        ("example.com/a.mp3", "The URL has no scheme: write it as https://example.com/a.mp3."),
+        ("/home/me/a.mp3", "This is a file path, not a URL"),
+        ("https://example.com/my clip.mp4", "The URL contains whitespace: percent-encode"),
+        ("https://", "The URL has no host name."),
+        ("http://[::1", "The URL has an invalid host or port."),
+        ("", "This is empty"),
+        (42, "This must be a URL string, not int."),
+    ],
+)
+def test_url_messages_name_the_right_cause_in_a_full_sentence(value: object, expected: str) -> None:
+    url, problem = check_url(value, require_public=False)
+    assert url is None and problem is not None and problem.startswith(expected), problem
+    assert_full_sentence(problem)
+    assert ":." not in problem and " :" not in problem  # no stray colon (was "not ftp:")
+
+
+def test_create_messages_are_full_sentences() -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_create(
+            audio_url=None,
+            model="",
+            input_mode="audio",
+            reference_image_url="https://example.com/r.png",
+            duration_seconds=-1,
+        )
+    fields = caught.value.fields
+    assert set(fields) >= {"audio_url", "model", "input_mode", "duration_seconds"}
+    for message in fields.values():
+        assert_full_sentence(message)
+    for bad in ({"limit": 0}, {"offset": -1}, {"status": "done"}):
+        with pytest.raises(ValidationError) as listed:
+            validate_list_params(**bad)  # type: ignore[arg-type]
+        for message in listed.value.fields.values():
+            assert_full_sentence(message)
+
+
+SHORT_PRIVATE_IPV4 = (
+    "127.1",
+    "0x7f.1",
+    "0177.0.0.1",
+    "10.1",
+    "192.168.1",
+    "2130706433",
+    "0x7f000001",
+)
+
+
+@pytest.mark.parametrize("host", SHORT_PRIVATE_IPV4)
+def test_short_ipv4_forms_are_refused_like_their_long_forms(host: str) -> None:
+    assert not is_public_host(host)
+    url, problem = check_url(f"http://{host}/clip.mp4", require_public=True)
+    assert url is None and problem is not None and problem.startswith("The service cannot reach")
+    with pytest.raises(ValidationError):
+        validate_create(
+            audio_url=f"http://{host}/a.mp3",
+            video_url="https://example.com/v.mp4",
+            require_public_urls=True,
+        )
+    assert check_url(f"http://{host}/clip.mp4", require_public=False)[1] is None  # sandbox: fine
+
+
+def test_public_numeric_hosts_stay_accepted() -> None:
+    for host in ("8.8.8.8", "8.8", "1.1.1.1", "example.com", "cdn.example.org"):
+        assert is_public_host(host), host
+
+
+@given(a=st.integers(0, 255), b=st.integers(0, 255), c=st.integers(0, 255), d=st.integers(0, 255))
+@FUZZ
+def test_every_spelling_of_an_ipv4_address_is_judged_like_its_dotted_form(
+    a: int, b: int, c: int, d: int
+) -> None:
+    dotted = f"{a}.{b}.{c}.{d}"
+    expected = ipaddress.ip_address(dotted).is_global
+    number = (a << 24) | (b << 16) | (c << 8) | d
+    spellings = (
+        dotted,
+        str(number),
+        hex(number),
+        f"{a}.{(b << 16) | (c << 8) | d}",
+        f"{a}.{b}.{(c << 8) | d}",
+        f"0{a:o}.{b}.{c}.{d}" if a else dotted,
+    )
+    for spelling in spellings:
+        assert is_public_host(spelling) == expected, (spelling, dotted)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0, "3", True, [1]])
+def test_a_bad_poll_interval_is_a_validation_error(bad: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        check_poll_interval(bad)
+    assert_full_sentence(caught.value.fields["poll_interval"])
+    assert check_poll_interval(None) is None and check_poll_interval(0) == 0.0

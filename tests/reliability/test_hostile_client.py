@@ -350,7 +350,7 @@ def test_media_answers_are_handled(
         base = hostile_dto(0) | {"taskId": "lip_task_m", "status": "succeeded"}
         for name, expect_bytes in (
             ("ok.mp4", True),
-            ("html.mp4", True),
+            ("html.mp4", False),
             ("huge.mp4", False),
             ("redirect.mp4", True),
         ):

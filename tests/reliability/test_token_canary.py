@@ -252,9 +252,12 @@ def test_canary_token_through_every_sandbox_flow(
             ),
         )
         run("failed wait", lambda: client.lip_sync.wait(
-            client.lip_sync.create(video_url=media["not_media"], audio_url=media["audio"]),
+            client.lip_sync.create(  # the server's failure path: past the preflight
+                video_url=media["not_media"], audio_url=media["audio"], preflight=False),
             timeout=60, poll_interval=0.05))  # fmt: skip
         run("validation", lambda: client.lip_sync.create(audio_url="file:///x", video_url="x"))
+        run("preflight", lambda: client.lip_sync.check(
+            video_url=media["not_media"], audio_url=media["audio"]))  # fmt: skip
         run("wait timeout", lambda: client.lip_sync.wait(video.task_id, timeout=1e-9))
         if hasattr(client.lip_sync, "create_many"):
             batch = run(

@@ -1,0 +1,317 @@
+"""One bounded fetch of a media file (a result video, or an input before a create).
+
+Every fetch has a connect and a read timeout, a size cap and a *total*
+deadline: httpx's read timeout is per chunk, so a host that sends one byte a
+second would never trip it. The request carries no Kitta token (media hosts
+are not the API), and every failure becomes one `DownloadError` whose
+message names what arrived, the status and the URL without its credentials.
+
+`MediaCheck` is the I/O-free core; `fetch_async` drives it on the running
+event loop and `fetch` runs the same coroutine on a private loop in a worker
+thread, so a sync caller gets the same exact deadline (and works while a
+notebook's loop is running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from ._private_loop import run_in_private_loop
+from ._version import __version__
+from .errors import DownloadError
+
+T = TypeVar("T")
+
+# A result host answers these when a signed link has expired or was revoked.
+EXPIRED_STATUSES = frozenset({401, 403, 404, 410})
+HEAD_BYTES = 64
+MAX_REDIRECTS = 5
+
+Expect = Literal["video", "any"]
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """How long and how much one fetch may take."""
+
+    deadline: float
+    max_bytes: int
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+
+    def timeout(self) -> httpx.Timeout:
+        read = min(self.read_timeout, self.deadline)
+        return httpx.Timeout(read, connect=min(self.connect_timeout, self.deadline))
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one finished fetch received (the bytes when no sink was given)."""
+
+    url: str
+    status_code: int
+    content_type: str
+    size: int
+    sha256: str
+    kind: str
+    data: bytes | None = None
+
+
+def url_for_errors(url: object) -> str:
+    """The URL as an error message shows it: no user:password, query or fragment.
+
+    Stricter than `_redact.redact_url` (which keeps harmless query values for
+    the journal): an error text may be pasted anywhere, so the query goes.
+    """
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unreadable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+# --- what arrived ------------------------------------------------------------------
+_ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+
+
+def video_kind(head: bytes) -> str | None:
+    """The container a file starts like ('mp4', 'webm', ...), or None when not a video."""
+    if len(head) >= 8 and head[4:8] in _ISO_BOXES:
+        return "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    if head.startswith(b"FLV"):
+        return "flv"
+    if head[:1] == b"\x47" and (len(head) < 189 or head[188:189] == b"\x47"):
+        return "mpeg-ts"
+    return None
+
+
+def describe_content(head: bytes, content_type: str) -> str:
+    """A few words for what a body looks like, for an error message."""
+    kind = video_kind(head)
+    if kind:
+        return f"a {kind} video"
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    ctype = content_type.split(";")[0].strip().lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or ctype == "text/html":
+        return "an HTML page (often a login or error page)"
+    if start.startswith((b"{", b"[")) or ctype.endswith("json"):
+        return "a JSON document"
+    if start.startswith(b"<?xml") or ctype.endswith("xml"):
+        return "an XML document (often a storage error)"
+    if start.startswith(b"\x89png"):
+        return "a PNG image"
+    if start.startswith(b"\xff\xd8\xff"):
+        return "a JPEG image"
+    if not head:
+        return "an empty body"
+    if ctype.startswith("text/"):
+        return f"text ({ctype})"
+    return f"data of type {ctype or 'unknown'} that is not a video"
+
+
+class MediaCheck:
+    """The I/O-free rules of one fetch: status, declared length, size cap, content, hash."""
+
+    def __init__(self, url: str, limits: FetchLimits, expect: Expect = "video") -> None:
+        self.url = url_for_errors(url)
+        self.limits = limits
+        self.expect = expect
+        self.status_code = 0
+        self.content_type = ""
+        self.declared: int | None = None
+        self.size = 0
+        self.head = b""
+        self._hash = hashlib.sha256()
+
+    def error(self, message: str, reason: str, *, arrived: str | None = None) -> DownloadError:
+        return DownloadError(
+            f"Could not fetch the media: {message} ({self.url}).",
+            url=self.url,
+            status_code=self.status_code or None,
+            arrived=arrived,
+            expired=reason == "expired",
+            reason=reason,
+        )
+
+    def on_response(self, status_code: int, headers: Mapping[str, str]) -> None:
+        self.status_code = status_code
+        self.content_type = headers.get("content-type", "")
+        if not 200 <= status_code < 300:
+            expired = status_code in EXPIRED_STATUSES
+            hint = (
+                "; the link may have expired, call task.refresh() for a fresh URL"
+                if expired
+                else ""
+            )
+            raise self.error(
+                f"the media host answered HTTP {status_code}{hint}",
+                "expired" if expired else "failed",
+            )
+        declared = headers.get("content-length", "").strip()
+        if declared.isdigit():
+            self.declared = int(declared)
+            if self.declared > self.limits.max_bytes:
+                raise self.error(self._too_large_text(self.declared), "too_large")
+
+    def _too_large_text(self, size: int) -> str:
+        return (
+            f"the media is larger than the {_size(self.limits.max_bytes)} cap "
+            f"({_size(size)} or more)"
+        )
+
+    def on_chunk(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limits.max_bytes:
+            raise self.error(self._too_large_text(self.size), "too_large")
+        if len(self.head) < HEAD_BYTES:
+            self.head = (self.head + chunk)[:HEAD_BYTES]
+            if len(self.head) >= 12:
+                self._check_content()
+        self._hash.update(chunk)
+
+    def _check_content(self) -> None:
+        if self.expect == "video" and video_kind(self.head) is None:
+            arrived = describe_content(self.head, self.content_type)
+            raise self.error(
+                f"expected a video but {arrived} arrived", "not_media", arrived=arrived
+            )
+
+    def finish(self, raw_bytes: int) -> Fetched:
+        """Check the whole body arrived; `raw_bytes` is the count on the wire."""
+        if self.declared is not None and raw_bytes != self.declared:
+            raise self.error(
+                f"the connection ended after {raw_bytes} of the {self.declared} bytes "
+                "the host announced",
+                "incomplete",
+            )
+        self._check_content()
+        return Fetched(
+            url=self.url,
+            status_code=self.status_code,
+            content_type=self.content_type,
+            size=self.size,
+            sha256=self._hash.hexdigest(),
+            kind=video_kind(self.head) or "other",
+        )
+
+    def timed_out(self) -> DownloadError:
+        return self.error(
+            f"the media host did not deliver within {self.limits.deadline:.3g} s "
+            f"({self.size} bytes arrived)",
+            "timeout",
+        )
+
+    def broken(self, exc: BaseException) -> DownloadError:
+        return self.error(
+            f"the connection failed after {self.size} bytes ({type(exc).__name__}: "
+            f"{_exception_text(exc)})",
+            "failed",
+        )
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):.1f} MB"
+    return f"{count} bytes"
+
+
+_USERINFO = re.compile(r"([A-Za-z][\w+.-]*://)[^/\s@'\"<>]*@")
+_QUERY = re.compile(r"\?[^\s'\"<>]*")
+
+
+def _exception_text(exc: BaseException) -> str:
+    """An exception's text with credentials and queries cut out of any URL in it."""
+    cleaned = _QUERY.sub("", _USERINFO.sub(r"\1", str(exc)))
+    return " ".join(cleaned.split())[:200] or "no detail"
+
+
+def client_options(limits: FetchLimits) -> dict[str, Any]:
+    """httpx options for a media client: no token, bounded redirects, this fetch's timeouts."""
+    return {
+        "follow_redirects": True,
+        "max_redirects": MAX_REDIRECTS,
+        "timeout": limits.timeout(),
+        "headers": {"User-Agent": f"kitta-notebook/{__version__}"},
+    }
+
+
+# --- drivers ----------------------------------------------------------------------------
+Sink = Callable[[bytes], object]
+
+
+async def fetch_async(
+    url: str,
+    limits: FetchLimits,
+    *,
+    sink: Sink | None = None,
+    expect: Expect = "video",
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Fetched:
+    """Fetch `url` within `limits`; chunks go to `sink`, or are returned in `data`.
+
+    `transport` is for tests (an `httpx.MockTransport`); real fetches use the network.
+    """
+    check = MediaCheck(url, limits, expect)
+    collected = bytearray() if sink is None else None
+    options = client_options(limits)
+    if transport is not None:
+        options["transport"] = transport
+
+    async def transfer() -> Fetched:
+        async with (
+            httpx.AsyncClient(**options) as http,
+            http.stream("GET", url) as response,
+        ):
+            check.on_response(response.status_code, response.headers)
+            async for chunk in response.aiter_bytes():
+                check.on_chunk(chunk)
+                if collected is not None:
+                    collected.extend(chunk)
+                elif sink is not None:
+                    sink(chunk)
+            # A body a mock transport built in memory counts no wire bytes: use what arrived.
+            return check.finish(response.num_bytes_downloaded or check.size)
+
+    try:
+        fetched = await asyncio.wait_for(transfer(), limits.deadline)
+    except DownloadError:
+        raise
+    except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
+        raise check.timed_out() from exc
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+        raise check.broken(exc) from exc
+    if collected is None:
+        return fetched
+    return Fetched(**{**fetched.__dict__, "data": bytes(collected)})
+
+
+def fetch(
+    url: str,
+    limits: FetchLimits,
+    *,
+    sink: Sink | None = None,
+    expect: Expect = "video",
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Fetched:
+    """`fetch_async` for sync code, with the same deadline."""
+    return run_in_private_loop(
+        lambda: fetch_async(url, limits, sink=sink, expect=expect, transport=transport)
+    )

@@ -1,0 +1,87 @@
+"""Media URLs as they may be stored and shown: no credentials in them.
+
+A media URL may carry a password (`https://user:pass@host/clip.mp4`) or a
+signed query (`?X-Amz-Signature=...`). The request itself must send it as
+given (the service has to fetch it), but everything kept or displayed after
+that (journal, cards, history, tables) uses `redact_url(url)`. Redacting
+rather than refusing keeps signed URLs, which are how most private buckets
+share a file, usable.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+__all__ = ["REDACTED", "redact_url", "sensitive_query_names"]
+
+REDACTED = "REDACTED"
+
+# Query parameters that sign or authorise a URL, lower-cased (S3, GCS, Azure SAS,
+# Alibaba OSS, Tencent COS, and the generic names).
+_SENSITIVE = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-goog-signature",
+        "x-goog-credential",
+        "x-oss-signature",
+        "x-oss-credential",
+        "x-oss-security-token",
+        "signature",
+        "ossaccesskeyid",
+        "awsaccesskeyid",
+        "googleaccessid",
+        "security-token",
+        "q-signature",
+        "q-ak",
+        "sign",
+        "sig",
+        "token",
+        "access_token",
+        "auth",
+        "api_key",
+        "apikey",
+        "password",
+        "secret",
+    }
+)
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@")
+
+
+def sensitive_query_names() -> frozenset[str]:
+    """The query parameter names whose values `redact_url` replaces (lower-case)."""
+    return _SENSITIVE
+
+
+def redact_url(url: str) -> str:
+    """`url` without userinfo and with credential-like query values replaced.
+
+    A URL with nothing to redact comes back unchanged (byte for byte), so
+    searching for any part of it still finds it.
+    """
+    if not isinstance(url, str) or ("@" not in url and "?" not in url):
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: strip what looks like userinfo
+        return _USERINFO.sub(r"\1", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = netloc.rsplit("@", 1)[1]
+    query = _redact_query(parts.query) if parts.query else parts.query
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _redact_query(query: str) -> str:
+    pieces = query.split("&")
+    changed = False
+    for index, piece in enumerate(pieces):
+        name, sep, _value = piece.partition("=")
+        if sep and unquote_plus(name).strip().lower() in _SENSITIVE:
+            pieces[index] = f"{name}={REDACTED}"
+            changed = True
+    return "&".join(pieces) if changed else query

@@ -1,0 +1,179 @@
+"""`create_many` (sync): check a batch, then send it on worker threads, each item once.
+
+The decisions (what is valid, which outcome an error means, the pace after a
+429, the credit limit) live in `start`, `inputs`, `gate`, `credits` and `run`;
+the driver only probes, sends, waits and reports. `async_create` is its twin.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import TYPE_CHECKING, Any
+
+from ..errors import KittaError, RateLimitError
+from .credits import total_estimate
+from .gate import ACTIVE_GATE, install_hooks, may_resend
+from .inputs import check_items, media_stage
+from .prepare import PreparedItem
+from .progress import ProgressMode
+from .progress_choice import open_progress
+from .results import BatchItem, BatchResult
+from .run import (
+    CREATE_TITLE,
+    CreateRun,
+    created,
+    failed,
+    item_result,
+    not_sent,
+    placeholder,
+    remember_labels,
+)
+from .start import (
+    BatchOptions,
+    build_run,
+    check_options,
+    known_server_info,
+    needs_server_info,
+    plan_batch,
+    warn_if_balance_short,
+)
+
+if TYPE_CHECKING:
+    from .._client import LipSync
+
+
+def start_run(lip_sync: LipSync, requests: Iterable[object], options: BatchOptions) -> CreateRun:
+    """Everything before the first create: checks, publish and probes, the credit limit."""
+    client = lip_sync._client
+    planned = plan_batch(lip_sync, requests, options)
+    info = (
+        client.server_info()
+        if needs_server_info(lip_sync, planned, options)
+        else known_server_info(lip_sync)
+    )
+    stage = media_stage(client._config, info, planned.to_check, preflight=options.preflight)
+    checks = check_items(stage, planned.to_check, options.concurrency)
+    run = build_run(planned, checks, info, options, lip_sync)
+    estimate = total_estimate(run.prepared)
+    if options.preflight and estimate:
+        warn_if_balance_short(_usage_or_none(lip_sync), estimate)
+    return run
+
+
+def _usage_or_none(lip_sync: LipSync) -> dict[str, Any] | None:
+    try:
+        return lip_sync._client.usage()
+    except KittaError:  # no balance to compare with: the batch goes on unwarned
+        return None
+
+
+class _Stopped(Exception):
+    """The batch was interrupted before this item was sent."""
+
+
+def _create_one(
+    lip_sync: LipSync,
+    item: PreparedItem,
+    run: CreateRun,
+    slots: threading.Condition,
+    stop: threading.Event,
+) -> BatchItem:
+    """One item on a worker thread: fetch its key's task, or create it exactly once."""
+    if item.lookup_error is not None:
+        return item_result(item, "rejected", error=item.lookup_error)
+    if item.known_task_id is not None:
+        known = item.known_task_id
+        try:
+            return item_result(item, "existing", task=lip_sync.get(known))
+        except Exception as exc:
+            return item_result(item, "existing", task=placeholder(known, lip_sync), error=exc)
+    request = item.request
+    if request is None or not run.budget.reserve(item):
+        return not_sent(item, run.budget)
+    gate = run.gate
+    attempts = 0
+    while True:
+        with slots:
+            while (wait := gate.try_enter()) is not None:
+                if stop.is_set():
+                    raise _Stopped
+                slots.wait(timeout=wait if wait > 0 else 1.0)
+        try:
+            if stop.is_set():
+                raise _Stopped
+            attempts += 1
+            task = lip_sync._create_checked(request, item.key)
+        except RateLimitError as exc:
+            if may_resend(exc, attempts):
+                continue
+            return failed(item, exc, attempts, run.budget)
+        except _Stopped:
+            raise
+        except Exception as exc:
+            return failed(item, exc, attempts, run.budget)
+        finally:
+            gate.leave()
+            with slots:
+                slots.notify_all()
+        return created(item, task, attempts, run.budget)
+
+
+def create_many(
+    lip_sync: LipSync,
+    requests: Iterable[object],
+    *,
+    concurrency: int = 8,
+    progress: ProgressMode = "auto",
+    preflight: bool = True,
+    skip_invalid: bool = False,
+    max_credits: float | None = None,
+) -> BatchResult:
+    """See `LipSync.create_many`."""
+    options = check_options(
+        concurrency=concurrency,
+        progress=progress,
+        preflight=preflight,
+        skip_invalid=skip_invalid,
+        max_credits=max_credits,
+    )
+    run = start_run(lip_sync, requests, options)
+    if not run.prepared:
+        return run.result()
+    install_hooks(lip_sync._client._http)
+    view = open_progress(options.progress, CREATE_TITLE, run.total)
+    slots = threading.Condition()
+    stop = threading.Event()
+
+    def work(item: PreparedItem) -> BatchItem:
+        token = ACTIVE_GATE.set(run.gate)
+        try:
+            return _create_one(lip_sync, item, run, slots, stop)
+        finally:
+            ACTIVE_GATE.reset(token)
+
+    workers = min(run.gate.limit, len(run.prepared))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kitta")
+    try:
+        futures: list[Future[BatchItem]] = [pool.submit(work, item) for item in run.prepared]
+        for future in as_completed(futures):
+            run.record(future.result())
+            if view is not None:
+                view.update(run.snapshot())
+    except BaseException:
+        # An interrupt: send nothing more, let the creates in flight finish (each
+        # is recorded by the client's recorder), then stop.
+        stop.set()
+        with slots:
+            slots.notify_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        if view is not None:
+            view.close(run.snapshot(finished=True))
+        raise
+    pool.shutdown(wait=True)
+    if view is not None:
+        view.close(run.snapshot(finished=True))
+    result = run.result()
+    remember_labels(lip_sync, result)
+    return result

@@ -1,0 +1,150 @@
+"""Everything a `create_many` decides before its first create, shared by both drivers.
+
+1. `plan_batch` (no network): every item checked as a single `create()` would be,
+   local files read once; items whose key already has a task are set aside.
+2. The driver publishes and probes the rest (`inputs.check_items[_async]`).
+3. `build_run`: one table of problems (refuse the batch, or skip those items),
+   one warning summary, the credit limit checked; the `CreateRun` to send.
+4. With preflight, the driver asks `usage()` for the balance and
+   `warn_if_balance_short` says if the estimate exceeds it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import _inputs
+from ..errors import BatchValidationError, CreditWarning, ValidationError
+from ..server_info import ServerInfo
+from .credits import CreditBudget, balance_warning, check_max_credits, refuse_over_limit
+from .gate import RateGate
+from .inputs import ItemCheck, planner, settle
+from .prepare import PlannedItem, PreparedItem, Problem, check_batch, check_concurrency
+from .progress import ProgressMode, check_progress
+from .results import BatchItem
+from .run import CreateRun
+
+if TYPE_CHECKING:
+    from .._async_client import AsyncLipSync
+    from .._client import LipSync
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """`create_many`'s keyword arguments, checked."""
+
+    concurrency: int
+    progress: ProgressMode
+    preflight: bool
+    skip_invalid: bool
+    max_credits: float | None
+
+
+def check_options(
+    *,
+    concurrency: object,
+    progress: object,
+    preflight: object,
+    skip_invalid: object,
+    max_credits: object,
+) -> BatchOptions:
+    for name, value in (("preflight", preflight), ("skip_invalid", skip_invalid)):
+        if not isinstance(value, bool):
+            raise ValidationError([(name, "must be True or False")])
+    return BatchOptions(
+        concurrency=check_concurrency(concurrency),
+        progress=check_progress(progress),
+        preflight=bool(preflight),
+        skip_invalid=bool(skip_invalid),
+        max_credits=check_max_credits(max_credits),
+    )
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A batch after the checks this machine makes alone."""
+
+    to_check: list[PlannedItem]
+    """Items to create: their media are published and probed next."""
+    known: list[PreparedItem]
+    """Items whose key already has a task (or whose key could not be looked up)."""
+    problems: list[Problem]
+    total: int
+
+
+def plan_batch(
+    lip_sync: LipSync | AsyncLipSync, requests: Iterable[object], options: BatchOptions
+) -> Planned:
+    """Step 1 (blocking: reads files and the journal; the async driver runs it in a thread)."""
+    client = lip_sync._client
+    planned, problems, total = check_batch(requests, planner(client._config))
+    if problems and not options.skip_invalid:
+        raise BatchValidationError(problems, total)
+    to_check: list[PlannedItem] = []
+    known: list[PreparedItem] = []
+    for item in planned:
+        try:
+            task_id = None if item.key is None else client.recorder.task_id_for_key(item.key)
+        except Exception as exc:  # without the answer we cannot know it is safe to create
+            known.append(PreparedItem(item.index, item.key, None, item.labels, lookup_error=exc))
+            continue
+        if task_id is None:
+            to_check.append(item)
+        else:
+            known.append(PreparedItem(item.index, item.key, None, item.labels, task_id))
+    return Planned(to_check, known, problems, total)
+
+
+def needs_server_info(
+    lip_sync: LipSync | AsyncLipSync, planned: Planned, options: BatchOptions
+) -> bool:
+    """The server's price and kind are needed to probe and estimate (preflight, the
+    credit limit) and to choose a store for local files; `preflight=False` with no
+    limit and no local file costs no extra request, as with `create()`."""
+    config = lip_sync._client._config
+    return bool(planned.to_check) and (
+        options.preflight
+        or options.max_credits is not None
+        or any(_inputs.needs_server_info(config, item.fields) for item in planned.to_check)
+    )
+
+
+def known_server_info(lip_sync: LipSync | AsyncLipSync) -> ServerInfo:
+    return lip_sync._client._server_info or ServerInfo()
+
+
+def build_run(
+    planned: Planned,
+    checks: Sequence[ItemCheck],
+    info: ServerInfo,
+    options: BatchOptions,
+    lip_sync: LipSync | AsyncLipSync,
+) -> CreateRun:
+    """Step 3: refuse, or skip and warn; check the credit limit; nothing is sent here."""
+    ready, problems = settle(
+        checks, planned.problems, planned.total, info=info, skip_invalid=options.skip_invalid
+    )
+    items = sorted([*planned.known, *ready], key=lambda item: item.index)
+    refuse_over_limit(items, options.max_credits, info)
+    run = CreateRun(
+        items,
+        planned.total,
+        RateGate(options.concurrency, lip_sync._client._config),
+        CreditBudget(options.max_credits),
+    )
+    by_index = {check.item.index: check.item for check in checks}
+    for index, found in problems.items():
+        item = by_index.get(index)
+        key, labels = (item.key, item.labels) if item is not None else (None, ())
+        run.record(BatchItem(index, key, "skipped", error=ValidationError(found), labels=labels))
+    return run
+
+
+def warn_if_balance_short(usage: Mapping[str, Any] | None, estimate: int | None) -> None:
+    """Step 4: a `CreditWarning` when the estimate exceeds the reported balance."""
+    note = balance_warning(usage, estimate)
+    if note is not None:
+        warnings.warn(CreditWarning(note), stacklevel=5)  # the caller of `create_many`

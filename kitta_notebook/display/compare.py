@@ -1,0 +1,387 @@
+"""Results next to their input, or next to each other: the tiles and their static view.
+
+A tile is one picture to compare: the input (the source video, or the image
+in image mode) or a task's result. Resolving tiles does the I/O once: media
+the browser may not reach (the sandbox on loopback, unreachable from a Binder
+browser) are fetched by the kernel, without the token, through the same
+policy and cache as a card's video (`display.video`). The interactive player
+(`widgets.compare`) plays those bytes from Blob URLs; the static view here,
+what a saved notebook or a text frontend keeps, inlines them as data URLs
+under one budget for the whole view. No script: every value is escaped, and
+only http(s) or our own data URLs reach a `src`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from .._fetch import FetchLimits, fetch
+from .._text import clip
+from ..errors import DownloadError
+from ..i18n import Lang, check_lang
+from ..media.sniff import SNIFF_BYTES, sniff
+from ..validation import is_public_host
+from .video import (
+    EMBED_BUDGET_SECONDS,
+    MAX_EMBED_BYTES,
+    cached_bytes,
+    fetch_for_embed,
+    remember_bytes,
+    safe_http_url,
+)
+
+if TYPE_CHECKING:
+    from ..models import LipSyncTask
+
+Role = Literal["source", "result"]
+Kind = Literal["video", "image"]
+DEFAULT_FPS = 25.0
+
+# Compare's own labels; candidates for i18n.TEXTS.
+TEXTS: Mapping[str, Mapping[Lang, str]] = {
+    "source": {"en": "Input", "zh": "输入"},
+    "result": {"en": "Result", "zh": "结果"},
+    "no_source": {
+        "en": "The input of this task is not known here; pass source=URL.",
+        "zh": "此处不知道该任务的输入；请传入 source=URL。",
+    },
+    "no_result": {"en": "No result video yet ({status}).", "zh": "尚无结果视频（{status}）。"},
+    "refused": {
+        "en": "Not shown: only http(s) media URLs are played.",
+        "zh": "未显示：只播放 http(s) 媒体地址。",
+    },
+    "too_large": {
+        "en": "Too large to bring through the kernel ({reason}); open the link.",
+        "zh": "文件过大，无法经内核传送（{reason}）；请打开链接。",
+    },
+    "unavailable": {
+        "en": "Could not load the media ({reason}).",
+        "zh": "无法加载媒体（{reason}）。",
+    },
+    "over_budget": {
+        "en": "Not inlined: this view's size budget is spent; open the link.",
+        "zh": "未内嵌：此视图的大小预算已用完；请打开链接。",
+    },
+    "not_kind": {"en": "The file is not a playable {kind}.", "zh": "该文件不是可播放的{kind}。"},
+    "open": {"en": "open", "zh": "打开"},
+    "static_note": {
+        "en": "Static view: run the cell again for one set of controls over all videos.",
+        "zh": "静态视图：重新运行此单元即可用一组控件同时控制所有视频。",
+    },
+    "play": {"en": "Play", "zh": "播放"},
+    "pause": {"en": "Pause", "zh": "暂停"},
+    "frame_back": {"en": "One frame back", "zh": "后退一帧"},
+    "frame_forward": {"en": "One frame forward", "zh": "前进一帧"},
+    "sound": {"en": "Sound", "zh": "声音"},
+    "mute_all": {"en": "none", "zh": "无"},
+    "speed": {"en": "Speed", "zh": "速度"},
+}
+
+
+def label_text(key: str, lang: Lang = "en", **values: object) -> str:
+    entry = TEXTS[key]
+    template = entry.get(lang) or entry["en"]
+    return template.format(**values) if values else template
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One picture to compare; `data` is set when the kernel fetched the bytes."""
+
+    role: Role
+    kind: Kind
+    label: str
+    url: str | None = None
+    data: bytes | None = None
+    mime: str | None = None
+    problem: str | None = None
+    task_id: str | None = None
+
+    @property
+    def playable(self) -> bool:
+        return self.problem is None and (self.data is not None or self.url is not None)
+
+
+# --- what a task was made from ------------------------------------------------------
+def _journal_entry(task: LipSyncTask) -> Any:
+    """The journal's record of the task (its request, key, labels), or None."""
+    client = task._client
+    if client is None or not task.task_id:
+        return None
+    try:
+        journal = client.journal
+        return None if journal is None else journal.get(task.task_id)
+    except Exception:  # a view must never raise: without the record, we just know less
+        return None
+
+
+def task_source(task: LipSyncTask) -> tuple[Kind, str] | None:
+    """The input a task was made from: the server's fields if it sends them, else the
+    request this toolkit recorded when it created the task."""
+    entry = _journal_entry(task)
+    candidates = (
+        ("video", task.raw.get("videoUrl")),
+        ("image", task.raw.get("imageUrl")),
+        ("video", getattr(entry, "video_url", None)),
+        ("image", getattr(entry, "image_url", None)),
+    )
+    for kind, url in candidates:
+        if isinstance(url, str) and url.strip():
+            return ("video" if kind == "video" else "image"), url.strip()
+    return None
+
+
+def task_label(task: LipSyncTask) -> str:
+    """A batch key, else the journal's labels, else the task id."""
+    entry = _journal_entry(task)
+    key = getattr(entry, "key", None)
+    if isinstance(key, str) and key:
+        return key
+    labels = getattr(entry, "labels", None)
+    if labels:
+        return ", ".join(str(label) for label in labels)
+    return task.task_id or "?"
+
+
+# --- media -----------------------------------------------------------------------------
+def _fetch_input(url: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """An input's bytes, under the same size cap and time budget as a result video.
+
+    Not `fetch_for_embed`: that one prefers, and keeps, the task's *result* copy.
+    """
+    data = cached_bytes(url)
+    if data is not None:
+        return (data, None) if len(data) <= max_bytes else (None, "too large")
+    try:
+        fetched = fetch(
+            url, FetchLimits(deadline=EMBED_BUDGET_SECONDS, max_bytes=max_bytes), expect="any"
+        )
+    except DownloadError as exc:
+        return None, "too large" if exc.reason == "too_large" else exc.reason
+    except Exception as exc:  # a view must never raise
+        return None, type(exc).__name__
+    data = fetched.data or b""
+    remember_bytes(url, data)
+    return data, None
+
+
+def _media_tile(
+    owner: LipSyncTask,
+    base: Tile,
+    url: object,
+    *,
+    embed: bool | None,
+    max_bytes: int,
+    lang: Lang,
+) -> Tile:
+    safe = safe_http_url(url)
+    if safe is None:
+        return _with(base, problem=label_text("refused", lang))
+    fetch_here = embed if embed is not None else not is_public_host(urlsplit(safe).hostname or "")
+    if not fetch_here:
+        return _with(base, url=safe)
+    if base.role == "result":
+        data, problem = fetch_for_embed(owner, safe, max_bytes)
+    else:
+        data, problem = _fetch_input(safe, max_bytes)
+    if data is None:
+        key = "too_large" if problem == "too large" else "unavailable"
+        reason = f"> {max_bytes // (1024 * 1024)} MB" if key == "too_large" else problem
+        return _with(base, url=safe, problem=label_text(key, lang, reason=reason or "unknown"))
+    found = sniff(data[:SNIFF_BYTES])
+    if found.kind != base.kind:
+        return _with(base, url=safe, problem=label_text("not_kind", lang, kind=base.kind))
+    return _with(base, url=safe, data=data, mime=found.content_type)
+
+
+def _with(tile: Tile, **changes: Any) -> Tile:
+    return replace(tile, **changes)
+
+
+def resolve_tiles(
+    tasks: Sequence[LipSyncTask],
+    *,
+    source: str | None = None,
+    labels: Sequence[str] | None = None,
+    show_source: bool | None = None,
+    embed: bool | None = None,
+    max_bytes: int = MAX_EMBED_BYTES,
+    lang: str = "en",
+) -> list[Tile]:
+    """The input (when shown) then one tile per task, media fetched by the kernel when
+    the browser may not reach them (`embed=None`), always (`True`) or never (`False`)."""
+    language = check_lang(lang)
+    if not tasks:
+        raise ValueError("Compare needs at least one task")
+    if labels is not None and len(labels) != len(tasks):
+        raise ValueError(f"labels has {len(labels)} names for {len(tasks)} tasks")
+    tiles: list[Tile] = []
+    if show_source is None:
+        show_source = len(tasks) == 1 or source is not None
+    if show_source:
+        tiles.append(_source_tile(tasks[0], source, embed, max_bytes, language))
+    for index, task in enumerate(tasks):
+        label = labels[index] if labels is not None else task_label(task)
+        base = Tile("result", "video", clip(label, 120), task_id=task.task_id)
+        if not task.result_video_url:
+            status = task.error_message or task.status_text
+            tiles.append(_with(base, problem=label_text("no_result", language, status=status)))
+            continue
+        tiles.append(
+            _media_tile(
+                task, base, task.result_video_url, embed=embed, max_bytes=max_bytes, lang=language
+            )
+        )
+    return tiles
+
+
+def _source_tile(
+    task: LipSyncTask, source: str | None, embed: bool | None, max_bytes: int, lang: Lang
+) -> Tile:
+    if source is not None:
+        kind: Kind = "image" if _looks_like_image(source) else "video"
+        found: tuple[Kind, str] | None = (kind, source)
+    else:
+        found = task_source(task)
+    if found is None:
+        return Tile(
+            "source", "video", label_text("source", lang), problem=label_text("no_source", lang)
+        )
+    kind, url = found
+    base = Tile("source", kind, label_text("source", lang), task_id=task.task_id)
+    return _media_tile(task, base, url, embed=embed, max_bytes=max_bytes, lang=lang)
+
+
+def _looks_like_image(url: str) -> bool:
+    try:
+        path = urlsplit(url).path.lower()
+    except ValueError:
+        return False
+    return path.endswith((".png", ".jpg", ".jpeg", ".webp", ".gif"))
+
+
+# --- the static view -------------------------------------------------------------------
+_FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
+_BOX = (
+    f"{_FONT};border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;background:#fff;"
+    "color:#1f2328;font-size:13px;line-height:1.45;max-width:1000px"
+)
+_TILE = "flex:1 1 280px;max-width:480px;min-width:220px"
+_MEDIA = "width:100%;border-radius:6px;background:#000;display:block"
+_MUTED = "color:#59636e;font-size:12px"
+
+
+def _esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _caption(tile: Tile, lang: Lang) -> str:
+    role = label_text(tile.role, lang)
+    label = "" if tile.role == "source" else f" · {_esc(tile.label)}"
+    return (
+        f'<div class="kitta-compare-label" style="font-weight:600;margin-bottom:4px">'
+        f"{_esc(role)}{label}</div>"
+    )
+
+
+def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
+    link = ""
+    if tile.url is not None:
+        link = (
+            f'<div style="{_MUTED};margin-top:4px"><a href="{_esc(tile.url)}" target="_blank" '
+            f'rel="noopener noreferrer">{_esc(label_text("open", lang))}</a></div>'
+        )
+    if tile.problem is not None or (tile.data is not None and not inline):
+        reason = tile.problem or label_text("over_budget", lang)
+        body = f'<div class="kitta-compare-problem" style="color:#7a4d00">{_esc(reason)}</div>'
+    elif tile.data is not None and tile.mime is not None:
+        payload = base64.b64encode(tile.data).decode("ascii")
+        body = _media_html(tile, f"data:{tile.mime};base64,{payload}")
+    elif tile.url is not None:
+        body = _media_html(tile, _esc(tile.url))
+    else:
+        body = ""
+    return (
+        f'<div class="kitta-compare-tile" data-role="{tile.role}" style="{_TILE}">'
+        f"{_caption(tile, lang)}{body}{link}</div>"
+    )
+
+
+def _media_html(tile: Tile, src: str) -> str:
+    if tile.kind == "image":
+        return f'<img src="{src}" alt="" style="{_MEDIA}">'
+    muted = " muted" if tile.role == "source" else ""
+    return f'<video src="{src}" controls preload="metadata"{muted} style="{_MEDIA}"></video>'
+
+
+def compare_html(
+    tiles: Sequence[Tile], *, lang: str = "en", max_embed_bytes: int = MAX_EMBED_BYTES
+) -> str:
+    """The tiles side by side, each with its own native controls; fetched bytes are
+    inlined in order until `max_embed_bytes` (one output near 10 MB is dropped by Colab)."""
+    language = check_lang(lang)
+    left = max_embed_bytes
+    parts = []
+    for tile in tiles:
+        inline = tile.data is not None and len(tile.data) <= left
+        if inline and tile.data is not None:
+            left -= len(tile.data)
+        parts.append(_tile_html(tile, inline, language))
+    return (
+        f'<div class="kitta-compare" style="{_BOX}">'
+        f'<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
+        f"{''.join(parts)}</div>"
+        f'<div style="{_MUTED};margin-top:6px">{_esc(label_text("static_note", language))}</div>'
+        "</div>"
+    )
+
+
+def compare_text(tiles: Sequence[Tile], lang: str = "en") -> str:
+    language = check_lang(lang)
+    lines = [f"Compare: {len(tiles)} views"]
+    for tile in tiles:
+        where = tile.problem or clip(tile.url) or ""
+        kept = f" ({len(tile.data)} bytes in the kernel)" if tile.data is not None else ""
+        role = label_text(tile.role, language)
+        lines.append(f"  {role}: {clip(tile.label)} [{tile.kind}] {where}{kept}".rstrip())
+    return "\n".join(lines)
+
+
+class StaticCompare:
+    """The side-by-side view without a widget (a text console, nbconvert, a saved page)."""
+
+    def __init__(
+        self,
+        *tasks: LipSyncTask,
+        source: str | None = None,
+        labels: Sequence[str] | None = None,
+        show_source: bool | None = None,
+        embed: bool | None = None,
+        max_bytes: int = MAX_EMBED_BYTES,
+        lang: str = "en",
+    ) -> None:
+        self.lang = check_lang(lang)
+        self.max_bytes = max_bytes
+        self.tiles = resolve_tiles(
+            tasks,
+            source=source,
+            labels=labels,
+            show_source=show_source,
+            embed=embed,
+            max_bytes=max_bytes,
+            lang=lang,
+        )
+
+    def to_html(self) -> str:
+        return compare_html(self.tiles, lang=self.lang, max_embed_bytes=self.max_bytes)
+
+    def __repr__(self) -> str:
+        return compare_text(self.tiles, self.lang)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        return {"text/plain": repr(self), "text/html": self.to_html()}

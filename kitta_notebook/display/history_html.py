@@ -1,0 +1,277 @@
+"""Static HTML of history rows, state badges and the summary strip.
+
+Shared by `client.history`'s rich repr and the `HistoryBrowser` widget, so a
+saved notebook and the live widget read the same. Inline CSS only (no
+script, no plotting library); every value passes through `html.escape`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timezone
+
+from ..history import schema
+
+# Re-exported: the widgets read history rows through this view, never the storage.
+from ..history.entry import STATES as STATES
+from ..history.entry import JournalEntry as JournalEntry
+from ..history.entry import JournalSummary as JournalSummary
+from ..i18n import STATUS_STYLES, Lang, StatusStyle, text
+from .html import badge_html, esc, format_credits
+
+# Badges for what became of a request that has no task (yet): not server statuses.
+LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
+    schema.STATE_OUTCOME_UNKNOWN: StatusStyle(
+        "outcome unknown", "结果未知", "#8a3b00", "#ffe8cc", "⚠"
+    ),
+    schema.STATE_REJECTED: StatusStyle("rejected", "已拒绝", "#555555", "#eeeeee", "⊘"),
+    schema.STATE_NOT_CREATED: StatusStyle("not created", "未创建", "#555555", "#f3f3f3", "○"),
+}
+_LOCAL_TEXT_KEYS = {
+    schema.STATE_OUTCOME_UNKNOWN: "history_state_outcome_unknown",
+    schema.STATE_REJECTED: "history_state_rejected",
+    schema.STATE_NOT_CREATED: "history_state_not_created",
+}
+
+FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
+# Column widths shared by the static table and the widget's header and rows.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("history_status", "150px"),
+    ("history_task", "190px"),
+    ("history_mode", "60px"),
+    ("history_model", "140px"),
+    ("history_created", "130px"),
+    ("history_duration", "70px"),
+    ("history_credits", "70px"),
+    ("history_labels", "150px"),
+)
+
+
+def state_style(state: str) -> StatusStyle:
+    return LOCAL_STATE_STYLES.get(state) or STATUS_STYLES.get(state) or STATUS_STYLES["unknown"]
+
+
+def state_label(state: str, lang: Lang = "en") -> str:
+    key = _LOCAL_TEXT_KEYS.get(state)
+    if key is not None:
+        return text(key, lang)
+    style = STATUS_STYLES.get(state)
+    if style is None:
+        return f"{STATUS_STYLES['unknown'].zh if lang == 'zh' else 'unknown'} ({state})"
+    return style.zh if lang == "zh" else style.en
+
+
+def state_badge(state: str, lang: Lang = "en") -> str:
+    """A coloured pill for a journal state (server statuses reuse the task card's badge)."""
+    if state not in LOCAL_STATE_STYLES:
+        return badge_html(state if state != schema.STATE_UNKNOWN_STATUS else None, lang)
+    style = state_style(state)
+    return (
+        f'<span class="kitta-badge" data-status="{esc(state)}" '
+        f'style="display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;'
+        f'font-size:12px;white-space:nowrap;color:{style.color};background:{style.background}">'
+        f"{esc(style.icon)} {esc(state_label(state, lang))}</span>"
+    )
+
+
+def format_when(entry: JournalEntry) -> str:
+    moment = entry.when
+    if moment is None:
+        return "—"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def format_duration(entry: JournalEntry) -> str:
+    if entry.duration_seconds is None:
+        return "—"
+    return f"{entry.duration_seconds:g} s"
+
+
+def labels_html(labels: Sequence[str]) -> str:
+    return " ".join(
+        '<span class="kitta-label" style="display:inline-block;padding:0 6px;margin:1px;'
+        f'border-radius:4px;background:#eef1f5;color:#24292f;font-size:11px">{esc(x)}</span>'
+        for x in labels
+    )
+
+
+def cell(content: str, width: str, *, mono: bool = False) -> str:
+    family = "font-family:ui-monospace,SFMono-Regular,Menlo,monospace;" if mono else ""
+    return (
+        f'<span style="display:inline-block;width:{width};overflow:hidden;text-overflow:ellipsis;'
+        f'white-space:nowrap;vertical-align:middle;{family}">{content}</span>'
+    )
+
+
+def row_cells(entry: JournalEntry, lang: Lang = "en") -> list[str]:
+    """The escaped HTML of each column of a row, in `COLUMNS` order."""
+    task = esc(entry.task_id) if entry.task_id else "<i>—</i>"
+    if entry.from_server:
+        elsewhere = esc(text("history_from_server", lang))
+        task += f' <span style="color:#59636e;font-size:11px">({elsewhere})</span>'
+    return [
+        state_badge(entry.state, lang),
+        task,
+        esc(entry.input_mode or "—"),
+        esc(entry.model or "—"),
+        esc(format_when(entry)),
+        esc(format_duration(entry)),
+        esc(format_credits(entry.credits)),
+        labels_html(entry.labels),
+    ]
+
+
+def header_html(lang: Lang = "en") -> str:
+    return "".join(cell(f"<b>{esc(text(key, lang))}</b>", width) for key, width in COLUMNS)
+
+
+def summary_html(summary: JournalSummary, lang: Lang = "en") -> str:
+    """Counts by state as proportional CSS bars, and the credits charged."""
+    total = max(summary.total, 1)
+    bars: list[str] = []
+    legend: list[str] = []
+    ordered = [s for s in STATES if summary.counts.get(s)] + sorted(
+        s for s in summary.counts if s not in STATES
+    )
+    for state in ordered:
+        number = summary.counts[state]
+        style = state_style(state)
+        share = 100.0 * number / total
+        bars.append(
+            f'<div title="{esc(state_label(state, lang))}: {number}" '
+            f'style="width:{share:.2f}%;background:{style.color};height:100%"></div>'
+        )
+        legend.append(
+            f'<span class="kitta-count" data-status="{esc(state)}" style="margin-right:12px;'
+            f'white-space:nowrap"><span style="display:inline-block;width:9px;height:9px;'
+            f'border-radius:2px;background:{style.color};margin-right:4px"></span>'
+            f"{esc(state_label(state, lang))} <b>{number}</b></span>"
+        )
+    strip = (
+        '<div style="display:flex;height:8px;border-radius:4px;overflow:hidden;'
+        f'background:#eef1f5;margin:4px 0 6px;max-width:720px">{"".join(bars)}</div>'
+    )
+    credits = text("history_credits_total", lang, credits=format_credits(_int(summary.credits)))
+    count = text("history_count", lang, count=summary.total)
+    return (
+        f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
+        f'<div><b>{esc(count)}</b> · <span class="kitta-credits">{esc(credits)}</span></div>'
+        f"{strip}<div>{''.join(legend)}</div></div>"
+    )
+
+
+def _int(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def history_html(
+    entries: Sequence[JournalEntry], summary: JournalSummary, lang: Lang = "en"
+) -> str:
+    """A static snapshot: the summary strip and the first rows (for `client.history`)."""
+    if entries:
+        rows = "".join(
+            f'<div class="kitta-history-row" data-status="{esc(e.state)}" '
+            f'style="padding:2px 0;border-top:1px solid #eef1f5">'
+            + "".join(cell(c, w) for c, (_, w) in zip(row_cells(e, lang), COLUMNS, strict=True))
+            + "</div>"
+            for e in entries
+        )
+    else:
+        rows = f'<div style="color:#59636e">{esc(text("history_empty", lang))}</div>'
+    return (
+        f'<div class="kitta-history" style="{FONT};font-size:13px;color:#1f2328;'
+        "border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;background:#fff;"
+        f'overflow-x:auto"><div style="font-weight:600;margin-bottom:4px">'
+        f"{esc(text('history_title', lang))}</div>{summary_html(summary, lang)}"
+        f'<div style="margin-top:6px;white-space:nowrap">{header_html(lang)}</div>'
+        f'<div style="white-space:nowrap">{rows}</div></div>'
+    )
+
+
+def history_text(entries: Sequence[JournalEntry], summary: JournalSummary) -> str:
+    lines = [
+        f"Task history: {summary.total} entries, credits charged "
+        f"{format_credits(_int(summary.credits))}"
+    ]
+    for e in entries:
+        lines.append(
+            f"  {e.state:<16} {e.task_id or '-':<24} {e.input_mode or '-':<5} "
+            f"{format_when(e):<16} {format_credits(e.credits):>8}"
+            + (f"  [{', '.join(e.labels)}]" if e.labels else "")
+        )
+    return "\n".join(lines)
+
+
+def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
+    """The card of an entry without a task: what was sent and what became of it."""
+    notes = {
+        schema.STATE_OUTCOME_UNKNOWN: "history_note_outcome_unknown",
+        schema.STATE_REJECTED: "history_note_rejected",
+        schema.STATE_NOT_CREATED: "history_note_not_created",
+    }
+    pairs: list[tuple[str, str]] = []
+    for label, value in (
+        ("history_model", entry.model),
+        ("history_mode", entry.input_mode),
+        ("history_requested", format_when(entry)),
+        ("history_duration", format_duration(entry) if entry.duration_seconds else None),
+    ):
+        if value:
+            pairs.append((text(label, lang), esc(value)))
+    for name in ("video_url", "image_url", "audio_url", "reference_image_url"):
+        value = getattr(entry, name)
+        if value:
+            pairs.append((name, f"<code>{esc(value)}</code>"))
+    if entry.outcome_error:
+        pairs.append((text("history_outcome_error", lang), esc(entry.outcome_error)))
+    if entry.labels:
+        pairs.append((text("history_labels", lang), labels_html(entry.labels)))
+    rows = "".join(
+        f'<tr><td style="padding:2px 12px 2px 0;color:#59636e;white-space:nowrap;'
+        f'vertical-align:top">{esc(k)}</td><td style="padding:2px 0;word-break:break-all">'
+        f"{v}</td></tr>"
+        for k, v in pairs
+    )
+    note_key = notes.get(entry.state)
+    note = (
+        f'<div class="kitta-note" style="margin:6px 0;padding:6px 10px;border-radius:6px;'
+        f'background:#fff4e5;color:#5c3b00">{esc(text(note_key, lang))}</div>'
+        if note_key
+        else ""
+    )
+    return (
+        f'<div class="kitta-task kitta-entry" style="{FONT};border:1px solid #d0d7de;'
+        "border-radius:8px;padding:10px 14px;max-width:720px;background:#fff;color:#1f2328;"
+        f'font-size:13px">{state_badge(entry.state, lang)} '
+        f'<b style="margin-left:6px">{esc(text("history_sent", lang))}</b>{note}'
+        f'<table style="border-collapse:collapse">{rows}</table></div>'
+    )
+
+
+def extra_facts_html(entry: JournalEntry, lang: Lang = "en") -> str:
+    """Lines under a task card: inputs sent from here, labels, where it was downloaded."""
+    parts: list[str] = []
+    urls = [
+        f"{name}: <code>{esc(getattr(entry, name))}</code>"
+        for name in ("video_url", "image_url", "audio_url", "reference_image_url")
+        if getattr(entry, name)
+    ]
+    if urls:
+        parts.append(
+            f"<div><b>{esc(text('history_sent', lang))}</b><br>" + "<br>".join(urls) + "</div>"
+        )
+    if entry.labels:
+        parts.append(
+            f"<div><b>{esc(text('history_labels', lang))}</b> {labels_html(entry.labels)}</div>"
+        )
+    if entry.download_path:
+        parts.append(
+            f"<div><b>{esc(text('history_downloaded_to', lang))}</b> "
+            f"<code>{esc(entry.download_path)}</code></div>"
+        )
+    if not parts:
+        return ""
+    return (
+        f'<div class="kitta-entry-facts" style="{FONT};font-size:12px;color:#1f2328;'
+        f'max-width:720px;margin-top:6px;word-break:break-all">{"".join(parts)}</div>'
+    )

@@ -1,0 +1,162 @@
+"""`JournalRecorder`: the `TaskRecorder` a client records its creates and polls with.
+
+The journal choice lives on the client's configuration (`ClientConfig.journal`:
+True for the account's own journal, False for none, or a `Journal`), so the
+client's async twin and the live views' private clients, which share the
+configuration, record into the same journal, or not at all. With
+`ClientConfig.journal_identity` set, the file is chosen by that identity
+instead of origin and token (the embedded sandbox: one journal, any port).
+
+Nothing stored needs scrubbing: the token travels in a header and never in
+a request body; the server's free-text error messages (which could echo
+anything) are not kept, only the error's type, status, code and request id.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MAY_HAVE_CREATED, APIStatusError, JournalError, JournalWarning
+from ..models import LipSyncTask
+from .journal import Journal
+from .paths import HOME_ENV
+
+if TYPE_CHECKING:
+    from .._core import ClientConfig
+
+__all__ = ["JournalRecorder", "failure_text", "journal_for_config"]
+
+
+@dataclass(frozen=True)
+class _Handle:
+    journal: Journal
+    entry_id: str
+
+
+def failure_text(error: BaseException) -> str:
+    """What is stored about a failed create: our own words only.
+
+    An API error keeps its type, status, code, hint and request id; the
+    server's message is left out because a server may echo anything in it
+    (even the token), and scrubbing by substring would mangle everything else.
+    """
+    if isinstance(error, APIStatusError):
+        text = f"{type(error).__name__}: HTTP {error.status_code}"
+        if error.code:
+            text += f" {error.code}"
+        if error.hint:
+            text += f" — {error.hint}"
+        if error.may_have_created:
+            text += MAY_HAVE_CREATED
+        if error.request_id:
+            text += f" (request id: {error.request_id})"
+        return text
+    return f"{type(error).__name__}: {error}"
+
+
+def journal_for_config(config: ClientConfig) -> Journal | None:
+    """The journal a configuration chooses (None when off or nothing identifies one)."""
+    choice: Any = config.journal
+    if choice is False:
+        return None
+    if isinstance(choice, Journal):
+        return choice
+    identity = config.journal_identity
+    if identity:
+        return Journal.for_identity(identity)
+    token = config.token
+    if token is None:
+        return None
+    return Journal.for_account(config.origin, token.reveal())
+
+
+class JournalRecorder:
+    """Resolves its journal lazily, per call, from the client's configuration."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self._config = config
+        self._cached: tuple[tuple[object, str, str | None, str | None], Journal] | None = None
+        self._warned = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._config.journal is not False
+
+    def journal(self) -> Journal | None:
+        """The journal for the configuration's current choice, origin and token."""
+        config = self._config
+        choice: Any = config.journal
+        if choice is False:
+            return None
+        if isinstance(choice, Journal):
+            return choice
+        # Compared by identity and value, not hashed: this runs on every poll.
+        key = (config.token, config.base_url, config.journal_identity, os.environ.get(HOME_ENV))
+        cached = self._cached
+        if cached is not None and cached[0][0] is key[0] and cached[0][1:] == key[1:]:
+            return cached[1]
+        journal = journal_for_config(config)
+        if journal is not None:
+            self._cached = (key, journal)
+        return journal
+
+    # --- TaskRecorder ---------------------------------------------------------------
+    def before_create(self, origin: str, body: dict[str, Any], key: str | None = None) -> object:
+        journal = self.journal()
+        if journal is None:
+            return None
+        return _Handle(journal, journal.record_request(origin, body, key))
+
+    def task_id_for_key(self, key: str) -> str | None:
+        journal = self.journal()
+        return None if journal is None else journal.task_id_for_key(key)
+
+    def created(self, handle: object, task: LipSyncTask) -> None:
+        if isinstance(handle, _Handle):
+            try:
+                handle.journal.record_created(handle.entry_id, task)
+            except (JournalError, sqlite3.Error) as exc:
+                handle.journal._warn_once("record a created task", exc)
+
+    def rejected(self, handle: object, error: BaseException) -> None:
+        self._outcome(handle, error, rejected=True)
+
+    def outcome_unknown(self, handle: object, error: BaseException) -> None:
+        self._outcome(handle, error, rejected=False)
+
+    def _outcome(self, handle: object, error: BaseException, *, rejected: bool) -> None:
+        if not isinstance(handle, _Handle):
+            return
+        try:
+            handle.journal.record_outcome(
+                handle.entry_id, rejected=rejected, error=failure_text(error)
+            )
+        except (JournalError, sqlite3.Error) as exc:
+            handle.journal._warn_once("record a failed create", exc)
+
+    def seen(self, task: LipSyncTask) -> None:
+        try:
+            journal = self.journal()
+            if journal is not None:
+                journal.record_seen(task)
+        except (JournalError, sqlite3.Error) as exc:
+            self._warn(exc)
+
+    def downloaded(self, task: LipSyncTask, path: str | os.PathLike[str]) -> None:
+        try:
+            journal = self.journal()
+            if journal is not None:
+                journal.record_download(task, path)
+        except (JournalError, sqlite3.Error) as exc:
+            self._warn(exc)
+
+    def _warn(self, exc: BaseException) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                JournalWarning(f"the task journal could not record a task: {exc}"), stacklevel=3
+            )

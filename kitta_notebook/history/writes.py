@@ -1,0 +1,343 @@
+"""The journal's write path: requests before they are sent, answers, states seen, downloads.
+
+Billing safety rests here: a create is written down (`sending`) before it
+goes out, and becomes `created`, `rejected` or `unknown` when it returns.
+A task's state is written only when it changed, so polling an unchanged
+task costs no disk write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .._redact import redact_url
+from ..errors import UnresolvedCreateError
+from ..models import LipSyncTask
+from . import schema
+from .entry import derive_state, load_json, now, number, text, ts
+from .store import JournalStore
+
+__all__ = ["HOST", "IN_FLIGHT", "SESSION", "URL_FIELDS", "JournalWriter"]
+
+SESSION = uuid.uuid4().hex
+HOST = socket.gethostname()
+# Entries whose create request is on the wire in this process right now.
+IN_FLIGHT: set[str] = set()
+# Request fields holding a media URL (stored redacted, see `_redact`).
+URL_FIELDS = ("videoUrl", "imageUrl", "audioUrl", "referenceImageUrl")
+_REMEMBERED = 2000
+
+
+def stored_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The request body as it may be kept: media URLs without credentials."""
+    clean = dict(body)
+    for name in URL_FIELDS:
+        value = clean.get(name)
+        if isinstance(value, str):
+            clean[name] = redact_url(value)
+    return clean
+
+
+def _dto_columns(merged: Mapping[str, Any]) -> tuple[object, ...]:
+    """model, input_mode, credits, dto_json, created_ts, completed_ts of a task's DTO."""
+    return (
+        text(merged.get("model")),
+        text(merged.get("inputMode")),
+        number(merged.get("creditsCharged")),
+        json.dumps(merged, sort_keys=True),
+        ts(merged.get("createdAt")),
+        ts(merged.get("completedAt")),
+    )
+
+
+class JournalWriter(JournalStore):
+    """Everything that changes a journal's entries."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The DTO last written per task: a poll that brings the same one writes nothing.
+        self._last_dto: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    # --- creates ---------------------------------------------------------------------
+    def record_request(self, origin: str, body: Mapping[str, Any], key: str | None = None) -> str:
+        """Write a create down before it is sent; returns the entry id.
+
+        `origin` is part of the recorder call; a journal file serves one origin.
+        """
+        clean = stored_body(body)
+        entry_id = uuid.uuid4().hex
+        moment = now()
+        row = {
+            "entry_id": entry_id,
+            "source": "local",
+            "outcome": schema.OUTCOME_SENDING,
+            "state": schema.STATE_OUTCOME_UNKNOWN,
+            "model": text(clean.get("model")),
+            "input_mode": text(clean.get("inputMode")) or "video",
+            "video_url": text(clean.get("videoUrl")),
+            "image_url": text(clean.get("imageUrl")),
+            "audio_url": text(clean.get("audioUrl")),
+            "reference_image_url": text(clean.get("referenceImageUrl")),
+            "duration_seconds": number(clean.get("durationSeconds")),
+            "request_json": json.dumps(clean, sort_keys=True),
+            "batch_key": key,
+            "requested_ts": moment,
+            "updated_ts": moment,
+            "sort_ts": moment,
+            "pid": os.getpid(),
+            "host": HOST,
+            "session": SESSION,
+        }
+        columns = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO entries ({columns}) VALUES ({marks})", list(row.values()))
+        IN_FLIGHT.add(entry_id)
+        return entry_id
+
+    def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
+        """The server answered 202: attach the taskId and the DTO to the entry."""
+        raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
+        IN_FLIGHT.discard(entry_id)
+        with self._write() as conn:
+            self._attach(conn, entry_id, raw, reconciled=False)
+
+    def record_matched(self, entry_id: str, task_id: str) -> None:
+        """Reconcile tied an unknown create to this server task."""
+        known = self._read("SELECT dto_json FROM entries WHERE task_id = ?", (task_id,))
+        raw = (load_json(known[0][0]) if known else None) or {"taskId": task_id}
+        with self._write() as conn:
+            self._attach(conn, entry_id, raw, reconciled=True)
+
+    def record_not_created(self, entry_id: str) -> None:
+        """Reconcile read the whole server list: this create never made a task."""
+        moment = now()
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE entries SET outcome = ?, state = ?, reconciled_ts = ?, "
+                "updated_ts = ? WHERE entry_id = ? AND outcome IN (?, ?)",
+                (
+                    schema.OUTCOME_ABSENT,
+                    schema.STATE_NOT_CREATED,
+                    moment,
+                    moment,
+                    entry_id,
+                    schema.OUTCOME_UNKNOWN,
+                    schema.OUTCOME_SENDING,
+                ),
+            )
+
+    def _attach(
+        self, conn: sqlite3.Connection, entry_id: str, raw: Mapping[str, Any], *, reconciled: bool
+    ) -> None:
+        task_id = text(raw.get("taskId"))
+        if not task_id:
+            return
+        # The task may already have a row (seen from the server before the answer came).
+        other = conn.execute(
+            "SELECT entry_id, dto_json FROM entries WHERE task_id = ? AND entry_id != ?",
+            (task_id, entry_id),
+        ).fetchone()
+        merged: dict[str, Any] = {}
+        if other is not None:
+            merged.update(load_json(other[1]) or {})
+            conn.execute(
+                "INSERT OR IGNORE INTO labels (entry_id, label) "
+                "SELECT ?, label FROM labels WHERE entry_id = ?",
+                (entry_id, other[0]),
+            )
+            conn.execute("DELETE FROM labels WHERE entry_id = ?", (other[0],))
+            conn.execute("DELETE FROM entries WHERE entry_id = ?", (other[0],))
+        merged.update(raw)
+        moment = now()
+        status = text(merged.get("status"))
+        conn.execute(
+            "UPDATE entries SET task_id = ?, outcome = ?, state = ?, status = ?, "
+            "model = COALESCE(?, model), input_mode = COALESCE(?, input_mode), "
+            "credits = COALESCE(?, credits), dto_json = ?, created_ts = COALESCE(?, created_ts), "
+            "completed_ts = ?, updated_ts = ?, sort_ts = COALESCE(?, requested_ts, sort_ts), "
+            "reconciled_ts = ? WHERE entry_id = ?",
+            (
+                task_id,
+                schema.OUTCOME_CREATED,
+                derive_state(schema.OUTCOME_CREATED, status),
+                status,
+                *_dto_columns(merged),
+                moment,
+                ts(merged.get("createdAt")),
+                moment if reconciled else None,
+                entry_id,
+            ),
+        )
+        self._remember(task_id, raw)
+
+    def record_outcome(self, entry_id: str, *, rejected: bool, error: str) -> None:
+        """A create failed: `rejected` when nothing can have been created, else unknown."""
+        IN_FLIGHT.discard(entry_id)
+        outcome = schema.OUTCOME_REJECTED if rejected else schema.OUTCOME_UNKNOWN
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE entries SET outcome = ?, state = ?, outcome_error = ?, updated_ts = ? "
+                "WHERE entry_id = ? AND outcome = ?",
+                (
+                    outcome,
+                    derive_state(outcome, None),
+                    error[:2000],
+                    now(),
+                    entry_id,
+                    schema.OUTCOME_SENDING,
+                ),
+            )
+
+    # --- states seen -----------------------------------------------------------------
+    def record_seen(self, task: LipSyncTask | Mapping[str, Any]) -> None:
+        """Keep the latest DTO of a task; a task first seen here is stored as `remote`."""
+        self.record_seen_many([task])
+
+    def record_seen_many(self, tasks: Iterable[LipSyncTask | Mapping[str, Any]]) -> int:
+        """`record_seen` for many tasks in one transaction; returns how many were new.
+
+        Only tasks whose stored state would change are written: an unchanged
+        poll is answered from memory, and a task this process has not seen yet
+        is compared with its row before any write lock is taken.
+        """
+        fresh: list[tuple[str, dict[str, Any]]] = []
+        for task in tasks:
+            raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
+            task_id = text(raw.get("taskId"))
+            if not task_id or self._last_dto.get(task_id) == raw:
+                continue
+            fresh.append((task_id, raw))
+        if not fresh:
+            return 0
+        changed = self._changed(fresh)
+        added = 0
+        if changed:
+            with self._write() as conn:
+                for task_id, raw in changed:
+                    added += self._seen(conn, task_id, raw)
+        for task_id, raw in fresh:
+            self._remember(task_id, raw)
+        return added
+
+    def _changed(self, fresh: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        """The tasks whose row is missing or would change (read without a write lock)."""
+        stored: dict[str, dict[str, Any]] = {}
+        ids = [task_id for task_id, _ in fresh]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._read(
+                f"SELECT task_id, dto_json FROM entries WHERE task_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            stored.update({str(r[0]): load_json(r[1]) or {} for r in rows})
+        changed = []
+        for task_id, raw in fresh:
+            before = stored.get(task_id)
+            if before is None or {**before, **raw} != before:
+                changed.append((task_id, raw))
+        return changed
+
+    def _seen(self, conn: sqlite3.Connection, task_id: str, raw: Mapping[str, Any]) -> int:
+        row = conn.execute(
+            "SELECT entry_id, dto_json, outcome FROM entries WHERE task_id = ?", (task_id,)
+        ).fetchone()
+        merged = (load_json(row[1]) or {}) if row is not None else {}
+        merged.update(raw)  # a list item (a subset) must not erase what a detail told us
+        status = text(merged.get("status"))
+        moment = now()
+        created_ts = ts(merged.get("createdAt"))
+        if row is None:
+            conn.execute(
+                "INSERT INTO entries (entry_id, task_id, source, outcome, state, status, "
+                "model, input_mode, credits, dto_json, created_ts, completed_ts, updated_ts, "
+                "sort_ts) VALUES (?, ?, 'server', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uuid.uuid4().hex,
+                    task_id,
+                    schema.OUTCOME_REMOTE,
+                    derive_state(schema.OUTCOME_REMOTE, status),
+                    status,
+                    *_dto_columns(merged),
+                    moment,
+                    created_ts if created_ts is not None else moment,
+                ),
+            )
+            return 1
+        conn.execute(
+            "UPDATE entries SET status = ?, state = ?, model = COALESCE(?, model), "
+            "input_mode = COALESCE(?, input_mode), credits = COALESCE(?, credits), "
+            "dto_json = ?, created_ts = COALESCE(?, created_ts), "
+            "completed_ts = COALESCE(?, completed_ts), updated_ts = ?, "
+            "sort_ts = COALESCE(?, requested_ts, sort_ts) WHERE entry_id = ?",
+            (
+                status,
+                derive_state(row[2], status),
+                *_dto_columns(merged),
+                moment,
+                created_ts,
+                row[0],
+            ),
+        )
+        return 0
+
+    def _remember(self, task_id: str, raw: Mapping[str, Any]) -> None:
+        self._last_dto[task_id] = dict(raw)
+        self._last_dto.move_to_end(task_id)
+        while len(self._last_dto) > _REMEMBERED:
+            self._last_dto.popitem(last=False)
+
+    # --- files on this machine -------------------------------------------------------
+    def record_download(self, task: LipSyncTask | str, path: str | os.PathLike[str]) -> None:
+        """Remember where a task's result video was saved on this machine."""
+        task_id = task.task_id if isinstance(task, LipSyncTask) else task
+        if isinstance(task, LipSyncTask):
+            self.record_seen(task)
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE entries SET download_path = ?, updated_ts = ? WHERE task_id = ?",
+                (str(Path(path).absolute()), now(), task_id),
+            )
+
+    def record_kept(
+        self, task_id: str, path: str | os.PathLike[str], size: int, sha256: str
+    ) -> None:
+        """A result video kept locally (path, size, sha256): replaces an earlier copy."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO kept (task_id, path, size, sha256, kept_ts) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (str(task_id), str(Path(path).absolute()), int(size), str(sha256), now()),
+            )
+
+    def forget_kept(self, task_id: str) -> None:
+        """Drop the record of a kept copy (after its file was cleaned up)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM kept WHERE task_id = ?", (str(task_id),))
+
+    # --- keys --------------------------------------------------------------------------
+    def task_id_for_key(self, key: str) -> str | None:
+        """The task created earlier under a `key`; raises while one is unresolved."""
+        rows = self._read(
+            "SELECT entry_id, task_id, outcome FROM entries WHERE batch_key = ? "
+            "ORDER BY requested_ts DESC",
+            (key,),
+        )
+        for _entry_id, task_id, outcome in rows:
+            if outcome == schema.OUTCOME_CREATED and task_id:
+                return str(task_id)
+        for entry_id, _task_id, outcome in rows:
+            if outcome == schema.OUTCOME_UNKNOWN or (
+                outcome == schema.OUTCOME_SENDING and entry_id not in IN_FLIGHT
+            ):
+                raise UnresolvedCreateError(key, str(entry_id))
+        return None

@@ -1,0 +1,225 @@
+"""`S3Store`: any S3-compatible storage (AWS S3, Aliyun OSS, Tencent COS, Cloudflare R2,
+MinIO) through boto3, handing out presigned GET URLs.
+
+boto3 signs (never hand-written signing) and is an optional extra: ``pip install
+'kitta-notebook[s3]'``. Credentials come from boto3's standard chain (env vars, shared
+config, instance roles) and are never stored on this object, shown or logged.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from ..errors import PublishError, ValidationError
+from .sources import LocalBlob
+from .store import Progress, PublishMixin, cumulative_progress
+
+__all__ = ["MAX_EXPIRES", "MIN_EXPIRES", "S3Store"]
+
+MIN_EXPIRES = timedelta(hours=1)
+"""A task may wait in a queue before the service fetches its inputs; a short URL could die first."""
+MAX_EXPIRES = timedelta(days=7)
+"""The longest a SigV4 presigned URL is valid on S3 and R2; longer ones fail when used."""
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+MULTIPART_CHUNK = 16 * 1024 * 1024
+
+AddressingStyle = Literal["auto", "path", "virtual"]
+# Hosts whose S3 endpoints refuse path-style requests (OSS: SecondLevelDomainForbidden).
+_VIRTUAL_HOSTS = ("aliyuncs.com", "myqcloud.com")
+
+
+def default_addressing(endpoint_url: str | None) -> AddressingStyle:
+    """Virtual hosts for AWS itself (path style signs the global host and fails for other
+    regions) and for OSS/COS; path style for a custom endpoint (MinIO, R2, test servers)."""
+    if endpoint_url is None:
+        return "virtual"
+    host = (urlsplit(endpoint_url).hostname or "").lower()
+    return "virtual" if host.endswith(_VIRTUAL_HOSTS) else "path"
+
+
+def check_expires(expires: timedelta) -> timedelta:
+    if expires < MIN_EXPIRES:
+        raise ValidationError(
+            [
+                (
+                    "expires",
+                    f"The expiry is {expires}; presigned URLs must live at least 1 hour so "
+                    "that they outlive the task (the default is 24 hours).",
+                )
+            ]
+        )
+    if expires > MAX_EXPIRES:
+        raise ValidationError(
+            [("expires", f"The expiry is {expires}; stores sign URLs for at most 7 days.")]
+        )
+    return expires
+
+
+def _wrap(error: Exception, doing: str) -> PublishError:
+    """A botocore error as a PublishError: its code and message only, no request data."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        details = response.get("Error", {})
+        code = str(details.get("Code") or "error")
+        message = str(details.get("Message") or "").strip()[:200]
+        if code == "403" and message in ("", "Forbidden"):  # a HEAD answer has no body
+            message = "access denied: check the storage credentials and the bucket's policy"
+        text = f"{doing} failed: {code}" + (f" ({message})" if message else "")
+        return PublishError(text, code=code)
+    name = type(error).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return PublishError(
+            f"{doing} failed: no storage credentials found. Set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for the storage account.",
+            code=name,
+        )
+    return PublishError(f"{doing} failed: {name}", code=name)
+
+
+class S3Store(PublishMixin):
+    """Objects under ``{prefix}{sha256}.{ext}`` in `bucket`, shared by presigned GET URLs.
+
+    `session` is an optional ``boto3.Session`` (for explicit credentials or a profile);
+    without it boto3's default chain is used. `expires` must be 1 hour to 7 days.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        expires: timedelta = timedelta(hours=24),
+        addressing_style: AddressingStyle | None = None,
+        session: Any = None,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        max_concurrency: int = 8,
+    ) -> None:
+        if not bucket or "/" in bucket:
+            raise ValidationError([("bucket", f"{bucket!r} is not a bucket name")])
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.expires = check_expires(expires)
+        self.addressing_style = addressing_style or default_addressing(endpoint_url)
+        self._session = session
+        self._multipart_threshold = multipart_threshold
+        self._max_concurrency = max_concurrency
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"S3Store(bucket={self.bucket!r}, prefix={self.prefix!r}, "
+            f"endpoint_url={self._shown_endpoint()!r}, region={self.region!r}, "
+            f"expires={self.expires!r})"
+        )
+
+    def _shown_endpoint(self) -> str | None:
+        """The endpoint without any user:password@ part."""
+        if not self.endpoint_url:
+            return None
+        parts = urlsplit(self.endpoint_url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}"
+
+    def describe(self) -> str:
+        shown = self._shown_endpoint()
+        where = f" at {shown}" if shown else ""
+        return f"s3://{self.bucket}/{self.prefix}{where}"
+
+    def _s3(self) -> Any:
+        with self._client_lock:  # uploads of several inputs may start together
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def _make_client(self) -> Any:
+        try:
+            import boto3  # type: ignore[import-untyped]
+            from botocore.config import Config  # type: ignore[import-untyped]
+        except ImportError:
+            raise PublishError("S3Store needs boto3: pip install 'kitta-notebook[s3]'") from None
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": self.addressing_style},
+            # A plain body, not aws-chunked with a trailer: many S3-compatible
+            # services refuse the latter (R2 answers 501).
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            connect_timeout=10,
+            read_timeout=60,
+            retries={"max_attempts": 5, "mode": "standard"},
+        )
+        session = self._session or boto3.session.Session()
+        return session.client(
+            "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
+        )
+
+    def object_key(self, key: str) -> str:
+        return self.prefix + key
+
+    def exists(self, key: str) -> bool:
+        s3 = self._s3()
+        try:
+            s3.head_object(Bucket=self.bucket, Key=self.object_key(key))
+        except Exception as error:
+            status = (
+                getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            )
+            if status == 404:
+                return False
+            raise _wrap(error, f"checking {key} in {self.describe()}") from None
+        return True
+
+    def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None:
+        from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
+
+        transfer = TransferConfig(
+            multipart_threshold=self._multipart_threshold,
+            multipart_chunksize=MULTIPART_CHUNK,
+            max_concurrency=self._max_concurrency,
+        )
+        advance = cumulative_progress(progress, blob.size)
+        s3 = self._s3()
+        extra = {"ContentType": blob.content_type}
+        try:
+            if blob.path is not None:
+                s3.upload_file(
+                    str(blob.path),
+                    self.bucket,
+                    self.object_key(key),
+                    ExtraArgs=extra,
+                    Callback=advance,
+                    Config=transfer,
+                )
+            else:
+                with blob.open() as handle:
+                    s3.upload_fileobj(
+                        handle,
+                        self.bucket,
+                        self.object_key(key),
+                        ExtraArgs=extra,
+                        Callback=advance,
+                        Config=transfer,
+                    )
+        except Exception as error:
+            raise _wrap(error, f"uploading {blob.name} to {self.describe()}") from None
+
+    def url_for(self, key: str) -> tuple[str, datetime | None]:
+        seconds = int(self.expires.total_seconds())
+        s3 = self._s3()
+        try:
+            url = s3.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": self.object_key(key)},
+                ExpiresIn=seconds,
+            )
+        except Exception as error:
+            raise _wrap(error, f"signing a URL for {key} in {self.describe()}") from None
+        return str(url), datetime.now(timezone.utc) + timedelta(seconds=seconds)

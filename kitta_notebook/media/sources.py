@@ -1,0 +1,187 @@
+"""Local media given by the user (a path, bytes or an open file) as one `LocalBlob`.
+
+The service fetches media only by URL, so a local input must be published first; this
+module decides what counts as local and reads it once to learn its size, its sha256
+(the store key) and its real format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+from urllib.parse import urlsplit
+
+from ..errors import ValidationError
+from .sniff import SNIFF_BYTES, Sniffed, sniff
+
+__all__ = ["LocalBlob", "SourceKind", "classify_source", "is_local_source", "to_blob"]
+
+CHUNK_BYTES = 1024 * 1024
+_EXTENSION = re.compile(r"^[a-z0-9]{1,5}$")
+
+SourceKind = Literal["url", "local", "missing", "other"]
+
+
+def _looks_like_path_text(text: str) -> bool:
+    """A str with no URL scheme (a Windows drive letter is a path, not a scheme)."""
+    scheme = urlsplit(text).scheme if "://" in text or ":" in text[:10] else ""
+    return not scheme or len(scheme) == 1
+
+
+def classify_source(value: object) -> SourceKind:
+    """`url` for an http(s) URL string, `local` for something to publish, `missing` for
+    a str that is neither a URL nor an existing file, `other` for anything else
+    (None, a number, a non-http URL: left to the URL validator's messages)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if urlsplit(text).scheme.lower() in ("http", "https"):
+            return "url"
+        if not text or not _looks_like_path_text(text):
+            return "other"
+        return "local" if Path(text).expanduser().is_file() else "missing"
+    if isinstance(value, (LocalBlob, os.PathLike, bytes, bytearray, memoryview)):
+        return "local"
+    if callable(getattr(value, "read", None)):
+        return "local"
+    return "other"
+
+
+def is_local_source(value: object) -> bool:
+    return classify_source(value) == "local"
+
+
+@dataclass(frozen=True)
+class LocalBlob:
+    """One local input, read once: where its bytes are, and what they are.
+
+    Exactly one of `path` and `data` is set. `name` is only for people (journal,
+    messages); the store key comes from the content.
+    """
+
+    name: str
+    size: int
+    sha256: str
+    sniffed: Sniffed
+    path: Path | None = None
+    data: bytes | None = None
+
+    @property
+    def extension(self) -> str:
+        if self.sniffed.kind != "unknown":
+            return self.sniffed.extension
+        suffix = Path(self.name).suffix.lower().lstrip(".")
+        return suffix if _EXTENSION.match(suffix) else "bin"
+
+    @property
+    def key(self) -> str:
+        """Content-addressed store key: the same bytes always get the same key."""
+        return f"{self.sha256}.{self.extension}"
+
+    @property
+    def content_type(self) -> str:
+        return self.sniffed.content_type
+
+    def open(self) -> IO[bytes]:
+        if self.path is not None:
+            return self.path.open("rb")
+        return io.BytesIO(self.data or b"")
+
+    def chunks(self, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+        with self.open() as handle:
+            while chunk := handle.read(size):
+                yield chunk
+
+    def __repr__(self) -> str:
+        where = str(self.path) if self.path is not None else "bytes"
+        return (
+            f"LocalBlob(name={self.name!r}, size={self.size}, sha256={self.sha256[:12]}…, "
+            f"type={self.content_type!r}, from={where!r})"
+        )
+
+
+def _digest_file(path: Path) -> tuple[int, str, bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest(), head
+
+
+def _from_path(path: Path, field: str) -> LocalBlob:
+    path = path.expanduser()
+    if not path.is_file():
+        raise ValidationError([(field, f"no file named {str(path)!r} exists here")])
+    try:
+        size, sha, head = _digest_file(path)
+    except OSError as error:
+        problem = f"{str(path)!r} cannot be read: {error.strerror}"
+        raise ValidationError([(field, problem)]) from None
+    return LocalBlob(path.name, size, sha, sniff(head), path=path)
+
+
+def _from_bytes(data: bytes, name: str | None) -> LocalBlob:
+    sniffed = sniff(data[:SNIFF_BYTES])
+    label = name or f"upload.{sniffed.extension}"
+    return LocalBlob(label, len(data), hashlib.sha256(data).hexdigest(), sniffed, data=data)
+
+
+def _from_file_object(handle: Any, name: str | None, field: str) -> LocalBlob:
+    """An open binary file: read through its real path when it has one, else into memory."""
+    handle_name = getattr(handle, "name", None)
+    if isinstance(handle_name, str) and Path(handle_name).is_file() and name is None:
+        return _from_path(Path(handle_name), field)
+    data = handle.read()
+    if isinstance(data, str):
+        raise ValidationError([(field, "This is a text-mode file: open it with mode 'rb'.")])
+    label = name or (Path(handle_name).name if isinstance(handle_name, str) else None)
+    return _from_bytes(bytes(data), label)
+
+
+def to_blob(source: object, *, field: str = "source", name: str | None = None) -> LocalBlob:
+    """Read a local source (path, path text, bytes or binary file) into a `LocalBlob`.
+
+    Raises `ValidationError` naming `field` when the source is not local media
+    (an http(s) URL is published by its host already; a missing file says so).
+    """
+    if isinstance(source, LocalBlob):  # already read (e.g. by an earlier check)
+        return source
+    kind = classify_source(source)
+    if kind == "url":
+        raise ValidationError([(field, "This is already a URL; only local files are published.")])
+    if kind == "missing":
+        raise ValidationError(
+            [
+                (
+                    field,
+                    f"{str(source).strip()!r} is neither an http(s) URL nor an existing "
+                    "local file: give a public URL or the path of a file on this machine.",
+                )
+            ]
+        )
+    if isinstance(source, str):
+        return _from_path(Path(source.strip()), field)
+    if isinstance(source, os.PathLike):
+        return _from_path(Path(os.fsdecode(os.fspath(source))), field)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _from_bytes(bytes(source), name)
+    if kind == "local":
+        return _from_file_object(source, name, field)
+    raise ValidationError(
+        [
+            (
+                field,
+                f"This must be a URL, a path, bytes or a binary file, not {type(source).__name__}.",
+            )
+        ]
+    )

@@ -1,0 +1,65 @@
+"""FastAPI dependencies: the shared context, the caller's account, the request origin.
+
+``current_account`` is a sync dependency: FastAPI runs it in its threadpool, so
+the blocking SQLite lookup never runs on the event loop. The others do no I/O
+and are ``async`` to spare a threadpool hop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from .context import AppContext
+from .envelope import ApiError
+
+__all__ = ["Account", "Context", "CurrentAccount", "Origin", "RawBody", "get_context"]
+
+
+async def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.sandbox
+    return ctx
+
+
+Context = Annotated[AppContext, Depends(get_context)]
+
+
+@dataclass(frozen=True)
+class Account:
+    """The authenticated caller."""
+
+    token: str
+    pro: bool
+
+
+def current_account(request: Request, ctx: Context) -> Account:
+    """The Bearer token's account, or 401 (checked before anything else on a route)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    if not header:
+        raise ApiError(401, "missing API token: send Authorization: Bearer <token>")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or ctx.store.balance(token) is None:
+        raise ApiError(401, "invalid API token")
+    return Account(token, token in ctx.pro_tokens)
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+async def request_origin(request: Request) -> str:
+    """``http://host:port`` as the client reached us (media URLs are built from it)."""
+    return str(request.base_url).rstrip("/")
+
+
+Origin = Annotated[str, Depends(request_origin)]
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body as bytes (validated by hand in ``parsing``, never a 422)."""
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]

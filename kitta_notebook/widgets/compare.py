@@ -1,0 +1,229 @@
+"""`Compare`: a result next to its input (or several results), under one set of controls.
+
+The player is a thin anywidget view over plain synced state (`current_time`,
+`playing`, `rate`); the synchronisation lives in a small ES module shipped
+beside this file (`compare.js`). Media the browser may not reach were fetched
+by the kernel when the tiles were resolved (`display.compare`) and travel as
+binary buffers, played from Blob URLs, so it works on Binder. The static side
+by side goes out first, as its own output, and the player hides it while it
+is drawn (`widgets._frontend.Snapshot`): a saved notebook reopened without
+its kernel, nbviewer or a frontend without widgets shows the static view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..display.compare import (
+    DEFAULT_FPS,
+    TEXTS,
+    Tile,
+    compare_html,
+    compare_text,
+    label_text,
+    resolve_tiles,
+)
+from ..display.video import MAX_EMBED_BYTES
+from ..i18n import Lang, check_lang
+from ._frontend import Snapshot, display_widget, require_widget_frontend
+
+if TYPE_CHECKING:
+    from ..models import LipSyncTask
+
+_ESM = Path(__file__).with_name("compare.js")
+_CONTROL_TEXTS = ("play", "pause", "frame_back", "frame_forward", "sound", "mute_all", "speed")
+_CSS = """
+.kitta-compare-player { font-family: system-ui, -apple-system, 'Segoe UI', 'PingFang SC',
+  'Microsoft YaHei', sans-serif; font-size: 13px; color: #1f2328; background: #fff;
+  border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 14px; max-width: 1000px; }
+.kitta-compare-grid { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.kitta-compare-tile { flex: 1 1 280px; max-width: 480px; min-width: 220px; }
+.kitta-compare-label { font-weight: 600; margin-bottom: 4px; }
+.kitta-compare-media { width: 100%; border-radius: 6px; background: #000; display: block; }
+.kitta-compare-problem { color: #7a4d00; }
+.kitta-compare-controls { display: flex; gap: 8px; align-items: center; margin-top: 8px;
+  flex-wrap: wrap; }
+.kitta-compare-controls button { min-width: 34px; height: 28px; cursor: pointer; }
+.kitta-compare-seek { flex: 1 1 200px; }
+.kitta-compare-time { font-variant-numeric: tabular-nums; color: #59636e; }
+"""
+
+
+def _caption(tile: Tile, lang: Lang) -> str:
+    role = label_text(tile.role, lang)
+    return role if tile.role == "source" else f"{role} · {tile.label}"
+
+
+def _tile_state(tile: Tile, lang: Lang) -> dict[str, Any]:
+    """What the view needs of a tile; bytes go as a binary buffer, not base64."""
+    return {
+        "role": tile.role,
+        "kind": tile.kind,
+        "caption": _caption(tile, lang),
+        "url": tile.url if tile.data is None else None,
+        "data": tile.data,
+        "mime": tile.mime,
+        "problem": tile.problem,
+    }
+
+
+def _player_class() -> Any:
+    """The anywidget class, built on first use so the module imports without anywidget."""
+    global _PLAYER
+    if _PLAYER is None:
+        import anywidget
+        import traitlets
+
+        class ComparePlayer(anywidget.AnyWidget):  # type: ignore[misc]
+            _esm = _ESM.read_text(encoding="utf-8")
+            _css = _CSS
+            tiles: Any = traitlets.List().tag(sync=True)
+            texts: Any = traitlets.Dict().tag(sync=True)
+            fps = traitlets.Float(DEFAULT_FPS).tag(sync=True)
+            current_time = traitlets.Float(0.0).tag(sync=True)
+            playing = traitlets.Bool(False).tag(sync=True)
+            rate = traitlets.Float(1.0).tag(sync=True)
+            duration = traitlets.Float(0.0).tag(sync=True)
+            snapshot_class = traitlets.Unicode("").tag(sync=True)
+
+        _PLAYER = ComparePlayer
+    return _PLAYER
+
+
+_PLAYER: Any = None
+
+
+def _require_frontend() -> None:
+    require_widget_frontend(
+        "Compare",
+        "show the static side by side: "
+        "kitta_notebook.display.compare.StaticCompare(task) (same arguments).",
+    )
+
+
+class Compare:
+    """Compare a result with its input, or several results with each other.
+
+    `Compare(task)` shows the input (video, or the image in image mode) and the
+    result; `Compare(a, b, ...)` the results side by side, labelled by
+    `labels`, else each task's batch key or journal labels, else its id. The
+    input is read from the task (the request this toolkit recorded when it
+    created it); pass `source=URL` for a task created elsewhere. One set of
+    controls plays, pauses, seeks and steps frames (`fps`) in every video at
+    once; the input is muted. `player` is the widget (None when anywidget is
+    missing: the static view is shown instead).
+    """
+
+    def __init__(
+        self,
+        *tasks: LipSyncTask,
+        source: str | None = None,
+        labels: Sequence[str] | None = None,
+        show_source: bool | None = None,
+        fps: float = DEFAULT_FPS,
+        embed: bool | None = None,
+        max_bytes: int = MAX_EMBED_BYTES,
+        lang: str = "en",
+    ) -> None:
+        _require_frontend()
+        if not fps > 0:
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        self.lang = check_lang(lang)
+        self.fps = float(fps)
+        self.max_bytes = max_bytes
+        self.tiles = resolve_tiles(
+            tasks,
+            source=source,
+            labels=labels,
+            show_source=show_source,
+            embed=embed,
+            max_bytes=max_bytes,
+            lang=lang,
+        )
+        self._snapshot = Snapshot()
+        self.player: Any = self._build_player()
+
+    @classmethod
+    def from_tiles(
+        cls, tiles: Sequence[Tile], *, fps: float = DEFAULT_FPS, lang: str = "en"
+    ) -> Compare:
+        """A player over tiles resolved already (`display.compare.resolve_tiles`, e.g.
+        on a worker thread, so the kernel's loop never waits for the media)."""
+        _require_frontend()
+        if not fps > 0:
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        view = cls.__new__(cls)
+        view.lang = check_lang(lang)
+        view.fps = float(fps)
+        view.max_bytes = MAX_EMBED_BYTES
+        view.tiles = list(tiles)
+        view._snapshot = Snapshot()
+        view.player = view._build_player()
+        return view
+
+    def _build_player(self) -> Any:
+        try:
+            player_class = _player_class()
+        except ImportError:
+            return None
+        return player_class(
+            tiles=[_tile_state(tile, self.lang) for tile in self.tiles],
+            texts={key: label_text(key, self.lang) for key in _CONTROL_TEXTS if key in TEXTS},
+            fps=self.fps,
+            snapshot_class=self._snapshot.css_class,
+        )
+
+    # --- the kernel's side of the controls ---------------------------------------
+    def play(self) -> None:
+        self._require_player().playing = True
+
+    def pause(self) -> None:
+        self._require_player().playing = False
+
+    def seek(self, seconds: float) -> None:
+        self._require_player().current_time = max(0.0, float(seconds))
+
+    def step(self, frames: int = 1) -> None:
+        """Pause and move by whole frames (at `fps`)."""
+        player = self._require_player()
+        player.playing = False
+        player.current_time = max(0.0, player.current_time + frames / self.fps)
+
+    @property
+    def current_time(self) -> float:
+        """Where the browser last said the videos are (seconds)."""
+        return float(self.player.current_time) if self.player is not None else 0.0
+
+    def _require_player(self) -> Any:
+        if self.player is None:
+            raise RuntimeError("the Compare player needs anywidget: pip install anywidget")
+        return self.player
+
+    # --- views ---------------------------------------------------------------------
+    def to_html(self) -> str:
+        return compare_html(self.tiles, lang=self.lang, max_embed_bytes=self.max_bytes)
+
+    def __repr__(self) -> str:
+        return compare_text(self.tiles, self.lang)
+
+    def _ipython_display_(self) -> None:
+        """The static side by side, then the player, which hides it while it is drawn:
+        after a restart a saved notebook shows the static view, never a broken widget."""
+        if self.player is None:
+            from IPython.display import display
+
+            display({"text/plain": repr(self), "text/html": self.to_html()}, raw=True)
+            return
+        self._snapshot.show(self.to_html(), repr(self))
+        display_widget(self.player, f"Compare player: {len(self.tiles)} views")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The player, plus the static side by side for wherever the player cannot run."""
+        fallback = {"text/plain": repr(self), "text/html": self.to_html()}
+        if self.player is None:
+            return fallback
+        bundle = self.player._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        return {**data, **fallback}, metadata

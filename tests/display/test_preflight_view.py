@@ -1,0 +1,96 @@
+"""The table view of a `Preflight`: what it shows, that everything is escaped, and that a
+`Preflight` renders in a notebook through the installed views (the media core never
+imports the display layer)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+
+from kitta_notebook.display.preflight import preflight_html, preflight_mimebundle, preflight_text
+from kitta_notebook.media import PRICE_UNKNOWN, Preflight, preflight, to_blob
+from kitta_notebook.sandbox.samples import SAMPLES_DIR, load_samples
+
+VIDEO = SAMPLES_DIR / "video.mp4"
+SPEECH = SAMPLES_DIR / "speech-en.wav"
+HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>.mp4'
+PAGE = b"<!doctype html><html><head><title>Share</title></head><body>clip</body></html>"
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += [name for name, _ in attrs]
+
+
+def tags_of(markup: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(markup)
+    return parser
+
+
+def checked(fields: dict[str, object], price: float | None = 100.0) -> Preflight:
+    """A real preflight of local media (probed here, no network)."""
+    return preflight(fields, is_official=False, price_per_second=price)
+
+
+def test_each_input_is_a_row_with_format_duration_size_and_the_estimate() -> None:
+    report = checked({"video_url": to_blob(VIDEO), "audio_url": to_blob(SPEECH)})
+    assert report.ok
+    markup = preflight_html(report)
+    assert 'data-ok="true"' in markup
+    assert markup.count('class="kitta-preflight-row"') == 2
+    assert 'data-field="video_url" data-verdict="ok"' in markup
+    assert "MP4 video" in markup and "WAV audio" in markup
+    seconds = load_samples().durations["audio"]
+    assert f"{seconds:.2f} s" in markup  # the audio's duration, to 0.01 s
+    assert "32.1 kB" in markup and "137.4 kB" in markup  # the two files' sizes
+    assert f"Estimated charge: {report.estimated_credits:,} credits" in markup
+    assert "duration read from the audio" in markup
+    assert "Ready: no problem found" in markup
+    text = preflight_text(report)
+    assert text.startswith("Preflight: Ready")
+    assert "video_url: video.mp4 | MP4 video" in text
+
+
+def test_a_web_page_as_the_video_is_a_problem_and_the_price_may_be_unknown() -> None:
+    report = checked(
+        {"video_url": to_blob(PAGE, name="share.html"), "audio_url": to_blob(SPEECH)}, price=None
+    )
+    assert not report.ok
+    markup = preflight_html(report)
+    assert 'data-ok="false"' in markup
+    assert 'data-field="video_url" data-verdict="problem"' in markup
+    assert "It is an HTML page, not a video." in markup
+    assert "Refused: 1 problem(s)" in markup
+    assert f"No estimate: {PRICE_UNKNOWN}" in markup
+    text = preflight_text(report)
+    assert "problem: It is an HTML page, not a video." in text
+    assert "price unknown" in text
+
+
+def test_every_value_is_escaped() -> None:
+    report = checked({"video_url": to_blob(PAGE, name=HOSTILE), "audio_url": to_blob(SPEECH)})
+    bundle = preflight_mimebundle(report)
+    assert set(bundle) == {"text/plain", "text/html"}
+    found = tags_of(bundle["text/html"])
+    assert "script" not in found.tags and "img" not in found.tags
+    assert "onerror" not in found.attrs
+    assert "&lt;script&gt;" in bundle["text/html"]
+
+
+def test_a_preflight_renders_in_a_notebook_through_the_installed_views() -> None:
+    pytest.importorskip("IPython")
+    from IPython.core.formatters import DisplayFormatter
+
+    report = checked({"video_url": to_blob(VIDEO), "audio_url": to_blob(SPEECH)})
+    assert report._repr_mimebundle_() == preflight_mimebundle(report)
+    data, _ = DisplayFormatter().format(report)
+    assert data["text/html"] == preflight_html(report)
+    assert data["text/plain"].startswith("Preflight: Ready")

@@ -1,0 +1,31 @@
+"""Fixtures for the download tests: a hostile media host and a real sandbox, both on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from media_host import MediaHost, media_host
+
+from kitta_notebook import KittaClient
+from kitta_notebook.sandbox import Sandbox
+
+TOKEN = "tok-download-tests"
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[MediaHost]:
+    with media_host() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(accounts={TOKEN: 10_000_000}, time_scale=0.02) as sb:
+        yield sb
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[KittaClient]:
+    with sandbox.client(TOKEN) as c:
+        yield c

@@ -1,0 +1,283 @@
+"""Downloads against a hostile media host on 127.0.0.1: bounded, checked, atomic.
+
+Every failure is one `DownloadError` (never a raw httpx or OS error) and no
+partial file stays behind; sync and async downloads behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from download_helpers import TOKEN, finished_task
+from media_host import OK_BODY, MediaHost
+
+from kitta_notebook import KittaClient, LipSyncTask
+from kitta_notebook._download import DEFAULT_DOWNLOAD_TIMEOUT
+from kitta_notebook._fetch import FetchLimits, _exception_text, fetch, url_for_errors
+from kitta_notebook._media_files import MAX_NAME_CHARS, safe_stem
+from kitta_notebook.errors import DownloadError, KittaError
+from kitta_notebook.sandbox import Sandbox
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def offline_client() -> KittaClient:
+    """A client whose API is unreachable: only the media host answers."""
+    return KittaClient("tok-secret-download", base_url="http://127.0.0.1:9/api", journal=False)
+
+
+# --- what arrives is checked -------------------------------------------------------------
+
+
+def test_a_video_is_saved_whole(host: MediaHost, tmp_path: Path) -> None:
+    task = finished_task(offline_client(), host.url("ok.mp4"))
+    path = task.download(tmp_path)
+    assert path == tmp_path / "lip_task_dl.mp4"
+    assert path.read_bytes() == OK_BODY
+    assert leftovers(tmp_path) == ["lip_task_dl.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("name", "reason", "said"),
+    [
+        ("login.mp4", "not_media", "an HTML page"),
+        ("json.mp4", "not_media", "a JSON document"),
+        ("drop.mp4", "failed", "connection failed after"),
+        ("lie.mp4", "failed", "connection failed after 10000 bytes"),
+        ("big.mp4", "too_large", "larger than"),
+    ],
+)
+def test_what_is_not_a_whole_video_is_an_error_and_leaves_no_file(
+    host: MediaHost, tmp_path: Path, name: str, reason: str, said: str
+) -> None:
+    task = finished_task(offline_client(), host.url(name))
+    with pytest.raises(DownloadError) as caught:
+        task.download(tmp_path / "out.mp4")
+    error = caught.value
+    assert error.reason == reason and said in str(error), str(error)
+    assert f"{host.base}/{name}" in str(error)
+    assert leftovers(tmp_path) == []
+
+
+def test_an_html_login_page_with_200_says_what_arrived(host: MediaHost, tmp_path: Path) -> None:
+    task = finished_task(offline_client(), host.url("login.mp4"))
+    with pytest.raises(DownloadError) as caught:
+        task.download(tmp_path)
+    assert caught.value.arrived == "an HTML page (often a login or error page)"
+    assert caught.value.status_code == 200
+
+
+def test_a_trickling_host_is_cut_off_at_the_deadline(host: MediaHost, tmp_path: Path) -> None:
+    task = finished_task(offline_client(), host.url("trickle.mp4"))
+    started = time.monotonic()
+    with pytest.raises(DownloadError) as caught:
+        task.download(tmp_path, timeout=1.5)
+    took = time.monotonic() - started
+    assert caught.value.reason == "timeout" and "within 1.5 s" in str(caught.value)
+    assert took < 5.0, took
+    assert leftovers(tmp_path) == []
+
+
+def test_a_stalled_host_is_cut_off_at_the_deadline_async(host: MediaHost, tmp_path: Path) -> None:
+    task = finished_task(offline_client()._async_client(), host.url("stall.mp4"))
+
+    async def body() -> None:
+        started = time.monotonic()
+        with pytest.raises(DownloadError) as caught:
+            await task._owner()._async_client().download(task, tmp_path, timeout=1.0)
+        assert caught.value.reason == "timeout"
+        assert time.monotonic() - started < 4.0
+
+    asyncio.run(body())
+    assert leftovers(tmp_path) == []
+
+
+def test_async_download_checks_the_same(host: MediaHost, tmp_path: Path) -> None:
+    client = offline_client()._async_client()
+
+    async def body() -> None:
+        ok = await client.download(finished_task(client, host.url("ok.mp4")), tmp_path)
+        assert ok.read_bytes() == OK_BODY
+        with pytest.raises(DownloadError):
+            await client.download(finished_task(client, host.url("login.mp4"), "x"), tmp_path)
+
+    asyncio.run(body())
+    assert leftovers(tmp_path) == ["lip_task_dl.mp4"]
+
+
+def test_the_default_deadline_is_documented() -> None:
+    assert DEFAULT_DOWNLOAD_TIMEOUT == 600.0
+    assert "600 s" in (LipSyncTask.download.__doc__ or "")
+    assert "600 s" in (KittaClient.download.__doc__ or "")
+
+
+def test_no_token_reaches_the_media_host_even_through_a_redirect(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    before = len(host.requests)
+    task = finished_task(offline_client(), host.url("redirect.mp4"))
+    assert task.download(tmp_path).read_bytes() == OK_BODY
+    seen = host.requests[before:]
+    assert [path for path, _ in seen] == ["/redirect.mp4", "/ok.mp4"]
+    for _path, headers in seen:
+        assert "authorization" not in headers
+        assert "tok-secret-download" not in repr(headers)
+
+
+def test_errors_never_show_credentials_or_signatures(host: MediaHost, tmp_path: Path) -> None:
+    url = host.url("login.mp4").replace("http://", "http://user:hunter2@") + "?X-Sig=abc123"
+    task = finished_task(offline_client(), url)
+    with pytest.raises(DownloadError) as caught:
+        task.download(tmp_path)
+    assert "hunter2" not in str(caught.value) and "abc123" not in str(caught.value)
+    assert (
+        url_for_errors("https://u:p@h.example:8443/a/b.mp4?sig=1#x")
+        == "https://h.example:8443/a/b.mp4"
+    )
+    quoted = ValueError("bad URL 'http://u:hunter2@h.example/x?sig=abc123'")
+    assert _exception_text(quoted) == "bad URL 'http://h.example/x'"
+
+
+def test_transport_failures_are_download_errors(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError) as caught:
+        fetch("http://127.0.0.1:9/nothing.mp4", FetchLimits(deadline=5, max_bytes=100))
+    assert isinstance(caught.value, KittaError) and caught.value.reason == "failed"
+
+
+# --- expired links, overwriting, names -----------------------------------------------------
+
+
+def test_an_expired_link_is_refreshed_once(
+    sandbox: Sandbox, client: KittaClient, host: MediaHost, tmp_path: Path
+) -> None:
+    media = sandbox.samples
+    real = client.lip_sync.create(audio_url=media["audio"], video_url=media["video"])
+    real.wait(timeout=60, poll_interval=0.05)
+    stale = finished_task(client, host.url("expired.mp4"), real.task_id)
+    path = stale.download(tmp_path)
+    assert path.read_bytes()[4:8] == b"ftyp" and stale.result_video_url == real.result_video_url
+
+
+def test_an_expired_link_that_stays_expired_says_refresh(host: MediaHost, tmp_path: Path) -> None:
+    client = offline_client()
+    task = finished_task(client, host.url("expired.mp4"))
+    client.lip_sync.get = lambda task_id: finished_task(client, host.url("expired.mp4"))  # type: ignore[method-assign]
+    with pytest.raises(DownloadError) as caught:
+        task.download(tmp_path)
+    assert caught.value.expired and caught.value.status_code == 403
+    assert "task.refresh()" in str(caught.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_rerunning_a_download_cell_overwrites_for_task_and_client(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    client = offline_client()
+    task = finished_task(client, host.url("ok.mp4"))
+    first = task.download(tmp_path / "result.mp4")
+    first.write_bytes(b"old")
+    assert task.download(tmp_path / "result.mp4").read_bytes() == OK_BODY  # re-run: replaced
+    first.write_bytes(b"old")
+    assert client.download(task, tmp_path / "result.mp4").read_bytes() == OK_BODY
+    with pytest.raises(DownloadError, match="overwrite=True"):
+        task.download(tmp_path / "result.mp4", overwrite=False)
+    with pytest.raises(DownloadError, match="overwrite=True"):
+        client.download(task, tmp_path / "result.mp4", overwrite=False)
+    assert leftovers(tmp_path) == ["result.mp4"]
+
+
+@pytest.mark.parametrize(
+    "task_id",
+    [
+        "../../etc/passwd",
+        "a" * 5000,
+        "con",
+        "..",
+        "任务/一",
+        "x\x00y",
+        "<script>alert(1)</script>",
+        "/absolute/path",
+        "C:\\Windows\\evil",
+    ],
+)
+def test_hostile_task_ids_give_safe_bounded_names(
+    host: MediaHost, tmp_path: Path, task_id: str
+) -> None:
+    task = finished_task(offline_client(), host.url("ok.mp4"), task_id)
+    path = task.download(tmp_path)
+    assert path.parent == tmp_path and len(path.name) <= MAX_NAME_CHARS + 5
+    assert path.read_bytes() == OK_BODY
+    assert leftovers(tmp_path) == [path.name]
+
+
+def test_safe_names_never_collide_for_different_ids() -> None:
+    assert safe_stem("lip_task_123") == "lip_task_123"
+    assert safe_stem("a/b") != safe_stem("a_b")
+    assert safe_stem("a" * 300) != safe_stem("a" * 301)
+    assert safe_stem("") == "result-e3b0c44298"
+
+
+def test_a_file_where_a_folder_should_be_is_a_clear_error(host: MediaHost, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    task = finished_task(offline_client(), host.url("ok.mp4"))
+    with pytest.raises(DownloadError, match="Cannot create the folder"):
+        task.download(blocker / "sub" / "out.mp4")
+
+
+def test_a_bad_timeout_is_refused_before_any_request(host: MediaHost, tmp_path: Path) -> None:
+    from kitta_notebook.errors import ValidationError
+
+    before = len(host.requests)
+    task = finished_task(offline_client(), host.url("ok.mp4"))
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValidationError):
+            task.download(tmp_path, timeout=bad)
+    assert len(host.requests) == before
+
+
+def test_the_sandbox_quickstart_download_runs_twice(
+    client: KittaClient, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    media = sandbox.samples
+    task = client.lip_sync.create(audio_url=media["audio"], video_url=media["video"])
+    task.wait(timeout=60, poll_interval=0.05)
+    first = task.download(tmp_path / "result.mp4")
+    second = task.download(tmp_path / "result.mp4")
+    assert first == second and second.stat().st_size > 1000
+    assert leftovers(tmp_path) == ["result.mp4"]
+    assert TOKEN  # the sandbox account of this module
+
+
+def test_a_sync_download_works_inside_a_running_loop(host: MediaHost, tmp_path: Path) -> None:
+    """A notebook cell runs inside the kernel's loop: the sync call must still work there."""
+    task = finished_task(offline_client(), host.url("ok.mp4"))
+
+    async def cell() -> Path:
+        return task.download(tmp_path)
+
+    assert asyncio.run(cell()).read_bytes() == OK_BODY
+
+
+def test_a_cancelled_download_leaves_no_partial_file(host: MediaHost, tmp_path: Path) -> None:
+    """Interrupting a cell cancels the transfer; its hidden temporary file goes with it."""
+    client = offline_client()._async_client()
+    task = finished_task(client, host.url("trickle.mp4"))
+
+    async def body() -> None:
+        running = asyncio.ensure_future(client.download(task, tmp_path, timeout=30))
+        deadline = time.monotonic() + 10
+        while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+            assert time.monotonic() < deadline, "the download never started writing"
+            await asyncio.sleep(0.02)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    asyncio.run(body())
+    assert leftovers(tmp_path) == []

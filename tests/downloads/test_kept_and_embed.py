@@ -1,0 +1,243 @@
+"""Kept results and the card's embed fetch, against the hostile media host on 127.0.0.1.
+
+A card shown in a cell never blocks longer than its budget; a kept copy plays
+without any network; a refused link reads "link expired" with the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+from download_helpers import finished_task
+from media_host import OK_BODY, MediaHost
+
+from kitta_notebook import KittaClient
+from kitta_notebook._kept import (
+    KEEP_ENV,
+    KEEP_MAX_ENV,
+    enforce_keep_cap,
+    keep_folder,
+    kept_path,
+    kept_total_bytes,
+    prefer_keeping_results,
+)
+from kitta_notebook.display import video
+from kitta_notebook.display.video import (
+    EMBED_BUDGET_SECONDS,
+    async_fetch_for_embed,
+    plan_video,
+    video_html,
+)
+
+
+def client_keeping(folder: Path | bool | None) -> KittaClient:
+    client = KittaClient("tok-kept", base_url="http://127.0.0.1:9/api", journal=False)
+    client._config.keep_results = folder if not isinstance(folder, Path) else str(folder)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _empty_embed_cache() -> None:
+    video._cache.clear()
+
+
+# --- the card's budget -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["trickle.mp4", "stall.mp4"])
+def test_a_slow_host_never_holds_a_card_past_its_budget(
+    host: MediaHost, tmp_path: Path, name: str
+) -> None:
+    task = finished_task(client_keeping(False), host.url(name))
+    started = time.monotonic()
+    markup = video_html(task, embed=True)
+    took = time.monotonic() - started
+    assert took < EMBED_BUDGET_SECONDS + 1.5, took
+    assert "The video host is slow" in markup and "task.download()" in markup
+    assert f'href="{host.url(name)}"' in markup and "<video" not in markup
+
+
+def test_a_refused_link_without_a_kept_copy_reads_link_expired(host: MediaHost) -> None:
+    task = finished_task(client_keeping(False), host.url("expired.mp4"))
+    markup = video_html(task, embed=True)
+    assert "Link expired" in markup and "task.refresh()" in markup and "<video" not in markup
+    zh = video_html(task, embed=True, lang="zh")
+    assert "链接已过期" in zh
+
+
+def test_a_login_page_is_not_embedded_as_a_video(host: MediaHost) -> None:
+    markup = video_html(finished_task(client_keeping(False), host.url("login.mp4")), embed=True)
+    assert "<video" not in markup and "HTML page" in markup
+
+
+# --- kept results -------------------------------------------------------------------------------
+
+
+def test_a_shown_result_is_kept_and_then_plays_without_the_network(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    kept_dir = tmp_path / "kept"
+    client = client_keeping(kept_dir)
+    first = finished_task(client, host.url("ok.mp4"), "lip_task_keep")
+    assert "data:video/mp4;base64," in video_html(first, embed=True)
+    kept = kept_path(client, first)
+    assert kept is not None and kept.parent == kept_dir and kept.read_bytes() == OK_BODY
+
+    # Later (after a restart, say) the link has expired: the kept copy still plays.
+    video._cache.clear()
+    before = len(host.requests)
+    later = finished_task(client, host.url("expired.mp4"), "lip_task_keep")
+    markup = video_html(later, embed=True)
+    assert "data:video/mp4;base64," in markup and "Link expired" not in markup
+    assert len(host.requests) == before  # no network at all
+
+
+def test_a_kept_copy_is_embedded_even_for_a_public_link(host: MediaHost, tmp_path: Path) -> None:
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_public")
+    task.download(tmp_path / "out")
+    public = finished_task(
+        client, "https://cdn.example.com/r/lip_task_public.mp4", "lip_task_public"
+    )
+    assert plan_video(public).action == "embed"
+    assert plan_video(public, embed=False).action == "link"
+    assert "data:video/mp4;base64," in video_html(public)
+
+
+def test_a_download_is_kept_and_nothing_when_keeping_is_off(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    on = client_keeping(tmp_path / "kept")
+    task = finished_task(on, host.url("ok.mp4"), "lip_task_dl_keep")
+    task.download(tmp_path / "mine.mp4")
+    assert next(p.name for p in (tmp_path / "kept").iterdir()).startswith("lip_task_dl_keep-")
+    off = client_keeping(False)
+    finished_task(off, host.url("ok.mp4"), "lip_task_nokeep").download(tmp_path / "other.mp4")
+    assert keep_folder(off) is None
+    assert len(list((tmp_path / "kept").iterdir())) == 1
+
+
+def test_async_embed_keeps_too(host: MediaHost, tmp_path: Path) -> None:
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client._async_client(), host.url("ok.mp4"), "lip_task_async_keep")
+
+    async def body() -> None:
+        data, problem = await async_fetch_for_embed(task, host.url("ok.mp4"), 10_000_000)
+        assert data == OK_BODY and problem is None
+
+    asyncio.run(body())
+    assert kept_path(client, task) is not None
+
+
+def test_disk_use_is_capped_oldest_first(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept_dir = tmp_path / "kept"
+    client = client_keeping(kept_dir)
+    monkeypatch.setenv(KEEP_MAX_ENV, str(int(len(OK_BODY) * 2.5)))
+    names = []
+    for i in range(4):
+        task = finished_task(client, host.url("ok.mp4"), f"lip_task_cap_{i}")
+        task.download(tmp_path / "out")
+        kept = kept_path(client, task)
+        assert kept is not None
+        os.utime(kept, (time.time() - 100 + i, time.time() - 100 + i))  # a clear age order
+        names.append(kept.name)
+    remaining = sorted(p.name for p in kept_dir.iterdir())
+    assert remaining == sorted(names[2:]), remaining
+    assert kept_total_bytes(client) == 2 * len(OK_BODY)
+    monkeypatch.setenv(KEEP_MAX_ENV, "0")
+    assert len(enforce_keep_cap(client)) == 2 and kept_total_bytes(client) == 0
+
+
+def test_keep_settings_from_the_client_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = Path(os.environ["KITTA_HOME"])
+    monkeypatch.delenv(KEEP_ENV, raising=False)
+    assert keep_folder(client_keeping(None)) is None  # off unless asked
+    assert keep_folder(client_keeping(True)) == home / "results"
+    assert keep_folder(client_keeping(tmp_path)) == tmp_path
+    monkeypatch.setenv(KEEP_ENV, "1")
+    assert keep_folder(client_keeping(None)) == home / "results"
+    assert keep_folder(client_keeping(False)) is None  # the client's own choice wins
+    monkeypatch.setenv(KEEP_ENV, str(tmp_path / "env-folder"))
+    assert keep_folder(client_keeping(None)) == tmp_path / "env-folder"
+
+    # The embedded sandbox keeps by default, unless the user said otherwise.
+    monkeypatch.delenv(KEEP_ENV)
+    embedded = client_keeping(None)
+    prefer_keeping_results(embedded)
+    assert keep_folder(embedded) == home / "results"
+    monkeypatch.setenv(KEEP_ENV, "0")
+    embedded = client_keeping(None)
+    prefer_keeping_results(embedded)
+    assert keep_folder(embedded) is None
+    explicit = client_keeping(False)
+    monkeypatch.delenv(KEEP_ENV)
+    prefer_keeping_results(explicit)
+    assert keep_folder(explicit) is None
+
+
+def test_a_bad_keep_cap_is_a_validation_error(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kitta_notebook._kept import keep_max_bytes
+    from kitta_notebook.errors import ValidationError
+
+    monkeypatch.setenv(KEEP_MAX_ENV, "lots")
+    with pytest.raises(ValidationError, match="whole number of bytes"):
+        keep_max_bytes()
+
+
+def test_kept_results_are_recorded_in_the_journal_when_it_can(tmp_path: Path) -> None:
+    import hashlib
+    from types import SimpleNamespace
+
+    from kitta_notebook._kept import keep_bytes
+
+    class FakeJournal:
+        def __init__(self) -> None:
+            self.records: dict[str, tuple[str, int, str]] = {}
+
+        def record_kept(self, task_id: str, path: str, size: int, sha256: str) -> None:
+            self.records[task_id] = (path, size, sha256)
+
+        def kept(self, task_id: str) -> object:
+            found = self.records.get(task_id)
+            return None if found is None else SimpleNamespace(task_id=task_id, path=found[0])
+
+    journal = FakeJournal()
+    client = SimpleNamespace(
+        _config=SimpleNamespace(keep_results=str(tmp_path / "k"), origin="http://x"),
+        journal=journal,
+    )
+    task = finished_task(client_keeping(False), "http://127.0.0.1:9/r.mp4", "lip_task_j")
+    path = keep_bytes(client, task, OK_BODY)
+    assert path is not None
+    assert journal.records["lip_task_j"] == (
+        str(path.absolute()),
+        len(OK_BODY),
+        hashlib.sha256(OK_BODY).hexdigest(),
+    )
+    assert kept_path(client, task) == path
+
+
+def test_ensure_kept_fetches_once_and_only_media(host: MediaHost, tmp_path: Path) -> None:
+    from kitta_notebook._kept import ensure_kept
+    from kitta_notebook.errors import DownloadError
+
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_ensure")
+    first = ensure_kept(client, task)
+    assert first is not None and first.read_bytes() == OK_BODY
+    before = len(host.requests)
+    assert ensure_kept(client, task) == first and len(host.requests) == before
+    with pytest.raises(DownloadError):
+        ensure_kept(client, finished_task(client, host.url("login.mp4"), "lip_task_login"))
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == [first.name]  # no partial file
+    assert ensure_kept(client_keeping(False), task) is None

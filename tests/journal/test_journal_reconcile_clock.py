@@ -1,0 +1,169 @@
+"""Reconcile under clock skew: a server clock minutes behind or ahead never turns a
+create that did make a task into "not created" (which would let a keyed re-run
+bill a second task).
+
+The matching itself is pure code (`history.reconcile.plan`), tested here with
+skewed timestamps; the end-to-end test shifts the sandbox's clock both ways,
+answers a create with a 500 after the task was made, reconciles, re-runs the
+keyed create, and counts the tasks on the server.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from kitta_notebook import KittaClient, ServerError
+from kitta_notebook.history.reconcile import (
+    Candidate,
+    DateSample,
+    Pending,
+    estimate_clock,
+    plan,
+)
+from kitta_notebook.sandbox import FaultConfig, Sandbox
+
+NOW = 1_790_000_000.0
+REQUESTED = NOW - 600  # ten minutes ago: well past `settle`
+BEHIND = -180.0  # the server's clock 3 minutes behind
+AHEAD = 900.0  # 15 minutes ahead
+
+
+def pending(entry_id: str = "e1", requested: float = REQUESTED) -> Pending:
+    return Pending(entry_id, requested, "kitta-lip-sync-v1", "video")
+
+
+def task(task_id: str, created: float | None) -> Candidate:
+    return Candidate(task_id, created, "kitta-lip-sync-v1", "video")
+
+
+def date_sample(offset: float, at: float = NOW) -> DateSample:
+    """A list response's Date header from a server `offset` seconds off, 50 ms round trip."""
+    return DateSample(server=float(int(at + offset)), sent=at - 0.05, received=at)
+
+
+@pytest.mark.parametrize("offset", [BEHIND, AHEAD])
+def test_old_fixed_window_would_miss_and_the_skew_is_learned_from_the_date_header(
+    offset: float,
+) -> None:
+    created = REQUESTED + offset + 0.3  # the task the lost create made, on the server's clock
+    clock = estimate_clock([], [date_sample(offset)])
+    assert clock.low - 1.5 <= offset <= clock.high + 1.5
+    report = plan([pending()], [task("lip_a", created)], clock=clock, now=NOW, complete=True)
+    assert report.matched == [("e1", "lip_a")]
+    assert report.absent == []
+
+
+@pytest.mark.parametrize("offset", [BEHIND, AHEAD])
+def test_skew_is_learned_from_the_created_at_of_answered_creates(offset: float) -> None:
+    delays = [offset + 0.2, offset + 0.4, offset + 0.3]  # createdAt - local request time
+    clock = estimate_clock(delays)
+    assert clock.trusted and clock.low <= offset <= clock.high
+    candidates = [task("lip_a", REQUESTED + offset + 0.25), task("lip_far", REQUESTED - 7200)]
+    report = plan([pending()], candidates, clock=clock, now=NOW, complete=True)
+    assert report.matched == [("e1", "lip_a")]
+
+
+@pytest.mark.parametrize("offset", [BEHIND, AHEAD])
+def test_without_any_clock_evidence_a_skewed_task_is_never_ruled_out(offset: float) -> None:
+    """No measurement: the window spans every plausible offset; the only task is taken."""
+    clock = estimate_clock([])
+    report = plan(
+        [pending()], [task("lip_a", REQUESTED + offset)], clock=clock, now=NOW, complete=True
+    )
+    assert report.matched == [("e1", "lip_a")]
+    assert report.absent == []
+
+
+def test_an_ambiguous_pair_outside_the_measured_window_stays_unresolved() -> None:
+    """Two unknown creates, two tasks far from where the Date header says: never guess,
+    and never call either "not created"."""
+    clock = estimate_clock([], [date_sample(0.0)])
+    creates = [pending("e1", REQUESTED), pending("e2", REQUESTED + 5)]
+    tasks = [task("lip_a", REQUESTED + AHEAD), task("lip_b", REQUESTED + AHEAD + 5)]
+    report = plan(creates, tasks, clock=clock, now=NOW, complete=True)
+    assert report.matched == []
+    assert sorted(report.unresolved) == ["e1", "e2"]
+    assert report.absent == []
+
+
+def test_a_create_the_server_never_made_is_still_ruled_out() -> None:
+    """No unclaimed task anywhere near: "not created" stays available (re-run is safe)."""
+    clock = estimate_clock([], [date_sample(BEHIND)])
+    report = plan(
+        [pending()], [task("lip_old", REQUESTED - 86_400)], clock=clock, now=NOW, complete=True
+    )
+    assert report.absent == ["e1"]
+
+
+def test_a_trusted_measurement_rules_out_a_distant_task_created_elsewhere() -> None:
+    clock = estimate_clock([AHEAD + 0.2, AHEAD + 0.4])
+    far = task("lip_elsewhere", REQUESTED + AHEAD - 1800)  # half an hour before, server time
+    report = plan([pending()], [far], clock=clock, now=NOW, complete=True)
+    assert report.absent == ["e1"]
+
+
+def test_an_incomplete_list_or_a_recent_create_never_concludes_absent() -> None:
+    clock = estimate_clock([0.3])
+    assert plan([pending()], [], clock=clock, now=NOW, complete=False).unresolved == ["e1"]
+    recent = pending(requested=NOW - 5)
+    assert plan([recent], [], clock=clock, now=NOW, complete=True).unresolved == ["e1"]
+
+
+def test_an_undated_candidate_blocks_absent() -> None:
+    """A task whose createdAt could not be fetched could be it: unresolved, not absent."""
+    report = plan(
+        [pending()], [task("lip_a", None)], clock=estimate_clock([0.2]), now=NOW, complete=True
+    )
+    assert report.unresolved == ["e1"] and report.absent == []
+
+
+def test_disagreeing_date_headers_widen_the_range() -> None:
+    clock = estimate_clock([], [date_sample(0.0, NOW), date_sample(300.0, NOW + 10)])
+    assert clock.low <= 0.0 and clock.high >= 300.0
+
+
+# --- end to end, against the sandbox's shifted clock ----------------------------------------
+CLOCK_OFFSET_SUPPORTED = "clock_offset" in inspect.signature(Sandbox.__init__).parameters
+
+
+@pytest.mark.skipif(not CLOCK_OFFSET_SUPPORTED, reason="the sandbox has no clock_offset yet")
+@pytest.mark.parametrize("offset", [BEHIND, AHEAD])
+def test_keyed_create_after_a_500_with_a_skewed_server_clock_bills_once(offset: float) -> None:
+    token = "skew-token"
+    with Sandbox({token: 1_000_000}, time_scale=0.05, clock_offset=offset) as sb:
+        client = KittaClient(token, base_url=sb.base_url, max_retries=0)
+        sample = sb.samples
+        request = {"audio_url": sample["audio"], "video_url": sample["video"]}
+        client.lip_sync.create(**request, key="warm-up")  # an answered create, as usual
+        sb.faults = FaultConfig(error_rate=1.0, routes=("create",), create_fault_after_commit=True)
+        with pytest.raises(ServerError):
+            client.lip_sync.create(**request, key="promo-en")
+        sb.faults = None
+        report = client.history.reconcile(settle=0)
+        assert report.absent == [], report
+        again = client.lip_sync.create(**request, key="promo-en")
+        server = client.lip_sync.list(limit=100).data
+        assert len(server) == 2, [t.task_id for t in server]  # warm-up + one for the key
+        assert again.task_id in {t.task_id for t in server}
+        client.close()
+
+
+@pytest.mark.skipif(not CLOCK_OFFSET_SUPPORTED, reason="the sandbox has no clock_offset yet")
+@pytest.mark.parametrize("offset", [BEHIND, AHEAD])
+def test_reconcile_matches_with_no_answered_create_to_learn_from(offset: float) -> None:
+    """The very first create fails: only the Date header tells the server's clock."""
+    token = "skew-token-2"
+    with Sandbox({token: 1_000_000}, time_scale=0.05, clock_offset=offset) as sb:
+        client = KittaClient(token, base_url=sb.base_url, max_retries=0)
+        sb.faults = FaultConfig(error_rate=1.0, routes=("create",), create_fault_after_commit=True)
+        with pytest.raises(ServerError):
+            client.lip_sync.create(
+                audio_url=sb.samples["audio"], video_url=sb.samples["video"], key="only"
+            )
+        sb.faults = None
+        report = client.history.reconcile(settle=0)
+        assert len(report.matched) == 1 and report.absent == [], report
+        assert report.clock is not None and report.clock.low - 2 <= offset <= report.clock.high + 2
+        client.close()
