@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core, _inputs
+from . import _core, _inputs, _responses
 from ._base import (
     ClientBase,
 )
+from ._kept import keep_finished_async
 from .errors import DownloadError, KittaError, TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
 from .server_info import ServerInfo, parse_openapi
@@ -129,7 +130,7 @@ class AsyncKittaClient(ClientBase):
                     return response
                 decision = _core.decide_after_response(self._config, request, response, attempt)
                 if not decision.retry:
-                    raise _core.api_error(response)
+                    raise _responses.api_error(response)
             await asyncio.sleep(decision.delay)
             attempt += 1
 
@@ -154,7 +155,7 @@ class AsyncKittaClient(ClientBase):
         if self._server_info is None or refresh:
             try:
                 response = await self._request("GET", _core.OPENAPI_PATH)
-                document = _core._json_or_none(response)
+                document = _responses._json_or_none(response)
             except KittaError as exc:
                 self._server_info = ServerInfo(problem=type(exc).__name__)
             else:
@@ -163,7 +164,7 @@ class AsyncKittaClient(ClientBase):
 
     async def usage(self) -> dict[str, Any]:
         """`GET /v1/usage` as received; the reference does not document its shape."""
-        return _core.json_body(await self._request("GET", _core.USAGE_PATH))
+        return _responses.json_body(await self._request("GET", _core.USAGE_PATH))
 
     # --- result videos ------------------------------------------------------------
     async def fetch_bytes(self, url: str, *, max_bytes: int, timeout: float = 60.0) -> bytes | None:
@@ -268,7 +269,7 @@ class AsyncLipSync:
             client._record_outcome(handle, error)
             raise
         try:
-            task = _core.parse_task(response, client)
+            task = _responses.parse_task(response, client)
         except BaseException as error:
             client.recorder.outcome_unknown(handle, error)
             raise
@@ -277,7 +278,7 @@ class AsyncLipSync:
 
     async def get(self, task_or_id: LipSyncTask | str) -> LipSyncTask:
         path = task_path(_core.task_id_of(task_or_id))
-        task = _core.parse_task(await self._client._request("GET", path), self._client)
+        task = _responses.parse_task(await self._client._request("GET", path), self._client)
         self._client.recorder.seen(task)
         return task
 
@@ -286,7 +287,7 @@ class AsyncLipSync:
     ) -> Page:
         params = validate_list_params(limit, offset, status)
         response = await self._client._request("GET", _core.TASKS_PATH, params=params)
-        return _core.parse_page(response, self._client, limit, offset)
+        return _responses.parse_page(response, self._client, limit, offset)
 
     async def iter(
         self, *, status: TaskStatus | str | None = None, page_size: int = 100
@@ -338,6 +339,7 @@ class AsyncLipSync:
                     on_poll(task, None)
         if task._client is None:
             task._client = self._client
+        await keep_finished_async(self._client, task)  # when keeping results is on
         if raise_on_failure and task.failed:
             raise TaskFailedError(task)
         return task

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core, _inputs
+from . import _core, _inputs, _responses
 from ._base import (
     ClientBase,
 )
+from ._kept import keep_finished
 from .errors import DownloadError, KittaError, TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
 from .server_info import ServerInfo, parse_openapi
@@ -126,7 +127,7 @@ class KittaClient(ClientBase):
                     return response
                 decision = _core.decide_after_response(self._config, request, response, attempt)
                 if not decision.retry:
-                    raise _core.api_error(response)
+                    raise _responses.api_error(response)
             time.sleep(decision.delay)
             attempt += 1
 
@@ -151,7 +152,7 @@ class KittaClient(ClientBase):
         if self._server_info is None or refresh:
             try:
                 response = self._request("GET", _core.OPENAPI_PATH)
-                document = _core._json_or_none(response)
+                document = _responses._json_or_none(response)
             except KittaError as exc:
                 self._server_info = ServerInfo(problem=type(exc).__name__)
             else:
@@ -160,7 +161,7 @@ class KittaClient(ClientBase):
 
     def usage(self) -> dict[str, Any]:
         """`GET /v1/usage` as received; the reference does not document its shape."""
-        return _core.json_body(self._request("GET", _core.USAGE_PATH))
+        return _responses.json_body(self._request("GET", _core.USAGE_PATH))
 
     # --- result videos ------------------------------------------------------------
     def fetch_bytes(self, url: str, *, max_bytes: int, timeout: float = 60.0) -> bytes | None:
@@ -296,7 +297,7 @@ class LipSync:
             client._record_outcome(handle, error)
             raise
         try:
-            task = _core.parse_task(response, client)
+            task = _responses.parse_task(response, client)
         except BaseException as error:
             client.recorder.outcome_unknown(handle, error)
             raise
@@ -306,7 +307,7 @@ class LipSync:
     def get(self, task_or_id: LipSyncTask | str) -> LipSyncTask:
         """The task's current state (the detail endpoint is the source of truth)."""
         path = task_path(_core.task_id_of(task_or_id))
-        task = _core.parse_task(self._client._request("GET", path), self._client)
+        task = _responses.parse_task(self._client._request("GET", path), self._client)
         self._client.recorder.seen(task)
         return task
 
@@ -316,7 +317,7 @@ class LipSync:
         """One page of this account's tasks (list items carry a subset of the fields)."""
         params = validate_list_params(limit, offset, status)
         response = self._client._request("GET", _core.TASKS_PATH, params=params)
-        return _core.parse_page(response, self._client, limit, offset)
+        return _responses.parse_page(response, self._client, limit, offset)
 
     def iter(
         self, *, status: TaskStatus | str | None = None, page_size: int = 100
@@ -377,6 +378,7 @@ class LipSync:
                     on_poll(task, None)
         if task._client is None:
             task._client = self._client
+        keep_finished(self._client, task)  # when keeping results is on
         if raise_on_failure and task.failed:
             raise TaskFailedError(task)
         return task

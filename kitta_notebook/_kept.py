@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 from functools import partial
 from pathlib import Path
@@ -28,7 +29,9 @@ from ._media_files import (
     save_async,
 )
 from ._private_loop import run_in_private_loop
-from .errors import DownloadError, ValidationError
+from .errors import DownloadError, KittaError, ValidationError
+
+logger = logging.getLogger("kitta_notebook")
 
 if TYPE_CHECKING:
     from .models import LipSyncTask
@@ -171,6 +174,30 @@ def ensure_kept(client: Any, task: LipSyncTask) -> Path | None:
     if keep_folder(client) is None:
         return None
     return run_in_private_loop(partial(ensure_kept_async, client, task))
+
+
+def keep_finished(client: Any, task: LipSyncTask) -> None:
+    """After a wait: keep a succeeded task's result when keeping is on.
+
+    The wait itself succeeded, so a result host that fails now costs a log line,
+    not the caller's task: the card or `download()` can still fetch it later.
+    """
+    if keep_folder(client) is None or not task.succeeded:
+        return
+    try:
+        ensure_kept(client, task)
+    except (KittaError, OSError) as exc:
+        logger.warning("could not keep the result of %s: %s", task.task_id, exc)
+
+
+async def keep_finished_async(client: Any, task: LipSyncTask) -> None:
+    """`keep_finished` on the event loop."""
+    if keep_folder(client) is None or not task.succeeded:
+        return
+    try:
+        await ensure_kept_async(client, task)
+    except (KittaError, OSError) as exc:
+        logger.warning("could not keep the result of %s: %s", task.task_id, exc)
 
 
 def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | None:

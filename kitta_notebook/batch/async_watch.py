@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 
+from .._kept import keep_finished_async
 from ..models import LipSyncTask
 from .progress import ProgressMode, ProgressView, check_progress
 from .progress_choice import open_progress
@@ -110,6 +111,9 @@ class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
                 if isinstance(op, Emit):
                     answer = None
                     for task in op.tasks:
+                        await keep_finished_async(
+                            self._lip_sync._client, task
+                        )  # when keeping is on
                         yield task
                 else:
                     answer = await self._perform(op)

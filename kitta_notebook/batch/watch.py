@@ -16,6 +16,7 @@ from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from .._kept import keep_finished
 from ..models import LipSyncTask
 from .progress import ProgressMode, ProgressView, check_progress
 from .progress_choice import open_progress
@@ -193,7 +194,9 @@ class BatchWatch(WatchFacts, Iterator[LipSyncTask]):
                     return
                 if isinstance(op, Emit):
                     answer = None
-                    yield from op.tasks
+                    for task in op.tasks:
+                        keep_finished(self._lip_sync._client, task)  # when keeping results is on
+                        yield task
                 else:
                     answer = self._perform(op)
         finally:

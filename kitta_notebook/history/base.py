@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .. import _core
+from .. import _responses
 from ..errors import JournalError
 from ..models import LipSyncTask, Page, TaskStatus
 from ..validation import validate_list_params
@@ -195,7 +195,7 @@ def page_of(
 ) -> tuple[Page, DateSample | None]:
     """A list response as a page, plus the clock evidence of its `Date` header."""
     received = now()
-    page = _core.parse_page(response, client, PAGE_SIZE, offset)
+    page = _responses.parse_page(response, client, PAGE_SIZE, offset)
     sample = None
     header = response.headers.get("date")
     if header:

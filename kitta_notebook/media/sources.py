@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
-from urllib.parse import urlsplit
 
 from ..errors import ValidationError
 from .sniff import SNIFF_BYTES, Sniffed, sniff
@@ -30,7 +29,8 @@ SourceKind = Literal["url", "local", "missing", "other"]
 
 def _looks_like_path_text(text: str) -> bool:
     """A str with no URL scheme (a Windows drive letter is a path, not a scheme)."""
-    scheme = urlsplit(text).scheme if "://" in text or ":" in text[:10] else ""
+    head, colon, _ = text.partition(":")
+    scheme = head if colon and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", head) else ""
     return not scheme or len(scheme) == 1
 
 
@@ -40,7 +40,8 @@ def classify_source(value: object) -> SourceKind:
     (None, a number, a non-http URL: left to the URL validator's messages)."""
     if isinstance(value, str):
         text = value.strip()
-        if urlsplit(text).scheme.lower() in ("http", "https"):
+        # Not urlsplit: it raises on text such as "http://[" that the URL check reports.
+        if text.partition(":")[0].lower() in ("http", "https") and ":" in text:
             return "url"
         if not text or not _looks_like_path_text(text):
             return "other"

@@ -26,6 +26,7 @@ from ..display.compare import (
     resolve_tiles,
 )
 from ..display.video import MAX_EMBED_BYTES
+from ..errors import ValidationError
 from ..i18n import Lang, check_lang
 from ._frontend import Snapshot, display_widget, require_widget_frontend
 
@@ -129,7 +130,7 @@ class Compare:
     ) -> None:
         _require_frontend()
         if not fps > 0:
-            raise ValueError(f"fps must be a positive number, got {fps!r}")
+            raise ValidationError([("fps", f"fps must be a positive number, not {fps!r}.")])
         self.lang = check_lang(lang)
         self.fps = float(fps)
         self.max_bytes = max_bytes
@@ -153,7 +154,7 @@ class Compare:
         on a worker thread, so the kernel's loop never waits for the media)."""
         _require_frontend()
         if not fps > 0:
-            raise ValueError(f"fps must be a positive number, got {fps!r}")
+            raise ValidationError([("fps", f"fps must be a positive number, not {fps!r}.")])
         view = cls.__new__(cls)
         view.lang = check_lang(lang)
         view.fps = float(fps)

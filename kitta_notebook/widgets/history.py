@@ -37,7 +37,7 @@ from ..display.history_html import (
     summary_html,
 )
 from ..display.video import MAX_EMBED_BYTES
-from ..errors import JournalError, KittaError
+from ..errors import JournalError, KittaError, ValidationError
 from ..i18n import Lang, check_lang, text
 from ._frontend import Snapshot, display_widget, require_widget_frontend
 from .history_detail import SelectedTaskView
@@ -106,7 +106,7 @@ class HistoryBrowser(SelectedTaskView):
         # Journal reads are local and quick: the sync history serves every redraw.
         self.history = client._sync_client().history
         if not isinstance(page_size, int) or page_size < 1:
-            raise ValueError("page_size must be a whole number ≥ 1")
+            raise ValidationError([("page_size", "page_size must be a whole number ≥ 1.")])
         self.page_size = page_size
         self.poll_interval = poll_interval
         self.watch_timeout = DEFAULT_WATCH_TIMEOUT if watch_timeout is None else watch_timeout

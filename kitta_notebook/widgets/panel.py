@@ -31,6 +31,7 @@ from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
 from . import _async
 from ._browser_save import in_voila, offer_browser_save
+from ._frontend import require_widget_frontend
 from ._media_check import MediaChecks
 from ._messages import describe_error, describe_refusal, find_balance
 from ._panel_html import (
@@ -95,9 +96,16 @@ class LipSyncPanel:
         save_to: Literal["auto", "server", "browser"] = "auto",
         probe_delay: float = 0.5,
     ) -> None:
+        require_widget_frontend(
+            "LipSyncPanel",
+            "create a task with client.lip_sync.create(...) and follow it with task.watch() "
+            "(task.wait() in a script).",
+        )
         self.lang: Lang = check_lang(lang)
         if save_to not in ("auto", "server", "browser"):
-            raise ValueError(f"save_to must be 'auto', 'server' or 'browser', got {save_to!r}")
+            raise ValidationError(
+                [("save_to", f"save_to must be 'auto', 'server' or 'browser', not {save_to!r}.")]
+            )
         self.save_to: Literal["server", "browser"] = (
             ("browser" if in_voila() else "server") if save_to == "auto" else save_to
         )

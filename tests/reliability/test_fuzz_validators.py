@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from reliability_helpers import FIGURES, assert_inert
 
 from kitta_notebook import APIError, KittaClient, KittaError, LipSyncTask, ValidationError
-from kitta_notebook._core import api_error, json_body, parse_page, parse_task
+from kitta_notebook._responses import api_error, json_body, parse_page, parse_task
 from kitta_notebook.display.html import page_html, task_html, task_text
 from kitta_notebook.models import TASK_FIELDS, Page
 from kitta_notebook.sandbox.envelope import ApiError as SandboxApiError

@@ -1,0 +1,132 @@
+"""Reading the API's answers: the error mapping, JSON bodies, tasks and pages.
+
+Shared by the sync and async clients; no I/O. A 2xx to a create whose body
+cannot be read still says the task may exist (`may_have_created`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from .errors import APIStatusError, error_class_for
+from .models import LipSyncTask, Page
+
+
+def request_id_of(response: httpx.Response, body: object = None) -> str | None:
+    if isinstance(body, dict):
+        envelope = body.get("error")
+        if isinstance(envelope, dict) and isinstance(envelope.get("requestId"), str):
+            return str(envelope["requestId"])
+    header = response.headers.get("x-request-id")
+    return str(header) if header is not None else None
+
+
+def api_error(response: httpx.Response) -> APIStatusError:
+    """Map an error response to the matching `APIStatusError` subclass, JSON or not."""
+    status = response.status_code
+    body = _json_or_none(response)
+    code: str | None = None
+    message: str | None = None
+    if isinstance(body, dict):
+        envelope = body.get("error")
+        if isinstance(envelope, dict):
+            code = envelope.get("code") if isinstance(envelope.get("code"), str) else None
+            raw_message = envelope.get("message")
+            message = raw_message if isinstance(raw_message, str) else None
+        elif isinstance(envelope, str):
+            message = envelope
+    if message is None:
+        content_type = response.headers.get("content-type", "unknown type").split(";")[0]
+        reason = response.reason_phrase or "error"
+        message = (
+            f"{reason} (the body was not the API's JSON error: {content_type}, "
+            f"{len(response.content)} bytes; often a proxy or gateway page)"
+        )
+    cls = error_class_for(status)
+    may_have_created = response.request.method == "POST" and status >= 500
+    return cls(
+        status, code, message, request_id_of(response, body), may_have_created=may_have_created
+    )
+
+
+def _json_or_none(response: httpx.Response) -> object:
+    """The decoded JSON body, or None when it is not JSON (or nested too deeply to read)."""
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _answered_create(response: httpx.Response) -> bool:
+    """True when `response` is a 2xx to a create: the server accepted it, the task exists."""
+    try:
+        return response.is_success and response.request.method == "POST"
+    except RuntimeError:  # a Response built without its request
+        return False
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a success response; an `APIStatusError` when it is not one.
+
+    A create answered 2xx was accepted: when its body cannot be read, the error
+    says the task may exist (`may_have_created=True`), so it is not sent again.
+    """
+    body = _json_or_none(response)
+    if not isinstance(body, dict):
+        raise APIStatusError(
+            response.status_code,
+            "invalid_response",
+            "the server answered success but the body is not a JSON object",
+            response.headers.get("x-request-id"),
+            may_have_created=_answered_create(response),
+        )
+    return body
+
+
+def parse_task(response: httpx.Response, client: Any) -> LipSyncTask:
+    body = json_body(response)
+    task = LipSyncTask(body, request_id=request_id_of(response), client=client)
+    if not task.task_id:
+        raise APIStatusError(
+            response.status_code,
+            "invalid_response",
+            "the task in the response has no taskId",
+            request_id_of(response),
+            may_have_created=_answered_create(response),
+        )
+    return task
+
+
+def parse_page(response: httpx.Response, client: Any, limit: int, offset: int) -> Page:
+    body = json_body(response)
+    items = body.get("data")
+    if not isinstance(items, list):
+        raise APIStatusError(
+            response.status_code,
+            "invalid_response",
+            "the list response has no 'data' array",
+            request_id_of(response),
+        )
+    request_id = request_id_of(response)
+    tasks = [
+        LipSyncTask(item, request_id=request_id, client=client)
+        for item in items
+        if isinstance(item, dict)
+    ]
+    pagination = body.get("pagination")
+    pagination = pagination if isinstance(pagination, dict) else {}
+
+    def number(name: str, default: int) -> int:
+        value = pagination.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+    return Page(
+        data=tasks,
+        limit=number("limit", limit),
+        offset=number("offset", offset),
+        has_more=pagination.get("hasMore") is True,
+        raw=body,
+        request_id=request_id,
+    )
