@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core, _inputs, _responses
+from . import _core, _responses
 from ._base import (
     ClientBase,
 )
@@ -227,12 +227,15 @@ class AsyncLipSync:
             duration_seconds=duration_seconds,
         )
         config = self._client._config
+        from . import _inputs  # media probing loads on the first create
+
         planned = await asyncio.to_thread(_inputs.plan, config, fields)  # reads and hashes files
         info = self._client._server_info or ServerInfo()
         if _inputs.needs_server_info(config, planned):
             info = await self._client.server_info()
         ready = await _inputs.prepare_async(config, info, planned, preflight=preflight)
-        return await self._create_checked(ready.request, key)
+        published = {name: item.record() for name, item in ready.published.items()}
+        return await self._create_checked(ready.request, key, published)
 
     async def check(
         self,
@@ -255,14 +258,23 @@ class AsyncLipSync:
             input_mode=input_mode,
             duration_seconds=duration_seconds,
         )
+        from . import _inputs  # media probing loads on the first create
+
         planned = await asyncio.to_thread(_inputs.plan, self._client._config, fields)
         info = await self._client.server_info()
         return await _inputs.check_async(self._client._config, info, planned)
 
-    async def _create_checked(self, request: CreateRequest, key: str | None = None) -> LipSyncTask:
+    async def _create_checked(
+        self,
+        request: CreateRequest,
+        key: str | None = None,
+        published: dict[str, Any] | None = None,
+    ) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
         client = self._client
-        handle = client.recorder.before_create(client._config.origin, request.body, key)
+        handle = client.recorder.before_create(
+            client._config.origin, request.body, key, published or None
+        )
         try:
             response = await client._request("POST", _core.TASKS_PATH, body=request.body)
         except BaseException as error:

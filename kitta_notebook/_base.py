@@ -36,7 +36,11 @@ class TaskRecorder(Protocol):
     """
 
     def before_create(
-        self, origin: str, body: dict[str, Any], key: str | None = None
+        self,
+        origin: str,
+        body: dict[str, Any],
+        key: str | None = None,
+        published: dict[str, Any] | None = None,
     ) -> object: ...
 
     def task_id_for_key(self, key: str) -> str | None:
@@ -57,7 +61,13 @@ class TaskRecorder(Protocol):
 class NullRecorder:
     """Records nothing (the default until a journal is attached)."""
 
-    def before_create(self, origin: str, body: dict[str, Any], key: str | None = None) -> object:
+    def before_create(
+        self,
+        origin: str,
+        body: dict[str, Any],
+        key: str | None = None,
+        published: dict[str, Any] | None = None,
+    ) -> object:
         return None
 
     def task_id_for_key(self, key: str) -> str | None:

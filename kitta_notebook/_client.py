@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core, _inputs, _responses
+from . import _core, _responses
 from ._base import (
     ClientBase,
 )
@@ -248,12 +248,15 @@ class LipSync:
             duration_seconds=duration_seconds,
         )
         config = self._client._config
+        from . import _inputs  # media probing loads on the first create
+
         planned = _inputs.plan(config, fields)  # no network: local files read, all validated
         info = self._client._server_info or ServerInfo()
         if _inputs.needs_server_info(config, planned):
             info = self._client.server_info()
         ready = _inputs.prepare(config, info, planned, preflight=preflight)
-        return self._create_checked(ready.request, key)
+        published = {name: item.record() for name, item in ready.published.items()}
+        return self._create_checked(ready.request, key, published)
 
     def check(
         self,
@@ -283,14 +286,23 @@ class LipSync:
             input_mode=input_mode,
             duration_seconds=duration_seconds,
         )
+        from . import _inputs  # media probing loads on the first create
+
         planned = _inputs.plan(self._client._config, fields)
         info = self._client.server_info()
         return _inputs.check(self._client._config, info, planned)
 
-    def _create_checked(self, request: CreateRequest, key: str | None = None) -> LipSyncTask:
+    def _create_checked(
+        self,
+        request: CreateRequest,
+        key: str | None = None,
+        published: dict[str, Any] | None = None,
+    ) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
         client = self._client
-        handle = client.recorder.before_create(client._config.origin, request.body, key)
+        handle = client.recorder.before_create(
+            client._config.origin, request.body, key, published or None
+        )
         try:
             response = client._request("POST", _core.TASKS_PATH, body=request.body)
         except BaseException as error:

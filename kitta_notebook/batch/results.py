@@ -43,6 +43,17 @@ OUTCOMES: tuple[Outcome, ...] = (
     "not_sent",
 )
 
+# The task status whose colours each outcome is drawn with (`queued`: not sent yet).
+OUTCOME_STATUS: dict[str, str] = {
+    "created": "succeeded",
+    "existing": "succeeded",
+    "rejected": "failed",
+    "unknown": "unknown",
+    "skipped": "failed",
+    "not_sent": "failed",
+    "queued": "pending",
+}
+
 
 @dataclass(frozen=True)
 class ItemTags:

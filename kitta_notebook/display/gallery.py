@@ -14,6 +14,7 @@ import html
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
+from ..batch.results import OUTCOME_STATUS
 from ..i18n import Lang, check_lang, text
 from ..models import LipSyncTask
 from .html import badge_html, format_credits, format_seconds, task_html
@@ -236,20 +237,12 @@ class Gallery:
 
 
 # --- a batch's summary ----------------------------------------------------------------------
-_OUTCOME_STATUS = {
-    "created": "succeeded",
-    "existing": "succeeded",
-    "rejected": "failed",
-    "unknown": "unknown",
-    "skipped": "failed",
-    "not_sent": "failed",
-}
 
 
 def _outcome_badge(outcome: str, lang: Lang) -> str:
     from ..i18n import status_style
 
-    style = status_style(_OUTCOME_STATUS.get(outcome, "unknown"))
+    style = status_style(OUTCOME_STATUS.get(outcome, "unknown"))
     return (
         f'<span class="kitta-badge" data-outcome="{esc(outcome)}" style="display:inline-block;'
         f"padding:1px 10px;border-radius:999px;font-weight:600;font-size:12px;"

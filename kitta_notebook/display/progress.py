@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from ..batch.progress import ProgressSnapshot, format_clock, format_number, progress_line
+from ..batch.results import OUTCOME_STATUS
 from ..i18n import STATUS_STYLES, Lang, text
 from .html import badge_html
 
@@ -21,16 +22,6 @@ REDRAW_SECONDS = 0.25
 GOOD_COLOR = "#1f883d"
 FAILED_COLOR = "#cf222e"
 UNSURE_COLOR = "#8c959f"
-# Batch outcomes that are not task statuses, drawn with the colours of a status.
-_OUTCOME_STYLE = {
-    "created": "succeeded",
-    "existing": "succeeded",
-    "rejected": "failed",
-    "unknown": "unknown",
-    "skipped": "failed",
-    "not_sent": "failed",
-    "queued": "pending",
-}
 _FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
 
 
@@ -39,7 +30,7 @@ def _count_html(name: str, count: int, lang: Lang) -> str:
     if name in STATUS_STYLES:
         label = badge_html(name, lang)
     else:
-        style = STATUS_STYLES[_OUTCOME_STYLE.get(name, "unknown")]
+        style = STATUS_STYLES[OUTCOME_STATUS.get(name, "unknown")]
         label = (
             f'<span class="kitta-badge" data-outcome="{html.escape(name)}" '
             f'style="display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;'

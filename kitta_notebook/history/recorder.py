@@ -105,11 +105,17 @@ class JournalRecorder:
         return journal
 
     # --- TaskRecorder ---------------------------------------------------------------
-    def before_create(self, origin: str, body: dict[str, Any], key: str | None = None) -> object:
+    def before_create(
+        self,
+        origin: str,
+        body: dict[str, Any],
+        key: str | None = None,
+        published: dict[str, Any] | None = None,
+    ) -> object:
         journal = self.journal()
         if journal is None:
             return None
-        return _Handle(journal, journal.record_request(origin, body, key))
+        return _Handle(journal, journal.record_request(origin, body, key, published=published))
 
     def task_id_for_key(self, key: str) -> str | None:
         journal = self.journal()

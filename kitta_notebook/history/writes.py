@@ -36,6 +36,10 @@ URL_FIELDS = ("videoUrl", "imageUrl", "audioUrl", "referenceImageUrl")
 _REMEMBERED = 2000
 
 
+# Where a stored request keeps what was published for it (not part of what was sent).
+PUBLISHED_KEY = "x-published"
+
+
 def stored_body(body: Mapping[str, Any]) -> dict[str, Any]:
     """The request body as it may be kept: media URLs without credentials."""
     clean = dict(body)
@@ -67,12 +71,23 @@ class JournalWriter(JournalStore):
         self._last_dto: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- creates ---------------------------------------------------------------------
-    def record_request(self, origin: str, body: Mapping[str, Any], key: str | None = None) -> str:
+    def record_request(
+        self,
+        origin: str,
+        body: Mapping[str, Any],
+        key: str | None = None,
+        *,
+        published: Mapping[str, Any] | None = None,
+    ) -> str:
         """Write a create down before it is sent; returns the entry id.
 
         `origin` is part of the recorder call; a journal file serves one origin.
+        `published` says which inputs were local files published for this create
+        (file name, sha256, size, store, expiry: never a credential); it is kept
+        under `x-published` beside the body that was sent.
         """
         clean = stored_body(body)
+        stored = {**clean, PUBLISHED_KEY: dict(published)} if published else clean
         entry_id = uuid.uuid4().hex
         moment = now()
         row = {
@@ -87,7 +102,7 @@ class JournalWriter(JournalStore):
             "audio_url": text(clean.get("audioUrl")),
             "reference_image_url": text(clean.get("referenceImageUrl")),
             "duration_seconds": number(clean.get("durationSeconds")),
-            "request_json": json.dumps(clean, sort_keys=True),
+            "request_json": json.dumps(stored, sort_keys=True),
             "batch_key": key,
             "requested_ts": moment,
             "updated_ts": moment,

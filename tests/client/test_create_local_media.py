@@ -7,6 +7,7 @@ store, probed, and created; creates are counted at the server.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,14 @@ def test_paths_are_published_and_the_task_succeeds(
     saved = task.download(tmp_path)
     assert saved.stat().st_size > 1000
     assert sandbox.stats.route("create") == 1
+    entry = client.history.journal.get(task.task_id)
+    assert entry is not None and entry.request is not None
+    published = entry.request["x-published"]  # what was published for it, beside the body
+    assert {published[name]["file_name"] for name in ("video_url", "audio_url")} == {
+        VIDEO.name,
+        SPEECH.name,
+    }
+    assert published["audio_url"]["sha256"] == hashlib.sha256(SPEECH.read_bytes()).hexdigest()
 
 
 def test_path_text_bytes_and_file_objects_are_local_media_too(
