@@ -94,8 +94,9 @@ def history_notebook(tmp_path: Path, earlier_id: str) -> Path:
 
 
 def row_index(history: Any, task_id: str) -> int:
-    ids = history.locator(f"{TABLE} .kitta-history-open").all_inner_texts()
-    return [t.strip() for t in ids].index(task_id) if task_id in map(str.strip, ids) else -1
+    """The row of `task_id` in the table, or -1 (text, not layout: cells may be off-screen)."""
+    ids = [t.strip() for t in history.locator(f"{TABLE} .kitta-history-open").all_text_contents()]
+    return ids.index(task_id) if task_id in ids else -1
 
 
 def test_quickstart_then_restart_then_history_plays_the_earlier_result(
@@ -134,6 +135,7 @@ def test_quickstart_then_restart_then_history_plays_the_earlier_result(
     assert new_port and new_port.group(1) not in ports, (fetched, ports)
 
     history = page.locator(".kitta-history.widget-vbox").first
+    history.scroll_into_view_if_needed()
     expect(history).to_be_visible(timeout=30_000)
     for task_id in earlier_ids:
         poll(
