@@ -14,7 +14,7 @@ import httpx
 
 from ._common import TOKEN, Deadline, Figure, ServerProcess, median, percentile
 
-TARGET = 1.05
+TARGET = 1.03
 WARMUP = 200
 ROUNDS = 1000
 

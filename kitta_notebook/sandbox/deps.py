@@ -1,8 +1,9 @@
 """FastAPI dependencies: the shared context, the caller's account, the request origin.
 
-``current_account`` is a sync dependency: FastAPI runs it in its threadpool, so
-the blocking SQLite lookup never runs on the event loop. The others do no I/O
-and are ``async`` to spare a threadpool hop.
+``current_account`` answers a token it has seen before from memory; only a new
+token is looked up in SQLite, in the threadpool, so the blocking lookup never
+runs on the event loop. The others do no I/O and are ``async`` to spare a
+threadpool hop (every route that reads the store is a sync ``def`` already).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from .context import AppContext
 from .envelope import ApiError
@@ -34,15 +36,19 @@ class Account:
     pro: bool
 
 
-def current_account(request: Request, ctx: Context) -> Account:
+async def current_account(request: Request, ctx: Context) -> Account:
     """The Bearer token's account, or 401 (checked before anything else on a route)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.strip().partition(" ")
     if not header:
         raise ApiError(401, "missing API token: send Authorization: Bearer <token>")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or ctx.store.balance(token) is None:
+    if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "invalid API token")
+    if token not in ctx.known_tokens:
+        if await run_in_threadpool(ctx.store.balance, token) is None:
+            raise ApiError(401, "invalid API token")
+        ctx.known_tokens.add(token)
     return Account(token, token in ctx.pro_tokens)
 
 
