@@ -272,9 +272,9 @@ class AsyncLipSync:
     ) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
         client = self._client
-        handle = client.recorder.before_create(
-            client._config.origin, request.body, key, published or None
-        )
+        # `published` only when there is any: a recorder written before it existed still works.
+        extra = {"published": published} if published else {}
+        handle = client.recorder.before_create(client._config.origin, request.body, key, **extra)
         try:
             response = await client._request("POST", _core.TASKS_PATH, body=request.body)
         except BaseException as error:
