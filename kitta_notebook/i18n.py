@@ -507,6 +507,49 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "zh": "VS Code 的笔记本播放器可播放 H.264 视频，但不支持 AAC 音频，"
         "此视频在这里可能没有声音：请下载或在浏览器中打开。",
     },
+    # --- Compare (display/compare.py, widgets/compare.py) ---
+    "compare_source": {"en": "Input", "zh": "输入"},
+    "compare_result": {"en": "Result", "zh": "结果"},
+    "compare_no_source": {
+        "en": "The input of this task is not known here; pass source=URL.",
+        "zh": "此处不知道该任务的输入；请传入 source=URL。",
+    },
+    "compare_no_result": {
+        "en": "No result video yet ({status}).",
+        "zh": "尚无结果视频（{status}）。",
+    },
+    "compare_refused": {
+        "en": "Not shown: only http(s) media URLs are played.",
+        "zh": "未显示：只播放 http(s) 媒体地址。",
+    },
+    "compare_too_large": {
+        "en": "Too large to bring through the kernel ({reason}); open the link.",
+        "zh": "文件过大，无法经内核传送（{reason}）；请打开链接。",
+    },
+    "compare_unavailable": {
+        "en": "Could not load the media ({reason}).",
+        "zh": "无法加载媒体（{reason}）。",
+    },
+    "compare_over_budget": {
+        "en": "Not inlined: this view's size budget is spent; open the link.",
+        "zh": "未内嵌：此视图的大小预算已用完；请打开链接。",
+    },
+    "compare_not_kind": {
+        "en": "The file is not a playable {kind}.",
+        "zh": "该文件不是可播放的{kind}。",
+    },
+    "compare_open": {"en": "open", "zh": "打开"},
+    "compare_static_note": {
+        "en": "Static view: run the cell again for one set of controls over all videos.",
+        "zh": "静态视图：重新运行此单元即可用一组控件同时控制所有视频。",
+    },
+    "compare_play": {"en": "Play", "zh": "播放"},
+    "compare_pause": {"en": "Pause", "zh": "暂停"},
+    "compare_frame_back": {"en": "One frame back", "zh": "后退一帧"},
+    "compare_frame_forward": {"en": "One frame forward", "zh": "前进一帧"},
+    "compare_sound": {"en": "Sound", "zh": "声音"},
+    "compare_mute_all": {"en": "none", "zh": "无"},
+    "compare_speed": {"en": "Speed", "zh": "速度"},
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from .._fetch import FetchLimits, fetch
 from .._text import clip
 from ..errors import DownloadError
-from ..i18n import Lang, check_lang
+from ..i18n import Lang, check_lang, text
 from ..media.sniff import SNIFF_BYTES, sniff
 from ..validation import is_public_host
 from .video import (
@@ -42,51 +42,10 @@ Role = Literal["source", "result"]
 Kind = Literal["video", "image"]
 DEFAULT_FPS = 25.0
 
-# Compare's own labels; candidates for i18n.TEXTS.
-TEXTS: Mapping[str, Mapping[Lang, str]] = {
-    "source": {"en": "Input", "zh": "输入"},
-    "result": {"en": "Result", "zh": "结果"},
-    "no_source": {
-        "en": "The input of this task is not known here; pass source=URL.",
-        "zh": "此处不知道该任务的输入；请传入 source=URL。",
-    },
-    "no_result": {"en": "No result video yet ({status}).", "zh": "尚无结果视频（{status}）。"},
-    "refused": {
-        "en": "Not shown: only http(s) media URLs are played.",
-        "zh": "未显示：只播放 http(s) 媒体地址。",
-    },
-    "too_large": {
-        "en": "Too large to bring through the kernel ({reason}); open the link.",
-        "zh": "文件过大，无法经内核传送（{reason}）；请打开链接。",
-    },
-    "unavailable": {
-        "en": "Could not load the media ({reason}).",
-        "zh": "无法加载媒体（{reason}）。",
-    },
-    "over_budget": {
-        "en": "Not inlined: this view's size budget is spent; open the link.",
-        "zh": "未内嵌：此视图的大小预算已用完；请打开链接。",
-    },
-    "not_kind": {"en": "The file is not a playable {kind}.", "zh": "该文件不是可播放的{kind}。"},
-    "open": {"en": "open", "zh": "打开"},
-    "static_note": {
-        "en": "Static view: run the cell again for one set of controls over all videos.",
-        "zh": "静态视图：重新运行此单元即可用一组控件同时控制所有视频。",
-    },
-    "play": {"en": "Play", "zh": "播放"},
-    "pause": {"en": "Pause", "zh": "暂停"},
-    "frame_back": {"en": "One frame back", "zh": "后退一帧"},
-    "frame_forward": {"en": "One frame forward", "zh": "前进一帧"},
-    "sound": {"en": "Sound", "zh": "声音"},
-    "mute_all": {"en": "none", "zh": "无"},
-    "speed": {"en": "Speed", "zh": "速度"},
-}
-
 
 def label_text(key: str, lang: Lang = "en", **values: object) -> str:
-    entry = TEXTS[key]
-    template = entry.get(lang) or entry["en"]
-    return template.format(**values) if values else template
+    """A Compare label (`compare_<key>` in `i18n.TEXTS`)."""
+    return text(f"compare_{key}", lang, **values)
 
 
 @dataclass(frozen=True)

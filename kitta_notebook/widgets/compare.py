@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..display.compare import (
     DEFAULT_FPS,
-    TEXTS,
     Tile,
     compare_html,
     compare_text,
@@ -171,7 +170,7 @@ class Compare:
             return None
         return player_class(
             tiles=[_tile_state(tile, self.lang) for tile in self.tiles],
-            texts={key: label_text(key, self.lang) for key in _CONTROL_TEXTS if key in TEXTS},
+            texts={key: label_text(key, self.lang) for key in _CONTROL_TEXTS},
             fps=self.fps,
             snapshot_class=self._snapshot.css_class,
         )
