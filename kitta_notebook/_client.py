@@ -1,4 +1,4 @@
-"""The synchronous client: `KittaClient` and its `lip_sync` resource.
+"""The synchronous client: `KittaClient`.
 
 It needs no event loop, so it works the same in a script, a notebook cell
 and a kernel where `nest_asyncio.apply()` was called.
@@ -7,7 +7,7 @@ and a kernel where `nest_asyncio.apply()` was called.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,22 +17,18 @@ from . import _core, _responses
 from ._base import (
     ClientBase,
 )
-from ._kept import keep_finished
-from .errors import DownloadError, KittaError, TaskFailedError, WaitTimeoutError
-from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
+from ._lip_sync import LipSync
+from .errors import DownloadError, KittaError
+from .models import LipSyncTask
 from .server_info import ServerInfo, parse_openapi
-from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Iterable
 
     from ._async_client import AsyncKittaClient
-    from .batch import BatchResult, BatchWatch, ProgressMode, TaskList
-    from .display.live import LiveTaskView
     from .history import History
     from .history.journal import Journal
-    from .media import MediaStore, Preflight
+    from .media import MediaStore
 
 
 class KittaClient(ClientBase):
@@ -198,310 +194,6 @@ class KittaClient(ClientBase):
         from ._download import download
 
         return download(self, task, path, overwrite=overwrite, timeout=timeout)
-
-
-class LipSync:
-    """`client.lip_sync`: create, get, list, iterate, wait for and watch tasks."""
-
-    def __init__(self, client: KittaClient) -> None:
-        self._client = client
-
-    def create(
-        self,
-        *,
-        audio_url: MediaInput,
-        video_url: MediaInput | None = None,
-        image_url: MediaInput | None = None,
-        reference_image_url: MediaInput | None = None,
-        model: str = DEFAULT_MODEL,
-        input_mode: str | None = None,
-        duration_seconds: float | None = None,
-        key: str | None = None,
-        preflight: bool = True,
-    ) -> LipSyncTask:
-        """Create a task (spends credits). Returns at once with the `pending` task.
-
-        Media may be URLs or local files (a path, bytes, an open binary file):
-        local ones are published first (the sandbox's own store, or the one set
-        by `media_store=` / `KITTA_MEDIA_STORE`). Inputs are checked first: a
-        bad argument raises `ValidationError` and nothing is sent; with
-        `preflight` (the default) every medium is also probed, without your
-        token, and a definite problem (a web page given as the video, an empty
-        file, a 404) is refused before any credit is spent. A create is never
-        resent once it may have reached the server: after a 5xx or a read
-        timeout the error says so.
-
-        With a `key`, re-running the same call (in this process or after a
-        restart) returns the task created under that key instead of paying
-        again; the key is kept in the local journal.
-        """
-        existing = self._client._task_id_for_key(key)
-        if existing is not None:
-            return self.get(existing)
-        fields = dict(
-            audio_url=audio_url,
-            video_url=video_url,
-            image_url=image_url,
-            reference_image_url=reference_image_url,
-            model=model,
-            input_mode=input_mode,
-            duration_seconds=duration_seconds,
-        )
-        config = self._client._config
-        from . import _inputs  # media probing loads on the first create
-
-        planned = _inputs.plan(config, fields)  # no network: local files read, all validated
-        info = self._client._server_info or ServerInfo()
-        if _inputs.needs_server_info(config, planned):
-            info = self._client.server_info()
-        ready = _inputs.prepare(config, info, planned, preflight=preflight)
-        published = {name: item.record() for name, item in ready.published.items()}
-        return self._create_checked(ready.request, key, published)
-
-    def check(
-        self,
-        *,
-        audio_url: MediaInput,
-        video_url: MediaInput | None = None,
-        image_url: MediaInput | None = None,
-        reference_image_url: MediaInput | None = None,
-        model: str = DEFAULT_MODEL,
-        input_mode: str | None = None,
-        duration_seconds: float | None = None,
-    ) -> Preflight:
-        """Check a create's inputs without creating anything (no credits spent).
-
-        Takes the same arguments as `create`. Each medium is probed from this
-        machine without your token: reachable, status, size, the real format,
-        duration, dimensions. The returned `Preflight` lists definite problems
-        (a create would be refused) and warnings, the duration and, where the
-        server publishes its price, the estimated credits.
-        """
-        fields = dict(
-            audio_url=audio_url,
-            video_url=video_url,
-            image_url=image_url,
-            reference_image_url=reference_image_url,
-            model=model,
-            input_mode=input_mode,
-            duration_seconds=duration_seconds,
-        )
-        from . import _inputs  # media probing loads on the first create
-
-        planned = _inputs.plan(self._client._config, fields)
-        info = self._client.server_info()
-        return _inputs.check(self._client._config, info, planned)
-
-    def _create_checked(
-        self,
-        request: CreateRequest,
-        key: str | None = None,
-        published: dict[str, Any] | None = None,
-    ) -> LipSyncTask:
-        """Send a create that already passed validation, recording it before and after."""
-        client = self._client
-        # `published` only when there is any: a recorder written before it existed still works.
-        extra = {"published": published} if published else {}
-        handle = client.recorder.before_create(client._config.origin, request.body, key, **extra)
-        try:
-            response = client._request("POST", _core.TASKS_PATH, body=request.body)
-        except BaseException as error:
-            client._record_outcome(handle, error)
-            raise
-        try:
-            task = _responses.parse_task(response, client)
-        except BaseException as error:
-            client.recorder.outcome_unknown(handle, error)
-            raise
-        client.recorder.created(handle, task)
-        return task
-
-    def get(self, task_or_id: LipSyncTask | str) -> LipSyncTask:
-        """The task's current state (the detail endpoint is the source of truth)."""
-        path = task_path(_core.task_id_of(task_or_id))
-        task = _responses.parse_task(self._client._request("GET", path), self._client)
-        self._client.recorder.seen(task)
-        return task
-
-    def list(
-        self, *, limit: int = 20, offset: int = 0, status: TaskStatus | str | None = None
-    ) -> Page:
-        """One page of this account's tasks (list items carry a subset of the fields)."""
-        params = validate_list_params(limit, offset, status)
-        response = self._client._request("GET", _core.TASKS_PATH, params=params)
-        return _responses.parse_page(response, self._client, limit, offset)
-
-    def iter(
-        self, *, status: TaskStatus | str | None = None, page_size: int = 100
-    ) -> Iterator[LipSyncTask]:
-        """Every task, page by page, fetched lazily; a task seen twice is yielded once."""
-        seen: set[str] = set()
-        offset = 0
-        while True:
-            page = self.list(limit=page_size, offset=offset, status=status)
-            fresh = [task for task in page.data if task.task_id not in seen]
-            for task in fresh:
-                seen.add(task.task_id)
-                yield task
-            next_offset = page.next_offset
-            if next_offset is None or not fresh:  # a page of repeats: the server is looping
-                return
-            offset = next_offset
-
-    def wait(
-        self,
-        task_or_id: LipSyncTask | str,
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        raise_on_failure: bool = True,
-        on_poll: PollCallback | None = None,
-    ) -> LipSyncTask:
-        """Poll until the task is `succeeded` or `failed`.
-
-        Polls every `poll_interval` seconds (default 3, jittered; 3–5 s against
-        the real service). Raises `WaitTimeoutError` after `timeout` seconds
-        (default 600) with the last snapshot, and `TaskFailedError` for a
-        failed task unless `raise_on_failure=False`. A `LipSyncTask` passed in
-        is updated in place. Passing network hiccups are polled through;
-        `on_poll(task, error)` is called after every poll (error is the
-        transient error that poll met, or None), e.g. to update a view.
-        """
-        plan = _core.WaitPlan(
-            self._client._config,
-            _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout,
-            poll_interval,
-        )
-        task = task_or_id if isinstance(task_or_id, LipSyncTask) else self.get(task_or_id)
-        while not task.is_terminal:
-            pause = plan.next_sleep()
-            if pause is None:
-                raise WaitTimeoutError(task, plan.timeout)
-            time.sleep(pause)
-            try:
-                task._update_from(self.get(task.task_id))
-            except Exception as exc:
-                if not _core.is_transient(exc):
-                    raise
-                if on_poll is not None:
-                    on_poll(task, exc)
-            else:
-                if on_poll is not None:
-                    on_poll(task, None)
-        if task._client is None:
-            task._client = self._client
-        keep_finished(self._client, task)  # when keeping results is on
-        if raise_on_failure and task.failed:
-            raise TaskFailedError(task)
-        return task
-
-    def watch(
-        self,
-        task_or_id: LipSyncTask | str,
-        *,
-        poll_interval: float | None = None,
-        timeout: float | None = None,
-        embed: bool | None = None,
-        lang: str = "en",
-    ) -> LiveTaskView:
-        """Show the task in the notebook and update it live; returns at once (see `task.watch`)."""
-        task = task_or_id if isinstance(task_or_id, LipSyncTask) else self.get(task_or_id)
-        return task.watch(poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang)
-
-    # --- many tasks at once (logic in kitta_notebook.batch) ------------------------------
-    def create_many(
-        self,
-        requests: Iterable[object],
-        *,
-        concurrency: int = 8,
-        progress: ProgressMode = "auto",
-        preflight: bool = True,
-        skip_invalid: bool = False,
-        max_credits: float | None = None,
-    ) -> BatchResult:
-        """Create many tasks, `concurrency` at a time; one failure never stops the batch.
-
-        `requests` are dicts of `create()` arguments (plus an optional `key`
-        and `labels`, e.g. the language of a dubbed track, shown on gallery
-        cards and kept in the journal) or `CreateRequest`s; media may be URLs
-        or local files, as in `create()` (each distinct file is published once).
-
-        Everything is checked before the first create. Any invalid item, or
-        with `preflight` (the default) any medium with a definite problem (a
-        web page given as the video, an empty file, a 404; each input probed
-        once however many items share it), raises one `BatchValidationError`
-        naming every item and input, and nothing is sent. `skip_invalid=True`
-        creates the valid items instead; the others are `skipped` in the
-        result, with their `problems`. Inputs that could not be checked for
-        certain give one `MediaWarning`; the batch goes on.
-
-        `max_credits=N` promises the batch spends at most N credits: it is
-        refused before any create (`CreditLimitError`) when the estimate by the
-        server's published price exceeds N, or cannot be made (the real service
-        publishes no price: keep `max_credits=None` there); and it stops sending
-        once the credits charged would pass N (the rest are `not_sent`,
-        `result.credit_stop` says so). When `usage()` reports a balance below the
-        estimate, a `CreditWarning` comes first.
-
-        Each item's result is in the returned `BatchResult`, in order: a task,
-        or an error with its outcome (`rejected`: nothing created; `unknown`: a
-        5xx or timeout after sending, so a task may exist; it is never resent).
-        A 429 pauses the whole batch for its `Retry-After`. An item whose `key`
-        the client's journal already knows is fetched instead of created, so
-        re-running a batch does not create (or pay) twice.
-        """
-        from .batch import create_many
-
-        return create_many(
-            self,
-            requests,
-            concurrency=concurrency,
-            progress=progress,
-            preflight=preflight,
-            skip_invalid=skip_invalid,
-            max_credits=max_credits,
-        )
-
-    def watch_many(
-        self,
-        tasks: Iterable[object],
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        progress: ProgressMode = "auto",
-    ) -> BatchWatch:
-        """Iterate to get each task as it finishes (succeeded or failed), like `as_completed`.
-
-        Polls with list queries (a few requests a cycle for hundreds of tasks)
-        and one detail query per finished task; per-task queries when fewer.
-        Cycles every `poll_interval` s (jittered; 3–5 s against the real
-        service). Raises `WaitManyTimeoutError` after `timeout` s (default
-        1800). `tasks`: tasks, task ids, or a `BatchResult`; updated in place.
-        `progress`: True, False, "auto" or a view factory (e.g. `WidgetProgress`).
-        """
-        from .batch import watch_many
-
-        return watch_many(
-            self, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
-        )
-
-    def wait_many(
-        self,
-        tasks: Iterable[object],
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        progress: ProgressMode = "auto",
-    ) -> TaskList:
-        """Wait until every task finishes; returns them in input order (see `watch_many`).
-
-        Failed tasks are returned, not raised: check `.failed` on the result.
-        """
-        from .batch import wait_many
-
-        return wait_many(
-            self, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
-        )
 
 
 def _close_async_twin(twin: AsyncKittaClient) -> None:

@@ -53,15 +53,16 @@ TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED})
 ACTIVE_STATUSES = frozenset({TaskStatus.PENDING, TaskStatus.PROCESSING})
 
 
+_KNOWN_STATUSES: Mapping[str, TaskStatus] = {status.value: status for status in TaskStatus}
+"""A dict lookup, not `TaskStatus(text)`: statuses are parsed for every list item."""
+
+
 def parse_status(value: object) -> TaskStatus | str | None:
     """A known status as `TaskStatus`, an unknown one as the string received."""
     if value is None:
         return None
     text = str(value)
-    try:
-        return TaskStatus(text)
-    except ValueError:
-        return text
+    return _KNOWN_STATUSES.get(text, text)
 
 
 # DTO JSON name -> attribute name. One table for parsing and for display.
@@ -178,8 +179,10 @@ class LipSyncTask:
     def _apply(self, raw: Mapping[str, Any], request_id: str | None) -> None:
         self.raw: dict[str, Any] = dict(raw)
         self.request_id = request_id
+        fields = self.__dict__  # every parser maps None to None: absent fields skip it
         for json_name, attr, parse in _FIELD_PARSERS:
-            setattr(self, attr, parse(raw.get(json_name)))
+            value = raw.get(json_name)
+            fields[attr] = None if value is None else parse(value)
         self.task_id = self.task_id or ""
 
     def _update_from(self, other: LipSyncTask) -> None:

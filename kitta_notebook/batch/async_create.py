@@ -40,7 +40,7 @@ from .start import (
 )
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncLipSync
+    from .._async_lip_sync import AsyncLipSync
 
 _T = TypeVar("_T")
 

@@ -1,7 +1,7 @@
 """`AsyncLipSync.watch_many` / `wait_many`: the async twin of `watch.py`.
 
 The same `WatchCore.steps()` drives it; requests run as asyncio tasks (at
-most `DETAIL_CONCURRENCY` at once, those named `ahead` started early, as in
+most `concurrency` at once, those named `ahead` started early, as in
 the sync driver) and sleeps are `asyncio.sleep`.
 """
 
@@ -17,7 +17,7 @@ from .progress import ProgressMode, ProgressView, check_progress
 from .progress_choice import open_progress
 from .results import ItemTags, TaskList
 from .watch import (
-    DETAIL_CONCURRENCY,
+    DEFAULT_WATCH_CONCURRENCY,
     WATCH_TITLE,
     Request,
     RequestKey,
@@ -30,7 +30,7 @@ from .watch import (
 from .watch_core import LIST_PAGE_SIZE, Emit, FetchTasks, ListPage, Sleep, WatchCore, WatchOp
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncLipSync
+    from .._async_lip_sync import AsyncLipSync
 
 
 class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
@@ -42,11 +42,13 @@ class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
         core: WatchCore,
         progress: ProgressMode,
         tags: dict[str, ItemTags] | None = None,
+        concurrency: int = DEFAULT_WATCH_CONCURRENCY,
     ) -> None:
         self._lip_sync = lip_sync
         self._core = core
         self._progress = progress
         self.tags = tags or {}
+        self._concurrency = concurrency
         self._view: ProgressView | None = None
         self._started: dict[RequestKey, asyncio.Task[object]] = {}
         self._limit: asyncio.Semaphore | None = None
@@ -80,7 +82,7 @@ class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
         for key in stale(op, self._started):
             self._started.pop(key).cancel()
         if self._limit is None:
-            self._limit = asyncio.Semaphore(DETAIL_CONCURRENCY)
+            self._limit = asyncio.Semaphore(self._concurrency)
         for key in now + ahead:
             if key not in self._started:
                 self._started[key] = asyncio.ensure_future(self._send(key, self._limit))
@@ -134,10 +136,11 @@ def watch_many(
     timeout: float | None = None,
     poll_interval: float | None = None,
     progress: ProgressMode = "auto",
+    concurrency: int = DEFAULT_WATCH_CONCURRENCY,
 ) -> AsyncBatchWatch:
     """See `AsyncLipSync.watch_many`."""
-    core, tags = make_core(lip_sync, tasks, timeout, poll_interval)
-    return AsyncBatchWatch(lip_sync, core, check_progress(progress), tags)
+    core, tags = make_core(lip_sync, tasks, timeout, poll_interval, concurrency)
+    return AsyncBatchWatch(lip_sync, core, check_progress(progress), tags, concurrency)
 
 
 async def wait_many(
@@ -147,10 +150,16 @@ async def wait_many(
     timeout: float | None = None,
     poll_interval: float | None = None,
     progress: ProgressMode = "auto",
+    concurrency: int = DEFAULT_WATCH_CONCURRENCY,
 ) -> TaskList:
     """See `AsyncLipSync.wait_many`."""
     watch = watch_many(
-        lip_sync, tasks, timeout=timeout, poll_interval=poll_interval, progress=progress
+        lip_sync,
+        tasks,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        progress=progress,
+        concurrency=concurrency,
     )
     async for _ in watch:
         pass

@@ -41,7 +41,7 @@ from .start import (
 )
 
 if TYPE_CHECKING:
-    from .._client import LipSync
+    from .._lip_sync import LipSync
 
 
 def start_run(lip_sync: LipSync, requests: Iterable[object], options: BatchOptions) -> CreateRun:

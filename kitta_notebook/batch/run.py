@@ -18,8 +18,8 @@ from .progress import ProgressSnapshot, eta_seconds
 from .results import OUTCOMES, BatchItem, BatchResult, Outcome
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncLipSync
-    from .._client import LipSync
+    from .._async_lip_sync import AsyncLipSync
+    from .._lip_sync import LipSync
 
 CREATE_TITLE = "Creating tasks"
 REFUSED_OUTCOMES = ("rejected", "skipped", "not_sent")

@@ -28,8 +28,8 @@ from .results import BatchItem
 from .run import CreateRun
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncLipSync
-    from .._client import LipSync
+    from .._async_lip_sync import AsyncLipSync
+    from .._lip_sync import LipSync
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,11 @@ class FaultInjector:
             self._config = config if config is not None else FaultConfig()
             self._rng = random.Random(self._config.seed)
 
+    def targets(self, route: str) -> bool:
+        """Whether faults may hit ``route`` now."""
+        cfg = self._config
+        return cfg.active and route in cfg.routes
+
     def decide(self, route: str) -> FaultDecision:
         """Draw the fault for one request to ``route``."""
         with self._lock:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -104,8 +105,8 @@ class Producer:
                 f"audioUrl at {audio.url} is {seconds:.0f} s long; the sandbox renders at most "
                 f"{MAX_AUDIO_SECONDS:.0f} s",
             )
-        primary_path = self._checked_visual(primary, still=mode == "image")
-        reference_path = self._checked_visual(reference, still=True) if reference else None
+        primary_path = self._checked_visual(primary, work, still=mode == "image")
+        reference_path = self._checked_visual(reference, work, still=True) if reference else None
         mouth = self.faces.mouth_track(primary.sha256, pcm, PCM_RATE, work)
         partial = self.renders_dir / f".{key}.{secrets.token_hex(4)}.partial.mp4"
         try:
@@ -126,7 +127,7 @@ class Producer:
             partial.unlink(missing_ok=True)
         return RenderRecord(key, final.name, round(seconds, 6), final.stat().st_size)
 
-    def _checked_visual(self, item: Fetched, *, still: bool) -> Path:
+    def _checked_visual(self, item: Fetched, work: Path, *, still: bool) -> Path:
         """Check a video/image input; stills get the extension ffmpeg needs to loop them."""
         probe = self.ffmpeg.probe(item.path)
         if probe is None or probe.video_codec is None:
@@ -139,6 +140,10 @@ class Producer:
                     "media_invalid",
                     f"{item.field} at {item.url} is not a PNG, JPEG, WebP or BMP image",
                 )
+            if item.borrowed:  # this sandbox's own file: a copy gets the extension
+                named = work / f"{item.field}.{ext}"
+                shutil.copyfile(item.path, named)
+                return named
             renamed = item.path.with_suffix("." + ext)
             item.path.rename(renamed)
             return renamed

@@ -164,6 +164,7 @@ class Sandbox:
         samples = load_samples()
         self._sample_files = dict(samples.files)
         uploads = UploadStore(media_dir, store, self.max_upload_bytes)
+        local = LocalMedia(samples, store, renders_dir, uploads, self._injector)
         engine = self._engine = Engine(
             store,
             renders_dir,
@@ -172,7 +173,7 @@ class Sandbox:
             reconcile_credits=self.reconcile_credits,
             stats=self._stats,
             lease_seconds=self._lease_seconds or LEASE_SECONDS,
-            fetcher=Fetcher(local=LocalMedia(samples, store, renders_dir, uploads)),
+            fetcher=Fetcher(local=local, own=local.own),
         )
         clock = SandboxClock(self.clock_offset)
         connections = ConnectionRegistry()
@@ -191,7 +192,7 @@ class Sandbox:
             )
         )
         sock = bind(self.host, self._requested_port)
-        self._port = int(sock.getsockname()[1])
+        self._port = local.port = int(sock.getsockname()[1])
         server = self._server = ServerThread(
             app, sock, http=connections.protocol_class(), log_level=self.log_level
         )

@@ -258,3 +258,20 @@ def test_each_operation_names_what_comes_next_so_a_driver_can_start_it_early() -
     # The next cycle expects two pending pages (last cycle's count); processing waits.
     op = sleep_then(steps, clock, op)
     assert op == ListPage("pending", 0, ahead=(("pending", 100),), cycle=2)
+
+
+def test_a_list_item_that_repeats_a_task_leaves_it_as_it_was() -> None:
+    clock = Clock()
+    tasks = [task("t0", "processing"), task("t1", "processing"), task("t2", "processing")]
+    before = dict(tasks[0].raw)
+    _, steps = make_core(tasks, clock)
+    op = sleep_then(steps, clock, next(steps))
+    same = listed(["t0"], "processing").data[0]
+    same.request_id = "req-of-the-page"
+    changed = LipSyncTask({"taskId": "t1", "status": "processing", "creditsCharged": 12})
+    page = Page(data=[same, changed], limit=100, offset=0, has_more=False)
+    op = steps.send(page)
+    assert op == FetchTasks(("t2",))
+    assert tasks[0].raw == before and tasks[0].request_id is None  # nothing was rebuilt
+    assert tasks[1].credits_charged == 12
+    assert tasks[1].model == "kitta-lip-sync-v1"  # what the item lacks is kept

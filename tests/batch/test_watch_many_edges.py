@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
-from kitta_notebook import AsyncKittaClient, KittaClient, NotFoundError, WaitTimeoutError
+from kitta_notebook import (
+    AsyncKittaClient,
+    KittaClient,
+    NotFoundError,
+    ValidationError,
+    WaitTimeoutError,
+)
 from kitta_notebook.batch import WaitManyTimeoutError
 
 BASE = "http://api.test/api"
@@ -252,3 +260,70 @@ def test_once_every_task_is_processing_the_pending_list_is_no_longer_read() -> N
         "list:processing:0",
         "list:processing:0",
     ]
+
+
+class InFlight:
+    """Counts requests in flight around a scripted service that answers after a latency."""
+
+    def __init__(self, service: ScriptedService) -> None:
+        self.service = service
+        self.now = 0
+        self.most = 0
+        self._lock = threading.Lock()
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.now -= 1
+
+    def sync(self, request: httpx.Request) -> httpx.Response:
+        self._enter()
+        time.sleep(0.005)  # latency of a request, not a wait for anything
+        self._leave()
+        return self.service(request)
+
+    async def async_(self, request: httpx.Request) -> httpx.Response:
+        self._enter()
+        await asyncio.sleep(0.005)
+        self._leave()
+        return self.service(request)
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_concurrency_bounds_the_requests_in_flight_sync_and_async(concurrency: int) -> None:
+    service = ScriptedService(60)
+    service.before(1, service.set("succeeded"))
+    counter = InFlight(service)
+    http = httpx.Client(transport=httpx.MockTransport(counter.sync))
+    with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
+        done = client.lip_sync.wait_many(
+            ids(service), poll_interval=0, progress=False, concurrency=concurrency
+        )
+    assert all(t.succeeded for t in done) and counter.most == concurrency
+
+    service = ScriptedService(60)
+    service.before(1, service.set("succeeded"))
+    counter = InFlight(service)
+
+    async def run() -> None:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(counter.async_))
+        async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
+            finished = await c.lip_sync.wait_many(
+                ids(service), poll_interval=0, progress=False, concurrency=concurrency
+            )
+            assert all(t.succeeded for t in finished)
+
+    asyncio.run(run())
+    assert counter.most == concurrency
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "8", 10_000])
+def test_a_bad_concurrency_is_refused_before_any_request(bad: object) -> None:
+    service = ScriptedService(3)
+    with client_for(service) as client, pytest.raises(ValidationError, match="concurrency"):
+        client.lip_sync.watch_many(ids(service), concurrency=bad)  # type: ignore[arg-type]
+    assert service.requests == []

@@ -26,6 +26,7 @@ from kitta_notebook import (
     BadRequestError,
     InsufficientCreditsError,
     KittaClient,
+    LipSyncTask,
     MissingTokenError,
     NotFoundError,
     PermissionDeniedError,
@@ -37,6 +38,7 @@ from kitta_notebook import (
     WaitTimeoutError,
 )
 from kitta_notebook._core import retry_after_seconds
+from kitta_notebook.models import TASK_FIELDS
 
 TOKEN = "tok-edge-5f1c9a"
 BASE = "http://api.test/api"
@@ -110,6 +112,15 @@ def test_missing_fields_parse_to_none() -> None:
     assert task.status is None and task.status_text == "unknown"
     assert task.created_at is None and task.credits_charged is None
     assert task.is_partial
+
+
+def test_null_fields_parse_to_none_and_known_statuses_to_the_enum() -> None:
+    nulls = {name: None for name in TASK_FIELDS if name != "taskId"}
+    task = LipSyncTask({"taskId": "lip_task_9", **nulls})
+    assert all(getattr(task, attr) is None for attr in TASK_FIELDS.values() if attr != "task_id")
+    for status in TaskStatus:
+        parsed = LipSyncTask({"taskId": "t", "status": status.value}).status
+        assert parsed is status and isinstance(parsed, TaskStatus)
 
 
 def test_unreadable_timestamp_is_none_but_kept_raw() -> None:

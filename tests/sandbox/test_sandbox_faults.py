@@ -147,6 +147,16 @@ def test_media_faults_make_tasks_fail(sb: Sandbox, client: httpx.Client) -> None
     done = wait_terminal(client, task_id)
     assert done["status"] == "failed" and done["errorCode"] == "media_unreachable"
     assert "HTTP 500" in done["errorMessage"]
+    assert sb.stats.by_route.get("samples", 0) >= 1  # media faults: fetched over HTTP
+
+
+def test_own_media_is_read_from_disk_when_no_media_fault_is_on(
+    sb: Sandbox, client: httpx.Client
+) -> None:
+    sb.faults = FaultConfig(error_rate=1.0, routes=("usage",))  # faults elsewhere only
+    done = wait_terminal(client, client.post(TASKS, json=video_body(sb)).json()["taskId"])
+    assert done["status"] == "succeeded"
+    assert "samples" not in sb.stats.by_route  # the server never asked itself for them
 
 
 def test_task_failure_rate(sb: Sandbox, client: httpx.Client) -> None:

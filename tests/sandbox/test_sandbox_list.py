@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
-from sandbox_helpers import TASKS, video_body, wait_terminal
+from sandbox_helpers import ALICE, BOB, TASKS, V1, video_body, wait_terminal
 
 from kitta_notebook.sandbox import Sandbox
+from kitta_notebook.sandbox.dto import TaskListItem
+from kitta_notebook.sandbox.store import Store
 
 ITEM_FIELDS = {"taskId", "type", "status", "inputMode", "resultVideoUrl", "creditsCharged"}
 
@@ -73,6 +75,54 @@ def test_status_filter(sandbox: Sandbox, fresh: httpx.Client) -> None:
     assert succeeded[0]["resultVideoUrl"].startswith("http")
     assert fresh.get(TASKS, params={"status": "pending"}).json()["data"] == []
     assert fresh.get(TASKS, params={"status": "processing"}).json()["data"] == []
+
+
+def test_list_items_are_the_details_fields_and_valid(sandbox: Sandbox, fresh: httpx.Client) -> None:
+    done = _create(sandbox, fresh, 1)[0]
+    wait_terminal(fresh, done)
+    bad = fresh.post(TASKS, json=video_body(sandbox, audioUrl=sandbox.samples["missing"]))
+    wait_terminal(fresh, bad.json()["taskId"])
+    waiting = _create(sandbox, fresh, 1)[0]
+    listed = fresh.get(TASKS).json()["data"]
+    assert [item["taskId"] for item in listed] == [waiting, bad.json()["taskId"], done]
+    for item in listed:
+        TaskListItem.model_validate(item)
+        detail = fresh.get(f"{TASKS}/{item['taskId']}").json()
+        if detail["status"] == item["status"]:  # the waiting one may have moved on
+            assert item == {name: detail[name] for name in ITEM_FIELDS}
+
+
+def test_deep_pages_of_a_status_are_exact() -> None:
+    """The page query picks rows from an index before reading them: every task is on
+    exactly one page of its status, newest first, with other accounts' rows between."""
+    store = Store()
+    store.ensure_account(ALICE, 1000)
+    store.ensure_account(BOB, 1000)
+    made: dict[str, list[str]] = {"mine": [], "other": []}
+    for i in range(260):
+        token = ALICE if i % 3 else BOB
+        task = store.create_task(
+            token=token,
+            model=V1,
+            input_mode="video",
+            video_url="http://127.0.0.1:9/v.mp4",
+            image_url=None,
+            audio_url="http://127.0.0.1:9/a.wav",
+            reference_image_url=None,
+            duration_seconds=1,
+            price=1,
+            now=0.0,
+        )
+        made["mine" if token == ALICE else "other"].append(task.task_id)
+    pages, offset, more = [], 0, True
+    while more:
+        page, more = store.list_tasks(ALICE, limit=25, offset=offset, status="pending")
+        pages += [t.task_id for t in page]
+        offset += 25
+    assert pages == list(reversed(made["mine"]))
+    assert store.list_tasks(ALICE, limit=25, offset=offset, status="pending") == ([], False)
+    everything, _ = store.list_tasks(BOB, limit=100, offset=0, status=None)
+    assert [t.task_id for t in everything] == list(reversed(made["other"]))
 
 
 def test_list_shows_only_own_tasks(

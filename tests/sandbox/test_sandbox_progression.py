@@ -3,9 +3,14 @@ result is a real, playable MP4 (served publicly, with Range support)."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 import socket
+import wave
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,6 +24,7 @@ from sandbox_helpers import (
     wait_terminal,
 )
 
+import kitta_notebook.sandbox as sandbox_package
 from kitta_notebook.sandbox import Sandbox
 
 
@@ -175,3 +181,33 @@ def test_samples_are_public_media(sandbox: Sandbox) -> None:
         assert response.status_code == 200, key
         assert response.headers["content-type"].startswith(content_type)
     assert httpx.get(sandbox.samples["missing"], timeout=10).status_code == 404
+
+
+def test_own_inputs_are_read_in_place_and_never_changed(
+    sandbox: Sandbox, fresh: httpx.Client
+) -> None:
+    """Inputs at this sandbox's own URLs are read from its folders, not fetched from
+    itself; an image that needs a file extension for ffmpeg is copied, never renamed."""
+    frames = os.urandom(16_000)  # 0.5 s of noise: audio no earlier task had, so it renders
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes(frames)
+    data = buffer.getvalue()
+    url = f"{sandbox.media_store_url}/{hashlib.sha256(data).hexdigest()}.wav"
+    assert httpx.put(url, content=data, headers={"Content-Type": "audio/wav"}).status_code == 201
+    image = (
+        Path(sandbox_package.__file__).parent
+        / "samples"
+        / urlsplit(sandbox.samples["image"]).path.rsplit("/", 1)[-1]
+    )
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    sandbox.stats.reset()
+    done = wait_terminal(
+        fresh, fresh.post(TASKS, json=image_body(sandbox, audioUrl=url)).json()["taskId"]
+    )
+    assert done["status"] == "succeeded", done
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before
+    assert not {"samples", "uploaded"} & set(sandbox.stats.by_route)
