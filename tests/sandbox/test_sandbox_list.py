@@ -140,3 +140,16 @@ def test_list_and_detail_never_create(sandbox: Sandbox, fresh: httpx.Client) -> 
         fresh.get(f"{TASKS}/lip_task_00")
     assert fresh.get(TASKS).json()["data"] == []
     assert sandbox.stats.creates_accepted == 0
+
+
+def test_a_finished_task_answered_from_memory_is_still_only_its_owners(
+    sandbox: Sandbox, fresh: httpx.Client, bob: httpx.Client
+) -> None:
+    task_id = _create(sandbox, fresh, 1)[0]
+    done = wait_terminal(fresh, task_id)
+    assert done["status"] == "succeeded"
+    again = fresh.get(f"{TASKS}/{task_id}")  # from memory now: the same body
+    assert again.status_code == 200 and again.json() == done
+    for _ in range(2):
+        other = bob.get(f"{TASKS}/{task_id}")
+        assert other.status_code == 404 and task_id in other.json()["error"]["message"]

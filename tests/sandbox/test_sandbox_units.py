@@ -20,7 +20,9 @@ from kitta_notebook.sandbox import (
     Sandbox,
     estimate_credits,
 )
+from kitta_notebook.sandbox.context import FinishedTasks
 from kitta_notebook.sandbox.mark import sandbox_mark_png
+from kitta_notebook.sandbox.records import TaskRecord
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 
@@ -210,3 +212,38 @@ def test_responses_are_not_delayed_by_nagle() -> None:
             client.get(TASKS)
             times.append(time.perf_counter() - start)
     assert statistics.median(times) < 0.025
+
+
+def _record(task_id: str, status: str) -> TaskRecord:
+    return TaskRecord(
+        row=1,
+        task_id=task_id,
+        token="t",
+        status=status,
+        model="m",
+        input_mode="video",
+        video_url="v",
+        image_url=None,
+        audio_url="a",
+        reference_image_url=None,
+        duration_seconds=None,
+        credits_charged=1,
+        created_ts=0.0,
+        started_ts=None,
+        completed_ts=None,
+        render_key=None,
+        error_code=None,
+        error_message=None,
+    )
+
+
+def test_finished_tasks_keep_only_finished_ones_and_the_most_recently_used() -> None:
+    kept = FinishedTasks(capacity=2)
+    kept.add(_record("running", "processing"))
+    assert kept.get("running") is None and len(kept) == 0
+    for name in ("a", "b"):
+        kept.add(_record(name, "succeeded"))
+    assert kept.get("a") is not None  # a is now the most recently used
+    kept.add(_record("c", "failed"))
+    assert kept.get("b") is None and kept.get("a") is not None and kept.get("c") is not None
+    assert len(kept) == 2

@@ -1,7 +1,9 @@
 """``/api/v1/lip-sync/tasks``: create, list and get (the contract's API).
 
 Sync ``def`` routes: FastAPI runs them in its threadpool, so the blocking
-SQLite store never runs on the event loop.
+SQLite store never runs on the event loop. The detail route is ``async``: a
+finished task comes from memory (``FinishedTasks``), anything else from the
+store in the threadpool.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..context import AppContext
 from ..deps import Context, CurrentAccount, Origin, RawBody
@@ -98,9 +101,13 @@ def list_tasks(account: CurrentAccount, ctx: Context, origin: Origin, request: R
     response_model=None,
     responses={200: {"model": TaskDTO, "description": "The task"}, **error_responses(401, 404)},
 )
-def get_task(taskId: str, account: CurrentAccount, ctx: Context, origin: Origin) -> Response:
-    task = ctx.store.get_task(taskId, account.token)
+async def get_task(taskId: str, account: CurrentAccount, ctx: Context, origin: Origin) -> Response:
+    task = ctx.finished.get(taskId)
     if task is None:
+        task = await run_in_threadpool(ctx.store.get_task, taskId)
+        if task is not None:
+            ctx.finished.add(task)
+    if task is None or task.token != account.token:
         raise ApiError(404, f"task {taskId} not found")
     return JSONResponse(task_dto(task, origin, ctx.clock))
 
