@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from sandbox_helpers import ALICE, BOB, TASKS, V1, video_body, wait_terminal
+from sandbox_helpers import ALICE, BOB, TASKS, stored_task, video_body, wait_terminal
 
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.dto import TaskListItem
@@ -101,18 +101,7 @@ def test_deep_pages_of_a_status_are_exact() -> None:
     made: dict[str, list[str]] = {"mine": [], "other": []}
     for i in range(260):
         token = ALICE if i % 3 else BOB
-        task = store.create_task(
-            token=token,
-            model=V1,
-            input_mode="video",
-            video_url="http://127.0.0.1:9/v.mp4",
-            image_url=None,
-            audio_url="http://127.0.0.1:9/a.wav",
-            reference_image_url=None,
-            duration_seconds=1,
-            price=1,
-            now=0.0,
-        )
+        task = stored_task(store, token)
         made["mine" if token == ALICE else "other"].append(task.task_id)
     pages, offset, more = [], 0, True
     while more:

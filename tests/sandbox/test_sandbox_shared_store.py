@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import TASKS, api_client, wait_terminal
+from sandbox_helpers import TASKS, api_client, stored_task, wait_terminal
 
 from kitta_notebook.sandbox import DEFAULT_TOKEN, Sandbox
 from kitta_notebook.sandbox.store import Store
@@ -51,20 +51,7 @@ def test_leases_give_each_task_to_one_process(tmp_path: Path) -> None:
     first, second = Store(tmp_path / "s.db"), Store(tmp_path / "s.db")
     try:
         first.ensure_account("t", 10_000)
-        task = first.create_task(
-            token="t",
-            model="kitta-lip-sync-v1",
-            input_mode="video",
-            video_url="http://x/v",
-            image_url=None,
-            audio_url="http://x/a",
-            reference_image_url=None,
-            duration_seconds=1,
-            price=100,
-            now=1000.0,
-            owner="A",
-            lease_seconds=10,
-        )
+        task = stored_task(first, "t", price=100, now=1000.0, owner="A", lease_seconds=10)
         assert second.adopt("B", 1005.0, 10) == []  # A's lease still runs
         assert not second.mark_processing(task.task_id, 1005.0, "B")
         first.renew("A", 1009.0, 10)
