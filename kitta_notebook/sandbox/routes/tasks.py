@@ -8,7 +8,6 @@ store in the threadpool.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from ..context import AppContext
 from ..deps import Context, CurrentAccount, Origin, RawBody
 from ..dto import list_item, task_dto
 from ..envelope import ApiError
+from ..media import is_loopback
 from ..openapi import CREATE_EXTRA, LIST_EXTRA, TaskDTO, TaskList, error_responses
 from ..parsing import parse_create, parse_list_query
 from ..pricing import PRICES, estimate_credits
@@ -112,15 +112,6 @@ async def get_task(taskId: str, account: CurrentAccount, ctx: Context, origin: O
     return JSONResponse(task_dto(task, origin, ctx.clock))
 
 
-def _is_local(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _known_audio_seconds(ctx: AppContext, url: str, request: Request) -> float | None:
     """Length of audio this sandbox itself serves (samples, results, uploads), else None:
     it lets a create without ``durationSeconds`` be priced right for the sandbox's media."""
@@ -128,7 +119,7 @@ def _known_audio_seconds(ctx: AppContext, url: str, request: Request) -> float |
     server = request.scope.get("server")
     own_port = server[1] if isinstance(server, (tuple, list)) else None
     host = parts.hostname or ""
-    if parts.port != own_port or not (_is_local(host) or host == request.url.hostname):
+    if parts.port != own_port or not (is_loopback(url) or host == request.url.hostname):
         return None
     if parts.path.startswith("/samples/"):
         key = ctx.samples.key_of(parts.path.removeprefix("/samples/"))
