@@ -103,9 +103,12 @@ def texts_of(error: BaseException) -> dict[str, str]:
 
 @pytest.mark.parametrize("mode", ["json", "html"])
 def test_a_401_that_echoes_the_authorization_header_shows_no_token(mode: str) -> None:
-    with echoing_api(mode) as base_url, KittaClient(CANARY, base_url=base_url) as client:
-        with pytest.raises(AuthenticationError) as caught:
-            client.lip_sync.get("lip_task_1")
+    with (
+        echoing_api(mode) as base_url,
+        KittaClient(CANARY, base_url=base_url) as client,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        client.lip_sync.get("lip_task_1")
     error = caught.value
     assert scan_for(CANARY, texts_of(error), record=False) == []
     assert "REDACTED" in str(error)  # the echo was there, and scrubbed
