@@ -58,6 +58,12 @@ _CREDENTIAL = re.compile(
     r"(?i)(\b(?:bearer|basic)\s+|\bauthorization[\"']?\s*[:=]\s*[\"']?"
     r"(?!(?:bearer|basic)\s))[^\s\"',;<>]+"
 )
+# "X-Amz-Security-Token: …", "signature=…", "token=…" in free text (headers or form data).
+_NAMED = re.compile(
+    r"(?i)(?<![\w-])("
+    + "|".join(re.escape(name) for name in sorted(_SENSITIVE, key=len, reverse=True))
+    + r")([\"']?\s*[:=]\s*[\"']?)[^\s\"',;&<>]+"
+)
 _URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+")
 # Shorter texts are not treated as secrets (they would redact ordinary words).
 _MIN_SECRET_CHARS = 8
@@ -101,8 +107,9 @@ def _redact_query(query: str) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with each of `secrets` (also percent-encoded), every `Bearer …`/`Basic …`
-    or `Authorization: …` value and every URL's credentials replaced by REDACTED."""
+    """`text` with each of `secrets` (also percent-encoded), every `Bearer …`/`Basic …`,
+    `Authorization: …` or `X-Amz-Signature=…`-like value (the names of
+    `sensitive_query_names()`) and every URL's credentials replaced by REDACTED."""
     if not text:
         return text
     for secret in secrets:
@@ -110,6 +117,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
             for form in {secret, quote(secret, safe="")}:
                 text = text.replace(form, REDACTED)
     text = _CREDENTIAL.sub(lambda match: match[1] + REDACTED, text)
+    text = _NAMED.sub(lambda match: match[1] + match[2] + REDACTED, text)
     if "://" in text:
         text = _URL_IN_TEXT.sub(lambda match: redact_url(match[0]), text)
     return text

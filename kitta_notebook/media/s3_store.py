@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .._redact import redact_text
 from ..errors import PublishError, ValidationError
 from .sources import LocalBlob
 from .store import Progress, PublishMixin, cumulative_progress
@@ -64,7 +65,7 @@ def _wrap(error: Exception, doing: str) -> PublishError:
     if isinstance(response, dict):
         details = response.get("Error", {})
         code = str(details.get("Code") or "error")
-        message = str(details.get("Message") or "").strip()[:200]
+        message = redact_text(str(details.get("Message") or "")).strip()[:200]
         if code == "403" and message in ("", "Forbidden"):  # a HEAD answer has no body
             message = "access denied: check the storage credentials and the bucket's policy"
         text = f"{doing} failed: {code}" + (f" ({message})" if message else "")

@@ -204,3 +204,22 @@ def test_a_base_url_with_credentials_is_refused_without_echo() -> None:
         KittaClient(CANARY, base_url="http://proxy-user:proxy-pass-1234@127.0.0.1:9/api")
     assert "proxy-pass-1234" not in str(caught.value)
     assert "user:password@" in str(caught.value)
+
+
+def test_a_storage_error_that_echoes_the_request_headers_shows_no_credential() -> None:
+    """An S3-compatible proxy's error quoting the signed request (a session token is
+    reusable until it expires) becomes a PublishError without it."""
+    botocore_exceptions = pytest.importorskip("botocore.exceptions")
+    from kitta_notebook.media.s3_store import _wrap
+
+    echoed = (
+        f"bad request: Authorization: AWS4-HMAC-SHA256 Credential=AKID/x, Signature={CANARY} "
+        f"X-Amz-Security-Token: {CANARY}-session https://s3.example.com/b/k?X-Amz-Signature={CANARY}"
+    )
+    error = botocore_exceptions.ClientError(
+        {"Error": {"Code": "InvalidToken", "Message": echoed}}, "PutObject"
+    )
+    wrapped = _wrap(error, "uploading clip.wav")
+    assert wrapped.code == "InvalidToken"
+    assert scan_for(CANARY, texts_of(wrapped), record=False) == []
+    assert "REDACTED" in str(wrapped)
