@@ -1,7 +1,9 @@
 """One sandbox task end to end, for an environment under test (CI's lowest-versions venv).
 
 create -> wait -> succeeded -> download, then ffmpeg decodes the whole MP4 (a file
-that is not playable to its end fails). Prints one line; exits non-zero on failure.
+that is not playable to its end fails); the sandbox's OpenAPI document is served
+(pydantic), and the panel and Compare widgets are built (ipywidgets, anywidget,
+traitlets). Prints one line; exits non-zero on failure.
 Run from a folder outside the repository with the package installed:
 ``python scripts/sandbox_smoke.py``.
 """
@@ -13,8 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 import imageio_ffmpeg
 
+from kitta_notebook import KittaClient, LipSyncTask
 from kitta_notebook.sandbox import Sandbox
 
 
@@ -38,6 +42,17 @@ def playable(path: Path) -> str | None:
     return None
 
 
+def widgets_build(client: KittaClient, task: LipSyncTask) -> None:
+    """The widgets as a kernel would make them (this script stands in for the frontend)."""
+    from kitta_notebook.widgets import _frontend
+    from kitta_notebook.widgets.compare import Compare
+    from kitta_notebook.widgets.panel import LipSyncPanel
+
+    _frontend.widget_frontend_available = lambda: True
+    LipSyncPanel(client)._repr_mimebundle_()
+    Compare(task)._repr_mimebundle_()
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as folder, Sandbox(time_scale=0.05) as sandbox:
         client = sandbox.client(journal=False, keep_results=False)
@@ -49,6 +64,11 @@ def main() -> int:
                 print(f"sandbox smoke: FAILED: task {task.status_text}: {task.error_message}")
                 return 1
             path = Path(task.download(Path(folder) / "result.mp4"))
+            schema = httpx.get(sandbox.openapi_url, timeout=30).json()
+            if "/v1/lip-sync/tasks" not in str(schema.get("paths")):
+                print("sandbox smoke: FAILED: the OpenAPI document has no task routes")
+                return 1
+            widgets_build(client, task)
         problem = playable(path)
         if problem:
             print(f"sandbox smoke: FAILED: the result is not a playable MP4: {problem}")
