@@ -43,8 +43,8 @@ CREATE TABLE IF NOT EXISTS written (
 )
 """
 _VERIFIED_LIMIT = 4096
-# (path, size, mtime_ns) -> sha256 of files this process found intact: a card shown
-# again does not hash its video again, and a changed file has a new key.
+# (path, size, mtime_ns) -> sha256 of a file this process found intact ("" when it is
+# not ours): a card shown again hashes nothing, and a changed file has a new key.
 _verified: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
 
@@ -103,8 +103,13 @@ def remember(path: Path, kind: str, size: int, sha256: str, task_id: str | None 
 
 
 def forget(path: Path) -> None:
+    """Stop counting `path` as ours (it was removed, or someone else changed it)."""
+    key = key_of(path)
     with _index() as conn:
-        conn.execute("DELETE FROM written WHERE path = ?", (key_of(path),))
+        conn.execute("DELETE FROM written WHERE path = ?", (key,))
+    with _lock:
+        for cached in [k for k in _verified if k[0] == key]:
+            del _verified[cached]
 
 
 def intact(path: Path, sha256: str | None = None) -> bool:
@@ -122,16 +127,14 @@ def intact(path: Path, sha256: str | None = None) -> bool:
         with _lock:
             known = _verified.get(cache_key)
         if known is None:
-            known = _verify(path, key, info)
-            if known is None:
-                return False
+            known = _verify(path, key, info) or ""  # "": not ours, also remembered
             with _lock:
                 if len(_verified) >= _VERIFIED_LIMIT:
                     _verified.clear()
                 _verified[cache_key] = known
     except OSError:
         return False
-    return sha256 is None or known == sha256
+    return bool(known) and (sha256 is None or known == sha256)
 
 
 def _verify(path: Path, key: str, info: os.stat_result) -> str | None:

@@ -74,7 +74,28 @@ def test_a_new_user_loses_nothing(
     for path, data in theirs.items():
         assert path.read_bytes() == data, f"{path.name} was changed or removed"
     ours = [p for p in videos.iterdir() if p not in theirs]
-    assert 1 <= len(ours) and sum(p.stat().st_size for p in ours) <= cap
+    assert len(ours) >= 1 and sum(p.stat().st_size for p in ours) <= cap
     assert last_kept is not None and Path(last_kept.path) in ours
     assert report.videos >= 1 and again.videos == report.videos
     assert (documents / "review" / "index.html").is_file()
+
+
+def test_the_panel_save_button_never_replaces_a_users_file(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    import asyncio
+
+    pytest.importorskip("ipywidgets")
+    from kitta_notebook.widgets import TaskCard
+
+    item = {"video_url": sandbox.samples["video"], "audio_url": sandbox.samples["audio"]}
+    with sandbox.client(TOKEN, keep_results=False) as client:
+        task = client.lip_sync.create(**item)
+        task.wait(timeout=60, poll_interval=0.05)
+        mine = plant(tmp_path, {f"{task.task_id}.mp4": b"the user's own file"})
+        card = TaskCard(task, download_dir=tmp_path)
+        assert asyncio.run(asyncio.wait_for(card.save(), 60)) is None
+        assert "not written by kitta-notebook" in card.action_note.value
+        assert all(path.read_bytes() == data for path, data in mine.items())
+        saved = asyncio.run(asyncio.wait_for(card.save(tmp_path / "result.mp4"), 60))
+        assert saved is not None and asyncio.run(asyncio.wait_for(card.save(saved), 60)) == saved
