@@ -181,7 +181,7 @@ class AsyncKittaClient(ClientBase):
         task: LipSyncTask | str,
         path: str | Path | None = None,
         *,
-        overwrite: bool = True,
+        overwrite: bool | None = None,
         timeout: float | None = None,
     ) -> Path:
         """Save a task's result video; see `KittaClient.download`."""

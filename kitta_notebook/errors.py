@@ -331,6 +331,18 @@ class DownloadError(KittaError):
         super().__init__(clip(message, MAX_MESSAGE_CHARS))
 
 
+class FileConflictError(KittaError):
+    """Files the toolkit did not write (or that changed since) stand where it would write.
+
+    `paths` names them; nothing was written or removed. The toolkit only ever
+    replaces or removes files it wrote itself and that are still unchanged.
+    """
+
+    def __init__(self, message: str, paths: Sequence[object]) -> None:
+        self.paths = [str(path) for path in paths]
+        super().__init__(clip(message, MAX_MESSAGE_CHARS))
+
+
 class MediaError(KittaError):
     """A media input could not be read, published or probed (no credits were spent)."""
 
