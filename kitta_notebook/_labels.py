@@ -157,6 +157,39 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "zh": "已为本次会话设置 API 令牌（不会保存到笔记本）。",
     },
     "panel_token_empty": {"en": "The API token is empty.", "zh": "API 令牌为空。"},
+    # the panel served to others (widgets/_visitors.py)
+    "visitor_own_token": {
+        "en": "This app is shared: tasks here are paid with your own Kitta API token, never the "
+        "server's. Your token stays in this session only and is sent only to the API.",
+        "zh": "此应用为共享应用：此处的任务使用您自己的 Kitta API 令牌付费，绝不使用服务器的令牌。"
+        "您的令牌仅在本次会话中使用，只发送给 API。",
+    },
+    "visitor_operator_pays": {
+        "en": "The app's operator pays for the tasks created here. This session may spend "
+        "{cap} credits: {left} left; at most {n} submissions per minute.",
+        "zh": "此处创建的任务由应用运营者付费。本次会话最多可用 {cap} 积分，剩余 {left}；"
+        "每分钟最多提交 {n} 次。",
+    },
+    "visitor_over_cap": {
+        "en": "Not sent: this task would cost about {cost} credits, more than the {left} left "
+        "for this session.",
+        "zh": "未发送：此任务约需 {cost} 积分，超过本次会话剩余的 {left} 积分。",
+    },
+    "visitor_no_estimate": {
+        "en": "Not sent: the cost cannot be estimated (the audio's length could not be measured, "
+        "or the service publishes no price), so this session's credit cap cannot be kept.",
+        "zh": "未发送：无法估算费用（无法测出音频长度，或服务未公布价格），"
+        "因此无法遵守本次会话的积分上限。",
+    },
+    "visitor_rate": {
+        "en": "Not sent: at most {n} submissions per minute here; try again in {s} s.",
+        "zh": "未发送：此处每分钟最多提交 {n} 次；请 {s} 秒后再试。",
+    },
+    "visitor_token_refused": {
+        "en": "The service refused this API token (401): check it and paste it again. "
+        "Nothing was created.",
+        "zh": "服务拒绝了此 API 令牌（401）：请检查后重新粘贴。未创建任何任务。",
+    },
     "panel_fix_fields": {
         "en": "Fix the marked fields; nothing was sent.",
         "zh": "请修正标出的字段；尚未发送任何请求。",
