@@ -7,7 +7,7 @@ PORT ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,5 +38,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_media
 	$(BIN)/python benchmarks/soak.py
 
+## Mutation testing of the billing and file modules (slow; report in benchmarks/MUTATION.md).
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/python -m benchmarks.mutate
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf mutants $(VENV) .pytest_cache .mypy_cache .ruff_cache
