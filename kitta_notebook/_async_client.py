@@ -126,7 +126,7 @@ class AsyncKittaClient(ClientBase):
                     return response
                 decision = _core.decide_after_response(self._config, request, response, attempt)
                 if not decision.retry:
-                    raise _responses.api_error(response)
+                    raise _responses.api_error(response, self._config.token_source)
             await asyncio.sleep(decision.delay)
             attempt += 1
 

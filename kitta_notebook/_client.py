@@ -123,7 +123,7 @@ class KittaClient(ClientBase):
                     return response
                 decision = _core.decide_after_response(self._config, request, response, attempt)
                 if not decision.retry:
-                    raise _responses.api_error(response)
+                    raise _responses.api_error(response, self._config.token_source)
             time.sleep(decision.delay)
             attempt += 1
 

@@ -313,6 +313,14 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "en": "The API token is missing or invalid: check KITTA_API_TOKEN.",
         "zh": "API 令牌缺失或无效，请检查 KITTA_API_TOKEN。",
     },
+    "err_401_argument": {
+        "en": "The API token is missing or invalid: check the token passed as token=.",
+        "zh": "API 令牌缺失或无效，请检查通过 token= 传入的令牌。",
+    },
+    "err_401_entered": {
+        "en": "The API token is missing or invalid: check the token you entered.",
+        "zh": "API 令牌缺失或无效，请检查您输入的令牌。",
+    },
     "err_402": {
         "en": "Not enough credits for this task: top up the account or use a shorter audio.",
         "zh": "积分不足，无法创建此任务：请充值或使用更短的音频。",

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from .errors import APIStatusError, error_class_for
+from .errors import APIStatusError, AuthenticationError, TokenSource, error_class_for
 from .models import LipSyncTask, Page
 
 
@@ -23,8 +23,11 @@ def request_id_of(response: httpx.Response, body: object = None) -> str | None:
     return str(header) if header is not None else None
 
 
-def api_error(response: httpx.Response) -> APIStatusError:
-    """Map an error response to the matching `APIStatusError` subclass, JSON or not."""
+def api_error(
+    response: httpx.Response, token_source: TokenSource = "environment"
+) -> APIStatusError:
+    """Map an error response to the matching `APIStatusError` subclass, JSON or not
+    (a 401 names where the token came from: `token_source`)."""
     status = response.status_code
     body = _json_or_none(response)
     code: str | None = None
@@ -46,6 +49,10 @@ def api_error(response: httpx.Response) -> APIStatusError:
         )
     cls = error_class_for(status)
     may_have_created = response.request.method == "POST" and status >= 500
+    if cls is AuthenticationError:
+        return AuthenticationError(
+            status, code, message, request_id_of(response, body), token_source=token_source
+        )
     return cls(
         status, code, message, request_id_of(response, body), may_have_created=may_have_created
     )

@@ -8,7 +8,7 @@ method and URL only, never from its headers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ._text import MAX_MESSAGE_CHARS, clip
 
@@ -140,8 +140,33 @@ class BadRequestError(APIStatusError):
     hint = "the server refused the request body or query; check the fields named above."
 
 
+TokenSource = Literal["environment", "argument", "entered"]
+"""Where a client's token came from: KITTA_API_TOKEN (or Colab's secret of that name),
+`token=`, or `set_token()` (the panel's token field): what a 401 tells the user to check."""
+
+TOKEN_CHECKS: dict[TokenSource, str] = {
+    "environment": "check KITTA_API_TOKEN",
+    "argument": "check the token passed as token=",
+    "entered": "check the token entered (set_token() or the panel's token field)",
+}
+
+
 class AuthenticationError(APIStatusError):
-    hint = "the API token is missing or invalid; check KITTA_API_TOKEN."
+    """401. `token_source` says where the refused token came from, and the hint names it."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str | None,
+        message: str,
+        request_id: str | None = None,
+        *,
+        may_have_created: bool = False,
+        token_source: TokenSource = "environment",
+    ) -> None:
+        self.token_source: TokenSource = token_source
+        self.hint = f"the API token is missing or invalid; {TOKEN_CHECKS[token_source]}."
+        super().__init__(status_code, code, message, request_id, may_have_created=may_have_created)
 
 
 class InsufficientCreditsError(APIStatusError):
@@ -149,7 +174,7 @@ class InsufficientCreditsError(APIStatusError):
 
 
 class PermissionDeniedError(APIStatusError):
-    hint = "this account may not use this model or access this task."
+    hint = "choose a model or a task you have access to."
 
 
 class NotFoundError(APIStatusError):

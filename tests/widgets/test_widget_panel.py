@@ -205,7 +205,7 @@ def test_500_on_create_is_a_readable_message(sb: Sandbox) -> None:
     ("case", "expected"),
     [
         ("400", "The server refused the request: "),
-        ("401", "The API token is missing or invalid: check KITTA_API_TOKEN."),
+        ("401", "The API token is missing or invalid: check the token passed as token=."),
         ("403", "This account may not use the model kitta-lip-sync-pro: choose another model."),
     ],
 )
