@@ -208,14 +208,12 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     # where a price came from (`Price.describe`)
     "price_published": {"en": "published by the server", "zh": "由服务器公布"},
     "price_learned": {"en": "learned from {tasks} tasks", "zh": "从 {tasks} 个已完成任务学得"},
+    "price_learned_one": {"en": "learned from 1 task", "zh": "从 1 个已完成任务学得"},
     "price_learned_batch": {
-        "en": "learned from this batch's first {batch} creates",
-        "zh": "从本批次前 {batch} 个任务学得",
+        "en": "learned from this batch's creates ({batch})",
+        "zh": "从本批次已创建的任务学得（{batch} 个）",
     },
-    "price_learned_both": {
-        "en": "learned from {tasks} tasks and {batch} of this batch",
-        "zh": "从 {tasks} 个已完成任务及本批次 {batch} 个任务学得",
-    },
+    "price_and_batch": {"en": " and {batch} of this batch", "zh": "及本批次 {batch} 个任务"},
     "price_unknown": {"en": "unknown", "zh": "未知"},
     # validation messages shown next to a field (Chinese; English shows the core's sentence)
     "val_required": {"en": "This is required.", "zh": "必填。"},

@@ -6,10 +6,10 @@ first creates), or unknown. The real service publishes none, so learning is what
 lets `max_credits` work there.
 
 A learned estimate is an upper bound, never an average. Each finished task that
-charged C credits for s seconds of audio bounds any other length t by
-C x max(1, ceil(t) / s): true whenever the charge grows with the audio (never per
-second faster than in proportion, as with a fixed fee, a minimum, or rounding up to
-a whole second). The tightest of those bounds is the estimate. No I/O but
+charged C credits for s seconds of audio bounds any length t by C when t <= s, and
+by C x ceil(t) / s above: true whenever the charge grows with the audio, but never
+per second faster than in proportion (a fixed fee, a minimum, rounding up to a whole
+second all qualify). The tightest of those bounds is the estimate. No I/O but
 `charges_in` (one read of the journal).
 """
 
@@ -78,7 +78,10 @@ class Price:
         if not self.charges:
             return None
         billed = math.ceil(round(seconds, 6))
-        bound = min(c.credits * max(1.0, billed / c.seconds) for c in self.charges)
+        bound = min(
+            c.credits if seconds <= c.seconds else c.credits * billed / c.seconds
+            for c in self.charges
+        )
         return math.ceil(round(bound, 6))
 
     @property
@@ -99,11 +102,12 @@ class Price:
             return text("price_published", lang)
         if self.source == "learned":
             batch = len(self.charges) - self.tasks
-            if self.tasks and batch:
-                return text("price_learned_both", lang, tasks=self.tasks, batch=batch)
-            if batch:
+            if not self.tasks:
                 return text("price_learned_batch", lang, batch=batch)
-            return text("price_learned", lang, tasks=self.tasks)
+            shown = text(
+                "price_learned_one" if self.tasks == 1 else "price_learned", lang, tasks=self.tasks
+            )
+            return shown + (text("price_and_batch", lang, batch=batch) if batch else "")
         return text("price_unknown", lang)
 
 
