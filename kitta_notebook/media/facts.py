@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import IO, Any
 
+import httpx
 import mutagen
 from mutagen.aac import AAC
 from mutagen.flac import FLAC
@@ -23,6 +24,7 @@ from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
+from .http_range import BudgetExceeded, HttpStatusError
 from .mp4 import parse_mp4
 from .sniff import Sniffed
 
@@ -66,6 +68,18 @@ class MediaFacts:
     what the file holds (a truncated WAV), or None when that cannot be known."""
 
 
+def _proven_size(handle: IO[bytes], size: int | None) -> int | None:
+    """`size` when the file's last byte can be read, else None: a host's Content-Range
+    or Content-Length is a claim too, and a size sets how long the audio may be."""
+    if size is None or size <= 0:
+        return size
+    try:
+        handle.seek(size - 1)
+        return size if len(handle.read(1)) == 1 else None
+    except (OSError, ValueError, HttpStatusError, BudgetExceeded, httpx.HTTPError):
+        return None
+
+
 def _seconds(value: float) -> str:
     return f"{value:,.1f} s"
 
@@ -78,8 +92,8 @@ def _checked_duration(
         return claimed, None
     if size is None:
         return None, (
-            f"the header claims {_seconds(claimed)}, but the file's size is unknown, "
-            "so the claim cannot be checked"
+            f"the header claims {_seconds(claimed)}, but the file's size is unknown (or "
+            "its last byte could not be read), so the claim cannot be checked"
         )
     if claimed * bytes_per_second > size:
         return None, (
@@ -139,9 +153,11 @@ def _iso_facts(handle: IO[bytes], size: int | None) -> MediaFacts:
         raise UndecodableError("no tracks")
     video = info.first("vide")
     audio = info.first("soun")
-    audio_duration, doubt = _checked_duration(
-        audio.duration if audio else None, size, MIN_BYTES_PER_SECOND_ELSE
-    )
+    audio_duration, doubt = None, None
+    if audio is not None:
+        audio_duration, doubt = _checked_duration(
+            audio.duration, _proven_size(handle, size), MIN_BYTES_PER_SECOND_ELSE
+        )
     return MediaFacts(
         kind="video" if video is not None else "audio",
         duration=info.duration if video is not None or doubt is None else None,
@@ -161,6 +177,7 @@ def _audio_facts(handle: IO[bytes], extension: str, size: int | None) -> MediaFa
     handle.seek(0)
     try:
         parsed = reader(handle)
+        size = _proven_size(handle, size)
         if extension == "wav":
             duration, doubt = _wav_duration(handle, parsed.info, size)
         else:

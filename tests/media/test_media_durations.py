@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
+import threading
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -21,6 +26,7 @@ import pytest
 from kitta_notebook import KittaClient
 from kitta_notebook.errors import MediaWarning
 from kitta_notebook.media.facts import MediaFacts, read_facts
+from kitta_notebook.media.probing import probe_url
 from kitta_notebook.media.sniff import sniff
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.samples import SAMPLES_DIR
@@ -139,3 +145,54 @@ def test_a_lying_m4a_header_sets_neither_estimate_nor_duration(
         with pytest.warns(MediaWarning, match="not trusted"):
             client.lip_sync.create(audio_url=audio, video_url=VIDEO)
     assert len(bodies) == 1 and "durationSeconds" not in bodies[0]
+
+
+@contextmanager
+def host_claiming(data: bytes, total: int) -> Iterator[str]:
+    """A media host on 127.0.0.1 whose Content-Range claims `total` bytes while it holds
+    only `data`: past its real end it answers 416."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            found = re.match(r"bytes=(\d+)-(\d*)$", self.headers.get("Range", ""))
+            start = int(found.group(1)) if found else 0
+            end = min(int(found.group(2) or total - 1), total - 1) if found else total - 1
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{total}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            chunk = data[start : min(end + 1, len(data))]
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{start + len(chunk) - 1}/{total}")
+            self.send_header("Content-Length", str(len(chunk)))
+            self.end_headers()
+            self.wfile.write(chunk)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/lie.wav"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_host_claiming_more_bytes_than_it_has_does_not_set_the_price(tmp_path: Path) -> None:
+    """The WAV's header and the host's Content-Range tell the same lie (50 minutes, 96 MB);
+    the file's last byte cannot be read, so the size is not proven and no length is."""
+    data = lying_wav(tmp_path / "lie.wav").read_bytes()
+    header_total = struct.unpack("<I", data[4:8])[0] + 8
+    with host_claiming(data, header_total) as url, httpx.Client() as client:
+        result = probe_url(client, url, deadline=20)
+    assert result.size == header_total and result.facts is not None
+    assert result.audio_duration is None
+    assert result.facts.duration_doubt and "could not be read" in result.facts.duration_doubt
