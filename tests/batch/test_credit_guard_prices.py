@@ -14,6 +14,7 @@ Real sandboxes over real HTTP on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from collections.abc import Iterator
@@ -181,6 +182,43 @@ def test_a_price_is_learned_from_finished_tasks_and_confirmed_by_one_create(
     # The learned price is provisional: the first create went alone, answered before any other.
     assert log.events[:3] == ["sent", "answered", "sent"]
     assert log.events.count("sent") == 4
+
+
+def test_the_async_client_learns_the_price_and_confirms_it_the_same_way(
+    unpriced: Sandbox,
+) -> None:
+    token = "tok-learned-price-async"
+    unpriced.add_account(token, 100_000_000)
+    media = {"audio_url": unpriced.samples["audio"], "video_url": unpriced.samples["video"]}
+    with unpriced.client(token) as client:  # one finished task, in the account's journal
+        client.lip_sync.wait(client.lip_sync.create(**media), timeout=60)
+    events: list[str] = []
+
+    async def sent(request: httpx.Request) -> None:
+        if request.method == "POST" and request.url.path.endswith("/lip-sync/tasks"):
+            events.append("sent")
+
+    async def answered(response: httpx.Response) -> None:
+        if response.request.method == "POST" and response.url.path.endswith("/lip-sync/tasks"):
+            events.append("answered")
+
+    async def run() -> None:
+        async with unpriced.async_client(token) as client:
+            report = await client.lip_sync.check(**media)
+            assert report.price_source == "learned from 1 task"
+            assert report.estimated_credits == SAMPLE_CREDITS
+            hooks = client._http.event_hooks
+            client._http.event_hooks = {
+                "request": [*hooks.get("request", []), sent],
+                "response": [*hooks.get("response", []), answered],
+            }
+            result = await client.lip_sync.create_many(
+                batch_of(unpriced, 3), progress=False, concurrency=3, max_credits=1287
+            )
+            assert result.ok and result.credits == 3 * SAMPLE_CREDITS
+
+    asyncio.run(run())
+    assert events[:3] == ["sent", "answered", "sent"] and events.count("sent") == 3
 
 
 # --- the budget's rules, without a server --------------------------------------------------
