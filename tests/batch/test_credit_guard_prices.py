@@ -15,6 +15,7 @@ Real sandboxes over real HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import threading
 from collections.abc import Iterator
@@ -147,8 +148,12 @@ def unpriced() -> Iterator[Sandbox]:
 
 
 def test_the_hidden_price_is_not_in_the_document(unpriced: Sandbox) -> None:
-    info = parse_openapi(httpx.get(unpriced.openapi_url, timeout=10).json(), unpriced.base_url)
+    document = httpx.get(unpriced.openapi_url, timeout=10).json()
+    info = parse_openapi(document, unpriced.base_url)
     assert info.is_sandbox and info.rate(MODEL) is None
+    assert "creditsPerSecond" not in json.dumps(document)
+    with unpriced.client(TOKEN, journal=False) as client:
+        assert "creditsPerSecond" not in json.dumps(client.usage())
 
 
 def test_a_price_is_learned_from_finished_tasks_and_confirmed_by_one_create(
