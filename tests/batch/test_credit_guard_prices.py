@@ -177,6 +177,8 @@ def test_a_price_is_learned_from_finished_tasks_and_confirmed_by_one_create(
         learned = client.lip_sync.check(**media)
         assert learned.price_source == "learned from 1 task"
         assert learned.estimated_credits == SAMPLE_CREDITS  # the same audio: the same charge
+        shown = learned._repr_mimebundle_()
+        assert all("price learned from 1 task" in view for view in shown.values())
         with pytest.raises(CreditLimitError, match=r"estimated at 1716 credits.*learned from 1"):
             client.lip_sync.create_many(batch_of(unpriced, 4), progress=False, max_credits=1715)
         log = CreateLog(client)
