@@ -99,7 +99,8 @@ def refuse_over_limit(
         reason = (
             f"the price of {model} is unknown: the server publishes no price (the real "
             "service does not), and this account's journal has no succeeded task on it "
-            "to learn the price from. Create one task first (its charge teaches the price)"
+            "to learn the price from. Create one task first and let it finish (its charge "
+            "teaches the price)"
             if known[model].source == "unknown"
             else "their audio length is unknown (give duration_seconds, or keep preflight on "
             "with audio it can read)"
