@@ -28,7 +28,7 @@ from kitta_notebook.batch import CreditLimitError
 from kitta_notebook.batch.credits import CreditBudget
 from kitta_notebook.batch.prepare import PreparedItem
 from kitta_notebook.errors import MediaWarning
-from kitta_notebook.price import Charge, Price, price_for
+from kitta_notebook.price import Charge, Price, price_for, sane_charge
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.faults import FaultConfig
 from kitta_notebook.sandbox.pricing import PRICES, ModelPrice
@@ -297,3 +297,12 @@ def test_a_published_price_that_is_no_price_is_unknown() -> None:
         }
     }
     assert parse_openapi(huge_step, "http://127.0.0.1").estimate(MODEL, 12.0) == 1200
+
+
+def test_nonsense_charges_teach_no_price() -> None:
+    """What a hostile server reported (and the journal kept) never becomes a price."""
+    nan = float("nan")
+    for seconds, credits in [(4.0, -429), (4.0, nan), (4.0, 0), (0, 429), (nan, 429),
+                             (4.0, 1e12), (None, 429), (4.0, True), (4.0, "429")]:  # fmt: skip
+        assert sane_charge(seconds, credits) is None, (seconds, credits)
+    assert sane_charge(4.0, 429) == Charge(4.0, 429.0)
