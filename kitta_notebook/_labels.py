@@ -237,6 +237,17 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     },
     "preflight_from_probe": {"en": "duration read from the audio", "zh": "时长取自音频"},
     "preflight_no_estimate": {"en": "No estimate: {reason}", "zh": "无法估算：{reason}"},
+    "preflight_price_source": {"en": "price {source}", "zh": "价格{source}"},
+    # where a price came from (`Price.describe`)
+    "price_published": {"en": "published by the server", "zh": "由服务器公布"},
+    "price_learned": {"en": "learned from {tasks} tasks", "zh": "从 {tasks} 个已完成任务学得"},
+    "price_learned_one": {"en": "learned from 1 task", "zh": "从 1 个已完成任务学得"},
+    "price_learned_batch": {
+        "en": "learned from this batch's creates ({batch})",
+        "zh": "从本批次已创建的任务学得（{batch} 个）",
+    },
+    "price_and_batch": {"en": " and {batch} of this batch", "zh": "及本批次 {batch} 个任务"},
+    "price_unknown": {"en": "unknown", "zh": "未知"},
     # validation messages shown next to a field (Chinese; English shows the core's sentence)
     "val_required": {"en": "This is required.", "zh": "必填。"},
     "val_not_text": {"en": "This must be a URL string.", "zh": "必须是 URL 文本。"},
