@@ -7,7 +7,7 @@ PORT ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: demo test lint typecheck unit bench clean compat
+.PHONY: demo test lint typecheck unit bench mutate clean compat
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## JupyterLab on the quickstart notebook, against the embedded sandbox (no token needed).
+## JupyterLab on the quickstart notebook, against the embedded sandbox (no token needed). It runs
+## copies of the notebooks in $(DEMO_DIR)/ (made once, ignored by git; delete it for fresh ones), so
+## outputs and files the notebooks write never land in the tracked notebooks/.
+DEMO_DIR := demo
 demo: $(STAMP)
-	env -u KITTA_API_TOKEN -u KITTA_BASE_URL $(BIN)/jupyter lab --port=$(PORT) $(ROOT_FLAG) notebooks/01_quickstart.ipynb
+	mkdir -p $(DEMO_DIR)
+	for nb in notebooks/*.ipynb; do [ -e "$(DEMO_DIR)/$${nb##*/}" ] || cp "$$nb" $(DEMO_DIR)/; done
+	env -u KITTA_API_TOKEN -u KITTA_BASE_URL $(BIN)/jupyter lab --port=$(PORT) $(ROOT_FLAG) \
+		--ServerApp.root_dir=$(DEMO_DIR) --LabApp.default_url=/lab/tree/01_quickstart.ipynb
 
 ## Lint (ruff, the import contract), type-check and run every test (browser tests included when Chromium is installed).
 test: $(STAMP) lint typecheck
@@ -42,5 +48,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_media
 	$(BIN)/python benchmarks/soak.py
 
+## Mutation testing of the billing and file modules (slow; report in benchmarks/MUTATION.md).
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	$(BIN)/python -m benchmarks.mutate
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf mutants $(VENV) .pytest_cache .mypy_cache .ruff_cache

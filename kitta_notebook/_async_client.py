@@ -127,7 +127,7 @@ class AsyncKittaClient(ClientBase):
                     return response
                 decision = _core.decide_after_response(self._config, request, response, attempt)
                 if not decision.retry:
-                    raise _responses.api_error(response)
+                    raise _responses.api_error(response, self._config.token_source)
             await asyncio.sleep(decision.delay)
             attempt += 1
 
@@ -182,7 +182,7 @@ class AsyncKittaClient(ClientBase):
         task: LipSyncTask | str,
         path: str | Path | None = None,
         *,
-        overwrite: bool = True,
+        overwrite: bool | None = None,
         timeout: float | None = None,
     ) -> Path:
         """Save a task's result video; see `KittaClient.download`."""

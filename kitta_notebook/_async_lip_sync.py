@@ -95,7 +95,8 @@ class AsyncLipSync:
 
         planned = await asyncio.to_thread(_inputs.plan, self._client._config, fields)
         info = await self._client.server_info()
-        return await _inputs.check_async(self._client._config, info, planned)
+        journal = await asyncio.to_thread(getattr, self._client, "journal")
+        return await _inputs.check_async(self._client._config, info, planned, journal)
 
     async def _create_checked(
         self,

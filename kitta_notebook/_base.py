@@ -138,6 +138,7 @@ class ClientBase:
         if not clean:
             raise ValueError("the API token is empty")
         self._config.token = Secret(clean)
+        self._config.token_source = "entered"
 
     def __repr__(self) -> str:
         config = getattr(self, "_config", None)  # a half-built client must still repr

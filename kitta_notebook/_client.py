@@ -124,7 +124,7 @@ class KittaClient(ClientBase):
                     return response
                 decision = _core.decide_after_response(self._config, request, response, attempt)
                 if not decision.retry:
-                    raise _responses.api_error(response)
+                    raise _responses.api_error(response, self._config.token_source)
             time.sleep(decision.delay)
             attempt += 1
 
@@ -179,14 +179,16 @@ class KittaClient(ClientBase):
         task: LipSyncTask | str,
         path: str | Path | None = None,
         *,
-        overwrite: bool = True,
+        overwrite: bool | None = None,
         timeout: float | None = None,
     ) -> Path:
         """Save a task's result video; returns the path written.
 
-        `path` may be a file or a folder (default: `<task_id>.mp4` here); an
-        existing file is replaced (`overwrite=False` refuses instead), so a
-        re-run cell works. `timeout` is the total time allowed (default 600 s,
+        `path` may be a file or a folder (default: `<task_id>.mp4` here). An
+        existing file is replaced only when kitta-notebook wrote it and it is
+        unchanged, so a re-run cell works and a file of yours is never lost
+        (`overwrite=True` replaces any file, `overwrite=False` none). `timeout`
+        is the total time allowed (default 600 s,
         `kitta_notebook._download.DEFAULT_DOWNLOAD_TIMEOUT`). What arrives must
         be a video of the announced length, else `DownloadError` and no file
         is left. When the result host refuses an old link, the task is

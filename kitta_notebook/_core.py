@@ -28,6 +28,7 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     MissingTokenError,
+    TokenSource,
     ValidationError,
 )
 from .models import LipSyncTask
@@ -123,6 +124,8 @@ class ClientConfig:
     token: Secret | None
     timeout: httpx.Timeout
     max_retries: int
+    # Where the token came from (a 401 says what to check).
+    token_source: TokenSource = "environment"
     retry_base_delay: float = 0.5
     retry_max_delay: float = 8.0
     # Keep result videos locally: True, False, a folder, or None (KITTA_KEEP_RESULTS decides).
@@ -155,6 +158,7 @@ class ClientConfig:
     ) -> ClientConfig:
         from ._colab import token_from_colab_secrets  # Colab keeps it in Secrets, not the env
 
+        source: TokenSource = "environment" if token is None else "argument"
         if token is None:
             token = os.environ.get(TOKEN_ENV) or token_from_colab_secrets()
         raw_token = token
@@ -192,6 +196,7 @@ class ClientConfig:
             token=Secret(clean_token) if clean_token else None,
             timeout=resolved,
             max_retries=max_retries,
+            token_source=source,
         )
 
     # --- facts about the origin -----------------------------------------

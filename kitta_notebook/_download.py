@@ -3,9 +3,11 @@
 A download goes through `_fetch` (no token, total deadline, size cap, a
 check that a video arrived) into a hidden temporary file next to the target,
 renamed into place only when everything arrived: a failure never leaves a
-partial file. `task.download()` and `client.download()` both overwrite an
-existing file by default, so re-running a notebook cell works. A downloaded
-result is also kept when keeping is on (see `_kept`).
+partial file. An existing file is replaced by default only when this toolkit
+wrote it and it is unchanged (see `_written`), so re-running a notebook cell
+works while a user's own file of that name is never lost; `overwrite=True`
+replaces any file, `overwrite=False` none. A downloaded result is also kept
+when keeping is on (see `_kept`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ._media_files import (
     save_async,
 )
 from ._private_loop import run_in_private_loop
+from ._written import DOWNLOAD, intact, remember
 from .errors import DownloadError, KittaError, ValidationError
 
 if TYPE_CHECKING:
@@ -57,9 +60,17 @@ def download_target(task: LipSyncTask, path: str | os.PathLike[str] | None) -> t
     return url, target
 
 
-def _check_overwrite(target: Path, overwrite: bool) -> None:
-    if not overwrite and target.exists():
+def _check_overwrite(target: Path, overwrite: bool | None) -> None:
+    """Refuse, before anything is fetched, to replace a file the caller may still want."""
+    if overwrite is True or not (target.exists() or target.is_symlink()):
+        return
+    if overwrite is False:
         raise DownloadError(f"{target} exists already; pass overwrite=True to replace it.")
+    if not intact(target):
+        raise DownloadError(
+            f"{target} exists and was not written by kitta-notebook (or was changed since); "
+            "it was left untouched. Pass another path, or overwrite=True to replace it."
+        )
 
 
 def _limits(deadline_at: float, timeout: float) -> FetchLimits:
@@ -81,7 +92,7 @@ def download(
     task: LipSyncTask | str,
     path: str | os.PathLike[str] | None,
     *,
-    overwrite: bool,
+    overwrite: bool | None,
     timeout: float | None,
 ) -> Path:
     """`KittaClient.download`: fetch once more for a fresh link when the old one expired."""
@@ -109,7 +120,7 @@ async def download_async(
     task: LipSyncTask | str,
     path: str | os.PathLike[str] | None,
     *,
-    overwrite: bool,
+    overwrite: bool | None,
     timeout: float | None,
 ) -> Path:
     """`AsyncKittaClient.download`, on the running loop."""
@@ -132,6 +143,9 @@ async def download_async(
 
 
 def _after_download(client: Any, task: object, snapshot: LipSyncTask, saved: Saved) -> None:
+    fetched = saved.fetched
+    with contextlib.suppress(OSError):  # unrecorded, the file is simply never replaced unasked
+        remember(saved.path, DOWNLOAD, fetched.size, fetched.sha256, snapshot.task_id)
     client._record_download(snapshot, saved.path)
     if not isinstance(task, str) and snapshot is not task:
         task._update_from(snapshot)  # type: ignore[attr-defined]

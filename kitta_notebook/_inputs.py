@@ -8,6 +8,7 @@ create whose media have a definite problem, before any credit is spent.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,11 +22,14 @@ from .media import (
     classify_source,
     collect_local_sources,
 )
+from .media.preflight_core import with_price
+from .price import Price, charges_in, price_for
 from .server_info import ServerInfo, api_origin
 from .validation import CreateRequest, validate_create
 
 if TYPE_CHECKING:
     from ._core import ClientConfig
+    from .history.journal import Journal
     from .media import PublishedMedia
 
 
@@ -132,16 +136,28 @@ async def prepare_async(
     return finish(config, prepared.fields, prepared.preflight, prepared.published)
 
 
-def check(config: ClientConfig, info: ServerInfo, planned: Mapping[str, Any]) -> Preflight:
+def price_of(info: ServerInfo, model: str, journal: Journal | None) -> Price:
+    """The server's published price, else one learned from the journal's finished tasks
+    (read only when nothing is published: a blocking SQLite read)."""
+    charges = [] if info.rate(model) is not None else charges_in(journal, model)
+    return price_for(info, model, charges)
+
+
+def check(
+    config: ClientConfig, info: ServerInfo, planned: Mapping[str, Any], journal: Journal | None
+) -> Preflight:
     """`lip_sync.check()`: the preflight alone; nothing is published or created."""
-    return prober_of(config).preflight(
-        dict(planned), **price_options(config, info, str(planned.get("model")))
-    )
+    model = str(planned.get("model"))
+    checked = prober_of(config).preflight(dict(planned), **price_options(config, info, model))
+    return with_price(checked, price_of(info, model, journal))
 
 
 async def check_async(
-    config: ClientConfig, info: ServerInfo, planned: Mapping[str, Any]
+    config: ClientConfig, info: ServerInfo, planned: Mapping[str, Any], journal: Journal | None
 ) -> Preflight:
-    return await AsyncMediaProber(prober_of(config)).preflight(
-        dict(planned), **price_options(config, info, str(planned.get("model")))
+    model = str(planned.get("model"))
+    checked = await AsyncMediaProber(prober_of(config)).preflight(
+        dict(planned), **price_options(config, info, model)
     )
+    price = await asyncio.to_thread(price_of, info, model, journal)
+    return with_price(checked, price)

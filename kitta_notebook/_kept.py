@@ -5,7 +5,10 @@ by default for the embedded sandbox), each result video the toolkit fetches
 is also kept under `KITTA_HOME/results` (or a folder of your choice) and
 recorded in the journal (path, size, sha256), so a card plays it after its
 link expired or the kernel restarted. Disk use is capped
-(`KITTA_KEEP_MAX_BYTES`, default 2 GiB); the oldest kept results go first.
+(`KITTA_KEEP_MAX_BYTES`, default 2 GiB); the oldest kept results go first,
+and a result larger than the cap is not kept. The folder may hold the user's
+own files: only results this toolkit wrote there, still unchanged (see
+`_written`), are ever counted, replaced, removed or played.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ._media_files import (
     save_async,
 )
 from ._private_loop import run_in_private_loop
+from ._written import KEPT, Written, conflicts, forget, intact, key_of, remember, written_in
 from .errors import DownloadError, KittaError, ValidationError
 
 logger = logging.getLogger("kitta_notebook")
@@ -97,20 +101,26 @@ def _kept_name(client: Any, task: LipSyncTask, suffix: str) -> str:
 
 
 def kept_path(client: Any, task: LipSyncTask) -> Path | None:
-    """The kept copy of a task's result, when keeping is on and there is one on disk.
+    """The kept copy of a task's result, when keeping is on and an intact one is on disk.
 
-    The file named after the task comes first (no journal query, and a render
-    never opens a journal); the journal's record is asked only after a miss.
+    Intact: written by this toolkit and still holding the bytes it recorded
+    (see `_written`; checked once per size and mtime, so cards stay fast). A
+    copy that was replaced or changed is never played or exported: the task's
+    link is used instead, and the changed file is left alone.
     """
     folder = keep_folder(client) if client is not None else None
     if folder is None:
         return None
     if task.result_video_url:
         path = folder / _kept_name(client, task, result_suffix(str(task.result_video_url)))
-        if path.is_file():
+        if intact(path):
             return path
-    recorded = _path_of(_journal_call(getattr(client, "journal", None), "kept", task.task_id))
-    return recorded if recorded is not None and recorded.is_file() else None
+    record = _journal_call(getattr(client, "journal", None), "kept", task.task_id)
+    recorded = _path_of(record)
+    expected = getattr(record, "sha256", None)
+    if recorded is None or not intact(recorded, expected if isinstance(expected, str) else None):
+        return None
+    return recorded
 
 
 def _path_of(record: object) -> Path | None:
@@ -140,12 +150,47 @@ def _journal_call(journal: object, name: str, *args: object) -> Any:
 KEEP_TIMEOUT = 300.0
 
 
+def _not_kept(task: LipSyncTask, why: str) -> None:
+    logger.warning("the result of %s was not kept: %s", task.task_id, why)
+
+
+def _too_large(size: int | None, cap: int) -> str:
+    what = "It is" if size is None else f"It is {size:,} bytes,"
+    return (
+        f"{what} more than {KEEP_MAX_ENV} ({cap:,} bytes) allows, so the cap holds. "
+        "The card and download() still fetch it from its link."
+    )
+
+
+def _in_the_way(target: Path) -> str | None:
+    """Why `target` must not be written: a file there that this toolkit did not write."""
+    if not conflicts([target]):
+        return None
+    return (
+        f"{target} exists and was not written by kitta-notebook (or was changed since); "
+        "it was left untouched."
+    )
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(
+            f"Cannot create the folder {folder} for kept results "
+            f"({exc.strerror or type(exc).__name__}); set KITTA_KEEP_RESULTS to a folder "
+            "you can write to, or to 0."
+        ) from exc
+
+
 async def ensure_kept_async(client: Any, task: LipSyncTask) -> Path | None:
     """Keep a succeeded task's result when keeping is on and no copy exists yet.
 
     For code that finishes tasks without showing them (a `wait()`, a batch):
-    the result is fetched once, within `KEEP_TIMEOUT`, straight into the
-    kept folder. Returns the kept path, or None when keeping is off.
+    the result is fetched once, within `KEEP_TIMEOUT` and the disk cap,
+    straight into the kept folder. Returns the kept path, or None when keeping
+    is off; a result larger than the cap, or a file of the user's under the
+    kept name, is a `DownloadError` and nothing is written.
     """
     folder = keep_folder(client)
     if folder is None or not task.succeeded or not task.result_video_url:
@@ -155,16 +200,20 @@ async def ensure_kept_async(client: Any, task: LipSyncTask) -> Path | None:
         return existing
     url = result_url(task)
     target = folder / _kept_name(client, task, result_suffix(url))
+    cap = keep_max_bytes()
+    if cap == 0:
+        raise DownloadError(_too_large(None, cap), reason="too_large")
+    _make_folder(folder)
+    problem = _in_the_way(target)
+    if problem is not None:
+        raise DownloadError(problem)
+    limits = FetchLimits(deadline=KEEP_TIMEOUT, max_bytes=min(cap, DEFAULT_MAX_DOWNLOAD_BYTES))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DownloadError(
-            f"Cannot create the folder {folder} for kept results "
-            f"({exc.strerror or type(exc).__name__}); set KITTA_KEEP_RESULTS to a folder "
-            "you can write to, or to 0."
-        ) from exc
-    limits = FetchLimits(deadline=KEEP_TIMEOUT, max_bytes=DEFAULT_MAX_DOWNLOAD_BYTES)
-    saved = await save_async(url, target, limits)
+        saved = await save_async(url, target, limits)
+    except DownloadError as exc:
+        if exc.reason == "too_large" and cap < DEFAULT_MAX_DOWNLOAD_BYTES:
+            raise DownloadError(_too_large(None, cap), reason="too_large") from exc
+        raise
     _record_kept(client, task, saved.path, saved.fetched.size, saved.fetched.sha256)
     return saved.path
 
@@ -206,9 +255,16 @@ def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | None:
     if folder is None or not task.result_video_url:
         return None
     target = folder / _kept_name(client, task, result_suffix(str(task.result_video_url)))
-    if target.is_file() and target.stat().st_size == len(data):
+    sha256 = hashlib.sha256(data).hexdigest()
+    if intact(target, sha256):
         return target
-    folder.mkdir(parents=True, exist_ok=True)
+    if not _fits(task, len(data)):
+        return None
+    _make_folder(folder)
+    problem = _in_the_way(target)
+    if problem is not None:
+        _not_kept(task, problem)
+        return None
     handle, temp = open_temp(target)
     try:
         with handle:
@@ -218,18 +274,22 @@ def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | None:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-    _record_kept(client, task, target, len(data), hashlib.sha256(data).hexdigest())
+    _record_kept(client, task, target, len(data), sha256)
     return target
 
 
 def keep_file(client: Any, task: LipSyncTask, source: Path, fetched: Fetched) -> Path | None:
     """Keep a downloaded result (a hard link where possible, else a copy)."""
     folder = keep_folder(client)
-    if folder is None:
+    if folder is None or not _fits(task, fetched.size):
         return None
     target = folder / _kept_name(client, task, source.suffix or ".mp4")
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     if target.resolve() != source.resolve():
+        problem = _in_the_way(target)
+        if problem is not None:
+            _not_kept(task, problem)
+            return None
         handle, temp = open_temp(target)
         handle.close()
         try:
@@ -249,47 +309,71 @@ def keep_file(client: Any, task: LipSyncTask, source: Path, fetched: Fetched) ->
     return target
 
 
+def _fits(task: LipSyncTask, size: int) -> bool:
+    """Whether one result of `size` bytes can be kept at all (else the user is told)."""
+    cap = keep_max_bytes()
+    if size <= cap:
+        return True
+    _not_kept(task, _too_large(size, cap))
+    return False
+
+
 def _record_kept(client: Any, task: LipSyncTask, path: Path, size: int, sha256: str) -> None:
+    remember(path, KEPT, size, sha256, task.task_id)
     journal = getattr(client, "journal", None)
     _journal_call(journal, "record_kept", task.task_id, str(path.absolute()), size, sha256)
     enforce_keep_cap(client, protect=path)
 
 
 def enforce_keep_cap(client: Any, *, protect: Path | None = None) -> list[Path]:
-    """Remove the oldest kept results until their total fits the cap; the removed paths."""
+    """Remove the oldest kept results until their total fits the cap; the removed paths.
+
+    Only results this toolkit kept in the folder, still byte for byte as it
+    wrote them, count and may go: every other file there is the user's.
+    """
     folder = keep_folder(client)
     if folder is None or not folder.is_dir():
         return []
     cap = keep_max_bytes()
-    files = sorted(
-        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
-        key=lambda p: p.stat().st_mtime,
-    )
-    total = sum(p.stat().st_size for p in files)
-    removed: list[Path] = []
     journal = getattr(client, "journal", None)
-    for path in files:
+    kept = _intact_kept(folder, journal)
+    total = sum(record.size for record in kept)
+    keep = None if protect is None else key_of(protect)
+    removed: list[Path] = []
+    for record in kept:
         if total <= cap:
             break
-        if protect is not None and path.resolve() == protect.resolve():
+        if key_of(record.path) == keep:
             continue
-        size = path.stat().st_size
-        with contextlib.suppress(OSError):
-            path.unlink()
-            total -= size
-            removed.append(path)
-            _forget(journal, path)
+        try:
+            record.path.unlink(missing_ok=True)
+        except OSError:
+            continue
+        _forget(record, journal)
+        total -= record.size
+        removed.append(record.path)
     return removed
 
 
-def _forget(journal: object, path: Path) -> None:
-    """Drop the journal's record of a removed kept file."""
-    for record in _journal_call(journal, "kept_oldest", 1_000_000) or ():
-        recorded = _path_of(record)
-        task_id = getattr(record, "task_id", None)
-        if task_id is not None and recorded is not None and recorded.name == path.name:
-            _journal_call(journal, "forget_kept", task_id)
-            return
+def _intact_kept(folder: Path, journal: object) -> list[Written]:
+    """The kept results in `folder` still as written, oldest first; others are forgotten."""
+    found = []
+    for record in written_in(folder, KEPT):
+        if intact(record.path, record.sha256):
+            found.append(record)
+        else:  # gone, or changed by someone else: no longer ours to count or remove
+            _forget(record, journal)
+    return found
+
+
+def _forget(record: Written, journal: object) -> None:
+    """Drop a kept file from the index, and the journal's record when it names that file."""
+    forget(record.path)
+    if record.task_id is None:
+        return
+    recorded = _path_of(_journal_call(journal, "kept", record.task_id))
+    if recorded is not None and key_of(recorded) == key_of(record.path):
+        _journal_call(journal, "forget_kept", record.task_id)
 
 
 def kept_total_bytes(client: Any) -> int:
@@ -297,6 +381,4 @@ def kept_total_bytes(client: Any) -> int:
     folder = keep_folder(client)
     if folder is None or not folder.is_dir():
         return 0
-    return sum(
-        p.stat().st_size for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-    )
+    return sum(record.size for record in written_in(folder, KEPT) if intact(record.path))

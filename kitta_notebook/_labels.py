@@ -157,6 +157,39 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "zh": "已为本次会话设置 API 令牌（不会保存到笔记本）。",
     },
     "panel_token_empty": {"en": "The API token is empty.", "zh": "API 令牌为空。"},
+    # the panel served to others (widgets/_visitors.py)
+    "visitor_own_token": {
+        "en": "This app is shared: tasks here are paid with your own Kitta API token, never the "
+        "server's. Your token stays in this session only and is sent only to the API.",
+        "zh": "此应用为共享应用：此处的任务使用您自己的 Kitta API 令牌付费，绝不使用服务器的令牌。"
+        "您的令牌仅在本次会话中使用，只发送给 API。",
+    },
+    "visitor_operator_pays": {
+        "en": "The app's operator pays for the tasks created here. This session may spend "
+        "{cap} credits: {left} left; at most {n} submissions per minute.",
+        "zh": "此处创建的任务由应用运营者付费。本次会话最多可用 {cap} 积分，剩余 {left}；"
+        "每分钟最多提交 {n} 次。",
+    },
+    "visitor_over_cap": {
+        "en": "Not sent: this task would cost about {cost} credits, more than the {left} left "
+        "for this session.",
+        "zh": "未发送：此任务约需 {cost} 积分，超过本次会话剩余的 {left} 积分。",
+    },
+    "visitor_no_estimate": {
+        "en": "Not sent: the cost cannot be estimated (the audio's length could not be measured, "
+        "or the service publishes no price), so this session's credit cap cannot be kept.",
+        "zh": "未发送：无法估算费用（无法测出音频长度，或服务未公布价格），"
+        "因此无法遵守本次会话的积分上限。",
+    },
+    "visitor_rate": {
+        "en": "Not sent: at most {n} submissions per minute here; try again in {s} s.",
+        "zh": "未发送：此处每分钟最多提交 {n} 次；请 {s} 秒后再试。",
+    },
+    "visitor_token_refused": {
+        "en": "The service refused this API token (401): check it and paste it again. "
+        "Nothing was created.",
+        "zh": "服务拒绝了此 API 令牌（401）：请检查后重新粘贴。未创建任何任务。",
+    },
     "panel_fix_fields": {
         "en": "Fix the marked fields; nothing was sent.",
         "zh": "请修正标出的字段；尚未发送任何请求。",
@@ -204,6 +237,17 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     },
     "preflight_from_probe": {"en": "duration read from the audio", "zh": "时长取自音频"},
     "preflight_no_estimate": {"en": "No estimate: {reason}", "zh": "无法估算：{reason}"},
+    "preflight_price_source": {"en": "price {source}", "zh": "价格{source}"},
+    # where a price came from (`Price.describe`)
+    "price_published": {"en": "published by the server", "zh": "由服务器公布"},
+    "price_learned": {"en": "learned from {tasks} tasks", "zh": "从 {tasks} 个已完成任务学得"},
+    "price_learned_one": {"en": "learned from 1 task", "zh": "从 1 个已完成任务学得"},
+    "price_learned_batch": {
+        "en": "learned from this batch's creates ({batch})",
+        "zh": "从本批次已创建的任务学得（{batch} 个）",
+    },
+    "price_and_batch": {"en": " and {batch} of this batch", "zh": "及本批次 {batch} 个任务"},
+    "price_unknown": {"en": "unknown", "zh": "未知"},
     # validation messages shown next to a field (Chinese; English shows the core's sentence)
     "val_required": {"en": "This is required.", "zh": "必填。"},
     "val_not_text": {"en": "This must be a URL string.", "zh": "必须是 URL 文本。"},
@@ -279,6 +323,14 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "err_401": {
         "en": "The API token is missing or invalid: check KITTA_API_TOKEN.",
         "zh": "API 令牌缺失或无效，请检查 KITTA_API_TOKEN。",
+    },
+    "err_401_argument": {
+        "en": "The API token is missing or invalid: check the token passed as token=.",
+        "zh": "API 令牌缺失或无效，请检查通过 token= 传入的令牌。",
+    },
+    "err_401_entered": {
+        "en": "The API token is missing or invalid: check the token you entered.",
+        "zh": "API 令牌缺失或无效，请检查您输入的令牌。",
     },
     "err_402": {
         "en": "Not enough credits for this task: top up the account or use a shorter audio.",

@@ -116,7 +116,7 @@ class LipSync:
 
         planned = _inputs.plan(self._client._config, fields)
         info = self._client.server_info()
-        return _inputs.check(self._client._config, info, planned)
+        return _inputs.check(self._client._config, info, planned, self._client.journal)
 
     def _create_checked(
         self,

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from ._redact import redact_text
-from .errors import APIStatusError, error_class_for
+from .errors import APIStatusError, AuthenticationError, TokenSource, error_class_for
 from .models import LipSyncTask, Page
 
 
@@ -38,8 +38,11 @@ def request_id_of(response: httpx.Response, body: object = None) -> str | None:
     return None if found is None else redact_text(str(found), sent_secrets(response))
 
 
-def api_error(response: httpx.Response) -> APIStatusError:
-    """Map an error response to the matching `APIStatusError` subclass, JSON or not."""
+def api_error(
+    response: httpx.Response, token_source: TokenSource = "environment"
+) -> APIStatusError:
+    """Map an error response to the matching `APIStatusError` subclass, JSON or not
+    (a 401 names where the token came from: `token_source`)."""
     status = response.status_code
     secrets = sent_secrets(response)
     # The reason phrase is the server's text too, and the Response's repr shows it
@@ -70,6 +73,10 @@ def api_error(response: httpx.Response) -> APIStatusError:
     message = redact_text(message, secrets)
     cls = error_class_for(status)
     may_have_created = response.request.method == "POST" and status >= 500
+    if cls is AuthenticationError:
+        return AuthenticationError(
+            status, code, message, request_id_of(response, body), token_source=token_source
+        )
     return cls(
         status, code, message, request_id_of(response, body), may_have_created=may_have_created
     )

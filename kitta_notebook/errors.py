@@ -9,7 +9,7 @@ scrubbed of credentials (`_redact.redact_text`) first, since a proxy may echo th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ._redact import redact_text
 from ._text import MAX_MESSAGE_CHARS, clip
@@ -142,8 +142,33 @@ class BadRequestError(APIStatusError):
     hint = "the server refused the request body or query; check the fields named above."
 
 
+TokenSource = Literal["environment", "argument", "entered"]
+"""Where a client's token came from: KITTA_API_TOKEN (or Colab's secret of that name),
+`token=`, or `set_token()` (the panel's token field): what a 401 tells the user to check."""
+
+TOKEN_CHECKS: dict[TokenSource, str] = {
+    "environment": "check KITTA_API_TOKEN",
+    "argument": "check the token passed as token=",
+    "entered": "check the token entered (set_token() or the panel's token field)",
+}
+
+
 class AuthenticationError(APIStatusError):
-    hint = "the API token is missing or invalid; check KITTA_API_TOKEN."
+    """401. `token_source` says where the refused token came from, and the hint names it."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str | None,
+        message: str,
+        request_id: str | None = None,
+        *,
+        may_have_created: bool = False,
+        token_source: TokenSource = "environment",
+    ) -> None:
+        self.token_source: TokenSource = token_source
+        self.hint = f"the API token is missing or invalid; {TOKEN_CHECKS[token_source]}."
+        super().__init__(status_code, code, message, request_id, may_have_created=may_have_created)
 
 
 class InsufficientCreditsError(APIStatusError):
@@ -151,7 +176,7 @@ class InsufficientCreditsError(APIStatusError):
 
 
 class PermissionDeniedError(APIStatusError):
-    hint = "this account may not use this model or access this task."
+    hint = "choose a model or a task you have access to."
 
 
 class NotFoundError(APIStatusError):
@@ -331,6 +356,18 @@ class DownloadError(KittaError):
         self.arrived = arrived
         self.expired = expired
         self.reason = reason  # expired, too_large, timeout, not_media, incomplete, failed
+        super().__init__(clip(message, MAX_MESSAGE_CHARS))
+
+
+class FileConflictError(KittaError):
+    """Files the toolkit did not write (or that changed since) stand where it would write.
+
+    `paths` names them; nothing was written or removed. The toolkit only ever
+    replaces or removes files it wrote itself and that are still unchanged.
+    """
+
+    def __init__(self, message: str, paths: Sequence[object]) -> None:
+        self.paths = [str(path) for path in paths]
         super().__init__(clip(message, MAX_MESSAGE_CHARS))
 
 

@@ -283,21 +283,22 @@ class LipSyncTask:
         self,
         path: str | Path | None = None,
         *,
-        overwrite: bool = True,
+        overwrite: bool | None = None,
         timeout: float | None = None,
     ) -> Path:
         """Save the result video to `path` (a file or a folder); returns the file path.
 
-        Same rules as `client.download()`: an existing file is replaced unless
-        `overwrite=False`, `timeout` bounds the whole transfer (default 600 s),
-        and only a complete video is written. Result hosts never see the token.
+        Same rules as `client.download()`: an existing file is replaced only when
+        kitta-notebook wrote it and it is unchanged (`overwrite=True`: any file),
+        `timeout` bounds the whole transfer (default 600 s), and only a complete
+        video is written. Result hosts never see the token.
         """
         return (
             self._owner()._sync_client().download(self, path, overwrite=overwrite, timeout=timeout)
         )
 
     async def async_download(
-        self, path: str | Path | None = None, *, overwrite: bool = False
+        self, path: str | Path | None = None, *, overwrite: bool | None = None
     ) -> Path:
         return await self._owner()._async_client().download(self, path, overwrite=overwrite)
 

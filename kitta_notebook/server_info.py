@@ -16,6 +16,11 @@ from typing import Any
 
 from .validation import DEFAULT_MODEL
 
+MAX_PUBLISHED_RATE = 1e6
+"""A published price of zero, a negative one or one above this is no price (unknown):
+a zero rate would let `max_credits` pass any batch."""
+MAX_BILLING_STEP_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -95,11 +100,12 @@ def _prices(pricing: object) -> tuple[dict[str, float], float, float]:
     if isinstance(table, Mapping):
         for name, entry in table.items():
             rate = _number(entry.get("creditsPerSecond")) if isinstance(entry, Mapping) else None
-            if rate is not None and rate >= 0:
+            if rate is not None and 0 < rate <= MAX_PUBLISHED_RATE:
                 rates[str(name)] = rate
     minimum = _number(pricing.get("minimumBilledSeconds")) or 0.0
     step = _number(pricing.get("billingStepSeconds")) or 0.0
-    return rates, max(minimum, 0.0), max(step, 0.0)
+    # A step rounds to the nearest: a huge one would round every length down to nothing.
+    return rates, max(minimum, 0.0), step if 0 < step <= MAX_BILLING_STEP_SECONDS else 0.0
 
 
 def _listed_samples(listed: object) -> dict[str, Sample]:

@@ -34,6 +34,7 @@ from .start import (
     build_run,
     check_options,
     known_server_info,
+    learn_prices,
     needs_server_info,
     plan_batch,
     warn_if_balance_short,
@@ -70,7 +71,8 @@ async def start_run(
     )
     stage = media_stage(client._config, info, planned.to_check, preflight=options.preflight)
     checks = await check_items_async(stage, planned.to_check, options.concurrency)
-    run = build_run(planned, checks, info, options, lip_sync)
+    prices = await asyncio.to_thread(learn_prices, lip_sync, info, planned)
+    run = build_run(planned, checks, info, prices, options, lip_sync)
     estimate = total_estimate(run.prepared)
     if options.preflight and estimate:
         usage: dict[str, Any] | None
@@ -95,7 +97,13 @@ async def _create_one(
         except Exception as exc:
             return item_result(item, "existing", task=placeholder(known, lip_sync), error=exc)
     request = item.request
-    if request is None or not run.budget.reserve(item):
+    if request is None:
+        return not_sent(item, run.budget)
+    async with slots:  # a provisional price: one create at a time until a charge confirms it
+        while (turn := run.budget.turn(item)) == "wait":
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(slots.wait(), timeout=1.0)
+    if turn == "stop":
         return not_sent(item, run.budget)
     gate = run.gate
     attempts = 0
@@ -150,6 +158,8 @@ async def create_many(
         ACTIVE_GATE.set(run.gate)  # this task's own context: never seen outside the batch
         for item in queue:
             run.record(await _create_one(lip_sync, item, run, slots))
+            async with slots:  # the budget has counted this item: a waiting turn may go on
+                slots.notify_all()
             if view is not None:
                 view.update(run.snapshot())
 

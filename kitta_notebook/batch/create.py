@@ -35,6 +35,7 @@ from .start import (
     build_run,
     check_options,
     known_server_info,
+    learn_prices,
     needs_server_info,
     plan_batch,
     warn_if_balance_short,
@@ -55,7 +56,8 @@ def start_run(lip_sync: LipSync, requests: Iterable[object], options: BatchOptio
     )
     stage = media_stage(client._config, info, planned.to_check, preflight=options.preflight)
     checks = check_items(stage, planned.to_check, options.concurrency)
-    run = build_run(planned, checks, info, options, lip_sync)
+    prices = learn_prices(lip_sync, info, planned)
+    run = build_run(planned, checks, info, prices, options, lip_sync)
     estimate = total_estimate(run.prepared)
     if options.preflight and estimate:
         warn_if_balance_short(_usage_or_none(lip_sync), estimate)
@@ -90,7 +92,14 @@ def _create_one(
         except Exception as exc:
             return item_result(item, "existing", task=placeholder(known, lip_sync), error=exc)
     request = item.request
-    if request is None or not run.budget.reserve(item):
+    if request is None:
+        return not_sent(item, run.budget)
+    with slots:  # a provisional price: one create at a time until a charge confirms it
+        while (turn := run.budget.turn(item)) == "wait":
+            if stop.is_set():
+                raise _Stopped
+            slots.wait(timeout=1.0)
+    if turn == "stop":
         return not_sent(item, run.budget)
     gate = run.gate
     attempts = 0
@@ -152,6 +161,8 @@ def create_many(
             return _create_one(lip_sync, item, run, slots, stop)
         finally:
             ACTIVE_GATE.reset(token)
+            with slots:  # the budget has counted this item: a waiting turn may go on
+                slots.notify_all()
 
     workers = min(run.gate.limit, len(run.prepared))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kitta")

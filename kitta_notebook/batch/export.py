@@ -8,23 +8,37 @@ frame goes into `posters/` when ffmpeg is at hand. `manifest.csv` and
 redacted (credentials and signatures removed); every value is escaped in
 the HTML, and CSV cells that a spreadsheet would run as a formula are
 quoted with a leading apostrophe.
+
+Exporting never destroys a file of the user's: a folder may be new, hold
+other files, or hold an earlier export (whose files are replaced), but when
+any file the export would write is there and was not written by this
+toolkit, or was changed since, the export is refused before anything is
+written (`FileConflictError` naming those files). Each file is written
+atomically and recorded in the toolkit's index of what it wrote (`_written`).
+Only kept copies still matching their recorded sha256 are copied.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
+import io
 import json
+import os
 import re
+import secrets
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from .._media_files import open_temp
 from .._redact import redact_url
-from ..errors import KittaError
+from .._written import EXPORT, conflicts, intact, remember, sha256_of
+from ..errors import DownloadError, FileConflictError, KittaError
 from ..models import LipSyncTask
 from .export_html import index_html
 
@@ -191,24 +205,97 @@ def _poster(ffmpeg: str, video: Path, poster: Path) -> bool:
     return poster.is_file() and poster.stat().st_size > 0
 
 
-def _copy_kept(row: ExportRow, kept: Any, folder: Path, ffmpeg: str | None) -> tuple[int, int]:
-    """Copy a kept video beside the page (and make its poster); (videos, posters) added."""
-    source = Path(str(getattr(kept, "path", "") or ""))
-    if row.task_id is None or not source.name or not source.is_file():
-        return 0, 0
+def _kept_source(kept: Any) -> tuple[Path, str] | None:
+    """(path, sha256) of a kept copy still as it was kept; a replaced one is never exported."""
+    path, sha256 = getattr(kept, "path", None), getattr(kept, "sha256", None)
+    if not path or not isinstance(sha256, str):
+        return None
+    source = Path(str(path))
+    return (source, sha256) if intact(source, sha256) else None
+
+
+@dataclass
+class _Planned:
+    """One row's video and poster, named before anything is written."""
+
+    row: ExportRow
+    source: Path
+    sha256: str
+    video: Path
+    poster: Path | None
+
+
+def _plan(row: ExportRow, kept: Any, folder: Path, posters: bool) -> _Planned | None:
+    found = _kept_source(kept) if kept is not None else None
+    if row.task_id is None or found is None:
+        return None
     name = _safe_name(row.index, row.task_id)
-    target = folder / "videos" / f"{name}.mp4"
+    poster = folder / "posters" / f"{name}.jpg" if posters else None
+    return _Planned(row, found[0], found[1], folder / "videos" / f"{name}.mp4", poster)
+
+
+def _put(target: Path, write: Callable[[IO[bytes]], str]) -> None:
+    """Write `target` atomically through `write` (which returns the sha256), and record it."""
     target.parent.mkdir(exist_ok=True)
-    shutil.copyfile(source, target)
-    row.local_path = f"videos/{target.name}"
-    if ffmpeg is None:
-        return 1, 0
-    poster = folder / "posters" / f"{name}.jpg"
-    poster.parent.mkdir(exist_ok=True)
-    if not _poster(ffmpeg, target, poster):
-        return 1, 0
-    row.poster = f"posters/{poster.name}"
-    return 1, 1
+    handle, temp = open_temp(target)
+    try:
+        with handle:
+            sha256 = write(handle)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    remember(target, EXPORT, target.stat().st_size, sha256)
+
+
+def _put_bytes(target: Path, data: bytes) -> None:
+    def write(handle: IO[bytes]) -> str:
+        handle.write(data)
+        return hashlib.sha256(data).hexdigest()
+
+    _put(target, write)
+
+
+def _copy_video(plan: _Planned) -> bool:
+    """Copy the kept video, checking on the way that it is still what was kept."""
+
+    def write(handle: IO[bytes]) -> str:
+        digest = hashlib.sha256()
+        with plan.source.open("rb") as source:
+            for block in iter(lambda: source.read(1024 * 1024), b""):
+                digest.update(block)
+                handle.write(block)
+        if digest.hexdigest() != plan.sha256:
+            raise _Changed
+        return plan.sha256
+
+    try:
+        _put(plan.video, write)
+    except _Changed:
+        return False
+    plan.row.local_path = f"videos/{plan.video.name}"
+    return True
+
+
+class _Changed(Exception):
+    """The kept copy changed while it was being copied: it is not exported."""
+
+
+def _make_poster(plan: _Planned, ffmpeg: str | None) -> bool:
+    if plan.poster is None or ffmpeg is None:
+        return False
+    plan.poster.parent.mkdir(exist_ok=True)
+    temp = plan.poster.with_name(f".{plan.poster.stem}.{secrets.token_hex(4)}.jpg")
+    try:
+        if not _poster(ffmpeg, plan.video, temp):
+            return False
+        sha256 = sha256_of(temp)
+        os.replace(temp, plan.poster)
+    finally:
+        temp.unlink(missing_ok=True)
+    remember(plan.poster, EXPORT, plan.poster.stat().st_size, sha256)
+    plan.row.poster = f"posters/{plan.poster.name}"
+    return True
 
 
 def _cell(value: object) -> str:
@@ -231,35 +318,54 @@ def _write(
     rows: list[tuple[ExportRow, Any]], folder: str | Path, *, title: str, posters: bool
 ) -> ExportReport:
     root = Path(folder).expanduser()
+    report = ExportReport(root, root / "index.html", root / "manifest.csv", root / "manifest.json")
+    ffmpeg = _ffmpeg() if posters else None
+    plans = [_plan(row, kept, root, ffmpeg is not None) for row, kept in rows]
+    _refuse_conflicts(root, report, [plan for plan in plans if plan is not None])
     try:
         root.mkdir(parents=True, exist_ok=True)
-        ffmpeg = _ffmpeg() if posters else None
-        report = ExportReport(
-            root, root / "index.html", root / "manifest.csv", root / "manifest.json"
-        )
-        for row, kept in rows:
+        for (row, _), plan in zip(rows, plans, strict=True):
             _redact_inputs(row)
-            if kept is not None:
-                videos, frames = _copy_kept(row, kept, root, ffmpeg)
-                report.videos += videos
-                report.posters += frames
+            if plan is not None and _copy_video(plan):
+                report.videos += 1
+                report.posters += _make_poster(plan, ffmpeg)
             report.rows.append(row)
-        with report.manifest_csv.open("w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(MANIFEST_FIELDS)
-            for row in report.rows:
-                writer.writerow([_cell(getattr(row, name)) for name in MANIFEST_FIELDS])
+        _put_bytes(report.manifest_csv, _csv(report.rows).encode("utf-8"))
         manifest = {"title": title, "tasks": [_json_row(row) for row in report.rows]}
-        report.manifest_json.write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
-        )
-        report.index_html.write_text(index_html(title, report.rows), encoding="utf-8")
-    except OSError as exc:
+        text = json.dumps(manifest, ensure_ascii=False, indent=1)
+        _put_bytes(report.manifest_json, text.encode("utf-8"))
+        _put_bytes(report.index_html, index_html(title, report.rows).encode("utf-8"))
+    except (OSError, DownloadError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise KittaError(
-            f"Could not write the export to {root}: {exc.strerror or exc}. "
-            "Choose a folder you can write to."
+            f"Could not write the export to {root}: {reason}. Choose a folder you can write to."
         ) from exc
     return report
+
+
+def _refuse_conflicts(root: Path, report: ExportReport, plans: list[_Planned]) -> None:
+    """Refuse, before writing anything, when a file of the user's stands at a target."""
+    targets = [report.index_html, report.manifest_csv, report.manifest_json]
+    for plan in plans:
+        targets += [plan.video] if plan.poster is None else [plan.video, plan.poster]
+    found = conflicts(targets)
+    if found:
+        names = ", ".join(p.relative_to(root).as_posix() for p in found)
+        raise FileConflictError(
+            f"Nothing was exported: {root} holds files that kitta-notebook did not write "
+            f"(or that changed since): {names}. Export into a new or empty folder, "
+            "or move those files away.",
+            found,
+        )
+
+
+def _csv(rows: list[ExportRow]) -> str:
+    stream = io.StringIO(newline="")
+    writer = csv.writer(stream)
+    writer.writerow(MANIFEST_FIELDS)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, name)) for name in MANIFEST_FIELDS])
+    return stream.getvalue()
 
 
 def _json_row(row: ExportRow) -> dict[str, Any]:
@@ -279,8 +385,12 @@ def export_tasks(
 ) -> ExportReport:
     """Write `index.html`, `manifest.csv`, `manifest.json` and the kept videos to `folder`.
 
-    `tags` names tasks by id (key and labels); without it, the journal's are
-    used when the client keeps one. Returns an `ExportReport`.
+    `folder` may be new, hold other files, or hold an earlier export (replaced).
+    A file there that the export would write but that kitta-notebook did not
+    write (say your own `index.html`) is never replaced: `FileConflictError`
+    names it and nothing is written. `tags` names tasks by id (key and labels);
+    without it, the journal's are used when the client keeps one. Returns an
+    `ExportReport`.
     """
     found = dict(tags or {})
     rows = [_task_row(i, t, found.get(t.task_id)) for i, t in enumerate(tasks)]

@@ -34,6 +34,7 @@ from ..media import (
 )
 from ..media.preflight_core import media_fields
 from ..media.store import Progress
+from ..price import Price
 from ..server_info import ServerInfo, api_origin
 from ..validation import CreateRequest, validate_create
 from .prepare import PlannedItem, PreparedItem, Problem
@@ -232,10 +233,10 @@ async def check_items_async(
     return list(await asyncio.gather(*(one(item) for item in planned)))
 
 
-def estimate_of(info: ServerInfo, request: CreateRequest, checked: Preflight | None) -> int | None:
-    if checked is not None and checked.estimated_credits is not None:
-        return checked.estimated_credits
-    return info.estimate(request.model, request.duration_seconds)
+def priced(item: PreparedItem, price: Price) -> PreparedItem:
+    """The item with its estimate by `price`, from the length it is sent with (after a
+    preflight: never below the probed audio)."""
+    return replace(item, estimate=price.estimate(item.seconds))
 
 
 def settle(
@@ -243,7 +244,7 @@ def settle(
     problems: Sequence[Problem],
     total: int,
     *,
-    info: ServerInfo,
+    prices: Mapping[str, Price],
     skip_invalid: bool,
 ) -> tuple[list[PreparedItem], dict[int, list[tuple[str, str]]]]:
     """The items ready to send, and the problems of the rest by index.
@@ -262,12 +263,15 @@ def settle(
     for index, name, message in found:
         by_index.setdefault(index, []).append((name, message))
     ready = [
-        PreparedItem(
-            check.item.index,
-            check.item.key,
-            check.request,
-            check.item.labels,
-            estimate=estimate_of(info, check.request, check.preflight),
+        priced(
+            PreparedItem(
+                check.item.index,
+                check.item.key,
+                check.request,
+                check.item.labels,
+                seconds=check.request.duration_seconds,
+            ),
+            prices[check.request.model],
         )
         for check in checks
         if check.request is not None and check.item.index not in by_index

@@ -69,7 +69,9 @@ class PreparedItem:
     lookup_error: Exception | None = None
     """Why the journal could not say whether the key has a task (the item is refused)."""
     estimate: int | None = None
-    """Credits by the server's published price, when it publishes one."""
+    """Credits by the price (published, or an upper bound learned from charges seen)."""
+    seconds: float | None = None
+    """The audio length it is priced by (the one sent as `durationSeconds`)."""
 
 
 @dataclass

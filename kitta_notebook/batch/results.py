@@ -197,9 +197,10 @@ class BatchResult(Sequence[BatchItem]):
         return [item for item in self.items if item.outcome in outcomes]
 
     @property
-    def tasks(self) -> list[LipSyncTask]:
-        """The tasks of `created` and `existing` items, in input order."""
-        return [item.task for item in self.items if item.task is not None]
+    def tasks(self) -> TaskList:
+        """The tasks of `created` and `existing` items, in input order, with their keys
+        and labels (`wait_many(result.tasks)` hands them on to its gallery and export)."""
+        return TaskList((item.task for item in self.items if item.task is not None), self.tags)
 
     @property
     def tags(self) -> dict[str, ItemTags]:
@@ -274,6 +275,11 @@ class BatchResult(Sequence[BatchItem]):
         if not tasks:
             return TaskList()
         return tasks[0]._owner()._sync_client().lip_sync.wait_many(self, **kwargs)
+
+    def gallery(self, **options: Any) -> Any:
+        """A `Gallery` of this batch's tasks, each with its key and labels (as last known:
+        call `wait()` first for the finished videos)."""
+        return _hooks.views().gallery(self, **options)
 
     def export(self, folder: str | Path, **options: Any) -> ExportReport:
         """Write a review folder of this batch (rejected and unknown items included);

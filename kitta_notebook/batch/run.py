@@ -59,6 +59,8 @@ class CreateRun:
             note = f"rate limited: paused {self.gate.pause_left():.1f} s"
         elif self.gate.rate_limited:
             note = f"{self.gate.rate_limited}× rate limited, {self.gate.allowed} in flight"
+        else:
+            note = self.budget.price_note()
         return ProgressSnapshot(
             title=title,
             done=done,
@@ -109,6 +111,8 @@ def failed(item: PreparedItem, error: Exception, attempts: int, budget: CreditBu
     outcome = outcome_of(error)
     if outcome == "rejected":
         budget.released(item)
+    else:
+        budget.unsure(item)
     return item_result(item, outcome, error=error, attempts=attempts)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _inputs
 from ..errors import BatchValidationError, CreditWarning, ValidationError
+from ..price import Price, price_for
 from ..server_info import ServerInfo
 from .credits import CreditBudget, balance_warning, check_max_credits, refuse_over_limit
 from .gate import RateGate
@@ -116,24 +117,40 @@ def known_server_info(lip_sync: LipSync | AsyncLipSync) -> ServerInfo:
     return lip_sync._client._server_info or ServerInfo()
 
 
+def learn_prices(
+    lip_sync: LipSync | AsyncLipSync, info: ServerInfo, planned: Planned
+) -> dict[str, Price]:
+    """Each model's price: published, else learned from the journal (blocking: SQLite)."""
+    models = {str(item.fields.get("model")) for item in planned.to_check}
+    if not models:
+        return {}
+    journal = lip_sync._client.journal
+    return {model: _inputs.price_of(info, model, journal) for model in sorted(models)}
+
+
 def build_run(
     planned: Planned,
     checks: Sequence[ItemCheck],
     info: ServerInfo,
+    prices: Mapping[str, Price],
     options: BatchOptions,
     lip_sync: LipSync | AsyncLipSync,
 ) -> CreateRun:
     """Step 3: refuse, or skip and warn; check the credit limit; nothing is sent here."""
+    known = {**prices}
+    for check in checks:
+        if check.request is not None and check.request.model not in known:
+            known[check.request.model] = price_for(info, check.request.model)
     ready, problems = settle(
-        checks, planned.problems, planned.total, info=info, skip_invalid=options.skip_invalid
+        checks, planned.problems, planned.total, prices=known, skip_invalid=options.skip_invalid
     )
     items = sorted([*planned.known, *ready], key=lambda item: item.index)
-    refuse_over_limit(items, options.max_credits, info)
+    refuse_over_limit(items, options.max_credits, info, known)
     run = CreateRun(
         items,
         planned.total,
         RateGate(options.concurrency, lip_sync._client._config),
-        CreditBudget(options.max_credits),
+        CreditBudget(options.max_credits, known),
     )
     by_index = {check.item.index: check.item for check in checks}
     for index, found in problems.items():

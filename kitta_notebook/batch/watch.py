@@ -121,7 +121,9 @@ def make_core(
         title=WATCH_TITLE,
     )
     items = tasks if isinstance(tasks, (BatchResult, list, tuple)) else ()
-    return core, tags_of(item for item in items if isinstance(item, BatchItem))
+    tags = dict(tasks.tags) if isinstance(tasks, TaskList) else {}
+    tags.update(tags_of(item for item in items if isinstance(item, BatchItem)))
+    return core, tags
 
 
 def _send(lip_sync: LipSync, key: RequestKey) -> object:

@@ -66,13 +66,17 @@ def _verdict(preflight: Preflight, lang: Lang) -> str:
 
 def _estimate(preflight: Preflight, lang: Lang) -> str:
     if preflight.estimated_credits is not None:
-        return text(
+        shown = text(
             "preflight_estimate",
             lang,
             credits=f"{preflight.estimated_credits:,}",
             seconds=_seconds(preflight, lang),
         )
-    return text("preflight_no_estimate", lang, reason=preflight.price_note or "—")
+    else:
+        shown = text("preflight_no_estimate", lang, reason=preflight.price_note or "—")
+    if preflight.price_source:
+        shown += " · " + text("preflight_price_source", lang, source=preflight.price_source)
+    return shown
 
 
 def _general(preflight: Preflight) -> tuple[list[str], list[str]]:

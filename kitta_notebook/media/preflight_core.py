@@ -8,15 +8,25 @@ probe results become problems, warnings, a duration and an estimate. The drivers
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..server_info import ServerInfo
 from .probing import ProbeResult, Role, judge
 from .store import PublishedMedia
 
-__all__ = ["MEDIA_ROLES", "PRICE_UNKNOWN", "Preflight", "build_preflight", "media_fields"]
+if TYPE_CHECKING:
+    from ..price import Price
+
+__all__ = [
+    "MEDIA_ROLES",
+    "PRICE_UNKNOWN",
+    "Preflight",
+    "build_preflight",
+    "media_fields",
+    "with_price",
+]
 
 MEDIA_ROLES: dict[str, Role] = {
     "video_url": "video",
@@ -26,13 +36,19 @@ MEDIA_ROLES: dict[str, Role] = {
 }
 """Each media argument of a create, and what it must contain."""
 
-PRICE_UNKNOWN = "price unknown: the service does not publish its price per second"
+PRICE_UNKNOWN = (
+    "price unknown: the server publishes no price per second, and this account has "
+    "no finished task on this model to learn it from"
+)
 FROM_THIS_MACHINE = (
     "checked from this machine: the service fetches inputs from its own network, "
     "which may reach hosts this machine cannot (and the other way round)"
 )
 MISMATCH_RATIO = 1.5
 MISMATCH_MIN_SECONDS = 2.0
+UNDERSTATED_SLACK_SECONDS = 0.05
+"""A `duration_seconds` this much below the measured audio is replaced with a warning
+(less is rounding, replaced silently)."""
 
 
 def media_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,13 +74,17 @@ class Preflight:
     problems: list[tuple[str, str]]
     warnings: list[tuple[str, str]]
     duration_seconds: float | None
-    """The caller's duration, else the probed audio's (so the server can price at creation)."""
+    """What is sent as `durationSeconds` and priced: the caller's duration, or the probed
+    audio's when none was given or the given one is below it."""
     duration_from_probe: bool
     estimated_credits: int | None
     price_note: str | None
     """Why `estimated_credits` is None (e.g. `PRICE_UNKNOWN`)."""
     published: dict[str, PublishedMedia] = field(default_factory=dict)
     """Local inputs that were published for this create, by field."""
+    price_source: str | None = None
+    """Where the price came from: "published by the server", "learned from 37 tasks",
+    "unknown" (`Price.describe`)."""
 
     @property
     def ok(self) -> bool:
@@ -103,13 +123,40 @@ def _estimate(
     if price_per_second is None:
         return None, PRICE_UNKNOWN
     if seconds is None:
-        return None, "duration unknown: give duration_seconds or a probeable audio_url"
+        return None, NO_DURATION
     rule = ServerInfo(
         credits_per_second={"": price_per_second},
         minimum_billed_seconds=minimum_billed_seconds,
         billing_step_seconds=billing_step_seconds,
     )
     return rule.estimate("", seconds), None
+
+
+def sent_duration(
+    raw: object, given: float | None, probed: float | None
+) -> tuple[float | None, bool, str | None]:
+    """(durationSeconds to send, whether it is the probed audio's, a warning).
+
+    The contract calls `durationSeconds` the audio's estimated length, which lets the
+    server estimate the charge at creation; the charge itself is the task's
+    `creditsCharged`. A value below the measured audio only makes that estimate (and
+    `max_credits`) wrong, so the measured length is sent instead, with a warning.
+    """
+    measured = probed if probed is not None and probed > 0 else None
+    if measured is None:
+        return given, False, None
+    if raw is None:
+        return measured, True, None
+    if given is None or given >= measured:
+        return given, False, None
+    note = None
+    if measured - given >= UNDERSTATED_SLACK_SECONDS:
+        note = (
+            f"duration_seconds={given:g} is below the audio's measured {measured:.2f} s: "
+            f"{measured:.2f} s is sent and priced instead (the charge follows the audio; "
+            "pass preflight=False to send your value unchecked)."
+        )
+    return measured, True, note
 
 
 def _mismatch(video: float, audio: float) -> str | None:
@@ -156,14 +203,15 @@ def build_preflight(
 
     audio = results.get("audio_url")
     probed_audio = audio.audio_duration if audio is not None else None
-    from_probe = duration_seconds is None and probed_audio is not None and probed_audio > 0
     # A malformed duration is the create validator's to report; it is never overwritten.
     given = (
         float(duration_seconds)
         if isinstance(duration_seconds, (int, float)) and not isinstance(duration_seconds, bool)
         else None
     )
-    seconds = probed_audio if from_probe else given
+    seconds, from_probe, understated = sent_duration(duration_seconds, given, probed_audio)
+    if understated:
+        warnings.append(("duration_seconds", understated))
 
     video = results.get("video_url")
     if video is not None and video.kind == "video" and video.duration and probed_audio:
@@ -183,4 +231,18 @@ def build_preflight(
         estimated_credits=credits,
         price_note=price_note,
         published=dict(published or {}),
+    )
+
+
+NO_DURATION = "duration unknown: give duration_seconds or a probeable audio_url"
+
+
+def with_price(checked: Preflight, price: Price) -> Preflight:
+    """The preflight estimated by `price` (published or learned), saying where it came from."""
+    credits = price.estimate(checked.duration_seconds)
+    note = None
+    if credits is None:
+        note = PRICE_UNKNOWN if price.source == "unknown" else NO_DURATION
+    return replace(
+        checked, estimated_credits=credits, price_note=note, price_source=price.describe()
     )

@@ -247,4 +247,15 @@ def _judge_media(result: ProbeResult, role: Role) -> tuple[list[str], list[str]]
             warnings.append(f"Its duration was not measured ({label}).")
         elif duration is not None and duration <= 0:
             return ["It has zero duration."], []
+        if facts is not None and facts.duration_doubt and facts.has_audio:
+            warnings.append(_doubt_warning(facts.duration_doubt, facts.audio_duration))
     return [], warnings
+
+
+def _doubt_warning(doubt: str, held: float | None) -> str:
+    if held is None:
+        return (
+            f"Its audio length is not trusted: {doubt}. It sets neither the estimate "
+            "nor durationSeconds."
+        )
+    return f"Its header does not match the file: {doubt}. The {held:.2f} s it holds are used."

@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep creditsCharged as charged at create (no refunds/adjustments)",
     )
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--hide-prices",
+        action="store_true",
+        help="publish no price in the OpenAPI document, like the real service",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line when ready")
     faults = parser.add_argument_group("fault injection (off by default)")
     faults.add_argument("--error-rate", type=float, default=0.0, help="500 internal_error")
@@ -133,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             reconcile_credits=not args.no_reconcile,
             log_level=args.log_level,
+            publish_prices=not args.hide_prices,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -58,6 +58,8 @@ class AppContext:
     uploads: UploadStore
     clock: SandboxClock = field(default_factory=SandboxClock)
     pro_tokens: set[str] = field(default_factory=set)
+    publish_prices: bool = True
+    """False: the OpenAPI document carries no price, as the real service's (reportedly)."""
     # Tokens already seen to have an account. Accounts are never removed, so a known
     # token needs no database lookup (and no threadpool hop) on every request.
     known_tokens: set[str] = field(default_factory=set)

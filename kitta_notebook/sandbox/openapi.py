@@ -158,9 +158,12 @@ def samples_document(origin: str) -> dict[str, dict[str, Any]]:
     return listed
 
 
-def build_openapi(app: FastAPI, origin: str) -> dict[str, Any]:
-    """The document for a sandbox reached at ``origin`` (``http://host:port``)."""
+def build_openapi(app: FastAPI, origin: str, *, publish_prices: bool = True) -> dict[str, Any]:
+    """The document for a sandbox reached at ``origin`` (``http://host:port``); without
+    ``publish_prices`` it names no price, like the real service's."""
     prices = ", ".join(f"`{p.model}` {p.credits_per_second} credits/s" for p in PRICES.values())
+    if not publish_prices:
+        prices = "not published (like the real service); see each task's creditsCharged"
     doc = get_openapi(
         title="Kitta lip-sync API (sandbox)",
         version="1.0.0-sandbox",
@@ -189,7 +192,8 @@ def build_openapi(app: FastAPI, origin: str) -> dict[str, Any]:
             for operation in item.values():
                 operation["security"] = []
     doc["info"]["x-kitta-sandbox"] = True
-    doc["info"]["x-kitta-sandbox-pricing"] = pricing_document()
+    if publish_prices:
+        doc["info"]["x-kitta-sandbox-pricing"] = pricing_document()
     # Sandbox only, not part of the Kitta API: PUT/HEAD/GET <this>/<sha256>.<ext>.
     doc["info"]["x-kitta-sandbox-media-store"] = f"{origin}/_sandbox/media"
     doc["info"]["x-kitta-sandbox-samples"] = samples_document(origin)

@@ -55,8 +55,10 @@ class Sandbox:
     simulated delay (1.0: ~1 s pending, >= 3 s processing; default
     ``KITTA_SANDBOX_TIME_SCALE`` or 1.0). ``clock_offset`` seconds are added to
     every time the sandbox reports (default ``KITTA_SANDBOX_CLOCK_OFFSET`` or 0),
-    to play a server whose clock is behind (< 0) or ahead. Use as a context
-    manager or call ``start()``/``stop()``.
+    to play a server whose clock is behind (< 0) or ahead. With
+    ``publish_prices=False`` its OpenAPI document gives no price, like the real
+    service: a client then learns prices from charges. Use as a context manager or
+    call ``start()``/``stop()``.
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Sandbox:
         clock_offset: float | None = None,
         lease_seconds: float | None = None,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        publish_prices: bool = True,
     ) -> None:
         self.time_scale = (
             time_scale_from_env() if time_scale is None else check_time_scale(time_scale)
@@ -97,6 +100,7 @@ class Sandbox:
         self.host = host
         self._requested_port = int(port)
         self.reconcile_credits = reconcile_credits
+        self.publish_prices = bool(publish_prices)
         self.log_level = log_level
         self._stats = SandboxStats()
         self._injector = FaultInjector(faults)
@@ -189,6 +193,7 @@ class Sandbox:
                 uploads=uploads,
                 clock=clock,
                 pro_tokens=self._pro,
+                publish_prices=self.publish_prices,
             )
         )
         sock = bind(self.host, self._requested_port)

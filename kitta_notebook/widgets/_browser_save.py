@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import html
-import os
 from typing import TYPE_CHECKING, Any
 
 from .._media_files import result_suffix, safe_stem
 from ..display.video import async_fetch_for_embed, plan_video
 from ..i18n import text
 from . import _async
+from ._visitors import app_server
 
 if TYPE_CHECKING:
     from .card import TaskCard
@@ -27,8 +27,8 @@ MAX_BROWSER_SAVE_BYTES = 24 * 1024 * 1024
 
 
 def in_voila() -> bool:
-    """True inside a Voila kernel (Voila sets SERVER_SOFTWARE=voila/<version>)."""
-    return os.environ.get("SERVER_SOFTWARE", "").startswith("voila/")
+    """True inside a Voila kernel (how it is told: `_visitors.app_server`)."""
+    return app_server() == "voila"
 
 
 def download_link_html(data: bytes, filename: str, label: str) -> str:

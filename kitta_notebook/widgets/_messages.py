@@ -15,6 +15,7 @@ from ..errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    AuthenticationError,
     DownloadError,
     MissingTokenError,
     ValidationError,
@@ -22,6 +23,12 @@ from ..errors import (
 from ..i18n import Lang, text
 
 _STATUS_KEYS = {401: "err_401", 404: "err_404", 429: "err_429"}
+# A 401 says which token to check: the one from the environment, token= or the token field.
+_TOKEN_KEYS = {
+    "environment": "err_401",
+    "argument": "err_401_argument",
+    "entered": "err_401_entered",
+}
 _DOWNLOAD_KEYS = {
     "expired": "err_download_expired",
     "too_large": "err_download_too_large",
@@ -91,6 +98,8 @@ def _client_error(
         return text("err_402", lang)
     if status == 403:
         return text("err_403_model", lang, model=model) if model else text("err_403", lang)
+    if isinstance(exc, AuthenticationError):
+        return text(_TOKEN_KEYS[exc.token_source], lang)
     if status in _STATUS_KEYS:
         return text(_STATUS_KEYS[status], lang)
     detail = _sentence_part(exc.message)

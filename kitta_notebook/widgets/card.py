@@ -312,7 +312,7 @@ class TaskCard:
         target = path if path is not None else self.download_dir
         self.save_button.disabled = True
         try:
-            saved = await self._client().download(self.task, target, overwrite=True)
+            saved = await self._client().download(self.task, target)
         except Exception as exc:
             reason = describe_error(exc, self.lang)
             self.action_note.value = _esc(text("card_save_failed", self.lang, reason=reason))

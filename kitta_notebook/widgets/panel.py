@@ -43,6 +43,7 @@ from ._panel_html import (
     over_balance,
 )
 from ._server import SAMPLE_FIELDS, initial_server_info, load_server_info
+from ._visitors import plan_visitors
 from .card import TaskCard
 from .form import MEDIA_ACCEPT, LipSyncForm
 
@@ -80,6 +81,11 @@ class LipSyncPanel:
     where "Save video file" puts the result: "server" writes a file next to
     the kernel, "browser" offers a download link in the page (the default in
     Voila, whose users cannot reach the kernel's disk).
+
+    Served to others (Voila, or `KITTA_SHARED_APP=1`), the panel never spends
+    a token it did not get from the visitor, unless `share_server_token=True`
+    (or `KITTA_SHARE_SERVER_TOKEN=1`): then each session may spend at most
+    `visitor_max_credits` (or `KITTA_VISITOR_MAX_CREDITS`). See `_visitors`.
     """
 
     def __init__(
@@ -95,6 +101,8 @@ class LipSyncPanel:
         sandbox: Any = None,
         save_to: Literal["auto", "server", "browser"] = "auto",
         probe_delay: float = 0.5,
+        share_server_token: bool | None = None,
+        visitor_max_credits: float | None = None,
     ) -> None:
         require_widget_frontend(
             "LipSyncPanel",
@@ -113,6 +121,13 @@ class LipSyncPanel:
             from ..connection import connect
 
             client = connect()
+        self.visitors = plan_visitors(
+            client,
+            in_process_sandbox=initial_server_info(client, sandbox).is_sandbox,
+            share_server_token=share_server_token,
+            max_credits=visitor_max_credits,
+        )
+        client = self.visitors.client  # served to others: never the operator's token unasked
         self.client: ClientBase = client
         self.sandbox = sandbox
         self.embed = embed
@@ -138,6 +153,7 @@ class LipSyncPanel:
 
         lang_ = self.lang
         self.header = widgets.HTML()
+        self.visitor_line = widgets.HTML()
         self.form = LipSyncForm(
             lang_,
             require_public_urls=client.is_official,
@@ -180,6 +196,7 @@ class LipSyncPanel:
         self.widget = widgets.VBox(
             [
                 self.header,
+                self.visitor_line,
                 self.token_box,
                 self.form.widget,
                 self.estimate,
@@ -211,6 +228,8 @@ class LipSyncPanel:
     @property
     def needs_token(self) -> bool:
         """True when the panel targets the real service and has no token yet."""
+        if self.visitors.needs_visitor_token:
+            return True
         return self.client.is_official and not self.client.has_token
 
     async def ready(self) -> ServerInfo:
@@ -277,18 +296,27 @@ class LipSyncPanel:
             self._show_message(text("panel_media_problems", self.lang), "error")
             return None
         arguments: dict[str, Any] = {**asdict(request), **self.form.local_media()}
+        spend, refusal = await self.visitors.admit(arguments, self.server, self.lang)
+        self._render_visitors()
+        if refusal:
+            self._show_message(refusal, "error")
+            return None
         try:
             with warnings.catch_warnings():
                 # The panel shows each media warning next to its field instead.
                 warnings.simplefilter("ignore", MediaWarning)
                 task = await self.client._async_client().lip_sync.create(**arguments)
         except ValidationError as exc:  # e.g. a medium refused by the create's preflight
+            self.visitors.failed(spend, exc)
             self.form.show_errors(exc.fields)
             self._show_message(describe_refusal(exc, set(self.form.inputs), self.lang), "error")
             return None
         except Exception as exc:
+            self.visitors.failed(spend, exc)
             self._show_message(await self._describe(exc, request.model), "error")
             return None
+        self.visitors.created(spend, task)
+        self._render_visitors()
         card = TaskCard(
             task,
             lang=self.lang,
@@ -351,6 +379,17 @@ class LipSyncPanel:
             del value
         self._render_token()
         self._show_message(text("panel_token_set", self.lang), "success")
+        if self.visitors.mode == "own_token":
+            self._spawn(self._check_visitor_token(), "kitta-panel-token")
+        else:
+            self._start_loading()
+
+    async def _check_visitor_token(self) -> None:
+        """A visitor's token the service refuses is dropped at once, with a clear message."""
+        if await self.visitors.token_refused():
+            self._render_token()
+            self._show_message(text("visitor_token_refused", self.lang), "error")
+            return
         self._start_loading()
 
     def _on_form_change(self) -> None:
@@ -378,11 +417,17 @@ class LipSyncPanel:
     def _render_header(self) -> None:
         self.header.value = header_html(self.server.is_sandbox, self.lang)
 
+    def _render_visitors(self) -> None:
+        line = self.visitors.line_html(self.lang)
+        self.visitor_line.value = line
+        self.visitor_line.layout.display = None if line else "none"
+
     def _render_token(self) -> None:
         needed = self.needs_token
+        self._render_visitors()
         self.token_note.value = (
             f'<div style="color:#5c4300">{html.escape(text("panel_token_needed", self.lang))}</div>'
-            if needed
+            if needed and self.visitors.mode == "private"
             else ""
         )
         self.token_box.layout.display = None if needed else "none"

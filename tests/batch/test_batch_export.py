@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from kitta_notebook import LipSyncTask, ServerError
+from kitta_notebook import FileConflictError, LipSyncTask, ServerError
+from kitta_notebook._written import KEPT, remember, sha256_of
 from kitta_notebook.batch import BatchItem, BatchResult, TaskList
 from kitta_notebook.batch.export import MANIFEST_FIELDS, _ffmpeg, export_tasks
 from kitta_notebook.batch.results import ItemTags
@@ -115,20 +117,28 @@ def test_the_page_escapes_everything_and_loads_nothing_from_elsewhere(tmp_path: 
 @dataclass
 class Kept:
     path: str
+    sha256: str
+
+
+def kept_copy(path: Path, data: bytes) -> Path:
+    """A result video as the toolkit keeps it: written, and recorded in its index."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    remember(path, KEPT, len(data), hashlib.sha256(data).hexdigest(), "lip_task")
+    return path
 
 
 class History:
     """What `client.history` answers for the kept copy of one task."""
 
     def __init__(self, kept: dict[str, Path]) -> None:
-        self._kept = kept
+        self._kept = {ref: Kept(str(path), sha256_of(path)) for ref, path in kept.items()}
 
     def get(self, ref: str) -> Any:
         return None
 
     def kept(self, ref: str) -> Kept | None:
-        path = self._kept.get(ref)
-        return Kept(str(path)) if path else None
+        return self._kept.get(ref)  # as the journal recorded it when the copy was kept
 
 
 class Owner:
@@ -140,9 +150,7 @@ class Owner:
 
 
 def test_kept_videos_are_copied_beside_the_page_and_linked_relatively(tmp_path: Path) -> None:
-    kept = tmp_path / "kept" / "result.mp4"
-    kept.parent.mkdir()
-    kept.write_bytes(SAMPLE_VIDEO.read_bytes())
+    kept = kept_copy(tmp_path / "kept" / "result.mp4", SAMPLE_VIDEO.read_bytes())
     hostile_id = "../../etc/passwd" + "x" * 300
     task = LipSyncTask(dto(hostile_id, "succeeded"))
     task._client = Owner(History({hostile_id: kept}))  # type: ignore[assignment]
@@ -167,8 +175,7 @@ def test_kept_videos_are_copied_beside_the_page_and_linked_relatively(tmp_path: 
 
 
 def test_without_posters_no_ffmpeg_is_run(tmp_path: Path) -> None:
-    kept = tmp_path / "r.mp4"
-    kept.write_bytes(SAMPLE_VIDEO.read_bytes())
+    kept = kept_copy(tmp_path / "r.mp4", SAMPLE_VIDEO.read_bytes())
     task = LipSyncTask(dto("lip_task_1", "succeeded"))
     task._client = Owner(History({"lip_task_1": kept}))  # type: ignore[assignment]
     report = export_tasks([task], tmp_path / "out", posters=False)
@@ -191,3 +198,58 @@ def test_the_report_names_the_folder_escaped(tmp_path: Path) -> None:
     report = batch().export(folder)
     assert "&lt;b&gt;review&lt;/b&gt;" in report._repr_html_() and "<b>" not in report._repr_html_()
     assert "3 rows" in repr(report)
+
+
+# --- the user's files (issue 17, rule 1) ---------------------------------------------------
+
+
+def task_with_kept(tmp_path: Path, task_id: str = "lip_task_1") -> tuple[LipSyncTask, Path]:
+    kept = kept_copy(tmp_path / "kept" / f"{task_id}.mp4", SAMPLE_VIDEO.read_bytes())
+    task = LipSyncTask(dto(task_id, "succeeded"))
+    task._client = Owner(History({task_id: kept}))  # type: ignore[assignment]
+    return task, kept
+
+
+@pytest.mark.parametrize(
+    "theirs", ["index.html", "manifest.csv", "manifest.json", "videos/0000-lip_task_1.mp4"]
+)
+def test_an_export_never_overwrites_a_file_of_the_users(tmp_path: Path, theirs: str) -> None:
+    folder = tmp_path / "Documents"
+    (folder / "videos").mkdir(parents=True)
+    (folder / theirs).write_bytes(b"the user's own " + theirs.encode())
+    (folder / "notes.txt").write_text("unrelated", encoding="utf-8")
+    task, _ = task_with_kept(tmp_path)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(FileConflictError) as caught:
+        export_tasks([task], folder, posters=False)
+    assert theirs in str(caught.value) and "Nothing was exported" in str(caught.value)
+    assert caught.value.paths == [str(folder / theirs)]
+    after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert after == before  # nothing written, nothing replaced, no temporary file left
+
+
+def test_an_export_replaces_its_own_earlier_export_but_not_an_edited_one(tmp_path: Path) -> None:
+    folder = tmp_path / "review"
+    task, _ = task_with_kept(tmp_path)
+    first = export_tasks([task], folder, title="first", posters=False)
+    second = export_tasks([task], folder, title="second", posters=False)  # a re-run: fine
+    assert "second" in second.index_html.read_text(encoding="utf-8") and first.videos == 1
+    second.manifest_csv.write_text("my notes on the review", encoding="utf-8")
+    with pytest.raises(FileConflictError, match=r"manifest\.csv"):
+        export_tasks([task], folder, title="third", posters=False)
+    assert second.manifest_csv.read_text(encoding="utf-8") == "my notes on the review"
+    assert "second" in second.index_html.read_text(encoding="utf-8")
+
+
+def test_a_replaced_kept_copy_is_not_exported(tmp_path: Path) -> None:
+    """A kept file that no longer matches its recorded sha256 is never copied (defect 8)."""
+    task, kept = task_with_kept(tmp_path)
+    data = bytearray(kept.read_bytes())
+    data[-1] ^= 0xFF  # the same size, other bytes
+    kept.write_bytes(bytes(data))
+    report = export_tasks([task], tmp_path / "out", posters=False)
+    assert report.videos == 0 and report.rows[0].local_path is None
+    assert not (tmp_path / "out" / "videos").exists()
+    page = report.index_html.read_text(encoding="utf-8")
+    assert 'href="https://cdn.example.com/r.mp4"' in page  # the link instead
+    assert kept.read_bytes() == bytes(data)  # and the changed file is left alone

@@ -140,34 +140,31 @@ def test_local_paths_in_a_batch_are_published_once_per_content(sb: Sandbox, tmp_
 
 
 def test_max_credits_refuses_a_batch_over_its_estimate_before_any_create(sb: Sandbox) -> None:
-    batch = [
-        {"audio_url": sb.samples["audio"], "video_url": sb.samples["video"], "duration_seconds": 1}
-    ] * 3
-    with client(sb) as c:
+    batch = [{"audio_url": sb.samples["audio"], "video_url": sb.samples["video"]}] * 3
+    with client(sb) as c:  # 4.29 s of audio at 100 credits a second: 429 each
         with pytest.raises(CreditLimitError) as caught:
-            c.lip_sync.create_many(batch, progress=False, max_credits=299)
-        assert "estimated at 300 credits" in str(caught.value)
+            c.lip_sync.create_many(batch, progress=False, max_credits=1286)
+        assert "estimated at 1287 credits" in str(caught.value)
+        assert "price published by the server" in str(caught.value)
         assert "Nothing was sent" in str(caught.value)
         assert sb.stats.route("create") == 0
-        result = c.lip_sync.create_many(batch, progress=False, max_credits=300)
-    assert result.ok and result.credits == 300 and result.credit_stop is None
+        result = c.lip_sync.create_many(batch, progress=False, max_credits=1287)
+    assert result.ok and result.credits == 1287 and result.credit_stop is None
     assert sb.stats.route("create") == 3
 
 
 def test_max_credits_stops_sending_once_the_charges_would_pass_it(
     sb: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batch = [
-        {"audio_url": sb.samples["audio"], "video_url": sb.samples["video"], "duration_seconds": 1}
-    ] * 5
+    batch = [{"audio_url": sb.samples["audio"], "video_url": sb.samples["video"]}] * 5
     with client(sb) as c:
-        c.server_info()  # the published price, 100 credits a second...
+        c.server_info()  # the published price, 100 credits a second (429 an item)...
         model = "kitta-lip-sync-v1"
         # ...and a server that charges three times that: only the charges tell.
         monkeypatch.setitem(PRICES, model, ModelPrice(model, 300, requires_grant=False))
-        result = c.lip_sync.create_many(batch, progress=False, concurrency=1, max_credits=500)
+        result = c.lip_sync.create_many(batch, progress=False, concurrency=1, max_credits=2145)
     assert [item.outcome for item in result] == ["created"] + ["not_sent"] * 4
-    assert result.credits == 300 and sb.stats.route("create") == 1
+    assert result.credits == 1287 and sb.stats.route("create") == 1
     assert result.credit_stop is not None and "max_credits reached" in result.credit_stop
     assert all(isinstance(i.error, CreditLimitError) for i in result.not_sent)
     assert "max_credits reached" in str(result[1].error) and not result.ok
@@ -175,13 +172,11 @@ def test_max_credits_stops_sending_once_the_charges_would_pass_it(
 
 
 def test_a_batch_beyond_the_balance_warns_first(sb: Sandbox) -> None:
-    sb.add_account("tok-batch-preflight-poor", 150)
-    batch = [
-        {"audio_url": sb.samples["audio"], "video_url": sb.samples["video"], "duration_seconds": 1}
-    ] * 3
+    sb.add_account("tok-batch-preflight-poor", 500)
+    batch = [{"audio_url": sb.samples["audio"], "video_url": sb.samples["video"]}] * 3
     with (
         client(sb, "tok-batch-preflight-poor") as c,
-        pytest.warns(CreditWarning, match="estimated at 300 credits.*balance is 150"),
+        pytest.warns(CreditWarning, match="estimated at 1287 credits.*balance is 500"),
     ):
         result = c.lip_sync.create_many(batch, progress=False, concurrency=1)
     assert [item.outcome for item in result] == ["created", "rejected", "rejected"]
@@ -230,7 +225,7 @@ def test_without_preflight_nothing_is_probed_or_asked_before_the_creates(
 def test_a_rerun_with_keys_costs_nothing_and_keeps_any_limit(sb: Sandbox) -> None:
     batch = [dict(item, key=f"rerun-{i}") for i, item in enumerate(mixed_batch(sb)[::2])]
     with sb.client(TOKEN) as c:  # with its journal, which remembers the keys
-        first = c.lip_sync.create_many(batch, progress=False, max_credits=200)
+        first = c.lip_sync.create_many(batch, progress=False, max_credits=858)
         again = c.lip_sync.create_many(batch, progress=False, max_credits=0)
     assert [i.outcome for i in first] == ["created", "created"]
     assert [i.outcome for i in again] == ["existing", "existing"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from batch_helpers import RICH, requests_for
+from batch_helpers import ITEM_CREDITS, RICH, requests_for
 
 from kitta_notebook import (
     APIConnectionError,
@@ -31,7 +31,7 @@ def test_each_item_is_created_once_in_input_order(sandbox: Sandbox) -> None:
     assert all(i.outcome == "created" and i.attempts == 1 for i in result)
     assert len({t.task_id for t in result.tasks}) == 30
     assert all(t.status == TaskStatus.PENDING and t.model for t in result.tasks)
-    assert result.credits == 30 * 100
+    assert result.credits == 30 * ITEM_CREDITS
     assert sandbox.stats.creates_accepted == 30 and sandbox.stats.route("create") == 30
     # Before the creates: the price (once per client) and the balance (once per batch).
     assert sandbox.stats.by_method == {"POST": 30, "GET": 2}
@@ -49,8 +49,8 @@ def test_invalid_items_are_all_reported_and_nothing_is_sent(sandbox: Sandbox) ->
 
 
 def test_credits_running_out_mid_batch_lose_no_item(sandbox: Sandbox) -> None:
-    sandbox.add_account("tok-batch-poor", 1_000)  # exactly 10 tasks of 100 credits
-    with client(sandbox, "tok-batch-poor") as c, pytest.warns(CreditWarning, match="1600"):
+    sandbox.add_account("tok-batch-poor", 10 * ITEM_CREDITS)  # exactly 10 tasks
+    with client(sandbox, "tok-batch-poor") as c, pytest.warns(CreditWarning, match="6864"):
         result = c.lip_sync.create_many(requests_for(sandbox, 16), concurrency=1, progress=False)
     assert len(result) == 16
     assert [i.outcome for i in result] == ["created"] * 10 + ["rejected"] * 6
@@ -63,7 +63,7 @@ def test_credits_running_out_mid_batch_lose_no_item(sandbox: Sandbox) -> None:
 
 
 def test_credits_running_out_with_concurrent_workers(sandbox: Sandbox) -> None:
-    sandbox.add_account("tok-batch-poor-2", 1_000)
+    sandbox.add_account("tok-batch-poor-2", 10 * ITEM_CREDITS)
     with client(sandbox, "tok-batch-poor-2") as c, pytest.warns(CreditWarning):
         result = c.lip_sync.create_many(requests_for(sandbox, 25), concurrency=6, progress=False)
     assert result.counts == {
@@ -124,7 +124,7 @@ def test_a_rerun_with_keys_fetches_instead_of_creating(sandbox: Sandbox) -> None
         )
     assert [i.outcome for i in again] == ["existing"] * 10 + ["created"] * 2
     assert [t.task_id for t in again.tasks[:10]] == [t.task_id for t in first.tasks]
-    assert all(i.attempts == 0 for i in again.existing) and again.credits == 200
+    assert all(i.attempts == 0 for i in again.existing) and again.credits == 2 * ITEM_CREDITS
     assert sandbox.stats.creates_accepted == 12
 
 

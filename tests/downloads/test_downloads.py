@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from download_helpers import TOKEN, finished_task
@@ -180,14 +181,80 @@ def test_rerunning_a_download_cell_overwrites_for_task_and_client(
     client = offline_client()
     task = finished_task(client, host.url("ok.mp4"))
     first = task.download(tmp_path / "result.mp4")
-    first.write_bytes(b"old")
     assert task.download(tmp_path / "result.mp4").read_bytes() == OK_BODY  # re-run: replaced
-    first.write_bytes(b"old")
     assert client.download(task, tmp_path / "result.mp4").read_bytes() == OK_BODY
+    other = finished_task(client, host.url("redirect.mp4"), "lip_task_next")
+    assert other.download(first) == first  # a new task, same cell: our own file is replaced
     with pytest.raises(DownloadError, match="overwrite=True"):
         task.download(tmp_path / "result.mp4", overwrite=False)
     with pytest.raises(DownloadError, match="overwrite=True"):
         client.download(task, tmp_path / "result.mp4", overwrite=False)
+    assert leftovers(tmp_path) == ["result.mp4"]
+
+
+def test_a_file_the_toolkit_did_not_write_is_never_replaced_unasked(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    """Rule: the toolkit never overwrites a file it did not write (issue 17)."""
+    client = offline_client()
+    task = finished_task(client, host.url("ok.mp4"))
+    mine = tmp_path / "holiday.mp4"
+    mine.write_bytes(b"the user's own video")
+    before = len(host.requests)
+    for call in (lambda: task.download(mine), lambda: client.download(task, mine)):
+        with pytest.raises(DownloadError, match="not written by kitta-notebook") as caught:
+            call()
+        assert "overwrite=True" in str(caught.value)
+    with pytest.raises(DownloadError, match="not written by kitta-notebook"):
+        asyncio.run(client._async_client().download(task, mine))
+    assert mine.read_bytes() == b"the user's own video" and len(host.requests) == before
+    # A file the toolkit wrote and the user changed since is the user's now.
+    ours = task.download(tmp_path / "result.mp4")
+    ours.write_bytes(b"edited by hand")
+    with pytest.raises(DownloadError, match="changed since"):
+        task.download(ours)
+    assert ours.read_bytes() == b"edited by hand"
+    assert task.download(mine, overwrite=True).read_bytes() == OK_BODY  # asked for: replaced
+    assert leftovers(tmp_path) == ["holiday.mp4", "result.mp4"]
+
+
+@pytest.mark.parametrize("name", ["login.mp4", "drop.mp4", "lie.mp4", "expired.mp4"])
+def test_a_failed_redownload_leaves_the_old_file_byte_for_byte(
+    host: MediaHost, tmp_path: Path, name: str
+) -> None:
+    client = offline_client()
+    client.lip_sync.get = lambda task_id: finished_task(client, host.url(name))  # type: ignore[method-assign]
+    good = finished_task(client, host.url("ok.mp4")).download(tmp_path / "result.mp4")
+    before = good.stat()
+    for overwrite in (None, True):
+        with pytest.raises(DownloadError):
+            finished_task(client, host.url(name)).download(good, overwrite=overwrite)
+        assert good.read_bytes() == OK_BODY and good.stat().st_mtime_ns == before.st_mtime_ns
+    assert leftovers(tmp_path) == ["result.mp4"]
+
+
+def test_the_target_is_untouched_until_the_whole_video_arrived(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes go to a hidden temporary file renamed into place: never straight into the target."""
+    from kitta_notebook import _media_files
+
+    target = tmp_path / "result.mp4"
+    target.write_bytes(b"old")
+    seen: list[bytes] = []
+    real_fetch = _media_files.fetch_async
+
+    async def watching(url: str, limits: FetchLimits, sink: Any = None) -> Any:
+        def observe(chunk: bytes) -> None:
+            seen.append(target.read_bytes())  # what the target holds while bytes arrive
+            sink(chunk)
+
+        return await real_fetch(url, limits, sink=observe)
+
+    monkeypatch.setattr(_media_files, "fetch_async", watching)
+    task = finished_task(offline_client(), host.url("ok.mp4"))
+    assert task.download(target, overwrite=True).read_bytes() == OK_BODY
+    assert seen and all(held == b"old" for held in seen), seen[:3]
     assert leftovers(tmp_path) == ["result.mp4"]
 
 

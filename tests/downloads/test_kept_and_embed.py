@@ -241,3 +241,107 @@ def test_ensure_kept_fetches_once_and_only_media(host: MediaHost, tmp_path: Path
         ensure_kept(client, finished_task(client, host.url("login.mp4"), "lip_task_login"))
     assert [p.name for p in (tmp_path / "kept").iterdir()] == [first.name]  # no partial file
     assert ensure_kept(client_keeping(False), task) is None
+
+
+# --- the user's files in the kept folder (issue 17, rule 1) ------------------------------------
+
+
+def users_files(folder: Path) -> dict[str, bytes]:
+    """A year-old holiday video and a thesis, already in the folder the user chose."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"family-holiday.mov": b"\x00\x00\x00\x14ftypqt  " + b"h" * 9000, "thesis.docx": b"PK"}
+    year_ago = time.time() - 365 * 86400
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+        os.utime(folder / name, (year_ago, year_ago))
+    return files
+
+
+def test_the_cap_removes_only_kept_results_never_the_users_files(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    videos = tmp_path / "Videos"
+    theirs = users_files(videos)
+    client = client_keeping(videos)
+    cap = int(len(OK_BODY) * 2.5)
+    monkeypatch.setenv(KEEP_MAX_ENV, str(cap))
+    for i in range(4):
+        finished_task(client, host.url("ok.mp4"), f"lip_task_home_{i}").download(tmp_path / "out")
+    for name, data in theirs.items():
+        assert (videos / name).read_bytes() == data, f"{name} was touched"
+    kept = sorted(p.name for p in videos.iterdir() if p.name not in theirs)
+    assert [name.split("-")[0] for name in kept] == ["lip_task_home_2", "lip_task_home_3"]
+    assert kept_total_bytes(client) == 2 * len(OK_BODY) <= cap
+    monkeypatch.setenv(KEEP_MAX_ENV, "0")
+    assert len(enforce_keep_cap(client)) == 2
+    assert sorted(p.name for p in videos.iterdir()) == sorted(theirs)
+
+
+def test_a_result_larger_than_the_cap_is_not_kept_and_the_user_is_told(
+    host: MediaHost,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kitta_notebook._kept import ensure_kept, keep_bytes
+    from kitta_notebook.errors import DownloadError
+
+    kept_dir = tmp_path / "kept"
+    client = client_keeping(kept_dir)
+    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY) - 1))
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_huge")
+    with caplog.at_level("WARNING", logger="kitta_notebook"):
+        assert task.download(tmp_path / "mine.mp4").read_bytes() == OK_BODY  # still downloaded
+        assert keep_bytes(client, task, OK_BODY) is None
+    assert "lip_task_huge was not kept" in caplog.text and KEEP_MAX_ENV in caplog.text
+    with pytest.raises(DownloadError, match=KEEP_MAX_ENV) as caught:
+        ensure_kept(client, task)
+    assert caught.value.reason == "too_large"
+    assert not kept_dir.exists() or list(kept_dir.iterdir()) == []
+    assert kept_path(client, task) is None and kept_total_bytes(client) == 0
+
+
+def test_a_replaced_kept_copy_is_never_played_nor_overwritten(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    """A kept file that no longer holds what was kept is the user's: the link is used (defect 8)."""
+    import base64
+
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_swapped")
+    assert "data:video/mp4;base64," in video_html(task, embed=True)
+    kept = kept_path(client, task)
+    assert kept is not None
+    swapped = OK_BODY[:-4] + b"EVIL"  # same size, other bytes
+    kept.write_bytes(swapped)
+    video._cache.clear()
+    assert kept_path(client, task) is None
+    expired = finished_task(client, host.url("expired.mp4"), "lip_task_swapped")
+    markup = video_html(expired, embed=True)
+    assert "Link expired" in markup and base64.b64encode(swapped).decode() not in markup
+    shown = video_html(task, embed=True)  # fetched again from its link ...
+    assert base64.b64encode(OK_BODY).decode() in shown
+    assert kept.read_bytes() == swapped  # ... and the changed file is not written over
+
+
+def test_a_kept_copy_is_hashed_once_per_size_and_mtime(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kitta_notebook import _written
+
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_fast")
+    task.download(tmp_path / "out")
+    hashed: list[Path] = []
+    real = _written.sha256_of
+    monkeypatch.setattr(_written, "sha256_of", lambda path: hashed.append(path) or real(path))
+    _written._verified.clear()  # as in a new kernel
+    for _ in range(5):
+        assert kept_path(client, task) is not None
+    assert hashed == []  # size and mtime as recorded: no hashing at all
+    kept = kept_path(client, task)
+    assert kept is not None
+    os.utime(kept, (time.time() - 50, time.time() - 50))  # same bytes, another mtime
+    for _ in range(5):
+        assert kept_path(client, task) == kept
+    assert hashed == [kept]

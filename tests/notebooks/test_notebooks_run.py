@@ -9,8 +9,10 @@ state and its outputs must not contain the token anywhere.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +52,49 @@ def errors_in(notebook: nbformat.NotebookNode) -> list[str]:
     return found
 
 
+def outputs_of(notebook: nbformat.NotebookNode, source_start: str) -> str:
+    """The text/plain outputs of the code cell whose source starts with `source_start`."""
+    cell = next(c for c in notebook.cells if c.source.startswith(source_start))
+    return "\n".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+
+
+def check_quickstart(notebook: nbformat.NotebookNode) -> None:
+    """The pending card already shows the charge the finished task gets (the probed
+    duration prices it, not a rounded literal)."""
+    pending = re.findall(r"credits: (\S+)", outputs_of(notebook, "task = client.lip_sync.create"))
+    final = re.findall(r"credits: (\S+)", outputs_of(notebook, "await watcher.wait()"))
+    assert pending and pending == final, (pending, final)
+
+
+# Checks of what one notebook showed, beyond running without errors.
+NOTEBOOK_CHECKS = {"01_quickstart.ipynb": check_quickstart}
+
+
+def git_ignored(paths: list[str]) -> set[str]:
+    """Which of these repository paths git ignores (by the repository's .gitignore)."""
+    if not paths:
+        return set()
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(paths),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode not in (0, 1):
+        pytest.skip(f"git check-ignore is not usable here: {found.stderr.strip()}")
+    return set(found.stdout.split())
+
+
+def leftovers(workdir: Path, notebook: Path) -> list[str]:
+    """Files a run left beside the notebook, as repository paths under notebooks/."""
+    return sorted(
+        f"notebooks/{path.relative_to(workdir).as_posix()}"
+        for path in workdir.rglob("*")
+        if path.is_file() and path.name != notebook.name
+    )
+
+
 @pytest.fixture
 def fast_sandbox_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KITTA_SANDBOX_TIME_SCALE", "0.1")
@@ -64,6 +109,10 @@ def test_notebook_runs_against_the_embedded_sandbox(
     assert errors_in(notebook) == []
     outputs = [o for c in notebook.cells for o in c.get("outputs", [])]
     assert outputs, "the notebook produced no output at all"
+    NOTEBOOK_CHECKS.get(path.name, lambda _: None)(notebook)
+    # Run from notebooks/ (as `jupyter lab` there would), nothing it writes may show in git.
+    written = leftovers(tmp_path, path)
+    assert set(written) <= git_ignored(written), set(written) - git_ignored(written)
 
 
 @pytest.fixture
@@ -100,9 +149,19 @@ def test_notebook_runs_with_a_token_and_never_shows_it(
             assert stand_in_service.encode() not in leftover.read_bytes(), leftover
 
 
+def tracked_notebooks() -> list[Path]:
+    """Every notebook git tracks (notebooks/ and the browser tests' own), else notebooks/."""
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "*.ipynb"], capture_output=True, text=True
+    )
+    names = listed.stdout.split() if listed.returncode == 0 else []
+    return [ROOT / name for name in names] or NOTEBOOKS
+
+
 def test_notebooks_in_git_carry_no_outputs_or_widget_state() -> None:
+    """`make test` fails when a demo's autosave left outputs in a tracked notebook."""
     assert NOTEBOOKS, "notebooks/ is empty"
-    for path in NOTEBOOKS:
+    for path in tracked_notebooks():
         notebook = nbformat.read(path, as_version=4)
         assert "widgets" not in notebook.metadata, path.name
         for cell in notebook.cells:

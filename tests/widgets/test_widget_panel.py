@@ -205,7 +205,7 @@ def test_500_on_create_is_a_readable_message(sb: Sandbox) -> None:
     ("case", "expected"),
     [
         ("400", "The server refused the request: "),
-        ("401", "The API token is missing or invalid: check KITTA_API_TOKEN."),
+        ("401", "The API token is missing or invalid: check the token passed as token=."),
         ("403", "This account may not use the model kitta-lip-sync-pro: choose another model."),
     ],
 )
@@ -513,7 +513,7 @@ def test_save_in_the_browser_gives_a_download_link_not_a_server_path(
     monkeypatch.setenv("SERVER_SOFTWARE", "voila/0.5.0")  # what Voila sets in its kernels
 
     async def body() -> None:
-        panel = make_panel(sb)
+        panel = make_panel(sb, sandbox=sb)  # the kernel's own sandbox: free, no visitor token
         assert panel.save_to == "browser"
         await bounded(panel.ready())
         panel.fill_samples()

@@ -14,8 +14,8 @@ router = APIRouter()
 
 
 @router.get("/api/v1/openapi.json", summary="This OpenAPI document (public)", response_model=None)
-def openapi_document(origin: Origin, request: Request) -> Response:
-    return JSONResponse(build_openapi(request.app, origin))
+def openapi_document(ctx: Context, origin: Origin, request: Request) -> Response:
+    return JSONResponse(build_openapi(request.app, origin, publish_prices=ctx.publish_prices))
 
 
 @router.get("/", include_in_schema=False)

@@ -27,7 +27,7 @@ def usage(account: CurrentAccount, ctx: Context) -> Response:
     body: dict[str, Any] = ctx.store.usage(account.token)
     body["models"] = {
         p.model: {
-            "creditsPerSecond": p.credits_per_second,
+            **({"creditsPerSecond": p.credits_per_second} if ctx.publish_prices else {}),
             "allowed": not p.requires_grant or account.pro,
         }
         for p in PRICES.values()

@@ -1,0 +1,171 @@
+"""The toolkit's index of the files it wrote: the only files it may replace or remove.
+
+Downloads, kept results and exports are recorded here (path, size, mtime,
+sha256, what they are) in `KITTA_HOME/written.sqlite`, shared by every
+process, account and journal of this machine. A file counts as ours only
+while it still holds what was written: same size and, when its mtime moved,
+the same sha256. Anything else at a path, a user's file or a kept copy
+someone replaced, is never overwritten, removed or served.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._home import kitta_home
+
+logger = logging.getLogger("kitta_notebook")
+
+INDEX_NAME = "written.sqlite"
+KEPT = "kept"
+DOWNLOAD = "download"
+EXPORT = "export"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS written (
+    path TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    task_id TEXT,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    written_ts REAL NOT NULL
+)
+"""
+_VERIFIED_LIMIT = 4096
+# (path, size, mtime_ns) -> sha256 of a file this process found intact ("" when it is
+# not ours): a card shown again hashes nothing, and a changed file has a new key.
+_verified: dict[tuple[str, int, int], str] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    kind: str
+    task_id: str | None
+    size: int
+    sha256: str
+    written_ts: float
+
+
+def key_of(path: Path) -> str:
+    """One spelling per file: the absolute path through the real folder."""
+    absolute = Path(os.path.abspath(path))
+    return str(absolute.parent.resolve() / absolute.name)
+
+
+@contextlib.contextmanager
+def _index() -> Iterator[sqlite3.Connection]:
+    home = kitta_home()
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(home / INDEX_NAME, timeout=30.0, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise OSError(f"cannot open {home / INDEX_NAME}: {exc}") from exc
+    try:
+        conn.execute(_SCHEMA)
+        yield conn
+    except sqlite3.Error as exc:  # callers handle file trouble as OSError
+        raise OSError(f"cannot use {home / INDEX_NAME}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remember(path: Path, kind: str, size: int, sha256: str, task_id: str | None = None) -> None:
+    """Record a file just written (atomically, by us) with the bytes it holds."""
+    info = path.stat()
+    with _index() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key_of(path), kind, task_id, int(size), info.st_mtime_ns, sha256, time.time()),
+        )
+    with _lock:
+        _verified[(key_of(path), info.st_size, info.st_mtime_ns)] = sha256
+
+
+def forget(path: Path) -> None:
+    """Stop counting `path` as ours (it was removed, or someone else changed it)."""
+    key = key_of(path)
+    with _index() as conn:
+        conn.execute("DELETE FROM written WHERE path = ?", (key,))
+    with _lock:
+        for cached in [k for k in _verified if k[0] == key]:
+            del _verified[cached]
+
+
+def intact(path: Path, sha256: str | None = None) -> bool:
+    """Whether `path` is a file we wrote and still holds what we wrote (and `sha256`, if given).
+
+    False for anything unknown, changed or unreadable, and when the index
+    cannot be read: in doubt, a file is the user's.
+    """
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        key = key_of(path)
+        cache_key = (key, info.st_size, info.st_mtime_ns)
+        with _lock:
+            known = _verified.get(cache_key)
+        if known is None:
+            known = _verify(path, key, info) or ""  # "": not ours, also remembered
+            with _lock:
+                if len(_verified) >= _VERIFIED_LIMIT:
+                    _verified.clear()
+                _verified[cache_key] = known
+    except OSError:
+        return False
+    return bool(known) and (sha256 is None or known == sha256)
+
+
+def _verify(path: Path, key: str, info: os.stat_result) -> str | None:
+    """The recorded sha256 when the file on disk still matches the record, else None."""
+    with _index() as conn:
+        row = conn.execute(
+            "SELECT size, mtime_ns, sha256 FROM written WHERE path = ?", (key,)
+        ).fetchone()
+    if row is None or int(row[0]) != info.st_size:
+        return None
+    if int(row[1]) == info.st_mtime_ns:
+        return str(row[2])
+    if sha256_of(path) != row[2]:
+        logger.warning("%s changed since kitta-notebook wrote it; it is left alone", path)
+        return None
+    return str(row[2])
+
+
+def written_in(folder: Path, kind: str) -> list[Written]:
+    """What we wrote of one kind directly in `folder`, oldest first."""
+    prefix = key_of(folder / "x")[:-1]
+    with _index() as conn:
+        rows = conn.execute(
+            "SELECT path, kind, task_id, size, sha256, written_ts FROM written "
+            "WHERE kind = ? AND substr(path, 1, ?) = ? ORDER BY written_ts, path",
+            (kind, len(prefix), prefix),
+        ).fetchall()
+    found = [Written(Path(r[0]), r[1], r[2], int(r[3]), str(r[4]), float(r[5])) for r in rows]
+    return [w for w in found if w.path.parent == Path(prefix[:-1] or prefix)]
+
+
+def conflicts(targets: list[Path]) -> list[Path]:
+    """The targets that exist and are not ours (what a write there would destroy)."""
+    return [p for p in targets if (p.exists() or p.is_symlink()) and not intact(p)]
