@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import imageio_ffmpeg
 
-from kitta_notebook import KittaClient, LipSyncTask
+from kitta_notebook import KittaClient, KittaError, LipSyncTask
 from kitta_notebook.sandbox import Sandbox
 
 
@@ -59,9 +59,10 @@ def main() -> int:
         with client:
             media = sandbox.samples
             task = client.lip_sync.create(video_url=media["video"], audio_url=media["audio"])
-            task.wait(timeout=180, poll_interval=0.2)
-            if not task.succeeded:
-                print(f"sandbox smoke: FAILED: task {task.status_text}: {task.error_message}")
+            try:
+                task.wait(timeout=180, poll_interval=0.2)
+            except KittaError as error:
+                print(f"sandbox smoke: FAILED: {error}")
                 return 1
             path = Path(task.download(Path(folder) / "result.mp4"))
             schema = httpx.get(sandbox.openapi_url, timeout=30).json()
