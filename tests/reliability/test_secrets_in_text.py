@@ -223,3 +223,11 @@ def test_a_storage_error_that_echoes_the_request_headers_shows_no_credential() -
     assert wrapped.code == "InvalidToken"
     assert scan_for(CANARY, texts_of(wrapped), record=False) == []
     assert "REDACTED" in str(wrapped)
+
+
+def test_no_attribute_of_a_store_holds_the_endpoint_password() -> None:
+    from kitta_notebook.media import S3Store
+
+    store = S3Store("b", endpoint_url=f"https://user:{CANARY}@s3.example.com:9000")
+    assert scan_for(CANARY, {"vars": repr(vars(store)), "repr": repr(store)}, record=False) == []
+    assert store.endpoint_url == "https://s3.example.com:9000"
