@@ -231,3 +231,14 @@ def test_no_attribute_of_a_store_holds_the_endpoint_password() -> None:
     store = S3Store("b", endpoint_url=f"https://user:{CANARY}@s3.example.com:9000")
     assert scan_for(CANARY, {"vars": repr(vars(store)), "repr": repr(store)}, record=False) == []
     assert store.endpoint_url == "https://s3.example.com:9000"
+
+
+def test_a_mistaken_store_setting_is_not_echoed_with_its_password() -> None:
+    from kitta_notebook.media.config import ENV_STORE, store_from_env
+
+    with pytest.raises(ValidationError) as caught:
+        store_from_env({ENV_STORE: f"https://AKID:{CANARY}@bucket.s3.amazonaws.com/kitta"})
+    texts = texts_of(caught.value)
+    del texts["traceback with locals"]  # the setting is itself a local of that frame
+    assert scan_for(CANARY, texts, record=False) == []
+    assert "s3://bucket/prefix" in str(caught.value)
