@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._redact import redact_text
 from ._responses import request_id_of
 from ._version import __version__
 from .errors import (
@@ -38,6 +40,26 @@ from .validation import check_poll_interval
 MAX_KEY_LENGTH = 200
 
 logger = logging.getLogger("kitta_notebook")
+
+
+class _HttpxLogRedactor(logging.Filter):
+    """httpx logs each request's full URL and the server's reason phrase at INFO: a signed
+    media URL, or a proxy's echo of the token, would reach any handler the user set up.
+    Runs only for records that are emitted (after the level check)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            tokens = [secret.reveal() for secret in list(_LIVE_SECRETS)]
+            record.args = tuple(
+                redact_text(str(arg), tokens) if isinstance(arg, (str, httpx.URL)) else arg
+                for arg in record.args
+            )
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(type(f).__name__ == "_HttpxLogRedactor" for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_HttpxLogRedactor())
 
 DEFAULT_BASE_URL = "https://kittaaudio.com/api"
 OFFICIAL_HOSTS = ("kittaaudio.com",)
@@ -63,6 +85,10 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"kitta-notebook/{__version__}"
 
 
+# Every token a client holds, so that a log line echoing one can be scrubbed.
+_LIVE_SECRETS: weakref.WeakSet[Secret] = weakref.WeakSet()
+
+
 class Secret:
     """Holds the API token so that no repr, str or log line can show it.
 
@@ -72,7 +98,7 @@ class Secret:
     with a message that does not repeat it.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         bad = next((i for i, ch in enumerate(value) if not "!" <= ch <= "~"), None)
@@ -87,6 +113,7 @@ class Secret:
                 ]
             )
         self._value = value
+        _LIVE_SECRETS.add(self)
 
     def reveal(self) -> str:
         return self._value

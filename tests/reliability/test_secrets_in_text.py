@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import secrets
 import threading
 import traceback
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 from reliability_helpers import scan_for
+from support import media_host
 
 from kitta_notebook import AuthenticationError, KittaClient, LipSyncTask, ValidationError
 from kitta_notebook._core import Secret
@@ -242,3 +244,19 @@ def test_a_mistaken_store_setting_is_not_echoed_with_its_password() -> None:
     del texts["traceback with locals"]  # the setting is itself a local of that frame
     assert scan_for(CANARY, texts, record=False) == []
     assert "s3://bucket/prefix" in str(caught.value)
+
+
+def test_httpx_logs_show_no_signature_or_echoed_token(caplog: pytest.LogCaptureFixture) -> None:
+    """httpx logs every URL (a signed media URL's signature) and reason phrase at INFO."""
+    caplog.set_level(logging.INFO, logger="httpx")
+    with media_host(b"\x00" * 64) as host, KittaClient(CANARY, base_url=host) as client:
+        client.fetch_bytes(f"{host}/clip.mp4?X-Amz-Signature={CANARY}&v=1", max_bytes=1024)
+    with (
+        echoing_api("html") as base_url,
+        KittaClient("Bearer-less-" + CANARY, base_url=base_url) as client,
+        pytest.raises(AuthenticationError),
+    ):
+        client.lip_sync.get("lip_task_1")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "clip.mp4?X-Amz-Signature=REDACTED&v=1" in logged  # the request was logged
+    assert scan_for(CANARY, {"httpx log": logged}, record=False) == []
