@@ -80,6 +80,17 @@ class Preflight:
 
         return _hooks.views().preflight_mimebundle(self)
 
+    def __str__(self) -> str:
+        """The readable text of the check (what `print(preflight)` shows)."""
+        return self._repr_mimebundle_()["text/plain"]
+
+    def __repr__(self) -> str:
+        return (
+            f"Preflight(ok={self.ok}, inputs={list(self.inputs)}, problems={len(self.problems)}, "
+            f"warnings={len(self.warnings)}, duration_seconds={self.duration_seconds}, "
+            f"estimated_credits={self.estimated_credits})"
+        )
+
     def rows(self) -> list[dict[str, Any]]:
         """One plain row per input, for a table view."""
         return [
