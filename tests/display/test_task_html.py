@@ -169,6 +169,9 @@ def test_failed_task_shows_its_error_and_no_video() -> None:
 def test_badge_names_each_status(status: str, label: str) -> None:
     markup = task_html(LipSyncTask(full_dto(status=status, resultVideoUrl=None)))
     assert label in markup
+    # A narrow `list()` table never wraps the pill's icon and text onto two lines.
+    badge = markup.split('class="kitta-badge"', 1)[1].split(">", 1)[0]
+    assert "white-space:nowrap" in badge
 
 
 def test_chinese_labels() -> None:
