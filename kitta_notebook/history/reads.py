@@ -237,6 +237,19 @@ class JournalReader(JournalStore):
         )
         return [entry_from_row(row) for row in rows]
 
+    def undated_task_ids(self, task_ids: list[str]) -> list[str]:
+        """Those of `task_ids` whose entry has no created time (learnt from a list item)."""
+        found: list[str] = []
+        for start in range(0, len(task_ids), 500):
+            chunk = task_ids[start : start + 500]
+            rows = self._read(
+                f"SELECT task_id FROM entries WHERE created_ts IS NULL AND task_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found += [str(row[0]) for row in rows]
+        return found
+
     def known_task_ids(self, *, source: str | None = None) -> set[str]:
         sql = "SELECT task_id FROM entries WHERE task_id IS NOT NULL"
         params: list[object] = []

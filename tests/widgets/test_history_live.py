@@ -65,3 +65,33 @@ def test_a_task_finished_by_another_view_does_not_stay_pending_in_the_table(
     assert task.succeeded and client.history.count(status="succeeded") >= 1
     assert 'data-status="succeeded"' not in first
     assert 'data-status="succeeded"' in last, last
+
+
+def test_tasks_learnt_from_the_list_get_their_model_and_time_and_sort_by_it(
+    sandbox: Sandbox,
+) -> None:
+    """A task made elsewhere (another kernel, the web console) is learnt from a list
+    item, which has no model and no created time: the sync fills them from the task's
+    detail, so it shows both and sorts by when it was created, not to the top."""
+    samples = sandbox.samples
+    with sandbox.client(TOKEN, journal=False) as elsewhere:  # records nothing here
+        older = elsewhere.lip_sync.create(video_url=samples["video"], audio_url=samples["audio"])
+    client = sandbox.client(TOKEN)
+    newer = client.lip_sync.create(video_url=samples["video"], audio_url=samples["audio"])
+    listed = client.lip_sync.list(limit=100)
+    assert all(t.created_at is None and t.model is None for t in listed.data)  # list items
+
+    async def main() -> tuple[HistoryBrowser, Any]:
+        browser = HistoryBrowser(client, sync=False, live=False)
+        report = await client._async_client().history.sync()
+        browser.render()
+        return browser, report
+
+    browser, report = asyncio.run(main())
+    assert report.detailed >= 1
+    shown = [e.task_id for e in browser.entries]
+    assert shown.index(newer.task_id) < shown.index(older.task_id)  # newest first
+    learnt = client.history.get(older.task_id)
+    assert learnt is not None and learnt.from_server
+    assert learnt.model == "kitta-lip-sync-v1" and learnt.created_at is not None
+    assert "kitta-lip-sync-v1" in browser.rows[shown.index(older.task_id)].rest.value
