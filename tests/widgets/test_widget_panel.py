@@ -520,9 +520,11 @@ def test_save_in_the_browser_gives_a_download_link_not_a_server_path(
         card = await bounded(panel.submit())
         assert card is not None
         await bounded(card.wait())
-        card.save_button.click()
         await bounded(panel.settle())
+        # One click: the link is ready as soon as the task succeeded, in the button's place.
+        assert card.save_button.layout.display == "none"
         note = card.action_note.value
+        assert ">⤓ Save video file</a>" in note
         found = re.search(r'download="([^"]+)" href="data:video/mp4;base64,([^"]+)"', note)
         assert found, note
         assert found[1] == f"{card.task.task_id}.mp4"
