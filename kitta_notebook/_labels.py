@@ -494,6 +494,7 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "history_next": {"en": "Next ›", "zh": "下一页 ›"},
     "history_page": {"en": "Page {page} of {pages}", "zh": "第 {page} / {pages} 页"},
     "history_count": {"en": "{count} tasks", "zh": "{count} 个任务"},
+    "history_count_one": {"en": "{count} task", "zh": "{count} 个任务"},
     "history_credits_total": {"en": "Credits charged: {credits}", "zh": "消耗积分：{credits}"},
     "history_empty": {"en": "No tasks match these filters.", "zh": "没有符合筛选条件的任务。"},
     "history_select_hint": {

@@ -169,7 +169,8 @@ def summary_html(summary: JournalSummary, lang: Lang = "en") -> str:
         f'background:#eef1f5;margin:4px 0 6px;max-width:720px">{"".join(bars)}</div>'
     )
     credits = text("history_credits_total", lang, credits=format_credits(_int(summary.credits)))
-    count = text("history_count", lang, count=summary.total)
+    key = "history_count_one" if summary.total == 1 else "history_count"
+    count = text(key, lang, count=summary.total)
     return (
         f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
         f'<div><b>{esc(count)}</b> · <span class="kitta-credits">{esc(credits)}</span></div>'

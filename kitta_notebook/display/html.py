@@ -194,7 +194,7 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
         head = "".join(
             f'<th style="text-align:left;{_CELL};border-bottom:1px solid #d0d7de">{esc(h)}</th>'
             for h in (
-                "status",
+                text("history_status", lang),
                 text("task", lang),
                 text("input_mode", lang),
                 text("credits", lang),

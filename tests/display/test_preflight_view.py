@@ -160,5 +160,7 @@ def test_print_shows_the_readable_text_and_sizes_never_break_inside_a_value() ->
     assert len(printed.splitlines()) <= 5 and max(map(len, printed.splitlines())) < 120
     assert len(repr(report)) < 200 and repr(report).startswith("Preflight(ok=True")
     markup = preflight_html(report)
-    assert "break-all" not in markup  # "speech.wa v": a name broke inside a word
+    assert "break-all" not in markup and "anywhere" not in markup  # "speech.wa v"
+    remote = preflight_html(checked({"video_url": to_blob(VIDEO), "audio_url": closed_port_url()}))
+    assert "/<wbr>speech.wav<" in remote  # a URL wraps after a slash, never inside a name
     assert markup.count("white-space:nowrap") >= 3 * len(report.inputs)  # "169.5 / kB"

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from kitta_notebook import LipSyncTask, Page
-from kitta_notebook.display.html import page_mimebundle, task_html, task_mimebundle
+from kitta_notebook.display.html import page_html, page_mimebundle, task_html, task_mimebundle
 from kitta_notebook.display.video import VideoPlan, plan_video, render_video
 
 HOSTILE = [
@@ -223,6 +223,9 @@ def test_page_renders_as_a_table_with_escaped_items() -> None:
     assert_inert(markup)
     assert "lip_task_a" in bundle["text/plain"] and "has_more=True" in bundle["text/plain"]
     assert all(task.is_partial for task in page)
+    # Every header goes through the label table; the table scrolls on a narrow page.
+    assert ">Status</th>" in markup and 'style="overflow-x:auto"' in markup
+    assert ">状态</th>" in page_html(page, lang="zh")
 
 
 VSCODE_VARS = ("VSCODE_PID", "VSCODE_CWD")
