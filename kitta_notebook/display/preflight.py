@@ -23,14 +23,16 @@ _PROBLEM = "color:#b42318"
 _WARNING = "color:#7a4d00"
 _HEAD = f"text-align:left;{_CELL};border-bottom:1px solid #d0d7de;white-space:nowrap"
 # A value cell never breaks inside a word ("169.5 kB", "MP4 video"); a source (a URL, a
-# file name) breaks after a slash, inside a name only when one is wider than the page.
+# file name) breaks after a slash only (the card scrolls sideways past a longer name).
 _FACT = f"{_CELL};white-space:nowrap"
-_SOURCE = f"{_CELL};overflow-wrap:break-word"
 
 
 def _breakable(source: str) -> str:
     """An escaped URL or path that may wrap after each slash, never inside a name."""
-    return esc(source).replace("/", "/<wbr>")
+    return "/<wbr>".join(
+        f'<span style="white-space:nowrap">{esc(part)}</span>' if part else ""
+        for part in source.split("/")
+    )
 
 
 def _format(result: ProbeResult, lang: Lang = "en") -> str:
@@ -113,7 +115,7 @@ def preflight_html(preflight: Preflight, *, lang: Lang = "en") -> str:
             f'<tr class="kitta-preflight-row" data-field="{esc(row["field"])}" '
             f'data-verdict="{verdict}">'
             f'<td style="{_CELL}"><code>{esc(row["field"])}</code></td>'
-            f'<td style="{_SOURCE}">{_breakable(row["input"])}</td>'
+            f'<td style="{_CELL}">{_breakable(row["input"])}</td>'
             f'<td style="{_FACT}">{esc(_format(result, lang))}</td>'
             f'<td style="{_FACT}">{esc(_duration(result))}</td>'
             f'<td style="{_FACT}">{esc(_size(result))}</td>'

@@ -162,5 +162,6 @@ def test_print_shows_the_readable_text_and_sizes_never_break_inside_a_value() ->
     markup = preflight_html(report)
     assert "break-all" not in markup and "anywhere" not in markup  # "speech.wa v"
     remote = preflight_html(checked({"video_url": to_blob(VIDEO), "audio_url": closed_port_url()}))
-    assert "/<wbr>speech.wav<" in remote  # a URL wraps after a slash, never inside a name
+    # A URL wraps after a slash, never inside a name ("speech-" / "en.wav").
+    assert '/<wbr><span style="white-space:nowrap">speech.wav</span>' in remote
     assert markup.count("white-space:nowrap") >= 3 * len(report.inputs)  # "169.5 / kB"
