@@ -26,6 +26,7 @@ from .entry import (
     entry_from_row,
     now,
 )
+from .media_urls import resolved_entry
 from .query import Query
 from .store import JournalStore
 from .writes import HOST, IN_FLIGHT, SESSION
@@ -67,6 +68,12 @@ class JournalReader(JournalStore):
         super().__init__(*args, **kwargs)
         # The last aggregate, so that a page's count and its summary strip cost one query.
         self._aggregate_cache: tuple[object, list[tuple[str, int, float]]] | None = None
+        # The running embedded sandbox's origin, for a journal chosen by identity: its own
+        # media were recorded without a port (`media_urls`) and are read back against it.
+        self.media_origin: str | None = None
+
+    def _entry(self, row: Sequence[Any]) -> JournalEntry:
+        return resolved_entry(entry_from_row(row), self.media_origin)
 
     def get(self, ref: JournalEntry | LipSyncTask | str) -> JournalEntry | None:
         """One entry by task id or entry id."""
@@ -79,7 +86,7 @@ class JournalReader(JournalStore):
             f"UNION ALL SELECT {ENTRY_COLUMNS} FROM entries WHERE entry_id = ? LIMIT 1",
             (text_ref, text_ref),
         )
-        return entry_from_row(rows[0]) if rows else None
+        return self._entry(rows[0]) if rows else None
 
     def entries(
         self,
@@ -162,7 +169,7 @@ class JournalReader(JournalStore):
                 f"WHERE rowid IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
-            found.update({int(row[0]): entry_from_row(row[1:]) for row in rows})
+            found.update({int(row[0]): self._entry(row[1:]) for row in rows})
         return [found[i] for i in ids if i in found]
 
     def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
@@ -212,7 +219,7 @@ class JournalReader(JournalStore):
         found: list[JournalEntry] = []
         moment = now()
         for row in rows:
-            entry = entry_from_row(row)
+            entry = self._entry(row)
             if entry.outcome == schema.OUTCOME_SENDING:
                 pid, host, session = row[26], row[27], row[28]
                 if session == SESSION:
@@ -235,7 +242,20 @@ class JournalReader(JournalStore):
             f"AND state NOT IN ({marks}) ORDER BY sort_ts",
             final,
         )
-        return [entry_from_row(row) for row in rows]
+        return [self._entry(row) for row in rows]
+
+    def undated_task_ids(self, task_ids: list[str]) -> list[str]:
+        """Those of `task_ids` whose entry has no created time (learnt from a list item)."""
+        found: list[str] = []
+        for start in range(0, len(task_ids), 500):
+            chunk = task_ids[start : start + 500]
+            rows = self._read(
+                f"SELECT task_id FROM entries WHERE created_ts IS NULL AND task_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found += [str(row[0]) for row in rows]
+        return found
 
     def known_task_ids(self, *, source: str | None = None) -> set[str]:
         sql = "SELECT task_id FROM entries WHERE task_id IS NOT NULL"

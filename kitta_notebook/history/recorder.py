@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MAY_HAVE_CREATED, APIStatusError, JournalError, JournalWarning
 from ..models import LipSyncTask
 from .journal import Journal
+from .media_urls import portable_body
 from .paths import HOME_ENV
 
 if TYPE_CHECKING:
@@ -102,6 +103,8 @@ class JournalRecorder:
         journal = journal_for_config(config)
         if journal is not None:
             self._cached = (key, journal)
+            if config.journal_identity:  # the embedded sandbox's: its media at its origin now
+                journal.media_origin = config.origin
         return journal
 
     # --- TaskRecorder ---------------------------------------------------------------
@@ -115,6 +118,8 @@ class JournalRecorder:
         journal = self.journal()
         if journal is None:
             return None
+        if self._config.journal_identity:  # the sandbox's own media, recorded without a port
+            body = portable_body(body, origin)
         return _Handle(journal, journal.record_request(origin, body, key, published=published))
 
     def task_id_for_key(self, key: str) -> str | None:
