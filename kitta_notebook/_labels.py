@@ -324,8 +324,9 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "（反之亦然）。",
     },
     "media_price_unknown": {
-        "en": "price unknown: the service does not publish its price per second",
-        "zh": "价格未知：服务未公布每秒价格",
+        "en": "price unknown: the server publishes no price per second, and this account has "
+        "no finished task on this model to learn it from",
+        "zh": "价格未知：服务器未公布每秒价格，且本账号在该模型上没有可用于推算价格的已完成任务",
     },
     "media_duration_unknown": {
         "en": "duration unknown: give duration_seconds or a probeable audio_url",

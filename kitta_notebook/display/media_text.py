@@ -120,7 +120,7 @@ _MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "media_audio_shorter",
         ),
         (r"checked from this machine: the service fetches", "media_from_here"),
-        (r"price unknown: the service does not publish", "media_price_unknown"),
+        (r"price unknown: the server publishes no price", "media_price_unknown"),
         (r"duration unknown: give duration_seconds", "media_duration_unknown"),
         (r"This is a local file, and no media store is set up\.", "media_no_store"),
     )
