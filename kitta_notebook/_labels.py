@@ -125,7 +125,8 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "panel_submitted": {"en": "Task {task_id} created.", "zh": "任务 {task_id} 已创建。"},
     "panel_no_tasks": {"en": "No tasks submitted yet.", "zh": "尚未提交任务。"},
     "panel_estimate": {
-        "en": "Estimated charge: {credits} credits ({model}, {seconds} s, price published by the server)",
+        "en": "Estimated charge: {credits} credits "
+        "({model}, {seconds} s, price published by the server)",
         "zh": "预计消耗：{credits} 积分（{model}，{seconds} 秒，服务器公布的价格）",
     },
     "panel_estimate_need_duration": {
