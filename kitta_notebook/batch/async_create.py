@@ -41,6 +41,7 @@ from .start import (
 
 if TYPE_CHECKING:
     from .._async_lip_sync import AsyncLipSync
+    from ..history.keys import KeyClaim
 
 _T = TypeVar("_T")
 
@@ -58,11 +59,14 @@ async def gather_or_cancel(coroutines: list[Coroutine[Any, Any, _T]]) -> list[_T
 
 
 async def start_run(
-    lip_sync: AsyncLipSync, requests: Iterable[object], options: BatchOptions
+    lip_sync: AsyncLipSync,
+    requests: Iterable[object],
+    options: BatchOptions,
+    claims: list[KeyClaim],
 ) -> CreateRun:
     """Everything before the first create; see `create.start_run`."""
     client = lip_sync._client
-    planned = await asyncio.to_thread(plan_batch, lip_sync, requests, options)
+    planned = await asyncio.to_thread(plan_batch, lip_sync, requests, options, claims)
     info = (
         await client.server_info()
         if needs_server_info(lip_sync, planned, options)
@@ -106,7 +110,7 @@ async def _create_one(
                     await asyncio.wait_for(slots.wait(), timeout=wait if wait > 0 else 1.0)
         try:
             attempts += 1
-            task = await lip_sync._create_checked(request, item.key)
+            task = await lip_sync._create_checked(request, item.key, claim=item.claim)
         except RateLimitError as exc:
             if may_resend(exc, attempts):
                 continue
@@ -138,7 +142,20 @@ async def create_many(
         skip_invalid=skip_invalid,
         max_credits=max_credits,
     )
-    run = await start_run(lip_sync, requests, options)
+    claims: list[KeyClaim] = []  # the items' keys, held from before publishing to the end
+    try:
+        return await _create_many(lip_sync, requests, options, claims)
+    finally:
+        lip_sync._client._release_keys(claims)  # one short write, even when cancelled
+
+
+async def _create_many(
+    lip_sync: AsyncLipSync,
+    requests: Iterable[object],
+    options: BatchOptions,
+    claims: list[KeyClaim],
+) -> BatchResult:
+    run = await start_run(lip_sync, requests, options, claims)
     if not run.prepared:
         return run.result()
     install_hooks(lip_sync._client._http)

@@ -42,12 +42,15 @@ from .start import (
 
 if TYPE_CHECKING:
     from .._lip_sync import LipSync
+    from ..history.keys import KeyClaim
 
 
-def start_run(lip_sync: LipSync, requests: Iterable[object], options: BatchOptions) -> CreateRun:
+def start_run(
+    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, claims: list[KeyClaim]
+) -> CreateRun:
     """Everything before the first create: checks, publish and probes, the credit limit."""
     client = lip_sync._client
-    planned = plan_batch(lip_sync, requests, options)
+    planned = plan_batch(lip_sync, requests, options, claims)
     info = (
         client.server_info()
         if needs_server_info(lip_sync, planned, options)
@@ -104,7 +107,7 @@ def _create_one(
             if stop.is_set():
                 raise _Stopped
             attempts += 1
-            task = lip_sync._create_checked(request, item.key)
+            task = lip_sync._create_checked(request, item.key, claim=item.claim)
         except RateLimitError as exc:
             if may_resend(exc, attempts):
                 continue
@@ -138,7 +141,17 @@ def create_many(
         skip_invalid=skip_invalid,
         max_credits=max_credits,
     )
-    run = start_run(lip_sync, requests, options)
+    claims: list[KeyClaim] = []  # the items' keys, held from before publishing to the end
+    try:
+        return _create_many(lip_sync, requests, options, claims)
+    finally:
+        lip_sync._client._release_keys(claims)
+
+
+def _create_many(
+    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, claims: list[KeyClaim]
+) -> BatchResult:
+    run = start_run(lip_sync, requests, options, claims)
     if not run.prepared:
         return run.result()
     install_hooks(lip_sync._client._http)

@@ -268,6 +268,7 @@ def settle(
             check.request,
             check.item.labels,
             estimate=estimate_of(info, check.request, check.preflight),
+            claim=check.item.claim,
         )
         for check in checks
         if check.request is not None and check.item.index not in by_index

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .. import _inputs
@@ -30,6 +30,7 @@ from .run import CreateRun
 if TYPE_CHECKING:
     from .._async_lip_sync import AsyncLipSync
     from .._lip_sync import LipSync
+    from ..history.keys import KeyClaim
 
 
 @dataclass(frozen=True)
@@ -76,25 +77,35 @@ class Planned:
 
 
 def plan_batch(
-    lip_sync: LipSync | AsyncLipSync, requests: Iterable[object], options: BatchOptions
+    lip_sync: LipSync | AsyncLipSync,
+    requests: Iterable[object],
+    options: BatchOptions,
+    claims: list[KeyClaim],
 ) -> Planned:
-    """Step 1 (blocking: reads files and the journal; the async driver runs it in a thread)."""
+    """Step 1 (blocking: reads files and the journal; the async driver runs it in a thread).
+
+    Each item's key is claimed before anything is published or sent; the claims
+    are added to `claims`, which the driver gives back when the batch ends.
+    """
     client = lip_sync._client
     planned, problems, total = check_batch(requests, planner(client._config))
     if problems and not options.skip_invalid:
         raise BatchValidationError(problems, total)
     to_check: list[PlannedItem] = []
     known: list[PreparedItem] = []
+    keyed = client.journal is not None  # without a journal a key only names its item
     for item in planned:
         try:
-            task_id = None if item.key is None else client.recorder.task_id_for_key(item.key)
-        except Exception as exc:  # without the answer we cannot know it is safe to create
+            claim = client._claim_key(item.key, item.fields) if keyed else None
+        except Exception as exc:  # in use, reused with other inputs, or unresolved
             known.append(PreparedItem(item.index, item.key, None, item.labels, lookup_error=exc))
             continue
-        if task_id is None:
-            to_check.append(item)
-        else:
-            known.append(PreparedItem(item.index, item.key, None, item.labels, task_id))
+        if claim is not None and claim.task_id is not None:
+            known.append(PreparedItem(item.index, item.key, None, item.labels, claim.task_id))
+            continue
+        if claim is not None:
+            claims.append(claim)
+        to_check.append(replace(item, claim=claim))
     return Planned(to_check, known, problems, total)
 
 

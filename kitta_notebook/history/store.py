@@ -154,6 +154,8 @@ class JournalStore:
             if version < schema.SCHEMA_VERSION:
                 self._migrate(conn)
             self._search_index = _has_table(conn, schema.SEARCH_TABLE)
+            if not _has_table(conn, schema.KEY_CLAIMS_TABLE):
+                conn.execute(schema.KEY_CLAIMS_SCHEMA)  # one statement: atomic on its own
         except JournalError:
             raise
         except sqlite3.OperationalError as exc:
