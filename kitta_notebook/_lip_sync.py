@@ -285,7 +285,9 @@ class LipSync:
         5xx or timeout after sending, so a task may exist; it is never resent).
         A 429 pauses the whole batch for its `Retry-After`. An item whose `key`
         the client's journal already knows is fetched instead of created, so
-        re-running a batch does not create (or pay) twice.
+        re-running a batch does not create (or pay) twice; keys are claimed as
+        in `create()`, so an item whose key is in use by another kernel, or was
+        used with other inputs, is `rejected` with that error and not sent.
         """
         from .batch import create_many
 
