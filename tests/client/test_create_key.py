@@ -14,6 +14,7 @@ import pytest
 
 from kitta_notebook import (
     AsyncKittaClient,
+    BatchValidationError,
     KeyInUseError,
     KeyReusedError,
     KittaClient,
@@ -197,3 +198,23 @@ def test_a_refused_preflight_gives_the_key_back(sandbox: Sandbox) -> None:
         task_id = create(client, sandbox, "fixed-later")
         assert create(client, sandbox, "fixed-later") == task_id
     assert sandbox.stats.route("create") == 1
+
+
+def test_a_refused_batch_gives_its_keys_back_and_a_reused_key_is_not_sent(
+    sandbox: Sandbox,
+) -> None:
+    video, audio = sandbox.samples["video"], sandbox.samples["audio"]
+    missing = video.rsplit("/", 1)[0] + "/missing.mp4"
+    items = [dict(video_url=video, audio_url=audio, key=f"batch-{i}") for i in range(3)]
+    with sandbox.client(TOKEN) as client:
+        with pytest.raises(BatchValidationError):  # one item's video is a 404: nothing sent
+            client.lip_sync.create_many([*items[:2], {**items[2], "video_url": missing}])
+        first = client.lip_sync.create_many(items, progress=False)
+        changed = [{**items[0], "duration_seconds": 2}, *items[1:]]
+        sandbox.stats.reset()
+        again = client.lip_sync.create_many(changed, progress=False)
+    assert [item.outcome for item in first] == ["created"] * 3
+    assert [item.outcome for item in again] == ["rejected", "existing", "existing"]
+    error = again[0].error
+    assert isinstance(error, KeyReusedError) and error.task_id == first[0].task.task_id
+    assert sandbox.stats.route("create") == 0
