@@ -329,13 +329,14 @@ class KeyReusedError(ValidationError):
         self.task_id = task_id
         self.differences = list(differences)
         names = ", ".join(name for name, _, _ in self.differences)
+        other = f" from other inputs ({names})" if names else ""
         super().__init__(
             [
                 (
                     "key",
-                    f"{key!r} already made task {task_id} from other inputs ({names}). "
-                    "Use a new key to create a new task, or the earlier inputs to get "
-                    f"that task (client.lip_sync.get({task_id!r})).",
+                    f"{key!r} already made task {task_id}{other}. Use a new key to create "
+                    "a new task, or the earlier inputs to get that task "
+                    f"(client.lip_sync.get({task_id!r})).",
                 ),
                 *((name, f"was {before}, now {now}") for name, before, now in self.differences),
             ]

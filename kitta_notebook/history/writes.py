@@ -152,7 +152,7 @@ class JournalWriter(JournalStore):
     ) -> dict[str, Any] | None:
         """The inputs the key was claimed with, if `claim` still holds it; else refuse."""
         if claim is None:  # a caller that did not claim: the same checks, made here
-            existing = self._key_decision(conn, key, None, None)
+            existing = self._key_decision(conn, key, None)
             if existing is not None:
                 raise KeyReusedError(key, existing, [])
             return None
@@ -398,7 +398,7 @@ class JournalWriter(JournalStore):
         """
         token = uuid.uuid4().hex
         with self._write() as conn:
-            existing = self._key_decision(conn, key, inputs, None)
+            existing = self._key_decision(conn, key, inputs)
             if existing is not None:
                 return KeyClaim(key, task_id=existing)
             conn.execute(  # replaces a claim left behind by a process that died
@@ -429,16 +429,13 @@ class JournalWriter(JournalStore):
     def task_id_for_key(self, key: str) -> str | None:
         """The task created earlier under a `key`; raises while one is unresolved."""
         with self._lock:
-            return self._key_decision(self._connection(), key, None, None)
+            return self._key_decision(self._connection(), key, None)
 
     def _key_decision(
-        self,
-        conn: sqlite3.Connection,
-        key: str,
-        inputs: Mapping[str, Any] | None,
-        token: str | None,
+        self, conn: sqlite3.Connection, key: str, inputs: Mapping[str, Any] | None
     ) -> str | None:
-        """The task the key already has, None when a create may go ahead; else raise."""
+        """The task the key already has (made from the same `inputs`, when given), or
+        None when a create may go ahead; raises when it may not."""
         rows = conn.execute(
             "SELECT entry_id, task_id, outcome, request_json, pid, host, session, requested_ts "
             "FROM entries WHERE batch_key = ? ORDER BY requested_ts DESC",
@@ -462,12 +459,13 @@ class JournalWriter(JournalStore):
             if outcome in (schema.OUTCOME_UNKNOWN, schema.OUTCOME_SENDING):
                 raise UnresolvedCreateError(key, str(entry_id))
         claim = conn.execute(
-            f"SELECT token, pid, host, session, claimed_ts FROM {schema.KEY_CLAIMS_TABLE} "
+            f"SELECT pid, host, session, claimed_ts FROM {schema.KEY_CLAIMS_TABLE} "
             "WHERE batch_key = ?",
             (key,),
         ).fetchone()
-        if claim is not None and claim[0] != token:
-            ours = claim[3] == SESSION and claim[1] == os.getpid()
-            if ours or held_elsewhere(claim[1], claim[2], claim[3], claim[4], None):
+        if claim is not None:
+            pid, host, session, claimed = claim
+            ours = session == SESSION and pid == os.getpid()  # another thread's, or coroutine's
+            if ours or held_elsewhere(pid, host, session, claimed, None):
                 raise KeyInUseError(key)
         return None
