@@ -9,6 +9,7 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -218,3 +219,27 @@ def test_a_refused_batch_gives_its_keys_back_and_a_reused_key_is_not_sent(
     error = again[0].error
     assert isinstance(error, KeyReusedError) and error.task_id == first[0].task.task_id
     assert sandbox.stats.route("create") == 0
+
+
+def test_two_async_batches_with_the_same_keys_at_once_make_one_task_per_key(
+    sandbox: Sandbox,
+) -> None:
+    video, audio = sandbox.samples["video"], sandbox.samples["audio"]
+    items = [dict(video_url=video, audio_url=audio, key=f"async-batch-{i}") for i in range(3)]
+
+    async def run() -> list[Any]:
+        async with sandbox.async_client(TOKEN) as client:
+            batches = [client.lip_sync.create_many(items, progress=False) for _ in range(2)]
+            return list(await asyncio.gather(*batches))
+
+    sandbox.stats.reset()
+    results = asyncio.run(run())
+    assert sandbox.stats.route("create") == 3
+    by_key: dict[str, set[str]] = {}
+    for result in results:
+        for item in result:
+            assert item.outcome in ("created", "existing", "rejected")
+            if item.task is not None:
+                by_key.setdefault(str(item.key), set()).add(item.task.task_id)
+    assert sorted(by_key) == [f"async-batch-{i}" for i in range(3)]
+    assert all(len(tasks) == 1 for tasks in by_key.values())
