@@ -62,7 +62,8 @@ class AsyncLipSync:
         from . import _inputs  # media probing loads on the first create
 
         planned = await asyncio.to_thread(_inputs.plan, config, fields)  # reads and hashes files
-        claim = await asyncio.to_thread(self._client._claim_key, key, planned)
+        # One short write, on the loop: a claim made in a thread after a cancel would be lost.
+        claim = self._client._claim_key(key, planned)
         if claim is not None and claim.task_id is not None:
             return await self.get(claim.task_id)
         try:

@@ -31,6 +31,7 @@ from .run import (
 )
 from .start import (
     BatchOptions,
+    HeldKeys,
     build_run,
     check_options,
     known_server_info,
@@ -41,7 +42,6 @@ from .start import (
 
 if TYPE_CHECKING:
     from .._async_lip_sync import AsyncLipSync
-    from ..history.keys import KeyClaim
 
 _T = TypeVar("_T")
 
@@ -62,11 +62,11 @@ async def start_run(
     lip_sync: AsyncLipSync,
     requests: Iterable[object],
     options: BatchOptions,
-    claims: list[KeyClaim],
+    held: HeldKeys,
 ) -> CreateRun:
     """Everything before the first create; see `create.start_run`."""
     client = lip_sync._client
-    planned = await asyncio.to_thread(plan_batch, lip_sync, requests, options, claims)
+    planned = await asyncio.to_thread(plan_batch, lip_sync, requests, options, held)
     info = (
         await client.server_info()
         if needs_server_info(lip_sync, planned, options)
@@ -142,20 +142,20 @@ async def create_many(
         skip_invalid=skip_invalid,
         max_credits=max_credits,
     )
-    claims: list[KeyClaim] = []  # the items' keys, held from before publishing to the end
+    held = HeldKeys(lip_sync._client)  # the items' keys, from before publishing to the end
     try:
-        return await _create_many(lip_sync, requests, options, claims)
+        return await _create_many(lip_sync, requests, options, held)
     finally:
-        lip_sync._client._release_keys(claims)  # one short write, even when cancelled
+        held.release()  # one short write, even when cancelled
 
 
 async def _create_many(
     lip_sync: AsyncLipSync,
     requests: Iterable[object],
     options: BatchOptions,
-    claims: list[KeyClaim],
+    held: HeldKeys,
 ) -> BatchResult:
-    run = await start_run(lip_sync, requests, options, claims)
+    run = await start_run(lip_sync, requests, options, held)
     if not run.prepared:
         return run.result()
     install_hooks(lip_sync._client._http)

@@ -32,6 +32,7 @@ from .run import (
 )
 from .start import (
     BatchOptions,
+    HeldKeys,
     build_run,
     check_options,
     known_server_info,
@@ -42,15 +43,14 @@ from .start import (
 
 if TYPE_CHECKING:
     from .._lip_sync import LipSync
-    from ..history.keys import KeyClaim
 
 
 def start_run(
-    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, claims: list[KeyClaim]
+    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, held: HeldKeys
 ) -> CreateRun:
     """Everything before the first create: checks, publish and probes, the credit limit."""
     client = lip_sync._client
-    planned = plan_batch(lip_sync, requests, options, claims)
+    planned = plan_batch(lip_sync, requests, options, held)
     info = (
         client.server_info()
         if needs_server_info(lip_sync, planned, options)
@@ -141,17 +141,17 @@ def create_many(
         skip_invalid=skip_invalid,
         max_credits=max_credits,
     )
-    claims: list[KeyClaim] = []  # the items' keys, held from before publishing to the end
+    held = HeldKeys(lip_sync._client)  # the items' keys, from before publishing to the end
     try:
-        return _create_many(lip_sync, requests, options, claims)
+        return _create_many(lip_sync, requests, options, held)
     finally:
-        lip_sync._client._release_keys(claims)
+        held.release()
 
 
 def _create_many(
-    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, claims: list[KeyClaim]
+    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, held: HeldKeys
 ) -> BatchResult:
-    run = start_run(lip_sync, requests, options, claims)
+    run = start_run(lip_sync, requests, options, held)
     if not run.prepared:
         return run.result()
     install_hooks(lip_sync._client._http)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from .run import CreateRun
 
 if TYPE_CHECKING:
     from .._async_lip_sync import AsyncLipSync
+    from .._base import ClientBase
     from .._lip_sync import LipSync
     from ..history.keys import KeyClaim
 
@@ -64,6 +66,34 @@ def check_options(
     )
 
 
+class HeldKeys:
+    """The keys a batch claimed, given back when it ends (`release`).
+
+    Thread-safe, and closed by `release`: a claim added later (the async driver's
+    planning thread, still running after the batch was cancelled) is given back
+    at once instead of holding its key until the kernel ends.
+    """
+
+    def __init__(self, client: ClientBase) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._claims: list[KeyClaim] = []
+        self._closed = False
+
+    def add(self, claim: KeyClaim) -> None:
+        with self._lock:
+            if not self._closed:
+                self._claims.append(claim)
+                return
+        self._client._release_keys([claim])
+
+    def release(self) -> None:
+        with self._lock:
+            self._closed = True
+            claims, self._claims = self._claims, []
+        self._client._release_keys(claims)
+
+
 @dataclass(frozen=True)
 class Planned:
     """A batch after the checks this machine makes alone."""
@@ -80,12 +110,12 @@ def plan_batch(
     lip_sync: LipSync | AsyncLipSync,
     requests: Iterable[object],
     options: BatchOptions,
-    claims: list[KeyClaim],
+    held: HeldKeys,
 ) -> Planned:
     """Step 1 (blocking: reads files and the journal; the async driver runs it in a thread).
 
     Each item's key is claimed before anything is published or sent; the claims
-    are added to `claims`, which the driver gives back when the batch ends.
+    are added to `held`, which the driver gives back when the batch ends.
     """
     client = lip_sync._client
     planned, problems, total = check_batch(requests, planner(client._config))
@@ -104,7 +134,7 @@ def plan_batch(
             known.append(PreparedItem(item.index, item.key, None, item.labels, claim.task_id))
             continue
         if claim is not None:
-            claims.append(claim)
+            held.add(claim)
         to_check.append(replace(item, claim=claim))
     return Planned(to_check, known, problems, total)
 
