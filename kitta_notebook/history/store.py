@@ -154,8 +154,15 @@ class JournalStore:
             if version < schema.SCHEMA_VERSION:
                 self._migrate(conn)
             self._search_index = _has_table(conn, schema.SEARCH_TABLE)
-            if not _has_table(conn, schema.KEY_CLAIMS_TABLE):
-                conn.execute(schema.KEY_CLAIMS_SCHEMA)  # one statement: atomic on its own
+            if not _has_table(conn, schema.KEY_CLAIMS_TABLE):  # a journal from before it
+                conn.execute("BEGIN IMMEDIATE")  # the write lock first: waits, never deadlocks
+                try:
+                    conn.execute(schema.KEY_CLAIMS_SCHEMA)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise
         except JournalError:
             raise
         except sqlite3.OperationalError as exc:
@@ -179,6 +186,7 @@ class JournalStore:
                 )
             for statement in schema.statements(schema.SCHEMA + schema.SCHEMA_V2):
                 conn.execute(statement)
+            conn.execute(schema.KEY_CLAIMS_SCHEMA)
             _create_search_index(conn)
             conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
