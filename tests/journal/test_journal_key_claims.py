@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,8 +23,9 @@ import pytest
 from journal_helpers import AUDIO, BASE, VIDEO
 
 import kitta_notebook
-from kitta_notebook import APIConnectionError, KittaClient, UnresolvedCreateError
+from kitta_notebook import APIConnectionError, KeyInUseError, KittaClient, UnresolvedCreateError
 from kitta_notebook.batch.start import HeldKeys
+from kitta_notebook.history.journal import Journal
 from kitta_notebook.sandbox import Sandbox
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
@@ -201,3 +203,17 @@ def test_a_claim_added_after_a_batch_ended_is_given_back_at_once() -> None:
     for key in ("early", "late"):
         again = client._claim_key(key, fields)  # raises KeyInUseError while still held
         assert again is not None and again.token is not None
+
+
+def test_a_journal_from_before_key_claims_gets_its_table_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    old = Journal(path)
+    old.record_seen({"taskId": "lip_old", "status": "succeeded"})
+    old.close()
+    with sqlite3.connect(path) as conn:  # as an earlier version wrote it
+        conn.execute("DROP TABLE key_claims")
+    journal = Journal(path)
+    claim = journal.claim_key("after-upgrade", {"model": "m"})
+    assert claim.token is not None and journal.count() == 1
+    with pytest.raises(KeyInUseError):  # the claim holds (this process holds it)
+        journal.claim_key("after-upgrade", {"model": "m"})
