@@ -159,7 +159,7 @@ def test_a_key_reused_with_another_file_is_refused_naming_the_earlier_task(
     assert "new key" in error.fields["key"]
 
 
-def test_a_key_reused_with_another_duration_or_model_is_refused(sandbox: Sandbox) -> None:
+def test_a_key_reused_with_another_duration_is_refused(sandbox: Sandbox) -> None:
     media = dict(video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"])
     with sandbox.client(TOKEN) as client:
         first = client.lip_sync.create(**media, key="dur")
