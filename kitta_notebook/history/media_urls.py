@@ -15,7 +15,7 @@ from typing import Any
 
 from .entry import JournalEntry
 
-__all__ = ["SANDBOX_MEDIA", "portable_body", "resolved_entry", "resolved_url"]
+__all__ = ["SANDBOX_MEDIA", "portable_body", "portable_inputs", "resolved_entry", "resolved_url"]
 
 SANDBOX_MEDIA = "kitta-sandbox:"
 """The prefix of a sandbox-served URL as the journal keeps it: ``kitta-sandbox:/samples/x.wav``."""
@@ -26,9 +26,19 @@ _ENTRY_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
 
 def portable_body(body: Mapping[str, Any], origin: str) -> dict[str, Any]:
     """A create body with every URL served at `origin` (the sandbox's) made port-free."""
+    return _portable(body, origin, _BODY_URLS)
+
+
+def portable_inputs(inputs: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """A key's compared inputs (`history.keys`) with the sandbox's own URLs port-free, so
+    a keyed create re-run after a restart (a new port) matches its earlier task."""
+    return _portable(inputs, origin, _ENTRY_URLS)
+
+
+def _portable(values: Mapping[str, Any], origin: str, names: tuple[str, ...]) -> dict[str, Any]:
     prefix = origin.rstrip("/").lower() + "/"
-    portable = dict(body)
-    for name in _BODY_URLS:
+    portable = dict(values)
+    for name in names:
         url = portable.get(name)
         if isinstance(url, str) and url.lower().startswith(prefix):
             portable[name] = SANDBOX_MEDIA + url[len(prefix) - 1 :]

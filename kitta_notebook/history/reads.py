@@ -8,8 +8,6 @@ page of 100,000 entries costs what the first does.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,17 +22,14 @@ from .entry import (
     KeptResult,
     dt,
     entry_from_row,
-    now,
 )
 from .media_urls import resolved_entry
 from .query import Query
 from .store import JournalStore
-from .writes import HOST, IN_FLIGHT, SESSION
+from .writes import IN_FLIGHT, SESSION, STALE_SENDING_SECONDS, held_elsewhere
 
 __all__ = ["STALE_SENDING_SECONDS", "Candidate", "JournalReader"]
 
-# A `sending` entry of another process is treated as abandoned after this long.
-STALE_SENDING_SECONDS = 15 * 60.0
 # Past this offset a page is worth a count, to read it from the nearer end.
 _FAR_OFFSET = 500
 
@@ -217,7 +212,6 @@ class JournalReader(JournalStore):
             (schema.OUTCOME_UNKNOWN, schema.OUTCOME_SENDING),
         )
         found: list[JournalEntry] = []
-        moment = now()
         for row in rows:
             entry = self._entry(row)
             if entry.outcome == schema.OUTCOME_SENDING:
@@ -225,11 +219,8 @@ class JournalReader(JournalStore):
                 if session == SESSION:
                     if entry.entry_id in IN_FLIGHT:
                         continue
-                else:
-                    requested = row[17] or 0.0
-                    owner_alive = host == HOST and isinstance(pid, int) and _pid_alive(pid)
-                    if owner_alive and moment - requested < stale_after:
-                        continue
+                elif held_elsewhere(pid, host, session, row[17] or 0.0, stale_after):
+                    continue
             found.append(entry)
         return found
 
@@ -317,17 +308,3 @@ def _kept(row: Sequence[Any]) -> KeptResult:
     return KeptResult(
         task_id=str(row[0]), path=str(row[1]), size=int(row[2]), sha256=str(row[3]), kept_at=moment
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    if sys.platform == "win32":  # os.kill would terminate the process there
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True

@@ -63,3 +63,28 @@ def test_inputs_from_the_sandbox_open_after_it_restarts_on_another_port(tmp_path
 
         assert old_origin not in asyncio.run(browse())
         client.close()
+
+
+def test_a_keyed_create_rerun_after_a_restart_returns_its_task(tmp_path: Path) -> None:
+    """The quickstart's `key=` cell run again after a restart: the sandbox's sample URLs
+    now carry another port, yet they are the same inputs, so the earlier task comes back."""
+    data = tmp_path / "sandbox"
+    with Sandbox(accounts={TOKEN: 100_000}, time_scale=0.05, data_dir=data) as before:
+        client = before.client(TOKEN)
+        client._config.journal_identity = SANDBOX_JOURNAL_IDENTITY  # as connect() does
+        first = client.lip_sync.create(
+            video_url=before.samples["video"], audio_url=before.samples["audio"], key="demo-1"
+        )
+        old_origin = before.origin
+        client.close()
+
+    with Sandbox(accounts={TOKEN: 100_000}, time_scale=0.05, data_dir=data) as after:
+        assert after.origin != old_origin
+        client = after.client(TOKEN)
+        client._config.journal_identity = SANDBOX_JOURNAL_IDENTITY
+        again = client.lip_sync.create(
+            video_url=after.samples["video"], audio_url=after.samples["audio"], key="demo-1"
+        )
+        assert again.task_id == first.task_id
+        assert after.stats.creates_accepted == 0
+        client.close()
