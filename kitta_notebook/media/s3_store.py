@@ -40,7 +40,23 @@ def default_addressing(endpoint_url: str | None) -> AddressingStyle:
     return "virtual" if host.endswith(_VIRTUAL_HOSTS) else "path"
 
 
-def check_expires(expires: timedelta) -> timedelta:
+def check_expires(expires: object) -> timedelta:
+    """The URL lifetime as a timedelta: seconds (int or float) or a timedelta are accepted."""
+    if isinstance(expires, (int, float)) and not isinstance(expires, bool):
+        try:
+            expires = timedelta(seconds=expires)
+        except (OverflowError, ValueError):  # inf, nan, or beyond any date
+            raise ValidationError([("expires", f"The expiry {expires!r} is out of range.")]) from None
+    if not isinstance(expires, timedelta):
+        raise ValidationError(
+            [
+                (
+                    "expires",
+                    "The expiry must be a number of seconds or a datetime.timedelta "
+                    f"(1 hour to 7 days), not {type(expires).__name__}.",
+                )
+            ]
+        )
     if expires < MIN_EXPIRES:
         raise ValidationError(
             [
@@ -83,7 +99,8 @@ class S3Store(PublishMixin):
     """Objects under ``{prefix}{sha256}.{ext}`` in `bucket`, shared by presigned GET URLs.
 
     `session` is an optional ``boto3.Session`` (for explicit credentials or a profile);
-    without it boto3's default chain is used. `expires` must be 1 hour to 7 days.
+    without it boto3's default chain is used. `expires` (a timedelta, or seconds) must
+    be 1 hour to 7 days.
     """
 
     def __init__(
@@ -93,7 +110,7 @@ class S3Store(PublishMixin):
         *,
         endpoint_url: str | None = None,
         region: str | None = None,
-        expires: timedelta = timedelta(hours=24),
+        expires: timedelta | float = timedelta(hours=24),
         addressing_style: AddressingStyle | None = None,
         session: Any = None,
         multipart_threshold: int = MULTIPART_THRESHOLD,
