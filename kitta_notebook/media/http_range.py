@@ -114,7 +114,8 @@ class RangeFile(io.RawIOBase):
         """GET bytes start..end (inclusive). A 206 keeps at most that many bytes; a 200 (the
         host ignored Range) keeps one byte past the budget, so a cut body shows."""
         want = end - start + 1
-        answer = self._get({"Range": f"bytes={start}-{end}"}, max(want, self._budget.byte_budget + 1))
+        cap = max(want, self._budget.byte_budget + 1)
+        answer = self._get({"Range": f"bytes={start}-{end}"}, cap)
         if answer.status == 206:
             body = answer.body[:want]
             self._budget.take(len(body))  # a 200 is charged by its caller, once cut

@@ -2,8 +2,9 @@
 
 One prober per client: it keeps a per-URL cache (so one clip used by 20 tasks is probed
 once, revalidated by ETag/Last-Modified when it gets old). Its requests never carry the
-Kitta token and each one has a wall-clock deadline (`_fetch.get_capped`). The async twin runs the same blocking probes in
-worker threads, a bounded number at a time, and shares the sync prober's cache.
+Kitta token and each one has a wall-clock deadline (`_fetch.get_capped`). The async twin
+runs the same blocking probes in worker threads, a bounded number at a time, and shares
+the sync prober's cache.
 """
 
 from __future__ import annotations

@@ -182,7 +182,9 @@ def probe_url(
         if handle is not None and handle.size != 0:
             try:
                 sniffed = sniff(handle.head(SNIFF_BYTES))
-            except (BudgetExceeded, HttpStatusError, RedirectRefused, UnreadableBody, httpx.HTTPError):
+            except (BudgetExceeded, HttpStatusError, RedirectRefused, UnreadableBody):
+                sniffed = None
+            except httpx.HTTPError:
                 sniffed = None
         if error.reason == "deadline" and handle is None:
             return finish(reachable=None, uncertain="timed out")

@@ -46,7 +46,8 @@ def check_expires(expires: object) -> timedelta:
         try:
             expires = timedelta(seconds=expires)
         except (OverflowError, ValueError):  # inf, nan, or beyond any date
-            raise ValidationError([("expires", f"The expiry {expires!r} is out of range.")]) from None
+            problem = f"The expiry {expires!r} is out of range."
+            raise ValidationError([("expires", problem)]) from None
     if not isinstance(expires, timedelta):
         raise ValidationError(
             [
