@@ -150,7 +150,8 @@ class RangeFile(io.RawIOBase):
         # 200: the host ignored Range and sent the body from the start.
         self.ranges_supported = False
         length = answer.headers.get("content-length")
-        self.size = int(length) if length and length.isdigit() else None
+        encoded = answer.headers.get("content-encoding", "identity").lower() != "identity"
+        self.size = int(length) if length and length.isdigit() and not encoded else None
         self._budget.take(min(len(data), self._budget.byte_budget))
         self.truncated = len(data) > self._budget.byte_budget or (
             self.size is not None and len(data) < self.size
