@@ -6,6 +6,7 @@ tasks through this module; they differ only in how they send and sleep.
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import functools
 import json
@@ -319,10 +320,11 @@ def within_deadline(reader: BodyReader, attempt: Callable[[], httpx.Response]) -
     once the deadline passed) or at its next read timeout.
     """
     outcome: dict[str, Any] = {}
+    context = contextvars.copy_context()  # a batch's rate gate is found through a ContextVar
 
     def run() -> None:
         try:
-            outcome["value"] = attempt()
+            outcome["value"] = context.run(attempt)
         except BaseException as exc:  # handed to the caller below
             outcome["error"] = exc
 
