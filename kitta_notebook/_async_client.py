@@ -20,6 +20,7 @@ from ._async_lip_sync import AsyncLipSync
 from ._base import (
     ClientBase,
 )
+from ._fetch import DecodedBody, UnreadableBody
 from .errors import DownloadError, KittaError
 from .models import LipSyncTask
 from .server_info import ServerInfo, parse_openapi
@@ -138,8 +139,10 @@ class AsyncKittaClient(ClientBase):
             response = await self._http.send(request, stream=True)
             try:
                 reader.check_declared(response)
-                async for chunk in response.aiter_bytes():
+                async for chunk in DecodedBody(response):
                     reader.feed(response, chunk)
+            except UnreadableBody as exc:
+                raise reader.unreadable(exc) from None
             finally:
                 await response.aclose()
             return reader.finish(response)

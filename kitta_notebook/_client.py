@@ -17,6 +17,7 @@ from . import _core, _responses
 from ._base import (
     ClientBase,
 )
+from ._fetch import UnreadableBody, decoded_pieces
 from ._lip_sync import LipSync
 from .errors import DownloadError, KittaError
 from .models import LipSyncTask
@@ -135,8 +136,10 @@ class KittaClient(ClientBase):
             response = self._http.send(request, stream=True)
             try:
                 reader.check_declared(response)
-                for chunk in response.iter_bytes():
+                for chunk in decoded_pieces(response):
                     reader.feed(response, chunk)
+            except UnreadableBody as exc:
+                raise reader.unreadable(exc) from None
             finally:
                 response.close()
             return reader.finish(response)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._fetch import DECODABLE, UnreadableBody
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -275,6 +276,12 @@ class BodyReader:
         self.deadline = time.monotonic() + ATTEMPT_DEADLINE_FACTOR * read
         self.request = request
         self.buffer = bytearray()
+        # Only encodings the drivers decode a bounded piece at a time (`_fetch.BodyDecoder`):
+        # a compressed answer meets the size cap after decoding, not after filling memory.
+        request.headers["Accept-Encoding"] = DECODABLE
+
+    def unreadable(self, exc: UnreadableBody) -> httpx.RemoteProtocolError:
+        return httpx.RemoteProtocolError(f"the answer cannot be read: {exc}", request=self.request)
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())

@@ -315,6 +315,20 @@ class BodyDecoder:
                 return
 
 
+DECODABLE = "gzip, deflate"
+"""The encodings `BodyDecoder` reads, for a client that accepts compression (the API)."""
+
+
+def decoded_pieces(response: httpx.Response) -> Iterator[bytes]:
+    """`DecodedBody` for a sync response."""
+    if response.is_stream_consumed:  # built in memory by a mock transport
+        yield response.content
+        return
+    decoder = BodyDecoder(response.headers.get("content-encoding", ""))
+    for raw in response.iter_raw():
+        yield from decoder.pieces(raw)
+
+
 class DecodedBody:
     """A response body decoded in bounded pieces (see `BodyDecoder`); `wire_bytes`
     counts what arrived before decoding, for the Content-Length check."""
