@@ -394,7 +394,7 @@ class DownloadError(KittaError):
         self.status_code = status_code
         self.arrived = arrived
         self.expired = expired
-        self.reason = reason  # expired, too_large, timeout, not_media, incomplete, failed
+        self.reason = reason  # expired, too_large, timeout, not_media, incomplete, refused, failed
         super().__init__(clip(message, MAX_MESSAGE_CHARS))
 
 
