@@ -20,6 +20,7 @@ from ._async_lip_sync import AsyncLipSync
 from ._base import (
     ClientBase,
 )
+from ._fetch import DecodedBody, UnreadableBody
 from .errors import DownloadError, KittaError
 from .models import LipSyncTask
 from .server_info import ServerInfo, parse_openapi
@@ -134,14 +135,23 @@ class AsyncKittaClient(ClientBase):
     async def _receive(self, request: httpx.Request) -> httpx.Response:
         """Send once and read the whole answer within the attempt's deadline and size cap."""
         reader = _core.BodyReader(self._config, request)
-        response = await self._http.send(request, stream=True)
-        try:
-            reader.check_declared(response)
-            async for chunk in response.aiter_bytes():
-                reader.feed(response, chunk)
-        finally:
-            await response.aclose()
-        return reader.finish(response)
+
+        async def attempt() -> httpx.Response:
+            response = await self._http.send(request, stream=True)
+            try:
+                reader.check_declared(response)
+                async for chunk in DecodedBody(response):
+                    reader.feed(response, chunk)
+            except UnreadableBody as exc:
+                raise reader.unreadable(exc) from None
+            finally:
+                await response.aclose()
+            return reader.finish(response)
+
+        try:  # the whole attempt, headers included, whatever the byte rate
+            return await asyncio.wait_for(attempt(), reader.remaining())
+        except asyncio.TimeoutError:
+            raise reader.timed_out() from None
 
     async def server_info(self, *, refresh: bool = False) -> ServerInfo:
         """Model ids (and prices, where the server publishes them) from its OpenAPI schema.

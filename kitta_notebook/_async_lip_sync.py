@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from . import _core, _responses
+from ._base import recorder_extras
 from ._kept import keep_finished_async
 from .errors import TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ._async_client import AsyncKittaClient
     from .batch import AsyncBatchWatch, BatchResult, ProgressMode, TaskList
     from .display.live import LiveTaskView
+    from .history.keys import KeyClaim
     from .media import Preflight
 
 
@@ -47,9 +49,6 @@ class AsyncLipSync:
         preflight: bool = True,
     ) -> LipSyncTask:
         """Create a task (spends credits); see `LipSync.create`."""
-        existing = self._client._task_id_for_key(key)
-        if existing is not None:
-            return await self.get(existing)
         fields = dict(
             audio_url=audio_url,
             video_url=video_url,
@@ -63,12 +62,19 @@ class AsyncLipSync:
         from . import _inputs  # media probing loads on the first create
 
         planned = await asyncio.to_thread(_inputs.plan, config, fields)  # reads and hashes files
-        info = self._client._server_info or ServerInfo()
-        if _inputs.needs_server_info(config, planned):
-            info = await self._client.server_info()
-        ready = await _inputs.prepare_async(config, info, planned, preflight=preflight)
-        published = {name: item.record() for name, item in ready.published.items()}
-        return await self._create_checked(ready.request, key, published)
+        # One short write, on the loop: a claim made in a thread after a cancel would be lost.
+        claim = self._client._claim_key(key, planned)
+        if claim is not None and claim.task_id is not None:
+            return await self.get(claim.task_id)
+        try:
+            info = self._client._server_info or ServerInfo()
+            if _inputs.needs_server_info(config, planned):
+                info = await self._client.server_info()
+            ready = await _inputs.prepare_async(config, info, planned, preflight=preflight)
+            published = {name: item.record() for name, item in ready.published.items()}
+            return await self._create_checked(ready.request, key, published, claim=claim)
+        finally:
+            self._client._release_keys([claim])  # one short write, even when cancelled
 
     async def check(
         self,
@@ -103,11 +109,12 @@ class AsyncLipSync:
         request: CreateRequest,
         key: str | None = None,
         published: dict[str, Any] | None = None,
+        *,
+        claim: KeyClaim | None = None,
     ) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
         client = self._client
-        # `published` only when there is any: a recorder written before it existed still works.
-        extra = {"published": published} if published else {}
+        extra = recorder_extras(published, claim)
         handle = client.recorder.before_create(client._config.origin, request.body, key, **extra)
         try:
             response = await client._request("POST", _core.TASKS_PATH, body=request.body)

@@ -9,6 +9,7 @@ or watched live from both sync code and the notebook's event loop.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ._async_client import AsyncKittaClient
     from ._client import KittaClient
     from .history.journal import Journal
+    from .history.keys import KeyClaim
     from .media import MediaStore
     from .models import LipSyncTask
 
@@ -41,11 +43,18 @@ class TaskRecorder(Protocol):
         body: dict[str, Any],
         key: str | None = None,
         published: dict[str, Any] | None = None,
+        claim: str | None = None,
     ) -> object: ...
 
     def task_id_for_key(self, key: str) -> str | None:
         """The task created earlier under a batch item's `key`, if any."""
         ...
+
+    def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
+        """Reserve `key` for one create (or find its task) before anything is sent."""
+        ...
+
+    def release_keys(self, claims: Iterable[KeyClaim]) -> None: ...
 
     def created(self, handle: object, task: LipSyncTask) -> None: ...
 
@@ -58,6 +67,15 @@ class TaskRecorder(Protocol):
     def downloaded(self, task: LipSyncTask, path: str | os.PathLike[str]) -> None: ...
 
 
+def recorder_extras(published: dict[str, Any] | None, claim: KeyClaim | None) -> dict[str, Any]:
+    """`before_create`'s optional arguments, passed only when there is any: a recorder
+    written before they existed still works."""
+    extra: dict[str, Any] = {"published": published} if published else {}
+    if claim is not None and claim.token is not None:
+        extra["claim"] = claim.token
+    return extra
+
+
 class NullRecorder:
     """Records nothing (the default until a journal is attached)."""
 
@@ -67,10 +85,19 @@ class NullRecorder:
         body: dict[str, Any],
         key: str | None = None,
         published: dict[str, Any] | None = None,
+        claim: str | None = None,
     ) -> object:
         return None
 
     def task_id_for_key(self, key: str) -> str | None:
+        return None
+
+    def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
+        from .history.keys import KeyClaim
+
+        return KeyClaim(key)
+
+    def release_keys(self, claims: Iterable[KeyClaim]) -> None:
         return None
 
     def created(self, handle: object, task: LipSyncTask) -> None:
@@ -175,11 +202,15 @@ class ClientBase:
     def _prepare_create(self, **fields: Any) -> CreateRequest:
         return validate_create(**fields, require_public_urls=self._config.is_official)
 
-    def _task_id_for_key(self, key: str | None) -> str | None:
-        """The task an earlier create made under `key` (None: create it now).
+    def _claim_key(self, key: str | None, planned: Mapping[str, Any]) -> KeyClaim | None:
+        """Reserve `key` for this create before anything is published, probed or sent.
 
-        Raises `UnresolvedCreateError` while an earlier create under the key
-        may or may not have reached the server, so it is never paid twice.
+        `planned` are the create's arguments with local files read. Returns None
+        without a key; else the task made earlier under it from the same inputs,
+        or a claim to send with (give it back with `_release_keys`). Raises
+        `KeyReusedError` for other inputs, `KeyInUseError` while a create under
+        the key runs, and `UnresolvedCreateError` while an earlier one may or
+        may not have reached the server, so it is never paid twice.
         """
         if key is None:
             return None
@@ -196,7 +227,15 @@ class ClientBase:
             raise ValidationError(
                 [("key", "A key needs the local journal, which this client has turned off.")]
             )
-        return self.recorder.task_id_for_key(key)
+        from .history.keys import request_inputs
+
+        return self.recorder.claim_key(key, request_inputs(planned))
+
+    def _release_keys(self, claims: Iterable[KeyClaim | None]) -> None:
+        """Give back the keys of creates that were sent, or will not be."""
+        held = [claim for claim in claims if claim is not None and claim.token is not None]
+        if held:
+            self.recorder.release_keys(held)
 
     def _record_outcome(self, handle: object, error: BaseException) -> None:
         """Tell the recorder whether a failed create may still have made a task.

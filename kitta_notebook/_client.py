@@ -17,6 +17,7 @@ from . import _core, _responses
 from ._base import (
     ClientBase,
 )
+from ._fetch import UnreadableBody, decoded_pieces
 from ._lip_sync import LipSync
 from .errors import DownloadError, KittaError
 from .models import LipSyncTask
@@ -131,14 +132,20 @@ class KittaClient(ClientBase):
     def _receive(self, request: httpx.Request) -> httpx.Response:
         """Send once and read the whole answer within the attempt's deadline and size cap."""
         reader = _core.BodyReader(self._config, request)
-        response = self._http.send(request, stream=True)
-        try:
-            reader.check_declared(response)
-            for chunk in response.iter_bytes():
-                reader.feed(response, chunk)
-        finally:
-            response.close()
-        return reader.finish(response)
+
+        def attempt() -> httpx.Response:
+            response = self._http.send(request, stream=True)
+            try:
+                reader.check_declared(response)
+                for chunk in decoded_pieces(response):
+                    reader.feed(response, chunk)
+            except UnreadableBody as exc:
+                raise reader.unreadable(exc) from None
+            finally:
+                response.close()
+            return reader.finish(response)
+
+        return _core.within_deadline(reader, attempt)
 
     def server_info(self, *, refresh: bool = False) -> ServerInfo:
         """Model ids (and prices, where the server publishes them) from its OpenAPI schema.

@@ -6,15 +6,17 @@ tasks through this module; they differ only in how they send and sleep.
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import functools
 import json
 import logging
 import os
 import random
+import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._fetch import DECODABLE, UnreadableBody
 from ._redact import redact_text
 from ._responses import request_id_of
 from ._version import __version__
@@ -311,7 +314,9 @@ class BodyReader:
     """Reads one streamed response within a total deadline and a size cap.
 
     Past the deadline it raises `httpx.ReadTimeout` (so the usual retry rules
-    apply: a create is not resent); past the cap, an `APIStatusError`.
+    apply: a create is not resent); past the cap, an `APIStatusError`. The
+    deadline is checked between chunks here; the drivers also hold the whole
+    attempt (headers included) to it, whatever the byte rate.
     """
 
     def __init__(self, config: ClientConfig, request: httpx.Request) -> None:
@@ -319,6 +324,20 @@ class BodyReader:
         self.deadline = time.monotonic() + ATTEMPT_DEADLINE_FACTOR * read
         self.request = request
         self.buffer = bytearray()
+        # Only encodings the drivers decode a bounded piece at a time (`_fetch.BodyDecoder`):
+        # a compressed answer meets the size cap after decoding, not after filling memory.
+        request.headers["Accept-Encoding"] = DECODABLE
+
+    def unreadable(self, exc: UnreadableBody) -> httpx.RemoteProtocolError:
+        return httpx.RemoteProtocolError(f"the answer cannot be read: {exc}", request=self.request)
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def timed_out(self) -> httpx.ReadTimeout:
+        return httpx.ReadTimeout(
+            "the response took longer than its total deadline", request=self.request
+        )
 
     def check_declared(self, response: httpx.Response) -> None:
         declared = response.headers.get("content-length", "")
@@ -330,9 +349,7 @@ class BodyReader:
         if len(self.buffer) > MAX_RESPONSE_BYTES:
             raise self._too_large(response)
         if time.monotonic() > self.deadline:
-            raise httpx.ReadTimeout(
-                "the response took longer than its total deadline", request=self.request
-            )
+            raise self.timed_out()
 
     def finish(self, response: httpx.Response) -> httpx.Response:
         """The response with the (already decoded) bytes read, as `response.read()` leaves it."""
@@ -348,6 +365,32 @@ class BodyReader:
             request_id_of(response),
             may_have_created=self.request.method == "POST",
         )
+
+
+def within_deadline(reader: BodyReader, attempt: Callable[[], httpx.Response]) -> httpx.Response:
+    """Run one blocking attempt in a worker thread and give up at the reader's deadline.
+
+    httpx's sync timeouts restart with every byte, so a server trickling its headers would
+    hold the caller for hours. The abandoned worker ends at its next chunk (`feed` raises
+    once the deadline passed) or at its next read timeout.
+    """
+    outcome: dict[str, Any] = {}
+    context = contextvars.copy_context()  # a batch's rate gate is found through a ContextVar
+
+    def run() -> None:
+        try:
+            outcome["value"] = context.run(attempt)
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="kitta-api-request", daemon=True)
+    worker.start()
+    worker.join(reader.remaining())
+    if worker.is_alive():
+        raise reader.timed_out()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=512)

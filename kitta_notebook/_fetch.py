@@ -2,9 +2,12 @@
 
 Every fetch has a connect and a read timeout, a size cap and a *total*
 deadline: httpx's read timeout is per chunk, so a host that sends one byte a
-second would never trip it. The request carries no Kitta token (media hosts
-are not the API), and every failure becomes one `DownloadError` whose
-message names what arrived, the status and the URL without its credentials.
+second would never trip it; `asyncio.wait_for` cancels the read instead, at any
+byte rate. The size cap counts decoded bytes, decoded a piece at a time (a
+gzip bomb stops at the cap), and every redirect hop passes the first URL's
+address policy. The request carries no Kitta token (media hosts are not the
+API), and every failure becomes one `DownloadError` whose message names what
+arrived, the status and the URL without its credentials.
 
 `MediaCheck` is the I/O-free core; `fetch_async` drives it on the running
 event loop and `fetch` runs the same coroutine on a private loop in a worker
@@ -15,9 +18,12 @@ notebook's loop is running).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+import ssl
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +33,7 @@ import httpx
 from ._private_loop import run_in_private_loop
 from ._version import __version__
 from .errors import DownloadError
+from .validation import is_public_host
 
 T = TypeVar("T")
 
@@ -34,6 +41,8 @@ T = TypeVar("T")
 EXPIRED_STATUSES = frozenset({401, 403, 404, 410})
 HEAD_BYTES = 64
 MAX_REDIRECTS = 5
+DECODED_PIECE_BYTES = 64 * 1024
+"""The most one step of decoding may produce: what a compression bomb costs before the cap."""
 
 Expect = Literal["video", "any"]
 
@@ -243,14 +252,202 @@ def _exception_text(exc: BaseException) -> str:
     return " ".join(cleaned.split())[:200] or "no detail"
 
 
-def client_options(limits: FetchLimits) -> dict[str, Any]:
-    """httpx options for a media client: no token, bounded redirects, this fetch's timeouts."""
-    return {
+# --- what every fetch shares ---------------------------------------------------------
+class RedirectRefused(Exception):
+    """A redirect led to an address the first URL's policy forbids (a private host)."""
+
+    def __init__(self, url: httpx.URL) -> None:
+        self.host = url.host
+        super().__init__(f"a redirect led to {url.host}, a private address")
+
+
+def hop_guard(first_url: str) -> Callable[[httpx.Request], Awaitable[None]]:
+    """An httpx request hook: every hop must pass the address policy of the first URL.
+
+    A public first host (the only kind the real service accepts) may only lead to
+    public hosts, so a redirect cannot reach 169.254.169.254 or the LAN from this
+    machine; a loopback first URL (the sandbox) may go anywhere.
+    """
+    public_only = is_public_host(httpx.URL(first_url).host)
+
+    async def check(request: httpx.Request) -> None:
+        if public_only and not is_public_host(request.url.host):
+            raise RedirectRefused(request.url)
+
+    return check
+
+
+class UnreadableBody(ValueError):
+    """A body in an encoding that is not read, or a damaged compressed body."""
+
+
+class BodyDecoder:
+    """Undoes a Content-Encoding one bounded piece at a time, so a compression bomb
+    meets the byte cap after one piece instead of after filling memory.
+
+    Fetches ask for `identity`; a host that compresses anyway gets gzip and deflate
+    decoded, any other encoding refused (`UnreadableBody`).
+    """
+
+    def __init__(self, encoding: str) -> None:
+        name = encoding.strip().lower()
+        self._zlib: Any = None
+        if name in ("gzip", "x-gzip", "deflate"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or zlib header
+        elif name not in ("", "identity"):
+            raise UnreadableBody(f"the host sent a body encoded as {name[:20]!r}")
+
+    def pieces(self, raw: bytes) -> Iterator[bytes]:
+        if self._zlib is None:
+            if raw:
+                yield raw
+            return
+        data = raw
+        while True:
+            try:
+                piece = self._zlib.decompress(data, DECODED_PIECE_BYTES)
+            except zlib.error as exc:
+                raise UnreadableBody(f"the compressed body is damaged ({exc})") from None
+            data = self._zlib.unconsumed_tail
+            if piece:
+                yield piece
+            if not data and len(piece) < DECODED_PIECE_BYTES:
+                return
+
+
+DECODABLE = "gzip, deflate"
+"""The encodings `BodyDecoder` reads, for a client that accepts compression (the API)."""
+
+
+def decoded_pieces(response: httpx.Response) -> Iterator[bytes]:
+    """`DecodedBody` for a sync response."""
+    if response.is_stream_consumed:  # built in memory by a mock transport
+        yield response.content
+        return
+    decoder = BodyDecoder(response.headers.get("content-encoding", ""))
+    for raw in response.iter_raw():
+        yield from decoder.pieces(raw)
+
+
+class DecodedBody:
+    """A response body decoded in bounded pieces (see `BodyDecoder`); `wire_bytes`
+    counts what arrived before decoding, for the Content-Length check."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.wire_bytes = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.response.is_stream_consumed:  # built in memory by a mock transport
+            self.wire_bytes = len(self.response.content)
+            yield self.response.content
+            return
+        decoder = BodyDecoder(self.response.headers.get("content-encoding", ""))
+        async for raw in self.response.aiter_raw():
+            self.wire_bytes += len(raw)
+            for piece in decoder.pieces(raw):
+                yield piece
+
+
+IDENTITY = {"Accept-Encoding": "identity"}
+
+
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every media client: building one costs ~0.1 s of CPU, and each
+    probe request opens its own client (SSL_CERT_FILE / SSL_CERT_DIR are honoured)."""
+    return httpx.create_ssl_context(trust_env=True)
+
+
+def client_options(
+    url: str, timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport | None = None
+) -> dict[str, Any]:
+    """httpx options for a media client: no token, bounded and guarded redirects,
+    no compression asked for."""
+    options: dict[str, Any] = {
         "follow_redirects": True,
         "max_redirects": MAX_REDIRECTS,
-        "timeout": limits.timeout(),
-        "headers": {"User-Agent": f"kitta-notebook/{__version__}"},
+        "timeout": timeout,
+        "headers": {"User-Agent": f"kitta-notebook/{__version__}", **IDENTITY},
+        "event_hooks": {"request": [hop_guard(url)]},
+        "verify": tls_context(),
     }
+    if transport is not None:
+        options["transport"] = transport
+    return options
+
+
+class DeadlineExceeded(Exception):
+    """A bounded GET did not finish within its wall-clock deadline."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A small bounded GET: the status, the headers and at most the capped decoded bytes."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+async def get_capped_async(
+    url: str,
+    *,
+    deadline: float,
+    cap: Callable[[int], int],
+    headers: Mapping[str, str] | None = None,
+    trust_env: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Answer:
+    """GET `url`, keep at most `cap(status)` decoded bytes, all within `deadline` seconds.
+
+    For reads that are small by nature (a probe's Range requests, a revalidation).
+    The deadline is wall-clock time for the whole request, whatever the byte rate:
+    it raises `DeadlineExceeded`; a refused redirect raises `RedirectRefused`, a body
+    that cannot be decoded `UnreadableBody`; transport failures stay httpx errors.
+    """
+    options = client_options(url, httpx.Timeout(max(deadline, 0.001)), transport)
+
+    async def transfer() -> Answer:
+        async with (
+            httpx.AsyncClient(trust_env=trust_env, **options) as http,
+            http.stream("GET", url, headers=dict(headers or {})) as response,
+        ):
+            limit = cap(response.status_code)
+            body = bytearray()
+            if limit > 0:
+                async for piece in DecodedBody(response):
+                    body += piece[: limit - len(body)]
+                    if len(body) >= limit:
+                        break
+            return Answer(response.status_code, response.headers, bytes(body))
+
+    try:
+        return await asyncio.wait_for(transfer(), deadline)
+    except asyncio.TimeoutError:
+        raise DeadlineExceeded(f"no answer within {deadline:.3g} s") from None
+
+
+def get_capped(
+    url: str,
+    *,
+    deadline: float,
+    cap: Callable[[int], int],
+    headers: Mapping[str, str] | None = None,
+    trust_env: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Answer:
+    """`get_capped_async` for sync code (a worker thread's loop keeps the exact deadline)."""
+    return run_in_private_loop(
+        lambda: get_capped_async(
+            url,
+            deadline=deadline,
+            cap=cap,
+            headers=headers,
+            trust_env=trust_env,
+            transport=transport,
+        )
+    )
 
 
 # --- drivers ----------------------------------------------------------------------------
@@ -271,9 +468,7 @@ async def fetch_async(
     """
     check = MediaCheck(url, limits, expect)
     collected = bytearray() if sink is None else None
-    options = client_options(limits)
-    if transport is not None:
-        options["transport"] = transport
+    options = client_options(url, limits.timeout(), transport)
 
     async def transfer() -> Fetched:
         async with (
@@ -281,19 +476,23 @@ async def fetch_async(
             http.stream("GET", url) as response,
         ):
             check.on_response(response.status_code, response.headers)
-            async for chunk in response.aiter_bytes():
+            body = DecodedBody(response)
+            async for chunk in body:
                 check.on_chunk(chunk)
                 if collected is not None:
                     collected.extend(chunk)
                 elif sink is not None:
                     sink(chunk)
-            # A body a mock transport built in memory counts no wire bytes: use what arrived.
-            return check.finish(response.num_bytes_downloaded or check.size)
+            return check.finish(body.wire_bytes)
 
     try:
         fetched = await asyncio.wait_for(transfer(), limits.deadline)
     except DownloadError:
         raise
+    except RedirectRefused as exc:
+        raise check.error(
+            f"{exc}, which this machine does not fetch for a public link", "refused"
+        ) from None
     except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
         raise check.timed_out() from exc
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _core, _responses
+from ._base import recorder_extras
 from ._kept import keep_finished
 from .errors import TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ._client import KittaClient
     from .batch import BatchResult, BatchWatch, ProgressMode, TaskList
     from .display.live import LiveTaskView
+    from .history.keys import KeyClaim
     from .media import Preflight
 
 
@@ -57,13 +59,15 @@ class LipSync:
         resent once it may have reached the server: after a 5xx or a read
         timeout the error says so.
 
-        With a `key`, re-running the same call (in this process or after a
-        restart) returns the task created under that key instead of paying
-        again; the key is kept in the local journal.
+        With a `key`, re-running the same call (in this process, after a
+        restart, or in another kernel sharing the journal) returns the task
+        created under that key instead of paying again. The key is reserved in
+        the local journal before anything is published or sent, so one key
+        makes at most one task: the same key with other inputs (another file's
+        content, URL, model, mode or duration) raises `KeyReusedError` naming
+        the earlier task (use a new key for a new task), and while a create
+        under the key runs elsewhere, `KeyInUseError`.
         """
-        existing = self._client._task_id_for_key(key)
-        if existing is not None:
-            return self.get(existing)
         fields = dict(
             audio_url=audio_url,
             video_url=video_url,
@@ -77,12 +81,18 @@ class LipSync:
         from . import _inputs  # media probing loads on the first create
 
         planned = _inputs.plan(config, fields)  # no network: local files read, all validated
-        info = self._client._server_info or ServerInfo()
-        if _inputs.needs_server_info(config, planned):
-            info = self._client.server_info()
-        ready = _inputs.prepare(config, info, planned, preflight=preflight)
-        published = {name: item.record() for name, item in ready.published.items()}
-        return self._create_checked(ready.request, key, published)
+        claim = self._client._claim_key(key, planned)
+        if claim is not None and claim.task_id is not None:
+            return self.get(claim.task_id)
+        try:
+            info = self._client._server_info or ServerInfo()
+            if _inputs.needs_server_info(config, planned):
+                info = self._client.server_info()
+            ready = _inputs.prepare(config, info, planned, preflight=preflight)
+            published = {name: item.record() for name, item in ready.published.items()}
+            return self._create_checked(ready.request, key, published, claim=claim)
+        finally:
+            self._client._release_keys([claim])
 
     def check(
         self,
@@ -123,11 +133,12 @@ class LipSync:
         request: CreateRequest,
         key: str | None = None,
         published: dict[str, Any] | None = None,
+        *,
+        claim: KeyClaim | None = None,
     ) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
         client = self._client
-        # `published` only when there is any: a recorder written before it existed still works.
-        extra = {"published": published} if published else {}
+        extra = recorder_extras(published, claim)
         handle = client.recorder.before_create(client._config.origin, request.body, key, **extra)
         try:
             response = client._request("POST", _core.TASKS_PATH, body=request.body)
@@ -274,7 +285,9 @@ class LipSync:
         5xx or timeout after sending, so a task may exist; it is never resent).
         A 429 pauses the whole batch for its `Retry-After`. An item whose `key`
         the client's journal already knows is fetched instead of created, so
-        re-running a batch does not create (or pay) twice.
+        re-running a batch does not create (or pay) twice; keys are claimed as
+        in `create()`, so an item whose key is in use by another kernel, or was
+        used with other inputs, is `rejected` with that error and not sent.
         """
         from .batch import create_many
 

@@ -329,6 +329,48 @@ class UnresolvedCreateError(KittaError):
         )
 
 
+class KeyInUseError(KittaError):
+    """Another create under this key is running now (in this or another kernel).
+
+    Nothing was sent by this call: the key is held by the first create until
+    it has its answer. Run the call again once it finished to get its task.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"A create under key {key!r} is in progress right now (in this or another kernel "
+            "sharing the journal); nothing was sent. Run this again when it has finished to "
+            "get its task."
+        )
+
+
+class KeyReusedError(ValidationError):
+    """The key already made a task, from other inputs: nothing was sent.
+
+    `task_id` is the earlier task; `differences` lists `(field, earlier, now)`.
+    To make a new task, give the call a new key.
+    """
+
+    def __init__(self, key: str, task_id: str, differences: Sequence[tuple[str, str, str]]) -> None:
+        self.key = key
+        self.task_id = task_id
+        self.differences = list(differences)
+        names = ", ".join(name for name, _, _ in self.differences)
+        other = f" from other inputs ({names})" if names else ""
+        super().__init__(
+            [
+                (
+                    "key",
+                    f"{key!r} already made task {task_id}{other}. Use a new key to create "
+                    "a new task, or the earlier inputs to get that task "
+                    f"(client.lip_sync.get({task_id!r})).",
+                ),
+                *((name, f"was {before}, now {now}") for name, before, now in self.differences),
+            ]
+        )
+
+
 class JournalWarning(UserWarning):
     """The journal could not record something; the API call itself went through."""
 
@@ -355,7 +397,7 @@ class DownloadError(KittaError):
         self.status_code = status_code
         self.arrived = arrived
         self.expired = expired
-        self.reason = reason  # expired, too_large, timeout, not_media, incomplete, failed
+        self.reason = reason  # expired, too_large, timeout, not_media, incomplete, refused, failed
         super().__init__(clip(message, MAX_MESSAGE_CHARS))
 
 

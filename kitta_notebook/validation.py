@@ -70,6 +70,8 @@ def is_public_host(host: str) -> bool:
         address = ipaddress.ip_address(name)
     except ValueError:
         return "." in name  # a bare intranet name ("fileserver") is not public either
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1, on every Python version
     return address.is_global
 
 

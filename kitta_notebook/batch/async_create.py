@@ -31,6 +31,7 @@ from .run import (
 )
 from .start import (
     BatchOptions,
+    HeldKeys,
     build_run,
     check_options,
     known_server_info,
@@ -59,11 +60,14 @@ async def gather_or_cancel(coroutines: list[Coroutine[Any, Any, _T]]) -> list[_T
 
 
 async def start_run(
-    lip_sync: AsyncLipSync, requests: Iterable[object], options: BatchOptions
+    lip_sync: AsyncLipSync,
+    requests: Iterable[object],
+    options: BatchOptions,
+    held: HeldKeys,
 ) -> CreateRun:
     """Everything before the first create; see `create.start_run`."""
     client = lip_sync._client
-    planned = await asyncio.to_thread(plan_batch, lip_sync, requests, options)
+    planned = await asyncio.to_thread(plan_batch, lip_sync, requests, options, held)
     info = (
         await client.server_info()
         if needs_server_info(lip_sync, planned, options)
@@ -114,7 +118,7 @@ async def _create_one(
                     await asyncio.wait_for(slots.wait(), timeout=wait if wait > 0 else 1.0)
         try:
             attempts += 1
-            task = await lip_sync._create_checked(request, item.key)
+            task = await lip_sync._create_checked(request, item.key, claim=item.claim)
         except RateLimitError as exc:
             if may_resend(exc, attempts):
                 continue
@@ -146,7 +150,20 @@ async def create_many(
         skip_invalid=skip_invalid,
         max_credits=max_credits,
     )
-    run = await start_run(lip_sync, requests, options)
+    held = HeldKeys(lip_sync._client)  # the items' keys, from before publishing to the end
+    try:
+        return await _create_many(lip_sync, requests, options, held)
+    finally:
+        held.release()  # one short write, even when cancelled
+
+
+async def _create_many(
+    lip_sync: AsyncLipSync,
+    requests: Iterable[object],
+    options: BatchOptions,
+    held: HeldKeys,
+) -> BatchResult:
+    run = await start_run(lip_sync, requests, options, held)
     if not run.prepared:
         return run.result()
     install_hooks(lip_sync._client._http)

@@ -32,6 +32,7 @@ from .run import (
 )
 from .start import (
     BatchOptions,
+    HeldKeys,
     build_run,
     check_options,
     known_server_info,
@@ -45,10 +46,12 @@ if TYPE_CHECKING:
     from .._lip_sync import LipSync
 
 
-def start_run(lip_sync: LipSync, requests: Iterable[object], options: BatchOptions) -> CreateRun:
+def start_run(
+    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, held: HeldKeys
+) -> CreateRun:
     """Everything before the first create: checks, publish and probes, the credit limit."""
     client = lip_sync._client
-    planned = plan_batch(lip_sync, requests, options)
+    planned = plan_batch(lip_sync, requests, options, held)
     info = (
         client.server_info()
         if needs_server_info(lip_sync, planned, options)
@@ -113,7 +116,7 @@ def _create_one(
             if stop.is_set():
                 raise _Stopped
             attempts += 1
-            task = lip_sync._create_checked(request, item.key)
+            task = lip_sync._create_checked(request, item.key, claim=item.claim)
         except RateLimitError as exc:
             if may_resend(exc, attempts):
                 continue
@@ -147,7 +150,17 @@ def create_many(
         skip_invalid=skip_invalid,
         max_credits=max_credits,
     )
-    run = start_run(lip_sync, requests, options)
+    held = HeldKeys(lip_sync._client)  # the items' keys, from before publishing to the end
+    try:
+        return _create_many(lip_sync, requests, options, held)
+    finally:
+        held.release()
+
+
+def _create_many(
+    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, held: HeldKeys
+) -> BatchResult:
+    run = start_run(lip_sync, requests, options, held)
     if not run.prepared:
         return run.result()
     install_hooks(lip_sync._client._http)

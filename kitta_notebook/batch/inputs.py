@@ -270,6 +270,7 @@ def settle(
                 check.request,
                 check.item.labels,
                 seconds=check.request.duration_seconds,
+                claim=check.item.claim,
             ),
             prices[check.request.model],
         )

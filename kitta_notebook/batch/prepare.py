@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BatchValidationError, ValidationError
 from ..validation import DEFAULT_MODEL, URL_FIELDS, CreateRequest
+
+if TYPE_CHECKING:
+    from ..history.keys import KeyClaim
 
 MAX_CONCURRENCY = 128
 MAX_KEY_LENGTH = 200
@@ -53,6 +56,8 @@ class PlannedItem:
     key: str | None
     fields: dict[str, Any]
     labels: tuple[str, ...] = ()
+    claim: KeyClaim | None = None
+    """The journal's claim on `key`, held from before publishing until the batch ends."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class PreparedItem:
     """Credits by the price (published, or an upper bound learned from charges seen)."""
     seconds: float | None = None
     """The audio length it is priced by (the one sent as `durationSeconds`)."""
+    claim: KeyClaim | None = None
+    """The journal's claim on `key`, sent with the create."""
 
 
 @dataclass

@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .. import _inputs
@@ -30,7 +31,9 @@ from .run import CreateRun
 
 if TYPE_CHECKING:
     from .._async_lip_sync import AsyncLipSync
+    from .._base import ClientBase
     from .._lip_sync import LipSync
+    from ..history.keys import KeyClaim
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,34 @@ def check_options(
     )
 
 
+class HeldKeys:
+    """The keys a batch claimed, given back when it ends (`release`).
+
+    Thread-safe, and closed by `release`: a claim added later (the async driver's
+    planning thread, still running after the batch was cancelled) is given back
+    at once instead of holding its key until the kernel ends.
+    """
+
+    def __init__(self, client: ClientBase) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._claims: list[KeyClaim] = []
+        self._closed = False
+
+    def add(self, claim: KeyClaim) -> None:
+        with self._lock:
+            if not self._closed:
+                self._claims.append(claim)
+                return
+        self._client._release_keys([claim])
+
+    def release(self) -> None:
+        with self._lock:
+            self._closed = True
+            claims, self._claims = self._claims, []
+        self._client._release_keys(claims)
+
+
 @dataclass(frozen=True)
 class Planned:
     """A batch after the checks this machine makes alone."""
@@ -77,25 +108,35 @@ class Planned:
 
 
 def plan_batch(
-    lip_sync: LipSync | AsyncLipSync, requests: Iterable[object], options: BatchOptions
+    lip_sync: LipSync | AsyncLipSync,
+    requests: Iterable[object],
+    options: BatchOptions,
+    held: HeldKeys,
 ) -> Planned:
-    """Step 1 (blocking: reads files and the journal; the async driver runs it in a thread)."""
+    """Step 1 (blocking: reads files and the journal; the async driver runs it in a thread).
+
+    Each item's key is claimed before anything is published or sent; the claims
+    are added to `held`, which the driver gives back when the batch ends.
+    """
     client = lip_sync._client
     planned, problems, total = check_batch(requests, planner(client._config))
     if problems and not options.skip_invalid:
         raise BatchValidationError(problems, total)
     to_check: list[PlannedItem] = []
     known: list[PreparedItem] = []
+    keyed = client.journal is not None  # without a journal a key only names its item
     for item in planned:
         try:
-            task_id = None if item.key is None else client.recorder.task_id_for_key(item.key)
-        except Exception as exc:  # without the answer we cannot know it is safe to create
+            claim = client._claim_key(item.key, item.fields) if keyed else None
+        except Exception as exc:  # in use, reused with other inputs, or unresolved
             known.append(PreparedItem(item.index, item.key, None, item.labels, lookup_error=exc))
             continue
-        if task_id is None:
-            to_check.append(item)
-        else:
-            known.append(PreparedItem(item.index, item.key, None, item.labels, task_id))
+        if claim is not None and claim.task_id is not None:
+            known.append(PreparedItem(item.index, item.key, None, item.labels, claim.task_id))
+            continue
+        if claim is not None:
+            held.add(claim)
+        to_check.append(replace(item, claim=claim))
     return Planned(to_check, known, problems, total)
 
 

@@ -84,7 +84,7 @@ def format_when(entry: JournalEntry) -> str:
 def format_duration(entry: JournalEntry) -> str:
     if entry.duration_seconds is None:
         return "—"
-    return f"{entry.duration_seconds:g} s"
+    return f"{round(entry.duration_seconds, 2):g} s"
 
 
 def labels_html(labels: Sequence[str]) -> str:
@@ -95,12 +95,29 @@ def labels_html(labels: Sequence[str]) -> str:
     )
 
 
-def cell(content: str, width: str, *, mono: bool = False) -> str:
+def cell(content: str, width: str, *, mono: bool = False, title: str = "") -> str:
+    """One clipped cell; `title` (plain text) shows the whole of it on hover."""
     family = "font-family:ui-monospace,SFMono-Regular,Menlo,monospace;" if mono else ""
+    hover = f' title="{esc(title)}"' if title else ""
     return (
-        f'<span style="display:inline-block;width:{width};overflow:hidden;text-overflow:ellipsis;'
-        f'white-space:nowrap;vertical-align:middle;{family}">{content}</span>'
+        f'<span{hover} style="display:inline-block;width:{width};overflow:hidden;'
+        f'text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;{family}">'
+        f"{content}</span>"
     )
+
+
+def row_titles(entry: JournalEntry, lang: Lang = "en") -> list[str]:
+    """The plain text of each column of a row (a clipped cell's tooltip), in `COLUMNS` order."""
+    return [
+        state_label(entry.state, lang),
+        entry.task_id or "",
+        entry.input_mode or "",
+        entry.model or "",
+        format_when(entry),
+        format_duration(entry),
+        format_credits(entry.credits),
+        ", ".join(entry.labels),
+    ]
 
 
 def row_cells(entry: JournalEntry, lang: Lang = "en") -> list[str]:
@@ -152,7 +169,8 @@ def summary_html(summary: JournalSummary, lang: Lang = "en") -> str:
         f'background:#eef1f5;margin:4px 0 6px;max-width:720px">{"".join(bars)}</div>'
     )
     credits = text("history_credits_total", lang, credits=format_credits(_int(summary.credits)))
-    count = text("history_count", lang, count=summary.total)
+    key = "history_count_one" if summary.total == 1 else "history_count"
+    count = text(key, lang, count=summary.total)
     return (
         f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
         f'<div><b>{esc(count)}</b> · <span class="kitta-credits">{esc(credits)}</span></div>'
@@ -172,7 +190,12 @@ def history_html(
         rows = "".join(
             f'<div class="kitta-history-row" data-status="{esc(e.state)}" '
             f'style="padding:2px 0;border-top:1px solid #eef1f5">'
-            + "".join(cell(c, w) for c, (_, w) in zip(row_cells(e, lang), COLUMNS, strict=True))
+            + "".join(
+                cell(c, w, title=t)
+                for c, t, (_, w) in zip(
+                    row_cells(e, lang), row_titles(e, lang), COLUMNS, strict=True
+                )
+            )
             + "</div>"
             for e in entries
         )

@@ -94,8 +94,9 @@ def badge_html(status: object, lang: Lang = "en") -> str:
     name = status if status is not None else "unknown"
     return (
         f'<span class="kitta-badge" data-status="{esc(name)}" '
-        f'style="display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;'
-        f'font-size:12px;color:{style.color};background:{style.background}">'
+        f'style="display:inline-block;white-space:nowrap;padding:1px 10px;border-radius:999px;'
+        f"font-weight:600;font-size:12px;"
+        f'color:{style.color};background:{style.background}">'
         f"{esc(style.icon)} {esc(status_label(status, lang))}</span>"
     )
 
@@ -193,7 +194,7 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
         head = "".join(
             f'<th style="text-align:left;{_CELL};border-bottom:1px solid #d0d7de">{esc(h)}</th>'
             for h in (
-                "status",
+                text("history_status", lang),
                 text("task", lang),
                 text("input_mode", lang),
                 text("credits", lang),
@@ -218,8 +219,8 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
                 f"<td style='{_CELL}'>{result}</td></tr>"
             )
         body = (
-            f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>"
+            '<div style="overflow-x:auto"><table style="border-collapse:collapse">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
         hidden = len(page.data) - MAX_PAGE_ROWS
         if hidden > 0:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .._text import clip
 from ..i18n import Lang, text
 from .html import _CARD, _CELL, esc
+from .media_text import format_label, human_size, media_message
 
 if TYPE_CHECKING:
     from ..media import Preflight, ProbeResult
@@ -20,15 +21,26 @@ __all__ = ["preflight_html", "preflight_mimebundle", "preflight_text"]
 
 _PROBLEM = "color:#b42318"
 _WARNING = "color:#7a4d00"
-_HEAD = f"text-align:left;{_CELL};border-bottom:1px solid #d0d7de"
+_HEAD = f"text-align:left;{_CELL};border-bottom:1px solid #d0d7de;white-space:nowrap"
+# A value cell never breaks inside a word ("169.5 kB", "MP4 video"); a source (a URL, a
+# file name) breaks after a slash only (the card scrolls sideways past a longer name).
+_FACT = f"{_CELL};white-space:nowrap"
 
 
-def _format(result: ProbeResult) -> str:
+def _breakable(source: str) -> str:
+    """An escaped URL or path that may wrap after each slash, never inside a name."""
+    return "/<wbr>".join(
+        f'<span style="white-space:nowrap">{esc(part)}</span>' if part else ""
+        for part in source.split("/")
+    )
+
+
+def _format(result: ProbeResult, lang: Lang = "en") -> str:
     if result.uncertain:
-        return f"not checked ({result.uncertain})"
+        return text("media_not_checked", lang, reason=result.uncertain)
     if result.status is not None and result.status >= 400:
         return f"HTTP {result.status}"
-    label = result.sniffed.label if result.sniffed is not None else "unknown"
+    label = format_label(result.sniffed, lang)
     if result.dimensions:
         label += f" · {result.dimensions[0]}×{result.dimensions[1]}"
     return label
@@ -40,14 +52,7 @@ def _duration(result: ProbeResult) -> str:
 
 
 def _size(result: ProbeResult) -> str:
-    size = result.size
-    if size is None:
-        return "—"
-    if size < 1000:
-        return f"{size} B"
-    if size < 1_000_000:
-        return f"{size / 1000:.1f} kB"
-    return f"{size / 1e6:.1f} MB"
+    return human_size(result.size)
 
 
 def _seconds(preflight: Preflight, lang: Lang) -> str:
@@ -59,9 +64,12 @@ def _seconds(preflight: Preflight, lang: Lang) -> str:
 
 
 def _verdict(preflight: Preflight, lang: Lang) -> str:
-    if preflight.ok:
-        return text("preflight_ok", lang)
-    return text("preflight_refused", lang, count=len(preflight.problems))
+    """Whether a create would be sent, and what a warning means for it."""
+    if not preflight.ok:
+        return text("preflight_refused", lang, count=len(preflight.problems))
+    if preflight.warnings:
+        return text("preflight_ok_warnings", lang, count=len(preflight.warnings))
+    return text("preflight_ok", lang)
 
 
 def _estimate(preflight: Preflight, lang: Lang) -> str:
@@ -73,9 +81,10 @@ def _estimate(preflight: Preflight, lang: Lang) -> str:
             seconds=_seconds(preflight, lang),
         )
     else:
-        shown = text("preflight_no_estimate", lang, reason=preflight.price_note or "—")
-    if preflight.price_source:
-        shown += " · " + text("preflight_price_source", lang, source=preflight.price_source)
+        reason = media_message(preflight.price_note, lang) if preflight.price_note else "—"
+        shown = text("preflight_no_estimate", lang, reason=reason)
+    if preflight.price is not None:
+        shown += " · " + text("preflight_price_source", lang, source=preflight.price.describe(lang))
     return shown
 
 
@@ -86,9 +95,9 @@ def _general(preflight: Preflight) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
-def _notes_html(problems: list[str], warnings: list[str]) -> str:
-    lines = [f'<div style="{_PROBLEM}">✕ {esc(m)}</div>' for m in problems]
-    lines += [f'<div style="{_WARNING}">⚠ {esc(m)}</div>' for m in warnings]
+def _notes_html(problems: list[str], warnings: list[str], lang: Lang) -> str:
+    lines = [f'<div style="{_PROBLEM}">✕ {esc(media_message(m, lang))}</div>' for m in problems]
+    lines += [f'<div style="{_WARNING}">⚠ {esc(media_message(m, lang))}</div>' for m in warnings]
     return "".join(lines) or "—"
 
 
@@ -110,21 +119,22 @@ def preflight_html(preflight: Preflight, *, lang: Lang = "en") -> str:
             f'<tr class="kitta-preflight-row" data-field="{esc(row["field"])}" '
             f'data-verdict="{verdict}">'
             f'<td style="{_CELL}"><code>{esc(row["field"])}</code></td>'
-            f'<td style="{_CELL};word-break:break-all">{esc(row["input"])}</td>'
-            f'<td style="{_CELL}">{esc(_format(result))}</td>'
-            f'<td style="{_CELL}">{esc(_duration(result))}</td>'
-            f'<td style="{_CELL}">{esc(_size(result))}</td>'
-            f'<td style="{_CELL}">{_notes_html(row["problems"], row["warnings"])}</td></tr>'
+            f'<td style="{_CELL}">{_breakable(row["input"])}</td>'
+            f'<td style="{_FACT}">{esc(_format(result, lang))}</td>'
+            f'<td style="{_FACT}">{esc(_duration(result))}</td>'
+            f'<td style="{_FACT}">{esc(_size(result))}</td>'
+            f'<td style="{_CELL};min-width:12em">'
+            f"{_notes_html(row['problems'], row['warnings'], lang)}</td></tr>"
         )
     problems, warnings = _general(preflight)
-    general = _notes_html(problems, warnings) if problems or warnings else ""
-    color = "#17622d" if preflight.ok else "#b42318"
+    general = _notes_html(problems, warnings, lang) if problems or warnings else ""
+    color = "#b42318" if not preflight.ok else ("#7a4d00" if preflight.warnings else "#17622d")
     return (
         f'<div class="kitta-preflight" data-ok="{str(preflight.ok).lower()}" style="{_CARD}">'
         f'<div style="font-weight:600;margin-bottom:4px">{esc(text("preflight_title", lang))}'
         "</div>"
-        f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        '<div style="overflow-x:auto"><table style="border-collapse:collapse">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         f'<div style="font-size:12px;margin-top:6px">{general}</div>'
         f'<div class="kitta-preflight-verdict" style="color:{color};font-weight:600;'
         f'margin-top:6px">{esc(_verdict(preflight, lang))}</div>'

@@ -103,6 +103,8 @@ class SyncReport:
     pages: int
     seen: int
     new: int
+    detailed: int = 0
+    """Tasks whose detail was fetched for what a list item lacks (model, created time)."""
 
 
 def journal_of(client: ClientBase) -> Journal:
@@ -208,6 +210,10 @@ def page_of(
     return page, sample
 
 
+MAX_DETAILS_PER_SYNC = 50
+"""At most this many details are fetched per sync to fill in what list items lack."""
+
+
 @dataclass
 class ServerWalk:
     """Where a walk of the server's list stands; the twins only fetch the pages."""
@@ -220,6 +226,9 @@ class ServerWalk:
     new: int = 0
     done: bool = False
     dates: list[DateSample] = field(default_factory=list)
+    undated: list[str] = field(default_factory=list)
+    """Tasks known only from list items (no model, no created time): their detail is due."""
+    detailed: int = 0
 
     @property
     def more(self) -> bool:
@@ -230,6 +239,9 @@ class ServerWalk:
         self.pages += 1
         self.seen += len(page.data)
         self.new += self.journal.record_seen_many(page.data)
+        listed = [t.task_id for t in page.data if t.created_at is None]
+        if listed and len(self.undated) < MAX_DETAILS_PER_SYNC:
+            self.undated += self.journal.undated_task_ids(listed)
         if sample is not None:
             self.dates.append(sample)
         next_offset = page.next_offset
@@ -239,8 +251,13 @@ class ServerWalk:
             self.offset = next_offset
         return page.data
 
+    def to_detail(self) -> list[str]:
+        """The undated tasks to fetch in detail now (a bounded number per walk; the rest
+        are still undated at the next one)."""
+        return self.undated[:MAX_DETAILS_PER_SYNC]
+
     def report(self) -> SyncReport:
-        return SyncReport(pages=self.pages, seen=self.seen, new=self.new)
+        return SyncReport(pages=self.pages, seen=self.seen, new=self.new, detailed=self.detailed)
 
 
 @dataclass

@@ -238,6 +238,12 @@ class History(_HistoryBase):
         walk = ServerWalk(self.journal, max_pages)
         while walk.more:
             walk.take(self._sync_client.lip_sync.list(limit=100, offset=walk.offset))
+        for task_id in walk.to_detail():  # the client records each detail it fetches
+            try:
+                self._sync_client.lip_sync.get(task_id)
+            except NotFoundError:
+                continue
+            walk.detailed += 1
         return walk.report()
 
     def refresh(
@@ -373,6 +379,12 @@ class AsyncHistory(_HistoryBase):
         while walk.more:
             page = await self._async_client.lip_sync.list(limit=100, offset=walk.offset)
             await asyncio.to_thread(walk.take, page)
+        for task_id in walk.to_detail():
+            try:
+                await self._async_client.lip_sync.get(task_id)
+            except NotFoundError:
+                continue
+            walk.detailed += 1
         return walk.report()
 
     async def refresh(

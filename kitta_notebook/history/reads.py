@@ -8,8 +8,6 @@ page of 100,000 entries costs what the first does.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,16 +22,14 @@ from .entry import (
     KeptResult,
     dt,
     entry_from_row,
-    now,
 )
+from .media_urls import resolved_entry
 from .query import Query
 from .store import JournalStore
-from .writes import HOST, IN_FLIGHT, SESSION
+from .writes import IN_FLIGHT, SESSION, STALE_SENDING_SECONDS, held_elsewhere
 
 __all__ = ["STALE_SENDING_SECONDS", "Candidate", "JournalReader"]
 
-# A `sending` entry of another process is treated as abandoned after this long.
-STALE_SENDING_SECONDS = 15 * 60.0
 # Past this offset a page is worth a count, to read it from the nearer end.
 _FAR_OFFSET = 500
 
@@ -67,6 +63,12 @@ class JournalReader(JournalStore):
         super().__init__(*args, **kwargs)
         # The last aggregate, so that a page's count and its summary strip cost one query.
         self._aggregate_cache: tuple[object, list[tuple[str, int, float]]] | None = None
+        # The running embedded sandbox's origin, for a journal chosen by identity: its own
+        # media were recorded without a port (`media_urls`) and are read back against it.
+        self.media_origin: str | None = None
+
+    def _entry(self, row: Sequence[Any]) -> JournalEntry:
+        return resolved_entry(entry_from_row(row), self.media_origin)
 
     def get(self, ref: JournalEntry | LipSyncTask | str) -> JournalEntry | None:
         """One entry by task id or entry id."""
@@ -79,7 +81,7 @@ class JournalReader(JournalStore):
             f"UNION ALL SELECT {ENTRY_COLUMNS} FROM entries WHERE entry_id = ? LIMIT 1",
             (text_ref, text_ref),
         )
-        return entry_from_row(rows[0]) if rows else None
+        return self._entry(rows[0]) if rows else None
 
     def entries(
         self,
@@ -162,7 +164,7 @@ class JournalReader(JournalStore):
                 f"WHERE rowid IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
-            found.update({int(row[0]): entry_from_row(row[1:]) for row in rows})
+            found.update({int(row[0]): self._entry(row[1:]) for row in rows})
         return [found[i] for i in ids if i in found]
 
     def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
@@ -210,19 +212,15 @@ class JournalReader(JournalStore):
             (schema.OUTCOME_UNKNOWN, schema.OUTCOME_SENDING),
         )
         found: list[JournalEntry] = []
-        moment = now()
         for row in rows:
-            entry = entry_from_row(row)
+            entry = self._entry(row)
             if entry.outcome == schema.OUTCOME_SENDING:
                 pid, host, session = row[26], row[27], row[28]
                 if session == SESSION:
                     if entry.entry_id in IN_FLIGHT:
                         continue
-                else:
-                    requested = row[17] or 0.0
-                    owner_alive = host == HOST and isinstance(pid, int) and _pid_alive(pid)
-                    if owner_alive and moment - requested < stale_after:
-                        continue
+                elif held_elsewhere(pid, host, session, row[17] or 0.0, stale_after):
+                    continue
             found.append(entry)
         return found
 
@@ -235,7 +233,20 @@ class JournalReader(JournalStore):
             f"AND state NOT IN ({marks}) ORDER BY sort_ts",
             final,
         )
-        return [entry_from_row(row) for row in rows]
+        return [self._entry(row) for row in rows]
+
+    def undated_task_ids(self, task_ids: list[str]) -> list[str]:
+        """Those of `task_ids` whose entry has no created time (learnt from a list item)."""
+        found: list[str] = []
+        for start in range(0, len(task_ids), 500):
+            chunk = task_ids[start : start + 500]
+            rows = self._read(
+                f"SELECT task_id FROM entries WHERE created_ts IS NULL AND task_id IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found += [str(row[0]) for row in rows]
+        return found
 
     def known_task_ids(self, *, source: str | None = None) -> set[str]:
         sql = "SELECT task_id FROM entries WHERE task_id IS NOT NULL"
@@ -297,17 +308,3 @@ def _kept(row: Sequence[Any]) -> KeptResult:
     return KeptResult(
         task_id=str(row[0]), path=str(row[1]), size=int(row[2]), sha256=str(row[3]), kept_at=moment
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    if sys.platform == "win32":  # os.kill would terminate the process there
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True

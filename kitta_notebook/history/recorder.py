@@ -17,12 +17,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MAY_HAVE_CREATED, APIStatusError, JournalError, JournalWarning
 from ..models import LipSyncTask
 from .journal import Journal
+from .keys import KeyClaim
+from .media_urls import portable_body, portable_inputs
 from .paths import HOME_ENV
 
 if TYPE_CHECKING:
@@ -102,6 +105,8 @@ class JournalRecorder:
         journal = journal_for_config(config)
         if journal is not None:
             self._cached = (key, journal)
+            if config.journal_identity:  # the embedded sandbox's: its media at its origin now
+                journal.media_origin = config.origin
         return journal
 
     # --- TaskRecorder ---------------------------------------------------------------
@@ -111,15 +116,36 @@ class JournalRecorder:
         body: dict[str, Any],
         key: str | None = None,
         published: dict[str, Any] | None = None,
+        claim: str | None = None,
     ) -> object:
         journal = self.journal()
         if journal is None:
             return None
-        return _Handle(journal, journal.record_request(origin, body, key, published=published))
+        if self._config.journal_identity:  # the sandbox's own media, recorded without a port
+            body = portable_body(body, origin)
+        entry_id = journal.record_request(origin, body, key, published=published, claim=claim)
+        return _Handle(journal, entry_id)
 
     def task_id_for_key(self, key: str) -> str | None:
         journal = self.journal()
         return None if journal is None else journal.task_id_for_key(key)
+
+    def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
+        journal = self.journal()
+        if journal is None:
+            return KeyClaim(key)
+        if self._config.journal_identity:  # the sandbox's own media, compared without a port
+            inputs = portable_inputs(inputs, self._config.origin)
+        return journal.claim_key(key, inputs)
+
+    def release_keys(self, claims: Iterable[KeyClaim]) -> None:
+        """Never raises: a claim left behind is taken over once this process has ended."""
+        journal = self.journal()
+        try:
+            if journal is not None:
+                journal.release_keys(claims)
+        except (JournalError, sqlite3.Error) as exc:
+            self._warn(exc)
 
     def created(self, handle: object, task: LipSyncTask) -> None:
         if isinstance(handle, _Handle):

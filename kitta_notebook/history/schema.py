@@ -149,6 +149,22 @@ SELECT state, COALESCE(input_mode, ''), source, count(*), total(credits)
 FROM entries GROUP BY 1, 2, 3;
 """
 
+# Keys claimed by creates in progress (one row per key; see `history/keys.py`).
+# Added beside version 2 without a version bump: an older kitta-notebook reading
+# the file ignores it, and `JournalStore` creates it when it is missing.
+KEY_CLAIMS_TABLE = "key_claims"
+KEY_CLAIMS_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {KEY_CLAIMS_TABLE} (
+    batch_key TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    inputs_json TEXT NOT NULL,
+    pid INTEGER,
+    host TEXT,
+    session TEXT,
+    claimed_ts REAL NOT NULL
+)
+"""
+
 # The substring-search index over the URLs and task ids (FTS5 trigram, SQLite
 # 3.34+). Where SQLite lacks it, search falls back to LIKE over the columns.
 SEARCH_COLUMNS = ("video_url", "image_url", "audio_url", "reference_image_url", "task_id")

@@ -132,12 +132,8 @@ class JournalStore:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             if app_id != schema.APPLICATION_ID:
-                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if app_id != 0 or tables:
-                    raise JournalCorruptError(
-                        f"{self.path} is an SQLite database but not a kitta-notebook journal. "
-                        "It was left untouched; move it aside or choose another KITTA_HOME."
-                    )
+                # Decided under the write lock only: another process may be creating
+                # this very journal right now (its tables appear before we look again).
                 self._initialise(conn)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > schema.SCHEMA_VERSION:
@@ -158,6 +154,15 @@ class JournalStore:
             if version < schema.SCHEMA_VERSION:
                 self._migrate(conn)
             self._search_index = _has_table(conn, schema.SEARCH_TABLE)
+            if not _has_table(conn, schema.KEY_CLAIMS_TABLE):  # a journal from before it
+                conn.execute("BEGIN IMMEDIATE")  # the write lock first: waits, never deadlocks
+                try:
+                    conn.execute(schema.KEY_CLAIMS_SCHEMA)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise
         except JournalError:
             raise
         except sqlite3.OperationalError as exc:
@@ -174,13 +179,14 @@ class JournalStore:
             if app_id == schema.APPLICATION_ID:  # another process was quicker
                 conn.execute("COMMIT")
                 return
-            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            if app_id != 0 or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise JournalCorruptError(
-                    f"{self.path} is an SQLite database but not a kitta-notebook journal; "
-                    "it was left untouched."
+                    f"{self.path} is an SQLite database but not a kitta-notebook journal. "
+                    "It was left untouched; move it aside or choose another KITTA_HOME."
                 )
             for statement in schema.statements(schema.SCHEMA + schema.SCHEMA_V2):
                 conn.execute(statement)
+            conn.execute(schema.KEY_CLAIMS_SCHEMA)
             _create_search_index(conn)
             conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")

@@ -19,13 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from .._redact import redact_url
-from ..errors import UnresolvedCreateError
+from ..errors import KeyInUseError, KeyReusedError, UnresolvedCreateError
 from ..models import LipSyncTask
 from . import schema
 from .entry import derive_state, load_json, now, number, text, ts
+from .keys import INPUTS_KEY, KeyClaim, differences, pid_alive, stored_inputs
 from .store import JournalStore
 
-__all__ = ["HOST", "IN_FLIGHT", "SESSION", "URL_FIELDS", "JournalWriter"]
+__all__ = [
+    "HOST",
+    "IN_FLIGHT",
+    "SESSION",
+    "STALE_SENDING_SECONDS",
+    "URL_FIELDS",
+    "JournalWriter",
+    "held_elsewhere",
+]
 
 SESSION = uuid.uuid4().hex
 HOST = socket.gethostname()
@@ -34,6 +43,8 @@ IN_FLIGHT: set[str] = set()
 # Request fields holding a media URL (stored redacted, see `_redact`).
 URL_FIELDS = ("videoUrl", "imageUrl", "audioUrl", "referenceImageUrl")
 _REMEMBERED = 2000
+# A `sending` entry of a live process older than this is treated as left behind.
+STALE_SENDING_SECONDS = 15 * 60.0
 
 
 # Where a stored request keeps what was published for it (not part of what was sent).
@@ -48,6 +59,16 @@ def stored_body(body: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, str):
             clean[name] = redact_url(value)
     return clean
+
+
+def held_elsewhere(
+    pid: object, host: object, session: object, since: float, stale_after: float | None
+) -> bool:
+    """True when another process of this machine, still running, wrote it (and, with
+    `stale_after`, less than that many seconds ago). Another machine's cannot be told."""
+    if session == SESSION or host != HOST or not isinstance(pid, int) or not pid_alive(pid):
+        return False
+    return stale_after is None or now() - since < stale_after
 
 
 def _dto_columns(merged: Mapping[str, Any]) -> tuple[object, ...]:
@@ -78,13 +99,16 @@ class JournalWriter(JournalStore):
         key: str | None = None,
         *,
         published: Mapping[str, Any] | None = None,
+        claim: str | None = None,
     ) -> str:
         """Write a create down before it is sent; returns the entry id.
 
         `origin` is part of the recorder call; a journal file serves one origin.
         `published` says which inputs were local files published for this create
         (file name, sha256, size, store, expiry: never a credential); it is kept
-        under `x-published` beside the body that was sent.
+        under `x-published` beside the body that was sent. A `key` needs its
+        `claim` token (`claim_key`), checked in the same transaction as the write:
+        a claim taken over by another process refuses the create (nothing sent).
         """
         clean = stored_body(body)
         stored = {**clean, PUBLISHED_KEY: dict(published)} if published else clean
@@ -102,7 +126,7 @@ class JournalWriter(JournalStore):
             "audio_url": text(clean.get("audioUrl")),
             "reference_image_url": text(clean.get("referenceImageUrl")),
             "duration_seconds": number(clean.get("durationSeconds")),
-            "request_json": json.dumps(stored, sort_keys=True),
+            "request_json": "",
             "batch_key": key,
             "requested_ts": moment,
             "updated_ts": moment,
@@ -111,12 +135,35 @@ class JournalWriter(JournalStore):
             "host": HOST,
             "session": SESSION,
         }
-        columns = ", ".join(row)
-        marks = ", ".join("?" * len(row))
         with self._write() as conn:
+            if key is not None:
+                inputs = self._check_claim(conn, key, claim)
+                if inputs is not None:
+                    stored = {**stored, INPUTS_KEY: inputs}
+            row["request_json"] = json.dumps(stored, sort_keys=True)
+            columns = ", ".join(row)
+            marks = ", ".join("?" * len(row))
             conn.execute(f"INSERT INTO entries ({columns}) VALUES ({marks})", list(row.values()))
         IN_FLIGHT.add(entry_id)
         return entry_id
+
+    def _check_claim(
+        self, conn: sqlite3.Connection, key: str, claim: str | None
+    ) -> dict[str, Any] | None:
+        """The inputs the key was claimed with, if `claim` still holds it; else refuse."""
+        if claim is None:  # a caller that did not claim: the same checks, made here
+            existing = self._key_decision(conn, key, None)
+            if existing is not None:
+                raise KeyReusedError(key, existing, [])
+            return None
+        row = conn.execute(
+            f"SELECT inputs_json FROM {schema.KEY_CLAIMS_TABLE} WHERE batch_key = ? AND token = ?",
+            (key, claim),
+        ).fetchone()
+        if row is None:  # taken over as left behind: another create has the key now
+            raise KeyInUseError(key)
+        inputs = load_json(row[0])
+        return inputs if isinstance(inputs, dict) else None
 
     def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
         """The server answered 202: attach the taskId and the DTO to the entry."""
@@ -340,19 +387,85 @@ class JournalWriter(JournalStore):
             conn.execute("DELETE FROM kept WHERE task_id = ?", (str(task_id),))
 
     # --- keys --------------------------------------------------------------------------
+    def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
+        """Reserve `key` for one create, atomically, before anything is published or sent.
+
+        Returns the task made earlier under the key from the same `inputs`, or a
+        claim token to pass to `record_request` and then to `release_keys`. Raises
+        `KeyReusedError` (a task from other inputs), `UnresolvedCreateError` (an
+        earlier create may have reached the server) or `KeyInUseError` (a create
+        under the key is running now, here or in another process).
+        """
+        token = uuid.uuid4().hex
+        with self._write() as conn:
+            existing = self._key_decision(conn, key, inputs)
+            if existing is not None:
+                return KeyClaim(key, task_id=existing)
+            conn.execute(  # replaces a claim left behind by a process that died
+                f"INSERT OR REPLACE INTO {schema.KEY_CLAIMS_TABLE} (batch_key, token, "
+                "inputs_json, pid, host, session, claimed_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    token,
+                    json.dumps(dict(inputs), sort_keys=True),
+                    os.getpid(),
+                    HOST,
+                    SESSION,
+                    now(),
+                ),
+            )
+        return KeyClaim(key, token=token)
+
+    def release_keys(self, claims: Iterable[KeyClaim]) -> None:
+        """Give claimed keys back (their creates were sent, or will not be)."""
+        held = [(c.key, c.token) for c in claims if c.token is not None]
+        if held:
+            with self._write() as conn:
+                conn.executemany(
+                    f"DELETE FROM {schema.KEY_CLAIMS_TABLE} WHERE batch_key = ? AND token = ?",
+                    held,
+                )
+
     def task_id_for_key(self, key: str) -> str | None:
         """The task created earlier under a `key`; raises while one is unresolved."""
-        rows = self._read(
-            "SELECT entry_id, task_id, outcome FROM entries WHERE batch_key = ? "
-            "ORDER BY requested_ts DESC",
+        with self._lock:
+            return self._key_decision(self._connection(), key, None)
+
+    def _key_decision(
+        self, conn: sqlite3.Connection, key: str, inputs: Mapping[str, Any] | None
+    ) -> str | None:
+        """The task the key already has (made from the same `inputs`, when given), or
+        None when a create may go ahead; raises when it may not."""
+        rows = conn.execute(
+            "SELECT entry_id, task_id, outcome, request_json, pid, host, session, requested_ts "
+            "FROM entries WHERE batch_key = ? ORDER BY requested_ts DESC",
             (key,),
-        )
-        for _entry_id, task_id, outcome in rows:
+        ).fetchall()
+        for _entry_id, task_id, outcome, request_json, *_owner in rows:
             if outcome == schema.OUTCOME_CREATED and task_id:
+                if inputs is not None:
+                    request = load_json(request_json) or {}
+                    before = stored_inputs(request, PUBLISHED_KEY)
+                    changed = differences(before, inputs, legacy=INPUTS_KEY not in request)
+                    if changed:
+                        raise KeyReusedError(key, str(task_id), changed)
                 return str(task_id)
-        for entry_id, _task_id, outcome in rows:
-            if outcome == schema.OUTCOME_UNKNOWN or (
-                outcome == schema.OUTCOME_SENDING and entry_id not in IN_FLIGHT
+        for entry_id, _task_id, outcome, _request, pid, host, session, requested in rows:
+            if outcome == schema.OUTCOME_SENDING and (
+                entry_id in IN_FLIGHT
+                or held_elsewhere(pid, host, session, requested or 0.0, STALE_SENDING_SECONDS)
             ):
+                raise KeyInUseError(key)
+            if outcome in (schema.OUTCOME_UNKNOWN, schema.OUTCOME_SENDING):
                 raise UnresolvedCreateError(key, str(entry_id))
+        claim = conn.execute(
+            f"SELECT pid, host, session, claimed_ts FROM {schema.KEY_CLAIMS_TABLE} "
+            "WHERE batch_key = ?",
+            (key,),
+        ).fetchone()
+        if claim is not None:
+            pid, host, session, claimed = claim
+            ours = session == SESSION and pid == os.getpid()  # another thread's, or coroutine's
+            if ours or held_elsewhere(pid, host, session, claimed, None):
+                raise KeyInUseError(key)
         return None

@@ -2,7 +2,9 @@
 
 Reads are served from aligned blocks fetched on demand, so a reader that skips a 100 MB
 `mdat` box costs a few KB. Every request shares one total deadline and one byte budget;
-a host that ignores Range gets a single streamed GET, cut off at the budget.
+a host that ignores Range gets a single streamed GET, cut off at the budget. Each request
+is a `_fetch.get_capped`: a wall-clock deadline at any byte rate, decoded bytes capped,
+no compression asked for, every redirect hop checked against the first URL's policy.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+
+from .._fetch import Answer, DeadlineExceeded, get_capped
 
 __all__ = ["Budget", "RangeFile"]
 
@@ -65,19 +69,21 @@ class RangeFile(io.RawIOBase):
 
     def __init__(
         self,
-        client: httpx.Client,
         url: str,
         budget: Budget,
         *,
         block: int = BLOCK_BYTES,
         first_bytes: int = BLOCK_BYTES,
+        trust_env: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__()
         self.url = url
         self.name = url.split("?", 1)[0]  # mutagen looks at a name's extension
-        self._client = client
         self._budget = budget
         self._block = block
+        self._trust_env = trust_env
+        self._transport = transport
         self._blocks: dict[int, bytes] = {}
         self._whole: bytes | None = None
         self._pos = 0
@@ -89,44 +95,43 @@ class RangeFile(io.RawIOBase):
         self.truncated = False
         self._open(max(first_bytes, block))
 
-    def _timeout(self) -> httpx.Timeout:
-        left = self._budget.remaining_time()
-        return httpx.Timeout(min(10.0, left), read=min(15.0, left), connect=min(10.0, left))
-
-    def _stream(self, start: int, end: int) -> tuple[httpx.Response, bytes]:
-        """GET bytes start..end (inclusive); reads at most that many bytes of the body."""
-        want = end - start + 1
+    def _get(self, headers: dict[str, str], cap: int) -> Answer:
+        """One GET within the budget's time left; an error status reads no body."""
         self._budget.requests += 1
-        headers = {"Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
-        request = self._client.build_request(
-            "GET", self.url, headers=headers, timeout=self._timeout()
-        )
-        response = self._client.send(request, stream=True)
         try:
-            if response.status_code >= 400:
-                return response, b""
-            limit = want if response.status_code == 206 else self._budget.byte_budget + 1
-            chunks: list[bytes] = []
-            got = 0
-            for chunk in response.iter_bytes(64 * 1024):
-                self._budget.remaining_time()
-                chunk = chunk[: limit - got]
-                chunks.append(chunk)
-                got += len(chunk)
-                if response.status_code == 206:  # a 200 is charged by its caller, once cut
-                    self._budget.take(len(chunk))
-                if got >= limit:
-                    break
-            return response, b"".join(chunks)
-        finally:
-            response.close()
+            return get_capped(
+                self.url,
+                deadline=self._budget.remaining_time(),
+                cap=lambda status: 0 if status >= 400 else cap,
+                headers=headers,
+                trust_env=self._trust_env,
+                transport=self._transport,
+            )
+        except DeadlineExceeded:
+            raise BudgetExceeded("deadline") from None
+
+    def _stream(self, start: int, end: int) -> Answer:
+        """GET bytes start..end (inclusive). A 206 keeps at most that many bytes; a 200 (the
+        host ignored Range) keeps one byte past the budget, so a cut body shows."""
+        want = end - start + 1
+        cap = max(want, self._budget.byte_budget + 1)
+        answer = self._get({"Range": f"bytes={start}-{end}"}, cap)
+        if answer.status == 206:
+            body = answer.body[:want]
+            self._budget.take(len(body))  # a 200 is charged by its caller, once cut
+            return Answer(answer.status, answer.headers, body)
+        return answer
 
     def _open(self, first: int) -> None:
-        response, data = self._stream(0, first - 1)
-        status = response.status_code
+        answer = self._stream(0, first - 1)
+        if answer.status in (400, 416) and first > 1:
+            # A strict store refuses a Range past the end of a small object: a plain GET.
+            answer = self._get({}, self._budget.byte_budget + 1)
+        status = answer.status
+        data = answer.body
         self.status = status
-        self.etag = response.headers.get("etag")
-        self.last_modified = response.headers.get("last-modified")
+        self.etag = answer.headers.get("etag")
+        self.last_modified = answer.headers.get("last-modified")
         if status == 416:  # an empty file has no byte 0
             self.size = 0
             self._whole = b""
@@ -134,7 +139,7 @@ class RangeFile(io.RawIOBase):
         if status >= 400:
             raise HttpStatusError(status)
         if status == 206:
-            match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+            match = _CONTENT_RANGE.match(answer.headers.get("content-range", ""))
             total = match.group(1) if match else "*"
             self.size = int(total) if total.isdigit() else None
             for index in range(0, len(data), self._block):
@@ -144,8 +149,9 @@ class RangeFile(io.RawIOBase):
             return
         # 200: the host ignored Range and sent the body from the start.
         self.ranges_supported = False
-        length = response.headers.get("content-length")
-        self.size = int(length) if length and length.isdigit() else None
+        length = answer.headers.get("content-length")
+        encoded = answer.headers.get("content-encoding", "identity").lower() != "identity"
+        self.size = int(length) if length and length.isdigit() and not encoded else None
         self._budget.take(min(len(data), self._budget.byte_budget))
         self.truncated = len(data) > self._budget.byte_budget or (
             self.size is not None and len(data) < self.size
@@ -222,9 +228,10 @@ class RangeFile(io.RawIOBase):
         end = (last + 1) * self._block - 1
         if self.size is not None:
             end = min(end, self.size - 1)
-        response, data = self._stream(start, end)
-        if response.status_code != 206:
-            raise HttpStatusError(response.status_code)
+        answer = self._stream(start, end)
+        data = answer.body
+        if answer.status != 206:
+            raise HttpStatusError(answer.status)
         for index in range(first, last + 1):
             offset = (index - first) * self._block
             self._blocks[index] = data[offset : offset + self._block]

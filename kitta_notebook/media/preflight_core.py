@@ -82,9 +82,14 @@ class Preflight:
     """Why `estimated_credits` is None (e.g. `PRICE_UNKNOWN`)."""
     published: dict[str, PublishedMedia] = field(default_factory=dict)
     """Local inputs that were published for this create, by field."""
-    price_source: str | None = None
-    """Where the price came from: "published by the server", "learned from 37 tasks",
-    "unknown" (`Price.describe`)."""
+    price: Price | None = field(default=None, repr=False)
+    """The price the estimate used, and where it came from (`price_source`)."""
+
+    @property
+    def price_source(self) -> str | None:
+        """Where the price came from: "published by the server", "learned from 37 tasks",
+        "unknown"."""
+        return self.price.describe() if self.price else None
 
     @property
     def ok(self) -> bool:
@@ -99,6 +104,17 @@ class Preflight:
         from .. import _hooks
 
         return _hooks.views().preflight_mimebundle(self)
+
+    def __str__(self) -> str:
+        """The readable text of the check (what `print(preflight)` shows)."""
+        return self._repr_mimebundle_()["text/plain"]
+
+    def __repr__(self) -> str:
+        return (
+            f"Preflight(ok={self.ok}, inputs={list(self.inputs)}, problems={len(self.problems)}, "
+            f"warnings={len(self.warnings)}, duration_seconds={self.duration_seconds}, "
+            f"estimated_credits={self.estimated_credits})"
+        )
 
     def rows(self) -> list[dict[str, Any]]:
         """One plain row per input, for a table view."""
@@ -243,6 +259,4 @@ def with_price(checked: Preflight, price: Price) -> Preflight:
     note = None
     if credits is None:
         note = PRICE_UNKNOWN if price.source == "unknown" else NO_DURATION
-    return replace(
-        checked, estimated_credits=credits, price_note=note, price_source=price.describe()
-    )
+    return replace(checked, estimated_credits=credits, price_note=note, price=price)

@@ -1,9 +1,10 @@
 """`MediaProber` and `AsyncMediaProber`: probe, preflight and prepare a create's inputs.
 
 One prober per client: it keeps a per-URL cache (so one clip used by 20 tasks is probed
-once, revalidated by ETag/Last-Modified when it gets old) and its own HTTP clients,
-which never carry the Kitta token. The async twin runs the same blocking probes in
-worker threads, a bounded number at a time, and shares the sync prober's cache.
+once, revalidated by ETag/Last-Modified when it gets old). Its requests never carry the
+Kitta token and each one has a wall-clock deadline (`_fetch.get_capped`). The async twin
+runs the same blocking probes in worker threads, a bounded number at a time, and shares
+the sync prober's cache.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from .._fetch import DeadlineExceeded, RedirectRefused, UnreadableBody, get_capped
 from ..errors import ValidationError
 from .preflight_core import Preflight, build_preflight, media_fields
 from .probing import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult, probe_blob, probe_url
@@ -27,7 +29,6 @@ __all__ = ["AsyncMediaProber", "MediaProber", "PreparedInputs", "collect_local_s
 
 FRESH_SECONDS = 300.0
 """A cached probe younger than this is used as is; an older one is revalidated."""
-USER_AGENT = "kitta-notebook-media-probe"
 
 
 @dataclass(frozen=True)
@@ -140,30 +141,19 @@ class MediaProber:
         deadline: float = DEFAULT_DEADLINE,
         byte_budget: int = DEFAULT_BYTE_BUDGET,
         fresh_seconds: float = FRESH_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`transport` is for tests (an `httpx.MockTransport`); real probes use the network."""
         self.deadline = deadline
         self.byte_budget = byte_budget
         self.fresh_seconds = fresh_seconds
+        self._transport = transport
         self._cache: dict[str, ProbeResult] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._clients: dict[bool, httpx.Client] = {}
-
-    def _client(self, url: str) -> httpx.Client:
-        local = _is_loopback(url)
-        with self._guard:
-            if local not in self._clients:
-                # A proxy from the environment is right for public hosts, wrong for loopback.
-                self._clients[local] = httpx.Client(
-                    follow_redirects=True, trust_env=not local, headers={"User-Agent": USER_AGENT}
-                )
-            return self._clients[local]
 
     def close(self) -> None:
-        with self._guard:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
+        """Nothing to release: every probe request opens and closes its own connection."""
 
     def _lock_for(self, url: str) -> threading.Lock:
         with self._guard:
@@ -180,13 +170,20 @@ class MediaProber:
         if cached.last_modified:
             headers["If-Modified-Since"] = cached.last_modified
         try:
-            response = self._client(url).get(url, headers=headers, timeout=min(10.0, self.deadline))
-        except httpx.HTTPError:
+            answer = get_capped(
+                url,
+                deadline=min(10.0, self.deadline),
+                cap=lambda _status: 0,
+                headers=headers,
+                trust_env=not _is_loopback(url),
+                transport=self._transport,
+            )
+        except (httpx.HTTPError, DeadlineExceeded, RedirectRefused, UnreadableBody):
             return False
-        if response.status_code == 304:
+        if answer.status == 304:
             return True
-        same_tag = cached.etag is not None and response.headers.get("etag") == cached.etag
-        return response.status_code in (200, 206) and same_tag
+        same_tag = cached.etag is not None and answer.headers.get("etag") == cached.etag
+        return answer.status in (200, 206) and same_tag
 
     def probe(
         self,
@@ -203,10 +200,12 @@ class MediaProber:
             if cached is not None and self._still_valid(source, cached):
                 return cached
             result = probe_url(
-                self._client(source),
                 source,
                 deadline=self.deadline if deadline is None else deadline,
                 byte_budget=self.byte_budget if byte_budget is None else byte_budget,
+                # A proxy from the environment is right for public hosts, wrong for loopback.
+                trust_env=not _is_loopback(source),
+                transport=self._transport,
             )
             if result.uncertain is None and result.stopped != "deadline":
                 self._cache[source] = result

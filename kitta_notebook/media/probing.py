@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .._fetch import RedirectRefused, UnreadableBody
 from .facts import MediaFacts, UndecodableError, read_facts
 from .http_range import Budget, BudgetExceeded, HttpStatusError, RangeFile
 from .sniff import SNIFF_BYTES, Sniffed, sniff
@@ -52,6 +53,8 @@ class ProbeResult:
     stopped: str | None = None
     """"byte budget" or "deadline" when reading stopped before the facts were complete."""
     undecodable: str | None = None
+    refused_redirect: str | None = None
+    """The private host a redirect led to (not followed: see `_fetch.hop_guard`)."""
     bytes_read: int = 0
     requests: int = 0
     elapsed: float = 0.0
@@ -111,8 +114,11 @@ def _uncertain_reason(error: httpx.HTTPError) -> str:
     text = str(error).lower()
     if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
         return "DNS lookup failed"
-    if "refused" in text:
-        return "connection refused"
+    cause: BaseException | None = error
+    while cause is not None:  # async connects wrap each attempt's error
+        if "refused" in str(cause).lower() or isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
     return f"network error ({type(error).__name__})"
 
 
@@ -128,14 +134,14 @@ def _facts_of(handle: IO[bytes], size: int | None) -> tuple[Sniffed, MediaFacts 
 
 
 def probe_url(
-    client: httpx.Client,
     url: str,
     *,
     deadline: float = DEFAULT_DEADLINE,
     byte_budget: int = DEFAULT_BYTE_BUDGET,
-    headers: dict[str, str] | None = None,
+    trust_env: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> ProbeResult:
-    """Probe a URL with `client` (which must carry no token) within the limits."""
+    """Probe a URL (no token is sent) within the limits; `transport` is for tests."""
     budget = Budget(byte_budget=byte_budget, deadline=time.monotonic() + deadline)
     shown = display_url(url)
     handle: RangeFile | None = None
@@ -159,7 +165,13 @@ def probe_url(
         return replace(base, **values)  # type: ignore[arg-type]
 
     try:
-        handle = RangeFile(client, url, budget, first_bytes=min(FIRST_BYTES, byte_budget))
+        handle = RangeFile(
+            url,
+            budget,
+            first_bytes=min(FIRST_BYTES, byte_budget),
+            trust_env=trust_env,
+            transport=transport,
+        )
         # RangeFile is a RawIOBase: a readable, seekable binary file as far as readers go.
         sniffed, facts, undecodable = _facts_of(cast(IO[bytes], handle), handle.size)
         return finish(sniffed=sniffed, facts=facts, undecodable=undecodable)
@@ -170,11 +182,17 @@ def probe_url(
         if handle is not None and handle.size != 0:
             try:
                 sniffed = sniff(handle.head(SNIFF_BYTES))
-            except (BudgetExceeded, HttpStatusError, httpx.HTTPError):
+            except (BudgetExceeded, HttpStatusError, RedirectRefused, UnreadableBody):
+                sniffed = None
+            except httpx.HTTPError:
                 sniffed = None
         if error.reason == "deadline" and handle is None:
             return finish(reachable=None, uncertain="timed out")
         return finish(sniffed=sniffed, stopped=error.reason)
+    except RedirectRefused as error:
+        return finish(reachable=False, refused_redirect=error.host)
+    except UnreadableBody as error:
+        return finish(reachable=None, uncertain=str(error))
     except httpx.HTTPError as error:
         return finish(reachable=None, uncertain=_uncertain_reason(error))
 
@@ -200,6 +218,11 @@ _ROLE_NAMES = {"video": "a video", "audio": "audio", "image": "an image"}
 
 def judge(result: ProbeResult, role: Role) -> tuple[list[str], list[str]]:
     """(definite problems, warnings) of one input expected to be `role`."""
+    if result.refused_redirect:
+        return [
+            f"It redirects to {result.refused_redirect}, a private address the service "
+            "cannot fetch from (this machine did not follow it)."
+        ], []
     if result.uncertain:
         return [], [f"It could not be checked from this machine ({result.uncertain})."]
     if result.size == 0:  # before the status: an empty file answers a Range GET with 416

@@ -8,7 +8,12 @@ config, instance roles) and are never stored on this object, shown or logged.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -16,7 +21,7 @@ from urllib.parse import urlsplit
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
 from .sources import LocalBlob
-from .store import Progress, PublishMixin, cumulative_progress
+from .store import Progress, PublishMixin, cumulative_progress, verified_chunks
 
 __all__ = ["MAX_EXPIRES", "MIN_EXPIRES", "S3Store"]
 
@@ -41,7 +46,24 @@ def default_addressing(endpoint_url: str | None) -> AddressingStyle:
     return "virtual" if host.endswith(_VIRTUAL_HOSTS) else "path"
 
 
-def check_expires(expires: timedelta) -> timedelta:
+def check_expires(expires: object) -> timedelta:
+    """The URL lifetime as a timedelta: seconds (int or float) or a timedelta are accepted."""
+    if isinstance(expires, (int, float)) and not isinstance(expires, bool):
+        try:
+            expires = timedelta(seconds=expires)
+        except (OverflowError, ValueError):  # inf, nan, or beyond any date
+            problem = f"The expiry {expires!r} is out of range."
+            raise ValidationError([("expires", problem)]) from None
+    if not isinstance(expires, timedelta):
+        raise ValidationError(
+            [
+                (
+                    "expires",
+                    "The expiry must be a number of seconds or a datetime.timedelta "
+                    f"(1 hour to 7 days), not {type(expires).__name__}.",
+                )
+            ]
+        )
     if expires < MIN_EXPIRES:
         raise ValidationError(
             [
@@ -57,6 +79,11 @@ def check_expires(expires: timedelta) -> timedelta:
             [("expires", f"The expiry is {expires}; stores sign URLs for at most 7 days.")]
         )
     return expires
+
+
+def _md5(data: bytes) -> str:
+    """Content-MD5: the server refuses a body that arrived different from what was read."""
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
 def _wrap(error: Exception, doing: str) -> PublishError:
@@ -84,7 +111,8 @@ class S3Store(PublishMixin):
     """Objects under ``{prefix}{sha256}.{ext}`` in `bucket`, shared by presigned GET URLs.
 
     `session` is an optional ``boto3.Session`` (for explicit credentials or a profile);
-    without it boto3's default chain is used. `expires` must be 1 hour to 7 days.
+    without it boto3's default chain is used. `expires` (a timedelta, or seconds) must
+    be 1 hour to 7 days.
     """
 
     def __init__(
@@ -94,7 +122,7 @@ class S3Store(PublishMixin):
         *,
         endpoint_url: str | None = None,
         region: str | None = None,
-        expires: timedelta = timedelta(hours=24),
+        expires: timedelta | float = timedelta(hours=24),
         addressing_style: AddressingStyle | None = None,
         session: Any = None,
         multipart_threshold: int = MULTIPART_THRESHOLD,
@@ -181,38 +209,68 @@ class S3Store(PublishMixin):
         return True
 
     def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None:
-        from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
-
-        transfer = TransferConfig(
-            multipart_threshold=self._multipart_threshold,
-            multipart_chunksize=MULTIPART_CHUNK,
-            max_concurrency=self._max_concurrency,
-        )
+        """Send exactly the bytes that were hashed: each chunk is read once, hashed again
+        and sent with its Content-MD5; a file that changed since it was hashed is refused
+        before anything is stored under its key (a multipart upload is aborted)."""
         advance = cumulative_progress(progress, blob.size)
-        s3 = self._s3()
-        extra = {"ContentType": blob.content_type}
         try:
-            if blob.path is not None:
-                s3.upload_file(
-                    str(blob.path),
-                    self.bucket,
-                    self.object_key(key),
-                    ExtraArgs=extra,
-                    Callback=advance,
-                    Config=transfer,
-                )
+            if blob.size <= self._multipart_threshold:
+                self._put_whole(blob, key, advance)
             else:
-                with blob.open() as handle:
-                    s3.upload_fileobj(
-                        handle,
-                        self.bucket,
-                        self.object_key(key),
-                        ExtraArgs=extra,
-                        Callback=advance,
-                        Config=transfer,
-                    )
+                self._put_parts(blob, key, advance)
+        except PublishError:
+            raise
         except Exception as error:
             raise _wrap(error, f"uploading {blob.name} to {self.describe()}") from None
+
+    def _put_whole(self, blob: LocalBlob, key: str, advance: Callable[[int], None]) -> None:
+        data = b"".join(verified_chunks(blob, MULTIPART_CHUNK))
+        self._s3().put_object(
+            Bucket=self.bucket,
+            Key=self.object_key(key),
+            Body=data,
+            ContentType=blob.content_type,
+            ContentMD5=_md5(data),
+        )
+        advance(len(data))
+
+    def _put_parts(self, blob: LocalBlob, key: str, advance: Callable[[int], None]) -> None:
+        """A multipart upload is stored only when completed: completed after the last
+        chunk was read and its hash matched, aborted otherwise. At most `max_concurrency`
+        parts are in memory at once."""
+        s3 = self._s3()
+        target = {"Bucket": self.bucket, "Key": self.object_key(key)}
+        upload_id = s3.create_multipart_upload(**target, ContentType=blob.content_type)["UploadId"]
+        room = threading.BoundedSemaphore(self._max_concurrency)
+
+        def send(number: int, chunk: bytes) -> dict[str, Any]:
+            try:
+                answer = s3.upload_part(
+                    **target,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=chunk,
+                    ContentMD5=_md5(chunk),
+                )
+                advance(len(chunk))
+                return {"PartNumber": number, "ETag": answer["ETag"]}
+            finally:
+                room.release()
+
+        try:
+            with ThreadPoolExecutor(self._max_concurrency) as pool:
+                sent = []
+                for number, chunk in enumerate(verified_chunks(blob, MULTIPART_CHUNK), 1):
+                    room.acquire()
+                    sent.append(pool.submit(send, number, chunk))
+                parts = [future.result() for future in sent]
+            s3.complete_multipart_upload(
+                **target, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                s3.abort_multipart_upload(**target, UploadId=upload_id)
+            raise
 
     def url_for(self, key: str) -> tuple[str, datetime | None]:
         seconds = int(self.expires.total_seconds())

@@ -15,7 +15,7 @@ import httpx
 
 from ..errors import PublishError
 from .sources import LocalBlob
-from .store import Progress, PublishMixin, cumulative_progress
+from .store import Progress, PublishMixin, cumulative_progress, verified_chunks
 
 __all__ = ["SandboxStore"]
 
@@ -77,7 +77,7 @@ class SandboxStore(PublishMixin):
         advance = cumulative_progress(progress, blob.size)
 
         def body() -> Iterator[bytes]:
-            for chunk in blob.chunks(UPLOAD_CHUNK_BYTES):
+            for chunk in verified_chunks(blob, UPLOAD_CHUNK_BYTES):
                 yield chunk
                 advance(len(chunk))
 

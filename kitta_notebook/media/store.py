@@ -8,12 +8,14 @@ then hand out a URL the service can fetch. Stores supply those three primitives.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from ..errors import PublishError
 from .sources import LocalBlob, to_blob
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "PublishedMedia",
     "cumulative_progress",
     "publish_blob",
+    "verified_chunks",
 ]
 
 Progress = Callable[[int, int], None]
@@ -103,6 +106,29 @@ def cumulative_progress(progress: Progress | None, total: int) -> Callable[[int]
             progress(min(current, total), total)
 
     return advance
+
+
+def verified_chunks(blob: LocalBlob, chunk_size: int) -> Iterator[bytes]:
+    """The blob's bytes as read now, ending in a `PublishError` when they are not the
+    bytes that were hashed and checked: a file changed since must never be stored under
+    the old content address. Stores send these chunks and commit only after the last."""
+    digest = hashlib.sha256()
+    size = 0
+    with blob.open() as handle:
+        # One byte past the hashed size is enough to see that the file grew.
+        while chunk := handle.read(min(chunk_size, blob.size + 1 - size)):
+            size += len(chunk)
+            if size > blob.size:
+                break
+            digest.update(chunk)
+            yield chunk
+    if size != blob.size or digest.hexdigest() != blob.sha256:
+        raise PublishError(
+            f"{blob.name} changed after it was checked (its size or content is no longer "
+            "what was hashed), so it was not published: run the cell again to check and "
+            "publish the file as it is now.",
+            code="changed",
+        )
 
 
 def publish_blob(

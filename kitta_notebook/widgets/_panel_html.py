@@ -10,6 +10,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from ..display.media_text import media_message, probe_summary
 from ..i18n import Lang, text
 from ..media import LocalBlob, Preflight
 
@@ -68,7 +69,7 @@ def estimate_sentence(
     return text("panel_estimate", lang, credits=f"{credits:,}", model=model, seconds=f"{seconds:g}")
 
 
-def estimate_html(message: str, balance_warning: str, general: list[str]) -> str:
+def estimate_html(message: str, balance_warning: str, general: list[str], lang: Lang) -> str:
     """The estimate line, then the balance warning and media warnings of no single field."""
     warning = (
         f'<div class="kitta-balance-warning" style="{_WARNING}">'
@@ -76,7 +77,9 @@ def estimate_html(message: str, balance_warning: str, general: list[str]) -> str
         if balance_warning
         else ""
     )
-    notes = "".join(f'<div style="{_WARNING}">⚠ {html.escape(m)}</div>' for m in general)
+    notes = "".join(
+        f'<div style="{_WARNING}">⚠ {html.escape(media_message(m, lang))}</div>' for m in general
+    )
     return (
         '<div style="color:#59636e;font-size:12px;margin:2px 0 0 150px">'
         f"{html.escape(message)}{warning}{notes}</div>"
@@ -99,7 +102,7 @@ def media_note_html(
     if name in checking:
         facts = text("panel_checking", lang)
     else:
-        facts = probed.summary() if probed is not None else ""
+        facts = probe_summary(probed, lang) if probed is not None else ""
     summary = " · ".join(part for part in (head, facts) if part)
     lines: list[str] = []
     if summary:
@@ -108,12 +111,14 @@ def media_note_html(
             f'style="color:#59636e">{html.escape(summary)}</span>'
         )
     lines += [
-        f'<span class="kitta-media-problem" style="color:#b42318">✕ {html.escape(m)}</span>'
+        f'<span class="kitta-media-problem" style="color:#b42318">'
+        f"✕ {html.escape(media_message(m, lang))}</span>"
         for field, m in checked.problems
         if field == name
     ]
     lines += [
-        f'<span class="kitta-media-warning" style="{_WARNING}">⚠ {html.escape(m)}</span>'
+        f'<span class="kitta-media-warning" style="{_WARNING}">'
+        f"⚠ {html.escape(media_message(m, lang))}</span>"
         for field, m in checked.warnings
         if field == name
     ]

@@ -84,6 +84,7 @@ class TaskCard:
         self.video_bytes: bytes | None = None
         self.video_problem: str | None = None
         self.saved_path: Path | None = None
+        self.save_offered = False  # a browser download link stands in for the save button
         self.follower = TaskFollower(
             task,
             timeout=self.timeout,
@@ -198,7 +199,8 @@ class TaskCard:
             self.error.layout.display = "none"
         can_check = not task.is_terminal and not self._polling
         self.check_button.layout.display = None if can_check else "none"
-        self.save_button.layout.display = None if task.succeeded else "none"
+        shown = task.succeeded and not self.save_offered
+        self.save_button.layout.display = None if shown else "none"
         if self._snapshot.shown:
             self._snapshot.update(self.snapshot_html(), task_text(task))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as widgets
@@ -75,6 +76,7 @@ class LipSyncForm:
         self.extra_errors: dict[str, str] = {}
         self.files: dict[str, LocalBlob] = {}
         self._filling = False
+        self._showing_pick = False
         self._auto_duration: str | None = None
 
         self.mode = widgets.ToggleButtons(
@@ -273,8 +275,9 @@ class LipSyncForm:
         def handler(change: dict[str, Any]) -> None:
             if name == "input_mode":
                 self._apply_mode()
-            if name in MEDIA_ACCEPT and str(change.get("new") or "").strip():
-                self.files.pop(name, None)  # a URL typed over a chosen file replaces it
+            typed = name in MEDIA_ACCEPT and str(change.get("new") or "").strip()
+            if typed and self.files.pop(name, None) is not None:  # a URL replaces a file
+                self._show_picked(name, None)
             if self._filling:
                 return
             self.touched.add(name)
@@ -296,10 +299,10 @@ class LipSyncForm:
 
         def handler(change: dict[str, Any]) -> None:
             chosen = change.get("new") or ()
-            if not chosen:
+            if not chosen or self._showing_pick:
                 return
             item = chosen[0]
-            self.uploads[name].value = ()  # never kept in widget state, never saved
+            self._show_picked(name, None)  # the bytes are never kept in widget state, never saved
             try:
                 blob = to_blob(bytes(item["content"]), field=name, name=str(item["name"]))
             except ValidationError as error:
@@ -321,11 +324,35 @@ class LipSyncForm:
         finally:
             self._filling = False
         self.files[name] = blob
+        self._show_picked(name, blob)
         self.touched.add(name)
         self.validate()
         self._media_changed(name)
         if self.on_change is not None:
             self.on_change()
+
+    def _show_picked(self, name: str, blob: LocalBlob | None) -> None:
+        """Let the picker count the chosen file ("Choose file (1)") from its name and size
+        alone: the bytes never go back into widget state."""
+        upload = self.uploads.get(name)
+        if upload is None:
+            return
+        shown: tuple[dict[str, Any], ...] = ()
+        if blob is not None:
+            shown = (
+                {
+                    "name": blob.name,
+                    "type": "",
+                    "size": blob.size,
+                    "content": memoryview(b""),
+                    "last_modified": datetime.fromtimestamp(0, timezone.utc),
+                },
+            )
+        self._showing_pick = True
+        try:
+            upload.value = shown
+        finally:
+            self._showing_pick = False
 
     def show_check(self, name: str, body: str) -> None:
         """Show what the media check says about a field (`body` is HTML the caller escaped)."""

@@ -366,7 +366,10 @@ class HistoryBrowser(SelectedTaskView):
         _close_tree(self.widget)
 
     def _on_rows(self, snap: RowsSnapshot) -> None:
-        if not snap.updated:
+        # A row may also have ended through another view of the client (a card, a
+        # `resume()` watcher, `wait_many`): the journal then says so before any round
+        # fetches it, and the rounds rest with nothing to report. Redraw for that too.
+        if not snap.updated and not self._page_is_stale():
             return
         selected = self.selected_task
         for fresh in snap.updated:
@@ -377,6 +380,11 @@ class HistoryBrowser(SelectedTaskView):
                 if selected.is_terminal and not self.watching:
                     self._follow_selected(selected, poll=False)
         self.render()
+
+    def _page_is_stale(self) -> bool:
+        """True when a row shown unfinished is no longer unfinished in the journal."""
+        shown = {e.task_id for e in self.entries if e.task_id and e.state in ACTIVE_STATUSES}
+        return bool(shown - set(self._unfinished()))
 
     def sync(self) -> asyncio.Task[Any] | None:
         """Read the server's list into the journal (in the background), then redraw."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..display.history_html import COLUMNS, row_cells, state_label
+from ..display.history_html import COLUMNS, row_cells, row_titles, state_label
 from ..i18n import Lang, text
 
 if TYPE_CHECKING:
@@ -75,15 +75,17 @@ class Row:
         self.open_button.description = entry.task_id or f"({state_label(entry.state, lang)})"
         self.open_button.tooltip = entry.task_id or entry.entry_id
         self.open_button.button_style = "info" if selected else ""
-        self.rest.value = rest_html(cells[2:])
+        self.rest.value = rest_html(cells[2:], row_titles(entry, lang)[2:])
 
 
-def rest_html(cells: list[str]) -> str:
+def rest_html(cells: list[str], titles: list[str] | None = None) -> str:
+    """The cells after the task id; each clipped one shows its whole text on hover."""
+    hovers = [f' title="{esc(t)}"' if t else "" for t in titles or [""] * len(cells)]
     return "".join(
-        f'<span style="display:inline-block;width:{width};overflow:hidden;'
+        f'<span{hover} style="display:inline-block;width:{width};overflow:hidden;'
         "text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;"
         f'font-size:13px;padding-right:4px;box-sizing:border-box">{content}</span>'
-        for content, (_, width) in zip(cells, COLUMNS[2:], strict=True)
+        for content, hover, (_, width) in zip(cells, hovers, COLUMNS[2:], strict=True)
     )
 
 

@@ -261,10 +261,7 @@ class LipSyncPanel:
                 key = "audio_zh"
             if key in samples:
                 values[name] = samples[key].url
-        audio_key = "audio_zh" if self.lang == "zh" and "audio_zh" in samples else "audio"
-        audio = samples.get(audio_key)
-        if audio is not None and audio.duration_seconds is not None:
-            values["duration_seconds"] = f"{audio.duration_seconds:g}"
+        # The duration follows (`_render_checks`): the sample's known one, then its probe.
         self.form.fill(values)
         self._show_message(text("panel_samples_filled", self.lang), "info")
         return True
@@ -447,7 +444,9 @@ class LipSyncPanel:
         )
         self.estimate_text = message
         self.balance_warning = over_balance(self.estimated_credits, self.balance, self.lang)
-        self.estimate.value = estimate_html(message, self.balance_warning, self._general_warnings())
+        self.estimate.value = estimate_html(
+            message, self.balance_warning, self._general_warnings(), self.lang
+        )
 
     def _general_warnings(self) -> list[str]:
         """Media warnings that belong to no field (e.g. that the check ran from here)."""
@@ -463,12 +462,23 @@ class LipSyncPanel:
         checking = self.checks.checking
         for name in self.form.notes:
             self.form.show_check(name, media_note_html(name, fields, checked, checking, self.lang))
+        # The duration follows the current audio (unless typed): its probe, else what the
+        # server says of its sample; none for a bad audio, kept only while a check runs.
         if checked.duration_from_probe:
             self.form.offer_duration(checked.duration_seconds)
-        elif fields.get("audio_url") is None:
-            self.form.offer_duration(None)
+        else:
+            known = self._sample_duration(fields.get("audio_url"))
+            if known is not None or "audio_url" not in checking:
+                self.form.offer_duration(known)
         self._update_estimate()
         self._update_submit()
+
+    def _sample_duration(self, audio: object) -> float | None:
+        """The duration the server publishes for a sample URL (None for anything else)."""
+        for sample in self.server.samples.values():
+            if isinstance(audio, str) and sample.url == audio:
+                return sample.duration_seconds
+        return None
 
     def _update_submit(self) -> None:
         self.submit_button.disabled = self.submitting or self.media_blocked

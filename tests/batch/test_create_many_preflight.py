@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from kitta_notebook import KittaClient, ValidationError
@@ -100,9 +99,9 @@ def test_one_clip_for_five_local_tracks_is_probed_once(
     # clip (for tasks of earlier tests too), so the server's count cannot tell them apart.
     probes: Counter[str] = Counter()
 
-    def counting(client: httpx.Client, url: str, **options: Any) -> Any:
+    def counting(url: str, **options: Any) -> Any:
         probes[url] += 1
-        return real_probe(client, url, **options)
+        return real_probe(url, **options)
 
     monkeypatch.setattr(prober_module, "probe_url", counting)
     lengths = [1.0, 1.5, 2.0, 2.5, 3.0]

@@ -38,6 +38,15 @@ def test_history_browser_filters_and_opens_cards(
     assert sorted(set(row_statuses(page))) == ["failed", "outcome_unknown", "succeeded"]
     expect(history.locator(".kitta-history-page")).to_contain_text("Page 1 of 1")
     expect(history.locator(".kitta-history-summary-box")).to_contain_text("10 tasks")
+    # Durations to 0.01 s (the portrait's was probed: 4.29375 s); a clipped label cell
+    # shows its whole text on hover.
+    table = history.locator(TABLE)
+    expect(table).to_contain_text("4.29 s")
+    expect(table).not_to_contain_text("4.29375")
+    long_label = table.locator('[title="campaign-spring everywhere-in-the-north"]')
+    expect(long_label).to_have_count(1)
+    clipped = long_label.evaluate("e => e.scrollWidth > e.clientWidth")
+    assert clipped, "the long label should be clipped in its cell (and readable on hover)"
 
     # Filter to failed: only the failed rows remain.
     history.locator(".kitta-history-status select").select_option(label="failed")

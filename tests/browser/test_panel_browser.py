@@ -39,6 +39,14 @@ def sample_audio_seconds() -> float:
     return float(manifest["audio"]["durationSeconds"])
 
 
+def zh_audio_seconds() -> float:
+    """The length of the sandbox's Chinese sample speech (its manifest)."""
+    from kitta_notebook.sandbox.server import SAMPLES_DIR
+
+    manifest = json.loads((SAMPLES_DIR / "manifest.json").read_text(encoding="utf-8"))
+    return float(manifest["audio_zh"]["durationSeconds"])
+
+
 @pytest.fixture(scope="module")
 def jupyter_lab(lab_factory: Callable[..., LabServer]) -> Iterator[LabServer]:
     lab = lab_factory(
@@ -151,8 +159,10 @@ def test_panel_local_files_chosen_in_the_browser_are_checked_and_the_result_play
     console_errors: list[str],
     dialog_guard: Any,
 ) -> None:
-    """A user picks a clip and a WAV from disk: each is probed (format shown, duration
-    and estimate filled in), Submit creates from their bytes, and the result plays."""
+    """A user fills the samples, then picks a clip and a WAV of their own from disk: each
+    is probed (format and size shown, the picker counts it), the duration and estimate
+    follow the chosen audio (not the sample's), Submit creates from their bytes, and the
+    result plays at the chosen audio's length."""
     from playwright.sync_api import expect
 
     from kitta_notebook.sandbox.samples import SAMPLES_DIR
@@ -162,21 +172,25 @@ def test_panel_local_files_chosen_in_the_browser_are_checked_and_the_result_play
     panel = page.locator(".kitta-panel")
     expect(panel.locator(".kitta-sandbox-badge")).to_be_visible(timeout=30_000)
     wait_for_idle(page)
+    panel.locator("button.kitta-samples").click()
+    duration = panel.locator(".kitta-duration input")
+    expect(duration).to_have_value(f"{round(sample_audio_seconds(), 2):g}", timeout=15_000)
 
     chosen = {
-        "video": (SAMPLES_DIR / "video.mp4", "MP4 video"),
-        "audio": (SAMPLES_DIR / "speech-en.wav", "WAV audio"),
+        "video": (SAMPLES_DIR / "video.mp4", "MP4 video · 3.5 s · 320×240 · 32.1 kB"),
+        "audio": (SAMPLES_DIR / "speech-zh.wav", "WAV audio · 4.4 s · 139.7 kB"),
     }
     for kind, (path, label) in chosen.items():
         # The picker's <input type=file> is not in the DOM: the button opens the chooser.
+        button = panel.locator(f"button.kitta-upload-{kind}")
         with page.expect_file_chooser() as chooser:
-            panel.locator(f"button.kitta-upload-{kind}").click()
+            button.click()
         chooser.value.set_files(str(path))
         facts = panel.locator(f'.kitta-media-facts[data-field="{kind}_url"]')
         expect(facts).to_contain_text(f"Local file: {path.name} · {label}", timeout=30_000)
-    duration = panel.locator(".kitta-duration input")
-    expect(duration).not_to_have_value("", timeout=15_000)
-    assert abs(float(duration.input_value()) - sample_audio_seconds()) < 0.05
+        expect(button).to_have_text("Choose file (1)")
+    chosen_seconds = zh_audio_seconds()
+    expect(duration).to_have_value(f"{round(chosen_seconds, 2):g}", timeout=15_000)
     expect(panel.locator(".kitta-estimate")).to_contain_text("Estimated charge")
     expect(panel.locator(".kitta-media-problem")).to_have_count(0)
 
@@ -188,7 +202,11 @@ def test_panel_local_files_chosen_in_the_browser_are_checked_and_the_result_play
     expect(status).to_have_attribute("data-status", "succeeded", timeout=STATUS_TIMEOUT_MS)
     video = card.locator("video")
     expect(video).to_have_count(1, timeout=30_000)
-    info = check_video_plays(page, video, duration=sample_audio_seconds(), tolerance=0.5)
+    info = check_video_plays(page, video, duration=chosen_seconds, tolerance=0.5)
     assert info["readyState"] >= 2 and info["currentTime"] > 0, info
     expect(panel.locator(".kitta-card")).to_have_count(1)
+    from kitta_notebook.sandbox import estimate_credits
+
+    charged = estimate_credits("kitta-lip-sync-v1", chosen_seconds)  # not the sample's 429
+    expect(card).to_contain_text(f"{charged:,}")
     assert not [e for e in console_errors if e.startswith("pageerror")], console_errors

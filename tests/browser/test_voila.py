@@ -232,10 +232,12 @@ def test_voila_panel_submits_and_plays_with_only_voila_reachable(
     assert info["readyState"] >= 2 and info["currentTime"] > 0, info
     assert info["width"] > 0 and info["height"] > 0, info
 
-    # "Save video file" hands the video to the browser (a download), never a server path.
-    card.locator("button.kitta-save").click()
+    # "Save video file" hands the video to the browser (a download), never a server path,
+    # in one click: the link is ready in the button's place once the task succeeded.
     link = card.locator("a.kitta-browser-download")
     expect(link).to_be_visible(timeout=30_000)
+    expect(link).to_have_text("⤓ Save video file")
+    expect(card.locator("button.kitta-save")).to_be_hidden()
     with page.expect_download(timeout=30_000) as info:
         link.click()
     download = info.value

@@ -94,3 +94,74 @@ def test_a_preflight_renders_in_a_notebook_through_the_installed_views() -> None
     data, _ = DisplayFormatter().format(report)
     assert data["text/html"] == preflight_html(report)
     assert data["text/plain"].startswith("Preflight: Ready")
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens (the connection is refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/speech.wav"
+
+
+def visible_text(markup: str) -> str:
+    """The words a reader sees: tags dropped, and names that are not sentences (file
+    names, URLs, field names, environment variables, commands) removed."""
+    import re
+
+    words = re.sub(r"<[^>]+>", " ", markup)
+    words = re.sub(r"&\w+;", " ", words)
+    words = re.sub(r"\S*(?:://|\.(?:wav|mp4|html|png)|_url|KITTA_|AWS_|pip )\S*", " ", words)
+    return words
+
+
+ENGLISH_SENTENCE = r"[A-Za-z]{2,}[ ,:;]+[A-Za-z]{2,}[ ,:;]+[A-Za-z]{2,}"
+
+
+def test_in_chinese_no_english_sentence_is_left_in_the_check() -> None:
+    """Format names, problems, warnings, the verdict and the estimate: all in Chinese."""
+    import re
+
+    cases = [
+        checked({"video_url": to_blob(VIDEO), "audio_url": to_blob(SAMPLES_DIR / "not-media.mp4")}),
+        checked({"video_url": to_blob(PAGE, name="share.html"), "audio_url": to_blob(SPEECH)}),
+        checked({"video_url": to_blob(VIDEO), "audio_url": closed_port_url()}, price=None),
+        checked({"video_url": to_blob(SPEECH), "audio_url": to_blob(VIDEO)}),
+        checked({"video_url": to_blob(VIDEO), "audio_url": to_blob(SPEECH)}),
+    ]
+    english = preflight_html(cases[0])
+    assert "It is a text file, not audio." in english and "MP4 video" in english
+    for report in cases:
+        markup = preflight_html(report, lang="zh")
+        left = re.findall(ENGLISH_SENTENCE, visible_text(markup))
+        assert left == [], (left, markup)
+    zh = preflight_html(cases[0], lang="zh")
+    assert "MP4 视频" in zh and "这是文本文件，不是音频。" in zh
+
+
+def test_a_warning_says_what_it_means_for_the_create() -> None:
+    """Ready in green only when nothing is in doubt; a warning is said to matter."""
+    report = checked({"video_url": to_blob(VIDEO), "audio_url": closed_port_url()})
+    assert report.ok and report.warnings
+    markup = preflight_html(report)
+    assert "Ready: no problem found" not in markup
+    assert "Sendable with 1 warning(s)" in markup and "#17622d" not in markup
+    assert "connection refused" in markup
+    assert str(report).startswith("Preflight: Sendable with 1 warning(s)")
+
+
+def test_print_shows_the_readable_text_and_sizes_never_break_inside_a_value() -> None:
+    report = checked({"video_url": to_blob(VIDEO), "audio_url": to_blob(SPEECH)})
+    printed = str(report)
+    assert printed == preflight_text(report)
+    assert "ProbeResult(" not in printed and "MediaFacts(" not in printed
+    assert len(printed.splitlines()) <= 5 and max(map(len, printed.splitlines())) < 120
+    assert len(repr(report)) < 200 and repr(report).startswith("Preflight(ok=True")
+    markup = preflight_html(report)
+    assert "break-all" not in markup and "anywhere" not in markup  # "speech.wa v"
+    remote = preflight_html(checked({"video_url": to_blob(VIDEO), "audio_url": closed_port_url()}))
+    # A URL wraps after a slash, never inside a name ("speech-" / "en.wav").
+    assert '/<wbr><span style="white-space:nowrap">speech.wav</span>' in remote
+    assert markup.count("white-space:nowrap") >= 3 * len(report.inputs)  # "169.5 / kB"

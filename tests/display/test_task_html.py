@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from kitta_notebook import LipSyncTask, Page
-from kitta_notebook.display.html import page_mimebundle, task_html, task_mimebundle
+from kitta_notebook.display.html import page_html, page_mimebundle, task_html, task_mimebundle
 from kitta_notebook.display.video import VideoPlan, plan_video, render_video
 
 HOSTILE = [
@@ -169,6 +169,9 @@ def test_failed_task_shows_its_error_and_no_video() -> None:
 def test_badge_names_each_status(status: str, label: str) -> None:
     markup = task_html(LipSyncTask(full_dto(status=status, resultVideoUrl=None)))
     assert label in markup
+    # A narrow `list()` table never wraps the pill's icon and text onto two lines.
+    badge = markup.split('class="kitta-badge"', 1)[1].split(">", 1)[0]
+    assert "white-space:nowrap" in badge
 
 
 def test_chinese_labels() -> None:
@@ -220,6 +223,9 @@ def test_page_renders_as_a_table_with_escaped_items() -> None:
     assert_inert(markup)
     assert "lip_task_a" in bundle["text/plain"] and "has_more=True" in bundle["text/plain"]
     assert all(task.is_partial for task in page)
+    # Every header goes through the label table; the table scrolls on a narrow page.
+    assert ">Status</th>" in markup and 'style="overflow-x:auto"' in markup
+    assert ">状态</th>" in page_html(page, lang="zh")
 
 
 VSCODE_VARS = ("VSCODE_PID", "VSCODE_CWD")

@@ -202,6 +202,25 @@ def test_reconcile_matches_an_unknown_create_to_the_server_task(
     assert client.history.unresolved() == []
 
 
+def test_reconcile_that_read_part_of_the_list_never_concludes_not_created(
+    client: KittaClient, server: FakeServer
+) -> None:
+    """Only the whole list proves a create absent: here its task is on page 2 of 2,
+    behind a full page of newer tasks that are not it, and only page 1 is read."""
+    server.fail_creates = server.create_anyway = True
+    with pytest.raises(ServerError):
+        create(client)
+    server.fail_creates = False
+    for _ in range(100):
+        server.add(status="succeeded", inputMode="image")
+    report = client.history.reconcile(max_pages=1, settle=0)
+    assert not report.absent and not report.matched and len(report.unresolved) == 1
+    assert report.pages == 1 and not report.complete
+    assert [e.outcome for e in client.history.unresolved()] == ["unknown"]
+    whole = client.history.reconcile(settle=0)  # reading page 2 finds it
+    assert whole.complete and len(whole.matched) == 1 and not whole.absent
+
+
 def test_reconcile_marks_a_create_the_server_never_made(
     client: KittaClient, server: FakeServer
 ) -> None:

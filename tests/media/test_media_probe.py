@@ -127,8 +127,9 @@ def test_dns_failure_is_uncertain() -> None:
     def fail(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
 
-    with httpx.Client(transport=httpx.MockTransport(fail)) as client:
-        result = probe_url(client, "https://media.example.invalid/clip.mp4")
+    result = probe_url(
+        "https://media.example.invalid/clip.mp4", transport=httpx.MockTransport(fail)
+    )
     assert result.uncertain == "DNS lookup failed"
 
 

@@ -520,9 +520,11 @@ def test_save_in_the_browser_gives_a_download_link_not_a_server_path(
         card = await bounded(panel.submit())
         assert card is not None
         await bounded(card.wait())
-        card.save_button.click()
         await bounded(panel.settle())
+        # One click: the link is ready as soon as the task succeeded, in the button's place.
+        assert card.save_button.layout.display == "none"
         note = card.action_note.value
+        assert ">⤓ Save video file</a>" in note
         found = re.search(r'download="([^"]+)" href="data:video/mp4;base64,([^"]+)"', note)
         assert found, note
         assert found[1] == f"{card.task.task_id}.mp4"
@@ -560,15 +562,22 @@ def test_chosen_files_are_created_from_their_bytes_and_the_result_plays(sb: Sand
         form = panel.form
         form.uploads["video_url"].set_state(chosen(SAMPLES_DIR / "video.mp4"))
         form.uploads["audio_url"].set_state(chosen(SAMPLES_DIR / "speech-en.wav"))
-        # The bytes leave the widget state at once: a saved notebook never holds them.
-        assert form.uploads["video_url"].value == () and form.uploads["audio_url"].value == ()
-        assert form.uploads["audio_url"].get_state()["value"] == []
+        # The bytes leave the widget state at once: a saved notebook never holds them. The
+        # picker still counts the chosen file ("Choose file (1)"), from its name and size.
+        for name, size in (("video_url", 32_114), ("audio_url", 137_444)):
+            (shown,) = form.uploads[name].value
+            assert bytes(shown["content"]) == b"" and shown["size"] == size
+            (state,) = form.uploads[name].get_state()["value"]
+            assert bytes(state["content"]) == b""
         assert form.files["video_url"].name == "video.mp4"
         assert form.video_url.value == "" and form.shown_errors == {}
         await bounded(panel.settle())
 
-        # The probe shows what each file is, and fills the duration and the estimate.
-        assert "Local file: video.mp4 · MP4 video" in form.notes["video_url"].value
+        # The probe shows what each file is (sizes as people read them), and fills the
+        # duration and the estimate.
+        assert "Local file: video.mp4 · MP4 video · 3.5 s · 320×240 · 32.1 kB" in (
+            form.notes["video_url"].value
+        )
         assert "WAV audio" in form.notes["audio_url"].value
         seconds = float(form.duration.value)
         assert seconds == pytest.approx(sample_seconds("audio"), abs=0.05)
@@ -588,7 +597,7 @@ def test_chosen_files_are_created_from_their_bytes_and_the_result_plays(sb: Sand
 
         # A URL typed over a chosen file replaces it.
         form.audio_url.value = sb.samples["audio_zh"]
-        assert "audio_url" not in form.files
+        assert "audio_url" not in form.files and form.uploads["audio_url"].value == ()
         await bounded(panel.settle())
         assert float(form.duration.value) == pytest.approx(sample_seconds("audio_zh"), abs=0.05)
 
@@ -737,3 +746,61 @@ def test_a_chosen_file_name_is_escaped_in_its_note() -> None:
     panel.form.choose_file("audio_url", to_blob(data, name=evil))  # no loop: nothing probed
     note = panel.form.notes["audio_url"].value
     assert "&lt;img" in note and "<img" not in note
+
+
+def test_the_duration_and_estimate_follow_the_current_audio_after_the_samples(
+    sb: Sandbox,
+) -> None:
+    """ "Use samples", then an audio of one's own: its probed duration and estimate replace
+    the sample's; a bad audio after a good one leaves no duration; a typed one stays."""
+    from kitta_notebook.sandbox.samples import SAMPLES_DIR
+
+    async def body() -> None:
+        panel = make_panel(sb, probe_delay=0)
+        await bounded(panel.ready())
+        form = panel.form
+        assert panel.fill_samples()
+        await bounded(panel.settle())
+        assert float(form.duration.value) == pytest.approx(sample_seconds("audio"), abs=0.01)
+
+        form.uploads["audio_url"].set_state(chosen(SAMPLES_DIR / "speech-zh.wav"))
+        await bounded(panel.settle())
+        seconds = float(form.duration.value)
+        assert seconds == pytest.approx(sample_seconds("audio_zh"), abs=0.01)
+        assert panel.estimated_credits == estimate_credits("kitta-lip-sync-v1", seconds)
+        assert f"{panel.estimated_credits:,} credits" in panel.estimate_text
+        assert len(form.uploads["audio_url"].value) == 1  # the picker reads "Choose file (1)"
+
+        form.uploads["audio_url"].set_state(chosen(SAMPLES_DIR / "not-media.mp4"))
+        await bounded(panel.settle())
+        assert "kitta-media-problem" in form.notes["audio_url"].value
+        assert form.duration.value == "" and panel.estimated_credits is None
+        assert panel.estimate_text.startswith("Enter the audio duration")
+
+        form.duration.value = "7"  # typed: no later audio replaces it
+        form.uploads["audio_url"].set_state(chosen(SAMPLES_DIR / "speech-en.wav"))
+        await bounded(panel.settle())
+        assert form.duration.value == "7"
+        assert sb.stats.route("create") == 0
+
+    run(body())
+
+
+def test_in_chinese_the_media_notes_have_no_english_sentence(sb: Sandbox) -> None:
+    """Format names and the check's problems under each field read in Chinese too."""
+    from kitta_notebook.sandbox.samples import SAMPLES_DIR
+
+    async def body() -> None:
+        panel = make_panel(sb, lang="zh", probe_delay=0)
+        await bounded(panel.ready())
+        form = panel.form
+        form.uploads["video_url"].set_state(chosen(SAMPLES_DIR / "video.mp4"))
+        form.uploads["audio_url"].set_state(chosen(SAMPLES_DIR / "not-media.mp4"))
+        await bounded(panel.settle())
+        notes = form.notes["video_url"].value + form.notes["audio_url"].value
+        assert "MP4 视频" in notes and "这是文本文件，不是音频。" in notes
+        shown = re.sub(r"<[^>]+>|\S*\.(?:mp4|wav)\S*", " ", notes + panel.estimate.value)
+        english = re.findall(r"[A-Za-z]{2,}[ ,:;]+[A-Za-z]{2,}[ ,:;]+[A-Za-z]{2,}", shown)
+        assert english == [], english
+
+    run(body())

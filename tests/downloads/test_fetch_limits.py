@@ -1,0 +1,114 @@
+"""The byte cap and the length check of a media fetch, written to a file (no partial
+file, an existing file untouched). A chunked host on 127.0.0.1; a short body that real
+sockets cannot produce (h11 refuses it first) through a mock transport."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from kitta_notebook._fetch import FetchLimits, fetch
+from kitta_notebook._media_files import save_async
+from kitta_notebook.errors import DownloadError
+
+MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+CAP = 1024 * 1024
+CHUNKS = 3 * CAP // (64 * 1024)
+"""The chunked body is three times the cap."""
+
+
+@pytest.fixture(scope="module")
+def chunked_origin() -> Iterator[str]:
+    """`/chunked.mp4`: a video body three times the cap, chunked, with no Content-Length."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            with suppress(BrokenPipeError, ConnectionResetError):
+                for index in range(CHUNKS):
+                    chunk = (MP4_HEAD if index == 0 else b"") + bytes(64 * 1024)
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            self.close_connection = True
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def save(url: str, target: Path, limits: FetchLimits) -> None:
+    async def main() -> None:
+        await save_async(url, target, limits)
+
+    anyio.run(main)
+
+
+def test_a_chunked_body_past_the_cap_is_refused_and_leaves_no_file(
+    chunked_origin: str, tmp_path: Path
+) -> None:
+    """The byte cap protects the disk when no Content-Length announces the size."""
+    target = tmp_path / "result.mp4"
+    with pytest.raises(DownloadError) as caught:
+        save(f"{chunked_origin}/chunked.mp4", target, FetchLimits(deadline=30, max_bytes=CAP))
+    assert caught.value.reason == "too_large"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_download_leaves_an_existing_file_byte_for_byte(
+    chunked_origin: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "result.mp4"
+    target.write_bytes(b"the user's earlier result")
+    with pytest.raises(DownloadError):
+        save(f"{chunked_origin}/chunked.mp4", target, FetchLimits(deadline=30, max_bytes=CAP))
+    assert target.read_bytes() == b"the user's earlier result"
+    assert sorted(tmp_path.iterdir()) == [target]
+
+
+def test_a_body_shorter_than_its_content_length_is_refused() -> None:
+    """A host that announces more than it sends delivered a cut file, not the video."""
+    body = MP4_HEAD + bytes(100)
+
+    def short(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": "5000"}, content=body)
+
+    with pytest.raises(DownloadError) as caught:
+        fetch(
+            "http://127.0.0.1/short.mp4", FetchLimits(5, CAP), transport=httpx.MockTransport(short)
+        )
+    assert caught.value.reason == "incomplete"
+    assert f"after {len(body)} of the 5000 bytes" in str(caught.value)
+
+
+def test_a_body_as_long_as_its_content_length_is_accepted() -> None:
+    body = MP4_HEAD + bytes(100)
+
+    def exact(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body)
+
+    fetched = fetch(
+        "http://127.0.0.1/ok.mp4", FetchLimits(5, CAP), transport=httpx.MockTransport(exact)
+    )
+    assert fetched.size == len(body) and fetched.data == body
