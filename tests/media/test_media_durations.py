@@ -191,8 +191,8 @@ def test_a_host_claiming_more_bytes_than_it_has_does_not_set_the_price(tmp_path:
     the file's last byte cannot be read, so the size is not proven and no length is."""
     data = lying_wav(tmp_path / "lie.wav").read_bytes()
     header_total = struct.unpack("<I", data[4:8])[0] + 8
-    with host_claiming(data, header_total) as url, httpx.Client() as client:
-        result = probe_url(client, url, deadline=20)
+    with host_claiming(data, header_total) as url:
+        result = probe_url(url, deadline=20)
     assert result.size == header_total and result.facts is not None
     assert result.audio_duration is None
     assert result.facts.duration_doubt and "could not be read" in result.facts.duration_doubt
