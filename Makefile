@@ -7,12 +7,12 @@ PORT ?= 8888
 # JupyterLab refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: demo test lint typecheck unit bench mutate clean
+.PHONY: demo test lint typecheck unit bench mutate clean compat
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,pandas]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 ## JupyterLab on the quickstart notebook, against the embedded sandbox (no token needed). It runs
@@ -28,6 +28,10 @@ demo: $(STAMP)
 ## Lint (ruff, the import contract), type-check and run every test (browser tests included when Chromium is installed).
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest
+
+## The token canary on Python 3.12 and 3.13, and a sandbox task on the lowest declared versions.
+compat: $(STAMP)
+	UV=$(BIN)/uv PYTHON=$(PYTHON) bash scripts/compat.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

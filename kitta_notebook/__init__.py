@@ -1,5 +1,16 @@
 """kitta-notebook: the Kitta lip-sync video API, made for Jupyter.
 
+    >>> from kitta_notebook import connect, sample_media
+    >>> client = connect()                  # KITTA_API_TOKEN, else the local sandbox
+    >>> media = sample_media(client)
+    >>> task = client.lip_sync.create(video_url=media["video"], audio_url=media["audio"])
+    >>> task.wait()                         # shows a live card in a notebook
+    >>> task.download("result.mp4")
+
+`LipSyncPanel()` is the same as a form; `client.lip_sync.create_many(...)` runs a
+batch; `client.history` lists every task, kept across restarts. Each class has
+its own help, e.g. `help(kitta_notebook.KittaClient)`.
+
 The client core (this package's top level) knows nothing about widgets:
 views, widgets and batches are imported only when first used, so
 `import kitta_notebook` stays fast and works without a notebook. Every

@@ -80,6 +80,7 @@ class AsyncKittaClient(ClientBase):
     # --- lifecycle ------------------------------------------------------------
     async def aclose(self) -> None:
         await self._http.aclose()
+        self._close_resources()
         if self._twin is not None:
             twin, self._twin = self._twin, None
             twin._twin = None

@@ -182,6 +182,18 @@ class ClientBase:
         recorder = self.recorder
         return recorder.journal() if isinstance(recorder, JournalRecorder) else None
 
+    def _close_resources(self) -> None:
+        """Close what the configuration opened on first use: the media prober's and the
+        media store's connections and the journal's database (each reopens if used
+        again), so nothing is left for the interpreter to warn about at exit."""
+        for resource in (self._config.prober, self._config.media_store):
+            close = getattr(resource, "close", None)
+            if callable(close):
+                close()
+        journal = self.journal
+        if journal is not None:
+            journal.close()
+
     def _record_download(self, task: LipSyncTask, path: Path) -> None:
         """Tell the recorder where a result video was saved."""
         self.recorder.downloaded(task, path)

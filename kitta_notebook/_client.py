@@ -78,6 +78,7 @@ class KittaClient(ClientBase):
     # --- lifecycle ------------------------------------------------------------
     def close(self) -> None:
         self._http.close()
+        self._close_resources()
         if self._twin is not None:
             _close_async_twin(self._twin)
             self._twin = None

@@ -15,6 +15,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +25,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._fetch import DECODABLE, UnreadableBody
+from ._redact import redact_text
+from ._responses import request_id_of
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -40,6 +43,26 @@ from .validation import check_poll_interval
 MAX_KEY_LENGTH = 200
 
 logger = logging.getLogger("kitta_notebook")
+
+
+class _HttpxLogRedactor(logging.Filter):
+    """httpx logs each request's full URL and the server's reason phrase at INFO: a signed
+    media URL, or a proxy's echo of the token, would reach any handler the user set up.
+    Runs only for records that are emitted (after the level check)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            tokens = [secret.reveal() for secret in list(_LIVE_SECRETS)]
+            record.args = tuple(
+                redact_text(str(arg), tokens) if isinstance(arg, (str, httpx.URL)) else arg
+                for arg in record.args
+            )
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(type(f).__name__ == "_HttpxLogRedactor" for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_HttpxLogRedactor())
 
 DEFAULT_BASE_URL = "https://kittaaudio.com/api"
 OFFICIAL_HOSTS = ("kittaaudio.com",)
@@ -65,6 +88,10 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"kitta-notebook/{__version__}"
 
 
+# Every token a client holds, so that a log line echoing one can be scrubbed.
+_LIVE_SECRETS: weakref.WeakSet[Secret] = weakref.WeakSet()
+
+
 class Secret:
     """Holds the API token so that no repr, str or log line can show it.
 
@@ -74,7 +101,7 @@ class Secret:
     with a message that does not repeat it.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str) -> None:
         bad = next((i for i, ch in enumerate(value) if not "!" <= ch <= "~"), None)
@@ -89,9 +116,14 @@ class Secret:
                 ]
             )
         self._value = value
+        _LIVE_SECRETS.add(self)
 
     def reveal(self) -> str:
         return self._value
+
+    def bearer(self) -> str:
+        """The Authorization header's value, made only when a request is built."""
+        return f"Bearer {self._value}"
 
     def __repr__(self) -> str:
         return "Secret('***')"
@@ -100,6 +132,14 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("the API token cannot be pickled")
+
+
+def _plain_headers(json_body: bool) -> dict[str, str]:
+    """Every header of an API request but the Authorization."""
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    if json_body:
+        headers["Content-Type"] = "application/json"
+    return headers
 
 
 def _fresh_rng() -> random.Random:
@@ -132,7 +172,9 @@ class ClientConfig:
     media_store: Any = field(default=None, repr=False)
     # The client's media prober (a `media.MediaProber`, made on first use): caches probes.
     prober: Any = field(default=None, repr=False, compare=False)
-    _header_cache: dict[tuple[int, bool, str | None], httpx.Headers] = field(
+    # The merged headers without Authorization, per HTTP client: nothing here holds the
+    # token (it is added to each request as it is built), so `vars()` shows none.
+    _header_cache: dict[tuple[int, bool], httpx.Headers] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -159,6 +201,16 @@ class ClientConfig:
         if scheme not in ("http", "https") or not hostname:
             raise ValidationError(
                 [("base_url", f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")]
+            )
+        if "@" in parts.netloc:  # httpx would send it as Basic auth in place of the token
+            raise ValidationError(
+                [
+                    (
+                        "base_url",
+                        "must not carry user:password@ (the API token signs each request; "
+                        "give a proxy's credentials to the proxy settings instead)",
+                    )
+                ]
             )
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError([("max_retries", "must be a whole number ≥ 0")])
@@ -193,18 +245,6 @@ class ClientConfig:
         return self.base_url + path
 
     # --- requests -----------------------------------------------------------
-    def headers(self, *, json_body: bool = False) -> dict[str, str]:
-        if self.token is None:
-            raise MissingTokenError()
-        headers = {
-            "Authorization": f"Bearer {self.token.reveal()}",
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-        }
-        if json_body:
-            headers["Content-Type"] = "application/json"
-        return headers
-
     def build_request(
         self,
         http: httpx.Client | httpx.AsyncClient,
@@ -220,28 +260,31 @@ class ClientConfig:
         URL of a path and the merged headers are parsed once and reused. The
         HTTP client's own headers (a user's `http_client=`) still apply.
         """
+        if self.token is None:
+            raise MissingTokenError()
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         url = _parsed_url(self.base_url + path)
         if params:
             url = url.copy_merge_params(dict(params))
-        return httpx.Request(
+        request = httpx.Request(
             method,
             url,
             headers=self._merged_headers(http, json_body=body is not None),
             content=content,
             extensions={"timeout": self.timeout.as_dict()},
         )
+        request.headers["Authorization"] = self.token.bearer()  # the request's own copy
+        return request
 
     def _merged_headers(
         self, http: httpx.Client | httpx.AsyncClient, *, json_body: bool
     ) -> httpx.Headers:
-        token = None if self.token is None else self.token.reveal()
-        key = (id(http), json_body, token)
+        key = (id(http), json_body)
         cached = self._header_cache.get(key)
         if cached is None:
             merged = httpx.Headers(http.headers)
-            merged.update(self.headers(json_body=json_body))
-            self._header_cache.clear()  # one client and one token at a time in practice
+            merged.update(_plain_headers(json_body))
+            self._header_cache.clear()  # one HTTP client at a time in practice
             self._header_cache[key] = cached = merged
         return cached
 
@@ -319,7 +362,7 @@ class BodyReader:
             "response_too_large",
             f"the server's answer is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; "
             "refused to protect this kernel's memory",
-            response.headers.get("x-request-id"),
+            request_id_of(response),
             may_have_created=self.request.method == "POST",
         )
 

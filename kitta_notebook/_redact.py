@@ -1,4 +1,4 @@
-"""Media URLs as they may be stored and shown: no credentials in them.
+"""URLs and texts as they may be stored and shown: no credentials in them.
 
 A media URL may carry a password (`https://user:pass@host/clip.mp4`) or a
 signed query (`?X-Amz-Signature=...`). The request itself must send it as
@@ -6,14 +6,19 @@ given (the service has to fetch it), but everything kept or displayed after
 that (journal, cards, history, tables) uses `redact_url(url)`. Redacting
 rather than refusing keeps signed URLs, which are how most private buckets
 share a file, usable.
+
+Text that comes from elsewhere (a server's error message, a header, a library's
+error) goes through `redact_text` before it lands in an exception: a proxy may
+echo the request's Authorization header, a storage error may quote a signed URL.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from collections.abc import Iterable
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "redact_url", "sensitive_query_names"]
+__all__ = ["REDACTED", "redact_text", "redact_url", "sensitive_query_names"]
 
 REDACTED = "REDACTED"
 
@@ -48,6 +53,20 @@ _SENSITIVE = frozenset(
     }
 )
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@")
+# An HTTP credential in free text: "Bearer abc", "Basic abc=", "Authorization: xyz".
+_CREDENTIAL = re.compile(
+    r"(?i)(\b(?:bearer|basic)\s+|\bauthorization[\"']?\s*[:=]\s*[\"']?"
+    r"(?!(?:bearer|basic)\s))[^\s\"',;<>]+"
+)
+# "X-Amz-Security-Token: …", "signature=…", "token=…" in free text (headers or form data).
+_NAMED = re.compile(
+    r"(?i)(?<![\w-])("
+    + "|".join(re.escape(name) for name in sorted(_SENSITIVE, key=len, reverse=True))
+    + r")([\"']?\s*[:=]\s*[\"']?)[^\s\"',;&<>]+"
+)
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+")
+# Shorter texts are not treated as secrets (they would redact ordinary words).
+_MIN_SECRET_CHARS = 8
 
 
 def sensitive_query_names() -> frozenset[str]:
@@ -85,3 +104,20 @@ def _redact_query(query: str) -> str:
             pieces[index] = f"{name}={REDACTED}"
             changed = True
     return "&".join(pieces) if changed else query
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with each of `secrets` (also percent-encoded), every `Bearer …`/`Basic …`,
+    `Authorization: …` or `X-Amz-Signature=…`-like value (the names of
+    `sensitive_query_names()`) and every URL's credentials replaced by REDACTED."""
+    if not text:
+        return text
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET_CHARS:
+            for form in {secret, quote(secret, safe="")}:
+                text = text.replace(form, REDACTED)
+    text = _CREDENTIAL.sub(lambda match: match[1] + REDACTED, text)
+    text = _NAMED.sub(lambda match: match[1] + match[2] + REDACTED, text)
+    if "://" in text:
+        text = _URL_IN_TEXT.sub(lambda match: redact_url(match[0]), text)
+    return text

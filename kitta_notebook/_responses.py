@@ -10,17 +10,32 @@ from typing import Any
 
 import httpx
 
+from ._redact import redact_text
 from .errors import APIStatusError, AuthenticationError, TokenSource, error_class_for
 from .models import LipSyncTask, Page
 
 
+def sent_secrets(response: httpx.Response) -> tuple[str, ...]:
+    """The credentials the request carried, which the answer must not echo into an error."""
+    try:
+        authorization = response.request.headers.get("authorization")
+    except RuntimeError:  # a Response built without its request
+        return ()
+    if not authorization:
+        return ()
+    credential = authorization.partition(" ")[2].strip()
+    return (authorization, credential) if credential else (authorization,)
+
+
 def request_id_of(response: httpx.Response, body: object = None) -> str | None:
+    found: object = None
     if isinstance(body, dict):
         envelope = body.get("error")
         if isinstance(envelope, dict) and isinstance(envelope.get("requestId"), str):
-            return str(envelope["requestId"])
-    header = response.headers.get("x-request-id")
-    return str(header) if header is not None else None
+            found = envelope["requestId"]
+    if found is None:
+        found = response.headers.get("x-request-id")
+    return None if found is None else redact_text(str(found), sent_secrets(response))
 
 
 def api_error(
@@ -29,6 +44,13 @@ def api_error(
     """Map an error response to the matching `APIStatusError` subclass, JSON or not
     (a 401 names where the token came from: `token_source`)."""
     status = response.status_code
+    secrets = sent_secrets(response)
+    # The reason phrase is the server's text too, and the Response's repr shows it
+    # (e.g. in a traceback with local variables): scrub it in place.
+    reason = response.extensions.get("reason_phrase")
+    if isinstance(reason, bytes) and secrets:
+        scrubbed = redact_text(reason.decode("latin-1"), secrets)
+        response.extensions["reason_phrase"] = scrubbed.encode("latin-1")
     body = _json_or_none(response)
     code: str | None = None
     message: str | None = None
@@ -47,6 +69,8 @@ def api_error(
             f"{reason} (the body was not the API's JSON error: {content_type}, "
             f"{len(response.content)} bytes; often a proxy or gateway page)"
         )
+    code = None if code is None else redact_text(code, secrets)
+    message = redact_text(message, secrets)
     cls = error_class_for(status)
     may_have_created = response.request.method == "POST" and status >= 500
     if cls is AuthenticationError:
@@ -86,7 +110,7 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
             response.status_code,
             "invalid_response",
             "the server answered success but the body is not a JSON object",
-            response.headers.get("x-request-id"),
+            request_id_of(response),
             may_have_created=_answered_create(response),
         )
     return body

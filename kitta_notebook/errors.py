@@ -2,7 +2,8 @@
 
 Every message says what happened and what to do next. No message ever holds
 the API token: errors are built from the response body and the request's
-method and URL only, never from its headers.
+method and URL only, never from its headers, and what a server said is
+scrubbed of credentials (`_redact.redact_text`) first, since a proxy may echo them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from ._redact import redact_text
 from ._text import MAX_MESSAGE_CHARS, clip
 
 if TYPE_CHECKING:
@@ -81,9 +83,9 @@ class APIError(KittaError):
         may_have_created: bool = False,
     ) -> None:
         self.status_code = status_code
-        self.code = None if code is None else clip(code, 100)
-        self.message = clip(message, MAX_MESSAGE_CHARS)
-        self.request_id = request_id
+        self.code = None if code is None else clip(redact_text(code), 100)
+        self.message = clip(redact_text(message), MAX_MESSAGE_CHARS)
+        self.request_id = None if request_id is None else redact_text(request_id)
         self.may_have_created = may_have_created
         super().__init__(self._compose())
 
@@ -213,8 +215,9 @@ class TaskFailedError(KittaError):
 
     def __init__(self, task: LipSyncTask) -> None:
         self.task = task
-        code = clip(task.error_code or "unknown_error", 100)
-        detail = clip(task.error_message or "no message from the server", MAX_MESSAGE_CHARS)
+        code = clip(redact_text(task.error_code or "unknown_error"), 100)
+        detail = redact_text(task.error_message or "no message from the server")
+        detail = clip(detail, MAX_MESSAGE_CHARS)
         super().__init__(
             f"Task {task.task_id} failed ({code}): {detail}. "
             "Credits charged for it are shown in task.credits_charged."

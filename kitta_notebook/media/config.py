@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from .._redact import redact_url
 from ..errors import ValidationError
 from .s3_store import AddressingStyle, S3Store
 from .sandbox_store import SandboxStore
@@ -46,7 +47,8 @@ def store_from_env(environ: Mapping[str, str] | None = None) -> S3Store | None:
         return None
     parts = urlsplit(spec)
     if parts.scheme.lower() != "s3" or not parts.netloc:
-        raise ValidationError([(ENV_STORE, f"must look like s3://bucket/prefix, got {spec!r}")])
+        shown = redact_url(spec)  # a mistaken https://key:secret@... URL is not echoed
+        raise ValidationError([(ENV_STORE, f"must look like s3://bucket/prefix, got {shown!r}")])
     addressing = env.get(ENV_ADDRESSING, "").strip().lower() or None
     if addressing not in (None, "auto", "path", "virtual"):
         raise ValidationError([(ENV_ADDRESSING, "must be auto, path or virtual")])

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
 from .sources import LocalBlob
 from .store import Progress, PublishMixin, cumulative_progress, verified_chunks
@@ -91,7 +92,7 @@ def _wrap(error: Exception, doing: str) -> PublishError:
     if isinstance(response, dict):
         details = response.get("Error", {})
         code = str(details.get("Code") or "error")
-        message = str(details.get("Message") or "").strip()[:200]
+        message = redact_text(str(details.get("Message") or "")).strip()[:200]
         if code == "403" and message in ("", "Forbidden"):  # a HEAD answer has no body
             message = "access denied: check the storage credentials and the bucket's policy"
         text = f"{doing} failed: {code}" + (f" ({message})" if message else "")
@@ -131,7 +132,9 @@ class S3Store(PublishMixin):
             raise ValidationError([("bucket", f"{bucket!r} is not a bucket name")])
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.endpoint_url = endpoint_url
+        # Without user:password@ (S3 signs requests; a URL's userinfo is never used), so
+        # that no attribute holds it.
+        self.endpoint_url = None if endpoint_url is None else redact_url(endpoint_url)
         self.region = region
         self.expires = check_expires(expires)
         self.addressing_style = addressing_style or default_addressing(endpoint_url)

@@ -299,8 +299,9 @@ class Ffmpeg:
     def video_encoder(self) -> list[str]:
         """libx264 when the build has it (imageio-ffmpeg's do), else OpenH264."""
         if self._encoder is None:
-            _, listing = self.run(["-encoders"], timeout=30)
-            if "libx264" in listing:
+            # ffmpeg prints the list on stdout (only the banner goes to stderr).
+            _, listing, _ = self._run(["-encoders"], timeout=30, capture=True)
+            if b" libx264 " in listing:
                 self._encoder = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "28"]
             else:
                 self._encoder = ["-c:v", "libopenh264", "-b:v", "600k"]

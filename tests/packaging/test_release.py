@@ -168,6 +168,8 @@ def test_wheel_carries_types_samples_and_one_version(release: Release) -> None:
         f"kitta_notebook-{version_in_source()}.dist-info/METADATA"
     )
     assert f"Version: {version_in_source()}".encode() in metadata
+    # The licence the metadata names travels with the wheel.
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names
 
 
 def test_installed_wheel_runs_a_sandbox_task_from_its_own_samples(release: Release) -> None:
