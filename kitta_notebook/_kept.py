@@ -72,10 +72,8 @@ def keep_folder(client: Any) -> Path | None:
 
 def prefer_keeping_results(client: Any) -> None:
     """Turn keeping on for a client (the embedded sandbox) unless the user decided otherwise."""
-    config = getattr(client, "_config", None)
-    if config is None or getattr(config, "keep_results", None) is not None:
-        return
-    if os.environ.get(KEEP_ENV) is None:
+    config = client._config
+    if config.keep_results is None and os.environ.get(KEEP_ENV) is None:
         config.keep_results = True
 
 
@@ -231,8 +229,6 @@ def keep_finished(client: Any, task: LipSyncTask) -> None:
     The wait itself succeeded, so a result host that fails now costs a log line,
     not the caller's task: the card or `download()` can still fetch it later.
     """
-    if keep_folder(client) is None or not task.succeeded:
-        return
     try:
         ensure_kept(client, task)
     except (KittaError, OSError) as exc:
@@ -241,8 +237,6 @@ def keep_finished(client: Any, task: LipSyncTask) -> None:
 
 async def keep_finished_async(client: Any, task: LipSyncTask) -> None:
     """`keep_finished` on the event loop."""
-    if keep_folder(client) is None or not task.succeeded:
-        return
     try:
         await ensure_kept_async(client, task)
     except (KittaError, OSError) as exc:
@@ -374,11 +368,3 @@ def _forget(record: Written, journal: object) -> None:
     recorded = _path_of(_journal_call(journal, "kept", record.task_id))
     if recorded is not None and key_of(recorded) == key_of(record.path):
         _journal_call(journal, "forget_kept", record.task_id)
-
-
-def kept_total_bytes(client: Any) -> int:
-    """Disk used by this client's kept results (for the history summary)."""
-    folder = keep_folder(client)
-    if folder is None or not folder.is_dir():
-        return 0
-    return sum(record.size for record in written_in(folder, KEPT) if intact(record.path))

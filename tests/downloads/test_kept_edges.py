@@ -1,0 +1,149 @@
+"""Kept results at their edges: the exact cap, other suffixes, newer bytes, the journal's record.
+
+Gaps found by mutation testing (`make mutate`): each test names the behaviour
+that a changed line of `_kept.py` or `_written.py` would break.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+from download_helpers import finished_task
+from media_host import OK_BODY, MediaHost
+
+from kitta_notebook import KittaClient
+from kitta_notebook._kept import (
+    KEEP_MAX_ENV,
+    enforce_keep_cap,
+    ensure_kept,
+    keep_bytes,
+    keep_finished,
+    keep_finished_async,
+    kept_path,
+)
+from kitta_notebook._written import KEPT, forget, intact, remember
+from kitta_notebook.errors import DownloadError
+
+
+def client_keeping(folder: Path | bool, *, journal: bool = False) -> KittaClient:
+    client = KittaClient("tok-kept-edges", base_url="http://127.0.0.1:9/api", journal=journal)
+    client._config.keep_results = folder if not isinstance(folder, Path) else str(folder)
+    return client
+
+
+def test_a_result_exactly_the_cap_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY)))
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, "http://127.0.0.1:9/r.mp4", "lip_task_exact")
+    path = keep_bytes(client, task, OK_BODY)
+    assert path is not None and path.read_bytes() == OK_BODY
+
+
+def test_too_large_says_by_how_much_and_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(KEEP_MAX_ENV, "1000")
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, "http://127.0.0.1:9/r.mp4", "lip_task_big")
+    with caplog.at_level(logging.WARNING, logger="kitta_notebook"):
+        assert keep_bytes(client, task, OK_BODY) is None
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert said.startswith("the result of lip_task_big was not kept: ")
+    assert f"It is {len(OK_BODY):,} bytes, more than {KEEP_MAX_ENV} (1,000 bytes)" in said
+    assert said.endswith("The card and download() still fetch it from its link.")
+    monkeypatch.setenv(KEEP_MAX_ENV, "0")  # nothing may be kept: the size does not matter
+    with pytest.raises(DownloadError) as caught:
+        ensure_kept(client, task)
+    assert str(caught.value).startswith(f"It is more than {KEEP_MAX_ENV} (0 bytes) allows")
+
+
+def test_a_kept_copy_keeps_the_links_suffix_and_is_found_again(tmp_path: Path) -> None:
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, "http://127.0.0.1:9/result.webm?sig=1", "lip_task_webm")
+    path = keep_bytes(client, task, OK_BODY)
+    assert path is not None and path.suffix == ".webm"
+    assert kept_path(client, task) == path
+
+
+def test_newer_bytes_of_a_result_replace_its_kept_copy(tmp_path: Path) -> None:
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, "http://127.0.0.1:9/r.mp4", "lip_task_newer")
+    first = keep_bytes(client, task, OK_BODY)
+    newer = OK_BODY[:-3] + b"new"
+    assert keep_bytes(client, task, newer) == first and first is not None
+    assert first.read_bytes() == newer and intact(first)
+
+
+def test_nothing_is_kept_without_a_link_or_with_keeping_off(tmp_path: Path) -> None:
+    on = client_keeping(tmp_path / "kept")
+    no_link = finished_task(on, "http://127.0.0.1:9/r.mp4", "lip_task_nolink")
+    no_link.result_video_url = None
+    assert keep_bytes(on, no_link, OK_BODY) is None
+    off = client_keeping(False)
+    assert keep_bytes(off, finished_task(off, "http://127.0.0.1:9/r.mp4"), OK_BODY) is None
+    assert not (tmp_path / "kept").exists()
+
+
+def test_a_users_file_under_the_kept_name_is_named_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, "http://127.0.0.1:9/r.mp4", "lip_task_theirs")
+    path = keep_bytes(client, task, OK_BODY)
+    assert path is not None
+    forget(path)  # now a file the toolkit does not know: the user's
+    with caplog.at_level(logging.WARNING, logger="kitta_notebook"):
+        assert keep_bytes(client, task, OK_BODY[:-1] + b"!") is None
+    assert str(path) in caplog.text and "left untouched" in caplog.text
+    assert path.read_bytes() == OK_BODY
+
+
+def test_a_forgotten_file_is_no_longer_ours(tmp_path: Path) -> None:
+    """`forget` drops the record and this process's cached verdict, for that file only."""
+    ours, other = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    for path in (ours, other):
+        path.write_bytes(OK_BODY)
+        remember(path, KEPT, len(OK_BODY), hashlib.sha256(OK_BODY).hexdigest())
+        assert intact(path)
+    forget(ours)
+    assert not intact(ours) and intact(other)
+
+
+@pytest.mark.parametrize("way", ["sync", "async"])
+def test_a_result_that_cannot_be_kept_after_a_wait_is_logged_not_raised(
+    host: MediaHost, tmp_path: Path, caplog: pytest.LogCaptureFixture, way: str
+) -> None:
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, host.url("login.mp4"), "lip_task_login_page")
+    with caplog.at_level(logging.WARNING, logger="kitta_notebook"):
+        if way == "sync":
+            keep_finished(client, task)
+        else:
+            asyncio.run(keep_finished_async(client, task))
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert said.startswith("could not keep the result of lip_task_login_page: ")
+    assert "HTML page" in said
+    assert not (tmp_path / "kept").exists() or list((tmp_path / "kept").iterdir()) == []
+
+
+def test_the_cap_forgets_the_journals_record_of_a_removed_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_keeping(tmp_path / "kept", journal=True)
+    journal = client.journal
+    assert journal is not None
+    tasks = [finished_task(client, "http://127.0.0.1:9/r.mp4", f"lip_task_j{i}") for i in (0, 1)]
+    paths = [keep_bytes(client, task, OK_BODY) for task in tasks]
+    assert all(journal.kept(task.task_id) is not None for task in tasks)
+    # The journal's record of task 1 names another file (kept elsewhere later): it stays.
+    elsewhere = tmp_path / "elsewhere.mp4"
+    journal.record_kept("lip_task_j1", str(elsewhere), len(OK_BODY), "0" * 64)
+    monkeypatch.setenv(KEEP_MAX_ENV, "0")
+    assert sorted(enforce_keep_cap(client)) == sorted(p for p in paths if p is not None)
+    assert journal.kept("lip_task_j0") is None
+    recorded = journal.kept("lip_task_j1")
+    assert recorded is not None and recorded.path == str(elsewhere)
