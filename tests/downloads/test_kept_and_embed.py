@@ -208,7 +208,9 @@ def test_kept_results_are_recorded_in_the_journal_when_it_can(tmp_path: Path) ->
 
         def kept(self, task_id: str) -> object:
             found = self.records.get(task_id)
-            return None if found is None else SimpleNamespace(task_id=task_id, path=found[0])
+            if found is None:
+                return None
+            return SimpleNamespace(task_id=task_id, path=found[0], sha256=found[2])
 
     journal = FakeJournal()
     client = SimpleNamespace(

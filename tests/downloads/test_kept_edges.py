@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -17,19 +18,22 @@ from media_host import OK_BODY, MediaHost
 
 from kitta_notebook import KittaClient
 from kitta_notebook._kept import (
+    KEEP_ENV,
     KEEP_MAX_ENV,
     enforce_keep_cap,
     ensure_kept,
     keep_bytes,
     keep_finished,
     keep_finished_async,
+    keep_folder,
+    keep_max_bytes,
     kept_path,
 )
 from kitta_notebook._written import KEPT, forget, intact, remember
-from kitta_notebook.errors import DownloadError
+from kitta_notebook.errors import DownloadError, ValidationError
 
 
-def client_keeping(folder: Path | bool, *, journal: bool = False) -> KittaClient:
+def client_keeping(folder: Path | bool | None, *, journal: bool = False) -> KittaClient:
     client = KittaClient("tok-kept-edges", base_url="http://127.0.0.1:9/api", journal=journal)
     client._config.keep_results = folder if not isinstance(folder, Path) else str(folder)
     return client
@@ -147,3 +151,64 @@ def test_the_cap_forgets_the_journals_record_of_a_removed_copy(
     assert journal.kept("lip_task_j0") is None
     recorded = journal.kept("lip_task_j1")
     assert recorded is not None and recorded.path == str(elsewhere)
+
+
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [
+        *[("1", True), ("true", True), (" YES ", True), ("on", True)],
+        *[("0", False), ("False", False), ("no", False), ("off", False), ("", False)],
+    ],
+)
+def test_keep_results_in_the_environment_reads_yes_and_no(
+    monkeypatch: pytest.MonkeyPatch, value: str, on: bool
+) -> None:
+    monkeypatch.setenv(KEEP_ENV, value)
+    found = keep_folder(client_keeping(None))
+    assert found == (Path(os.environ["KITTA_HOME"]) / "results" if on else None)
+
+
+def test_a_kept_folder_may_start_at_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert keep_folder(client_keeping("~/kept")) == tmp_path / "kept"  # type: ignore[arg-type]
+    monkeypatch.setenv(KEEP_ENV, " ~/env-kept ")
+    assert keep_folder(client_keeping(None)) == tmp_path / "env-kept"
+
+
+@pytest.mark.parametrize(
+    ("value", "cap"), [(None, 2 * 1024**3), ("", 2 * 1024**3), (" 4096 ", 4096), ("0", 0)]
+)
+def test_the_keep_cap_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, cap: int
+) -> None:
+    if value is None:
+        monkeypatch.delenv(KEEP_MAX_ENV, raising=False)
+    else:
+        monkeypatch.setenv(KEEP_MAX_ENV, value)
+    assert keep_max_bytes() == cap
+
+
+def test_a_negative_keep_cap_is_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEEP_MAX_ENV, "-1")
+    with pytest.raises(ValidationError) as caught:
+        keep_max_bytes()
+    assert caught.value.fields == {KEEP_MAX_ENV: "It must be 0 or more bytes."}
+    monkeypatch.setenv(KEEP_MAX_ENV, "2 GB")
+    with pytest.raises(ValidationError) as caught:
+        keep_max_bytes()
+    assert "'2 GB'" in caught.value.fields[KEEP_MAX_ENV]
+
+
+def test_two_services_never_share_a_kept_copy(tmp_path: Path) -> None:
+    """The kept name holds the task id (cut short) and a tag of the service it came from."""
+    here, there = client_keeping(tmp_path), client_keeping(tmp_path)
+    there._config.base_url = "http://127.0.0.2:9/api"
+    long_id = "lip_task_" + "x" * 200
+    names = [
+        keep_bytes(client, finished_task(client, "http://127.0.0.1:9/r.mp4", long_id), OK_BODY)
+        for client in (here, there)
+    ]
+    assert names[0] is not None and names[1] is not None and names[0] != names[1]
+    for name in names:
+        stem, tag = name.stem.rsplit("-", 1)  # type: ignore[union-attr]
+        assert stem == long_id[:80] and len(tag) == 8
