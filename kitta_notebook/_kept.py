@@ -340,7 +340,7 @@ def _intact_kept(folder: Path, journal: object) -> list[Written]:
     """The kept results in `folder` still as written, oldest first; others are forgotten."""
     found = []
     for record in written_in(folder, KEPT):
-        if intact(record.path, record.sha256):
+        if intact(record.path):  # the index holds record.sha256: checked against it
             found.append(record)
         else:  # gone, or changed by someone else: no longer ours to count or remove
             _forget(record, journal)

@@ -63,6 +63,7 @@ def test_too_large_says_by_how_much_and_the_way_out(
     with pytest.raises(DownloadError) as caught:
         ensure_kept(client, task)
     assert str(caught.value).startswith(f"It is more than {KEEP_MAX_ENV} (0 bytes) allows")
+    assert caught.value.reason == "too_large"
 
 
 def test_a_kept_copy_keeps_the_links_suffix_and_is_found_again(tmp_path: Path) -> None:
@@ -102,7 +103,8 @@ def test_a_users_file_under_the_kept_name_is_named_in_the_log(
     forget(path)  # now a file the toolkit does not know: the user's
     with caplog.at_level(logging.WARNING, logger="kitta_notebook"):
         assert keep_bytes(client, task, OK_BODY[:-1] + b"!") is None
-    assert str(path) in caplog.text and "left untouched" in caplog.text
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert str(path) in said and said.endswith("it was left untouched.")
     assert path.read_bytes() == OK_BODY
 
 
@@ -212,3 +214,125 @@ def test_two_services_never_share_a_kept_copy(tmp_path: Path) -> None:
     for name in names:
         stem, tag = name.stem.rsplit("-", 1)  # type: ignore[union-attr]
         assert stem == long_id[:80] and len(tag) == 8
+
+
+def test_a_kept_folder_is_made_with_its_parents_or_named_in_the_error(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_keeping(tmp_path / "a" / "b" / "kept")
+    path = ensure_kept(client, finished_task(client, host.url("ok.mp4"), "lip_task_deep"))
+    assert path is not None and path.parent == tmp_path / "a" / "b" / "kept"
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    client = client_keeping(blocker / "kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_blocked")
+    with pytest.raises(DownloadError) as caught:
+        ensure_kept(client, task)
+    said = str(caught.value)
+    assert str(blocker / "kept") in said and "(Not a directory)" in said
+    assert said.endswith("set KITTA_KEEP_RESULTS to a folder you can write to, or to 0.")
+    monkeypatch.setattr(Path, "mkdir", lambda *a, **k: (_ for _ in ()).throw(PermissionError()))
+    with pytest.raises(DownloadError, match=r"\(PermissionError\)"):
+        ensure_kept(client_keeping(tmp_path / "new"), task)
+
+
+def test_only_a_succeeded_task_with_a_link_is_fetched_for_keeping(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    client = client_keeping(tmp_path / "kept")
+    failed = finished_task(client, host.url("ok.mp4"), "lip_task_failed")
+    failed.status = "failed"
+    no_link = finished_task(client, host.url("ok.mp4"), "lip_task_no_link")
+    no_link.result_video_url = None
+    before = len(host.requests)
+    assert ensure_kept(client, failed) is None and ensure_kept(client, no_link) is None
+    assert len(host.requests) == before and not (tmp_path / "kept").exists()
+
+
+def test_a_page_that_is_not_a_video_keeps_its_reason_under_a_keep_cap(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEEP_MAX_ENV, "1000000")
+    client = client_keeping(tmp_path / "kept")
+    with pytest.raises(DownloadError) as caught:
+        ensure_kept(client, finished_task(client, host.url("login.mp4"), "lip_task_page"))
+    assert caught.value.reason == "not_media"
+
+
+@pytest.mark.parametrize("way", ["ensure_kept", "download"])
+def test_a_users_file_under_the_kept_name_is_never_replaced(
+    host: MediaHost, tmp_path: Path, caplog: pytest.LogCaptureFixture, way: str
+) -> None:
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_mine")
+    first = ensure_kept(client, task)
+    assert first is not None
+    forget(first)
+    first.write_bytes(b"the user's own video")  # the same name, now the user's file
+    with caplog.at_level(logging.WARNING, logger="kitta_notebook"):
+        if way == "ensure_kept":
+            with pytest.raises(DownloadError) as caught:
+                ensure_kept(client, task)
+            assert str(first) in str(caught.value)
+        else:
+            assert task.download(tmp_path / "mine.mp4").read_bytes() == OK_BODY
+            (said,) = [r.getMessage() for r in caplog.records]
+            assert said.startswith("the result of lip_task_mine was not kept: ")
+            assert str(first) in said
+    assert first.read_bytes() == b"the user's own video"
+
+
+def test_where_hard_links_are_impossible_a_download_is_kept_as_a_copy(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another disk (or a file system without hard links) gets a copy of the download."""
+
+    def no_links(source: object, target: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_copy")
+    saved = task.download(tmp_path / "mine.mp4")
+    kept = kept_path(client, task)
+    assert kept is not None and kept.read_bytes() == saved.read_bytes() == OK_BODY
+    assert kept.stat().st_ino != saved.stat().st_ino
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == [kept.name]  # no temporary file
+
+
+def keep_three(client: KittaClient) -> list[Path]:
+    paths = []
+    for i in range(3):
+        task = finished_task(client, "http://127.0.0.1:9/r.mp4", f"lip_task_c{i}")
+        path = keep_bytes(client, task, OK_BODY)
+        assert path is not None
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize(("fit", "removed"), [(3, 0), (2, 1), (1, 2)])
+def test_the_cap_removes_just_enough_of_the_oldest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fit: int, removed: int
+) -> None:
+    client = client_keeping(tmp_path / "kept")
+    paths = keep_three(client)
+    monkeypatch.setenv(KEEP_MAX_ENV, str(fit * len(OK_BODY)))  # exactly `fit` results
+    assert enforce_keep_cap(client) == paths[:removed]
+    assert sorted(tmp_path.joinpath("kept").iterdir()) == sorted(paths[removed:])
+
+
+def test_a_kept_copy_someone_changed_is_dropped_from_the_journal_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    client = client_keeping(tmp_path / "kept", journal=True)
+    journal = client.journal
+    assert journal is not None
+    paths = keep_three(client)
+    paths[0].write_bytes(b"edited by hand")
+    assert enforce_keep_cap(client) == []
+    assert journal.kept("lip_task_c0") is None and journal.kept("lip_task_c1") is not None
+    assert paths[0].read_bytes() == b"edited by hand"
+
+
+def test_the_cap_with_keeping_off_removes_nothing(tmp_path: Path) -> None:
+    assert enforce_keep_cap(client_keeping(False)) == []

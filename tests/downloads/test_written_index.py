@@ -58,13 +58,25 @@ def test_when_the_index_cannot_be_read_every_file_is_the_users(
         remember(path, KEPT, len(OK_BODY), SHA)
 
 
-def test_a_file_that_changed_size_or_bytes_is_no_longer_ours(tmp_path: Path) -> None:
-    grown, swapped, touched = (ours(tmp_path / f"{n}.mp4") for n in ("grown", "swapped", "touched"))
+def test_a_file_that_changed_size_or_bytes_is_no_longer_ours(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept, grown, swapped, touched = (
+        ours(tmp_path / f"{n}.mp4") for n in ("kept", "grown", "swapped", "touched")
+    )
     grown.write_bytes(OK_BODY + b"more")
     swapped.write_bytes(OK_BODY[:-1] + b"!")  # same size, other bytes, new mtime
+    os.utime(swapped, ns=(2, 2))
     os.utime(touched, ns=(1, 1))  # only the mtime moved: the bytes are checked, still ours
-    assert not intact(grown) and not intact(swapped) and intact(touched)
+    _written._verified.clear()
+    with caplog.at_level("WARNING", logger="kitta_notebook"):
+        assert not intact(grown) and not intact(swapped) and intact(touched)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{swapped} changed since kitta-notebook wrote it; it is left alone"
+    ]
     assert intact(touched, SHA) and not intact(touched, "0" * 64)
+    _written._verified.clear()
+    assert intact(kept, SHA) and not intact(kept, "0" * 64)  # unchanged: the recorded sha256
 
 
 def test_a_folder_or_a_dangling_link_is_never_ours(tmp_path: Path) -> None:
