@@ -430,3 +430,61 @@ def test_posters_are_made_by_default(
     assert (
         tmp_path / "out" / "posters" / "0000-lip_task_1.jpg"
     ).read_bytes() == b"\xff\xd8 a poster"
+
+
+def test_what_a_task_does_not_know_stays_empty(tmp_path: Path) -> None:
+    running = LipSyncTask(
+        dto(
+            "lip_task_run",
+            "processing",
+            model=None,
+            inputMode=None,
+            createdAt=None,
+            completedAt=None,
+        )
+    )
+    (row,) = read_csv(export_tasks([running], tmp_path, posters=False).manifest_csv)
+    assert row["model"] == row["input_mode"] == row["created_at"] == row["completed_at"] == ""
+    assert row["started_at"] == "2026-07-01T08:00:03+00:00" and row["processing_seconds"] == ""
+
+
+def test_every_copied_video_and_poster_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_ffmpeg(tmp_path / "bin", "open(out, 'wb').write(b'\\xff\\xd8 a poster')")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    tasks = [task_with_kept(tmp_path, f"lip_task_{i}")[0] for i in range(2)]
+    report = export_tasks(tasks, tmp_path / "out", title="中文 review")
+    assert report.videos == 2 and report.posters == 2
+    assert "中文 review" in report.manifest_json.read_text(encoding="utf-8")  # not \\u escapes
+
+
+def test_a_users_poster_is_never_replaced_and_ignored_without_posters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "out"
+    (folder / "posters").mkdir(parents=True)
+    theirs = folder / "posters" / "0000-lip_task_1.jpg"
+    theirs.write_bytes(b"the user's own picture")
+    (folder / "index.html").write_bytes(b"the user's own page")
+    task, _ = task_with_kept(tmp_path)
+    fake_ffmpeg(tmp_path / "bin", "open(out, 'wb').write(b'\\xff\\xd8 a poster')")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    with pytest.raises(FileConflictError) as caught:
+        export_tasks([task], folder)
+    said = str(caught.value)
+    assert "index.html, posters/0000-lip_task_1.jpg." in said
+    assert said.endswith("or move those files away.")
+    (folder / "index.html").unlink()
+    report = export_tasks([task], folder, posters=False)  # no poster written: no conflict
+    assert report.videos == 1 and theirs.read_bytes() == b"the user's own picture"
+
+
+def test_an_unwritable_folder_names_the_systems_reason(tmp_path: Path) -> None:
+    from kitta_notebook import KittaError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(KittaError) as caught:
+        batch().export(blocker / "review")
+    assert f"{blocker / 'review'}: Not a directory. Choose" in str(caught.value)

@@ -336,3 +336,16 @@ def test_a_kept_copy_someone_changed_is_dropped_from_the_journal_and_left_alone(
 
 def test_the_cap_with_keeping_off_removes_nothing(tmp_path: Path) -> None:
     assert enforce_keep_cap(client_keeping(False)) == []
+
+
+def test_a_kept_copy_is_found_through_the_journal_after_the_folder_moved(tmp_path: Path) -> None:
+    client = client_keeping(tmp_path / "old", journal=True)
+    journal = client.journal
+    assert journal is not None
+    task = finished_task(client, "http://127.0.0.1:9/r.mp4", "lip_task_moved")
+    path = keep_bytes(client, task, OK_BODY)
+    client._config.keep_results = str(tmp_path / "new")
+    assert path is not None and kept_path(client, task) == path
+    assert kept_path(None, task) is None  # a task without a client has no kept copy
+    journal.record_kept("lip_task_moved", str(path), len(OK_BODY), "0" * 64)
+    assert kept_path(client, task) is None  # the journal recorded other bytes: not played
