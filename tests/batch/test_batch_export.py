@@ -446,6 +446,9 @@ def test_what_a_task_does_not_know_stays_empty(tmp_path: Path) -> None:
     (row,) = read_csv(export_tasks([running], tmp_path, posters=False).manifest_csv)
     assert row["model"] == row["input_mode"] == row["created_at"] == row["completed_at"] == ""
     assert row["started_at"] == "2026-07-01T08:00:03+00:00" and row["processing_seconds"] == ""
+    queued = LipSyncTask(dto("lip_task_q", "queued", startedAt=None, completedAt=None))
+    (row,) = read_csv(export_tasks([queued], tmp_path / "q", posters=False).manifest_csv)
+    assert row["created_at"] == "2026-07-01T08:00:00+00:00" and row["started_at"] == ""
 
 
 def test_every_copied_video_and_poster_is_counted(

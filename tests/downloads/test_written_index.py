@@ -97,5 +97,6 @@ def test_written_in_lists_one_folder_oldest_first(tmp_path: Path) -> None:
     found = written_in(tmp_path / "kept", KEPT)
     assert [w.path for w in found] == [first, second]
     assert found[0].task_id == "lip_task" and found[0].size == len(OK_BODY)
+    assert found[0].kind == KEPT
     assert found[0].sha256 == SHA and found[0].written_ts <= found[1].written_ts
     assert written_in(tmp_path / "kept", "export") == []
