@@ -8,6 +8,8 @@ is equivalent to the original (no test could tell them apart) is explained in
 
     python -m benchmarks.mutate                # everything configured
     python -m benchmarks.mutate 'kitta_notebook.validation.*'   # some mutants again
+    python -m benchmarks.mutate --only kitta_notebook/_kept.py  # one module, run and reported
+    python -m benchmarks.mutate --only kitta_notebook/_kept.py --report  # report stored verdicts
 
 Not part of `make test`: it takes long. Run it before a release and after a
 change to any module it lists.
@@ -15,6 +17,7 @@ change to any module it lists.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -66,9 +69,17 @@ def verdict(code: int | None) -> str:
     return "not run" if code is None else "suspicious"
 
 
+def mutmut_config() -> dict[str, list[str]]:
+    return dict(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"])
+
+
 def configured_modules() -> list[str]:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return list(config["tool"]["mutmut"]["only_mutate"])
+    return list(mutmut_config()["only_mutate"])
+
+
+def mutant_pattern(module: str) -> str:
+    """mutmut's name pattern for every mutant of `module` (a path of `only_mutate`)."""
+    return module.removesuffix(".py").replace("/", ".") + ".*"
 
 
 def scores(modules: list[str]) -> dict[str, ModuleScore]:
@@ -107,7 +118,7 @@ def diff_of(name: str) -> str:
     return "\n".join(lines[:12])
 
 
-def write_report(modules: list[str], seconds: float) -> float:
+def write_report(modules: list[str], seconds: float | None, *, only: bool = False) -> float:
     equivalent: dict[str, str] = (
         tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     )
@@ -130,13 +141,25 @@ def write_report(modules: list[str], seconds: float) -> float:
             details.append(head)
             details.append("  ```diff\n  " + diff_of(name).replace("\n", "\n  ") + "\n  ```")
     overall = caught / considered if considered else 1.0
+    configured = configured_modules()
+    how = (
+        "from the verdicts stored in `mutants/`"
+        if seconds is None
+        else f"with `make mutate` (mutmut, {seconds / 60:.0f} min)"
+    )
+    scope = (
+        "all modules of `[tool.mutmut]` in pyproject.toml"
+        if not only
+        else f"{len(modules)} of the {len(configured)} modules of `[tool.mutmut]` "
+        f"(`--only`): {', '.join(f'`{m}`' for m in modules)}"
+    )
+    tests = ", ".join(f"`{t}`" for t in mutmut_config()["pytest_add_cli_args_test_selection"])
     text = [
         "# Mutation testing: the billing and file paths",
         "",
-        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `make mutate` "
-        f"(mutmut, {seconds / 60:.0f} min). Modules and tests: `[tool.mutmut]` in "
-        "pyproject.toml. Equivalent survivors are explained in `mutation_equivalent.toml` "
-        "and left out of the score.",
+        f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} {how}. "
+        f"Modules: {scope}. Tests: {tests}. Equivalent survivors are explained in "
+        "`mutation_equivalent.toml` and left out of the score.",
         "",
         f"**Overall: {overall:.1%} of mutants killed** (target {TARGET:.0%}).",
         "",
@@ -159,16 +182,37 @@ def verdict_of(name: str, module: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    modules = configured_modules()
-    started = time.monotonic()
-    log = ROOT / "mutants" / "run.log"
-    log.parent.mkdir(exist_ok=True)
-    with log.open("w") as out:
-        run = subprocess.run(mutmut("run", *argv), cwd=ROOT, stdout=out, stderr=out, check=False)
-    if run.returncode != 0:
-        print(f"mutmut failed (exit {run.returncode}); see {log.relative_to(ROOT)}")
-        return run.returncode
-    overall = write_report(modules, time.monotonic() - started)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.mutate")
+    parser.add_argument("names", nargs="*", help="mutants to run (again), as mutmut names them")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="MODULE",
+        help="run and report only this module of `only_mutate` (repeatable)",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="write the report from stored verdicts; run nothing"
+    )
+    args = parser.parse_args(argv)
+    modules = args.only or configured_modules()
+    unknown = [m for m in modules if m not in configured_modules()]
+    if unknown:
+        parser.error(f"not in [tool.mutmut] only_mutate: {', '.join(unknown)}")
+    seconds = None
+    if not args.report:
+        names = args.names or ([mutant_pattern(m) for m in modules] if args.only else [])
+        started = time.monotonic()
+        log = ROOT / "mutants" / "run.log"
+        log.parent.mkdir(exist_ok=True)
+        with log.open("w") as out:
+            run = subprocess.run(
+                mutmut("run", *names), cwd=ROOT, stdout=out, stderr=out, check=False
+            )
+        if run.returncode != 0:
+            print(f"mutmut failed (exit {run.returncode}); see {log.relative_to(ROOT)}")
+            return run.returncode
+        seconds = time.monotonic() - started
+    overall = write_report(modules, seconds, only=bool(args.only))
     print(f"{overall:.1%} killed; report in {REPORT.relative_to(ROOT)}")
     return 0 if overall >= TARGET else 1
 

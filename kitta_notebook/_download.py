@@ -13,6 +13,7 @@ when keeping is on (see `_kept`).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from functools import partial
@@ -82,7 +83,7 @@ def _check_timeout(timeout: float | None) -> float:
     value = DEFAULT_DOWNLOAD_TIMEOUT if timeout is None else timeout
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValidationError([("timeout", "The timeout must be a number of seconds above 0.")])
-    if value != value or value == float("inf"):
+    if value == math.inf:  # NaN fails `value > 0` above
         raise ValidationError([("timeout", "The timeout must be a finite number of seconds.")])
     return float(value)
 
@@ -99,20 +100,20 @@ def download(
     budget = _check_timeout(timeout)
     deadline_at = time.monotonic() + budget
     snapshot = task if not isinstance(task, str) else client.lip_sync.get(task)
-    for attempt in range(2):
+    refreshed = False
+    while True:
         url, target = download_target(snapshot, path)
         _check_overwrite(target, overwrite)
         limits = _limits(deadline_at, budget)
         try:
             saved = run_in_private_loop(partial(save_async, url, target, limits))
         except DownloadError as exc:
-            if exc.expired and attempt == 0:
-                snapshot = client.lip_sync.get(snapshot.task_id)
-                continue
-            raise
+            if not exc.expired or refreshed:
+                raise
+            snapshot, refreshed = client.lip_sync.get(snapshot.task_id), True
+            continue
         _after_download(client, task, snapshot, saved)
         return saved.path
-    raise AssertionError("unreachable")
 
 
 async def download_async(
@@ -127,19 +128,19 @@ async def download_async(
     budget = _check_timeout(timeout)
     deadline_at = time.monotonic() + budget
     snapshot = task if not isinstance(task, str) else await client.lip_sync.get(task)
-    for attempt in range(2):
+    refreshed = False
+    while True:
         url, target = download_target(snapshot, path)
         _check_overwrite(target, overwrite)
         try:
             saved = await save_async(url, target, _limits(deadline_at, budget))
         except DownloadError as exc:
-            if exc.expired and attempt == 0:
-                snapshot = await client.lip_sync.get(snapshot.task_id)
-                continue
-            raise
+            if not exc.expired or refreshed:
+                raise
+            snapshot, refreshed = await client.lip_sync.get(snapshot.task_id), True
+            continue
         _after_download(client, task, snapshot, saved)
         return saved.path
-    raise AssertionError("unreachable")
 
 
 def _after_download(client: Any, task: object, snapshot: LipSyncTask, saved: Saved) -> None:

@@ -55,8 +55,7 @@ def keep_folder(client: Any) -> Path | None:
     Order: the client's `keep_results` (True, False or a folder), then
     `KITTA_KEEP_RESULTS` (1/0 or a folder); off otherwise.
     """
-    config = getattr(client, "_config", None)
-    setting = getattr(config, "keep_results", None)
+    setting = client._config.keep_results
     if setting is None:
         env = os.environ.get(KEEP_ENV)
         if env is None:
@@ -72,10 +71,8 @@ def keep_folder(client: Any) -> Path | None:
 
 def prefer_keeping_results(client: Any) -> None:
     """Turn keeping on for a client (the embedded sandbox) unless the user decided otherwise."""
-    config = getattr(client, "_config", None)
-    if config is None or getattr(config, "keep_results", None) is not None:
-        return
-    if os.environ.get(KEEP_ENV) is None:
+    config = client._config
+    if config.keep_results is None and os.environ.get(KEEP_ENV) is None:
         config.keep_results = True
 
 
@@ -95,7 +92,7 @@ def keep_max_bytes() -> int:
 
 
 def _kept_name(client: Any, task: LipSyncTask, suffix: str) -> str:
-    origin = str(getattr(getattr(client, "_config", None), "origin", ""))
+    origin = str(client._config.origin)
     tag = hashlib.sha256(f"{origin}\n{task.task_id}".encode("utf-8", "surrogatepass"))
     return f"{safe_stem(task.task_id)[:80]}-{tag.hexdigest()[:8]}{suffix}"
 
@@ -115,26 +112,15 @@ def kept_path(client: Any, task: LipSyncTask) -> Path | None:
         path = folder / _kept_name(client, task, result_suffix(str(task.result_video_url)))
         if intact(path):
             return path
-    record = _journal_call(getattr(client, "journal", None), "kept", task.task_id)
-    recorded = _path_of(record)
-    expected = getattr(record, "sha256", None)
-    if recorded is None or not intact(recorded, expected if isinstance(expected, str) else None):
+    record = _journal_call(client.journal, "kept", task.task_id)
+    if record is None or not intact(Path(record.path), record.sha256):
         return None
-    return recorded
+    return Path(record.path)
 
 
-def _path_of(record: object) -> Path | None:
-    if record is None:
-        return None
-    if isinstance(record, (str, os.PathLike)):
-        return Path(record)
-    if isinstance(record, dict):
-        value = record.get("path")
-    elif isinstance(record, tuple) and record:
-        value = record[0]
-    else:
-        value = getattr(record, "path", None)
-    return Path(value) if isinstance(value, (str, os.PathLike)) else None
+def _path_of(record: Any) -> Path | None:
+    """The file of the journal's `KeptResult`, if it has one."""
+    return None if record is None else Path(record.path)
 
 
 def _journal_call(journal: object, name: str, *args: object) -> Any:
@@ -231,8 +217,6 @@ def keep_finished(client: Any, task: LipSyncTask) -> None:
     The wait itself succeeded, so a result host that fails now costs a log line,
     not the caller's task: the card or `download()` can still fetch it later.
     """
-    if keep_folder(client) is None or not task.succeeded:
-        return
     try:
         ensure_kept(client, task)
     except (KittaError, OSError) as exc:
@@ -241,8 +225,6 @@ def keep_finished(client: Any, task: LipSyncTask) -> None:
 
 async def keep_finished_async(client: Any, task: LipSyncTask) -> None:
     """`keep_finished` on the event loop."""
-    if keep_folder(client) is None or not task.succeeded:
-        return
     try:
         await ensure_kept_async(client, task)
     except (KittaError, OSError) as exc:
@@ -320,8 +302,7 @@ def _fits(task: LipSyncTask, size: int) -> bool:
 
 def _record_kept(client: Any, task: LipSyncTask, path: Path, size: int, sha256: str) -> None:
     remember(path, KEPT, size, sha256, task.task_id)
-    journal = getattr(client, "journal", None)
-    _journal_call(journal, "record_kept", task.task_id, str(path.absolute()), size, sha256)
+    _journal_call(client.journal, "record_kept", task.task_id, str(path.absolute()), size, sha256)
     enforce_keep_cap(client, protect=path)
 
 
@@ -335,7 +316,7 @@ def enforce_keep_cap(client: Any, *, protect: Path | None = None) -> list[Path]:
     if folder is None or not folder.is_dir():
         return []
     cap = keep_max_bytes()
-    journal = getattr(client, "journal", None)
+    journal = client.journal
     kept = _intact_kept(folder, journal)
     total = sum(record.size for record in kept)
     keep = None if protect is None else key_of(protect)
@@ -359,7 +340,7 @@ def _intact_kept(folder: Path, journal: object) -> list[Written]:
     """The kept results in `folder` still as written, oldest first; others are forgotten."""
     found = []
     for record in written_in(folder, KEPT):
-        if intact(record.path, record.sha256):
+        if intact(record.path):  # the index holds record.sha256: checked against it
             found.append(record)
         else:  # gone, or changed by someone else: no longer ours to count or remove
             _forget(record, journal)
@@ -374,11 +355,3 @@ def _forget(record: Written, journal: object) -> None:
     recorded = _path_of(_journal_call(journal, "kept", record.task_id))
     if recorded is not None and key_of(recorded) == key_of(record.path):
         _journal_call(journal, "forget_kept", record.task_id)
-
-
-def kept_total_bytes(client: Any) -> int:
-    """Disk used by this client's kept results (for the history summary)."""
-    folder = keep_folder(client)
-    if folder is None or not folder.is_dir():
-        return 0
-    return sum(record.size for record in written_in(folder, KEPT) if intact(record.path))

@@ -163,7 +163,7 @@ def written_in(folder: Path, kind: str) -> list[Written]:
             (kind, len(prefix), prefix),
         ).fetchall()
     found = [Written(Path(r[0]), r[1], r[2], int(r[3]), str(r[4]), float(r[5])) for r in rows]
-    return [w for w in found if w.path.parent == Path(prefix[:-1] or prefix)]
+    return [w for w in found if w.path.parent == Path(prefix)]
 
 
 def conflicts(targets: list[Path]) -> list[Path]:

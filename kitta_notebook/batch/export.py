@@ -107,7 +107,7 @@ class ExportReport:
         )
 
     def _repr_html_(self) -> str:
-        path = html.escape(self.index_html.as_posix(), quote=True)
+        path = html.escape(self.index_html.as_posix())
         return (
             f"{len(self.rows)} tasks exported ({self.videos} videos, {self.posters} posters): "
             f"<code>{path}</code>"
@@ -136,7 +136,7 @@ def _task_row(index: int, task: LipSyncTask, tags: ItemTags | None) -> tuple[Exp
     entry, kept = _history_facts(task)
     row = ExportRow(index=index, task_id=task.task_id, status=task.status_text)
     row.key = tags.key if tags is not None else getattr(entry, "key", None)
-    row.labels = tuple(tags.labels if tags is not None else getattr(entry, "labels", ()) or ())
+    row.labels = tuple(tags.labels if tags is not None else getattr(entry, "labels", None) or ())
     if task.failed:
         row.error = " ".join(x for x in (task.error_code, task.error_message) if x) or "failed"
     row.credits = task.credits_charged
@@ -199,19 +199,15 @@ def _poster(ffmpeg: str, video: Path, poster: Path) -> bool:
     ]  # fmt: skip
     try:
         subprocess.run(command, check=True, capture_output=True, timeout=POSTER_SECONDS)
-    except (OSError, subprocess.SubprocessError):
-        poster.unlink(missing_ok=True)
+    except (OSError, subprocess.SubprocessError):  # the caller removes what it left
         return False
     return poster.is_file() and poster.stat().st_size > 0
 
 
 def _kept_source(kept: Any) -> tuple[Path, str] | None:
     """(path, sha256) of a kept copy still as it was kept; a replaced one is never exported."""
-    path, sha256 = getattr(kept, "path", None), getattr(kept, "sha256", None)
-    if not path or not isinstance(sha256, str):
-        return None
-    source = Path(str(path))
-    return (source, sha256) if intact(source, sha256) else None
+    source = Path(kept.path)  # a `KeptResult` of the journal
+    return (source, kept.sha256) if intact(source, kept.sha256) else None
 
 
 @dataclass
@@ -331,7 +327,7 @@ def _write(
                 report.posters += _make_poster(plan, ffmpeg)
             report.rows.append(row)
         _put_bytes(report.manifest_csv, _csv(report.rows).encode("utf-8"))
-        manifest = {"title": title, "tasks": [_json_row(row) for row in report.rows]}
+        manifest = {"title": title, "tasks": [asdict(row) for row in report.rows]}
         text = json.dumps(manifest, ensure_ascii=False, indent=1)
         _put_bytes(report.manifest_json, text.encode("utf-8"))
         _put_bytes(report.index_html, index_html(title, report.rows).encode("utf-8"))
@@ -366,12 +362,6 @@ def _csv(rows: list[ExportRow]) -> str:
     for row in rows:
         writer.writerow([_cell(getattr(row, name)) for name in MANIFEST_FIELDS])
     return stream.getvalue()
-
-
-def _json_row(row: ExportRow) -> dict[str, Any]:
-    data = asdict(row)
-    data["labels"] = list(row.labels)
-    return data
 
 
 # --- entry points -------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from kitta_notebook._kept import (
     enforce_keep_cap,
     keep_folder,
     kept_path,
-    kept_total_bytes,
     prefer_keeping_results,
 )
 from kitta_notebook.display import video
@@ -149,9 +148,9 @@ def test_disk_use_is_capped_oldest_first(
         names.append(kept.name)
     remaining = sorted(p.name for p in kept_dir.iterdir())
     assert remaining == sorted(names[2:]), remaining
-    assert kept_total_bytes(client) == 2 * len(OK_BODY)
+    assert sum(p.stat().st_size for p in kept_dir.iterdir()) == 2 * len(OK_BODY)
     monkeypatch.setenv(KEEP_MAX_ENV, "0")
-    assert len(enforce_keep_cap(client)) == 2 and kept_total_bytes(client) == 0
+    assert len(enforce_keep_cap(client)) == 2 and list(kept_dir.iterdir()) == []
 
 
 def test_keep_settings_from_the_client_and_the_environment(
@@ -209,7 +208,9 @@ def test_kept_results_are_recorded_in_the_journal_when_it_can(tmp_path: Path) ->
 
         def kept(self, task_id: str) -> object:
             found = self.records.get(task_id)
-            return None if found is None else SimpleNamespace(task_id=task_id, path=found[0])
+            if found is None:
+                return None
+            return SimpleNamespace(task_id=task_id, path=found[0], sha256=found[2])
 
     journal = FakeJournal()
     client = SimpleNamespace(
@@ -271,7 +272,7 @@ def test_the_cap_removes_only_kept_results_never_the_users_files(
         assert (videos / name).read_bytes() == data, f"{name} was touched"
     kept = sorted(p.name for p in videos.iterdir() if p.name not in theirs)
     assert [name.split("-")[0] for name in kept] == ["lip_task_home_2", "lip_task_home_3"]
-    assert kept_total_bytes(client) == 2 * len(OK_BODY) <= cap
+    assert sum((videos / name).stat().st_size for name in kept) == 2 * len(OK_BODY) <= cap
     monkeypatch.setenv(KEEP_MAX_ENV, "0")
     assert len(enforce_keep_cap(client)) == 2
     assert sorted(p.name for p in videos.iterdir()) == sorted(theirs)
@@ -298,7 +299,7 @@ def test_a_result_larger_than_the_cap_is_not_kept_and_the_user_is_told(
         ensure_kept(client, task)
     assert caught.value.reason == "too_large"
     assert not kept_dir.exists() or list(kept_dir.iterdir()) == []
-    assert kept_path(client, task) is None and kept_total_bytes(client) == 0
+    assert kept_path(client, task) is None
 
 
 def test_a_replaced_kept_copy_is_never_played_nor_overwritten(
