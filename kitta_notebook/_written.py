@@ -62,7 +62,13 @@ class Written:
 def key_of(path: Path) -> str:
     """One spelling per file: the absolute path through the real folder."""
     absolute = Path(os.path.abspath(path))
-    return str(absolute.parent.resolve() / absolute.name)
+    return _storable(str(absolute.parent.resolve() / absolute.name))
+
+
+def _storable(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (a name that is not valid UTF-8, a
+    task id from a JSON escape) is spelled out as `\\udxxx` instead of failing."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @contextlib.contextmanager
@@ -96,7 +102,15 @@ def remember(path: Path, kind: str, size: int, sha256: str, task_id: str | None 
     with _index() as conn:
         conn.execute(
             "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key_of(path), kind, task_id, int(size), info.st_mtime_ns, sha256, time.time()),
+            (
+                key_of(path),
+                kind,
+                None if task_id is None else _storable(task_id),
+                int(size),
+                info.st_mtime_ns,
+                sha256,
+                time.time(),
+            ),
         )
     with _lock:
         _verified[(key_of(path), info.st_size, info.st_mtime_ns)] = sha256

@@ -100,3 +100,18 @@ def test_written_in_lists_one_folder_oldest_first(tmp_path: Path) -> None:
     assert found[0].kind == KEPT
     assert found[0].sha256 == SHA and found[0].written_ts <= found[1].written_ts
     assert written_in(tmp_path / "kept", "export") == []
+
+
+def test_a_task_id_or_name_that_is_not_valid_utf8_is_recorded(tmp_path: Path) -> None:
+    """A lone surrogate (a task id from a JSON escape, a file name of undecodable bytes)
+    is recorded like any other, never a raw UnicodeEncodeError."""
+    target = tmp_path / "lip_\ud800.mp4"
+    data = b"\x00\x00\x00\x18ftypmp42" + bytes(100)
+    try:
+        target.write_bytes(data)
+    except UnicodeEncodeError:  # a file system that refuses such names has nothing to record
+        target = tmp_path / "plain.mp4"
+        target.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    _written.remember(target, "download", len(data), digest, task_id="lip_\ud800")
+    assert _written.intact(target, digest)
