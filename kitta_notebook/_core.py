@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import queue
 import random
 import threading
 import time
@@ -368,29 +369,64 @@ class BodyReader:
 
 
 def within_deadline(reader: BodyReader, attempt: Callable[[], httpx.Response]) -> httpx.Response:
-    """Run one blocking attempt in a worker thread and give up at the reader's deadline.
+    """Run one blocking attempt on a worker thread and give up at the reader's deadline.
 
     httpx's sync timeouts restart with every byte, so a server trickling its headers would
     hold the caller for hours. The abandoned worker ends at its next chunk (`feed` raises
-    once the deadline passed) or at its next read timeout.
+    once the deadline passed) or at its next read timeout, then serves the next attempt.
     """
-    outcome: dict[str, Any] = {}
-    context = contextvars.copy_context()  # a batch's rate gate is found through a ContextVar
-
-    def run() -> None:
-        try:
-            outcome["value"] = context.run(attempt)
-        except BaseException as exc:  # handed to the caller below
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, name="kitta-api-request", daemon=True)
-    worker.start()
-    worker.join(reader.remaining())
-    if worker.is_alive():
+    job = _Job(contextvars.copy_context(), attempt)  # a batch's rate gate is in a ContextVar
+    _WORKERS.submit(job)
+    if not job.done.wait(reader.remaining()):
         raise reader.timed_out()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    if job.error is not None:
+        raise job.error
+    assert job.value is not None
+    return job.value
+
+
+class _Job:
+    def __init__(self, context: contextvars.Context, attempt: Callable[[], httpx.Response]):
+        self.context = context
+        self.attempt = attempt
+        self.done = threading.Event()
+        self.value: httpx.Response | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self.context.run(self.attempt)
+        except BaseException as exc:  # handed to the caller
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+class _Workers:
+    """Daemon threads reused across attempts (a thread per request costs ~0.1 ms); daemon,
+    so a worker still stuck on a trickling server never holds up the kernel's exit."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+
+    def submit(self, job: _Job) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._serve, name="kitta-api-request", daemon=True).start()
+        self._jobs.put(job)
+
+    def _serve(self) -> None:
+        while True:
+            self._jobs.get().run()
+            with self._lock:
+                self._idle += 1
+
+
+_WORKERS = _Workers()
 
 
 @functools.lru_cache(maxsize=512)
