@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core, _responses
+from . import _attempt, _core, _responses
 from ._async_lip_sync import AsyncLipSync
 from ._base import (
     ClientBase,
@@ -134,7 +134,7 @@ class AsyncKittaClient(ClientBase):
 
     async def _receive(self, request: httpx.Request) -> httpx.Response:
         """Send once and read the whole answer within the attempt's deadline and size cap."""
-        reader = _core.BodyReader(self._config, request)
+        reader = _attempt.BodyReader(self._config, request)
 
         async def attempt() -> httpx.Response:
             response = await self._http.send(request, stream=True)

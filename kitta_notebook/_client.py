@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core, _responses
+from . import _attempt, _core, _responses
 from ._base import (
     ClientBase,
 )
@@ -131,7 +131,7 @@ class KittaClient(ClientBase):
 
     def _receive(self, request: httpx.Request) -> httpx.Response:
         """Send once and read the whole answer within the attempt's deadline and size cap."""
-        reader = _core.BodyReader(self._config, request)
+        reader = _attempt.BodyReader(self._config, request)
 
         def attempt() -> httpx.Response:
             response = self._http.send(request, stream=True)
@@ -145,7 +145,7 @@ class KittaClient(ClientBase):
                 response.close()
             return reader.finish(response)
 
-        return _core.within_deadline(reader, attempt)
+        return _attempt.within_deadline(reader, attempt)
 
     def server_info(self, *, refresh: bool = False) -> ServerInfo:
         """Model ids (and prices, where the server publishes them) from its OpenAPI schema.
