@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from ._private_loop import run_in_private_loop
+from ._redact import redact_text
 from ._version import __version__
 from .errors import DownloadError
 from .validation import is_public_host
@@ -242,13 +243,12 @@ def _size(count: int) -> str:
     return f"{count} bytes"
 
 
-_USERINFO = re.compile(r"([A-Za-z][\w+.-]*://)[^/\s@'\"<>]*@")
 _QUERY = re.compile(r"\?[^\s'\"<>]*")
 
 
 def _exception_text(exc: BaseException) -> str:
-    """An exception's text with credentials and queries cut out of any URL in it."""
-    cleaned = _QUERY.sub("", _USERINFO.sub(r"\1", str(exc)))
+    """An exception's text, redacted (`redact_text`), and with every URL's query cut."""
+    cleaned = _QUERY.sub("", redact_text(str(exc)))
     return " ".join(cleaned.split())[:200] or "no detail"
 
 
