@@ -251,6 +251,15 @@ class ClientBase:
             self.recorder.outcome_unknown(handle, error)
 
     # --- twins --------------------------------------------------------------
+    def as_sync(self) -> KittaClient:
+        """The synchronous client over the same settings, token and journal."""
+        return self._sync_client()
+
+    def as_async(self) -> AsyncKittaClient:
+        """The asynchronous client over the same settings, token and journal (for widgets
+        and `await` code that holds a `KittaClient`)."""
+        return self._async_client()
+
     def _sync_client(self) -> KittaClient:
         raise NotImplementedError
 
