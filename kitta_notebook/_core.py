@@ -6,6 +6,7 @@ tasks through this module; they differ only in how they send and sleep.
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import functools
 import json
@@ -17,7 +18,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,6 +34,9 @@ from .errors import (
 )
 from .models import LipSyncTask
 from .validation import check_poll_interval
+
+if TYPE_CHECKING:
+    from .batch.gate import RateGate
 
 # The longest `key` (re-run safety for create and batch items) a caller may give.
 MAX_KEY_LENGTH = 200
@@ -399,6 +403,13 @@ def log_response(request: httpx.Request, response: httpx.Response, started: floa
         response.status_code,
         (time.monotonic() - started) * 1000,
     )
+
+
+ACTIVE_GATE: contextvars.ContextVar[RateGate | None] = contextvars.ContextVar(
+    "kitta_batch_gate", default=None
+)
+"""The rate gate of the batch the current thread works for (None outside a batch):
+the client's request loop waits out its pause before each send and tells it every answer."""
 
 
 # --- waiting -------------------------------------------------------------------

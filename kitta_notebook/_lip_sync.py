@@ -1,17 +1,15 @@
-"""`client.lip_sync`, the synchronous resource: create, get, list, wait and watch tasks.
+"""`client.lip_sync`: create, get, list, wait for and watch tasks.
 
-It needs no event loop, so it works the same in a script, a notebook cell
-and a kernel where `nest_asyncio.apply()` was called.
+`LipSync` holds the logic; `AsyncLipSync` (the async client's) awaits the
+same methods on a worker thread (`_bridge`) and holds none of its own.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import _core, _responses
-from ._base import recorder_extras
+from . import _bridge, _core, _responses
 from ._kept import keep_finished
 from .errors import TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ._client import KittaClient
-    from .batch import BatchResult, BatchWatch, ProgressMode, TaskList
+    from .batch import AsyncBatchWatch, BatchResult, BatchWatch, ProgressMode, TaskList
     from .display.live import LiveTaskView
     from .history.keys import KeyClaim
     from .media import Preflight
@@ -138,8 +136,13 @@ class LipSync:
     ) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
         client = self._client
-        extra = recorder_extras(published, claim)
-        handle = client.recorder.before_create(client._config.origin, request.body, key, **extra)
+        handle = client.recorder.before_create(
+            client._config.origin,
+            request.body,
+            key,
+            published=published or None,
+            claim=None if claim is None else claim.token,
+        )
         try:
             response = client._request("POST", _core.TASKS_PATH, body=request.body)
         except BaseException as error:
@@ -214,7 +217,7 @@ class LipSync:
             pause = plan.next_sleep()
             if pause is None:
                 raise WaitTimeoutError(task, plan.timeout)
-            time.sleep(pause)
+            _bridge.pause(pause)
             try:
                 task._update_from(self.get(task.task_id))
             except Exception as exc:
@@ -348,6 +351,176 @@ class LipSync:
 
         return wait_many(
             self,
+            tasks,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            progress=progress,
+            concurrency=concurrency,
+        )
+
+
+class AsyncLipSync:
+    """`client.lip_sync` of `AsyncKittaClient`: `LipSync`'s methods, awaitable."""
+
+    def __init__(self, lip_sync: LipSync) -> None:
+        self._sync = lip_sync
+
+    async def create(
+        self,
+        *,
+        audio_url: MediaInput,
+        video_url: MediaInput | None = None,
+        image_url: MediaInput | None = None,
+        reference_image_url: MediaInput | None = None,
+        model: str = DEFAULT_MODEL,
+        input_mode: str | None = None,
+        duration_seconds: float | None = None,
+        key: str | None = None,
+        preflight: bool = True,
+    ) -> LipSyncTask:
+        """Create a task (spends credits); see `LipSync.create`. A create that was sent
+        is recorded even when this await is cancelled."""
+        return await _bridge.run_sync(
+            self._sync.create,
+            audio_url=audio_url,
+            video_url=video_url,
+            image_url=image_url,
+            reference_image_url=reference_image_url,
+            model=model,
+            input_mode=input_mode,
+            duration_seconds=duration_seconds,
+            key=key,
+            preflight=preflight,
+        )
+
+    async def check(
+        self,
+        *,
+        audio_url: MediaInput,
+        video_url: MediaInput | None = None,
+        image_url: MediaInput | None = None,
+        reference_image_url: MediaInput | None = None,
+        model: str = DEFAULT_MODEL,
+        input_mode: str | None = None,
+        duration_seconds: float | None = None,
+    ) -> Preflight:
+        """Check a create's inputs without creating anything; see `LipSync.check`."""
+        return await _bridge.run_sync(
+            self._sync.check,
+            audio_url=audio_url,
+            video_url=video_url,
+            image_url=image_url,
+            reference_image_url=reference_image_url,
+            model=model,
+            input_mode=input_mode,
+            duration_seconds=duration_seconds,
+        )
+
+    async def get(self, task_or_id: LipSyncTask | str) -> LipSyncTask:
+        """See `LipSync.get`."""
+        return await _bridge.run_sync(self._sync.get, task_or_id)
+
+    async def list(
+        self, *, limit: int = 20, offset: int = 0, status: TaskStatus | str | None = None
+    ) -> Page:
+        """See `LipSync.list`."""
+        return await _bridge.run_sync(self._sync.list, limit=limit, offset=offset, status=status)
+
+    def iter(
+        self, *, status: TaskStatus | str | None = None, page_size: int = 100
+    ) -> AsyncIterator[LipSyncTask]:
+        """Every task, page by page; use with `async for` (see `LipSync.iter`)."""
+        return _bridge.iterate_sync(lambda: self._sync.iter(status=status, page_size=page_size))
+
+    async def wait(
+        self,
+        task_or_id: LipSyncTask | str,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        raise_on_failure: bool = True,
+        on_poll: PollCallback | None = None,
+    ) -> LipSyncTask:
+        """Poll until the task finishes; see `LipSync.wait`. Cancelling stops the polling."""
+        return await _bridge.run_sync(
+            self._sync.wait,
+            task_or_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            raise_on_failure=raise_on_failure,
+            on_poll=on_poll,
+        )
+
+    async def watch(
+        self,
+        task_or_id: LipSyncTask | str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        embed: bool | None = None,
+        lang: str = "en",
+    ) -> LiveTaskView:
+        """Show the task in the notebook and update it live; returns at once (see `task.watch`)."""
+        task = task_or_id if isinstance(task_or_id, LipSyncTask) else await self.get(task_or_id)
+        return task.watch(poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang)
+
+    async def create_many(
+        self,
+        requests: Iterable[object],
+        *,
+        concurrency: int = 8,
+        progress: ProgressMode = "auto",
+        preflight: bool = True,
+        skip_invalid: bool = False,
+        max_credits: float | None = None,
+    ) -> BatchResult:
+        """Check, then create many tasks, `concurrency` at a time; see `LipSync.create_many`."""
+        return await _bridge.run_sync(
+            self._sync.create_many,
+            requests,
+            concurrency=concurrency,
+            progress=progress,
+            preflight=preflight,
+            skip_invalid=skip_invalid,
+            max_credits=max_credits,
+        )
+
+    def watch_many(
+        self,
+        tasks: Iterable[object],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        progress: ProgressMode = "auto",
+        concurrency: int = 8,
+    ) -> AsyncBatchWatch:
+        """`async for task in ...watch_many(tasks)`: each task as it finishes.
+
+        See `LipSync.watch_many`.
+        """
+        from .batch.async_watch import watch_many
+
+        return watch_many(
+            self._sync,
+            tasks,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            progress=progress,
+            concurrency=concurrency,
+        )
+
+    async def wait_many(
+        self,
+        tasks: Iterable[object],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        progress: ProgressMode = "auto",
+        concurrency: int = 8,
+    ) -> TaskList:
+        """Wait until every task finishes; see `LipSync.wait_many`."""
+        return await _bridge.run_sync(
+            self._sync.wait_many,
             tasks,
             timeout=timeout,
             poll_interval=poll_interval,

@@ -11,7 +11,8 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 
-from .._kept import keep_finished_async
+from .. import _bridge
+from .._kept import keep_finished
 from ..models import LipSyncTask
 from .progress import ProgressMode, ProgressView, check_progress
 from .progress_choice import open_progress
@@ -30,7 +31,7 @@ from .watch import (
 from .watch_core import LIST_PAGE_SIZE, Emit, FetchTasks, ListPage, Sleep, WatchCore, WatchOp
 
 if TYPE_CHECKING:
-    from .._async_lip_sync import AsyncLipSync
+    from .._lip_sync import LipSync
 
 
 class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
@@ -38,7 +39,7 @@ class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
 
     def __init__(
         self,
-        lip_sync: AsyncLipSync,
+        lip_sync: LipSync,
         core: WatchCore,
         progress: ProgressMode,
         tags: dict[str, ItemTags] | None = None,
@@ -70,10 +71,10 @@ class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
         async with limit:
             try:
                 if kind == "list":
-                    return await self._lip_sync.list(
-                        limit=LIST_PAGE_SIZE, offset=offset, status=name
+                    return await _bridge.run_sync(
+                        self._lip_sync.list, limit=LIST_PAGE_SIZE, offset=offset, status=name
                     )
-                return await self._lip_sync.get(name)
+                return await _bridge.run_sync(self._lip_sync.get, name)
             except Exception as exc:
                 return exc
 
@@ -113,9 +114,8 @@ class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
                 if isinstance(op, Emit):
                     answer = None
                     for task in op.tasks:
-                        await keep_finished_async(
-                            self._lip_sync._client, task
-                        )  # when keeping is on
+                        # when keeping results is on
+                        await _bridge.run_sync(keep_finished, self._lip_sync._client, task)
                         yield task
                 else:
                     answer = await self._perform(op)
@@ -130,7 +130,7 @@ class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
 
 
 def watch_many(
-    lip_sync: AsyncLipSync,
+    lip_sync: LipSync,
     tasks: Iterable[object],
     *,
     timeout: float | None = None,
@@ -144,7 +144,7 @@ def watch_many(
 
 
 async def wait_many(
-    lip_sync: AsyncLipSync,
+    lip_sync: LipSync,
     tasks: Iterable[object],
     *,
     timeout: float | None = None,

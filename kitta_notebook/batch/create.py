@@ -2,7 +2,7 @@
 
 The decisions (what is valid, which outcome an error means, the pace after a
 429, the credit limit) live in `start`, `inputs`, `gate`, `credits` and `run`;
-the driver only probes, sends, waits and reports. `async_create` is its twin.
+the driver only probes, sends, waits and reports.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import KittaError, RateLimitError
 from .credits import total_estimate
-from .gate import ACTIVE_GATE, install_hooks, may_resend
+from .gate import ACTIVE_GATE, may_resend
 from .inputs import check_items, media_stage
 from .prepare import PreparedItem
 from .progress import ProgressMode
@@ -163,7 +163,6 @@ def _create_many(
     run = start_run(lip_sync, requests, options, held)
     if not run.prepared:
         return run.result()
-    install_hooks(lip_sync._client._http)
     view = open_progress(options.progress, CREATE_TITLE, run.total)
     slots = threading.Condition()
     stop = threading.Event()

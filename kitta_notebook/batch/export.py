@@ -122,7 +122,7 @@ def _history_facts(task: LipSyncTask) -> tuple[Any, Any]:
     still has everything the task object knows.
     """
     try:
-        history = task._owner()._sync_client().history
+        history = task._owner().as_sync().history
         return history.get(task.task_id), history.kept(task.task_id)
     except Exception:
         return None, None

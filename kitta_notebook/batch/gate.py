@@ -1,29 +1,28 @@
 """The pace of one batch: a 429 anywhere slows every worker down.
 
 `RateGate` holds only numbers (a pause, how many creates may be in flight);
-the drivers do the waiting. The HTTP hooks installed on the client's pool
-let the gate see every attempt, including the core's own 429 retries; they
-are inert outside a batch (the context variable is unset there).
+the drivers do the waiting. A batch worker sets the client's `ACTIVE_GATE`
+(a context variable, re-exported here): the client's request loop then waits
+out the gate's pause before each attempt, its own 429 retries included, and
+tells the gate every answer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import random
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import httpx
-
-from .._core import retry_after_seconds
+from .._core import ACTIVE_GATE
 from ..errors import APIConnectionError, APIError, RateLimitError
 from .results import Outcome
 
 if TYPE_CHECKING:
     from .._core import ClientConfig
+
+__all__ = ["ACTIVE_GATE", "MAX_RATE_LIMIT_ROUNDS", "RateGate", "may_resend", "outcome_of"]
 
 # A 429 means the server refused the create, so resending is safe; each round
 # is one `_create_checked` call (which itself retries 429 `max_retries` times).
@@ -134,52 +133,3 @@ class RateGate:
                 self._strikes = 0
                 if self._allowed < self.limit:
                     self._allowed = min(float(self.limit), self._allowed + 1.0 / self._allowed)
-
-
-ACTIVE_GATE: contextvars.ContextVar[RateGate | None] = contextvars.ContextVar(
-    "kitta_batch_gate", default=None
-)
-"""The gate of the batch the current thread or asyncio task works for (None outside a batch)."""
-
-
-# --- the hooks that feed the gate ---------------------------------------------------------
-_HOOK_LOCK = threading.Lock()
-
-
-def _sync_request_hook(request: httpx.Request) -> None:
-    gate = ACTIVE_GATE.get()
-    while gate is not None and (delay := gate.wait_time()) > 0:
-        time.sleep(delay)
-
-
-def _sync_response_hook(response: httpx.Response) -> None:
-    gate = ACTIVE_GATE.get()
-    if gate is not None:
-        gate.on_response(response.status_code, retry_after_seconds(response))
-
-
-async def _async_request_hook(request: httpx.Request) -> None:
-    gate = ACTIVE_GATE.get()
-    while gate is not None and (delay := gate.wait_time()) > 0:
-        await asyncio.sleep(delay)
-
-
-async def _async_response_hook(response: httpx.Response) -> None:
-    _sync_response_hook(response)
-
-
-def install_hooks(http: httpx.Client | httpx.AsyncClient) -> None:
-    """Let the batch gate see every attempt; installed once per HTTP client."""
-    if isinstance(http, httpx.AsyncClient):
-        on_request: Any = _async_request_hook
-        on_response: Any = _async_response_hook
-    else:
-        on_request, on_response = _sync_request_hook, _sync_response_hook
-    with _HOOK_LOCK:
-        hooks = http.event_hooks
-        if on_request in hooks.get("request", []):
-            return
-        http.event_hooks = {
-            "request": [*hooks.get("request", []), on_request],
-            "response": [*hooks.get("response", []), on_response],
-        }

@@ -274,7 +274,7 @@ class BatchResult(Sequence[BatchItem]):
         tasks = self.tasks
         if not tasks:
             return TaskList()
-        return tasks[0]._owner()._sync_client().lip_sync.wait_many(self, **kwargs)
+        return tasks[0]._owner().as_sync().lip_sync.wait_many(self, **kwargs)
 
     def gallery(self, **options: Any) -> Any:
         """A `Gallery` of this batch's tasks, each with its key and labels (as last known:

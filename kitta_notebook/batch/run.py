@@ -18,7 +18,6 @@ from .progress import ProgressSnapshot, eta_seconds
 from .results import OUTCOMES, BatchItem, BatchResult, Outcome
 
 if TYPE_CHECKING:
-    from .._async_lip_sync import AsyncLipSync
     from .._lip_sync import LipSync
 
 CREATE_TITLE = "Creating tasks"
@@ -88,7 +87,7 @@ class CreateRun:
         )
 
 
-def placeholder(task_id: str, lip_sync: LipSync | AsyncLipSync) -> LipSyncTask:
+def placeholder(task_id: str, lip_sync: LipSync) -> LipSyncTask:
     return LipSyncTask({"taskId": task_id}, client=lip_sync._client)
 
 
@@ -127,7 +126,7 @@ def created(
     return item_result(item, "created", task=task, attempts=attempts)
 
 
-def remember_labels(lip_sync: LipSync | AsyncLipSync, result: BatchResult) -> None:
+def remember_labels(lip_sync: LipSync, result: BatchResult) -> None:
     """Write each item's labels into the client's journal, so the history and later views
     of these tasks show them too. Without a journal there is nowhere to write them."""
     journal = lip_sync._client.journal

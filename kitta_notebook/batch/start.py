@@ -30,8 +30,7 @@ from .results import BatchItem
 from .run import CreateRun
 
 if TYPE_CHECKING:
-    from .._async_lip_sync import AsyncLipSync
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
     from .._lip_sync import LipSync
     from ..history.keys import KeyClaim
 
@@ -108,7 +107,7 @@ class Planned:
 
 
 def plan_batch(
-    lip_sync: LipSync | AsyncLipSync,
+    lip_sync: LipSync,
     requests: Iterable[object],
     options: BatchOptions,
     held: HeldKeys,
@@ -140,9 +139,7 @@ def plan_batch(
     return Planned(to_check, known, problems, total)
 
 
-def needs_server_info(
-    lip_sync: LipSync | AsyncLipSync, planned: Planned, options: BatchOptions
-) -> bool:
+def needs_server_info(lip_sync: LipSync, planned: Planned, options: BatchOptions) -> bool:
     """The server's price and kind are needed to probe and estimate (preflight, the
     credit limit) and to choose a store for local files; `preflight=False` with no
     limit and no local file costs no extra request, as with `create()`."""
@@ -154,13 +151,11 @@ def needs_server_info(
     )
 
 
-def known_server_info(lip_sync: LipSync | AsyncLipSync) -> ServerInfo:
+def known_server_info(lip_sync: LipSync) -> ServerInfo:
     return lip_sync._client._server_info or ServerInfo()
 
 
-def learn_prices(
-    lip_sync: LipSync | AsyncLipSync, info: ServerInfo, planned: Planned
-) -> dict[str, Price]:
+def learn_prices(lip_sync: LipSync, info: ServerInfo, planned: Planned) -> dict[str, Price]:
     """Each model's price: published, else learned from the journal (blocking: SQLite)."""
     models = {str(item.fields.get("model")) for item in planned.to_check}
     if not models:
@@ -175,7 +170,7 @@ def build_run(
     info: ServerInfo,
     prices: Mapping[str, Price],
     options: BatchOptions,
-    lip_sync: LipSync | AsyncLipSync,
+    lip_sync: LipSync,
 ) -> CreateRun:
     """Step 3: refuse, or skip and warn; check the credit limit; nothing is sent here."""
     known = {**prices}

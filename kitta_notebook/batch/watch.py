@@ -36,7 +36,6 @@ from .watch_core import (
 )
 
 if TYPE_CHECKING:
-    from .._async_lip_sync import AsyncLipSync
     from .._lip_sync import LipSync
 
 WATCH_TITLE = "Waiting for tasks"
@@ -105,7 +104,7 @@ class WatchFacts:
 
 
 def make_core(
-    lip_sync: LipSync | AsyncLipSync,
+    lip_sync: LipSync,
     tasks: Iterable[object],
     timeout: float | None,
     poll_interval: float | None,

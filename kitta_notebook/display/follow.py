@@ -23,8 +23,8 @@ from ..errors import NotFoundError, WaitTimeoutError
 from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
-    from .._base import ClientBase
+    from .._client import AsyncKittaClient
+    from .._client import KittaClient as ClientBase
     from ..models import LipSyncTask
 
 Phase = Literal["following", "loading_video", "finished", "timed_out", "stopped", "failed"]
@@ -157,9 +157,9 @@ async def async_client_for(owner: ClientBase, private: bool) -> AsyncIterator[As
     short-lived one with the same configuration on a private loop (loops don't share
     connections). A task's own client is never replaced."""
     if not private:
-        yield owner._async_client()
+        yield owner.as_async()
         return
-    from .._async_client import AsyncKittaClient
+    from .._client import AsyncKittaClient
 
     client = AsyncKittaClient(_config=owner._config)
     try:

@@ -35,7 +35,7 @@ from .reconcile import (
 )
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
 
 __all__ = [
     "PAGE_SIZE",

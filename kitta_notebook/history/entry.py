@@ -17,7 +17,7 @@ from ..models import LipSyncTask, TaskStatus, parse_timestamp
 from . import schema
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
 
 __all__ = [
     "ACTIVE_STATES",

@@ -16,7 +16,7 @@ import functools
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from .. import _core, _hooks
+from .. import _bridge, _core, _hooks
 from ..errors import KittaError, NotFoundError
 from ..models import LipSyncTask
 from .base import (
@@ -40,9 +40,8 @@ from .reconcile import ReconcileReport
 from .schema import STATE_UNKNOWN_STATUS
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
-    from .._base import ClientBase
-    from .._client import KittaClient
+    from .._client import AsyncKittaClient, KittaClient
+    from .._client import KittaClient as ClientBase
 
 __all__ = ["AsyncHistory", "History", "areconcile_journal", "reconcile_journal"]
 
@@ -62,8 +61,8 @@ def _task_id(ref: Ref) -> str:
 class _HistoryBase:
     """The journal side, shared by the twins (free of network I/O)."""
 
-    def __init__(self, client: ClientBase) -> None:
-        self._client = client
+    def __init__(self, client: ClientBase | AsyncKittaClient) -> None:
+        self._client = client.as_sync()
 
     @property
     def journal(self) -> Journal:
@@ -297,22 +296,8 @@ def reconcile_journal(journal: Journal, client: KittaClient, **options: Any) -> 
 async def areconcile_journal(
     journal: Journal, client: AsyncKittaClient, **options: Any
 ) -> ReconcileReport:
-    """The async driver of a `ReconcileRun`: journal steps in a worker thread."""
-    run = ReconcileRun(journal, **options)
-    if not await asyncio.to_thread(run.start):
-        return await asyncio.to_thread(run.finish)
-    while run.walk.more:
-        sent = now()
-        params = list_params(run.walk.offset)
-        response = await client._request("GET", _core.TASKS_PATH, params=params)
-        page, sample = page_of(response, client, run.walk.offset, sent)
-        await asyncio.to_thread(run.walk.take, page, sample)
-    for task_id in await asyncio.to_thread(run.undated):
-        try:
-            await client.lip_sync.get(task_id)
-        except KittaError:
-            continue
-    return await asyncio.to_thread(run.finish)
+    """`reconcile_journal` awaited on a worker thread."""
+    return await _bridge.run_sync(reconcile_journal, journal, client.as_sync(), **options)
 
 
 def _in_thread(

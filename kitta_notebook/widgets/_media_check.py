@@ -29,7 +29,7 @@ from ..server_info import ServerInfo
 from . import _async
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
 
 MediaValue = str | LocalBlob
 

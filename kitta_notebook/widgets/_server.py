@@ -17,7 +17,7 @@ from ..server_info import ServerInfo
 from ._messages import find_balance
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
 
 # Which sandbox samples "use samples" fills in, per form field.
 SAMPLE_FIELDS = {
@@ -43,12 +43,12 @@ async def load_server_info(
     model is not allowed (the sandbox's usage does), that model is not offered:
     picking it could only end in a 403.
     """
-    info = await client._async_client().server_info()
+    info = await client.as_async().server_info()
     local = in_process_samples(client.base_url, sandbox)
     if local:
         info = replace(info, is_sandbox=True, samples=local)
     try:
-        usage = await client._async_client().usage()
+        usage = await client.as_async().usage()
     except Exception:  # the usage body is undocumented; without it, offer every model
         return info, None
     return replace(info, models=allowed_models(info.models, usage)), find_balance(usage)

@@ -38,7 +38,7 @@ from ..i18n import Lang, text
 from ..server_info import ServerInfo
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
     from ..models import LipSyncTask
 
 SHARE_TOKEN_ENV = "KITTA_SHARE_SERVER_TOKEN"
@@ -191,7 +191,7 @@ class VisitorPlan:
             return None, ""
         checked: dict[str, Any] = {k: v for k, v in arguments.items() if k != "duration_seconds"}
         try:
-            preflight = await self.client._async_client().lip_sync.check(**checked)
+            preflight = await self.client.as_async().lip_sync.check(**checked)
         except Exception:  # an unreadable medium: the cap cannot be checked
             return None, text("visitor_no_estimate", lang)
         estimates = [preflight.estimated_credits]
@@ -216,7 +216,7 @@ class VisitorPlan:
     async def token_refused(self) -> bool:
         """Ask the service whether the visitor's token works; drop it when refused (401)."""
         try:
-            await self.client._async_client().usage()
+            await self.client.as_async().usage()
         except AuthenticationError:
             forget_token(self.client)
             return True

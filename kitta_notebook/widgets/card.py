@@ -35,7 +35,7 @@ from ._messages import describe_error
 from .status import StatusIndicator
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
+    from .._client import AsyncKittaClient
     from ..models import LipSyncTask
 
 # Generous: real renders can take minutes; the task keeps running after it anyway.
@@ -238,7 +238,7 @@ class TaskCard:
             self._follow_task.cancel()
 
     def _client(self) -> AsyncKittaClient:
-        return self.task._owner()._async_client()
+        return self.task._owner().as_async()
 
     async def _follow(self) -> None:
         ticker = background.spawn(self._tick())

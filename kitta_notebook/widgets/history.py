@@ -44,8 +44,8 @@ from .history_detail import SelectedTaskView
 from .history_table import GRID_COLUMNS, GRID_GAP, Row, Shared, esc, grid_header
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
-    from .._base import ClientBase
+    from .._client import AsyncKittaClient
+    from .._client import KittaClient as ClientBase
     from ..display.history_html import JournalEntry, JournalSummary
     from ..models import LipSyncTask
 
@@ -104,7 +104,7 @@ class HistoryBrowser(SelectedTaskView):
             reason = "journal=False" if client.has_token else "no API token"
             raise JournalError(text("history_no_journal", "en", reason=reason))
         # Journal reads are local and quick: the sync history serves every redraw.
-        self.history = client._sync_client().history
+        self.history = client.as_sync().history
         if not isinstance(page_size, int) or page_size < 1:
             raise ValidationError([("page_size", "page_size must be a whole number ≥ 1.")])
         self.page_size = page_size
@@ -346,7 +346,7 @@ class HistoryBrowser(SelectedTaskView):
             return self._live_task
         if not self._unfinished():
             return None
-        client = self.client._async_client()
+        client = self.client.as_async()
         self._live_task = background.spawn(
             follow_active(self.live_rows, client, self._unfinished), name="kitta-history-live"
         )

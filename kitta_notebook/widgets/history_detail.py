@@ -25,8 +25,8 @@ from .compare import Compare
 from .history_table import esc
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
-    from .._base import ClientBase
+    from .._client import AsyncKittaClient
+    from .._client import KittaClient as ClientBase
     from ..display.history_html import JournalEntry
     from ..models import LipSyncTask
     from .history_table import Row

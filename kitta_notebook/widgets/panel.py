@@ -48,7 +48,7 @@ from .card import TaskCard
 from .form import MEDIA_ACCEPT, LipSyncForm
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
 
 
 class SecretInput(widgets.Password):  # type: ignore[misc]
@@ -302,7 +302,7 @@ class LipSyncPanel:
             with warnings.catch_warnings():
                 # The panel shows each media warning next to its field instead.
                 warnings.simplefilter("ignore", MediaWarning)
-                task = await self.client._async_client().lip_sync.create(**arguments)
+                task = await self.client.as_async().lip_sync.create(**arguments)
         except ValidationError as exc:  # e.g. a medium refused by the create's preflight
             self.visitors.failed(spend, exc)
             self.form.show_errors(exc.fields)
@@ -528,7 +528,7 @@ class LipSyncPanel:
     async def _refresh_balance(self) -> None:
         """The balance after a create (the server charged it), for the next estimate."""
         try:
-            self.balance = find_balance(await self.client._async_client().usage())
+            self.balance = find_balance(await self.client.as_async().usage())
         except Exception:
             return  # the usage body is undocumented: keep what was known
         self._update_estimate()
@@ -537,7 +537,7 @@ class LipSyncPanel:
         balance = None
         if isinstance(exc, InsufficientCreditsError):
             try:
-                balance = find_balance(await self.client._async_client().usage())
+                balance = find_balance(await self.client.as_async().usage())
             except Exception:
                 balance = None  # the usage body is undocumented: no balance, no guess
         return describe_error(exc, self.lang, balance=balance, model=model)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from kitta_notebook import KittaClient, LipSyncTask
 from kitta_notebook._base import ClientBase
+
+from kitta_notebook import KittaClient, LipSyncTask
 
 TOKEN = "tok-download-tests"
 

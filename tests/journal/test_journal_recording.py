@@ -259,11 +259,11 @@ def test_the_async_twin_and_private_clients_share_the_journal_or_its_absence() -
         return httpx.Response(200, json=dto())
 
     client = mock_client(handler)
-    twin = client._async_client()
+    twin = client.as_async()
     assert twin.journal is client.journal
     off = mock_client(handler, token="tok-off", journal=False)
     assert off.journal is None
-    assert off._async_client().journal is None
+    assert off.as_async().journal is None
 
 
 def test_journal_false_writes_nothing() -> None:

@@ -232,7 +232,7 @@ def test_other_create_errors_are_readable(sb: Sandbox, case: str, expected: str)
 
 def test_404_while_following_a_task_stops_with_a_readable_note(sb: Sandbox) -> None:
     async def body() -> None:
-        client = sb.client(TOKEN)._async_client()
+        client = sb.client(TOKEN).as_async()
         ghost = LipSyncTask({"taskId": "lip_task_nope", "status": "pending"}, client=client)
         card = TaskCard(ghost, poll_interval=POLL)
         card.start()
