@@ -67,6 +67,10 @@ class KittaClient:
         self.recorder: JournalRecorder = JournalRecorder(self._config)
         if http_client is None:
             self._http, self._pool_keeps_deadline = _attempt.deadline_client()
+        elif not isinstance(http_client, httpx.Client):  # e.g. an httpx.AsyncClient
+            raise ValidationError(
+                [("http_client", "must be an httpx.Client (the async client runs it on a thread)")]
+            )
         else:
             self._http, self._pool_keeps_deadline = http_client, False
         self._server_info: ServerInfo | None = None

@@ -465,7 +465,7 @@ def test_async_client_shares_the_same_rules() -> None:
         client = AsyncKittaClient(
             TOKEN,
             base_url=BASE,
-            http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+            http_client=httpx.Client(transport=httpx.MockTransport(handler)),
             max_retries=3,
         )
         async with client:
@@ -477,3 +477,11 @@ def test_async_client_shares_the_same_rules() -> None:
 
     asyncio.run(main())
     assert len(handler.requests) == 1
+
+
+def test_an_async_http_client_is_refused_with_a_clear_error() -> None:
+    """The engine is synchronous: an `httpx.AsyncClient` would fail at the first request."""
+    http = httpx.AsyncClient()
+    with pytest.raises(ValidationError, match="httpx.Client"):
+        AsyncKittaClient(TOKEN, base_url=BASE, http_client=http)  # type: ignore[arg-type]
+    asyncio.run(http.aclose())
