@@ -383,8 +383,7 @@ class AsyncKittaClient:
 
         return AsyncHistory(self)
 
-    async def aclose(self) -> None:
-        await _bridge.run_sync(self._sync.close)
+    aclose = _bridge.awaitable(KittaClient.close)
 
     async def __aenter__(self) -> AsyncKittaClient:
         return self
@@ -400,29 +399,7 @@ class AsyncKittaClient:
         """This client (for code that accepts either flavour)."""
         return self
 
-    async def server_info(self, *, refresh: bool = False) -> ServerInfo:
-        """See `KittaClient.server_info`."""
-        return await _bridge.run_sync(self._sync.server_info, refresh=refresh)
-
-    async def usage(self) -> dict[str, Any]:
-        """See `KittaClient.usage`."""
-        return await _bridge.run_sync(self._sync.usage)
-
-    async def fetch_bytes(self, url: str, *, max_bytes: int, timeout: float = 60.0) -> bytes | None:
-        """See `KittaClient.fetch_bytes`."""
-        return await _bridge.run_sync(
-            self._sync.fetch_bytes, url, max_bytes=max_bytes, timeout=timeout
-        )
-
-    async def download(
-        self,
-        task: LipSyncTask | str,
-        path: str | Path | None = None,
-        *,
-        overwrite: bool | None = None,
-        timeout: float | None = None,
-    ) -> Path:
-        """Save a task's result video; see `KittaClient.download`."""
-        return await _bridge.run_sync(
-            self._sync.download, task, path, overwrite=overwrite, timeout=timeout
-        )
+    server_info = _bridge.awaitable(KittaClient.server_info)
+    usage = _bridge.awaitable(KittaClient.usage)
+    fetch_bytes = _bridge.awaitable(KittaClient.fetch_bytes)
+    download = _bridge.awaitable(KittaClient.download)

@@ -360,96 +360,28 @@ class LipSync:
 
 
 class AsyncLipSync:
-    """`client.lip_sync` of `AsyncKittaClient`: `LipSync`'s methods, awaitable."""
+    """`client.lip_sync` of `AsyncKittaClient`: `LipSync`'s methods, awaitable.
+
+    Each awaits the `LipSync` method on a worker thread: cancelling the await
+    stops a wait at once, and a create that was sent is still recorded.
+    """
 
     def __init__(self, lip_sync: LipSync) -> None:
         self._sync = lip_sync
 
-    async def create(
-        self,
-        *,
-        audio_url: MediaInput,
-        video_url: MediaInput | None = None,
-        image_url: MediaInput | None = None,
-        reference_image_url: MediaInput | None = None,
-        model: str = DEFAULT_MODEL,
-        input_mode: str | None = None,
-        duration_seconds: float | None = None,
-        key: str | None = None,
-        preflight: bool = True,
-    ) -> LipSyncTask:
-        """Create a task (spends credits); see `LipSync.create`. A create that was sent
-        is recorded even when this await is cancelled."""
-        return await _bridge.run_sync(
-            self._sync.create,
-            audio_url=audio_url,
-            video_url=video_url,
-            image_url=image_url,
-            reference_image_url=reference_image_url,
-            model=model,
-            input_mode=input_mode,
-            duration_seconds=duration_seconds,
-            key=key,
-            preflight=preflight,
-        )
-
-    async def check(
-        self,
-        *,
-        audio_url: MediaInput,
-        video_url: MediaInput | None = None,
-        image_url: MediaInput | None = None,
-        reference_image_url: MediaInput | None = None,
-        model: str = DEFAULT_MODEL,
-        input_mode: str | None = None,
-        duration_seconds: float | None = None,
-    ) -> Preflight:
-        """Check a create's inputs without creating anything; see `LipSync.check`."""
-        return await _bridge.run_sync(
-            self._sync.check,
-            audio_url=audio_url,
-            video_url=video_url,
-            image_url=image_url,
-            reference_image_url=reference_image_url,
-            model=model,
-            input_mode=input_mode,
-            duration_seconds=duration_seconds,
-        )
-
-    async def get(self, task_or_id: LipSyncTask | str) -> LipSyncTask:
-        """See `LipSync.get`."""
-        return await _bridge.run_sync(self._sync.get, task_or_id)
-
-    async def list(
-        self, *, limit: int = 20, offset: int = 0, status: TaskStatus | str | None = None
-    ) -> Page:
-        """See `LipSync.list`."""
-        return await _bridge.run_sync(self._sync.list, limit=limit, offset=offset, status=status)
+    create = _bridge.awaitable(LipSync.create)
+    check = _bridge.awaitable(LipSync.check)
+    get = _bridge.awaitable(LipSync.get)
+    list = _bridge.awaitable(LipSync.list)
+    wait = _bridge.awaitable(LipSync.wait)
+    create_many = _bridge.awaitable(LipSync.create_many)
+    wait_many = _bridge.awaitable(LipSync.wait_many)
 
     def iter(
         self, *, status: TaskStatus | str | None = None, page_size: int = 100
     ) -> AsyncIterator[LipSyncTask]:
         """Every task, page by page; use with `async for` (see `LipSync.iter`)."""
         return _bridge.iterate_sync(lambda: self._sync.iter(status=status, page_size=page_size))
-
-    async def wait(
-        self,
-        task_or_id: LipSyncTask | str,
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        raise_on_failure: bool = True,
-        on_poll: PollCallback | None = None,
-    ) -> LipSyncTask:
-        """Poll until the task finishes; see `LipSync.wait`. Cancelling stops the polling."""
-        return await _bridge.run_sync(
-            self._sync.wait,
-            task_or_id,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            raise_on_failure=raise_on_failure,
-            on_poll=on_poll,
-        )
 
     async def watch(
         self,
@@ -463,27 +395,6 @@ class AsyncLipSync:
         """Show the task in the notebook and update it live; returns at once (see `task.watch`)."""
         task = task_or_id if isinstance(task_or_id, LipSyncTask) else await self.get(task_or_id)
         return task.watch(poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang)
-
-    async def create_many(
-        self,
-        requests: Iterable[object],
-        *,
-        concurrency: int = 8,
-        progress: ProgressMode = "auto",
-        preflight: bool = True,
-        skip_invalid: bool = False,
-        max_credits: float | None = None,
-    ) -> BatchResult:
-        """Check, then create many tasks, `concurrency` at a time; see `LipSync.create_many`."""
-        return await _bridge.run_sync(
-            self._sync.create_many,
-            requests,
-            concurrency=concurrency,
-            progress=progress,
-            preflight=preflight,
-            skip_invalid=skip_invalid,
-            max_credits=max_credits,
-        )
 
     def watch_many(
         self,
@@ -502,25 +413,6 @@ class AsyncLipSync:
 
         return watch_many(
             self._sync,
-            tasks,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            progress=progress,
-            concurrency=concurrency,
-        )
-
-    async def wait_many(
-        self,
-        tasks: Iterable[object],
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        progress: ProgressMode = "auto",
-        concurrency: int = 8,
-    ) -> TaskList:
-        """Wait until every task finishes; see `LipSync.wait_many`."""
-        return await _bridge.run_sync(
-            self._sync.wait_many,
             tasks,
             timeout=timeout,
             poll_interval=poll_interval,

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
+from .. import _bridge
 from ..errors import KittaError, RateLimitError
 from .credits import total_estimate
 from .gate import ACTIVE_GATE, may_resend
@@ -184,6 +185,7 @@ def _create_many(
             run.record(future.result())
             if view is not None:
                 view.update(run.snapshot())
+            _bridge.check_cancelled()  # an awaiting caller was cancelled: send no more
     except BaseException:
         # An interrupt: send nothing more, let the creates in flight finish (each
         # is recorded by the client's recorder), then stop.

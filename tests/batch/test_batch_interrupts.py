@@ -7,6 +7,7 @@ lets them go, so "half-way" is the same point on every run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from typing import Any
@@ -38,7 +39,9 @@ class CountingRecorder:
         with self.lock:
             self.events.append(event)
 
-    def before_create(self, origin: str, body: dict[str, Any], key: str | None = None) -> object:
+    def before_create(
+        self, origin: str, body: dict[str, Any], key: str | None = None, **extra: Any
+    ) -> object:
         self._add("before")
         return None
 
@@ -57,6 +60,9 @@ class CountingRecorder:
     def seen(self, task: LipSyncTask) -> None:
         return None
 
+    def journal(self) -> None:
+        return None
+
     def count(self, event: str) -> int:
         with self.lock:
             return self.events.count(event)
@@ -68,6 +74,7 @@ class InterruptingView:
     def __init__(self, on_third: Any) -> None:
         self.updates = 0
         self.closed = False
+        self.closed_event = threading.Event()
         self.on_third = on_third
 
     def update(self, snapshot: ProgressSnapshot) -> None:
@@ -77,6 +84,7 @@ class InterruptingView:
 
     def close(self, snapshot: ProgressSnapshot) -> None:
         self.closed = True
+        self.closed_event.set()
 
 
 def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
@@ -113,34 +121,45 @@ def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
     assert view.closed
 
 
-def test_cancelling_the_async_batch_stops_sending_and_records_the_unknown(
+def test_cancelling_the_async_batch_stops_sending_and_records_every_sent_create(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def run() -> tuple[int, CountingRecorder]:
-        posts: list[int] = []
-        never = asyncio.Event()
+    """The async batch runs the sync engine: a cancel stops sending, and the creates
+    already sent finish and are recorded (never left unknown by the cancel itself)."""
+    release = threading.Event()
+    posts: list[int] = []
+    lock = threading.Lock()
 
-        async def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
             posts.append(1)
             number = len(posts)
-            if number > 3:
-                await asyncio.wait_for(never.wait(), 10)  # held until cancelled
-            return created(number)
+        if number > 3:
+            assert release.wait(10), "the test never released the held creates"
+        return created(number)
 
+    async def run() -> CountingRecorder:
+        loop = asyncio.get_running_loop()
         job: asyncio.Task[Any] | None = None
 
-        def cancel() -> None:
+        async def cancel_job() -> None:
             assert job is not None
             job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job  # the await has ended: the engine has been told
+
+        def cancel() -> None:  # on the batch's thread, as the third item finishes
+            asyncio.run_coroutine_threadsafe(cancel_job(), loop).result(10)
+            release.set()
 
         view = InterruptingView(cancel)
         monkeypatch.setattr(
             "kitta_notebook.batch.progress_choice.progress_view", lambda *a, **k: view
         )
         recorder = CountingRecorder()
-        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        http = httpx.Client(transport=httpx.MockTransport(handler))
         async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
-            c.recorder = recorder
+            c.as_sync().recorder = recorder
             job = asyncio.ensure_future(
                 c.lip_sync.create_many(
                     [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
@@ -148,10 +167,10 @@ def test_cancelling_the_async_batch_stops_sending_and_records_the_unknown(
             )
             with pytest.raises(asyncio.CancelledError):
                 await job
-        assert view.closed
-        return len(posts), recorder
+            # The batch goes on in its thread until the creates in flight are recorded.
+            assert await asyncio.to_thread(view.closed_event.wait, 10)
+        return recorder
 
-    sent, recorder = asyncio.run(run())
-    assert 3 < sent <= 3 + CONCURRENCY
-    assert recorder.count("before") == sent
-    assert recorder.count("created") == 3 and recorder.count("unknown") == sent - 3
+    recorder = asyncio.run(run())
+    assert 3 < len(posts) <= 3 + CONCURRENCY
+    assert recorder.count("before") == len(posts) == recorder.count("created")

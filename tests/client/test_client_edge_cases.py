@@ -482,6 +482,6 @@ def test_async_client_shares_the_same_rules() -> None:
 def test_an_async_http_client_is_refused_with_a_clear_error() -> None:
     """The engine is synchronous: an `httpx.AsyncClient` would fail at the first request."""
     http = httpx.AsyncClient()
-    with pytest.raises(ValidationError, match="httpx.Client"):
+    with pytest.raises(ValidationError, match=r"httpx\.Client"):
         AsyncKittaClient(TOKEN, base_url=BASE, http_client=http)  # type: ignore[arg-type]
     asyncio.run(http.aclose())
