@@ -201,11 +201,11 @@ def test_the_async_client_learns_the_price_and_confirms_it_the_same_way(
         client.lip_sync.wait(client.lip_sync.create(**media), timeout=60)
     events: list[str] = []
 
-    async def sent(request: httpx.Request) -> None:
+    def sent(request: httpx.Request) -> None:
         if request.method == "POST" and request.url.path.endswith("/lip-sync/tasks"):
             events.append("sent")
 
-    async def answered(response: httpx.Response) -> None:
+    def answered(response: httpx.Response) -> None:
         if response.request.method == "POST" and response.url.path.endswith("/lip-sync/tasks"):
             events.append("answered")
 
@@ -214,10 +214,10 @@ def test_the_async_client_learns_the_price_and_confirms_it_the_same_way(
             report = await client.lip_sync.check(**media)
             assert report.price_source == "learned from 1 task"
             assert report.estimated_credits == SAMPLE_CREDITS
-            hooks = client._http.event_hooks
-            client._http.event_hooks = {
-                "request": [*hooks.get("request", []), sent],
-                "response": [*hooks.get("response", []), answered],
+            http = client.as_sync()._http  # the async client runs the sync one's pool
+            http.event_hooks = {
+                "request": [*http.event_hooks.get("request", []), sent],
+                "response": [*http.event_hooks.get("response", []), answered],
             }
             result = await client.lip_sync.create_many(
                 batch_of(unpriced, 3), progress=False, concurrency=3, max_credits=1287
