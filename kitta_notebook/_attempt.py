@@ -146,12 +146,6 @@ class _DeadlineBackend:
         bounded = _bounded(timeout, "ConnectTimeout")
         return _DeadlineStream(self._backend.connect_tcp(host, port, bounded, **options))
 
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, **options: Any
-    ) -> _DeadlineStream:
-        bounded = _bounded(timeout, "ConnectTimeout")
-        return _DeadlineStream(self._backend.connect_unix_socket(path, bounded, **options))
-
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
 

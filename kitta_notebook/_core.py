@@ -1,7 +1,5 @@
-"""The logic shared by the sync and async clients, free of I/O.
-
-Both clients build requests, read responses, decide on retries and poll
-tasks through this module; they differ only in how they send and sleep.
+"""The client's facts and decisions, free of I/O: configuration, the token,
+how a request is built, when to retry, and how long to wait between polls.
 """
 
 from __future__ import annotations
@@ -246,7 +244,7 @@ class ClientConfig:
     # --- requests -----------------------------------------------------------
     def build_request(
         self,
-        http: httpx.Client | httpx.AsyncClient,
+        http: httpx.Client,
         method: str,
         path: str,
         *,
@@ -275,9 +273,7 @@ class ClientConfig:
         request.headers["Authorization"] = self.token.bearer()  # the request's own copy
         return request
 
-    def _merged_headers(
-        self, http: httpx.Client | httpx.AsyncClient, *, json_body: bool
-    ) -> httpx.Headers:
+    def _merged_headers(self, http: httpx.Client, *, json_body: bool) -> httpx.Headers:
         key = (id(http), json_body)
         cached = self._header_cache.get(key)
         if cached is None:
@@ -415,7 +411,7 @@ the client's request loop waits out its pause before each send and tells it ever
 # --- waiting -------------------------------------------------------------------
 @dataclass
 class WaitPlan:
-    """The deadline and pacing of one `wait()`; shared by the sync and async loops."""
+    """The deadline and pacing of one `wait()`."""
 
     config: ClientConfig
     timeout: float

@@ -234,7 +234,7 @@ def test_the_async_twin_runs_the_same_cycle() -> None:
     service.before(4, service.set("succeeded"))
 
     async def run() -> list[str]:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(service))
+        http = httpx.Client(transport=httpx.MockTransport(service))
         async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
             watch = c.lip_sync.watch_many(ids(service), poll_interval=0, progress=False)
             seen = [task.task_id async for task in watch]
@@ -286,12 +286,6 @@ class InFlight:
         self._leave()
         return self.service(request)
 
-    async def async_(self, request: httpx.Request) -> httpx.Response:
-        self._enter()
-        await asyncio.sleep(0.005)
-        self._leave()
-        return self.service(request)
-
 
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_concurrency_bounds_the_requests_in_flight_sync_and_async(concurrency: int) -> None:
@@ -310,7 +304,7 @@ def test_concurrency_bounds_the_requests_in_flight_sync_and_async(concurrency: i
     counter = InFlight(service)
 
     async def run() -> None:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(counter.async_))
+        http = httpx.Client(transport=httpx.MockTransport(counter.sync))
         async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
             finished = await c.lip_sync.wait_many(
                 ids(service), poll_interval=0, progress=False, concurrency=concurrency
