@@ -7,6 +7,7 @@ Everything else is tested against the sandbox over real HTTP
 from __future__ import annotations
 
 import asyncio
+import threading
 import json
 import logging
 from collections.abc import Callable
@@ -485,3 +486,31 @@ def test_an_async_http_client_is_refused_with_a_clear_error() -> None:
     with pytest.raises(ValidationError, match=r"httpx\.Client"):
         AsyncKittaClient(TOKEN, base_url=BASE, http_client=http)  # type: ignore[arg-type]
     asyncio.run(http.aclose())
+
+
+def test_cancelling_an_awaited_wait_stops_the_polling_at_once() -> None:
+    """The async client runs the sync `wait` on a thread; its pause ends with the cancel."""
+    polled = threading.Event()
+    gets: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        gets.append(request.url.path)
+        polled.set()
+        return httpx.Response(200, json={"taskId": "lip_task_w", "status": "processing"})
+
+    before = set(threading.enumerate())
+
+    async def main() -> None:
+        http = httpx.Client(transport=httpx.MockTransport(handler))
+        async with AsyncKittaClient(TOKEN, base_url=BASE, http_client=http, journal=False) as c:
+            waiting = asyncio.ensure_future(c.lip_sync.wait("lip_task_w", poll_interval=60))
+            assert await asyncio.to_thread(polled.wait, 10)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+
+    asyncio.run(main())
+    for thread in set(threading.enumerate()) - before:
+        thread.join(10)  # a pause that ignored the cancel would last 60 s
+        assert not thread.is_alive(), thread.name
+    assert len(gets) == 1
