@@ -34,7 +34,7 @@ def mock_client(handler: Handler, token: str = "tok-test", **options: Any) -> Ki
 def mock_async_client(
     handler: Handler, token: str = "tok-test", **options: Any
 ) -> AsyncKittaClient:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx.Client(transport=httpx.MockTransport(handler))
     return AsyncKittaClient(token, base_url=BASE, http_client=http, max_retries=0, **options)
 
 
