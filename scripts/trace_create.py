@@ -34,7 +34,7 @@ def main() -> int:
             audio = Path(home) / "voice.wav"
             shutil.copyfile(SAMPLES / "video.mp4", video)
             shutil.copyfile(SAMPLES / "speech-en.wav", audio)
-            root = str(Path(__import__(PACKAGE).__file__).parent)
+            root = str(Path(str(__import__(PACKAGE).__file__)).parent)
             functions: Counter[tuple[str, str]] = Counter()
             sends: list[str] = []
 
