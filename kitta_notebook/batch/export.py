@@ -35,12 +35,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .._media_files import open_temp
 from .._redact import redact_url
-from .._written import EXPORT, conflicts, intact, remember, sha256_of
+from .._written import EXPORT, atomic_write, conflicts, intact, remember, sha256_of
 from ..errors import DownloadError, FileConflictError, KittaError
+from ..i18n import status_style
 from ..models import LipSyncTask
-from .export_html import index_html
+from ..validation import check_url
 
 if TYPE_CHECKING:
     from .results import BatchItem, BatchResult, ItemTags
@@ -122,7 +122,7 @@ def _history_facts(task: LipSyncTask) -> tuple[Any, Any]:
     still has everything the task object knows.
     """
     try:
-        history = task._owner()._sync_client().history
+        history = task._owner().as_sync().history
         return history.get(task.task_id), history.kept(task.task_id)
     except Exception:
         return None, None
@@ -233,14 +233,8 @@ def _plan(row: ExportRow, kept: Any, folder: Path, posters: bool) -> _Planned | 
 def _put(target: Path, write: Callable[[IO[bytes]], str]) -> None:
     """Write `target` atomically through `write` (which returns the sha256), and record it."""
     target.parent.mkdir(exist_ok=True)
-    handle, temp = open_temp(target)
-    try:
-        with handle:
-            sha256 = write(handle)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as (handle, _):
+        sha256 = write(handle)
     remember(target, EXPORT, target.stat().st_size, sha256)
 
 
@@ -362,6 +356,106 @@ def _csv(rows: list[ExportRow]) -> str:
     for row in rows:
         writer.writerow([_cell(getattr(row, name)) for name in MANIFEST_FIELDS])
     return stream.getvalue()
+
+
+# --- index.html: static, self-contained, every value escaped ---
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif;
+margin:24px;color:#1f2328;background:#f6f8fa;font-size:14px;line-height:1.45}
+h1{font-size:20px;margin:0 0 4px}.summary{color:#59636e;margin-bottom:16px}
+.grid{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;
+flex:1 1 320px;max-width:480px;min-width:280px}
+.key{font-weight:700;word-break:break-all}.label{display:inline-block;padding:0 8px;
+border-radius:999px;background:#ddf4ff;color:#0a3069;font-size:12px;margin-left:4px}
+.badge{display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;font-size:12px}
+video,img.poster{width:100%;border-radius:6px;background:#000;margin:6px 0}
+table{border-collapse:collapse;width:100%}td{padding:1px 8px 1px 0;vertical-align:top}
+td.k{color:#59636e;white-space:nowrap}.error{color:#9b1c1c}code{word-break:break-all}
+""".strip()
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _badge(row: ExportRow) -> str:
+    name = row.status or row.outcome or "unknown"
+    style = status_style(row.status if row.status else "unknown")
+    return (
+        f'<span class="badge" data-status="{esc(name)}" '
+        f'style="color:{style.color};background:{style.background}">{esc(name)}</span>'
+    )
+
+
+def _media(row: ExportRow) -> str:
+    if row.local_path:
+        poster = f' poster="{esc(row.poster)}"' if row.poster else ""
+        return (
+            f'<video controls preload="metadata" playsinline{poster} '
+            f'src="{esc(row.local_path)}"></video>'
+        )
+    url, _ = check_url(row.result_url, require_public=False)  # http(s) only, never script
+    if url:
+        return (
+            f'<p><a href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
+            "Result video (online; the link may expire)</a></p>"
+        )
+    return ""
+
+
+def _facts(row: ExportRow) -> str:
+    pairs = [
+        ("task", f"<code>{esc(row.task_id)}</code>" if row.task_id else "—"),
+        ("outcome", esc(row.outcome)) if row.outcome else None,
+        ("credits", esc(row.credits) if row.credits is not None else "—"),
+        ("model", esc(row.model)) if row.model else None,
+        ("mode", esc(row.input_mode)) if row.input_mode else None,
+        ("audio", f"<code>{esc(row.audio_url)}</code>") if row.audio_url else None,
+        ("video", f"<code>{esc(row.video_url)}</code>") if row.video_url else None,
+        ("image", f"<code>{esc(row.image_url)}</code>") if row.image_url else None,
+        ("created", esc(row.created_at)) if row.created_at else None,
+        ("completed", esc(row.completed_at)) if row.completed_at else None,
+        (
+            ("processing", f"{row.processing_seconds:.1f} s")
+            if row.processing_seconds is not None
+            else None
+        ),
+        ("error", f'<span class="error">{esc(row.error)}</span>') if row.error else None,
+    ]
+    cells = "".join(
+        f'<tr><td class="k">{name}</td><td>{value}</td></tr>' for name, value in filter(None, pairs)
+    )
+    return f"<table>{cells}</table>"
+
+
+def _card(row: ExportRow) -> str:
+    head = [f'<span class="key">{esc(row.key)}</span>'] if row.key else []
+    head += [f'<span class="label">{esc(label)}</span>' for label in row.labels]
+    head.append(_badge(row))
+    return (
+        f'<div class="card" data-task-id="{esc(row.task_id)}">'
+        f"<div>{' '.join(head)}</div>{_media(row)}{_facts(row)}</div>"
+    )
+
+
+def index_html(title: str, rows: list[ExportRow]) -> str:
+    """The whole page."""
+    succeeded = sum(1 for row in rows if row.status == "succeeded")
+    failed = sum(1 for row in rows if row.status == "failed" or row.error)
+    credits = sum(row.credits or 0 for row in rows)
+    summary = (
+        f"{len(rows)} tasks · {succeeded} succeeded · {failed} with an error · "
+        f"{credits:,} credits · manifests: "
+        '<a href="manifest.csv">manifest.csv</a>, <a href="manifest.json">manifest.json</a>'
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{esc(title)}</h1><div class="summary">{summary}</div>'
+        f'<div class="grid">{"".join(_card(row) for row in rows)}</div></body></html>'
+    )
 
 
 # --- entry points -------------------------------------------------------------------------
