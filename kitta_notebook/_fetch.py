@@ -330,15 +330,28 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=True)
 
 
-def media_client(
+class DeadlineExceeded(Exception):
+    """A bounded GET did not finish within its wall-clock deadline."""
+
+
+def _get(
     url: str,
+    deadline: float,
     timeout: httpx.Timeout,
-    transport: httpx.BaseTransport | None = None,
+    read: Callable[[httpx.Response, threading.Event], T],
+    *,
+    headers: Mapping[str, str] | None = None,
     trust_env: bool = True,
-) -> httpx.Client:
-    """An httpx client for a media host: no token, bounded and guarded redirects,
-    no compression asked for."""
-    return httpx.Client(
+    transport: httpx.BaseTransport | None = None,
+) -> T:
+    """GET `url` without a token and `read(response, stop)` on a worker thread, given up
+    at `deadline` seconds whatever the byte rate (`DeadlineExceeded`).
+
+    The caller only waits, so an interrupt or a cancelled await (`_bridge`) ends
+    the wait at once too. Giving up sets `stop` (the worker then hands nothing
+    more on) and closes the connection under the worker's read.
+    """
+    http = httpx.Client(
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         timeout=timeout,
@@ -348,27 +361,14 @@ def media_client(
         transport=transport,
         trust_env=trust_env,
     )
-
-
-class DeadlineExceeded(Exception):
-    """A bounded GET did not finish within its wall-clock deadline."""
-
-
-def _within(deadline: float, http: httpx.Client, work: Callable[[threading.Event], T]) -> T:
-    """`work(stop)` run on a worker thread, given up at `deadline` seconds at any byte rate.
-
-    The caller only waits, so an interrupt or a cancelled await (`_bridge`) also
-    ends the wait at once. Giving up sets `stop` (the worker then hands nothing
-    more to a sink) and closes the connection under the worker's read.
-    """
-    done = threading.Event()
-    stop = threading.Event()
+    done, stop = threading.Event(), threading.Event()
     result: list[T] = []
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            result.append(work(stop))
+            with http, http.stream("GET", url, headers=dict(headers or {})) as response:
+                result.append(read(response, stop))
         except BaseException as exc:  # handed to the caller
             failure.append(exc)
         finally:
@@ -412,24 +412,24 @@ def get_capped(
     """GET `url`, keep at most `cap(status)` decoded bytes, all within `deadline` seconds.
 
     For reads that are small by nature (a probe's Range requests, a revalidation).
-    The deadline is wall-clock time for the whole request, whatever the byte rate:
-    it raises `DeadlineExceeded`; a refused redirect raises `RedirectRefused`, a body
-    that cannot be decoded `UnreadableBody`; transport failures stay httpx errors.
+    The deadline raises `DeadlineExceeded`; a refused redirect `RedirectRefused`, a
+    body that cannot be decoded `UnreadableBody`; transport failures stay httpx errors.
     """
-    http = media_client(url, httpx.Timeout(max(deadline, 0.001)), transport, trust_env)
 
-    def transfer(stop: threading.Event) -> Answer:
-        with http, http.stream("GET", url, headers=dict(headers or {})) as response:
-            limit = cap(response.status_code)
-            body = bytearray()
-            if limit > 0:
-                for piece in decoded_pieces(response):
-                    body += piece[: limit - len(body)]
-                    if len(body) >= limit or stop.is_set():
-                        break
-            return Answer(response.status_code, response.headers, bytes(body))
+    def read(response: httpx.Response, stop: threading.Event) -> Answer:
+        limit = cap(response.status_code)
+        body = bytearray()
+        if limit > 0:
+            for piece in decoded_pieces(response):
+                body += piece[: limit - len(body)]
+                if len(body) >= limit or stop.is_set():
+                    break
+        return Answer(response.status_code, response.headers, bytes(body))
 
-    return _within(deadline, http, transfer)
+    timeout = httpx.Timeout(max(deadline, 0.001))
+    return _get(
+        url, deadline, timeout, read, headers=headers, trust_env=trust_env, transport=transport
+    )
 
 
 def fetch(
@@ -447,21 +447,19 @@ def fetch(
     check = MediaCheck(url, limits, expect)
     collected = bytearray()
     write = collected.extend if sink is None else sink
-    http = media_client(url, limits.timeout(), transport)
 
-    def transfer(stop: threading.Event) -> Fetched:
-        with http, http.stream("GET", url) as response:
-            check.on_response(response.status_code, response.headers)
-            wire = [0]
-            for chunk in decoded_pieces(response, wire):
-                check.on_chunk(chunk)
-                if stop.is_set():  # the caller gave up: its sink is closed
-                    raise DeadlineExceeded
-                write(chunk)
-            return check.finish(wire[0])
+    def read(response: httpx.Response, stop: threading.Event) -> Fetched:
+        check.on_response(response.status_code, response.headers)
+        wire = [0]
+        for chunk in decoded_pieces(response, wire):
+            check.on_chunk(chunk)
+            if stop.is_set():  # the caller gave up: its sink is closed
+                raise DeadlineExceeded
+            write(chunk)
+        return check.finish(wire[0])
 
     try:
-        fetched = _within(limits.deadline, http, transfer)
+        fetched = _get(url, limits.deadline, limits.timeout(), read, transport=transport)
     except DownloadError:
         raise
     except RedirectRefused as exc:

@@ -114,23 +114,19 @@ def download(
     it is unchanged (`_written.check_writable`); the download is also kept when
     keeping is on.
     """
-    budget = _check_timeout(timeout)
-    deadline_at = time.monotonic() + budget
+    deadline_at = time.monotonic() + _check_timeout(timeout)
     snapshot = task if not isinstance(task, str) else client.lip_sync.get(task)
-    refreshed = False
-    while True:
+    for attempt in ("first", "fresh link"):
         url, target = download_target(snapshot, path)
         check_writable(target, overwrite)
         remaining = max(0.001, deadline_at - time.monotonic())
-        limits = FetchLimits(min(budget, remaining), DEFAULT_MAX_DOWNLOAD_BYTES)
         try:
-            fetched = save(url, target, limits)
+            fetched = save(url, target, FetchLimits(remaining, DEFAULT_MAX_DOWNLOAD_BYTES))
+            break
         except DownloadError as exc:
-            if not exc.expired or refreshed:
+            if not exc.expired or attempt == "fresh link":
                 raise
-            snapshot, refreshed = client.lip_sync.get(snapshot.task_id), True
-            continue
-        break
+            snapshot = client.lip_sync.get(snapshot.task_id)
     with contextlib.suppress(OSError):  # unrecorded, the file is simply never replaced unasked
         remember(target, DOWNLOAD, fetched.size, fetched.sha256, snapshot.task_id)
     client._record_download(snapshot, target)

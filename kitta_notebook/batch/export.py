@@ -31,7 +31,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -46,12 +46,6 @@ if TYPE_CHECKING:
     from .results import BatchItem, BatchResult, ItemTags
 
 INPUT_FIELDS = ("audio_url", "video_url", "image_url", "reference_image_url")
-MANIFEST_FIELDS = (
-    "index", "task_id", "key", "labels", "outcome", "status", "error",
-    "credits", "model", "input_mode", *INPUT_FIELDS, "duration_seconds",
-    "created_at", "started_at", "completed_at", "processing_seconds",
-    "result_url", "local_path", "poster",
-)  # fmt: skip
 POSTER_SECONDS = 20.0
 """ffmpeg gets this long per poster; past it the card simply has none."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -86,6 +80,9 @@ class ExportRow:
     """The copied video, relative to the export folder."""
     poster: str | None = None
     """The poster frame, relative to the export folder."""
+
+
+MANIFEST_FIELDS = tuple(column.name for column in fields(ExportRow))
 
 
 @dataclass
@@ -204,12 +201,6 @@ def _poster(ffmpeg: str, video: Path, poster: Path) -> bool:
     return poster.is_file() and poster.stat().st_size > 0
 
 
-def _kept_source(kept: Any) -> tuple[Path, str] | None:
-    """(path, sha256) of a kept copy still as it was kept; a replaced one is never exported."""
-    source = Path(kept.path)  # a `KeptResult` of the journal
-    return (source, kept.sha256) if intact(source, kept.sha256) else None
-
-
 @dataclass
 class _Planned:
     """One row's video and poster, named before anything is written."""
@@ -222,12 +213,12 @@ class _Planned:
 
 
 def _plan(row: ExportRow, kept: Any, folder: Path, posters: bool) -> _Planned | None:
-    found = _kept_source(kept) if kept is not None else None
-    if row.task_id is None or found is None:
+    """Only a kept copy (the journal's `KeptResult`) still as it was kept is exported."""
+    if row.task_id is None or kept is None or not intact(Path(kept.path), kept.sha256):
         return None
     name = _safe_name(row.index, row.task_id)
     poster = folder / "posters" / f"{name}.jpg" if posters else None
-    return _Planned(row, found[0], found[1], folder / "videos" / f"{name}.mp4", poster)
+    return _Planned(row, Path(kept.path), kept.sha256, folder / "videos" / f"{name}.mp4", poster)
 
 
 def _put(target: Path, write: Callable[[IO[bytes]], str]) -> None:
@@ -404,28 +395,27 @@ def _media(row: ExportRow) -> str:
     return ""
 
 
+_FACTS = (
+    ("model", "model"), ("mode", "input_mode"), ("audio", "audio_url"), ("video", "video_url"),
+    ("image", "image_url"), ("created", "created_at"), ("completed", "completed_at"),
+)  # fmt: skip
+"""(label, field) of the facts a card shows after its credits, when known; URLs as code."""
+
+
 def _facts(row: ExportRow) -> str:
-    pairs = [
-        ("task", f"<code>{esc(row.task_id)}</code>" if row.task_id else "—"),
-        ("outcome", esc(row.outcome)) if row.outcome else None,
-        ("credits", esc(row.credits) if row.credits is not None else "—"),
-        ("model", esc(row.model)) if row.model else None,
-        ("mode", esc(row.input_mode)) if row.input_mode else None,
-        ("audio", f"<code>{esc(row.audio_url)}</code>") if row.audio_url else None,
-        ("video", f"<code>{esc(row.video_url)}</code>") if row.video_url else None,
-        ("image", f"<code>{esc(row.image_url)}</code>") if row.image_url else None,
-        ("created", esc(row.created_at)) if row.created_at else None,
-        ("completed", esc(row.completed_at)) if row.completed_at else None,
-        (
-            ("processing", f"{row.processing_seconds:.1f} s")
-            if row.processing_seconds is not None
-            else None
-        ),
-        ("error", f'<span class="error">{esc(row.error)}</span>') if row.error else None,
-    ]
-    cells = "".join(
-        f'<tr><td class="k">{name}</td><td>{value}</td></tr>' for name, value in filter(None, pairs)
-    )
+    pairs = [("task", f"<code>{esc(row.task_id)}</code>" if row.task_id else "—")]
+    if row.outcome:
+        pairs.append(("outcome", esc(row.outcome)))
+    pairs.append(("credits", esc(row.credits) if row.credits is not None else "—"))
+    for label, name in _FACTS:
+        value = esc(getattr(row, name))
+        if value:
+            pairs.append((label, f"<code>{value}</code>" if name.endswith("_url") else value))
+    if row.processing_seconds is not None:
+        pairs.append(("processing", f"{row.processing_seconds:.1f} s"))
+    if row.error:
+        pairs.append(("error", f'<span class="error">{esc(row.error)}</span>'))
+    cells = "".join(f'<tr><td class="k">{name}</td><td>{value}</td></tr>' for name, value in pairs)
     return f"<table>{cells}</table>"
 
 
