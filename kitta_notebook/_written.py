@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from ._home import kitta_home
 from .errors import DownloadError, ValidationError
+from .validation import check_url
 
 if TYPE_CHECKING:
     from .models import LipSyncTask
@@ -69,8 +70,6 @@ def result_suffix(url: str) -> str:
 
 def result_url(task: LipSyncTask) -> str:
     """The result URL to fetch, or a clear error why there is none."""
-    from .validation import check_url
-
     if not task.result_video_url:
         message = f"Task {task.task_id} has no result video yet (status {task.status_text})."
         raise ValidationError([("result_video_url", message)])
@@ -81,10 +80,12 @@ def result_url(task: LipSyncTask) -> str:
 
 
 # --- atomic writes ------------------------------------------------------------------------
-def open_temp(target: Path) -> tuple[IO[bytes], Path]:
-    """A hidden `.part` file beside `target`, to be renamed onto it once complete."""
+@contextlib.contextmanager
+def atomic_write(target: Path) -> Iterator[tuple[IO[bytes], Path]]:
+    """(handle, path) of a hidden `.part` file beside `target` that replaces it when the
+    block ends normally; on any failure (an interrupt included) it is removed instead."""
     try:
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by the caller)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
             mode="wb",
             dir=target.parent,
             prefix=f".{target.name[:40]}.",
@@ -96,14 +97,7 @@ def open_temp(target: Path) -> tuple[IO[bytes], Path]:
             f"Cannot write in {target.parent} ({exc.strerror or type(exc).__name__}); "
             "pass a path in a folder you can write to."
         ) from exc
-    return handle, Path(handle.name)
-
-
-@contextlib.contextmanager
-def atomic_write(target: Path) -> Iterator[tuple[IO[bytes], Path]]:
-    """(handle, temp path) of a `.part` file that replaces `target` when the block ends
-    normally; on any failure (an interrupt included) it is removed and `target` untouched."""
-    handle, temp = open_temp(target)
+    temp = Path(handle.name)
     try:
         with handle:
             yield handle, temp

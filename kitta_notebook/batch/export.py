@@ -172,11 +172,6 @@ def _item_row(item: BatchItem) -> tuple[ExportRow, Any]:
 
 
 # --- files --------------------------------------------------------------------------------
-def _safe_name(index: int, task_id: str) -> str:
-    """A short file name no task id can turn into a path or an error."""
-    return f"{index:04d}-{_UNSAFE_NAME.sub('_', task_id)[:80] or 'task'}"
-
-
 def _ffmpeg() -> str | None:
     found = shutil.which("ffmpeg")
     if found:
@@ -216,7 +211,7 @@ def _plan(row: ExportRow, kept: Any, folder: Path, posters: bool) -> _Planned | 
     """Only a kept copy (the journal's `KeptResult`) still as it was kept is exported."""
     if row.task_id is None or kept is None or not intact(Path(kept.path), kept.sha256):
         return None
-    name = _safe_name(row.index, row.task_id)
+    name = f"{row.index:04d}-{_UNSAFE_NAME.sub('_', row.task_id)[:80] or 'task'}"  # never a path
     poster = folder / "posters" / f"{name}.jpg" if posters else None
     return _Planned(row, Path(kept.path), kept.sha256, folder / "videos" / f"{name}.mp4", poster)
 
