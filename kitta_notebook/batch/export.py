@@ -30,10 +30,10 @@ import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from .._redact import redact_url
 from .._written import EXPORT, atomic_write, conflicts, intact, remember, sha256_of
@@ -216,45 +216,35 @@ def _plan(row: ExportRow, kept: Any, folder: Path, posters: bool) -> _Planned | 
     return _Planned(row, Path(kept.path), kept.sha256, folder / "videos" / f"{name}.mp4", poster)
 
 
-def _put(target: Path, write: Callable[[IO[bytes]], str]) -> None:
-    """Write `target` atomically through `write` (which returns the sha256), and record it."""
+class _Changed(Exception):
+    """A kept copy changed while it was being copied: it is not exported."""
+
+
+def _put(target: Path, chunks: Iterable[bytes], sha256: str | None = None) -> bool:
+    """Write `target` atomically from `chunks` and record it. With `sha256` (a kept
+    copy's), bytes that no longer match it are not written: False."""
     target.parent.mkdir(exist_ok=True)
-    with atomic_write(target) as (handle, _):
-        sha256 = write(handle)
-    remember(target, EXPORT, target.stat().st_size, sha256)
-
-
-def _put_bytes(target: Path, data: bytes) -> None:
-    def write(handle: IO[bytes]) -> str:
-        handle.write(data)
-        return hashlib.sha256(data).hexdigest()
-
-    _put(target, write)
+    digest = hashlib.sha256()
+    try:
+        with atomic_write(target) as (handle, _):
+            for chunk in chunks:
+                digest.update(chunk)
+                handle.write(chunk)
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise _Changed
+    except _Changed:
+        return False
+    remember(target, EXPORT, target.stat().st_size, digest.hexdigest())
+    return True
 
 
 def _copy_video(plan: _Planned) -> bool:
     """Copy the kept video, checking on the way that it is still what was kept."""
-
-    def write(handle: IO[bytes]) -> str:
-        digest = hashlib.sha256()
-        with plan.source.open("rb") as source:
-            for block in iter(lambda: source.read(1024 * 1024), b""):
-                digest.update(block)
-                handle.write(block)
-        if digest.hexdigest() != plan.sha256:
-            raise _Changed
-        return plan.sha256
-
-    try:
-        _put(plan.video, write)
-    except _Changed:
-        return False
+    with plan.source.open("rb") as source:
+        if not _put(plan.video, iter(lambda: source.read(1024 * 1024), b""), plan.sha256):
+            return False
     plan.row.local_path = f"videos/{plan.video.name}"
     return True
-
-
-class _Changed(Exception):
-    """The kept copy changed while it was being copied: it is not exported."""
 
 
 def _make_poster(plan: _Planned, ffmpeg: str | None) -> bool:
@@ -306,11 +296,11 @@ def _write(
                 report.videos += 1
                 report.posters += _make_poster(plan, ffmpeg)
             report.rows.append(row)
-        _put_bytes(report.manifest_csv, _csv(report.rows).encode("utf-8"))
+        _put(report.manifest_csv, [_csv(report.rows).encode("utf-8")])
         manifest = {"title": title, "tasks": [asdict(row) for row in report.rows]}
         text = json.dumps(manifest, ensure_ascii=False, indent=1)
-        _put_bytes(report.manifest_json, text.encode("utf-8"))
-        _put_bytes(report.index_html, index_html(title, report.rows).encode("utf-8"))
+        _put(report.manifest_json, [text.encode("utf-8")])
+        _put(report.index_html, [index_html(title, report.rows).encode("utf-8")])
     except (OSError, DownloadError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise KittaError(
