@@ -351,6 +351,7 @@ def _get(
     the wait at once too. Giving up sets `stop` (the worker then hands nothing
     more on) and closes the connection under the worker's read.
     """
+    ends = time.monotonic() + deadline
     http = httpx.Client(
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
@@ -374,7 +375,6 @@ def _get(
         finally:
             done.set()
 
-    ends = time.monotonic() + deadline
     threading.Thread(target=run, name="kitta-fetch", daemon=True).start()
     try:
         while not done.wait(max(0.0, min(_WAKE_SECONDS, ends - time.monotonic()))):
