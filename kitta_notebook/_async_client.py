@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _attempt, _core, _responses
+from . import _attempt, _bridge, _core, _responses
 from ._async_lip_sync import AsyncLipSync
 from ._base import (
     ClientBase,
 )
-from ._fetch import DecodedBody, UnreadableBody
+from ._fetch import BodyDecoder, UnreadableBody
 from .errors import DownloadError, KittaError
 from .models import LipSyncTask
 from .server_info import ServerInfo, parse_openapi
@@ -140,8 +140,13 @@ class AsyncKittaClient(ClientBase):
             response = await self._http.send(request, stream=True)
             try:
                 reader.check_declared(response)
-                async for chunk in DecodedBody(response):
-                    reader.feed(response, chunk)
+                if response.is_stream_consumed:  # built in memory by a mock transport
+                    reader.feed(response, response.content)
+                else:
+                    decoder = BodyDecoder(response.headers.get("content-encoding", ""))
+                    async for raw in response.aiter_raw():
+                        for chunk in decoder.pieces(raw):
+                            reader.feed(response, chunk)
             except UnreadableBody as exc:
                 raise reader.unreadable(exc) from None
             finally:
@@ -177,10 +182,11 @@ class AsyncKittaClient(ClientBase):
     async def fetch_bytes(self, url: str, *, max_bytes: int, timeout: float = 60.0) -> bytes | None:
         """Media bytes, fetched without the token within `timeout` seconds in all;
         None when larger than `max_bytes`. Other failures raise `DownloadError`."""
-        from ._fetch import FetchLimits, fetch_async
+        from ._fetch import FetchLimits, fetch
 
         try:
-            fetched = await fetch_async(url, FetchLimits(timeout, max_bytes), expect="any")
+            limits = FetchLimits(timeout, max_bytes)
+            fetched = await _bridge.run_sync(fetch, url, limits, expect="any")
         except DownloadError as error:
             if error.reason == "too_large":
                 return None
@@ -196,6 +202,7 @@ class AsyncKittaClient(ClientBase):
         timeout: float | None = None,
     ) -> Path:
         """Save a task's result video; see `KittaClient.download`."""
-        from ._download import download_async
-
-        return await download_async(self, task, path, overwrite=overwrite, timeout=timeout)
+        sync = self.as_sync()
+        return await _bridge.run_sync(
+            sync.download, task, path, overwrite=overwrite, timeout=timeout
+        )

@@ -11,9 +11,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from . import _core, _responses
+from . import _bridge, _core, _responses
 from ._base import recorder_extras
-from ._kept import keep_finished_async
+from ._kept import keep_finished
 from .errors import TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
 from .server_info import ServerInfo
@@ -192,7 +192,7 @@ class AsyncLipSync:
                     on_poll(task, None)
         if task._client is None:
             task._client = self._client
-        await keep_finished_async(self._client, task)  # when keeping results is on
+        await _bridge.run_sync(keep_finished, self._client, task)  # when keeping results is on
         if raise_on_failure and task.failed:
             raise TaskFailedError(task)
         return task

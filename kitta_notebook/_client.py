@@ -196,12 +196,12 @@ class KittaClient(ClientBase):
         unchanged, so a re-run cell works and a file of yours is never lost
         (`overwrite=True` replaces any file, `overwrite=False` none). `timeout`
         is the total time allowed (default 600 s,
-        `kitta_notebook._download.DEFAULT_DOWNLOAD_TIMEOUT`). What arrives must
+        `kitta_notebook._kept.DEFAULT_DOWNLOAD_TIMEOUT`). What arrives must
         be a video of the announced length, else `DownloadError` and no file
         is left. When the result host refuses an old link, the task is
         fetched once more for a fresh URL.
         """
-        from ._download import download
+        from ._kept import download
 
         return download(self, task, path, overwrite=overwrite, timeout=timeout)
 

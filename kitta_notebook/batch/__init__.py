@@ -14,7 +14,7 @@ publishes and probes every item's media, `credits` keeps `max_credits`,
 `gate` paces it after a 429, `watch_core` decides every watch cycle without
 I/O; `create`, `watch` and their `async_` twins are the thin drivers; `progress` is the
 snapshot and text bar, `progress_html` the notebook view, `progress_choice`
-picks one; `results` holds what comes back; `export` (with `export_html`)
+picks one; `results` holds what comes back; `export`
 writes a review folder.
 """
 

@@ -11,7 +11,8 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 
-from .._kept import keep_finished_async
+from .. import _bridge
+from .._kept import keep_finished
 from ..models import LipSyncTask
 from .progress import ProgressMode, ProgressView, check_progress
 from .progress_choice import open_progress
@@ -113,9 +114,8 @@ class AsyncBatchWatch(WatchFacts, AsyncIterator[LipSyncTask]):
                 if isinstance(op, Emit):
                     answer = None
                     for task in op.tasks:
-                        await keep_finished_async(
-                            self._lip_sync._client, task
-                        )  # when keeping is on
+                        client = self._lip_sync._client
+                        await _bridge.run_sync(keep_finished, client, task)  # when keeping is on
                         yield task
                 else:
                     answer = await self._perform(op)

@@ -75,7 +75,7 @@ class RangeFile(io.RawIOBase):
         block: int = BLOCK_BYTES,
         first_bytes: int = BLOCK_BYTES,
         trust_env: bool = True,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__()
         self.url = url

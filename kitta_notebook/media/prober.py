@@ -141,7 +141,7 @@ class MediaProber:
         deadline: float = DEFAULT_DEADLINE,
         byte_budget: int = DEFAULT_BYTE_BUDGET,
         fresh_seconds: float = FRESH_SECONDS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         """`transport` is for tests (an `httpx.MockTransport`); real probes use the network."""
         self.deadline = deadline

@@ -139,7 +139,7 @@ def probe_url(
     deadline: float = DEFAULT_DEADLINE,
     byte_budget: int = DEFAULT_BYTE_BUDGET,
     trust_env: bool = True,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> ProbeResult:
     """Probe a URL (no token is sent) within the limits; `transport` is for tests."""
     budget = Budget(byte_budget=byte_budget, deadline=time.monotonic() + deadline)

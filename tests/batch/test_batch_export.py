@@ -148,7 +148,7 @@ class Owner:
     def __init__(self, history: History) -> None:
         self.history = history
 
-    def _sync_client(self) -> Owner:
+    def as_sync(self) -> Owner:
         return self
 
 
