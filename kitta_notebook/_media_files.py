@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._fetch import Fetched, FetchLimits, fetch_async
+from . import _bridge
+from ._fetch import Fetched, FetchLimits, fetch
 from .errors import DownloadError, ValidationError
 
 if TYPE_CHECKING:
@@ -94,12 +95,12 @@ def open_temp(target: Path) -> tuple[IO[bytes], Path]:
     return handle, Path(handle.name)
 
 
-async def save_async(url: str, target: Path, limits: FetchLimits, client: object = None) -> Saved:
+def save(url: str, target: Path, limits: FetchLimits) -> Saved:
     """Fetch `url` into `target` atomically; on any failure no file is left behind."""
     handle, temp = open_temp(target)
     try:
         with handle:
-            fetched = await fetch_async(url, limits, sink=handle.write)
+            fetched = fetch(url, limits, sink=handle.write)
         os.replace(temp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -110,3 +111,8 @@ async def save_async(url: str, target: Path, limits: FetchLimits, client: object
             ) from exc
         raise
     return Saved(target, fetched)
+
+
+async def save_async(url: str, target: Path, limits: FetchLimits) -> Saved:
+    """`save` for async callers, on a worker thread."""
+    return await _bridge.run_sync(save, url, target, limits)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
 from .sources import LocalBlob
-from .store import Progress, PublishMixin, cumulative_progress, verified_chunks
+from .stores import Progress, PublishMixin, cumulative_progress, verified_chunks
 
 __all__ = ["MAX_EXPIRES", "MIN_EXPIRES", "S3Store"]
 
@@ -48,36 +48,27 @@ def default_addressing(endpoint_url: str | None) -> AddressingStyle:
 
 def check_expires(expires: object) -> timedelta:
     """The URL lifetime as a timedelta: seconds (int or float) or a timedelta are accepted."""
+
+    def refuse(problem: str) -> ValidationError:
+        return ValidationError([("expires", problem)])
+
     if isinstance(expires, (int, float)) and not isinstance(expires, bool):
         try:
             expires = timedelta(seconds=expires)
         except (OverflowError, ValueError):  # inf, nan, or beyond any date
-            problem = f"The expiry {expires!r} is out of range."
-            raise ValidationError([("expires", problem)]) from None
+            raise refuse(f"The expiry {expires!r} is out of range.") from None
     if not isinstance(expires, timedelta):
-        raise ValidationError(
-            [
-                (
-                    "expires",
-                    "The expiry must be a number of seconds or a datetime.timedelta "
-                    f"(1 hour to 7 days), not {type(expires).__name__}.",
-                )
-            ]
+        raise refuse(
+            "The expiry must be a number of seconds or a datetime.timedelta "
+            f"(1 hour to 7 days), not {type(expires).__name__}."
         )
     if expires < MIN_EXPIRES:
-        raise ValidationError(
-            [
-                (
-                    "expires",
-                    f"The expiry is {expires}; presigned URLs must live at least 1 hour so "
-                    "that they outlive the task (the default is 24 hours).",
-                )
-            ]
+        raise refuse(
+            f"The expiry is {expires}; presigned URLs must live at least 1 hour so "
+            "that they outlive the task (the default is 24 hours)."
         )
     if expires > MAX_EXPIRES:
-        raise ValidationError(
-            [("expires", f"The expiry is {expires}; stores sign URLs for at most 7 days.")]
-        )
+        raise refuse(f"The expiry is {expires}; stores sign URLs for at most 7 days.")
     return expires
 
 
@@ -132,8 +123,8 @@ class S3Store(PublishMixin):
             raise ValidationError([("bucket", f"{bucket!r} is not a bucket name")])
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        # Without user:password@ (S3 signs requests; a URL's userinfo is never used), so
-        # that no attribute holds it.
+        # Without user:password@ (S3 signs requests; userinfo is never used): no attribute
+        # holds it, and repr and describe() may show the endpoint as it is.
         self.endpoint_url = None if endpoint_url is None else redact_url(endpoint_url)
         self.region = region
         self.expires = check_expires(expires)
@@ -147,21 +138,12 @@ class S3Store(PublishMixin):
     def __repr__(self) -> str:
         return (
             f"S3Store(bucket={self.bucket!r}, prefix={self.prefix!r}, "
-            f"endpoint_url={self._shown_endpoint()!r}, region={self.region!r}, "
+            f"endpoint_url={self.endpoint_url!r}, region={self.region!r}, "
             f"expires={self.expires!r})"
         )
 
-    def _shown_endpoint(self) -> str | None:
-        """The endpoint without any user:password@ part."""
-        if not self.endpoint_url:
-            return None
-        parts = urlsplit(self.endpoint_url)
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{parts.hostname}{port}"
-
     def describe(self) -> str:
-        shown = self._shown_endpoint()
-        where = f" at {shown}" if shown else ""
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"s3://{self.bucket}/{self.prefix}{where}"
 
     def _s3(self) -> Any:

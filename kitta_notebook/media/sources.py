@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from ..errors import ValidationError
-from .sniff import SNIFF_BYTES, Sniffed, sniff
+from .formats import SNIFF_BYTES, Sniffed, sniff
 
 __all__ = ["LocalBlob", "SourceKind", "classify_source", "is_local_source", "to_blob"]
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import SECONDS, boto_session
+from media_helpers import priced
 
 from kitta_notebook.media import MediaProber, S3Store, SandboxStore, preflight
 from kitta_notebook.sandbox import Sandbox
@@ -75,7 +76,7 @@ def test_local_files_to_a_succeeded_sandbox_task(sandbox: Sandbox, media: dict[s
         {"video_url": media["mp4_front"], "audio_url": media["wav"]},
         sandbox_url=sandbox.origin,
         is_official=False,
-        price_per_second=100,
+        price=priced(100),
     )
     assert prepared.preflight is not None and prepared.preflight.ok
     assert prepared.preflight.estimated_credits == 250
@@ -101,7 +102,7 @@ def test_local_files_through_s3_to_a_succeeded_sandbox_task(
         {"video_url": media["mp4_end"], "audio_url": media["m4a"]},
         store=store,
         is_official=False,
-        price_per_second=100,
+        price=priced(100),
     )
     assert prepared.fields["video_url"].startswith(moto_endpoint)
     assert prepared.fields["duration_seconds"] == pytest.approx(SECONDS, abs=0.05)
@@ -121,14 +122,14 @@ def test_preflight_of_the_sandbox_samples(sandbox: Sandbox) -> None:
     good = preflight(
         {"video_url": samples["video"], "audio_url": samples["audio"]},
         is_official=False,
-        price_per_second=100,
+        price=priced(100),
     )
     assert good.ok, good.problems
     assert good.duration_seconds is not None and good.duration_seconds > 0
     bad = preflight(
         {"video_url": samples["not_media"], "audio_url": samples["missing"]},
         is_official=False,
-        price_per_second=100,
+        price=priced(100),
     )
     assert bad.problems == [
         ("video_url", "It is a text file, not a video."),

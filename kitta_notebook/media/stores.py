@@ -1,0 +1,333 @@
+"""Publishing local inputs: the `MediaStore` protocol, the one publish routine, the
+sandbox's own store, and which store a client uses.
+
+Every store keeps objects under content-addressed keys (`<sha256>.<ext>`), so the
+routine is the same for all of them: HEAD the key, upload only when it is absent, then
+hand out a URL the service can fetch. Stores supply those three primitives. `S3Store`
+(boto3, extra `[s3]`) is in `s3_store`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import httpx
+
+from .._redact import redact_url
+from ..errors import PublishError, ValidationError
+from .sources import LocalBlob, to_blob
+
+if TYPE_CHECKING:
+    from .s3_store import S3Store
+
+__all__ = [
+    "HOW_TO_CONFIGURE",
+    "MediaStore",
+    "Progress",
+    "PublishMixin",
+    "PublishedMedia",
+    "SandboxStore",
+    "resolve_store",
+    "store_from_env",
+]
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes uploaded so far, total bytes)."""
+
+
+@dataclass(frozen=True)
+class PublishedMedia:
+    """A local input now reachable at `url` (until `expires_at`; None = no expiry).
+
+    `record()` is what the journal keeps: no URL signature, no credentials.
+    """
+
+    url: str
+    expires_at: datetime | None
+    sha256: str
+    size: int
+    content_type: str
+    key: str
+    file_name: str
+    store: str
+    uploaded_bytes: int
+    """0 when the store already held these bytes (nothing was sent)."""
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "file_name": self.file_name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "content_type": self.content_type,
+            "key": self.key,
+            "store": self.store,
+            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
+        }
+
+    def __repr__(self) -> str:
+        # The URL of a presigned GET holds a signature: shown without its query.
+        return (
+            f"PublishedMedia(key={self.key!r}, size={self.size}, "
+            f"content_type={self.content_type!r}, store={self.store!r}, "
+            f"expires_at={self.expires_at!r}, uploaded_bytes={self.uploaded_bytes})"
+        )
+
+
+@runtime_checkable
+class MediaStore(Protocol):
+    """Where local inputs are published. Implementations must never put credentials
+    in `describe()`, a repr, an exception or a log line."""
+
+    def describe(self) -> str:
+        """A credential-free name for the journal, like ``s3://bucket/prefix``."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None: ...
+
+    def url_for(self, key: str) -> tuple[str, datetime | None]:
+        """A URL the service can GET without credentials, and when it stops working."""
+        ...
+
+    def publish(
+        self, source: object, *, progress: Progress | None = None, quiet: bool = False
+    ) -> PublishedMedia: ...
+
+
+def cumulative_progress(progress: Progress | None, total: int) -> Callable[[int], None]:
+    """Turn per-chunk byte counts (from any thread) into (done, total) calls."""
+    lock = threading.Lock()
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        with lock:
+            done += count
+            current = done
+        if progress is not None:
+            progress(min(current, total), total)
+
+    return advance
+
+
+def verified_chunks(blob: LocalBlob, chunk_size: int) -> Iterator[bytes]:
+    """The blob's bytes as read now, ending in a `PublishError` when they are not the
+    bytes that were hashed and checked: a file changed since must never be stored under
+    the old content address. Stores send these chunks and commit only after the last."""
+    digest = hashlib.sha256()
+    size = 0
+    with blob.open() as handle:
+        # One byte past the hashed size is enough to see that the file grew.
+        while chunk := handle.read(min(chunk_size, blob.size + 1 - size)):
+            size += len(chunk)
+            if size > blob.size:
+                break
+            digest.update(chunk)
+            yield chunk
+    if size != blob.size or digest.hexdigest() != blob.sha256:
+        raise PublishError(
+            f"{blob.name} changed after it was checked (its size or content is no longer "
+            "what was hashed), so it was not published: run the cell again to check and "
+            "publish the file as it is now.",
+            code="changed",
+        )
+
+
+def publish_blob(
+    store: MediaStore, blob: LocalBlob, *, progress: Progress | None = None
+) -> PublishedMedia:
+    """HEAD, upload when absent, then a URL: publishing the same bytes twice sends 0 bytes."""
+    key = blob.key
+    uploaded = 0
+    if not store.exists(key):
+        store.upload(blob, key, progress)
+        uploaded = blob.size
+    elif progress is not None:
+        progress(blob.size, blob.size)
+    url, expires_at = store.url_for(key)
+    return PublishedMedia(
+        url=url,
+        expires_at=expires_at,
+        sha256=blob.sha256,
+        size=blob.size,
+        content_type=blob.content_type,
+        key=key,
+        file_name=blob.name,
+        store=store.describe(),
+        uploaded_bytes=uploaded,
+    )
+
+
+class PublishMixin:
+    """`publish()` for a store that has the three primitives."""
+
+    def publish(
+        self, source: object, *, progress: Progress | None = None, quiet: bool = False
+    ) -> PublishedMedia:
+        """Publish a path, path text, bytes or binary file; see `kitta_notebook.media`."""
+        blob = source if isinstance(source, LocalBlob) else to_blob(source)
+        store: MediaStore = self  # type: ignore[assignment]
+        return publish_blob(store, blob, progress=None if quiet else progress)
+
+
+# --- the sandbox's own store: a sandbox-only route, not part of the real API ------------------
+# `PUT {base}/_sandbox/media/{key}` stores the raw body (the sandbox checks that the key's
+# sha256 matches), `HEAD` says whether a key is there, `GET` serves it with Range. These
+# requests carry no Authorization header: the Kitta token is never sent.
+ROUTE = "/_sandbox/media/"
+UPLOAD_CHUNK_BYTES = 256 * 1024
+
+
+class SandboxStore(PublishMixin):
+    """Publish local files to a running sandbox, e.g. ``SandboxStore(sandbox.origin)``.
+
+    URLs never expire (the sandbox keeps uploads as long as its store lives).
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SandboxStore({self.base_url!r})"
+
+    def describe(self) -> str:
+        return f"sandbox {self.base_url}"
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                # trust_env=False: the sandbox is local; a proxy from the environment
+                # would only get in the way.
+                self._client = httpx.Client(timeout=self._timeout, trust_env=False)
+            return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _url(self, key: str) -> str:
+        return f"{self.base_url}{ROUTE}{key}"
+
+    def exists(self, key: str) -> bool:
+        try:
+            response = self._http().head(self._url(key))
+        except httpx.HTTPError as error:
+            raise PublishError(
+                f"the sandbox at {self.base_url} could not be reached ({type(error).__name__})"
+            ) from None
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            return False
+        raise PublishError(
+            f"the sandbox answered HTTP {response.status_code} to HEAD {ROUTE}{key}",
+            code=str(response.status_code),
+        )
+
+    def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None:
+        advance = cumulative_progress(progress, blob.size)
+
+        def body() -> Iterator[bytes]:
+            for chunk in verified_chunks(blob, UPLOAD_CHUNK_BYTES):
+                yield chunk
+                advance(len(chunk))
+
+        headers = {"Content-Type": blob.content_type, "Content-Length": str(blob.size)}
+        try:
+            response = self._http().put(self._url(key), content=body(), headers=headers)
+        except httpx.HTTPError as error:
+            raise PublishError(
+                f"uploading {blob.name} to the sandbox failed ({type(error).__name__})"
+            ) from None
+        if response.status_code not in (200, 201):
+            detail = response.text[:200].strip()
+            raise PublishError(
+                f"the sandbox refused {blob.name}: HTTP {response.status_code} {detail}",
+                code=str(response.status_code),
+            )
+
+    def url_for(self, key: str) -> tuple[str, datetime | None]:
+        return self._url(key), None
+
+
+# --- which store -------------------------------------------------------------------------------
+ENV_STORE = "KITTA_MEDIA_STORE"
+ENV_ENDPOINT = "KITTA_MEDIA_ENDPOINT_URL"
+ENV_REGION = "KITTA_MEDIA_REGION"
+ENV_ADDRESSING = "KITTA_MEDIA_ADDRESSING_STYLE"
+
+HOW_TO_CONFIGURE = (
+    "The Kitta service fetches media only by URL, so a local file must be published to "
+    "storage you own first. Configure an S3-compatible bucket (pip install "
+    "'kitta-notebook[s3]'; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), "
+    "then set KITTA_MEDIA_STORE=s3://<bucket>/<prefix> and, outside AWS, "
+    "KITTA_MEDIA_ENDPOINT_URL and KITTA_MEDIA_REGION. Examples: "
+    "Aliyun OSS: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://s3.oss-cn-hangzhou.aliyuncs.com "
+    "KITTA_MEDIA_REGION=cn-hangzhou; "
+    "Tencent COS: KITTA_MEDIA_STORE=s3://my-bucket-1250000000/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://cos.ap-guangzhou.myqcloud.com "
+    "KITTA_MEDIA_REGION=ap-guangzhou; "
+    "Cloudflare R2: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://<account-id>.r2.cloudflarestorage.com "
+    "KITTA_MEDIA_REGION=auto. "
+    "Or pass store=S3Store(...) in code, or give a public http(s) URL instead."
+)
+
+
+def store_from_env(environ: Mapping[str, str] | None = None) -> S3Store | None:
+    """The `S3Store` that ``KITTA_MEDIA_STORE=s3://bucket/prefix`` names, or None if unset."""
+    env = os.environ if environ is None else environ
+    spec = env.get(ENV_STORE, "").strip()
+    if not spec:
+        return None
+    parts = urlsplit(spec)
+    if parts.scheme.lower() != "s3" or not parts.netloc:
+        shown = redact_url(spec)  # a mistaken https://key:secret@... URL is not echoed
+        raise ValidationError([(ENV_STORE, f"must look like s3://bucket/prefix, got {shown!r}")])
+    addressing = env.get(ENV_ADDRESSING, "").strip().lower() or None
+    if addressing not in (None, "auto", "path", "virtual"):
+        raise ValidationError([(ENV_ADDRESSING, "must be auto, path or virtual")])
+    from .s3_store import S3Store
+
+    return S3Store(
+        parts.netloc,
+        parts.path,
+        endpoint_url=env.get(ENV_ENDPOINT, "").strip() or None,
+        region=env.get(ENV_REGION, "").strip() or None,
+        addressing_style=addressing,  # type: ignore[arg-type]
+    )
+
+
+def resolve_store(
+    store: MediaStore | None = None,
+    *,
+    sandbox_url: str | None = None,
+    field: str = "store",
+    environ: Mapping[str, str] | None = None,
+) -> MediaStore:
+    """The store to publish with: `store` if given, else the sandbox's (when `sandbox_url`,
+    the sandbox origin, is given: a sandbox client never uploads to real storage by
+    surprise), else the environment's, else a `ValidationError` naming `field`
+    that explains how to configure one. Call it before anything is sent."""
+    if store is not None:
+        return store
+    if sandbox_url is not None:
+        return SandboxStore(sandbox_url)
+    configured = store_from_env(environ)
+    if configured is not None:
+        return configured
+    message = f"This is a local file, and no media store is set up. {HOW_TO_CONFIGURE}"
+    raise ValidationError([(field, message)])
