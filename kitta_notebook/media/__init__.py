@@ -43,18 +43,9 @@ from .preflight import (
     prober_of,
 )
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult
-from .s3_store import S3Store
+from .s3_store import HOW_TO_CONFIGURE, S3Store, resolve_store, store_from_env
 from .sources import LocalBlob, classify_source, is_local_source, to_blob
-from .stores import (
-    HOW_TO_CONFIGURE,
-    MediaStore,
-    Progress,
-    PublishedMedia,
-    PublishMixin,
-    SandboxStore,
-    resolve_store,
-    store_from_env,
-)
+from .stores import MediaStore, Progress, PublishedMedia, PublishMixin, SandboxStore
 
 if TYPE_CHECKING:
     from .._base import ClientBase

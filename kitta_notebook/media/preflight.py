@@ -16,15 +16,16 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._fetch import DeadlineExceeded, RedirectRefused, UnreadableBody, get_capped
 from ..errors import ValidationError
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult, probe_blob, probe_url
-from .sources import LocalBlob, classify_source, to_blob
-from .stores import MediaStore, Progress, PublishedMedia, resolve_store
+from .s3_store import resolve_store
+from .sources import MEDIA_ROLES, LocalBlob, Role, collect_local_sources, media_fields
+from .stores import MediaStore, Progress, PublishedMedia
 
 if TYPE_CHECKING:
     from .._core import ClientConfig
@@ -44,15 +45,6 @@ __all__ = [
     "prober_of",
 ]
 
-Role = Literal["video", "audio", "image"]
-MEDIA_ROLES: dict[str, Role] = {
-    "video_url": "video",
-    "audio_url": "audio",
-    "image_url": "image",
-    "reference_image_url": "image",
-}
-"""Each media argument of a create, and what it must contain."""
-
 PRICE_UNKNOWN = (
     "price unknown: the server publishes no price per second, and this account has "
     "no finished task on this model to learn it from"
@@ -71,33 +63,6 @@ UNDERSTATED_SLACK_SECONDS = 0.05
 NO_DURATION = "duration unknown: give duration_seconds or a probeable audio_url"
 FRESH_SECONDS = 300.0
 """A cached probe younger than this is used as is; an older one is revalidated."""
-
-
-def media_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The media arguments that were given (not None, not blank)."""
-    return {
-        name: value
-        for name, value in fields.items()
-        if name in MEDIA_ROLES
-        and value is not None
-        and not (isinstance(value, str) and not value.strip())
-    }
-
-
-def collect_local_sources(fields: Mapping[str, Any]) -> dict[str, LocalBlob]:
-    """Read every local media argument; one `ValidationError` lists every bad one."""
-    blobs: dict[str, LocalBlob] = {}
-    problems: list[tuple[str, str]] = []
-    for name, value in media_fields(fields).items():
-        if classify_source(value) not in ("local", "missing"):
-            continue
-        try:
-            blobs[name] = to_blob(value, field=name)
-        except ValidationError as error:
-            problems += error.problems
-    if problems:
-        raise ValidationError(problems)
-    return blobs
 
 
 _ROLE_NAMES = {"video": "a video", "audio": "audio", "image": "an image"}

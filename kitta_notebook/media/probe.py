@@ -108,7 +108,6 @@ class RangeFile(io.RawIOBase):
         self.status: int | None = None
         self.etag: str | None = None
         self.last_modified: str | None = None
-        self.ranges_supported = True
         self.truncated = False
         self._open(max(first_bytes, block))
 
@@ -165,7 +164,6 @@ class RangeFile(io.RawIOBase):
                 self._whole = data[: self.size]
             return
         # 200: the host ignored Range and sent the body from the start.
-        self.ranges_supported = False
         length = answer.headers.get("content-length")
         encoded = answer.headers.get("content-encoding", "identity").lower() != "identity"
         self.size = int(length) if length and length.isdigit() and not encoded else None

@@ -1,5 +1,7 @@
 """`S3Store`: any S3-compatible storage (AWS S3, Aliyun OSS, Tencent COS, Cloudflare R2,
-MinIO) through boto3, handing out presigned GET URLs.
+MinIO) through boto3, handing out presigned GET URLs; and which store a client uses
+(`resolve_store`: one given in code, the sandbox's own, the one ``KITTA_MEDIA_STORE``
+names, or an error that says how to configure one).
 
 boto3 signs (never hand-written signing) and is an optional extra: ``pip install
 'kitta-notebook[s3]'``. Credentials come from boto3's standard chain (env vars, shared
@@ -11,8 +13,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -21,9 +24,23 @@ from urllib.parse import urlsplit
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
 from .sources import LocalBlob
-from .stores import Progress, PublishMixin, cumulative_progress, verified_chunks
+from .stores import (
+    MediaStore,
+    Progress,
+    PublishMixin,
+    SandboxStore,
+    cumulative_progress,
+    verified_chunks,
+)
 
-__all__ = ["MAX_EXPIRES", "MIN_EXPIRES", "S3Store"]
+__all__ = [
+    "HOW_TO_CONFIGURE",
+    "MAX_EXPIRES",
+    "MIN_EXPIRES",
+    "S3Store",
+    "resolve_store",
+    "store_from_env",
+]
 
 MIN_EXPIRES = timedelta(hours=1)
 """A task may wait in a queue before the service fetches its inputs; a short URL could die first."""
@@ -266,3 +283,72 @@ class S3Store(PublishMixin):
         except Exception as error:
             raise _wrap(error, f"signing a URL for {key} in {self.describe()}") from None
         return str(url), datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+# --- which store a client uses ----------------------------------------------------------------
+ENV_STORE = "KITTA_MEDIA_STORE"
+ENV_ENDPOINT = "KITTA_MEDIA_ENDPOINT_URL"
+ENV_REGION = "KITTA_MEDIA_REGION"
+ENV_ADDRESSING = "KITTA_MEDIA_ADDRESSING_STYLE"
+
+HOW_TO_CONFIGURE = (
+    "The Kitta service fetches media only by URL, so a local file must be published to "
+    "storage you own first. Configure an S3-compatible bucket (pip install "
+    "'kitta-notebook[s3]'; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), "
+    "then set KITTA_MEDIA_STORE=s3://<bucket>/<prefix> and, outside AWS, "
+    "KITTA_MEDIA_ENDPOINT_URL and KITTA_MEDIA_REGION. Examples: "
+    "Aliyun OSS: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://s3.oss-cn-hangzhou.aliyuncs.com "
+    "KITTA_MEDIA_REGION=cn-hangzhou; "
+    "Tencent COS: KITTA_MEDIA_STORE=s3://my-bucket-1250000000/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://cos.ap-guangzhou.myqcloud.com "
+    "KITTA_MEDIA_REGION=ap-guangzhou; "
+    "Cloudflare R2: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://<account-id>.r2.cloudflarestorage.com "
+    "KITTA_MEDIA_REGION=auto. "
+    "Or pass store=S3Store(...) in code, or give a public http(s) URL instead."
+)
+
+
+def store_from_env(environ: Mapping[str, str] | None = None) -> S3Store | None:
+    """The `S3Store` that ``KITTA_MEDIA_STORE=s3://bucket/prefix`` names, or None if unset."""
+    env = os.environ if environ is None else environ
+    spec = env.get(ENV_STORE, "").strip()
+    if not spec:
+        return None
+    parts = urlsplit(spec)
+    if parts.scheme.lower() != "s3" or not parts.netloc:
+        shown = redact_url(spec)  # a mistaken https://key:secret@... URL is not echoed
+        raise ValidationError([(ENV_STORE, f"must look like s3://bucket/prefix, got {shown!r}")])
+    addressing = env.get(ENV_ADDRESSING, "").strip().lower() or None
+    if addressing not in (None, "auto", "path", "virtual"):
+        raise ValidationError([(ENV_ADDRESSING, "must be auto, path or virtual")])
+    return S3Store(
+        parts.netloc,
+        parts.path,
+        endpoint_url=env.get(ENV_ENDPOINT, "").strip() or None,
+        region=env.get(ENV_REGION, "").strip() or None,
+        addressing_style=addressing,  # type: ignore[arg-type]
+    )
+
+
+def resolve_store(
+    store: MediaStore | None = None,
+    *,
+    sandbox_url: str | None = None,
+    field: str = "store",
+    environ: Mapping[str, str] | None = None,
+) -> MediaStore:
+    """The store to publish with: `store` if given, else the sandbox's (when `sandbox_url`,
+    the sandbox origin, is given: a sandbox client never uploads to real storage by
+    surprise), else the environment's, else a `ValidationError` naming `field`
+    that explains how to configure one. Call it before anything is sent."""
+    if store is not None:
+        return store
+    if sandbox_url is not None:
+        return SandboxStore(sandbox_url)
+    configured = store_from_env(environ)
+    if configured is not None:
+        return configured
+    message = f"This is a local file, and no media store is set up. {HOW_TO_CONFIGURE}"
+    raise ValidationError([(field, message)])
