@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import MediaWarning, ValidationError
 from .media import Preflight, classify_source
-from .media.preflight import collect_local_sources, prober_of
+from .media.prober import prober_of
+from .media.sources import collect_local_sources
 from .price import Price, charges_in, price_for
 from .server_info import ServerInfo, api_origin
 from .validation import CreateRequest, check_url, validate_create

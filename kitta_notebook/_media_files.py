@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import _bridge
-from ._fetch import Fetched, FetchLimits, fetch
+from ._fetch import Fetched, FetchLimits, fetch_async
 from .errors import DownloadError, ValidationError
 
 if TYPE_CHECKING:
@@ -95,12 +94,12 @@ def open_temp(target: Path) -> tuple[IO[bytes], Path]:
     return handle, Path(handle.name)
 
 
-def save(url: str, target: Path, limits: FetchLimits) -> Saved:
+async def save_async(url: str, target: Path, limits: FetchLimits, client: object = None) -> Saved:
     """Fetch `url` into `target` atomically; on any failure no file is left behind."""
     handle, temp = open_temp(target)
     try:
         with handle:
-            fetched = fetch(url, limits, sink=handle.write)
+            fetched = await fetch_async(url, limits, sink=handle.write)
         os.replace(temp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -111,8 +110,3 @@ def save(url: str, target: Path, limits: FetchLimits) -> Saved:
             ) from exc
         raise
     return Saved(target, fetched)
-
-
-async def save_async(url: str, target: Path, limits: FetchLimits) -> Saved:
-    """`save` for async callers, on a worker thread."""
-    return await _bridge.run_sync(save, url, target, limits)

@@ -31,7 +31,8 @@ from ..media import (
     resolve_store,
     to_blob,
 )
-from ..media.preflight import media_fields, prober_of
+from ..media.prober import prober_of
+from ..media.sources import media_fields
 from ..price import Price, price_for
 from ..server_info import ServerInfo
 from ..validation import CreateRequest

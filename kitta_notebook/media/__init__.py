@@ -31,7 +31,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .formats import SNIFF_BYTES, Sniffed, sniff
-from .preflight import (
+from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult
+from .prober import (
     MEDIA_ROLES,
     PRICE_UNKNOWN,
     MediaProber,
@@ -42,7 +43,6 @@ from .preflight import (
     judge,
     prober_of,
 )
-from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult
 from .s3_store import HOW_TO_CONFIGURE, S3Store, resolve_store, store_from_env
 from .sources import LocalBlob, classify_source, is_local_source, to_blob
 from .stores import MediaStore, Progress, PublishedMedia, PublishMixin, SandboxStore

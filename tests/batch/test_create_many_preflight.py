@@ -18,7 +18,7 @@ import pytest
 from kitta_notebook import KittaClient, ValidationError
 from kitta_notebook.batch import BatchValidationError, CreditLimitError, CreditWarning
 from kitta_notebook.errors import MediaWarning
-from kitta_notebook.media import preflight as prober_module
+from kitta_notebook.media import prober as prober_module
 from kitta_notebook.media.probe import probe_url as real_probe
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.pricing import PRICES, ModelPrice

@@ -242,16 +242,16 @@ def test_the_target_is_untouched_until_the_whole_video_arrived(
     target = tmp_path / "result.mp4"
     target.write_bytes(b"old")
     seen: list[bytes] = []
-    real_fetch = _media_files.fetch
+    real_fetch = _media_files.fetch_async
 
-    def watching(url: str, limits: FetchLimits, sink: Any = None) -> Any:
+    async def watching(url: str, limits: FetchLimits, sink: Any = None) -> Any:
         def observe(chunk: bytes) -> None:
             seen.append(target.read_bytes())  # what the target holds while bytes arrive
             sink(chunk)
 
-        return real_fetch(url, limits, sink=observe)
+        return await real_fetch(url, limits, sink=observe)
 
-    monkeypatch.setattr(_media_files, "fetch", watching)
+    monkeypatch.setattr(_media_files, "fetch_async", watching)
     task = finished_task(offline_client(), host.url("ok.mp4"))
     assert task.download(target, overwrite=True).read_bytes() == OK_BODY
     assert seen and all(held == b"old" for held in seen), seen[:3]
