@@ -132,41 +132,35 @@ def verified_chunks(blob: LocalBlob, chunk_size: int) -> Iterator[bytes]:
         )
 
 
-def publish_blob(
-    store: MediaStore, blob: LocalBlob, *, progress: Progress | None = None
-) -> PublishedMedia:
-    """HEAD, upload when absent, then a URL: publishing the same bytes twice sends 0 bytes."""
-    key = blob.key
-    uploaded = 0
-    if not store.exists(key):
-        store.upload(blob, key, progress)
-        uploaded = blob.size
-    elif progress is not None:
-        progress(blob.size, blob.size)
-    url, expires_at = store.url_for(key)
-    return PublishedMedia(
-        url=url,
-        expires_at=expires_at,
-        sha256=blob.sha256,
-        size=blob.size,
-        content_type=blob.content_type,
-        key=key,
-        file_name=blob.name,
-        store=store.describe(),
-        uploaded_bytes=uploaded,
-    )
-
-
 class PublishMixin:
-    """`publish()` for a store that has the three primitives."""
+    """`publish()` for a store that has the three primitives (`exists`, `upload`, `url_for`)."""
 
     def publish(
         self, source: object, *, progress: Progress | None = None, quiet: bool = False
     ) -> PublishedMedia:
-        """Publish a path, path text, bytes or binary file; see `kitta_notebook.media`."""
-        blob = source if isinstance(source, LocalBlob) else to_blob(source)
+        """Publish a path, path text, bytes or binary file: HEAD, upload when absent, then a
+        URL. Publishing the same bytes twice sends 0 bytes."""
         store: MediaStore = self  # type: ignore[assignment]
-        return publish_blob(store, blob, progress=None if quiet else progress)
+        blob = to_blob(source)
+        progress = None if quiet else progress
+        uploaded = 0
+        if not store.exists(blob.key):
+            store.upload(blob, blob.key, progress)
+            uploaded = blob.size
+        elif progress is not None:
+            progress(blob.size, blob.size)
+        url, expires_at = store.url_for(blob.key)
+        return PublishedMedia(
+            url=url,
+            expires_at=expires_at,
+            sha256=blob.sha256,
+            size=blob.size,
+            content_type=blob.content_type,
+            key=blob.key,
+            file_name=blob.name,
+            store=store.describe(),
+            uploaded_bytes=uploaded,
+        )
 
 
 # --- the sandbox's own store: a sandbox-only route, not part of the real API ------------------
