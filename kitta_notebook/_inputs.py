@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import MediaWarning, ValidationError
 from .media import Preflight, classify_source
 from .media.prober import prober_of
-from .media.sources import collect_local_sources
+from .media.sources import collect_local_sources, media_fields
 from .price import Price, charges_in, price_for
 from .server_info import ServerInfo, api_origin
 from .validation import CreateRequest, check_url, validate_create
@@ -62,7 +62,7 @@ def needs_server_info(config: ClientConfig, fields: Mapping[str, Any]) -> bool:
     return (
         config.media_store is None
         and not config.is_official
-        and any(classify_source(value) == "local" for value in fields.values())
+        and any(classify_source(value) == "local" for value in media_fields(fields).values())
     )
 
 
