@@ -322,25 +322,6 @@ def _is_loopback(url: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
 
 
-def _split_progress(progress: Progress | None, sizes: Mapping[str, int]) -> dict[str, Progress]:
-    """One callback per file that reports the sum over all files."""
-    total = sum(sizes.values())
-    done = dict.fromkeys(sizes, 0)
-    lock = threading.Lock()
-
-    def for_field(name: str) -> Progress:
-        def report(current: int, _total: int) -> None:
-            with lock:
-                done[name] = current
-                overall = sum(done.values())
-            if progress is not None:
-                progress(overall, total)
-
-        return report
-
-    return {name: for_field(name) for name in sizes}
-
-
 class MediaProber:
     """Probes media inputs for one client. Safe to share between threads."""
 
@@ -456,21 +437,24 @@ class MediaProber:
         raised: the caller decides. A missing file or no store raises `ValidationError`.
         """
         blobs = collect_local_sources(fields)
-        read = {**fields, **blobs}
-        chosen = (
-            resolve_store(store, sandbox_url=sandbox_url, field=next(iter(blobs)))
-            if blobs
-            else None
-        )
-        checked = self.preflight(read, is_official=is_official, price=price) if preflight else None
-        if checked is not None and not checked.ok:
-            return PreparedInputs(dict(fields), checked, {})
-        reporters = _split_progress(progress, {n: b.size for n, b in blobs.items()})
-        published = {
-            name: chosen.publish(blob, progress=reporters[name], quiet=quiet)
-            for name, blob in blobs.items()
-            if chosen is not None
-        }
+        if blobs:  # where to publish is known (or refused) before anything is probed or sent
+            store = resolve_store(store, sandbox_url=sandbox_url, field=next(iter(blobs)))
+        checked = None
+        if preflight:
+            checked = self.preflight({**fields, **blobs}, is_official=is_official, price=price)
+            if not checked.ok:
+                return PreparedInputs(dict(fields), checked, {})
+        published: dict[str, PublishedMedia] = {}
+        total, before = sum(blob.size for blob in blobs.values()), 0
+        for name, blob in blobs.items():  # one after another: progress counts across files
+
+            def report(done: int, _size: int, base: int = before) -> None:
+                if progress is not None:
+                    progress(base + done, total)
+
+            chosen = resolve_store(store)  # the store resolved above
+            published[name] = chosen.publish(blob, progress=report, quiet=quiet)
+            before += blob.size
         final = {**fields, **{name: item.url for name, item in published.items()}}
         if checked is not None:
             checked = replace(checked, published=published)
