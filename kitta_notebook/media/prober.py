@@ -372,13 +372,7 @@ class MediaProber:
         same_tag = cached.etag is not None and answer.headers.get("etag") == cached.etag
         return answer.status in (200, 206) and same_tag
 
-    def probe(
-        self,
-        source: str | LocalBlob,
-        *,
-        deadline: float | None = None,
-        byte_budget: int | None = None,
-    ) -> ProbeResult:
+    def probe(self, source: str | LocalBlob) -> ProbeResult:
         """Probe a URL (cached per URL) or a local blob (never cached)."""
         if isinstance(source, LocalBlob):
             return probe_blob(source)
@@ -388,8 +382,8 @@ class MediaProber:
                 return cached
             result = probe_url(
                 source,
-                deadline=self.deadline if deadline is None else deadline,
-                byte_budget=self.byte_budget if byte_budget is None else byte_budget,
+                deadline=self.deadline,
+                byte_budget=self.byte_budget,
                 # A proxy from the environment is right for public hosts, wrong for loopback.
                 trust_env=not _is_loopback(source),
                 transport=self._transport,
@@ -406,16 +400,12 @@ class MediaProber:
         *,
         is_official: bool,
         price: Price | None = None,
-        published: Mapping[str, PublishedMedia] | None = None,
     ) -> Preflight:
         """Probe every media argument in `fields` (URLs or local blobs) and judge them."""
         results = {name: self.probe(value) for name, value in media_fields(fields).items()}
+        duration = fields.get("duration_seconds")
         return build_preflight(
-            results,
-            is_official=is_official,
-            price=price,
-            duration_seconds=fields.get("duration_seconds"),
-            published=published,
+            results, is_official=is_official, price=price, duration_seconds=duration
         )
 
     def prepare_inputs(

@@ -1,8 +1,8 @@
 """Local media given by the user (a path, bytes or an open file) as one `LocalBlob`.
 
 The service fetches media only by URL, so a local input must be published first; this
-module decides what counts as local and reads it once to learn its size, its sha256
-(the store key) and its real format.
+module names a create's media arguments (`MEDIA_ROLES`), decides what counts as local,
+and reads it once to learn its size, its sha256 (the store key) and its real format.
 """
 
 from __future__ import annotations
