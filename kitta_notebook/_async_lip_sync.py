@@ -70,7 +70,9 @@ class AsyncLipSync:
             info = self._client._server_info or ServerInfo()
             if _inputs.needs_server_info(config, planned):
                 info = await self._client.server_info()
-            ready = await _inputs.prepare_async(config, info, planned, preflight=preflight)
+            ready = await _bridge.run_sync(
+                _inputs.prepare, config, info, planned, preflight=preflight
+            )
             published = {name: item.record() for name, item in ready.published.items()}
             return await self._create_checked(ready.request, key, published, claim=claim)
         finally:
@@ -102,7 +104,7 @@ class AsyncLipSync:
         planned = await asyncio.to_thread(_inputs.plan, self._client._config, fields)
         info = await self._client.server_info()
         journal = await asyncio.to_thread(getattr, self._client, "journal")
-        return await _inputs.check_async(self._client._config, info, planned, journal)
+        return await _bridge.run_sync(_inputs.check, self._client._config, info, planned, journal)
 
     async def _create_checked(
         self,

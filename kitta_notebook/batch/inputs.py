@@ -10,7 +10,6 @@ once), and one table of problems with one warning summary instead of one per ite
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import warnings
@@ -20,23 +19,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _inputs
+from .. import _bridge, _inputs
 from ..errors import BatchValidationError, MediaWarning, ValidationError
 from ..media import (
-    AsyncMediaProber,
     LocalBlob,
     MediaStore,
     Preflight,
+    Progress,
     PublishedMedia,
     classify_source,
     resolve_store,
     to_blob,
 )
-from ..media.preflight_core import media_fields
-from ..media.store import Progress
-from ..price import Price
-from ..server_info import ServerInfo, api_origin
-from ..validation import CreateRequest, validate_create
+from ..media.prober import prober_of
+from ..media.sources import media_fields
+from ..price import Price, price_for
+from ..server_info import ServerInfo
+from ..validation import CreateRequest
 from .prepare import PlannedItem, PreparedItem, Problem
 
 if TYPE_CHECKING:
@@ -150,17 +149,22 @@ class MediaStage:
             "store": self.store,
             "preflight": self.preflight,
             "quiet": True,
-            **_inputs.price_options(self.config, self.info, model),
+            "is_official": self.config.is_official,
+            "price": price_for(self.info, model),
         }
 
     def finish(
-        self, item: PlannedItem, fields: Mapping[str, Any], checked: Preflight | None
+        self,
+        item: PlannedItem,
+        fields: Mapping[str, Any],
+        checked: Preflight | None,
+        published: Mapping[str, PublishedMedia],
     ) -> ItemCheck:
-        """Problems stop the item; otherwise the final URLs are validated as `create` does."""
+        """Problems stop the item; otherwise the request is built as `create` does."""
         if checked is not None and checked.problems:
             return ItemCheck(item, None, checked, checked.problems)
         try:
-            request = validate_create(**fields, require_public_urls=self.config.is_official)
+            request = _inputs.request_of(self.config, fields, published)
         except ValidationError as error:
             return ItemCheck(item, None, checked, error.problems)
         return ItemCheck(item, request, checked, ())
@@ -182,7 +186,7 @@ def media_stage(
     store: MediaStore | None = None
     problem: ValidationError | None = None
     if any(isinstance(v, LocalBlob) for item in planned for v in item.fields.values()):
-        sandbox_url = api_origin(config.base_url) if info.is_sandbox else None
+        sandbox_url = _inputs.sandbox_url(config, info)
         try:
             store = PublishOnce(resolve_store(config.media_store, sandbox_url=sandbox_url))
         except ValidationError as error:
@@ -194,7 +198,7 @@ def check_items(
     stage: MediaStage, planned: Sequence[PlannedItem], concurrency: int
 ) -> list[ItemCheck]:
     """The sync driver: each item's publish and probes on a bounded pool of threads."""
-    prober = _inputs.prober_of(stage.config)
+    prober = prober_of(stage.config)
 
     def one(item: PlannedItem) -> ItemCheck:
         early = stage.refused_early(item)
@@ -204,7 +208,7 @@ def check_items(
             ready = prober.prepare_inputs(item.fields, **stage.options(item))
         except ValidationError as error:
             return ItemCheck(item, None, None, error.problems)
-        return stage.finish(item, ready.fields, ready.preflight)
+        return stage.finish(item, ready.fields, ready.preflight, ready.published)
 
     if not planned:
         return []
@@ -215,22 +219,8 @@ def check_items(
 async def check_items_async(
     stage: MediaStage, planned: Sequence[PlannedItem], concurrency: int
 ) -> list[ItemCheck]:
-    """The async driver: the same steps, at most `concurrency` items and probes at a time."""
-    prober = AsyncMediaProber(_inputs.prober_of(stage.config), concurrency=concurrency)
-    limit = asyncio.Semaphore(concurrency)
-
-    async def one(item: PlannedItem) -> ItemCheck:
-        early = stage.refused_early(item)
-        if early is not None:
-            return early
-        async with limit:
-            try:
-                ready = await prober.prepare_inputs(item.fields, **stage.options(item))
-            except ValidationError as error:
-                return ItemCheck(item, None, None, error.problems)
-        return stage.finish(item, ready.fields, ready.preflight)
-
-    return list(await asyncio.gather(*(one(item) for item in planned)))
+    """`check_items` for the async client, on a worker thread."""
+    return await _bridge.run_sync(check_items, stage, planned, concurrency)
 
 
 def priced(item: PreparedItem, price: Price) -> PreparedItem:
