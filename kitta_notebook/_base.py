@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from ._async_client import AsyncKittaClient
     from ._client import KittaClient
-    from .history.journal import Journal
+    from .history.store import JournalStore as Journal
     from .history.keys import KeyClaim
     from .media import MediaStore
     from .models import LipSyncTask

@@ -21,7 +21,7 @@ from journal_helpers import poll_until
 
 import kitta_notebook
 from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.paths import journal_path
+from kitta_notebook.history.journal import journal_path
 
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")

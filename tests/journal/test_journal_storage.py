@@ -16,9 +16,9 @@ from journal_helpers import BASE, create, list_body, mock_async_client, mock_cli
 from support import dto
 
 from kitta_notebook import AsyncKittaClient, KittaClient
-from kitta_notebook.history import schema
+from kitta_notebook.history import journal as schema
 from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.paths import journal_path, journal_path_for_identity
+from kitta_notebook.history.journal import journal_path, journal_path_for_identity
 
 
 def answering(**overrides: Any) -> Any:
@@ -100,7 +100,7 @@ def test_kept_results_through_the_async_history(tmp_path: Path) -> None:
 def test_a_version_1_journal_is_brought_up_to_date_with_its_entries(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    for statement in schema.statements(schema.SCHEMA):
+    for statement in schema.statements(schema.SCHEMA_V1):
         conn.execute(statement)
     conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
     conn.execute("PRAGMA user_version = 1")
@@ -127,7 +127,7 @@ def test_a_version_1_journal_is_brought_up_to_date_with_its_entries(tmp_path: Pa
 
 
 def _search(text: str) -> Any:
-    from kitta_notebook.history.query import Query
+    from kitta_notebook.history.entry import Query
 
     return Query.build(search=text)
 
@@ -154,7 +154,7 @@ def test_counts_and_summaries_stay_right_through_every_kind_of_write() -> None:
     assert summary.counts == {str(s): int(n) for s, n, _ in direct}
     assert summary.credits == sum(float(c) for _, _, c in direct)
     assert journal.count() == 7
-    from kitta_notebook.history.query import Query
+    from kitta_notebook.history.entry import Query
 
     assert journal.count(Query.build(mode="image")) == 1
 
