@@ -17,8 +17,7 @@ from support import dto
 
 from kitta_notebook import AsyncKittaClient, KittaClient
 from kitta_notebook.history import journal as schema
-from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.journal import journal_path, journal_path_for_identity
+from kitta_notebook.history.journal import Journal, journal_path, journal_path_for_identity
 
 
 def answering(**overrides: Any) -> Any:
