@@ -31,35 +31,18 @@ if TYPE_CHECKING:
 
 # Loaded on first use: a client imports only the recorder when constructed; the storage,
 # the history views and `resume()` (which may start the sandbox) come in when asked for.
-_MODULES = {
-    "kitta_notebook.errors": (
-        "JournalCorruptError",
-        "JournalError",
-        "JournalWarning",
-        "UnresolvedCreateError",
-    ),
-    "kitta_notebook.history.entry": (
-        "STATES",
-        "JournalEntry",
-        "JournalSummary",
-        "KeptResult",
-        "Query",
-    ),
-    "kitta_notebook.history.history": (
-        "PAGE_SIZE",
-        "AsyncHistory",
-        "History",
-        "ResumedTasks",
-        "SyncReport",
-        "entry_record",
-        "resume",
-        "state_names",
-    ),
-    "kitta_notebook.history.journal": ("Journal",),
-    "kitta_notebook.history.reconcile": ("ReconcileReport",),
-    "kitta_notebook.history.store": ("JournalStore",),
+_LAZY = {
+    **dict.fromkeys(("JournalCorruptError", "JournalError"), "kitta_notebook.errors"),
+    **dict.fromkeys(("JournalWarning", "UnresolvedCreateError"), "kitta_notebook.errors"),
+    **dict.fromkeys(("STATES", "JournalEntry", "JournalSummary"), "kitta_notebook.history.entry"),
+    **dict.fromkeys(("KeptResult", "Query"), "kitta_notebook.history.entry"),
+    **dict.fromkeys(("PAGE_SIZE", "AsyncHistory", "History"), "kitta_notebook.history.history"),
+    **dict.fromkeys(("ResumedTasks", "SyncReport"), "kitta_notebook.history.history"),
+    **dict.fromkeys(("entry_record", "resume", "state_names"), "kitta_notebook.history.history"),
+    "Journal": "kitta_notebook.history.journal",
+    "ReconcileReport": "kitta_notebook.history.reconcile",
+    "JournalStore": "kitta_notebook.history.store",
 }
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = [
     "PAGE_SIZE",
     "STATES",

@@ -72,34 +72,12 @@ MAX_DETAILS_PER_SYNC = 50
 # The states of a task that exists and has not finished (what `refresh()` fetches).
 _ACTIVE = ("pending", "processing", STATE_UNKNOWN_STATUS)
 # The columns of `to_pandas()`, in order.
-COLUMNS = tuple(
-    [
-        "task_id",
-        "state",
-        "status",
-        "source",
-        "outcome",
-        "model",
-        "input_mode",
-        "credits",
-        "duration_seconds",
-        "created_at",
-        "requested_at",
-        "completed_at",
-        "labels",
-        "note",
-        "key",
-        "video_url",
-        "image_url",
-        "audio_url",
-        "reference_image_url",
-        "download_path",
-        "error_code",
-        "error_message",
-        "outcome_error",
-        "entry_id",
-    ]
+_COLUMN_NAMES = (
+    "task_id state status source outcome model input_mode credits duration_seconds created_at "
+    "requested_at completed_at labels note key video_url image_url audio_url reference_image_url "
+    "download_path error_code error_message outcome_error entry_id"
 )
+COLUMNS = tuple(_COLUMN_NAMES.split())
 
 
 @dataclass(frozen=True)
@@ -137,6 +115,20 @@ def journal_of(client: ClientBase) -> JournalStore:
         reason = "it was turned off (journal=False)" if client.has_token else "no API token is set"
         raise JournalError(f"this client has no task journal: {reason}.")
     return journal
+
+
+def _query(*filters: Any) -> Query:
+    """The filters of `items()`, `count()`, `summary()` (in their order) as a `Query`."""
+    status, mode, since, until, label, search, source = filters
+    return Query.build(
+        status=status,
+        mode=mode,
+        since=since,
+        until=until,
+        label=label,
+        search=search,
+        source=source,
+    )
 
 
 def _task_id(ref: Ref) -> str:
@@ -198,15 +190,7 @@ class History:
         is `local` (sent from here) or `server` (created elsewhere). Call
         `sync()` first to include tasks created elsewhere.
         """
-        query = Query.build(
-            status=status,
-            mode=mode,
-            since=since,
-            until=until,
-            label=label,
-            search=search,
-            source=source,
-        )
+        query = _query(status, mode, since, until, label, search, source)
         return self.journal.entries(
             query, sort=sort, descending=descending, limit=limit, offset=offset
         )
@@ -222,16 +206,7 @@ class History:
         search: str | None = None,
         source: str | None = None,
     ) -> int:
-        query = Query.build(
-            status=status,
-            mode=mode,
-            since=since,
-            until=until,
-            label=label,
-            search=search,
-            source=source,
-        )
-        return self.journal.count(query)
+        return self.journal.count(_query(status, mode, since, until, label, search, source))
 
     def summary(
         self,
@@ -245,15 +220,7 @@ class History:
         source: str | None = None,
     ) -> JournalSummary:
         """Counts by state and credits charged over the filtered set, and kept bytes."""
-        query = Query.build(
-            status=status,
-            mode=mode,
-            since=since,
-            until=until,
-            label=label,
-            search=search,
-            source=source,
-        )
+        query = _query(status, mode, since, until, label, search, source)
         return self.journal.summary(query)
 
     def get(self, ref: Ref) -> JournalEntry | None:

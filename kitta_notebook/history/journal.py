@@ -55,13 +55,15 @@ def identity_fingerprint(identity: str) -> str:
 
 
 def journal_path(origin: str, token: str, home: Path | None = None) -> Path:
-    base = home if home is not None else kitta_home()
-    return base / "journals" / f"journal-{account_fingerprint(origin, token)}.sqlite3"
+    return _path(account_fingerprint(origin, token), home)
 
 
 def journal_path_for_identity(identity: str, home: Path | None = None) -> Path:
-    base = home if home is not None else kitta_home()
-    return base / "journals" / f"journal-{identity_fingerprint(identity)}.sqlite3"
+    return _path(identity_fingerprint(identity), home)
+
+
+def _path(fingerprint: str, home: Path | None) -> Path:
+    return (home or kitta_home()) / "journals" / f"journal-{fingerprint}.sqlite3"
 
 
 def _home_error(path: Path, exc: BaseException) -> JournalError:
@@ -287,35 +289,15 @@ def check_header(path: Path) -> bool:
 
 
 # --- reading rows -------------------------------------------------------------------------
-_ROW = [
-    "entry_id",
-    "task_id",
-    "source",
-    "outcome",
-    "state",
-    "status",
-    "model",
-    "input_mode",
-    "video_url",
-    "image_url",
-    "audio_url",
-    "reference_image_url",
-    "duration_seconds",
-    "credits",
-    "batch_key",
-    "note",
-    "download_path",
-    "requested_ts",
-    "created_ts",
-    "completed_ts",
-    "updated_ts",
-    "reconciled_ts",
-    "outcome_error",
-    "request_json",
-    "dto_json",
-]
+_ROW_SQL = (
+    "entry_id, task_id, source, outcome, state, status, model, input_mode, video_url, "
+    "image_url, audio_url, reference_image_url, duration_seconds, credits, batch_key, note, "
+    "download_path, requested_ts, created_ts, completed_ts, updated_ts, reconciled_ts, "
+    "outcome_error, request_json, dto_json"
+)
+_ROW = _ROW_SQL.split(", ")
 ENTRY_COLUMNS = (
-    ", ".join(_ROW)
+    _ROW_SQL
     + ", (SELECT group_concat(label, char(31)) FROM labels l WHERE l.entry_id = entries.entry_id)"
 )
 _PLAIN = (*_ROW[:13], "note", "download_path", "outcome_error")
@@ -647,6 +629,7 @@ class Journal(JournalStore):
         clean = e.stored_body(body)
         stored = {**clean, e.PUBLISHED_KEY: dict(published)} if published else clean
         owner = Owner.here()
+        urls = zip(e.ENTRY_URLS, e.BODY_URLS, strict=True)
         row: dict[str, Any] = {
             "entry_id": uuid.uuid4().hex,
             "source": "local",
@@ -654,12 +637,8 @@ class Journal(JournalStore):
             "state": e.STATE_OUTCOME_UNKNOWN,
             "model": e.text(clean.get("model")),
             "input_mode": e.text(clean.get("inputMode")) or "video",
-            **{
-                name: e.text(clean.get(wire))
-                for name, wire in zip(e.ENTRY_URLS, e.BODY_URLS, strict=True)
-            },
+            **{name: e.text(clean.get(wire)) for name, wire in urls},
             "duration_seconds": e.number(clean.get("durationSeconds")),
-            "request_json": "",
             "batch_key": key,
             "requested_ts": owner.since,
             "updated_ts": owner.since,
@@ -673,11 +652,7 @@ class Journal(JournalStore):
                 inputs = self._check_claim(conn, key, claim)
                 if inputs is not None:
                     stored = {**stored, e.INPUTS_KEY: inputs}
-            row["request_json"] = json.dumps(stored, sort_keys=True)
-            conn.execute(
-                f"INSERT INTO entries ({', '.join(row)}) VALUES ({_marks(list(row))})",
-                list(row.values()),
-            )
+            _insert(conn, {**row, "request_json": json.dumps(stored, sort_keys=True)})
         IN_FLIGHT.add(row["entry_id"])
         return str(row["entry_id"])
 
@@ -711,19 +686,13 @@ class Journal(JournalStore):
 
     def record_not_created(self, entry_id: str) -> None:
         moment = e.now()
+        changes = {"outcome": e.OUTCOME_ABSENT, "state": e.STATE_NOT_CREATED}
         with self._write() as conn:
-            conn.execute(
-                "UPDATE entries SET outcome = ?, state = ?, reconciled_ts = ?, updated_ts = ? "
-                "WHERE entry_id = ? AND outcome IN (?, ?)",
-                (
-                    e.OUTCOME_ABSENT,
-                    e.STATE_NOT_CREATED,
-                    moment,
-                    moment,
-                    entry_id,
-                    e.OUTCOME_UNKNOWN,
-                    e.OUTCOME_SENDING,
-                ),
+            _update(
+                conn,
+                {**changes, "reconciled_ts": moment, "updated_ts": moment},
+                f"entry_id = ? AND outcome IN ('{e.OUTCOME_UNKNOWN}', '{e.OUTCOME_SENDING}')",
+                entry_id,
             )
 
     def _attach(
@@ -750,41 +719,24 @@ class Journal(JournalStore):
         merged.update(raw)
         moment = e.now()
         status = e.text(merged.get("status"))
-        conn.execute(
-            "UPDATE entries SET task_id = ?, outcome = ?, state = ?, status = ?, "
-            "model = COALESCE(?, model), input_mode = COALESCE(?, input_mode), "
-            "credits = COALESCE(?, credits), dto_json = ?, created_ts = COALESCE(?, created_ts), "
-            "completed_ts = ?, updated_ts = ?, sort_ts = COALESCE(?, requested_ts, sort_ts), "
-            "reconciled_ts = ? WHERE entry_id = ?",
-            (
-                task_id,
-                e.OUTCOME_CREATED,
-                e.derive_state(e.OUTCOME_CREATED, status),
-                status,
-                *e.dto_values(merged).values(),
-                moment,
-                e.ts(merged.get("createdAt")),
-                moment if reconciled else None,
-                entry_id,
-            ),
-        )
+        state = e.derive_state(e.OUTCOME_CREATED, status)
+        task = {"task_id": task_id, "outcome": e.OUTCOME_CREATED, "state": state, "status": status}
+        dto = e.dto_values(merged)
+        changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
+        changes["reconciled_ts"] = moment if reconciled else None
+        _update(conn, changes, "entry_id = ?", entry_id, keep=_KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
 
     def record_outcome(self, entry_id: str, *, rejected: bool, error: str) -> None:
         IN_FLIGHT.discard(entry_id)
         outcome = e.OUTCOME_REJECTED if rejected else e.OUTCOME_UNKNOWN
+        changes = {"outcome": outcome, "state": e.derive_state(outcome, None)}
         with self._write() as conn:
-            conn.execute(
-                "UPDATE entries SET outcome = ?, state = ?, outcome_error = ?, updated_ts = ? "
-                "WHERE entry_id = ? AND outcome = ?",
-                (
-                    outcome,
-                    e.derive_state(outcome, None),
-                    error[:2000],
-                    e.now(),
-                    entry_id,
-                    e.OUTCOME_SENDING,
-                ),
+            _update(
+                conn,
+                {**changes, "outcome_error": error[:2000], "updated_ts": e.now()},
+                f"entry_id = ? AND outcome = '{e.OUTCOME_SENDING}'",
+                entry_id,
             )
 
     # --- keys -----------------------------------------------------------------------------
@@ -798,15 +750,7 @@ class Journal(JournalStore):
             conn.execute(  # replaces a claim left behind by a process that died
                 "INSERT OR REPLACE INTO key_claims (batch_key, token, inputs_json, pid, host, "
                 "session, claimed_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    token,
-                    json.dumps(dict(inputs), sort_keys=True),
-                    owner.pid,
-                    owner.host,
-                    owner.session,
-                    owner.since,
-                ),
+                (key, token, json.dumps(dict(inputs), sort_keys=True), *owner.values()),
             )
         return KeyClaim(key, token=token)
 
@@ -833,7 +777,7 @@ class Journal(JournalStore):
         ).fetchall()
         entries = [
             KeyedEntry(
-                str(r[0]), r[1], r[2], e.load_json(r[3]) or {}, Owner(r[4], r[5], r[6], r[7] or 0)
+                str(r[0]), r[1], r[2], e.load_json(r[3]) or {}, Owner(r[4], r[5], r[6], r[7])
             )
             for r in rows
         ]
@@ -870,51 +814,28 @@ class Journal(JournalStore):
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
         status = e.text(merged.get("status"))
+        outcome = e.OUTCOME_REMOTE if row is None else row[2]
+        dto = e.dto_values(merged)
         moment = e.now()
-        created_ts = e.ts(merged.get("createdAt"))
-        if row is None:
-            conn.execute(
-                "INSERT INTO entries (entry_id, task_id, source, outcome, state, status, "
-                "model, input_mode, credits, dto_json, created_ts, completed_ts, updated_ts, "
-                "sort_ts) VALUES (?, ?, 'server', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    uuid.uuid4().hex,
-                    task_id,
-                    e.OUTCOME_REMOTE,
-                    e.derive_state(e.OUTCOME_REMOTE, status),
-                    status,
-                    *e.dto_values(merged).values(),
-                    moment,
-                    created_ts if created_ts is not None else moment,
-                ),
-            )
-            return 1
-        conn.execute(
-            "UPDATE entries SET status = ?, state = ?, model = COALESCE(?, model), "
-            "input_mode = COALESCE(?, input_mode), credits = COALESCE(?, credits), "
-            "dto_json = ?, created_ts = COALESCE(?, created_ts), "
-            "completed_ts = COALESCE(?, completed_ts), updated_ts = ?, "
-            "sort_ts = COALESCE(?, requested_ts, sort_ts) WHERE entry_id = ?",
-            (
-                status,
-                e.derive_state(row[2], status),
-                *e.dto_values(merged).values(),
-                moment,
-                created_ts,
-                row[0],
-            ),
-        )
-        return 0
+        changes = {"status": status, "state": e.derive_state(outcome, status), **dto}
+        changes["updated_ts"] = moment
+        if row is not None:
+            changes["sort_ts"] = dto["created_ts"]
+            keep = (*_KEPT_UNLESS_KNOWN, "completed_ts")
+            _update(conn, changes, "entry_id = ?", row[0], keep=keep)
+            return 0
+        changes["sort_ts"] = moment if dto["created_ts"] is None else dto["created_ts"]
+        ids = {"entry_id": uuid.uuid4().hex, "task_id": task_id, "source": "server"}
+        _insert(conn, {**ids, "outcome": outcome, **changes})
+        return 1
 
     def record_download(self, task: LipSyncTask | str, path: str | os.PathLike[str]) -> None:
         task_id = task.task_id if isinstance(task, LipSyncTask) else task
         if isinstance(task, LipSyncTask):
             self.record_seen(task)
+        changes = {"download_path": str(Path(path).absolute()), "updated_ts": e.now()}
         with self._write() as conn:
-            conn.execute(
-                "UPDATE entries SET download_path = ?, updated_ts = ? WHERE task_id = ?",
-                (str(Path(path).absolute()), e.now(), task_id),
-            )
+            _update(conn, changes, "task_id = ?", task_id)
 
     def record_kept(
         self, task_id: str, path: str | os.PathLike[str], size: int, sha256: str
@@ -945,9 +866,8 @@ class Journal(JournalStore):
         with self._lock:
             entry_id = self._entry_id(ref)
             with self._write() as conn:
-                conn.execute(
-                    "UPDATE entries SET note = ?, updated_ts = ? WHERE entry_id = ?",
-                    (note or None, e.now(), entry_id),
+                _update(
+                    conn, {"note": note or None, "updated_ts": e.now()}, "entry_id = ?", entry_id
                 )
 
     # --- reading: a page is found in two steps ---------------------------------------------
@@ -1144,6 +1064,28 @@ class Journal(JournalStore):
             (max(0, int(n)),),
         )
         return [_kept(row) for row in rows]
+
+
+# Columns a later answer fills only when it knows them (a list item lacks the model).
+_KEPT_UNLESS_KNOWN = ("model", "input_mode", "credits", "created_ts", "sort_ts")
+
+
+def _insert(conn: sqlite3.Connection, row: Mapping[str, object]) -> None:
+    conn.execute(
+        f"INSERT INTO entries ({', '.join(row)}) VALUES ({_marks(list(row))})", list(row.values())
+    )
+
+
+def _update(
+    conn: sqlite3.Connection,
+    changes: Mapping[str, object],
+    where: str,
+    *params: object,
+    keep: Sequence[str] = (),
+) -> None:
+    """Set each column of the matching entries; a `keep` column only to a known value."""
+    sets = ", ".join(f"{c} = COALESCE(?, {c})" if c in keep else f"{c} = ?" for c in changes)
+    conn.execute(f"UPDATE entries SET {sets} WHERE {where}", [*changes.values(), *params])
 
 
 @contextlib.contextmanager

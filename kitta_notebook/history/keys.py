@@ -66,11 +66,14 @@ class Owner:
     pid: object
     host: object
     session: object
-    since: float
+    since: float | None
 
     @classmethod
     def here(cls) -> Owner:
         return cls(os.getpid(), HOST, SESSION, _now())
+
+    def values(self) -> tuple[object, object, object, float | None]:
+        return (self.pid, self.host, self.session, self.since)
 
     def held_elsewhere(self, stale_after: float | None) -> bool:
         """True when another process of this machine, still running, wrote it (and, with
@@ -79,7 +82,7 @@ class Owner:
             return False
         if not isinstance(self.pid, int) or not pid_alive(self.pid):
             return False
-        return stale_after is None or _now() - self.since < stale_after
+        return stale_after is None or _now() - (self.since or 0.0) < stale_after
 
     def left_behind(self, entry_id: str, stale_after: float = STALE_SENDING_SECONDS) -> bool:
         """A `sending` entry that no create of this or another live process still owns."""

@@ -14,9 +14,10 @@ anything) are not kept, only the error's type, status, code and request id.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -146,12 +147,9 @@ class JournalRecorder:
 
     def release_keys(self, claims: Iterable[KeyClaim]) -> None:
         """Never raises: a claim left behind is taken over once this process has ended."""
-        try:
-            journal = self.journal()
+        with self._quietly() as journal:
             if journal is not None:
                 journal.release_keys(claims)
-        except JournalError as exc:
-            self._warn(exc)
 
     def created(self, handle: object, task: LipSyncTask) -> None:
         if isinstance(handle, _Handle):
@@ -177,18 +175,25 @@ class JournalRecorder:
             handle.journal._warn_once("record a failed create", exc)
 
     def seen(self, task: LipSyncTask) -> None:
-        try:
-            journal = self.journal()
+        with self._quietly() as journal:
             if journal is not None:
                 journal.record_seen(task)
-        except JournalError as exc:
-            self._warn(exc)
 
     def downloaded(self, task: LipSyncTask, path: str | os.PathLike[str]) -> None:
-        try:
-            journal = self.journal()
+        with self._quietly() as journal:
             if journal is not None:
                 journal.record_download(task, path)
+
+    @contextlib.contextmanager
+    def _quietly(self) -> Iterator[JournalStore | None]:
+        """The journal, for a write that must never break an API call (warns once)."""
+        try:
+            journal = self.journal()
+        except JournalError as exc:
+            self._warn(exc)
+            journal = None
+        try:
+            yield journal
         except JournalError as exc:
             self._warn(exc)
 
