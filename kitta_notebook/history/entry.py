@@ -48,7 +48,6 @@ STATES: tuple[str, ...] = (
     STATE_NOT_CREATED,
     STATE_UNKNOWN_STATUS,
 )
-SORTS = ("created", "credits", "updated", "status")
 
 # Request fields holding a media URL (stored without credentials, see `_redact`).
 BODY_URLS = ("videoUrl", "imageUrl", "audioUrl", "referenceImageUrl")

@@ -34,7 +34,6 @@ from .entry import (
 )
 from .reconcile import (
     DEFAULT_MAX_SKEW,
-    Candidate,
     DateSample,
     Pending,
     ReconcileReport,
@@ -418,15 +417,14 @@ class History:
         walk = _Walk()
         for _tasks in self._walk(walk, max_pages):
             pass
-        candidates = [Candidate(*row) for row in journal.server_only_tasks()]
-        for task_id in undated_candidates(pending, candidates):
+        for task_id in undated_candidates(pending, journal.server_only_tasks()):
             try:
                 self._client.lip_sync.get(task_id)  # the detail has createdAt; `seen` records it
             except KittaError:
                 continue
         report = plan(
             pending,
-            [Candidate(*row) for row in journal.server_only_tasks()],
+            journal.server_only_tasks(),  # again: the details fetched dated some
             clock=estimate_clock(journal.create_delays(), walk.dates, max_skew=max_skew),
             now=now(),
             complete=walk.done,

@@ -32,7 +32,8 @@ from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, JournalSummary, KeptResult, Query
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
-from .store import Candidate, JournalStore, Ref
+from .reconcile import Candidate
+from .store import JournalStore, Ref
 
 __all__ = ["Journal", "account_fingerprint", "journal_path", "journal_path_for_identity"]
 
@@ -1036,7 +1037,7 @@ class Journal(JournalStore):
             "SELECT task_id, created_ts, model, input_mode FROM entries "
             "WHERE source = 'server' AND task_id IS NOT NULL"
         )
-        return [(str(r[0]), r[1], r[2], r[3]) for r in rows]
+        return [Candidate(str(r[0]), r[1], r[2], r[3]) for r in rows]
 
     def create_delays(self, samples: int = 50) -> list[float]:
         rows = self._read(

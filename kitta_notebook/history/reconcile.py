@@ -1,6 +1,6 @@
 """Reconcile as pure code: which server task an unknown create became, if any.
 
-No I/O here: `History` / `AsyncHistory` fetch the server's list (and the
+No I/O here: `History.reconcile()` fetches the server's list (and the
 clock evidence in its answers), the journal supplies the creates of unknown
 outcome and the server-only tasks, and `plan()` decides.
 

@@ -22,12 +22,11 @@ from ..errors import JournalWarning
 from ..models import LipSyncTask
 from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
 from .keys import STALE_SENDING_SECONDS, KeyClaim
+from .reconcile import Candidate
 
-__all__ = ["Candidate", "JournalStore", "Ref"]
+__all__ = ["JournalStore", "Ref"]
 
 Ref = JournalEntry | LipSyncTask | str
-# A server-only task reconcile may match: (task id, created, model, input mode).
-Candidate = tuple[str, float | None, str | None, str | None]
 _REMEMBERED = 2000
 
 
@@ -171,9 +170,9 @@ class JournalStore(abc.ABC):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[JournalEntry]:
-        """One page of entries, filtered and sorted (`entry.SORTS`); entries without a
-        value for the sort (no credits yet) go last either way. Any page of 100,000
-        entries is read in well under 100 ms."""
+        """One page of entries, filtered and sorted by `created`, `credits`, `updated` or
+        `status`; entries without a value for the sort (no credits yet) go last either
+        way. Any page of 100,000 entries is read in well under 100 ms."""
 
     @abc.abstractmethod
     def count(self, query: Query | None = None) -> int: ...
