@@ -83,10 +83,6 @@ class ClockEstimate:
     trusted: bool
     samples: int = 0
 
-    @property
-    def measured(self) -> bool:
-        return self.samples > 0
-
 
 @dataclass
 class ReconcileReport:

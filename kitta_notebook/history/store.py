@@ -5,8 +5,9 @@ claims) talks to this interface only; `journal.Journal` is the SQLite store.
 A store keeps the rules every store must keep: a create is written down
 (`sending`) before it is sent and becomes `created`, `rejected` or `unknown`
 when it returns; a key is claimed in one atomic transaction (deciding with
-`keys.decide`); an unchanged poll writes nothing. It may be shared by
-threads (the async API runs it on worker threads) and by processes.
+`keys.decide`); an unchanged poll writes nothing; a database failure is
+raised as `JournalError`, never as the driver's own exception. It may be
+shared by threads (the async API runs it on worker threads) and processes.
 """
 
 from __future__ import annotations
