@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
     from ._async_client import AsyncKittaClient
     from ._client import KittaClient
-    from .history.journal import Journal
     from .history.keys import KeyClaim
+    from .history.store import JournalStore as Journal
     from .media import MediaStore
     from .models import LipSyncTask
 

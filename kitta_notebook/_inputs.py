@@ -23,7 +23,7 @@ from .validation import CreateRequest, check_url, validate_create
 
 if TYPE_CHECKING:
     from ._core import ClientConfig
-    from .history.journal import Journal
+    from .history.store import JournalStore as Journal
     from .media import PublishedMedia
 
 

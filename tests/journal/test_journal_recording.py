@@ -33,8 +33,7 @@ from kitta_notebook import (
 )
 from kitta_notebook.errors import UnresolvedCreateError
 from kitta_notebook.history.entry import JournalEntry
-from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.paths import account_fingerprint, journal_path
+from kitta_notebook.history.journal import Journal, account_fingerprint, journal_path
 
 
 def only_entry(journal: Journal) -> JournalEntry:
