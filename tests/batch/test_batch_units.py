@@ -20,7 +20,7 @@ from kitta_notebook import (
 from kitta_notebook._core import ClientConfig
 from kitta_notebook.batch import BatchItem, BatchResult, BatchValidationError
 from kitta_notebook.batch.gate import RateGate, outcome_of
-from kitta_notebook.batch.prepare import prepare_batch
+from kitta_notebook.batch.plan import prepare_batch
 from kitta_notebook.batch.progress import (
     ProgressSnapshot,
     TextProgress,

@@ -233,15 +233,14 @@ def test_the_async_twin_runs_the_same_cycle() -> None:
     service.before(3, service.lagging_list.clear)
     service.before(4, service.set("succeeded"))
 
-    async def run() -> list[str]:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(service))
-        async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
-            watch = c.lip_sync.watch_many(ids(service), poll_interval=0, progress=False)
-            seen = [task.task_id async for task in watch]
-            assert watch.stats.flips == 1
-            return seen
+    async def run(c: AsyncKittaClient) -> list[str]:
+        watch = c.lip_sync.watch_many(ids(service), poll_interval=0, progress=False)
+        seen = [task.task_id async for task in watch]
+        assert watch.stats.flips == 1
+        return seen
 
-    seen = asyncio.run(run())
+    with client_for(service) as client:
+        seen = asyncio.run(run(client.as_async()))
     assert sorted(seen) == ids(service)
     assert service.requests[:3] == ["list:pending:0", "list:processing:0", TASKS + "/" + moved]
 
@@ -286,12 +285,6 @@ class InFlight:
         self._leave()
         return self.service(request)
 
-    async def async_(self, request: httpx.Request) -> httpx.Response:
-        self._enter()
-        await asyncio.sleep(0.005)
-        self._leave()
-        return self.service(request)
-
 
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_concurrency_bounds_the_requests_in_flight_sync_and_async(concurrency: int) -> None:
@@ -309,15 +302,15 @@ def test_concurrency_bounds_the_requests_in_flight_sync_and_async(concurrency: i
     service.before(1, service.set("succeeded"))
     counter = InFlight(service)
 
-    async def run() -> None:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(counter.async_))
-        async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
-            finished = await c.lip_sync.wait_many(
-                ids(service), poll_interval=0, progress=False, concurrency=concurrency
-            )
-            assert all(t.succeeded for t in finished)
+    async def run(c: AsyncKittaClient) -> None:
+        finished = await c.lip_sync.wait_many(
+            ids(service), poll_interval=0, progress=False, concurrency=concurrency
+        )
+        assert all(t.succeeded for t in finished)
 
-    asyncio.run(run())
+    http = httpx.Client(transport=httpx.MockTransport(counter.sync))
+    with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
+        asyncio.run(run(client.as_async()))
     assert counter.most == concurrency
 
 
