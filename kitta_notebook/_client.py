@@ -6,11 +6,10 @@ and a kernel where `nest_asyncio.apply()` was called.
 
 from __future__ import annotations
 
-import contextvars
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -31,20 +30,6 @@ if TYPE_CHECKING:
     from .history import History
     from .history.journal import Journal
     from .media import MediaStore
-
-
-class RequestGate(Protocol):
-    """What paces the requests of a batch (`batch.gate.RateGate`)."""
-
-    def before_send(self, request: httpx.Request) -> None: ...
-
-    def after_response(self, response: httpx.Response) -> None: ...
-
-
-REQUEST_GATE: contextvars.ContextVar[RequestGate | None] = contextvars.ContextVar(
-    "kitta_request_gate", default=None
-)
-"""The gate of the batch the current thread sends for (None outside a batch)."""
 
 
 class KittaClient(ClientBase):
@@ -126,7 +111,7 @@ class KittaClient(ClientBase):
     ) -> httpx.Response:
         request = self._config.build_request(self._http, method, path, params=params, body=body)
         attempt = 0
-        gate = REQUEST_GATE.get()
+        gate = _core.REQUEST_GATE.get()
         while True:
             if gate is not None:
                 gate.before_send(request)  # a batch paused by a 429 waits here

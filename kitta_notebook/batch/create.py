@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import _bridge, _inputs
-from .._client import REQUEST_GATE
+from .._core import REQUEST_GATE
 from ..errors import CreditLimitError, CreditWarning, JournalWarning, KittaError, ValidationError
 from ..models import LipSyncTask
 from ..price import Price
