@@ -9,8 +9,9 @@ same names, awaitable):
 >>> done = client.lip_sync.wait_many(batch)     # or: for task in ...watch_many(batch)
 
 Inside: `plan` checks a whole batch before anything is sent (items, keys, media),
-`gate` holds the credit budget and the pace after a 429, `create` sends; `watch` is
-the one follower (`follow`, `watch_many`); `progress` the snapshot and its views;
+`gate` holds the credit budget and the pace after a 429, `create` sends; `follow` is
+the one follower (`follow`, `watch_many`) on the I/O-free engine in `watch`;
+`progress` is the snapshot and its views;
 `results` what comes back; `export` (with `export_html`) writes a review folder.
 """
 
@@ -25,17 +26,10 @@ from ..errors import (
 )
 from .create import create_many
 from .export import ExportReport, export_tasks
+from .follow import AsyncBatchWatch, BatchWatch, follow, wait_many, watch_many
 from .progress import ProgressMode, ProgressSnapshot, ProgressView
 from .results import BatchItem, BatchResult, ItemTags, Outcome, TaskList
-from .watch import (
-    DEFAULT_WAIT_MANY_TIMEOUT,
-    AsyncBatchWatch,
-    BatchWatch,
-    WatchStats,
-    follow,
-    wait_many,
-    watch_many,
-)
+from .watch import DEFAULT_WAIT_MANY_TIMEOUT, WatchStats
 
 __all__ = [
     "DEFAULT_WAIT_MANY_TIMEOUT",

@@ -204,10 +204,6 @@ class CreditBudget:
             self._in_flight.add(item.index)
             return "send"
 
-    def reserve(self, item: PreparedItem) -> bool:
-        """`turn` for a caller that never waits: True when the item may be sent now."""
-        return self.turn(item) == "send"
-
     def charged(self, item: PreparedItem, credits: float | None) -> None:
         """A create succeeded: the larger of its reservation and its reported charge
         counts, and a sane charge is learned (it confirms a learned price)."""

@@ -242,16 +242,6 @@ def check_batch(
     return planned, problems, len(items)
 
 
-def prepare_batch(
-    requests: Iterable[object], plan: Callable[[dict[str, Any]], dict[str, Any]]
-) -> list[PlannedItem]:
-    """`check_batch`, refusing the whole batch with one `BatchValidationError`."""
-    planned, problems, total = check_batch(requests, plan)
-    if problems:
-        raise BatchValidationError(problems, total)
-    return planned
-
-
 class SourceReader:
     """Reads each local source once per batch: 20 items naming one clip read it once
     (a file object could not even be read twice)."""

@@ -72,26 +72,26 @@ def test_items_whose_key_has_a_task_cost_nothing() -> None:
 def test_the_budget_stops_at_the_first_item_that_would_pass_the_limit() -> None:
     budget = CreditBudget(250)
     first, second, third = item(0, 100), item(1, 200), item(2, 10)
-    assert budget.reserve(first)
-    assert not budget.reserve(second)  # 100 + 200 > 250
-    assert not budget.reserve(third)  # it would fit, but sending stopped
+    assert budget.turn(first) == "send"
+    assert budget.turn(second) == "stop"  # 100 + 200 > 250
+    assert budget.turn(third) == "stop"  # it would fit, but sending stopped
     assert budget.stopped is not None and "max_credits reached" in budget.stopped
 
 
 def test_a_refused_create_frees_its_reservation_and_a_dearer_charge_is_learnt() -> None:
     budget = CreditBudget(500)
     first, second, third = item(0, 100), item(1, 100), item(2, 100)
-    assert budget.reserve(first)
+    assert budget.turn(first) == "send"
     budget.settled(first, "rejected")  # refused: nothing charged
-    assert budget.reserve(second)
+    assert budget.turn(second) == "send"
     budget.charged(second, 300)  # the server charged 3× the estimate
-    assert not budget.reserve(third)  # 300 + 3 × 100 > 500
+    assert budget.turn(third) == "stop"  # 300 + 3 × 100 > 500
     assert "300 credits charged" in (budget.stopped or "")
 
 
 def test_without_a_limit_the_budget_never_stops() -> None:
     budget = CreditBudget(None)
-    assert all(budget.reserve(item(i, None)) for i in range(100))
+    assert all(budget.turn(item(i, None)) == "send" for i in range(100))
     assert budget.stopped is None
 
 
