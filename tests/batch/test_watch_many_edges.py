@@ -21,10 +21,11 @@ from kitta_notebook import (
     AsyncKittaClient,
     KittaClient,
     NotFoundError,
+    ServerError,
     ValidationError,
     WaitTimeoutError,
 )
-from kitta_notebook.batch import WaitManyTimeoutError
+from kitta_notebook.batch import WaitManyTimeoutError, follow
 
 BASE = "http://api.test/api"
 TASKS = "/api/v1/lip-sync/tasks"
@@ -320,3 +321,28 @@ def test_a_bad_concurrency_is_refused_before_any_request(bad: object) -> None:
     with client_for(service) as client, pytest.raises(ValidationError, match="concurrency"):
         client.lip_sync.watch_many(ids(service), concurrency=bad)  # type: ignore[arg-type]
     assert service.requests == []
+
+
+def test_follow_yields_each_change_of_one_task_and_polls_through_a_passing_error() -> None:
+    """The one follower, as `wait()` uses it: one query a poll, a task at each change."""
+    service = ScriptedService(1)
+    task_id = ids(service)[0]
+    service.before(2, service.set("processing"))
+    calls = {"n": 0}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third poll meets a passing 503
+            return httpx.Response(503, json={"error": {"code": "busy", "message": "later"}})
+        if calls["n"] == 5:
+            service.set("succeeded")()
+        return service(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(flaky))
+    with KittaClient("tok", base_url=BASE, http_client=http, max_retries=0, journal=False) as c:
+        watch = follow(c.lip_sync, [task_id], poll_interval=0)
+        seen = [(task.task_id, task.status_text) for task in watch]
+        assert watch.stats.errors == 1 and isinstance(watch.stats.last_error, ServerError)
+    # The first poll fills the id in; the unchanged poll after it yields nothing.
+    assert seen == [(task_id, "pending"), (task_id, "processing"), (task_id, "succeeded")]
+    assert service.requests == [TASKS + "/" + task_id] * 4
