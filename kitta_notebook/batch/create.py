@@ -47,7 +47,7 @@ from .plan import (
     settle,
 )
 from .progress import ProgressMode, ProgressSnapshot, eta_seconds, open_progress
-from .results import OUTCOMES, BatchItem, BatchResult, Outcome
+from .results import BatchItem, BatchResult, Outcome
 
 if TYPE_CHECKING:
     from .._lip_sync import LipSync
@@ -82,9 +82,8 @@ class CreateRun:
         return self.budget.price_note()
 
     def snapshot(self, finished: bool = False) -> ProgressSnapshot:
-        counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-        for item in self.results.values():
-            counts[item.outcome] += 1
+        so_far = BatchResult(list(self.results.values()))
+        counts = so_far.counts
         done = len(self.results)
         shown = {name: n for name, n in counts.items() if n or name == "created"}
         shown["queued"] = self.total - done
@@ -94,7 +93,7 @@ class CreateRun:
             done=done,
             total=self.total,
             counts=shown,
-            credits=BatchResult(list(self.results.values())).credits,
+            credits=so_far.credits,
             elapsed=elapsed,
             eta=eta_seconds(done, self.total, elapsed),
             note=self._note(),
@@ -196,11 +195,12 @@ class _Stopped(Exception):
 
 
 def _wait_on(slots: threading.Condition, stop: threading.Event, seconds: float) -> None:
-    """Wait for a turn; give up when the batch or its async caller was stopped."""
+    """Wait for a turn; give up when the batch or its async caller was stopped (checked
+    at least every second, however long a 429's pause)."""
     if stop.is_set():
         raise _Stopped
     _bridge.check_cancelled()
-    slots.wait(timeout=seconds)
+    slots.wait(timeout=min(seconds, 1.0))
 
 
 def _create_one(
