@@ -15,6 +15,7 @@ one warning summary instead of one per item.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import warnings
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _inputs
+from .. import _bridge, _inputs
 from ..errors import BatchValidationError, MediaWarning, ValidationError
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.preflight_core import media_fields
@@ -426,6 +427,7 @@ def check_items(
     prober = _inputs.prober_of(config)
 
     def one(item: PlannedItem) -> ItemCheck:
+        _bridge.check_cancelled()  # a cancelled async caller: publish and probe no more
         local = [name for name, value in item.fields.items() if isinstance(value, LocalBlob)]
         if local and store_problem is not None:  # named on its first local input, as create()
             return ItemCheck(item, None, None, [(local[0], store_problem)])
@@ -451,7 +453,9 @@ def check_items(
     if not planned:
         return []
     with ThreadPoolExecutor(min(concurrency, len(planned)), "kitta-check") as pool:
-        return list(pool.map(one, planned))
+        # Each item in a copy of this context, so it sees the async caller's cancel.
+        started = [pool.submit(contextvars.copy_context().run, one, item) for item in planned]
+        return [future.result() for future in started]
 
 
 # --- 3. one table of problems, one warning ------------------------------------------------
