@@ -224,10 +224,8 @@ class AsyncLipSync:
         max_credits: float | None = None,
     ) -> BatchResult:
         """Check, then create many tasks, `concurrency` at a time; see `LipSync.create_many`."""
-        from .batch.async_create import create_many
-
-        return await create_many(
-            self,
+        return await _bridge.run_sync(
+            self._client.as_sync().lip_sync.create_many,
             requests,
             concurrency=concurrency,
             progress=progress,
@@ -249,16 +247,16 @@ class AsyncLipSync:
 
         See `LipSync.watch_many`.
         """
-        from .batch.async_watch import watch_many
+        from .batch import AsyncBatchWatch
 
-        return watch_many(
-            self,
+        sync = self._client.as_sync().lip_sync.watch_many(
             tasks,
             timeout=timeout,
             poll_interval=poll_interval,
             progress=progress,
             concurrency=concurrency,
         )
+        return AsyncBatchWatch(sync)
 
     async def wait_many(
         self,
@@ -270,10 +268,8 @@ class AsyncLipSync:
         concurrency: int = 8,
     ) -> TaskList:
         """Wait until every task finishes; see `LipSync.wait_many`."""
-        from .batch.async_watch import wait_many
-
-        return await wait_many(
-            self,
+        return await _bridge.run_sync(
+            self._client.as_sync().lip_sync.wait_many,
             tasks,
             timeout=timeout,
             poll_interval=poll_interval,

@@ -111,10 +111,15 @@ class KittaClient(ClientBase):
     ) -> httpx.Response:
         request = self._config.build_request(self._http, method, path, params=params, body=body)
         attempt = 0
+        gate = _core.REQUEST_GATE.get()
         while True:
+            if gate is not None:
+                gate.before_send(request)  # a batch paused by a 429 waits here
             started = time.monotonic()
             try:
                 response = self._receive(request)
+                if gate is not None:
+                    gate.after_response(response)
             except httpx.TransportError as exc:
                 decision = _core.decide_after_exception(self._config, request, exc, attempt)
                 if not decision.retry:

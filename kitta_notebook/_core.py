@@ -6,6 +6,7 @@ tasks through this module; they differ only in how they send and sleep.
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import functools
 import json
@@ -17,7 +18,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -399,6 +400,21 @@ def log_response(request: httpx.Request, response: httpx.Response, started: floa
         response.status_code,
         (time.monotonic() - started) * 1000,
     )
+
+
+# --- the pace of a batch -------------------------------------------------------
+class RequestGate(Protocol):
+    """What paces the requests of a batch (`batch.gate.RateGate`)."""
+
+    def before_send(self, request: httpx.Request) -> None: ...
+
+    def after_response(self, response: httpx.Response) -> None: ...
+
+
+REQUEST_GATE: contextvars.ContextVar[RequestGate | None] = contextvars.ContextVar(
+    "kitta_request_gate", default=None
+)
+"""The gate of the batch the current thread sends for (None outside a batch)."""
 
 
 # --- waiting -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask
+from kitta_notebook import KittaClient, LipSyncTask
 from kitta_notebook.batch.progress import ProgressSnapshot
 
 BASE = "http://api.test/api"
@@ -99,7 +99,7 @@ def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
         raise KeyboardInterrupt  # ...but nothing new may be sent
 
     view = InterruptingView(interrupt)
-    monkeypatch.setattr("kitta_notebook.batch.progress_choice.progress_view", lambda *a, **k: view)
+    monkeypatch.setattr("kitta_notebook.batch.progress.progress_view", lambda *a, **k: view)
     recorder = CountingRecorder()
     http = httpx.Client(transport=httpx.MockTransport(handler))
     with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
@@ -113,45 +113,45 @@ def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
     assert view.closed
 
 
-def test_cancelling_the_async_batch_stops_sending_and_records_the_unknown(
+def test_cancelling_the_async_batch_stops_sending_and_records_every_sent_create(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def run() -> tuple[int, CountingRecorder]:
-        posts: list[int] = []
-        never = asyncio.Event()
+    """The async batch runs the sync one on a worker thread: a cancelled await sends
+    nothing more, and the creates already sent finish and are recorded."""
+    release = threading.Event()
+    posts: list[int] = []
+    lock = threading.Lock()
 
-        async def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
             posts.append(1)
             number = len(posts)
-            if number > 3:
-                await asyncio.wait_for(never.wait(), 10)  # held until cancelled
-            return created(number)
+        if number > 3:
+            assert release.wait(10), "the test never released the held creates"
+        return created(number)
 
-        job: asyncio.Task[Any] | None = None
-
-        def cancel() -> None:
-            assert job is not None
-            job.cancel()
-
-        view = InterruptingView(cancel)
-        monkeypatch.setattr(
-            "kitta_notebook.batch.progress_choice.progress_view", lambda *a, **k: view
-        )
-        recorder = CountingRecorder()
-        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-        async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
-            c.recorder = recorder
-            job = asyncio.ensure_future(
-                c.lip_sync.create_many(
-                    [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
-                )
+    async def run(client: KittaClient, view: InterruptingView) -> None:
+        loop = asyncio.get_running_loop()
+        job = asyncio.ensure_future(
+            client.as_async().lip_sync.create_many(
+                [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
             )
-            with pytest.raises(asyncio.CancelledError):
-                await job
-        assert view.closed
-        return len(posts), recorder
+        )
+        view.on_third = lambda: loop.call_soon_threadsafe(job.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await job
 
-    sent, recorder = asyncio.run(run())
-    assert 3 < sent <= 3 + CONCURRENCY
-    assert recorder.count("before") == sent
-    assert recorder.count("created") == 3 and recorder.count("unknown") == sent - 3
+    view = InterruptingView(None)
+    closed = threading.Event()
+    view.close = lambda snapshot: closed.set()  # type: ignore[method-assign]
+    monkeypatch.setattr("kitta_notebook.batch.progress.progress_view", lambda *a, **k: view)
+    recorder = CountingRecorder()
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
+        client.recorder = recorder
+        asyncio.run(run(client, view))
+        release.set()  # the creates in flight may now complete...
+        assert closed.wait(10), "the batch never finished its creates in flight"
+    sent = len(posts)
+    assert 3 < sent <= 3 + CONCURRENCY  # ...but no new one was sent (40 without the cancel)
+    assert recorder.count("before") == sent == recorder.count("created")
