@@ -26,9 +26,9 @@ from .server_info import ServerInfo, parse_openapi
 
 if TYPE_CHECKING:
     from .history import AsyncHistory, History
-    from .history.journal import Journal
     from .history.keys import KeyClaim
     from .history.recorder import JournalRecorder
+    from .history.store import JournalStore as Journal
     from .media import MediaStore
 
 
@@ -158,11 +158,11 @@ class KittaClient:
         body: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         request = self._config.build_request(self._http, method, path, params=params, body=body)
-        gate = _core.ACTIVE_GATE.get()  # set by a batch's worker
+        gate = _core.REQUEST_GATE.get()  # set by a batch's worker
         attempt = 0
         while True:
-            while gate is not None and (paused := gate.wait_time()) > 0:
-                _bridge.pause(paused)  # the batch met a 429: every worker waits it out
+            if gate is not None:
+                gate.before_send(request)  # a batch paused by a 429 waits here
             started = time.monotonic()
             try:
                 response = self._receive(request)
@@ -173,7 +173,7 @@ class KittaClient:
             else:
                 _core.log_response(request, response, started)
                 if gate is not None:
-                    gate.on_response(response.status_code, _core.retry_after_seconds(response))
+                    gate.after_response(response)  # a 429 pauses the whole batch
                 if response.is_success:
                     return response
                 decision = _core.decide_after_response(self._config, request, response, attempt)
@@ -299,12 +299,12 @@ class KittaClient:
         unchanged, so a re-run cell works and a file of yours is never lost
         (`overwrite=True` replaces any file, `overwrite=False` none). `timeout`
         is the total time allowed (default 600 s,
-        `kitta_notebook._download.DEFAULT_DOWNLOAD_TIMEOUT`). What arrives must
+        `kitta_notebook._kept.DEFAULT_DOWNLOAD_TIMEOUT`). What arrives must
         be a video of the announced length, else `DownloadError` and no file
         is left. When the result host refuses an old link, the task is
         fetched once more for a fresh URL.
         """
-        from ._download import download
+        from ._kept import download
 
         return download(self, task, path, overwrite=overwrite, timeout=timeout)
 

@@ -401,11 +401,11 @@ def log_response(request: httpx.Request, response: httpx.Response, started: floa
     )
 
 
-ACTIVE_GATE: contextvars.ContextVar[RateGate | None] = contextvars.ContextVar(
-    "kitta_batch_gate", default=None
+REQUEST_GATE: contextvars.ContextVar[RateGate | None] = contextvars.ContextVar(
+    "kitta_request_gate", default=None
 )
-"""The rate gate of the batch the current thread works for (None outside a batch):
-the client's request loop waits out its pause before each send and tells it every answer."""
+"""The rate gate of the batch the current thread sends for (None outside a batch): the
+client's request loop waits at it before each send and tells it every answer."""
 
 
 # --- waiting -------------------------------------------------------------------

@@ -1,36 +1,34 @@
-"""One bounded fetch of a media file (a result video, or an input before a create).
+"""Bounded fetches of media: a result video, an input before a create, a probe's read.
 
 Every fetch has a connect and a read timeout, a size cap and a *total*
-deadline: httpx's read timeout is per chunk, so a host that sends one byte a
-second would never trip it; `asyncio.wait_for` cancels the read instead, at any
-byte rate. The size cap counts decoded bytes, decoded a piece at a time (a
-gzip bomb stops at the cap), and every redirect hop passes the first URL's
-address policy. The request carries no Kitta token (media hosts are not the
-API), and every failure becomes one `DownloadError` whose message names what
-arrived, the status and the URL without its credentials.
-
-`MediaCheck` is the I/O-free core; `fetch_async` drives it on the running
-event loop and `fetch` runs the same coroutine on a private loop in a worker
-thread, so a sync caller gets the same exact deadline (and works while a
-notebook's loop is running).
+deadline. httpx's read timeout is per chunk, so a host that sends one byte a
+second would never trip it: the transfer runs on a worker thread and the
+caller gives up on it at the deadline, at any byte rate (`_within`). The cap
+counts decoded bytes, decoded a bounded piece at a time (a gzip bomb stops at
+the cap), and every redirect hop passes the first URL's address policy. The
+request carries no Kitta token (media hosts are not the API); every failure
+of `fetch` is one `DownloadError` naming what arrived, the status and the URL
+without its credentials.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
+import contextlib
 import hashlib
 import re
 import ssl
+import threading
+import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from ._private_loop import run_in_private_loop
+from . import _bridge
 from ._redact import redact_text
 from ._version import __version__
 from .errors import DownloadError
@@ -44,8 +42,13 @@ HEAD_BYTES = 64
 MAX_REDIRECTS = 5
 DECODED_PIECE_BYTES = 64 * 1024
 """The most one step of decoding may produce: what a compression bomb costs before the cap."""
+DECODABLE = "gzip, deflate"
+"""The encodings `BodyDecoder` reads, for a client that accepts compression (the API)."""
+_WAKE_SECONDS = 0.1
+"""How often a waiting caller looks whether its async caller was cancelled."""
 
 Expect = Literal["video", "any"]
+Sink = Callable[[bytes], object]
 
 
 @dataclass(frozen=True)
@@ -81,20 +84,17 @@ def url_for_errors(url: object) -> str:
     Stricter than `_redact.redact_url` (which keeps harmless query values for
     the journal): an error text may be pasted anywhere, so the query goes.
     """
-    text = str(url)
     try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-        port = parts.port
+        parts = urlsplit(str(url))
+        host, port = parts.hostname or "", parts.port
     except ValueError:
         return "<unreadable URL>"
-    if ":" in host:
-        host = f"[{host}]"
+    host = f"[{host}]" if ":" in host else host
     netloc = f"{host}:{port}" if port is not None else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-# --- what arrived ------------------------------------------------------------------
+# --- what arrived ---------------------------------------------------------------------
 _ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
 
 
@@ -166,13 +166,9 @@ class MediaCheck:
         self.content_type = headers.get("content-type", "")
         if not 200 <= status_code < 300:
             expired = status_code in EXPIRED_STATUSES
-            hint = (
-                "; the link may have expired, call task.refresh() for a fresh URL"
-                if expired
-                else ""
-            )
+            hint = "; the link may have expired, call task.refresh() for a fresh URL"
             raise self.error(
-                f"the media host answered HTTP {status_code}{hint}",
+                f"the media host answered HTTP {status_code}{hint if expired else ''}",
                 "expired" if expired else "failed",
             )
         declared = headers.get("content-length", "").strip()
@@ -204,11 +200,11 @@ class MediaCheck:
                 f"expected a video but {arrived} arrived", "not_media", arrived=arrived
             )
 
-    def finish(self, raw_bytes: int) -> Fetched:
-        """Check the whole body arrived; `raw_bytes` is the count on the wire."""
-        if self.declared is not None and raw_bytes != self.declared:
+    def finish(self, wire_bytes: int) -> Fetched:
+        """Check the whole body arrived; `wire_bytes` is the count before decoding."""
+        if self.declared is not None and wire_bytes != self.declared:
             raise self.error(
-                f"the connection ended after {raw_bytes} of the {self.declared} bytes "
+                f"the connection ended after {wire_bytes} of the {self.declared} bytes "
                 "the host announced",
                 "incomplete",
             )
@@ -238,9 +234,7 @@ class MediaCheck:
 
 
 def _size(count: int) -> str:
-    if count >= 1024 * 1024:
-        return f"{count / (1024 * 1024):.1f} MB"
-    return f"{count} bytes"
+    return f"{count / (1024 * 1024):.1f} MB" if count >= 1024 * 1024 else f"{count} bytes"
 
 
 _QUERY = re.compile(r"\?[^\s'\"<>]*")
@@ -252,7 +246,7 @@ def _exception_text(exc: BaseException) -> str:
     return " ".join(cleaned.split())[:200] or "no detail"
 
 
-# --- what every fetch shares ---------------------------------------------------------
+# --- what every fetch shares ----------------------------------------------------------
 class RedirectRefused(Exception):
     """A redirect led to an address the first URL's policy forbids (a private host)."""
 
@@ -261,7 +255,7 @@ class RedirectRefused(Exception):
         super().__init__(f"a redirect led to {url.host}, a private address")
 
 
-def hop_guard(first_url: str) -> Callable[[httpx.Request], Awaitable[None]]:
+def hop_guard(first_url: str) -> Callable[[httpx.Request], None]:
     """An httpx request hook: every hop must pass the address policy of the first URL.
 
     A public first host (the only kind the real service accepts) may only lead to
@@ -270,7 +264,7 @@ def hop_guard(first_url: str) -> Callable[[httpx.Request], Awaitable[None]]:
     """
     public_only = is_public_host(httpx.URL(first_url).host)
 
-    async def check(request: httpx.Request) -> None:
+    def check(request: httpx.Request) -> None:
         if public_only and not is_public_host(request.url.host):
             raise RedirectRefused(request.url)
 
@@ -315,70 +309,86 @@ class BodyDecoder:
                 return
 
 
-DECODABLE = "gzip, deflate"
-"""The encodings `BodyDecoder` reads, for a client that accepts compression (the API)."""
-
-
-def decoded_pieces(response: httpx.Response) -> Iterator[bytes]:
-    """`DecodedBody` for a sync response."""
+def decoded_pieces(response: httpx.Response, wire: list[int] | None = None) -> Iterator[bytes]:
+    """A streamed body decoded in bounded pieces (see `BodyDecoder`); `wire[0]` counts
+    the bytes that arrived before decoding, for the Content-Length check."""
+    wire = [0] if wire is None else wire
     if response.is_stream_consumed:  # built in memory by a mock transport
+        wire[0] += len(response.content)
         yield response.content
         return
     decoder = BodyDecoder(response.headers.get("content-encoding", ""))
     for raw in response.iter_raw():
+        wire[0] += len(raw)
         yield from decoder.pieces(raw)
 
 
-class DecodedBody:
-    """A response body decoded in bounded pieces (see `BodyDecoder`); `wire_bytes`
-    counts what arrived before decoding, for the Content-Length check."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self.wire_bytes = 0
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self.response.is_stream_consumed:  # built in memory by a mock transport
-            self.wire_bytes = len(self.response.content)
-            yield self.response.content
-            return
-        decoder = BodyDecoder(self.response.headers.get("content-encoding", ""))
-        async for raw in self.response.aiter_raw():
-            self.wire_bytes += len(raw)
-            for piece in decoder.pieces(raw):
-                yield piece
-
-
-IDENTITY = {"Accept-Encoding": "identity"}
-
-
-@functools.lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def tls_context() -> ssl.SSLContext:
     """One TLS context for every media client: building one costs ~0.1 s of CPU, and each
     probe request opens its own client (SSL_CERT_FILE / SSL_CERT_DIR are honoured)."""
     return httpx.create_ssl_context(trust_env=True)
 
 
-def client_options(
-    url: str, timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport | None = None
-) -> dict[str, Any]:
-    """httpx options for a media client: no token, bounded and guarded redirects,
-    no compression asked for."""
-    options: dict[str, Any] = {
-        "follow_redirects": True,
-        "max_redirects": MAX_REDIRECTS,
-        "timeout": timeout,
-        "headers": {"User-Agent": f"kitta-notebook/{__version__}", **IDENTITY},
-        "event_hooks": {"request": [hop_guard(url)]},
-        "verify": tls_context(),
-    }
-    if transport is not None:
-        options["transport"] = transport
-    return options
-
-
 class DeadlineExceeded(Exception):
     """A bounded GET did not finish within its wall-clock deadline."""
+
+
+def _get(
+    url: str,
+    deadline: float,
+    timeout: httpx.Timeout,
+    read: Callable[[httpx.Response, threading.Event], T],
+    *,
+    headers: Mapping[str, str] | None = None,
+    trust_env: bool = True,
+    transport: httpx.BaseTransport | None = None,
+) -> T:
+    """GET `url` without a token and `read(response, stop)` on a worker thread, given up
+    at `deadline` seconds whatever the byte rate (`DeadlineExceeded`).
+
+    The caller only waits, so an interrupt or a cancelled await (`_bridge`) ends
+    the wait at once too. Giving up sets `stop` (the worker then hands nothing
+    more on) and closes the connection under the worker's read.
+    """
+    ends = time.monotonic() + deadline
+    http = httpx.Client(
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        timeout=timeout,
+        headers={"User-Agent": f"kitta-notebook/{__version__}", "Accept-Encoding": "identity"},
+        event_hooks={"request": [hop_guard(url)]},
+        verify=tls_context(),
+        transport=transport,
+        trust_env=trust_env,
+    )
+    done, stop = threading.Event(), threading.Event()
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with http, http.stream("GET", url, headers=dict(headers or {})) as response:
+                result.append(read(response, stop))
+        except BaseException as exc:  # handed to the caller
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="kitta-fetch", daemon=True).start()
+    try:
+        while not done.wait(max(0.0, min(_WAKE_SECONDS, ends - time.monotonic()))):
+            _bridge.check_cancelled()
+            if time.monotonic() >= ends:
+                raise DeadlineExceeded(f"no answer within {deadline:.3g} s")
+    except BaseException:
+        stop.set()
+        with contextlib.suppress(Exception):
+            http.close()
+        raise
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 @dataclass(frozen=True)
@@ -390,44 +400,6 @@ class Answer:
     body: bytes
 
 
-async def get_capped_async(
-    url: str,
-    *,
-    deadline: float,
-    cap: Callable[[int], int],
-    headers: Mapping[str, str] | None = None,
-    trust_env: bool = True,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> Answer:
-    """GET `url`, keep at most `cap(status)` decoded bytes, all within `deadline` seconds.
-
-    For reads that are small by nature (a probe's Range requests, a revalidation).
-    The deadline is wall-clock time for the whole request, whatever the byte rate:
-    it raises `DeadlineExceeded`; a refused redirect raises `RedirectRefused`, a body
-    that cannot be decoded `UnreadableBody`; transport failures stay httpx errors.
-    """
-    options = client_options(url, httpx.Timeout(max(deadline, 0.001)), transport)
-
-    async def transfer() -> Answer:
-        async with (
-            httpx.AsyncClient(trust_env=trust_env, **options) as http,
-            http.stream("GET", url, headers=dict(headers or {})) as response,
-        ):
-            limit = cap(response.status_code)
-            body = bytearray()
-            if limit > 0:
-                async for piece in DecodedBody(response):
-                    body += piece[: limit - len(body)]
-                    if len(body) >= limit:
-                        break
-            return Answer(response.status_code, response.headers, bytes(body))
-
-    try:
-        return await asyncio.wait_for(transfer(), deadline)
-    except asyncio.TimeoutError:
-        raise DeadlineExceeded(f"no answer within {deadline:.3g} s") from None
-
-
 def get_capped(
     url: str,
     *,
@@ -435,71 +407,29 @@ def get_capped(
     cap: Callable[[int], int],
     headers: Mapping[str, str] | None = None,
     trust_env: bool = True,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> Answer:
-    """`get_capped_async` for sync code (a worker thread's loop keeps the exact deadline)."""
-    return run_in_private_loop(
-        lambda: get_capped_async(
-            url,
-            deadline=deadline,
-            cap=cap,
-            headers=headers,
-            trust_env=trust_env,
-            transport=transport,
-        )
-    )
+    """GET `url`, keep at most `cap(status)` decoded bytes, all within `deadline` seconds.
 
-
-# --- drivers ----------------------------------------------------------------------------
-Sink = Callable[[bytes], object]
-
-
-async def fetch_async(
-    url: str,
-    limits: FetchLimits,
-    *,
-    sink: Sink | None = None,
-    expect: Expect = "video",
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> Fetched:
-    """Fetch `url` within `limits`; chunks go to `sink`, or are returned in `data`.
-
-    `transport` is for tests (an `httpx.MockTransport`); real fetches use the network.
+    For reads that are small by nature (a probe's Range requests, a revalidation).
+    The deadline raises `DeadlineExceeded`; a refused redirect `RedirectRefused`, a
+    body that cannot be decoded `UnreadableBody`; transport failures stay httpx errors.
     """
-    check = MediaCheck(url, limits, expect)
-    collected = bytearray() if sink is None else None
-    options = client_options(url, limits.timeout(), transport)
 
-    async def transfer() -> Fetched:
-        async with (
-            httpx.AsyncClient(**options) as http,
-            http.stream("GET", url) as response,
-        ):
-            check.on_response(response.status_code, response.headers)
-            body = DecodedBody(response)
-            async for chunk in body:
-                check.on_chunk(chunk)
-                if collected is not None:
-                    collected.extend(chunk)
-                elif sink is not None:
-                    sink(chunk)
-            return check.finish(body.wire_bytes)
+    def read(response: httpx.Response, stop: threading.Event) -> Answer:
+        limit = cap(response.status_code)
+        body = bytearray()
+        if limit > 0:
+            for piece in decoded_pieces(response):
+                body += piece[: limit - len(body)]
+                if len(body) >= limit or stop.is_set():
+                    break
+        return Answer(response.status_code, response.headers, bytes(body))
 
-    try:
-        fetched = await asyncio.wait_for(transfer(), limits.deadline)
-    except DownloadError:
-        raise
-    except RedirectRefused as exc:
-        raise check.error(
-            f"{exc}, which this machine does not fetch for a public link", "refused"
-        ) from None
-    except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
-        raise check.timed_out() from exc
-    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
-        raise check.broken(exc) from exc
-    if collected is None:
-        return fetched
-    return Fetched(**{**fetched.__dict__, "data": bytes(collected)})
+    timeout = httpx.Timeout(max(deadline, 0.001))
+    return _get(
+        url, deadline, timeout, read, headers=headers, trust_env=trust_env, transport=transport
+    )
 
 
 def fetch(
@@ -508,9 +438,36 @@ def fetch(
     *,
     sink: Sink | None = None,
     expect: Expect = "video",
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> Fetched:
-    """`fetch_async` for sync code, with the same deadline."""
-    return run_in_private_loop(
-        lambda: fetch_async(url, limits, sink=sink, expect=expect, transport=transport)
-    )
+    """Fetch `url` within `limits`; chunks go to `sink`, or are returned in `data`.
+
+    `transport` is for tests (an `httpx.MockTransport`); real fetches use the network.
+    """
+    check = MediaCheck(url, limits, expect)
+    collected = bytearray()
+    write = collected.extend if sink is None else sink
+
+    def read(response: httpx.Response, stop: threading.Event) -> Fetched:
+        check.on_response(response.status_code, response.headers)
+        wire = [0]
+        for chunk in decoded_pieces(response, wire):
+            check.on_chunk(chunk)
+            if stop.is_set():  # the caller gave up: its sink is closed
+                raise DeadlineExceeded
+            write(chunk)
+        return check.finish(wire[0])
+
+    try:
+        fetched = _get(url, limits.deadline, limits.timeout(), read, transport=transport)
+    except DownloadError:
+        raise
+    except RedirectRefused as exc:
+        raise check.error(
+            f"{exc}, which this machine does not fetch for a public link", "refused"
+        ) from None
+    except (DeadlineExceeded, httpx.TimeoutException) as exc:
+        raise check.timed_out() from exc
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+        raise check.broken(exc) from exc
+    return fetched if sink is not None else replace(fetched, data=bytes(collected))

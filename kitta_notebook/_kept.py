@@ -1,14 +1,20 @@
-"""Kept results: local copies of result videos that outlive links and kernels.
+"""Result videos on disk: `download()` and kept copies.
 
-With `keep_results` on (the client's setting, else `KITTA_KEEP_RESULTS`; on
-by default for the embedded sandbox), each result video the toolkit fetches
-is also kept under `KITTA_HOME/results` (or a folder of your choice) and
-recorded in the journal (path, size, sha256), so a card plays it after its
-link expired or the kernel restarted. Disk use is capped
-(`KITTA_KEEP_MAX_BYTES`, default 2 GiB); the oldest kept results go first,
-and a result larger than the cap is not kept. The folder may hold the user's
-own files: only results this toolkit wrote there, still unchanged (see
-`_written`), are ever counted, replaced, removed or played.
+A download goes through `_fetch` (no token, total deadline, size cap, a check
+that a video arrived) into a hidden `.part` file renamed into place once
+everything arrived, so a failure (an interrupt included) never leaves a
+partial file and a failed re-download leaves the old file intact. An
+existing file is replaced by default only when this toolkit wrote it and it
+is unchanged (see `_written`); `overwrite=True` replaces any file,
+`overwrite=False` none.
+
+Kept results: with `keep_results` on (the client's setting, else
+`KITTA_KEEP_RESULTS`; on by default for the embedded sandbox), each result
+video the toolkit fetches is also kept under `KITTA_HOME/results` (or a
+folder of your choice) and recorded in the journal, so a card plays it after
+its link expired or the kernel restarted. Disk use is capped
+(`KITTA_KEEP_MAX_BYTES`, default 2 GiB): the oldest of our unchanged kept
+files go first, and a result larger than the cap is not kept.
 """
 
 from __future__ import annotations
@@ -16,35 +22,169 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
-from functools import partial
+import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._fetch import Fetched, FetchLimits
+from ._fetch import Fetched, FetchLimits, fetch
 from ._home import kitta_home
-from ._media_files import (
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    open_temp,
+from ._written import (
+    DOWNLOAD,
+    KEPT,
+    Written,
+    atomic_write,
+    check_writable,
+    forget,
+    intact,
+    key_of,
+    not_ours,
+    remember,
     result_suffix,
     result_url,
     safe_stem,
-    save_async,
+    written_in,
 )
-from ._private_loop import run_in_private_loop
-from ._written import KEPT, Written, conflicts, forget, intact, key_of, remember, written_in
 from .errors import DownloadError, KittaError, ValidationError
-
-logger = logging.getLogger("kitta_notebook")
 
 if TYPE_CHECKING:
     from .models import LipSyncTask
 
+logger = logging.getLogger("kitta_notebook")
+
+DEFAULT_MAX_DOWNLOAD_BYTES = 2 * 1024**3
+DEFAULT_DOWNLOAD_TIMEOUT = 600.0
+"""Seconds one `download()` may take in total (fetching a fresh link included)."""
+KEEP_TIMEOUT = 300.0
 KEEP_ENV = "KITTA_KEEP_RESULTS"
 KEEP_MAX_ENV = "KITTA_KEEP_MAX_BYTES"
 DEFAULT_KEEP_MAX_BYTES = 2 * 1024**3
 
 
+# --- downloads ---------------------------------------------------------------------------
+def save(url: str, target: Path, limits: FetchLimits) -> Fetched:
+    """Fetch `url` into `target` atomically; on any failure no file is left behind."""
+    try:
+        with atomic_write(target) as (handle, _):
+            return fetch(url, limits, sink=handle.write)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise DownloadError(f"Cannot write {target} ({reason}).") from exc
+
+
+def download_target(task: LipSyncTask, path: str | os.PathLike[str] | None) -> tuple[str, Path]:
+    """(URL to fetch, file to write) for a task's result video; folders are created."""
+    url = result_url(task)
+    default_name = safe_stem(task.task_id) + result_suffix(url)
+    target = Path(default_name) if path is None else Path(path).expanduser()
+    if path is not None and (target.is_dir() or str(path).endswith(("/", "\\"))):
+        target = target / default_name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(
+            f"Cannot create the folder {target.parent} ({exc.strerror or type(exc).__name__}); "
+            "pass a path in a folder you can write to."
+        ) from exc
+    return url, target
+
+
+def _check_timeout(timeout: float | None) -> float:
+    value = DEFAULT_DOWNLOAD_TIMEOUT if timeout is None else timeout
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValidationError([("timeout", "The timeout must be a number of seconds above 0.")])
+    if value == math.inf:  # NaN fails `value > 0` above
+        raise ValidationError([("timeout", "The timeout must be a finite number of seconds.")])
+    return float(value)
+
+
+def download(
+    client: Any,
+    task: LipSyncTask | str,
+    path: str | os.PathLike[str] | None,
+    *,
+    overwrite: bool | None,
+    timeout: float | None,
+) -> Path:
+    """`KittaClient.download`: fetch once more for a fresh link when the old one expired.
+
+    An existing file is replaced by default only when this toolkit wrote it and
+    it is unchanged (`_written.check_writable`); the download is also kept when
+    keeping is on.
+    """
+    deadline_at = time.monotonic() + _check_timeout(timeout)
+    snapshot = task if not isinstance(task, str) else client.lip_sync.get(task)
+    for attempt in ("first", "fresh link"):
+        url, target = download_target(snapshot, path)
+        check_writable(target, overwrite)
+        remaining = max(0.001, deadline_at - time.monotonic())
+        try:
+            fetched = save(url, target, FetchLimits(remaining, DEFAULT_MAX_DOWNLOAD_BYTES))
+            break
+        except DownloadError as exc:
+            if not exc.expired or attempt == "fresh link":
+                raise
+            snapshot = client.lip_sync.get(snapshot.task_id)
+    with contextlib.suppress(OSError):  # unrecorded, the file is simply never replaced unasked
+        remember(target, DOWNLOAD, fetched.size, fetched.sha256, snapshot.task_id)
+    client._record_download(snapshot, target)
+    if not isinstance(task, str) and snapshot is not task:
+        task._update_from(snapshot)
+    with contextlib.suppress(KittaError, OSError):
+        keep_file(client, snapshot, target, fetched.size, fetched.sha256)
+    return target
+
+
+def ensure_kept(client: Any, task: LipSyncTask) -> Path | None:
+    """Keep a succeeded task's result when keeping is on and no copy exists yet.
+
+    For code that finishes tasks without showing them (a `wait()`, a batch):
+    the result is fetched once, within `KEEP_TIMEOUT` and the disk cap,
+    straight into the kept folder. Returns the kept path, or None when keeping
+    is off; a result larger than the cap, or a file of the user's under the
+    kept name, is a `DownloadError` and nothing is written.
+    """
+    folder = keep_folder(client)
+    if folder is None or not task.succeeded or not task.result_video_url:
+        return None
+    existing = kept_path(client, task)
+    if existing is not None:
+        return existing
+    url = result_url(task)
+    target = folder / _kept_name(client, task, result_suffix(url))
+    cap = keep_max_bytes()
+    if cap == 0:
+        raise DownloadError(_too_large(None, cap), reason="too_large")
+    _make_folder(folder)
+    problem = not_ours(target)
+    if problem is not None:
+        raise DownloadError(problem)
+    limits = FetchLimits(deadline=KEEP_TIMEOUT, max_bytes=min(cap, DEFAULT_MAX_DOWNLOAD_BYTES))
+    try:
+        fetched = save(url, target, limits)
+    except DownloadError as exc:
+        if exc.reason == "too_large" and cap < DEFAULT_MAX_DOWNLOAD_BYTES:
+            raise DownloadError(_too_large(None, cap), reason="too_large") from exc
+        raise
+    _record_kept(client, task, target, fetched.size, fetched.sha256)
+    return target
+
+
+def keep_finished(client: Any, task: LipSyncTask) -> None:
+    """After a wait: keep a succeeded task's result when keeping is on.
+
+    The wait itself succeeded, so a result host that fails now costs a log line,
+    not the caller's task: the card or `download()` can still fetch it later.
+    """
+    try:
+        ensure_kept(client, task)
+    except (KittaError, OSError) as exc:
+        logger.warning("could not keep the result of %s: %s", task.task_id, exc)
+
+
+# --- kept copies -------------------------------------------------------------------------
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -92,8 +232,9 @@ def keep_max_bytes() -> int:
 
 
 def _kept_name(client: Any, task: LipSyncTask, suffix: str) -> str:
-    origin = str(client._config.origin)
-    tag = hashlib.sha256(f"{origin}\n{task.task_id}".encode("utf-8", "surrogatepass"))
+    """The kept file's name: the task id and a tag of the service, so two never share one."""
+    origin_and_id = f"{client._config.origin}\n{task.task_id}"
+    tag = hashlib.sha256(origin_and_id.encode("utf-8", "surrogatepass"))
     return f"{safe_stem(task.task_id)[:80]}-{tag.hexdigest()[:8]}{suffix}"
 
 
@@ -101,9 +242,9 @@ def kept_path(client: Any, task: LipSyncTask) -> Path | None:
     """The kept copy of a task's result, when keeping is on and an intact one is on disk.
 
     Intact: written by this toolkit and still holding the bytes it recorded
-    (see `_written`; checked once per size and mtime, so cards stay fast). A
-    copy that was replaced or changed is never played or exported: the task's
-    link is used instead, and the changed file is left alone.
+    (checked once per size and mtime, so cards stay fast). A copy that was
+    replaced or changed is never played or exported: the task's link is used
+    instead, and the changed file is left alone.
     """
     folder = keep_folder(client) if client is not None else None
     if folder is None:
@@ -118,11 +259,6 @@ def kept_path(client: Any, task: LipSyncTask) -> Path | None:
     return Path(record.path)
 
 
-def _path_of(record: Any) -> Path | None:
-    """The file of the journal's `KeptResult`, if it has one."""
-    return None if record is None else Path(record.path)
-
-
 def _journal_call(journal: object, name: str, *args: object) -> Any:
     method = getattr(journal, name, None)
     if not callable(method):
@@ -133,28 +269,11 @@ def _journal_call(journal: object, name: str, *args: object) -> Any:
         return None
 
 
-KEEP_TIMEOUT = 300.0
-
-
-def _not_kept(task: LipSyncTask, why: str) -> None:
-    logger.warning("the result of %s was not kept: %s", task.task_id, why)
-
-
 def _too_large(size: int | None, cap: int) -> str:
     what = "It is" if size is None else f"It is {size:,} bytes,"
     return (
         f"{what} more than {KEEP_MAX_ENV} ({cap:,} bytes) allows, so the cap holds. "
         "The card and download() still fetch it from its link."
-    )
-
-
-def _in_the_way(target: Path) -> str | None:
-    """Why `target` must not be written: a file there that this toolkit did not write."""
-    if not conflicts([target]):
-        return None
-    return (
-        f"{target} exists and was not written by kitta-notebook (or was changed since); "
-        "it was left untouched."
     )
 
 
@@ -169,66 +288,16 @@ def _make_folder(folder: Path) -> None:
         ) from exc
 
 
-async def ensure_kept_async(client: Any, task: LipSyncTask) -> Path | None:
-    """Keep a succeeded task's result when keeping is on and no copy exists yet.
-
-    For code that finishes tasks without showing them (a `wait()`, a batch):
-    the result is fetched once, within `KEEP_TIMEOUT` and the disk cap,
-    straight into the kept folder. Returns the kept path, or None when keeping
-    is off; a result larger than the cap, or a file of the user's under the
-    kept name, is a `DownloadError` and nothing is written.
-    """
-    folder = keep_folder(client)
-    if folder is None or not task.succeeded or not task.result_video_url:
-        return None
-    existing = kept_path(client, task)
-    if existing is not None:
-        return existing
-    url = result_url(task)
-    target = folder / _kept_name(client, task, result_suffix(url))
+def _may_keep(task: LipSyncTask, target: Path, size: int) -> bool:
+    """Whether a result of `size` bytes may be kept at `target` (else the log says why)."""
     cap = keep_max_bytes()
-    if cap == 0:
-        raise DownloadError(_too_large(None, cap), reason="too_large")
-    _make_folder(folder)
-    problem = _in_the_way(target)
+    problem = _too_large(size, cap) if size > cap else None
+    if problem is None:
+        _make_folder(target.parent)
+        problem = not_ours(target)
     if problem is not None:
-        raise DownloadError(problem)
-    limits = FetchLimits(deadline=KEEP_TIMEOUT, max_bytes=min(cap, DEFAULT_MAX_DOWNLOAD_BYTES))
-    try:
-        saved = await save_async(url, target, limits)
-    except DownloadError as exc:
-        if exc.reason == "too_large" and cap < DEFAULT_MAX_DOWNLOAD_BYTES:
-            raise DownloadError(_too_large(None, cap), reason="too_large") from exc
-        raise
-    _record_kept(client, task, saved.path, saved.fetched.size, saved.fetched.sha256)
-    return saved.path
-
-
-def ensure_kept(client: Any, task: LipSyncTask) -> Path | None:
-    """`ensure_kept_async` for sync code."""
-    if keep_folder(client) is None:
-        return None
-    return run_in_private_loop(partial(ensure_kept_async, client, task))
-
-
-def keep_finished(client: Any, task: LipSyncTask) -> None:
-    """After a wait: keep a succeeded task's result when keeping is on.
-
-    The wait itself succeeded, so a result host that fails now costs a log line,
-    not the caller's task: the card or `download()` can still fetch it later.
-    """
-    try:
-        ensure_kept(client, task)
-    except (KittaError, OSError) as exc:
-        logger.warning("could not keep the result of %s: %s", task.task_id, exc)
-
-
-async def keep_finished_async(client: Any, task: LipSyncTask) -> None:
-    """`keep_finished` on the event loop."""
-    try:
-        await ensure_kept_async(client, task)
-    except (KittaError, OSError) as exc:
-        logger.warning("could not keep the result of %s: %s", task.task_id, exc)
+        logger.warning("the result of %s was not kept: %s", task.task_id, problem)
+    return problem is None
 
 
 def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | None:
@@ -240,64 +309,32 @@ def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | None:
     sha256 = hashlib.sha256(data).hexdigest()
     if intact(target, sha256):
         return target
-    if not _fits(task, len(data)):
+    if not _may_keep(task, target, len(data)):
         return None
-    _make_folder(folder)
-    problem = _in_the_way(target)
-    if problem is not None:
-        _not_kept(task, problem)
-        return None
-    handle, temp = open_temp(target)
-    try:
-        with handle:
-            handle.write(data)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+    with atomic_write(target) as (handle, _):
+        handle.write(data)
     _record_kept(client, task, target, len(data), sha256)
     return target
 
 
-def keep_file(client: Any, task: LipSyncTask, source: Path, fetched: Fetched) -> Path | None:
+def keep_file(client: Any, task: LipSyncTask, source: Path, size: int, sha256: str) -> Path | None:
     """Keep a downloaded result (a hard link where possible, else a copy)."""
     folder = keep_folder(client)
-    if folder is None or not _fits(task, fetched.size):
+    if folder is None:
         return None
     target = folder / _kept_name(client, task, source.suffix or ".mp4")
-    _make_folder(folder)
+    if not _may_keep(task, target, size):
+        return None
     if target.resolve() != source.resolve():
-        problem = _in_the_way(target)
-        if problem is not None:
-            _not_kept(task, problem)
-            return None
-        handle, temp = open_temp(target)
-        handle.close()
-        try:
+        with atomic_write(target) as (handle, temp):
+            handle.close()
             temp.unlink()
             try:
                 os.link(source, temp)
             except OSError:
-                import shutil
-
                 shutil.copyfile(source, temp)
-            os.replace(temp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            raise
-    _record_kept(client, task, target, fetched.size, fetched.sha256)
+    _record_kept(client, task, target, size, sha256)
     return target
-
-
-def _fits(task: LipSyncTask, size: int) -> bool:
-    """Whether one result of `size` bytes can be kept at all (else the user is told)."""
-    cap = keep_max_bytes()
-    if size <= cap:
-        return True
-    _not_kept(task, _too_large(size, cap))
-    return False
 
 
 def _record_kept(client: Any, task: LipSyncTask, path: Path, size: int, sha256: str) -> None:
@@ -316,8 +353,12 @@ def enforce_keep_cap(client: Any, *, protect: Path | None = None) -> list[Path]:
     if folder is None or not folder.is_dir():
         return []
     cap = keep_max_bytes()
-    journal = client.journal
-    kept = _intact_kept(folder, journal)
+    kept = []
+    for record in written_in(folder, KEPT):
+        if intact(record.path):  # the index holds record.sha256: checked against it
+            kept.append(record)
+        else:  # gone, or changed by someone else: no longer ours to count or remove
+            _forget_kept(record, client.journal)
     total = sum(record.size for record in kept)
     keep = None if protect is None else key_of(protect)
     removed: list[Path] = []
@@ -330,28 +371,17 @@ def enforce_keep_cap(client: Any, *, protect: Path | None = None) -> list[Path]:
             record.path.unlink(missing_ok=True)
         except OSError:
             continue
-        _forget(record, journal)
+        _forget_kept(record, client.journal)
         total -= record.size
         removed.append(record.path)
     return removed
 
 
-def _intact_kept(folder: Path, journal: object) -> list[Written]:
-    """The kept results in `folder` still as written, oldest first; others are forgotten."""
-    found = []
-    for record in written_in(folder, KEPT):
-        if intact(record.path):  # the index holds record.sha256: checked against it
-            found.append(record)
-        else:  # gone, or changed by someone else: no longer ours to count or remove
-            _forget(record, journal)
-    return found
-
-
-def _forget(record: Written, journal: object) -> None:
+def _forget_kept(record: Written, journal: object) -> None:
     """Drop a kept file from the index, and the journal's record when it names that file."""
     forget(record.path)
     if record.task_id is None:
         return
-    recorded = _path_of(_journal_call(journal, "kept", record.task_id))
-    if recorded is not None and key_of(recorded) == key_of(record.path):
+    recorded = _journal_call(journal, "kept", record.task_id)
+    if recorded is not None and key_of(Path(recorded.path)) == key_of(record.path):
         _journal_call(journal, "forget_kept", record.task_id)

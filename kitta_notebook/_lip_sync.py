@@ -409,13 +409,13 @@ class AsyncLipSync:
 
         See `LipSync.watch_many`.
         """
-        from .batch.async_watch import watch_many
+        from .batch import AsyncBatchWatch
 
-        return watch_many(
-            self._sync,
+        watch = self._sync.watch_many(
             tasks,
             timeout=timeout,
             poll_interval=poll_interval,
             progress=progress,
             concurrency=concurrency,
         )
+        return AsyncBatchWatch(watch)

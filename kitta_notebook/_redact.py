@@ -24,34 +24,13 @@ REDACTED = "REDACTED"
 
 # Query parameters that sign or authorise a URL, lower-cased (S3, GCS, Azure SAS,
 # Alibaba OSS, Tencent COS, and the generic names).
-_SENSITIVE = frozenset(
-    {
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "x-goog-signature",
-        "x-goog-credential",
-        "x-oss-signature",
-        "x-oss-credential",
-        "x-oss-security-token",
-        "signature",
-        "ossaccesskeyid",
-        "awsaccesskeyid",
-        "googleaccessid",
-        "security-token",
-        "q-signature",
-        "q-ak",
-        "sign",
-        "sig",
-        "token",
-        "access_token",
-        "auth",
-        "api_key",
-        "apikey",
-        "password",
-        "secret",
-    }
-)
+_SENSITIVE = frozenset({
+    "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature",
+    "x-goog-credential", "x-oss-signature", "x-oss-credential", "x-oss-security-token",
+    "signature", "ossaccesskeyid", "awsaccesskeyid", "googleaccessid", "security-token",
+    "q-signature", "q-ak", "sign", "sig", "token", "access_token", "auth", "api_key", "apikey",
+    "password", "secret",
+})  # fmt: skip
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@")
 # An HTTP credential in free text: "Bearer abc", "Basic abc=", "Authorization: xyz".
 _CREDENTIAL = re.compile(

@@ -1,11 +1,11 @@
-"""The toolkit's index of the files it wrote: the only files it may replace or remove.
+"""Files the toolkit writes: result names, atomic writes, and the index of what it wrote.
 
-Downloads, kept results and exports are recorded here (path, size, mtime,
-sha256, what they are) in `KITTA_HOME/written.sqlite`, shared by every
-process, account and journal of this machine. A file counts as ours only
-while it still holds what was written: same size and, when its mtime moved,
-the same sha256. Anything else at a path, a user's file or a kept copy
-someone replaced, is never overwritten, removed or served.
+The index (`KITTA_HOME/written.sqlite`, shared by every process, account and
+journal of this machine) records each download, kept result and export (path,
+size, mtime, sha256, kind). A file counts as ours only while it still holds
+what was written: same size and, when its mtime moved, the same sha256.
+Anything else at a path, a user's file or a kept copy someone replaced, is
+never overwritten, removed or served.
 """
 
 from __future__ import annotations
@@ -14,23 +14,109 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import sqlite3
 import stat
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ._home import kitta_home
+from .errors import DownloadError, ValidationError
+from .validation import check_url
+
+if TYPE_CHECKING:
+    from .models import LipSyncTask
 
 logger = logging.getLogger("kitta_notebook")
 
+MAX_NAME_CHARS = 100
 INDEX_NAME = "written.sqlite"
-KEPT = "kept"
-DOWNLOAD = "download"
-EXPORT = "export"
+KEPT, DOWNLOAD, EXPORT = "kept", "download", "export"
 
+
+# --- names --------------------------------------------------------------------------------
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10))} | {
+    f"lpt{i}" for i in range(10)
+}
+
+
+def safe_stem(task_id: object) -> str:
+    """A file name stem for a task id: safe characters only, bounded length, never empty.
+
+    An id that had to be changed (unsafe characters, too long) gets a short
+    hash of the whole id, so two different ids never share a name.
+    """
+    raw = str(task_id or "")
+    stem = _UNSAFE.sub("_", raw).strip("._") or "result"
+    if stem.split(".")[0].lower() in _RESERVED:
+        stem = "task_" + stem
+    if stem == raw and len(stem) <= MAX_NAME_CHARS:
+        return stem
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{stem[: MAX_NAME_CHARS - 11]}-{digest}"
+
+
+def result_suffix(url: str) -> str:
+    suffix = Path(urlsplit(url).path).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".mp4"
+
+
+def result_url(task: LipSyncTask) -> str:
+    """The result URL to fetch, or a clear error why there is none."""
+    if not task.result_video_url:
+        message = f"Task {task.task_id} has no result video yet (status {task.status_text})."
+        raise ValidationError([("result_video_url", message)])
+    url, problem = check_url(task.result_video_url, require_public=False)
+    if problem or url is None:
+        raise ValidationError([("result_video_url", problem or "It is not a URL.")])
+    return url
+
+
+# --- atomic writes ------------------------------------------------------------------------
+@contextlib.contextmanager
+def atomic_write(target: Path) -> Iterator[tuple[IO[bytes], Path]]:
+    """(handle, path) of a hidden `.part` file beside `target` that replaces it when the
+    block ends normally; on any failure (an interrupt included) it is removed instead."""
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
+            mode="wb",
+            dir=target.parent,
+            prefix=f".{target.name[:40]}.",
+            suffix=".part",
+            delete=False,
+        )
+    except OSError as exc:
+        raise DownloadError(
+            f"Cannot write in {target.parent} ({exc.strerror or type(exc).__name__}); "
+            "pass a path in a folder you can write to."
+        ) from exc
+    temp = Path(handle.name)
+    try:
+        with handle:
+            yield handle, temp
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- the index of what we wrote -----------------------------------------------------------
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS written (
     path TEXT PRIMARY KEY,
@@ -88,30 +174,13 @@ def _index() -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def remember(path: Path, kind: str, size: int, sha256: str, task_id: str | None = None) -> None:
     """Record a file just written (atomically, by us) with the bytes it holds."""
     info = path.stat()
+    task = None if task_id is None else _storable(task_id)
+    row = (key_of(path), kind, task, int(size), info.st_mtime_ns, sha256, time.time())
     with _index() as conn:
-        conn.execute(
-            "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                key_of(path),
-                kind,
-                None if task_id is None else _storable(task_id),
-                int(size),
-                info.st_mtime_ns,
-                sha256,
-                time.time(),
-            ),
-        )
+        conn.execute("INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?, ?, ?)", row)
     with _lock:
         _verified[(key_of(path), info.st_size, info.st_mtime_ns)] = sha256
 
@@ -183,3 +252,27 @@ def written_in(folder: Path, kind: str) -> list[Written]:
 def conflicts(targets: list[Path]) -> list[Path]:
     """The targets that exist and are not ours (what a write there would destroy)."""
     return [p for p in targets if (p.exists() or p.is_symlink()) and not intact(p)]
+
+
+def not_ours(target: Path) -> str | None:
+    """Why `target` must not be written: a file there that this toolkit did not write."""
+    if not conflicts([target]):
+        return None
+    return (
+        f"{target} exists and was not written by kitta-notebook (or was changed since); "
+        "it was left untouched."
+    )
+
+
+def check_writable(target: Path, overwrite: bool | None) -> None:
+    """Refuse, before anything is fetched, to replace a file the caller may still want.
+
+    `overwrite`: True replaces any file, False none, None only our unchanged ones.
+    """
+    if overwrite is True or not (target.exists() or target.is_symlink()):
+        return
+    if overwrite is False:
+        raise DownloadError(f"{target} exists already; pass overwrite=True to replace it.")
+    problem = not_ours(target)
+    if problem is not None:
+        raise DownloadError(f"{problem} Pass another path, or overwrite=True to replace it.")

@@ -22,7 +22,7 @@ from .errors import KittaError, ValidationError
 from .server_info import Sample
 
 if TYPE_CHECKING:
-    from .history.reattach import ResumedTasks
+    from .history import ResumedTasks
     from .sandbox import Sandbox
 
 SANDBOX_JOURNAL_IDENTITY = "sandbox:embedded"
@@ -128,7 +128,7 @@ def resume(
     `KITTA_BASE_URL` so it reaches the same service and account as before;
     the embedded sandbox is found again by itself). See `history.resume`.
     """
-    from .history.reattach import resume as resume_with
+    from .history import resume as resume_with
 
     return resume_with(
         client if client is not None else connect(quiet=True),

@@ -24,7 +24,7 @@ from .i18n import Lang, text
 from .server_info import ServerInfo
 
 if TYPE_CHECKING:
-    from .history.journal import Journal
+    from .history.store import JournalStore as Journal
 
 __all__ = ["Charge", "Price", "charges_in", "price_for"]
 
@@ -125,7 +125,7 @@ def charges_in(journal: Journal | None, model: str, limit: int = LEARN_FROM_TASK
     audio length sent with them (the journal belongs to one account on one server)."""
     if journal is None:
         return []
-    from .history.query import Query
+    from .history.entry import Query
 
     found: list[Charge] = []
     for entry in journal.entries(Query.build(status="succeeded", source="local"), limit=limit):

@@ -206,33 +206,28 @@ def validate_create(
         "image_url": image_url,
         "reference_image_url": reference_image_url,
     }
+    missing = {name for name, value in given.items() if _blank(value)}
     for name, value in given.items():
-        if value is None or (isinstance(value, str) and not value.strip()):
-            urls[name] = None
-            continue
-        url, problem = check_url(value, require_public=require_public_urls)
-        urls[name] = url
-        if problem:
-            problems.append((name, problem))
+        urls[name] = None
+        if name not in missing:
+            urls[name], problem = check_url(value, require_public=require_public_urls)
+            if problem:
+                problems.append((name, problem))
 
-    def missing(name: str) -> bool:
-        value = given[name]
-        return value is None or (isinstance(value, str) and not value.strip())
-
-    if missing("audio_url"):
+    if "audio_url" in missing:
         problems.append(("audio_url", "An audio URL is required: the audio drives the mouth."))
-    if mode == "video" and missing("video_url"):
+    if mode == "video" and "video_url" in missing:
         problems.append(
             (
                 "video_url",
                 "A video URL is required in video mode (or give image_url for image mode).",
             )
         )
-    if mode == "image" and missing("image_url"):
+    if mode == "image" and "image_url" in missing:
         problems.append(
             ("image_url", "An image URL is required in image mode: the person's picture.")
         )
-    if mode == "video" and not missing("reference_image_url"):
+    if mode == "video" and "reference_image_url" not in missing:
         problems.append(
             (
                 "reference_image_url",
@@ -263,6 +258,10 @@ def validate_create(
         reference_image_url=urls["reference_image_url"],
         duration_seconds=duration,
     )
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _finite(number: float) -> bool:

@@ -8,14 +8,11 @@ same names, awaitable):
 ... )
 >>> done = client.lip_sync.wait_many(batch)     # or: for task in ...watch_many(batch)
 
-Inside: `prepare` checks a whole batch before anything is sent, `inputs`
-publishes and probes every item's media, `credits` keeps `max_credits`,
-`start` decides everything before the first create, `run` keeps the books,
-`gate` paces it after a 429, `watch_core` decides every watch cycle without
-I/O; `create`, `watch` and their `async_` twins are the thin drivers; `progress` is the
-snapshot and text bar, `progress_html` the notebook view, `progress_choice`
-picks one; `results` holds what comes back; `export` (with `export_html`)
-writes a review folder.
+Inside: `plan` checks a whole batch before anything is sent (items, keys, media),
+`gate` holds the credit budget and the pace after a 429, `create` sends; `follow` is
+the one follower (`follow`, `watch_many`) on the I/O-free engine in `watch`;
+`progress` is the snapshot and its views;
+`results` what comes back; `export` writes a review folder (files and an HTML page).
 """
 
 from __future__ import annotations
@@ -27,13 +24,12 @@ from ..errors import (
     CreditWarning,
     WaitManyTimeoutError,
 )
-from .async_watch import AsyncBatchWatch
 from .create import create_many
 from .export import ExportReport, export_tasks
+from .follow import AsyncBatchWatch, BatchWatch, follow, wait_many, watch_many
 from .progress import ProgressMode, ProgressSnapshot, ProgressView
 from .results import BatchItem, BatchResult, ItemTags, Outcome, TaskList
-from .watch import BatchWatch, wait_many, watch_many
-from .watch_core import DEFAULT_WAIT_MANY_TIMEOUT, WatchStats
+from .watch import DEFAULT_WAIT_MANY_TIMEOUT, WatchStats
 
 __all__ = [
     "DEFAULT_WAIT_MANY_TIMEOUT",
@@ -56,6 +52,7 @@ __all__ = [
     "WatchStats",
     "create_many",
     "export_tasks",
+    "follow",
     "wait_many",
     "watch_many",
 ]

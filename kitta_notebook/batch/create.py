@@ -1,82 +1,206 @@
-"""`create_many` (sync): check a batch, then send it on worker threads, each item once.
+"""`create_many`: check a whole batch, then send it on worker threads, each item once.
 
-The decisions (what is valid, which outcome an error means, the pace after a
-429, the credit limit) live in `start`, `inputs`, `gate`, `credits` and `run`;
-the driver only probes, sends, waits and reports.
+The route: `plan` checks every item, claims its key, publishes and probes its media;
+`start_run` adds the prices and the credit limit (`gate.CreditBudget`) and builds the
+`CreateRun` that keeps the books; the workers then send, each create passing the
+credit budget and the rate gate (`gate.RateGate`, which the client's request loop
+also consults before every attempt). The async `create_many` runs this same code on
+a worker thread (`_bridge.run_sync`): a cancelled await sends nothing more.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
+import time
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import _bridge
-from ..errors import KittaError, RateLimitError
-from .credits import total_estimate
-from .gate import ACTIVE_GATE, may_resend
-from .inputs import check_items, media_stage
-from .prepare import PreparedItem
-from .progress import ProgressMode
-from .progress_choice import open_progress
-from .results import BatchItem, BatchResult
-from .run import (
-    CREATE_TITLE,
-    CreateRun,
-    created,
-    failed,
-    item_result,
-    not_sent,
-    placeholder,
-    remember_labels,
+from .. import _bridge, _inputs
+from .._core import REQUEST_GATE
+from ..errors import CreditLimitError, CreditWarning, JournalWarning, KittaError, ValidationError
+from ..models import LipSyncTask
+from ..price import Price
+from ..server_info import ServerInfo
+from .gate import (
+    CreditBudget,
+    RateGate,
+    balance_warning,
+    may_resend,
+    outcome_of,
+    refuse_over_limit,
+    total_estimate,
 )
-from .start import (
+from .plan import (
     BatchOptions,
     HeldKeys,
-    build_run,
+    ItemCheck,
+    Planned,
+    PreparedItem,
+    check_items,
     check_options,
-    known_server_info,
-    learn_prices,
     needs_server_info,
     plan_batch,
-    warn_if_balance_short,
+    settle,
 )
+from .progress import ProgressMode, ProgressSnapshot, eta_seconds, open_progress
+from .results import BatchItem, BatchResult, Outcome
 
 if TYPE_CHECKING:
     from .._lip_sync import LipSync
 
+CREATE_TITLE = "Creating tasks"
+REFUSED_OUTCOMES = ("rejected", "skipped", "not_sent")
+"""Outcomes drawn red in the progress bar: nothing was created for them."""
 
+
+@dataclass
+class CreateRun:
+    """One running batch: `prepared` are the items to send (or fetch); `results` start
+    with the items refused before sending (skipped), and gain one per prepared item."""
+
+    prepared: list[PreparedItem]
+    total: int
+    gate: RateGate
+    budget: CreditBudget
+    started: float = field(default_factory=time.monotonic)
+    results: dict[int, BatchItem] = field(default_factory=dict)
+
+    def record(self, item: BatchItem) -> None:
+        self.results[item.index] = item
+
+    def _note(self) -> str:
+        if self.budget.stopped is not None:
+            return self.budget.stopped
+        if self.gate.pause_left() > 0:
+            return f"rate limited: paused {self.gate.pause_left():.1f} s"
+        if self.gate.rate_limited:
+            return f"{self.gate.rate_limited}× rate limited, {self.gate.allowed} in flight"
+        return self.budget.price_note()
+
+    def snapshot(self, finished: bool = False) -> ProgressSnapshot:
+        so_far = BatchResult(list(self.results.values()))
+        counts = so_far.counts
+        done = len(self.results)
+        shown = {name: n for name, n in counts.items() if n or name == "created"}
+        shown["queued"] = self.total - done
+        elapsed = time.monotonic() - self.started
+        return ProgressSnapshot(
+            title=CREATE_TITLE,
+            done=done,
+            total=self.total,
+            counts=shown,
+            credits=so_far.credits,
+            elapsed=elapsed,
+            eta=eta_seconds(done, self.total, elapsed),
+            note=self._note(),
+            finished=finished,
+            failed=sum(counts[name] for name in REFUSED_OUTCOMES),
+            unsure=counts["unknown"],
+        )
+
+    def result(self) -> BatchResult:
+        missing = [i for i in range(self.total) if i not in self.results]
+        if missing:  # a driver bug, never a silent loss
+            raise RuntimeError(f"batch items {missing[:10]} have no result")
+        return BatchResult(
+            items=[self.results[i] for i in range(self.total)],
+            elapsed=time.monotonic() - self.started,
+            rate_limited=self.gate.rate_limited,
+            paused_seconds=self.gate.paused_seconds,
+            credit_stop=self.budget.stopped,
+        )
+
+
+def _result(
+    item: PreparedItem,
+    outcome: Outcome,
+    *,
+    task: LipSyncTask | None = None,
+    error: Exception | None = None,
+    attempts: int = 0,
+) -> BatchItem:
+    return BatchItem(
+        item.index, item.key, outcome, task, error, attempts, item.labels, item.request
+    )
+
+
+# --- before the first create ------------------------------------------------------------
 def start_run(
     lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, held: HeldKeys
 ) -> CreateRun:
     """Everything before the first create: checks, publish and probes, the credit limit."""
     client = lip_sync._client
     planned = plan_batch(lip_sync, requests, options, held)
-    info = (
-        client.server_info()
-        if needs_server_info(lip_sync, planned, options)
-        else known_server_info(lip_sync)
+    if needs_server_info(lip_sync, planned, options):
+        info = client.server_info()
+    else:
+        info = client._server_info or ServerInfo()
+    checks = check_items(
+        client._config,
+        info,
+        planned.to_check,
+        preflight=options.preflight,
+        concurrency=options.concurrency,
     )
-    stage = media_stage(client._config, info, planned.to_check, preflight=options.preflight)
-    checks = check_items(stage, planned.to_check, options.concurrency)
-    prices = learn_prices(lip_sync, info, planned)
-    run = build_run(planned, checks, info, prices, options, lip_sync)
+    models = {str(item.fields.get("model")) for item in planned.to_check}
+    models |= {check.request.model for check in checks if check.request is not None}
+    prices = {model: _inputs.price_of(info, model, client.journal) for model in sorted(models)}
+    run = _build_run(lip_sync, planned, checks, prices, options)
     estimate = total_estimate(run.prepared)
     if options.preflight and estimate:
-        warn_if_balance_short(_usage_or_none(lip_sync), estimate)
+        try:
+            usage: dict[str, Any] | None = client.usage()
+        except KittaError:  # no balance to compare with: the batch goes on unwarned
+            usage = None
+        note = balance_warning(usage, estimate)
+        if note is not None:
+            warnings.warn(CreditWarning(note), stacklevel=4)  # the caller of `create_many`
     return run
 
 
-def _usage_or_none(lip_sync: LipSync) -> dict[str, Any] | None:
-    try:
-        return lip_sync._client.usage()
-    except KittaError:  # no balance to compare with: the batch goes on unwarned
-        return None
+def _build_run(
+    lip_sync: LipSync,
+    planned: Planned,
+    checks: list[ItemCheck],
+    prices: dict[str, Price],
+    options: BatchOptions,
+) -> CreateRun:
+    """Refuse, or skip and warn; check the credit limit; nothing is sent here."""
+    ready, problems = settle(
+        checks, planned.problems, planned.total, prices=prices, skip_invalid=options.skip_invalid
+    )
+    items = sorted([*planned.known, *ready], key=lambda item: item.index)
+    refuse_over_limit(items, options.max_credits, prices)
+    run = CreateRun(
+        items,
+        planned.total,
+        RateGate(options.concurrency, lip_sync._client._config),
+        CreditBudget(options.max_credits, prices),
+    )
+    by_index = {check.item.index: check.item for check in checks}
+    for index, found in problems.items():
+        item = by_index.get(index)
+        key, labels = (item.key, item.labels) if item is not None else (None, ())
+        run.record(BatchItem(index, key, "skipped", error=ValidationError(found), labels=labels))
+    return run
 
 
+# --- sending ----------------------------------------------------------------------------
 class _Stopped(Exception):
     """The batch was interrupted before this item was sent."""
+
+
+def _wait_on(slots: threading.Condition, stop: threading.Event, seconds: float) -> None:
+    """Wait for a turn; give up when the batch or its async caller was stopped (checked
+    at least every second, however long a 429's pause)."""
+    if stop.is_set():
+        raise _Stopped
+    _bridge.check_cancelled()
+    slots.wait(timeout=min(seconds, 1.0))
 
 
 def _create_one(
@@ -88,49 +212,47 @@ def _create_one(
 ) -> BatchItem:
     """One item on a worker thread: fetch its key's task, or create it exactly once."""
     if item.lookup_error is not None:
-        return item_result(item, "rejected", error=item.lookup_error)
+        return _result(item, "rejected", error=item.lookup_error)
     if item.known_task_id is not None:
         known = item.known_task_id
         try:
-            return item_result(item, "existing", task=lip_sync.get(known))
-        except Exception as exc:
-            return item_result(item, "existing", task=placeholder(known, lip_sync), error=exc)
+            return _result(item, "existing", task=lip_sync.get(known))
+        except Exception as exc:  # the placeholder keeps the id: nothing is lost
+            placeholder = LipSyncTask({"taskId": known}, client=lip_sync._client)
+            return _result(item, "existing", task=placeholder, error=exc)
     request = item.request
-    if request is None:
-        return not_sent(item, run.budget)
+    if request is None:  # nothing to send (never the case for a checked item)
+        return _result(item, "not_sent", error=CreditLimitError(run.budget.reason()))
     with slots:  # a provisional price: one create at a time until a charge confirms it
         while (turn := run.budget.turn(item)) == "wait":
-            if stop.is_set():
-                raise _Stopped
-            slots.wait(timeout=1.0)
+            _wait_on(slots, stop, 1.0)
     if turn == "stop":
-        return not_sent(item, run.budget)
-    gate = run.gate
+        return _result(item, "not_sent", error=CreditLimitError(run.budget.reason()))
     attempts = 0
     while True:
         with slots:
-            while (wait := gate.try_enter()) is not None:
-                if stop.is_set():
-                    raise _Stopped
-                slots.wait(timeout=wait if wait > 0 else 1.0)
+            while (wait := run.gate.try_enter()) is not None:
+                _wait_on(slots, stop, wait if wait > 0 else 1.0)
         try:
             if stop.is_set():
                 raise _Stopped
+            _bridge.check_cancelled()  # the last point where stopping sends nothing
             attempts += 1
             task = lip_sync._create_checked(request, item.key, claim=item.claim)
-        except RateLimitError as exc:
-            if may_resend(exc, attempts):
-                continue
-            return failed(item, exc, attempts, run.budget)
-        except _Stopped:
+        except (_Stopped, _bridge.CallCancelled):
             raise
         except Exception as exc:
-            return failed(item, exc, attempts, run.budget)
+            if may_resend(exc, attempts):
+                continue
+            outcome = outcome_of(exc)
+            run.budget.settled(item, outcome)
+            return _result(item, outcome, error=exc, attempts=attempts)
         finally:
-            gate.leave()
+            run.gate.leave()
             with slots:
                 slots.notify_all()
-        return created(item, task, attempts, run.budget)
+        run.budget.charged(item, task.credits_charged)
+        return _result(item, "created", task=task, attempts=attempts)
 
 
 def create_many(
@@ -153,52 +275,66 @@ def create_many(
     )
     held = HeldKeys(lip_sync._client)  # the items' keys, from before publishing to the end
     try:
-        return _create_many(lip_sync, requests, options, held)
+        run = start_run(lip_sync, requests, options, held)
+        if run.prepared:
+            _send_all(lip_sync, run, options.progress)
+        result = run.result()
     finally:
         held.release()
+    remember_labels(lip_sync, result)
+    return result
 
 
-def _create_many(
-    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions, held: HeldKeys
-) -> BatchResult:
-    run = start_run(lip_sync, requests, options, held)
-    if not run.prepared:
-        return run.result()
-    view = open_progress(options.progress, CREATE_TITLE, run.total)
+def _send_all(lip_sync: LipSync, run: CreateRun, progress: ProgressMode) -> None:
+    view = open_progress(progress, CREATE_TITLE, run.total)
     slots = threading.Condition()
     stop = threading.Event()
 
     def work(item: PreparedItem) -> BatchItem:
-        token = ACTIVE_GATE.set(run.gate)
         try:
             return _create_one(lip_sync, item, run, slots, stop)
         finally:
-            ACTIVE_GATE.reset(token)
             with slots:  # the budget has counted this item: a waiting turn may go on
                 slots.notify_all()
 
-    workers = min(run.gate.limit, len(run.prepared))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kitta")
+    def in_context(item: PreparedItem) -> Future[BatchItem]:
+        # Each worker sees the batch's gate and the async caller's cancel event.
+        context = contextvars.copy_context()
+        context.run(REQUEST_GATE.set, run.gate)
+        return pool.submit(context.run, work, item)
+
+    pool = ThreadPoolExecutor(min(run.gate.limit, len(run.prepared)), "kitta")
     try:
-        futures: list[Future[BatchItem]] = [pool.submit(work, item) for item in run.prepared]
-        for future in as_completed(futures):
+        for future in as_completed([in_context(item) for item in run.prepared]):
             run.record(future.result())
             if view is not None:
                 view.update(run.snapshot())
-            _bridge.check_cancelled()  # an awaiting caller was cancelled: send no more
     except BaseException:
-        # An interrupt: send nothing more, let the creates in flight finish (each
-        # is recorded by the client's recorder), then stop.
+        # An interrupt: send nothing more, let the creates in flight finish (each is
+        # recorded by the client's recorder), then stop.
         stop.set()
         with slots:
             slots.notify_all()
         pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
         if view is not None:
             view.close(run.snapshot(finished=True))
-        raise
-    pool.shutdown(wait=True)
-    if view is not None:
-        view.close(run.snapshot(finished=True))
-    result = run.result()
-    remember_labels(lip_sync, result)
-    return result
+
+
+def remember_labels(lip_sync: LipSync, result: BatchResult) -> None:
+    """Write each item's labels into the client's journal, so the history and later views
+    of these tasks show them too. Without a journal there is nowhere to write them."""
+    journal = lip_sync._client.journal
+    labelled = [(i.task.task_id, i.labels) for i in result if i.task is not None and i.labels]
+    if journal is None or not labelled:
+        return
+    try:
+        for task_id, labels in labelled:
+            journal.add_labels(task_id, *labels)
+    except Exception as exc:  # the tasks exist either way; only the labels are not kept
+        warnings.warn(
+            JournalWarning(f"the batch's labels were not recorded in the journal: {exc}"),
+            stacklevel=3,
+        )

@@ -30,28 +30,22 @@ import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from .._media_files import open_temp
 from .._redact import redact_url
-from .._written import EXPORT, conflicts, intact, remember, sha256_of
+from .._written import EXPORT, atomic_write, conflicts, intact, remember, sha256_of
 from ..errors import DownloadError, FileConflictError, KittaError
+from ..i18n import status_style
 from ..models import LipSyncTask
-from .export_html import index_html
+from ..validation import check_url
 
 if TYPE_CHECKING:
     from .results import BatchItem, BatchResult, ItemTags
 
 INPUT_FIELDS = ("audio_url", "video_url", "image_url", "reference_image_url")
-MANIFEST_FIELDS = (
-    "index", "task_id", "key", "labels", "outcome", "status", "error",
-    "credits", "model", "input_mode", *INPUT_FIELDS, "duration_seconds",
-    "created_at", "started_at", "completed_at", "processing_seconds",
-    "result_url", "local_path", "poster",
-)  # fmt: skip
 POSTER_SECONDS = 20.0
 """ffmpeg gets this long per poster; past it the card simply has none."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -86,6 +80,9 @@ class ExportRow:
     """The copied video, relative to the export folder."""
     poster: str | None = None
     """The poster frame, relative to the export folder."""
+
+
+MANIFEST_FIELDS = tuple(column.name for column in fields(ExportRow))
 
 
 @dataclass
@@ -175,11 +172,6 @@ def _item_row(item: BatchItem) -> tuple[ExportRow, Any]:
 
 
 # --- files --------------------------------------------------------------------------------
-def _safe_name(index: int, task_id: str) -> str:
-    """A short file name no task id can turn into a path or an error."""
-    return f"{index:04d}-{_UNSAFE_NAME.sub('_', task_id)[:80] or 'task'}"
-
-
 def _ffmpeg() -> str | None:
     found = shutil.which("ffmpeg")
     if found:
@@ -204,12 +196,6 @@ def _poster(ffmpeg: str, video: Path, poster: Path) -> bool:
     return poster.is_file() and poster.stat().st_size > 0
 
 
-def _kept_source(kept: Any) -> tuple[Path, str] | None:
-    """(path, sha256) of a kept copy still as it was kept; a replaced one is never exported."""
-    source = Path(kept.path)  # a `KeptResult` of the journal
-    return (source, kept.sha256) if intact(source, kept.sha256) else None
-
-
 @dataclass
 class _Planned:
     """One row's video and poster, named before anything is written."""
@@ -222,59 +208,43 @@ class _Planned:
 
 
 def _plan(row: ExportRow, kept: Any, folder: Path, posters: bool) -> _Planned | None:
-    found = _kept_source(kept) if kept is not None else None
-    if row.task_id is None or found is None:
+    """Only a kept copy (the journal's `KeptResult`) still as it was kept is exported."""
+    if row.task_id is None or kept is None or not intact(Path(kept.path), kept.sha256):
         return None
-    name = _safe_name(row.index, row.task_id)
+    name = f"{row.index:04d}-{_UNSAFE_NAME.sub('_', row.task_id)[:80] or 'task'}"  # never a path
     poster = folder / "posters" / f"{name}.jpg" if posters else None
-    return _Planned(row, found[0], found[1], folder / "videos" / f"{name}.mp4", poster)
+    return _Planned(row, Path(kept.path), kept.sha256, folder / "videos" / f"{name}.mp4", poster)
 
 
-def _put(target: Path, write: Callable[[IO[bytes]], str]) -> None:
-    """Write `target` atomically through `write` (which returns the sha256), and record it."""
+class _Changed(Exception):
+    """A kept copy changed while it was being copied: it is not exported."""
+
+
+def _put(target: Path, chunks: Iterable[bytes], sha256: str | None = None) -> bool:
+    """Write `target` atomically from `chunks` and record it. With `sha256` (a kept
+    copy's), bytes that no longer match it are not written: False."""
     target.parent.mkdir(exist_ok=True)
-    handle, temp = open_temp(target)
+    digest = hashlib.sha256()
     try:
-        with handle:
-            sha256 = write(handle)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    remember(target, EXPORT, target.stat().st_size, sha256)
-
-
-def _put_bytes(target: Path, data: bytes) -> None:
-    def write(handle: IO[bytes]) -> str:
-        handle.write(data)
-        return hashlib.sha256(data).hexdigest()
-
-    _put(target, write)
+        with atomic_write(target) as (handle, _):
+            for chunk in chunks:
+                digest.update(chunk)
+                handle.write(chunk)
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise _Changed
+    except _Changed:
+        return False
+    remember(target, EXPORT, target.stat().st_size, digest.hexdigest())
+    return True
 
 
 def _copy_video(plan: _Planned) -> bool:
     """Copy the kept video, checking on the way that it is still what was kept."""
-
-    def write(handle: IO[bytes]) -> str:
-        digest = hashlib.sha256()
-        with plan.source.open("rb") as source:
-            for block in iter(lambda: source.read(1024 * 1024), b""):
-                digest.update(block)
-                handle.write(block)
-        if digest.hexdigest() != plan.sha256:
-            raise _Changed
-        return plan.sha256
-
-    try:
-        _put(plan.video, write)
-    except _Changed:
-        return False
+    with plan.source.open("rb") as source:
+        if not _put(plan.video, iter(lambda: source.read(1024 * 1024), b""), plan.sha256):
+            return False
     plan.row.local_path = f"videos/{plan.video.name}"
     return True
-
-
-class _Changed(Exception):
-    """The kept copy changed while it was being copied: it is not exported."""
 
 
 def _make_poster(plan: _Planned, ffmpeg: str | None) -> bool:
@@ -326,11 +296,11 @@ def _write(
                 report.videos += 1
                 report.posters += _make_poster(plan, ffmpeg)
             report.rows.append(row)
-        _put_bytes(report.manifest_csv, _csv(report.rows).encode("utf-8"))
+        _put(report.manifest_csv, [_csv(report.rows).encode("utf-8")])
         manifest = {"title": title, "tasks": [asdict(row) for row in report.rows]}
         text = json.dumps(manifest, ensure_ascii=False, indent=1)
-        _put_bytes(report.manifest_json, text.encode("utf-8"))
-        _put_bytes(report.index_html, index_html(title, report.rows).encode("utf-8"))
+        _put(report.manifest_json, [text.encode("utf-8")])
+        _put(report.index_html, [index_html(title, report.rows).encode("utf-8")])
     except (OSError, DownloadError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise KittaError(
@@ -362,6 +332,105 @@ def _csv(rows: list[ExportRow]) -> str:
     for row in rows:
         writer.writerow([_cell(getattr(row, name)) for name in MANIFEST_FIELDS])
     return stream.getvalue()
+
+
+# --- index.html: static, self-contained, every value escaped ---
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif;
+margin:24px;color:#1f2328;background:#f6f8fa;font-size:14px;line-height:1.45}
+h1{font-size:20px;margin:0 0 4px}.summary{color:#59636e;margin-bottom:16px}
+.grid{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;
+flex:1 1 320px;max-width:480px;min-width:280px}
+.key{font-weight:700;word-break:break-all}.label{display:inline-block;padding:0 8px;
+border-radius:999px;background:#ddf4ff;color:#0a3069;font-size:12px;margin-left:4px}
+.badge{display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;font-size:12px}
+video,img.poster{width:100%;border-radius:6px;background:#000;margin:6px 0}
+table{border-collapse:collapse;width:100%}td{padding:1px 8px 1px 0;vertical-align:top}
+td.k{color:#59636e;white-space:nowrap}.error{color:#9b1c1c}code{word-break:break-all}
+""".strip()
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _badge(row: ExportRow) -> str:
+    name = row.status or row.outcome or "unknown"
+    style = status_style(row.status if row.status else "unknown")
+    return (
+        f'<span class="badge" data-status="{esc(name)}" '
+        f'style="color:{style.color};background:{style.background}">{esc(name)}</span>'
+    )
+
+
+def _media(row: ExportRow) -> str:
+    if row.local_path:
+        poster = f' poster="{esc(row.poster)}"' if row.poster else ""
+        return (
+            f'<video controls preload="metadata" playsinline{poster} '
+            f'src="{esc(row.local_path)}"></video>'
+        )
+    url, _ = check_url(row.result_url, require_public=False)  # http(s) only, never script
+    if url:
+        return (
+            f'<p><a href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
+            "Result video (online; the link may expire)</a></p>"
+        )
+    return ""
+
+
+_FACTS = (
+    ("model", "model"), ("mode", "input_mode"), ("audio", "audio_url"), ("video", "video_url"),
+    ("image", "image_url"), ("created", "created_at"), ("completed", "completed_at"),
+)  # fmt: skip
+"""(label, field) of the facts a card shows after its credits, when known; URLs as code."""
+
+
+def _facts(row: ExportRow) -> str:
+    pairs = [("task", f"<code>{esc(row.task_id)}</code>" if row.task_id else "—")]
+    if row.outcome:
+        pairs.append(("outcome", esc(row.outcome)))
+    pairs.append(("credits", esc(row.credits) if row.credits is not None else "—"))
+    for label, name in _FACTS:
+        value = esc(getattr(row, name))
+        if value:
+            pairs.append((label, f"<code>{value}</code>" if name.endswith("_url") else value))
+    if row.processing_seconds is not None:
+        pairs.append(("processing", f"{row.processing_seconds:.1f} s"))
+    if row.error:
+        pairs.append(("error", f'<span class="error">{esc(row.error)}</span>'))
+    cells = "".join(f'<tr><td class="k">{name}</td><td>{value}</td></tr>' for name, value in pairs)
+    return f"<table>{cells}</table>"
+
+
+def _card(row: ExportRow) -> str:
+    head = [f'<span class="key">{esc(row.key)}</span>'] if row.key else []
+    head += [f'<span class="label">{esc(label)}</span>' for label in row.labels]
+    head.append(_badge(row))
+    return (
+        f'<div class="card" data-task-id="{esc(row.task_id)}">'
+        f"<div>{' '.join(head)}</div>{_media(row)}{_facts(row)}</div>"
+    )
+
+
+def index_html(title: str, rows: list[ExportRow]) -> str:
+    """The whole page."""
+    succeeded = sum(1 for row in rows if row.status == "succeeded")
+    failed = sum(1 for row in rows if row.status == "failed" or row.error)
+    credits = sum(row.credits or 0 for row in rows)
+    summary = (
+        f"{len(rows)} tasks · {succeeded} succeeded · {failed} with an error · "
+        f"{credits:,} credits · manifests: "
+        '<a href="manifest.csv">manifest.csv</a>, <a href="manifest.json">manifest.json</a>'
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{esc(title)}</h1><div class="summary">{summary}</div>'
+        f'<div class="grid">{"".join(_card(row) for row in rows)}</div></body></html>'
+    )
 
 
 # --- entry points -------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""Batch progress: the snapshot every view draws, the view protocol, and the text bar.
+"""Batch progress: the snapshot every view draws, the text bar, and which view to show.
 
-The cores build `ProgressSnapshot`s; a view only draws them (`progress_html`
-as HTML, `TextProgress` here as text, the widget bar in the widgets layer).
-`progress_choice` picks the view for `progress=`.
+The batch builds `ProgressSnapshot`s; a view only draws them: `TextProgress` here as
+text, `display.progress.HtmlProgress` in a notebook kernel (static HTML replaced in
+place through a display id, so it works where widgets do not render and a saved
+notebook keeps the final counts), the widget bar in the widgets layer, which depends
+on this package and never the reverse: pass `progress=WidgetProgress` (any callable
+`(title=, total=) -> ProgressView`) to get it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Literal, Protocol
 
+from .. import _hooks
 from ..errors import ValidationError
 
 BAR_WIDTH = 24
@@ -158,3 +162,32 @@ class TextProgress:
             return
         self._closed = True
         self._write(progress_line(snapshot), final=True)
+
+
+# --- which view -------------------------------------------------------------------------
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel. Never imports IPython: a kernel has it loaded."""
+    module = sys.modules.get("IPython")
+    get_ipython = getattr(module, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def progress_view(mode: ProgressMode, *, title: str, total: int) -> ProgressView | None:
+    """The view for `progress=`: `"auto"` shows one in a notebook or on a terminal only."""
+    if mode is False:
+        return None
+    if callable(mode):
+        return mode(title=title, total=total)
+    if in_kernel():  # the views are installed by the package (`_hooks`), never imported here
+        return _hooks.views().batch_progress(title=title, total=total)
+    if mode == "auto" and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        return None
+    return TextProgress()
+
+
+def open_progress(mode: ProgressMode, title: str, total: int) -> ProgressView | None:
+    """The view a batch reports to, or None (no progress, or nothing to do)."""
+    if mode is False or total == 0:
+        return None
+    return progress_view(mode, title=title, total=total)

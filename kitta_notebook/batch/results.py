@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 from .. import _hooks
 from ..errors import BatchError, ValidationError
@@ -34,14 +34,7 @@ Outcome = Literal["created", "existing", "rejected", "unknown", "skipped", "not_
 * `not_sent`: `max_credits` was reached before this item's turn; nothing was sent.
 """
 
-OUTCOMES: tuple[Outcome, ...] = (
-    "created",
-    "existing",
-    "rejected",
-    "unknown",
-    "skipped",
-    "not_sent",
-)
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 # The task status whose colours each outcome is drawn with (`queued`: not sent yet).
 OUTCOME_STATUS: dict[str, str] = {

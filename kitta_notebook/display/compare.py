@@ -24,7 +24,7 @@ from .._fetch import FetchLimits, fetch
 from .._text import clip
 from ..errors import DownloadError
 from ..i18n import Lang, check_lang, text
-from ..media.sniff import SNIFF_BYTES, sniff
+from ..media import SNIFF_BYTES, sniff
 from ..validation import is_public_host
 from .video import (
     EMBED_BUDGET_SECONDS,

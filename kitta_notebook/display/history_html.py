@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timezone
 
-from ..history import schema
+from ..history import entry as schema
 
 # Re-exported: the widgets read history rows through this view, never the storage.
 from ..history.entry import STATES as STATES

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 from ..i18n import Lang, text
 
 if TYPE_CHECKING:
-    from ..media import ProbeResult
-    from ..media.sniff import Sniffed
+    from ..media import ProbeResult, Sniffed
 
 __all__ = ["format_label", "human_size", "media_message", "probe_summary"]
 

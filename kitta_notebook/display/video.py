@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from .._fetch import Fetched, FetchLimits, fetch, fetch_async
+from .. import _bridge
+from .._fetch import Fetched, FetchLimits, fetch
 from .._kept import keep_bytes, kept_path
 from ..errors import DownloadError, KittaError
 from ..i18n import Lang, text
@@ -165,7 +166,7 @@ async def async_fetch_for_embed(
         return data, None
     try:
         limits = FetchLimits(deadline=deadline, max_bytes=max_bytes)
-        fetched = await fetch_async(url, limits)
+        fetched = await _bridge.run_sync(fetch, url, limits)
     except DownloadError as exc:
         return None, _problem(exc)
     except Exception as exc:

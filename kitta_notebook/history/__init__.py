@@ -1,12 +1,10 @@
-"""Task history: the local journal (pure storage), reconcile, `History`, and `resume()`.
+"""Task history: the journal every create is written into, reconcile, `History`, `resume()`.
 
-- `paths`: where journals live (`KITTA_HOME`, one file per account or identity)
-- `schema`, `store`: the SQLite format and engine; `writes`, `reads`: the two sides
-- `entry`, `query`: the row model and the filter language
-- `journal`: `Journal`, the storage a client records into
-- `reconcile`: matching unknown creates to server tasks, as pure code
-- `history`: `History` / `AsyncHistory`, which own the server I/O
-- `recorder`: the client's `TaskRecorder`; `reattach`: `resume()` after a restart
+- `entry`: the values (states, `JournalEntry`, `Query`); `keys`: key claims, pure
+- `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store
+- `recorder`: what a client records its creates and polls with
+- `reconcile`: which server task an unknown create became, as pure code
+- `history`: `History` / `AsyncHistory` (which own the server I/O) and `resume()`
 """
 
 from __future__ import annotations
@@ -16,39 +14,35 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..errors import JournalCorruptError, JournalError, JournalWarning, UnresolvedCreateError
-    from .base import PAGE_SIZE, SyncReport, entry_record
-    from .entry import STATES, JournalEntry, JournalSummary, KeptResult
-    from .history import AsyncHistory, History
+    from .entry import STATES, JournalEntry, JournalSummary, KeptResult, Query
+    from .history import (
+        PAGE_SIZE,
+        AsyncHistory,
+        History,
+        ResumedTasks,
+        SyncReport,
+        entry_record,
+        resume,
+        state_names,
+    )
     from .journal import Journal
-    from .query import Query
-    from .reattach import ResumedTasks, resume, state_names
     from .reconcile import ReconcileReport
+    from .store import JournalStore
 
-# Loaded on first use: a client imports only the recorder (and the storage
-# under it) when constructed; the history views and `resume()` (which may
-# start the sandbox through `connect()`) come in when asked for.
+# Loaded on first use: a client imports only the recorder when constructed; the storage,
+# the history views and `resume()` (which may start the sandbox) come in when asked for.
 _LAZY = {
-    "JournalCorruptError": "kitta_notebook.errors",
-    "JournalError": "kitta_notebook.errors",
-    "JournalWarning": "kitta_notebook.errors",
-    "UnresolvedCreateError": "kitta_notebook.errors",
-    "PAGE_SIZE": "kitta_notebook.history.base",
-    "SyncReport": "kitta_notebook.history.base",
-    "entry_record": "kitta_notebook.history.base",
-    "STATES": "kitta_notebook.history.entry",
-    "JournalEntry": "kitta_notebook.history.entry",
-    "JournalSummary": "kitta_notebook.history.entry",
-    "KeptResult": "kitta_notebook.history.entry",
-    "AsyncHistory": "kitta_notebook.history.history",
-    "History": "kitta_notebook.history.history",
+    **dict.fromkeys(("JournalCorruptError", "JournalError"), "kitta_notebook.errors"),
+    **dict.fromkeys(("JournalWarning", "UnresolvedCreateError"), "kitta_notebook.errors"),
+    **dict.fromkeys(("STATES", "JournalEntry", "JournalSummary"), "kitta_notebook.history.entry"),
+    **dict.fromkeys(("KeptResult", "Query"), "kitta_notebook.history.entry"),
+    **dict.fromkeys(("PAGE_SIZE", "AsyncHistory", "History"), "kitta_notebook.history.history"),
+    **dict.fromkeys(("ResumedTasks", "SyncReport"), "kitta_notebook.history.history"),
+    **dict.fromkeys(("entry_record", "resume", "state_names"), "kitta_notebook.history.history"),
     "Journal": "kitta_notebook.history.journal",
-    "Query": "kitta_notebook.history.query",
     "ReconcileReport": "kitta_notebook.history.reconcile",
-    "ResumedTasks": "kitta_notebook.history.reattach",
-    "resume": "kitta_notebook.history.reattach",
-    "state_names": "kitta_notebook.history.reattach",
+    "JournalStore": "kitta_notebook.history.store",
 }
-
 __all__ = [
     "PAGE_SIZE",
     "STATES",
@@ -58,6 +52,7 @@ __all__ = [
     "JournalCorruptError",
     "JournalEntry",
     "JournalError",
+    "JournalStore",
     "JournalSummary",
     "JournalWarning",
     "KeptResult",

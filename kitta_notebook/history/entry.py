@@ -1,6 +1,7 @@
-"""The journal's row model: one entry, the summary strip, a kept result, and states.
+"""The journal's values: states, one entry, the summary strip, a kept result, the filters.
 
-Pure values: nothing here opens a file or talks to a server.
+Pure values, shared by every journal store: nothing here opens a file or
+talks to a server.
 """
 
 from __future__ import annotations
@@ -8,44 +9,33 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from .._redact import redact_url
 from ..models import LipSyncTask, TaskStatus, parse_timestamp
-from . import schema
 
 if TYPE_CHECKING:
     from .._client import KittaClient as ClientBase
 
-__all__ = [
-    "ACTIVE_STATES",
-    "FINAL_STATES",
-    "SORT_COLUMNS",
-    "STATES",
-    "JournalEntry",
-    "JournalSummary",
-    "KeptResult",
-    "derive_state",
-    "to_timestamp",
-]
+# Entry outcomes: what the journal knows about the create request itself.
+OUTCOME_SENDING = "sending"  # written before the request went out; no answer yet
+OUTCOME_CREATED = "created"  # 202 received (or matched later by reconcile)
+OUTCOME_UNKNOWN = "unknown"  # the request may have reached the server; no taskId known
+OUTCOME_REJECTED = "rejected"  # the server refused it, or it never left: nothing created
+OUTCOME_ABSENT = "absent"  # reconcile walked the whole server list: never created
+OUTCOME_REMOTE = "remote"  # known only from the server (created elsewhere)
 
-SortKey = Literal["created", "credits", "updated", "status"]
-SORT_COLUMNS: Mapping[str, str] = {
-    "created": "sort_ts",
-    "credits": "credits",
-    "updated": "updated_ts",
-    "status": "state",
-}
-ACTIVE_STATES = frozenset({TaskStatus.PENDING.value, TaskStatus.PROCESSING.value})
+# Derived `state` values beyond the server's statuses (the table's status column).
+STATE_OUTCOME_UNKNOWN = "outcome_unknown"
+STATE_REJECTED = "rejected"
+STATE_NOT_CREATED = "not_created"
+STATE_UNKNOWN_STATUS = "unknown"
+
 FINAL_STATES = frozenset(
-    {
-        TaskStatus.SUCCEEDED.value,
-        TaskStatus.FAILED.value,
-        schema.STATE_REJECTED,
-        schema.STATE_NOT_CREATED,
-    }
+    {TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value, STATE_REJECTED, STATE_NOT_CREATED}
 )
 # Every state a filter may name, in display order.
 STATES: tuple[str, ...] = (
@@ -53,11 +43,19 @@ STATES: tuple[str, ...] = (
     TaskStatus.PROCESSING.value,
     TaskStatus.SUCCEEDED.value,
     TaskStatus.FAILED.value,
-    schema.STATE_OUTCOME_UNKNOWN,
-    schema.STATE_REJECTED,
-    schema.STATE_NOT_CREATED,
-    schema.STATE_UNKNOWN_STATUS,
+    STATE_OUTCOME_UNKNOWN,
+    STATE_REJECTED,
+    STATE_NOT_CREATED,
+    STATE_UNKNOWN_STATUS,
 )
+
+# Request fields holding a media URL (stored without credentials, see `_redact`).
+BODY_URLS = ("videoUrl", "imageUrl", "audioUrl", "referenceImageUrl")
+ENTRY_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
+# Where a stored request keeps what was published for it, and the inputs its key was
+# claimed with (neither is part of what was sent).
+PUBLISHED_KEY = "x-published"
+INPUTS_KEY = "x-inputs"
 
 
 def now() -> float:
@@ -74,18 +72,13 @@ def ts(value: object) -> float | None:
 
 
 def number(value: object) -> float | None:
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
+    try:
+        found = float(value)
+    except ValueError:
         return None
-    return number if math.isfinite(number) else None
+    return found if math.isfinite(found) else None
 
 
 def text(value: object) -> str | None:
@@ -94,21 +87,47 @@ def text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def credits_out(value: float | None) -> int | float | None:
-    if value is None:
+def load_json(value: object) -> dict[str, Any] | None:
+    if not isinstance(value, str):
         return None
-    return int(value) if float(value).is_integer() else value
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 def derive_state(outcome: str, status: str | None) -> str:
     """The one column the browser filters on: a task status, or what became of the request."""
-    if outcome in (schema.OUTCOME_SENDING, schema.OUTCOME_UNKNOWN):
-        return schema.STATE_OUTCOME_UNKNOWN
-    if outcome == schema.OUTCOME_REJECTED:
-        return schema.STATE_REJECTED
-    if outcome == schema.OUTCOME_ABSENT:
-        return schema.STATE_NOT_CREATED
-    return status or schema.STATE_UNKNOWN_STATUS
+    if outcome in (OUTCOME_SENDING, OUTCOME_UNKNOWN):
+        return STATE_OUTCOME_UNKNOWN
+    if outcome == OUTCOME_REJECTED:
+        return STATE_REJECTED
+    if outcome == OUTCOME_ABSENT:
+        return STATE_NOT_CREATED
+    return status or STATE_UNKNOWN_STATUS
+
+
+def stored_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The request body as it may be kept: media URLs without credentials."""
+    clean = dict(body)
+    for name in BODY_URLS:
+        value = clean.get(name)
+        if isinstance(value, str):
+            clean[name] = redact_url(value)
+    return clean
+
+
+def dto_values(merged: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns a task's DTO fills (model, mode, credits, the DTO itself, its times)."""
+    return {
+        "model": text(merged.get("model")),
+        "input_mode": text(merged.get("inputMode")),
+        "credits": number(merged.get("creditsCharged")),
+        "dto_json": json.dumps(dict(merged), sort_keys=True),
+        "created_ts": ts(merged.get("createdAt")),
+        "completed_ts": ts(merged.get("completedAt")),
+    }
 
 
 def to_timestamp(value: datetime | date | str | float | int | None) -> float | None:
@@ -190,11 +209,11 @@ class JournalEntry:
     @property
     def is_active(self) -> bool:
         """A task that exists and has not finished (worth watching)."""
-        return self.task_id is not None and not self.is_final and self.outcome != "absent"
+        return self.task_id is not None and not self.is_final and self.outcome != OUTCOME_ABSENT
 
     @property
     def needs_reconcile(self) -> bool:
-        return self.state == schema.STATE_OUTCOME_UNKNOWN
+        return self.state == STATE_OUTCOME_UNKNOWN
 
     @property
     def error_code(self) -> str | None:
@@ -226,52 +245,92 @@ class JournalSummary:
     kept_bytes: int = 0
 
 
-ENTRY_COLUMNS = (
-    "entry_id, task_id, source, outcome, state, status, model, input_mode, video_url, "
-    "image_url, audio_url, reference_image_url, duration_seconds, credits, batch_key, note, "
-    "download_path, requested_ts, created_ts, completed_ts, updated_ts, reconciled_ts, "
-    "outcome_error, request_json, dto_json, "
-    "(SELECT group_concat(label, char(31)) FROM labels l WHERE l.entry_id = entries.entry_id)"
-)
+@dataclass(frozen=True)
+class Query:
+    """The filters shared by the history API and the browser (each store turns them into
+    its own query language)."""
+
+    status: tuple[str, ...] = ()
+    mode: str | None = None
+    since: float | None = None
+    until: float | None = None
+    labels: tuple[str, ...] = ()
+    search: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        status: str | TaskStatus | Iterable[str | TaskStatus] | None = None,
+        mode: str | None = None,
+        since: datetime | date | str | float | None = None,
+        until: datetime | date | str | float | None = None,
+        label: str | Iterable[str] | None = None,
+        search: str | None = None,
+        source: str | None = None,
+    ) -> Query:
+        if source not in (None, "local", "server"):
+            raise ValueError("source must be 'local', 'server' or None")
+        statuses = [status] if isinstance(status, (str, TaskStatus)) else status or ()
+        labels = [label] if isinstance(label, str) else label or ()
+        return cls(
+            status=tuple(str(s) for s in statuses),
+            mode=mode or None,
+            since=to_timestamp(since),
+            until=to_timestamp(until),
+            labels=tuple(x.strip() for x in labels if x.strip()),
+            search=(search or "").strip() or None,
+            source=source,
+        )
+
+    @property
+    def facets_only(self) -> bool:
+        """True when only status, mode and source filter (what kept totals can answer)."""
+        return self.since is None and self.until is None and not self.labels and not self.search
 
 
-def load_json(text: object) -> dict[str, Any] | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+# --- the embedded sandbox's own media, recorded without its port -------------------------
+# The sandbox serves its samples and published files at its own origin, whose port changes
+# with every start. A journal chosen by identity (the sandbox's) records such a URL as
+# ``kitta-sandbox:/path`` and reads it back against the sandbox running now, so "What was
+# sent", "Compare with input" and an export's input links work after a restart.
+SANDBOX_MEDIA = "kitta-sandbox:"
 
 
-def entry_from_row(row: Sequence[Any]) -> JournalEntry:
-    labels = tuple(sorted(row[25].split("\x1f"))) if row[25] else ()
-    return JournalEntry(
-        entry_id=row[0],
-        task_id=row[1],
-        source=row[2],
-        outcome=row[3],
-        state=row[4],
-        status=row[5],
-        model=row[6],
-        input_mode=row[7],
-        video_url=row[8],
-        image_url=row[9],
-        audio_url=row[10],
-        reference_image_url=row[11],
-        duration_seconds=row[12],
-        credits=credits_out(row[13]),
-        key=row[14],
-        note=row[15],
-        download_path=row[16],
-        labels=labels,
-        requested_at=dt(row[17]),
-        created_at=dt(row[18]),
-        completed_at=dt(row[19]),
-        updated_at=dt(row[20]),
-        reconciled_at=dt(row[21]),
-        outcome_error=row[22],
-        request=load_json(row[23]),
-        dto=load_json(row[24]),
-    )
+def portable(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """A create body or a key's inputs with every URL served at `origin` made port-free."""
+    prefix = origin.rstrip("/").lower() + "/"
+    found = dict(values)
+    for name in (*BODY_URLS, *ENTRY_URLS):
+        url = found.get(name)
+        if isinstance(url, str) and url.lower().startswith(prefix):
+            found[name] = SANDBOX_MEDIA + url[len(prefix) - 1 :]
+    return found
+
+
+def resolved_url(url: str | None, origin: str | None) -> str | None:
+    """A recorded URL as the running sandbox serves it (others unchanged)."""
+    if url is None or origin is None or not url.startswith(SANDBOX_MEDIA + "/"):
+        return url
+    return origin.rstrip("/") + url[len(SANDBOX_MEDIA) :]
+
+
+def resolved_entry(entry: JournalEntry, origin: str | None) -> JournalEntry:
+    """An entry whose input URLs (columns and recorded request) point at `origin`."""
+    if origin is None:
+        return entry
+    changes: dict[str, Any] = {
+        name: resolved_url(getattr(entry, name), origin)
+        for name in ENTRY_URLS
+        if (getattr(entry, name) or "").startswith(SANDBOX_MEDIA)
+    }
+    request = entry.request
+    if request is not None and any(
+        str(request.get(name) or "").startswith(SANDBOX_MEDIA) for name in BODY_URLS
+    ):
+        changes["request"] = {
+            key: resolved_url(value, origin) if key in BODY_URLS else value
+            for key, value in request.items()
+        }
+    return replace(entry, **changes) if changes else entry

@@ -1,55 +1,132 @@
-"""`client.history`: the local journal merged with the server's task list.
+"""`client.history`: the journal merged with the server's task list, and `resume()`.
 
 The journal knows what this machine sent (inputs, labels, downloads, kept
 files, creates of unknown outcome); the server knows every task of the
-account, including ones created elsewhere. History reads the journal in SQL
+account, including ones created elsewhere. History reads the journal in
 pages and pulls the server's list page by page only when asked (`sync()`,
-`reconcile()`, or iterating past the journal). `History` and `AsyncHistory`
-own that I/O; `AsyncHistory` runs all journal work in a worker thread, so
-SQLite (and its busy waits) never blocks the event loop.
+`reconcile()`, or iterating past the journal). `History` is the one engine;
+`AsyncHistory` runs its methods on a worker thread (`_bridge`).
 """
 
 from __future__ import annotations
 
-import asyncio
+import email.utils
 import functools
+import importlib
+import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from .. import _bridge, _core, _hooks
-from ..errors import KittaError, NotFoundError
-from ..models import LipSyncTask
-from .base import (
-    DateLike,
-    Filters,
-    ReconcileRun,
-    ServerWalk,
-    StatusFilter,
-    SyncReport,
-    frame,
-    journal_entries,
-    journal_of,
-    list_params,
-    make_query,
-    page_of,
-    server_only,
+from .. import _bridge, _core, _hooks, _responses
+from ..errors import JournalError, KittaError, NotFoundError
+from ..models import LipSyncTask, TaskStatus
+from ..validation import validate_list_params
+from .entry import (
+    STATE_UNKNOWN_STATUS,
+    STATES,
+    JournalEntry,
+    JournalSummary,
+    KeptResult,
+    Query,
+    now,
 )
-from .entry import JournalEntry, JournalSummary, KeptResult, now
-from .journal import Journal
-from .reconcile import ReconcileReport
-from .schema import STATE_UNKNOWN_STATUS
+from .reconcile import (
+    DEFAULT_MAX_SKEW,
+    DateSample,
+    Pending,
+    ReconcileReport,
+    estimate_clock,
+    plan,
+    undated_candidates,
+)
+from .store import JournalStore
 
 if TYPE_CHECKING:
     from .._client import AsyncKittaClient, KittaClient
     from .._client import KittaClient as ClientBase
 
-__all__ = ["AsyncHistory", "History", "areconcile_journal", "reconcile_journal"]
+__all__ = [
+    "PAGE_SIZE",
+    "AsyncHistory",
+    "History",
+    "ResumedTasks",
+    "SyncReport",
+    "entry_record",
+    "resume",
+    "state_names",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 Ref = JournalEntry | LipSyncTask | str
+DateLike = datetime | date | str | float | None
+StatusFilter = str | TaskStatus | Iterable[str | TaskStatus] | None
+PAGE_SIZE = 100
+_JOURNAL_BATCH = 500
+MAX_DETAILS_PER_SYNC = 50
+"""At most this many details are fetched per sync to fill in what list items lack."""
 # The states of a task that exists and has not finished (what `refresh()` fetches).
 _ACTIVE = ("pending", "processing", STATE_UNKNOWN_STATUS)
+# The columns of `to_pandas()`, in order.
+_COLUMN_NAMES = (
+    "task_id state status source outcome model input_mode credits duration_seconds created_at "
+    "requested_at completed_at labels note key video_url image_url audio_url reference_image_url "
+    "download_path error_code error_message outcome_error entry_id"
+)
+COLUMNS = tuple(_COLUMN_NAMES.split())
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one walk of the server's list brought in."""
+
+    pages: int
+    seen: int
+    new: int
+    detailed: int = 0
+    """Tasks whose detail was fetched for what a list item lacks (model, created time)."""
+
+
+def entry_record(entry: JournalEntry) -> dict[str, Any]:
+    """One entry as a flat dict (a `to_pandas()` row)."""
+    return {
+        name: list(entry.labels) if name == "labels" else getattr(entry, name) for name in COLUMNS
+    }
+
+
+def _frame(entries: list[JournalEntry]) -> Any:
+    try:
+        pandas = importlib.import_module("pandas")
+    except ImportError:
+        raise ImportError(
+            "to_pandas() needs pandas, which is an optional extra: "
+            "pip install 'kitta-notebook[pandas]'"
+        ) from None
+    return pandas.DataFrame([entry_record(e) for e in entries], columns=list(COLUMNS))
+
+
+def journal_of(client: ClientBase) -> JournalStore:
+    journal = client.journal
+    if journal is None:
+        reason = "it was turned off (journal=False)" if client.has_token else "no API token is set"
+        raise JournalError(f"this client has no task journal: {reason}.")
+    return journal
+
+
+def _query(*filters: Any) -> Query:
+    """The filters of `items()`, `count()`, `summary()` (in their order) as a `Query`."""
+    status, mode, since, until, label, search, source = filters
+    return Query.build(
+        status=status,
+        mode=mode,
+        since=since,
+        until=until,
+        label=label,
+        search=search,
+        source=source,
+    )
 
 
 def _task_id(ref: Ref) -> str:
@@ -58,38 +135,21 @@ def _task_id(ref: Ref) -> str:
     return ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
 
 
-class _HistoryBase:
-    """The journal side, shared by the twins (free of network I/O)."""
+@dataclass
+class _Walk:
+    """How far a walk of the server's list got, and what it learnt on the way."""
 
-    def __init__(self, client: ClientBase | AsyncKittaClient) -> None:
-        self._client = client.as_sync()
-
-    @property
-    def journal(self) -> Journal:
-        return journal_of(self._client)
-
-    def _bound_tasks(self, entries: Iterable[JournalEntry]) -> list[LipSyncTask]:
-        """The entries that have a task, as `LipSyncTask`s bound to this client."""
-        return [t for t in (e.task(self._client) for e in entries) if t is not None]
-
-    def _active_task_ids(self, filters: Filters) -> list[str]:
-        """The task ids of the unfinished entries matching the filters, for `refresh()`."""
-        _status, *rest = filters
-        query = make_query(_ACTIVE, *rest)
-        return [e.task_id for e in self.journal.entries(query) if e.task_id is not None]
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        try:
-            journal = self.journal
-            entries = journal.entries(limit=20)
-            summary = journal.summary()
-        except KittaError as exc:
-            return {"text/plain": f"History unavailable: {exc}"}
-        # The views are installed by the package (`_hooks`), never imported from here.
-        return _hooks.views().history_mimebundle(entries, summary)
+    pages: int = 0
+    seen: int = 0
+    new: int = 0
+    done: bool = False
+    dates: list[DateSample] = field(default_factory=list)
+    """Each list response's `Date` header, with when it was asked and answered."""
+    undated: list[str] = field(default_factory=list)
+    """Tasks known only from list items (no model, no created time): their detail is due."""
 
 
-class History(_HistoryBase):
+class History:
     """`client.history` of a `KittaClient`.
 
     >>> h = client.history
@@ -99,10 +159,13 @@ class History(_HistoryBase):
     """
 
     def __init__(self, client: KittaClient) -> None:
-        super().__init__(client)
-        self._sync_client = client
+        self._client = client
 
-    # --- reading ---------------------------------------------------------------------
+    @property
+    def journal(self) -> JournalStore:
+        return journal_of(self._client)
+
+    # --- reading ---------------------------------------------------------------------------
     def items(
         self,
         *,
@@ -125,7 +188,7 @@ class History(_HistoryBase):
         is `local` (sent from here) or `server` (created elsewhere). Call
         `sync()` first to include tasks created elsewhere.
         """
-        query = make_query(status, mode, since, until, label, search, source)
+        query = _query(status, mode, since, until, label, search, source)
         return self.journal.entries(
             query, sort=sort, descending=descending, limit=limit, offset=offset
         )
@@ -141,7 +204,7 @@ class History(_HistoryBase):
         search: str | None = None,
         source: str | None = None,
     ) -> int:
-        return self.journal.count(make_query(status, mode, since, until, label, search, source))
+        return self.journal.count(_query(status, mode, since, until, label, search, source))
 
     def summary(
         self,
@@ -155,7 +218,7 @@ class History(_HistoryBase):
         source: str | None = None,
     ) -> JournalSummary:
         """Counts by state and credits charged over the filtered set, and kept bytes."""
-        query = make_query(status, mode, since, until, label, search, source)
+        query = _query(status, mode, since, until, label, search, source)
         return self.journal.summary(query)
 
     def get(self, ref: Ref) -> JournalEntry | None:
@@ -165,9 +228,10 @@ class History(_HistoryBase):
         """Creates whose outcome is unknown: they may have made a task (see `reconcile`)."""
         return self.journal.unresolved()
 
-    def tasks(self, **filters: Any) -> list[LipSyncTask]:
+    def tasks(self, /, **filters: Any) -> list[LipSyncTask]:
         """The matching entries that have a task, as `LipSyncTask`s bound to this client."""
-        return self._bound_tasks(self.items(**filters))
+        found = (entry.task(self._client) for entry in self.items(**filters))
+        return [task for task in found if task is not None]
 
     def to_pandas(
         self,
@@ -184,11 +248,22 @@ class History(_HistoryBase):
         limit: int | None = None,
     ) -> Any:
         """A pandas DataFrame, one row per entry (needs the `[pandas]` extra)."""
-        frame([])  # fail on a missing pandas before reading anything
-        query = make_query(status, mode, since, until, label, search, source)
-        return frame(self.journal.entries(query, sort=sort, descending=descending, limit=limit))
+        _frame([])  # fail on a missing pandas before reading anything
+        entries = self.items(
+            status=status,
+            mode=mode,
+            since=since,
+            until=until,
+            label=label,
+            search=search,
+            source=source,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+        )
+        return _frame(entries)
 
-    # --- kept results ----------------------------------------------------------------
+    # --- kept results ----------------------------------------------------------------------
     def kept(self, ref: Ref) -> KeptResult | None:
         """The locally kept copy of a task's result (path, size, sha256), if any."""
         return self.journal.kept(_task_id(ref))
@@ -206,7 +281,7 @@ class History(_HistoryBase):
         """The `n` oldest kept copies, for an oldest-first clean-up."""
         return self.journal.kept_oldest(n)
 
-    # --- writing -----------------------------------------------------------------------
+    # --- writing ---------------------------------------------------------------------------
     def label(self, ref: Ref, *labels: str) -> None:
         """Add labels to a task (by task id, task or entry)."""
         self.journal.add_labels(ref, *labels)
@@ -220,30 +295,70 @@ class History(_HistoryBase):
     def note(self, ref: Ref, text: str | None) -> None:
         self.journal.set_note(ref, text)
 
-    # --- talking to the server -----------------------------------------------------------
+    # --- talking to the server -------------------------------------------------------------
     def __iter__(self) -> Iterator[JournalEntry]:
         """Every entry, newest first, then tasks only the server knows (pages fetched lazily)."""
         journal = self.journal
         known_tasks: set[str] = set()
-        for batch in journal_entries(journal, known_tasks):
-            yield from batch
-        walk = ServerWalk(journal)
-        while walk.more:
-            page = self._sync_client.lip_sync.list(limit=100, offset=walk.offset)
-            yield from server_only(journal, walk.take(page), known_tasks)
+        seen_entries: set[str] = set()
+        offset = 0
+        while True:
+            batch = journal.entries(limit=_JOURNAL_BATCH, offset=offset)
+            for entry in batch:
+                if entry.entry_id not in seen_entries:  # rows may shift while paging
+                    seen_entries.add(entry.entry_id)
+                    known_tasks.update([entry.task_id] if entry.task_id else [])
+                    yield entry
+            if len(batch) < _JOURNAL_BATCH:
+                break
+            offset += _JOURNAL_BATCH
+        for tasks in self._walk(_Walk()):
+            for task in tasks:
+                if task.task_id not in known_tasks:
+                    known_tasks.add(task.task_id)
+                    found = journal.get(task.task_id)
+                    if found is not None:
+                        yield found
+
+    def _walk(self, walk: _Walk, max_pages: int | None = None) -> Iterator[list[LipSyncTask]]:
+        """Read the server's list page by page into the journal; yields each page's tasks."""
+        client, journal = self._client, self.journal
+        offset = 0
+        while max_pages is None or walk.pages < max_pages:
+            _bridge.check_cancelled()  # between pages: nothing is half done
+            sent = now()
+            params = validate_list_params(PAGE_SIZE, offset, None)
+            response = client._request("GET", _core.TASKS_PATH, params=params)
+            received = now()
+            page = _responses.parse_page(response, client, PAGE_SIZE, offset)
+            walk.pages += 1
+            walk.seen += len(page.data)
+            walk.new += journal.record_seen_many(page.data)
+            listed = [t.task_id for t in page.data if t.created_at is None]
+            if listed and len(walk.undated) < MAX_DETAILS_PER_SYNC:
+                walk.undated += journal.undated_task_ids(listed)
+            date = _server_date(response.headers.get("date"))
+            if date is not None:
+                walk.dates.append(DateSample(server=date, sent=sent, received=received))
+            yield page.data
+            if page.next_offset is None:
+                walk.done = True
+                return
+            offset = page.next_offset
 
     def sync(self, *, max_pages: int | None = None) -> SyncReport:
         """Walk the server's list page by page and record every task in the journal."""
-        walk = ServerWalk(self.journal, max_pages)
-        while walk.more:
-            walk.take(self._sync_client.lip_sync.list(limit=100, offset=walk.offset))
-        for task_id in walk.to_detail():  # the client records each detail it fetches
+        walk = _Walk()
+        for _tasks in self._walk(walk, max_pages):
+            pass
+        detailed = 0
+        for task_id in walk.undated[:MAX_DETAILS_PER_SYNC]:  # the rest at the next sync
             try:
-                self._sync_client.lip_sync.get(task_id)
+                self._client.lip_sync.get(task_id)  # the client records each detail it gets
             except NotFoundError:
                 continue
-            walk.detailed += 1
-        return walk.report()
+            detailed += 1
+        return SyncReport(pages=walk.pages, seen=walk.seen, new=walk.new, detailed=detailed)
 
     def refresh(
         self,
@@ -255,142 +370,217 @@ class History(_HistoryBase):
         search: str | None = None,
     ) -> list[LipSyncTask]:
         """Fetch every unfinished task again (the detail is the truth); returns them."""
+        unfinished = self.items(
+            status=_ACTIVE, mode=mode, since=since, until=until, label=label, search=search
+        )
         found: list[LipSyncTask] = []
-        for task_id in self._active_task_ids((None, mode, since, until, label, search, None)):
+        for entry in unfinished:
+            if entry.task_id is None:
+                continue
             try:
-                found.append(self._sync_client.lip_sync.get(task_id))
+                found.append(self._client.lip_sync.get(entry.task_id))
             except NotFoundError:
                 continue
         return found
 
-    def reconcile(self, **options: Any) -> ReconcileReport:
+    def reconcile(
+        self,
+        *,
+        window: float = 600.0,
+        skew: float = 120.0,
+        settle: float = 60.0,
+        max_pages: int | None = None,
+        max_skew: float = DEFAULT_MAX_SKEW,
+    ) -> ReconcileReport:
         """Match creates of unknown outcome to server tasks.
 
         A server task no other entry claimed matches when its model and input
         mode agree and its createdAt fits the request time under the server
         clock's measured offset; a create is marked `not_created` only after
         the whole list was read and no task could be it under any offset the
-        evidence allows. Options: `window`, `skew`, `settle`, `max_pages`,
-        `max_skew` (see `ReconcileRun`).
+        evidence allows (see `reconcile.plan` for `window`, `skew`, `settle`
+        and `max_skew`).
         """
-        return reconcile_journal(self.journal, self._sync_client, **options)
+        journal = self.journal
+        pending = [
+            Pending(
+                e.entry_id,
+                e.requested_at.timestamp() if e.requested_at else None,
+                e.model,
+                e.input_mode,
+            )
+            for e in journal.unresolved()
+        ]
+        if not pending:
+            return ReconcileReport(complete=True)
+        walk = _Walk()
+        for _tasks in self._walk(walk, max_pages):
+            pass
+        for task_id in undated_candidates(pending, journal.server_only_tasks()):
+            try:
+                self._client.lip_sync.get(task_id)  # the detail has createdAt; `seen` records it
+            except KittaError:
+                continue
+        report = plan(
+            pending,
+            journal.server_only_tasks(),  # again: the details fetched dated some
+            clock=estimate_clock(journal.create_delays(), walk.dates, max_skew=max_skew),
+            now=now(),
+            complete=walk.done,
+            window=window,
+            skew=skew,
+            settle=settle,
+            max_skew=max_skew,
+        )
+        report.pages = walk.pages
+        for entry_id, task_id in report.matched:
+            journal.record_matched(entry_id, task_id)
+        for entry_id in report.absent:
+            journal.record_not_created(entry_id)
+        return report
 
-
-def reconcile_journal(journal: Journal, client: KittaClient, **options: Any) -> ReconcileReport:
-    """The sync driver of a `ReconcileRun`: it only fetches."""
-    run = ReconcileRun(journal, **options)
-    if not run.start():
-        return run.finish()
-    while run.walk.more:
-        sent = now()
-        response = client._request("GET", _core.TASKS_PATH, params=list_params(run.walk.offset))
-        run.walk.take(*page_of(response, client, run.walk.offset, sent))
-    for task_id in run.undated():
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         try:
-            client.lip_sync.get(task_id)  # the detail has createdAt; `seen` records it
-        except KittaError:
-            continue
-    return run.finish()
+            journal = self.journal
+            entries = journal.entries(limit=20)
+            summary = journal.summary()
+        except KittaError as exc:
+            return {"text/plain": f"History unavailable: {exc}"}
+        # The views are installed by the package (`_hooks`), never imported from here.
+        return _hooks.views().history_mimebundle(entries, summary)
 
 
-async def areconcile_journal(
-    journal: Journal, client: AsyncKittaClient, **options: Any
-) -> ReconcileReport:
-    """`reconcile_journal` awaited on a worker thread."""
-    return await _bridge.run_sync(reconcile_journal, journal, client.as_sync(), **options)
+def _server_date(header: str | None) -> float | None:
+    """A `Date` header as epoch seconds (None when absent or unreadable)."""
+    if not header:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(header).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
-def _in_thread(
-    method: Callable[Concatenate[Any, P], R],
-) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
-    """A journal-only `History` method as an `AsyncHistory` one, run in a worker thread."""
+def _awaitable(
+    method: Callable[Concatenate[History, P], R],
+) -> Callable[Concatenate[AsyncHistory, P], Coroutine[Any, Any, R]]:
+    """`History.method` as an `AsyncHistory` method: run on a worker thread, no logic."""
 
-    async def in_thread(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(method, self, *args, **kwargs)
+    async def run(self: AsyncHistory, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await _bridge.run_sync(method, self._sync, *args, **kwargs)
 
-    functools.update_wrapper(in_thread, method)
-    in_thread.__qualname__ = f"AsyncHistory.{method.__name__}"
-    return in_thread
+    functools.update_wrapper(run, method)
+    run.__qualname__ = f"AsyncHistory.{method.__name__}"
+    return run
 
 
-class AsyncHistory(_HistoryBase):
-    """`client.history` of an `AsyncKittaClient`: the same methods, awaitable.
-
-    The journal-only methods are `History`'s own, run in a worker thread;
-    only the ones that talk to the server are written again, with `await`.
-    """
+class AsyncHistory:
+    """`client.history` of an `AsyncKittaClient`: `History`'s methods, awaitable."""
 
     def __init__(self, client: AsyncKittaClient) -> None:
-        super().__init__(client)
-        self._async_client = client
+        self._sync = History(client.as_sync())
 
-    items = _in_thread(History.items)
-    count = _in_thread(History.count)
-    summary = _in_thread(History.summary)
-    get = _in_thread(History.get)
-    unresolved = _in_thread(History.unresolved)
-    to_pandas = _in_thread(History.to_pandas)
-    kept = _in_thread(History.kept)
-    record_kept = _in_thread(History.record_kept)
-    forget_kept = _in_thread(History.forget_kept)
-    kept_total_bytes = _in_thread(History.kept_total_bytes)
-    kept_oldest = _in_thread(History.kept_oldest)
-    label = _in_thread(History.label)
-    unlabel = _in_thread(History.unlabel)
-    set_labels = _in_thread(History.set_labels)
-    note = _in_thread(History.note)
+    @property
+    def journal(self) -> JournalStore:
+        return self._sync.journal
 
-    async def tasks(self, **filters: Any) -> list[LipSyncTask]:
-        return self._bound_tasks(await self.items(**filters))
+    items = _awaitable(History.items)
+    count = _awaitable(History.count)
+    summary = _awaitable(History.summary)
+    get = _awaitable(History.get)
+    unresolved = _awaitable(History.unresolved)
+    tasks = _awaitable(History.tasks)
+    to_pandas = _awaitable(History.to_pandas)
+    kept = _awaitable(History.kept)
+    record_kept = _awaitable(History.record_kept)
+    forget_kept = _awaitable(History.forget_kept)
+    kept_total_bytes = _awaitable(History.kept_total_bytes)
+    kept_oldest = _awaitable(History.kept_oldest)
+    label = _awaitable(History.label)
+    unlabel = _awaitable(History.unlabel)
+    set_labels = _awaitable(History.set_labels)
+    note = _awaitable(History.note)
+    sync = _awaitable(History.sync)
+    refresh = _awaitable(History.refresh)
+    reconcile = _awaitable(History.reconcile)
 
-    async def __aiter__(self) -> AsyncIterator[JournalEntry]:
+    def __aiter__(self) -> AsyncIterator[JournalEntry]:
         """See `History.__iter__`."""
-        journal = self.journal
-        known_tasks: set[str] = set()
-        batches = journal_entries(journal, known_tasks)
-        while (batch := await asyncio.to_thread(next, batches, None)) is not None:
-            for entry in batch:
-                yield entry
-        walk = ServerWalk(journal)
-        while walk.more:
-            page = await self._async_client.lip_sync.list(limit=100, offset=walk.offset)
-            tasks = await asyncio.to_thread(walk.take, page)
-            for found in await asyncio.to_thread(server_only, journal, tasks, known_tasks):
-                yield found
+        return _bridge.iterate_sync(lambda: iter(self._sync))
 
-    async def sync(self, *, max_pages: int | None = None) -> SyncReport:
-        """See `History.sync`."""
-        walk = ServerWalk(self.journal, max_pages)
-        while walk.more:
-            page = await self._async_client.lip_sync.list(limit=100, offset=walk.offset)
-            await asyncio.to_thread(walk.take, page)
-        for task_id in walk.to_detail():
-            try:
-                await self._async_client.lip_sync.get(task_id)
-            except NotFoundError:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return self._sync._repr_mimebundle_(include, exclude)
+
+
+# --- resume(): pick up the tasks that were running when the last kernel died --------------
+class ResumedTasks(list[LipSyncTask]):
+    """The tasks `resume()` re-attached to, plus what it could not resolve."""
+
+    def __init__(self, tasks: Iterable[LipSyncTask] = ()) -> None:
+        super().__init__(tasks)
+        self.watchers: list[Any] = []
+        self.unresolved: list[JournalEntry] = []
+        self.missing: list[JournalEntry] = []
+        self.reconcile_report: ReconcileReport | None = None
+
+    def __repr__(self) -> str:
+        states = ", ".join(f"{t.task_id}: {t.status_text}" for t in self)
+        extra = f"; {len(self.unresolved)} of unknown outcome" if self.unresolved else ""
+        return f"ResumedTasks([{states}]{extra})"
+
+
+def resume(
+    client: KittaClient,
+    *,
+    watch: bool = True,
+    reconcile: bool = True,
+    lang: str = "en",
+    poll_interval: float | None = None,
+    timeout: float | None = None,
+) -> ResumedTasks:
+    """Pick up the tasks that were running when the last kernel died.
+
+    Unknown-outcome creates are reconciled against the server's list first;
+    then every journalled task that had not finished is fetched again and,
+    with `watch=True`, shown with a live view (`task.watch()`). Returns the
+    tasks; `.unresolved` lists creates whose outcome is still unknown.
+    (`kitta_notebook.resume()` takes no client: it uses `connect()`.)
+    """
+    journal = journal_of(client)
+    result = ResumedTasks()
+    if reconcile and journal.unresolved():
+        try:
+            result.reconcile_report = client.history.reconcile()
+        except KittaError as exc:
+            warnings.warn(f"resume(): could not reconcile with the server: {exc}", stacklevel=2)
+    result.unresolved = journal.unresolved()
+    for entry in journal.active():
+        assert entry.task_id is not None
+        try:
+            task = client.lip_sync.get(entry.task_id)
+        except NotFoundError:
+            result.missing.append(entry)
+            continue
+        except KittaError:
+            # The server is unreachable right now: keep the last state; the view polls on.
+            stale = entry.task(client)
+            if stale is None:
                 continue
-            walk.detailed += 1
-        return walk.report()
+            task = stale
+        result.append(task)
+    if watch:
+        for task in result:
+            result.watchers.append(
+                task.watch(lang=lang, poll_interval=poll_interval, timeout=timeout)
+            )
+    if result.unresolved:
+        warnings.warn(
+            f"resume(): {len(result.unresolved)} create(s) of unknown outcome remain; "
+            "see client.history.unresolved() and client.history.reconcile().",
+            stacklevel=2,
+        )
+    return result
 
-    async def refresh(
-        self,
-        *,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-    ) -> list[LipSyncTask]:
-        """See `History.refresh`."""
-        filters = (None, mode, since, until, label, search, None)
-        found: list[LipSyncTask] = []
-        for task_id in await asyncio.to_thread(self._active_task_ids, filters):
-            try:
-                found.append(await self._async_client.lip_sync.get(task_id))
-            except NotFoundError:
-                continue
-        return found
 
-    async def reconcile(self, **options: Any) -> ReconcileReport:
-        """See `History.reconcile`."""
-        return await areconcile_journal(self.journal, self._async_client, **options)
+def state_names() -> tuple[str, ...]:
+    """Every state a status filter may name."""
+    return STATES

@@ -1,34 +1,36 @@
-"""A create's key: the claim that reserves it, and the inputs it was used with.
+"""A create's key and its owner: the claim that reserves a key, and who is sending what.
 
-One key, one charge: a keyed create first claims its key in the journal
-(one `BEGIN IMMEDIATE` transaction, see `JournalWriter.claim_key`), before
-anything is published, probed or sent. The inputs are kept with the claim
-in a form that compares across runs: a local file by its sha256, a media
-URL without its credentials (a presigned URL's signature changes each time).
+One key, one charge: a keyed create first claims its key in the journal (one
+atomic transaction of the store, `JournalStore.claim_key`), before anything
+is published, probed or sent. The inputs are kept with the claim in a form
+that compares across runs: a local file by its sha256, a media URL without
+its credentials (a presigned URL's signature changes each time). What the
+key allows is decided here, as pure code, so every store decides alike.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._redact import redact_url
+from ..errors import KeyInUseError, KeyReusedError, UnresolvedCreateError
 from ..validation import URL_FIELDS, validate_create
+from .entry import INPUTS_KEY, OUTCOME_CREATED, OUTCOME_SENDING, OUTCOME_UNKNOWN, PUBLISHED_KEY
+from .entry import now as _now
 
-__all__ = [
-    "INPUTS_KEY",
-    "KeyClaim",
-    "differences",
-    "pid_alive",
-    "request_inputs",
-    "stored_inputs",
-]
-
-# Where a stored request keeps the inputs its key was claimed with (not part of what was sent).
-INPUTS_KEY = "x-inputs"
+# Who wrote an entry or holds a claim: this process's session, this machine.
+SESSION = uuid.uuid4().hex
+HOST = socket.gethostname()
+# Entries whose create request is on the wire in this process right now.
+IN_FLIGHT: set[str] = set()
+# A `sending` entry of a live process older than this is treated as left behind.
+STALE_SENDING_SECONDS = 15 * 60.0
 
 # A local file stands in for its URL while the inputs are normalised (never sent).
 _LOCAL = "https://local-file.invalid/"
@@ -41,9 +43,86 @@ class KeyClaim:
 
     key: str
     token: str | None = None
-    """Held by this call until `release_key`; the create's journal entry checks it."""
+    """Held by this call until `release_keys`; the create's journal entry checks it."""
     task_id: str | None = None
     """The task created earlier under the key with the same inputs (nothing to send)."""
+
+
+@dataclass(frozen=True)
+class KeyedEntry:
+    """An entry written under a key, as `decide` needs it."""
+
+    entry_id: str
+    task_id: str | None
+    outcome: str
+    request: Mapping[str, Any]
+    owner: Owner
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Which process wrote an entry or holds a claim, and since when."""
+
+    pid: object
+    host: object
+    session: object
+    since: float | None
+
+    @classmethod
+    def here(cls) -> Owner:
+        return cls(os.getpid(), HOST, SESSION, _now())
+
+    def values(self) -> tuple[object, object, object, float | None]:
+        return (self.pid, self.host, self.session, self.since)
+
+    def held_elsewhere(self, stale_after: float | None) -> bool:
+        """True when another process of this machine, still running, wrote it (and, with
+        `stale_after`, less than that many seconds ago). Another machine's cannot be told."""
+        if self.session == SESSION or self.host != HOST:
+            return False
+        if not isinstance(self.pid, int) or not pid_alive(self.pid):
+            return False
+        return stale_after is None or _now() - (self.since or 0.0) < stale_after
+
+    def left_behind(self, entry_id: str, stale_after: float = STALE_SENDING_SECONDS) -> bool:
+        """A `sending` entry that no create of this or another live process still owns."""
+        if self.session == SESSION:
+            return entry_id not in IN_FLIGHT
+        return not self.held_elsewhere(stale_after)
+
+
+def decide(
+    key: str,
+    entries: Sequence[KeyedEntry],
+    claim: Owner | None,
+    inputs: Mapping[str, Any] | None,
+) -> str | None:
+    """The task `key` already has (made from the same `inputs`, when given), or None when
+    a create may go ahead; raises when it may not.
+
+    `entries` are the key's entries, newest first; `claim` is who holds the key now.
+    """
+    for entry in entries:
+        if entry.outcome == OUTCOME_CREATED and entry.task_id:
+            if inputs is not None:
+                before = stored_inputs(entry.request)
+                legacy = INPUTS_KEY not in entry.request
+                changed = differences(before, inputs, legacy=legacy)
+                if changed:
+                    raise KeyReusedError(key, entry.task_id, changed)
+            return entry.task_id
+    for entry in entries:
+        if entry.outcome == OUTCOME_SENDING and (
+            entry.entry_id in IN_FLIGHT or entry.owner.held_elsewhere(STALE_SENDING_SECONDS)
+        ):
+            raise KeyInUseError(key)
+        if entry.outcome in (OUTCOME_UNKNOWN, OUTCOME_SENDING):
+            raise UnresolvedCreateError(key, entry.entry_id)
+    if claim is not None:
+        ours = claim.session == SESSION and claim.pid == os.getpid()  # another thread's
+        if ours or claim.held_elsewhere(None):
+            raise KeyInUseError(key)
+    return None
 
 
 def request_inputs(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,7 +147,7 @@ def request_inputs(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: redact_url(v) if isinstance(v, str) else v for name, v in inputs.items()}
 
 
-def stored_inputs(request: Mapping[str, Any], published_key: str) -> dict[str, Any]:
+def stored_inputs(request: Mapping[str, Any]) -> dict[str, Any]:
     """The inputs an entry was created from; derived from the body for older entries.
 
     Older entries kept only the body that was sent: its media (by sha256 when
@@ -78,7 +157,7 @@ def stored_inputs(request: Mapping[str, Any], published_key: str) -> dict[str, A
     kept = request.get(INPUTS_KEY)
     if isinstance(kept, Mapping):
         return dict(kept)
-    published = request.get(published_key)
+    published = request.get(PUBLISHED_KEY)
     published = published if isinstance(published, Mapping) else {}
     inputs: dict[str, Any] = {"model": request.get("model"), "input_mode": request.get("inputMode")}
     for name, wire in URL_FIELDS.items():

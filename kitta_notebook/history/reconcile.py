@@ -1,6 +1,6 @@
 """Reconcile as pure code: which server task an unknown create became, if any.
 
-No I/O here: `History` / `AsyncHistory` fetch the server's list (and the
+No I/O here: `History.reconcile()` fetches the server's list (and the
 clock evidence in its answers), the journal supplies the creates of unknown
 outcome and the server-only tasks, and `plan()` decides.
 
@@ -82,10 +82,6 @@ class ClockEstimate:
     expected: float
     trusted: bool
     samples: int = 0
-
-    @property
-    def measured(self) -> bool:
-        return self.samples > 0
 
 
 @dataclass

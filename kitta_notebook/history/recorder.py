@@ -1,10 +1,10 @@
-"""`JournalRecorder`: the `TaskRecorder` a client records its creates and polls with.
+"""`JournalRecorder`: what a client records its creates and polls with, into its journal.
 
 The journal choice lives on the client's configuration (`ClientConfig.journal`:
-True for the account's own journal, False for none, or a `Journal`), so the
-client's async twin and the live views' private clients, which share the
-configuration, record into the same journal, or not at all. With
-`ClientConfig.journal_identity` set, the file is chosen by that identity
+True for the account's own journal, False for none, or a `JournalStore`), so
+the client's other flavour and the live views' private clients, which share
+the configuration, record into the same journal, or not at all. With
+`ClientConfig.journal_identity` set, the journal is chosen by that identity
 instead of origin and token (the embedded sandbox: one journal, any port).
 
 Nothing stored needs scrubbing: the token travels in a header and never in
@@ -14,19 +14,19 @@ anything) are not kept, only the error's type, status, code and request id.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sqlite3
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._home import HOME_ENV
 from ..errors import MAY_HAVE_CREATED, APIStatusError, JournalError, JournalWarning
 from ..models import LipSyncTask
-from .journal import Journal
+from .entry import portable
 from .keys import KeyClaim
-from .media_urls import portable_body, portable_inputs
-from .paths import HOME_ENV
+from .store import JournalStore
 
 if TYPE_CHECKING:
     from .._core import ClientConfig
@@ -36,7 +36,7 @@ __all__ = ["JournalRecorder", "failure_text", "journal_for_config"]
 
 @dataclass(frozen=True)
 class _Handle:
-    journal: Journal
+    journal: JournalStore
     entry_id: str
 
 
@@ -47,55 +47,63 @@ def failure_text(error: BaseException) -> str:
     server's message is left out because a server may echo anything in it
     (even the token), and scrubbing by substring would mangle everything else.
     """
-    if isinstance(error, APIStatusError):
-        text = f"{type(error).__name__}: HTTP {error.status_code}"
-        if error.code:
-            text += f" {error.code}"
-        if error.hint:
-            text += f" — {error.hint}"
-        if error.may_have_created:
-            text += MAY_HAVE_CREATED
-        if error.request_id:
-            text += f" (request id: {error.request_id})"
-        return text
-    return f"{type(error).__name__}: {error}"
+    if not isinstance(error, APIStatusError):
+        return f"{type(error).__name__}: {error}"
+    text = f"{type(error).__name__}: HTTP {error.status_code}"
+    if error.code:
+        text += f" {error.code}"
+    if error.hint:
+        text += f" — {error.hint}"
+    if error.may_have_created:
+        text += MAY_HAVE_CREATED
+    if error.request_id:
+        text += f" (request id: {error.request_id})"
+    return text
 
 
-def journal_for_config(config: ClientConfig) -> Journal | None:
-    """The journal a configuration chooses (None when off or nothing identifies one)."""
+def journal_for_config(config: ClientConfig) -> JournalStore | None:
+    """The journal a configuration chooses (None when off or nothing identifies one).
+
+    The one place that picks a store: today the SQLite file under `KITTA_HOME`.
+    """
+    from .journal import Journal
+
     choice: Any = config.journal
     if choice is False:
         return None
-    if isinstance(choice, Journal):
+    if isinstance(choice, JournalStore):
         return choice
-    identity = config.journal_identity
-    if identity:
-        return Journal.for_identity(identity)
-    token = config.token
-    if token is None:
+    if config.journal_identity:
+        return Journal.for_identity(config.journal_identity)
+    if config.token is None:
         return None
-    return Journal.for_account(config.origin, token.reveal())
+    return Journal.for_account(config.origin, config.token.reveal())
 
 
 class JournalRecorder:
-    """Resolves its journal lazily, per call, from the client's configuration."""
+    """Resolves its journal lazily, per call, from the client's configuration.
+
+    Recording a task's state never breaks an API call: a journal error is a
+    warning (once). Writing a create down before it is sent is the exception:
+    it raises, and nothing is sent.
+    """
 
     def __init__(self, config: ClientConfig) -> None:
         self._config = config
-        self._cached: tuple[tuple[object, str, str | None, str | None], Journal] | None = None
+        self._cached: tuple[tuple[object, str, str | None, str | None], JournalStore] | None = None
         self._warned = False
 
     @property
     def enabled(self) -> bool:
         return self._config.journal is not False
 
-    def journal(self) -> Journal | None:
+    def journal(self) -> JournalStore | None:
         """The journal for the configuration's current choice, origin and token."""
         config = self._config
         choice: Any = config.journal
         if choice is False:
             return None
-        if isinstance(choice, Journal):
+        if isinstance(choice, JournalStore):
             return choice
         # Compared by identity and value, not hashed: this runs on every poll.
         key = (config.token, config.base_url, config.journal_identity, os.environ.get(HOME_ENV))
@@ -109,7 +117,6 @@ class JournalRecorder:
                 journal.media_origin = config.origin
         return journal
 
-    # --- TaskRecorder ---------------------------------------------------------------
     def before_create(
         self,
         origin: str,
@@ -122,7 +129,7 @@ class JournalRecorder:
         if journal is None:
             return None
         if self._config.journal_identity:  # the sandbox's own media, recorded without a port
-            body = portable_body(body, origin)
+            body = portable(body, origin)
         entry_id = journal.record_request(origin, body, key, published=published, claim=claim)
         return _Handle(journal, entry_id)
 
@@ -135,23 +142,20 @@ class JournalRecorder:
         if journal is None:
             return KeyClaim(key)
         if self._config.journal_identity:  # the sandbox's own media, compared without a port
-            inputs = portable_inputs(inputs, self._config.origin)
+            inputs = portable(inputs, self._config.origin)
         return journal.claim_key(key, inputs)
 
     def release_keys(self, claims: Iterable[KeyClaim]) -> None:
         """Never raises: a claim left behind is taken over once this process has ended."""
-        journal = self.journal()
-        try:
+        with self._quietly() as journal:
             if journal is not None:
                 journal.release_keys(claims)
-        except (JournalError, sqlite3.Error) as exc:
-            self._warn(exc)
 
     def created(self, handle: object, task: LipSyncTask) -> None:
         if isinstance(handle, _Handle):
             try:
                 handle.journal.record_created(handle.entry_id, task)
-            except (JournalError, sqlite3.Error) as exc:
+            except JournalError as exc:
                 handle.journal._warn_once("record a created task", exc)
 
     def rejected(self, handle: object, error: BaseException) -> None:
@@ -167,23 +171,30 @@ class JournalRecorder:
             handle.journal.record_outcome(
                 handle.entry_id, rejected=rejected, error=failure_text(error)
             )
-        except (JournalError, sqlite3.Error) as exc:
+        except JournalError as exc:
             handle.journal._warn_once("record a failed create", exc)
 
     def seen(self, task: LipSyncTask) -> None:
-        try:
-            journal = self.journal()
+        with self._quietly() as journal:
             if journal is not None:
                 journal.record_seen(task)
-        except (JournalError, sqlite3.Error) as exc:
-            self._warn(exc)
 
     def downloaded(self, task: LipSyncTask, path: str | os.PathLike[str]) -> None:
-        try:
-            journal = self.journal()
+        with self._quietly() as journal:
             if journal is not None:
                 journal.record_download(task, path)
-        except (JournalError, sqlite3.Error) as exc:
+
+    @contextlib.contextmanager
+    def _quietly(self) -> Iterator[JournalStore | None]:
+        """The journal, for a write that must never break an API call (warns once)."""
+        try:
+            journal = self.journal()
+        except JournalError as exc:
+            self._warn(exc)
+            journal = None
+        try:
+            yield journal
+        except JournalError as exc:
             self._warn(exc)
 
     def _warn(self, exc: BaseException) -> None:

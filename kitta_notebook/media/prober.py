@@ -1,34 +1,310 @@
-"""`MediaProber` and `AsyncMediaProber`: probe, preflight and prepare a create's inputs.
+"""Preflight: every input of one create probed and judged before credits are spent.
 
-One prober per client: it keeps a per-URL cache (so one clip used by 20 tasks is probed
-once, revalidated by ETag/Last-Modified when it gets old). Its requests never carry the
-Kitta token and each one has a wall-clock deadline (`_fetch.get_capped`). The async twin
-runs the same blocking probes in worker threads, a bounded number at a time, and shares
-the sync prober's cache.
+`MediaProber` (one per client) probes and caches per URL, so one clip used by 20
+tasks is probed once (revalidated by ETag/Last-Modified when it gets old); its
+requests never carry the Kitta token. `judge` turns one probe into definite problems
+(refuse the create) and uncertain warnings (this machine could not tell; the service
+may still fetch it); `build_preflight` combines them with the duration and a `Price`
+into a `Preflight`. `MediaProber.prepare_inputs` checks, then publishes local files:
+a file's local probe is trusted for the URL it is published at (the upload sends
+exactly the bytes that were hashed and probed), so nothing is probed twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._fetch import DeadlineExceeded, RedirectRefused, UnreadableBody, get_capped
 from ..errors import ValidationError
-from .preflight_core import Preflight, build_preflight, media_fields
-from .probing import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult, probe_blob, probe_url
-from .sources import LocalBlob, classify_source, to_blob
-from .store import AsyncMediaStore, MediaStore, Progress, PublishedMedia
+from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult, probe_blob, probe_url
+from .s3_store import resolve_store
+from .sources import MEDIA_ROLES, LocalBlob, Role, collect_local_sources, media_fields
+from .stores import MediaStore, Progress, PublishedMedia
 
-__all__ = ["AsyncMediaProber", "MediaProber", "PreparedInputs", "collect_local_sources"]
+if TYPE_CHECKING:
+    from .._core import ClientConfig
+    from ..price import Price
 
+__all__ = [
+    "MEDIA_ROLES",
+    "PRICE_UNKNOWN",
+    "MediaProber",
+    "Preflight",
+    "PreparedInputs",
+    "Role",
+    "build_preflight",
+    "collect_local_sources",
+    "judge",
+    "media_fields",
+    "prober_of",
+]
+
+PRICE_UNKNOWN = (
+    "price unknown: the server publishes no price per second, and this account has "
+    "no finished task on this model to learn it from"
+)
+FROM_THIS_MACHINE = (
+    "checked from this machine: the service fetches inputs from its own network, "
+    "which may reach hosts this machine cannot (and the other way round)"
+)
+MISMATCH_RATIO = 1.5
+MISMATCH_MIN_SECONDS = 2.0
+UNDERSTATED_SLACK_SECONDS = 0.05
+"""A `duration_seconds` this much below the measured audio is replaced with a warning
+(less is rounding, replaced silently)."""
+
+
+NO_DURATION = "duration unknown: give duration_seconds or a probeable audio_url"
 FRESH_SECONDS = 300.0
 """A cached probe younger than this is used as is; an older one is revalidated."""
+
+
+_ROLE_NAMES = {"video": "a video", "audio": "audio", "image": "an image"}
+
+
+def judge(result: ProbeResult, role: Role) -> tuple[list[str], list[str]]:
+    """(definite problems, warnings) of one input expected to be `role`."""
+    if result.refused_redirect:
+        return [
+            f"It redirects to {result.refused_redirect}, a private address the service "
+            "cannot fetch from (this machine did not follow it)."
+        ], []
+    if result.uncertain:
+        return [], [f"It could not be checked from this machine ({result.uncertain})."]
+    if result.size == 0:  # before the status: an empty file answers a Range GET with 416
+        return ["It is an empty file."], []
+    status = result.status
+    if status is not None and status >= 500:
+        return [], [f"The media host answered HTTP {status}; it may be a passing failure."]
+    if status is not None and status >= 400:
+        return [f"The media host answered HTTP {status}, so the service cannot fetch it."], []
+    sniffed = result.sniffed
+    if sniffed is None:
+        return [], [f"It could not be checked: reading stopped ({result.stopped})."]
+    want = _ROLE_NAMES[role]
+    if sniffed.kind in ("html", "json", "text"):
+        return [
+            f"It is {('an ' if sniffed.kind == 'html' else 'a ')}{sniffed.label}, not {want}."
+        ], []
+    if sniffed.kind == "unknown":
+        return [f"It is in a format no decoder knows, not {want}."], []
+    if result.undecodable:
+        if result.stopped:
+            return [], [f"It could not be fully checked: reading stopped ({result.stopped})."]
+        return [f"It looks like {sniffed.extension.upper()} but cannot be read as one."], []
+    return _judge_media(result, role)
+
+
+def _judge_media(result: ProbeResult, role: Role) -> tuple[list[str], list[str]]:
+    warnings: list[str] = []
+    kind = result.kind
+    label = result.sniffed.label if result.sniffed else "file"
+    facts = result.facts
+    if role == "video" and kind == "image":
+        return [f"It is an image ({label}), not a video: pass it as image_url."], []
+    if role == "video" and kind == "audio":
+        return [f"It is audio only ({label}), not a video."], []
+    if role == "image" and kind != "image":
+        return [f"It is {label}, not an image."], []
+    if role == "audio" and kind == "image":
+        return [f"It is an image ({label}), not audio."], []
+    if role == "audio" and facts is not None and facts.has_audio is False:
+        return [f"It has no audio stream ({label})."], []
+    duration = result.audio_duration if role == "audio" else result.duration
+    if role != "image":
+        if facts is None:
+            warnings.append(f"Its duration was not measured ({label}).")
+        elif duration is not None and duration <= 0:
+            return ["It has zero duration."], []
+        if facts is not None and facts.duration_doubt and facts.has_audio:
+            warnings.append(_doubt_warning(facts.duration_doubt, facts.audio_duration))
+    return [], warnings
+
+
+def _doubt_warning(doubt: str, held: float | None) -> str:
+    if held is None:
+        return (
+            f"Its audio length is not trusted: {doubt}. It sets neither the estimate "
+            "nor durationSeconds."
+        )
+    return f"Its header does not match the file: {doubt}. The {held:.2f} s it holds are used."
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The check of one create's inputs. `ok` is False when the create must be refused.
+
+    `problems` and `warnings` are (field, message) pairs; `raise_for_problems()` raises
+    the `ValidationError` a create gives, naming every input and what is wrong with it.
+    """
+
+    inputs: dict[str, ProbeResult]
+    problems: list[tuple[str, str]]
+    warnings: list[tuple[str, str]]
+    duration_seconds: float | None
+    """What is sent as `durationSeconds` and priced: the caller's duration, or the probed
+    audio's when none was given or the given one is below it."""
+    duration_from_probe: bool
+    estimated_credits: int | None
+    price_note: str | None
+    """Why `estimated_credits` is None (e.g. `PRICE_UNKNOWN`)."""
+    published: dict[str, PublishedMedia] = field(default_factory=dict)
+    """Local inputs that were published for this create, by field."""
+    price: Price | None = field(default=None, repr=False)
+    """The price the estimate used, and where it came from (`price_source`)."""
+
+    @property
+    def price_source(self) -> str | None:
+        """Where the price came from: "published by the server", "learned from 37 tasks",
+        "unknown"."""
+        return self.price.describe() if self.price else None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        if self.problems:
+            raise ValidationError(self.problems)
+
+    def _repr_mimebundle_(self, **_kwargs: Any) -> dict[str, str]:
+        """A table in a notebook; the view is installed by the package, never imported here."""
+        from .. import _hooks
+
+        return _hooks.views().preflight_mimebundle(self)
+
+    def __str__(self) -> str:
+        """The readable text of the check (what `print(preflight)` shows)."""
+        return self._repr_mimebundle_()["text/plain"]
+
+    def __repr__(self) -> str:
+        return (
+            f"Preflight(ok={self.ok}, inputs={list(self.inputs)}, problems={len(self.problems)}, "
+            f"warnings={len(self.warnings)}, duration_seconds={self.duration_seconds}, "
+            f"estimated_credits={self.estimated_credits})"
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One plain row per input, for a table view."""
+        return [
+            {
+                "field": name,
+                "input": result.source,
+                "summary": result.summary(),
+                "problems": [m for f, m in self.problems if f == name],
+                "warnings": [m for f, m in self.warnings if f == name],
+            }
+            for name, result in self.inputs.items()
+        ]
+
+
+def sent_duration(
+    raw: object, given: float | None, probed: float | None
+) -> tuple[float | None, bool, str | None]:
+    """(durationSeconds to send, whether it is the probed audio's, a warning).
+
+    The contract calls `durationSeconds` the audio's estimated length, which lets the
+    server estimate the charge at creation; the charge itself is the task's
+    `creditsCharged`. A value below the measured audio only makes that estimate (and
+    `max_credits`) wrong, so the measured length is sent instead, with a warning.
+    """
+    measured = probed if probed is not None and probed > 0 else None
+    if measured is None:
+        return given, False, None
+    if raw is None:
+        return measured, True, None
+    if given is None or given >= measured:
+        return given, False, None
+    note = None
+    if measured - given >= UNDERSTATED_SLACK_SECONDS:
+        note = (
+            f"duration_seconds={given:g} is below the audio's measured {measured:.2f} s: "
+            f"{measured:.2f} s is sent and priced instead (the charge follows the audio; "
+            "pass preflight=False to send your value unchecked)."
+        )
+    return measured, True, note
+
+
+def _mismatch(video: float, audio: float) -> str | None:
+    if abs(audio - video) < MISMATCH_MIN_SECONDS:
+        return None
+    if audio > video * MISMATCH_RATIO:
+        return (
+            f"The audio ({audio:.1f} s) is much longer than the video ({video:.1f} s): the "
+            "sandbox loops the video to the audio's length; the real service's behaviour "
+            "is undocumented."
+        )
+    if audio * MISMATCH_RATIO < video:
+        return (
+            f"The audio ({audio:.1f} s) is much shorter than the video ({video:.1f} s): the "
+            "sandbox cuts the video at the audio's end; the real service's behaviour "
+            "is undocumented."
+        )
+    return None
+
+
+def build_preflight(
+    results: Mapping[str, ProbeResult],
+    *,
+    is_official: bool,
+    price: Price | None = None,
+    duration_seconds: object = None,
+    published: Mapping[str, PublishedMedia] | None = None,
+    early_problems: list[tuple[str, str]] | None = None,
+) -> Preflight:
+    """Combine probe results (by field) into a `Preflight` estimated by `price`; no I/O.
+
+    `duration_seconds` is the caller's value as given (None: fill it from the audio).
+    """
+    problems = list(early_problems or [])
+    warnings: list[tuple[str, str]] = []
+    for name, result in results.items():
+        found, cautions = judge(result, MEDIA_ROLES[name])
+        problems += [(name, message) for message in found]
+        warnings += [(name, message) for message in cautions]
+    if is_official and results:
+        warnings.append(("preflight", FROM_THIS_MACHINE))
+
+    audio = results.get("audio_url")
+    probed_audio = audio.audio_duration if audio is not None else None
+    # A malformed duration is the create validator's to report; it is never overwritten.
+    given = (
+        float(duration_seconds)
+        if isinstance(duration_seconds, (int, float)) and not isinstance(duration_seconds, bool)
+        else None
+    )
+    seconds, from_probe, understated = sent_duration(duration_seconds, given, probed_audio)
+    if understated:
+        warnings.append(("duration_seconds", understated))
+
+    video = results.get("video_url")
+    if video is not None and video.kind == "video" and video.duration and probed_audio:
+        note = _mismatch(video.duration, probed_audio)
+        if note:
+            warnings.append(("audio_url", note))
+
+    credits = price.estimate(seconds) if price is not None else None
+    price_note = None
+    if credits is None:
+        unknown = price is None or price.source == "unknown"
+        price_note = PRICE_UNKNOWN if unknown else NO_DURATION
+    return Preflight(
+        inputs=dict(results),
+        problems=problems,
+        warnings=warnings,
+        duration_seconds=seconds,
+        duration_from_probe=from_probe,
+        estimated_credits=credits,
+        price_note=price_note,
+        published=dict(published or {}),
+        price=price,
+    )
 
 
 @dataclass(frozen=True)
@@ -41,95 +317,9 @@ class PreparedInputs:
     published: dict[str, PublishedMedia]
 
 
-def collect_local_sources(fields: Mapping[str, Any]) -> dict[str, LocalBlob]:
-    """Read every local media argument; one `ValidationError` lists every bad one."""
-    blobs: dict[str, LocalBlob] = {}
-    problems: list[tuple[str, str]] = []
-    for name, value in media_fields(fields).items():
-        if classify_source(value) not in ("local", "missing"):
-            continue
-        try:
-            blobs[name] = to_blob(value, field=name)
-        except ValidationError as error:
-            problems += error.problems
-    if problems:
-        raise ValidationError(problems)
-    return blobs
-
-
 def _is_loopback(url: str) -> bool:
     host = (httpx.URL(url).host or "").lower()
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
-
-
-def _split_progress(progress: Progress | None, sizes: Mapping[str, int]) -> dict[str, Progress]:
-    """One callback per file that reports the sum over all files."""
-    total = sum(sizes.values())
-    done = dict.fromkeys(sizes, 0)
-    lock = threading.Lock()
-
-    def for_field(name: str) -> Progress:
-        def report(current: int, _total: int) -> None:
-            with lock:
-                done[name] = current
-                overall = sum(done.values())
-            if progress is not None:
-                progress(overall, total)
-
-        return report
-
-    return {name: for_field(name) for name in sizes}
-
-
-# The steps both drivers share; the drivers only differ in how they wait.
-
-
-def _plan(
-    fields: Mapping[str, Any], store: MediaStore | None, sandbox_url: str | None
-) -> tuple[dict[str, LocalBlob], MediaStore | None]:
-    """Local inputs read, and the store that will publish them (raises before any send)."""
-    from .config import resolve_store
-
-    blobs = collect_local_sources(fields)
-    if not blobs:
-        return blobs, None
-    return blobs, resolve_store(store, sandbox_url=sandbox_url, field=next(iter(blobs)))
-
-
-def _options(
-    is_official: bool,
-    price_per_second: float | None,
-    minimum_billed_seconds: float,
-    billing_step_seconds: float,
-) -> dict[str, Any]:
-    return {
-        "is_official": is_official,
-        "price_per_second": price_per_second,
-        "minimum_billed_seconds": minimum_billed_seconds,
-        "billing_step_seconds": billing_step_seconds,
-    }
-
-
-def _refused_locally(
-    fields: Mapping[str, Any], results: dict[str, ProbeResult], options: dict[str, Any]
-) -> PreparedInputs | None:
-    """Local files with a definite problem stop here, before any upload."""
-    gate = build_preflight(results, duration_seconds=None, **options)
-    return None if gate.ok else PreparedInputs(dict(fields), gate, {})
-
-
-def _with_urls(
-    fields: Mapping[str, Any], published: Mapping[str, PublishedMedia]
-) -> dict[str, Any]:
-    return {**fields, **{name: item.url for name, item in published.items()}}
-
-
-def _prepared(
-    final: dict[str, Any], published: dict[str, PublishedMedia], checked: Preflight | None
-) -> PreparedInputs:
-    if checked is not None and checked.duration_from_probe:
-        final["duration_seconds"] = checked.duration_seconds
-    return PreparedInputs(final, checked, published)
 
 
 class MediaProber:
@@ -141,7 +331,7 @@ class MediaProber:
         deadline: float = DEFAULT_DEADLINE,
         byte_budget: int = DEFAULT_BYTE_BUDGET,
         fresh_seconds: float = FRESH_SECONDS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         """`transport` is for tests (an `httpx.MockTransport`); real probes use the network."""
         self.deadline = deadline
@@ -151,9 +341,6 @@ class MediaProber:
         self._cache: dict[str, ProbeResult] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-
-    def close(self) -> None:
-        """Nothing to release: every probe request opens and closes its own connection."""
 
     def _lock_for(self, url: str) -> threading.Lock:
         with self._guard:
@@ -185,13 +372,7 @@ class MediaProber:
         same_tag = cached.etag is not None and answer.headers.get("etag") == cached.etag
         return answer.status in (200, 206) and same_tag
 
-    def probe(
-        self,
-        source: str | LocalBlob,
-        *,
-        deadline: float | None = None,
-        byte_budget: int | None = None,
-    ) -> ProbeResult:
+    def probe(self, source: str | LocalBlob) -> ProbeResult:
         """Probe a URL (cached per URL) or a local blob (never cached)."""
         if isinstance(source, LocalBlob):
             return probe_blob(source)
@@ -201,8 +382,8 @@ class MediaProber:
                 return cached
             result = probe_url(
                 source,
-                deadline=self.deadline if deadline is None else deadline,
-                byte_budget=self.byte_budget if byte_budget is None else byte_budget,
+                deadline=self.deadline,
+                byte_budget=self.byte_budget,
                 # A proxy from the environment is right for public hosts, wrong for loopback.
                 trust_env=not _is_loopback(source),
                 transport=self._transport,
@@ -218,22 +399,13 @@ class MediaProber:
         fields: Mapping[str, Any],
         *,
         is_official: bool,
-        price_per_second: float | None,
-        minimum_billed_seconds: float = 1.0,
-        billing_step_seconds: float = 0.0,
-        published: Mapping[str, PublishedMedia] | None = None,
+        price: Price | None = None,
     ) -> Preflight:
         """Probe every media argument in `fields` (URLs or local blobs) and judge them."""
-        inputs = media_fields(fields)
-        results = {name: self.probe(value) for name, value in inputs.items()}
+        results = {name: self.probe(value) for name, value in media_fields(fields).items()}
+        duration = fields.get("duration_seconds")
         return build_preflight(
-            results,
-            duration_seconds=fields.get("duration_seconds"),
-            is_official=is_official,
-            price_per_second=price_per_second,
-            minimum_billed_seconds=minimum_billed_seconds,
-            billing_step_seconds=billing_step_seconds,
-            published=published,
+            results, is_official=is_official, price=price, duration_seconds=duration
         )
 
     def prepare_inputs(
@@ -243,115 +415,46 @@ class MediaProber:
         store: MediaStore | None = None,
         sandbox_url: str | None = None,
         is_official: bool,
-        price_per_second: float | None,
-        minimum_billed_seconds: float = 1.0,
-        billing_step_seconds: float = 0.0,
+        price: Price | None = None,
         preflight: bool = True,
         progress: Progress | None = None,
         quiet: bool = False,
     ) -> PreparedInputs:
-        """Publish local sources, then preflight; see `kitta_notebook.media` for the rules.
+        """Check every input, then publish the local ones; see `kitta_notebook.media`.
 
-        Local files are checked on this machine before any upload, so a bad one costs
-        no upload. A problem is returned in `preflight`, not raised: the caller decides.
+        Everything is checked before any upload, so a bad input costs no upload. A
+        published file keeps its local probe. A problem is returned in `preflight`, not
+        raised: the caller decides. A missing file or no store raises `ValidationError`.
         """
-        blobs, chosen = _plan(fields, store, sandbox_url)
-        options = _options(
-            is_official, price_per_second, minimum_billed_seconds, billing_step_seconds
-        )
-        if preflight and blobs:
-            refused = _refused_locally(
-                fields, {n: probe_blob(b) for n, b in blobs.items()}, options
-            )
-            if refused is not None:
-                return refused
-        reporters = _split_progress(progress, {n: b.size for n, b in blobs.items()})
-        published = {
-            name: chosen.publish(blob, progress=reporters[name], quiet=quiet)
-            for name, blob in blobs.items()
-            if chosen is not None
-        }
-        final = _with_urls(fields, published)
-        checked = self.preflight(final, published=published, **options) if preflight else None
-        return _prepared(final, published, checked)
-
-
-class AsyncMediaProber:
-    """The async twin of `MediaProber`, with the same method names; probes run
-    concurrently, at most `concurrency` at a time, and share `prober`'s cache."""
-
-    def __init__(self, prober: MediaProber | None = None, *, concurrency: int = 8) -> None:
-        self.prober = prober or MediaProber()
-        self._limiter = asyncio.Semaphore(concurrency)
-
-    def close(self) -> None:
-        self.prober.close()
-
-    async def probe(self, source: str | LocalBlob) -> ProbeResult:
-        async with self._limiter:
-            return await asyncio.to_thread(self.prober.probe, source)
-
-    async def _probe_all(self, inputs: Mapping[str, Any]) -> dict[str, ProbeResult]:
-        results: dict[str, ProbeResult] = {}
-
-        async def one(name: str, value: Any) -> None:
-            results[name] = await self.probe(value)
-
-        await asyncio.gather(*(one(name, value) for name, value in inputs.items()))
-        return {name: results[name] for name in inputs}
-
-    async def preflight(
-        self,
-        fields: Mapping[str, Any],
-        *,
-        is_official: bool,
-        price_per_second: float | None,
-        minimum_billed_seconds: float = 1.0,
-        billing_step_seconds: float = 0.0,
-        published: Mapping[str, PublishedMedia] | None = None,
-    ) -> Preflight:
-        results = await self._probe_all(media_fields(fields))
-        return build_preflight(
-            results,
-            duration_seconds=fields.get("duration_seconds"),
-            is_official=is_official,
-            price_per_second=price_per_second,
-            minimum_billed_seconds=minimum_billed_seconds,
-            billing_step_seconds=billing_step_seconds,
-            published=published,
-        )
-
-    async def prepare_inputs(
-        self,
-        fields: Mapping[str, Any],
-        *,
-        store: MediaStore | None = None,
-        sandbox_url: str | None = None,
-        is_official: bool,
-        price_per_second: float | None,
-        minimum_billed_seconds: float = 1.0,
-        billing_step_seconds: float = 0.0,
-        preflight: bool = True,
-        progress: Progress | None = None,
-        quiet: bool = False,
-    ) -> PreparedInputs:
-        blobs, chosen = await asyncio.to_thread(_plan, fields, store, sandbox_url)
-        options = _options(
-            is_official, price_per_second, minimum_billed_seconds, billing_step_seconds
-        )
-        if preflight and blobs:
-            refused = _refused_locally(fields, await self._probe_all(blobs), options)
-            if refused is not None:
-                return refused
-        reporters = _split_progress(progress, {n: b.size for n, b in blobs.items()})
+        blobs = collect_local_sources(fields)
+        if blobs:  # where to publish is known (or refused) before anything is probed or sent
+            store = resolve_store(store, sandbox_url=sandbox_url, field=next(iter(blobs)))
+        checked = None
+        if preflight:
+            checked = self.preflight({**fields, **blobs}, is_official=is_official, price=price)
+            if not checked.ok:
+                return PreparedInputs(dict(fields), checked, {})
         published: dict[str, PublishedMedia] = {}
-        if chosen is not None:
-            target = AsyncMediaStore(chosen)
+        total, before = sum(blob.size for blob in blobs.values()), 0
+        for name, blob in blobs.items():  # one after another: progress counts across files
 
-            async def upload(name: str, blob: LocalBlob) -> None:
-                published[name] = await target.publish(blob, progress=reporters[name], quiet=quiet)
+            def report(done: int, _size: int, base: int = before) -> None:
+                if progress is not None:
+                    progress(base + done, total)
 
-            await asyncio.gather(*(upload(name, blob) for name, blob in blobs.items()))
-        final = _with_urls(fields, published)
-        checked = await self.preflight(final, published=published, **options) if preflight else None
-        return _prepared(final, published, checked)
+            chosen = resolve_store(store)  # the store resolved above
+            published[name] = chosen.publish(blob, progress=report, quiet=quiet)
+            before += blob.size
+        final = {**fields, **{name: item.url for name, item in published.items()}}
+        if checked is not None:
+            checked = replace(checked, published=published)
+            if checked.duration_from_probe:
+                final["duration_seconds"] = checked.duration_seconds
+        return PreparedInputs(final, checked, published)
+
+
+def prober_of(config: ClientConfig) -> MediaProber:
+    """The client's one prober (made on first use), so its probes are cached per client."""
+    if not isinstance(config.prober, MediaProber):
+        config.prober = MediaProber()
+    return config.prober

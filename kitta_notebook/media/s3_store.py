@@ -1,5 +1,7 @@
 """`S3Store`: any S3-compatible storage (AWS S3, Aliyun OSS, Tencent COS, Cloudflare R2,
-MinIO) through boto3, handing out presigned GET URLs.
+MinIO) through boto3, handing out presigned GET URLs; and which store a client uses
+(`resolve_store`: one given in code, the sandbox's own, the one ``KITTA_MEDIA_STORE``
+names, or an error that says how to configure one).
 
 boto3 signs (never hand-written signing) and is an optional extra: ``pip install
 'kitta-notebook[s3]'``. Credentials come from boto3's standard chain (env vars, shared
@@ -11,8 +13,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -21,9 +24,23 @@ from urllib.parse import urlsplit
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
 from .sources import LocalBlob
-from .store import Progress, PublishMixin, cumulative_progress, verified_chunks
+from .stores import (
+    MediaStore,
+    Progress,
+    PublishMixin,
+    SandboxStore,
+    cumulative_progress,
+    verified_chunks,
+)
 
-__all__ = ["MAX_EXPIRES", "MIN_EXPIRES", "S3Store"]
+__all__ = [
+    "HOW_TO_CONFIGURE",
+    "MAX_EXPIRES",
+    "MIN_EXPIRES",
+    "S3Store",
+    "resolve_store",
+    "store_from_env",
+]
 
 MIN_EXPIRES = timedelta(hours=1)
 """A task may wait in a queue before the service fetches its inputs; a short URL could die first."""
@@ -48,36 +65,27 @@ def default_addressing(endpoint_url: str | None) -> AddressingStyle:
 
 def check_expires(expires: object) -> timedelta:
     """The URL lifetime as a timedelta: seconds (int or float) or a timedelta are accepted."""
+
+    def refuse(problem: str) -> ValidationError:
+        return ValidationError([("expires", problem)])
+
     if isinstance(expires, (int, float)) and not isinstance(expires, bool):
         try:
             expires = timedelta(seconds=expires)
         except (OverflowError, ValueError):  # inf, nan, or beyond any date
-            problem = f"The expiry {expires!r} is out of range."
-            raise ValidationError([("expires", problem)]) from None
+            raise refuse(f"The expiry {expires!r} is out of range.") from None
     if not isinstance(expires, timedelta):
-        raise ValidationError(
-            [
-                (
-                    "expires",
-                    "The expiry must be a number of seconds or a datetime.timedelta "
-                    f"(1 hour to 7 days), not {type(expires).__name__}.",
-                )
-            ]
+        raise refuse(
+            "The expiry must be a number of seconds or a datetime.timedelta "
+            f"(1 hour to 7 days), not {type(expires).__name__}."
         )
     if expires < MIN_EXPIRES:
-        raise ValidationError(
-            [
-                (
-                    "expires",
-                    f"The expiry is {expires}; presigned URLs must live at least 1 hour so "
-                    "that they outlive the task (the default is 24 hours).",
-                )
-            ]
+        raise refuse(
+            f"The expiry is {expires}; presigned URLs must live at least 1 hour so "
+            "that they outlive the task (the default is 24 hours)."
         )
     if expires > MAX_EXPIRES:
-        raise ValidationError(
-            [("expires", f"The expiry is {expires}; stores sign URLs for at most 7 days.")]
-        )
+        raise refuse(f"The expiry is {expires}; stores sign URLs for at most 7 days.")
     return expires
 
 
@@ -132,8 +140,8 @@ class S3Store(PublishMixin):
             raise ValidationError([("bucket", f"{bucket!r} is not a bucket name")])
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        # Without user:password@ (S3 signs requests; a URL's userinfo is never used), so
-        # that no attribute holds it.
+        # Without user:password@ (S3 signs requests; userinfo is never used): no attribute
+        # holds it, and repr and describe() may show the endpoint as it is.
         self.endpoint_url = None if endpoint_url is None else redact_url(endpoint_url)
         self.region = region
         self.expires = check_expires(expires)
@@ -147,21 +155,12 @@ class S3Store(PublishMixin):
     def __repr__(self) -> str:
         return (
             f"S3Store(bucket={self.bucket!r}, prefix={self.prefix!r}, "
-            f"endpoint_url={self._shown_endpoint()!r}, region={self.region!r}, "
+            f"endpoint_url={self.endpoint_url!r}, region={self.region!r}, "
             f"expires={self.expires!r})"
         )
 
-    def _shown_endpoint(self) -> str | None:
-        """The endpoint without any user:password@ part."""
-        if not self.endpoint_url:
-            return None
-        parts = urlsplit(self.endpoint_url)
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{parts.hostname}{port}"
-
     def describe(self) -> str:
-        shown = self._shown_endpoint()
-        where = f" at {shown}" if shown else ""
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"s3://{self.bucket}/{self.prefix}{where}"
 
     def _s3(self) -> Any:
@@ -284,3 +283,72 @@ class S3Store(PublishMixin):
         except Exception as error:
             raise _wrap(error, f"signing a URL for {key} in {self.describe()}") from None
         return str(url), datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+# --- which store a client uses ----------------------------------------------------------------
+ENV_STORE = "KITTA_MEDIA_STORE"
+ENV_ENDPOINT = "KITTA_MEDIA_ENDPOINT_URL"
+ENV_REGION = "KITTA_MEDIA_REGION"
+ENV_ADDRESSING = "KITTA_MEDIA_ADDRESSING_STYLE"
+
+HOW_TO_CONFIGURE = (
+    "The Kitta service fetches media only by URL, so a local file must be published to "
+    "storage you own first. Configure an S3-compatible bucket (pip install "
+    "'kitta-notebook[s3]'; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), "
+    "then set KITTA_MEDIA_STORE=s3://<bucket>/<prefix> and, outside AWS, "
+    "KITTA_MEDIA_ENDPOINT_URL and KITTA_MEDIA_REGION. Examples: "
+    "Aliyun OSS: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://s3.oss-cn-hangzhou.aliyuncs.com "
+    "KITTA_MEDIA_REGION=cn-hangzhou; "
+    "Tencent COS: KITTA_MEDIA_STORE=s3://my-bucket-1250000000/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://cos.ap-guangzhou.myqcloud.com "
+    "KITTA_MEDIA_REGION=ap-guangzhou; "
+    "Cloudflare R2: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
+    "KITTA_MEDIA_ENDPOINT_URL=https://<account-id>.r2.cloudflarestorage.com "
+    "KITTA_MEDIA_REGION=auto. "
+    "Or pass store=S3Store(...) in code, or give a public http(s) URL instead."
+)
+
+
+def store_from_env(environ: Mapping[str, str] | None = None) -> S3Store | None:
+    """The `S3Store` that ``KITTA_MEDIA_STORE=s3://bucket/prefix`` names, or None if unset."""
+    env = os.environ if environ is None else environ
+    spec = env.get(ENV_STORE, "").strip()
+    if not spec:
+        return None
+    parts = urlsplit(spec)
+    if parts.scheme.lower() != "s3" or not parts.netloc:
+        shown = redact_url(spec)  # a mistaken https://key:secret@... URL is not echoed
+        raise ValidationError([(ENV_STORE, f"must look like s3://bucket/prefix, got {shown!r}")])
+    addressing = env.get(ENV_ADDRESSING, "").strip().lower() or None
+    if addressing not in (None, "auto", "path", "virtual"):
+        raise ValidationError([(ENV_ADDRESSING, "must be auto, path or virtual")])
+    return S3Store(
+        parts.netloc,
+        parts.path,
+        endpoint_url=env.get(ENV_ENDPOINT, "").strip() or None,
+        region=env.get(ENV_REGION, "").strip() or None,
+        addressing_style=addressing,  # type: ignore[arg-type]
+    )
+
+
+def resolve_store(
+    store: MediaStore | None = None,
+    *,
+    sandbox_url: str | None = None,
+    field: str = "store",
+    environ: Mapping[str, str] | None = None,
+) -> MediaStore:
+    """The store to publish with: `store` if given, else the sandbox's (when `sandbox_url`,
+    the sandbox origin, is given: a sandbox client never uploads to real storage by
+    surprise), else the environment's, else a `ValidationError` naming `field`
+    that explains how to configure one. Call it before anything is sent."""
+    if store is not None:
+        return store
+    if sandbox_url is not None:
+        return SandboxStore(sandbox_url)
+    configured = store_from_env(environ)
+    if configured is not None:
+        return configured
+    message = f"This is a local file, and no media store is set up. {HOW_TO_CONFIGURE}"
+    raise ValidationError([(field, message)])

@@ -1,8 +1,8 @@
 """Local media given by the user (a path, bytes or an open file) as one `LocalBlob`.
 
 The service fetches media only by URL, so a local input must be published first; this
-module decides what counts as local and reads it once to learn its size, its sha256
-(the store key) and its real format.
+module names a create's media arguments (`MEDIA_ROLES`), decides what counts as local,
+and reads it once to learn its size, its sha256 (the store key) and its real format.
 """
 
 from __future__ import annotations
@@ -11,20 +11,38 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from ..errors import ValidationError
-from .sniff import SNIFF_BYTES, Sniffed, sniff
+from .formats import SNIFF_BYTES, Sniffed, sniff
 
-__all__ = ["LocalBlob", "SourceKind", "classify_source", "is_local_source", "to_blob"]
+__all__ = [
+    "MEDIA_ROLES",
+    "LocalBlob",
+    "Role",
+    "SourceKind",
+    "classify_source",
+    "collect_local_sources",
+    "is_local_source",
+    "media_fields",
+    "to_blob",
+]
 
 CHUNK_BYTES = 1024 * 1024
 _EXTENSION = re.compile(r"^[a-z0-9]{1,5}$")
 
 SourceKind = Literal["url", "local", "missing", "other"]
+Role = Literal["video", "audio", "image"]
+MEDIA_ROLES: dict[str, Role] = {
+    "video_url": "video",
+    "audio_url": "audio",
+    "image_url": "image",
+    "reference_image_url": "image",
+}
+"""Each media argument of a create, and what it must contain."""
 
 
 def _looks_like_path_text(text: str) -> bool:
@@ -92,11 +110,6 @@ class LocalBlob:
         if self.path is not None:
             return self.path.open("rb")
         return io.BytesIO(self.data or b"")
-
-    def chunks(self, size: int = CHUNK_BYTES) -> Iterator[bytes]:
-        with self.open() as handle:
-            while chunk := handle.read(size):
-                yield chunk
 
     def __repr__(self) -> str:
         where = str(self.path) if self.path is not None else "bytes"
@@ -186,3 +199,30 @@ def to_blob(source: object, *, field: str = "source", name: str | None = None) -
             )
         ]
     )
+
+
+def media_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The media arguments that were given (not None, not blank)."""
+    return {
+        name: value
+        for name, value in fields.items()
+        if name in MEDIA_ROLES
+        and value is not None
+        and not (isinstance(value, str) and not value.strip())
+    }
+
+
+def collect_local_sources(fields: Mapping[str, Any]) -> dict[str, LocalBlob]:
+    """Read every local media argument; one `ValidationError` lists every bad one."""
+    blobs: dict[str, LocalBlob] = {}
+    problems: list[tuple[str, str]] = []
+    for name, value in media_fields(fields).items():
+        if classify_source(value) not in ("local", "missing"):
+            continue
+        try:
+            blobs[name] = to_blob(value, field=name)
+        except ValidationError as error:
+            problems += error.problems
+    if problems:
+        raise ValidationError(problems)
+    return blobs

@@ -13,7 +13,7 @@ import base64
 import html
 from typing import TYPE_CHECKING, Any
 
-from .._media_files import result_suffix, safe_stem
+from .._written import result_suffix, safe_stem
 from ..display.video import async_fetch_for_embed, plan_video
 from ..i18n import text
 from . import _async

@@ -13,18 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import _inputs
+from .. import _bridge
 from ..errors import ValidationError
 from ..media import (
-    AsyncMediaProber,
     LocalBlob,
     Preflight,
     ProbeResult,
     build_preflight,
     classify_source,
+    prober_for,
+    resolve_store,
     to_blob,
 )
-from ..media.config import resolve_store
+from ..price import price_for
 from ..server_info import ServerInfo
 from . import _async
 
@@ -70,7 +71,6 @@ class MediaChecks:
         self.probed: dict[str, Probed] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.store_problems: dict[str, str] = {}
-        self._prober: AsyncMediaProber | None = None
 
     @property
     def checking(self) -> set[str]:
@@ -104,15 +104,13 @@ class MediaChecks:
     async def _probe(self, name: str, value: MediaValue) -> None:
         if self.delay > 0:
             await asyncio.sleep(self.delay)  # debounce: typing a URL probes it once
-        if self._prober is None:
-            self._prober = AsyncMediaProber(_inputs.prober_of(self.client._config))
         source = value
         if isinstance(value, str) and classify_source(value) == "local":
             try:  # the path of a file on the kernel's machine, typed into the URL field
                 source = await asyncio.to_thread(to_blob, value, field=name)
             except ValidationError:
                 source = value  # unreadable now: the create will say why
-        result = await self._prober.probe(source)
+        result = await _bridge.run_sync(prober_for(self.client).probe, source)
         self.probed[name] = Probed(value, result)
         if self.pending.get(name) is asyncio.current_task():
             del self.pending[name]  # done: no longer "checking" in the update below
@@ -136,9 +134,9 @@ class MediaChecks:
         }
         return build_preflight(
             results,
-            duration_seconds=None,
+            is_official=self.client.is_official,
+            price=price_for(server, model),
             early_problems=[
                 (name, message) for name, message in self.store_problems.items() if name in fields
             ],
-            **_inputs.price_options(self.client._config, server, model),
         )

@@ -11,20 +11,21 @@ import pytest
 
 from kitta_notebook import KittaClient, ValidationError
 from kitta_notebook.batch import BatchValidationError, CreditLimitError
-from kitta_notebook.batch.credits import (
+from kitta_notebook.batch.gate import (
     CreditBudget,
     balance_warning,
     check_max_credits,
     refuse_over_limit,
     total_estimate,
 )
-from kitta_notebook.batch.inputs import SourceReader
-from kitta_notebook.batch.prepare import PreparedItem
+from kitta_notebook.batch.plan import PreparedItem, SourceReader
+from kitta_notebook.price import price_for
 from kitta_notebook.sandbox.samples import SAMPLES_DIR
 from kitta_notebook.server_info import ServerInfo
 from kitta_notebook.validation import validate_create
 
 PRICED = ServerInfo(credits_per_second={"kitta-lip-sync-v1": 100.0}, minimum_billed_seconds=1.0)
+PRICES = {"kitta-lip-sync-v1": price_for(PRICED, "kitta-lip-sync-v1")}
 REQUEST = validate_create(
     audio_url="https://m.example.com/a.wav", video_url="https://m.example.com/v.mp4"
 )
@@ -46,9 +47,10 @@ def test_max_credits_takes_none_or_a_number_of_credits() -> None:
 
 def test_a_limit_is_refused_when_the_price_is_not_published() -> None:
     items = [item(0, None), item(1, None)]
-    refuse_over_limit(items, None, ServerInfo())  # no limit: nothing to check
+    unpriced = {"kitta-lip-sync-v1": price_for(ServerInfo(), "kitta-lip-sync-v1")}
+    refuse_over_limit(items, None, unpriced)  # no limit: nothing to check
     with pytest.raises(CreditLimitError) as caught:
-        refuse_over_limit(items, 1000, ServerInfo())
+        refuse_over_limit(items, 1000, unpriced)
     message = str(caught.value)
     assert "publishes no price" in message and "max_credits=None" in message
     assert "requests[0], requests[1]" in message and "Nothing was sent" in message
@@ -56,40 +58,40 @@ def test_a_limit_is_refused_when_the_price_is_not_published() -> None:
 
 def test_a_limit_is_refused_when_an_items_length_is_unknown() -> None:
     with pytest.raises(CreditLimitError, match=r"requests\[1\].*duration_seconds"):
-        refuse_over_limit([item(0, 100), item(1, None)], 1000, PRICED)
+        refuse_over_limit([item(0, 100), item(1, None)], 1000, PRICES)
 
 
 def test_items_whose_key_has_a_task_cost_nothing() -> None:
     items = [item(0, 100), item(1, None, known="lip_task_1"), item(2, 100)]
     assert total_estimate(items) == 200
-    refuse_over_limit(items, 200, PRICED)
+    refuse_over_limit(items, 200, PRICES)
     with pytest.raises(CreditLimitError, match="estimated at 200 credits"):
-        refuse_over_limit(items, 199, PRICED)
+        refuse_over_limit(items, 199, PRICES)
 
 
 def test_the_budget_stops_at_the_first_item_that_would_pass_the_limit() -> None:
     budget = CreditBudget(250)
     first, second, third = item(0, 100), item(1, 200), item(2, 10)
-    assert budget.reserve(first)
-    assert not budget.reserve(second)  # 100 + 200 > 250
-    assert not budget.reserve(third)  # it would fit, but sending stopped
+    assert budget.turn(first) == "send"
+    assert budget.turn(second) == "stop"  # 100 + 200 > 250
+    assert budget.turn(third) == "stop"  # it would fit, but sending stopped
     assert budget.stopped is not None and "max_credits reached" in budget.stopped
 
 
 def test_a_refused_create_frees_its_reservation_and_a_dearer_charge_is_learnt() -> None:
     budget = CreditBudget(500)
     first, second, third = item(0, 100), item(1, 100), item(2, 100)
-    assert budget.reserve(first)
-    budget.released(first)  # refused: nothing charged
-    assert budget.reserve(second)
+    assert budget.turn(first) == "send"
+    budget.settled(first, "rejected")  # refused: nothing charged
+    assert budget.turn(second) == "send"
     budget.charged(second, 300)  # the server charged 3× the estimate
-    assert not budget.reserve(third)  # 300 + 3 × 100 > 500
+    assert budget.turn(third) == "stop"  # 300 + 3 × 100 > 500
     assert "300 credits charged" in (budget.stopped or "")
 
 
 def test_without_a_limit_the_budget_never_stops() -> None:
     budget = CreditBudget(None)
-    assert all(budget.reserve(item(i, None)) for i in range(100))
+    assert all(budget.turn(item(i, None)) == "send" for i in range(100))
     assert budget.stopped is None
 
 

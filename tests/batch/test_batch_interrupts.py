@@ -7,7 +7,6 @@ lets them go, so "half-way" is the same point on every run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import threading
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask
+from kitta_notebook import KittaClient, LipSyncTask
 from kitta_notebook.batch.progress import ProgressSnapshot
 
 BASE = "http://api.test/api"
@@ -39,9 +38,7 @@ class CountingRecorder:
         with self.lock:
             self.events.append(event)
 
-    def before_create(
-        self, origin: str, body: dict[str, Any], key: str | None = None, **extra: Any
-    ) -> object:
+    def before_create(self, origin: str, body: dict[str, Any], key: str | None = None) -> object:
         self._add("before")
         return None
 
@@ -60,9 +57,6 @@ class CountingRecorder:
     def seen(self, task: LipSyncTask) -> None:
         return None
 
-    def journal(self) -> None:
-        return None
-
     def count(self, event: str) -> int:
         with self.lock:
             return self.events.count(event)
@@ -74,7 +68,6 @@ class InterruptingView:
     def __init__(self, on_third: Any) -> None:
         self.updates = 0
         self.closed = False
-        self.closed_event = threading.Event()
         self.on_third = on_third
 
     def update(self, snapshot: ProgressSnapshot) -> None:
@@ -84,7 +77,6 @@ class InterruptingView:
 
     def close(self, snapshot: ProgressSnapshot) -> None:
         self.closed = True
-        self.closed_event.set()
 
 
 def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
@@ -107,7 +99,7 @@ def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
         raise KeyboardInterrupt  # ...but nothing new may be sent
 
     view = InterruptingView(interrupt)
-    monkeypatch.setattr("kitta_notebook.batch.progress_choice.progress_view", lambda *a, **k: view)
+    monkeypatch.setattr("kitta_notebook.batch.progress.progress_view", lambda *a, **k: view)
     recorder = CountingRecorder()
     http = httpx.Client(transport=httpx.MockTransport(handler))
     with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
@@ -124,8 +116,8 @@ def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
 def test_cancelling_the_async_batch_stops_sending_and_records_every_sent_create(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The async batch runs the sync engine: a cancel stops sending, and the creates
-    already sent finish and are recorded (never left unknown by the cancel itself)."""
+    """The async batch runs the sync one on a worker thread: a cancelled await sends
+    nothing more, and the creates already sent finish and are recorded."""
     release = threading.Event()
     posts: list[int] = []
     lock = threading.Lock()
@@ -138,39 +130,28 @@ def test_cancelling_the_async_batch_stops_sending_and_records_every_sent_create(
             assert release.wait(10), "the test never released the held creates"
         return created(number)
 
-    async def run() -> CountingRecorder:
+    async def run(client: KittaClient, view: InterruptingView) -> None:
         loop = asyncio.get_running_loop()
-        job: asyncio.Task[Any] | None = None
-
-        async def cancel_job() -> None:
-            assert job is not None
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job  # the await has ended: the engine has been told
-
-        def cancel() -> None:  # on the batch's thread, as the third item finishes
-            asyncio.run_coroutine_threadsafe(cancel_job(), loop).result(10)
-            release.set()
-
-        view = InterruptingView(cancel)
-        monkeypatch.setattr(
-            "kitta_notebook.batch.progress_choice.progress_view", lambda *a, **k: view
-        )
-        recorder = CountingRecorder()
-        http = httpx.Client(transport=httpx.MockTransport(handler))
-        async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
-            c.as_sync().recorder = recorder
-            job = asyncio.ensure_future(
-                c.lip_sync.create_many(
-                    [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
-                )
+        job = asyncio.ensure_future(
+            client.as_async().lip_sync.create_many(
+                [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
             )
-            with pytest.raises(asyncio.CancelledError):
-                await job
-            # The batch goes on in its thread until the creates in flight are recorded.
-            assert await asyncio.to_thread(view.closed_event.wait, 10)
-        return recorder
+        )
+        view.on_third = lambda: loop.call_soon_threadsafe(job.cancel)
+        with pytest.raises(asyncio.CancelledError):
+            await job
 
-    recorder = asyncio.run(run())
-    assert 3 < len(posts) <= 3 + CONCURRENCY
-    assert recorder.count("before") == len(posts) == recorder.count("created")
+    view = InterruptingView(None)
+    closed = threading.Event()
+    view.close = lambda snapshot: closed.set()  # type: ignore[method-assign]
+    monkeypatch.setattr("kitta_notebook.batch.progress.progress_view", lambda *a, **k: view)
+    recorder = CountingRecorder()
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
+        client.recorder = recorder
+        asyncio.run(run(client, view))
+        release.set()  # the creates in flight may now complete...
+        assert closed.wait(10), "the batch never finished its creates in flight"
+    sent = len(posts)
+    assert 3 < sent <= 3 + CONCURRENCY  # ...but no new one was sent (40 without the cancel)
+    assert recorder.count("before") == sent == recorder.count("created")

@@ -20,7 +20,7 @@ from kitta_notebook import (
 from kitta_notebook._core import ClientConfig
 from kitta_notebook.batch import BatchItem, BatchResult, BatchValidationError
 from kitta_notebook.batch.gate import RateGate, outcome_of
-from kitta_notebook.batch.prepare import prepare_batch
+from kitta_notebook.batch.plan import PlannedItem, check_batch
 from kitta_notebook.batch.progress import (
     ProgressSnapshot,
     TextProgress,
@@ -38,9 +38,17 @@ HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 
 
 def validate(fields: dict[str, object]) -> dict[str, object]:
-    """The per-item check `prepare_batch` is given (the client passes `_inputs.plan`)."""
+    """The per-item check `check_batch` is given (the client passes `_inputs.plan`)."""
     validate_create(**fields, require_public_urls=True)  # type: ignore[arg-type,unused-ignore]
     return fields
+
+
+def prepare_batch(requests: object, plan: object) -> list[PlannedItem]:
+    """`check_batch`, refusing the whole batch as `create_many` does (`skip_invalid=False`)."""
+    planned, problems, total = check_batch(requests, plan)  # type: ignore[arg-type]
+    if problems:
+        raise BatchValidationError(problems, total)
+    return planned
 
 
 # --- checking a whole batch ---------------------------------------------------------------

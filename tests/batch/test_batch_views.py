@@ -15,8 +15,8 @@ from kitta_notebook.batch.progress import (
     TextProgress,
     check_progress,
     progress_line,
+    progress_view,
 )
-from kitta_notebook.batch.progress_choice import progress_view
 from kitta_notebook.display.gallery import Gallery, batch_html, gallery_text
 from kitta_notebook.display.progress import FAILED_COLOR, GOOD_COLOR, progress_html
 from kitta_notebook.sandbox import FaultConfig, Sandbox

@@ -82,6 +82,8 @@ def test_rate_limits_pause_the_batch_and_create_each_item_exactly_once(sandbox: 
     sandbox.faults = FaultConfig(rate_limit_rate=0.4, retry_after=0.05, routes=("create",), seed=7)
     with client(sandbox) as c:
         result = c.lip_sync.create_many(requests_for(sandbox, 40), concurrency=8, progress=False)
+        # The pace is kept by the client's request loop, not by hooks left on the user's pool.
+        assert c._http.event_hooks == {"request": [], "response": []}
     refused = sandbox.stats.faults.get("rate_limit", 0)
     assert refused > 0
     assert result.ok and len({t.task_id for t in result.tasks}) == 40

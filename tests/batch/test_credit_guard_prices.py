@@ -25,8 +25,8 @@ import pytest
 
 from kitta_notebook import KittaClient
 from kitta_notebook.batch import CreditLimitError
-from kitta_notebook.batch.credits import CreditBudget
-from kitta_notebook.batch.prepare import PreparedItem
+from kitta_notebook.batch.gate import CreditBudget
+from kitta_notebook.batch.plan import PreparedItem
 from kitta_notebook.errors import MediaWarning
 from kitta_notebook.price import Charge, Price, price_for, sane_charge
 from kitta_notebook.sandbox import Sandbox
@@ -214,11 +214,8 @@ def test_the_async_client_learns_the_price_and_confirms_it_the_same_way(
             report = await client.lip_sync.check(**media)
             assert report.price_source == "learned from 1 task"
             assert report.estimated_credits == SAMPLE_CREDITS
-            http = client.as_sync()._http  # the async client runs the sync one's pool
-            http.event_hooks = {
-                "request": [*http.event_hooks.get("request", []), sent],
-                "response": [*http.event_hooks.get("response", []), answered],
-            }
+            http = client.as_sync()._http  # the async batch runs on the sync engine
+            http.event_hooks = {"request": [sent], "response": [answered]}
             result = await client.lip_sync.create_many(
                 batch_of(unpriced, 3), progress=False, concurrency=3, max_credits=1287
             )
@@ -247,7 +244,7 @@ def test_a_learned_price_goes_one_at_a_time_until_a_charge_confirms_it() -> None
     first, second, third = item(0, 10.0, 1000), item(1, 10.0, 1000), item(2, 10.0, 1000)
     assert budget.turn(first) == "send"
     assert budget.turn(second) == "wait"  # the price is not confirmed yet
-    budget.unsure(first)  # an unknown outcome confirms nothing
+    budget.settled(first, "unknown")  # an unknown outcome confirms nothing
     assert budget.turn(second) == "send"
     assert budget.turn(third) == "wait"
     budget.charged(second, 1000)

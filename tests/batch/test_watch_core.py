@@ -13,7 +13,7 @@ import pytest
 
 from kitta_notebook import LipSyncTask, NotFoundError, ServerError
 from kitta_notebook._core import ClientConfig
-from kitta_notebook.batch.watch_core import (
+from kitta_notebook.batch.watch import (
     FETCH_CHUNK,
     Emit,
     FetchTasks,

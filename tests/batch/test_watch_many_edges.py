@@ -21,10 +21,11 @@ from kitta_notebook import (
     AsyncKittaClient,
     KittaClient,
     NotFoundError,
+    ServerError,
     ValidationError,
     WaitTimeoutError,
 )
-from kitta_notebook.batch import WaitManyTimeoutError
+from kitta_notebook.batch import WaitManyTimeoutError, follow
 
 BASE = "http://api.test/api"
 TASKS = "/api/v1/lip-sync/tasks"
@@ -233,15 +234,14 @@ def test_the_async_twin_runs_the_same_cycle() -> None:
     service.before(3, service.lagging_list.clear)
     service.before(4, service.set("succeeded"))
 
-    async def run() -> list[str]:
-        http = httpx.Client(transport=httpx.MockTransport(service))
-        async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
-            watch = c.lip_sync.watch_many(ids(service), poll_interval=0, progress=False)
-            seen = [task.task_id async for task in watch]
-            assert watch.stats.flips == 1
-            return seen
+    async def run(c: AsyncKittaClient) -> list[str]:
+        watch = c.lip_sync.watch_many(ids(service), poll_interval=0, progress=False)
+        seen = [task.task_id async for task in watch]
+        assert watch.stats.flips == 1
+        return seen
 
-    seen = asyncio.run(run())
+    with client_for(service) as client:
+        seen = asyncio.run(run(client.as_async()))
     assert sorted(seen) == ids(service)
     assert service.requests[:3] == ["list:pending:0", "list:processing:0", TASKS + "/" + moved]
 
@@ -303,15 +303,15 @@ def test_concurrency_bounds_the_requests_in_flight_sync_and_async(concurrency: i
     service.before(1, service.set("succeeded"))
     counter = InFlight(service)
 
-    async def run() -> None:
-        http = httpx.Client(transport=httpx.MockTransport(counter.sync))
-        async with AsyncKittaClient("tok", base_url=BASE, http_client=http, journal=False) as c:
-            finished = await c.lip_sync.wait_many(
-                ids(service), poll_interval=0, progress=False, concurrency=concurrency
-            )
-            assert all(t.succeeded for t in finished)
+    async def run(c: AsyncKittaClient) -> None:
+        finished = await c.lip_sync.wait_many(
+            ids(service), poll_interval=0, progress=False, concurrency=concurrency
+        )
+        assert all(t.succeeded for t in finished)
 
-    asyncio.run(run())
+    http = httpx.Client(transport=httpx.MockTransport(counter.sync))
+    with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
+        asyncio.run(run(client.as_async()))
     assert counter.most == concurrency
 
 
@@ -321,3 +321,28 @@ def test_a_bad_concurrency_is_refused_before_any_request(bad: object) -> None:
     with client_for(service) as client, pytest.raises(ValidationError, match="concurrency"):
         client.lip_sync.watch_many(ids(service), concurrency=bad)  # type: ignore[arg-type]
     assert service.requests == []
+
+
+def test_follow_yields_each_change_of_one_task_and_polls_through_a_passing_error() -> None:
+    """The one follower, as `wait()` uses it: one query a poll, a task at each change."""
+    service = ScriptedService(1)
+    task_id = ids(service)[0]
+    service.before(2, service.set("processing"))
+    calls = {"n": 0}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third poll meets a passing 503
+            return httpx.Response(503, json={"error": {"code": "busy", "message": "later"}})
+        if calls["n"] == 5:
+            service.set("succeeded")()
+        return service(request)
+
+    http = httpx.Client(transport=httpx.MockTransport(flaky))
+    with KittaClient("tok", base_url=BASE, http_client=http, max_retries=0, journal=False) as c:
+        watch = follow(c.lip_sync, [task_id], poll_interval=0)
+        seen = [(task.task_id, task.status_text) for task in watch]
+        assert watch.stats.errors == 1 and isinstance(watch.stats.last_error, ServerError)
+    # The first poll fills the id in; the unchanged poll after it yields nothing.
+    assert seen == [(task_id, "pending"), (task_id, "processing"), (task_id, "succeeded")]
+    assert service.requests == [TASKS + "/" + task_id] * 4

@@ -519,7 +519,7 @@ def test_cancelling_an_awaited_wait_stops_the_polling_at_once() -> None:
 
 def test_the_request_loop_waits_out_a_batch_pause_and_tells_the_gate_each_answer() -> None:
     """A batch's rate gate is read in the request loop, not hooked into the user's pool."""
-    from kitta_notebook._core import ACTIVE_GATE
+    from kitta_notebook._core import REQUEST_GATE
     from kitta_notebook.batch.gate import RateGate
 
     answers = [httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200, json=dto())]
@@ -527,13 +527,13 @@ def test_the_request_loop_waits_out_a_batch_pause_and_tells_the_gate_each_answer
     with KittaClient(TOKEN, base_url=BASE, http_client=http, journal=False) as client:
         gate = RateGate(4, client._config)
         gate.on_response(429, 0.3)  # another worker met a 429: everyone pauses 0.3 s
-        token = ACTIVE_GATE.set(gate)
+        token = REQUEST_GATE.set(gate)
         try:
             started = time.monotonic()
             client.lip_sync.get("lip_task_1")
             waited = time.monotonic() - started
         finally:
-            ACTIVE_GATE.reset(token)
+            REQUEST_GATE.reset(token)
     assert waited >= 0.3
     assert gate.rate_limited == 2  # the loop's own 429 reached the gate too
     assert http.event_hooks == {"request": [], "response": []}

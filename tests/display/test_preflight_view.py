@@ -10,7 +10,9 @@ import pytest
 
 from kitta_notebook.display.preflight import preflight_html, preflight_mimebundle, preflight_text
 from kitta_notebook.media import PRICE_UNKNOWN, Preflight, preflight, to_blob
+from kitta_notebook.price import price_for
 from kitta_notebook.sandbox.samples import SAMPLES_DIR, load_samples
+from kitta_notebook.server_info import ServerInfo
 
 VIDEO = SAMPLES_DIR / "video.mp4"
 SPEECH = SAMPLES_DIR / "speech-en.wav"
@@ -37,7 +39,9 @@ def tags_of(markup: str) -> _Tags:
 
 def checked(fields: dict[str, object], price: float | None = 100.0) -> Preflight:
     """A real preflight of local media (probed here, no network)."""
-    return preflight(fields, is_official=False, price_per_second=price)
+    rates = {} if price is None else {"m": price}
+    info = ServerInfo(credits_per_second=rates, minimum_billed_seconds=1.0)
+    return preflight(fields, is_official=False, price=price_for(info, "m"))
 
 
 def test_each_input_is_a_row_with_format_duration_size_and_the_estimate() -> None:

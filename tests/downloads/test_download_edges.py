@@ -1,7 +1,7 @@
 """Downloads: where the file goes, a task given by id, the refreshed link, the total deadline.
 
 Gaps found by mutation testing (`make mutate`): each test names the behaviour
-that a changed line of `_download.py` would break.
+that a changed line of `_kept.py` would break.
 """
 
 from __future__ import annotations

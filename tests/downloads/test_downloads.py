@@ -7,6 +7,8 @@ partial file stays behind; sync and async downloads behave the same.
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,9 @@ from download_helpers import TOKEN, finished_task
 from media_host import OK_BODY, MediaHost
 
 from kitta_notebook import KittaClient, LipSyncTask
-from kitta_notebook._download import DEFAULT_DOWNLOAD_TIMEOUT
 from kitta_notebook._fetch import FetchLimits, _exception_text, fetch, url_for_errors
-from kitta_notebook._media_files import MAX_NAME_CHARS, safe_stem
+from kitta_notebook._kept import DEFAULT_DOWNLOAD_TIMEOUT
+from kitta_notebook._written import MAX_NAME_CHARS, safe_stem
 from kitta_notebook.errors import DownloadError, KittaError
 from kitta_notebook.sandbox import Sandbox
 
@@ -237,21 +239,21 @@ def test_the_target_is_untouched_until_the_whole_video_arrived(
     host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writes go to a hidden temporary file renamed into place: never straight into the target."""
-    from kitta_notebook import _media_files
+    from kitta_notebook import _kept
 
     target = tmp_path / "result.mp4"
     target.write_bytes(b"old")
     seen: list[bytes] = []
-    real_fetch = _media_files.fetch_async
+    real_fetch = _kept.fetch
 
-    async def watching(url: str, limits: FetchLimits, sink: Any = None) -> Any:
+    def watching(url: str, limits: FetchLimits, sink: Any = None) -> Any:
         def observe(chunk: bytes) -> None:
             seen.append(target.read_bytes())  # what the target holds while bytes arrive
             sink(chunk)
 
-        return await real_fetch(url, limits, sink=observe)
+        return real_fetch(url, limits, sink=observe)
 
-    monkeypatch.setattr(_media_files, "fetch_async", watching)
+    monkeypatch.setattr(_kept, "fetch", watching)
     task = finished_task(offline_client(), host.url("ok.mp4"))
     assert task.download(target, overwrite=True).read_bytes() == OK_BODY
     assert seen and all(held == b"old" for held in seen), seen[:3]
@@ -331,6 +333,32 @@ def test_a_sync_download_works_inside_a_running_loop(host: MediaHost, tmp_path: 
     assert asyncio.run(cell()).read_bytes() == OK_BODY
 
 
+def test_an_interrupted_sync_download_leaves_no_partial_file(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    """Ctrl-C in a cell (KeyboardInterrupt in the main thread) removes the hidden partial file."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("a signal reaches only the main thread")
+    task = finished_task(offline_client(), host.url("trickle.mp4"))
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_once_writing() -> None:
+        deadline = time.monotonic() + 10
+        while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_writing, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        task.download(tmp_path, timeout=30)
+    assert time.monotonic() - started < 10
+    assert leftovers(tmp_path) == []
+
+
 def test_a_cancelled_download_leaves_no_partial_file(host: MediaHost, tmp_path: Path) -> None:
     """Interrupting a cell cancels the transfer; its hidden temporary file goes with it."""
     client = offline_client().as_async()
@@ -347,4 +375,9 @@ def test_a_cancelled_download_leaves_no_partial_file(host: MediaHost, tmp_path: 
             await running
 
     asyncio.run(body())
+    # The download runs on a worker thread, which sees the cancel and cleans up within a
+    # moment: far sooner than its 30 s timeout would end it.
+    cancelled = time.monotonic()
+    while leftovers(tmp_path) and time.monotonic() - cancelled < 3.0:
+        time.sleep(0.02)
     assert leftovers(tmp_path) == []

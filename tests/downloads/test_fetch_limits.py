@@ -10,12 +10,11 @@ from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 
 from kitta_notebook._fetch import FetchLimits, fetch
-from kitta_notebook._media_files import save_async
+from kitta_notebook._kept import save
 from kitta_notebook.errors import DownloadError
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
@@ -56,13 +55,6 @@ def chunked_origin() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def save(url: str, target: Path, limits: FetchLimits) -> None:
-    async def main() -> None:
-        await save_async(url, target, limits)
-
-    anyio.run(main)
 
 
 def test_a_chunked_body_past_the_cap_is_refused_and_leaves_no_file(

@@ -24,7 +24,6 @@ from kitta_notebook._kept import (
     ensure_kept,
     keep_bytes,
     keep_finished,
-    keep_finished_async,
     keep_folder,
     keep_max_bytes,
     kept_path,
@@ -129,7 +128,7 @@ def test_a_result_that_cannot_be_kept_after_a_wait_is_logged_not_raised(
         if way == "sync":
             keep_finished(client, task)
         else:
-            asyncio.run(keep_finished_async(client, task))
+            asyncio.run(client.as_async().lip_sync.wait(task))
     (said,) = [r.getMessage() for r in caplog.records]
     assert said.startswith("could not keep the result of lip_task_login_page: ")
     assert "HTML page" in said

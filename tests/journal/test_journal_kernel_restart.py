@@ -20,8 +20,7 @@ import pytest
 from journal_helpers import poll_until
 
 import kitta_notebook
-from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.paths import journal_path
+from kitta_notebook.history.journal import Journal, journal_path
 
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")

@@ -24,7 +24,7 @@ from journal_helpers import AUDIO, BASE, VIDEO
 
 import kitta_notebook
 from kitta_notebook import APIConnectionError, KeyInUseError, KittaClient, UnresolvedCreateError
-from kitta_notebook.batch.start import HeldKeys
+from kitta_notebook.batch.plan import HeldKeys
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.sandbox import Sandbox
 

@@ -33,9 +33,7 @@ from kitta_notebook import (
 )
 from kitta_notebook.errors import UnresolvedCreateError
 from kitta_notebook.history.entry import JournalEntry
-from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.paths import account_fingerprint, journal_path
-from kitta_notebook.validation import validate_create
+from kitta_notebook.history.journal import Journal, account_fingerprint, journal_path
 
 
 def only_entry(journal: Journal) -> JournalEntry:
@@ -319,7 +317,7 @@ def test_task_id_for_key_refuses_to_guess_while_an_outcome_is_unknown() -> None:
 
     client = mock_client(handler)
     recorder = client.recorder
-    request = validate_create(audio_url=AUDIO, video_url=VIDEO)
+    request = client._prepare_create(audio_url=AUDIO, video_url=VIDEO)
     with pytest.raises(BadRequestError):
         client.lip_sync._create_checked(request, key="k1")
     assert recorder.task_id_for_key("k1") is None  # rejected: safe to send again

@@ -17,8 +17,7 @@ from support import dto
 
 from kitta_notebook import KittaClient, ServerError
 from kitta_notebook.errors import JournalCorruptError, JournalWarning
-from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.paths import journal_path
+from kitta_notebook.history.journal import Journal, journal_path
 
 CANARY = "canary-tok-7d3f19e2b4c6a8"
 

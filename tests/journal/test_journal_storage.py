@@ -16,9 +16,9 @@ from journal_helpers import BASE, create, list_body, mock_async_client, mock_cli
 from support import dto
 
 from kitta_notebook import AsyncKittaClient, KittaClient
-from kitta_notebook.history import schema
-from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.paths import journal_path, journal_path_for_identity
+from kitta_notebook.history import journal as schema
+from kitta_notebook.history.entry import JournalEntry, Query
+from kitta_notebook.history.journal import Journal, journal_path, journal_path_for_identity
 
 
 def answering(**overrides: Any) -> Any:
@@ -100,7 +100,7 @@ def test_kept_results_through_the_async_history(tmp_path: Path) -> None:
 def test_a_version_1_journal_is_brought_up_to_date_with_its_entries(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    for statement in schema.statements(schema.SCHEMA):
+    for statement in schema.statements(schema.SCHEMA_V1):
         conn.execute(statement)
     conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
     conn.execute("PRAGMA user_version = 1")
@@ -127,7 +127,6 @@ def test_a_version_1_journal_is_brought_up_to_date_with_its_entries(tmp_path: Pa
 
 
 def _search(text: str) -> Any:
-    from kitta_notebook.history.query import Query
 
     return Query.build(search=text)
 
@@ -154,7 +153,6 @@ def test_counts_and_summaries_stay_right_through_every_kind_of_write() -> None:
     assert summary.counts == {str(s): int(n) for s, n, _ in direct}
     assert summary.credits == sum(float(c) for _, _, c in direct)
     assert journal.count() == 7
-    from kitta_notebook.history.query import Query
 
     assert journal.count(Query.build(mode="image")) == 1
 
@@ -230,3 +228,32 @@ def test_async_history_runs_journal_work_in_a_worker_thread(
     asyncio.run(main())
     assert "read" in threads and threads["read"] != threads["loop"]
     assert "read_on_loop" not in threads and "write_on_loop" not in threads
+
+
+def test_the_async_history_shares_one_connection_across_the_bridge_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    connect = sqlite3.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> Any:
+        opened.append(threading.current_thread().name)
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", counting_connect)
+    journal = Journal(tmp_path / "shared.sqlite3")
+    for n in range(12):
+        journal.record_seen(dto(taskId=f"lip_task_{n:02d}"))
+
+    async def main() -> tuple[list[int], list[JournalEntry]]:
+        client = mock_async_client(answering(), journal=journal)
+        history = client.history
+        await asyncio.gather(*(history.label(f"lip_task_{n:02d}", "both") for n in range(12)))
+        counts = await asyncio.gather(*(history.count(label="both") for _ in range(12)))
+        labelled = await history.items(label="both")
+        await client.aclose()
+        return counts, labelled
+
+    counts, labelled = asyncio.run(main())
+    assert counts[-1] == 12 and len(labelled) == 12
+    assert opened == ["MainThread"]  # the worker threads used the one connection

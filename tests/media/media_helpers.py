@@ -22,7 +22,16 @@ from pathlib import Path
 import httpx
 import imageio_ffmpeg
 
+from kitta_notebook.price import Price, price_for
+from kitta_notebook.server_info import ServerInfo
+
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def priced(credits_per_second: float, model: str = "kitta-lip-sync-v1") -> Price:
+    """A price the server publishes: `credits_per_second`, one second billed at least."""
+    info = ServerInfo(credits_per_second={model: credits_per_second}, minimum_billed_seconds=1.0)
+    return price_for(info, model)
 
 
 def ffmpeg(*args: str) -> None:

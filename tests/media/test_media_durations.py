@@ -25,9 +25,8 @@ import pytest
 
 from kitta_notebook import KittaClient
 from kitta_notebook.errors import MediaWarning
-from kitta_notebook.media.facts import MediaFacts, read_facts
-from kitta_notebook.media.probing import probe_url
-from kitta_notebook.media.sniff import sniff
+from kitta_notebook.media.formats import MediaFacts, read_facts, sniff
+from kitta_notebook.media.probe import probe_url
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.samples import SAMPLES_DIR
 

@@ -11,7 +11,7 @@ from conftest import SECONDS
 from media_helpers import MediaHost, free_port
 
 from kitta_notebook.media import MediaProber, judge, probe, to_blob
-from kitta_notebook.media.probing import probe_url
+from kitta_notebook.media.probe import probe_url
 
 TOLERANCE = 0.05
 
@@ -175,7 +175,6 @@ def test_cache_per_url_and_revalidation_by_etag(host: MediaHost, media: dict[str
     host.add("/clip.mp4", media["wav"], etag='"v2"')  # changed behind the same URL
     changed = prober.probe(url)
     assert changed.kind == "audio"
-    prober.close()
 
 
 def test_local_blob_probe(media: dict[str, Path]) -> None:

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import anyio
 import httpx
 import pytest
 from conftest import ACCESS_KEY, SECRET_CANARY, boto_session
@@ -18,7 +17,6 @@ from media_helpers import nanio_server
 from kitta_notebook.errors import PublishError, ValidationError
 from kitta_notebook.media import (
     HOW_TO_CONFIGURE,
-    AsyncMediaStore,
     S3Store,
     publish,
     resolve_store,
@@ -90,20 +88,6 @@ def test_large_file_goes_multipart_with_progress(
     quiet: list[tuple[int, int]] = []
     store.publish(big, progress=lambda d, t: quiet.append((d, t)), quiet=True)
     assert quiet == []
-
-
-def test_async_twin_publishes_the_same_way(
-    moto_endpoint: str, bucket: str, media: dict[str, Path]
-) -> None:
-    store = AsyncMediaStore(store_for(moto_endpoint, bucket))
-
-    async def main() -> tuple[int, int]:
-        first = await store.publish(media["m4a"])
-        again = await store.publish(media["m4a"])
-        return first.uploaded_bytes, again.uploaded_bytes
-
-    first, again = anyio.run(main)
-    assert first > 0 and again == 0
 
 
 @pytest.mark.parametrize("expires", [timedelta(minutes=59), timedelta(days=8)])

@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from conftest import SECONDS, boto_session
+from media_helpers import MediaHost, priced
 
-from kitta_notebook.media import MediaProber, S3Store, SandboxStore, preflight
+from kitta_notebook import _inputs
+from kitta_notebook.media import MediaProber, S3Store, SandboxStore, preflight, prober_for
 from kitta_notebook.sandbox import Sandbox
 
 TOKEN = "media-suite-token"
@@ -75,7 +77,7 @@ def test_local_files_to_a_succeeded_sandbox_task(sandbox: Sandbox, media: dict[s
         {"video_url": media["mp4_front"], "audio_url": media["wav"]},
         sandbox_url=sandbox.origin,
         is_official=False,
-        price_per_second=100,
+        price=priced(100),
     )
     assert prepared.preflight is not None and prepared.preflight.ok
     assert prepared.preflight.estimated_credits == 250
@@ -101,7 +103,7 @@ def test_local_files_through_s3_to_a_succeeded_sandbox_task(
         {"video_url": media["mp4_end"], "audio_url": media["m4a"]},
         store=store,
         is_official=False,
-        price_per_second=100,
+        price=priced(100),
     )
     assert prepared.fields["video_url"].startswith(moto_endpoint)
     assert prepared.fields["duration_seconds"] == pytest.approx(SECONDS, abs=0.05)
@@ -121,16 +123,54 @@ def test_preflight_of_the_sandbox_samples(sandbox: Sandbox) -> None:
     good = preflight(
         {"video_url": samples["video"], "audio_url": samples["audio"]},
         is_official=False,
-        price_per_second=100,
+        price=priced(100),
     )
     assert good.ok, good.problems
     assert good.duration_seconds is not None and good.duration_seconds > 0
     bad = preflight(
         {"video_url": samples["not_media"], "audio_url": samples["missing"]},
         is_official=False,
-        price_per_second=100,
+        price=priced(100),
     )
     assert bad.problems == [
         ("video_url", "It is a text file, not a video."),
         ("audio_url", "The media host answered HTTP 404, so the service cannot fetch it."),
     ]
+
+
+def test_a_create_with_local_files_is_validated_once(
+    sandbox: Sandbox, media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every rule runs before anything is published; the published URLs only fill in."""
+    calls: list[dict[str, Any]] = []
+    validate = _inputs.validate_create
+
+    def counting(**fields: Any) -> Any:
+        calls.append(fields)
+        return validate(**fields)
+
+    monkeypatch.setattr(_inputs, "validate_create", counting)
+    with sandbox.client(TOKEN) as client:
+        task = client.lip_sync.create(video_url=media["mp4_front"], audio_url=media["wav"])
+        entry = client.history.journal.get(task.task_id)
+    assert len(calls) == 1
+    assert calls[0]["video_url"].startswith(f"https://{_inputs.LOCAL_STAND_IN}/")
+    assert entry is not None and entry.request is not None
+    sent = entry.request  # the body sent: published URLs and the probed audio's length
+    assert sent["videoUrl"].startswith(f"{sandbox.origin}/_sandbox/media/")
+    assert sent["durationSeconds"] == pytest.approx(SECONDS, abs=0.05)
+
+
+def test_prober_for_is_the_client_s_own_cache(
+    sandbox: Sandbox, host: MediaHost, media: dict[str, Path]
+) -> None:
+    """What a panel probed through `prober_for(client)` serves that client's check."""
+    video = host.add("/clip.mp4", media["mp4_front"])
+    audio = host.add("/dub.wav", media["wav"])
+    with sandbox.client(TOKEN) as client:
+        first = prober_for(client).probe(video)
+        assert prober_for(client) is prober_for(client) and first.kind == "video"
+        host.reset_counts()
+        checked = client.lip_sync.check(video_url=video, audio_url=audio)
+    assert checked.ok and checked.inputs["video_url"] is first
+    assert "/clip.mp4" not in host.requests and host.requests["/dub.wav"] >= 1

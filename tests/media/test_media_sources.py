@@ -10,8 +10,7 @@ import filetype
 import pytest
 
 from kitta_notebook.errors import ValidationError
-from kitta_notebook.media import classify_source, sniff, to_blob
-from kitta_notebook.media.sniff import SNIFF_BYTES
+from kitta_notebook.media import SNIFF_BYTES, classify_source, sniff, to_blob
 
 EXPECTED = {
     "wav": ("audio", "wav"),
@@ -52,7 +51,7 @@ def test_sniff_small_inputs() -> None:
     assert sniff(b"").kind == "unknown"
     assert sniff(b"\xff\xf1\x50\x80").extension == "aac"
     assert sniff(b"ID3\x04").extension == "mp3"
-    assert sniff(b"\x1a\x45\xdf\xa3\x01\x00webm").extension == "webm"
+    assert sniff(b"\x1a\x45\xdf\xa3\x01\x00\x42\x82\x84webm").extension == "webm"
 
 
 def test_classify_sources(tmp_path: Path, media: dict[str, Path]) -> None:

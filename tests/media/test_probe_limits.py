@@ -128,9 +128,7 @@ def test_a_small_file_on_a_strict_store_is_read_with_a_plain_get(
     assert result.status == 200
     assert result.size == len(hostile.strict_file)
     assert result.duration == pytest.approx(2.5, abs=0.1)
-    checked = preflight(
-        {"video_url": hostile.url("/strict.mp4")}, is_official=False, price_per_second=None
-    )
+    checked = preflight({"video_url": hostile.url("/strict.mp4")}, is_official=False)
     assert checked.problems == []
 
 
@@ -164,7 +162,7 @@ def test_a_probe_does_not_follow_a_redirect_into_a_private_address(target: str) 
     result = prober.probe(PUBLIC)
     assert reached == [PUBLIC]  # the private address was never asked
     assert result.refused_redirect is not None
-    checked = prober.preflight({"video_url": PUBLIC}, is_official=True, price_per_second=None)
+    checked = prober.preflight({"video_url": PUBLIC}, is_official=True)
     assert checked.problems and "private address" in checked.problems[0][1]
 
 

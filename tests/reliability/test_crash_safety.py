@@ -53,7 +53,7 @@ from kitta_notebook.history import (  # noqa: E402
     Query,
     resume,
 )
-from kitta_notebook.history.paths import journal_path  # noqa: E402
+from kitta_notebook.history.journal import journal_path  # noqa: E402
 
 TOKEN = "crash-token-7c41"
 ITEMS = 12

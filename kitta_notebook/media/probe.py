@@ -1,10 +1,10 @@
-"""A read-only, seekable file over HTTP Range requests, for header readers like mutagen.
+"""Probe one media input (a URL or a local blob): what it really is, how long, how big.
 
-Reads are served from aligned blocks fetched on demand, so a reader that skips a 100 MB
-`mdat` box costs a few KB. Every request shares one total deadline and one byte budget;
-a host that ignores Range gets a single streamed GET, cut off at the budget. Each request
-is a `_fetch.get_capped`: a wall-clock deadline at any byte rate, decoded bytes capped,
-no compression asked for, every redirect hop checked against the first URL's policy.
+A URL is read as a seekable file over HTTP Range requests (`RangeFile`), so a header
+reader that skips a 100 MB `mdat` box costs a few KB. Every request of one probe shares
+one total deadline and one byte budget; a host that ignores Range gets a single GET,
+cut off at the budget. Each request is a `_fetch.get_capped`: no token, a wall-clock
+deadline at any byte rate, decoded bytes capped, every redirect hop checked.
 """
 
 from __future__ import annotations
@@ -12,19 +12,36 @@ from __future__ import annotations
 import io
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import IO, cast
+from urllib.parse import urlsplit
 
 import httpx
 
-from .._fetch import Answer, DeadlineExceeded, get_capped
+from .._fetch import Answer, DeadlineExceeded, RedirectRefused, UnreadableBody, get_capped
+from .formats import (
+    SNIFF_BYTES,
+    MediaFacts,
+    ReadStopped,
+    Sniffed,
+    UndecodableError,
+    read_facts,
+    sniff,
+)
+from .sources import LocalBlob
 
-__all__ = ["Budget", "RangeFile"]
+__all__ = ["DEFAULT_BYTE_BUDGET", "DEFAULT_DEADLINE", "ProbeResult", "probe_blob", "probe_url"]
+
+DEFAULT_DEADLINE = 20.0
+DEFAULT_BYTE_BUDGET = 4 * 1024 * 1024
+FIRST_BYTES = 64 * 1024
+"""The first request's size: files this small are read whole, in one request."""
 
 BLOCK_BYTES = 16 * 1024
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:\d+-\d+|\*)/(\d+|\*)")
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(ReadStopped):
     """The byte budget or the deadline ran out (`reason` says which)."""
 
     def __init__(self, reason: str) -> None:
@@ -32,7 +49,7 @@ class BudgetExceeded(Exception):
         self.reason = reason
 
 
-class HttpStatusError(Exception):
+class HttpStatusError(ReadStopped):
     """The host answered the first request with an error status."""
 
     def __init__(self, status: int) -> None:
@@ -75,7 +92,7 @@ class RangeFile(io.RawIOBase):
         block: int = BLOCK_BYTES,
         first_bytes: int = BLOCK_BYTES,
         trust_env: bool = True,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__()
         self.url = url
@@ -91,7 +108,6 @@ class RangeFile(io.RawIOBase):
         self.status: int | None = None
         self.etag: str | None = None
         self.last_modified: str | None = None
-        self.ranges_supported = True
         self.truncated = False
         self._open(max(first_bytes, block))
 
@@ -148,7 +164,6 @@ class RangeFile(io.RawIOBase):
                 self._whole = data[: self.size]
             return
         # 200: the host ignored Range and sent the body from the start.
-        self.ranges_supported = False
         length = answer.headers.get("content-length")
         encoded = answer.headers.get("content-encoding", "identity").lower() != "identity"
         self.size = int(length) if length and length.isdigit() and not encoded else None
@@ -235,3 +250,177 @@ class RangeFile(io.RawIOBase):
         for index in range(first, last + 1):
             offset = (index - first) * self._block
             self._blocks[index] = data[offset : offset + self._block]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a probe learnt. `reachable` is None when this machine could not tell."""
+
+    source: str
+    """The URL without its query (a presigned signature is not shown), or a file name."""
+    reachable: bool | None
+    status: int | None = None
+    size: int | None = None
+    sniffed: Sniffed | None = None
+    facts: MediaFacts | None = None
+    uncertain: str | None = None
+    """Why the outcome is unknown: "timed out", "DNS lookup failed", "connection refused"."""
+    stopped: str | None = None
+    """"byte budget" or "deadline" when reading stopped before the facts were complete."""
+    undecodable: str | None = None
+    refused_redirect: str | None = None
+    """The private host a redirect led to (not followed: see `_fetch.hop_guard`)."""
+    bytes_read: int = 0
+    requests: int = 0
+    elapsed: float = 0.0
+    etag: str | None = None
+    last_modified: str | None = None
+    checked_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def kind(self) -> str | None:
+        if self.facts is not None:
+            return self.facts.kind
+        return self.sniffed.kind if self.sniffed is not None else None
+
+    @property
+    def format(self) -> str | None:
+        return self.sniffed.extension if self.sniffed is not None else None
+
+    @property
+    def duration(self) -> float | None:
+        return self.facts.duration if self.facts is not None else None
+
+    @property
+    def audio_duration(self) -> float | None:
+        return self.facts.audio_duration if self.facts is not None else None
+
+    @property
+    def dimensions(self) -> tuple[int, int] | None:
+        facts = self.facts
+        if facts is None or facts.width is None or facts.height is None:
+            return None
+        return facts.width, facts.height
+
+    def summary(self) -> str:
+        """One line for a table or a form field: "MP4 video · 12.0 s · 1280×720 · 4.1 MB"."""
+        if self.uncertain:
+            return f"not checked: {self.uncertain}"
+        if self.status is not None and self.status >= 400:
+            return f"HTTP {self.status}"
+        parts = [self.sniffed.label if self.sniffed else "unknown"]
+        if self.duration is not None:
+            parts.append(f"{self.duration:.1f} s")
+        if self.dimensions:
+            parts.append(f"{self.dimensions[0]}×{self.dimensions[1]}")
+        if self.size is not None:
+            parts.append(f"{self.size / 1e6:.1f} MB")
+        return " · ".join(parts)
+
+
+def display_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _uncertain_reason(error: httpx.HTTPError) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    text = str(error).lower()
+    if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
+        return "DNS lookup failed"
+    cause: BaseException | None = error
+    while cause is not None:  # async connects wrap each attempt's error
+        if "refused" in str(cause).lower() or isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
+    return f"network error ({type(error).__name__})"
+
+
+def _facts_of(handle: IO[bytes], size: int | None) -> tuple[Sniffed, MediaFacts | None, str | None]:
+    handle.seek(0)
+    sniffed = sniff(handle.read(SNIFF_BYTES))
+    if not sniffed.is_media or size == 0:
+        return sniffed, None, None
+    try:
+        return sniffed, read_facts(handle, sniffed, size), None
+    except UndecodableError as error:
+        return sniffed, None, str(error)
+
+
+def probe_url(
+    url: str,
+    *,
+    deadline: float = DEFAULT_DEADLINE,
+    byte_budget: int = DEFAULT_BYTE_BUDGET,
+    trust_env: bool = True,
+    transport: httpx.BaseTransport | None = None,
+) -> ProbeResult:
+    """Probe a URL (no token is sent) within the limits; `transport` is for tests."""
+    budget = Budget(byte_budget=byte_budget, deadline=time.monotonic() + deadline)
+    shown = display_url(url)
+    handle: RangeFile | None = None
+
+    def finish(**values: object) -> ProbeResult:
+        base = ProbeResult(
+            source=shown,
+            reachable=True,
+            bytes_read=budget.bytes_read,
+            requests=budget.requests,
+            elapsed=time.monotonic() - budget.started,
+        )
+        if handle is not None:
+            base = replace(
+                base,
+                status=handle.status,
+                size=handle.size,
+                etag=handle.etag,
+                last_modified=handle.last_modified,
+            )
+        return replace(base, **values)  # type: ignore[arg-type]
+
+    try:
+        handle = RangeFile(
+            url,
+            budget,
+            first_bytes=min(FIRST_BYTES, byte_budget),
+            trust_env=trust_env,
+            transport=transport,
+        )
+        # RangeFile is a RawIOBase: a readable, seekable binary file as far as readers go.
+        sniffed, facts, undecodable = _facts_of(cast(IO[bytes], handle), handle.size)
+        return finish(sniffed=sniffed, facts=facts, undecodable=undecodable)
+    except HttpStatusError as error:
+        return finish(status=error.status)
+    except BudgetExceeded as error:
+        sniffed = None
+        if handle is not None and handle.size != 0:
+            try:
+                sniffed = sniff(handle.head(SNIFF_BYTES))
+            except (ReadStopped, RedirectRefused, UnreadableBody, httpx.HTTPError):
+                sniffed = None
+        if error.reason == "deadline" and handle is None:
+            return finish(reachable=None, uncertain="timed out")
+        return finish(sniffed=sniffed, stopped=error.reason)
+    except RedirectRefused as error:
+        return finish(reachable=False, refused_redirect=error.host)
+    except UnreadableBody as error:
+        return finish(reachable=None, uncertain=str(error))
+    except httpx.HTTPError as error:
+        return finish(reachable=None, uncertain=_uncertain_reason(error))
+
+
+def probe_blob(blob: LocalBlob) -> ProbeResult:
+    """Probe a local input the same way, before it is uploaded anywhere."""
+    started = time.monotonic()
+    with blob.open() as handle:
+        sniffed, facts, undecodable = _facts_of(handle, blob.size)
+    return ProbeResult(
+        source=blob.name,
+        reachable=True,
+        size=blob.size,
+        sniffed=sniffed,
+        facts=facts,
+        undecodable=undecodable,
+        elapsed=time.monotonic() - started,
+    )

@@ -1,0 +1,278 @@
+"""The one follower: `follow`, `watch_many` and `wait_many` drive `watch.WatchCore`.
+
+`BatchWatch` performs each operation the core yields: requests on a small thread
+pool (those named `ahead` started at once, so up to `concurrency` are in flight
+while the core works through them), sleeps through `_bridge.pause` (a cancelled
+async caller stops at once), and yields the tasks the core emits. The async
+`watch_many` iterates the same `BatchWatch` on a worker thread (`AsyncBatchWatch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from .. import _bridge
+from .._kept import keep_finished
+from ..models import LipSyncTask
+from .plan import check_concurrency
+from .progress import ProgressMode, ProgressView, check_progress, open_progress
+from .results import BatchItem, BatchResult, ItemTags, TaskList, tags_of
+from .watch import (
+    DEFAULT_WATCH_CONCURRENCY,
+    LIST_PAGE_SIZE,
+    WATCH_TITLE,
+    Emit,
+    FetchTasks,
+    ListPage,
+    Report,
+    Sleep,
+    WatchCore,
+    WatchStats,
+    collect_tasks,
+)
+
+if TYPE_CHECKING:
+    from .._lip_sync import LipSync
+
+RequestKey = tuple[str, str, int, int]
+"""`("get", task_id, 0, 0)` or `("list", status, offset, cycle)`: one request a watch sends."""
+
+
+def _wanted(op: ListPage | FetchTasks) -> tuple[list[RequestKey], list[RequestKey]]:
+    """(the requests this operation needs answered now, those it says come next)."""
+    if isinstance(op, ListPage):
+        now: list[RequestKey] = [("list", op.status, op.offset, op.cycle)]
+        return now, [("list", status, offset, op.cycle) for status, offset in op.ahead]
+    return [("get", i, 0, 0) for i in op.task_ids], [("get", i, 0, 0) for i in op.ahead]
+
+
+def _send(lip_sync: LipSync, key: RequestKey) -> object:
+    """One request; its exception is an answer too (the core decides what it means)."""
+    kind, name, offset, _ = key
+    try:
+        if kind == "list":
+            return lip_sync.list(limit=LIST_PAGE_SIZE, offset=offset, status=name)
+        return lip_sync.get(name)
+    except Exception as exc:
+        return exc
+
+
+class _WatchFacts:
+    """What a watch tells about itself (the sync and the async iterator alike)."""
+
+    _core: WatchCore
+    tags: dict[str, ItemTags]
+
+    @property
+    def stats(self) -> WatchStats:
+        """Requests and cycles the watch cost so far."""
+        return self._core.stats
+
+    @property
+    def tasks(self) -> list[LipSyncTask]:
+        """Every watched task, in input order."""
+        return self._core.tasks
+
+    @property
+    def finished(self) -> list[LipSyncTask]:
+        return self._core.finished_tasks
+
+    @property
+    def unfinished(self) -> list[LipSyncTask]:
+        return self._core.unfinished_tasks
+
+    def task_list(self) -> TaskList:
+        """The watched tasks as a `TaskList` (with the batch's keys and labels, if any)."""
+        return TaskList(self._core.tasks, self.tags)
+
+
+class BatchWatch(_WatchFacts, Iterator[LipSyncTask]):
+    """Yields each watched task as it finishes (succeeded or failed), like `as_completed`
+    (or, made by `follow`, also each time it changes).
+
+    Tasks are updated in place. Raises `WaitManyTimeoutError` at the deadline; `stats`
+    tells how many requests the watch cost. It starts the requests an operation names
+    `ahead` at once, so up to `concurrency` are in flight while the core works.
+    """
+
+    def __init__(
+        self,
+        lip_sync: LipSync,
+        core: WatchCore,
+        progress: ProgressMode = False,
+        tags: dict[str, ItemTags] | None = None,
+        concurrency: int = DEFAULT_WATCH_CONCURRENCY,
+    ) -> None:
+        self._lip_sync = lip_sync
+        self._core = core
+        self._progress = progress
+        self.tags = tags or {}
+        self._concurrency = concurrency
+        self._view: ProgressView | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._started: dict[RequestKey, Future[object]] = {}
+        self._steps = self._run()
+
+    def __iter__(self) -> BatchWatch:
+        return self
+
+    def __next__(self) -> LipSyncTask:
+        return next(self._steps)
+
+    def close(self) -> None:
+        """Stop watching (the tasks keep running on the server)."""
+        self._steps.close()
+
+    def _request(self, op: ListPage | FetchTasks) -> object:
+        now, ahead = _wanted(op)
+        if isinstance(op, ListPage):  # pages started ahead in an earlier cycle: never reused
+            for key in [k for k in self._started if k[0] == "list" and k[3] < op.cycle]:
+                self._started.pop(key).cancel()
+        if len(now) == 1 and not ahead and not self._started:
+            answers = {now[0]: _send(self._lip_sync, now[0])}  # no thread needed
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="kitta")
+            for key in now + ahead:
+                if key not in self._started:
+                    self._started[key] = self._pool.submit(_send, self._lip_sync, key)
+            answers = {key: self._started.pop(key).result() for key in now}
+        if isinstance(op, ListPage):
+            return answers[now[0]]
+        return {key[1]: answer for key, answer in answers.items()}
+
+    def _run(self) -> Generator[LipSyncTask, None, None]:
+        # The view appears when watching starts, not when the watch object is made.
+        self._view = open_progress(self._progress, WATCH_TITLE, self._core.total)
+        self._core.on_progress = None if self._view is None else self._view.update
+        steps = self._core.steps()
+        answer: object = None
+        try:
+            while True:
+                try:
+                    op = steps.send(answer)
+                except StopIteration:
+                    return
+                answer = None
+                if isinstance(op, Emit):
+                    for task in op.tasks:
+                        if op.finished:
+                            keep_finished(self._lip_sync._client, task)  # when keeping is on
+                        yield task
+                elif isinstance(op, Sleep):
+                    _bridge.pause(op.seconds)
+                else:
+                    answer = self._request(op)
+        finally:
+            steps.close()
+            for future in self._started.values():
+                future.cancel()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._view is not None:
+                self._view.close(self._core.snapshot(finished=True))
+
+
+class AsyncBatchWatch(_WatchFacts, AsyncIterator[LipSyncTask]):
+    """`async for task in client.lip_sync.watch_many(tasks)`: each task as it finishes.
+
+    The same `BatchWatch`, iterated on a worker thread; `aclose()` (or cancelling the
+    loop) stops it at its next request or sleep.
+    """
+
+    def __init__(self, watch: BatchWatch) -> None:
+        self._core, self.tags = watch._core, watch.tags
+        self._items = _bridge.iterate_sync(lambda: watch)
+
+    def __aiter__(self) -> AsyncBatchWatch:
+        return self
+
+    async def __anext__(self) -> LipSyncTask:
+        return await self._items.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop watching (the tasks keep running on the server)."""
+        await self._items.aclose()  # type: ignore[attr-defined]
+
+
+def follow(
+    lip_sync: LipSync,
+    tasks: Iterable[object],
+    *,
+    timeout: float | None = None,
+    poll_interval: float | None = None,
+    report: Report = "changes",
+    concurrency: int = DEFAULT_WATCH_CONCURRENCY,
+) -> BatchWatch:
+    """Poll `tasks` until each has finished, yielding a task each time a poll changed it
+    (status, progress, result) and once it finished; the one polling engine.
+
+    For `wait()`/`watch()` of one task, the live views and `follow_active`: tasks (or
+    ids, filled by the first poll) are updated in place, one per-task query a cycle
+    for a few tasks, list pages for many. A finished task is yielded last for it, with
+    `is_terminal` true; tasks already finished are yielded at once. `report="polls"`
+    also yields a task after every poll that read it, unchanged or not; passing errors
+    are polled through and counted in `stats.errors` (`stats.last_error`). Raises
+    `WaitManyTimeoutError` (a `WaitTimeoutError`) after `timeout` s (default 1800);
+    `close()` stops it. Shows no progress; sleeps through `_bridge.pause`, so an async
+    caller iterating it with `_bridge.iterate_sync` stops it at once when cancelled.
+    """
+    core = WatchCore(
+        collect_tasks(tasks, lip_sync._client),
+        config=lip_sync._client._config,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        report=report,
+    )
+    return BatchWatch(lip_sync, core, concurrency=check_concurrency(concurrency))
+
+
+def watch_many(
+    lip_sync: LipSync,
+    tasks: Iterable[object],
+    *,
+    timeout: float | None = None,
+    poll_interval: float | None = None,
+    progress: ProgressMode = "auto",
+    concurrency: int = DEFAULT_WATCH_CONCURRENCY,
+) -> BatchWatch:
+    """See `LipSync.watch_many`: `follow` reporting finished tasks, with a progress view
+    and the batch's keys and labels."""
+    watch = follow(
+        lip_sync,
+        tasks,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        report="finished",
+        concurrency=concurrency,
+    )
+    watch._progress = check_progress(progress)
+    items = tasks if isinstance(tasks, (BatchResult, list, tuple)) else ()
+    watch.tags = dict(tasks.tags) if isinstance(tasks, TaskList) else {}
+    watch.tags.update(tags_of(item for item in items if isinstance(item, BatchItem)))
+    return watch
+
+
+def wait_many(
+    lip_sync: LipSync,
+    tasks: Iterable[object],
+    *,
+    timeout: float | None = None,
+    poll_interval: float | None = None,
+    progress: ProgressMode = "auto",
+    concurrency: int = DEFAULT_WATCH_CONCURRENCY,
+) -> TaskList:
+    """See `LipSync.wait_many`."""
+    watch = watch_many(
+        lip_sync,
+        tasks,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        progress=progress,
+        concurrency=concurrency,
+    )
+    for _ in watch:
+        pass
+    return watch.task_list()

@@ -1,0 +1,247 @@
+"""Publishing local inputs: the `MediaStore` protocol, the one publish routine and the
+sandbox's own store.
+
+Every store keeps objects under content-addressed keys (`<sha256>.<ext>`), so the
+routine is the same for all of them: HEAD the key, upload only when it is absent, then
+hand out a URL the service can fetch. Stores supply those three primitives. `S3Store`,
+and which store a client uses, are in `s3_store`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import httpx
+
+from ..errors import PublishError
+from .sources import LocalBlob, to_blob
+
+__all__ = [
+    "MediaStore",
+    "Progress",
+    "PublishMixin",
+    "PublishedMedia",
+    "SandboxStore",
+]
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes uploaded so far, total bytes)."""
+
+
+@dataclass(frozen=True)
+class PublishedMedia:
+    """A local input now reachable at `url` (until `expires_at`; None = no expiry).
+
+    `record()` is what the journal keeps: no URL signature, no credentials.
+    """
+
+    url: str
+    expires_at: datetime | None
+    sha256: str
+    size: int
+    content_type: str
+    key: str
+    file_name: str
+    store: str
+    uploaded_bytes: int
+    """0 when the store already held these bytes (nothing was sent)."""
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "file_name": self.file_name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "content_type": self.content_type,
+            "key": self.key,
+            "store": self.store,
+            "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
+        }
+
+    def __repr__(self) -> str:
+        # The URL of a presigned GET holds a signature: shown without its query.
+        return (
+            f"PublishedMedia(key={self.key!r}, size={self.size}, "
+            f"content_type={self.content_type!r}, store={self.store!r}, "
+            f"expires_at={self.expires_at!r}, uploaded_bytes={self.uploaded_bytes})"
+        )
+
+
+@runtime_checkable
+class MediaStore(Protocol):
+    """Where local inputs are published. Implementations must never put credentials
+    in `describe()`, a repr, an exception or a log line."""
+
+    def describe(self) -> str:
+        """A credential-free name for the journal, like ``s3://bucket/prefix``."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None: ...
+
+    def url_for(self, key: str) -> tuple[str, datetime | None]:
+        """A URL the service can GET without credentials, and when it stops working."""
+        ...
+
+    def publish(
+        self, source: object, *, progress: Progress | None = None, quiet: bool = False
+    ) -> PublishedMedia: ...
+
+
+def cumulative_progress(progress: Progress | None, total: int) -> Callable[[int], None]:
+    """Turn per-chunk byte counts (from any thread) into (done, total) calls."""
+    lock = threading.Lock()
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        with lock:
+            done += count
+            current = done
+        if progress is not None:
+            progress(min(current, total), total)
+
+    return advance
+
+
+def verified_chunks(blob: LocalBlob, chunk_size: int) -> Iterator[bytes]:
+    """The blob's bytes as read now, ending in a `PublishError` when they are not the
+    bytes that were hashed and checked: a file changed since must never be stored under
+    the old content address. Stores send these chunks and commit only after the last."""
+    digest = hashlib.sha256()
+    size = 0
+    with blob.open() as handle:
+        # One byte past the hashed size is enough to see that the file grew.
+        while chunk := handle.read(min(chunk_size, blob.size + 1 - size)):
+            size += len(chunk)
+            if size > blob.size:
+                break
+            digest.update(chunk)
+            yield chunk
+    if size != blob.size or digest.hexdigest() != blob.sha256:
+        raise PublishError(
+            f"{blob.name} changed after it was checked (its size or content is no longer "
+            "what was hashed), so it was not published: run the cell again to check and "
+            "publish the file as it is now.",
+            code="changed",
+        )
+
+
+class PublishMixin:
+    """`publish()` for a store that has the three primitives (`exists`, `upload`, `url_for`)."""
+
+    def publish(
+        self, source: object, *, progress: Progress | None = None, quiet: bool = False
+    ) -> PublishedMedia:
+        """Publish a path, path text, bytes or binary file: HEAD, upload when absent, then a
+        URL. Publishing the same bytes twice sends 0 bytes."""
+        store: MediaStore = self  # type: ignore[assignment]
+        blob = to_blob(source)
+        progress = None if quiet else progress
+        uploaded = 0
+        if not store.exists(blob.key):
+            store.upload(blob, blob.key, progress)
+            uploaded = blob.size
+        elif progress is not None:
+            progress(blob.size, blob.size)
+        url, expires_at = store.url_for(blob.key)
+        return PublishedMedia(
+            url=url,
+            expires_at=expires_at,
+            sha256=blob.sha256,
+            size=blob.size,
+            content_type=blob.content_type,
+            key=blob.key,
+            file_name=blob.name,
+            store=store.describe(),
+            uploaded_bytes=uploaded,
+        )
+
+
+# --- the sandbox's own store: a sandbox-only route, not part of the real API ------------------
+# `PUT {base}/_sandbox/media/{key}` stores the raw body (the sandbox checks that the key's
+# sha256 matches), `HEAD` says whether a key is there, `GET` serves it with Range. These
+# requests carry no Authorization header: the Kitta token is never sent.
+ROUTE = "/_sandbox/media/"
+UPLOAD_CHUNK_BYTES = 256 * 1024
+
+
+class SandboxStore(PublishMixin):
+    """Publish local files to a running sandbox, e.g. ``SandboxStore(sandbox.origin)``.
+
+    URLs never expire (the sandbox keeps uploads as long as its store lives).
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SandboxStore({self.base_url!r})"
+
+    def describe(self) -> str:
+        return f"sandbox {self.base_url}"
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                # trust_env=False: the sandbox is local; a proxy from the environment
+                # would only get in the way.
+                self._client = httpx.Client(timeout=self._timeout, trust_env=False)
+            return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _url(self, key: str) -> str:
+        return f"{self.base_url}{ROUTE}{key}"
+
+    def exists(self, key: str) -> bool:
+        try:
+            response = self._http().head(self._url(key))
+        except httpx.HTTPError as error:
+            raise PublishError(
+                f"the sandbox at {self.base_url} could not be reached ({type(error).__name__})"
+            ) from None
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            return False
+        raise PublishError(
+            f"the sandbox answered HTTP {response.status_code} to HEAD {ROUTE}{key}",
+            code=str(response.status_code),
+        )
+
+    def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None:
+        advance = cumulative_progress(progress, blob.size)
+
+        def body() -> Iterator[bytes]:
+            for chunk in verified_chunks(blob, UPLOAD_CHUNK_BYTES):
+                yield chunk
+                advance(len(chunk))
+
+        headers = {"Content-Type": blob.content_type, "Content-Length": str(blob.size)}
+        try:
+            response = self._http().put(self._url(key), content=body(), headers=headers)
+        except httpx.HTTPError as error:
+            raise PublishError(
+                f"uploading {blob.name} to the sandbox failed ({type(error).__name__})"
+            ) from None
+        if response.status_code not in (200, 201):
+            detail = response.text[:200].strip()
+            raise PublishError(
+                f"the sandbox refused {blob.name}: HTTP {response.status_code} {detail}",
+                code=str(response.status_code),
+            )
+
+    def url_for(self, key: str) -> tuple[str, datetime | None]:
+        return self._url(key), None
