@@ -1,6 +1,6 @@
 """Which progress view a batch shows, chosen without importing any widget.
 
-In a notebook kernel: `display.progress.HtmlProgress` (static HTML replaced in place through a
+In a notebook kernel: `display.gallery.HtmlProgress` (static HTML replaced in place through a
 display id: no comm, so it also works where widgets do not render, and a
 saved notebook keeps the final counts). On a terminal: a text bar. The widget
 bar lives in the widgets layer, which depends on this package and never the
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 
-from .. import _hooks
 from .progress import ProgressMode, ProgressView, TextProgress
 
 
@@ -32,8 +31,10 @@ def progress_view(mode: ProgressMode, *, title: str, total: int) -> ProgressView
         return None
     if callable(mode):
         return mode(title=title, total=total)
-    if in_kernel():  # the views are installed by the package (`_hooks`), never imported here
-        return _hooks.views().batch_progress(title=title, total=total)
+    if in_kernel():
+        from ..display.gallery import HtmlProgress  # imported when used (`.importlinter`)
+
+        return HtmlProgress(title=title, total=total)
     if mode == "auto" and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
         return None
     return TextProgress()

@@ -17,7 +17,7 @@ from ..history.entry import STATES as STATES
 from ..history.entry import JournalEntry as JournalEntry
 from ..history.entry import JournalSummary as JournalSummary
 from ..i18n import STATUS_STYLES, Lang, StatusStyle, text
-from .html import badge_html, esc, format_credits
+from .html import BOX, CARD, FONT, badge_html, esc, format_credits, pill_html
 
 # Badges for what became of a request that has no task (yet): not server statuses.
 LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
@@ -33,7 +33,6 @@ _LOCAL_TEXT_KEYS = {
     schema.STATE_NOT_CREATED: "history_state_not_created",
 }
 
-FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
 # Column widths shared by the static table and the widget's header and rows.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("history_status", "150px"),
@@ -66,12 +65,7 @@ def state_badge(state: str, lang: Lang = "en") -> str:
     if state not in LOCAL_STATE_STYLES:
         return badge_html(state if state != schema.STATE_UNKNOWN_STATUS else None, lang)
     style = state_style(state)
-    return (
-        f'<span class="kitta-badge" data-status="{esc(state)}" '
-        f'style="display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;'
-        f'font-size:12px;white-space:nowrap;color:{style.color};background:{style.background}">'
-        f"{esc(style.icon)} {esc(state_label(state, lang))}</span>"
-    )
+    return pill_html(f"{style.icon} {state_label(state, lang)}", style, "status", state)
 
 
 def format_when(entry: JournalEntry) -> str:
@@ -202,9 +196,8 @@ def history_html(
     else:
         rows = f'<div style="color:#59636e">{esc(text("history_empty", lang))}</div>'
     return (
-        f'<div class="kitta-history" style="{FONT};font-size:13px;color:#1f2328;'
-        "border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;background:#fff;"
-        f'overflow-x:auto"><div style="font-weight:600;margin-bottom:4px">'
+        f'<div class="kitta-history" style="{BOX};overflow-x:auto">'
+        '<div style="font-weight:600;margin-bottom:4px">'
         f"{esc(text('history_title', lang))}</div>{summary_html(summary, lang)}"
         f'<div style="margin-top:6px;white-space:nowrap">{header_html(lang)}</div>'
         f'<div style="white-space:nowrap">{rows}</div></div>'
@@ -223,6 +216,12 @@ def history_text(entries: Sequence[JournalEntry], summary: JournalSummary) -> st
             + (f"  [{', '.join(e.labels)}]" if e.labels else "")
         )
     return "\n".join(lines)
+
+
+def history_mimebundle(entries: Sequence[JournalEntry], summary: JournalSummary) -> dict[str, str]:
+    """`client.history` in a cell: the summary strip and the first rows."""
+    html = history_html(entries, summary)
+    return {"text/plain": history_text(entries, summary), "text/html": html}
 
 
 def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
@@ -263,9 +262,7 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
         else ""
     )
     return (
-        f'<div class="kitta-task kitta-entry" style="{FONT};border:1px solid #d0d7de;'
-        "border-radius:8px;padding:10px 14px;max-width:720px;background:#fff;color:#1f2328;"
-        f'font-size:13px">{state_badge(entry.state, lang)} '
+        f'<div class="kitta-task kitta-entry" style="{CARD}">{state_badge(entry.state, lang)} '
         f'<b style="margin-left:6px">{esc(text("history_sent", lang))}</b>{note}'
         f'<table style="border-collapse:collapse">{rows}</table></div>'
     )

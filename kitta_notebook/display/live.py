@@ -1,30 +1,363 @@
-"""`task.watch()`: a task view that updates itself in place until the task ends.
+"""Live views: what a followed task (or a set of unfinished rows) looks like at each moment.
 
-It renders the snapshots of a `TaskFollower` (display/follow.py), which polls
-on the kernel's running loop, so the cell returns at once and the kernel
-stays free for other cells; without a running loop (a script) it polls on a
-private loop in a worker thread. In a notebook the final output is the
-static HTML of the finished task, so a saved notebook shows it. Outside a
-notebook it prints one short line per change instead of HTML.
+`TaskFollower` and `ActiveTasksFollower` are plain state, without I/O: they
+are told what happened (a poll, the end of the wait, the result bytes) and
+hand a snapshot to every subscriber (the `watch()` view, the card widget,
+the history browser). They own no poll loop: `follow` and `follow_active`
+consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`).
+
+In a notebook the follow runs as a task on the kernel's running loop, so the
+cell returns at once and the kernel stays free; snapshots reach the views on
+that loop's thread only. In a plain script (no running loop) `task.watch()`
+follows to the end before it returns, printing one short line per change.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from .. import _core
+from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, WaitTimeoutError
 from ..i18n import Lang, check_lang, text
-from . import background
-from .follow import FollowSnapshot, TaskFollower, async_client_for, follow
 from .html import format_seconds, task_html
-from .video import MAX_EMBED_BYTES, render_video
+from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video, render_video
 
 if TYPE_CHECKING:
+    from .._async_client import AsyncKittaClient
     from ..models import LipSyncTask
 
+T = TypeVar("T")
+
+# --- running beside the kernel -------------------------------------------------------------
+# Tasks started on a running loop, kept alive until they finish (asyncio holds weak references).
+RUNNING: set[asyncio.Task[Any]] = set()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread (the kernel's, in a notebook), or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+    """Schedule `coro` on the running loop and keep it until it ends (`NoEventLoopError`
+    without one; the coroutine is closed first, so no "never awaited" warning)."""
+    loop = running_loop()
+    if loop is None:
+        coro.close()
+        raise NoEventLoopError("no running event loop in this thread")
+    task = loop.create_task(coro, name=name)
+    RUNNING.add(task)
+    task.add_done_callback(_forget)
+    return task
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    RUNNING.discard(task)
+    if not task.cancelled():  # retrieved, so asyncio never logs it: views show their errors
+        with contextlib.suppress(BaseException):
+            task.exception()
+
+
+async def settle(tasks: set[asyncio.Task[Any]] | None = None) -> None:
+    """Await the given tasks (default: every running one), and those they start, until none
+    is left; their exceptions are not raised here."""
+    pool = RUNNING if tasks is None else tasks
+    current = asyncio.current_task()
+    while pending := [t for t in pool if not t.done() and t is not current]:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _on_this_thread(callback: Callable[..., None]) -> Callable[..., None]:
+    """`callback`, always run on the thread of the loop running now (the engine may call
+    it from a worker thread: widgets and displays are touched from the kernel's loop)."""
+    loop = asyncio.get_running_loop()
+    owner = threading.get_ident()
+
+    def call(*args: Any) -> None:
+        if threading.get_ident() == owner:
+            callback(*args)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody looks
+                loop.call_soon_threadsafe(callback, *args)
+
+    return call
+
+
+# --- one task ------------------------------------------------------------------------------
+Phase = Literal["following", "loading_video", "finished", "timed_out", "stopped", "failed"]
+Outcome = Literal["finished", "timed_out", "stopped"]  # how a wait ended, when it did not raise
+
+
+@dataclass(frozen=True)
+class FollowSnapshot:
+    """What a view of one followed task shows at one moment."""
+
+    task: LipSyncTask
+    status: str
+    phase: Phase
+    polls: int = 0
+    retries: int = 0
+    retrying: bool = False
+    elapsed: float = 0.0
+    timeout: float = _core.DEFAULT_WAIT_TIMEOUT
+    error: BaseException | None = None
+    video: VideoPlan | None = None
+    video_bytes: bytes | None = None
+    video_problem: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while polling or fetching the result."""
+        return self.phase in ("following", "loading_video")
+
+    @property
+    def polling(self) -> bool:
+        return self.phase == "following"
+
+
+Listener = Callable[[FollowSnapshot], None]
+
+
+class TaskFollower:
+    """The follow-a-task decisions for one task, without I/O.
+
+    Events, in order: `begin()`, any number of `polled()`, `ended()`, then
+    `video_loaded()` when `ended()` asked for the bytes.
+    """
+
+    def __init__(
+        self,
+        task: LipSyncTask,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        embed: bool | None = None,
+        max_embed_bytes: int = MAX_EMBED_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.task = task
+        self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
+        self.poll_interval = poll_interval
+        self.embed = embed
+        self.max_embed_bytes = max_embed_bytes
+        self._clock = clock
+        self._started = clock()
+        self._listeners: list[Listener] = []
+        self._final_phase: Phase = "finished"
+        phase: Phase = "finished" if task.is_terminal else "following"
+        self._snapshot = FollowSnapshot(task, task.status_text, phase, timeout=self.timeout)
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def snapshot(self) -> FollowSnapshot:
+        return self._snapshot
+
+    def elapsed(self) -> float:
+        """The task's own run time once finished, else the time followed so far."""
+        if self.task.is_terminal and self.task.elapsed_seconds is not None:
+            return self.task.elapsed_seconds
+        return self._clock() - self._started
+
+    def _emit(self, **changes: Any) -> FollowSnapshot:
+        changes.setdefault("status", self.task.status_text)
+        changes.setdefault("elapsed", self.elapsed())
+        self._snapshot = replace(self._snapshot, **changes)
+        for listener in list(self._listeners):
+            listener(self._snapshot)
+        return self._snapshot
+
+    def begin(self) -> FollowSnapshot:
+        """Following starts (again); for a finished task nothing is shown until `ended()`."""
+        self._started = self._clock()
+        if self.task.is_terminal:
+            return self._snapshot
+        return self._emit(phase="following", retrying=False, error=None)
+
+    def polled(self, task: LipSyncTask, error: Exception | None) -> None:
+        """One poll came back; `error` is the transient error it met, if any."""
+        snap = self._snapshot
+        retries = snap.retries + (1 if error is not None else 0)
+        self._emit(polls=snap.polls + 1, retries=retries, retrying=error is not None)
+
+    def ended(self, outcome: Outcome | BaseException) -> VideoPlan | None:
+        """The wait is over: `finished`, `timed_out`, `stopped` or the error it raised.
+
+        Returns the plan whose bytes must be fetched (then `video_loaded`), or None.
+        """
+        error = outcome if isinstance(outcome, BaseException) else None
+        phase: Phase = "failed" if isinstance(outcome, BaseException) else outcome
+        plan = plan_video(self.task, self.embed) if self.task.succeeded else None
+        fetch = phase != "stopped" and plan is not None and plan.action == "embed"
+        if fetch:
+            self._final_phase = phase
+        self._emit(
+            phase="loading_video" if fetch else phase, retrying=False, error=error, video=plan
+        )
+        return plan if fetch else None
+
+    def video_loaded(self, data: bytes | None, problem: str | None) -> FollowSnapshot:
+        return self._emit(phase=self._final_phase, video_bytes=data, video_problem=problem)
+
+
+async def follow(follower: TaskFollower, client: AsyncKittaClient) -> None:
+    """Drive `follower` with the client's own wait, then fetch the result if it says so.
+
+    Never raises but `CancelledError` (after reporting `stopped`).
+    """
+    follower.begin()
+    outcome: Outcome | BaseException = "finished"
+    try:
+        if not follower.task.is_terminal:
+            await client.lip_sync.wait(
+                follower.task,
+                timeout=follower.timeout,
+                poll_interval=follower.poll_interval,
+                raise_on_failure=False,
+                on_poll=_on_this_thread(follower.polled),
+            )
+    except WaitTimeoutError:
+        outcome = "timed_out"
+    except asyncio.CancelledError:
+        follower.ended("stopped")
+        raise
+    except Exception as exc:  # a view never raises: it shows what happened
+        outcome = exc
+    plan = follower.ended(outcome)
+    if plan is not None and plan.url is not None:
+        data, problem = await async_fetch_for_embed(
+            follower.task, plan.url, follower.max_embed_bytes
+        )
+        follower.video_loaded(data, problem)
+
+
+# --- many unfinished rows (the history browser) ----------------------------------------------
+ACTIVE_STATUSES = ("pending", "processing")  # the statuses of an unfinished row
+RowsPhase = Literal["following", "idle", "timed_out", "stopped", "failed"]
+
+
+@dataclass(frozen=True)
+class RowsSnapshot:
+    """One change of the unfinished rows: the tasks that just finished, or how it ended."""
+
+    updated: tuple[LipSyncTask, ...] = ()
+    active: int = 0
+    polls: int = 0
+    retries: int = 0
+    error: BaseException | None = None
+    phase: RowsPhase = "following"
+
+
+class ActiveTasksFollower:
+    """The state of keeping many unfinished rows current, without I/O."""
+
+    def __init__(self, *, poll_interval: float | None = None, timeout: float | None = None) -> None:
+        self.poll_interval = poll_interval
+        self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
+        self.missing: set[str] = set()
+        self._listeners: list[Callable[[RowsSnapshot], None]] = []
+        self._snapshot = RowsSnapshot()
+
+    def subscribe(self, listener: Callable[[RowsSnapshot], None]) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def snapshot(self) -> RowsSnapshot:
+        return self._snapshot
+
+    def _emit(self, **changes: Any) -> RowsSnapshot:
+        self._snapshot = replace(self._snapshot, **changes)
+        for listener in list(self._listeners):
+            listener(self._snapshot)
+        return self._snapshot
+
+    def watched(self, known: Mapping[str, str]) -> dict[str, str]:
+        """The tasks worth following: the unfinished ones the server has not said are gone."""
+        return {k: v for k, v in known.items() if k not in self.missing}
+
+    def polled(
+        self, updated: tuple[LipSyncTask, ...], active: int, error: Exception | None = None
+    ) -> RowsSnapshot:
+        snap = self._snapshot
+        retries = snap.retries + (1 if error is not None else 0)
+        return self._emit(
+            updated=updated, active=active, polls=snap.polls + 1, retries=retries, error=error
+        )
+
+    def gone(self, task_id: str) -> None:
+        """The server no longer knows this task (404): stop asking for it."""
+        self.missing.add(task_id)
+
+    def ended(self, phase: RowsPhase, error: BaseException | None = None) -> RowsSnapshot:
+        return self._emit(updated=(), phase=phase, error=error)
+
+
+async def follow_active(
+    follower: ActiveTasksFollower,
+    client: AsyncKittaClient,
+    unfinished: Callable[[], Mapping[str, str]],
+) -> None:
+    """Keep the tasks `unfinished()` names current until none is left or time is up.
+
+    The client's `watch_many` follows them (list pages, then the detail of each
+    task that ended; the client records what it fetches); each task it hands
+    back is a row to redraw. Rows found unfinished afterwards (learnt meanwhile)
+    start another round.
+    """
+    deadline = time.monotonic() + follower.timeout
+    try:
+        while known := follower.watched(unfinished()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                follower.ended("timed_out")
+                return
+            watch = client.lip_sync.watch_many(
+                list(known), timeout=left, poll_interval=follower.poll_interval, progress=False
+            )
+            active = len(known)
+            try:
+                async for task in watch:
+                    active -= 1
+                    follower.polled((task,), active)
+            except WaitManyTimeoutError:
+                follower.ended("timed_out")
+                return
+            except NotFoundError:  # the server lost a task; which one, it does not say: ask
+                for task_id in known:
+                    try:
+                        await client.lip_sync.get(task_id)
+                    except NotFoundError:
+                        follower.gone(task_id)
+            follower.polled((), 0)
+    except asyncio.CancelledError:
+        follower.ended("stopped")
+        raise
+    except Exception as exc:  # a view never raises: it shows what happened
+        follower.ended("failed", exc)
+        return
+    follower.ended("idle")
+
+
+# --- task.watch() ----------------------------------------------------------------------------
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MAX_LINE_VALUE = 200
+
+
+def _plain(value: object) -> str:
+    """A server value made safe for a terminal: no control characters, bounded length."""
+    shown = _CONTROL.sub("?", "" if value is None else str(value))
+    return shown if len(shown) <= _MAX_LINE_VALUE else shown[:_MAX_LINE_VALUE] + "…"
 
 
 class LiveTaskView:
@@ -54,13 +387,15 @@ class LiveTaskView:
             embed=embed,
             max_embed_bytes=max_embed_bytes,
         )
-        self._show, self.text_only = _sink(self._html, self._line)
+        self.text_only = _in_a_script()
         if self.text_only:
             self.follower.embed = False  # a printed line links the result, never inlines it
-        self.follower.subscribe(self._show)
-        self._runner: background.Background | None = None
+        self.follower.subscribe(self._print if self.text_only else self._display)
+        self._handle: Any = None
+        self._printed: tuple[str, str, bool] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._finished = threading.Event()
 
-    # --- public -------------------------------------------------------------
     @property
     def timeout(self) -> float:
         return self.follower.timeout
@@ -79,22 +414,22 @@ class LiveTaskView:
 
     @property
     def done(self) -> bool:
-        return self._runner is None or self._runner.done
+        return self._finished.is_set()
 
     def stop(self) -> None:
         """Stop polling; the view keeps its last state (the task runs on, on the server)."""
-        if self._runner is not None:
-            self._runner.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
     async def wait(self) -> LipSyncTask:
-        """Await the end of the live view (from any loop)."""
-        if self._runner is not None:
-            await self._runner.wait()
+        """Await the end of the live view."""
+        if self._task is not None:
+            await asyncio.gather(asyncio.shield(self._task), return_exceptions=True)
         return self.task
 
     def join(self, timeout: float | None = None) -> bool:
-        """Block until the view has finished (for scripts; not from the loop it runs on)."""
-        return self._runner is None or self._runner.join(timeout)
+        """Block until the view has finished (never from the loop it runs on)."""
+        return self._finished.wait(timeout)
 
     def _ipython_display_(self) -> None:
         """Shown already: a view returned as a cell's value adds no second output."""
@@ -106,7 +441,7 @@ class LiveTaskView:
             f"status={_plain(snap.status)!r}, phase={snap.phase!r})"
         )
 
-    # --- rendering ------------------------------------------------------------
+    # --- rendering ----------------------------------------------------------------------
     def _note(self, snap: FollowSnapshot) -> str | None:
         """The line under the task: what the view is doing, or why it stopped."""
         if snap.phase == "timed_out":
@@ -144,74 +479,51 @@ class LiveTaskView:
         if note:
             parts.append(_plain(note))
         if snap.phase == "finished" and self.task.failed:
-            error = self.task.error_code or self.task.error_message or ""
-            parts.append(_plain(error))
+            parts.append(_plain(self.task.error_code or self.task.error_message or ""))
         if snap.phase == "finished" and self.task.result_video_url:
             parts.append(_plain(self.task.result_video_url))
         return " · ".join(p for p in parts if p)
 
-    # --- running --------------------------------------------------------------
+    def _display(self, snap: FollowSnapshot) -> None:
+        """One output, updated in place; its last state is the finished task's static HTML."""
+        from IPython.display import display
+
+        bundle = {"text/html": self._html(snap), "text/plain": self._line(snap)}
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+    def _print(self, snap: FollowSnapshot) -> None:
+        if snap.active and snap.task.is_terminal:
+            return  # the line with the outcome comes when the follow ends
+        key = (snap.status, snap.phase, snap.retrying)
+        if key != self._printed:
+            self._printed = key
+            print(self._line(snap), flush=True)
+
     def _start(self) -> LiveTaskView:
-        follower = self.follower
-        owner = self.task._owner()  # a task without a client fails here, in the cell
-
-        async def run(private: bool) -> None:
-            async with async_client_for(owner, private) as client:
-                await follow(follower, client)
-
-        follower.begin()
-        self._runner = background.start(run, name=f"kitta-watch-{self.task.task_id}")
+        client = self.task._owner().as_async()  # a task without a client fails here, in the cell
+        if running_loop() is None:  # a script: follow to the end here
+            try:
+                asyncio.run(follow(self.follower, client))
+            finally:
+                self._finished.set()
+            return self
+        self.follower.begin()  # shown at once, before the cell returns
+        self._task = spawn(follow(self.follower, client), name=f"kitta-watch-{self.task.task_id}")
+        self._task.add_done_callback(lambda _task: self._finished.set())
         return self
 
 
-def _plain(value: object) -> str:
-    """A server value made safe for a terminal: no control characters, bounded length."""
-    shown = _CONTROL.sub("?", "" if value is None else str(value))
-    return shown if len(shown) <= _MAX_LINE_VALUE else shown[:_MAX_LINE_VALUE] + "…"
-
-
-Sink = Callable[[FollowSnapshot], None]
-
-
-def _sink(
-    html_of: Callable[[FollowSnapshot], str], line_of: Callable[[FollowSnapshot], str]
-) -> tuple[Sink, bool]:
-    """Where snapshots go: one display updated in place in IPython, else printed lines
-    (then True: text only)."""
+def _in_a_script() -> bool:
+    """True without an IPython shell: IPython's own `display()` would then print the whole
+    bundle (with the base64 video), so the view prints one short line per change instead."""
     from IPython.core.display_functions import display as ipython_display
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.display import display
 
-    # IPython's own display() without a shell prints the whole bundle (with the base64
-    # video): a script gets one line per change instead.
-    if display is ipython_display and not InteractiveShell.initialized():
-        return _line_printer(line_of), True
-    handle: Any = None
-
-    def show(snap: FollowSnapshot) -> None:
-        nonlocal handle
-        bundle = {"text/html": html_of(snap), "text/plain": line_of(snap)}
-        if handle is None:
-            handle = display(bundle, raw=True, display_id=True)
-        else:
-            handle.update(bundle, raw=True)
-
-    return show, False
-
-
-def _line_printer(line_of: Callable[[FollowSnapshot], str]) -> Sink:
-    last: list[tuple[str, str, bool]] = []
-
-    def show(snap: FollowSnapshot) -> None:
-        if snap.active and snap.task.is_terminal:
-            return  # the line with the outcome comes when the follow ends
-        key = (snap.status, snap.phase, snap.retrying)
-        if last and last[0] == key:
-            return
-        last[:] = [key]
-        print(line_of(snap), flush=True)
-
-    return show
+    return display is ipython_display and not InteractiveShell.initialized()
 
 
 def watch_task(
@@ -223,7 +535,7 @@ def watch_task(
     lang: str = "en",
     max_embed_bytes: int = MAX_EMBED_BYTES,
 ) -> LiveTaskView:
-    """Display `task` and keep the display current until it finishes; returns at once."""
+    """Display `task` and keep the display current until it finishes (see `task.watch`)."""
     view = LiveTaskView(
         task,
         poll_interval=poll_interval,

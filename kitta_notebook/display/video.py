@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from .._fetch import Fetched, FetchLimits, fetch, fetch_async
+from .. import _bridge
+from .._fetch import FetchLimits, fetch
 from .._kept import keep_bytes, kept_path
 from ..errors import DownloadError, KittaError
 from ..i18n import Lang, text
@@ -129,13 +130,6 @@ def _keep(task: LipSyncTask, data: bytes) -> None:
         keep_bytes(task._client, task, data)
 
 
-def _settle(task: LipSyncTask, url: str, fetched: Fetched) -> Embedded:
-    data = fetched.data or b""
-    remember_bytes(url, data)
-    _keep(task, data)
-    return data, None
-
-
 def fetch_for_embed(
     task: LipSyncTask, url: str, max_bytes: int, budget: float = EMBED_BUDGET_SECONDS
 ) -> Embedded:
@@ -153,24 +147,17 @@ def fetch_for_embed(
         return None, _problem(exc)
     except Exception as exc:  # a display must never raise
         return None, type(exc).__name__
-    return _settle(task, url, fetched)
+    data = fetched.data or b""
+    remember_bytes(url, data)
+    _keep(task, data)
+    return data, None
 
 
 async def async_fetch_for_embed(
     task: LipSyncTask, url: str, max_bytes: int, deadline: float = ASYNC_EMBED_DEADLINE
 ) -> Embedded:
-    """`fetch_for_embed` on the running event loop."""
-    data = kept_bytes(task, max_bytes) or cached_bytes(url)
-    if data is not None:
-        return data, None
-    try:
-        limits = FetchLimits(deadline=deadline, max_bytes=max_bytes)
-        fetched = await fetch_async(url, limits)
-    except DownloadError as exc:
-        return None, _problem(exc)
-    except Exception as exc:
-        return None, type(exc).__name__
-    return _settle(task, url, fetched)
+    """`fetch_for_embed` on a worker thread, so the kernel's loop stays free meanwhile."""
+    return await _bridge.run_sync(fetch_for_embed, task, url, max_bytes, deadline)
 
 
 _VIDEO_STYLE = "max-width:100%;width:480px;border-radius:6px;background:#000;display:block"

@@ -16,7 +16,7 @@ import functools
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from .. import _core, _hooks
+from .. import _core
 from ..errors import KittaError, NotFoundError
 from ..models import LipSyncTask
 from .base import (
@@ -86,8 +86,9 @@ class _HistoryBase:
             summary = journal.summary()
         except KittaError as exc:
             return {"text/plain": f"History unavailable: {exc}"}
-        # The views are installed by the package (`_hooks`), never imported from here.
-        return _hooks.views().history_mimebundle(entries, summary)
+        from ..display.history_html import history_mimebundle  # imported when shown
+
+        return history_mimebundle(entries, summary)
 
 
 class History(_HistoryBase):

@@ -1,15 +1,14 @@
-"""The follow-a-task decisions, driven directly (no I/O), and the list-based row follower."""
+"""The follow-a-task decisions, driven directly (no I/O), and the row follower's state."""
 
 from __future__ import annotations
 
 import pytest
 
 from kitta_notebook import LipSyncTask
-from kitta_notebook.display.follow import (
+from kitta_notebook.display.live import (
     ActiveTasksFollower,
     FollowSnapshot,
     TaskFollower,
-    stale_task_ids,
 )
 from kitta_notebook.errors import NotFoundError
 
@@ -109,23 +108,6 @@ def test_the_elapsed_time_of_a_finished_task_is_its_own_run_time() -> None:
         }
     )
     assert TaskFollower(done).elapsed() == pytest.approx(80.0)
-
-
-@pytest.mark.parametrize(
-    ("known", "listed", "complete", "stale"),
-    [
-        ({"a": "pending"}, {"a": "pending"}, True, []),
-        ({"a": "pending"}, {"a": "processing"}, True, ["a"]),
-        ({"a": "pending", "b": "processing"}, {"b": "processing"}, True, ["a"]),
-        ({"a": "pending"}, {}, False, []),  # an incomplete listing proves nothing
-        ({"a": "pending", "b": "pending"}, {"b": "processing"}, False, ["b"]),
-        ({}, {"x": "pending"}, True, []),
-    ],
-)
-def test_only_the_rows_that_changed_are_fetched(
-    known: dict[str, str], listed: dict[str, str], complete: bool, stale: list[str]
-) -> None:
-    assert stale_task_ids(known, listed, complete) == stale
 
 
 def test_the_row_follower_forgets_gone_tasks_and_counts_rounds() -> None:
