@@ -16,7 +16,7 @@ from ..history import schema
 from ..history.entry import STATES as STATES
 from ..history.entry import JournalEntry as JournalEntry
 from ..history.entry import JournalSummary as JournalSummary
-from ..i18n import STATUS_STYLES, Lang, StatusStyle, text
+from ..i18n import STATUS_STYLES, Lang, StatusStyle, status_label, text
 from .html import BOX, CARD, FONT, badge_html, esc, format_credits, pill_html
 
 # Badges for what became of a request that has no task (yet): not server statuses.
@@ -26,11 +26,6 @@ LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
     ),
     schema.STATE_REJECTED: StatusStyle("rejected", "已拒绝", "#555555", "#eeeeee", "⊘"),
     schema.STATE_NOT_CREATED: StatusStyle("not created", "未创建", "#555555", "#f3f3f3", "○"),
-}
-_LOCAL_TEXT_KEYS = {
-    schema.STATE_OUTCOME_UNKNOWN: "history_state_outcome_unknown",
-    schema.STATE_REJECTED: "history_state_rejected",
-    schema.STATE_NOT_CREATED: "history_state_not_created",
 }
 
 # Column widths shared by the static table and the widget's header and rows.
@@ -51,13 +46,10 @@ def state_style(state: str) -> StatusStyle:
 
 
 def state_label(state: str, lang: Lang = "en") -> str:
-    key = _LOCAL_TEXT_KEYS.get(state)
-    if key is not None:
-        return text(key, lang)
-    style = STATUS_STYLES.get(state)
-    if style is None:
-        return f"{STATUS_STYLES['unknown'].zh if lang == 'zh' else 'unknown'} ({state})"
-    return style.zh if lang == "zh" else style.en
+    local = LOCAL_STATE_STYLES.get(state)
+    if local is None:
+        return status_label(state, lang)
+    return local.zh if lang == "zh" else local.en
 
 
 def state_badge(state: str, lang: Lang = "en") -> str:

@@ -4,7 +4,8 @@
 are told what happened (a poll, the end of the wait, the result bytes) and
 hand a snapshot to every subscriber (the `watch()` view, the card widget,
 the history browser). They own no poll loop: `follow` and `follow_active`
-consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`).
+consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`) on a
+worker thread, the way the async client does (`_bridge`).
 
 In a notebook the follow runs as a task on the kernel's running loop, so the
 cell returns at once and the kernel stays free; snapshots reach the views on
@@ -21,16 +22,17 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from .. import _core
+from .. import _bridge, _core
 from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, WaitTimeoutError
 from ..i18n import Lang, check_lang, text
 from .html import format_seconds, task_html
 from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video, render_video
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
+    from .._base import ClientBase
     from ..models import LipSyncTask
 
 T = TypeVar("T")
@@ -211,7 +213,7 @@ class TaskFollower:
         return self._emit(phase=self._final_phase, video_bytes=data, video_problem=problem)
 
 
-async def follow(follower: TaskFollower, client: AsyncKittaClient) -> None:
+async def follow(follower: TaskFollower, client: ClientBase) -> None:
     """Drive `follower` with the client's own wait, then fetch the result if it says so.
 
     Never raises but `CancelledError` (after reporting `stopped`).
@@ -220,7 +222,8 @@ async def follow(follower: TaskFollower, client: AsyncKittaClient) -> None:
     outcome: Outcome | BaseException = "finished"
     try:
         if not follower.task.is_terminal:
-            await client.lip_sync.wait(
+            await _bridge.run_sync(
+                client.as_sync().lip_sync.wait,
                 follower.task,
                 timeout=follower.timeout,
                 poll_interval=follower.poll_interval,
@@ -305,7 +308,7 @@ class ActiveTasksFollower:
 
 async def follow_active(
     follower: ActiveTasksFollower,
-    client: AsyncKittaClient,
+    client: ClientBase,
     unfinished: Callable[[], Mapping[str, str]],
 ) -> None:
     """Keep the tasks `unfinished()` names current until none is left or time is up.
@@ -315,6 +318,7 @@ async def follow_active(
     back is a row to redraw. Rows found unfinished afterwards (learnt meanwhile)
     start another round.
     """
+    lip_sync = client.as_sync().lip_sync
     deadline = time.monotonic() + follower.timeout
     try:
         while known := follower.watched(unfinished()):
@@ -322,12 +326,16 @@ async def follow_active(
             if left <= 0:
                 follower.ended("timed_out")
                 return
-            watch = client.lip_sync.watch_many(
-                list(known), timeout=left, poll_interval=follower.poll_interval, progress=False
+            watch = partial(
+                lip_sync.watch_many,
+                list(known),
+                timeout=left,
+                poll_interval=follower.poll_interval,
+                progress=False,
             )
             active = len(known)
             try:
-                async for task in watch:
+                async for task in _bridge.iterate_sync(watch):
                     active -= 1
                     follower.polled((task,), active)
             except WaitManyTimeoutError:
@@ -336,7 +344,7 @@ async def follow_active(
             except NotFoundError:  # the server lost a task; which one, it does not say: ask
                 for task_id in known:
                     try:
-                        await client.lip_sync.get(task_id)
+                        await _bridge.run_sync(lip_sync.get, task_id)
                     except NotFoundError:
                         follower.gone(task_id)
             follower.polled((), 0)
@@ -503,7 +511,7 @@ class LiveTaskView:
             print(self._line(snap), flush=True)
 
     def _start(self) -> LiveTaskView:
-        client = self.task._owner().as_async()  # a task without a client fails here, in the cell
+        client = self.task._owner()  # a task without a client fails here, in the cell
         if running_loop() is None:  # a script: follow to the end here
             try:
                 asyncio.run(follow(self.follower, client))
