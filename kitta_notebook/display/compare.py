@@ -20,21 +20,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from .._fetch import FetchLimits, fetch
 from .._text import clip
-from ..errors import DownloadError
 from ..i18n import Lang, check_lang, text
 from ..media.sniff import SNIFF_BYTES, sniff
 from ..validation import is_public_host
 from .html import BOX, MUTED, esc
-from .video import (
-    EMBED_BUDGET_SECONDS,
-    MAX_EMBED_BYTES,
-    cached_bytes,
-    fetch_for_embed,
-    remember_bytes,
-    safe_http_url,
-)
+from .video import MAX_EMBED_BYTES, fetch_for_embed, safe_http_url
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask
@@ -109,27 +100,6 @@ def task_label(task: LipSyncTask) -> str:
 
 
 # --- media -----------------------------------------------------------------------------
-def _fetch_input(url: str, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """An input's bytes, under the same size cap and time budget as a result video.
-
-    Not `fetch_for_embed`: that one prefers, and keeps, the task's *result* copy.
-    """
-    data = cached_bytes(url)
-    if data is not None:
-        return (data, None) if len(data) <= max_bytes else (None, "too large")
-    try:
-        fetched = fetch(
-            url, FetchLimits(deadline=EMBED_BUDGET_SECONDS, max_bytes=max_bytes), expect="any"
-        )
-    except DownloadError as exc:
-        return None, "too large" if exc.reason == "too_large" else exc.reason
-    except Exception as exc:  # a view must never raise
-        return None, type(exc).__name__
-    data = fetched.data or b""
-    remember_bytes(url, data)
-    return data, None
-
-
 def _media_tile(
     owner: LipSyncTask,
     base: Tile,
@@ -145,10 +115,7 @@ def _media_tile(
     fetch_here = embed if embed is not None else not is_public_host(urlsplit(safe).hostname or "")
     if not fetch_here:
         return replace(base, url=safe)
-    if base.role == "result":
-        data, problem = fetch_for_embed(owner, safe, max_bytes)
-    else:
-        data, problem = _fetch_input(safe, max_bytes)
+    data, problem = fetch_for_embed(owner, safe, max_bytes, result=base.role == "result")
     if data is None:
         key = "too_large" if problem == "too large" else "unavailable"
         reason = f"> {max_bytes // (1024 * 1024)} MB" if key == "too_large" else problem

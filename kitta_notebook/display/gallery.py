@@ -13,7 +13,7 @@ outcome unknown), so a batch with failures never looks all green.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..batch.progress import ProgressSnapshot, format_clock, format_number, progress_line
@@ -85,66 +85,6 @@ def split_items(
     return tasks, found
 
 
-class _EmbedBudget:
-    """Bytes of video the whole gallery may still inline."""
-
-    def __init__(self, total: int) -> None:
-        self.left = total
-
-    def video(self, task: LipSyncTask, embed: bool | None, lang: Lang) -> str:
-        plan = plan_video(task, embed)
-        if plan.action != "embed" or plan.url is None:
-            return render_video(plan, lang=lang)
-        if self.left <= 0:
-            return render_video(VideoPlan("link", plan.url), lang=lang)
-        data, problem = fetch_for_embed(task, plan.url, self.left)
-        if data is None and problem == "too large":
-            return render_video(VideoPlan("link", plan.url), lang=lang)
-        if data is not None and len(data) > self.left:  # a cached video bigger than the rest
-            return render_video(VideoPlan("link", plan.url), lang=lang)
-        if data is not None:
-            self.left -= len(data)
-        return render_video(plan, data, problem, lang=lang, max_bytes=self.left)
-
-
-def gallery_html(
-    tasks: Iterable[object],
-    *,
-    lang: Lang = "en",
-    embed: bool | None = None,
-    max_cards: int = DEFAULT_MAX_CARDS,
-    max_embed_bytes: int = MAX_EMBED_BYTES,
-    tags: Mapping[str, Tags] | None = None,
-) -> str:
-    """A wrapping grid of task cards (with their videos), then a count of any not shown.
-
-    `tasks` may also be batch items or a batch result; `tags` names tasks by id.
-    """
-    items, found = split_items(tasks, tags)
-    budget = _EmbedBudget(max_embed_bytes)
-    cards = [
-        '<div class="kitta-gallery-card" style="flex:1 1 320px;max-width:500px;min-width:280px">'
-        f"{tags_html(found.get(task.task_id))}"
-        f"{task_html(task, lang=lang, video=budget.video(task, embed, lang))}</div>"
-        for task in items[: max(0, max_cards)]
-    ]
-    hidden = len(items) - len(cards)
-    footer = ""
-    if hidden > 0:
-        footer = (
-            f'<div style="{MUTED};margin-top:6px">'
-            f"{esc(text('gallery_more', lang, count=hidden))}</div>"
-        )
-    if not items:
-        body = f'<div style="{MUTED}">{esc(text("no_tasks", lang))}</div>'
-    else:
-        body = (
-            '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-            f"{''.join(cards)}</div>"
-        )
-    return f'<div class="kitta-gallery" style="{FONT}">{body}{footer}</div>'
-
-
 def _tags_text(tags: Tags | None) -> str:
     if tags is None:
         return ""
@@ -152,21 +92,11 @@ def _tags_text(tags: Tags | None) -> str:
     return "  " + " ".join(names) if names else ""
 
 
-def gallery_text(tasks: Iterable[object], tags: Mapping[str, Tags] | None = None) -> str:
-    items, found = split_items(tasks, tags)
-    lines = [f"{len(items)} tasks"]
-    for task in items:
-        result = f"  {task.result_video_url}" if task.result_video_url else ""
-        error = f"  {task.error_code or ''} {task.error_message or ''}".rstrip()
-        lines.append(
-            f"  {task.task_id}{_tags_text(found.get(task.task_id))}  {task.status_text:<10}  "
-            f"{format_credits(task.credits_charged)}{result}{error if task.failed else ''}"
-        )
-    return "\n".join(lines)
-
-
 class Gallery:
-    """Many tasks as a grid of cards in a notebook (text elsewhere)."""
+    """Many tasks as a grid of cards in a notebook (text elsewhere).
+
+    `tasks` may also be batch items or a batch result; `tags` names tasks by id.
+    """
 
     def __init__(
         self,
@@ -185,21 +115,69 @@ class Gallery:
         self.max_cards = max_cards
         self.max_embed_bytes = max_embed_bytes
 
+    def _videos(self) -> Callable[[LipSyncTask], str]:
+        """Each card's video, inlined while the gallery's one byte budget lasts."""
+        left = self.max_embed_bytes
+
+        def video(task: LipSyncTask) -> str:
+            nonlocal left
+            plan = plan_video(task, self.embed)
+            if plan.action != "embed" or plan.url is None:
+                return render_video(plan, lang=self.lang)
+            data, problem = fetch_for_embed(task, plan.url, left) if left > 0 else (None, None)
+            if data is None and problem in (None, "too large"):  # past the budget: a link
+                return render_video(VideoPlan("link", plan.url), lang=self.lang)
+            left -= len(data or b"")
+            return render_video(plan, data, problem, lang=self.lang, max_bytes=left)
+
+        return video
+
     def to_html(self) -> str:
-        return gallery_html(
-            self.tasks,
-            lang=self.lang,
-            embed=self.embed,
-            max_cards=self.max_cards,
-            max_embed_bytes=self.max_embed_bytes,
-            tags=self.tags,
-        )
+        """A wrapping grid of task cards (with their videos), then a count of any not shown."""
+        lang, video = self.lang, self._videos()
+        cards = [
+            '<div class="kitta-gallery-card" style="flex:1 1 320px;max-width:500px;'
+            f'min-width:280px">{tags_html(self.tags.get(task.task_id))}'
+            f"{task_html(task, lang=lang, video=video(task))}</div>"
+            for task in self.tasks[: max(0, self.max_cards)]
+        ]
+        hidden = len(self.tasks) - len(cards)
+        footer = ""
+        if hidden > 0:
+            more = text("gallery_more", lang, count=hidden)
+            footer = f'<div style="{MUTED};margin-top:6px">{esc(more)}</div>'
+        if not self.tasks:
+            body = f'<div style="{MUTED}">{esc(text("no_tasks", lang))}</div>'
+        else:
+            body = (
+                '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
+                f"{''.join(cards)}</div>"
+            )
+        return f'<div class="kitta-gallery" style="{FONT}">{body}{footer}</div>'
 
     def __repr__(self) -> str:
-        return gallery_text(self.tasks, self.tags)
+        lines = [f"{len(self.tasks)} tasks"]
+        for task in self.tasks:
+            result = f"  {task.result_video_url}" if task.result_video_url else ""
+            error = f"  {task.error_code or ''} {task.error_message or ''}".rstrip()
+            lines.append(
+                f"  {task.task_id}{_tags_text(self.tags.get(task.task_id))}  "
+                f"{task.status_text:<10}  {format_credits(task.credits_charged)}{result}"
+                f"{error if task.failed else ''}"
+            )
+        return "\n".join(lines)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {"text/plain": gallery_text(self.tasks, self.tags), "text/html": self.to_html()}
+        return {"text/plain": repr(self), "text/html": self.to_html()}
+
+
+def gallery_html(tasks: Iterable[object], **options: Any) -> str:
+    """`Gallery(tasks, **options)` as HTML."""
+    return Gallery(tasks, **options).to_html()
+
+
+def gallery_text(tasks: Iterable[object], tags: Mapping[str, Tags] | None = None) -> str:
+    return repr(Gallery(tasks, tags=tags))
 
 
 # --- a batch's summary ----------------------------------------------------------------------

@@ -123,33 +123,35 @@ def kept_bytes(task: LipSyncTask, max_bytes: int) -> bytes | None:
         return None
 
 
-def _keep(task: LipSyncTask, data: bytes) -> None:
-    if task._client is None:
-        return
-    with contextlib.suppress(OSError, KittaError):  # keeping is a convenience
-        keep_bytes(task._client, task, data)
-
-
 def fetch_for_embed(
-    task: LipSyncTask, url: str, max_bytes: int, budget: float = EMBED_BUDGET_SECONDS
+    task: LipSyncTask,
+    url: str,
+    max_bytes: int,
+    budget: float = EMBED_BUDGET_SECONDS,
+    *,
+    result: bool = True,
 ) -> Embedded:
     """(bytes, None), or (None, reason): too large, expired, slow or unreachable.
 
-    The kept copy wins (no network); otherwise the fetch gets `budget` seconds.
+    For the task's `result`, the kept copy wins (no network) and a fetched one is
+    kept; other media (a compare's input, image or video) are only fetched.
+    The fetch gets `budget` seconds.
     """
-    data = kept_bytes(task, max_bytes) or cached_bytes(url)
+    data = (kept_bytes(task, max_bytes) if result else None) or cached_bytes(url)
     if data is not None:
-        return data, None
+        return (data, None) if len(data) <= max_bytes else (None, "too large")
     try:
         limits = FetchLimits(deadline=budget, max_bytes=max_bytes)
-        fetched = fetch(url, limits)
+        fetched = fetch(url, limits, expect="video" if result else "any")
     except DownloadError as exc:
         return None, _problem(exc)
     except Exception as exc:  # a display must never raise
         return None, type(exc).__name__
     data = fetched.data or b""
     remember_bytes(url, data)
-    _keep(task, data)
+    if result and task._client is not None:
+        with contextlib.suppress(OSError, KittaError):  # keeping is a convenience
+            keep_bytes(task._client, task, data)
     return data, None
 
 
