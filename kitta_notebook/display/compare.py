@@ -267,29 +267,21 @@ def compare_text(tiles: Sequence[Tile], lang: str = "en") -> str:
 
 
 class StaticCompare:
-    """The side-by-side view without a widget (a text console, nbconvert, a saved page)."""
+    """The side-by-side view without a widget (a text console, nbconvert, a saved page).
+
+    Takes the arguments of `resolve_tiles` (`source`, `labels`, `show_source`, `embed`).
+    """
 
     def __init__(
         self,
         *tasks: LipSyncTask,
-        source: str | None = None,
-        labels: Sequence[str] | None = None,
-        show_source: bool | None = None,
-        embed: bool | None = None,
         max_bytes: int = MAX_EMBED_BYTES,
         lang: str = "en",
+        **options: Any,
     ) -> None:
         self.lang = check_lang(lang)
         self.max_bytes = max_bytes
-        self.tiles = resolve_tiles(
-            tasks,
-            source=source,
-            labels=labels,
-            show_source=show_source,
-            embed=embed,
-            max_bytes=max_bytes,
-            lang=lang,
-        )
+        self.tiles = resolve_tiles(tasks, max_bytes=max_bytes, lang=lang, **options)
 
     def to_html(self) -> str:
         return compare_html(self.tiles, lang=self.lang, max_embed_bytes=self.max_bytes)

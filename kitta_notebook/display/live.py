@@ -257,7 +257,6 @@ class RowsSnapshot:
     updated: tuple[LipSyncTask, ...] = ()
     active: int = 0
     polls: int = 0
-    retries: int = 0
     error: BaseException | None = None
     phase: RowsPhase = "following"
 
@@ -289,14 +288,9 @@ class ActiveTasksFollower:
         """The tasks worth following: the unfinished ones the server has not said are gone."""
         return {k: v for k, v in known.items() if k not in self.missing}
 
-    def polled(
-        self, updated: tuple[LipSyncTask, ...], active: int, error: Exception | None = None
-    ) -> RowsSnapshot:
-        snap = self._snapshot
-        retries = snap.retries + (1 if error is not None else 0)
-        return self._emit(
-            updated=updated, active=active, polls=snap.polls + 1, retries=retries, error=error
-        )
+    def polled(self, updated: tuple[LipSyncTask, ...], active: int) -> RowsSnapshot:
+        """News from the client's watch: `updated` tasks ended, `active` are left."""
+        return self._emit(updated=updated, active=active, polls=self._snapshot.polls + 1)
 
     def gone(self, task_id: str) -> None:
         """The server no longer knows this task (404): stop asking for it."""

@@ -116,9 +116,9 @@ def test_the_row_follower_forgets_gone_tasks_and_counts_rounds() -> None:
     follower.subscribe(lambda snap: rounds.append(snap.polls))
     follower.gone("a")
     assert follower.watched({"a": "pending", "b": "processing"}) == {"b": "processing"}
-    follower.polled((), 1, RuntimeError("down"))
-    follower.polled((task("succeeded"),), 1)
+    follower.polled((), 1)
+    follower.polled((task("succeeded"),), 0)
     assert rounds == [1, 2]
-    assert follower.snapshot.retries == 1 and len(follower.snapshot.updated) == 1
+    assert follower.snapshot.active == 0 and len(follower.snapshot.updated) == 1
     follower.ended("idle")
     assert follower.snapshot.phase == "idle" and follower.snapshot.updated == ()
