@@ -28,6 +28,8 @@ LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
     schema.STATE_NOT_CREATED: StatusStyle("not created", "未创建", "#555555", "#f3f3f3", "○"),
 }
 
+REQUEST_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
+
 # Column widths shared by the static table and the widget's header and rows.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("history_status", "150px"),
@@ -218,11 +220,6 @@ def history_mimebundle(entries: Sequence[JournalEntry], summary: JournalSummary)
 
 def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
     """The card of an entry without a task: what was sent and what became of it."""
-    notes = {
-        schema.STATE_OUTCOME_UNKNOWN: "history_note_outcome_unknown",
-        schema.STATE_REJECTED: "history_note_rejected",
-        schema.STATE_NOT_CREATED: "history_note_not_created",
-    }
     pairs: list[tuple[str, str]] = []
     for label, value in (
         ("history_model", entry.model),
@@ -232,7 +229,7 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
     ):
         if value:
             pairs.append((text(label, lang), esc(value)))
-    for name in ("video_url", "image_url", "audio_url", "reference_image_url"):
+    for name in REQUEST_URLS:
         value = getattr(entry, name)
         if value:
             pairs.append((name, f"<code>{esc(value)}</code>"))
@@ -246,13 +243,13 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
         f"{v}</td></tr>"
         for k, v in pairs
     )
-    note_key = notes.get(entry.state)
-    note = (
-        f'<div class="kitta-note" style="margin:6px 0;padding:6px 10px;border-radius:6px;'
-        f'background:#fff4e5;color:#5c3b00">{esc(text(note_key, lang))}</div>'
-        if note_key
-        else ""
-    )
+    note = ""
+    if entry.state in LOCAL_STATE_STYLES:  # what became of it: "history_note_rejected", ...
+        note = (
+            f'<div class="kitta-note" style="margin:6px 0;padding:6px 10px;border-radius:6px;'
+            f'background:#fff4e5;color:#5c3b00">{esc(text("history_note_" + entry.state, lang))}'
+            "</div>"
+        )
     return (
         f'<div class="kitta-task kitta-entry" style="{CARD}">{state_badge(entry.state, lang)} '
         f'<b style="margin-left:6px">{esc(text("history_sent", lang))}</b>{note}'
@@ -265,7 +262,7 @@ def extra_facts_html(entry: JournalEntry, lang: Lang = "en") -> str:
     parts: list[str] = []
     urls = [
         f"{name}: <code>{esc(getattr(entry, name))}</code>"
-        for name in ("video_url", "image_url", "audio_url", "reference_image_url")
+        for name in REQUEST_URLS
         if getattr(entry, name)
     ]
     if urls:

@@ -4,8 +4,8 @@
 are told what happened (a poll, the end of the wait, the result bytes) and
 hand a snapshot to every subscriber (the `watch()` view, the card widget,
 the history browser). They own no poll loop: `follow` and `follow_active`
-consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`) on a
-worker thread, the way the async client does (`_bridge`).
+consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`): the
+async client's, or a sync client's on a worker thread, as the async client does.
 
 In a notebook the follow runs as a task on the kernel's running loop, so the
 cell returns at once and the kernel stays free; snapshots reach the views on
@@ -22,10 +22,10 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .. import _bridge, _core
+from .._lip_sync import LipSync
 from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, WaitTimeoutError
 from ..i18n import Lang, check_lang, text
 from .html import format_seconds, task_html
@@ -220,16 +220,20 @@ async def follow(follower: TaskFollower, client: ClientBase) -> None:
     """
     follower.begin()
     outcome: Outcome | BaseException = "finished"
+    options: dict[str, Any] = {
+        "timeout": follower.timeout,
+        "poll_interval": follower.poll_interval,
+        "raise_on_failure": False,
+        "on_poll": _on_this_thread(follower.polled),
+    }
     try:
-        if not follower.task.is_terminal:
-            await _bridge.run_sync(
-                client.as_sync().lip_sync.wait,
-                follower.task,
-                timeout=follower.timeout,
-                poll_interval=follower.poll_interval,
-                raise_on_failure=False,
-                on_poll=_on_this_thread(follower.polled),
-            )
+        lip_sync = client.lip_sync
+        if follower.task.is_terminal:
+            pass  # nothing to wait for: only the result to show
+        elif isinstance(lip_sync, LipSync):  # a sync client waits on a worker thread
+            await _bridge.run_sync(lip_sync.wait, follower.task, **options)
+        else:
+            await lip_sync.wait(follower.task, **options)
     except WaitTimeoutError:
         outcome = "timed_out"
     except asyncio.CancelledError:
@@ -312,7 +316,7 @@ async def follow_active(
     back is a row to redraw. Rows found unfinished afterwards (learnt meanwhile)
     start another round.
     """
-    lip_sync = client.as_sync().lip_sync
+    lip_sync = client.as_async().lip_sync
     deadline = time.monotonic() + follower.timeout
     try:
         while known := follower.watched(unfinished()):
@@ -320,16 +324,12 @@ async def follow_active(
             if left <= 0:
                 follower.ended("timed_out")
                 return
-            watch = partial(
-                lip_sync.watch_many,
-                list(known),
-                timeout=left,
-                poll_interval=follower.poll_interval,
-                progress=False,
+            watch = lip_sync.watch_many(
+                list(known), timeout=left, poll_interval=follower.poll_interval, progress=False
             )
             active = len(known)
             try:
-                async for task in _bridge.iterate_sync(watch):
+                async for task in watch:
                     active -= 1
                     follower.polled((task,), active)
             except WaitManyTimeoutError:
@@ -338,7 +338,7 @@ async def follow_active(
             except NotFoundError:  # the server lost a task; which one, it does not say: ask
                 for task_id in known:
                     try:
-                        await _bridge.run_sync(lip_sync.get, task_id)
+                        await lip_sync.get(task_id)
                     except NotFoundError:
                         follower.gone(task_id)
             follower.polled((), 0)
@@ -506,9 +506,9 @@ class LiveTaskView:
 
     def _start(self) -> LiveTaskView:
         client = self.task._owner()  # a task without a client fails here, in the cell
-        if running_loop() is None:  # a script: follow to the end here
+        if running_loop() is None:  # a script: follow to the end here, with the sync client
             try:
-                asyncio.run(follow(self.follower, client))
+                asyncio.run(follow(self.follower, client.as_sync()))
             finally:
                 self._finished.set()
             return self
