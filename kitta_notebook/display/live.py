@@ -32,7 +32,9 @@ from .html import format_seconds, task_html
 from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video, render_video
 
 if TYPE_CHECKING:
+    from .._async_client import AsyncKittaClient
     from .._base import ClientBase
+    from .._client import KittaClient
     from ..models import LipSyncTask
 
 T = TypeVar("T")
@@ -213,7 +215,7 @@ class TaskFollower:
         return self._emit(phase=self._final_phase, video_bytes=data, video_problem=problem)
 
 
-async def follow(follower: TaskFollower, client: ClientBase) -> None:
+async def follow(follower: TaskFollower, client: KittaClient | AsyncKittaClient) -> None:
     """Drive `follower` with the client's own wait, then fetch the result if it says so.
 
     Never raises but `CancelledError` (after reporting `stopped`).
@@ -513,7 +515,8 @@ class LiveTaskView:
                 self._finished.set()
             return self
         self.follower.begin()  # shown at once, before the cell returns
-        self._task = spawn(follow(self.follower, client), name=f"kitta-watch-{self.task.task_id}")
+        following = follow(self.follower, client.as_async())
+        self._task = spawn(following, name=f"kitta-watch-{self.task.task_id}")
         self._task.add_done_callback(lambda _task: self._finished.set())
         return self
 
