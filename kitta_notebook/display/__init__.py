@@ -2,7 +2,7 @@
 
 An object shown in a cell imports its view here when shown (`task._repr_mimebundle_`
 -> `display.html.task_mimebundle`): the one exception to the layers in `.importlinter`.
-`html` (task cards, pages), `video` (how a result reaches the browser), `live`
-(`task.watch()` and the followers widgets render), `gallery` (many tasks, batches,
-progress), `history_html`, `preflight` (the media check) and `compare`.
+`html` (task cards, pages), `video` (how a result reaches the browser), `follow` (the
+followers every live view renders), `live` (`task.watch()`), `gallery` (many tasks,
+batches, progress), `history_html`, `preflight` (the media check) and `compare`.
 """

@@ -20,7 +20,7 @@ from . import _async
 from ._visitors import app_server
 
 if TYPE_CHECKING:
-    from ..display.live import FollowSnapshot
+    from ..display.follow import FollowSnapshot
     from .card import TaskCard
 
 # Base64 grows a file by a third and travels through the widget's state.

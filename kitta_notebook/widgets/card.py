@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from ..display import live as background
-from ..display.live import FollowSnapshot, TaskFollower, follow
+from ..display import follow as background
+from ..display.follow import FollowSnapshot, TaskFollower, follow
 from ..display.html import (
     format_credits,
     format_seconds,

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..display import live as background
-from ..display.live import (
+from ..display import follow as background
+from ..display.follow import (
     ACTIVE_STATUSES,
     ActiveTasksFollower,
     RowsSnapshot,

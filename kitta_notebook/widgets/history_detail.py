@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..display.compare import resolve_tiles
-from ..display.live import FollowSnapshot, TaskFollower, follow
+from ..display.follow import FollowSnapshot, TaskFollower, follow
 from ..display.history_html import entry_card_html, extra_facts_html
 from ..display.html import task_html
 from ..display.video import render_video

@@ -17,8 +17,14 @@ from kitta_notebook.batch.progress import (
     progress_line,
 )
 from kitta_notebook.batch.progress_choice import progress_view
-from kitta_notebook.display.gallery import Gallery, batch_html, gallery_text
-from kitta_notebook.display.gallery import FAILED_COLOR, GOOD_COLOR, progress_html
+from kitta_notebook.display.gallery import (
+    FAILED_COLOR,
+    GOOD_COLOR,
+    Gallery,
+    batch_html,
+    gallery_text,
+    progress_html,
+)
 from kitta_notebook.sandbox import FaultConfig, Sandbox
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kitta_notebook import LipSyncTask
-from kitta_notebook.display.live import (
+from kitta_notebook.display.follow import (
     ActiveTasksFollower,
     FollowSnapshot,
     TaskFollower,

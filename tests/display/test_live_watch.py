@@ -147,7 +147,7 @@ def test_live_rows_follow_through_watch_many_and_forget_tasks_the_server_lost(
     the rows rest once nothing is left unfinished."""
     import asyncio
 
-    from kitta_notebook.display.live import ActiveTasksFollower, RowsSnapshot, follow_active
+    from kitta_notebook.display.follow import ActiveTasksFollower, RowsSnapshot, follow_active
 
     client = sandbox.client(TOKEN)
     task = client.lip_sync.create(

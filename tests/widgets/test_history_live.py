@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kitta_notebook.display.live import RowsSnapshot
+from kitta_notebook.display.follow import RowsSnapshot
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.widgets.history import HistoryBrowser
 

@@ -1,0 +1,346 @@
+"""Following tasks for the live views: what a task (or the unfinished rows) shows at each moment.
+
+`TaskFollower` and `ActiveTasksFollower` are plain state, without I/O: they
+are told what happened (a poll, the end of the wait, the result bytes) and
+hand a snapshot to every subscriber (`task.watch()`'s view, the card widget,
+the history browser). They own no poll loop: `follow` and `follow_active`
+consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`): the
+async client's, or a sync client's on a worker thread, as the async client does.
+
+In a notebook they run as tasks on the kernel's running loop (`spawn`), so a
+cell returns at once and the kernel stays free; snapshots reach the views on
+that loop's thread only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from .. import _bridge, _core
+from .._lip_sync import LipSync
+from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, WaitTimeoutError
+from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video
+
+if TYPE_CHECKING:
+    from .._async_client import AsyncKittaClient
+    from .._base import ClientBase
+    from .._client import KittaClient
+    from ..models import LipSyncTask
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+# --- running beside the kernel -------------------------------------------------------------
+# Tasks started on a running loop, kept alive until they finish (asyncio holds weak references).
+RUNNING: set[asyncio.Task[Any]] = set()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread (the kernel's, in a notebook), or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+    """Schedule `coro` on the running loop and keep it until it ends (`NoEventLoopError`
+    without one; the coroutine is closed first, so no "never awaited" warning)."""
+    loop = running_loop()
+    if loop is None:
+        coro.close()
+        raise NoEventLoopError("no running event loop in this thread")
+    task = loop.create_task(coro, name=name)
+    RUNNING.add(task)
+    task.add_done_callback(_forget)
+    return task
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    RUNNING.discard(task)
+    if not task.cancelled():  # retrieved, so asyncio never logs it: views show their errors
+        with contextlib.suppress(BaseException):
+            task.exception()
+
+
+async def settle(tasks: set[asyncio.Task[Any]] | None = None) -> None:
+    """Await the given tasks (default: every running one), and those they start, until none
+    is left; their exceptions are not raised here."""
+    pool = RUNNING if tasks is None else tasks
+    current = asyncio.current_task()
+    while pending := [t for t in pool if not t.done() and t is not current]:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _on_this_thread(callback: Callable[..., None]) -> Callable[..., None]:
+    """`callback`, always run on the thread of the loop running now (the engine may call
+    it from a worker thread: widgets and displays are touched from the kernel's loop)."""
+    loop = asyncio.get_running_loop()
+    owner = threading.get_ident()
+
+    def call(*args: Any) -> None:
+        if threading.get_ident() == owner:
+            callback(*args)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody looks
+                loop.call_soon_threadsafe(callback, *args)
+
+    return call
+
+
+class Snapshots(Generic[S]):
+    """The latest snapshot, handed to every subscriber on each change."""
+
+    _snapshot: S
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[S], None]] = []
+
+    def subscribe(self, listener: Callable[[S], None]) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def snapshot(self) -> S:
+        return self._snapshot
+
+    def _emit(self, **changes: Any) -> S:
+        self._snapshot = replace(self._snapshot, **changes)  # type: ignore[type-var]
+        for listener in list(self._listeners):
+            listener(self._snapshot)
+        return self._snapshot
+
+
+# --- one task ------------------------------------------------------------------------------
+Phase = Literal["following", "loading_video", "finished", "timed_out", "stopped", "failed"]
+Outcome = Literal["finished", "timed_out", "stopped"]  # how a wait ended, when it did not raise
+
+
+@dataclass(frozen=True)
+class FollowSnapshot:
+    """What a view of one followed task shows at one moment."""
+
+    task: LipSyncTask
+    status: str
+    phase: Phase
+    polls: int = 0
+    retries: int = 0
+    retrying: bool = False
+    elapsed: float = 0.0
+    timeout: float = _core.DEFAULT_WAIT_TIMEOUT
+    error: BaseException | None = None
+    video: VideoPlan | None = None
+    video_bytes: bytes | None = None
+    video_problem: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while polling or fetching the result."""
+        return self.phase in ("following", "loading_video")
+
+    @property
+    def polling(self) -> bool:
+        return self.phase == "following"
+
+
+class TaskFollower(Snapshots[FollowSnapshot]):
+    """The follow-a-task decisions for one task, without I/O.
+
+    Events, in order: `begin()`, any number of `polled()`, `ended()`, then
+    `video_loaded()` when `ended()` asked for the bytes.
+    """
+
+    def __init__(
+        self,
+        task: LipSyncTask,
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        embed: bool | None = None,
+        max_embed_bytes: int = MAX_EMBED_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.task = task
+        self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
+        self.poll_interval = poll_interval
+        self.embed = embed
+        self.max_embed_bytes = max_embed_bytes
+        self._clock = clock
+        self._started = clock()
+        self._final_phase: Phase = "finished"
+        phase: Phase = "finished" if task.is_terminal else "following"
+        self._snapshot = FollowSnapshot(task, task.status_text, phase, timeout=self.timeout)
+
+    def elapsed(self) -> float:
+        """The task's own run time once finished, else the time followed so far."""
+        if self.task.is_terminal and self.task.elapsed_seconds is not None:
+            return self.task.elapsed_seconds
+        return self._clock() - self._started
+
+    def _emit(self, **changes: Any) -> FollowSnapshot:
+        changes.setdefault("status", self.task.status_text)
+        changes.setdefault("elapsed", self.elapsed())
+        return super()._emit(**changes)
+
+    def begin(self) -> FollowSnapshot:
+        """Following starts (again); for a finished task nothing is shown until `ended()`."""
+        self._started = self._clock()
+        if self.task.is_terminal:
+            return self._snapshot
+        return self._emit(phase="following", retrying=False, error=None)
+
+    def polled(self, task: LipSyncTask, error: Exception | None) -> None:
+        """One poll came back; `error` is the transient error it met, if any."""
+        snap = self._snapshot
+        retries = snap.retries + (1 if error is not None else 0)
+        self._emit(polls=snap.polls + 1, retries=retries, retrying=error is not None)
+
+    def ended(self, outcome: Outcome | BaseException) -> VideoPlan | None:
+        """The wait is over: `finished`, `timed_out`, `stopped` or the error it raised.
+
+        Returns the plan whose bytes must be fetched (then `video_loaded`), or None.
+        """
+        error = outcome if isinstance(outcome, BaseException) else None
+        phase: Phase = "failed" if isinstance(outcome, BaseException) else outcome
+        plan = plan_video(self.task, self.embed) if self.task.succeeded else None
+        fetch = phase != "stopped" and plan is not None and plan.action == "embed"
+        if fetch:
+            self._final_phase = phase
+        self._emit(
+            phase="loading_video" if fetch else phase, retrying=False, error=error, video=plan
+        )
+        return plan if fetch else None
+
+    def video_loaded(self, data: bytes | None, problem: str | None) -> FollowSnapshot:
+        return self._emit(phase=self._final_phase, video_bytes=data, video_problem=problem)
+
+
+async def follow(follower: TaskFollower, client: KittaClient | AsyncKittaClient) -> None:
+    """Drive `follower` with the client's own wait, then fetch the result if it says so.
+
+    Never raises but `CancelledError` (after reporting `stopped`).
+    """
+    follower.begin()
+    outcome: Outcome | BaseException = "finished"
+    options: dict[str, Any] = {
+        "timeout": follower.timeout,
+        "poll_interval": follower.poll_interval,
+        "raise_on_failure": False,
+        "on_poll": _on_this_thread(follower.polled),
+    }
+    try:
+        lip_sync = client.lip_sync
+        if follower.task.is_terminal:
+            pass  # nothing to wait for: only the result to show
+        elif isinstance(lip_sync, LipSync):  # a sync client waits on a worker thread
+            await _bridge.run_sync(lip_sync.wait, follower.task, **options)
+        else:
+            await lip_sync.wait(follower.task, **options)
+    except WaitTimeoutError:
+        outcome = "timed_out"
+    except asyncio.CancelledError:
+        follower.ended("stopped")
+        raise
+    except Exception as exc:  # a view never raises: it shows what happened
+        outcome = exc
+    plan = follower.ended(outcome)
+    if plan is not None and plan.url is not None:
+        data, problem = await async_fetch_for_embed(
+            follower.task, plan.url, follower.max_embed_bytes
+        )
+        follower.video_loaded(data, problem)
+
+
+# --- many unfinished rows (the history browser) ----------------------------------------------
+ACTIVE_STATUSES = ("pending", "processing")  # the statuses of an unfinished row
+RowsPhase = Literal["following", "idle", "timed_out", "stopped", "failed"]
+
+
+@dataclass(frozen=True)
+class RowsSnapshot:
+    """One change of the unfinished rows: the tasks that just finished, or how it ended."""
+
+    updated: tuple[LipSyncTask, ...] = ()
+    active: int = 0
+    polls: int = 0
+    error: BaseException | None = None
+    phase: RowsPhase = "following"
+
+
+class ActiveTasksFollower(Snapshots[RowsSnapshot]):
+    """The state of keeping many unfinished rows current, without I/O."""
+
+    def __init__(self, *, poll_interval: float | None = None, timeout: float | None = None) -> None:
+        super().__init__()
+        self.poll_interval = poll_interval
+        self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
+        self.missing: set[str] = set()
+        self._snapshot = RowsSnapshot()
+
+    def watched(self, known: Mapping[str, str]) -> dict[str, str]:
+        """The tasks worth following: the unfinished ones the server has not said are gone."""
+        return {k: v for k, v in known.items() if k not in self.missing}
+
+    def polled(self, updated: tuple[LipSyncTask, ...], active: int) -> RowsSnapshot:
+        """News from the client's watch: `updated` tasks ended, `active` are left."""
+        return self._emit(updated=updated, active=active, polls=self._snapshot.polls + 1)
+
+    def gone(self, task_id: str) -> None:
+        """The server no longer knows this task (404): stop asking for it."""
+        self.missing.add(task_id)
+
+    def ended(self, phase: RowsPhase, error: BaseException | None = None) -> RowsSnapshot:
+        return self._emit(updated=(), phase=phase, error=error)
+
+
+async def follow_active(
+    follower: ActiveTasksFollower,
+    client: ClientBase,
+    unfinished: Callable[[], Mapping[str, str]],
+) -> None:
+    """Keep the tasks `unfinished()` names current until none is left or time is up.
+
+    The client's `watch_many` follows them (list pages, then the detail of each
+    task that ended; the client records what it fetches); each task it hands
+    back is a row to redraw. Rows found unfinished afterwards (learnt meanwhile)
+    start another round.
+    """
+    lip_sync = client.as_async().lip_sync
+    deadline = time.monotonic() + follower.timeout
+    try:
+        while known := follower.watched(unfinished()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                follower.ended("timed_out")
+                return
+            watch = lip_sync.watch_many(
+                list(known), timeout=left, poll_interval=follower.poll_interval, progress=False
+            )
+            active = len(known)
+            try:
+                async for task in watch:
+                    active -= 1
+                    follower.polled((task,), active)
+            except WaitManyTimeoutError:
+                follower.ended("timed_out")
+                return
+            except NotFoundError:  # the server lost a task; which one, it does not say: ask
+                for task_id in known:
+                    try:
+                        await lip_sync.get(task_id)
+                    except NotFoundError:
+                        follower.gone(task_id)
+            follower.polled((), 0)
+    except asyncio.CancelledError:
+        follower.ended("stopped")
+        raise
+    except Exception as exc:  # a view never raises: it shows what happened
+        follower.ended("failed", exc)
+        return
+    follower.ended("idle")
