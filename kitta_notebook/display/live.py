@@ -14,6 +14,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .._text import clip
 from ..i18n import Lang, check_lang, text
 from .follow import FollowSnapshot, TaskFollower, follow, running_loop, spawn
 from .html import format_seconds, task_html
@@ -23,13 +24,11 @@ if TYPE_CHECKING:
     from ..models import LipSyncTask
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MAX_LINE_VALUE = 200
 
 
 def _plain(value: object) -> str:
     """A server value made safe for a terminal: no control characters, bounded length."""
-    shown = _CONTROL.sub("?", "" if value is None else str(value))
-    return shown if len(shown) <= _MAX_LINE_VALUE else shown[:_MAX_LINE_VALUE] + "…"
+    return _CONTROL.sub("?", clip(value, 200))
 
 
 class LiveTaskView:
