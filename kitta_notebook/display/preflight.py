@@ -166,18 +166,12 @@ def _breakable(source: str) -> str:
     )
 
 
-def _format(result: ProbeResult, lang: Lang = "en") -> str:
-    return probe_summary(result, lang, facts=False)
-
-
-def _duration(result: ProbeResult) -> str:
-    seconds = result.duration
+def _seconds_text(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds:.2f} s"
 
 
 def _seconds(preflight: Preflight, lang: Lang) -> str:
-    seconds = preflight.duration_seconds
-    shown = "—" if seconds is None else f"{seconds:.2f} s"
+    shown = _seconds_text(preflight.duration_seconds)
     if preflight.duration_from_probe:
         shown += f" ({text('preflight_from_probe', lang)})"
     return shown
@@ -240,8 +234,8 @@ def preflight_html(preflight: Preflight, *, lang: Lang = "en") -> str:
             f'data-verdict="{verdict}">'
             f'<td style="{CELL}"><code>{esc(row["field"])}</code></td>'
             f'<td style="{CELL}">{_breakable(row["input"])}</td>'
-            f'<td style="{_FACT}">{esc(_format(result, lang))}</td>'
-            f'<td style="{_FACT}">{esc(_duration(result))}</td>'
+            f'<td style="{_FACT}">{esc(probe_summary(result, lang, facts=False))}</td>'
+            f'<td style="{_FACT}">{esc(_seconds_text(result.duration))}</td>'
             f'<td style="{_FACT}">{esc(human_size(result.size))}</td>'
             f'<td style="{CELL};min-width:12em">'
             f"{_notes_html(row['problems'], row['warnings'], lang)}</td></tr>"
@@ -267,9 +261,10 @@ def preflight_text(preflight: Preflight) -> str:
     """The same facts as plain text (terminals, and frontends that strip HTML)."""
     lines = [f"Preflight: {_verdict(preflight, 'en')}"]
     for row, result in zip(preflight.rows(), preflight.inputs.values(), strict=True):
+        kind = probe_summary(result, "en", facts=False)
         lines.append(
-            f"  {clip(row['field'], 40)}: {clip(row['input'], 300)} | {_format(result)} | "
-            f"{_duration(result)} | {human_size(result.size)}"
+            f"  {clip(row['field'], 40)}: {clip(row['input'], 300)} | {kind} | "
+            f"{_seconds_text(result.duration)} | {human_size(result.size)}"
         )
         lines += [f"    problem: {clip(m, 500)}" for m in row["problems"]]
         lines += [f"    warning: {clip(m, 500)}" for m in row["warnings"]]
