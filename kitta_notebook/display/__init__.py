@@ -6,3 +6,19 @@ An object shown in a cell imports its view here when shown (`task._repr_mimebund
 followers every live view renders), `live` (`task.watch()`), `gallery` (many tasks,
 batches, progress), `history_html`, `preflight` (the media check) and `compare`.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["Gallery", "LiveTaskView", "StaticCompare"]
+
+_HOMES = {"Gallery": "gallery", "LiveTaskView": "live", "StaticCompare": "compare"}
+
+
+def __getattr__(name: str) -> Any:
+    """The public views, each imported on first use (no view module loads before)."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
