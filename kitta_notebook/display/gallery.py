@@ -28,6 +28,7 @@ from .html import (
     esc,
     format_credits,
     format_seconds,
+    labels_html,
     pill_html,
     task_html,
 )
@@ -48,17 +49,12 @@ def tags_html(tags: Tags | None) -> str:
     """The key in bold, then each label as a small chip; empty without either."""
     if tags is None or (tags.key is None and not tags.labels):
         return ""
-    parts = []
+    key = ""
     if tags.key is not None:
-        parts.append(f'<b class="kitta-key" style="word-break:break-all">{esc(tags.key)}</b>')
-    parts += [
-        f'<span class="kitta-label" style="display:inline-block;padding:0 8px;'
-        f'border-radius:999px;background:#ddf4ff;color:#0a3069;font-size:12px">{esc(label)}</span>'
-        for label in tags.labels
-    ]
+        key = f'<b class="kitta-key" style="word-break:break-all">{esc(tags.key)}</b> '
     return (
         '<div class="kitta-tags" style="display:flex;gap:6px;flex-wrap:wrap;'
-        f'align-items:center;margin:0 0 4px">{" ".join(parts)}</div>'
+        f'align-items:center;margin:0 0 4px">{key}{labels_html(tags.labels)}</div>'
     )
 
 

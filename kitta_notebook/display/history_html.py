@@ -17,7 +17,7 @@ from ..history.entry import STATES as STATES
 from ..history.entry import JournalEntry as JournalEntry
 from ..history.entry import JournalSummary as JournalSummary
 from ..i18n import STATUS_STYLES, Lang, StatusStyle, status_label, text
-from .html import BOX, CARD, FONT, badge_html, esc, format_credits, pill_html
+from .html import BOX, CARD, FONT, badge_html, esc, format_credits, labels_html, pill_html
 
 # Badges for what became of a request that has no task (yet): not server statuses.
 LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
@@ -73,14 +73,6 @@ def format_duration(entry: JournalEntry) -> str:
     if entry.duration_seconds is None:
         return "—"
     return f"{round(entry.duration_seconds, 2):g} s"
-
-
-def labels_html(labels: Sequence[str]) -> str:
-    return " ".join(
-        '<span class="kitta-label" style="display:inline-block;padding:0 6px;margin:1px;'
-        f'border-radius:4px;background:#eef1f5;color:#24292f;font-size:11px">{esc(x)}</span>'
-        for x in labels
-    )
 
 
 def cell(content: str, width: str, *, mono: bool = False, title: str = "") -> str:

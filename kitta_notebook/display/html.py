@@ -108,6 +108,15 @@ def badge_html(status: object, lang: Lang = "en") -> str:
     return pill_html(label, style, "status", status if status is not None else "unknown")
 
 
+def labels_html(labels: Iterable[str]) -> str:
+    """A task's labels (a batch's language, a take) as small chips."""
+    return " ".join(
+        '<span class="kitta-label" style="display:inline-block;padding:0 6px;margin:1px;'
+        f'border-radius:4px;background:#eef1f5;color:#24292f;font-size:11px">{esc(x)}</span>'
+        for x in labels
+    )
+
+
 def _rows(pairs: Iterable[tuple[str, str]]) -> str:
     return "".join(
         f'<tr><td style="{_KEY}">{key}</td><td style="{CELL}">{value}</td></tr>'
