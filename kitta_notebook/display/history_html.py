@@ -17,7 +17,17 @@ from ..history.entry import STATES as STATES
 from ..history.entry import JournalEntry as JournalEntry
 from ..history.entry import JournalSummary as JournalSummary
 from ..i18n import STATUS_STYLES, Lang, StatusStyle, status_label, text
-from .html import BOX, CARD, FONT, badge_html, esc, format_credits, labels_html, pill_html
+from .html import (
+    BOX,
+    CARD,
+    FONT,
+    badge_html,
+    esc,
+    format_credits,
+    labels_html,
+    pill_html,
+    table_html,
+)
 
 # Badges for what became of a request that has no task (yet): not server statuses.
 LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
@@ -229,12 +239,6 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
         pairs.append((text("history_outcome_error", lang), esc(entry.outcome_error)))
     if entry.labels:
         pairs.append((text("history_labels", lang), labels_html(entry.labels)))
-    rows = "".join(
-        f'<tr><td style="padding:2px 12px 2px 0;color:#59636e;white-space:nowrap;'
-        f'vertical-align:top">{esc(k)}</td><td style="padding:2px 0;word-break:break-all">'
-        f"{v}</td></tr>"
-        for k, v in pairs
-    )
     note = ""
     if entry.state in LOCAL_STATE_STYLES:  # what became of it: "history_note_rejected", ...
         note = (
@@ -245,7 +249,7 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
     return (
         f'<div class="kitta-task kitta-entry" style="{CARD}">{state_badge(entry.state, lang)} '
         f'<b style="margin-left:6px">{esc(text("history_sent", lang))}</b>{note}'
-        f'<table style="border-collapse:collapse">{rows}</table></div>'
+        f"{table_html((esc(k), v) for k, v in pairs)}</div>"
     )
 
 

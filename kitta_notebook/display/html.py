@@ -31,6 +31,7 @@ CARD = f"{BOX};max-width:720px"
 CELL = "padding:2px 12px 2px 0;vertical-align:top;text-align:left;background:transparent"
 MUTED = "color:#59636e;font-size:12px"
 _KEY = f"{CELL};color:#59636e;white-space:nowrap"
+_VALUE = f"{CELL};word-break:break-all"
 
 
 # Exported by VS Code's processes, so inherited by the kernels its Jupyter extension starts.
@@ -117,11 +118,13 @@ def labels_html(labels: Iterable[str]) -> str:
     )
 
 
-def _rows(pairs: Iterable[tuple[str, str]]) -> str:
-    return "".join(
-        f'<tr><td style="{_KEY}">{key}</td><td style="{CELL}">{value}</td></tr>'
+def table_html(pairs: Iterable[tuple[str, str]]) -> str:
+    """A two-column table of (escaped name, HTML value) pairs."""
+    rows = "".join(
+        f'<tr><td style="{_KEY}">{key}</td><td style="{_VALUE}">{value}</td></tr>'
         for key, value in pairs
     )
+    return f'<table style="border-collapse:collapse;margin:2px 0 6px">{rows}</table>'
 
 
 def task_html(
@@ -151,7 +154,7 @@ def task_html(
         pairs.append((esc(text("started", lang)), esc(format_time(task.started_at))))
         pairs.append((esc(text("completed", lang)), esc(format_time(task.completed_at))))
         pairs.append((esc(text("elapsed", lang)), esc(format_seconds(task.elapsed_seconds))))
-    table = f'<table style="border-collapse:collapse;margin:2px 0 6px">{_rows(pairs)}</table>'
+    table = table_html(pairs)
     parts = [header, table]
     if task.error_code or task.error_message:
         parts.append(
