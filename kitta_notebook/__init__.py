@@ -21,14 +21,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import _hooks
 from ._async_client import AsyncKittaClient
 from ._async_lip_sync import AsyncLipSync
 from ._client import KittaClient
 from ._lip_sync import LipSync
 from ._version import __version__
 from .connection import connect, resume, sample_media
-from .display import DisplayViews as _DisplayViews
 from .errors import (
     APIConnectionError,
     APIError,
@@ -70,8 +68,6 @@ from .errors import (
     WidgetsUnavailableError,
 )
 from .models import LipSyncTask, Page, TaskStatus
-
-_hooks.install(_DisplayViews())
 
 if TYPE_CHECKING:
     from .batch import BatchItem, BatchResult, TaskList

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..display.background import RUNNING, running_loop, settle, spawn
+from ..display.follow import RUNNING, running_loop, settle, spawn
 from ..errors import NoEventLoopError
 
 __all__ = ["RUNNING", "NoEventLoopError", "running_loop", "settle", "spawn"]

@@ -10,7 +10,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from ..display.media_text import media_message, probe_summary
+from ..display.preflight import media_message, probe_summary
 from ..i18n import Lang, text
 from ..media import LocalBlob, Preflight
 

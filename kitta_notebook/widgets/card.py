@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from ..display import background
+from ..display import follow as background
 from ..display.follow import FollowSnapshot, TaskFollower, follow
 from ..display.html import (
     format_credits,

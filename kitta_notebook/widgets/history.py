@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..display import background
+from ..display import follow as background
 from ..display.follow import (
     ACTIVE_STATUSES,
     ActiveTasksFollower,
     RowsSnapshot,
-    async_client_for,
     follow_active,
 )
 from ..display.history_html import (
@@ -417,8 +416,7 @@ class HistoryBrowser(SelectedTaskView):
 
         async def guarded() -> None:
             try:
-                async with async_client_for(self.client, not in_kernel) as client:
-                    await work(client)
+                await work(self.client.as_async())
                 if working and self.message == text("history_working", self.lang):
                     self._set_note("")
             except asyncio.CancelledError:
@@ -430,7 +428,7 @@ class HistoryBrowser(SelectedTaskView):
                 )
 
         if not in_kernel:
-            background.run_to_completion(guarded())
+            asyncio.run(guarded())
             return None
         task = background.spawn(guarded())
         self._tasks.add(task)
