@@ -1,4 +1,5 @@
-"""Where widgets can render, and the static snapshot shown when they cannot.
+"""What every widget shares: where it can render, the static snapshot shown where it
+cannot, and how its background work is started on the kernel's loop.
 
 A widget needs a kernel that talks to a frontend over comms. In a plain
 script or a text console (IPython without a kernel) ipywidgets still builds
@@ -21,13 +22,38 @@ output's one-line text both show.
 
 from __future__ import annotations
 
+import asyncio
+import html as html_lib
 import sys
 import uuid
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from ..errors import WidgetsUnavailableError
+from ..display import background
+from ..errors import NoEventLoopError, WidgetsUnavailableError
+
+T = TypeVar("T")
+
+
+def esc(value: object) -> str:
+    """A value from a user, a server or a media host, escaped for HTML (None: empty)."""
+    return html_lib.escape("" if value is None else str(value), quote=True)
+
+
+def start(
+    work: Coroutine[Any, Any, T], tasks: set[asyncio.Task[Any]], name: str | None = None
+) -> asyncio.Task[T] | None:
+    """Run `work` on the kernel's loop, held in `tasks` (which the view awaits in
+    `settle()`) until it ends; None outside a running loop (a plain script)."""
+    try:
+        task = background.spawn(work, name=name)
+    except NoEventLoopError:
+        return None
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task
 
 
 def widget_frontend_available() -> bool:

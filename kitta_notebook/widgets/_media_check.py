@@ -1,20 +1,23 @@
 """The panel's media check: each medium probed as soon as it is given, then judged together.
 
-Not a view. One field is probed at a time (debounced, on the kernel's loop, through the
+One field is probed at a time (debounced, on the kernel's loop, through the
 client's own prober, so its per-URL cache serves the create that follows); the
 results of all fields are then judged together by `build_preflight`, the same rules a
 create applies, which gives the problems, the warnings and the duration to fill in.
+`media_note_html` is what the form shows under each field.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import _inputs
+from .. import _inputs  # private: until the media layer offers a public prober and pricing
+from ..display.media_text import media_message, probe_summary
 from ..errors import ValidationError
+from ..i18n import Lang, text
 from ..media import (
     AsyncMediaProber,
     LocalBlob,
@@ -26,12 +29,15 @@ from ..media import (
 )
 from ..media.config import resolve_store
 from ..server_info import ServerInfo
-from . import _async
+from ._frontend import esc, start
+from ._messages import WARNING_STYLE
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .. import AsyncKittaClient, KittaClient
 
 MediaValue = str | LocalBlob
+# The host a local medium stands in as while the form checks it like the client does.
+LOCAL_STAND_IN = _inputs.LOCAL_STAND_IN
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class MediaChecks:
 
     def __init__(
         self,
-        client: ClientBase,
+        client: KittaClient | AsyncKittaClient,
         *,
         delay: float,
         tasks: set[asyncio.Task[Any]],
@@ -71,6 +77,12 @@ class MediaChecks:
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.store_problems: dict[str, str] = {}
         self._prober: AsyncMediaProber | None = None
+
+    @property
+    def _config(self) -> Any:
+        # private: the one reach into the client's settings (its prober, store, price
+        # rules), until the media layer makes them public.
+        return self.client._config
 
     @property
     def checking(self) -> set[str]:
@@ -91,21 +103,16 @@ class MediaChecks:
         if value is None or known is not None:
             self.on_update()
             return
-        try:
-            task = _async.spawn(self._probe(name, value), name=f"kitta-panel-probe-{name}")
-        except _async.NoEventLoopError:
-            self.on_update()
-            return  # outside a kernel: the create's own preflight still runs
-        self.pending[name] = task
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task = start(self._probe(name, value), self.tasks, f"kitta-panel-probe-{name}")
+        if task is not None:  # outside a kernel: the create's own preflight still runs
+            self.pending[name] = task
         self.on_update()
 
     async def _probe(self, name: str, value: MediaValue) -> None:
         if self.delay > 0:
             await asyncio.sleep(self.delay)  # debounce: typing a URL probes it once
         if self._prober is None:
-            self._prober = AsyncMediaProber(_inputs.prober_of(self.client._config))
+            self._prober = AsyncMediaProber(_inputs.prober_of(self._config))
         source = value
         if isinstance(value, str) and classify_source(value) == "local":
             try:  # the path of a file on the kernel's machine, typed into the URL field
@@ -123,7 +130,7 @@ class MediaChecks:
         if not self.client.is_official:
             return  # a sandbox publishes to its own store; other servers are told by create
         try:
-            resolve_store(self.client._config.media_store, field=name)
+            resolve_store(self._config.media_store, field=name)
         except ValidationError as error:
             self.store_problems[name] = error.fields.get(name) or str(error)
 
@@ -140,5 +147,44 @@ class MediaChecks:
             early_problems=[
                 (name, message) for name, message in self.store_problems.items() if name in fields
             ],
-            **_inputs.price_options(self.client._config, server, model),
+            **_inputs.price_options(self._config, server, model),
         )
+
+
+def media_note_html(
+    name: str,
+    fields: Mapping[str, Any],
+    checked: Preflight,
+    checking: set[str],
+    lang: Lang,
+) -> str:
+    """What the media check says about one field: the file, its facts, problems, warnings."""
+    value = fields.get(name)
+    if value is None:
+        return ""
+    head = text("panel_file_chosen", lang, name=value.name) if isinstance(value, LocalBlob) else ""
+    probed = checked.inputs.get(name)
+    if name in checking:
+        facts = text("panel_checking", lang)
+    else:
+        facts = probe_summary(probed, lang) if probed is not None else ""
+    summary = " · ".join(part for part in (head, facts) if part)
+    lines: list[str] = []
+    if summary:
+        lines.append(
+            f'<span class="kitta-media-facts" data-field="{esc(name)}" '
+            f'style="color:#59636e">{esc(summary)}</span>'
+        )
+    lines += [
+        f'<span class="kitta-media-problem" style="color:#b42318">'
+        f"✕ {esc(media_message(m, lang))}</span>"
+        for field, m in checked.problems
+        if field == name
+    ]
+    lines += [
+        f'<span class="kitta-media-warning" style="{WARNING_STYLE}">'
+        f"⚠ {esc(media_message(m, lang))}</span>"
+        for field, m in checked.warnings
+        if field == name
+    ]
+    return f'<div style="font-size:12px">{"<br>".join(lines)}</div>' if lines else ""

@@ -13,7 +13,6 @@ found is shown under the field (`show_check`); the form never probes itself.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -21,11 +20,12 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .._inputs import LOCAL_STAND_IN
 from ..errors import ValidationError
 from ..i18n import Lang, text
 from ..media import LocalBlob, classify_source, to_blob
 from ..validation import DEFAULT_MODEL, CreateRequest, validate_create
+from ._frontend import esc
+from ._media_check import LOCAL_STAND_IN, MediaValue
 from ._messages import field_message
 
 # Form field -> i18n key of its label. The names are `validate_create`'s.
@@ -47,7 +47,6 @@ MEDIA_ACCEPT: dict[str, str] = {
     "reference_image_url": "image/*",
     "audio_url": "audio/*,.wav,.mp3,.m4a,.aac,.flac,.ogg",
 }
-MediaValue = str | LocalBlob
 
 
 class LipSyncForm:
@@ -119,7 +118,7 @@ class LipSyncForm:
             error.add_class("kitta-field-error")
             self.error_labels[name] = error
             label = widgets.HTML(
-                f"<b>{html.escape(text(FIELD_LABELS[name], lang))}</b>",
+                f"<b>{esc(text(FIELD_LABELS[name], lang))}</b>",
                 layout=widgets.Layout(width=_LABEL_WIDTH, min_width=_LABEL_WIDTH),
             )
             parts = [widget, error]
@@ -258,7 +257,7 @@ class LipSyncForm:
             if message:
                 label.value = (
                     f'<span style="color:#b42318;font-size:12px" data-field="{name}">'
-                    f"{html.escape(message)}</span>"
+                    f"{esc(message)}</span>"
                 )
                 label.layout.display = None
             else:

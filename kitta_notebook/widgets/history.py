@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..display import background
 from ..display.follow import (
@@ -29,9 +30,12 @@ from ..display.follow import (
     follow_active,
 )
 from ..display.history_html import (
+    COLUMNS,
     STATES,
     history_html,
     history_text,
+    row_cells,
+    row_titles,
     state_badge,
     state_label,
     summary_html,
@@ -39,13 +43,11 @@ from ..display.history_html import (
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import JournalError, KittaError, ValidationError
 from ..i18n import Lang, check_lang, text
-from ._frontend import Snapshot, display_widget, require_widget_frontend
+from ._frontend import Snapshot, display_widget, esc, require_widget_frontend
 from .history_detail import SelectedTaskView
-from .history_table import GRID_COLUMNS, GRID_GAP, Row, Shared, esc, grid_header
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
-    from .._base import ClientBase
+    from .. import AsyncKittaClient, KittaClient
     from ..display.history_html import JournalEntry, JournalSummary
     from ..models import LipSyncTask
 
@@ -59,6 +61,85 @@ DEFAULT_PAGE_SIZE = 20
 DEFAULT_WATCH_TIMEOUT = 1800.0
 # At most this many unfinished tasks are kept current at once (the newest).
 MAX_LIVE_ROWS = 1000
+
+
+# --- the table's building blocks: shared styles, one reusable row, the header ----------------
+def width(key: str) -> str:
+    return dict(COLUMNS)[key]
+
+
+class Shared:
+    """Layout and style models shared by every row: each widget would otherwise bring
+    its own, and model count is what makes a table slow to appear."""
+
+    def __init__(self) -> None:
+        self.badge = widgets.Layout(width=width("history_status"), margin="0")
+        self.button = widgets.Layout(width=width("history_task"), height="26px", margin="1px 0")
+        self.rest = widgets.Layout(margin="0")
+        self.plain = widgets.Layout()
+        self.action = widgets.Layout(width="auto", margin="2px 6px 2px 0")
+        self.button_style = widgets.ButtonStyle()
+        self.html_style = HTMLStyle()
+
+    def html(self, value: str = "", css_class: str | None = None) -> widgets.HTML:
+        view = widgets.HTML(value, layout=self.plain, style=self.html_style)
+        if css_class:
+            view.add_class(css_class)
+        return view
+
+
+class Row:
+    """One reusable table row: badge, a clickable task id, the other cells."""
+
+    def __init__(self, shared: Shared, on_open: Callable[[Row], None]) -> None:
+        self.entry: JournalEntry | None = None
+        self.badge = widgets.HTML(layout=shared.badge, style=shared.html_style)
+        self.badge.add_class("kitta-history-badge")
+        self.open_button = widgets.Button(layout=shared.button, style=shared.button_style)
+        self.open_button.add_class("kitta-history-open")
+        self.open_button.on_click(lambda _button: on_open(self))
+        self.rest = widgets.HTML(layout=shared.rest, style=shared.html_style)
+        self.rest.add_class("kitta-history-cells")
+        self.cells = (self.badge, self.open_button, self.rest)
+
+    @property
+    def visible(self) -> bool:
+        return self.entry is not None
+
+    def show(self, entry: JournalEntry | None, lang: Lang, selected: bool) -> None:
+        self.entry = entry
+        if entry is None:
+            return
+        cells = row_cells(entry, lang)
+        self.badge.value = cells[0]
+        self.open_button.description = entry.task_id or f"({state_label(entry.state, lang)})"
+        self.open_button.tooltip = entry.task_id or entry.entry_id
+        self.open_button.button_style = "info" if selected else ""
+        self.rest.value = rest_html(cells[2:], row_titles(entry, lang)[2:])
+
+
+def rest_html(cells: list[str], titles: list[str] | None = None) -> str:
+    """The cells after the task id; each clipped one shows its whole text on hover."""
+    hovers = [f' title="{esc(t)}"' if t else "" for t in titles or [""] * len(cells)]
+    return "".join(
+        f'<span{hover} style="display:inline-block;width:{width};overflow:hidden;'
+        "text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;"
+        f'font-size:13px;padding-right:4px;box-sizing:border-box">{content}</span>'
+        for content, hover, (_, width) in zip(cells, hovers, COLUMNS[2:], strict=True)
+    )
+
+
+GRID_COLUMNS = f"{width('history_status')} {width('history_task')} max-content"
+GRID_GAP = "0px 8px"
+
+
+def grid_header(lang: Lang) -> str:
+    cells = [f"<b>{esc(text(key, lang))}</b>" for key, _ in COLUMNS]
+    return (
+        f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};column-gap:8px;'
+        'font-size:12px;color:#59636e;border-bottom:1px solid #d0d7de;padding:2px 0">'
+        f"<div>{cells[0]}</div><div>{cells[1]}</div><div>{rest_html(cells[2:])}</div></div>"
+    )
 
 
 class HistoryBrowser(SelectedTaskView):
@@ -76,7 +157,7 @@ class HistoryBrowser(SelectedTaskView):
 
     def __init__(
         self,
-        client: ClientBase | None = None,
+        client: KittaClient | AsyncKittaClient | None = None,
         lang: str = "en",
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
@@ -99,12 +180,12 @@ class HistoryBrowser(SelectedTaskView):
             from ..connection import connect
 
             client = connect(quiet=True)
-        self.client: ClientBase = client
+        self.client = client
         if client.journal is None:
             reason = "journal=False" if client.has_token else "no API token"
             raise JournalError(text("history_no_journal", "en", reason=reason))
         # Journal reads are local and quick: the sync history serves every redraw.
-        self.history = client._sync_client().history
+        self.history = client.as_sync().history
         if not isinstance(page_size, int) or page_size < 1:
             raise ValidationError([("page_size", "page_size must be a whole number ≥ 1.")])
         self.page_size = page_size
@@ -346,7 +427,7 @@ class HistoryBrowser(SelectedTaskView):
             return self._live_task
         if not self._unfinished():
             return None
-        client = self.client._async_client()
+        client = self.client.as_async()
         self._live_task = background.spawn(
             follow_active(self.live_rows, client, self._unfinished), name="kitta-history-live"
         )
@@ -371,14 +452,11 @@ class HistoryBrowser(SelectedTaskView):
         # fetches it, and the rounds rest with nothing to report. Redraw for that too.
         if not snap.updated and not self._page_is_stale():
             return
-        selected = self.selected_task
         for fresh in snap.updated:
-            if selected is not None and fresh.task_id == selected.task_id:
-                selected._update_from(fresh)
-                self._reload_selected()
+            if self._adopt(fresh):
                 self._show_card()
-                if selected.is_terminal and not self.watching:
-                    self._follow_selected(selected, poll=False)
+                if fresh.is_terminal and not self.watching:
+                    self._follow_selected(fresh, poll=False)
         self.render()
 
     def _page_is_stale(self) -> bool:

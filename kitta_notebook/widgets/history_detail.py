@@ -21,15 +21,14 @@ from ..display.history_html import entry_card_html, extra_facts_html
 from ..display.html import task_html
 from ..display.video import render_video
 from ..i18n import Lang, text
+from ._frontend import esc
 from .compare import Compare
-from .history_table import esc
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
-    from .._base import ClientBase
+    from .. import AsyncKittaClient, KittaClient
     from ..display.history_html import JournalEntry
     from ..models import LipSyncTask
-    from .history_table import Row
+    from .history import Row
 
 Work = Callable[["AsyncKittaClient"], Coroutine[Any, Any, None]]
 
@@ -37,7 +36,7 @@ Work = Callable[["AsyncKittaClient"], Coroutine[Any, Any, None]]
 class SelectedTaskView:
     """The detail half of `HistoryBrowser` (see there)."""
 
-    client: ClientBase
+    client: KittaClient | AsyncKittaClient
     history: Any  # the client's `History`: reads and label writes go through it
     lang: Lang
     poll_interval: float | None
@@ -174,6 +173,14 @@ class SelectedTaskView:
         if fresh is not None:
             self.selected = fresh
 
+    def _adopt(self, fresh: LipSyncTask) -> bool:
+        """Show `fresh` (a newer copy of a task) when its task is the selected one."""
+        if self.selected is None or self.selected.task_id != fresh.task_id:
+            return False
+        self.selected_task = fresh
+        self._reload_selected()
+        return True
+
     def _set_note(self, message: str, kind: str = "info") -> None:
         self.message = message
         color = {"info": "#59636e", "ok": "#17622d", "error": "#9b1c1c"}.get(kind, "#59636e")
@@ -200,7 +207,7 @@ class SelectedTaskView:
         )
 
         def on_snapshot(snap: FollowSnapshot) -> None:
-            if self.selected_task is not task:
+            if not self._adopt(task):
                 return  # another row was opened meanwhile
             if snap.phase == "timed_out":
                 seconds = f"{snap.timeout:g}"
@@ -213,7 +220,6 @@ class SelectedTaskView:
                     lang=self.lang,
                     max_bytes=self.max_embed_bytes,
                 )
-            self._reload_selected()
             note = None
             if snap.polling:
                 note = text("retrying" if snap.retrying else "watching", self.lang)
@@ -238,13 +244,11 @@ class SelectedTaskView:
 
         async def run(client: AsyncKittaClient) -> None:
             fresh = await client.lip_sync.get(task.task_id)
-            task._update_from(fresh)
-            if self.selected_task is task:
-                self._reload_selected()
+            if self._adopt(fresh):
                 self._show_card()
                 self.render()
-                if task.is_terminal and not self.watching:
-                    await self._load_result(task, client)
+                if fresh.is_terminal and not self.watching:
+                    await self._load_result(fresh, client)
 
         self._spawn(run)
 
@@ -252,7 +256,7 @@ class SelectedTaskView:
         follower = TaskFollower(task, embed=self.embed, max_embed_bytes=self.max_embed_bytes)
         await follow(follower, client)
         snap = follower.snapshot
-        if self.selected_task is task and snap.video is not None:
+        if self._adopt(task) and snap.video is not None:
             self._video_html = render_video(
                 snap.video,
                 snap.video_bytes,
@@ -282,15 +286,11 @@ class SelectedTaskView:
 
         async def refresh(client: AsyncKittaClient) -> None:
             fresh = await client.lip_sync.get(task_id)
-            if self.selected is not None and self.selected.task_id == task_id:
-                task = self.selected_task
-                if task is not None:
-                    task._update_from(fresh)
-                self._reload_selected()
+            if self._adopt(fresh):
                 self._video_html = ""
                 self._show_card()
-                if task is not None and task.is_terminal:
-                    await self._load_result(task, client)
+                if fresh.is_terminal:
+                    await self._load_result(fresh, client)
             self.render()
 
         self._spawn(refresh, working=True)
@@ -330,12 +330,11 @@ class SelectedTaskView:
                 )
             finally:
                 self.compare_button.disabled = False
-            if self.selected_task is not task:
+            if self.selected_task is None or self.selected_task.task_id != task.task_id:
                 return  # another row was opened meanwhile
             view = Compare.from_tiles(tiles, lang=self.lang)
             self.compare = view
-            shown = view.player if view.player is not None else widgets.HTML(view.to_html())
-            self.compare_box.children = (shown,)
+            self.compare_box.children = (view.player,)
             if self.message == text("history_comparing", self.lang):
                 self._set_note("")
 
@@ -343,7 +342,7 @@ class SelectedTaskView:
         self._spawn(compare)
 
     def _close_compare(self) -> None:
-        if self.compare is not None and self.compare.player is not None:
+        if self.compare is not None:
             self.compare.player.close()
         self.compare = None
         self.compare_box.children = ()

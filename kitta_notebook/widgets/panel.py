@@ -14,41 +14,41 @@ driven and checked without a browser.
 from __future__ import annotations
 
 import asyncio
-import html
 import warnings
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 from traitlets import Unicode
 
+from ..connection import in_process_samples
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import InsufficientCreditsError, MediaWarning, ValidationError
 from ..i18n import Lang, check_lang, text
 from ..media import LocalBlob, Preflight
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
-from . import _async
-from ._browser_save import in_voila, offer_browser_save
-from ._frontend import require_widget_frontend
-from ._media_check import MediaChecks
-from ._messages import describe_error, describe_refusal, find_balance
-from ._panel_html import (
+from ._frontend import esc, require_widget_frontend, start
+from ._media_check import MediaChecks, media_note_html
+from ._messages import (
     banner_html,
+    describe_error,
+    describe_refusal,
     estimate_html,
     estimate_sentence,
-    header_html,
-    media_note_html,
+    find_balance,
     over_balance,
 )
-from ._server import SAMPLE_FIELDS, initial_server_info, load_server_info
-from ._visitors import plan_visitors
-from .card import TaskCard
+from ._visitors import in_voila, plan_visitors
+from .card import TaskCard, offer_browser_save
 from .form import MEDIA_ACCEPT, LipSyncForm
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .. import AsyncKittaClient, KittaClient
+
+    Client = KittaClient | AsyncKittaClient
 
 
 class SecretInput(widgets.Password):  # type: ignore[misc]
@@ -59,6 +59,28 @@ class SecretInput(widgets.Password):  # type: ignore[misc]
 
 # Poll pace for the embedded sandbox; other servers use the client's default (3-5 s).
 SANDBOX_POLL_INTERVAL = 1.0
+# Which sandbox samples "use samples" fills in, per form field.
+SAMPLE_FIELDS = {
+    "video_url": "video",
+    "image_url": "image",
+    "reference_image_url": "reference_image",
+    "audio_url": "audio",
+}
+
+
+def allowed_models(models: Sequence[str], usage: Mapping[str, Any]) -> tuple[str, ...]:
+    """`models` minus those the usage body marks `allowed: false` (all of them if it says
+    none): picking a refused model could only end in a 403."""
+    listed = usage.get("models")
+    if not isinstance(listed, Mapping):
+        return tuple(models)
+    refused = {
+        name
+        for name, facts in listed.items()
+        if isinstance(facts, Mapping) and facts.get("allowed") is False
+    }
+    kept = tuple(m for m in models if m not in refused)
+    return kept or tuple(models)
 
 
 class LipSyncPanel:
@@ -90,7 +112,7 @@ class LipSyncPanel:
 
     def __init__(
         self,
-        client: ClientBase | None = None,
+        client: Client | None = None,
         lang: str = "en",
         *,
         poll_interval: float | None = None,
@@ -121,20 +143,20 @@ class LipSyncPanel:
             from ..connection import connect
 
             client = connect()
+        samples = in_process_samples(client.base_url, sandbox)
         self.visitors = plan_visitors(
             client,
-            in_process_sandbox=initial_server_info(client, sandbox).is_sandbox,
+            in_process_sandbox=bool(samples),
             share_server_token=share_server_token,
             max_credits=visitor_max_credits,
         )
         client = self.visitors.client  # served to others: never the operator's token unasked
-        self.client: ClientBase = client
         self.sandbox = sandbox
         self.embed = embed
         self.max_embed_bytes = max_embed_bytes
         self.download_dir = download_dir
         self.wait_timeout = wait_timeout
-        self.server: ServerInfo = initial_server_info(client, sandbox)
+        self.server = ServerInfo(is_sandbox=bool(samples), samples=samples)
         self._poll_interval = poll_interval
         self.cards: list[TaskCard] = []
         self.estimate_text = ""
@@ -189,7 +211,7 @@ class LipSyncPanel:
         self.banner = widgets.HTML()
         self.banner.add_class("kitta-banner")
         self.empty_note = widgets.HTML(
-            f'<div style="color:#59636e">{html.escape(text("panel_no_tasks", lang_))}</div>'
+            f'<div style="color:#59636e">{esc(text("panel_no_tasks", lang_))}</div>'
         )
         self.cards_box = widgets.VBox([self.empty_note])
         self.cards_box.add_class("kitta-cards")
@@ -218,6 +240,11 @@ class LipSyncPanel:
         self._start_loading()
 
     # --- public ------------------------------------------------------------------
+    @property
+    def client(self) -> Client:
+        """The client this panel creates with (served to others: the visitors' own)."""
+        return self.visitors.client
+
     @property
     def poll_interval(self) -> float | None:
         """Seconds between polls: the given value, 1 s on the sandbox, else the client's."""
@@ -302,7 +329,7 @@ class LipSyncPanel:
             with warnings.catch_warnings():
                 # The panel shows each media warning next to its field instead.
                 warnings.simplefilter("ignore", MediaWarning)
-                task = await self.client._async_client().lip_sync.create(**arguments)
+                task = await self.client.as_async().lip_sync.create(**arguments)
         except ValidationError as exc:  # e.g. a medium refused by the create's preflight
             self.visitors.failed(spend, exc)
             self.form.show_errors(exc.fields)
@@ -329,7 +356,7 @@ class LipSyncPanel:
         self.cards_box.children = tuple(c.widget for c in self.cards)
         self._show_message(text("panel_submitted", self.lang, task_id=task.task_id), "success")
         card.start()
-        self._spawn(self._refresh_balance(), "kitta-panel-balance")
+        start(self._refresh_balance(), self._tasks, "kitta-panel-balance")
         return card
 
     # --- click handlers ------------------------------------------------------------
@@ -342,14 +369,10 @@ class LipSyncPanel:
         if self.submitting:
             return None
         self._set_submitting(True)
-        try:
-            task = _async.spawn(self._submit_clicked(), name="kitta-panel-submit")
-        except _async.NoEventLoopError:
+        task = start(self._submit_clicked(), self._tasks, "kitta-panel-submit")
+        if task is None:
             self._set_submitting(False)
             self._show_message(text("panel_no_loop", self.lang), "error")
-            return None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return task
 
     async def _submit_clicked(self) -> TaskCard | None:
@@ -377,7 +400,7 @@ class LipSyncPanel:
         self._render_token()
         self._show_message(text("panel_token_set", self.lang), "success")
         if self.visitors.mode == "own_token":
-            self._spawn(self._check_visitor_token(), "kitta-panel-token")
+            start(self._check_visitor_token(), self._tasks, "kitta-panel-token")
         else:
             self._start_loading()
 
@@ -412,7 +435,17 @@ class LipSyncPanel:
 
     # --- rendering ---------------------------------------------------------------------
     def _render_header(self) -> None:
-        self.header.value = header_html(self.server.is_sandbox, self.lang)
+        badge = ""
+        if self.server.is_sandbox:
+            badge = (
+                '<span class="kitta-sandbox-badge" style="margin-left:10px;padding:1px 8px;'
+                'border-radius:4px;font-size:12px;background:#fff8e1;color:#5c4300">'
+                f"{esc(text('panel_sandbox_badge', self.lang))}</span>"
+            )
+        self.header.value = (
+            '<div style="font-size:16px;font-weight:600;margin-bottom:4px">'
+            f"{esc(text('panel_title', self.lang))}{badge}</div>"
+        )
 
     def _render_visitors(self) -> None:
         line = self.visitors.line_html(self.lang)
@@ -423,7 +456,7 @@ class LipSyncPanel:
         needed = self.needs_token
         self._render_visitors()
         self.token_note.value = (
-            f'<div style="color:#5c4300">{html.escape(text("panel_token_needed", self.lang))}</div>'
+            f'<div style="color:#5c4300">{esc(text("panel_token_needed", self.lang))}</div>'
             if needed and self.visitors.mode == "private"
             else ""
         )
@@ -501,45 +534,46 @@ class LipSyncPanel:
         )
 
     # --- server facts --------------------------------------------------------------------
-    def _spawn(self, work: Any, name: str) -> asyncio.Task[Any] | None:
-        """Run `work` on the kernel's loop, kept alive and awaited by `settle()`."""
-        try:
-            task = _async.spawn(work, name=name)
-        except _async.NoEventLoopError:
-            work.close()
-            return None  # outside a kernel: keep what is known
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     def _start_loading(self) -> None:
         if self.needs_token:
             return  # nothing to ask until there is a token
-        self._loading = self._spawn(self._load(), "kitta-panel-load")
+        self._loading = start(self._load(), self._tasks, "kitta-panel-load")
 
     async def _load(self) -> None:
-        info, self.balance = await load_server_info(self.client, self.sandbox)
+        """The server's facts through the client; in-process samples win when there are any."""
+        info = await self.client.as_async().server_info()
+        local = in_process_samples(self.client.base_url, self.sandbox)
+        if local:
+            info = replace(info, is_sandbox=True, samples=local)
+        usage = await self._usage()
+        if usage is not None:
+            info = replace(info, models=allowed_models(info.models, usage))
+            self.balance = find_balance(usage)
         self.server = info
         self.form.set_models(info.models)
         self._render_header()
         self._render_samples_button()
         self._render_checks()
 
+    async def _usage(self) -> Mapping[str, Any] | None:
+        """The account's usage, or None: its body is undocumented, so nothing depends on it."""
+        try:
+            return await self.client.as_async().usage()
+        except Exception:
+            return None
+
     async def _refresh_balance(self) -> None:
         """The balance after a create (the server charged it), for the next estimate."""
-        try:
-            self.balance = find_balance(await self.client._async_client().usage())
-        except Exception:
-            return  # the usage body is undocumented: keep what was known
-        self._update_estimate()
+        usage = await self._usage()
+        if usage is not None:
+            self.balance = find_balance(usage)
+            self._update_estimate()
 
     async def _describe(self, exc: BaseException, model: str | None = None) -> str:
         balance = None
         if isinstance(exc, InsufficientCreditsError):
-            try:
-                balance = find_balance(await self.client._async_client().usage())
-            except Exception:
-                balance = None  # the usage body is undocumented: no balance, no guess
+            usage = await self._usage()
+            balance = find_balance(usage) if usage is not None else None
         return describe_error(exc, self.lang, balance=balance, model=model)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
