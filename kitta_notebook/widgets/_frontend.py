@@ -79,6 +79,24 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def button(
+    description: str, icon: str, css_class: str, on_click: Any, **layout: Any
+) -> widgets.Button:
+    """A button with its own layout (`layout` overrides width "auto") and a CSS class."""
+    view = widgets.Button(
+        description=description, icon=icon, layout=widgets.Layout(**{"width": "auto", **layout})
+    )
+    view.on_click(on_click)
+    view.add_class(css_class)
+    return view
+
+
+def show(view: widgets.HTML, value: str) -> None:
+    """Set an HTML widget's content; an empty one takes no room."""
+    view.value = value
+    view.layout.display = None if value else "none"
+
+
 class Snapshot:
     """The static copy of one widget, shown as its own output before the widget and
     updated in place (`display_id`) so a saved notebook keeps its latest state."""

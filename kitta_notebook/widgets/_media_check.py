@@ -29,11 +29,13 @@ from ..media import (
 )
 from ..media.config import resolve_store
 from ..server_info import ServerInfo
+from ..validation import DEFAULT_MODEL
 from ._frontend import esc, start
 from ._messages import WARNING_STYLE
 
 if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient
+    from .form import LipSyncForm
 
 MediaValue = str | LocalBlob
 # The host a local medium stands in as while the form checks it like the client does.
@@ -133,6 +135,34 @@ class MediaChecks:
             resolve_store(self._config.media_store, field=name)
         except ValidationError as error:
             self.store_problems[name] = error.fields.get(name) or str(error)
+
+    def field_changed(self, form: LipSyncForm, name: str) -> None:
+        """Check a media field's new value; a URL the form refuses is not probed."""
+        value = form.media_value(name)
+        checkable = isinstance(value, LocalBlob) or (
+            isinstance(value, str) and name not in form.problems()
+        )
+        self.request(name, value if checkable else None)
+
+    def show(self, form: LipSyncForm, server: ServerInfo, lang: Lang) -> Preflight:
+        """Judge the form's media, show the result under each field and fill the duration."""
+        fields = form.media_values()
+        model = str(form.model.value or DEFAULT_MODEL)
+        checked = self.preflight(dict(fields), server, model)
+        checking = self.checking
+        for name in form.notes:
+            form.show_check(name, media_note_html(name, fields, checked, checking, lang))
+        # The duration follows the current audio (unless typed): its probe, else what the
+        # server says of its sample; none for a bad audio, kept only while a check runs.
+        if checked.duration_from_probe:
+            form.offer_duration(checked.duration_seconds)
+        else:
+            audio = fields.get("audio_url")
+            samples = server.samples.values()
+            known = next((s.duration_seconds for s in samples if s.url == audio), None)
+            if known is not None or "audio_url" not in checking:
+                form.offer_duration(known)
+        return checked
 
     def preflight(self, fields: dict[str, object], server: ServerInfo, model: str) -> Preflight:
         """Judge the probed fields among `fields` (the form's current media) together."""

@@ -27,11 +27,11 @@ from ..connection import in_process_samples
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import InsufficientCreditsError, MediaWarning, ValidationError
 from ..i18n import Lang, check_lang, text
-from ..media import LocalBlob, Preflight
+from ..media import Preflight
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
-from ._frontend import esc, require_widget_frontend, start
-from ._media_check import MediaChecks, media_note_html
+from ._frontend import button, esc, require_widget_frontend, show, start
+from ._media_check import MediaChecks
 from ._messages import (
     banner_html,
     describe_error,
@@ -193,21 +193,17 @@ class LipSyncPanel:
         self.token_input.observe(self._on_token, names="value")
         self.token_input.add_class("kitta-token")
         self.token_box = widgets.VBox([self.token_note, self.token_input])
-        self.samples_button = widgets.Button(
-            description=text("panel_use_samples", lang_),
-            icon="magic",
-            layout=widgets.Layout(width="auto"),
+        self.samples_button = button(
+            text("panel_use_samples", lang_), "magic", "kitta-samples", self._on_samples
         )
-        self.samples_button.on_click(self._on_samples)
-        self.samples_button.add_class("kitta-samples")
-        self.submit_button = widgets.Button(
-            description=text("panel_submit", lang_),
-            button_style="primary",
-            icon="play",
-            layout=widgets.Layout(width="auto", margin="2px 8px 2px 0"),
+        self.submit_button = button(
+            text("panel_submit", lang_),
+            "play",
+            "kitta-submit",
+            self._on_submit,
+            margin="2px 8px 2px 0",
         )
-        self.submit_button.on_click(self._on_submit)
-        self.submit_button.add_class("kitta-submit")
+        self.submit_button.button_style = "primary"
         self.banner = widgets.HTML()
         self.banner.add_class("kitta-banner")
         self.empty_note = widgets.HTML(
@@ -303,12 +299,16 @@ class LipSyncPanel:
         if self.submitting:
             return None
         self._set_submitting(True)
+        return await self._submit()
+
+    async def _submit(self) -> TaskCard | None:
+        """One submission; the caller set `submitting`, which is cleared here."""
         try:
-            return await self._submit()
+            return await self._create()
         finally:
             self._set_submitting(False)
 
-    async def _submit(self) -> TaskCard | None:
+    async def _create(self) -> TaskCard | None:
         request = self.form.validate(show_all=True)
         if request is None:
             self._show_message(text("panel_fix_fields", self.lang), "error")
@@ -369,17 +369,11 @@ class LipSyncPanel:
         if self.submitting:
             return None
         self._set_submitting(True)
-        task = start(self._submit_clicked(), self._tasks, "kitta-panel-submit")
+        task = start(self._submit(), self._tasks, "kitta-panel-submit")
         if task is None:
             self._set_submitting(False)
             self._show_message(text("panel_no_loop", self.lang), "error")
         return task
-
-    async def _submit_clicked(self) -> TaskCard | None:
-        try:
-            return await self._submit()
-        finally:
-            self._set_submitting(False)
 
     def _on_samples(self, _button: object = None) -> None:
         self.fill_samples()
@@ -419,14 +413,10 @@ class LipSyncPanel:
 
     def _on_media(self, name: str) -> None:
         """A media field changed: check its new value (or just re-judge, on a mode switch)."""
-        if name not in MEDIA_ACCEPT:
+        if name in MEDIA_ACCEPT:
+            self.checks.field_changed(self.form, name)
+        else:
             self._render_checks()
-            return
-        value = self.form.media_value(name)
-        checkable = isinstance(value, LocalBlob) or (
-            isinstance(value, str) and name not in self.form.problems()
-        )
-        self.checks.request(name, value if checkable else None)
 
     @property
     def media_blocked(self) -> bool:
@@ -448,9 +438,7 @@ class LipSyncPanel:
         )
 
     def _render_visitors(self) -> None:
-        line = self.visitors.line_html(self.lang)
-        self.visitor_line.value = line
-        self.visitor_line.layout.display = None if line else "none"
+        show(self.visitor_line, self.visitors.line_html(self.lang))
 
     def _render_token(self) -> None:
         needed = self.needs_token
@@ -477,41 +465,16 @@ class LipSyncPanel:
         )
         self.estimate_text = message
         self.balance_warning = over_balance(self.estimated_credits, self.balance, self.lang)
-        self.estimate.value = estimate_html(
-            message, self.balance_warning, self._general_warnings(), self.lang
-        )
-
-    def _general_warnings(self) -> list[str]:
-        """Media warnings that belong to no field (e.g. that the check ran from here)."""
-        if self.preflight is None:
-            return []
-        return [m for f, m in self.preflight.warnings if f not in self.form.inputs]
+        # Then the media warnings that belong to no field (e.g. that the check ran from here).
+        checked = self.preflight.warnings if self.preflight is not None else []
+        general = [m for field, m in checked if field not in self.form.inputs]
+        self.estimate.value = estimate_html(message, self.balance_warning, general, self.lang)
 
     def _render_checks(self) -> None:
         """Show what the media check found next to each field; fill the duration."""
-        fields = self.form.media_values()
-        model = str(self.form.model.value or DEFAULT_MODEL)
-        self.preflight = checked = self.checks.preflight(dict(fields), self.server, model)
-        checking = self.checks.checking
-        for name in self.form.notes:
-            self.form.show_check(name, media_note_html(name, fields, checked, checking, self.lang))
-        # The duration follows the current audio (unless typed): its probe, else what the
-        # server says of its sample; none for a bad audio, kept only while a check runs.
-        if checked.duration_from_probe:
-            self.form.offer_duration(checked.duration_seconds)
-        else:
-            known = self._sample_duration(fields.get("audio_url"))
-            if known is not None or "audio_url" not in checking:
-                self.form.offer_duration(known)
+        self.preflight = self.checks.show(self.form, self.server, self.lang)
         self._update_estimate()
         self._update_submit()
-
-    def _sample_duration(self, audio: object) -> float | None:
-        """The duration the server publishes for a sample URL (None for anything else)."""
-        for sample in self.server.samples.values():
-            if isinstance(audio, str) and sample.url == audio:
-                return sample.duration_seconds
-        return None
 
     def _update_submit(self) -> None:
         self.submit_button.disabled = self.submitting or self.media_blocked
@@ -519,12 +482,7 @@ class LipSyncPanel:
     def _show_message(self, message: str, kind: str = "info") -> None:
         self.message = message
         self.message_kind = kind
-        if not message:
-            self.banner.value = ""
-            self.banner.layout.display = "none"
-            return
-        self.banner.value = banner_html(message, kind)
-        self.banner.layout.display = None
+        show(self.banner, banner_html(message, kind) if message else "")
 
     def _set_submitting(self, busy: bool) -> None:
         self.submitting = busy
