@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,6 @@ from ..display.follow import (
     ACTIVE_STATUSES,
     ActiveTasksFollower,
     RowsSnapshot,
-    async_client_for,
     follow_active,
 )
 from ..display.history_html import (
@@ -41,7 +40,7 @@ from ..display.history_html import (
     summary_html,
 )
 from ..display.video import MAX_EMBED_BYTES
-from ..errors import JournalError, KittaError, ValidationError
+from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
 from ._frontend import Snapshot, display_widget, esc, require_widget_frontend
 from .history_detail import SelectedTaskView
@@ -252,7 +251,9 @@ class HistoryBrowser(SelectedTaskView):
         )
         self.sort.add_class("kitta-history-sort")
         self.sync_button = self._action("history_sync", "cloud-download", self.sync)
-        for control in (self.status_filter, self.mode_filter, self.search, self.sort):
+        self._filter_controls = (self.status_filter, self.mode_filter, self.search, self.sort)
+        self._setting_filters = False
+        for control in self._filter_controls:
             control.observe(self._on_filter, names="value")
 
         self.header = shared.html(grid_header(lang_))
@@ -298,26 +299,6 @@ class HistoryBrowser(SelectedTaskView):
         self.render()  # starts keeping the unfinished rows current
         if sync if sync is not None else in_kernel:
             self.sync()
-
-    # --- building blocks ------------------------------------------------------
-    def _action(
-        self, key: str, icon: str, handler: Callable[[], object], *, hideable: bool = False
-    ) -> widgets.Button:
-        """A button; `hideable` ones get their own layout (shown and hidden one by one)."""
-        layout = (
-            widgets.Layout(width="auto", margin="2px 6px 2px 0")
-            if hideable
-            else self._shared.action
-        )
-        button = widgets.Button(
-            description=text(key, self.lang),
-            icon=icon,
-            layout=layout,
-            style=self._shared.button_style,
-        )
-        button.add_class("kitta-history-" + key.removeprefix("history_").replace("_", "-"))
-        button.on_click(lambda _b: handler())
-        return button
 
     @property
     def filters(self) -> dict[str, str | None]:
@@ -383,6 +364,8 @@ class HistoryBrowser(SelectedTaskView):
         self.render(totals=False)
 
     def _on_filter(self, _change: Any) -> None:
+        if self._setting_filters:
+            return
         self.page = 0
         self.render()
 
@@ -395,23 +378,15 @@ class HistoryBrowser(SelectedTaskView):
         sort: str | None = None,
     ) -> None:
         """Set several filters at once (one query); `sort` like 'credits:1' (descending)."""
-        with self.widget.hold_trait_notifications():
-            for control in (self.status_filter, self.mode_filter, self.search, self.sort):
-                control.unobserve(self._on_filter, names="value")
-            try:
-                if status is not None:
-                    self.status_filter.value = status
-                if mode is not None:
-                    self.mode_filter.value = mode
-                if search is not None:
-                    self.search.value = search
-                if sort is not None:
-                    self.sort.value = sort
-            finally:
-                for control in (self.status_filter, self.mode_filter, self.search, self.sort):
-                    control.observe(self._on_filter, names="value")
-        self.page = 0
-        self.render()
+        chosen = zip(self._filter_controls, (status, mode, search, sort), strict=True)
+        self._setting_filters = True
+        try:
+            for control, value in chosen:
+                if value is not None:
+                    control.value = value
+        finally:
+            self._setting_filters = False
+        self._on_filter(None)
 
     # --- keeping the unfinished rows current ----------------------------------------------
     def _unfinished(self) -> dict[str, str]:
@@ -479,46 +454,6 @@ class HistoryBrowser(SelectedTaskView):
             self.follow_unfinished()
 
         return self._spawn(run)
-
-    # --- running coroutines -------------------------------------------------------------
-    def _spawn(
-        self,
-        work: Callable[[AsyncKittaClient], Coroutine[Any, Any, None]],
-        *,
-        working: bool = False,
-    ) -> asyncio.Task[Any] | None:
-        """Run `work(client)` on the kernel's loop; without one (a plain script),
-        run it to completion here, with a client of its own."""
-        if working:
-            self._set_note(text("history_working", self.lang))
-        in_kernel = background.running_loop() is not None
-
-        async def guarded() -> None:
-            try:
-                async with async_client_for(self.client, not in_kernel) as client:
-                    await work(client)
-                if working and self.message == text("history_working", self.lang):
-                    self._set_note("")
-            except asyncio.CancelledError:
-                raise
-            except (KittaError, OSError, ValueError) as exc:
-                self._set_note(
-                    text("history_failed_action", self.lang, reason=f"{type(exc).__name__}: {exc}"),
-                    "error",
-                )
-
-        if not in_kernel:
-            background.run_to_completion(guarded())
-            return None
-        task = background.spawn(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def settle(self) -> None:
-        """Await every action of this browser (for tests and scripts); the background
-        refresh of unfinished rows goes on (see `stop()`)."""
-        await background.settle(self._tasks)
 
     # --- display ------------------------------------------------------------------------
     def _snapshot_content(self) -> tuple[str, str]:

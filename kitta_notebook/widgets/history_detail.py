@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ..display import background
 from ..display.compare import resolve_tiles
-from ..display.follow import FollowSnapshot, TaskFollower, follow
+from ..display.follow import FollowSnapshot, TaskFollower, async_client_for, follow
 from ..display.history_html import entry_card_html, extra_facts_html
 from ..display.html import task_html
 from ..display.video import render_video
+from ..errors import KittaError
 from ..i18n import Lang, text
 from ._frontend import esc
 from .compare import Compare
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient
     from ..display.history_html import JournalEntry
     from ..models import LipSyncTask
-    from .history import Row
+    from .history import Row, Shared
 
 Work = Callable[["AsyncKittaClient"], Coroutine[Any, Any, None]]
 
@@ -51,6 +53,8 @@ class SelectedTaskView:
     note: widgets.HTML
     _watching: asyncio.Task[Any] | None
     _video_html: str
+    _tasks: set[asyncio.Task[Any]]
+    _shared: Shared
 
     # Provided by the browser.
     def render(self, *, totals: bool = True) -> None:
@@ -62,10 +66,56 @@ class SelectedTaskView:
     def _action(
         self, key: str, icon: str, handler: Callable[[], object], *, hideable: bool = False
     ) -> widgets.Button:
-        raise NotImplementedError
+        """A button; `hideable` ones get their own layout (shown and hidden one by one)."""
+        layout = (
+            widgets.Layout(width="auto", margin="2px 6px 2px 0")
+            if hideable
+            else self._shared.action
+        )
+        button = widgets.Button(
+            description=text(key, self.lang),
+            icon=icon,
+            layout=layout,
+            style=self._shared.button_style,
+        )
+        button.add_class("kitta-history-" + key.removeprefix("history_").replace("_", "-"))
+        button.on_click(lambda _b: handler())
+        return button
 
+    # --- running the server calls ----------------------------------------------------
     def _spawn(self, work: Work, *, working: bool = False) -> asyncio.Task[Any] | None:
-        raise NotImplementedError
+        """Run `work(client)` on the kernel's loop; without one (a plain script),
+        run it to completion here, with a client of its own."""
+        if working:
+            self._set_note(text("history_working", self.lang))
+        in_kernel = background.running_loop() is not None
+
+        async def guarded() -> None:
+            try:
+                async with async_client_for(self.client, not in_kernel) as client:
+                    await work(client)
+                if working and self.message == text("history_working", self.lang):
+                    self._set_note("")
+            except asyncio.CancelledError:
+                raise
+            except (KittaError, OSError, ValueError) as exc:
+                self._set_note(
+                    text("history_failed_action", self.lang, reason=f"{type(exc).__name__}: {exc}"),
+                    "error",
+                )
+
+        if not in_kernel:
+            background.run_to_completion(guarded())
+            return None
+        task = background.spawn(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def settle(self) -> None:
+        """Await every action of this browser (for tests and scripts); the background
+        refresh of unfinished rows goes on (see `stop()`)."""
+        await background.settle(self._tasks)
 
     def _build_detail(self) -> None:
         """The card and its actions, built at the first selection (not for the first page)."""
