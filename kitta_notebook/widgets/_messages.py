@@ -9,7 +9,7 @@ the end escape every value they show.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..display.media_text import media_message
@@ -142,6 +142,21 @@ def find_balance(body: Mapping[str, Any]) -> int | float | None:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return value
     return None
+
+
+def allowed_models(models: Sequence[str], usage: Mapping[str, Any]) -> tuple[str, ...]:
+    """`models` minus those the usage body marks `allowed: false` (all of them if it says
+    none): picking a refused model could only end in a 403."""
+    listed = usage.get("models")
+    if not isinstance(listed, Mapping):
+        return tuple(models)
+    refused = {
+        name
+        for name, facts in listed.items()
+        if isinstance(facts, Mapping) and facts.get("allowed") is False
+    }
+    kept = tuple(m for m in models if m not in refused)
+    return kept or tuple(models)
 
 
 # The core's validation sentences (English) -> the translated key, with the values

@@ -33,6 +33,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import ipywidgets as widgets
+from traitlets import Unicode
+
 from ..errors import APIStatusError, AuthenticationError, ValidationError
 from ..i18n import Lang, text
 from ..server_info import ServerInfo
@@ -54,6 +57,12 @@ RATE_WINDOW_SECONDS = 60.0
 
 Mode = Literal["private", "own_token", "capped"]
 _YES = {"1", "true", "yes", "on"}
+
+
+class SecretInput(widgets.Password):  # type: ignore[misc]
+    """A password field whose value the kernel never echoes back to the browser."""
+
+    value = Unicode("", help="String value").tag(sync=True, echo_update=False)
 
 
 def app_server(environ: Mapping[str, str] | None = None) -> str | None:

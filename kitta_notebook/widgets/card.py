@@ -39,7 +39,7 @@ from ..display.video import (
 )
 from ..errors import NoEventLoopError
 from ..i18n import Lang, text
-from ._frontend import Snapshot, display_widget, esc, start
+from ._frontend import Snapshot, button, display_widget, esc, show, start
 from ._messages import describe_error
 
 if TYPE_CHECKING:
@@ -208,14 +208,8 @@ class TaskCard:
         self.render()
 
     def _button(self, key: str, icon: str, css_class: str, handler: Any) -> widgets.Button:
-        button = widgets.Button(
-            description=text(key, self.lang),
-            icon=icon,
-            layout=widgets.Layout(display="none", width="auto", margin="2px 8px 2px 0"),
-        )
-        button.on_click(handler)
-        button.add_class(css_class)
-        return button
+        label = text(key, self.lang)
+        return button(label, icon, css_class, handler, display="none", margin="2px 8px 2px 0")
 
     # --- state -------------------------------------------------------------
     @property
@@ -233,9 +227,6 @@ class TaskCard:
         """True while the card polls the task or loads its result."""
         return self._follow_task is not None and not self._follow_task.done()
 
-    def _elapsed(self) -> float:
-        return self.follower.elapsed()
-
     # --- rendering ---------------------------------------------------------
     def render(self, note: str | None = None) -> None:
         """Redraw everything from `self.task` (and the card's own notes)."""
@@ -248,7 +239,7 @@ class TaskCard:
             elif self.stopped_reason:
                 note = text("card_stopped", self.lang, reason=self.stopped_reason)
         active = self._polling and not task.is_terminal
-        self.indicator.show(task.status, elapsed=self._elapsed(), note=note, active=active)
+        self.indicator.show(task.status, elapsed=self.follower.elapsed(), note=note, active=active)
         self.title.value = (
             f'<div style="font-weight:600">{esc(text("task", self.lang))} '
             f'<code class="kitta-task-id">{esc(task.task_id)}</code></div>'
@@ -267,15 +258,11 @@ class TaskCard:
         )
         self.details.value = f'<div style="font-size:13px">{cells}</div>'
         problem = self._problem_text()
-        if problem:
-            self.error.value = (
-                '<div class="kitta-error" style="background:#fde2e2;color:#7a1111;'
-                f'border-radius:6px;padding:6px 10px">{esc(problem)}</div>'
-            )
-            self.error.layout.display = None
-        else:
-            self.error.value = ""
-            self.error.layout.display = "none"
+        style = "background:#fde2e2;color:#7a1111;border-radius:6px;padding:6px 10px"
+        show(
+            self.error,
+            f'<div class="kitta-error" style="{style}">{esc(problem)}</div>' if problem else "",
+        )
         can_check = not task.is_terminal and not self._polling
         self.check_button.layout.display = None if can_check else "none"
         shown = task.succeeded and not self.save_offered
@@ -300,6 +287,8 @@ class TaskCard:
         self.stopped_reason = None
         self.error_text = None
         self._follow_task = background.spawn(self._follow(), name=f"kitta-card-{self.task.task_id}")
+        self._tasks.add(self._follow_task)  # awaited by `settle()` (the panel's too)
+        self._follow_task.add_done_callback(self._tasks.discard)
         self._polling = True
         self.render()
         return self._follow_task
@@ -349,7 +338,7 @@ class TaskCard:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(_TICK_SECONDS)
-            self.indicator.tick(self._elapsed())
+            self.indicator.tick(self.follower.elapsed())
 
     # --- the result ----------------------------------------------------------
     def _show_video(self, snap: FollowSnapshot) -> None:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
-from traitlets import Unicode
 
 from ..connection import in_process_samples
 from ..display.video import MAX_EMBED_BYTES
@@ -33,6 +32,7 @@ from ..validation import DEFAULT_MODEL
 from ._frontend import button, esc, require_widget_frontend, show, start
 from ._media_check import MediaChecks
 from ._messages import (
+    allowed_models,
     banner_html,
     describe_error,
     describe_refusal,
@@ -41,7 +41,7 @@ from ._messages import (
     find_balance,
     over_balance,
 )
-from ._visitors import in_voila, plan_visitors
+from ._visitors import SecretInput, in_voila, plan_visitors
 from .card import TaskCard, offer_browser_save
 from .form import MEDIA_ACCEPT, LipSyncForm
 
@@ -49,12 +49,6 @@ if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient
 
     Client = KittaClient | AsyncKittaClient
-
-
-class SecretInput(widgets.Password):  # type: ignore[misc]
-    """A password field whose value the kernel never echoes back to the browser."""
-
-    value = Unicode("", help="String value").tag(sync=True, echo_update=False)
 
 
 # Poll pace for the embedded sandbox; other servers use the client's default (3-5 s).
@@ -66,21 +60,6 @@ SAMPLE_FIELDS = {
     "reference_image_url": "reference_image",
     "audio_url": "audio",
 }
-
-
-def allowed_models(models: Sequence[str], usage: Mapping[str, Any]) -> tuple[str, ...]:
-    """`models` minus those the usage body marks `allowed: false` (all of them if it says
-    none): picking a refused model could only end in a 403."""
-    listed = usage.get("models")
-    if not isinstance(listed, Mapping):
-        return tuple(models)
-    refused = {
-        name
-        for name, facts in listed.items()
-        if isinstance(facts, Mapping) and facts.get("allowed") is False
-    }
-    kept = tuple(m for m in models if m not in refused)
-    return kept or tuple(models)
 
 
 class LipSyncPanel:
@@ -263,14 +242,12 @@ class LipSyncPanel:
 
     async def settle(self) -> None:
         """Await every running action of this panel and of its cards."""
-        while True:
-            pending = [t for t in self._tasks if not t.done()]
-            for card in self.cards:
-                if card._follow_task is not None and not card._follow_task.done():
-                    pending.append(card._follow_task)
-                pending.extend(t for t in card._tasks if not t.done())
-            if not pending:
-                return
+        while pending := [
+            t
+            for tasks in (self._tasks, *(c._tasks for c in self.cards))
+            for t in tasks
+            if not t.done()
+        ]:
             await asyncio.gather(*pending, return_exceptions=True)
 
     def fill_samples(self) -> bool:
