@@ -19,14 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from ..display.compare import (
-    DEFAULT_FPS,
-    Tile,
-    compare_html,
-    compare_text,
-    label_text,
-    resolve_tiles,
-)
+from ..display.compare import DEFAULT_FPS, StaticCompare, Tile, label_text
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import ValidationError
 from ..i18n import Lang, check_lang
@@ -87,7 +80,7 @@ class ComparePlayer(anywidget.AnyWidget):  # type: ignore[misc]
     snapshot_class = traitlets.Unicode("").tag(sync=True)
 
 
-class Compare:
+class Compare(StaticCompare):
     """Compare a result with its input, or several results with each other.
 
     `Compare(task)` shows the input (video, or the image in image mode) and the
@@ -119,12 +112,10 @@ class Compare:
         )
         if not fps > 0:
             raise ValidationError([("fps", f"fps must be a positive number, not {fps!r}.")])
-        self.lang = check_lang(lang)
         self.fps = float(fps)
-        self.max_bytes = max_bytes
         if tiles is None:
-            tiles = resolve_tiles(
-                tasks,
+            super().__init__(
+                *tasks,
                 source=source,
                 labels=labels,
                 show_source=show_source,
@@ -132,7 +123,10 @@ class Compare:
                 max_bytes=max_bytes,
                 lang=lang,
             )
-        self.tiles = list(tiles)
+        else:
+            self.lang = check_lang(lang)
+            self.max_bytes = max_bytes
+            self.tiles = list(tiles)
         self._snapshot = Snapshot()
         self.player = ComparePlayer(
             tiles=[_tile_state(tile, self.lang) for tile in self.tiles],
@@ -170,21 +164,15 @@ class Compare:
         return float(self.player.current_time)
 
     # --- views ---------------------------------------------------------------------
-    def to_html(self) -> str:
-        return compare_html(self.tiles, lang=self.lang, max_embed_bytes=self.max_bytes)
-
-    def __repr__(self) -> str:
-        return compare_text(self.tiles, self.lang)
-
     def _ipython_display_(self) -> None:
         """The static side by side, then the player, which hides it while it is drawn:
         after a restart a saved notebook shows the static view, never a broken widget."""
         self._snapshot.show(self.to_html(), repr(self))
         display_widget(self.player, f"Compare player: {len(self.tiles)} views")
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # type: ignore[override]
         """The player, plus the static side by side for wherever the player cannot run."""
-        fallback = {"text/plain": repr(self), "text/html": self.to_html()}
+        fallback = super()._repr_mimebundle_()
         bundle: Any = self.player._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         return {**data, **fallback}, metadata
