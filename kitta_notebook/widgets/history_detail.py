@@ -205,15 +205,17 @@ class SelectedTaskView:
             self.card.value = task_html(
                 task, lang=self.lang, video=self._video_html, note=note
             ) + extra_facts_html(entry, self.lang)
-        active = task is not None and not task.is_terminal
-        self.watch_button.layout.display = None if active else "none"
+        succeeded = task is not None and task.succeeded
+        shown = {
+            self.watch_button: task is not None and not task.is_terminal,
+            self.refresh_button: bool(entry.task_id),
+            self.download_button: succeeded,
+            self.compare_button: succeeded,
+            self.reconcile_button: entry.needs_reconcile,
+        }
+        for view, visible in shown.items():
+            view.layout.display = None if visible else "none"
         self.watch_button.disabled = self.watching
-        self.refresh_button.layout.display = None if entry.task_id else "none"
-        self.download_button.layout.display = (
-            None if task is not None and task.succeeded else "none"
-        )
-        self.compare_button.layout.display = None if task is not None and task.succeeded else "none"
-        self.reconcile_button.layout.display = None if entry.needs_reconcile else "none"
 
     def _reload_selected(self) -> None:
         """Read the selected entry again from the history (after a poll or an action)."""
@@ -262,14 +264,7 @@ class SelectedTaskView:
             if snap.phase == "timed_out":
                 seconds = f"{snap.timeout:g}"
                 self._set_note(text("watch_timeout", self.lang, seconds=seconds))
-            if snap.video is not None and not snap.active:
-                self._video_html = render_video(
-                    snap.video,
-                    snap.video_bytes,
-                    snap.video_problem,
-                    lang=self.lang,
-                    max_bytes=self.max_embed_bytes,
-                )
+            self._take_video(snap)
             note = None
             if snap.polling:
                 note = text("retrying" if snap.retrying else "watching", self.lang)
@@ -305,8 +300,13 @@ class SelectedTaskView:
     async def _load_result(self, task: LipSyncTask, client: AsyncKittaClient) -> None:
         follower = TaskFollower(task, embed=self.embed, max_embed_bytes=self.max_embed_bytes)
         await follow(follower, client)
-        snap = follower.snapshot
-        if self._adopt(task) and snap.video is not None:
+        if self._adopt(task) and follower.snapshot.video is not None:
+            self._take_video(follower.snapshot)
+            self._show_card()
+
+    def _take_video(self, snap: FollowSnapshot) -> None:
+        """The result as the card shows it, once the follow has it (bytes, link or why not)."""
+        if snap.video is not None and not snap.active:
             self._video_html = render_video(
                 snap.video,
                 snap.video_bytes,
@@ -314,7 +314,6 @@ class SelectedTaskView:
                 lang=self.lang,
                 max_bytes=self.max_embed_bytes,
             )
-            self._show_card()
 
     def _on_watch(self) -> None:
         task = self.selected_task
