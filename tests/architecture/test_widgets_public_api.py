@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 import kitta_notebook
-from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask
-from kitta_notebook._async_lip_sync import AsyncLipSync
-from kitta_notebook._lip_sync import LipSync
+from kitta_notebook import AsyncKittaClient, AsyncLipSync, KittaClient, LipSync, LipSyncTask
 
 WIDGETS = Path(kitta_notebook.__file__).parent / "widgets"
 
