@@ -31,10 +31,12 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from ..display import background
+from ..display.background import run_to_completion, running_loop, settle, spawn
 from ..errors import NoEventLoopError, WidgetsUnavailableError
 
 T = TypeVar("T")
+# The views' one way onto the kernel's loop (re-exported for the other widget modules).
+__all__ = ["run_to_completion", "running_loop", "settle", "spawn", "start"]
 
 
 def esc(value: object) -> str:
@@ -48,7 +50,7 @@ def start(
     """Run `work` on the kernel's loop, held in `tasks` (which the view awaits in
     `settle()`) until it ends; None outside a running loop (a plain script)."""
     try:
-        task = background.spawn(work, name=name)
+        task = spawn(work, name=name)
     except NoEventLoopError:
         return None
     tasks.add(task)

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import ipywidgets as widgets
 
 from .._media_files import result_suffix, safe_stem  # private: until a public result name
-from ..display import background
 from ..display.follow import FollowSnapshot, TaskFollower, follow
 from ..display.html import (
     badge_html,
@@ -39,7 +38,7 @@ from ..display.video import (
 )
 from ..errors import NoEventLoopError
 from ..i18n import Lang, text
-from ._frontend import Snapshot, button, display_widget, esc, show, start
+from ._frontend import Snapshot, button, display_widget, esc, settle, show, spawn, start
 from ._messages import describe_error
 
 if TYPE_CHECKING:
@@ -286,7 +285,7 @@ class TaskCard:
             return self._follow_task
         self.stopped_reason = None
         self.error_text = None
-        self._follow_task = background.spawn(self._follow(), name=f"kitta-card-{self.task.task_id}")
+        self._follow_task = spawn(self._follow(), name=f"kitta-card-{self.task.task_id}")
         self._tasks.add(self._follow_task)  # awaited by `settle()` (the panel's too)
         self._follow_task.add_done_callback(self._tasks.discard)
         self._polling = True
@@ -297,7 +296,7 @@ class TaskCard:
         """Await the end of the current follow (the task may still run if it stopped)."""
         if self._follow_task is not None:
             await asyncio.gather(self._follow_task, return_exceptions=True)
-        await background.settle(self._tasks)
+        await settle(self._tasks)
         return self.task
 
     def stop(self) -> None:
@@ -310,7 +309,7 @@ class TaskCard:
         return self.task._owner().as_async()
 
     async def _follow(self) -> None:
-        ticker = background.spawn(self._tick())
+        ticker = spawn(self._tick())
         try:
             await follow(self.follower, self._client())
         finally:

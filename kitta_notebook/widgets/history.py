@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..display import background
 from ..display.follow import (
     ACTIVE_STATUSES,
     ActiveTasksFollower,
@@ -42,7 +41,7 @@ from ..display.history_html import (
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
-from ._frontend import Snapshot, display_widget, esc, require_widget_frontend
+from ._frontend import Snapshot, display_widget, esc, require_widget_frontend, running_loop, spawn
 from .history_detail import SelectedTaskView
 
 if TYPE_CHECKING:
@@ -203,7 +202,7 @@ class HistoryBrowser(SelectedTaskView):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watching: asyncio.Task[Any] | None = None
         self._video_html = ""
-        in_kernel = background.running_loop() is not None
+        in_kernel = running_loop() is not None
         self.live = in_kernel if live is None else live
         self.live_rows = ActiveTasksFollower(
             poll_interval=live_interval, timeout=self.watch_timeout
@@ -396,14 +395,14 @@ class HistoryBrowser(SelectedTaskView):
 
     def follow_unfinished(self) -> asyncio.Task[None] | None:
         """Keep the unfinished rows current in the background (when `live` and in a kernel)."""
-        if not self.live or background.running_loop() is None:
+        if not self.live or running_loop() is None:
             return None
         if self._live_task is not None and not self._live_task.done():
             return self._live_task
         if not self._unfinished():
             return None
         client = self.client.as_async()
-        self._live_task = background.spawn(
+        self._live_task = spawn(
             follow_active(self.live_rows, client, self._unfinished), name="kitta-history-live"
         )
         return self._live_task

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..display import background
 from ..display.compare import resolve_tiles
 from ..display.follow import FollowSnapshot, TaskFollower, async_client_for, follow
 from ..display.history_html import entry_card_html, extra_facts_html
@@ -23,7 +22,7 @@ from ..display.html import task_html
 from ..display.video import render_video
 from ..errors import KittaError
 from ..i18n import Lang, text
-from ._frontend import esc
+from ._frontend import esc, run_to_completion, running_loop, settle, spawn
 from .compare import Compare
 
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ class SelectedTaskView:
         run it to completion here, with a client of its own."""
         if working:
             self._set_note(text("history_working", self.lang))
-        in_kernel = background.running_loop() is not None
+        in_kernel = running_loop() is not None
 
         async def guarded() -> None:
             try:
@@ -105,9 +104,9 @@ class SelectedTaskView:
                 )
 
         if not in_kernel:
-            background.run_to_completion(guarded())
+            run_to_completion(guarded())
             return None
-        task = background.spawn(guarded())
+        task = spawn(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -115,7 +114,7 @@ class SelectedTaskView:
     async def settle(self) -> None:
         """Await every action of this browser (for tests and scripts); the background
         refresh of unfinished rows goes on (see `stop()`)."""
-        await background.settle(self._tasks)
+        await settle(self._tasks)
 
     def _build_detail(self) -> None:
         """The card and its actions, built at the first selection (not for the first page)."""
