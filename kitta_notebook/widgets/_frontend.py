@@ -35,8 +35,22 @@ from ..display.background import run_to_completion, running_loop, settle, spawn
 from ..errors import NoEventLoopError, WidgetsUnavailableError
 
 T = TypeVar("T")
-# The views' one way onto the kernel's loop (re-exported for the other widget modules).
-__all__ = ["run_to_completion", "running_loop", "settle", "spawn", "start"]
+# The loop helpers are re-exported: the widget modules reach the kernel's loop through here.
+__all__ = [
+    "Snapshot",
+    "button",
+    "display_widget",
+    "esc",
+    "in_colab",
+    "require_widget_frontend",
+    "run_to_completion",
+    "running_loop",
+    "settle",
+    "show",
+    "spawn",
+    "start",
+    "widget_frontend_available",
+]
 
 
 def esc(value: object) -> str:
