@@ -191,7 +191,7 @@ class SelectedTaskView:
         if task.is_terminal:
             self._follow_selected(task, poll=False)
         else:
-            self._refresh_selected(task)
+            self._refresh_selected(task.task_id)
 
     def _show_card(self, note: str | None = None) -> None:
         entry = self.selected
@@ -283,18 +283,22 @@ class SelectedTaskView:
             self._watching = spawned
             self._show_card(text("watching", self.lang))
 
-    def _refresh_selected(self, task: LipSyncTask) -> None:
-        """Fetch an unfinished task once, so its card shows the current state."""
+    def _refresh_selected(self, task_id: str, *, clicked: bool = False) -> None:
+        """Fetch the selected task once, so its card shows the current state (and, once
+        finished, its result). `clicked`: the Refresh button, which also loads the
+        result again (for a fresh URL) and says it is working."""
 
         async def run(client: AsyncKittaClient) -> None:
-            fresh = await client.lip_sync.get(task.task_id)
+            fresh = await client.lip_sync.get(task_id)
             if self._adopt(fresh):
+                if clicked:
+                    self._video_html = ""
                 self._show_card()
-                self.render()
-                if fresh.is_terminal and not self.watching:
+                if fresh.is_terminal and (clicked or not self.watching):
                     await self._load_result(fresh, client)
+            self.render()
 
-        self._spawn(run)
+        self._spawn(run, working=clicked)
 
     async def _load_result(self, task: LipSyncTask, client: AsyncKittaClient) -> None:
         follower = TaskFollower(task, embed=self.embed, max_embed_bytes=self.max_embed_bytes)
@@ -327,21 +331,8 @@ class SelectedTaskView:
 
     # --- actions ----------------------------------------------------------------------
     def _on_refresh(self) -> None:
-        entry = self.selected
-        if entry is None or not entry.task_id:
-            return
-        task_id = entry.task_id
-
-        async def refresh(client: AsyncKittaClient) -> None:
-            fresh = await client.lip_sync.get(task_id)
-            if self._adopt(fresh):
-                self._video_html = ""
-                self._show_card()
-                if fresh.is_terminal:
-                    await self._load_result(fresh, client)
-            self.render()
-
-        self._spawn(refresh, working=True)
+        if self.selected is not None and self.selected.task_id:
+            self._refresh_selected(self.selected.task_id, clicked=True)
 
     def _on_download(self) -> None:
         task = self.selected_task
