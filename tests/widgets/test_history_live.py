@@ -83,7 +83,7 @@ def test_tasks_learnt_from_the_list_get_their_model_and_time_and_sort_by_it(
 
     async def main() -> tuple[HistoryBrowser, Any]:
         browser = HistoryBrowser(client, sync=False, live=False)
-        report = await client._async_client().history.sync()
+        report = await client.as_async().history.sync()
         browser.render()
         return browser, report
 
