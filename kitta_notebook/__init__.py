@@ -21,12 +21,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import _hooks
 from ._client import AsyncKittaClient, KittaClient
 from ._lip_sync import AsyncLipSync, LipSync
 from ._version import __version__
 from .connection import connect, resume, sample_media
-from .display import DisplayViews as _DisplayViews
 from .errors import (
     APIConnectionError,
     APIError,
@@ -68,8 +66,6 @@ from .errors import (
     WidgetsUnavailableError,
 )
 from .models import LipSyncTask, Page, TaskStatus
-
-_hooks.install(_DisplayViews())
 
 if TYPE_CHECKING:
     from .batch import BatchItem, BatchResult, TaskList

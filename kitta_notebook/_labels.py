@@ -24,7 +24,6 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "elapsed": {"en": "Elapsed", "zh": "耗时"},
     "error": {"en": "Error", "zh": "错误"},
     "result": {"en": "Result video", "zh": "结果视频"},
-    "download": {"en": "Download", "zh": "下载"},
     "open_video": {"en": "Open the video", "zh": "打开视频"},
     "partial_note": {
         "en": "List item: the list endpoint omits model, errors and times; call task.refresh().",
@@ -52,10 +51,6 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "video_refused": {
         "en": "The result URL is not an http(s) link and was not rendered.",
         "zh": "结果链接不是 http(s) 地址，已拒绝显示。",
-    },
-    "sandbox_mark": {
-        "en": "SANDBOX: not real lip sync",
-        "zh": "沙盒：非真实口型同步",
     },
     # live view
     "watching": {"en": "live, refreshing every few seconds", "zh": "实时更新中"},
@@ -144,7 +139,6 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "en": "SANDBOX: free, results are not real lip sync",
         "zh": "沙盒：免费，结果不是真实的口型同步",
     },
-    "panel_token": {"en": "API token", "zh": "API 令牌"},
     "panel_token_placeholder": {
         "en": "paste your API token and press Enter",
         "zh": "粘贴 API 令牌后按回车",
@@ -200,10 +194,6 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "panel_no_loop": {
         "en": "This panel needs a running event loop (a Jupyter kernel).",
         "zh": "此面板需要运行中的事件循环（Jupyter 内核）。",
-    },
-    "panel_models_fallback": {
-        "en": "The server's model list is not available; using the documented default.",
-        "zh": "无法获取服务器的模型列表，使用文档中的默认模型。",
     },
     "panel_choose_file": {"en": "Choose file", "zh": "选择文件"},
     "panel_or_file": {"en": "or a local file", "zh": "或本地文件"},
@@ -427,10 +417,6 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
     "history_count_one": {"en": "{count} task", "zh": "{count} 个任务"},
     "history_credits_total": {"en": "Credits charged: {credits}", "zh": "消耗积分：{credits}"},
     "history_empty": {"en": "No tasks match these filters.", "zh": "没有符合筛选条件的任务。"},
-    "history_select_hint": {
-        "en": "Click a task id to open its card.",
-        "zh": "点击任务 ID 查看任务卡片。",
-    },
     "history_watch": {"en": "Watch", "zh": "实时跟踪"},
     "history_refresh": {"en": "Refresh", "zh": "刷新"},
     "history_download": {"en": "Download", "zh": "下载"},
@@ -450,10 +436,6 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "en": "{matched} matched to server tasks, {absent} never created, {unresolved} still "
         "unknown.",
         "zh": "{matched} 个已匹配到服务器任务，{absent} 个从未创建，{unresolved} 个仍未知。",
-    },
-    "history_refreshed": {
-        "en": "{count} unfinished tasks fetched again.",
-        "zh": "已重新查询 {count} 个未完成的任务。",
     },
     "history_labels_saved": {"en": "Labels saved.", "zh": "标签已保存。"},
     "history_downloaded": {"en": "Saved to {path}", "zh": "已保存到 {path}"},
@@ -479,9 +461,6 @@ TEXTS: Mapping[str, Mapping[Lang, str]] = {
         "en": "Reconcile found no matching task on the server: it was never created.",
         "zh": "核对后在服务器上未找到对应任务：该任务从未创建。",
     },
-    "history_state_outcome_unknown": {"en": "outcome unknown", "zh": "结果未知"},
-    "history_state_rejected": {"en": "rejected", "zh": "已拒绝"},
-    "history_state_not_created": {"en": "not created", "zh": "未创建"},
     "history_no_journal": {
         "en": "No task journal for this client ({reason}).",
         "zh": "此客户端没有任务日志（{reason}）。",

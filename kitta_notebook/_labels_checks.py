@@ -49,7 +49,7 @@ CHECK_TEXTS: Mapping[str, Mapping[Lang, str]] = {
     },
     "price_and_batch": {"en": " and {batch} of this batch", "zh": "及本批次 {batch} 个任务"},
     "price_unknown": {"en": "unknown", "zh": "未知"},
-    # The media check's findings (kitta_notebook.display.media_text)
+    # The media check's findings (kitta_notebook.display.preflight)
     "media_not_checked": {"en": "not checked: {reason}", "zh": "未检查：{reason}"},
     "media_uncertain": {
         "en": "It could not be checked from this machine ({reason}).",

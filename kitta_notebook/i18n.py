@@ -54,14 +54,6 @@ def text(key: str, lang: Lang = "en", **values: object) -> str:
     return template.format(**values) if values else template
 
 
-def mode_label(mode: object, lang: Lang = "en") -> str:
-    """An input mode as shown to a user ('video' reads 视频 in Chinese); unknown values as given."""
-    key = {"video": "panel_mode_video", "image": "panel_mode_image"}.get(str(mode))
-    if key is None:
-        return "—" if mode is None else str(mode)
-    return text(key, lang) if lang == "zh" else str(mode)
-
-
 def check_lang(lang: str) -> Lang:
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")

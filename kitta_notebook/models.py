@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import IO, TYPE_CHECKING, Any, Union
 
-from . import _bridge, _hooks
+from . import _bridge
 from ._text import clip
 
 if TYPE_CHECKING:
@@ -300,7 +300,9 @@ class LipSyncTask:
         script it prints one short line per change. `embed` inlines the result
         video (default: only when the browser could not reach its URL).
         """
-        return _hooks.views().watch(
+        from .display.live import watch_task  # the view, imported when used (`.importlinter`)
+
+        return watch_task(
             self, poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang
         )
 
@@ -332,7 +334,9 @@ class LipSyncTask:
     __hash__ = None  # type: ignore[assignment]
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return _hooks.views().task_mimebundle(self)
+        from .display.html import task_mimebundle  # the view, imported when shown (`.importlinter`)
+
+        return task_mimebundle(self)
 
 
 PollCallback = Callable[["LipSyncTask", "Exception | None"], None]
@@ -364,4 +368,6 @@ class Page:
         return self.offset + len(self.data) if self.has_more and self.data else None
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return _hooks.views().page_mimebundle(self)
+        from .display.html import page_mimebundle
+
+        return page_mimebundle(self)

@@ -1,7 +1,7 @@
 """Batch progress: the snapshot every view draws, the text bar, and which view to show.
 
 The batch builds `ProgressSnapshot`s; a view only draws them: `TextProgress` here as
-text, `display.progress.HtmlProgress` in a notebook kernel (static HTML replaced in
+text, `display.gallery.HtmlProgress` in a notebook kernel (static HTML replaced in
 place through a display id, so it works where widgets do not render and a saved
 notebook keeps the final counts), the widget bar in the widgets layer, which depends
 on this package and never the reverse: pass `progress=WidgetProgress` (any callable
@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Literal, Protocol
 
-from .. import _hooks
 from ..errors import ValidationError
 
 BAR_WIDTH = 24
@@ -179,8 +178,10 @@ def progress_view(mode: ProgressMode, *, title: str, total: int) -> ProgressView
         return None
     if callable(mode):
         return mode(title=title, total=total)
-    if in_kernel():  # the views are installed by the package (`_hooks`), never imported here
-        return _hooks.views().batch_progress(title=title, total=total)
+    if in_kernel():
+        from ..display.gallery import HtmlProgress  # imported when used (`.importlinter`)
+
+        return HtmlProgress(title=title, total=total)
     if mode == "auto" and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
         return None
     return TextProgress()

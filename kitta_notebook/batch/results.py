@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
-from .. import _hooks
 from ..errors import BatchError, ValidationError
 from ..i18n import check_lang
 from ..models import LipSyncTask
@@ -142,7 +141,9 @@ class TaskList(list[LipSyncTask]):
     def gallery(self, **options: Any) -> Any:
         """A `Gallery` view of these tasks (options: lang, embed, max_cards)."""
         options.setdefault("tags", self.tags)
-        return _hooks.views().gallery(self, **options)  # installed by the package
+        from ..display.gallery import Gallery  # imported when used (`.importlinter`)
+
+        return Gallery(self, **options)
 
     def export(self, folder: str | Path, **options: Any) -> ExportReport:
         """Write a review folder: `index.html`, `manifest.csv`, `manifest.json` and the
@@ -272,7 +273,9 @@ class BatchResult(Sequence[BatchItem]):
     def gallery(self, **options: Any) -> Any:
         """A `Gallery` of this batch's tasks, each with its key and labels (as last known:
         call `wait()` first for the finished videos)."""
-        return _hooks.views().gallery(self, **options)
+        from ..display.gallery import Gallery
+
+        return Gallery(self, **options)
 
     def export(self, folder: str | Path, **options: Any) -> ExportReport:
         """Write a review folder of this batch (rejected and unknown items included);
@@ -287,7 +290,9 @@ class BatchResult(Sequence[BatchItem]):
         return f"BatchResult({len(self)} items: {counts or 'empty'}, {self.elapsed:.1f} s{stop})"
 
     def to_html(self, lang: str = "en") -> str:
-        return _hooks.views().batch_html(self, lang=check_lang(lang))
+        from ..display.gallery import batch_html
+
+        return batch_html(self, lang=check_lang(lang))
 
     def _repr_html_(self) -> str:
         return self.to_html()

@@ -20,20 +20,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from .._fetch import FetchLimits, fetch
 from .._text import clip
-from ..errors import DownloadError
 from ..i18n import Lang, check_lang, text
 from ..media import SNIFF_BYTES, sniff
 from ..validation import is_public_host
-from .video import (
-    EMBED_BUDGET_SECONDS,
-    MAX_EMBED_BYTES,
-    cached_bytes,
-    fetch_for_embed,
-    remember_bytes,
-    safe_http_url,
-)
+from .html import BOX, MUTED, esc
+from .video import MAX_EMBED_BYTES, fetch_for_embed, safe_http_url
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask
@@ -108,27 +100,6 @@ def task_label(task: LipSyncTask) -> str:
 
 
 # --- media -----------------------------------------------------------------------------
-def _fetch_input(url: str, max_bytes: int) -> tuple[bytes | None, str | None]:
-    """An input's bytes, under the same size cap and time budget as a result video.
-
-    Not `fetch_for_embed`: that one prefers, and keeps, the task's *result* copy.
-    """
-    data = cached_bytes(url)
-    if data is not None:
-        return (data, None) if len(data) <= max_bytes else (None, "too large")
-    try:
-        fetched = fetch(
-            url, FetchLimits(deadline=EMBED_BUDGET_SECONDS, max_bytes=max_bytes), expect="any"
-        )
-    except DownloadError as exc:
-        return None, "too large" if exc.reason == "too_large" else exc.reason
-    except Exception as exc:  # a view must never raise
-        return None, type(exc).__name__
-    data = fetched.data or b""
-    remember_bytes(url, data)
-    return data, None
-
-
 def _media_tile(
     owner: LipSyncTask,
     base: Tile,
@@ -140,26 +111,19 @@ def _media_tile(
 ) -> Tile:
     safe = safe_http_url(url)
     if safe is None:
-        return _with(base, problem=label_text("refused", lang))
+        return replace(base, problem=label_text("refused", lang))
     fetch_here = embed if embed is not None else not is_public_host(urlsplit(safe).hostname or "")
     if not fetch_here:
-        return _with(base, url=safe)
-    if base.role == "result":
-        data, problem = fetch_for_embed(owner, safe, max_bytes)
-    else:
-        data, problem = _fetch_input(safe, max_bytes)
+        return replace(base, url=safe)
+    data, problem = fetch_for_embed(owner, safe, max_bytes, result=base.role == "result")
     if data is None:
         key = "too_large" if problem == "too large" else "unavailable"
         reason = f"> {max_bytes // (1024 * 1024)} MB" if key == "too_large" else problem
-        return _with(base, url=safe, problem=label_text(key, lang, reason=reason or "unknown"))
+        return replace(base, url=safe, problem=label_text(key, lang, reason=reason or "unknown"))
     found = sniff(data[:SNIFF_BYTES])
     if found.kind != base.kind:
-        return _with(base, url=safe, problem=label_text("not_kind", lang, kind=base.kind))
-    return _with(base, url=safe, data=data, mime=found.content_type)
-
-
-def _with(tile: Tile, **changes: Any) -> Tile:
-    return replace(tile, **changes)
+        return replace(base, url=safe, problem=label_text("not_kind", lang, kind=base.kind))
+    return replace(base, url=safe, data=data, mime=found.content_type)
 
 
 def resolve_tiles(
@@ -189,7 +153,7 @@ def resolve_tiles(
         base = Tile("result", "video", clip(label, 120), task_id=task.task_id)
         if not task.result_video_url:
             status = task.error_message or task.status_text
-            tiles.append(_with(base, problem=label_text("no_result", language, status=status)))
+            tiles.append(replace(base, problem=label_text("no_result", language, status=status)))
             continue
         tiles.append(
             _media_tile(
@@ -225,44 +189,35 @@ def _looks_like_image(url: str) -> bool:
 
 
 # --- the static view -------------------------------------------------------------------
-_FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
-_BOX = (
-    f"{_FONT};border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;background:#fff;"
-    "color:#1f2328;font-size:13px;line-height:1.45;max-width:1000px"
-)
 _TILE = "flex:1 1 280px;max-width:480px;min-width:220px"
 _MEDIA = "width:100%;border-radius:6px;background:#000;display:block"
-_MUTED = "color:#59636e;font-size:12px"
-
-
-def _esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _caption(tile: Tile, lang: Lang) -> str:
     role = label_text(tile.role, lang)
-    label = "" if tile.role == "source" else f" · {_esc(tile.label)}"
+    label = "" if tile.role == "source" else f" · {esc(tile.label)}"
     return (
         f'<div class="kitta-compare-label" style="font-weight:600;margin-bottom:4px">'
-        f"{_esc(role)}{label}</div>"
+        f"{esc(role)}{label}</div>"
     )
 
 
 def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
     link = ""
-    if tile.url is not None:
+    url = html.escape(tile.url, quote=True) if tile.url is not None else None
+    if url is not None:
         link = (
-            f'<div style="{_MUTED};margin-top:4px"><a href="{_esc(tile.url)}" target="_blank" '
-            f'rel="noopener noreferrer">{_esc(label_text("open", lang))}</a></div>'
+            f'<div style="{MUTED};margin-top:4px"><a href="{url}" target="_blank" '
+            f'rel="noopener noreferrer">{esc(label_text("open", lang))}</a></div>'
         )
     if tile.problem is not None or (tile.data is not None and not inline):
         reason = tile.problem or label_text("over_budget", lang)
-        body = f'<div class="kitta-compare-problem" style="color:#7a4d00">{_esc(reason)}</div>'
+        body = f'<div class="kitta-compare-problem" style="color:#7a4d00">{esc(reason)}</div>'
     elif tile.data is not None and tile.mime is not None:
         payload = base64.b64encode(tile.data).decode("ascii")
         body = _media_html(tile, f"data:{tile.mime};base64,{payload}")
-    elif tile.url is not None:
-        body = _media_html(tile, _esc(tile.url))
+    elif url is not None:
+        body = _media_html(tile, url)
     else:
         body = ""
     return (
@@ -292,10 +247,10 @@ def compare_html(
             left -= len(tile.data)
         parts.append(_tile_html(tile, inline, language))
     return (
-        f'<div class="kitta-compare" style="{_BOX}">'
+        f'<div class="kitta-compare" style="{BOX};max-width:1000px">'
         f'<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
         f"{''.join(parts)}</div>"
-        f'<div style="{_MUTED};margin-top:6px">{_esc(label_text("static_note", language))}</div>'
+        f'<div style="{MUTED};margin-top:6px">{esc(label_text("static_note", language))}</div>'
         "</div>"
     )
 
@@ -312,29 +267,21 @@ def compare_text(tiles: Sequence[Tile], lang: str = "en") -> str:
 
 
 class StaticCompare:
-    """The side-by-side view without a widget (a text console, nbconvert, a saved page)."""
+    """The side-by-side view without a widget (a text console, nbconvert, a saved page).
+
+    Takes the arguments of `resolve_tiles` (`source`, `labels`, `show_source`, `embed`).
+    """
 
     def __init__(
         self,
         *tasks: LipSyncTask,
-        source: str | None = None,
-        labels: Sequence[str] | None = None,
-        show_source: bool | None = None,
-        embed: bool | None = None,
         max_bytes: int = MAX_EMBED_BYTES,
         lang: str = "en",
+        **options: Any,
     ) -> None:
         self.lang = check_lang(lang)
         self.max_bytes = max_bytes
-        self.tiles = resolve_tiles(
-            tasks,
-            source=source,
-            labels=labels,
-            show_source=show_source,
-            embed=embed,
-            max_bytes=max_bytes,
-            lang=lang,
-        )
+        self.tiles = resolve_tiles(tasks, max_bytes=max_bytes, lang=lang, **options)
 
     def to_html(self) -> str:
         return compare_html(self.tiles, lang=self.lang, max_embed_bytes=self.max_bytes)

@@ -1,37 +1,122 @@
-"""Following a task until it ends, once, for every live view (card, history, `watch()`).
+"""Following tasks for the live views: what a task (or the unfinished rows) shows at each moment.
 
-`TaskFollower` is plain state: the poll loop feeds it events (a poll, the
-end of the wait, the result bytes) and it decides what follows (retrying,
-timed out, whether the final video must be fetched) and hands a
-`FollowSnapshot` to every subscriber. It does no I/O, so its decisions are
-tested directly; `follow()` is the thin async driver that polls through the
-task's own client and fetches the result. Views subscribe and render
-snapshots, the way a progress bar renders a `ProgressSnapshot`.
+`TaskFollower` and `ActiveTasksFollower` are plain state, without I/O: they
+are told what happened (a poll, the end of the wait, the result bytes) and
+hand a snapshot to every subscriber (`task.watch()`'s view, the card widget,
+the history browser). They own no poll loop: `follow` and `follow_active`
+consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`): the
+async client's, or a sync client's on a worker thread, as the async client does.
+
+In a notebook they run as tasks on the kernel's running loop (`spawn`), so a
+cell returns at once and the kernel stays free; snapshots reach the views on
+that loop's thread only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from .. import _core
-from ..errors import NotFoundError, WaitTimeoutError
+from .. import _bridge, _core
+from .._lip_sync import LipSync
+from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, WaitTimeoutError
 from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video
 
 if TYPE_CHECKING:
-    from .._client import AsyncKittaClient
-    from .._client import KittaClient as ClientBase
+    from .._client import AsyncKittaClient, KittaClient
     from ..models import LipSyncTask
 
+T = TypeVar("T")
+S = TypeVar("S")
+
+# --- running beside the kernel -------------------------------------------------------------
+# Tasks started on a running loop, kept alive until they finish (asyncio holds weak references).
+RUNNING: set[asyncio.Task[Any]] = set()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread (the kernel's, in a notebook), or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+    """Schedule `coro` on the running loop and keep it until it ends (`NoEventLoopError`
+    without one; the coroutine is closed first, so no "never awaited" warning)."""
+    loop = running_loop()
+    if loop is None:
+        coro.close()
+        raise NoEventLoopError("no running event loop in this thread")
+    task = loop.create_task(coro, name=name)
+    RUNNING.add(task)
+    task.add_done_callback(_forget)
+    return task
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    RUNNING.discard(task)
+    if not task.cancelled():  # retrieved, so asyncio never logs it: views show their errors
+        with contextlib.suppress(BaseException):
+            task.exception()
+
+
+async def settle(tasks: set[asyncio.Task[Any]] | None = None) -> None:
+    """Await the given tasks (default: every running one), and those they start, until none
+    is left; their exceptions are not raised here."""
+    pool = RUNNING if tasks is None else tasks
+    current = asyncio.current_task()
+    while pending := [t for t in pool if not t.done() and t is not current]:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _on_this_thread(callback: Callable[..., None]) -> Callable[..., None]:
+    """`callback`, always run on the thread of the loop running now (the engine may call
+    it from a worker thread: widgets and displays are touched from the kernel's loop)."""
+    loop = asyncio.get_running_loop()
+    owner = threading.get_ident()
+
+    def call(*args: Any) -> None:
+        if threading.get_ident() == owner:
+            callback(*args)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody looks
+                loop.call_soon_threadsafe(callback, *args)
+
+    return call
+
+
+class Snapshots(Generic[S]):
+    """The latest snapshot, handed to every subscriber on each change."""
+
+    _snapshot: S
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[S], None]] = []
+
+    def subscribe(self, listener: Callable[[S], None]) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def snapshot(self) -> S:
+        return self._snapshot
+
+    def _emit(self, **changes: Any) -> S:
+        self._snapshot = replace(self._snapshot, **changes)  # type: ignore[type-var]
+        for listener in list(self._listeners):
+            listener(self._snapshot)
+        return self._snapshot
+
+
+# --- one task ------------------------------------------------------------------------------
 Phase = Literal["following", "loading_video", "finished", "timed_out", "stopped", "failed"]
-# How a wait ended, when it did not raise.
-Outcome = Literal["finished", "timed_out", "stopped"]
-# Fetches a result video's bytes: (bytes, None) or (None, why not).
-VideoLoader = Callable[["LipSyncTask", str, int], Awaitable[tuple[bytes | None, str | None]]]
+Outcome = Literal["finished", "timed_out", "stopped"]  # how a wait ended, when it did not raise
 
 
 @dataclass(frozen=True)
@@ -61,10 +146,7 @@ class FollowSnapshot:
         return self.phase == "following"
 
 
-Listener = Callable[[FollowSnapshot], None]
-
-
-class TaskFollower:
+class TaskFollower(Snapshots[FollowSnapshot]):
     """The follow-a-task decisions for one task, without I/O.
 
     Events, in order: `begin()`, any number of `polled()`, `ended()`, then
@@ -81,6 +163,7 @@ class TaskFollower:
         max_embed_bytes: int = MAX_EMBED_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.task = task
         self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
         self.poll_interval = poll_interval
@@ -88,17 +171,9 @@ class TaskFollower:
         self.max_embed_bytes = max_embed_bytes
         self._clock = clock
         self._started = clock()
-        self._listeners: list[Listener] = []
         self._final_phase: Phase = "finished"
         phase: Phase = "finished" if task.is_terminal else "following"
         self._snapshot = FollowSnapshot(task, task.status_text, phase, timeout=self.timeout)
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    @property
-    def snapshot(self) -> FollowSnapshot:
-        return self._snapshot
 
     def elapsed(self) -> float:
         """The task's own run time once finished, else the time followed so far."""
@@ -106,15 +181,11 @@ class TaskFollower:
             return self.task.elapsed_seconds
         return self._clock() - self._started
 
-    def _emit(self, **changes: object) -> FollowSnapshot:
+    def _emit(self, **changes: Any) -> FollowSnapshot:
         changes.setdefault("status", self.task.status_text)
         changes.setdefault("elapsed", self.elapsed())
-        self._snapshot = replace(self._snapshot, **changes)  # type: ignore[arg-type]
-        for listener in list(self._listeners):
-            listener(self._snapshot)
-        return self._snapshot
+        return super()._emit(**changes)
 
-    # --- events ----------------------------------------------------------------------
     def begin(self) -> FollowSnapshot:
         """Following starts (again); for a finished task nothing is shown until `ended()`."""
         self._started = self._clock()
@@ -131,63 +202,44 @@ class TaskFollower:
     def ended(self, outcome: Outcome | BaseException) -> VideoPlan | None:
         """The wait is over: `finished`, `timed_out`, `stopped` or the error it raised.
 
-        Returns the plan whose bytes the driver must fetch (then `video_loaded`),
-        or None when there is nothing to fetch.
+        Returns the plan whose bytes must be fetched (then `video_loaded`), or None.
         """
         error = outcome if isinstance(outcome, BaseException) else None
         phase: Phase = "failed" if isinstance(outcome, BaseException) else outcome
         plan = plan_video(self.task, self.embed) if self.task.succeeded else None
-        if phase == "stopped" or plan is None:
-            self._emit(phase=phase, retrying=False, error=error, video=plan)
-            return None
-        if plan.action == "embed" and plan.url is not None:
+        fetch = phase != "stopped" and plan is not None and plan.action == "embed"
+        if fetch:
             self._final_phase = phase
-            self._emit(phase="loading_video", retrying=False, error=error, video=plan)
-            return plan
-        self._emit(phase=phase, retrying=False, error=error, video=plan)
-        return None
+        self._emit(
+            phase="loading_video" if fetch else phase, retrying=False, error=error, video=plan
+        )
+        return plan if fetch else None
 
     def video_loaded(self, data: bytes | None, problem: str | None) -> FollowSnapshot:
         return self._emit(phase=self._final_phase, video_bytes=data, video_problem=problem)
 
 
-@asynccontextmanager
-async def async_client_for(owner: ClientBase, private: bool) -> AsyncIterator[AsyncKittaClient]:
-    """The async client to poll with: the owner's own async twin on the kernel's loop, a
-    short-lived one with the same configuration on a private loop (loops don't share
-    connections). A task's own client is never replaced."""
-    if not private:
-        yield owner.as_async()
-        return
-    from .._client import AsyncKittaClient
-
-    client = AsyncKittaClient(_config=owner._config)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-async def follow(
-    follower: TaskFollower,
-    client: AsyncKittaClient,
-    load_video: VideoLoader = async_fetch_for_embed,
-) -> None:
-    """Drive `follower`: poll until the task ends, then fetch the result if it says so.
+async def follow(follower: TaskFollower, client: KittaClient | AsyncKittaClient) -> None:
+    """Drive `follower` with the client's own wait, then fetch the result if it says so.
 
     Never raises but `CancelledError` (after reporting `stopped`).
     """
     follower.begin()
     outcome: Outcome | BaseException = "finished"
+    options: dict[str, Any] = {
+        "timeout": follower.timeout,
+        "poll_interval": follower.poll_interval,
+        "raise_on_failure": False,
+        "on_poll": _on_this_thread(follower.polled),
+    }
     try:
-        if not follower.task.is_terminal:
-            await client.lip_sync.wait(
-                follower.task,
-                timeout=follower.timeout,
-                poll_interval=follower.poll_interval,
-                raise_on_failure=False,
-                on_poll=follower.polled,
-            )
+        lip_sync = client.lip_sync
+        if follower.task.is_terminal:
+            pass  # nothing to wait for: only the result to show
+        elif isinstance(lip_sync, LipSync):  # a sync client waits on a worker thread
+            await _bridge.run_sync(lip_sync.wait, follower.task, **options)
+        else:
+            await lip_sync.wait(follower.task, **options)
     except WaitTimeoutError:
         outcome = "timed_out"
     except asyncio.CancelledError:
@@ -197,175 +249,96 @@ async def follow(
         outcome = exc
     plan = follower.ended(outcome)
     if plan is not None and plan.url is not None:
-        data, problem = await load_video(follower.task, plan.url, follower.max_embed_bytes)
+        data, problem = await async_fetch_for_embed(
+            follower.task, plan.url, follower.max_embed_bytes
+        )
         follower.video_loaded(data, problem)
 
 
-# --- many unfinished tasks at once, from list pages (the history browser) -------------------
-ACTIVE_STATUSES = ("pending", "processing")
-LIST_PAGE_SIZE = 100
-
-
-def stale_task_ids(
-    known: Mapping[str, str], listed: Mapping[str, str], complete: bool
-) -> list[str]:
-    """The unfinished tasks (id -> status as last recorded) that changed on the server.
-
-    `listed` is what the server lists as pending or processing; when that listing
-    is `complete`, a task missing from it has finished. Only these are fetched
-    in detail (the detail is the truth, with timestamps and errors).
-    """
-    stale = []
-    for task_id, status in known.items():
-        now = listed.get(task_id)
-        if (now is None and complete) or (now is not None and now != status):
-            stale.append(task_id)
-    return stale
+# --- many unfinished rows (the history browser) ----------------------------------------------
+ACTIVE_STATUSES = ("pending", "processing")  # the statuses of an unfinished row
+RowsPhase = Literal["following", "idle", "timed_out", "stopped", "failed"]
 
 
 @dataclass(frozen=True)
 class RowsSnapshot:
-    """One round of keeping unfinished rows current."""
+    """One change of the unfinished rows: the tasks that just finished, or how it ended."""
 
     updated: tuple[LipSyncTask, ...] = ()
     active: int = 0
     polls: int = 0
-    retries: int = 0
     error: BaseException | None = None
-    phase: Literal["following", "idle", "timed_out", "stopped", "failed"] = "following"
+    phase: RowsPhase = "following"
 
 
-RowsListener = Callable[[RowsSnapshot], None]
+class ActiveTasksFollower(Snapshots[RowsSnapshot]):
+    """The state of keeping many unfinished rows current, without I/O."""
 
-
-class ActiveTasksFollower:
-    """The decisions of following many unfinished tasks by list pages, without I/O."""
-
-    def __init__(
-        self,
-        *,
-        poll_interval: float | None = None,
-        timeout: float | None = None,
-        max_pages: int = 10,
-    ) -> None:
+    def __init__(self, *, poll_interval: float | None = None, timeout: float | None = None) -> None:
+        super().__init__()
         self.poll_interval = poll_interval
         self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
-        self.max_pages = max_pages
         self.missing: set[str] = set()
-        self._listeners: list[RowsListener] = []
         self._snapshot = RowsSnapshot()
 
-    def subscribe(self, listener: RowsListener) -> None:
-        self._listeners.append(listener)
-
-    @property
-    def snapshot(self) -> RowsSnapshot:
-        return self._snapshot
-
-    def _emit(self, **changes: object) -> RowsSnapshot:
-        self._snapshot = replace(self._snapshot, **changes)  # type: ignore[arg-type]
-        for listener in list(self._listeners):
-            listener(self._snapshot)
-        return self._snapshot
-
     def watched(self, known: Mapping[str, str]) -> dict[str, str]:
-        """The tasks worth polling: the unfinished ones the server has not said are gone."""
+        """The tasks worth following: the unfinished ones the server has not said are gone."""
         return {k: v for k, v in known.items() if k not in self.missing}
 
-    def polled(
-        self, updated: tuple[LipSyncTask, ...], active: int, error: Exception | None = None
-    ) -> RowsSnapshot:
-        snap = self._snapshot
-        return self._emit(
-            updated=updated,
-            active=active,
-            polls=snap.polls + 1,
-            retries=snap.retries + (1 if error is not None else 0),
-            error=error,
-            phase="following",
-        )
+    def polled(self, updated: tuple[LipSyncTask, ...], active: int) -> RowsSnapshot:
+        """News from the client's watch: `updated` tasks ended, `active` are left."""
+        return self._emit(updated=updated, active=active, polls=self._snapshot.polls + 1)
 
     def gone(self, task_id: str) -> None:
         """The server no longer knows this task (404): stop asking for it."""
         self.missing.add(task_id)
 
-    def ended(
-        self,
-        phase: Literal["idle", "timed_out", "stopped", "failed"],
-        error: BaseException | None = None,
-    ) -> RowsSnapshot:
+    def ended(self, phase: RowsPhase, error: BaseException | None = None) -> RowsSnapshot:
         return self._emit(updated=(), phase=phase, error=error)
-
-
-async def _list_active(client: AsyncKittaClient, max_pages: int) -> tuple[dict[str, str], bool]:
-    """Every task the server lists as unfinished (id -> status), and whether that is all."""
-    listed: dict[str, str] = {}
-    for status in ACTIVE_STATUSES:
-        offset = 0
-        for _ in range(max_pages):
-            page = await client.lip_sync.list(limit=LIST_PAGE_SIZE, offset=offset, status=status)
-            for task in page.data:
-                if task.status_text in ACTIVE_STATUSES:
-                    listed[task.task_id] = task.status_text
-            if page.next_offset is None:
-                break
-            offset = page.next_offset
-        else:
-            return listed, False
-    return listed, True
 
 
 async def follow_active(
     follower: ActiveTasksFollower,
-    client: AsyncKittaClient,
+    client: KittaClient | AsyncKittaClient,
     unfinished: Callable[[], Mapping[str, str]],
 ) -> None:
     """Keep the tasks `unfinished()` names current until none is left or time is up.
 
-    Each round lists the unfinished tasks (a page or two) and fetches in detail
-    only those that changed; the client records what it fetches. The first
-    round runs at once, so a stale row is corrected as soon as it is shown.
+    The client's `watch_many` follows them (list pages, then the detail of each
+    task that ended; the client records what it fetches); each task it hands
+    back is a row to redraw. Rows found unfinished afterwards (learnt meanwhile)
+    start another round.
     """
-    plan = _core.WaitPlan(client._config, follower.timeout, follower.poll_interval)
-    first = True
+    lip_sync = client.as_async().lip_sync
+    deadline = time.monotonic() + follower.timeout
     try:
-        while True:
-            if not first:
-                if not follower.watched(unfinished()):
-                    follower.ended("idle")
-                    return
-                pause = plan.next_sleep()
-                if pause is None:
-                    follower.ended("timed_out")
-                    return
-                await asyncio.sleep(pause)
-            first = False
-            known = follower.watched(unfinished())
-            if not known:
-                follower.ended("idle")
+        while known := follower.watched(unfinished()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                follower.ended("timed_out")
                 return
+            watch = lip_sync.watch_many(
+                list(known), timeout=left, poll_interval=follower.poll_interval, progress=False
+            )
+            active = len(known)
             try:
-                updated = await _refresh_stale(follower, client, known)
-            except Exception as exc:
-                if not _core.is_transient(exc):
-                    follower.ended("failed", exc)
-                    return
-                follower.polled((), len(known), exc)
-                continue
-            follower.polled(updated, len(known))
+                async for task in watch:
+                    active -= 1
+                    follower.polled((task,), active)
+            except WaitManyTimeoutError:
+                follower.ended("timed_out")
+                return
+            except NotFoundError:  # the server lost a task; which one, it does not say: ask
+                for task_id in known:
+                    try:
+                        await lip_sync.get(task_id)
+                    except NotFoundError:
+                        follower.gone(task_id)
+            follower.polled((), 0)
     except asyncio.CancelledError:
         follower.ended("stopped")
         raise
-
-
-async def _refresh_stale(
-    follower: ActiveTasksFollower, client: AsyncKittaClient, known: Mapping[str, str]
-) -> tuple[LipSyncTask, ...]:
-    listed, complete = await _list_active(client, follower.max_pages)
-    updated = []
-    for task_id in stale_task_ids(known, listed, complete):
-        try:
-            updated.append(await client.lip_sync.get(task_id))
-        except NotFoundError:
-            follower.gone(task_id)
-    return tuple(updated)
+    except Exception as exc:  # a view never raises: it shows what happened
+        follower.ended("failed", exc)
+        return
+    follower.ended("idle")

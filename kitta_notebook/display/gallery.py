@@ -1,98 +1,60 @@
-"""Static views of many tasks: a gallery of task cards, and a batch's summary.
+"""Views of many tasks: a gallery of task cards, a batch's summary, and a batch's progress.
 
 Static HTML with inline styles (no script), like the single-task card it
 reuses, so a saved notebook shows the same thing everywhere. Every value
 passes through `html.escape`. A card names its task the way the caller did
 (its batch key and labels) when they are known. Videos the browser may not reach (the sandbox)
 are embedded up to one budget for the whole gallery, since a notebook output
-near 10 MB is dropped by Colab; past it, cards link to their video.
+near 10 MB is dropped by Colab; past it, cards link to their video. The progress
+bar has one segment per outcome (green done well, red failed or refused, grey
+outcome unknown), so a batch with failures never looks all green.
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Protocol
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ..batch.progress import ProgressSnapshot, format_clock, format_number, progress_line
 from ..batch.results import OUTCOME_STATUS
-from ..i18n import Lang, check_lang, text
+from ..i18n import STATUS_STYLES, Lang, check_lang, status_style, text
 from ..models import LipSyncTask
-from .html import badge_html, format_credits, format_seconds, task_html
+from .html import (
+    BOX,
+    FONT,
+    MUTED,
+    badge_html,
+    esc,
+    format_credits,
+    format_seconds,
+    labels_html,
+    pill_html,
+    task_html,
+)
 from .video import MAX_EMBED_BYTES, VideoPlan, fetch_for_embed, plan_video, render_video
+
+if TYPE_CHECKING:
+    from ..batch.results import BatchItem, BatchResult, ItemTags
+
+    Tags = ItemTags | BatchItem
 
 DEFAULT_MAX_CARDS = 60
 MAX_PROBLEM_ROWS = 200
 MAX_TASK_ROWS = 50
-_FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
-_BOX = (
-    f"{_FONT};border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;background:#fff;"
-    "color:#1f2328;font-size:13px;line-height:1.45"
-)
 _CELL = "padding:2px 10px 2px 0;vertical-align:top;text-align:left"
-_MUTED = "color:#59636e;font-size:12px"
-
-
-def esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-# The shapes these views read, so display depends on no batch module (batch imports display).
-class Tags(Protocol):
-    """A task's names as the caller gave them (`kitta_notebook.batch.ItemTags`)."""
-
-    @property
-    def key(self) -> str | None: ...
-    @property
-    def labels(self) -> tuple[str, ...]: ...
-
-
-class Item(Tags, Protocol):
-    """One batch item (`kitta_notebook.batch.BatchItem`)."""
-
-    @property
-    def index(self) -> int: ...
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def task(self) -> LipSyncTask | None: ...
-    @property
-    def error(self) -> Exception | None: ...
-
-
-class Summary(Protocol):
-    """A batch's result (`kitta_notebook.batch.BatchResult`)."""
-
-    elapsed: float
-    rate_limited: int
-    paused_seconds: float
-
-    def __len__(self) -> int: ...
-    def __iter__(self) -> Iterator[Item]: ...
-    @property
-    def counts(self) -> dict[str, int]: ...
-    @property
-    def credits(self) -> int | float: ...
-    @property
-    def errors(self) -> Sequence[Item]: ...
-    @property
-    def unknown(self) -> Sequence[Item]: ...
 
 
 def tags_html(tags: Tags | None) -> str:
     """The key in bold, then each label as a small chip; empty without either."""
     if tags is None or (tags.key is None and not tags.labels):
         return ""
-    parts = []
+    key = ""
     if tags.key is not None:
-        parts.append(f'<b class="kitta-key" style="word-break:break-all">{esc(tags.key)}</b>')
-    parts += [
-        f'<span class="kitta-label" style="display:inline-block;padding:0 8px;'
-        f'border-radius:999px;background:#ddf4ff;color:#0a3069;font-size:12px">{esc(label)}</span>'
-        for label in tags.labels
-    ]
+        key = f'<b class="kitta-key" style="word-break:break-all">{esc(tags.key)}</b> '
     return (
         '<div class="kitta-tags" style="display:flex;gap:6px;flex-wrap:wrap;'
-        f'align-items:center;margin:0 0 4px">{" ".join(parts)}</div>'
+        f'align-items:center;margin:0 0 4px">{key}{labels_html(tags.labels)}</div>'
     )
 
 
@@ -119,66 +81,6 @@ def split_items(
     return tasks, found
 
 
-class _EmbedBudget:
-    """Bytes of video the whole gallery may still inline."""
-
-    def __init__(self, total: int) -> None:
-        self.left = total
-
-    def video(self, task: LipSyncTask, embed: bool | None, lang: Lang) -> str:
-        plan = plan_video(task, embed)
-        if plan.action != "embed" or plan.url is None:
-            return render_video(plan, lang=lang)
-        if self.left <= 0:
-            return render_video(VideoPlan("link", plan.url), lang=lang)
-        data, problem = fetch_for_embed(task, plan.url, self.left)
-        if data is None and problem == "too large":
-            return render_video(VideoPlan("link", plan.url), lang=lang)
-        if data is not None and len(data) > self.left:  # a cached video bigger than the rest
-            return render_video(VideoPlan("link", plan.url), lang=lang)
-        if data is not None:
-            self.left -= len(data)
-        return render_video(plan, data, problem, lang=lang, max_bytes=self.left)
-
-
-def gallery_html(
-    tasks: Iterable[object],
-    *,
-    lang: Lang = "en",
-    embed: bool | None = None,
-    max_cards: int = DEFAULT_MAX_CARDS,
-    max_embed_bytes: int = MAX_EMBED_BYTES,
-    tags: Mapping[str, Tags] | None = None,
-) -> str:
-    """A wrapping grid of task cards (with their videos), then a count of any not shown.
-
-    `tasks` may also be batch items or a batch result; `tags` names tasks by id.
-    """
-    items, found = split_items(tasks, tags)
-    budget = _EmbedBudget(max_embed_bytes)
-    cards = [
-        '<div class="kitta-gallery-card" style="flex:1 1 320px;max-width:500px;min-width:280px">'
-        f"{tags_html(found.get(task.task_id))}"
-        f"{task_html(task, lang=lang, video=budget.video(task, embed, lang))}</div>"
-        for task in items[: max(0, max_cards)]
-    ]
-    hidden = len(items) - len(cards)
-    footer = ""
-    if hidden > 0:
-        footer = (
-            f'<div style="{_MUTED};margin-top:6px">'
-            f"{esc(text('gallery_more', lang, count=hidden))}</div>"
-        )
-    if not items:
-        body = f'<div style="{_MUTED}">{esc(text("no_tasks", lang))}</div>'
-    else:
-        body = (
-            '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-            f"{''.join(cards)}</div>"
-        )
-    return f'<div class="kitta-gallery" style="{_FONT}">{body}{footer}</div>'
-
-
 def _tags_text(tags: Tags | None) -> str:
     if tags is None:
         return ""
@@ -186,21 +88,11 @@ def _tags_text(tags: Tags | None) -> str:
     return "  " + " ".join(names) if names else ""
 
 
-def gallery_text(tasks: Iterable[object], tags: Mapping[str, Tags] | None = None) -> str:
-    items, found = split_items(tasks, tags)
-    lines = [f"{len(items)} tasks"]
-    for task in items:
-        result = f"  {task.result_video_url}" if task.result_video_url else ""
-        error = f"  {task.error_code or ''} {task.error_message or ''}".rstrip()
-        lines.append(
-            f"  {task.task_id}{_tags_text(found.get(task.task_id))}  {task.status_text:<10}  "
-            f"{format_credits(task.credits_charged)}{result}{error if task.failed else ''}"
-        )
-    return "\n".join(lines)
-
-
 class Gallery:
-    """Many tasks as a grid of cards in a notebook (text elsewhere)."""
+    """Many tasks as a grid of cards in a notebook (text elsewhere).
+
+    `tasks` may also be batch items or a batch result; `tags` names tasks by id.
+    """
 
     def __init__(
         self,
@@ -219,39 +111,81 @@ class Gallery:
         self.max_cards = max_cards
         self.max_embed_bytes = max_embed_bytes
 
+    def _videos(self) -> Callable[[LipSyncTask], str]:
+        """Each card's video, inlined while the gallery's one byte budget lasts."""
+        left = self.max_embed_bytes
+
+        def video(task: LipSyncTask) -> str:
+            nonlocal left
+            plan = plan_video(task, self.embed)
+            if plan.action != "embed" or plan.url is None:
+                return render_video(plan, lang=self.lang)
+            data, problem = fetch_for_embed(task, plan.url, left) if left > 0 else (None, None)
+            if data is None and problem in (None, "too large"):  # past the budget: a link
+                return render_video(VideoPlan("link", plan.url), lang=self.lang)
+            left -= len(data or b"")
+            return render_video(plan, data, problem, lang=self.lang, max_bytes=left)
+
+        return video
+
     def to_html(self) -> str:
-        return gallery_html(
-            self.tasks,
-            lang=self.lang,
-            embed=self.embed,
-            max_cards=self.max_cards,
-            max_embed_bytes=self.max_embed_bytes,
-            tags=self.tags,
-        )
+        """A wrapping grid of task cards (with their videos), then a count of any not shown."""
+        lang, video = self.lang, self._videos()
+        cards = [
+            '<div class="kitta-gallery-card" style="flex:1 1 320px;max-width:500px;'
+            f'min-width:280px">{tags_html(self.tags.get(task.task_id))}'
+            f"{task_html(task, lang=lang, video=video(task))}</div>"
+            for task in self.tasks[: max(0, self.max_cards)]
+        ]
+        hidden = len(self.tasks) - len(cards)
+        footer = ""
+        if hidden > 0:
+            more = text("gallery_more", lang, count=hidden)
+            footer = f'<div style="{MUTED};margin-top:6px">{esc(more)}</div>'
+        if not self.tasks:
+            body = f'<div style="{MUTED}">{esc(text("no_tasks", lang))}</div>'
+        else:
+            body = (
+                '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
+                f"{''.join(cards)}</div>"
+            )
+        return f'<div class="kitta-gallery" style="{FONT}">{body}{footer}</div>'
 
     def __repr__(self) -> str:
-        return gallery_text(self.tasks, self.tags)
+        lines = [f"{len(self.tasks)} tasks"]
+        for task in self.tasks:
+            result = f"  {task.result_video_url}" if task.result_video_url else ""
+            error = f"  {task.error_code or ''} {task.error_message or ''}".rstrip()
+            lines.append(
+                f"  {task.task_id}{_tags_text(self.tags.get(task.task_id))}  "
+                f"{task.status_text:<10}  {format_credits(task.credits_charged)}{result}"
+                f"{error if task.failed else ''}"
+            )
+        return "\n".join(lines)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {"text/plain": gallery_text(self.tasks, self.tags), "text/html": self.to_html()}
+        return {"text/plain": repr(self), "text/html": self.to_html()}
+
+
+def gallery_html(tasks: Iterable[object], **options: Any) -> str:
+    """`Gallery(tasks, **options)` as HTML."""
+    return Gallery(tasks, **options).to_html()
+
+
+def gallery_text(tasks: Iterable[object], tags: Mapping[str, Tags] | None = None) -> str:
+    return repr(Gallery(tasks, tags=tags))
 
 
 # --- a batch's summary ----------------------------------------------------------------------
 
 
-def _outcome_badge(outcome: str, lang: Lang) -> str:
-    from ..i18n import status_style
-
+def outcome_badge(outcome: str, lang: Lang) -> str:
+    """A batch outcome's pill, coloured like the task status it stands for."""
     style = status_style(OUTCOME_STATUS.get(outcome, "unknown"))
-    return (
-        f'<span class="kitta-badge" data-outcome="{esc(outcome)}" style="display:inline-block;'
-        f"padding:1px 10px;border-radius:999px;font-weight:600;font-size:12px;"
-        f'color:{style.color};background:{style.background}">'
-        f"{esc(text('batch_' + outcome, lang))}</span>"
-    )
+    return pill_html(text("batch_" + outcome, lang), style, "outcome", outcome)
 
 
-def _item_row(item: Item, lang: Lang) -> str:
+def _item_row(item: BatchItem, lang: Lang) -> str:
     task = item.task
     task_cell = f"<code>{esc(task.task_id)}</code> {badge_html(task.status, lang)}" if task else "—"
     error = "—"
@@ -263,13 +197,13 @@ def _item_row(item: Item, lang: Lang) -> str:
     return (
         f"<tr><td style='{_CELL}'>{item.index}</td>"
         f"<td style='{_CELL}'>{tags_html(item) or '—'}</td>"
-        f"<td style='{_CELL}'>{_outcome_badge(item.outcome, lang)}</td>"
+        f"<td style='{_CELL}'>{outcome_badge(item.outcome, lang)}</td>"
         f"<td style='{_CELL}'>{task_cell}</td>"
         f"<td style='{_CELL}'>{error}</td></tr>"
     )
 
 
-def _items_table(items: Sequence[Item], limit: int, lang: Lang) -> str:
+def _items_table(items: Sequence[BatchItem], limit: int, lang: Lang) -> str:
     head = "".join(
         f'<th style="{_CELL};border-bottom:1px solid #d0d7de">{esc(text(key, lang))}</th>'
         for key in ("batch_index", "batch_key", "batch_outcome", "task", "error")
@@ -278,17 +212,17 @@ def _items_table(items: Sequence[Item], limit: int, lang: Lang) -> str:
     more = ""
     if len(items) > limit:
         hidden = text("gallery_more", lang, count=len(items) - limit)
-        more = f'<div style="{_MUTED}">{esc(hidden)}</div>'
+        more = f'<div style="{MUTED}">{esc(hidden)}</div>'
     return (
         f'<table style="border-collapse:collapse;margin:4px 0"><thead><tr>{head}</tr></thead>'
         f"<tbody>{rows}</tbody></table>{more}"
     )
 
 
-def batch_html(result: Summary, *, lang: Lang = "en") -> str:
+def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:
     """Counts by outcome, credits and pace; every problem item; the first tasks."""
     counts = " ".join(
-        f'<span style="white-space:nowrap">{_outcome_badge(name, lang)} <b>{n}</b></span>'
+        f'<span style="white-space:nowrap">{outcome_badge(name, lang)} <b>{n}</b></span>'
         for name, n in result.counts.items()
         if n or name == "created"
     )
@@ -321,11 +255,104 @@ def batch_html(result: Summary, *, lang: Lang = "en") -> str:
         )
         parts.append(_items_table(problems, MAX_PROBLEM_ROWS, lang))
         if result.unknown:
-            parts.append(f'<div style="{_MUTED}">{esc(text("batch_unknown_note", lang))}</div>')
+            parts.append(f'<div style="{MUTED}">{esc(text("batch_unknown_note", lang))}</div>')
     good = [item for item in result if item.error is None]
     if good:
         parts.append(
             f'<div style="margin-top:8px;font-weight:600">{esc(text("batch_tasks", lang))}</div>'
         )
         parts.append(_items_table(good, MAX_TASK_ROWS, lang))
-    return f'<div class="kitta-batch" style="{_BOX};max-width:900px">{"".join(parts)}</div>'
+    return f'<div class="kitta-batch" style="{BOX};max-width:900px">{"".join(parts)}</div>'
+
+
+# --- a batch's progress --------------------------------------------------------------------
+REDRAW_SECONDS = 0.25
+"""A display update re-renders the output: a few a second are plenty."""
+GOOD_COLOR = "#1f883d"
+FAILED_COLOR = "#cf222e"
+UNSURE_COLOR = "#8c959f"
+
+
+def _count_html(name: str, count: int, lang: Lang) -> str:
+    """A status (or batch outcome) pill and its count; the pills match the task cards'."""
+    label = badge_html(name, lang) if name in STATUS_STYLES else outcome_badge(name, lang)
+    return f'<span style="white-space:nowrap">{label} <b>{count}</b></span>'
+
+
+def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
+    """Counts, credits, elapsed and ETA as one escaped HTML line."""
+    counts = " ".join(_count_html(name, n, lang) for name, n in snapshot.counts.items())
+    facts = [
+        f"{esc(text('credits', lang))}: {esc(format_number(snapshot.credits))}",
+        f"{esc(text('elapsed', lang))}: {esc(format_clock(snapshot.elapsed))}",
+    ]
+    if not snapshot.finished:
+        facts.append(f"{esc(text('batch_eta', lang))}: {format_clock(snapshot.eta)}")
+    if snapshot.note:
+        facts.append(esc(snapshot.note))
+    return (
+        f'<div style="{FONT};font-size:13px;display:flex;gap:8px;flex-wrap:wrap;'
+        f'align-items:center">{counts}<span style="color:#59636e">'
+        f"{' · '.join(facts)}</span></div>"
+    )
+
+
+def bar_html(snapshot: ProgressSnapshot) -> str:
+    """The bar: a green, a red and a grey segment sized by outcome."""
+    total = max(snapshot.total, 1)
+    segments = [
+        ("good", snapshot.good, GOOD_COLOR),
+        ("failed", snapshot.failed, FAILED_COLOR),
+        ("unsure", snapshot.unsure, UNSURE_COLOR),
+    ]
+    cells = "".join(
+        f'<div class="kitta-bar-{name}" data-count="{count}" style="background:{color};'
+        f'height:8px;width:{min(100.0, 100.0 * count / total):.1f}%"></div>'
+        for name, count, color in segments
+        if count > 0
+    )
+    return (
+        '<div class="kitta-bar" style="display:flex;overflow:hidden;background:#eaeef2;'
+        f'border-radius:4px;height:8px;margin:4px 0 6px">{cells}</div>'
+    )
+
+
+def progress_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
+    """The whole progress view as static HTML (no widget, no script)."""
+    return (
+        f'<div class="kitta-progress" style="{FONT};border:1px solid #d0d7de;border-radius:8px;'
+        'padding:8px 12px;max-width:720px;background:#fff;color:#1f2328">'
+        f'<div style="font-weight:600;margin-bottom:4px">{esc(snapshot.title)} — '
+        f"{snapshot.done}/{snapshot.total}</div>"
+        f"{bar_html(snapshot)}{details_html(snapshot, lang)}</div>"
+    )
+
+
+def progress_bundle(snapshot: ProgressSnapshot, lang: Lang = "en") -> dict[str, str]:
+    return {"text/html": progress_html(snapshot, lang), "text/plain": progress_line(snapshot)}
+
+
+class HtmlProgress:
+    """Progress in a notebook without widgets: one output, redrawn in place."""
+
+    def __init__(self, *, title: str, total: int, lang: Lang = "en") -> None:
+        from IPython.display import display
+
+        self.lang = lang
+        first = ProgressSnapshot(title, 0, total, {}, None, 0.0, None)
+        self._handle: Any = display(progress_bundle(first, lang), raw=True, display_id=True)
+        self._last = time.monotonic()
+        self._closed = False
+
+    def update(self, snapshot: ProgressSnapshot) -> None:
+        now = time.monotonic()
+        if self._closed or now - self._last < REDRAW_SECONDS:
+            return
+        self._last = now
+        self._handle.update(progress_bundle(snapshot, self.lang), raw=True)
+
+    def close(self, snapshot: ProgressSnapshot) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._handle.update(progress_bundle(snapshot, self.lang), raw=True)

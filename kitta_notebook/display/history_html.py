@@ -16,8 +16,18 @@ from ..history import entry as schema
 from ..history.entry import STATES as STATES
 from ..history.entry import JournalEntry as JournalEntry
 from ..history.entry import JournalSummary as JournalSummary
-from ..i18n import STATUS_STYLES, Lang, StatusStyle, text
-from .html import badge_html, esc, format_credits
+from ..i18n import STATUS_STYLES, Lang, StatusStyle, status_label, text
+from .html import (
+    BOX,
+    CARD,
+    FONT,
+    badge_html,
+    esc,
+    format_credits,
+    labels_html,
+    pill_html,
+    table_html,
+)
 
 # Badges for what became of a request that has no task (yet): not server statuses.
 LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
@@ -27,13 +37,9 @@ LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
     schema.STATE_REJECTED: StatusStyle("rejected", "已拒绝", "#555555", "#eeeeee", "⊘"),
     schema.STATE_NOT_CREATED: StatusStyle("not created", "未创建", "#555555", "#f3f3f3", "○"),
 }
-_LOCAL_TEXT_KEYS = {
-    schema.STATE_OUTCOME_UNKNOWN: "history_state_outcome_unknown",
-    schema.STATE_REJECTED: "history_state_rejected",
-    schema.STATE_NOT_CREATED: "history_state_not_created",
-}
 
-FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
+REQUEST_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
+
 # Column widths shared by the static table and the widget's header and rows.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("history_status", "150px"),
@@ -52,13 +58,10 @@ def state_style(state: str) -> StatusStyle:
 
 
 def state_label(state: str, lang: Lang = "en") -> str:
-    key = _LOCAL_TEXT_KEYS.get(state)
-    if key is not None:
-        return text(key, lang)
-    style = STATUS_STYLES.get(state)
-    if style is None:
-        return f"{STATUS_STYLES['unknown'].zh if lang == 'zh' else 'unknown'} ({state})"
-    return style.zh if lang == "zh" else style.en
+    local = LOCAL_STATE_STYLES.get(state)
+    if local is None:
+        return status_label(state, lang)
+    return local.zh if lang == "zh" else local.en
 
 
 def state_badge(state: str, lang: Lang = "en") -> str:
@@ -66,12 +69,7 @@ def state_badge(state: str, lang: Lang = "en") -> str:
     if state not in LOCAL_STATE_STYLES:
         return badge_html(state if state != schema.STATE_UNKNOWN_STATUS else None, lang)
     style = state_style(state)
-    return (
-        f'<span class="kitta-badge" data-status="{esc(state)}" '
-        f'style="display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;'
-        f'font-size:12px;white-space:nowrap;color:{style.color};background:{style.background}">'
-        f"{esc(style.icon)} {esc(state_label(state, lang))}</span>"
-    )
+    return pill_html(f"{style.icon} {state_label(state, lang)}", style, "status", state)
 
 
 def format_when(entry: JournalEntry) -> str:
@@ -85,14 +83,6 @@ def format_duration(entry: JournalEntry) -> str:
     if entry.duration_seconds is None:
         return "—"
     return f"{round(entry.duration_seconds, 2):g} s"
-
-
-def labels_html(labels: Sequence[str]) -> str:
-    return " ".join(
-        '<span class="kitta-label" style="display:inline-block;padding:0 6px;margin:1px;'
-        f'border-radius:4px;background:#eef1f5;color:#24292f;font-size:11px">{esc(x)}</span>'
-        for x in labels
-    )
 
 
 def cell(content: str, width: str, *, mono: bool = False, title: str = "") -> str:
@@ -202,9 +192,8 @@ def history_html(
     else:
         rows = f'<div style="color:#59636e">{esc(text("history_empty", lang))}</div>'
     return (
-        f'<div class="kitta-history" style="{FONT};font-size:13px;color:#1f2328;'
-        "border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;background:#fff;"
-        f'overflow-x:auto"><div style="font-weight:600;margin-bottom:4px">'
+        f'<div class="kitta-history" style="{BOX};overflow-x:auto">'
+        '<div style="font-weight:600;margin-bottom:4px">'
         f"{esc(text('history_title', lang))}</div>{summary_html(summary, lang)}"
         f'<div style="margin-top:6px;white-space:nowrap">{header_html(lang)}</div>'
         f'<div style="white-space:nowrap">{rows}</div></div>'
@@ -225,13 +214,14 @@ def history_text(entries: Sequence[JournalEntry], summary: JournalSummary) -> st
     return "\n".join(lines)
 
 
+def history_mimebundle(entries: Sequence[JournalEntry], summary: JournalSummary) -> dict[str, str]:
+    """`client.history` in a cell: the summary strip and the first rows."""
+    html = history_html(entries, summary)
+    return {"text/plain": history_text(entries, summary), "text/html": html}
+
+
 def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
     """The card of an entry without a task: what was sent and what became of it."""
-    notes = {
-        schema.STATE_OUTCOME_UNKNOWN: "history_note_outcome_unknown",
-        schema.STATE_REJECTED: "history_note_rejected",
-        schema.STATE_NOT_CREATED: "history_note_not_created",
-    }
     pairs: list[tuple[str, str]] = []
     for label, value in (
         ("history_model", entry.model),
@@ -241,7 +231,7 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
     ):
         if value:
             pairs.append((text(label, lang), esc(value)))
-    for name in ("video_url", "image_url", "audio_url", "reference_image_url"):
+    for name in REQUEST_URLS:
         value = getattr(entry, name)
         if value:
             pairs.append((name, f"<code>{esc(value)}</code>"))
@@ -249,25 +239,17 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
         pairs.append((text("history_outcome_error", lang), esc(entry.outcome_error)))
     if entry.labels:
         pairs.append((text("history_labels", lang), labels_html(entry.labels)))
-    rows = "".join(
-        f'<tr><td style="padding:2px 12px 2px 0;color:#59636e;white-space:nowrap;'
-        f'vertical-align:top">{esc(k)}</td><td style="padding:2px 0;word-break:break-all">'
-        f"{v}</td></tr>"
-        for k, v in pairs
-    )
-    note_key = notes.get(entry.state)
-    note = (
-        f'<div class="kitta-note" style="margin:6px 0;padding:6px 10px;border-radius:6px;'
-        f'background:#fff4e5;color:#5c3b00">{esc(text(note_key, lang))}</div>'
-        if note_key
-        else ""
-    )
+    note = ""
+    if entry.state in LOCAL_STATE_STYLES:  # what became of it: "history_note_rejected", ...
+        note = (
+            f'<div class="kitta-note" style="margin:6px 0;padding:6px 10px;border-radius:6px;'
+            f'background:#fff4e5;color:#5c3b00">{esc(text("history_note_" + entry.state, lang))}'
+            "</div>"
+        )
     return (
-        f'<div class="kitta-task kitta-entry" style="{FONT};border:1px solid #d0d7de;'
-        "border-radius:8px;padding:10px 14px;max-width:720px;background:#fff;color:#1f2328;"
-        f'font-size:13px">{state_badge(entry.state, lang)} '
+        f'<div class="kitta-task kitta-entry" style="{CARD}">{state_badge(entry.state, lang)} '
         f'<b style="margin-left:6px">{esc(text("history_sent", lang))}</b>{note}'
-        f'<table style="border-collapse:collapse">{rows}</table></div>'
+        f"{table_html((esc(k), v) for k, v in pairs)}</div>"
     )
 
 
@@ -276,7 +258,7 @@ def extra_facts_html(entry: JournalEntry, lang: Lang = "en") -> str:
     parts: list[str] = []
     urls = [
         f"{name}: <code>{esc(getattr(entry, name))}</code>"
-        for name in ("video_url", "image_url", "audio_url", "reference_image_url")
+        for name in REQUEST_URLS
         if getattr(entry, name)
     ]
     if urls:

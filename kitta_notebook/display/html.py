@@ -15,19 +15,23 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .._text import clip
-from ..i18n import Lang, status_label, status_style, text
+from ..i18n import Lang, StatusStyle, status_label, status_style, text
 from .video import safe_http_url, video_html
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask, Page
 
-_FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
-_CARD = (
-    f"{_FONT};border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;"
-    "max-width:720px;background:#fff;color:#1f2328;line-height:1.45;font-size:13px"
+# The styles every view shares (inline: a saved or untrusted notebook strips <style>).
+FONT = "font-family:system-ui,-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif"
+BOX = (
+    f"{FONT};border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;"
+    "background:#fff;color:#1f2328;line-height:1.45;font-size:13px"
 )
-_CELL = "padding:2px 12px 2px 0;vertical-align:top;text-align:left;background:transparent"
-_KEY = f"{_CELL};color:#59636e;white-space:nowrap"
+CARD = f"{BOX};max-width:720px"
+CELL = "padding:2px 12px 2px 0;vertical-align:top;text-align:left;background:transparent"
+MUTED = "color:#59636e;font-size:12px"
+_KEY = f"{CELL};color:#59636e;white-space:nowrap"
+_VALUE = f"{CELL};word-break:break-all"
 
 
 # Exported by VS Code's processes, so inherited by the kernels its Jupyter extension starts.
@@ -88,24 +92,39 @@ def format_credits(value: float | None) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
+def pill_html(label: str, style: StatusStyle, attribute: str, value: object) -> str:
+    """A coloured pill (`label` escaped here) with `data-<attribute>="<value>"`."""
+    return (
+        f'<span class="kitta-badge" data-{attribute}="{esc(value)}" '
+        f'style="display:inline-block;white-space:nowrap;padding:1px 10px;border-radius:999px;'
+        f'font-weight:600;font-size:12px;color:{style.color};background:{style.background}">'
+        f"{esc(label)}</span>"
+    )
+
+
 def badge_html(status: object, lang: Lang = "en") -> str:
     """A coloured status pill."""
     style = status_style(status)
-    name = status if status is not None else "unknown"
-    return (
-        f'<span class="kitta-badge" data-status="{esc(name)}" '
-        f'style="display:inline-block;white-space:nowrap;padding:1px 10px;border-radius:999px;'
-        f"font-weight:600;font-size:12px;"
-        f'color:{style.color};background:{style.background}">'
-        f"{esc(style.icon)} {esc(status_label(status, lang))}</span>"
+    label = f"{style.icon} {status_label(status, lang)}"
+    return pill_html(label, style, "status", status if status is not None else "unknown")
+
+
+def labels_html(labels: Iterable[str]) -> str:
+    """A task's labels (a batch's language, a take) as small chips."""
+    return " ".join(
+        '<span class="kitta-label" style="display:inline-block;padding:0 6px;margin:1px;'
+        f'border-radius:4px;background:#eef1f5;color:#24292f;font-size:11px">{esc(x)}</span>'
+        for x in labels
     )
 
 
-def _rows(pairs: Iterable[tuple[str, str]]) -> str:
-    return "".join(
-        f'<tr><td style="{_KEY}">{key}</td><td style="{_CELL}">{value}</td></tr>'
+def table_html(pairs: Iterable[tuple[str, str]]) -> str:
+    """A two-column table of (escaped name, HTML value) pairs."""
+    rows = "".join(
+        f'<tr><td style="{_KEY}">{key}</td><td style="{_VALUE}">{value}</td></tr>'
         for key, value in pairs
     )
+    return f'<table style="border-collapse:collapse;margin:2px 0 6px">{rows}</table>'
 
 
 def task_html(
@@ -135,7 +154,7 @@ def task_html(
         pairs.append((esc(text("started", lang)), esc(format_time(task.started_at))))
         pairs.append((esc(text("completed", lang)), esc(format_time(task.completed_at))))
         pairs.append((esc(text("elapsed", lang)), esc(format_seconds(task.elapsed_seconds))))
-    table = f'<table style="border-collapse:collapse;margin:2px 0 6px">{_rows(pairs)}</table>'
+    table = table_html(pairs)
     parts = [header, table]
     if task.error_code or task.error_message:
         parts.append(
@@ -157,7 +176,7 @@ def task_html(
         if "<video" in block and in_vscode():
             block += vscode_note_html(lang)
         parts.append(f'<div style="margin-top:6px">{block}</div>')
-    return f'<div class="kitta-task" style="{_CARD}">{"".join(parts)}</div>'
+    return f'<div class="kitta-task" style="{CARD}">{"".join(parts)}</div>'
 
 
 def task_text(task: LipSyncTask) -> str:
@@ -192,7 +211,7 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
         body = f'<div style="color:#59636e">{esc(text("no_tasks", lang))}</div>'
     else:
         head = "".join(
-            f'<th style="text-align:left;{_CELL};border-bottom:1px solid #d0d7de">{esc(h)}</th>'
+            f'<th style="text-align:left;{CELL};border-bottom:1px solid #d0d7de">{esc(h)}</th>'
             for h in (
                 text("history_status", lang),
                 text("task", lang),
@@ -212,11 +231,11 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
                 else "—"
             )
             rows.append(
-                f"<tr><td style='{_CELL}'>{badge_html(task.status, lang)}</td>"
-                f"<td style='{_CELL}'><code>{esc(task.task_id)}</code></td>"
-                f"<td style='{_CELL}'>{esc(task.input_mode or '—')}</td>"
-                f"<td style='{_CELL}'>{esc(format_credits(task.credits_charged))}</td>"
-                f"<td style='{_CELL}'>{result}</td></tr>"
+                f"<tr><td style='{CELL}'>{badge_html(task.status, lang)}</td>"
+                f"<td style='{CELL}'><code>{esc(task.task_id)}</code></td>"
+                f"<td style='{CELL}'>{esc(task.input_mode or '—')}</td>"
+                f"<td style='{CELL}'>{esc(format_credits(task.credits_charged))}</td>"
+                f"<td style='{CELL}'>{result}</td></tr>"
             )
         body = (
             '<div style="overflow-x:auto"><table style="border-collapse:collapse">'
@@ -236,7 +255,7 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
         more=text("yes" if page.has_more else "no", lang),
     )
     return (
-        f'<div class="kitta-page" style="{_CARD}">{body}'
+        f'<div class="kitta-page" style="{CARD}">{body}'
         f'<div style="color:#59636e;font-size:12px;margin-top:6px">{esc(footer)}</div></div>'
     )
 
@@ -262,6 +281,6 @@ def notice_html(message: str, message_zh: str | None = None) -> str:
     """A highlighted notice (used to say that the sandbox is in use)."""
     extra = f"<br><span>{esc(message_zh)}</span>" if message_zh else ""
     return (
-        f'<div style="{_FONT};border-left:4px solid #d4a72c;background:#fff8e1;color:#5c4300;'
+        f'<div style="{FONT};border-left:4px solid #d4a72c;background:#fff8e1;color:#5c4300;'
         f'padding:6px 12px;border-radius:4px;font-size:13px">{esc(message)}{extra}</div>'
     )

@@ -1,22 +1,22 @@
 """`task.watch()`: a task view that updates itself in place until the task ends.
 
-It renders the snapshots of a `TaskFollower` (display/follow.py), which polls
-on the kernel's running loop, so the cell returns at once and the kernel
-stays free for other cells; without a running loop (a script) it polls on a
-private loop in a worker thread. In a notebook the final output is the
-static HTML of the finished task, so a saved notebook shows it. Outside a
-notebook it prints one short line per change instead of HTML.
+It renders the snapshots of a `TaskFollower` (`display.follow`), followed on
+the kernel's running loop, so the cell returns at once and the kernel stays
+free for other cells. The final output is the static HTML of the finished
+task, so a saved notebook shows it. In a plain script (no running loop) it
+follows to the end before it returns, printing one short line per change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable
+import threading
 from typing import TYPE_CHECKING, Any
 
+from .._text import clip
 from ..i18n import Lang, check_lang, text
-from . import background
-from .follow import FollowSnapshot, TaskFollower, async_client_for, follow
+from .follow import FollowSnapshot, TaskFollower, follow, running_loop, spawn
 from .html import format_seconds, task_html
 from .video import MAX_EMBED_BYTES, render_video
 
@@ -24,7 +24,11 @@ if TYPE_CHECKING:
     from ..models import LipSyncTask
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MAX_LINE_VALUE = 200
+
+
+def _plain(value: object) -> str:
+    """A server value made safe for a terminal: no control characters, bounded length."""
+    return _CONTROL.sub("?", clip(value, 200))
 
 
 class LiveTaskView:
@@ -54,13 +58,15 @@ class LiveTaskView:
             embed=embed,
             max_embed_bytes=max_embed_bytes,
         )
-        self._show, self.text_only = _sink(self._html, self._line)
+        self.text_only = _in_a_script()
         if self.text_only:
             self.follower.embed = False  # a printed line links the result, never inlines it
-        self.follower.subscribe(self._show)
-        self._runner: background.Background | None = None
+        self.follower.subscribe(self._print if self.text_only else self._display)
+        self._handle: Any = None
+        self._printed: tuple[str, str, bool] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._finished = threading.Event()
 
-    # --- public -------------------------------------------------------------
     @property
     def timeout(self) -> float:
         return self.follower.timeout
@@ -79,22 +85,22 @@ class LiveTaskView:
 
     @property
     def done(self) -> bool:
-        return self._runner is None or self._runner.done
+        return self._finished.is_set()
 
     def stop(self) -> None:
         """Stop polling; the view keeps its last state (the task runs on, on the server)."""
-        if self._runner is not None:
-            self._runner.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
     async def wait(self) -> LipSyncTask:
-        """Await the end of the live view (from any loop)."""
-        if self._runner is not None:
-            await self._runner.wait()
+        """Await the end of the live view."""
+        if self._task is not None:
+            await asyncio.gather(asyncio.shield(self._task), return_exceptions=True)
         return self.task
 
     def join(self, timeout: float | None = None) -> bool:
-        """Block until the view has finished (for scripts; not from the loop it runs on)."""
-        return self._runner is None or self._runner.join(timeout)
+        """Block until the view has finished (never from the loop it runs on)."""
+        return self._finished.wait(timeout)
 
     def _ipython_display_(self) -> None:
         """Shown already: a view returned as a cell's value adds no second output."""
@@ -106,7 +112,7 @@ class LiveTaskView:
             f"status={_plain(snap.status)!r}, phase={snap.phase!r})"
         )
 
-    # --- rendering ------------------------------------------------------------
+    # --- rendering ----------------------------------------------------------------------
     def _note(self, snap: FollowSnapshot) -> str | None:
         """The line under the task: what the view is doing, or why it stopped."""
         if snap.phase == "timed_out":
@@ -144,74 +150,52 @@ class LiveTaskView:
         if note:
             parts.append(_plain(note))
         if snap.phase == "finished" and self.task.failed:
-            error = self.task.error_code or self.task.error_message or ""
-            parts.append(_plain(error))
+            parts.append(_plain(self.task.error_code or self.task.error_message or ""))
         if snap.phase == "finished" and self.task.result_video_url:
             parts.append(_plain(self.task.result_video_url))
         return " · ".join(p for p in parts if p)
 
-    # --- running --------------------------------------------------------------
+    def _display(self, snap: FollowSnapshot) -> None:
+        """One output, updated in place; its last state is the finished task's static HTML."""
+        from IPython.display import display
+
+        bundle = {"text/html": self._html(snap), "text/plain": self._line(snap)}
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+    def _print(self, snap: FollowSnapshot) -> None:
+        if snap.active and snap.task.is_terminal:
+            return  # the line with the outcome comes when the follow ends
+        key = (snap.status, snap.phase, snap.retrying)
+        if key != self._printed:
+            self._printed = key
+            print(self._line(snap), flush=True)
+
     def _start(self) -> LiveTaskView:
-        follower = self.follower
-        owner = self.task._owner()  # a task without a client fails here, in the cell
-
-        async def run(private: bool) -> None:
-            async with async_client_for(owner, private) as client:
-                await follow(follower, client)
-
-        follower.begin()
-        self._runner = background.start(run, name=f"kitta-watch-{self.task.task_id}")
+        client = self.task._owner()  # a task without a client fails here, in the cell
+        if running_loop() is None:  # a script: follow to the end here, with the sync client
+            try:
+                asyncio.run(follow(self.follower, client.as_sync()))
+            finally:
+                self._finished.set()
+            return self
+        self.follower.begin()  # shown at once, before the cell returns
+        following = follow(self.follower, client.as_async())
+        self._task = spawn(following, name=f"kitta-watch-{self.task.task_id}")
+        self._task.add_done_callback(lambda _task: self._finished.set())
         return self
 
 
-def _plain(value: object) -> str:
-    """A server value made safe for a terminal: no control characters, bounded length."""
-    shown = _CONTROL.sub("?", "" if value is None else str(value))
-    return shown if len(shown) <= _MAX_LINE_VALUE else shown[:_MAX_LINE_VALUE] + "…"
-
-
-Sink = Callable[[FollowSnapshot], None]
-
-
-def _sink(
-    html_of: Callable[[FollowSnapshot], str], line_of: Callable[[FollowSnapshot], str]
-) -> tuple[Sink, bool]:
-    """Where snapshots go: one display updated in place in IPython, else printed lines
-    (then True: text only)."""
+def _in_a_script() -> bool:
+    """True without an IPython shell: IPython's own `display()` would then print the whole
+    bundle (with the base64 video), so the view prints one short line per change instead."""
     from IPython.core.display_functions import display as ipython_display
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.display import display
 
-    # IPython's own display() without a shell prints the whole bundle (with the base64
-    # video): a script gets one line per change instead.
-    if display is ipython_display and not InteractiveShell.initialized():
-        return _line_printer(line_of), True
-    handle: Any = None
-
-    def show(snap: FollowSnapshot) -> None:
-        nonlocal handle
-        bundle = {"text/html": html_of(snap), "text/plain": line_of(snap)}
-        if handle is None:
-            handle = display(bundle, raw=True, display_id=True)
-        else:
-            handle.update(bundle, raw=True)
-
-    return show, False
-
-
-def _line_printer(line_of: Callable[[FollowSnapshot], str]) -> Sink:
-    last: list[tuple[str, str, bool]] = []
-
-    def show(snap: FollowSnapshot) -> None:
-        if snap.active and snap.task.is_terminal:
-            return  # the line with the outcome comes when the follow ends
-        key = (snap.status, snap.phase, snap.retrying)
-        if last and last[0] == key:
-            return
-        last[:] = [key]
-        print(line_of(snap), flush=True)
-
-    return show
+    return display is ipython_display and not InteractiveShell.initialized()
 
 
 def watch_task(
@@ -223,7 +207,7 @@ def watch_task(
     lang: str = "en",
     max_embed_bytes: int = MAX_EMBED_BYTES,
 ) -> LiveTaskView:
-    """Display `task` and keep the display current until it finishes; returns at once."""
+    """Display `task` and keep the display current until it finishes (see `task.watch`)."""
     view = LiveTaskView(
         task,
         poll_interval=poll_interval,

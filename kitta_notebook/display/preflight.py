@@ -1,30 +1,160 @@
-"""A static view of a `Preflight`: one row per input, then the verdict and the estimate.
+"""The media check as a user reads it: the `Preflight` table, and the names of formats,
+sizes and findings in English or Chinese.
 
-Static HTML (inline CSS, no JavaScript) with a plain-text twin, like the task views,
-so a saved notebook shows the same table everywhere. Every value came from a user or
-a media host (file names, URLs, sniffed labels), so every value is escaped.
+The media core speaks English in its own terms (`ProbeResult`, the sentences of `judge`);
+this module shows them, so the panel and the `check()` table name a format, a size or a
+problem the same way. A message the table below does not know is shown as received.
+The table is static HTML (inline CSS, no script) with a plain-text twin; every value
+came from a user or a media host (file names, URLs, sniffed labels), so it is escaped.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .._text import clip
 from ..i18n import Lang, text
-from .html import _CARD, _CELL, esc
-from .media_text import format_label, human_size, media_message
+from .html import CARD, CELL, esc
 
 if TYPE_CHECKING:
-    from ..media import Preflight, ProbeResult
+    from ..media import Preflight, ProbeResult, Sniffed
 
-__all__ = ["preflight_html", "preflight_mimebundle", "preflight_text"]
+_KINDS_ZH = {"video": "视频", "audio": "音频", "image": "图片"}
+_DOCUMENTS_ZH = {
+    "HTML page": "HTML 网页",
+    "XML document": "XML 文档",
+    "JSON document": "JSON 文档",
+    "text file": "文本文件",
+    "file of unknown format": "未知格式的文件",
+    "file": "文件",
+}
+_REASONS_ZH = {
+    "timed out": "超时",
+    "DNS lookup failed": "域名解析失败",
+    "connection refused": "连接被拒绝",
+    "byte budget": "已达读取字节上限",
+    "deadline": "已达时间上限",
+}
+_WANTS_ZH = {"a video": "视频", "audio": "音频", "an image": "图片"}
 
+
+def human_size(size: int | None) -> str:
+    """Bytes as people read them: "812 B", "32.1 kB", "4.2 MB" (decimal units)."""
+    if size is None:
+        return "—"
+    if size < 1000:
+        return f"{size} B"
+    for unit, scale in (("kB", 1e3), ("MB", 1e6)):
+        if size < scale * 1000:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size / 1e9:.1f} GB"
+
+
+def _label_zh(label: str) -> str:
+    """An English format label ("MP4 video", "HTML page") in Chinese."""
+    if label in _DOCUMENTS_ZH:
+        return _DOCUMENTS_ZH[label]
+    found = re.fullmatch(r"(\S+) (video|audio|image)", label)
+    return f"{found[1]} {_KINDS_ZH[found[2]]}" if found else label
+
+
+def format_label(sniffed: Sniffed | None, lang: Lang) -> str:
+    """The short name of a sniffed format ("MP4 video" / "MP4 视频")."""
+    label = sniffed.label if sniffed is not None else "file of unknown format"
+    return _label_zh(label) if lang == "zh" else label
+
+
+def _reason(reason: str, lang: Lang) -> str:
+    if lang != "zh":
+        return reason
+    network = re.fullmatch(r"network error \((\w+)\)", reason)
+    if network:
+        return f"网络错误（{network[1]}）"
+    return _REASONS_ZH.get(reason, reason)
+
+
+def probe_summary(result: ProbeResult, lang: Lang, *, facts: bool = True) -> str:
+    """One line: "MP4 video · 12.0 s · 1280×720 · 4.1 MB" (the core's order, in `lang`);
+    without `facts`, the format and dimensions only (the preflight table's format column)."""
+    if result.uncertain:
+        return text("media_not_checked", lang, reason=_reason(result.uncertain, lang))
+    if result.status is not None and result.status >= 400:
+        return f"HTTP {result.status}"
+    parts = [format_label(result.sniffed, lang)]
+    if facts and result.duration is not None:
+        parts.append(f"{result.duration:.1f} s")
+    if result.dimensions:
+        parts.append(f"{result.dimensions[0]}×{result.dimensions[1]}")
+    if facts and result.size is not None:
+        parts.append(human_size(result.size))
+    return " · ".join(parts)
+
+
+# The media core's sentences (English) -> a label key; named groups are passed on,
+# `label`/`want`/`reason` translated first.
+_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), key)
+    for pattern, key in (
+        (r"It could not be checked from this machine \((?P<reason>.+)\)\.", "media_uncertain"),
+        (r"It is an empty file\.", "media_empty"),
+        (r"The media host answered HTTP (?P<status>\d+); it may be", "media_http_5xx"),
+        (r"The media host answered HTTP (?P<status>\d+), so", "media_http_4xx"),
+        (r"It could not be checked: reading stopped \((?P<reason>.+)\)\.", "media_stopped"),
+        (r"It could not be fully checked: reading stopped \((?P<reason>.+)\)\.", "media_partial"),
+        (r"It is in a format no decoder knows, not (?P<want>.+)\.", "media_unknown_format"),
+        (r"It looks like (?P<ext>\S+) but cannot be read as one\.", "media_undecodable"),
+        (r"It is an image \((?P<label>.+)\), not a video", "media_image_not_video"),
+        (r"It is audio only \((?P<label>.+)\), not a video\.", "media_audio_not_video"),
+        (r"It is an image \((?P<label>.+)\), not audio\.", "media_image_not_audio"),
+        (r"It has no audio stream \((?P<label>.+)\)\.", "media_no_audio"),
+        (r"Its duration was not measured \((?P<label>.+)\)\.", "media_no_duration"),
+        (r"It has zero duration\.", "media_zero_duration"),
+        (r"It is an? (?P<label>.+), not (?P<want>a video|audio|an image)\.", "media_wrong_kind"),
+        (
+            r"The audio \((?P<audio>[\d.]+) s\) is much longer than the video "
+            r"\((?P<video>[\d.]+) s\)",
+            "media_audio_longer",
+        ),
+        (
+            r"The audio \((?P<audio>[\d.]+) s\) is much shorter than the video "
+            r"\((?P<video>[\d.]+) s\)",
+            "media_audio_shorter",
+        ),
+        (r"checked from this machine: the service fetches", "media_from_here"),
+        (r"price unknown: the server publishes no price", "media_price_unknown"),
+        (r"duration unknown: give duration_seconds", "media_duration_unknown"),
+        (r"This is a local file, and no media store is set up\.", "media_no_store"),
+    )
+)
+
+
+def media_message(message: str, lang: Lang) -> str:
+    """A problem or warning of the media check, in `lang` (unknown ones as received)."""
+    if lang == "en":
+        return message
+    for pattern, key in _MESSAGES:
+        found = pattern.match(message)
+        if not found:
+            continue
+        values = found.groupdict()
+        if "label" in values:
+            values["label"] = _label_zh(values["label"])
+        if "want" in values:
+            values["want"] = _WANTS_ZH.get(values["want"], values["want"])
+        if "reason" in values:
+            values["reason"] = _reason(values["reason"], lang)
+        return text(key, lang, **values)
+    return message
+
+
+# --- the preflight table ------------------------------------------------------------
 _PROBLEM = "color:#b42318"
 _WARNING = "color:#7a4d00"
-_HEAD = f"text-align:left;{_CELL};border-bottom:1px solid #d0d7de;white-space:nowrap"
+_HEAD = f"text-align:left;{CELL};border-bottom:1px solid #d0d7de;white-space:nowrap"
 # A value cell never breaks inside a word ("169.5 kB", "MP4 video"); a source (a URL, a
 # file name) breaks after a slash only (the card scrolls sideways past a longer name).
-_FACT = f"{_CELL};white-space:nowrap"
+_FACT = f"{CELL};white-space:nowrap"
 
 
 def _breakable(source: str) -> str:
@@ -35,29 +165,12 @@ def _breakable(source: str) -> str:
     )
 
 
-def _format(result: ProbeResult, lang: Lang = "en") -> str:
-    if result.uncertain:
-        return text("media_not_checked", lang, reason=result.uncertain)
-    if result.status is not None and result.status >= 400:
-        return f"HTTP {result.status}"
-    label = format_label(result.sniffed, lang)
-    if result.dimensions:
-        label += f" · {result.dimensions[0]}×{result.dimensions[1]}"
-    return label
-
-
-def _duration(result: ProbeResult) -> str:
-    seconds = result.duration
+def _seconds_text(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds:.2f} s"
 
 
-def _size(result: ProbeResult) -> str:
-    return human_size(result.size)
-
-
 def _seconds(preflight: Preflight, lang: Lang) -> str:
-    seconds = preflight.duration_seconds
-    shown = "—" if seconds is None else f"{seconds:.2f} s"
+    shown = _seconds_text(preflight.duration_seconds)
     if preflight.duration_from_probe:
         shown += f" ({text('preflight_from_probe', lang)})"
     return shown
@@ -118,19 +231,19 @@ def preflight_html(preflight: Preflight, *, lang: Lang = "en") -> str:
         rows.append(
             f'<tr class="kitta-preflight-row" data-field="{esc(row["field"])}" '
             f'data-verdict="{verdict}">'
-            f'<td style="{_CELL}"><code>{esc(row["field"])}</code></td>'
-            f'<td style="{_CELL}">{_breakable(row["input"])}</td>'
-            f'<td style="{_FACT}">{esc(_format(result, lang))}</td>'
-            f'<td style="{_FACT}">{esc(_duration(result))}</td>'
-            f'<td style="{_FACT}">{esc(_size(result))}</td>'
-            f'<td style="{_CELL};min-width:12em">'
+            f'<td style="{CELL}"><code>{esc(row["field"])}</code></td>'
+            f'<td style="{CELL}">{_breakable(row["input"])}</td>'
+            f'<td style="{_FACT}">{esc(probe_summary(result, lang, facts=False))}</td>'
+            f'<td style="{_FACT}">{esc(_seconds_text(result.duration))}</td>'
+            f'<td style="{_FACT}">{esc(human_size(result.size))}</td>'
+            f'<td style="{CELL};min-width:12em">'
             f"{_notes_html(row['problems'], row['warnings'], lang)}</td></tr>"
         )
     problems, warnings = _general(preflight)
     general = _notes_html(problems, warnings, lang) if problems or warnings else ""
     color = "#b42318" if not preflight.ok else ("#7a4d00" if preflight.warnings else "#17622d")
     return (
-        f'<div class="kitta-preflight" data-ok="{str(preflight.ok).lower()}" style="{_CARD}">'
+        f'<div class="kitta-preflight" data-ok="{str(preflight.ok).lower()}" style="{CARD}">'
         f'<div style="font-weight:600;margin-bottom:4px">{esc(text("preflight_title", lang))}'
         "</div>"
         '<div style="overflow-x:auto"><table style="border-collapse:collapse">'
@@ -147,9 +260,10 @@ def preflight_text(preflight: Preflight) -> str:
     """The same facts as plain text (terminals, and frontends that strip HTML)."""
     lines = [f"Preflight: {_verdict(preflight, 'en')}"]
     for row, result in zip(preflight.rows(), preflight.inputs.values(), strict=True):
+        kind = probe_summary(result, "en", facts=False)
         lines.append(
-            f"  {clip(row['field'], 40)}: {clip(row['input'], 300)} | {_format(result)} | "
-            f"{_duration(result)} | {_size(result)}"
+            f"  {clip(row['field'], 40)}: {clip(row['input'], 300)} | {kind} | "
+            f"{_seconds_text(result.duration)} | {human_size(result.size)}"
         )
         lines += [f"    problem: {clip(m, 500)}" for m in row["problems"]]
         lines += [f"    warning: {clip(m, 500)}" for m in row["warnings"]]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from .. import _bridge
-from .._fetch import Fetched, FetchLimits, fetch
+from .._fetch import FetchLimits, fetch
 from .._kept import keep_bytes, kept_path
 from ..errors import DownloadError, KittaError
 from ..i18n import Lang, text
@@ -123,55 +123,43 @@ def kept_bytes(task: LipSyncTask, max_bytes: int) -> bytes | None:
         return None
 
 
-def _keep(task: LipSyncTask, data: bytes) -> None:
-    if task._client is None:
-        return
-    with contextlib.suppress(OSError, KittaError):  # keeping is a convenience
-        keep_bytes(task._client, task, data)
-
-
-def _settle(task: LipSyncTask, url: str, fetched: Fetched) -> Embedded:
-    data = fetched.data or b""
-    remember_bytes(url, data)
-    _keep(task, data)
-    return data, None
-
-
 def fetch_for_embed(
-    task: LipSyncTask, url: str, max_bytes: int, budget: float = EMBED_BUDGET_SECONDS
+    task: LipSyncTask,
+    url: str,
+    max_bytes: int,
+    budget: float = EMBED_BUDGET_SECONDS,
+    *,
+    result: bool = True,
 ) -> Embedded:
     """(bytes, None), or (None, reason): too large, expired, slow or unreachable.
 
-    The kept copy wins (no network); otherwise the fetch gets `budget` seconds.
+    For the task's `result`, the kept copy wins (no network) and a fetched one is
+    kept; other media (a compare's input, image or video) are only fetched.
+    The fetch gets `budget` seconds.
     """
-    data = kept_bytes(task, max_bytes) or cached_bytes(url)
+    data = (kept_bytes(task, max_bytes) if result else None) or cached_bytes(url)
     if data is not None:
-        return data, None
+        return (data, None) if len(data) <= max_bytes else (None, "too large")
     try:
         limits = FetchLimits(deadline=budget, max_bytes=max_bytes)
-        fetched = fetch(url, limits)
+        fetched = fetch(url, limits, expect="video" if result else "any")
     except DownloadError as exc:
         return None, _problem(exc)
     except Exception as exc:  # a display must never raise
         return None, type(exc).__name__
-    return _settle(task, url, fetched)
+    data = fetched.data or b""
+    remember_bytes(url, data)
+    if result and task._client is not None:
+        with contextlib.suppress(OSError, KittaError):  # keeping is a convenience
+            keep_bytes(task._client, task, data)
+    return data, None
 
 
 async def async_fetch_for_embed(
     task: LipSyncTask, url: str, max_bytes: int, deadline: float = ASYNC_EMBED_DEADLINE
 ) -> Embedded:
-    """`fetch_for_embed` on the running event loop."""
-    data = kept_bytes(task, max_bytes) or cached_bytes(url)
-    if data is not None:
-        return data, None
-    try:
-        limits = FetchLimits(deadline=deadline, max_bytes=max_bytes)
-        fetched = await _bridge.run_sync(fetch, url, limits)
-    except DownloadError as exc:
-        return None, _problem(exc)
-    except Exception as exc:
-        return None, type(exc).__name__
-    return _settle(task, url, fetched)
+    """`fetch_for_embed` on a worker thread, so the kernel's loop stays free meanwhile."""
+    return await _bridge.run_sync(fetch_for_embed, task, url, max_bytes, deadline)
 
 
 _VIDEO_STYLE = "max-width:100%;width:480px;border-radius:6px;background:#000;display:block"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from .. import _bridge, _core, _hooks, _responses
+from .. import _bridge, _core, _responses
 from ..errors import JournalError, KittaError, NotFoundError
 from ..models import LipSyncTask, TaskStatus
 from ..validation import validate_list_params
@@ -446,8 +446,9 @@ class History:
             summary = journal.summary()
         except KittaError as exc:
             return {"text/plain": f"History unavailable: {exc}"}
-        # The views are installed by the package (`_hooks`), never imported from here.
-        return _hooks.views().history_mimebundle(entries, summary)
+        from ..display.history_html import history_mimebundle  # imported when shown
+
+        return history_mimebundle(entries, summary)
 
 
 def _server_date(header: str | None) -> float | None:

@@ -174,10 +174,10 @@ class Preflight:
             raise ValidationError(self.problems)
 
     def _repr_mimebundle_(self, **_kwargs: Any) -> dict[str, str]:
-        """A table in a notebook; the view is installed by the package, never imported here."""
-        from .. import _hooks
+        """A table in a notebook (the view is imported when shown: see `.importlinter`)."""
+        from ..display.preflight import preflight_mimebundle
 
-        return _hooks.views().preflight_mimebundle(self)
+        return preflight_mimebundle(self)
 
     def __str__(self) -> str:
         """The readable text of the check (what `print(preflight)` shows)."""

@@ -2,28 +2,24 @@
 
 Imported lazily by `kitta_notebook` (ipywidgets loads only when a panel is
 used). The widgets are views over the client's task objects: they call the
-client and never speak HTTP themselves.
+client's public API and never speak HTTP themselves.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .card import TaskCard
+from .card import StatusIndicator, TaskCard
 from .form import LipSyncForm
 from .panel import LipSyncPanel
-from .status import StatusIndicator
 
 __all__ = ["HistoryBrowser", "LipSyncForm", "LipSyncPanel", "StatusIndicator", "TaskCard"]
 
-# Other views in this folder load on first use, so a panel never pays for them.
-_LAZY = {"HistoryBrowser": ".history"}
-
 
 def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
+    """The history browser loads on first use, so a panel never pays for it."""
+    if name != "HistoryBrowser":
         raise AttributeError(f"module 'kitta_notebook.widgets' has no attribute {name!r}")
-    import importlib
+    from .history import HistoryBrowser
 
-    return getattr(importlib.import_module(module_name, __name__), name)
+    return HistoryBrowser

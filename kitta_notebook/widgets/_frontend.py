@@ -1,4 +1,5 @@
-"""Where widgets can render, and the static snapshot shown when they cannot.
+"""What every widget shares: where it can render, the static snapshot shown where it
+cannot, and how its background work is started on the kernel's loop.
 
 A widget needs a kernel that talks to a frontend over comms. In a plain
 script or a text console (IPython without a kernel) ipywidgets still builds
@@ -21,13 +22,53 @@ output's one-line text both show.
 
 from __future__ import annotations
 
+import asyncio
+import html as html_lib
 import sys
 import uuid
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from ..errors import WidgetsUnavailableError
+from ..display.follow import running_loop, settle, spawn
+from ..errors import NoEventLoopError, WidgetsUnavailableError
+
+T = TypeVar("T")
+# The loop helpers are re-exported: the widget modules reach the kernel's loop through here.
+__all__ = [
+    "Snapshot",
+    "button",
+    "display_widget",
+    "esc",
+    "in_colab",
+    "require_widget_frontend",
+    "running_loop",
+    "settle",
+    "show",
+    "spawn",
+    "start",
+    "widget_frontend_available",
+]
+
+
+def esc(value: object) -> str:
+    """A value from a user, a server or a media host, escaped for HTML (None: empty)."""
+    return html_lib.escape("" if value is None else str(value), quote=True)
+
+
+def start(
+    work: Coroutine[Any, Any, T], tasks: set[asyncio.Task[Any]], name: str | None = None
+) -> asyncio.Task[T] | None:
+    """Run `work` on the kernel's loop, held in `tasks` (which the view awaits in
+    `settle()`) until it ends; None outside a running loop (a plain script)."""
+    try:
+        task = spawn(work, name=name)
+    except NoEventLoopError:
+        return None
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task
 
 
 def widget_frontend_available() -> bool:
@@ -51,6 +92,24 @@ def require_widget_frontend(widget: str, instead: str) -> None:
 def in_colab() -> bool:
     """Colab draws every output in its own frame: a style in one cannot hide another."""
     return "google.colab" in sys.modules
+
+
+def button(
+    description: str, icon: str, css_class: str, on_click: Any, **layout: Any
+) -> widgets.Button:
+    """A button with its own layout (`layout` overrides width "auto") and a CSS class."""
+    view = widgets.Button(
+        description=description, icon=icon, layout=widgets.Layout(**{"width": "auto", **layout})
+    )
+    view.on_click(on_click)
+    view.add_class(css_class)
+    return view
+
+
+def show(view: widgets.HTML, value: str) -> None:
+    """Set an HTML widget's content; an empty one takes no room."""
+    view.value = value
+    view.layout.display = None if value else "none"
 
 
 class Snapshot:

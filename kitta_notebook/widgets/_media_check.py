@@ -1,20 +1,23 @@
 """The panel's media check: each medium probed as soon as it is given, then judged together.
 
-Not a view. One field is probed at a time (debounced, on the kernel's loop, through the
+One field is probed at a time (debounced, on the kernel's loop, through the
 client's own prober, so its per-URL cache serves the create that follows); the
 results of all fields are then judged together by `build_preflight`, the same rules a
 create applies, which gives the problems, the warnings and the duration to fill in.
+`media_note_html` is what the form shows under each field.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import _bridge
+from .. import _bridge, _inputs  # private: LOCAL_STAND_IN, until the media layer offers it
+from ..display.preflight import media_message, probe_summary
 from ..errors import ValidationError
+from ..i18n import Lang, text
 from ..media import (
     LocalBlob,
     Preflight,
@@ -27,12 +30,17 @@ from ..media import (
 )
 from ..price import price_for
 from ..server_info import ServerInfo
-from . import _async
+from ..validation import DEFAULT_MODEL
+from ._frontend import esc, start
+from ._messages import WARNING_STYLE
 
 if TYPE_CHECKING:
-    from .._client import KittaClient as ClientBase
+    from .. import AsyncKittaClient, KittaClient
+    from .form import LipSyncForm
 
 MediaValue = str | LocalBlob
+# The host a local medium stands in as while the form checks it like the client does.
+LOCAL_STAND_IN = _inputs.LOCAL_STAND_IN
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class MediaChecks:
 
     def __init__(
         self,
-        client: ClientBase,
+        client: KittaClient | AsyncKittaClient,
         *,
         delay: float,
         tasks: set[asyncio.Task[Any]],
@@ -71,6 +79,12 @@ class MediaChecks:
         self.probed: dict[str, Probed] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.store_problems: dict[str, str] = {}
+
+    @property
+    def _config(self) -> Any:
+        # private: the one reach into the client's settings (its prober, store, price
+        # rules), until the media layer makes them public.
+        return self.client._config
 
     @property
     def checking(self) -> set[str]:
@@ -91,14 +105,9 @@ class MediaChecks:
         if value is None or known is not None:
             self.on_update()
             return
-        try:
-            task = _async.spawn(self._probe(name, value), name=f"kitta-panel-probe-{name}")
-        except _async.NoEventLoopError:
-            self.on_update()
-            return  # outside a kernel: the create's own preflight still runs
-        self.pending[name] = task
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task = start(self._probe(name, value), self.tasks, f"kitta-panel-probe-{name}")
+        if task is not None:  # outside a kernel: the create's own preflight still runs
+            self.pending[name] = task
         self.on_update()
 
     async def _probe(self, name: str, value: MediaValue) -> None:
@@ -110,7 +119,7 @@ class MediaChecks:
                 source = await asyncio.to_thread(to_blob, value, field=name)
             except ValidationError:
                 source = value  # unreadable now: the create will say why
-        result = await _bridge.run_sync(prober_for(self.client).probe, source)
+        result = await _bridge.run_sync(prober_for(self.client.as_sync()).probe, source)
         self.probed[name] = Probed(value, result)
         if self.pending.get(name) is asyncio.current_task():
             del self.pending[name]  # done: no longer "checking" in the update below
@@ -121,9 +130,37 @@ class MediaChecks:
         if not self.client.is_official:
             return  # a sandbox publishes to its own store; other servers are told by create
         try:
-            resolve_store(self.client._config.media_store, field=name)
+            resolve_store(self._config.media_store, field=name)
         except ValidationError as error:
             self.store_problems[name] = error.fields.get(name) or str(error)
+
+    def field_changed(self, form: LipSyncForm, name: str) -> None:
+        """Check a media field's new value; a URL the form refuses is not probed."""
+        value = form.media_value(name)
+        checkable = isinstance(value, LocalBlob) or (
+            isinstance(value, str) and name not in form.problems()
+        )
+        self.request(name, value if checkable else None)
+
+    def show(self, form: LipSyncForm, server: ServerInfo, lang: Lang) -> Preflight:
+        """Judge the form's media, show the result under each field and fill the duration."""
+        fields = form.media_values()
+        model = str(form.model.value or DEFAULT_MODEL)
+        checked = self.preflight(dict(fields), server, model)
+        checking = self.checking
+        for name in form.notes:
+            form.show_check(name, media_note_html(name, fields, checked, checking, lang))
+        # The duration follows the current audio (unless typed): its probe, else what the
+        # server says of its sample; none for a bad audio, kept only while a check runs.
+        if checked.duration_from_probe:
+            form.offer_duration(checked.duration_seconds)
+        else:
+            audio = fields.get("audio_url")
+            samples = server.samples.values()
+            known = next((s.duration_seconds for s in samples if s.url == audio), None)
+            if known is not None or "audio_url" not in checking:
+                form.offer_duration(known)
+        return checked
 
     def preflight(self, fields: dict[str, object], server: ServerInfo, model: str) -> Preflight:
         """Judge the probed fields among `fields` (the form's current media) together."""
@@ -140,3 +177,42 @@ class MediaChecks:
                 (name, message) for name, message in self.store_problems.items() if name in fields
             ],
         )
+
+
+def media_note_html(
+    name: str,
+    fields: Mapping[str, Any],
+    checked: Preflight,
+    checking: set[str],
+    lang: Lang,
+) -> str:
+    """What the media check says about one field: the file, its facts, problems, warnings."""
+    value = fields.get(name)
+    if value is None:
+        return ""
+    head = text("panel_file_chosen", lang, name=value.name) if isinstance(value, LocalBlob) else ""
+    probed = checked.inputs.get(name)
+    if name in checking:
+        facts = text("panel_checking", lang)
+    else:
+        facts = probe_summary(probed, lang) if probed is not None else ""
+    summary = " · ".join(part for part in (head, facts) if part)
+    lines: list[str] = []
+    if summary:
+        lines.append(
+            f'<span class="kitta-media-facts" data-field="{esc(name)}" '
+            f'style="color:#59636e">{esc(summary)}</span>'
+        )
+    lines += [
+        f'<span class="kitta-media-problem" style="color:#b42318">'
+        f"✕ {esc(media_message(m, lang))}</span>"
+        for field, m in checked.problems
+        if field == name
+    ]
+    lines += [
+        f'<span class="kitta-media-warning" style="{WARNING_STYLE}">'
+        f"⚠ {esc(media_message(m, lang))}</span>"
+        for field, m in checked.warnings
+        if field == name
+    ]
+    return f'<div style="font-size:12px">{"<br>".join(lines)}</div>' if lines else ""

@@ -1,16 +1,18 @@
-"""Readable, translated messages for errors and validation problems.
+"""What the panel says: errors, validation problems, the estimate and the balance.
 
 A panel must never show a traceback: every exception becomes one or two
 sentences from the i18n table plus, where the server sent one, its own
-message and request id (plain text; the views escape it).
+message and request id. The sentences are plain text; the HTML snippets at
+the end escape every value they show.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..display.preflight import media_message
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -21,6 +23,7 @@ from ..errors import (
     ValidationError,
 )
 from ..i18n import Lang, text
+from ._frontend import esc
 
 _STATUS_KEYS = {401: "err_401", 404: "err_404", 429: "err_429"}
 # A 401 says which token to check: the one from the environment, token= or the token field.
@@ -94,7 +97,7 @@ def _client_error(
     """One sentence for a 4xx."""
     if status == 402:
         if balance is not None:
-            return text("err_402_balance", lang, balance=_number(balance))
+            return text("err_402_balance", lang, balance=number(balance))
         return text("err_402", lang)
     if status == 403:
         return text("err_403_model", lang, model=model) if model else text("err_403", lang)
@@ -114,7 +117,7 @@ def _sentence_part(message: str) -> str:
     return clean[:300]
 
 
-def _number(value: object) -> str:
+def number(value: object) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
@@ -139,6 +142,21 @@ def find_balance(body: Mapping[str, Any]) -> int | float | None:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return value
     return None
+
+
+def allowed_models(models: Sequence[str], usage: Mapping[str, Any]) -> tuple[str, ...]:
+    """`models` minus those the usage body marks `allowed: false` (all of them if it says
+    none): picking a refused model could only end in a 403."""
+    listed = usage.get("models")
+    if not isinstance(listed, Mapping):
+        return tuple(models)
+    refused = {
+        name
+        for name, facts in listed.items()
+        if isinstance(facts, Mapping) and facts.get("allowed") is False
+    }
+    kept = tuple(m for m in models if m not in refused)
+    return kept or tuple(models)
 
 
 # The core's validation sentences (English) -> the translated key, with the values
@@ -181,3 +199,56 @@ def field_message(message: str, lang: Lang) -> str:
         if found:
             return text(key, lang, **found.groupdict())
     return message
+
+
+# --- the panel's lines: banner, estimate, balance -------------------------------------------
+_BANNER_COLORS = {
+    "info": ("#0b4f8a", "#dcecfb"),
+    "success": ("#17622d", "#dcf5e3"),
+    "error": ("#7a1111", "#fde2e2"),
+    "warning": ("#5c4300", "#fff8e1"),
+}
+WARNING_STYLE = "color:#7a4d00"
+
+
+def banner_html(message: str, kind: str) -> str:
+    color, background = _BANNER_COLORS.get(kind, _BANNER_COLORS["info"])
+    return (
+        f'<div class="kitta-message" data-kind="{esc(kind)}" style="color:{color};'
+        f'background:{background};border-radius:6px;padding:6px 10px;margin:4px 0">'
+        f"{esc(message)}</div>"
+    )
+
+
+def over_balance(credits: int | None, balance: float | None, lang: Lang) -> str:
+    """The warning for an estimate above the account's balance ("" when it is not)."""
+    if credits is None or balance is None or credits <= balance:
+        return ""
+    return text("panel_over_balance", lang, credits=f"{credits:,}", balance=number(balance))
+
+
+def estimate_sentence(
+    rate: float | None, credits: int | None, model: str, seconds: float | None, lang: Lang
+) -> str:
+    """What the task will cost where the server publishes a price; never a guess."""
+    if rate is None:
+        return text("panel_estimate_unknown", lang)
+    if credits is None or seconds is None:
+        return text("panel_estimate_need_duration", lang, rate=f"{rate:g}")
+    return text("panel_estimate", lang, credits=f"{credits:,}", model=model, seconds=f"{seconds:g}")
+
+
+def estimate_html(message: str, balance_warning: str, general: list[str], lang: Lang) -> str:
+    """The estimate line, then the balance warning and the media warnings of no one field."""
+    warning = (
+        f'<div class="kitta-balance-warning" style="{WARNING_STYLE}">⚠ {esc(balance_warning)}</div>'
+        if balance_warning
+        else ""
+    )
+    notes = "".join(
+        f'<div style="{WARNING_STYLE}">⚠ {esc(media_message(m, lang))}</div>' for m in general
+    )
+    return (
+        '<div style="color:#59636e;font-size:12px;margin:2px 0 0 150px">'
+        f"{esc(message)}{warning}{notes}</div>"
+    )

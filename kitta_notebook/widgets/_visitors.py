@@ -33,13 +33,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import ipywidgets as widgets
+from traitlets import Unicode
+
 from ..errors import APIStatusError, AuthenticationError, ValidationError
 from ..i18n import Lang, text
 from ..server_info import ServerInfo
 
 if TYPE_CHECKING:
-    from .._client import KittaClient as ClientBase
+    from .. import AsyncKittaClient, KittaClient
     from ..models import LipSyncTask
+
+    Client = KittaClient | AsyncKittaClient
 
 SHARE_TOKEN_ENV = "KITTA_SHARE_SERVER_TOKEN"
 SHARED_APP_ENV = "KITTA_SHARED_APP"
@@ -54,6 +59,12 @@ Mode = Literal["private", "own_token", "capped"]
 _YES = {"1", "true", "yes", "on"}
 
 
+class SecretInput(widgets.Password):  # type: ignore[misc]
+    """A password field whose value the kernel never echoes back to the browser."""
+
+    value = Unicode("", help="String value").tag(sync=True, echo_update=False)
+
+
 def app_server(environ: Mapping[str, str] | None = None) -> str | None:
     """Which app server serves this kernel to others: "voila", "declared" or None."""
     env = os.environ if environ is None else environ
@@ -64,6 +75,11 @@ def app_server(environ: Mapping[str, str] | None = None) -> str | None:
     if env.get(SHARED_APP_ENV, "").strip().lower() in _YES:
         return "declared"
     return None
+
+
+def in_voila() -> bool:
+    """True inside a Voila kernel: its visitors cannot reach the kernel's disk."""
+    return app_server() == "voila"
 
 
 def _number_setting(name: str, value: object, default: float, environ: Mapping[str, str]) -> float:
@@ -156,7 +172,7 @@ class VisitorPlan:
     """What a panel does about visitors: its `mode`, the client it uses, the budget."""
 
     mode: Mode
-    client: ClientBase
+    client: Client
     server: str | None = None
     budget: VisitorBudget | None = None
 
@@ -218,7 +234,7 @@ class VisitorPlan:
         try:
             await self.client.as_async().usage()
         except AuthenticationError:
-            forget_token(self.client)
+            self.client = token_free_client(self.client)  # the panel asks again
             return True
         except Exception:  # the usage route may be missing or down: the create will tell
             return False
@@ -239,14 +255,15 @@ def session_budget(max_credits: float, submits_per_minute: float) -> VisitorBudg
         return budget
 
 
-def token_free_client(client: ClientBase) -> ClientBase:
+def token_free_client(client: Client) -> Client:
     """A client like `client` (same API origin and settings) that holds no token."""
+    # private: the client's settings, until the client can copy itself without its token.
     config = dataclasses.replace(client._config, token=None, prober=None, _header_cache={})
     return type(client)(_config=config)
 
 
 def plan_visitors(
-    client: ClientBase,
+    client: Client,
     *,
     in_process_sandbox: bool,
     share_server_token: bool | None = None,
@@ -268,8 +285,3 @@ def plan_visitors(
     cap = _number_setting(MAX_CREDITS_ENV, max_credits, DEFAULT_MAX_CREDITS, env)
     rate = _number_setting(SUBMITS_ENV, None, DEFAULT_SUBMITS_PER_MINUTE, env)
     return VisitorPlan("capped", client, server, session_budget(cap, rate))
-
-
-def forget_token(client: ClientBase) -> None:
-    """Drop a visitor's token the service refused, so the panel asks again."""
-    client._config.token = None

@@ -4,22 +4,24 @@ The card renders the snapshots of a `TaskFollower` (display/follow.py), which
 follows the task on the kernel's loop, so the notebook stays usable while it
 runs. Everything shown is read from the `LipSyncTask` object and the
 snapshot; the only I/O is through the client (polling, fetching the result
-bytes without the token, saving the file).
+bytes without the token, saving the file). In Voila the save hands the bytes
+to the visitor's browser instead of the kernel's disk (`offer_browser_save`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
+import base64
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from ..display import background
+from .._written import result_suffix, safe_stem  # private: until a public result name
 from ..display.follow import FollowSnapshot, TaskFollower, follow
 from ..display.html import (
+    badge_html,
     format_credits,
     format_seconds,
     in_vscode,
@@ -27,25 +29,101 @@ from ..display.html import (
     task_text,
     vscode_note_html,
 )
-from ..display.video import MAX_EMBED_BYTES, VideoPlan, plan_video, render_video
+from ..display.video import (
+    MAX_EMBED_BYTES,
+    VideoPlan,
+    async_fetch_for_embed,
+    plan_video,
+    render_video,
+)
 from ..errors import NoEventLoopError
 from ..i18n import Lang, text
-from ._frontend import Snapshot, display_widget
+from ._frontend import Snapshot, button, display_widget, esc, settle, show, spawn, start
 from ._messages import describe_error
-from .status import StatusIndicator
 
 if TYPE_CHECKING:
-    from .._client import AsyncKittaClient
+    from .. import AsyncKittaClient
     from ..models import LipSyncTask
 
 # Generous: real renders can take minutes; the task keeps running after it anyway.
 DEFAULT_CARD_TIMEOUT = 1800.0
 _TICK_SECONDS = 1.0
 _VIDEO_FORMATS = {".mp4": "mp4", ".webm": "webm", ".mov": "mp4", ".m4v": "mp4"}
+# Base64 grows a file by a third and travels through the widget's state.
+MAX_BROWSER_SAVE_BYTES = 24 * 1024 * 1024
 
 
-def _esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+# Position of each documented status on the step bar (of 3).
+_STEPS = {"pending": 1, "processing": 2, "succeeded": 3, "failed": 3}
+_BAR_STYLES = {"pending": "", "processing": "info", "succeeded": "success", "failed": "danger"}
+
+# A CSS-only spinner: it turns in the browser without any message from the kernel.
+_SPINNER = (
+    "<style>@keyframes kitta-spin{to{transform:rotate(360deg)}}</style>"
+    '<span class="kitta-spinner" title="working" style="display:inline-block;width:12px;'
+    "height:12px;border:2px solid #9cc3ea;border-top-color:#0b4f8a;border-radius:50%;"
+    'animation:kitta-spin .8s linear infinite"></span>'
+)
+
+
+class StatusIndicator:
+    """Badge + spinner + progress steps + elapsed time + status text, for one task."""
+
+    def __init__(self, lang: Lang = "en") -> None:
+        self.lang = lang
+        self.status = "unknown"
+        self.status_text = ""
+        self.note: str | None = None
+        self.elapsed_seconds: float | None = None
+        self.spinning = False
+        self.badge = widgets.HTML(layout=widgets.Layout(margin="0 6px 0 0"))
+        self.spinner = widgets.HTML(layout=widgets.Layout(margin="0 4px 0 0", width="16px"))
+        self.progress = widgets.IntProgress(
+            value=0, min=0, max=3, layout=widgets.Layout(width="90px", margin="0 4px")
+        )
+        self.elapsed = widgets.Label(layout=widgets.Layout(margin="0 6px 0 0", min_width="60px"))
+        self.label = widgets.HTML(layout=widgets.Layout(margin="0"))
+        self.widget = widgets.HBox(
+            [self.badge, self.spinner, self.progress, self.elapsed, self.label],
+            layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
+        )
+        self.widget.add_class("kitta-status")
+
+    def show(
+        self,
+        status: object,
+        *,
+        elapsed: float | None = None,
+        note: str | None = None,
+        active: bool | None = None,
+    ) -> None:
+        """Render a status. `active` (default: not finished) turns the spinner on."""
+        key = str(status) if status is not None else "unknown"
+        known = key in _STEPS
+        finished = key in ("succeeded", "failed")
+        self.status = key
+        self.note = note
+        self.spinning = (not finished) if active is None else active
+        self.elapsed_seconds = elapsed
+        summary = text(f"card_status_{key}" if known else "card_status_unknown", self.lang)
+        self.status_text = f"{summary} · {note}" if note else summary
+        self.badge.value = badge_html(status, self.lang)
+        self.spinner.value = _SPINNER if self.spinning else ""
+        self.progress.value = _STEPS.get(key, 1)
+        self.progress.bar_style = _BAR_STYLES.get(key, "warning")
+        self.elapsed.value = format_seconds(elapsed) if elapsed is not None else ""
+        self.label.value = (
+            f'<span class="kitta-status-text" data-status="{esc(key)}">'
+            f"{esc(self.status_text)}</span>"
+        )
+
+    def tick(self, elapsed: float) -> None:
+        """Update only the elapsed time (called every second while the task runs)."""
+        self.elapsed_seconds = elapsed
+        self.elapsed.value = format_seconds(elapsed)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
 
 
 class TaskCard:
@@ -102,20 +180,10 @@ class TaskCard:
         self.details = widgets.HTML()
         self.error = widgets.HTML(layout=widgets.Layout(display="none"))
         self.video_box = widgets.VBox(layout=widgets.Layout(margin="4px 0 0 0"))
-        self.save_button = widgets.Button(
-            description=text("card_save", lang),
-            icon="download",
-            layout=widgets.Layout(display="none", width="auto", margin="2px 8px 2px 0"),
+        self.save_button = self._button("card_save", "download", "kitta-save", self._on_save)
+        self.check_button = self._button(
+            "card_check_again", "refresh", "kitta-check-again", self._on_check_again
         )
-        self.save_button.on_click(self._on_save)
-        self.check_button = widgets.Button(
-            description=text("card_check_again", lang),
-            icon="refresh",
-            layout=widgets.Layout(display="none", width="auto", margin="2px 8px 2px 0"),
-        )
-        self.check_button.on_click(self._on_check_again)
-        self.save_button.add_class("kitta-save")
-        self.check_button.add_class("kitta-check-again")
         self.action_note = widgets.HTML()
         self._snapshot = Snapshot()
         self.widget = widgets.VBox(
@@ -138,6 +206,10 @@ class TaskCard:
         self.widget.add_class("kitta-card")
         self.render()
 
+    def _button(self, key: str, icon: str, css_class: str, handler: Any) -> widgets.Button:
+        label = text(key, self.lang)
+        return button(label, icon, css_class, handler, display="none", margin="2px 8px 2px 0")
+
     # --- state -------------------------------------------------------------
     @property
     def status_text(self) -> str:
@@ -154,9 +226,6 @@ class TaskCard:
         """True while the card polls the task or loads its result."""
         return self._follow_task is not None and not self._follow_task.done()
 
-    def _elapsed(self) -> float:
-        return self.follower.elapsed()
-
     # --- rendering ---------------------------------------------------------
     def render(self, note: str | None = None) -> None:
         """Redraw everything from `self.task` (and the card's own notes)."""
@@ -169,10 +238,10 @@ class TaskCard:
             elif self.stopped_reason:
                 note = text("card_stopped", self.lang, reason=self.stopped_reason)
         active = self._polling and not task.is_terminal
-        self.indicator.show(task.status, elapsed=self._elapsed(), note=note, active=active)
+        self.indicator.show(task.status, elapsed=self.follower.elapsed(), note=note, active=active)
         self.title.value = (
-            f'<div style="font-weight:600">{_esc(text("task", self.lang))} '
-            f'<code class="kitta-task-id">{_esc(task.task_id)}</code></div>'
+            f'<div style="font-weight:600">{esc(text("task", self.lang))} '
+            f'<code class="kitta-task-id">{esc(task.task_id)}</code></div>'
         )
         rows = [
             (text("model", self.lang), task.model or "—"),
@@ -182,21 +251,17 @@ class TaskCard:
         if task.is_terminal and task.elapsed_seconds is not None:
             rows.append((text("elapsed", self.lang), format_seconds(task.elapsed_seconds)))
         cells = "".join(
-            f'<span style="margin-right:14px"><span style="color:#59636e">{_esc(k)}:</span> '
-            f'<span class="kitta-field">{_esc(v)}</span></span>'
+            f'<span style="margin-right:14px"><span style="color:#59636e">{esc(k)}:</span> '
+            f'<span class="kitta-field">{esc(v)}</span></span>'
             for k, v in rows
         )
         self.details.value = f'<div style="font-size:13px">{cells}</div>'
         problem = self._problem_text()
-        if problem:
-            self.error.value = (
-                '<div class="kitta-error" style="background:#fde2e2;color:#7a1111;'
-                f'border-radius:6px;padding:6px 10px">{_esc(problem)}</div>'
-            )
-            self.error.layout.display = None
-        else:
-            self.error.value = ""
-            self.error.layout.display = "none"
+        style = "background:#fde2e2;color:#7a1111;border-radius:6px;padding:6px 10px"
+        show(
+            self.error,
+            f'<div class="kitta-error" style="{style}">{esc(problem)}</div>' if problem else "",
+        )
         can_check = not task.is_terminal and not self._polling
         self.check_button.layout.display = None if can_check else "none"
         shown = task.succeeded and not self.save_offered
@@ -220,7 +285,9 @@ class TaskCard:
             return self._follow_task
         self.stopped_reason = None
         self.error_text = None
-        self._follow_task = background.spawn(self._follow(), name=f"kitta-card-{self.task.task_id}")
+        self._follow_task = spawn(self._follow(), name=f"kitta-card-{self.task.task_id}")
+        self._tasks.add(self._follow_task)  # awaited by `settle()` (the panel's too)
+        self._follow_task.add_done_callback(self._tasks.discard)
         self._polling = True
         self.render()
         return self._follow_task
@@ -229,7 +296,7 @@ class TaskCard:
         """Await the end of the current follow (the task may still run if it stopped)."""
         if self._follow_task is not None:
             await asyncio.gather(self._follow_task, return_exceptions=True)
-        await background.settle(self._tasks)
+        await settle(self._tasks)
         return self.task
 
     def stop(self) -> None:
@@ -238,10 +305,11 @@ class TaskCard:
             self._follow_task.cancel()
 
     def _client(self) -> AsyncKittaClient:
+        # private: the task's own client, until `LipSyncTask` says which client it has.
         return self.task._owner().as_async()
 
     async def _follow(self) -> None:
-        ticker = background.spawn(self._tick())
+        ticker = spawn(self._tick())
         try:
             await follow(self.follower, self._client())
         finally:
@@ -260,7 +328,7 @@ class TaskCard:
             self.stopped_reason = describe_error(snap.error, self.lang)
         loading = snap.phase == "loading_video"
         self.action_note.value = (
-            f"<i>{_esc(text('card_fetching_video', self.lang))}</i>" if loading else ""
+            f"<i>{esc(text('card_fetching_video', self.lang))}</i>" if loading else ""
         )
         if not snap.active and snap.video is not None and self.video is None:
             self._show_video(snap)
@@ -269,7 +337,7 @@ class TaskCard:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(_TICK_SECONDS)
-            self.indicator.tick(self._elapsed())
+            self.indicator.tick(self.follower.elapsed())
 
     # --- the result ----------------------------------------------------------
     def _show_video(self, snap: FollowSnapshot) -> None:
@@ -301,29 +369,24 @@ class TaskCard:
         self.video_box.children = (widgets.HTML(block),) if block else ()
 
     def _on_save(self, _button: object = None) -> None:
-        try:
-            task = background.spawn(self.save())
-        except NoEventLoopError:
-            self.action_note.value = _esc(text("panel_no_loop", self.lang))
-            return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if start(self.save(), self._tasks) is None:
+            self.action_note.value = esc(text("panel_no_loop", self.lang))
 
     async def save(self, path: str | Path | None = None) -> Path | None:
         """Save the result video (through the client, without the token); None on failure."""
         target = path if path is not None else self.download_dir
         self.save_button.disabled = True
         try:
-            saved = await self._client().download(self.task, target)
+            saved = await self.task.async_download(target)
         except Exception as exc:
             reason = describe_error(exc, self.lang)
-            self.action_note.value = _esc(text("card_save_failed", self.lang, reason=reason))
+            self.action_note.value = esc(text("card_save_failed", self.lang, reason=reason))
             return None
         finally:
             self.save_button.disabled = False
         self.saved_path = saved
         self.action_note.value = (
-            f"<code>{_esc(text('card_saved', self.lang, path=saved.resolve()))}</code>"
+            f"<code>{esc(text('card_saved', self.lang, path=saved.resolve()))}</code>"
         )
         return saved
 
@@ -331,7 +394,7 @@ class TaskCard:
         try:
             self.start()
         except NoEventLoopError:
-            self.action_note.value = _esc(text("panel_no_loop", self.lang))
+            self.action_note.value = esc(text("panel_no_loop", self.lang))
 
     def snapshot_html(self) -> str:
         """The card as static HTML, for where the widget cannot be drawn (a saved notebook
@@ -364,3 +427,69 @@ class TaskCard:
 def _video_format(url: str) -> str:
     suffix = Path(urlsplit(url).path).suffix.lower()
     return _VIDEO_FORMATS.get(suffix, "mp4")
+
+
+# --- saving in the visitor's browser (Voila, Binder: the kernel's disk is not theirs) ------
+# The link stands where the "Save video file" button was, and looks like it.
+_LINK_STYLE = (
+    "display:inline-block;padding:4px 12px;margin:2px 8px 2px 0;border-radius:2px;"
+    "background:#eeeeee;color:#1f2328;text-decoration:none;font-size:13px;"
+    "box-shadow:0 1px 2px rgba(0,0,0,.25);white-space:nowrap"
+)
+
+
+def download_link_html(data: bytes, filename: str, label: str, title: str = "") -> str:
+    """An `<a download>` link that hands `data` to the browser as a file."""
+    payload = base64.b64encode(data).decode("ascii")
+    hover = f' title="{esc(title)}"' if title else ""
+    return (
+        f'<a class="kitta-browser-download" download="{esc(filename)}" '
+        f'href="data:video/mp4;base64,{payload}"{hover} style="{_LINK_STYLE}">'
+        f"⤓ {esc(label)}</a>"
+    )
+
+
+async def save_in_browser(card: TaskCard, max_bytes: int = MAX_BROWSER_SAVE_BYTES) -> bool:
+    """Put a browser download link for the card's result in its action note; True when
+    done. The kernel fetches the video (without the token, within its deadline) unless
+    the card already holds its bytes."""
+    lang = card.lang
+    plan = plan_video(card.task, embed=True)
+    if plan.url is None:
+        card.action_note.value = esc(text("video_refused", lang))
+        return False
+    data = card.video_bytes
+    problem = None
+    if data is None:
+        card.action_note.value = f"<i>{esc(text('card_fetching_video', lang))}</i>"
+        data, problem = await async_fetch_for_embed(card.task, plan.url, max_bytes)
+    if data is None:
+        reason = text("video_unavailable", lang, reason=problem or "unknown")
+        card.action_note.value = esc(text("card_save_failed", lang, reason=reason))
+        return False
+    name = safe_stem(card.task.task_id) + result_suffix(plan.url)
+    title = text("card_browser_download", lang, name=name)
+    card.action_note.value = download_link_html(data, name, text("card_save", lang), title)
+    card.save_offered = True  # the link is the one click: the button steps aside
+    card.render()
+    return True
+
+
+def offer_browser_save(card: TaskCard, tasks: set[asyncio.Task[Any]]) -> None:
+    """Make "Save video file" hand the video to the browser instead of the disk, in one click.
+
+    Once the task has succeeded, the link is prepared at once and takes the button's
+    place; should that fail, the button stays and tries again. The running save is
+    held in `tasks` (the panel's), which the panel's `settle()` awaits.
+    """
+    card.save_button.on_click(card._on_save, remove=True)
+
+    def prepare(_button: object = None) -> None:
+        start(save_in_browser(card), tasks, "kitta-browser-save")
+
+    def finished(snap: FollowSnapshot) -> None:
+        if not snap.active and card.task.succeeded and not card.save_offered:
+            prepare()
+
+    card.save_button.on_click(prepare)
+    card.follower.subscribe(finished)

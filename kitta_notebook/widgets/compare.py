@@ -16,14 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..display.compare import (
-    DEFAULT_FPS,
-    Tile,
-    compare_html,
-    compare_text,
-    label_text,
-    resolve_tiles,
-)
+import anywidget
+import traitlets
+
+from ..display.compare import DEFAULT_FPS, StaticCompare, Tile, label_text
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import ValidationError
 from ..i18n import Lang, check_lang
@@ -69,41 +65,22 @@ def _tile_state(tile: Tile, lang: Lang) -> dict[str, Any]:
     }
 
 
-def _player_class() -> Any:
-    """The anywidget class, built on first use so the module imports without anywidget."""
-    global _PLAYER
-    if _PLAYER is None:
-        import anywidget
-        import traitlets
+class ComparePlayer(anywidget.AnyWidget):  # type: ignore[misc]
+    """The player: plain synced state; `compare.js` keeps every video in step with it."""
 
-        class ComparePlayer(anywidget.AnyWidget):  # type: ignore[misc]
-            _esm = _ESM.read_text(encoding="utf-8")
-            _css = _CSS
-            tiles: Any = traitlets.List().tag(sync=True)
-            texts: Any = traitlets.Dict().tag(sync=True)
-            fps = traitlets.Float(DEFAULT_FPS).tag(sync=True)
-            current_time = traitlets.Float(0.0).tag(sync=True)
-            playing = traitlets.Bool(False).tag(sync=True)
-            rate = traitlets.Float(1.0).tag(sync=True)
-            duration = traitlets.Float(0.0).tag(sync=True)
-            snapshot_class = traitlets.Unicode("").tag(sync=True)
-
-        _PLAYER = ComparePlayer
-    return _PLAYER
+    _esm = _ESM.read_text(encoding="utf-8")
+    _css = _CSS
+    tiles: Any = traitlets.List().tag(sync=True)
+    texts: Any = traitlets.Dict().tag(sync=True)
+    fps = traitlets.Float(DEFAULT_FPS).tag(sync=True)
+    current_time = traitlets.Float(0.0).tag(sync=True)
+    playing = traitlets.Bool(False).tag(sync=True)
+    rate = traitlets.Float(1.0).tag(sync=True)
+    duration = traitlets.Float(0.0).tag(sync=True)
+    snapshot_class = traitlets.Unicode("").tag(sync=True)
 
 
-_PLAYER: Any = None
-
-
-def _require_frontend() -> None:
-    require_widget_frontend(
-        "Compare",
-        "show the static side by side: "
-        "kitta_notebook.display.compare.StaticCompare(task) (same arguments).",
-    )
-
-
-class Compare:
+class Compare(StaticCompare):
     """Compare a result with its input, or several results with each other.
 
     `Compare(task)` shows the input (video, or the image in image mode) and the
@@ -112,8 +89,8 @@ class Compare:
     input is read from the task (the request this toolkit recorded when it
     created it); pass `source=URL` for a task created elsewhere. One set of
     controls plays, pauses, seeks and steps frames (`fps`) in every video at
-    once; the input is muted. `player` is the widget (None when anywidget is
-    missing: the static view is shown instead).
+    once; the input is muted. `player` is the widget. `tiles` takes tiles resolved
+    already (see `from_tiles`) instead of `tasks`.
     """
 
     def __init__(
@@ -126,24 +103,37 @@ class Compare:
         embed: bool | None = None,
         max_bytes: int = MAX_EMBED_BYTES,
         lang: str = "en",
+        tiles: Sequence[Tile] | None = None,
     ) -> None:
-        _require_frontend()
+        require_widget_frontend(
+            "Compare",
+            "show the static side by side: "
+            "kitta_notebook.display.compare.StaticCompare(task) (same arguments).",
+        )
         if not fps > 0:
             raise ValidationError([("fps", f"fps must be a positive number, not {fps!r}.")])
-        self.lang = check_lang(lang)
         self.fps = float(fps)
-        self.max_bytes = max_bytes
-        self.tiles = resolve_tiles(
-            tasks,
-            source=source,
-            labels=labels,
-            show_source=show_source,
-            embed=embed,
-            max_bytes=max_bytes,
-            lang=lang,
-        )
+        if tiles is None:
+            super().__init__(
+                *tasks,
+                source=source,
+                labels=labels,
+                show_source=show_source,
+                embed=embed,
+                max_bytes=max_bytes,
+                lang=lang,
+            )
+        else:
+            self.lang = check_lang(lang)
+            self.max_bytes = max_bytes
+            self.tiles = list(tiles)
         self._snapshot = Snapshot()
-        self.player: Any = self._build_player()
+        self.player = ComparePlayer(
+            tiles=[_tile_state(tile, self.lang) for tile in self.tiles],
+            texts={key: label_text(key, self.lang) for key in _CONTROL_TEXTS},
+            fps=self.fps,
+            snapshot_class=self._snapshot.css_class,
+        )
 
     @classmethod
     def from_tiles(
@@ -151,79 +141,38 @@ class Compare:
     ) -> Compare:
         """A player over tiles resolved already (`display.compare.resolve_tiles`, e.g.
         on a worker thread, so the kernel's loop never waits for the media)."""
-        _require_frontend()
-        if not fps > 0:
-            raise ValidationError([("fps", f"fps must be a positive number, not {fps!r}.")])
-        view = cls.__new__(cls)
-        view.lang = check_lang(lang)
-        view.fps = float(fps)
-        view.max_bytes = MAX_EMBED_BYTES
-        view.tiles = list(tiles)
-        view._snapshot = Snapshot()
-        view.player = view._build_player()
-        return view
-
-    def _build_player(self) -> Any:
-        try:
-            player_class = _player_class()
-        except ImportError:
-            return None
-        return player_class(
-            tiles=[_tile_state(tile, self.lang) for tile in self.tiles],
-            texts={key: label_text(key, self.lang) for key in _CONTROL_TEXTS},
-            fps=self.fps,
-            snapshot_class=self._snapshot.css_class,
-        )
+        return cls(tiles=tiles, fps=fps, lang=lang)
 
     # --- the kernel's side of the controls ---------------------------------------
     def play(self) -> None:
-        self._require_player().playing = True
+        self.player.playing = True
 
     def pause(self) -> None:
-        self._require_player().playing = False
+        self.player.playing = False
 
     def seek(self, seconds: float) -> None:
-        self._require_player().current_time = max(0.0, float(seconds))
+        self.player.current_time = max(0.0, float(seconds))
 
     def step(self, frames: int = 1) -> None:
         """Pause and move by whole frames (at `fps`)."""
-        player = self._require_player()
-        player.playing = False
-        player.current_time = max(0.0, player.current_time + frames / self.fps)
+        self.player.playing = False
+        self.player.current_time = max(0.0, self.player.current_time + frames / self.fps)
 
     @property
     def current_time(self) -> float:
         """Where the browser last said the videos are (seconds)."""
-        return float(self.player.current_time) if self.player is not None else 0.0
-
-    def _require_player(self) -> Any:
-        if self.player is None:
-            raise RuntimeError("the Compare player needs anywidget: pip install anywidget")
-        return self.player
+        return float(self.player.current_time)
 
     # --- views ---------------------------------------------------------------------
-    def to_html(self) -> str:
-        return compare_html(self.tiles, lang=self.lang, max_embed_bytes=self.max_bytes)
-
-    def __repr__(self) -> str:
-        return compare_text(self.tiles, self.lang)
-
     def _ipython_display_(self) -> None:
         """The static side by side, then the player, which hides it while it is drawn:
         after a restart a saved notebook shows the static view, never a broken widget."""
-        if self.player is None:
-            from IPython.display import display
-
-            display({"text/plain": repr(self), "text/html": self.to_html()}, raw=True)
-            return
         self._snapshot.show(self.to_html(), repr(self))
         display_widget(self.player, f"Compare player: {len(self.tiles)} views")
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # type: ignore[override]
         """The player, plus the static side by side for wherever the player cannot run."""
-        fallback = {"text/plain": repr(self), "text/html": self.to_html()}
-        if self.player is None:
-            return fallback
-        bundle = self.player._repr_mimebundle_(**kwargs)
+        fallback = super()._repr_mimebundle_()
+        bundle: Any = self.player._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         return {**data, **fallback}, metadata

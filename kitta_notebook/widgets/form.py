@@ -13,19 +13,20 @@ found is shown under the field (`show_check`); the form never probes itself.
 
 from __future__ import annotations
 
-import html
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as widgets
 
-from .._inputs import LOCAL_STAND_IN
 from ..errors import ValidationError
 from ..i18n import Lang, text
 from ..media import LocalBlob, classify_source, to_blob
 from ..validation import DEFAULT_MODEL, CreateRequest, validate_create
+from ._frontend import esc, show
+from ._media_check import LOCAL_STAND_IN, MediaValue
 from ._messages import field_message
 
 # Form field -> i18n key of its label. The names are `validate_create`'s.
@@ -47,7 +48,6 @@ MEDIA_ACCEPT: dict[str, str] = {
     "reference_image_url": "image/*",
     "audio_url": "audio/*,.wav,.mp3,.m4a,.aac,.flac,.ogg",
 }
-MediaValue = str | LocalBlob
 
 
 class LipSyncForm:
@@ -119,7 +119,7 @@ class LipSyncForm:
             error.add_class("kitta-field-error")
             self.error_labels[name] = error
             label = widgets.HTML(
-                f"<b>{html.escape(text(FIELD_LABELS[name], lang))}</b>",
+                f"<b>{esc(text(FIELD_LABELS[name], lang))}</b>",
                 layout=widgets.Layout(width=_LABEL_WIDTH, min_width=_LABEL_WIDTH),
             )
             parts = [widget, error]
@@ -207,16 +207,11 @@ class LipSyncForm:
         problems: list[tuple[str, str]] = []
         raw_duration = self.duration.value.strip().replace(",", ".")
         duration: float | None = None
-        if raw_duration:
-            try:
-                duration = float(raw_duration)
-            except ValueError:
-                problems.append(
-                    (
-                        "duration_seconds",
-                        "The duration must be a number of seconds, for example 12.",
-                    )
-                )
+        try:
+            duration = float(raw_duration) if raw_duration else None
+        except ValueError:
+            example = "The duration must be a number of seconds, for example 12."
+            problems.append(("duration_seconds", example))
         stand_ins = {name: f"https://{LOCAL_STAND_IN}/{name}" for name in self.local_media()}
         try:
             request = validate_create(
@@ -254,16 +249,12 @@ class LipSyncForm:
             name: field_message(message, self.lang) for name, message in errors.items()
         }
         for name, label in self.error_labels.items():
-            message = self.shown_errors.get(name)
-            if message:
-                label.value = (
-                    f'<span style="color:#b42318;font-size:12px" data-field="{name}">'
-                    f"{html.escape(message)}</span>"
-                )
-                label.layout.display = None
-            else:
-                label.value = ""
-                label.layout.display = "none"
+            message = esc(self.shown_errors.get(name))
+            style = "color:#b42318;font-size:12px"
+            show(
+                label,
+                f'<span style="{style}" data-field="{name}">{message}</span>' if message else "",
+            )
         for name, widget in self.inputs.items():
             if name in self.shown_errors:
                 widget.add_class("kitta-invalid")
@@ -280,19 +271,29 @@ class LipSyncForm:
                 self._show_picked(name, None)
             if self._filling:
                 return
-            self.touched.add(name)
             self.extra_errors.pop(name, None)
-            self.validate()
-            if name in MEDIA_ACCEPT or name == "input_mode":
-                self._media_changed(name)
-            if self.on_change is not None:
-                self.on_change()
+            self._edited([name])
 
         return handler
 
-    def _media_changed(self, name: str) -> None:
-        if self.on_media is not None:
-            self.on_media(name)
+    def _edited(self, names: Sequence[str], touched: Sequence[str] | None = None) -> None:
+        """After an edit: mark the fields touched, check again, tell the panel."""
+        self.touched.update(names if touched is None else touched)
+        self.validate()
+        for name in names:
+            if self.on_media is not None and (name in MEDIA_ACCEPT or name == "input_mode"):
+                self.on_media(name)
+        if self.on_change is not None:
+            self.on_change()
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Set inputs without taking it for the user's edit."""
+        self._filling = True
+        try:
+            yield
+        finally:
+            self._filling = False
 
     def _picked(self, name: str) -> Callable[[dict[str, Any]], None]:
         """A file chosen in a picker: read it, then drop its bytes from the widget's state."""
@@ -318,18 +319,11 @@ class LipSyncForm:
 
     def choose_file(self, name: str, blob: LocalBlob) -> None:
         """Use a local file for a media field (the picker calls this); the URL is cleared."""
-        self._filling = True
-        try:
+        with self._quietly():
             self.inputs[name].value = ""
-        finally:
-            self._filling = False
         self.files[name] = blob
         self._show_picked(name, blob)
-        self.touched.add(name)
-        self.validate()
-        self._media_changed(name)
-        if self.on_change is not None:
-            self.on_change()
+        self._edited([name])
 
     def _show_picked(self, name: str, blob: LocalBlob | None) -> None:
         """Let the picker count the chosen file ("Choose file (1)") from its name and size
@@ -348,7 +342,7 @@ class LipSyncForm:
                     "last_modified": datetime.fromtimestamp(0, timezone.utc),
                 },
             )
-        self._showing_pick = True
+        self._showing_pick = True  # not a pick by the user: the handler lets it pass
         try:
             upload.value = shown
         finally:
@@ -356,9 +350,7 @@ class LipSyncForm:
 
     def show_check(self, name: str, body: str) -> None:
         """Show what the media check says about a field (`body` is HTML the caller escaped)."""
-        note = self.notes[name]
-        note.value = body
-        note.layout.display = None if body else "none"
+        show(self.notes[name], body)
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Problems found elsewhere (e.g. a refused create), each shown next to its field
@@ -374,15 +366,10 @@ class LipSyncForm:
         shown = "" if seconds is None else f"{round(seconds, 2):g}"
         if shown == current:
             return False
-        self._filling = True
-        try:
+        with self._quietly():
             self.duration.value = shown
-        finally:
-            self._filling = False
         self._auto_duration = shown or None
-        self.validate()
-        if self.on_change is not None:
-            self.on_change()
+        self._edited([], touched=[])
         return True
 
     def _apply_mode(self) -> None:
@@ -393,29 +380,17 @@ class LipSyncForm:
 
     def fill(self, values: dict[str, str], touched: Sequence[str] = ()) -> None:
         """Set several inputs at once (e.g. the samples), validating once at the end."""
-        self._filling = True
-        try:
+        with self._quietly():
             for name, value in values.items():
                 self.inputs[name].value = value
                 self.extra_errors.pop(name, None)
-        finally:
-            self._filling = False
-        self.touched.update(touched or values)
-        self.validate()
-        for name in values:
-            if name in MEDIA_ACCEPT:
-                self._media_changed(name)
-        if self.on_change is not None:
-            self.on_change()
+        self._edited([n for n in values if n in MEDIA_ACCEPT], touched=list(touched or values))
 
     def set_models(self, models: Sequence[str], default: str = DEFAULT_MODEL) -> None:
         """Offer `models` in the dropdown, keeping the current choice when it is listed."""
         choices = list(dict.fromkeys(m for m in models if m)) or [default]
         current = self.model.value
         keep = current if current in choices else (default if default in choices else choices[0])
-        self._filling = True
-        try:
+        with self._quietly():
             self.model.options = choices
             self.model.value = keep
-        finally:
-            self._filling = False

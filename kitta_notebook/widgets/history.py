@@ -14,38 +14,38 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..display import background
 from ..display.follow import (
     ACTIVE_STATUSES,
     ActiveTasksFollower,
     RowsSnapshot,
-    async_client_for,
     follow_active,
 )
 from ..display.history_html import (
+    COLUMNS,
     STATES,
     history_html,
     history_text,
+    row_cells,
+    row_titles,
     state_badge,
     state_label,
     summary_html,
 )
 from ..display.video import MAX_EMBED_BYTES
-from ..errors import JournalError, KittaError, ValidationError
+from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
-from ._frontend import Snapshot, display_widget, require_widget_frontend
+from ._frontend import Snapshot, display_widget, esc, require_widget_frontend, running_loop, spawn
 from .history_detail import SelectedTaskView
-from .history_table import GRID_COLUMNS, GRID_GAP, Row, Shared, esc, grid_header
 
 if TYPE_CHECKING:
-    from .._client import AsyncKittaClient
-    from .._client import KittaClient as ClientBase
+    from .. import AsyncKittaClient, KittaClient
     from ..display.history_html import JournalEntry, JournalSummary
     from ..models import LipSyncTask
 
@@ -59,6 +59,85 @@ DEFAULT_PAGE_SIZE = 20
 DEFAULT_WATCH_TIMEOUT = 1800.0
 # At most this many unfinished tasks are kept current at once (the newest).
 MAX_LIVE_ROWS = 1000
+
+
+# --- the table's building blocks: shared styles, one reusable row, the header ----------------
+def width(key: str) -> str:
+    return dict(COLUMNS)[key]
+
+
+class Shared:
+    """Layout and style models shared by every row: each widget would otherwise bring
+    its own, and model count is what makes a table slow to appear."""
+
+    def __init__(self) -> None:
+        self.badge = widgets.Layout(width=width("history_status"), margin="0")
+        self.button = widgets.Layout(width=width("history_task"), height="26px", margin="1px 0")
+        self.rest = widgets.Layout(margin="0")
+        self.plain = widgets.Layout()
+        self.action = widgets.Layout(width="auto", margin="2px 6px 2px 0")
+        self.button_style = widgets.ButtonStyle()
+        self.html_style = HTMLStyle()
+
+    def html(self, value: str = "", css_class: str | None = None) -> widgets.HTML:
+        view = widgets.HTML(value, layout=self.plain, style=self.html_style)
+        if css_class:
+            view.add_class(css_class)
+        return view
+
+
+class Row:
+    """One reusable table row: badge, a clickable task id, the other cells."""
+
+    def __init__(self, shared: Shared, on_open: Callable[[Row], None]) -> None:
+        self.entry: JournalEntry | None = None
+        self.badge = widgets.HTML(layout=shared.badge, style=shared.html_style)
+        self.badge.add_class("kitta-history-badge")
+        self.open_button = widgets.Button(layout=shared.button, style=shared.button_style)
+        self.open_button.add_class("kitta-history-open")
+        self.open_button.on_click(lambda _button: on_open(self))
+        self.rest = widgets.HTML(layout=shared.rest, style=shared.html_style)
+        self.rest.add_class("kitta-history-cells")
+        self.cells = (self.badge, self.open_button, self.rest)
+
+    @property
+    def visible(self) -> bool:
+        return self.entry is not None
+
+    def show(self, entry: JournalEntry | None, lang: Lang, selected: bool) -> None:
+        self.entry = entry
+        if entry is None:
+            return
+        cells = row_cells(entry, lang)
+        self.badge.value = cells[0]
+        self.open_button.description = entry.task_id or f"({state_label(entry.state, lang)})"
+        self.open_button.tooltip = entry.task_id or entry.entry_id
+        self.open_button.button_style = "info" if selected else ""
+        self.rest.value = rest_html(cells[2:], row_titles(entry, lang)[2:])
+
+
+def rest_html(cells: list[str], titles: list[str] | None = None) -> str:
+    """The cells after the task id; each clipped one shows its whole text on hover."""
+    hovers = [f' title="{esc(t)}"' if t else "" for t in titles or [""] * len(cells)]
+    return "".join(
+        f'<span{hover} style="display:inline-block;width:{width};overflow:hidden;'
+        "text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;"
+        f'font-size:13px;padding-right:4px;box-sizing:border-box">{content}</span>'
+        for content, hover, (_, width) in zip(cells, hovers, COLUMNS[2:], strict=True)
+    )
+
+
+GRID_COLUMNS = f"{width('history_status')} {width('history_task')} max-content"
+GRID_GAP = "0px 8px"
+
+
+def grid_header(lang: Lang) -> str:
+    cells = [f"<b>{esc(text(key, lang))}</b>" for key, _ in COLUMNS]
+    return (
+        f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};column-gap:8px;'
+        'font-size:12px;color:#59636e;border-bottom:1px solid #d0d7de;padding:2px 0">'
+        f"<div>{cells[0]}</div><div>{cells[1]}</div><div>{rest_html(cells[2:])}</div></div>"
+    )
 
 
 class HistoryBrowser(SelectedTaskView):
@@ -76,7 +155,7 @@ class HistoryBrowser(SelectedTaskView):
 
     def __init__(
         self,
-        client: ClientBase | None = None,
+        client: KittaClient | AsyncKittaClient | None = None,
         lang: str = "en",
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
@@ -99,7 +178,7 @@ class HistoryBrowser(SelectedTaskView):
             from ..connection import connect
 
             client = connect(quiet=True)
-        self.client: ClientBase = client
+        self.client = client
         if client.journal is None:
             reason = "journal=False" if client.has_token else "no API token"
             raise JournalError(text("history_no_journal", "en", reason=reason))
@@ -123,7 +202,7 @@ class HistoryBrowser(SelectedTaskView):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watching: asyncio.Task[Any] | None = None
         self._video_html = ""
-        in_kernel = background.running_loop() is not None
+        in_kernel = running_loop() is not None
         self.live = in_kernel if live is None else live
         self.live_rows = ActiveTasksFollower(
             poll_interval=live_interval, timeout=self.watch_timeout
@@ -171,7 +250,9 @@ class HistoryBrowser(SelectedTaskView):
         )
         self.sort.add_class("kitta-history-sort")
         self.sync_button = self._action("history_sync", "cloud-download", self.sync)
-        for control in (self.status_filter, self.mode_filter, self.search, self.sort):
+        self._filter_controls = (self.status_filter, self.mode_filter, self.search, self.sort)
+        self._setting_filters = False
+        for control in self._filter_controls:
             control.observe(self._on_filter, names="value")
 
         self.header = shared.html(grid_header(lang_))
@@ -217,26 +298,6 @@ class HistoryBrowser(SelectedTaskView):
         self.render()  # starts keeping the unfinished rows current
         if sync if sync is not None else in_kernel:
             self.sync()
-
-    # --- building blocks ------------------------------------------------------
-    def _action(
-        self, key: str, icon: str, handler: Callable[[], object], *, hideable: bool = False
-    ) -> widgets.Button:
-        """A button; `hideable` ones get their own layout (shown and hidden one by one)."""
-        layout = (
-            widgets.Layout(width="auto", margin="2px 6px 2px 0")
-            if hideable
-            else self._shared.action
-        )
-        button = widgets.Button(
-            description=text(key, self.lang),
-            icon=icon,
-            layout=layout,
-            style=self._shared.button_style,
-        )
-        button.add_class("kitta-history-" + key.removeprefix("history_").replace("_", "-"))
-        button.on_click(lambda _b: handler())
-        return button
 
     @property
     def filters(self) -> dict[str, str | None]:
@@ -302,6 +363,8 @@ class HistoryBrowser(SelectedTaskView):
         self.render(totals=False)
 
     def _on_filter(self, _change: Any) -> None:
+        if self._setting_filters:
+            return
         self.page = 0
         self.render()
 
@@ -314,23 +377,15 @@ class HistoryBrowser(SelectedTaskView):
         sort: str | None = None,
     ) -> None:
         """Set several filters at once (one query); `sort` like 'credits:1' (descending)."""
-        with self.widget.hold_trait_notifications():
-            for control in (self.status_filter, self.mode_filter, self.search, self.sort):
-                control.unobserve(self._on_filter, names="value")
-            try:
-                if status is not None:
-                    self.status_filter.value = status
-                if mode is not None:
-                    self.mode_filter.value = mode
-                if search is not None:
-                    self.search.value = search
-                if sort is not None:
-                    self.sort.value = sort
-            finally:
-                for control in (self.status_filter, self.mode_filter, self.search, self.sort):
-                    control.observe(self._on_filter, names="value")
-        self.page = 0
-        self.render()
+        chosen = zip(self._filter_controls, (status, mode, search, sort), strict=True)
+        self._setting_filters = True
+        try:
+            for control, value in chosen:
+                if value is not None:
+                    control.value = value
+        finally:
+            self._setting_filters = False
+        self._on_filter(None)
 
     # --- keeping the unfinished rows current ----------------------------------------------
     def _unfinished(self) -> dict[str, str]:
@@ -340,14 +395,14 @@ class HistoryBrowser(SelectedTaskView):
 
     def follow_unfinished(self) -> asyncio.Task[None] | None:
         """Keep the unfinished rows current in the background (when `live` and in a kernel)."""
-        if not self.live or background.running_loop() is None:
+        if not self.live or running_loop() is None:
             return None
         if self._live_task is not None and not self._live_task.done():
             return self._live_task
         if not self._unfinished():
             return None
         client = self.client.as_async()
-        self._live_task = background.spawn(
+        self._live_task = spawn(
             follow_active(self.live_rows, client, self._unfinished), name="kitta-history-live"
         )
         return self._live_task
@@ -371,14 +426,11 @@ class HistoryBrowser(SelectedTaskView):
         # fetches it, and the rounds rest with nothing to report. Redraw for that too.
         if not snap.updated and not self._page_is_stale():
             return
-        selected = self.selected_task
         for fresh in snap.updated:
-            if selected is not None and fresh.task_id == selected.task_id:
-                selected._update_from(fresh)
-                self._reload_selected()
+            if self._adopt(fresh):
                 self._show_card()
-                if selected.is_terminal and not self.watching:
-                    self._follow_selected(selected, poll=False)
+                if fresh.is_terminal and not self.watching:
+                    self._follow_selected(fresh, poll=False)
         self.render()
 
     def _page_is_stale(self) -> bool:
@@ -401,46 +453,6 @@ class HistoryBrowser(SelectedTaskView):
             self.follow_unfinished()
 
         return self._spawn(run)
-
-    # --- running coroutines -------------------------------------------------------------
-    def _spawn(
-        self,
-        work: Callable[[AsyncKittaClient], Coroutine[Any, Any, None]],
-        *,
-        working: bool = False,
-    ) -> asyncio.Task[Any] | None:
-        """Run `work(client)` on the kernel's loop; without one (a plain script),
-        run it to completion here, with a client of its own."""
-        if working:
-            self._set_note(text("history_working", self.lang))
-        in_kernel = background.running_loop() is not None
-
-        async def guarded() -> None:
-            try:
-                async with async_client_for(self.client, not in_kernel) as client:
-                    await work(client)
-                if working and self.message == text("history_working", self.lang):
-                    self._set_note("")
-            except asyncio.CancelledError:
-                raise
-            except (KittaError, OSError, ValueError) as exc:
-                self._set_note(
-                    text("history_failed_action", self.lang, reason=f"{type(exc).__name__}: {exc}"),
-                    "error",
-                )
-
-        if not in_kernel:
-            background.run_to_completion(guarded())
-            return None
-        task = background.spawn(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def settle(self) -> None:
-        """Await every action of this browser (for tests and scripts); the background
-        refresh of unfinished rows goes on (see `stop()`)."""
-        await background.settle(self._tasks)
 
     # --- display ------------------------------------------------------------------------
     def _snapshot_content(self) -> tuple[str, str]:

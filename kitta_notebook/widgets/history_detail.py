@@ -20,16 +20,16 @@ from ..display.follow import FollowSnapshot, TaskFollower, follow
 from ..display.history_html import entry_card_html, extra_facts_html
 from ..display.html import task_html
 from ..display.video import render_video
+from ..errors import KittaError
 from ..i18n import Lang, text
+from ._frontend import esc, running_loop, settle, spawn
 from .compare import Compare
-from .history_table import esc
 
 if TYPE_CHECKING:
-    from .._client import AsyncKittaClient
-    from .._client import KittaClient as ClientBase
+    from .. import AsyncKittaClient, KittaClient
     from ..display.history_html import JournalEntry
     from ..models import LipSyncTask
-    from .history_table import Row
+    from .history import Row, Shared
 
 Work = Callable[["AsyncKittaClient"], Coroutine[Any, Any, None]]
 
@@ -37,7 +37,7 @@ Work = Callable[["AsyncKittaClient"], Coroutine[Any, Any, None]]
 class SelectedTaskView:
     """The detail half of `HistoryBrowser` (see there)."""
 
-    client: ClientBase
+    client: KittaClient | AsyncKittaClient
     history: Any  # the client's `History`: reads and label writes go through it
     lang: Lang
     poll_interval: float | None
@@ -52,6 +52,8 @@ class SelectedTaskView:
     note: widgets.HTML
     _watching: asyncio.Task[Any] | None
     _video_html: str
+    _tasks: set[asyncio.Task[Any]]
+    _shared: Shared
 
     # Provided by the browser.
     def render(self, *, totals: bool = True) -> None:
@@ -63,10 +65,55 @@ class SelectedTaskView:
     def _action(
         self, key: str, icon: str, handler: Callable[[], object], *, hideable: bool = False
     ) -> widgets.Button:
-        raise NotImplementedError
+        """A button; `hideable` ones get their own layout (shown and hidden one by one)."""
+        layout = (
+            widgets.Layout(width="auto", margin="2px 6px 2px 0")
+            if hideable
+            else self._shared.action
+        )
+        button = widgets.Button(
+            description=text(key, self.lang),
+            icon=icon,
+            layout=layout,
+            style=self._shared.button_style,
+        )
+        button.add_class("kitta-history-" + key.removeprefix("history_").replace("_", "-"))
+        button.on_click(lambda _b: handler())
+        return button
 
+    # --- running the server calls ----------------------------------------------------
     def _spawn(self, work: Work, *, working: bool = False) -> asyncio.Task[Any] | None:
-        raise NotImplementedError
+        """Run `work(client)` on the kernel's loop; without one (a plain script),
+        run it to completion here."""
+        if working:
+            self._set_note(text("history_working", self.lang))
+        in_kernel = running_loop() is not None
+
+        async def guarded() -> None:
+            try:
+                await work(self.client.as_async())
+                if working and self.message == text("history_working", self.lang):
+                    self._set_note("")
+            except asyncio.CancelledError:
+                raise
+            except (KittaError, OSError, ValueError) as exc:
+                self._set_note(
+                    text("history_failed_action", self.lang, reason=f"{type(exc).__name__}: {exc}"),
+                    "error",
+                )
+
+        if not in_kernel:
+            asyncio.run(guarded())
+            return None
+        task = spawn(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def settle(self) -> None:
+        """Await every action of this browser (for tests and scripts); the background
+        refresh of unfinished rows goes on (see `stop()`)."""
+        await settle(self._tasks)
 
     def _build_detail(self) -> None:
         """The card and its actions, built at the first selection (not for the first page)."""
@@ -143,7 +190,7 @@ class SelectedTaskView:
         if task.is_terminal:
             self._follow_selected(task, poll=False)
         else:
-            self._refresh_selected(task)
+            self._refresh_selected(task.task_id)
 
     def _show_card(self, note: str | None = None) -> None:
         entry = self.selected
@@ -156,15 +203,17 @@ class SelectedTaskView:
             self.card.value = task_html(
                 task, lang=self.lang, video=self._video_html, note=note
             ) + extra_facts_html(entry, self.lang)
-        active = task is not None and not task.is_terminal
-        self.watch_button.layout.display = None if active else "none"
+        succeeded = task is not None and task.succeeded
+        shown = {
+            self.watch_button: task is not None and not task.is_terminal,
+            self.refresh_button: bool(entry.task_id),
+            self.download_button: succeeded,
+            self.compare_button: succeeded,
+            self.reconcile_button: entry.needs_reconcile,
+        }
+        for view, visible in shown.items():
+            view.layout.display = None if visible else "none"
         self.watch_button.disabled = self.watching
-        self.refresh_button.layout.display = None if entry.task_id else "none"
-        self.download_button.layout.display = (
-            None if task is not None and task.succeeded else "none"
-        )
-        self.compare_button.layout.display = None if task is not None and task.succeeded else "none"
-        self.reconcile_button.layout.display = None if entry.needs_reconcile else "none"
 
     def _reload_selected(self) -> None:
         """Read the selected entry again from the history (after a poll or an action)."""
@@ -173,6 +222,14 @@ class SelectedTaskView:
         fresh = self.history.get(self.selected.entry_id)
         if fresh is not None:
             self.selected = fresh
+
+    def _adopt(self, fresh: LipSyncTask) -> bool:
+        """Show `fresh` (a newer copy of a task) when its task is the selected one."""
+        if self.selected is None or self.selected.task_id != fresh.task_id:
+            return False
+        self.selected_task = fresh
+        self._reload_selected()
+        return True
 
     def _set_note(self, message: str, kind: str = "info") -> None:
         self.message = message
@@ -200,20 +257,12 @@ class SelectedTaskView:
         )
 
         def on_snapshot(snap: FollowSnapshot) -> None:
-            if self.selected_task is not task:
+            if not self._adopt(task):
                 return  # another row was opened meanwhile
             if snap.phase == "timed_out":
                 seconds = f"{snap.timeout:g}"
                 self._set_note(text("watch_timeout", self.lang, seconds=seconds))
-            if snap.video is not None and not snap.active:
-                self._video_html = render_video(
-                    snap.video,
-                    snap.video_bytes,
-                    snap.video_problem,
-                    lang=self.lang,
-                    max_bytes=self.max_embed_bytes,
-                )
-            self._reload_selected()
+            self._take_video(snap)
             note = None
             if snap.polling:
                 note = text("retrying" if snap.retrying else "watching", self.lang)
@@ -233,26 +282,33 @@ class SelectedTaskView:
             self._watching = spawned
             self._show_card(text("watching", self.lang))
 
-    def _refresh_selected(self, task: LipSyncTask) -> None:
-        """Fetch an unfinished task once, so its card shows the current state."""
+    def _refresh_selected(self, task_id: str, *, clicked: bool = False) -> None:
+        """Fetch the selected task once, so its card shows the current state (and, once
+        finished, its result). `clicked`: the Refresh button, which also loads the
+        result again (for a fresh URL) and says it is working."""
 
         async def run(client: AsyncKittaClient) -> None:
-            fresh = await client.lip_sync.get(task.task_id)
-            task._update_from(fresh)
-            if self.selected_task is task:
-                self._reload_selected()
+            fresh = await client.lip_sync.get(task_id)
+            if self._adopt(fresh):
+                if clicked:
+                    self._video_html = ""
                 self._show_card()
-                self.render()
-                if task.is_terminal and not self.watching:
-                    await self._load_result(task, client)
+                if fresh.is_terminal and (clicked or not self.watching):
+                    await self._load_result(fresh, client)
+            self.render()
 
-        self._spawn(run)
+        self._spawn(run, working=clicked)
 
     async def _load_result(self, task: LipSyncTask, client: AsyncKittaClient) -> None:
         follower = TaskFollower(task, embed=self.embed, max_embed_bytes=self.max_embed_bytes)
         await follow(follower, client)
-        snap = follower.snapshot
-        if self.selected_task is task and snap.video is not None:
+        if self._adopt(task) and follower.snapshot.video is not None:
+            self._take_video(follower.snapshot)
+            self._show_card()
+
+    def _take_video(self, snap: FollowSnapshot) -> None:
+        """The result as the card shows it, once the follow has it (bytes, link or why not)."""
+        if snap.video is not None and not snap.active:
             self._video_html = render_video(
                 snap.video,
                 snap.video_bytes,
@@ -260,7 +316,6 @@ class SelectedTaskView:
                 lang=self.lang,
                 max_bytes=self.max_embed_bytes,
             )
-            self._show_card()
 
     def _on_watch(self) -> None:
         task = self.selected_task
@@ -275,25 +330,8 @@ class SelectedTaskView:
 
     # --- actions ----------------------------------------------------------------------
     def _on_refresh(self) -> None:
-        entry = self.selected
-        if entry is None or not entry.task_id:
-            return
-        task_id = entry.task_id
-
-        async def refresh(client: AsyncKittaClient) -> None:
-            fresh = await client.lip_sync.get(task_id)
-            if self.selected is not None and self.selected.task_id == task_id:
-                task = self.selected_task
-                if task is not None:
-                    task._update_from(fresh)
-                self._reload_selected()
-                self._video_html = ""
-                self._show_card()
-                if task is not None and task.is_terminal:
-                    await self._load_result(task, client)
-            self.render()
-
-        self._spawn(refresh, working=True)
+        if self.selected is not None and self.selected.task_id:
+            self._refresh_selected(self.selected.task_id, clicked=True)
 
     def _on_download(self) -> None:
         task = self.selected_task
@@ -330,12 +368,11 @@ class SelectedTaskView:
                 )
             finally:
                 self.compare_button.disabled = False
-            if self.selected_task is not task:
+            if self.selected_task is None or self.selected_task.task_id != task.task_id:
                 return  # another row was opened meanwhile
             view = Compare.from_tiles(tiles, lang=self.lang)
             self.compare = view
-            shown = view.player if view.player is not None else widgets.HTML(view.to_html())
-            self.compare_box.children = (shown,)
+            self.compare_box.children = (view.player,)
             if self.message == text("history_comparing", self.lang):
                 self._set_note("")
 
@@ -343,7 +380,7 @@ class SelectedTaskView:
         self._spawn(compare)
 
     def _close_compare(self) -> None:
-        if self.compare is not None and self.compare.player is not None:
+        if self.compare is not None:
             self.compare.player.close()
         self.compare = None
         self.compare_box.children = ()
@@ -374,7 +411,7 @@ class SelectedTaskView:
             )
             if self.selected is not None:
                 self._reload_selected()
-                self.selected_task = self.selected.task(self.client)
+                self.selected_task = self.selected.task(self.client.as_sync())
                 self._show_card()
             self.render()
 

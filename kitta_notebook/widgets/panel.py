@@ -14,51 +14,52 @@ driven and checked without a browser.
 from __future__ import annotations
 
 import asyncio
-import html
 import warnings
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
-from traitlets import Unicode
 
+from ..connection import in_process_samples
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import InsufficientCreditsError, MediaWarning, ValidationError
 from ..i18n import Lang, check_lang, text
-from ..media import LocalBlob, Preflight
+from ..media import Preflight
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
-from . import _async
-from ._browser_save import in_voila, offer_browser_save
-from ._frontend import require_widget_frontend
+from ._frontend import button, esc, require_widget_frontend, show, start
 from ._media_check import MediaChecks
-from ._messages import describe_error, describe_refusal, find_balance
-from ._panel_html import (
+from ._messages import (
+    allowed_models,
     banner_html,
+    describe_error,
+    describe_refusal,
     estimate_html,
     estimate_sentence,
-    header_html,
-    media_note_html,
+    find_balance,
     over_balance,
 )
-from ._server import SAMPLE_FIELDS, initial_server_info, load_server_info
-from ._visitors import plan_visitors
-from .card import TaskCard
+from ._visitors import SecretInput, in_voila, plan_visitors
+from .card import TaskCard, offer_browser_save
 from .form import MEDIA_ACCEPT, LipSyncForm
 
 if TYPE_CHECKING:
-    from .._client import KittaClient as ClientBase
+    from .. import AsyncKittaClient, KittaClient
 
-
-class SecretInput(widgets.Password):  # type: ignore[misc]
-    """A password field whose value the kernel never echoes back to the browser."""
-
-    value = Unicode("", help="String value").tag(sync=True, echo_update=False)
+    Client = KittaClient | AsyncKittaClient
 
 
 # Poll pace for the embedded sandbox; other servers use the client's default (3-5 s).
 SANDBOX_POLL_INTERVAL = 1.0
+# Which sandbox samples "use samples" fills in, per form field.
+SAMPLE_FIELDS = {
+    "video_url": "video",
+    "image_url": "image",
+    "reference_image_url": "reference_image",
+    "audio_url": "audio",
+}
 
 
 class LipSyncPanel:
@@ -90,7 +91,7 @@ class LipSyncPanel:
 
     def __init__(
         self,
-        client: ClientBase | None = None,
+        client: Client | None = None,
         lang: str = "en",
         *,
         poll_interval: float | None = None,
@@ -121,20 +122,20 @@ class LipSyncPanel:
             from ..connection import connect
 
             client = connect()
+        samples = in_process_samples(client.base_url, sandbox)
         self.visitors = plan_visitors(
             client,
-            in_process_sandbox=initial_server_info(client, sandbox).is_sandbox,
+            in_process_sandbox=bool(samples),
             share_server_token=share_server_token,
             max_credits=visitor_max_credits,
         )
         client = self.visitors.client  # served to others: never the operator's token unasked
-        self.client: ClientBase = client
         self.sandbox = sandbox
         self.embed = embed
         self.max_embed_bytes = max_embed_bytes
         self.download_dir = download_dir
         self.wait_timeout = wait_timeout
-        self.server: ServerInfo = initial_server_info(client, sandbox)
+        self.server = ServerInfo(is_sandbox=bool(samples), samples=samples)
         self._poll_interval = poll_interval
         self.cards: list[TaskCard] = []
         self.estimate_text = ""
@@ -171,25 +172,21 @@ class LipSyncPanel:
         self.token_input.observe(self._on_token, names="value")
         self.token_input.add_class("kitta-token")
         self.token_box = widgets.VBox([self.token_note, self.token_input])
-        self.samples_button = widgets.Button(
-            description=text("panel_use_samples", lang_),
-            icon="magic",
-            layout=widgets.Layout(width="auto"),
+        self.samples_button = button(
+            text("panel_use_samples", lang_), "magic", "kitta-samples", self._on_samples
         )
-        self.samples_button.on_click(self._on_samples)
-        self.samples_button.add_class("kitta-samples")
-        self.submit_button = widgets.Button(
-            description=text("panel_submit", lang_),
-            button_style="primary",
-            icon="play",
-            layout=widgets.Layout(width="auto", margin="2px 8px 2px 0"),
+        self.submit_button = button(
+            text("panel_submit", lang_),
+            "play",
+            "kitta-submit",
+            self._on_submit,
+            margin="2px 8px 2px 0",
         )
-        self.submit_button.on_click(self._on_submit)
-        self.submit_button.add_class("kitta-submit")
+        self.submit_button.button_style = "primary"
         self.banner = widgets.HTML()
         self.banner.add_class("kitta-banner")
         self.empty_note = widgets.HTML(
-            f'<div style="color:#59636e">{html.escape(text("panel_no_tasks", lang_))}</div>'
+            f'<div style="color:#59636e">{esc(text("panel_no_tasks", lang_))}</div>'
         )
         self.cards_box = widgets.VBox([self.empty_note])
         self.cards_box.add_class("kitta-cards")
@@ -219,6 +216,11 @@ class LipSyncPanel:
 
     # --- public ------------------------------------------------------------------
     @property
+    def client(self) -> Client:
+        """The client this panel creates with (served to others: the visitors' own)."""
+        return self.visitors.client
+
+    @property
     def poll_interval(self) -> float | None:
         """Seconds between polls: the given value, 1 s on the sandbox, else the client's."""
         if self._poll_interval is not None:
@@ -240,14 +242,12 @@ class LipSyncPanel:
 
     async def settle(self) -> None:
         """Await every running action of this panel and of its cards."""
-        while True:
-            pending = [t for t in self._tasks if not t.done()]
-            for card in self.cards:
-                if card._follow_task is not None and not card._follow_task.done():
-                    pending.append(card._follow_task)
-                pending.extend(t for t in card._tasks if not t.done())
-            if not pending:
-                return
+        while pending := [
+            t
+            for tasks in (self._tasks, *(c._tasks for c in self.cards))
+            for t in tasks
+            if not t.done()
+        ]:
             await asyncio.gather(*pending, return_exceptions=True)
 
     def fill_samples(self) -> bool:
@@ -276,12 +276,16 @@ class LipSyncPanel:
         if self.submitting:
             return None
         self._set_submitting(True)
+        return await self._submit()
+
+    async def _submit(self) -> TaskCard | None:
+        """One submission; the caller set `submitting`, which is cleared here."""
         try:
-            return await self._submit()
+            return await self._create()
         finally:
             self._set_submitting(False)
 
-    async def _submit(self) -> TaskCard | None:
+    async def _create(self) -> TaskCard | None:
         request = self.form.validate(show_all=True)
         if request is None:
             self._show_message(text("panel_fix_fields", self.lang), "error")
@@ -329,7 +333,7 @@ class LipSyncPanel:
         self.cards_box.children = tuple(c.widget for c in self.cards)
         self._show_message(text("panel_submitted", self.lang, task_id=task.task_id), "success")
         card.start()
-        self._spawn(self._refresh_balance(), "kitta-panel-balance")
+        start(self._refresh_balance(), self._tasks, "kitta-panel-balance")
         return card
 
     # --- click handlers ------------------------------------------------------------
@@ -342,21 +346,11 @@ class LipSyncPanel:
         if self.submitting:
             return None
         self._set_submitting(True)
-        try:
-            task = _async.spawn(self._submit_clicked(), name="kitta-panel-submit")
-        except _async.NoEventLoopError:
+        task = start(self._submit(), self._tasks, "kitta-panel-submit")
+        if task is None:
             self._set_submitting(False)
             self._show_message(text("panel_no_loop", self.lang), "error")
-            return None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
         return task
-
-    async def _submit_clicked(self) -> TaskCard | None:
-        try:
-            return await self._submit()
-        finally:
-            self._set_submitting(False)
 
     def _on_samples(self, _button: object = None) -> None:
         self.fill_samples()
@@ -377,7 +371,7 @@ class LipSyncPanel:
         self._render_token()
         self._show_message(text("panel_token_set", self.lang), "success")
         if self.visitors.mode == "own_token":
-            self._spawn(self._check_visitor_token(), "kitta-panel-token")
+            start(self._check_visitor_token(), self._tasks, "kitta-panel-token")
         else:
             self._start_loading()
 
@@ -396,14 +390,10 @@ class LipSyncPanel:
 
     def _on_media(self, name: str) -> None:
         """A media field changed: check its new value (or just re-judge, on a mode switch)."""
-        if name not in MEDIA_ACCEPT:
+        if name in MEDIA_ACCEPT:
+            self.checks.field_changed(self.form, name)
+        else:
             self._render_checks()
-            return
-        value = self.form.media_value(name)
-        checkable = isinstance(value, LocalBlob) or (
-            isinstance(value, str) and name not in self.form.problems()
-        )
-        self.checks.request(name, value if checkable else None)
 
     @property
     def media_blocked(self) -> bool:
@@ -412,18 +402,26 @@ class LipSyncPanel:
 
     # --- rendering ---------------------------------------------------------------------
     def _render_header(self) -> None:
-        self.header.value = header_html(self.server.is_sandbox, self.lang)
+        badge = ""
+        if self.server.is_sandbox:
+            badge = (
+                '<span class="kitta-sandbox-badge" style="margin-left:10px;padding:1px 8px;'
+                'border-radius:4px;font-size:12px;background:#fff8e1;color:#5c4300">'
+                f"{esc(text('panel_sandbox_badge', self.lang))}</span>"
+            )
+        self.header.value = (
+            '<div style="font-size:16px;font-weight:600;margin-bottom:4px">'
+            f"{esc(text('panel_title', self.lang))}{badge}</div>"
+        )
 
     def _render_visitors(self) -> None:
-        line = self.visitors.line_html(self.lang)
-        self.visitor_line.value = line
-        self.visitor_line.layout.display = None if line else "none"
+        show(self.visitor_line, self.visitors.line_html(self.lang))
 
     def _render_token(self) -> None:
         needed = self.needs_token
         self._render_visitors()
         self.token_note.value = (
-            f'<div style="color:#5c4300">{html.escape(text("panel_token_needed", self.lang))}</div>'
+            f'<div style="color:#5c4300">{esc(text("panel_token_needed", self.lang))}</div>'
             if needed and self.visitors.mode == "private"
             else ""
         )
@@ -444,41 +442,16 @@ class LipSyncPanel:
         )
         self.estimate_text = message
         self.balance_warning = over_balance(self.estimated_credits, self.balance, self.lang)
-        self.estimate.value = estimate_html(
-            message, self.balance_warning, self._general_warnings(), self.lang
-        )
-
-    def _general_warnings(self) -> list[str]:
-        """Media warnings that belong to no field (e.g. that the check ran from here)."""
-        if self.preflight is None:
-            return []
-        return [m for f, m in self.preflight.warnings if f not in self.form.inputs]
+        # Then the media warnings that belong to no field (e.g. that the check ran from here).
+        checked = self.preflight.warnings if self.preflight is not None else []
+        general = [m for field, m in checked if field not in self.form.inputs]
+        self.estimate.value = estimate_html(message, self.balance_warning, general, self.lang)
 
     def _render_checks(self) -> None:
         """Show what the media check found next to each field; fill the duration."""
-        fields = self.form.media_values()
-        model = str(self.form.model.value or DEFAULT_MODEL)
-        self.preflight = checked = self.checks.preflight(dict(fields), self.server, model)
-        checking = self.checks.checking
-        for name in self.form.notes:
-            self.form.show_check(name, media_note_html(name, fields, checked, checking, self.lang))
-        # The duration follows the current audio (unless typed): its probe, else what the
-        # server says of its sample; none for a bad audio, kept only while a check runs.
-        if checked.duration_from_probe:
-            self.form.offer_duration(checked.duration_seconds)
-        else:
-            known = self._sample_duration(fields.get("audio_url"))
-            if known is not None or "audio_url" not in checking:
-                self.form.offer_duration(known)
+        self.preflight = self.checks.show(self.form, self.server, self.lang)
         self._update_estimate()
         self._update_submit()
-
-    def _sample_duration(self, audio: object) -> float | None:
-        """The duration the server publishes for a sample URL (None for anything else)."""
-        for sample in self.server.samples.values():
-            if isinstance(audio, str) and sample.url == audio:
-                return sample.duration_seconds
-        return None
 
     def _update_submit(self) -> None:
         self.submit_button.disabled = self.submitting or self.media_blocked
@@ -486,12 +459,7 @@ class LipSyncPanel:
     def _show_message(self, message: str, kind: str = "info") -> None:
         self.message = message
         self.message_kind = kind
-        if not message:
-            self.banner.value = ""
-            self.banner.layout.display = "none"
-            return
-        self.banner.value = banner_html(message, kind)
-        self.banner.layout.display = None
+        show(self.banner, banner_html(message, kind) if message else "")
 
     def _set_submitting(self, busy: bool) -> None:
         self.submitting = busy
@@ -501,45 +469,46 @@ class LipSyncPanel:
         )
 
     # --- server facts --------------------------------------------------------------------
-    def _spawn(self, work: Any, name: str) -> asyncio.Task[Any] | None:
-        """Run `work` on the kernel's loop, kept alive and awaited by `settle()`."""
-        try:
-            task = _async.spawn(work, name=name)
-        except _async.NoEventLoopError:
-            work.close()
-            return None  # outside a kernel: keep what is known
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
     def _start_loading(self) -> None:
         if self.needs_token:
             return  # nothing to ask until there is a token
-        self._loading = self._spawn(self._load(), "kitta-panel-load")
+        self._loading = start(self._load(), self._tasks, "kitta-panel-load")
 
     async def _load(self) -> None:
-        info, self.balance = await load_server_info(self.client, self.sandbox)
+        """The server's facts through the client; in-process samples win when there are any."""
+        info = await self.client.as_async().server_info()
+        local = in_process_samples(self.client.base_url, self.sandbox)
+        if local:
+            info = replace(info, is_sandbox=True, samples=local)
+        usage = await self._usage()
+        if usage is not None:
+            info = replace(info, models=allowed_models(info.models, usage))
+            self.balance = find_balance(usage)
         self.server = info
         self.form.set_models(info.models)
         self._render_header()
         self._render_samples_button()
         self._render_checks()
 
+    async def _usage(self) -> Mapping[str, Any] | None:
+        """The account's usage, or None: its body is undocumented, so nothing depends on it."""
+        try:
+            return await self.client.as_async().usage()
+        except Exception:
+            return None
+
     async def _refresh_balance(self) -> None:
         """The balance after a create (the server charged it), for the next estimate."""
-        try:
-            self.balance = find_balance(await self.client.as_async().usage())
-        except Exception:
-            return  # the usage body is undocumented: keep what was known
-        self._update_estimate()
+        usage = await self._usage()
+        if usage is not None:
+            self.balance = find_balance(usage)
+            self._update_estimate()
 
     async def _describe(self, exc: BaseException, model: str | None = None) -> str:
         balance = None
         if isinstance(exc, InsufficientCreditsError):
-            try:
-                balance = find_balance(await self.client.as_async().usage())
-            except Exception:
-                balance = None  # the usage body is undocumented: no balance, no guess
+            usage = await self._usage()
+            balance = find_balance(usage) if usage is not None else None
         return describe_error(exc, self.lang, balance=balance, model=model)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

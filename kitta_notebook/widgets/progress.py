@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..batch.progress import ProgressSnapshot, progress_line
-from ..display.progress import details_html, progress_html
+from ..display.gallery import details_html, progress_html
 from ..i18n import Lang
 
 __all__ = ["WidgetProgress", "bar_style", "details_html", "progress_html"]

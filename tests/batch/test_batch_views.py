@@ -17,8 +17,14 @@ from kitta_notebook.batch.progress import (
     progress_line,
     progress_view,
 )
-from kitta_notebook.display.gallery import Gallery, batch_html, gallery_text
-from kitta_notebook.display.progress import FAILED_COLOR, GOOD_COLOR, progress_html
+from kitta_notebook.display.gallery import (
+    FAILED_COLOR,
+    GOOD_COLOR,
+    Gallery,
+    batch_html,
+    gallery_text,
+    progress_html,
+)
 from kitta_notebook.sandbox import FaultConfig, Sandbox
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -155,7 +161,7 @@ def test_the_notebook_view_redraws_one_output_and_ends_as_static_html(
 ) -> None:
     import IPython.display
 
-    from kitta_notebook.display.progress import HtmlProgress
+    from kitta_notebook.display.gallery import HtmlProgress
 
     handle = Handle()
     shown: list[dict[str, str]] = []

@@ -1,4 +1,4 @@
-"""The follow-a-task decisions, driven directly (no I/O), and the list-based row follower."""
+"""The follow-a-task decisions, driven directly (no I/O), and the row follower's state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from kitta_notebook.display.follow import (
     ActiveTasksFollower,
     FollowSnapshot,
     TaskFollower,
-    stale_task_ids,
 )
 from kitta_notebook.errors import NotFoundError
 
@@ -111,32 +110,15 @@ def test_the_elapsed_time_of_a_finished_task_is_its_own_run_time() -> None:
     assert TaskFollower(done).elapsed() == pytest.approx(80.0)
 
 
-@pytest.mark.parametrize(
-    ("known", "listed", "complete", "stale"),
-    [
-        ({"a": "pending"}, {"a": "pending"}, True, []),
-        ({"a": "pending"}, {"a": "processing"}, True, ["a"]),
-        ({"a": "pending", "b": "processing"}, {"b": "processing"}, True, ["a"]),
-        ({"a": "pending"}, {}, False, []),  # an incomplete listing proves nothing
-        ({"a": "pending", "b": "pending"}, {"b": "processing"}, False, ["b"]),
-        ({}, {"x": "pending"}, True, []),
-    ],
-)
-def test_only_the_rows_that_changed_are_fetched(
-    known: dict[str, str], listed: dict[str, str], complete: bool, stale: list[str]
-) -> None:
-    assert stale_task_ids(known, listed, complete) == stale
-
-
 def test_the_row_follower_forgets_gone_tasks_and_counts_rounds() -> None:
     follower = ActiveTasksFollower(poll_interval=1, timeout=10)
     rounds: list[int] = []
     follower.subscribe(lambda snap: rounds.append(snap.polls))
     follower.gone("a")
     assert follower.watched({"a": "pending", "b": "processing"}) == {"b": "processing"}
-    follower.polled((), 1, RuntimeError("down"))
-    follower.polled((task("succeeded"),), 1)
+    follower.polled((), 1)
+    follower.polled((task("succeeded"),), 0)
     assert rounds == [1, 2]
-    assert follower.snapshot.retries == 1 and len(follower.snapshot.updated) == 1
+    assert follower.snapshot.active == 0 and len(follower.snapshot.updated) == 1
     follower.ended("idle")
     assert follower.snapshot.phase == "idle" and follower.snapshot.updated == ()

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from kitta_notebook.display.history_html import history_html
 from kitta_notebook.history.entry import JournalEntry, JournalSummary
-from kitta_notebook.widgets.history_table import Row, Shared
+from kitta_notebook.widgets.history import Row, Shared
 
 LONG_LABEL = "campaign-spring everywhere-in-the-north"
 

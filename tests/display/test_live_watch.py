@@ -103,3 +103,70 @@ def test_in_ipython_one_display_is_updated_in_place_until_the_video(
     assert "data:video/mp4;base64," in final and "autoplay" not in final
     assert len(shown[-1]["text/plain"]) < 500
     assert view.polls >= 1 and "LiveTaskView(" in repr(view)
+
+
+def test_in_a_kernel_the_view_follows_on_the_running_loop_and_never_blocks_it(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`watch()` returns at once inside a running loop (the kernel's); the loop keeps
+    serving other work while the view polls, and the view ends with the finished task."""
+    import asyncio
+
+    import IPython.display
+
+    shown: list[dict[str, str]] = []
+    monkeypatch.setattr(
+        IPython.display, "display", lambda obj, **_: shown.append(obj) or FakeHandle(shown)
+    )
+    client = sandbox.client(TOKEN)
+    task = client.lip_sync.create(
+        video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"]
+    )
+
+    async def main() -> tuple[bool, int]:
+        view = task.watch(poll_interval=0.05, timeout=60)
+        returned_at_once = not view.done and not task.is_terminal
+        ticks = 0
+        while not view.done:  # other cells' work: the loop is free while the view polls
+            ticks += 1
+            await asyncio.sleep(0.01)
+        await view.wait()
+        return returned_at_once, ticks
+
+    returned_at_once, ticks = asyncio.run(main())
+    assert returned_at_once and ticks >= 5
+    assert task.succeeded and "kitta-note" in shown[0]["text/html"]
+    assert 'data-status="succeeded"' in shown[-1]["text/html"]
+
+
+def test_live_rows_follow_through_watch_many_and_forget_tasks_the_server_lost(
+    sandbox: Sandbox,
+) -> None:
+    """The history browser's live rows: each task the client's `watch_many` hands back is
+    a row to redraw; a row whose task the server no longer knows (404) is dropped, and
+    the rows rest once nothing is left unfinished."""
+    import asyncio
+
+    from kitta_notebook.display.follow import ActiveTasksFollower, RowsSnapshot, follow_active
+
+    client = sandbox.client(TOKEN)
+    task = client.lip_sync.create(
+        video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"]
+    )
+    follower = ActiveTasksFollower(poll_interval=0.05, timeout=60)
+    seen: list[RowsSnapshot] = []
+    follower.subscribe(seen.append)
+
+    def unfinished() -> dict[str, str]:
+        rows = {task.task_id: "pending", "lip_task_lost_elsewhere": "pending"}
+        return {
+            k: v
+            for k, v in rows.items()
+            if not any(k == t.task_id for s in seen for t in s.updated)
+        }
+
+    asyncio.run(follow_active(follower, client.as_async(), unfinished))
+    updated = [t for s in seen for t in s.updated]
+    assert [t.task_id for t in updated] == [task.task_id] and updated[0].succeeded
+    assert follower.missing == {"lip_task_lost_elsewhere"}
+    assert seen[-1].phase == "idle" and seen[-1].error is None

@@ -118,16 +118,3 @@ def test_the_state_never_holds_the_token(sandbox: Sandbox, finished_task: LipSyn
     text += json.dumps([{k: v for k, v in t.items() if k != "data"} for t in state["tiles"]])
     assert TOKEN not in text
     assert TOKEN not in view.to_html() and TOKEN not in repr(view)
-
-
-def test_without_anywidget_it_is_the_static_view(monkeypatch: pytest.MonkeyPatch) -> None:
-    def missing() -> None:
-        raise ImportError("No module named 'anywidget'")
-
-    monkeypatch.setattr(compare_module, "_player_class", missing)
-    view = Compare(public_task())
-    assert view.player is None
-    bundle = view._repr_mimebundle_()
-    assert set(bundle) == {"text/plain", "text/html"}
-    with pytest.raises(RuntimeError, match="anywidget"):
-        view.play()

@@ -441,7 +441,7 @@ def test_an_account_granted_the_pro_model_is_offered_it() -> None:
 
 
 def test_allowed_models_follow_the_usage_body_and_fall_back_to_all() -> None:
-    from kitta_notebook.widgets._server import allowed_models
+    from kitta_notebook.widgets._messages import allowed_models
 
     both = ("kitta-lip-sync-v1", "kitta-lip-sync-pro")
     usage = {"models": {"kitta-lip-sync-pro": {"allowed": False}, "kitta-lip-sync-v1": {}}}

@@ -1,8 +1,0 @@
-"""Kept for importers of the old path: the helpers live in `display.background`."""
-
-from __future__ import annotations
-
-from ..display.background import RUNNING, running_loop, settle, spawn
-from ..errors import NoEventLoopError
-
-__all__ = ["RUNNING", "NoEventLoopError", "running_loop", "settle", "spawn"]
