@@ -21,10 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._async_client import AsyncKittaClient
-from ._async_lip_sync import AsyncLipSync
-from ._client import KittaClient
-from ._lip_sync import LipSync
+from ._client import AsyncKittaClient, KittaClient
+from ._lip_sync import AsyncLipSync, LipSync
 from ._version import __version__
 from .connection import connect, resume, sample_media
 from .errors import (

@@ -1,16 +1,21 @@
 """One API attempt: the whole answer read within a wall-clock deadline and a size cap.
 
-Split from `_core` (the client's shared facts and decisions): this is the part that
-holds a slow or huge answer in check, for the sync driver on reused worker threads.
+httpx's timeouts restart with every byte, so a server trickling its headers would
+hold the caller for hours. The client's own HTTP pool therefore runs on a network
+backend whose every connect, read and write waits at most until the attempt's
+deadline (taken from a context variable the request loop sets): no thread hop.
+A user's `http_client=` is not altered; its attempts run on a worker thread that
+is abandoned at the deadline instead.
 """
 
 from __future__ import annotations
 
 import contextvars
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
@@ -19,16 +24,18 @@ from ._fetch import DECODABLE, UnreadableBody
 from ._responses import request_id_of
 from .errors import APIStatusError
 
-__all__ = ["BodyReader", "within_deadline"]
+__all__ = ["BodyReader", "deadline_client", "within_deadline"]
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "kitta_attempt_deadline", default=None
+)
 
 
 class BodyReader:
     """Reads one streamed response within a total deadline and a size cap.
 
     Past the deadline it raises `httpx.ReadTimeout` (so the usual retry rules
-    apply: a create is not resent); past the cap, an `APIStatusError`. The
-    deadline is checked between chunks here; the drivers also hold the whole
-    attempt (headers included) to it, whatever the byte rate.
+    apply: a create is not resent); past the cap, an `APIStatusError`.
     """
 
     def __init__(self, config: ClientConfig, request: httpx.Request) -> None:
@@ -36,7 +43,7 @@ class BodyReader:
         self.deadline = time.monotonic() + ATTEMPT_DEADLINE_FACTOR * read
         self.request = request
         self.buffer = bytearray()
-        # Only encodings the drivers decode a bounded piece at a time (`_fetch.BodyDecoder`):
+        # Only encodings decoded a bounded piece at a time (`_fetch.decoded_pieces`):
         # a compressed answer meets the size cap after decoding, not after filling memory.
         request.headers["Accept-Encoding"] = DECODABLE
 
@@ -79,62 +86,110 @@ class BodyReader:
         )
 
 
-def within_deadline(reader: BodyReader, attempt: Callable[[], httpx.Response]) -> httpx.Response:
-    """Run one blocking attempt on a worker thread and give up at the reader's deadline.
+@contextmanager
+def attempt_deadline(reader: BodyReader) -> Iterator[None]:
+    """Every network wait of the client's own pool, in this block, ends at `reader`'s deadline."""
+    token = _DEADLINE.set(reader.deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
-    httpx's sync timeouts restart with every byte, so a server trickling its headers would
-    hold the caller for hours. The abandoned worker ends at its next chunk (`feed` raises
-    once the deadline passed) or at its next read timeout, then serves the next attempt.
+
+def _bounded(timeout: float | None, error: str) -> float | None:
+    """`timeout`, cut to what is left of the current attempt's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        import httpcore  # loaded already: the pool this runs in is httpcore's
+
+        raise getattr(httpcore, error)("the answer took longer than its total deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream:
+    """An httpcore network stream whose waits end at the attempt's deadline."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _bounded(timeout, "ReadTimeout"))  # type: ignore[no-any-return]
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _bounded(timeout, "WriteTimeout"))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> _DeadlineStream:
+        bounded = _bounded(timeout, "ConnectTimeout")
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend:
+    """httpcore's network backend, its connects bounded by the attempt's deadline too."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, **options: Any
+    ) -> _DeadlineStream:
+        bounded = _bounded(timeout, "ConnectTimeout")
+        return _DeadlineStream(self._backend.connect_tcp(host, port, bounded, **options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def deadline_client() -> tuple[httpx.Client, bool]:
+    """The client's own HTTP pool, and whether it enforces the attempt deadline itself.
+
+    httpx has no setting for the network backend, so it is swapped into each pool
+    (the direct one and any proxy's); should a future httpx lay its pools out
+    otherwise, the worker-thread fallback keeps the deadline.
     """
-    job = _Job(contextvars.copy_context(), attempt)  # a batch's rate gate is in a ContextVar
-    _WORKERS.submit(job)
-    if not job.done.wait(reader.remaining()):
-        raise reader.timed_out()
-    if job.error is not None:
-        raise job.error
-    assert job.value is not None
-    return job.value
+    http = httpx.Client(follow_redirects=False)
+    transports = [http._transport, *http._mounts.values()]
+    pools = [getattr(transport, "_pool", None) for transport in transports if transport is not None]
+    if not all(hasattr(pool, "_network_backend") for pool in pools):
+        return http, False
+    for pool in pools:
+        assert pool is not None
+        pool._network_backend = _DeadlineBackend(pool._network_backend)
+    return http, True
 
 
-class _Job:
-    def __init__(self, context: contextvars.Context, attempt: Callable[[], httpx.Response]):
-        self.context = context
-        self.attempt = attempt
-        self.done = threading.Event()
-        self.value: httpx.Response | None = None
-        self.error: BaseException | None = None
+def within_deadline(reader: BodyReader, attempt: Callable[[], httpx.Response]) -> httpx.Response:
+    """Run one attempt over a user's HTTP client on a worker thread; give up at the deadline.
 
-    def run(self) -> None:
+    The abandoned worker ends at its next chunk (`feed` raises once the deadline
+    passed) or at its next read timeout.
+    """
+    outcome: list[Any] = []
+    done = threading.Event()
+    context = contextvars.copy_context()
+
+    def work() -> None:
         try:
-            self.value = self.context.run(self.attempt)
+            outcome.append((context.run(attempt), None))
         except BaseException as exc:  # handed to the caller
-            self.error = exc
+            outcome.append((None, exc))
         finally:
-            self.done.set()
+            done.set()
 
-
-class _Workers:
-    """Daemon threads reused across attempts (a thread per request costs ~0.1 ms); daemon,
-    so a worker still stuck on a trickling server never holds up the kernel's exit."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0
-
-    def submit(self, job: _Job) -> None:
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-            else:
-                threading.Thread(target=self._serve, name="kitta-api-request", daemon=True).start()
-        self._jobs.put(job)
-
-    def _serve(self) -> None:
-        while True:
-            self._jobs.get().run()
-            with self._lock:
-                self._idle += 1
-
-
-_WORKERS = _Workers()
+    threading.Thread(target=work, name="kitta-api-request", daemon=True).start()
+    if not done.wait(reader.remaining()):
+        raise reader.timed_out()
+    value, error = outcome[0]
+    if error is not None:
+        raise error
+    return value  # type: ignore[no-any-return]

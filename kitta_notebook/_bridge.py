@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -93,6 +94,23 @@ async def run_sync(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> 
     except asyncio.CancelledError:
         event.set()
         raise
+
+
+def awaitable(
+    method: Callable[Concatenate[Any, P], T],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]:
+    """An async layer's method: the engine's `method` on the layer's `_sync`, awaited.
+
+    It keeps the engine method's name, docstring and signature (`__wrapped__`), so
+    the two flavours cannot drift apart.
+    """
+
+    async def call(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await run_sync(method, self._sync, *args, **kwargs)
+
+    functools.update_wrapper(call, method)
+    call.__qualname__ = f"Async{method.__qualname__}"
+    return call
 
 
 _DONE = object()

@@ -1,38 +1,38 @@
-"""The synchronous client: `KittaClient`.
+"""The clients: `KittaClient`, the one engine, and `AsyncKittaClient`, its awaitable face.
 
-It needs no event loop, so it works the same in a script, a notebook cell
-and a kernel where `nest_asyncio.apply()` was called.
+`KittaClient` holds every rule (the request loop, retries, the journal); it
+needs no event loop, so it works the same in a script, a notebook cell and a
+kernel where `nest_asyncio.apply()` was called. `AsyncKittaClient` holds no
+logic: each method awaits the sync client's on a worker thread (`_bridge`).
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _attempt, _core, _responses
-from ._base import (
-    ClientBase,
-)
+from . import _attempt, _bridge, _core, _responses
+from ._core import MAX_KEY_LENGTH, ClientConfig, Secret
 from ._fetch import UnreadableBody, decoded_pieces
-from ._lip_sync import LipSync
-from .errors import DownloadError, KittaError
+from ._lip_sync import AsyncLipSync, LipSync
+from .errors import APIConnectionError, APIError, DownloadError, KittaError, ValidationError
 from .models import LipSyncTask
 from .server_info import ServerInfo, parse_openapi
 
 if TYPE_CHECKING:
-    import os
-
-    from ._async_client import AsyncKittaClient
-    from .history import History
-    from .history.journal import Journal
+    from .history import AsyncHistory, History
+    from .history.keys import KeyClaim
+    from .history.recorder import JournalRecorder
+    from .history.store import JournalStore as Journal
     from .media import MediaStore
 
 
-class KittaClient(ClientBase):
+class KittaClient:
     """Talks to the Kitta API (or the sandbox) synchronously.
 
     >>> client = KittaClient()                  # token from KITTA_API_TOKEN
@@ -51,22 +51,65 @@ class KittaClient(ClientBase):
         journal: Journal | bool | None = None,
         keep_results: bool | str | os.PathLike[str] | None = None,
         media_store: MediaStore | None = None,
-        _config: _core.ClientConfig | None = None,
+        _config: ClientConfig | None = None,
     ) -> None:
-        super().__init__(
-            token,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            journal=journal,
-            keep_results=keep_results,
-            media_store=media_store,
-            _config=_config,
-        )
-        self._http = http_client or httpx.Client(follow_redirects=False)
+        self._config = _config or ClientConfig.create(token, base_url, timeout, max_retries)
+        if keep_results is not None:  # else KITTA_KEEP_RESULTS (on for the embedded sandbox)
+            self._config.keep_results = keep_results
+        if media_store is not None:  # else the sandbox's own store, or KITTA_MEDIA_STORE
+            self._config.media_store = media_store
+        # The journal is on by default (`journal=False` turns it off); the choice lives on
+        # the configuration, which live views share. Its file opens at the first create or get.
+        if journal is not None:
+            self._config.journal = journal
+        from .history.recorder import JournalRecorder  # the journal opens on first use
+
+        self.recorder: JournalRecorder = JournalRecorder(self._config)
+        if http_client is None:
+            self._http, self._pool_keeps_deadline = _attempt.deadline_client()
+        elif not isinstance(http_client, httpx.Client):  # e.g. an httpx.AsyncClient
+            raise ValidationError(
+                [("http_client", "must be an httpx.Client (the async client runs it on a thread)")]
+            )
+        else:
+            self._http, self._pool_keeps_deadline = http_client, False
         self._server_info: ServerInfo | None = None
-        self._twin: AsyncKittaClient | None = None
+        self._async: AsyncKittaClient | None = None
         self.lip_sync = LipSync(self)
+
+    # --- public facts -------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self._config.base_url
+
+    @property
+    def is_official(self) -> bool:
+        """True when this client talks to the real service (media must be public URLs)."""
+        return self._config.is_official
+
+    @property
+    def has_token(self) -> bool:
+        return self._config.token is not None
+
+    def set_token(self, token: str) -> None:
+        """Replace the API token (for example after a password prompt); never echoed."""
+        clean = token.strip() if isinstance(token, str) else ""
+        if not clean:
+            raise ValueError("the API token is empty")
+        self._config.token = Secret(clean)
+        self._config.token_source = "entered"
+
+    def __repr__(self) -> str:
+        config = getattr(self, "_config", None)  # a half-built client must still repr
+        if config is None:
+            return f"{type(self).__name__}(<not configured>)"
+        token = "set" if config.token is not None else "missing"
+        return f"{type(self).__name__}(base_url={config.base_url!r}, token={token})"
+
+    @property
+    def journal(self) -> Journal | None:
+        """The local journal this client records its tasks in (None when turned off)."""
+        return self.recorder.journal()
 
     @property
     def history(self) -> History:
@@ -77,11 +120,17 @@ class KittaClient(ClientBase):
 
     # --- lifecycle ------------------------------------------------------------
     def close(self) -> None:
+        """Close the HTTP pool and what the configuration opened on first use (the
+        prober's and the media store's connections, the journal's database; each
+        reopens if used again), so nothing is left to warn about at exit."""
         self._http.close()
-        self._close_resources()
-        if self._twin is not None:
-            _close_async_twin(self._twin)
-            self._twin = None
+        for resource in (self._config.prober, self._config.media_store):
+            close = getattr(resource, "close", None)
+            if callable(close):
+                close()
+        journal = self.journal
+        if journal is not None:
+            journal.close()
 
     def __enter__(self) -> KittaClient:
         return self
@@ -89,16 +138,15 @@ class KittaClient(ClientBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _sync_client(self) -> KittaClient:
+    def as_sync(self) -> KittaClient:
+        """This client (for code that accepts either flavour)."""
         return self
 
-    def _async_client(self) -> AsyncKittaClient:
-        if self._twin is None:
-            from ._async_client import AsyncKittaClient
-
-            self._twin = AsyncKittaClient(_config=self._config)
-            self._twin._twin = self
-        return self._twin
+    def as_async(self) -> AsyncKittaClient:
+        """The asynchronous client over this one: the same settings, token, journal and pool."""
+        if self._async is None:
+            self._async = AsyncKittaClient(_client=self)
+        return self._async
 
     # --- the request loop ---------------------------------------------------------
     def _request(
@@ -110,28 +158,28 @@ class KittaClient(ClientBase):
         body: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         request = self._config.build_request(self._http, method, path, params=params, body=body)
+        gate = _core.REQUEST_GATE.get()  # set by a batch's worker
         attempt = 0
-        gate = _core.REQUEST_GATE.get()
         while True:
             if gate is not None:
                 gate.before_send(request)  # a batch paused by a 429 waits here
             started = time.monotonic()
             try:
                 response = self._receive(request)
-                if gate is not None:
-                    gate.after_response(response)
             except httpx.TransportError as exc:
                 decision = _core.decide_after_exception(self._config, request, exc, attempt)
                 if not decision.retry:
                     raise _core.transport_error(request, exc) from exc
             else:
                 _core.log_response(request, response, started)
+                if gate is not None:
+                    gate.after_response(response)  # a 429 pauses the whole batch
                 if response.is_success:
                     return response
                 decision = _core.decide_after_response(self._config, request, response, attempt)
                 if not decision.retry:
                     raise _responses.api_error(response, self._config.token_source)
-            time.sleep(decision.delay)
+            _bridge.pause(decision.delay)
             attempt += 1
 
     def _receive(self, request: httpx.Request) -> httpx.Response:
@@ -150,8 +198,58 @@ class KittaClient(ClientBase):
                 response.close()
             return reader.finish(response)
 
-        return _attempt.within_deadline(reader, attempt)
+        if not self._pool_keeps_deadline:
+            return _attempt.within_deadline(reader, attempt)
+        with _attempt.attempt_deadline(reader):
+            return attempt()
 
+    # --- the journal around a create ---------------------------------------------
+    def _claim_key(self, key: str | None, planned: Mapping[str, Any]) -> KeyClaim | None:
+        """Reserve `key` for this create before anything is published, probed or sent.
+
+        `planned` are the create's arguments with local files read. Returns None
+        without a key; else the task made earlier under it from the same inputs,
+        or a claim to send with (give it back with `_release_keys`). Raises
+        `KeyReusedError` for other inputs, `KeyInUseError` while a create under
+        the key runs, and `UnresolvedCreateError` while an earlier one may or
+        may not have reached the server, so it is never paid twice.
+        """
+        if key is None:
+            return None
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+            limit = f"The key must be a non-empty text of at most {MAX_KEY_LENGTH} characters."
+            raise ValidationError([("key", limit)])
+        if self.journal is None:
+            raise ValidationError(
+                [("key", "A key needs the local journal, which this client has turned off.")]
+            )
+        from .history.keys import request_inputs
+
+        return self.recorder.claim_key(key, request_inputs(planned))
+
+    def _release_keys(self, claims: Iterable[KeyClaim | None]) -> None:
+        """Give back the keys of creates that were sent, or will not be."""
+        held = [claim for claim in claims if claim is not None and claim.token is not None]
+        if held:
+            self.recorder.release_keys(held)
+
+    def _record_outcome(self, handle: object, error: BaseException) -> None:
+        """Record whether a failed create may still have made a task.
+
+        Only an answer from the server, or a connection that was never made,
+        proves nothing was created; anything else (an interrupt, a 5xx, a read
+        timeout) leaves the outcome unknown.
+        """
+        definite = isinstance(error, (APIError, APIConnectionError)) and not error.may_have_created
+        if definite:
+            self.recorder.rejected(handle, error)
+        else:
+            self.recorder.outcome_unknown(handle, error)
+
+    def _record_download(self, task: LipSyncTask, path: Path) -> None:
+        self.recorder.downloaded(task, path)
+
+    # --- server facts ---------------------------------------------------------------
     def server_info(self, *, refresh: bool = False) -> ServerInfo:
         """Model ids (and prices, where the server publishes them) from its OpenAPI schema.
 
@@ -211,21 +309,97 @@ class KittaClient(ClientBase):
         return download(self, task, path, overwrite=overwrite, timeout=timeout)
 
 
-def _close_async_twin(twin: AsyncKittaClient) -> None:
-    """Close an async client from sync code, with or without a running loop."""
-    import asyncio
+class AsyncKittaClient:
+    """`KittaClient` with `await`: the same methods, each run on a worker thread.
 
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    twin._twin = None
-    if loop is not None:
-        task = loop.create_task(twin.aclose())
-        _PENDING_CLOSES.add(task)
-        task.add_done_callback(_PENDING_CLOSES.discard)
-    else:
-        asyncio.run(twin.aclose())
+    >>> async with AsyncKittaClient() as client:
+    ...     task = await client.lip_sync.create(audio_url=..., video_url=...)
+    ...     task = await client.lip_sync.wait(task)
 
+    `http_client` is an `httpx.Client` (the engine is synchronous).
+    """
 
-_PENDING_CLOSES: set[Any] = set()
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        journal: Journal | bool | None = None,
+        keep_results: bool | str | os.PathLike[str] | None = None,
+        media_store: MediaStore | None = None,
+        _config: ClientConfig | None = None,
+        _client: KittaClient | None = None,
+    ) -> None:
+        self._sync = _client or KittaClient(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            journal=journal,
+            keep_results=keep_results,
+            media_store=media_store,
+            _config=_config,
+        )
+        self._sync._async = self
+        self.lip_sync = AsyncLipSync(self._sync.lip_sync)
+
+    @property
+    def _config(self) -> ClientConfig:
+        return self._sync._config
+
+    @property
+    def base_url(self) -> str:
+        return self._sync.base_url
+
+    @property
+    def is_official(self) -> bool:
+        """True when this client talks to the real service (media must be public URLs)."""
+        return self._sync.is_official
+
+    @property
+    def has_token(self) -> bool:
+        return self._sync.has_token
+
+    def set_token(self, token: str) -> None:
+        """Replace the API token (for example after a password prompt); never echoed."""
+        self._sync.set_token(token)
+
+    def __repr__(self) -> str:
+        return f"Async{self._sync!r}"
+
+    @property
+    def journal(self) -> Journal | None:
+        """The local journal this client records its tasks in (None when turned off)."""
+        return self._sync.journal
+
+    @property
+    def history(self) -> AsyncHistory:
+        """Every task of this account: the local journal merged with the server's list."""
+        from .history import AsyncHistory
+
+        return AsyncHistory(self)
+
+    aclose = _bridge.awaitable(KittaClient.close)
+
+    async def __aenter__(self) -> AsyncKittaClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def as_sync(self) -> KittaClient:
+        """The synchronous client this one runs on."""
+        return self._sync
+
+    def as_async(self) -> AsyncKittaClient:
+        """This client (for code that accepts either flavour)."""
+        return self
+
+    server_info = _bridge.awaitable(KittaClient.server_info)
+    usage = _bridge.awaitable(KittaClient.usage)
+    fetch_bytes = _bridge.awaitable(KittaClient.fetch_bytes)
+    download = _bridge.awaitable(KittaClient.download)

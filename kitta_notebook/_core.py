@@ -1,7 +1,5 @@
-"""The logic shared by the sync and async clients, free of I/O.
-
-Both clients build requests, read responses, decide on retries and poll
-tasks through this module; they differ only in how they send and sleep.
+"""The client's facts and decisions, free of I/O: configuration, the token,
+how a request is built, when to retry, and how long to wait between polls.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,6 +32,9 @@ from .errors import (
 )
 from .models import LipSyncTask
 from .validation import check_poll_interval
+
+if TYPE_CHECKING:
+    from .batch.gate import RateGate
 
 # The longest `key` (re-run safety for create and batch items) a caller may give.
 MAX_KEY_LENGTH = 200
@@ -243,7 +244,7 @@ class ClientConfig:
     # --- requests -----------------------------------------------------------
     def build_request(
         self,
-        http: httpx.Client | httpx.AsyncClient,
+        http: httpx.Client,
         method: str,
         path: str,
         *,
@@ -272,9 +273,7 @@ class ClientConfig:
         request.headers["Authorization"] = self.token.bearer()  # the request's own copy
         return request
 
-    def _merged_headers(
-        self, http: httpx.Client | httpx.AsyncClient, *, json_body: bool
-    ) -> httpx.Headers:
+    def _merged_headers(self, http: httpx.Client, *, json_body: bool) -> httpx.Headers:
         key = (id(http), json_body)
         cached = self._header_cache.get(key)
         if cached is None:
@@ -402,25 +401,17 @@ def log_response(request: httpx.Request, response: httpx.Response, started: floa
     )
 
 
-# --- the pace of a batch -------------------------------------------------------
-class RequestGate(Protocol):
-    """What paces the requests of a batch (`batch.gate.RateGate`)."""
-
-    def before_send(self, request: httpx.Request) -> None: ...
-
-    def after_response(self, response: httpx.Response) -> None: ...
-
-
-REQUEST_GATE: contextvars.ContextVar[RequestGate | None] = contextvars.ContextVar(
+REQUEST_GATE: contextvars.ContextVar[RateGate | None] = contextvars.ContextVar(
     "kitta_request_gate", default=None
 )
-"""The gate of the batch the current thread sends for (None outside a batch)."""
+"""The rate gate of the batch the current thread sends for (None outside a batch): the
+client's request loop waits at it before each send and tells it every answer."""
 
 
 # --- waiting -------------------------------------------------------------------
 @dataclass
 class WaitPlan:
-    """The deadline and pacing of one `wait()`; shared by the sync and async loops."""
+    """The deadline and pacing of one `wait()`."""
 
     config: ClientConfig
     timeout: float

@@ -1,17 +1,15 @@
-"""`client.lip_sync`, the synchronous resource: create, get, list, wait and watch tasks.
+"""`client.lip_sync`: create, get, list, wait for and watch tasks.
 
-It needs no event loop, so it works the same in a script, a notebook cell
-and a kernel where `nest_asyncio.apply()` was called.
+`LipSync` holds the logic; `AsyncLipSync` (the async client's) awaits the
+same methods on a worker thread (`_bridge`) and holds none of its own.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import _core, _responses
-from ._base import recorder_extras
+from . import _bridge, _core, _responses
 from ._kept import keep_finished
 from .errors import TaskFailedError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ._client import KittaClient
-    from .batch import BatchResult, BatchWatch, ProgressMode, TaskList
+    from .batch import AsyncBatchWatch, BatchResult, BatchWatch, ProgressMode, TaskList
     from .display.live import LiveTaskView
     from .history.keys import KeyClaim
     from .media import Preflight
@@ -138,8 +136,13 @@ class LipSync:
     ) -> LipSyncTask:
         """Send a create that already passed validation, recording it before and after."""
         client = self._client
-        extra = recorder_extras(published, claim)
-        handle = client.recorder.before_create(client._config.origin, request.body, key, **extra)
+        handle = client.recorder.before_create(
+            client._config.origin,
+            request.body,
+            key,
+            published=published or None,
+            claim=None if claim is None else claim.token,
+        )
         try:
             response = client._request("POST", _core.TASKS_PATH, body=request.body)
         except BaseException as error:
@@ -214,7 +217,7 @@ class LipSync:
             pause = plan.next_sleep()
             if pause is None:
                 raise WaitTimeoutError(task, plan.timeout)
-            time.sleep(pause)
+            _bridge.pause(pause)
             try:
                 task._update_from(self.get(task.task_id))
             except Exception as exc:
@@ -354,3 +357,65 @@ class LipSync:
             progress=progress,
             concurrency=concurrency,
         )
+
+
+class AsyncLipSync:
+    """`client.lip_sync` of `AsyncKittaClient`: `LipSync`'s methods, awaitable.
+
+    Each awaits the `LipSync` method on a worker thread: cancelling the await
+    stops a wait at once, and a create that was sent is still recorded.
+    """
+
+    def __init__(self, lip_sync: LipSync) -> None:
+        self._sync = lip_sync
+
+    create = _bridge.awaitable(LipSync.create)
+    check = _bridge.awaitable(LipSync.check)
+    get = _bridge.awaitable(LipSync.get)
+    list = _bridge.awaitable(LipSync.list)
+    wait = _bridge.awaitable(LipSync.wait)
+    create_many = _bridge.awaitable(LipSync.create_many)
+    wait_many = _bridge.awaitable(LipSync.wait_many)
+
+    def iter(
+        self, *, status: TaskStatus | str | None = None, page_size: int = 100
+    ) -> AsyncIterator[LipSyncTask]:
+        """Every task, page by page; use with `async for` (see `LipSync.iter`)."""
+        return _bridge.iterate_sync(lambda: self._sync.iter(status=status, page_size=page_size))
+
+    async def watch(
+        self,
+        task_or_id: LipSyncTask | str,
+        *,
+        poll_interval: float | None = None,
+        timeout: float | None = None,
+        embed: bool | None = None,
+        lang: str = "en",
+    ) -> LiveTaskView:
+        """Show the task in the notebook and update it live; returns at once (see `task.watch`)."""
+        task = task_or_id if isinstance(task_or_id, LipSyncTask) else await self.get(task_or_id)
+        return task.watch(poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang)
+
+    def watch_many(
+        self,
+        tasks: Iterable[object],
+        *,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+        progress: ProgressMode = "auto",
+        concurrency: int = 8,
+    ) -> AsyncBatchWatch:
+        """`async for task in ...watch_many(tasks)`: each task as it finishes.
+
+        See `LipSync.watch_many`.
+        """
+        from .batch import AsyncBatchWatch
+
+        watch = self._sync.watch_many(
+            tasks,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            progress=progress,
+            concurrency=concurrency,
+        )
+        return AsyncBatchWatch(watch)

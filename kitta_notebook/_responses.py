@@ -1,6 +1,6 @@
 """Reading the API's answers: the error mapping, JSON bodies, tasks and pages.
 
-Shared by the sync and async clients; no I/O. A 2xx to a create whose body
+No I/O. A 2xx to a create whose body
 cannot be read still says the task may exist (`may_have_created`).
 """
 

@@ -13,13 +13,14 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import IO, TYPE_CHECKING, Any, Union
 
+from . import _bridge
 from ._text import clip
 
 if TYPE_CHECKING:
     import os
     from pathlib import Path
 
-    from ._base import ClientBase
+    from ._client import AsyncKittaClient, KittaClient
     from .display.live import LiveTaskView
 
 
@@ -170,7 +171,7 @@ class LipSyncTask:
         raw: Mapping[str, Any],
         *,
         request_id: str | None = None,
-        client: ClientBase | None = None,
+        client: KittaClient | AsyncKittaClient | None = None,
     ) -> None:
         self._client = client
         self._apply(raw, request_id)
@@ -223,22 +224,21 @@ class LipSyncTask:
         return max(0.0, (end - self.created_at).total_seconds())
 
     # --- actions (delegate to the client that made this task) -----------
-    def _owner(self) -> ClientBase:
+    def _owner(self) -> KittaClient:
         if self._client is None:
             raise RuntimeError(
                 "This task is not bound to a client. Fetch it with client.lip_sync.get(task_id)."
             )
-        return self._client
+        return self._client.as_sync()
 
     def refresh(self) -> LipSyncTask:
         """Fetch the task again (for a new status or a fresh result URL); updates in place."""
-        self._update_from(self._owner()._sync_client().lip_sync.get(self.task_id))
+        self._update_from(self._owner().lip_sync.get(self.task_id))
         return self
 
     async def async_refresh(self) -> LipSyncTask:
-        fresh = await self._owner()._async_client().lip_sync.get(self.task_id)
-        self._update_from(fresh)
-        return self
+        """`refresh()`, awaitable."""
+        return await _bridge.run_sync(self.refresh)
 
     def wait(
         self,
@@ -248,17 +248,9 @@ class LipSyncTask:
         raise_on_failure: bool = True,
     ) -> LipSyncTask:
         """Block until the task finishes; updates this object in place. See `LipSync.wait`."""
-        final = (
-            self._owner()
-            ._sync_client()
-            .lip_sync.wait(
-                self,
-                timeout=timeout,
-                poll_interval=poll_interval,
-                raise_on_failure=raise_on_failure,
-            )
+        return self._owner().lip_sync.wait(
+            self, timeout=timeout, poll_interval=poll_interval, raise_on_failure=raise_on_failure
         )
-        return final
 
     async def async_wait(
         self,
@@ -267,15 +259,9 @@ class LipSyncTask:
         *,
         raise_on_failure: bool = True,
     ) -> LipSyncTask:
-        return (
-            await self._owner()
-            ._async_client()
-            .lip_sync.wait(
-                self,
-                timeout=timeout,
-                poll_interval=poll_interval,
-                raise_on_failure=raise_on_failure,
-            )
+        """`wait()`, awaitable; cancelling the await stops the polling."""
+        return await _bridge.run_sync(
+            self.wait, timeout, poll_interval, raise_on_failure=raise_on_failure
         )
 
     def download(
@@ -292,14 +278,13 @@ class LipSyncTask:
         `timeout` bounds the whole transfer (default 600 s), and only a complete
         video is written. Result hosts never see the token.
         """
-        return (
-            self._owner()._sync_client().download(self, path, overwrite=overwrite, timeout=timeout)
-        )
+        return self._owner().download(self, path, overwrite=overwrite, timeout=timeout)
 
     async def async_download(
         self, path: str | Path | None = None, *, overwrite: bool | None = None
     ) -> Path:
-        return await self._owner()._async_client().download(self, path, overwrite=overwrite)
+        """`download()`, awaitable."""
+        return await _bridge.run_sync(self.download, path, overwrite=overwrite)
 
     def watch(
         self,

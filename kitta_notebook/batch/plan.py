@@ -39,7 +39,7 @@ from .progress import ProgressMode, check_progress
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
     from .._core import ClientConfig
     from .._lip_sync import LipSync
     from ..history.keys import KeyClaim

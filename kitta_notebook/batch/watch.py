@@ -46,7 +46,7 @@ from .progress import (
 from .results import BatchItem, BatchResult
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
     from .._core import ClientConfig
 
 DEFAULT_WAIT_MANY_TIMEOUT = 1800.0

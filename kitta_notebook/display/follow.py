@@ -28,9 +28,7 @@ from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, Wait
 from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
-    from .._base import ClientBase
-    from .._client import KittaClient
+    from .._client import AsyncKittaClient, KittaClient
     from ..models import LipSyncTask
 
 T = TypeVar("T")
@@ -301,7 +299,7 @@ class ActiveTasksFollower(Snapshots[RowsSnapshot]):
 
 async def follow_active(
     follower: ActiveTasksFollower,
-    client: ClientBase,
+    client: KittaClient | AsyncKittaClient,
     unfinished: Callable[[], Mapping[str, str]],
 ) -> None:
     """Keep the tasks `unfinished()` names current until none is left or time is up.

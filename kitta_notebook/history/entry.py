@@ -18,7 +18,7 @@ from .._redact import redact_url
 from ..models import LipSyncTask, TaskStatus, parse_timestamp
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
 
 # Entry outcomes: what the journal knows about the create request itself.
 OUTCOME_SENDING = "sending"  # written before the request went out; no answer yet

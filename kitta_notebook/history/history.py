@@ -44,9 +44,8 @@ from .reconcile import (
 from .store import JournalStore
 
 if TYPE_CHECKING:
-    from .._async_client import AsyncKittaClient
-    from .._base import ClientBase
-    from .._client import KittaClient
+    from .._client import AsyncKittaClient, KittaClient
+    from .._client import KittaClient as ClientBase
 
 __all__ = [
     "PAGE_SIZE",

@@ -48,7 +48,7 @@ from .sources import LocalBlob, classify_source, is_local_source, to_blob
 from .stores import MediaStore, Progress, PublishedMedia, PublishMixin, SandboxStore
 
 if TYPE_CHECKING:
-    from .._base import ClientBase
+    from .._client import KittaClient as ClientBase
     from ..price import Price
 
 __all__ = [

@@ -119,7 +119,7 @@ class MediaChecks:
                 source = await asyncio.to_thread(to_blob, value, field=name)
             except ValidationError:
                 source = value  # unreadable now: the create will say why
-        result = await _bridge.run_sync(prober_for(self.client).probe, source)
+        result = await _bridge.run_sync(prober_for(self.client.as_sync()).probe, source)
         self.probed[name] = Probed(value, result)
         if self.pending.get(name) is asyncio.current_task():
             del self.pending[name]  # done: no longer "checking" in the update below

@@ -411,7 +411,7 @@ class SelectedTaskView:
             )
             if self.selected is not None:
                 self._reload_selected()
-                self.selected_task = self.selected.task(self.client)
+                self.selected_task = self.selected.task(self.client.as_sync())
                 self._show_card()
             self.render()
 

@@ -38,7 +38,9 @@ class CountingRecorder:
         with self.lock:
             self.events.append(event)
 
-    def before_create(self, origin: str, body: dict[str, Any], key: str | None = None) -> object:
+    def before_create(
+        self, origin: str, body: dict[str, Any], key: str | None = None, **extra: Any
+    ) -> object:
         self._add("before")
         return None
 
@@ -55,6 +57,9 @@ class CountingRecorder:
         self._add("unknown")
 
     def seen(self, task: LipSyncTask) -> None:
+        return None
+
+    def journal(self) -> None:
         return None
 
     def count(self, event: str) -> int:

@@ -94,6 +94,25 @@ def test_the_sync_client_gives_up_on_trickling_headers_at_its_deadline(
     assert elapsed < BOUND
 
 
+def test_a_users_http_client_also_gives_up_on_trickling_headers_at_its_deadline(
+    trickling_api: str,
+) -> None:
+    """A user's `http_client=` is not altered; its attempts are still held to the deadline."""
+    timeout = httpx.Timeout(READ_TIMEOUT)
+    with (
+        httpx.Client(timeout=timeout) as http,
+        KittaClient(
+            TOKEN, base_url=trickling_api, timeout=timeout, http_client=http, max_retries=0
+        ) as client,
+    ):
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            client.lip_sync.get("lip_task_1")
+        elapsed = time.monotonic() - started
+    assert elapsed < BOUND
+    assert http.event_hooks == {"request": [], "response": []}
+
+
 def test_the_async_client_gives_up_on_trickling_headers_at_its_deadline(
     trickling_api: str,
 ) -> None:

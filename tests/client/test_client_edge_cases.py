@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -465,7 +467,7 @@ def test_async_client_shares_the_same_rules() -> None:
         client = AsyncKittaClient(
             TOKEN,
             base_url=BASE,
-            http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+            http_client=httpx.Client(transport=httpx.MockTransport(handler)),
             max_retries=3,
         )
         async with client:
@@ -477,3 +479,61 @@ def test_async_client_shares_the_same_rules() -> None:
 
     asyncio.run(main())
     assert len(handler.requests) == 1
+
+
+def test_an_async_http_client_is_refused_with_a_clear_error() -> None:
+    """The engine is synchronous: an `httpx.AsyncClient` would fail at the first request."""
+    http = httpx.AsyncClient()
+    with pytest.raises(ValidationError, match=r"httpx\.Client"):
+        AsyncKittaClient(TOKEN, base_url=BASE, http_client=http)  # type: ignore[arg-type]
+    asyncio.run(http.aclose())
+
+
+def test_cancelling_an_awaited_wait_stops_the_polling_at_once() -> None:
+    """The async client runs the sync `wait` on a thread; its pause ends with the cancel."""
+    polled = threading.Event()
+    gets: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        gets.append(request.url.path)
+        polled.set()
+        return httpx.Response(200, json={"taskId": "lip_task_w", "status": "processing"})
+
+    before = set(threading.enumerate())
+
+    async def main() -> None:
+        http = httpx.Client(transport=httpx.MockTransport(handler))
+        async with AsyncKittaClient(TOKEN, base_url=BASE, http_client=http, journal=False) as c:
+            waiting = asyncio.ensure_future(c.lip_sync.wait("lip_task_w", poll_interval=60))
+            assert await asyncio.to_thread(polled.wait, 10)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+
+    asyncio.run(main())
+    for thread in set(threading.enumerate()) - before:
+        thread.join(10)  # a pause that ignored the cancel would last 60 s
+        assert not thread.is_alive(), thread.name
+    assert len(gets) == 1
+
+
+def test_the_request_loop_waits_out_a_batch_pause_and_tells_the_gate_each_answer() -> None:
+    """A batch's rate gate is read in the request loop, not hooked into the user's pool."""
+    from kitta_notebook._core import REQUEST_GATE
+    from kitta_notebook.batch.gate import RateGate
+
+    answers = [httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200, json=dto())]
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: answers.pop(0)))
+    with KittaClient(TOKEN, base_url=BASE, http_client=http, journal=False) as client:
+        gate = RateGate(4, client._config)
+        gate.on_response(429, 0.3)  # another worker met a 429: everyone pauses 0.3 s
+        token = REQUEST_GATE.set(gate)
+        try:
+            started = time.monotonic()
+            client.lip_sync.get("lip_task_1")
+            waited = time.monotonic() - started
+        finally:
+            REQUEST_GATE.reset(token)
+    assert waited >= 0.3
+    assert gate.rate_limited == 2  # the loop's own 429 reached the gate too
+    assert http.event_hooks == {"request": [], "response": []}

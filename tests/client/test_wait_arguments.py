@@ -37,7 +37,7 @@ def test_sync_wait_refuses_before_sending(name: str, value: object) -> None:
 @pytest.mark.parametrize(("name", "value"), BAD)
 def test_async_wait_refuses_before_sending(name: str, value: object) -> None:
     async def run() -> ValidationError:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+        http = httpx.Client(transport=httpx.MockTransport(refuse))
         async with AsyncKittaClient(
             "tok", base_url="http://api.test/api", http_client=http
         ) as client:

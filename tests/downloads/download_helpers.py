@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from kitta_notebook import KittaClient, LipSyncTask
-from kitta_notebook._base import ClientBase
+from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask
 
 TOKEN = "tok-download-tests"
 
 
 def finished_task(
-    client: ClientBase | KittaClient, url: str, task_id: str = "lip_task_dl"
+    client: AsyncKittaClient | KittaClient, url: str, task_id: str = "lip_task_dl"
 ) -> LipSyncTask:
     """A succeeded task whose result lives at `url` (no server call)."""
     return LipSyncTask(

@@ -103,10 +103,10 @@ def fake_lookup(client: KittaClient, url: str) -> list[str]:
 
     async def get_async(task_id: str) -> LipSyncTask:
         asked.append(task_id)
-        return finished_task(client._async_client(), url, task_id)
+        return finished_task(client.as_async(), url, task_id)
 
     client.lip_sync.get = get  # type: ignore[method-assign]
-    client._async_client().lip_sync.get = get_async  # type: ignore[method-assign]
+    client.as_async().lip_sync.get = get_async  # type: ignore[method-assign]
     return asked
 
 
@@ -115,7 +115,7 @@ def test_a_task_given_by_id_is_looked_up_then_saved(host: MediaHost, tmp_path: P
     asked = fake_lookup(client, host.url("ok.mp4"))
     path = client.download("lip_task_by_id", tmp_path)
     assert path == tmp_path / "lip_task_by_id.mp4" and path.read_bytes() == OK_BODY
-    async_path = asyncio.run(client._async_client().download("lip_task_by_id2", tmp_path))
+    async_path = asyncio.run(client.as_async().download("lip_task_by_id2", tmp_path))
     assert async_path == tmp_path / "lip_task_by_id2.mp4"
     assert async_path.read_bytes() == OK_BODY
     assert asked == ["lip_task_by_id", "lip_task_by_id2"]
@@ -124,22 +124,22 @@ def test_a_task_given_by_id_is_looked_up_then_saved(host: MediaHost, tmp_path: P
 def test_an_async_download_refreshes_an_expired_link_once(host: MediaHost, tmp_path: Path) -> None:
     client = offline_client()
     asked = fake_lookup(client, host.url("ok.mp4"))
-    stale = finished_task(client._async_client(), host.url("expired.mp4"), "lip_task_stale")
-    path = asyncio.run(client._async_client().download(stale, tmp_path))
+    stale = finished_task(client.as_async(), host.url("expired.mp4"), "lip_task_stale")
+    path = asyncio.run(client.as_async().download(stale, tmp_path))
     assert path.read_bytes() == OK_BODY and asked == ["lip_task_stale"]
     assert stale.result_video_url == host.url("ok.mp4")  # the caller's task sees the new link
     # A link that stays expired is fetched twice, refreshed once, then reported.
     asked = fake_lookup(client, host.url("expired.mp4"))
-    still = finished_task(client._async_client(), host.url("expired.mp4"), "lip_task_still")
+    still = finished_task(client.as_async(), host.url("expired.mp4"), "lip_task_still")
     before = len(host.requests)
     with pytest.raises(DownloadError) as caught:
-        asyncio.run(client._async_client().download(still, tmp_path / "again.mp4"))
+        asyncio.run(client.as_async().download(still, tmp_path / "again.mp4"))
     assert caught.value.expired and len(host.requests) - before == 2
     assert asked == ["lip_task_still"]
 
 
 def test_an_async_download_respects_overwrite(host: MediaHost, tmp_path: Path) -> None:
-    client = offline_client()._async_client()
+    client = offline_client().as_async()
     task = finished_task(client, host.url("ok.mp4"))
     target = tmp_path / "result.mp4"
     asyncio.run(client.download(task, target))

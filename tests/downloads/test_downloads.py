@@ -87,12 +87,12 @@ def test_a_trickling_host_is_cut_off_at_the_deadline(host: MediaHost, tmp_path: 
 
 
 def test_a_stalled_host_is_cut_off_at_the_deadline_async(host: MediaHost, tmp_path: Path) -> None:
-    task = finished_task(offline_client()._async_client(), host.url("stall.mp4"))
+    task = finished_task(offline_client().as_async(), host.url("stall.mp4"))
 
     async def body() -> None:
         started = time.monotonic()
         with pytest.raises(DownloadError) as caught:
-            await task._owner()._async_client().download(task, tmp_path, timeout=1.0)
+            await task._owner().as_async().download(task, tmp_path, timeout=1.0)
         assert caught.value.reason == "timeout"
         assert time.monotonic() - started < 4.0
 
@@ -101,7 +101,7 @@ def test_a_stalled_host_is_cut_off_at_the_deadline_async(host: MediaHost, tmp_pa
 
 
 def test_async_download_checks_the_same(host: MediaHost, tmp_path: Path) -> None:
-    client = offline_client()._async_client()
+    client = offline_client().as_async()
 
     async def body() -> None:
         ok = await client.download(finished_task(client, host.url("ok.mp4")), tmp_path)
@@ -208,7 +208,7 @@ def test_a_file_the_toolkit_did_not_write_is_never_replaced_unasked(
             call()
         assert "overwrite=True" in str(caught.value)
     with pytest.raises(DownloadError, match="not written by kitta-notebook"):
-        asyncio.run(client._async_client().download(task, mine))
+        asyncio.run(client.as_async().download(task, mine))
     assert mine.read_bytes() == b"the user's own video" and len(host.requests) == before
     # A file the toolkit wrote and the user changed since is the user's now.
     ours = task.download(tmp_path / "result.mp4")
@@ -361,7 +361,7 @@ def test_an_interrupted_sync_download_leaves_no_partial_file(
 
 def test_a_cancelled_download_leaves_no_partial_file(host: MediaHost, tmp_path: Path) -> None:
     """Interrupting a cell cancels the transfer; its hidden temporary file goes with it."""
-    client = offline_client()._async_client()
+    client = offline_client().as_async()
     task = finished_task(client, host.url("trickle.mp4"))
 
     async def body() -> None:

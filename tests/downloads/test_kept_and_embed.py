@@ -122,7 +122,7 @@ def test_a_download_is_kept_and_nothing_when_keeping_is_off(
 
 def test_async_embed_keeps_too(host: MediaHost, tmp_path: Path) -> None:
     client = client_keeping(tmp_path / "kept")
-    task = finished_task(client._async_client(), host.url("ok.mp4"), "lip_task_async_keep")
+    task = finished_task(client.as_async(), host.url("ok.mp4"), "lip_task_async_keep")
 
     async def body() -> None:
         data, problem = await async_fetch_for_embed(task, host.url("ok.mp4"), 10_000_000)

@@ -34,7 +34,7 @@ def mock_client(handler: Handler, token: str = "tok-test", **options: Any) -> Ki
 def mock_async_client(
     handler: Handler, token: str = "tok-test", **options: Any
 ) -> AsyncKittaClient:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx.Client(transport=httpx.MockTransport(handler))
     client = AsyncKittaClient(token, base_url=BASE, http_client=http, max_retries=0, **options)
     # `AsyncHistory` runs the sync engine (`client.as_sync()`): answer it from the same handler.
     engine = mock_client(handler, token, _config=client._config)

@@ -34,6 +34,7 @@ from kitta_notebook import (
 from kitta_notebook.errors import UnresolvedCreateError
 from kitta_notebook.history.entry import JournalEntry
 from kitta_notebook.history.journal import Journal, account_fingerprint, journal_path
+from kitta_notebook.validation import validate_create
 
 
 def only_entry(journal: Journal) -> JournalEntry:
@@ -258,11 +259,11 @@ def test_the_async_twin_and_private_clients_share_the_journal_or_its_absence() -
         return httpx.Response(200, json=dto())
 
     client = mock_client(handler)
-    twin = client._async_client()
+    twin = client.as_async()
     assert twin.journal is client.journal
     off = mock_client(handler, token="tok-off", journal=False)
     assert off.journal is None
-    assert off._async_client().journal is None
+    assert off.as_async().journal is None
 
 
 def test_journal_false_writes_nothing() -> None:
@@ -317,7 +318,7 @@ def test_task_id_for_key_refuses_to_guess_while_an_outcome_is_unknown() -> None:
 
     client = mock_client(handler)
     recorder = client.recorder
-    request = client._prepare_create(audio_url=AUDIO, video_url=VIDEO)
+    request = validate_create(audio_url=AUDIO, video_url=VIDEO)
     with pytest.raises(BadRequestError):
         client.lip_sync._create_checked(request, key="k1")
     assert recorder.task_id_for_key("k1") is None  # rejected: safe to send again

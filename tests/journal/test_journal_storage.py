@@ -34,12 +34,12 @@ def answering(**overrides: Any) -> Any:
 def test_the_journal_choice_is_shared_by_the_async_twin_and_never_leaks_to_other_clients() -> None:
     off = mock_client(answering(), journal=False)
     assert off.journal is None and off._config.journal is False
-    assert off._async_client().journal is None  # the twin shares the configuration
+    assert off.as_async().journal is None  # the twin shares the configuration
     on = mock_client(answering())
     assert on.journal is not None
     mine = Journal(Path("elsewhere.sqlite3").absolute())
     chosen = mock_client(answering(), journal=mine)
-    assert chosen.journal is mine and chosen._async_client().journal is mine
+    assert chosen.journal is mine and chosen.as_async().journal is mine
 
 
 def test_a_journal_identity_names_the_file_whatever_the_port_and_token() -> None:
