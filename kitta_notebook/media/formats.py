@@ -28,7 +28,7 @@ from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
-__all__ = ["SNIFF_BYTES", "MediaFacts", "ReadStopped", "Sniffed", "read_facts", "sniff"]
+__all__ = ["SNIFF_BYTES", "MediaFacts", "Sniffed", "read_facts", "sniff"]
 
 SNIFF_BYTES = 512
 """Enough of a file's start for every rule of `sniff`."""

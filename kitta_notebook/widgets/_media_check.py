@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import _bridge, _inputs  # private: LOCAL_STAND_IN, until the media layer offers it
+from .. import _inputs  # private: until the media layer offers a public prober and pricing
 from ..display.preflight import media_message, probe_summary
 from ..errors import ValidationError
 from ..i18n import Lang, text
@@ -119,7 +119,7 @@ class MediaChecks:
                 source = await asyncio.to_thread(to_blob, value, field=name)
             except ValidationError:
                 source = value  # unreadable now: the create will say why
-        result = await _bridge.run_sync(prober_for(self.client.as_sync()).probe, source)
+        result = await asyncio.to_thread(prober_for(self.client.as_sync()).probe, source)
         self.probed[name] = Probed(value, result)
         if self.pending.get(name) is asyncio.current_task():
             del self.pending[name]  # done: no longer "checking" in the update below

@@ -24,7 +24,7 @@ ALLOWED = {
     ("_media_check.py", "kitta_notebook._inputs"): "a public prober and price rules",
     ("_visitors.py", "_config"): "a client copy without its token (core)",
     ("card.py", "_owner"): "a public `LipSyncTask.client` (core)",
-    ("card.py", "kitta_notebook._media_files"): "a public result file name (files layer)",
+    ("card.py", "kitta_notebook._written"): "a public result file name (files layer)",
 }
 
 
