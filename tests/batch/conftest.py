@@ -4,9 +4,9 @@ their own rich account."""
 from __future__ import annotations
 
 import pytest
-from batch_helpers import RICH
 
 from kitta_notebook.sandbox import Sandbox
+from tests.batch.batch_helpers import RICH
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-from batch_helpers import RICH, requests_for
 
 from kitta_notebook import LipSyncTask, ServerError, ValidationError
 from kitta_notebook.batch import BatchItem, BatchResult, ItemTags, TaskList
@@ -20,6 +19,7 @@ from kitta_notebook.batch.progress_choice import progress_view
 from kitta_notebook.display.gallery import Gallery, batch_html, gallery_text
 from kitta_notebook.display.progress import FAILED_COLOR, GOOD_COLOR, progress_html
 from kitta_notebook.sandbox import FaultConfig, Sandbox
+from tests.batch.batch_helpers import RICH, requests_for
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 

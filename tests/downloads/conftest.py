@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from media_host import MediaHost, media_host
 
 from kitta_notebook import KittaClient
 from kitta_notebook.sandbox import Sandbox
+from tests.downloads.media_host import MediaHost, media_host
 
 TOKEN = "tok-download-tests"
 

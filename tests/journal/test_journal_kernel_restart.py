@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from journal_helpers import poll_until
 
 import kitta_notebook
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.paths import journal_path
+from tests.journal.journal_helpers import poll_until
 
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import SECONDS, boto_session
-from media_helpers import MediaHost, free_port
 
 from kitta_notebook.errors import ValidationError
 from kitta_notebook.media import (
@@ -17,6 +15,8 @@ from kitta_notebook.media import (
     S3Store,
     preflight,
 )
+from tests.media.conftest import SECONDS, boto_session
+from tests.media.media_helpers import MediaHost, free_port
 
 
 def test_good_inputs_fill_duration_and_estimate(host: MediaHost, media: dict[str, Path]) -> None:

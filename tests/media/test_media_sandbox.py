@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SECONDS, boto_session
 
 from kitta_notebook.media import MediaProber, S3Store, SandboxStore, preflight
 from kitta_notebook.sandbox import Sandbox
+from tests.media.conftest import SECONDS, boto_session
 
 TOKEN = "media-suite-token"
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sandbox_helpers import ALICE, BOB, POOR, SCALE, api_client
 
 from kitta_notebook.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import ALICE, BOB, POOR, SCALE, api_client
 
 _counter = itertools.count(1)
 
