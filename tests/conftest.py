@@ -1,4 +1,8 @@
-"""Fixtures shared by every test: a private KITTA_HOME and no real credentials."""
+"""Fixtures shared by every test: a private KITTA_HOME and no real credentials.
+
+The sandbox fixtures are in `tests/plugins/sandbox.py`; the test tiers in
+`tests/plugins/tiers.py`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kitta_notebook.sandbox import Sandbox
+pytest_plugins = ("tests.plugins.sandbox", "tests.plugins.tiers")
 
 
 @pytest.fixture(autouse=True)
@@ -32,27 +36,6 @@ def _widget_frontend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     from kitta_notebook.widgets import _frontend
 
     monkeypatch.setattr(_frontend, "widget_frontend_available", lambda: True)
-
-
-@pytest.fixture(scope="session")
-def shared_sandbox() -> Iterator[Sandbox]:
-    """One sandbox for every test that needs no server of its own.
-
-    Tests add the accounts they use (`shared_sandbox.add_account`); the
-    per-test `sandbox` fixture resets faults and counters. A test that needs
-    other settings (a clock offset, a data folder) starts its own.
-    """
-    with Sandbox(accounts={"sandbox-token": 1_000_000}, time_scale=0.05) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sandbox(shared_sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The shared sandbox with no faults and zeroed counters, for one test."""
-    shared_sandbox.faults = None
-    shared_sandbox.stats.reset()
-    yield shared_sandbox
-    shared_sandbox.faults = None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
