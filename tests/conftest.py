@@ -6,8 +6,11 @@ The sandbox fixtures are in `tests/plugins/sandbox.py`; the test tiers in
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +27,32 @@ def _isolated_environment(
     monkeypatch.delenv("KITTA_API_TOKEN", raising=False)
     monkeypatch.delenv("KITTA_BASE_URL", raising=False)
     yield home
+
+
+@pytest.fixture(autouse=True)
+def _this_machine_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests reach no host but this machine: looking up any other name fails at once, as it
+    does here after the resolver's timeout (seconds per lookup). IP literals and localhost
+    resolve as usual; a test that needs a name to resolve patches `getaddrinfo` itself."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if _is_local(host):
+            return real_getaddrinfo(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+
+
+def _is_local(host: Any) -> bool:
+    name = host.decode() if isinstance(host, bytes) else host
+    if not name or name == "localhost" or str(name).endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(str(name).strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.fixture(autouse=True)
