@@ -43,10 +43,9 @@ def _is_slow(item: pytest.Item) -> bool:
     if folder in SLOW_FOLDERS:
         return True
     functions = [getattr(item, "function", None)]
-    fixture_info = getattr(item, "_fixtureinfo", None)
-    if fixture_info is not None:
-        for definitions in fixture_info.name2fixturedefs.values():
-            functions.extend(definition.func for definition in definitions)
+    fixture_info = getattr(item, "_fixtureinfo", None)  # the fixtures the test uses, overrides too
+    for definitions in getattr(fixture_info, "name2fixturedefs", {}).values():
+        functions.extend(definition.func for definition in definitions)
     return any(function is not None and _starts_something(function) for function in functions)
 
 
