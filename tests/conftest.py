@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ("tests.plugins.sandbox", "tests.plugins.tiers")
+pytest_plugins = ("tests.plugins.sandbox", "tests.plugins.tiers", "pytester")
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,10 @@ run in kernels, Binder, packaging, the sandbox server's own contract suite, the
 reliability suite's hostile servers, fuzzing and crashes), or when it or a fixture
 it uses starts a sandbox, an S3 server, a process or a kernel (seen in their source,
 so a new test is tiered without a list to keep). The fast tier is then unit tests
-and contract tests on `httpx.MockTransport`, plus the one test marked `smoke` (a
-sandbox task end to end). `--fast` does not even import the slow folders;
-`-m "not slow"` selects the same tests after collecting everything.
+and contract tests on `httpx.MockTransport` (or a small HTTP host in the test's own
+process), plus the one test marked `smoke` (a sandbox task end to end). `--fast` does
+not even import the slow folders; `-m "not slow"` selects the same tests after
+collecting everything.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def _starts_something(function: Callable[..., Any]) -> bool:
 
 
 def _is_slow(item: pytest.Item) -> bool:
-    folder = Path(item.path).resolve().relative_to(TESTS).parts[0]
-    if folder in SLOW_FOLDERS:
+    path = Path(item.path).resolve()
+    if TESTS in path.parents and path.relative_to(TESTS).parts[0] in SLOW_FOLDERS:
         return True
     functions = [getattr(item, "function", None)]
     fixture_info = getattr(item, "_fixtureinfo", None)  # the fixtures the test uses, overrides too
