@@ -1,13 +1,20 @@
-"""Fixtures shared by every test: a private KITTA_HOME and no real credentials."""
+"""Fixtures shared by every test: a private KITTA_HOME and no real credentials.
+
+The sandbox fixtures are in `tests/plugins/sandbox.py`; the test tiers in
+`tests/plugins/tiers.py`.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from kitta_notebook.sandbox import Sandbox
+pytest_plugins = ("tests.plugins.sandbox", "tests.plugins.tiers", "pytester")
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +30,32 @@ def _isolated_environment(
 
 
 @pytest.fixture(autouse=True)
+def _this_machine_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests reach no host but this machine: looking up any other name fails at once, as it
+    does here after the resolver's timeout (seconds per lookup). IP literals and localhost
+    resolve as usual; a test that needs a name to resolve patches `getaddrinfo` itself."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if _is_local(host):
+            return real_getaddrinfo(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_only)
+
+
+def _is_local(host: Any) -> bool:
+    name = host.decode() if isinstance(host, bytes) else host
+    if not name or name == "localhost" or str(name).endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(str(name).strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True)
 def _widget_frontend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Widgets refuse to be built where no kernel could show them; tests build them in
     pytest's process as a stand-in for one (`tests/widgets/test_without_widgets.py`
@@ -32,27 +65,6 @@ def _widget_frontend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     from kitta_notebook.widgets import _frontend
 
     monkeypatch.setattr(_frontend, "widget_frontend_available", lambda: True)
-
-
-@pytest.fixture(scope="session")
-def shared_sandbox() -> Iterator[Sandbox]:
-    """One sandbox for every test that needs no server of its own.
-
-    Tests add the accounts they use (`shared_sandbox.add_account`); the
-    per-test `sandbox` fixture resets faults and counters. A test that needs
-    other settings (a clock offset, a data folder) starts its own.
-    """
-    with Sandbox(accounts={"sandbox-token": 1_000_000}, time_scale=0.05) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sandbox(shared_sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The shared sandbox with no faults and zeroed counters, for one test."""
-    shared_sandbox.faults = None
-    shared_sandbox.stats.reset()
-    yield shared_sandbox
-    shared_sandbox.faults = None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

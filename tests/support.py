@@ -1,4 +1,4 @@
-"""Builders and fixtures' helpers shared by every test folder (importable as `support`)."""
+"""Builders and fixtures' helpers shared by every test folder (`from tests.support import ...`)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-from batch_helpers import RICH, requests_for
 
 from kitta_notebook import LipSyncTask, ServerError, ValidationError
 from kitta_notebook.batch import BatchItem, BatchResult, ItemTags, TaskList
@@ -26,6 +25,7 @@ from kitta_notebook.display.gallery import (
     progress_html,
 )
 from kitta_notebook.sandbox import FaultConfig, Sandbox
+from tests.batch.batch_helpers import RICH, requests_for
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from batch_helpers import ITEM_CREDITS, RICH, requests_for
 
 from kitta_notebook import (
     APIConnectionError,
@@ -16,6 +15,7 @@ from kitta_notebook import (
 )
 from kitta_notebook.batch import BatchValidationError, CreditWarning
 from kitta_notebook.sandbox import FaultConfig, Sandbox
+from tests.batch.batch_helpers import ITEM_CREDITS, RICH, requests_for
 
 
 def client(sb: Sandbox, token: str = RICH) -> KittaClient:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from batch_helpers import RICH
 
 from kitta_notebook.batch import BatchResult, TaskList
 from kitta_notebook.sandbox import Sandbox
+from tests.batch.batch_helpers import RICH
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

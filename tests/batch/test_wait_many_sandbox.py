@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from batch_helpers import RICH, requests_for
-
 from kitta_notebook import KittaClient, LipSyncTask, TaskStatus
 from kitta_notebook.sandbox import FaultConfig, Sandbox
+from tests.batch.batch_helpers import RICH, requests_for
 
 INTERVAL = 0.05
 

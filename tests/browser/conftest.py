@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +46,8 @@ from typing import Any
 
 import pytest
 
-if str(Path(__file__).resolve().parent) not in sys.path:  # `import lab` in any import mode
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import lab as labmod
-from lab import DialogGuard, LabServer
+from tests.browser import lab as labmod
+from tests.browser.lab import DialogGuard, LabServer
 
 HERE = Path(__file__).resolve().parent
 

@@ -17,8 +17,16 @@ from typing import Any
 
 import nbformat
 import pytest
-from lab import LabServer, check_video_plays, docs_shot, output_area, poll, run_all_cells
 from nbclient import NotebookClient
+
+from tests.browser.lab import (
+    LabServer,
+    check_video_plays,
+    docs_shot,
+    output_area,
+    poll,
+    run_all_cells,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -16,11 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from lab import check_video_plays
 
 from kitta_notebook.batch.export import ExportReport
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.server import SAMPLES_DIR
+from tests.browser.lab import check_video_plays
 
 pytestmark = pytest.mark.browser
 

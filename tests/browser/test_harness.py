@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import lab
 import pytest
-from lab import (
+
+from tests.browser import lab
+from tests.browser.lab import (
     KERNEL_IDLE_TEXT,
     check_video_plays,
     kernel_status_text,

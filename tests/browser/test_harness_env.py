@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from lab import cell_text, output_area, run_all_cells
+
+from tests.browser.lab import cell_text, output_area, run_all_cells
 
 pytestmark = pytest.mark.browser
 

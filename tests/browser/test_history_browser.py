@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import docs_shot, poll, run_all_cells
+
+from tests.browser.lab import docs_shot, poll, run_all_cells
 
 pytestmark = pytest.mark.browser
 

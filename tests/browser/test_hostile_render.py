@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import run_all_cells, screenshot
+
+from tests.browser.lab import run_all_cells, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -123,7 +124,7 @@ def test_hostile_server_data_renders_inert_in_jupyterlab(
     assert "hostile-render-done" in text
     assert not [e for e in console_errors if e.startswith("pageerror")], console_errors
     try:
-        from reliability_helpers import FIGURES
+        from tests.reliability.reliability_helpers import FIGURES
     except ImportError:  # run without the reliability suite on the path
         return
     FIGURES.add("browser", "notebook outputs inspected in Chromium", found["outputs"])
@@ -135,7 +136,7 @@ def test_hostile_server_data_renders_inert_in_jupyterlab(
 
 def test_the_inspection_catches_planted_markup(open_notebook: Any) -> None:
     """Control: unescaped markup in an output is found (and its handler really runs)."""
-    from lab import poll
+    from tests.browser.lab import poll
 
     page = open_notebook("hostile_control.ipynb")
     run_all_cells(page)

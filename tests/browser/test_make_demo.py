@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import lab
 import pytest
+
+from tests.browser import lab
 
 ROOT = lab.REPO_ROOT
 QUICKSTART_TITLE = "Quickstart: your first lip-sync task"

@@ -19,7 +19,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from lab import (
+
+from tests.browser.lab import (
     REPO_ROOT,
     LabServer,
     check_video_plays,

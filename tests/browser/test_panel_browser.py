@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import (
+
+from tests.browser.lab import (
     LabServer,
     check_video_plays,
     docs_shot,

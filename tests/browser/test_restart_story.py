@@ -16,7 +16,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from lab import (
+
+from tests.browser.lab import (
     REPO_ROOT,
     LabServer,
     cell_states,

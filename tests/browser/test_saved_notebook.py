@@ -13,8 +13,9 @@ from typing import Any
 
 import nbformat
 import pytest
-from lab import REPO_ROOT, check_video_plays, poll
 from nbclient import NotebookClient
+
+from tests.browser.lab import REPO_ROOT, check_video_plays, poll
 
 pytestmark = pytest.mark.browser
 

@@ -34,7 +34,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from lab import (
+
+from tests.browser.lab import (
     REPO_ROOT,
     BrowserTestError,
     LabServer,

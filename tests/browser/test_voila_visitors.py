@@ -22,8 +22,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from lab import free_port, lab_environment
-from test_voila import (
+
+from kitta_notebook.sandbox import Sandbox, estimate_credits
+from tests.browser.lab import free_port, lab_environment
+from tests.browser.test_voila import (
     NOTEBOOK,
     PAGE_TIMEOUT_MS,
     START_TIMEOUT,
@@ -32,8 +34,6 @@ from test_voila import (
     _only_port,
     _wait_until_serving,
 )
-
-from kitta_notebook.sandbox import Sandbox, estimate_credits
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -17,7 +17,6 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from support import dto
 
 from kitta_notebook import (
     APIConnectionError,
@@ -41,6 +40,7 @@ from kitta_notebook import (
 )
 from kitta_notebook._core import retry_after_seconds
 from kitta_notebook.models import TASK_FIELDS
+from tests.support import dto
 
 TOKEN = "tok-edge-5f1c9a"
 BASE = "http://api.test/api"

@@ -1,14 +1,14 @@
-"""Fixtures for the download tests: a hostile media host and a real sandbox, both on 127.0.0.1."""
+"""Fixtures for the download tests: a hostile media host and the shared sandbox, on 127.0.0.1."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from media_host import MediaHost, media_host
 
 from kitta_notebook import KittaClient
 from kitta_notebook.sandbox import Sandbox
+from tests.downloads.media_host import MediaHost, media_host
 
 TOKEN = "tok-download-tests"
 
@@ -19,10 +19,11 @@ def host() -> Iterator[MediaHost]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(accounts={TOKEN: 10_000_000}, time_scale=0.02) as sb:
-        yield sb
+@pytest.fixture
+def sandbox(sandbox: Sandbox) -> Sandbox:
+    """The shared sandbox (tests/plugins/sandbox.py) with the download tests' account."""
+    sandbox.add_account(TOKEN, 10_000_000)
+    return sandbox
 
 
 @pytest.fixture

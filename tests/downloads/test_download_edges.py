@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from download_helpers import finished_task
-from media_host import OK_BODY, MediaHost
 
 from kitta_notebook import KittaClient, LipSyncTask
 from kitta_notebook.errors import DownloadError, ValidationError
+from tests.downloads.download_helpers import finished_task
+from tests.downloads.media_host import OK_BODY, MediaHost
 
 
 def offline_client(keep: Path | None = None) -> KittaClient:

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from download_helpers import TOKEN, finished_task
-from media_host import OK_BODY, MediaHost
 
 from kitta_notebook import KittaClient, LipSyncTask
 from kitta_notebook._fetch import FetchLimits, _exception_text, fetch, url_for_errors
@@ -23,6 +21,8 @@ from kitta_notebook._kept import DEFAULT_DOWNLOAD_TIMEOUT
 from kitta_notebook._written import MAX_NAME_CHARS, safe_stem
 from kitta_notebook.errors import DownloadError, KittaError
 from kitta_notebook.sandbox import Sandbox
+from tests.downloads.download_helpers import TOKEN, finished_task
+from tests.downloads.media_host import OK_BODY, MediaHost
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from download_helpers import finished_task
-from media_host import OK_BODY, MediaHost
 
 from kitta_notebook import KittaClient
 from kitta_notebook._kept import (
@@ -31,6 +29,8 @@ from kitta_notebook.display.video import (
     plan_video,
     video_html,
 )
+from tests.downloads.download_helpers import finished_task
+from tests.downloads.media_host import OK_BODY, MediaHost
 
 
 def client_keeping(folder: Path | bool | None) -> KittaClient:

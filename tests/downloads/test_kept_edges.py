@@ -13,8 +13,6 @@ import os
 from pathlib import Path
 
 import pytest
-from download_helpers import finished_task
-from media_host import OK_BODY, MediaHost
 
 from kitta_notebook import KittaClient
 from kitta_notebook._kept import (
@@ -30,6 +28,8 @@ from kitta_notebook._kept import (
 )
 from kitta_notebook._written import KEPT, forget, intact, remember
 from kitta_notebook.errors import DownloadError, ValidationError
+from tests.downloads.download_helpers import finished_task
+from tests.downloads.media_host import OK_BODY, MediaHost
 
 
 def client_keeping(folder: Path | bool | None, *, journal: bool = False) -> KittaClient:

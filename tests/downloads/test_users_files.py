@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from download_helpers import TOKEN
 
 from kitta_notebook import FileConflictError
 from kitta_notebook._kept import KEEP_ENV, KEEP_MAX_ENV
 from kitta_notebook.errors import DownloadError
 from kitta_notebook.sandbox import Sandbox
+from tests.downloads.download_helpers import TOKEN
 
 
 def plant(folder: Path, files: dict[str, bytes]) -> dict[Path, bytes]:

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
-from media_host import OK_BODY
 
 from kitta_notebook import _written
 from kitta_notebook._written import KEPT, conflicts, intact, remember, written_in
+from tests.downloads.media_host import OK_BODY
 
 SHA = hashlib.sha256(OK_BODY).hexdigest()
 

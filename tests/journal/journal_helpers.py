@@ -1,4 +1,4 @@
-"""Helpers of the journal suite (imported by name: tests/ is not a package)."""
+"""Helpers of the journal suite."""
 
 from __future__ import annotations
 

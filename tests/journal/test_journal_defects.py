@@ -10,13 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from journal_helpers import AUDIO, VIDEO, create, mock_client
-from support import dto
 
 from kitta_notebook import BadRequestError, KittaClient, ServerError
 from kitta_notebook._redact import redact_url
 from kitta_notebook.errors import JournalError, JournalWarning
 from kitta_notebook.history.journal import Journal
+from tests.journal.journal_helpers import AUDIO, VIDEO, create, mock_client
+from tests.support import dto
 
 MODEL = "kitta-lip-sync-v1"
 

@@ -11,12 +11,20 @@ from typing import Any
 
 import httpx
 import pytest
-from journal_helpers import AUDIO, IMAGE, VIDEO, create, list_body, mock_async_client, mock_client
-from support import dto
 
 from kitta_notebook import KittaClient, ServerError
 from kitta_notebook.history import resume
 from kitta_notebook.history.journal import Journal
+from tests.journal.journal_helpers import (
+    AUDIO,
+    IMAGE,
+    VIDEO,
+    create,
+    list_body,
+    mock_async_client,
+    mock_client,
+)
+from tests.support import dto
 
 T0 = datetime(2026, 7, 1, 8, 0, tzinfo=timezone.utc)
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from journal_helpers import AUDIO, VIDEO, mock_async_client, mock_client
-from support import dto, media_host
 
 from kitta_notebook import AsyncKittaClient, KittaClient
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.widgets.history import HistoryBrowser
+from tests.journal.journal_helpers import AUDIO, VIDEO, mock_async_client, mock_client
+from tests.support import dto, media_host
 
 pytest.importorskip("ipywidgets")
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from journal_helpers import poll_until
 
 import kitta_notebook
 from kitta_notebook.history.journal import Journal, journal_path
+from tests.journal.journal_helpers import poll_until
 
 pytest.importorskip("jupyter_client")
 pytest.importorskip("ipykernel")

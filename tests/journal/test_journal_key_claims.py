@@ -20,13 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-from journal_helpers import AUDIO, BASE, VIDEO
 
 import kitta_notebook
 from kitta_notebook import APIConnectionError, KeyInUseError, KittaClient, UnresolvedCreateError
 from kitta_notebook.batch.plan import HeldKeys
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.sandbox import Sandbox
+from tests.journal.journal_helpers import AUDIO, BASE, VIDEO
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 TOKEN = "tok-key-claims"

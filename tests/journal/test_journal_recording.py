@@ -10,18 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from journal_helpers import (
-    AUDIO,
-    BASE,
-    IMAGE,
-    VIDEO,
-    create,
-    list_body,
-    mock_async_client,
-    mock_client,
-    poll_until,
-)
-from support import dto, media_host
 
 from kitta_notebook import (
     APIConnectionError,
@@ -35,6 +23,18 @@ from kitta_notebook.errors import UnresolvedCreateError
 from kitta_notebook.history.entry import JournalEntry
 from kitta_notebook.history.journal import Journal, account_fingerprint, journal_path
 from kitta_notebook.validation import validate_create
+from tests.journal.journal_helpers import (
+    AUDIO,
+    BASE,
+    IMAGE,
+    VIDEO,
+    create,
+    list_body,
+    mock_async_client,
+    mock_client,
+    poll_until,
+)
+from tests.support import dto, media_host
 
 
 def only_entry(journal: Journal) -> JournalEntry:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from journal_helpers import create, mock_client
-from support import dto
 
 from kitta_notebook import KittaClient, ServerError
 from kitta_notebook.errors import JournalCorruptError, JournalWarning
 from kitta_notebook.history.journal import Journal, journal_path
+from tests.journal.journal_helpers import create, mock_client
+from tests.support import dto
 
 CANARY = "canary-tok-7d3f19e2b4c6a8"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from media_helpers import (
+
+from tests.media.media_helpers import (
     MediaHost,
     make_jpeg,
     make_m4a,

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import boto_session
 
 from kitta_notebook import KittaClient
 from kitta_notebook.errors import PublishError, ValidationError
 from kitta_notebook.media import S3Store, to_blob
 from kitta_notebook.sandbox import Sandbox
+from tests.media.conftest import boto_session
 
 TOKEN = "checked-is-sent-token"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SECONDS, boto_session
-from media_helpers import MediaHost, free_port, priced
 
 from kitta_notebook.errors import ValidationError
 from kitta_notebook.media import PRICE_UNKNOWN, MediaProber, S3Store, preflight
+from tests.media.conftest import SECONDS, boto_session
+from tests.media.media_helpers import MediaHost, free_port, priced
 
 
 def test_good_inputs_fill_duration_and_estimate(host: MediaHost, media: dict[str, Path]) -> None:

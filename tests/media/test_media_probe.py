@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SECONDS
-from media_helpers import MediaHost, free_port
 
 from kitta_notebook.media import MediaProber, judge, probe, to_blob
 from kitta_notebook.media.probe import probe_url
+from tests.media.conftest import SECONDS
+from tests.media.media_helpers import MediaHost, free_port
 
 TOLERANCE = 0.05
 

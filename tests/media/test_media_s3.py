@@ -11,8 +11,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
-from conftest import ACCESS_KEY, SECRET_CANARY, boto_session
-from media_helpers import nanio_server
 
 from kitta_notebook.errors import PublishError, ValidationError
 from kitta_notebook.media import (
@@ -22,6 +20,8 @@ from kitta_notebook.media import (
     resolve_store,
     store_from_env,
 )
+from tests.media.conftest import ACCESS_KEY, SECRET_CANARY, boto_session
+from tests.media.media_helpers import nanio_server
 
 
 def store_for(endpoint: str, bucket: str, **options: object) -> S3Store:

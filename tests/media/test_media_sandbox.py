@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SECONDS, boto_session
-from media_helpers import MediaHost, priced
 
 from kitta_notebook import _inputs
 from kitta_notebook.media import MediaProber, S3Store, SandboxStore, preflight, prober_for
 from kitta_notebook.sandbox import Sandbox
+from tests.media.conftest import SECONDS, boto_session
+from tests.media.media_helpers import MediaHost, priced
 
 TOKEN = "media-suite-token"
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hostile_hosts import HostileHost, gzip_bomb, hostile_host
-from media_helpers import MediaHost
 
 from kitta_notebook import KittaClient
 from kitta_notebook._fetch import FetchLimits, fetch
 from kitta_notebook.errors import DownloadError
 from kitta_notebook.media import MediaProber, preflight, probe
 from kitta_notebook.sandbox import Sandbox
+from tests.media.hostile_hosts import HostileHost, gzip_bomb, hostile_host
+from tests.media.media_helpers import MediaHost
 
 DEADLINE = 2.0
 BOUND = 2 * DEADLINE

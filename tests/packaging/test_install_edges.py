@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,16 +78,17 @@ def test_every_module_the_package_imports_is_declared() -> None:
     assert {"pydantic", "traitlets"} <= everything
 
 
-def test_the_dev_extra_installs_what_the_tests_import() -> None:
-    """`pip install -e ".[sandbox,dev]"` must be enough to run the tests (pandas was not)."""
-    groups = declared()
-    dev = set(groups["dev"])
-    for requirement in list(dev):  # "kitta-notebook" entries pull in our own extras
-        if requirement == "kitta-notebook":
-            dev |= set().union(*groups.values())
-    assert "pandas" in dev
+def test_make_installs_every_extra_and_the_groups_the_tests_need() -> None:
+    """`make test` installs every extra (pandas once was not) and every dependency group."""
+    extras = set(declared()) - {""}
+    assert "pandas" in extras
     makefile = (ROOT / "Makefile").read_text()
-    assert ".[dev]'" in makefile and "pandas]" not in makefile  # one source of truth
+    named = re.search(r"^EXTRAS := (\S+)$", makefile, re.MULTILINE)
+    assert named is not None and set(named.group(1).split(",")) == extras  # one source of truth
+    assert "'.[$(EXTRAS)]' --group test" in makefile and "'.[$(EXTRAS)]' --group dev" in makefile
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    included = {entry["include-group"] for entry in groups["dev"] if isinstance(entry, dict)}
+    assert included == set(groups) - {"dev", "lint", "mutation"}  # test includes lint
 
 
 def test_the_licence_the_metadata_names_is_shipped() -> None:

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # `import hostile_server` in any import mode
-    sys.path.insert(0, str(HERE))
-
-from hostile_server import HostileServer  # noqa: E402
-from reliability_helpers import FIGURES, REPO_ROOT, render_figures  # noqa: E402
+from tests.reliability.hostile_server import HostileServer
+from tests.reliability.reliability_helpers import FIGURES, REPO_ROOT, render_figures
 
 FIGURES_ENV = "KITTA_RELIABILITY_FIGURES"
 

@@ -1,4 +1,4 @@
-"""Helpers of the crash-safety tests (imported by name: tests/ is not a package).
+"""Helpers of the crash-safety tests.
 
 * `SandboxProcess`: the sandbox CLI in its own process with a file database;
   it can be SIGKILLed and started again on the same port with the same database.

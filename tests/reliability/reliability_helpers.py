@@ -1,4 +1,4 @@
-"""Shared helpers of the reliability suite (imported by name: tests/ is not a package).
+"""Shared helpers of the reliability suite.
 
 * `assert_inert(markup)`: parses HTML as a browser would (``html.parser``) and
   fails on any tag, attribute or URL that is not ours.

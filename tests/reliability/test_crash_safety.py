@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 import warnings
@@ -32,11 +31,16 @@ from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from crash_helpers import (  # noqa: E402
+from kitta_notebook import KittaClient
+from kitta_notebook.errors import APIConnectionError
+from kitta_notebook.history import (
+    Journal,
+    JournalEntry,
+    Query,
+    resume,
+)
+from kitta_notebook.history.journal import journal_path
+from tests.reliability.crash_helpers import (
     REPO,
     TERMINAL,
     Kernel,
@@ -44,16 +48,6 @@ from crash_helpers import (  # noqa: E402
     ServerView,
     poll_until,
 )
-
-from kitta_notebook import KittaClient  # noqa: E402
-from kitta_notebook.errors import APIConnectionError  # noqa: E402
-from kitta_notebook.history import (  # noqa: E402
-    Journal,
-    JournalEntry,
-    Query,
-    resume,
-)
-from kitta_notebook.history.journal import journal_path  # noqa: E402
 
 TOKEN = "crash-token-7c41"
 ITEMS = 12

@@ -12,7 +12,8 @@ from dataclasses import asdict
 from types import ModuleType
 
 import pytest
-from reliability_helpers import FIGURES, REPO_ROOT
+
+from tests.reliability.reliability_helpers import FIGURES, REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,6 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from reliability_helpers import FIGURES, assert_inert
 
 from kitta_notebook import APIError, KittaClient, KittaError, LipSyncTask, ValidationError
 from kitta_notebook._responses import api_error, json_body, parse_page, parse_task
@@ -43,6 +42,7 @@ from kitta_notebook.validation import (
     validate_create,
     validate_list_params,
 )
+from tests.reliability.reliability_helpers import FIGURES, assert_inert
 
 BASE = "http://api.test/api"
 EXAMPLES = 300

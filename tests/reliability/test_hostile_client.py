@@ -15,8 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from hostile_server import HOSTILE_STRINGS, HOSTILE_URLS, HostileServer, hostile_dto
-from reliability_helpers import FIGURES, assert_inert
 
 from kitta_notebook import (
     APIError,
@@ -28,6 +26,13 @@ from kitta_notebook import (
 )
 from kitta_notebook.display.html import page_html, task_html, task_mimebundle, task_text
 from kitta_notebook.display.video import video_html
+from tests.reliability.hostile_server import (
+    HOSTILE_STRINGS,
+    HOSTILE_URLS,
+    HostileServer,
+    hostile_dto,
+)
+from tests.reliability.reliability_helpers import FIGURES, assert_inert
 
 TOKEN = "hostile-test-token-7d1e"
 VIDEO = "https://media.example.com/v.mp4"

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
-from reliability_helpers import FIGURES
 
 import kitta_notebook.sandbox.media as sandbox_media
 from kitta_notebook.sandbox import Sandbox
+from tests.reliability.reliability_helpers import FIGURES
 
 schemathesis = pytest.importorskip("schemathesis")
 checks = pytest.importorskip("schemathesis.checks")

@@ -22,12 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from reliability_helpers import scan_for
-from support import media_host
 
 from kitta_notebook import AuthenticationError, KittaClient, LipSyncTask, ValidationError
 from kitta_notebook._core import Secret
 from kitta_notebook.sandbox import Sandbox
+from tests.reliability.reliability_helpers import scan_for
+from tests.support import media_host
 
 CANARY = "kitta-canary-" + secrets.token_hex(12)
 

@@ -25,13 +25,13 @@ from typing import Any
 
 import httpx
 import pytest
-from hostile_server import HostileServer
-from reliability_helpers import FIGURES, scan_for
 
 import kitta_notebook.sandbox.app as sandbox_app
 from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask, ValidationError
 from kitta_notebook.display.html import page_mimebundle, task_html, task_mimebundle
 from kitta_notebook.sandbox import FaultConfig, Sandbox
+from tests.reliability.hostile_server import HostileServer
+from tests.reliability.reliability_helpers import FIGURES, scan_for
 
 pytestmark = pytest.mark.slow
 

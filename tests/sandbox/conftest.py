@@ -13,20 +13,21 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sandbox_helpers import ALICE, BOB, POOR, SCALE, api_client
 
 from kitta_notebook.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import ALICE, BOB, POOR, api_client
 
 _counter = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
-    """One sandbox for the contract tests (tests that change faults make their own)."""
-    with Sandbox(
-        {ALICE: 10_000_000, BOB: 10_000_000, POOR: 50}, time_scale=SCALE, pro_tokens=[ALICE]
-    ) as sb:
-        yield sb
+@pytest.fixture
+def sandbox(sandbox: Sandbox) -> Sandbox:
+    """The shared sandbox (tests/plugins/sandbox.py) with the contract tests' accounts; tests
+    that change faults or settings start their own."""
+    sandbox.add_account(ALICE, 10_000_000, pro=True)
+    sandbox.add_account(BOB, 10_000_000)
+    sandbox.add_account(POOR, 50)
+    return sandbox
 
 
 @pytest.fixture()

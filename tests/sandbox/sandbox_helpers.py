@@ -1,4 +1,4 @@
-"""Shared helpers of the sandbox suite (imported by name: tests/ is not a package)."""
+"""Shared helpers of the sandbox suite."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import pytest
 import kitta_notebook.sandbox as sandbox_package
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.store import Store, TaskRecord
+from tests.plugins.sandbox import TIME_SCALE
 
-SCALE = 0.05
+SCALE = TIME_SCALE  # the shared sandbox's, which the contract tests use
 ALICE = "alice-token"  # may use the pro model
 BOB = "bob-token"
 POOR = "poor-token"  # 50 credits: cannot pay for anything

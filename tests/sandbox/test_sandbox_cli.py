@@ -15,9 +15,9 @@ from typing import IO
 
 import httpx
 import pytest
-from sandbox_helpers import TASKS
 
 import kitta_notebook
+from tests.sandbox.sandbox_helpers import TASKS
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 Lines = queue.Queue[str | None]

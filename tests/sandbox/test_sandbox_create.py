@@ -7,9 +7,9 @@ import re
 from datetime import datetime, timezone
 
 import httpx
-from sandbox_helpers import PRO, TASKS, V1, image_body, sample_seconds, video_body
 
 from kitta_notebook.sandbox import PRICES, Sandbox, estimate_credits
+from tests.sandbox.sandbox_helpers import PRO, TASKS, V1, image_body, sample_seconds, video_body
 
 DTO_FIELDS = {
     "id",

@@ -6,7 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import (
+
+from kitta_notebook.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import (
     ALICE,
     BOB,
     POOR,
@@ -17,8 +19,6 @@ from sandbox_helpers import (
     assert_error,
     video_body,
 )
-
-from kitta_notebook.sandbox import Sandbox
 
 DROP = object()
 

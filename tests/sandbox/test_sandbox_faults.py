@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sandbox_helpers import TASKS, api_client, assert_error, video_body, wait_terminal
 
 from kitta_notebook.sandbox import FaultConfig, Sandbox
+from tests.sandbox.sandbox_helpers import TASKS, api_client, assert_error, video_body, wait_terminal
 
 TOKEN = "faulty-token"
 

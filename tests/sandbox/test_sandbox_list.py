@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import httpx
-from sandbox_helpers import ALICE, BOB, TASKS, stored_task, video_body, wait_terminal
 
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.dto import TaskListItem
 from kitta_notebook.sandbox.store import Store
+from tests.sandbox.sandbox_helpers import ALICE, BOB, TASKS, stored_task, video_body, wait_terminal
 
 ITEM_FIELDS = {"taskId", "type", "status", "inputMode", "resultVideoUrl", "creditsCharged"}
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import imageio_ffmpeg
 import pytest
-from sandbox_helpers import TASKS, video_body, wait_terminal
 
 import kitta_notebook.sandbox as sandbox_package
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.media import Fetcher, MediaError
+from tests.sandbox.sandbox_helpers import TASKS, video_body, wait_terminal
 
 SAMPLES = Path(sandbox_package.__file__).parent / "samples"
 

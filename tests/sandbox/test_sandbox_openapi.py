@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sandbox_helpers import PRO, TASKS, V1
 
 from kitta_notebook.sandbox import MODELS, PRICES, Sandbox
+from tests.sandbox.sandbox_helpers import PRO, TASKS, V1
 
 
 def _schema(sb: Sandbox) -> dict[str, Any]:

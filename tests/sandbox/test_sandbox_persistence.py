@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sandbox_helpers import TASKS, api_client, video_body, wait_terminal
 
 from kitta_notebook.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import TASKS, api_client, video_body, wait_terminal
 
 
 def test_restart_keeps_tasks_balances_and_results(tmp_path: Path) -> None:

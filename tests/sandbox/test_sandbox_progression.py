@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sandbox_helpers import (
+
+import kitta_notebook.sandbox as sandbox_package
+from kitta_notebook.sandbox import Sandbox
+from tests.sandbox.sandbox_helpers import (
     SCALE,
     TASKS,
     image_body,
@@ -23,9 +26,6 @@ from sandbox_helpers import (
     video_body,
     wait_terminal,
 )
-
-import kitta_notebook.sandbox as sandbox_package
-from kitta_notebook.sandbox import Sandbox
 
 
 def _ts(value: str) -> datetime:

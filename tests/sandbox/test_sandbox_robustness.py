@@ -11,7 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import (
+
+from kitta_notebook.sandbox import Sandbox, SandboxConfigError
+from kitta_notebook.sandbox.samples import SAMPLES_DIR
+from kitta_notebook.sandbox.store import Store
+from tests.sandbox.sandbox_helpers import (
     TASKS,
     V1,
     api_client,
@@ -20,10 +24,6 @@ from sandbox_helpers import (
     video_body,
     wait_terminal,
 )
-
-from kitta_notebook.sandbox import Sandbox, SandboxConfigError
-from kitta_notebook.sandbox.samples import SAMPLES_DIR
-from kitta_notebook.sandbox.store import Store
 
 
 def _local_port(response: httpx.Response) -> int:

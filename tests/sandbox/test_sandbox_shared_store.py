@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import TASKS, api_client, stored_task, wait_terminal
 
 from kitta_notebook.sandbox import DEFAULT_TOKEN, Sandbox
 from kitta_notebook.sandbox.store import Store
+from tests.sandbox.sandbox_helpers import TASKS, api_client, stored_task, wait_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 

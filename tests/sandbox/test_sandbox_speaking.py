@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import imageio_ffmpeg
 import pytest
-from sandbox_helpers import TASKS, image_body, video_body, wait_terminal
 
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.face import mouth_box
 from kitta_notebook.sandbox.samples import SAMPLES_DIR
 from kitta_notebook.sandbox.speaking import SpeakingFaces
+from tests.sandbox.sandbox_helpers import TASKS, image_body, video_body, wait_terminal
 
 FPS = 25
 

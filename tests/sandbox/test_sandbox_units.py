@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sandbox_helpers import TASKS, api_client, video_body
 
 import kitta_notebook
 from kitta_notebook.sandbox import (
@@ -23,6 +22,7 @@ from kitta_notebook.sandbox import (
 from kitta_notebook.sandbox.context import FinishedTasks
 from kitta_notebook.sandbox.mark import sandbox_mark_png
 from kitta_notebook.sandbox.records import TaskRecord
+from tests.sandbox.sandbox_helpers import TASKS, api_client, video_body
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sandbox_helpers import TASKS, api_client, assert_error, wait_terminal
 
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.samples import SAMPLES_DIR
+from tests.sandbox.sandbox_helpers import TASKS, api_client, assert_error, wait_terminal
 
 
 def _key(data: bytes, ext: str) -> str:
