@@ -15,9 +15,9 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import sqlite3
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -80,32 +80,55 @@ def result_url(task: LipSyncTask) -> str:
 
 
 # --- atomic writes ------------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_write(target: Path) -> Iterator[tuple[IO[bytes], Path]]:
-    """(handle, path) of a hidden `.part` file beside `target` that replaces it when the
-    block ends normally; on any failure (an interrupt included) it is removed instead."""
-    try:
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
-            mode="wb",
-            dir=target.parent,
-            prefix=f".{target.name[:40]}.",
-            suffix=".part",
-            delete=False,
-        )
-    except OSError as exc:
-        raise DownloadError(
-            f"Cannot write in {target.parent} ({exc.strerror or type(exc).__name__}); "
-            "pass a path in a folder you can write to."
-        ) from exc
-    temp = Path(handle.name)
-    try:
-        with handle:
-            yield handle, temp
-        os.replace(temp, target)
-    except BaseException:
+class atomic_write:
+    """`with atomic_write(target) as (handle, path)`: a hidden `.part` file beside
+    `target` that replaces it when the block ends normally; on any failure (an
+    interrupt included) it is removed instead.
+
+    A class, not a generator: an interrupt that lands just after the file was created
+    (inside `__enter__`) still removes it; a generator's cleanup would wait for its
+    frame, which the interrupt's traceback keeps alive.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        # Named before it exists, so a cleanup knows it whenever the interrupt lands.
+        self.temp = target.parent / f".{target.name[:40]}.{secrets.token_hex(6)}.part"
+        self.handle: IO[bytes] | None = None
+
+    def __enter__(self) -> tuple[IO[bytes], Path]:
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            self.handle = os.fdopen(os.open(self.temp, flags, 0o600), "wb")
+        except OSError as exc:
+            self._discard()
+            raise DownloadError(
+                f"Cannot write in {self.target.parent} ({exc.strerror or type(exc).__name__}); "
+                "pass a path in a folder you can write to."
+            ) from exc
+        except BaseException:
+            self._discard()
+            raise
+        return self.handle, self.temp
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if self.handle is not None:
+                self.handle.close()
+            if kind is None:
+                os.replace(self.temp, self.target)
+                return
+        except BaseException:
+            self._discard()
+            raise
+        self._discard()
+
+    def _discard(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(Exception):
+                self.handle.close()
         with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+            self.temp.unlink()
 
 
 def sha256_of(path: Path) -> str:
