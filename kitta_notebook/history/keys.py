@@ -20,7 +20,7 @@ from typing import Any
 
 from .._redact import redact_url
 from ..errors import KeyInUseError, KeyReusedError, UnresolvedCreateError
-from ..validation import URL_FIELDS, validate_create
+from ..validation import URL_FIELDS
 from .entry import INPUTS_KEY, OUTCOME_CREATED, OUTCOME_SENDING, OUTCOME_UNKNOWN, PUBLISHED_KEY
 from .entry import now as _now
 
@@ -33,7 +33,6 @@ IN_FLIGHT: set[str] = set()
 STALE_SENDING_SECONDS = 15 * 60.0
 
 # A local file stands in for its URL while the inputs are normalised (never sent).
-_LOCAL = "https://local-file.invalid/"
 _SHA_PREFIX = "sha256:"
 
 
@@ -125,25 +124,20 @@ def decide(
     return None
 
 
-def request_inputs(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The create's inputs as compared across runs, normalised as `validate_create` does.
-
-    `fields` are create arguments whose local files were read (`_inputs.plan`):
-    a file counts by its content, a URL without its credentials.
-    """
-    given = dict(fields)
+def request_inputs(planned: Mapping[str, Any]) -> dict[str, Any]:
+    """The create's inputs as compared across runs: a file by its content, a URL without
+    its credentials. `planned` is `_inputs.plan`'s result, already validated and normalised
+    (it is not validated again here)."""
+    inputs: dict[str, Any] = {"model": planned["model"], "input_mode": planned["input_mode"]}
     for name in URL_FIELDS:
-        sha = getattr(given.get(name), "sha256", None)
-        if isinstance(sha, str) and not isinstance(given.get(name), str):
-            given[name] = _LOCAL + sha
-    request = validate_create(**given)
-    inputs: dict[str, Any] = {"model": request.model, "input_mode": request.input_mode}
-    for name in URL_FIELDS:
-        url = getattr(request, name)
-        if url is not None:
-            inputs[name] = _SHA_PREFIX + url[len(_LOCAL) :] if url.startswith(_LOCAL) else url
-    if request.duration_seconds is not None:
-        inputs["duration_seconds"] = request.duration_seconds
+        value = planned.get(name)
+        sha = getattr(value, "sha256", None)
+        if isinstance(sha, str) and not isinstance(value, str):
+            inputs[name] = _SHA_PREFIX + sha
+        elif value is not None:
+            inputs[name] = value
+    if planned.get("duration_seconds") is not None:
+        inputs["duration_seconds"] = planned["duration_seconds"]
     return {name: redact_url(v) if isinstance(v, str) else v for name, v in inputs.items()}
 
 

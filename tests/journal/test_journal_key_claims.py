@@ -22,7 +22,13 @@ import httpx
 import pytest
 
 import kitta_notebook
-from kitta_notebook import APIConnectionError, KeyInUseError, KittaClient, UnresolvedCreateError
+from kitta_notebook import (
+    APIConnectionError,
+    KeyInUseError,
+    KittaClient,
+    UnresolvedCreateError,
+    _inputs,
+)
 from kitta_notebook.batch.plan import HeldKeys
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.sandbox import Sandbox
@@ -191,7 +197,7 @@ def test_a_create_cut_off_mid_answer_is_sent_once_and_recorded_as_unknown() -> N
 def test_a_claim_added_after_a_batch_ended_is_given_back_at_once() -> None:
     """The async driver's planning thread may claim after the batch was cancelled."""
     client = KittaClient("tok-late", base_url=BASE)
-    fields = {"audio_url": AUDIO, "video_url": VIDEO}
+    fields = _inputs.plan(client._config, {"audio_url": AUDIO, "video_url": VIDEO})
     held = HeldKeys(client)
     early = client._claim_key("early", fields)
     assert early is not None
