@@ -16,14 +16,16 @@ its outcome: a create that was sent always finishes and is recorded).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import functools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+if TYPE_CHECKING:  # asyncio loads on the first await, not at `import kitta_notebook`
+    import asyncio
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -76,6 +78,8 @@ def _deliver(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *ar
 
 async def run_sync(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Await `fn(*args, **kwargs)` run on a daemon thread; cancelling the await cancels it."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
     event = threading.Event()
@@ -122,6 +126,8 @@ async def iterate_sync(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
     Items arrive in order through a queue; the generator is closed on its own
     thread (its `finally` blocks run there) when the consumer stops.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
     event = threading.Event()

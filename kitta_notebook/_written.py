@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import secrets
-import sqlite3
 import stat
 import threading
 import time
@@ -31,6 +30,8 @@ from .errors import DownloadError, ValidationError
 from .validation import check_url
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from .models import LipSyncTask
 
 logger = logging.getLogger("kitta_notebook")
@@ -182,6 +183,8 @@ def _storable(text: str) -> str:
 
 @contextlib.contextmanager
 def _index() -> Iterator[sqlite3.Connection]:
+    import sqlite3  # loaded when a file is first written, not at `import kitta_notebook`
+
     home = kitta_home()
     home.mkdir(parents=True, exist_ok=True)
     try:

@@ -8,7 +8,6 @@ real service once `KITTA_API_TOKEN` is set.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +58,8 @@ def shared_sandbox() -> Sandbox:
     global _sandbox
     with _lock:
         if _sandbox is None or not _sandbox.running:
+            import sqlite3
+
             from .sandbox import Sandbox, SandboxConfigError
 
             folder = embedded_sandbox_folder()
