@@ -409,30 +409,11 @@ client's request loop waits at it before each send and tells it every answer."""
 
 
 # --- waiting -------------------------------------------------------------------
-@dataclass
-class WaitPlan:
-    """The deadline and pacing of one `wait()`."""
-
-    config: ClientConfig
-    timeout: float
-    poll_interval: float | None
-    deadline: float = 0.0
-
-    def __post_init__(self) -> None:
-        timeout = self.timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValidationError(
-                [("timeout", f"The timeout must be a number of seconds above 0, not {timeout!r}.")]
-            )
-        self.poll_interval = check_poll_interval(self.poll_interval)  # before the first poll
-        self.deadline = time.monotonic() + self.timeout
-
-    def next_sleep(self) -> float | None:
-        """Seconds to sleep before the next poll, or None when the deadline has passed."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        return min(self.config.poll_delay(self.poll_interval), remaining)
+def check_timeout(timeout: object) -> float:
+    """A wait's or a download's total seconds: a number above 0 (`ValidationError` otherwise)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValidationError([("timeout", "The timeout must be a number of seconds above 0.")])
+    return float(timeout)
 
 
 def is_transient(exc: Exception) -> bool:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._core import check_timeout
 from ._fetch import Fetched, FetchLimits, fetch
 from ._home import kitta_home
 from ._written import (
@@ -92,12 +93,10 @@ def download_target(task: LipSyncTask, path: str | os.PathLike[str] | None) -> t
 
 
 def _check_timeout(timeout: float | None) -> float:
-    value = DEFAULT_DOWNLOAD_TIMEOUT if timeout is None else timeout
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValidationError([("timeout", "The timeout must be a number of seconds above 0.")])
-    if value == math.inf:  # NaN fails `value > 0` above
+    value = check_timeout(DEFAULT_DOWNLOAD_TIMEOUT if timeout is None else timeout)
+    if value == math.inf:  # a fetch needs a deadline it can reach
         raise ValidationError([("timeout", "The timeout must be a finite number of seconds.")])
-    return float(value)
+    return value
 
 
 def download(

@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _bridge, _core, _responses
-from ._kept import keep_finished
-from .errors import TaskFailedError, WaitTimeoutError
+from .errors import TaskFailedError, WaitManyTimeoutError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
 from .server_info import ServerInfo
 from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
@@ -207,30 +206,25 @@ class LipSync:
         `on_poll(task, error)` is called after every poll (error is the
         transient error that poll met, or None), e.g. to update a view.
         """
-        plan = _core.WaitPlan(
-            self._client._config,
-            _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout,
-            poll_interval,
+        from .batch.follow import follow  # the one polling engine
+
+        if not isinstance(task_or_id, LipSyncTask):
+            task_path(task_or_id)  # a bad id is refused as `get` refuses it
+        timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
+        watch = follow(
+            self, [task_or_id], timeout=timeout, poll_interval=poll_interval, report="polls"
         )
-        task = task_or_id if isinstance(task_or_id, LipSyncTask) else self.get(task_or_id)
-        while not task.is_terminal:
-            pause = plan.next_sleep()
-            if pause is None:
-                raise WaitTimeoutError(task, plan.timeout)
-            _bridge.pause(pause)
-            try:
-                task._update_from(self.get(task.task_id))
-            except Exception as exc:
-                if not _core.is_transient(exc):
-                    raise
-                if on_poll is not None:
-                    on_poll(task, exc)
-            else:
-                if on_poll is not None:
-                    on_poll(task, None)
+        task, errors = watch.tasks[0], 0  # an id: filled in by the first poll, sent at once
+        try:
+            for _ in watch:  # after each poll; a finished task's result is kept when keeping is on
+                if on_poll is not None and watch.stats.cycles:  # not for a task already finished
+                    met = watch.stats.last_error if watch.stats.errors > errors else None
+                    errors = watch.stats.errors
+                    on_poll(task, met)
+        except WaitManyTimeoutError as exc:
+            raise WaitTimeoutError(task, exc.timeout) from None
         if task._client is None:
             task._client = self._client
-        keep_finished(self._client, task)  # when keeping results is on
         if raise_on_failure and task.failed:
             raise TaskFailedError(task)
         return task

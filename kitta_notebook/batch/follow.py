@@ -209,12 +209,12 @@ def follow(
     """Poll `tasks` until each has finished, yielding a task each time a poll changed it
     (status, progress, result) and once it finished; the one polling engine.
 
-    For `wait()`/`watch()` of one task, the live views and `follow_active`: tasks (or
-    ids, filled by the first poll) are updated in place, one per-task query a cycle
-    for a few tasks, list pages for many. A finished task is yielded last for it, with
-    `is_terminal` true; tasks already finished are yielded at once. `report="polls"`
-    also yields a task after every poll that read it, unchanged or not; passing errors
-    are polled through and counted in `stats.errors` (`stats.last_error`). Raises
+    For `wait()` (and so `watch()` and the live views), `watch_many` and `follow_active`:
+    tasks (or ids, filled by the first poll) are updated in place, one per-task query a
+    cycle for a few tasks, list pages for many. A finished task is yielded last for it,
+    with `is_terminal` true; tasks already finished are yielded at once. `report="polls"`
+    also yields a task after every poll of it, unchanged or not; passing errors are
+    polled through and counted in `stats.errors` (`stats.last_error`). Raises
     `WaitManyTimeoutError` (a `WaitTimeoutError`) after `timeout` s (default 1800);
     `close()` stops it. Shows no progress; sleeps through `_bridge.pause`, so an async
     caller iterating it with `_bridge.iterate_sync` stops it at once when cancelled.

@@ -36,7 +36,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from .._core import WaitPlan, is_transient
+from .._core import check_timeout, is_transient
 from ..errors import ValidationError, WaitManyTimeoutError
 from ..models import LipSyncTask, Page, TaskStatus
 from .progress import (
@@ -199,11 +199,8 @@ class WatchCore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.tasks = list(tasks)
-        plan = WaitPlan(
-            config, DEFAULT_WAIT_MANY_TIMEOUT if timeout is None else timeout, poll_interval
-        )
+        self.timeout = check_timeout(DEFAULT_WAIT_MANY_TIMEOUT if timeout is None else timeout)
         config.poll_delay(poll_interval)  # refuse a bad interval now, not at the first sleep
-        self.timeout = plan.timeout
         self._config = config
         self._poll_interval = poll_interval
         self._title = title
@@ -212,7 +209,7 @@ class WatchCore:
         """Called with a snapshot after every cycle (the drivers plug a progress view in)."""
         self._clock = clock
         self._started = clock()
-        self._deadline = self._started + plan.timeout
+        self._deadline = self._started + self.timeout
         self._objects: dict[str, list[LipSyncTask]] = {}
         for task in self.tasks:
             self._objects.setdefault(task.task_id, []).append(task)
@@ -311,6 +308,8 @@ class WatchCore:
                     other.append(task_id)
             elif isinstance(answer, Exception):
                 self._passing(answer)
+                if self.report == "polls":  # the caller hears of the poll (`stats.last_error`)
+                    other.append(task_id)
             else:
                 raise TypeError(f"no answer for task {task_id}")
         return done, other

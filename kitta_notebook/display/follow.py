@@ -4,8 +4,8 @@
 are told what happened (a poll, the end of the wait, the result bytes) and
 hand a snapshot to every subscriber (`task.watch()`'s view, the card widget,
 the history browser). They own no poll loop: `follow` and `follow_active`
-consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`): the
-async client's, or a sync client's on a worker thread, as the async client does.
+consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`, both
+on `batch.follow`) on a worker thread, as the async client does.
 
 In a notebook they run as tasks on the kernel's running loop (`spawn`), so a
 cell returns at once and the kernel stays free; snapshots reach the views on
@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .. import _bridge, _core
-from .._lip_sync import LipSync
 from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, WaitTimeoutError
 from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video
 
@@ -233,13 +232,8 @@ async def follow(follower: TaskFollower, client: KittaClient | AsyncKittaClient)
         "on_poll": _on_this_thread(follower.polled),
     }
     try:
-        lip_sync = client.lip_sync
-        if follower.task.is_terminal:
-            pass  # nothing to wait for: only the result to show
-        elif isinstance(lip_sync, LipSync):  # a sync client waits on a worker thread
-            await _bridge.run_sync(lip_sync.wait, follower.task, **options)
-        else:
-            await lip_sync.wait(follower.task, **options)
+        if not follower.task.is_terminal:  # else nothing to wait for: only the result to show
+            await _bridge.run_sync(client.as_sync().lip_sync.wait, follower.task, **options)
     except WaitTimeoutError:
         outcome = "timed_out"
     except asyncio.CancelledError:

@@ -346,3 +346,31 @@ def test_follow_yields_each_change_of_one_task_and_polls_through_a_passing_error
     # The first poll fills the id in; the unchanged poll after it yields nothing.
     assert seen == [(task_id, "pending"), (task_id, "processing"), (task_id, "succeeded")]
     assert service.requests == [TASKS + "/" + task_id] * 4
+
+
+def test_wait_runs_on_the_follower_one_detail_query_a_poll_each_reported_to_on_poll() -> None:
+    """`wait()` of one task: one GET a poll (never a list page), `on_poll` after each, with
+    the passing error that poll met."""
+    service = ScriptedService(1)
+    task_id = ids(service)[0]
+    calls = {"n": 0}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            return httpx.Response(503, json={"error": {"code": "busy", "message": "later"}})
+        if calls["n"] == 3:
+            service.set("succeeded")()
+        return service(request)
+
+    polls: list[tuple[str, str]] = []
+    http = httpx.Client(transport=httpx.MockTransport(flaky))
+    with KittaClient("tok", base_url=BASE, http_client=http, max_retries=0, journal=False) as c:
+        task = c.lip_sync.wait(
+            task_id,
+            poll_interval=0,
+            on_poll=lambda t, error: polls.append((t.status_text, type(error).__name__)),
+        )
+    assert task.succeeded and task.task_id == task_id
+    assert polls == [("pending", "NoneType"), ("pending", "ServerError"), ("succeeded", "NoneType")]
+    assert service.requests == [TASKS + "/" + task_id] * 2 and calls["n"] == 3
