@@ -185,6 +185,18 @@ def outcome_badge(outcome: str, lang: Lang) -> str:
     return pill_html(text("batch_" + outcome, lang), style, "outcome", outcome)
 
 
+def _counted(pill: str, count: int) -> str:
+    return f'<span style="white-space:nowrap">{pill} <b>{count}</b></span>'
+
+
+def _counts_line(counts: list[str], facts: list[str], style: str = "") -> str:
+    """Pills with their counts, then the facts (escaped already) in grey, on one line."""
+    return (
+        f'<div style="{style}display:flex;gap:8px;flex-wrap:wrap;align-items:center">'
+        f'{" ".join(counts)}<span style="color:#59636e">{" · ".join(facts)}</span></div>'
+    )
+
+
 def _item_row(item: BatchItem, lang: Lang) -> str:
     task = item.task
     task_cell = f"<code>{esc(task.task_id)}</code> {badge_html(task.status, lang)}" if task else "—"
@@ -221,11 +233,11 @@ def _items_table(items: Sequence[BatchItem], limit: int, lang: Lang) -> str:
 
 def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:
     """Counts by outcome, credits and pace; every problem item; the first tasks."""
-    counts = " ".join(
-        f'<span style="white-space:nowrap">{outcome_badge(name, lang)} <b>{n}</b></span>'
+    counts = [
+        _counted(outcome_badge(name, lang), n)
         for name, n in result.counts.items()
         if n or name == "created"
-    )
+    ]
     facts = [
         f"{esc(text('credits', lang))}: {esc(format_credits(result.credits))}",
         f"{esc(text('elapsed', lang))}: {esc(format_seconds(result.elapsed))}",
@@ -244,8 +256,7 @@ def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:
     parts = [
         f'<div style="font-weight:600;margin-bottom:4px">'
         f"{esc(text('batch_title', lang, count=len(result)))}</div>",
-        f'<div style="display:flex;gap:8px;flex-wrap:wrap;align-items:center">{counts}'
-        f'<span style="color:#59636e">{" · ".join(facts)}</span></div>',
+        _counts_line(counts, facts),
     ]
     problems = result.errors
     if problems:
@@ -276,12 +287,12 @@ UNSURE_COLOR = "#8c959f"
 def _count_html(name: str, count: int, lang: Lang) -> str:
     """A status (or batch outcome) pill and its count; the pills match the task cards'."""
     label = badge_html(name, lang) if name in STATUS_STYLES else outcome_badge(name, lang)
-    return f'<span style="white-space:nowrap">{label} <b>{count}</b></span>'
+    return _counted(label, count)
 
 
 def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
     """Counts, credits, elapsed and ETA as one escaped HTML line."""
-    counts = " ".join(_count_html(name, n, lang) for name, n in snapshot.counts.items())
+    counts = [_count_html(name, n, lang) for name, n in snapshot.counts.items()]
     facts = [
         f"{esc(text('credits', lang))}: {esc(format_number(snapshot.credits))}",
         f"{esc(text('elapsed', lang))}: {esc(format_clock(snapshot.elapsed))}",
@@ -290,11 +301,7 @@ def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
         facts.append(f"{esc(text('batch_eta', lang))}: {format_clock(snapshot.eta)}")
     if snapshot.note:
         facts.append(esc(snapshot.note))
-    return (
-        f'<div style="{FONT};font-size:13px;display:flex;gap:8px;flex-wrap:wrap;'
-        f'align-items:center">{counts}<span style="color:#59636e">'
-        f"{' · '.join(facts)}</span></div>"
-    )
+    return _counts_line(counts, facts, f"{FONT};font-size:13px;")
 
 
 def bar_html(snapshot: ProgressSnapshot) -> str:
