@@ -1,13 +1,10 @@
 """Views of many tasks: a gallery of task cards, a batch's summary, and a batch's progress.
 
-Static HTML with inline styles (no script), like the single-task card it
-reuses, so a saved notebook shows the same thing everywhere. Every value
-passes through `html.escape`. A card names its task the way the caller did
-(its batch key and labels) when they are known. Videos the browser may not reach (the sandbox)
-are embedded up to one budget for the whole gallery, since a notebook output
-near 10 MB is dropped by Colab; past it, cards link to their video. The progress
-bar has one segment per outcome (green done well, red failed or refused, grey
-outcome unknown), so a batch with failures never looks all green.
+Static HTML like the task card it reuses. A card names its task the way the caller
+did (its batch key and labels). Videos the browser may not reach (the sandbox) are
+embedded up to one budget for the whole gallery, since Colab drops an output near
+10 MB. The progress bar has one segment per outcome, so a batch with failures never
+looks all green.
 """
 
 from __future__ import annotations
@@ -89,10 +86,7 @@ def _tags_text(tags: Tags | None) -> str:
 
 
 class Gallery:
-    """Many tasks as a grid of cards in a notebook (text elsewhere).
-
-    `tasks` may also be batch items or a batch result; `tags` names tasks by id.
-    """
+    """Many tasks (or batch items, or a batch result) as a grid of cards; `tags` by task id."""
 
     def __init__(
         self,

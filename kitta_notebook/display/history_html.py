@@ -1,8 +1,7 @@
 """Static HTML of history rows, state badges and the summary strip.
 
 Shared by `client.history`'s rich repr and the `HistoryBrowser` widget, so a
-saved notebook and the live widget read the same. Inline CSS only (no
-script, no plotting library); every value passes through `html.escape`.
+saved notebook and the live widget read the same.
 """
 
 from __future__ import annotations

@@ -244,6 +244,11 @@ def preflight_html(preflight: Preflight, *, lang: Lang = "en") -> str:
     )
 
 
+def _notes_text(problems: list[str], warnings: list[str], indent: str) -> list[str]:
+    notes = [("problem", m) for m in problems] + [("warning", m) for m in warnings]
+    return [f"{indent}{kind}: {clip(m, 500)}" for kind, m in notes]
+
+
 def preflight_text(preflight: Preflight) -> str:
     """The same facts as plain text (terminals, and frontends that strip HTML)."""
     lines = [f"Preflight: {_verdict(preflight, 'en')}"]
@@ -253,11 +258,8 @@ def preflight_text(preflight: Preflight) -> str:
             f"  {clip(row['field'], 40)}: {clip(row['input'], 300)} | {kind} | "
             f"{_seconds_text(result.duration)} | {human_size(result.size)}"
         )
-        lines += [f"    problem: {clip(m, 500)}" for m in row["problems"]]
-        lines += [f"    warning: {clip(m, 500)}" for m in row["warnings"]]
-    problems, warnings = _general(preflight)
-    lines += [f"  problem: {clip(m, 500)}" for m in problems]
-    lines += [f"  warning: {clip(m, 500)}" for m in warnings]
+        lines += _notes_text(row["problems"], row["warnings"], "    ")
+    lines += _notes_text(*_general(preflight), "  ")
     lines.append(f"  {_estimate(preflight, 'en')}")
     return "\n".join(lines)
 
