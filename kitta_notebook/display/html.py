@@ -153,18 +153,19 @@ def task_html(
         f'<code style="font-size:13px">{esc(task.task_id)}</code>'
         f"</div>"
     )
-    pairs: list[tuple[str, str]] = []
-    if task.model is not None:
-        pairs.append((esc(text("model", lang)), esc(task.model)))
-    if task.input_mode is not None:
-        pairs.append((esc(text("input_mode", lang)), esc(task.input_mode)))
-    pairs.append((esc(text("credits", lang)), esc(format_credits(task.credits_charged))))
+    facts = [
+        ("model", task.model),
+        ("input_mode", task.input_mode),
+        ("credits", format_credits(task.credits_charged)),
+    ]
     if not task.is_partial:
-        pairs.append((esc(text("created", lang)), esc(format_time(task.created_at))))
-        pairs.append((esc(text("started", lang)), esc(format_time(task.started_at))))
-        pairs.append((esc(text("completed", lang)), esc(format_time(task.completed_at))))
-        pairs.append((esc(text("elapsed", lang)), esc(format_seconds(task.elapsed_seconds))))
-    table = table_html(pairs)
+        facts += [
+            ("created", format_time(task.created_at)),
+            ("started", format_time(task.started_at)),
+            ("completed", format_time(task.completed_at)),
+            ("elapsed", format_seconds(task.elapsed_seconds)),
+        ]
+    table = table_html((esc(text(key, lang)), esc(v)) for key, v in facts if v is not None)
     parts = [header, table]
     if task.error_code or task.error_message:
         parts.append(
