@@ -25,8 +25,10 @@ from .html import (
     esc,
     format_credits,
     format_seconds,
+    grid_html,
     labels_html,
     pill_html,
+    row_html,
     task_html,
 )
 from .video import MAX_EMBED_BYTES, VideoPlan, fetch_for_embed, plan_video, render_video
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 DEFAULT_MAX_CARDS = 60
 MAX_PROBLEM_ROWS = 200
 MAX_TASK_ROWS = 50
-_CELL = "padding:2px 10px 2px 0;vertical-align:top;text-align:left"
 
 
 def tags_html(tags: Tags | None) -> str:
@@ -200,29 +201,20 @@ def _item_row(item: BatchItem, lang: Lang) -> str:
             f'<span style="color:#7a1111"><b>{esc(type(item.error).__name__)}</b>: '
             f"{esc(item.error)}</span>"
         )
-    return (
-        f"<tr><td style='{_CELL}'>{item.index}</td>"
-        f"<td style='{_CELL}'>{tags_html(item) or '—'}</td>"
-        f"<td style='{_CELL}'>{outcome_badge(item.outcome, lang)}</td>"
-        f"<td style='{_CELL}'>{task_cell}</td>"
-        f"<td style='{_CELL}'>{error}</td></tr>"
-    )
+    outcome = outcome_badge(item.outcome, lang)
+    return row_html((str(item.index), tags_html(item) or "—", outcome, task_cell, error))
 
 
 def _items_table(items: Sequence[BatchItem], limit: int, lang: Lang) -> str:
-    head = "".join(
-        f'<th style="{_CELL};border-bottom:1px solid #d0d7de">{esc(text(key, lang))}</th>'
-        for key in ("batch_index", "batch_key", "batch_outcome", "task", "error")
-    )
-    rows = "".join(_item_row(item, lang) for item in items[:limit])
+    heads = [
+        text(key, lang) for key in ("batch_index", "batch_key", "batch_outcome", "task", "error")
+    ]
+    rows = [_item_row(item, lang) for item in items[:limit]]
     more = ""
     if len(items) > limit:
         hidden = text("gallery_more", lang, count=len(items) - limit)
         more = f'<div style="{MUTED}">{esc(hidden)}</div>'
-    return (
-        f'<table style="border-collapse:collapse;margin:4px 0"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table>{more}"
-    )
+    return grid_html(heads, rows) + more
 
 
 def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:

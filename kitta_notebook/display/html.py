@@ -128,6 +128,11 @@ def grid_html(heads: Iterable[str], rows: Iterable[str], head_style: str = HEAD)
     )
 
 
+def row_html(cells: Iterable[str]) -> str:
+    """A table row of HTML cells (escaped by the caller)."""
+    return "<tr>" + "".join(f"<td style='{CELL}'>{cell}</td>" for cell in cells) + "</tr>"
+
+
 def table_html(pairs: Iterable[tuple[str, str]]) -> str:
     """A two-column table of (escaped name, HTML value) pairs."""
     rows = "".join(
@@ -224,13 +229,14 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
         for task in page.data[:MAX_PAGE_ROWS]:
             url = safe_http_url(task.result_video_url)
             result = link_html(url, text("open_video", lang)) if url else "—"
-            rows.append(
-                f"<tr><td style='{CELL}'>{badge_html(task.status, lang)}</td>"
-                f"<td style='{CELL}'><code>{esc(task.task_id)}</code></td>"
-                f"<td style='{CELL}'>{esc(task.input_mode or '—')}</td>"
-                f"<td style='{CELL}'>{esc(format_credits(task.credits_charged))}</td>"
-                f"<td style='{CELL}'>{result}</td></tr>"
+            cells = (
+                badge_html(task.status, lang),
+                f"<code>{esc(task.task_id)}</code>",
+                esc(task.input_mode or "—"),
+                esc(format_credits(task.credits_charged)),
+                result,
             )
+            rows.append(row_html(cells))
         body = grid_html((text(key, lang) for key in heads), rows)
         hidden = len(page.data) - MAX_PAGE_ROWS
         if hidden > 0:
