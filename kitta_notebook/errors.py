@@ -4,6 +4,33 @@ Every message says what happened and what to do next. No message ever holds
 the API token: errors are built from the response body and the request's
 method and URL only, never from its headers, and what a server said is
 scrubbed of credentials (`_redact.redact_text`) first, since a proxy may echo them.
+
+The tree (warnings are `UserWarning`s: MediaWarning, CreditWarning, JournalWarning):
+
+    KittaError
+    ├── ValidationError (also a ValueError)
+    │   ├── BatchValidationError
+    │   └── KeyReusedError
+    ├── MissingTokenError
+    │   └── ColabSecretError
+    │       └── ColabSecretAccessError, ColabSecretNotFoundError, ColabSecretTimeoutError
+    ├── APIError
+    │   ├── APIConnectionError
+    │   │   └── APITimeoutError
+    │   └── APIStatusError
+    │       └── BadRequestError, AuthenticationError, InsufficientCreditsError,
+    │           PermissionDeniedError, NotFoundError, RateLimitError, ServerError
+    ├── TaskFailedError
+    ├── WaitTimeoutError
+    │   └── WaitManyTimeoutError
+    ├── BatchError, CreditLimitError
+    ├── UnresolvedCreateError, KeyInUseError
+    ├── JournalError
+    │   └── JournalCorruptError
+    ├── DownloadError, FileConflictError
+    ├── MediaError
+    │   └── PublishError
+    └── NoEventLoopError, WidgetsUnavailableError (also RuntimeErrors)
 """
 
 from __future__ import annotations
@@ -66,9 +93,8 @@ MAY_HAVE_CREATED = (
 class APIError(KittaError):
     """Base of every failure to get a usable answer from the API.
 
-    `status_code` is the HTTP status when the server answered (always set on
-    `APIStatusError`), None when no answer came (`APIConnectionError`).
-    `may_have_created` is True when a create may still have made a task.
+    `status_code` is None when no answer came; `may_have_created` is True when a
+    create may still have made a task.
     """
 
     hint: str = ""
@@ -125,17 +151,6 @@ class APIStatusError(APIError):
     """
 
     status_code: int
-
-    def __init__(
-        self,
-        status_code: int,
-        code: str | None,
-        message: str,
-        request_id: str | None = None,
-        *,
-        may_have_created: bool = False,
-    ) -> None:
-        super().__init__(status_code, code, message, request_id, may_have_created=may_have_created)
 
 
 class BadRequestError(APIStatusError):
@@ -330,11 +345,7 @@ class UnresolvedCreateError(KittaError):
 
 
 class KeyInUseError(KittaError):
-    """Another create under this key is running now (in this or another kernel).
-
-    Nothing was sent by this call: the key is held by the first create until
-    it has its answer. Run the call again once it finished to get its task.
-    """
+    """Another create under this key is running now; the key is held until it has its answer."""
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -349,7 +360,6 @@ class KeyReusedError(ValidationError):
     """The key already made a task, from other inputs: nothing was sent.
 
     `task_id` is the earlier task; `differences` lists `(field, earlier, now)`.
-    To make a new task, give the call a new key.
     """
 
     def __init__(self, key: str, task_id: str, differences: Sequence[tuple[str, str, str]]) -> None:
@@ -404,8 +414,7 @@ class DownloadError(KittaError):
 class FileConflictError(KittaError):
     """Files the toolkit did not write (or that changed since) stand where it would write.
 
-    `paths` names them; nothing was written or removed. The toolkit only ever
-    replaces or removes files it wrote itself and that are still unchanged.
+    `paths` names them; the toolkit replaces or removes only files it wrote, unchanged since.
     """
 
     def __init__(self, message: str, paths: Sequence[object]) -> None:

@@ -49,8 +49,8 @@ def status_label(status: object, lang: Lang = "en") -> str:
 
 def text(key: str, lang: Lang = "en", **values: object) -> str:
     """The label for `key` in `lang`, formatted with `values`."""
-    entry = TEXTS[key]
-    template = entry.get(lang) or entry["en"]
+    english, chinese = TEXTS[key]
+    template = chinese if lang == "zh" else english
     return template.format(**values) if values else template
 
 

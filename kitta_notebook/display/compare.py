@@ -25,7 +25,7 @@ from ..i18n import Lang, check_lang, text
 from ..media import SNIFF_BYTES, sniff
 from ..validation import is_public_host
 from .html import BOX, MUTED, esc
-from .video import MAX_EMBED_BYTES, fetch_for_embed, safe_http_url
+from .video import MAX_EMBED_BYTES, fetch_for_embed, link_html, safe_http_url
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask
@@ -205,11 +205,9 @@ def _caption(tile: Tile, lang: Lang) -> str:
 def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
     link = ""
     url = html.escape(tile.url, quote=True) if tile.url is not None else None
-    if url is not None:
-        link = (
-            f'<div style="{MUTED};margin-top:4px"><a href="{url}" target="_blank" '
-            f'rel="noopener noreferrer">{esc(label_text("open", lang))}</a></div>'
-        )
+    if tile.url is not None:
+        anchor = link_html(tile.url, label_text("open", lang))
+        link = f'<div style="{MUTED};margin-top:4px">{anchor}</div>'
     if tile.problem is not None or (tile.data is not None and not inline):
         reason = tile.problem or label_text("over_budget", lang)
         body = f'<div class="kitta-compare-problem" style="color:#7a4d00">{esc(reason)}</div>'

@@ -85,8 +85,7 @@ def _on_this_thread(callback: Callable[..., None]) -> Callable[..., None]:
         if threading.get_ident() == owner:
             callback(*args)
         else:
-            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody looks
-                loop.call_soon_threadsafe(callback, *args)
+            _bridge._deliver(loop, callback, *args)  # once the loop has closed, nobody looks
 
     return call
 

@@ -1,13 +1,10 @@
 """Views of many tasks: a gallery of task cards, a batch's summary, and a batch's progress.
 
-Static HTML with inline styles (no script), like the single-task card it
-reuses, so a saved notebook shows the same thing everywhere. Every value
-passes through `html.escape`. A card names its task the way the caller did
-(its batch key and labels) when they are known. Videos the browser may not reach (the sandbox)
-are embedded up to one budget for the whole gallery, since a notebook output
-near 10 MB is dropped by Colab; past it, cards link to their video. The progress
-bar has one segment per outcome (green done well, red failed or refused, grey
-outcome unknown), so a batch with failures never looks all green.
+Static HTML like the task card it reuses. A card names its task the way the caller
+did (its batch key and labels). Videos the browser may not reach (the sandbox) are
+embedded up to one budget for the whole gallery, since Colab drops an output near
+10 MB. The progress bar has one segment per outcome, so a batch with failures never
+looks all green.
 """
 
 from __future__ import annotations
@@ -28,8 +25,10 @@ from .html import (
     esc,
     format_credits,
     format_seconds,
+    grid_html,
     labels_html,
     pill_html,
+    row_html,
     task_html,
 )
 from .video import MAX_EMBED_BYTES, VideoPlan, fetch_for_embed, plan_video, render_video
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
 DEFAULT_MAX_CARDS = 60
 MAX_PROBLEM_ROWS = 200
 MAX_TASK_ROWS = 50
-_CELL = "padding:2px 10px 2px 0;vertical-align:top;text-align:left"
 
 
 def tags_html(tags: Tags | None) -> str:
@@ -89,10 +87,7 @@ def _tags_text(tags: Tags | None) -> str:
 
 
 class Gallery:
-    """Many tasks as a grid of cards in a notebook (text elsewhere).
-
-    `tasks` may also be batch items or a batch result; `tags` names tasks by id.
-    """
+    """Many tasks (or batch items, or a batch result) as a grid of cards; `tags` by task id."""
 
     def __init__(
         self,
@@ -185,6 +180,18 @@ def outcome_badge(outcome: str, lang: Lang) -> str:
     return pill_html(text("batch_" + outcome, lang), style, "outcome", outcome)
 
 
+def _counted(pill: str, count: int) -> str:
+    return f'<span style="white-space:nowrap">{pill} <b>{count}</b></span>'
+
+
+def _counts_line(counts: list[str], facts: list[str], style: str = "") -> str:
+    """Pills with their counts, then the facts (escaped already) in grey, on one line."""
+    return (
+        f'<div style="{style}display:flex;gap:8px;flex-wrap:wrap;align-items:center">'
+        f'{" ".join(counts)}<span style="color:#59636e">{" · ".join(facts)}</span></div>'
+    )
+
+
 def _item_row(item: BatchItem, lang: Lang) -> str:
     task = item.task
     task_cell = f"<code>{esc(task.task_id)}</code> {badge_html(task.status, lang)}" if task else "—"
@@ -194,38 +201,29 @@ def _item_row(item: BatchItem, lang: Lang) -> str:
             f'<span style="color:#7a1111"><b>{esc(type(item.error).__name__)}</b>: '
             f"{esc(item.error)}</span>"
         )
-    return (
-        f"<tr><td style='{_CELL}'>{item.index}</td>"
-        f"<td style='{_CELL}'>{tags_html(item) or '—'}</td>"
-        f"<td style='{_CELL}'>{outcome_badge(item.outcome, lang)}</td>"
-        f"<td style='{_CELL}'>{task_cell}</td>"
-        f"<td style='{_CELL}'>{error}</td></tr>"
-    )
+    outcome = outcome_badge(item.outcome, lang)
+    return row_html((str(item.index), tags_html(item) or "—", outcome, task_cell, error))
 
 
 def _items_table(items: Sequence[BatchItem], limit: int, lang: Lang) -> str:
-    head = "".join(
-        f'<th style="{_CELL};border-bottom:1px solid #d0d7de">{esc(text(key, lang))}</th>'
-        for key in ("batch_index", "batch_key", "batch_outcome", "task", "error")
-    )
-    rows = "".join(_item_row(item, lang) for item in items[:limit])
+    heads = [
+        text(key, lang) for key in ("batch_index", "batch_key", "batch_outcome", "task", "error")
+    ]
+    rows = [_item_row(item, lang) for item in items[:limit]]
     more = ""
     if len(items) > limit:
         hidden = text("gallery_more", lang, count=len(items) - limit)
         more = f'<div style="{MUTED}">{esc(hidden)}</div>'
-    return (
-        f'<table style="border-collapse:collapse;margin:4px 0"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table>{more}"
-    )
+    return grid_html(heads, rows) + more
 
 
 def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:
     """Counts by outcome, credits and pace; every problem item; the first tasks."""
-    counts = " ".join(
-        f'<span style="white-space:nowrap">{outcome_badge(name, lang)} <b>{n}</b></span>'
+    counts = [
+        _counted(outcome_badge(name, lang), n)
         for name, n in result.counts.items()
         if n or name == "created"
-    )
+    ]
     facts = [
         f"{esc(text('credits', lang))}: {esc(format_credits(result.credits))}",
         f"{esc(text('elapsed', lang))}: {esc(format_seconds(result.elapsed))}",
@@ -244,8 +242,7 @@ def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:
     parts = [
         f'<div style="font-weight:600;margin-bottom:4px">'
         f"{esc(text('batch_title', lang, count=len(result)))}</div>",
-        f'<div style="display:flex;gap:8px;flex-wrap:wrap;align-items:center">{counts}'
-        f'<span style="color:#59636e">{" · ".join(facts)}</span></div>',
+        _counts_line(counts, facts),
     ]
     problems = result.errors
     if problems:
@@ -276,12 +273,12 @@ UNSURE_COLOR = "#8c959f"
 def _count_html(name: str, count: int, lang: Lang) -> str:
     """A status (or batch outcome) pill and its count; the pills match the task cards'."""
     label = badge_html(name, lang) if name in STATUS_STYLES else outcome_badge(name, lang)
-    return f'<span style="white-space:nowrap">{label} <b>{count}</b></span>'
+    return _counted(label, count)
 
 
 def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
     """Counts, credits, elapsed and ETA as one escaped HTML line."""
-    counts = " ".join(_count_html(name, n, lang) for name, n in snapshot.counts.items())
+    counts = [_count_html(name, n, lang) for name, n in snapshot.counts.items()]
     facts = [
         f"{esc(text('credits', lang))}: {esc(format_number(snapshot.credits))}",
         f"{esc(text('elapsed', lang))}: {esc(format_clock(snapshot.elapsed))}",
@@ -290,11 +287,7 @@ def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
         facts.append(f"{esc(text('batch_eta', lang))}: {format_clock(snapshot.eta)}")
     if snapshot.note:
         facts.append(esc(snapshot.note))
-    return (
-        f'<div style="{FONT};font-size:13px;display:flex;gap:8px;flex-wrap:wrap;'
-        f'align-items:center">{counts}<span style="color:#59636e">'
-        f"{' · '.join(facts)}</span></div>"
-    )
+    return _counts_line(counts, facts, f"{FONT};font-size:13px;")
 
 
 def bar_html(snapshot: ProgressSnapshot) -> str:

@@ -1,14 +1,12 @@
 """Static HTML of history rows, state badges and the summary strip.
 
 Shared by `client.history`'s rich repr and the `HistoryBrowser` widget, so a
-saved notebook and the live widget read the same. Inline CSS only (no
-script, no plotting library); every value passes through `html.escape`.
+saved notebook and the live widget read the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timezone
 
 from ..history import entry as schema
 
@@ -24,6 +22,7 @@ from .html import (
     badge_html,
     esc,
     format_credits,
+    format_time,
     labels_html,
     pill_html,
     table_html,
@@ -73,10 +72,8 @@ def state_badge(state: str, lang: Lang = "en") -> str:
 
 
 def format_when(entry: JournalEntry) -> str:
-    moment = entry.when
-    if moment is None:
-        return "—"
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    """The card's UTC time, to the minute."""
+    return format_time(entry.when)[:16]
 
 
 def format_duration(entry: JournalEntry) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .._text import clip
 from ..i18n import Lang, StatusStyle, status_label, status_style, text
-from .video import safe_http_url, video_html
+from .video import link_html, safe_http_url, video_html
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask, Page
@@ -30,6 +30,7 @@ BOX = (
 CARD = f"{BOX};max-width:720px"
 CELL = "padding:2px 12px 2px 0;vertical-align:top;text-align:left;background:transparent"
 MUTED = "color:#59636e;font-size:12px"
+HEAD = f"text-align:left;{CELL};border-bottom:1px solid #d0d7de"
 _KEY = f"{CELL};color:#59636e;white-space:nowrap"
 _VALUE = f"{CELL};word-break:break-all"
 
@@ -118,6 +119,20 @@ def labels_html(labels: Iterable[str]) -> str:
     )
 
 
+def grid_html(heads: Iterable[str], rows: Iterable[str], head_style: str = HEAD) -> str:
+    """A table that scrolls sideways: `heads` are plain text, `rows` ready `<tr>` HTML."""
+    head = "".join(f'<th style="{head_style}">{esc(h)}</th>' for h in heads)
+    return (
+        '<div style="overflow-x:auto"><table style="border-collapse:collapse">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def row_html(cells: Iterable[str]) -> str:
+    """A table row of HTML cells (escaped by the caller)."""
+    return "<tr>" + "".join(f"<td style='{CELL}'>{cell}</td>" for cell in cells) + "</tr>"
+
+
 def table_html(pairs: Iterable[tuple[str, str]]) -> str:
     """A two-column table of (escaped name, HTML value) pairs."""
     rows = "".join(
@@ -143,18 +158,19 @@ def task_html(
         f'<code style="font-size:13px">{esc(task.task_id)}</code>'
         f"</div>"
     )
-    pairs: list[tuple[str, str]] = []
-    if task.model is not None:
-        pairs.append((esc(text("model", lang)), esc(task.model)))
-    if task.input_mode is not None:
-        pairs.append((esc(text("input_mode", lang)), esc(task.input_mode)))
-    pairs.append((esc(text("credits", lang)), esc(format_credits(task.credits_charged))))
+    facts = [
+        ("model", task.model),
+        ("input_mode", task.input_mode),
+        ("credits", format_credits(task.credits_charged)),
+    ]
     if not task.is_partial:
-        pairs.append((esc(text("created", lang)), esc(format_time(task.created_at))))
-        pairs.append((esc(text("started", lang)), esc(format_time(task.started_at))))
-        pairs.append((esc(text("completed", lang)), esc(format_time(task.completed_at))))
-        pairs.append((esc(text("elapsed", lang)), esc(format_seconds(task.elapsed_seconds))))
-    table = table_html(pairs)
+        facts += [
+            ("created", format_time(task.created_at)),
+            ("started", format_time(task.started_at)),
+            ("completed", format_time(task.completed_at)),
+            ("elapsed", format_seconds(task.elapsed_seconds)),
+        ]
+    table = table_html((esc(text(key, lang)), esc(v)) for key, v in facts if v is not None)
     parts = [header, table]
     if task.error_code or task.error_message:
         parts.append(
@@ -164,9 +180,7 @@ def task_html(
             f"<code>{esc(task.error_code or '')}</code> {esc(task.error_message or '')}</div>"
         )
     if task.is_partial:
-        parts.append(
-            f'<div style="color:#59636e;font-size:12px">{esc(text("partial_note", lang))}</div>'
-        )
+        parts.append(f'<div style="{MUTED}">{esc(text("partial_note", lang))}</div>')
     if note:
         parts.append(
             f'<div class="kitta-note" style="color:#59636e;margin:4px 0">{esc(note)}</div>'
@@ -210,43 +224,25 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
     if not page.data:
         body = f'<div style="color:#59636e">{esc(text("no_tasks", lang))}</div>'
     else:
-        head = "".join(
-            f'<th style="text-align:left;{CELL};border-bottom:1px solid #d0d7de">{esc(h)}</th>'
-            for h in (
-                text("history_status", lang),
-                text("task", lang),
-                text("input_mode", lang),
-                text("credits", lang),
-                text("result", lang),
-            )
-        )
+        heads = ("history_status", "task", "input_mode", "credits", "result")
         rows = []
         for task in page.data[:MAX_PAGE_ROWS]:
             url = safe_http_url(task.result_video_url)
-            result = (
-                f'<a href="{html.escape(url, quote=True)}" target="_blank" '
-                'rel="noopener noreferrer">'
-                f"{esc(text('open_video', lang))}</a>"
-                if url
-                else "—"
+            result = link_html(url, text("open_video", lang)) if url else "—"
+            cells = (
+                badge_html(task.status, lang),
+                f"<code>{esc(task.task_id)}</code>",
+                esc(task.input_mode or "—"),
+                esc(format_credits(task.credits_charged)),
+                result,
             )
-            rows.append(
-                f"<tr><td style='{CELL}'>{badge_html(task.status, lang)}</td>"
-                f"<td style='{CELL}'><code>{esc(task.task_id)}</code></td>"
-                f"<td style='{CELL}'>{esc(task.input_mode or '—')}</td>"
-                f"<td style='{CELL}'>{esc(format_credits(task.credits_charged))}</td>"
-                f"<td style='{CELL}'>{result}</td></tr>"
-            )
-        body = (
-            '<div style="overflow-x:auto"><table style="border-collapse:collapse">'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-        )
+            rows.append(row_html(cells))
+        body = grid_html((text(key, lang) for key in heads), rows)
         hidden = len(page.data) - MAX_PAGE_ROWS
         if hidden > 0:
-            body += (
-                f'<div style="color:#59636e;font-size:12px">'
-                f"{esc(text('gallery_more', lang, count=f'{hidden:,}'))}</div>"
-            )
+            more = text("gallery_more", lang, count=f"{hidden:,}")
+            body += f'<div style="{MUTED}">{esc(more)}</div>'
+
     footer = text(
         "page_of",
         lang,
@@ -256,7 +252,7 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
     )
     return (
         f'<div class="kitta-page" style="{CARD}">{body}'
-        f'<div style="color:#59636e;font-size:12px;margin-top:6px">{esc(footer)}</div></div>'
+        f'<div style="{MUTED};margin-top:6px">{esc(footer)}</div></div>'
     )
 
 

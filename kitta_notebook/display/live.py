@@ -127,17 +127,16 @@ class LiveTaskView:
         return f"{base} · {text('retrying', self.lang)}" if snap.retrying else base
 
     def _html(self, snap: FollowSnapshot) -> str:
-        note = self._note(snap)
-        if snap.phase == "failed" or snap.active or snap.video is None:
-            return task_html(self.task, lang=self.lang, note=note, video="")
-        video = render_video(
-            snap.video,
-            snap.video_bytes,
-            snap.video_problem,
-            lang=self.lang,
-            max_bytes=self.follower.max_embed_bytes,
-        )
-        return task_html(self.task, lang=self.lang, video=video, note=note)
+        video = ""
+        if snap.phase != "failed" and not snap.active and snap.video is not None:
+            video = render_video(
+                snap.video,
+                snap.video_bytes,
+                snap.video_problem,
+                lang=self.lang,
+                max_bytes=self.follower.max_embed_bytes,
+            )
+        return task_html(self.task, lang=self.lang, video=video, note=self._note(snap))
 
     def _line(self, snap: FollowSnapshot) -> str:
         """One short plain-text line (no HTML, no video bytes) for a terminal or a log."""

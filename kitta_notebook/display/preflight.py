@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .._text import clip
 from ..i18n import Lang, text
-from .html import CARD, CELL, esc
+from .html import CARD, CELL, HEAD, MUTED, esc, grid_html
 
 if TYPE_CHECKING:
     from ..media import Preflight, ProbeResult, Sniffed
@@ -93,39 +93,36 @@ def probe_summary(result: ProbeResult, lang: Lang, *, facts: bool = True) -> str
 
 # The media core's sentences (English) -> a label key; named groups are passed on,
 # `label`/`want`/`reason` translated first.
-_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), key)
-    for pattern, key in (
-        (r"It could not be checked from this machine \((?P<reason>.+)\)\.", "media_uncertain"),
-        (r"It is an empty file\.", "media_empty"),
-        (r"The media host answered HTTP (?P<status>\d+); it may be", "media_http_5xx"),
-        (r"The media host answered HTTP (?P<status>\d+), so", "media_http_4xx"),
-        (r"It could not be checked: reading stopped \((?P<reason>.+)\)\.", "media_stopped"),
-        (r"It could not be fully checked: reading stopped \((?P<reason>.+)\)\.", "media_partial"),
-        (r"It is in a format no decoder knows, not (?P<want>.+)\.", "media_unknown_format"),
-        (r"It looks like (?P<ext>\S+) but cannot be read as one\.", "media_undecodable"),
-        (r"It is an image \((?P<label>.+)\), not a video", "media_image_not_video"),
-        (r"It is audio only \((?P<label>.+)\), not a video\.", "media_audio_not_video"),
-        (r"It is an image \((?P<label>.+)\), not audio\.", "media_image_not_audio"),
-        (r"It has no audio stream \((?P<label>.+)\)\.", "media_no_audio"),
-        (r"Its duration was not measured \((?P<label>.+)\)\.", "media_no_duration"),
-        (r"It has zero duration\.", "media_zero_duration"),
-        (r"It is an? (?P<label>.+), not (?P<want>a video|audio|an image)\.", "media_wrong_kind"),
-        (
-            r"The audio \((?P<audio>[\d.]+) s\) is much longer than the video "
-            r"\((?P<video>[\d.]+) s\)",
-            "media_audio_longer",
-        ),
-        (
-            r"The audio \((?P<audio>[\d.]+) s\) is much shorter than the video "
-            r"\((?P<video>[\d.]+) s\)",
-            "media_audio_shorter",
-        ),
-        (r"checked from this machine: the service fetches", "media_from_here"),
-        (r"price unknown: the server publishes no price", "media_price_unknown"),
-        (r"duration unknown: give duration_seconds", "media_duration_unknown"),
-        (r"This is a local file, and no media store is set up\.", "media_no_store"),
-    )
+_MESSAGES: tuple[tuple[str, str], ...] = (
+    (r"It could not be checked from this machine \((?P<reason>.+)\)\.", "media_uncertain"),
+    (r"It is an empty file\.", "media_empty"),
+    (r"The media host answered HTTP (?P<status>\d+); it may be", "media_http_5xx"),
+    (r"The media host answered HTTP (?P<status>\d+), so", "media_http_4xx"),
+    (r"It could not be checked: reading stopped \((?P<reason>.+)\)\.", "media_stopped"),
+    (r"It could not be fully checked: reading stopped \((?P<reason>.+)\)\.", "media_partial"),
+    (r"It is in a format no decoder knows, not (?P<want>.+)\.", "media_unknown_format"),
+    (r"It looks like (?P<ext>\S+) but cannot be read as one\.", "media_undecodable"),
+    (r"It is an image \((?P<label>.+)\), not a video", "media_image_not_video"),
+    (r"It is audio only \((?P<label>.+)\), not a video\.", "media_audio_not_video"),
+    (r"It is an image \((?P<label>.+)\), not audio\.", "media_image_not_audio"),
+    (r"It has no audio stream \((?P<label>.+)\)\.", "media_no_audio"),
+    (r"Its duration was not measured \((?P<label>.+)\)\.", "media_no_duration"),
+    (r"It has zero duration\.", "media_zero_duration"),
+    (r"It is an? (?P<label>.+), not (?P<want>a video|audio|an image)\.", "media_wrong_kind"),
+    (
+        r"The audio \((?P<audio>[\d.]+) s\) is much longer than the video "
+        r"\((?P<video>[\d.]+) s\)",
+        "media_audio_longer",
+    ),
+    (
+        r"The audio \((?P<audio>[\d.]+) s\) is much shorter than the video "
+        r"\((?P<video>[\d.]+) s\)",
+        "media_audio_shorter",
+    ),
+    (r"checked from this machine: the service fetches", "media_from_here"),
+    (r"price unknown: the server publishes no price", "media_price_unknown"),
+    (r"duration unknown: give duration_seconds", "media_duration_unknown"),
+    (r"This is a local file, and no media store is set up\.", "media_no_store"),
 )
 
 
@@ -134,7 +131,7 @@ def media_message(message: str, lang: Lang) -> str:
     if lang == "en":
         return message
     for pattern, key in _MESSAGES:
-        found = pattern.match(message)
+        found = re.match(pattern, message)
         if not found:
             continue
         values = found.groupdict()
@@ -151,7 +148,7 @@ def media_message(message: str, lang: Lang) -> str:
 # --- the preflight table ------------------------------------------------------------
 _PROBLEM = "color:#b42318"
 _WARNING = "color:#7a4d00"
-_HEAD = f"text-align:left;{CELL};border-bottom:1px solid #d0d7de;white-space:nowrap"
+_HEAD = f"{HEAD};white-space:nowrap"
 # A value cell never breaks inside a word ("169.5 kB", "MP4 video"); a source (a URL, a
 # file name) breaks after a slash only (the card scrolls sideways past a longer name).
 _FACT = f"{CELL};white-space:nowrap"
@@ -216,15 +213,7 @@ def _notes_html(problems: list[str], warnings: list[str], lang: Lang) -> str:
 
 def preflight_html(preflight: Preflight, *, lang: Lang = "en") -> str:
     """The table of inputs with format, duration, size, problems and warnings."""
-    heads = (
-        "preflight_field",
-        "preflight_source",
-        "preflight_format",
-        "preflight_duration",
-        "preflight_size",
-        "preflight_notes",
-    )
-    head = "".join(f'<th style="{_HEAD}">{esc(text(key, lang))}</th>' for key in heads)
+    heads = ("field", "source", "format", "duration", "size", "notes")
     rows = []
     for row, result in zip(preflight.rows(), preflight.inputs.values(), strict=True):
         verdict = "problem" if row["problems"] else ("warning" if row["warnings"] else "ok")
@@ -246,14 +235,18 @@ def preflight_html(preflight: Preflight, *, lang: Lang = "en") -> str:
         f'<div class="kitta-preflight" data-ok="{str(preflight.ok).lower()}" style="{CARD}">'
         f'<div style="font-weight:600;margin-bottom:4px">{esc(text("preflight_title", lang))}'
         "</div>"
-        '<div style="overflow-x:auto"><table style="border-collapse:collapse">'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f"{grid_html((text(f'preflight_{key}', lang) for key in heads), rows, _HEAD)}"
         f'<div style="font-size:12px;margin-top:6px">{general}</div>'
         f'<div class="kitta-preflight-verdict" style="color:{color};font-weight:600;'
         f'margin-top:6px">{esc(_verdict(preflight, lang))}</div>'
-        f'<div class="kitta-preflight-estimate" style="color:#59636e;font-size:12px">'
+        f'<div class="kitta-preflight-estimate" style="{MUTED}">'
         f"{esc(_estimate(preflight, lang))}</div></div>"
     )
+
+
+def _notes_text(problems: list[str], warnings: list[str], indent: str) -> list[str]:
+    notes = [("problem", m) for m in problems] + [("warning", m) for m in warnings]
+    return [f"{indent}{kind}: {clip(m, 500)}" for kind, m in notes]
 
 
 def preflight_text(preflight: Preflight) -> str:
@@ -265,11 +258,8 @@ def preflight_text(preflight: Preflight) -> str:
             f"  {clip(row['field'], 40)}: {clip(row['input'], 300)} | {kind} | "
             f"{_seconds_text(result.duration)} | {human_size(result.size)}"
         )
-        lines += [f"    problem: {clip(m, 500)}" for m in row["problems"]]
-        lines += [f"    warning: {clip(m, 500)}" for m in row["warnings"]]
-    problems, warnings = _general(preflight)
-    lines += [f"  problem: {clip(m, 500)}" for m in problems]
-    lines += [f"  warning: {clip(m, 500)}" for m in warnings]
+        lines += _notes_text(row["problems"], row["warnings"], "    ")
+    lines += _notes_text(*_general(preflight), "  ")
     lines.append(f"  {_estimate(preflight, 'en')}")
     return "\n".join(lines)
 

@@ -59,6 +59,14 @@ def safe_http_url(url: object) -> str | None:
     return candidate
 
 
+def link_html(url: str, label: str) -> str:
+    """A link opening in a new tab; `url` has passed `safe_http_url`."""
+    return (
+        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
+        f"{html.escape(label)}</a>"
+    )
+
+
 def plan_video(task: LipSyncTask, embed: bool | None = None) -> VideoPlan:
     if not task.result_video_url:
         return VideoPlan("none")
@@ -165,6 +173,13 @@ async def async_fetch_for_embed(
 _VIDEO_STYLE = "max-width:100%;width:480px;border-radius:6px;background:#000;display:block"
 
 
+def _player(src: str, anchor: str) -> str:
+    return (
+        f'<video src="{src}" controls preload="metadata" style="{_VIDEO_STYLE}"></video>'
+        f'<div style="font-size:12px;margin-top:4px">{anchor}</div>'
+    )
+
+
 def render_video(
     plan: VideoPlan,
     data: bytes | None = None,
@@ -178,16 +193,9 @@ def render_video(
         return ""
     if plan.action == "refused" or plan.url is None:
         return f'<div style="color:#9b1c1c">{html.escape(text("video_refused", lang))}</div>'
-    link = html.escape(plan.url, quote=True)
-    anchor = (
-        f'<a href="{link}" target="_blank" rel="noopener noreferrer">'
-        f"{html.escape(text('open_video', lang))}</a>"
-    )
+    anchor = link_html(plan.url, text("open_video", lang))
     if plan.action == "link":
-        return (
-            f'<video src="{link}" controls preload="metadata" style="{_VIDEO_STYLE}"></video>'
-            f'<div style="font-size:12px;margin-top:4px">{anchor}</div>'
-        )
+        return _player(html.escape(plan.url, quote=True), anchor)
     if data is None:
         if problem == "too large":
             message = text("video_too_large", lang, size=f"> {max_bytes // (1024 * 1024)} MB")
@@ -202,11 +210,7 @@ def render_video(
             f'<div style="font-size:12px">{anchor}</div>'
         )
     payload = base64.b64encode(data).decode("ascii")
-    return (
-        f'<video src="data:video/mp4;base64,{payload}" controls preload="metadata" '
-        f'style="{_VIDEO_STYLE}"></video>'
-        f'<div style="font-size:12px;margin-top:4px">{anchor}</div>'
-    )
+    return _player(f"data:video/mp4;base64,{payload}", anchor)
 
 
 def video_html(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from kitta_notebook.display.history_html import history_html
+from kitta_notebook.display.history_html import history_html, history_text
 from kitta_notebook.history.entry import JournalEntry, JournalSummary
 from kitta_notebook.widgets.history import Row, Shared
 
@@ -58,3 +58,12 @@ def test_durations_are_rounded_and_clipped_labels_have_a_tooltip() -> None:
     static = history_html([entry()], summary)
     assert "4.29 s" in static and "4.29375" not in static
     assert f"{LONG_LABEL}, en" in titles(static)
+
+
+def test_a_server_time_outside_utc_range_is_shown_not_raised() -> None:
+    """A hostile createdAt (year 1 at +14:00) cannot be converted to UTC: shown as sent."""
+    odd = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    summary = JournalSummary(total=1, counts={"succeeded": 1}, credits=429)
+    static = history_html([entry(created_at=odd)], summary)
+    assert "0001-01-01T00:00" in static
+    assert "0001-01-01T00:00" in history_text([entry(created_at=odd)], summary)
