@@ -31,25 +31,10 @@ from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from ..display.follow import running_loop, settle, spawn
+from ..display.follow import spawn
 from ..errors import NoEventLoopError, WidgetsUnavailableError
 
 T = TypeVar("T")
-# The loop helpers are re-exported: the widget modules reach the kernel's loop through here.
-__all__ = [
-    "Snapshot",
-    "button",
-    "display_widget",
-    "esc",
-    "in_colab",
-    "require_widget_frontend",
-    "running_loop",
-    "settle",
-    "show",
-    "spawn",
-    "start",
-    "widget_frontend_available",
-]
 
 
 def esc(value: object) -> str:

@@ -26,6 +26,8 @@ from ..display.follow import (
     ActiveTasksFollower,
     RowsSnapshot,
     follow_active,
+    running_loop,
+    spawn,
 )
 from ..display.history_html import (
     COLUMNS,
@@ -41,7 +43,7 @@ from ..display.history_html import (
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
-from ._frontend import Snapshot, display_widget, esc, require_widget_frontend, running_loop, spawn
+from ._frontend import Snapshot, display_widget, esc, require_widget_frontend
 from .history_detail import SelectedTaskView
 
 if TYPE_CHECKING:

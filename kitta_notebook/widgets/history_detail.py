@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..display.compare import resolve_tiles
-from ..display.follow import FollowSnapshot, TaskFollower, follow
+from ..display.follow import FollowSnapshot, TaskFollower, follow, running_loop, settle
 from ..display.history_html import entry_card_html, extra_facts_html
 from ..display.html import task_html
 from ..display.video import render_video
 from ..errors import KittaError
 from ..i18n import Lang, text
-from ._frontend import esc, running_loop, settle, spawn
+from ._frontend import esc, start
 from .compare import Compare
 
 if TYPE_CHECKING:
@@ -87,7 +87,6 @@ class SelectedTaskView:
         run it to completion here."""
         if working:
             self._set_note(text("history_working", self.lang))
-        in_kernel = running_loop() is not None
 
         async def guarded() -> None:
             try:
@@ -102,13 +101,10 @@ class SelectedTaskView:
                     "error",
                 )
 
-        if not in_kernel:
+        if running_loop() is None:
             asyncio.run(guarded())
             return None
-        task = spawn(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return start(guarded(), self._tasks)
 
     async def settle(self) -> None:
         """Await every action of this browser (for tests and scripts); the background
@@ -245,9 +241,8 @@ class SelectedTaskView:
     def watching(self) -> bool:
         return self._watching is not None and not self._watching.done()
 
-    def _follow_selected(self, task: LipSyncTask, *, poll: bool) -> None:
-        """Follow the selected task with a `TaskFollower`: poll it until it ends (`poll`),
-        or only load the result of a finished one."""
+    def _follower(self, task: LipSyncTask) -> TaskFollower:
+        """A `TaskFollower` of `task` whose snapshots redraw the card while it is selected."""
         follower = TaskFollower(
             task,
             timeout=self.watch_timeout,
@@ -262,7 +257,14 @@ class SelectedTaskView:
             if snap.phase == "timed_out":
                 seconds = f"{snap.timeout:g}"
                 self._set_note(text("watch_timeout", self.lang, seconds=seconds))
-            self._take_video(snap)
+            if snap.video is not None and not snap.active:
+                self._video_html = render_video(
+                    snap.video,
+                    snap.video_bytes,
+                    snap.video_problem,
+                    lang=self.lang,
+                    max_bytes=self.max_embed_bytes,
+                )
             note = None
             if snap.polling:
                 note = text("retrying" if snap.retrying else "watching", self.lang)
@@ -271,11 +273,16 @@ class SelectedTaskView:
                 self.render()
 
         follower.subscribe(on_snapshot)
+        return follower
+
+    def _follow_selected(self, task: LipSyncTask, *, poll: bool) -> None:
+        """Follow the selected task: poll it until it ends (`poll`), or only load the
+        result of a finished one."""
+        follower = self._follower(task)
 
         async def run(client: AsyncKittaClient) -> None:
-            if not poll and not task.is_terminal:
-                return
-            await follow(follower, client)
+            if poll or task.is_terminal:
+                await follow(follower, client)
 
         spawned = self._spawn(run)
         if poll:
@@ -294,28 +301,10 @@ class SelectedTaskView:
                     self._video_html = ""
                 self._show_card()
                 if fresh.is_terminal and (clicked or not self.watching):
-                    await self._load_result(fresh, client)
+                    await follow(self._follower(fresh), client)
             self.render()
 
         self._spawn(run, working=clicked)
-
-    async def _load_result(self, task: LipSyncTask, client: AsyncKittaClient) -> None:
-        follower = TaskFollower(task, embed=self.embed, max_embed_bytes=self.max_embed_bytes)
-        await follow(follower, client)
-        if self._adopt(task) and follower.snapshot.video is not None:
-            self._take_video(follower.snapshot)
-            self._show_card()
-
-    def _take_video(self, snap: FollowSnapshot) -> None:
-        """The result as the card shows it, once the follow has it (bytes, link or why not)."""
-        if snap.video is not None and not snap.active:
-            self._video_html = render_video(
-                snap.video,
-                snap.video_bytes,
-                snap.video_problem,
-                lang=self.lang,
-                max_bytes=self.max_embed_bytes,
-            )
 
     def _on_watch(self) -> None:
         task = self.selected_task
@@ -324,7 +313,7 @@ class SelectedTaskView:
         self._follow_selected(task, poll=True)
 
     def _stop_watching(self) -> None:
-        if self._watching is not None and not self._watching.done():
+        if self._watching is not None:
             self._watching.cancel()
         self._watching = None
 
