@@ -38,7 +38,7 @@ from ..display.video import (
 )
 from ..errors import NoEventLoopError
 from ..i18n import Lang, text
-from ._frontend import Snapshot, button, display_widget, esc, show, start
+from ._frontend import Snapshot, button, esc, show, start
 from ._messages import describe_error
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class TaskCard:
             "card_check_again", "refresh", "kitta-check-again", self._on_check_again
         )
         self.action_note = widgets.HTML()
-        self._snapshot = Snapshot()
+        self._snapshot = Snapshot(lambda: (self.snapshot_html(), task_text(self.task)))
         self.widget = widgets.VBox(
             [
                 self.title,
@@ -266,8 +266,7 @@ class TaskCard:
         self.check_button.layout.display = None if can_check else "none"
         shown = task.succeeded and not self.save_offered
         self.save_button.layout.display = None if shown else "none"
-        if self._snapshot.shown:
-            self._snapshot.update(self.snapshot_html(), task_text(task))
+        self._snapshot.refresh()
 
     def _problem_text(self) -> str | None:
         if self.task.failed:
@@ -408,8 +407,7 @@ class TaskCard:
 
     def _ipython_display_(self) -> None:
         """The static card, then the live one, which hides it while it is drawn."""
-        self._snapshot.show(self.snapshot_html(), task_text(self.task))
-        display_widget(self.widget, repr(self))
+        self._snapshot.display(self.widget, repr(self))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

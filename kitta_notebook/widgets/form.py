@@ -186,16 +186,18 @@ class LipSyncForm:
         return note
 
     # --- values ------------------------------------------------------------------
+    def _typed_duration(self) -> float | None:
+        """The duration typed (a decimal comma too), None when empty; ValueError when no number."""
+        raw = self.duration.value.strip().replace(",", ".")
+        return float(raw) if raw else None
+
     def duration_value(self) -> float | None:
         """The duration as a number, or None when empty or unreadable."""
-        raw = self.duration.value.strip().replace(",", ".")
-        if not raw:
-            return None
         try:
-            value = float(raw)
+            value = self._typed_duration()
         except ValueError:
             return None
-        return value if math.isfinite(value) and value > 0 else None
+        return value if value is not None and math.isfinite(value) and value > 0 else None
 
     def media_value(self, name: str) -> MediaValue | None:
         """A field's medium: the chosen file, else the URL (or local path) typed, else None."""
@@ -233,10 +235,9 @@ class LipSyncForm:
         publishes it), so the request's media URLs are not what is sent: see `local_media`.
         """
         problems: list[tuple[str, str]] = []
-        raw_duration = self.duration.value.strip().replace(",", ".")
         duration: float | None = None
         try:
-            duration = float(raw_duration) if raw_duration else None
+            duration = self._typed_duration()
         except ValueError:
             example = "The duration must be a number of seconds, for example 12."
             problems.append(("duration_seconds", example))

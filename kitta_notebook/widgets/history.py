@@ -51,7 +51,7 @@ from ..display.html import task_html
 from ..display.video import MAX_EMBED_BYTES, render_video
 from ..errors import JournalError, KittaError, ValidationError
 from ..i18n import Lang, check_lang, text
-from ._frontend import Snapshot, display_widget, esc, require_widget_frontend, start
+from ._frontend import Snapshot, esc, require_widget_frontend, start
 from .compare import Compare
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ class HistoryBrowser:
             return text(key, lang_)
 
         shared = self._shared = Shared()
-        self._snapshot = Snapshot()
+        self._snapshot = Snapshot(self._snapshot_content)
         self._title = (
             f'<div style="font-weight:600;font-size:14px">{esc(option("history_title"))}</div>'
         )
@@ -348,8 +348,7 @@ class HistoryBrowser:
         )
         self.prev_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= self.pages - 1
-        if self._snapshot.shown:
-            self._snapshot.update(*self._snapshot_content())
+        self._snapshot.refresh()
         if totals:
             self.follow_unfinished()  # tasks created since the last round are followed too
 
@@ -429,7 +428,7 @@ class HistoryBrowser:
         """Stop, and remove the live view: the output shows the static snapshot of
         the page as it was last (what a saved notebook keeps)."""
         self.stop()
-        self._snapshot.update(*self._snapshot_content())
+        self._snapshot.refresh()
         _close_tree(self.widget)
 
     def _on_rows(self, snap: RowsSnapshot) -> None:
@@ -823,16 +822,14 @@ class HistoryBrowser:
         """The static snapshot of the page, then the live widget, which hides the
         snapshot while it renders (see `widgets._frontend`): after a restart, a saved
         notebook shows the snapshot instead of a broken widget."""
-        self._snapshot.show(*self._snapshot_content())
-        display_widget(self.widget, repr(self))
+        self._snapshot.display(self.widget, repr(self))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The live widget, plus a static snapshot of the page for where no widget runs
         (a notebook opened without its kernel, nbviewer, GitHub)."""
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
         if self.summary is not None:
-            bundle["text/html"] = history_html(self.entries, self.summary, self.lang)
-            bundle["text/plain"] = history_text(self.entries, self.summary)
+            bundle["text/html"], bundle["text/plain"] = self._snapshot_content()
         return bundle
 
     def __repr__(self) -> str:
