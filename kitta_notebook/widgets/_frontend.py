@@ -26,30 +26,15 @@ import asyncio
 import html as html_lib
 import sys
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import ipywidgets as widgets
 
-from ..display.follow import running_loop, settle, spawn
+from ..display.follow import spawn
 from ..errors import NoEventLoopError, WidgetsUnavailableError
 
 T = TypeVar("T")
-# The loop helpers are re-exported: the widget modules reach the kernel's loop through here.
-__all__ = [
-    "Snapshot",
-    "button",
-    "display_widget",
-    "esc",
-    "in_colab",
-    "require_widget_frontend",
-    "running_loop",
-    "settle",
-    "show",
-    "spawn",
-    "start",
-    "widget_frontend_available",
-]
 
 
 def esc(value: object) -> str:
@@ -114,9 +99,11 @@ def show(view: widgets.HTML, value: str) -> None:
 
 class Snapshot:
     """The static copy of one widget, shown as its own output before the widget and
-    updated in place (`display_id`) so a saved notebook keeps its latest state."""
+    updated in place (`display_id`) so a saved notebook keeps its latest state.
+    `content` gives the view's current (HTML, plain text)."""
 
-    def __init__(self) -> None:
+    def __init__(self, content: Callable[[], tuple[str, str]]) -> None:
+        self.content = content
         self.css_class = f"kitta-snap-{uuid.uuid4().hex[:16]}"
         self.display_id = self.css_class
         self.shown = False
@@ -142,24 +129,27 @@ class Snapshot:
             "text/plain": text,
         }
 
-    def show(self, html: str, text: str) -> None:
-        """Display the snapshot (once per display of the widget; all share one id)."""
+    def display(self, view: widgets.Widget, text: str) -> None:
+        """Display the snapshot (all copies share one id), then the live `view`, which
+        hides it while it is drawn; `text` is the view's `text/plain`."""
         from IPython.display import display
 
-        if in_colab():
-            return
-        self._last = (html, text)
-        display(self.bundle(html, text), raw=True, display_id=self.display_id)
-        self.shown = True
+        if not in_colab():
+            self._last = self.content()
+            display(self.bundle(*self._last), raw=True, display_id=self.display_id)
+            self.shown = True
+        display_widget(view, text)
 
-    def update(self, html: str, text: str) -> None:
+    def refresh(self) -> None:
         """Replace every shown copy, when the content changed."""
-        if not self.shown or self._last == (html, text):
+        if not self.shown:
             return
-        from IPython.display import update_display
+        content = self.content()
+        if content != self._last:
+            from IPython.display import update_display
 
-        self._last = (html, text)
-        update_display(self.bundle(html, text), raw=True, display_id=self.display_id)
+            self._last = content
+            update_display(self.bundle(*content), raw=True, display_id=self.display_id)
 
 
 def display_widget(view: widgets.Widget, text: str) -> None:

@@ -39,6 +39,7 @@ from traitlets import Unicode
 from ..errors import APIStatusError, AuthenticationError, ValidationError
 from ..i18n import Lang, text
 from ..server_info import ServerInfo
+from ._frontend import esc
 
 if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient
@@ -182,8 +183,6 @@ class VisitorPlan:
 
     def line_html(self, lang: Lang) -> str:
         """The visible line that says whose account pays (empty when private)."""
-        import html
-
         if self.mode == "own_token":
             body = text("visitor_own_token", lang)
         elif self.budget is not None:
@@ -197,7 +196,7 @@ class VisitorPlan:
             )
         else:
             return ""
-        return f'<div class="kitta-visitor-line" style="color:#5c4300">{html.escape(body)}</div>'
+        return f'<div class="kitta-visitor-line" style="color:#5c4300">{esc(body)}</div>'
 
     async def admit(
         self, arguments: Mapping[str, Any], server: ServerInfo, lang: Lang

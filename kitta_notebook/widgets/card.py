@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import ipywidgets as widgets
 
 from .._written import result_suffix, safe_stem  # private: until a public result name
-from ..display.follow import FollowSnapshot, TaskFollower, follow
+from ..display.follow import FollowSnapshot, TaskFollower, follow, settle, spawn
 from ..display.html import (
     badge_html,
     format_credits,
@@ -38,7 +38,7 @@ from ..display.video import (
 )
 from ..errors import NoEventLoopError
 from ..i18n import Lang, text
-from ._frontend import Snapshot, button, display_widget, esc, settle, show, spawn, start
+from ._frontend import Snapshot, button, esc, show, start
 from ._messages import describe_error
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class TaskCard:
             "card_check_again", "refresh", "kitta-check-again", self._on_check_again
         )
         self.action_note = widgets.HTML()
-        self._snapshot = Snapshot()
+        self._snapshot = Snapshot(lambda: (self.snapshot_html(), task_text(self.task)))
         self.widget = widgets.VBox(
             [
                 self.title,
@@ -266,16 +266,12 @@ class TaskCard:
         self.check_button.layout.display = None if can_check else "none"
         shown = task.succeeded and not self.save_offered
         self.save_button.layout.display = None if shown else "none"
-        if self._snapshot.shown:
-            self._snapshot.update(self.snapshot_html(), task_text(task))
+        self._snapshot.refresh()
 
     def _problem_text(self) -> str | None:
         if self.task.failed:
-            code = self.task.error_code or ""
-            message = self.task.error_message or ""
-            failed = f"{code}: {message}" if code and message else (code or message)
+            failed = ": ".join(x for x in (self.task.error_code, self.task.error_message) if x)
             self.error_text = f"{text('error', self.lang)}: {failed or '—'}"
-            return self.error_text
         return self.error_text
 
     # --- following the task -------------------------------------------------
@@ -359,14 +355,18 @@ class TaskCard:
             self.video_box.children = (self.video, *note)
             return
         self.video_problem = snap.video_problem
-        block = render_video(
+        block = self._video_html(plan)
+        self.video_box.children = (widgets.HTML(block),) if block else ()
+
+    def _video_html(self, plan: VideoPlan) -> str:
+        """The result as HTML: inlined from the bytes the card holds, else linked (or why not)."""
+        return render_video(
             plan,
-            None,
-            snap.video_problem,
+            self.video_bytes,
+            self.video_problem,
             lang=self.lang,
             max_bytes=self.max_embed_bytes,
         )
-        self.video_box.children = (widgets.HTML(block),) if block else ()
 
     def _on_save(self, _button: object = None) -> None:
         if start(self.save(), self._tasks) is None:
@@ -403,19 +403,11 @@ class TaskCard:
         plan = plan_video(self.task, self.embed)
         if plan.action == "embed" and self.video_bytes is None:
             plan = VideoPlan("link", plan.url)
-        video = render_video(
-            plan,
-            self.video_bytes,
-            self.video_problem,
-            lang=self.lang,
-            max_bytes=self.max_embed_bytes,
-        )
-        return task_html(self.task, lang=self.lang, video=video)
+        return task_html(self.task, lang=self.lang, video=self._video_html(plan))
 
     def _ipython_display_(self) -> None:
         """The static card, then the live one, which hides it while it is drawn."""
-        self._snapshot.show(self.snapshot_html(), task_text(self.task))
-        display_widget(self.widget, repr(self))
+        self._snapshot.display(self.widget, repr(self))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

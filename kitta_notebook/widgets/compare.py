@@ -23,7 +23,7 @@ from ..display.compare import DEFAULT_FPS, StaticCompare, Tile, label_text
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import ValidationError
 from ..i18n import Lang, check_lang
-from ._frontend import Snapshot, display_widget, require_widget_frontend
+from ._frontend import Snapshot, require_widget_frontend
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask
@@ -127,7 +127,7 @@ class Compare(StaticCompare):
             self.lang = check_lang(lang)
             self.max_bytes = max_bytes
             self.tiles = list(tiles)
-        self._snapshot = Snapshot()
+        self._snapshot = Snapshot(lambda: (self.to_html(), repr(self)))
         self.player = ComparePlayer(
             tiles=[_tile_state(tile, self.lang) for tile in self.tiles],
             texts={key: label_text(key, self.lang) for key in _CONTROL_TEXTS},
@@ -167,8 +167,7 @@ class Compare(StaticCompare):
     def _ipython_display_(self) -> None:
         """The static side by side, then the player, which hides it while it is drawn:
         after a restart a saved notebook shows the static view, never a broken widget."""
-        self._snapshot.show(self.to_html(), repr(self))
-        display_widget(self.player, f"Compare player: {len(self.tiles)} views")
+        self._snapshot.display(self.player, f"Compare player: {len(self.tiles)} views")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # type: ignore[override]
         """The player, plus the static side by side for wherever the player cannot run."""

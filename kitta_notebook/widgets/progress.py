@@ -11,7 +11,6 @@ displaying widget". Batches show `HtmlProgress` by default; pass
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Any
 
@@ -20,6 +19,7 @@ import ipywidgets as widgets
 from ..batch.progress import ProgressSnapshot, progress_line
 from ..display.gallery import details_html, progress_html
 from ..i18n import Lang
+from ._frontend import esc
 
 __all__ = ["WidgetProgress", "bar_style", "details_html", "progress_html"]
 
@@ -49,7 +49,7 @@ class WidgetProgress:
             bar_style="info",
             layout=widgets.Layout(width="260px", margin="0 0 0 8px"),
         )
-        self.heading = widgets.HTML(f"<b>{html.escape(title)}</b> 0/{total}")
+        self.heading = widgets.HTML(f"<b>{esc(title)}</b> 0/{total}")
         self.details = widgets.HTML()
         self.row = widgets.HBox(
             [self.heading, self.bar], layout=widgets.Layout(align_items="center")
@@ -63,9 +63,7 @@ class WidgetProgress:
         self.bar.max = max(snapshot.total, 1)
         self.bar.value = min(snapshot.done, self.bar.max)
         self.bar.bar_style = bar_style(snapshot)
-        self.heading.value = (
-            f"<b>{html.escape(snapshot.title)}</b> {snapshot.done}/{snapshot.total}"
-        )
+        self.heading.value = f"<b>{esc(snapshot.title)}</b> {snapshot.done}/{snapshot.total}"
         self.details.value = details_html(snapshot, self.lang)
 
     def update(self, snapshot: ProgressSnapshot) -> None:
