@@ -32,7 +32,34 @@ if TYPE_CHECKING:
     from .media import MediaStore
 
 
-class KittaClient:
+class _ClientFacts:
+    """What both clients read from their one configuration (`_config`)."""
+
+    _config: ClientConfig
+
+    @property
+    def base_url(self) -> str:
+        return self._config.base_url
+
+    @property
+    def is_official(self) -> bool:
+        """True when this client talks to the real service (media must be public URLs)."""
+        return self._config.is_official
+
+    @property
+    def has_token(self) -> bool:
+        return self._config.token is not None
+
+    def set_token(self, token: str) -> None:
+        """Replace the API token (for example after a password prompt); never echoed."""
+        clean = token.strip() if isinstance(token, str) else ""
+        if not clean:
+            raise ValueError("the API token is empty")
+        self._config.token = Secret(clean)
+        self._config.token_source = "entered"
+
+
+class KittaClient(_ClientFacts):
     """Talks to the Kitta API (or the sandbox) synchronously.
 
     >>> client = KittaClient()                  # token from KITTA_API_TOKEN
@@ -76,28 +103,6 @@ class KittaClient:
         self._server_info: ServerInfo | None = None
         self._async: AsyncKittaClient | None = None
         self.lip_sync = LipSync(self)
-
-    # --- public facts -------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return self._config.base_url
-
-    @property
-    def is_official(self) -> bool:
-        """True when this client talks to the real service (media must be public URLs)."""
-        return self._config.is_official
-
-    @property
-    def has_token(self) -> bool:
-        return self._config.token is not None
-
-    def set_token(self, token: str) -> None:
-        """Replace the API token (for example after a password prompt); never echoed."""
-        clean = token.strip() if isinstance(token, str) else ""
-        if not clean:
-            raise ValueError("the API token is empty")
-        self._config.token = Secret(clean)
-        self._config.token_source = "entered"
 
     def __repr__(self) -> str:
         config = getattr(self, "_config", None)  # a half-built client must still repr
@@ -309,7 +314,7 @@ class KittaClient:
         return download(self, task, path, overwrite=overwrite, timeout=timeout)
 
 
-class AsyncKittaClient:
+class AsyncKittaClient(_ClientFacts):
     """`KittaClient` with `await`: the same methods, each run on a worker thread.
 
     >>> async with AsyncKittaClient() as client:
@@ -348,25 +353,8 @@ class AsyncKittaClient:
         self.lip_sync = AsyncLipSync(self._sync.lip_sync)
 
     @property
-    def _config(self) -> ClientConfig:
+    def _config(self) -> ClientConfig:  # type: ignore[override]
         return self._sync._config
-
-    @property
-    def base_url(self) -> str:
-        return self._sync.base_url
-
-    @property
-    def is_official(self) -> bool:
-        """True when this client talks to the real service (media must be public URLs)."""
-        return self._sync.is_official
-
-    @property
-    def has_token(self) -> bool:
-        return self._sync.has_token
-
-    def set_token(self, token: str) -> None:
-        """Replace the API token (for example after a password prompt); never echoed."""
-        self._sync.set_token(token)
 
     def __repr__(self) -> str:
         return f"Async{self._sync!r}"
