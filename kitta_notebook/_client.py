@@ -20,7 +20,7 @@ from . import _attempt, _bridge, _core, _responses
 from ._core import MAX_KEY_LENGTH, ClientConfig, Secret
 from ._fetch import UnreadableBody, decoded_pieces
 from ._lip_sync import AsyncLipSync, LipSync
-from .errors import APIConnectionError, APIError, DownloadError, KittaError, ValidationError
+from .errors import DownloadError, KittaError, ValidationError
 from .models import LipSyncTask
 from .server_info import ServerInfo, parse_openapi
 
@@ -239,20 +239,11 @@ class KittaClient(_ClientFacts):
             self.recorder.release_keys(held)
 
     def _record_outcome(self, handle: object, error: BaseException) -> None:
-        """Record whether a failed create may still have made a task.
-
-        Only an answer from the server, or a connection that was never made,
-        proves nothing was created; anything else (an interrupt, a 5xx, a read
-        timeout) leaves the outcome unknown.
-        """
-        definite = isinstance(error, (APIError, APIConnectionError)) and not error.may_have_created
-        if definite:
+        """Record whether a failed create may still have made a task (`nothing_created`)."""
+        if _responses.nothing_created(error):
             self.recorder.rejected(handle, error)
         else:
             self.recorder.outcome_unknown(handle, error)
-
-    def _record_download(self, task: LipSyncTask, path: Path) -> None:
-        self.recorder.downloaded(task, path)
 
     # --- server facts ---------------------------------------------------------------
     def server_info(self, *, refresh: bool = False) -> ServerInfo:

@@ -72,7 +72,6 @@ USAGE_PATH = "/v1/usage"
 OPENAPI_PATH = "/v1/openapi.json"
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-DEFAULT_MAX_RETRIES = 2
 DEFAULT_WAIT_TIMEOUT = 600.0
 DEFAULT_POLL_INTERVAL = 3.0
 # The reference asks for one detail query every 3 to 5 seconds.

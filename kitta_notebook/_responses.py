@@ -11,7 +11,14 @@ from typing import Any
 import httpx
 
 from ._redact import redact_text
-from .errors import APIStatusError, AuthenticationError, TokenSource, error_class_for
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    TokenSource,
+    error_class_for,
+)
 from .models import LipSyncTask, Page
 
 
@@ -96,6 +103,15 @@ def _answered_create(response: httpx.Response) -> bool:
         return response.is_success and response.request.method == "POST"
     except RuntimeError:  # a Response built without its request
         return False
+
+
+def nothing_created(error: BaseException) -> bool:
+    """True when a failed create's error proves no task was made: a server's refusal, or a
+    connection never made. A 5xx, a read timeout, an unreadable 2xx or an interrupt do not."""
+    if not isinstance(error, (APIError, APIConnectionError)) or error.may_have_created:
+        return False
+    status = error.status_code if isinstance(error, APIError) else None
+    return status is None or not 200 <= status < 300  # a 2xx: accepted, but unreadable
 
 
 def json_body(response: httpx.Response) -> dict[str, Any]:

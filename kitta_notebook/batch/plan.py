@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _bridge, _inputs
+from .._core import MAX_KEY_LENGTH
 from ..errors import BatchValidationError, MediaWarning, ValidationError
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.prober import prober_of
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from ..price import Price
 
 MAX_CONCURRENCY = 128
-MAX_KEY_LENGTH = 200
 MAX_LABELS = 20
 MAX_LABEL_LENGTH = 100
 MAX_WARNING_LINES = 10
