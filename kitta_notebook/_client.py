@@ -20,7 +20,7 @@ from . import _attempt, _bridge, _core, _responses
 from ._core import MAX_KEY_LENGTH, ClientConfig, Secret
 from ._fetch import UnreadableBody, decoded_pieces
 from ._lip_sync import AsyncLipSync, LipSync
-from .errors import APIConnectionError, APIError, DownloadError, KittaError, ValidationError
+from .errors import DownloadError, KittaError, ValidationError
 from .models import LipSyncTask
 from .server_info import ServerInfo, parse_openapi
 
@@ -32,7 +32,34 @@ if TYPE_CHECKING:
     from .media import MediaStore
 
 
-class KittaClient:
+class _ClientFacts:
+    """What both clients read from their one configuration (`_config`)."""
+
+    _config: ClientConfig
+
+    @property
+    def base_url(self) -> str:
+        return self._config.base_url
+
+    @property
+    def is_official(self) -> bool:
+        """True when this client talks to the real service (media must be public URLs)."""
+        return self._config.is_official
+
+    @property
+    def has_token(self) -> bool:
+        return self._config.token is not None
+
+    def set_token(self, token: str) -> None:
+        """Replace the API token (for example after a password prompt); never echoed."""
+        clean = token.strip() if isinstance(token, str) else ""
+        if not clean:
+            raise ValueError("the API token is empty")
+        self._config.token = Secret(clean)
+        self._config.token_source = "entered"
+
+
+class KittaClient(_ClientFacts):
     """Talks to the Kitta API (or the sandbox) synchronously.
 
     >>> client = KittaClient()                  # token from KITTA_API_TOKEN
@@ -76,28 +103,6 @@ class KittaClient:
         self._server_info: ServerInfo | None = None
         self._async: AsyncKittaClient | None = None
         self.lip_sync = LipSync(self)
-
-    # --- public facts -------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return self._config.base_url
-
-    @property
-    def is_official(self) -> bool:
-        """True when this client talks to the real service (media must be public URLs)."""
-        return self._config.is_official
-
-    @property
-    def has_token(self) -> bool:
-        return self._config.token is not None
-
-    def set_token(self, token: str) -> None:
-        """Replace the API token (for example after a password prompt); never echoed."""
-        clean = token.strip() if isinstance(token, str) else ""
-        if not clean:
-            raise ValueError("the API token is empty")
-        self._config.token = Secret(clean)
-        self._config.token_source = "entered"
 
     def __repr__(self) -> str:
         config = getattr(self, "_config", None)  # a half-built client must still repr
@@ -234,20 +239,11 @@ class KittaClient:
             self.recorder.release_keys(held)
 
     def _record_outcome(self, handle: object, error: BaseException) -> None:
-        """Record whether a failed create may still have made a task.
-
-        Only an answer from the server, or a connection that was never made,
-        proves nothing was created; anything else (an interrupt, a 5xx, a read
-        timeout) leaves the outcome unknown.
-        """
-        definite = isinstance(error, (APIError, APIConnectionError)) and not error.may_have_created
-        if definite:
+        """Record whether a failed create may still have made a task (`nothing_created`)."""
+        if _responses.nothing_created(error):
             self.recorder.rejected(handle, error)
         else:
             self.recorder.outcome_unknown(handle, error)
-
-    def _record_download(self, task: LipSyncTask, path: Path) -> None:
-        self.recorder.downloaded(task, path)
 
     # --- server facts ---------------------------------------------------------------
     def server_info(self, *, refresh: bool = False) -> ServerInfo:
@@ -309,7 +305,7 @@ class KittaClient:
         return download(self, task, path, overwrite=overwrite, timeout=timeout)
 
 
-class AsyncKittaClient:
+class AsyncKittaClient(_ClientFacts):
     """`KittaClient` with `await`: the same methods, each run on a worker thread.
 
     >>> async with AsyncKittaClient() as client:
@@ -348,25 +344,8 @@ class AsyncKittaClient:
         self.lip_sync = AsyncLipSync(self._sync.lip_sync)
 
     @property
-    def _config(self) -> ClientConfig:
+    def _config(self) -> ClientConfig:  # type: ignore[override]
         return self._sync._config
-
-    @property
-    def base_url(self) -> str:
-        return self._sync.base_url
-
-    @property
-    def is_official(self) -> bool:
-        """True when this client talks to the real service (media must be public URLs)."""
-        return self._sync.is_official
-
-    @property
-    def has_token(self) -> bool:
-        return self._sync.has_token
-
-    def set_token(self, token: str) -> None:
-        """Replace the API token (for example after a password prompt); never echoed."""
-        self._sync.set_token(token)
 
     def __repr__(self) -> str:
         return f"Async{self._sync!r}"

@@ -72,7 +72,6 @@ USAGE_PATH = "/v1/usage"
 OPENAPI_PATH = "/v1/openapi.json"
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-DEFAULT_MAX_RETRIES = 2
 DEFAULT_WAIT_TIMEOUT = 600.0
 DEFAULT_POLL_INTERVAL = 3.0
 # The reference asks for one detail query every 3 to 5 seconds.
@@ -103,15 +102,11 @@ class Secret:
     def __init__(self, value: str) -> None:
         bad = next((i for i, ch in enumerate(value) if not "!" <= ch <= "~"), None)
         if bad is not None:
-            raise ValidationError(
-                [
-                    (
-                        "token",
-                        f"has a space, control or non-ASCII character at position {bad + 1}; "
-                        "copy the API token again (it is printable ASCII only)",
-                    )
-                ]
+            problem = (
+                f"has a space, control or non-ASCII character at position {bad + 1}; "
+                "copy the API token again (it is printable ASCII only)"
             )
+            raise ValidationError([("token", problem)])
         self._value = value
         _LIVE_SECRETS.add(self)
 
@@ -131,18 +126,6 @@ class Secret:
         raise TypeError("the API token cannot be pickled")
 
 
-def _plain_headers(json_body: bool) -> dict[str, str]:
-    """Every header of an API request but the Authorization."""
-    headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-    if json_body:
-        headers["Content-Type"] = "application/json"
-    return headers
-
-
-def _fresh_rng() -> random.Random:
-    return random.Random()
-
-
 @dataclass
 class ClientConfig:
     """Everything a client needs to talk to one API origin with one account."""
@@ -157,7 +140,7 @@ class ClientConfig:
     retry_max_delay: float = 8.0
     # Keep result videos locally: True, False, a folder, or None (KITTA_KEEP_RESULTS decides).
     keep_results: bool | str | os.PathLike[str] | None = None
-    rng: random.Random = field(default_factory=_fresh_rng, repr=False)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
     # The task journal: True (the account's own), False (none) or a `history.Journal`
     # (typed loosely: the core does not import the history package).
     journal: object = field(default=True, repr=False)
@@ -200,15 +183,11 @@ class ClientConfig:
                 [("base_url", f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")]
             )
         if "@" in parts.netloc:  # httpx would send it as Basic auth in place of the token
-            raise ValidationError(
-                [
-                    (
-                        "base_url",
-                        "must not carry user:password@ (the API token signs each request; "
-                        "give a proxy's credentials to the proxy settings instead)",
-                    )
-                ]
+            problem = (
+                "must not carry user:password@ (the API token signs each request; "
+                "give a proxy's credentials to the proxy settings instead)"
             )
+            raise ValidationError([("base_url", problem)])
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValidationError([("max_retries", "must be a whole number ≥ 0")])
         if timeout is None:
@@ -277,8 +256,10 @@ class ClientConfig:
         key = (id(http), json_body)
         cached = self._header_cache.get(key)
         if cached is None:
-            merged = httpx.Headers(http.headers)
-            merged.update(_plain_headers(json_body))
+            merged = httpx.Headers(http.headers)  # every header but the Authorization
+            merged.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+            if json_body:
+                merged["Content-Type"] = "application/json"
             self._header_cache.clear()  # one HTTP client at a time in practice
             self._header_cache[key] = cached = merged
         return cached

@@ -24,7 +24,7 @@ from .validation import CreateRequest, check_url, validate_create
 if TYPE_CHECKING:
     from ._core import ClientConfig
     from .history.store import JournalStore as Journal
-    from .media import PublishedMedia
+    from .media import MediaStore, PublishedMedia
 
 
 # A host that can never resolve (RFC 2606), standing in for a local file while validating.
@@ -87,23 +87,32 @@ def request_of(
 
 
 def prepare(
-    config: ClientConfig, info: ServerInfo, planned: Mapping[str, Any], *, preflight: bool
+    config: ClientConfig,
+    info: ServerInfo,
+    planned: Mapping[str, Any],
+    *,
+    preflight: bool,
+    store: MediaStore | None = None,
+    quiet: bool = False,
 ) -> ReadyCreate:
-    """Check the inputs `plan` read, publish the local ones (blocking I/O); definite media
-    problems raise `ValidationError`, uncertain ones warn."""
+    """Check the inputs `plan` read, publish the local ones (blocking I/O; to `store`, else
+    the client's); definite media problems raise `ValidationError`, uncertain ones warn
+    unless `quiet` (a batch warns once for all its items)."""
     prepared = prober_of(config).prepare_inputs(
         planned,
-        store=config.media_store,
+        store=config.media_store if store is None else store,
         sandbox_url=sandbox_url(config, info),
         is_official=config.is_official,
         price=price_for(info, str(planned.get("model"))),
         preflight=preflight,
+        quiet=quiet,
     )
     checked = prepared.preflight
     if checked is not None:
         checked.raise_for_problems()
         for name, message in checked.warnings:
-            warnings.warn(f"{name}: {message}", MediaWarning, stacklevel=3)
+            if not quiet:
+                warnings.warn(f"{name}: {message}", MediaWarning, stacklevel=3)
     request = request_of(config, prepared.fields, prepared.published)
     return ReadyCreate(request, checked, prepared.published)
 

@@ -128,7 +128,7 @@ def download(
             snapshot = client.lip_sync.get(snapshot.task_id)
     with contextlib.suppress(OSError):  # unrecorded, the file is simply never replaced unasked
         remember(target, DOWNLOAD, fetched.size, fetched.sha256, snapshot.task_id)
-    client._record_download(snapshot, target)
+    client.recorder.downloaded(snapshot, target)
     if not isinstance(task, str) and snapshot is not task:
         task._update_from(snapshot)
     with contextlib.suppress(KittaError, OSError):

@@ -6,14 +6,17 @@ same methods on a worker thread (`_bridge`) and holds none of its own.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from . import _bridge, _core, _responses
 from .errors import TaskFailedError, WaitManyTimeoutError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
 from .server_info import ServerInfo
 from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
+
+P = ParamSpec("P")
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -353,6 +356,22 @@ class LipSync:
         )
 
 
+def _iterated_async(
+    method: Callable[Concatenate[LipSync, P], BatchWatch],
+) -> Callable[Concatenate[AsyncLipSync, P], AsyncBatchWatch]:
+    """The async layer's `watch_many`: the sync watch made at once, iterated on a worker
+    thread (`async for`). It keeps the sync method's signature, as `_bridge.awaitable`."""
+
+    def call(self: AsyncLipSync, /, *args: P.args, **kwargs: P.kwargs) -> AsyncBatchWatch:
+        from .batch import AsyncBatchWatch
+
+        return AsyncBatchWatch(method(self._sync, *args, **kwargs))
+
+    functools.update_wrapper(call, method)
+    call.__qualname__ = f"Async{method.__qualname__}"
+    return call
+
+
 class AsyncLipSync:
     """`client.lip_sync` of `AsyncKittaClient`: `LipSync`'s methods, awaitable.
 
@@ -390,26 +409,4 @@ class AsyncLipSync:
         task = task_or_id if isinstance(task_or_id, LipSyncTask) else await self.get(task_or_id)
         return task.watch(poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang)
 
-    def watch_many(
-        self,
-        tasks: Iterable[object],
-        *,
-        timeout: float | None = None,
-        poll_interval: float | None = None,
-        progress: ProgressMode = "auto",
-        concurrency: int = 8,
-    ) -> AsyncBatchWatch:
-        """`async for task in ...watch_many(tasks)`: each task as it finishes.
-
-        See `LipSync.watch_many`.
-        """
-        from .batch import AsyncBatchWatch
-
-        watch = self._sync.watch_many(
-            tasks,
-            timeout=timeout,
-            poll_interval=poll_interval,
-            progress=progress,
-            concurrency=concurrency,
-        )
-        return AsyncBatchWatch(watch)
+    watch_many = _iterated_async(LipSync.watch_many)

@@ -11,7 +11,14 @@ from typing import Any
 import httpx
 
 from ._redact import redact_text
-from .errors import APIStatusError, AuthenticationError, TokenSource, error_class_for
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    TokenSource,
+    error_class_for,
+)
 from .models import LipSyncTask, Page
 
 
@@ -98,6 +105,15 @@ def _answered_create(response: httpx.Response) -> bool:
         return False
 
 
+def nothing_created(error: BaseException) -> bool:
+    """True when a failed create's error proves no task was made: a server's refusal, or a
+    connection never made. A 5xx, a read timeout, an unreadable 2xx or an interrupt do not."""
+    if not isinstance(error, (APIError, APIConnectionError)) or error.may_have_created:
+        return False
+    status = error.status_code if isinstance(error, APIError) else None
+    return status is None or not 200 <= status < 300  # a 2xx: accepted, but unreadable
+
+
 def json_body(response: httpx.Response) -> dict[str, Any]:
     """The JSON object of a success response; an `APIStatusError` when it is not one.
 
@@ -106,27 +122,26 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
     """
     body = _json_or_none(response)
     if not isinstance(body, dict):
-        raise APIStatusError(
-            response.status_code,
-            "invalid_response",
-            "the server answered success but the body is not a JSON object",
-            request_id_of(response),
-            may_have_created=_answered_create(response),
-        )
+        raise _invalid(response, "the server answered success but the body is not a JSON object")
     return body
+
+
+def _invalid(response: httpx.Response, message: str) -> APIStatusError:
+    """A success answer we cannot use; a create's may have made a task."""
+    return APIStatusError(
+        response.status_code,
+        "invalid_response",
+        message,
+        request_id_of(response),
+        may_have_created=_answered_create(response),
+    )
 
 
 def parse_task(response: httpx.Response, client: Any) -> LipSyncTask:
     body = json_body(response)
     task = LipSyncTask(body, request_id=request_id_of(response), client=client)
     if not task.task_id:
-        raise APIStatusError(
-            response.status_code,
-            "invalid_response",
-            "the task in the response has no taskId",
-            request_id_of(response),
-            may_have_created=_answered_create(response),
-        )
+        raise _invalid(response, "the task in the response has no taskId")
     return task
 
 
@@ -134,12 +149,7 @@ def parse_page(response: httpx.Response, client: Any, limit: int, offset: int) -
     body = json_body(response)
     items = body.get("data")
     if not isinstance(items, list):
-        raise APIStatusError(
-            response.status_code,
-            "invalid_response",
-            "the list response has no 'data' array",
-            request_id_of(response),
-        )
+        raise _invalid(response, "the list response has no 'data' array")
     request_id = request_id_of(response)
     tasks = [
         LipSyncTask(item, request_id=request_id, client=client)

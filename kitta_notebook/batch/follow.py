@@ -97,18 +97,11 @@ class BatchWatch(_WatchFacts, Iterator[LipSyncTask]):
     `ahead` at once, so up to `concurrency` are in flight while the core works.
     """
 
-    def __init__(
-        self,
-        lip_sync: LipSync,
-        core: WatchCore,
-        progress: ProgressMode = False,
-        tags: dict[str, ItemTags] | None = None,
-        concurrency: int = DEFAULT_WATCH_CONCURRENCY,
-    ) -> None:
+    def __init__(self, lip_sync: LipSync, core: WatchCore, concurrency: int) -> None:
         self._lip_sync = lip_sync
         self._core = core
-        self._progress = progress
-        self.tags = tags or {}
+        self._progress: ProgressMode = False  # `watch_many` shows one
+        self.tags: dict[str, ItemTags] = {}  # `watch_many` fills in the batch's keys and labels
         self._concurrency = concurrency
         self._view: ProgressView | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -226,7 +219,7 @@ def follow(
         poll_interval=poll_interval,
         report=report,
     )
-    return BatchWatch(lip_sync, core, concurrency=check_concurrency(concurrency))
+    return BatchWatch(lip_sync, core, check_concurrency(concurrency))
 
 
 def watch_many(

@@ -35,13 +35,8 @@ import httpx
 
 from .. import _bridge
 from .._core import retry_after_seconds
-from ..errors import (
-    APIConnectionError,
-    APIError,
-    CreditLimitError,
-    RateLimitError,
-    ValidationError,
-)
+from .._responses import nothing_created
+from ..errors import CreditLimitError, RateLimitError, ValidationError
 from ..price import Price, sane_charge
 
 if TYPE_CHECKING:
@@ -248,18 +243,8 @@ class CreditBudget:
 
 # --- the rate gate ----------------------------------------------------------------------
 def outcome_of(error: BaseException) -> Outcome:
-    """`rejected` only when the error proves nothing was created; else `unknown`.
-
-    Mirrors how the client tells its recorder: a server's refusal, or a connection
-    that was never made, is definite; a 5xx, a read timeout, an unreadable 2xx or an
-    interrupt is not.
-    """
-    if not isinstance(error, (APIError, APIConnectionError)):
-        return "unknown"
-    status = error.status_code if isinstance(error, APIError) else None
-    if status is not None and 200 <= status < 300:
-        return "unknown"  # the server accepted something we could not read
-    return "unknown" if error.may_have_created else "rejected"
+    """`rejected` only when the error proves nothing was created; else `unknown`."""
+    return "rejected" if nothing_created(error) else "unknown"
 
 
 def may_resend(error: BaseException, rounds: int) -> bool:

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _bridge, _inputs
+from .._core import MAX_KEY_LENGTH
 from ..errors import BatchValidationError, MediaWarning, ValidationError
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
-from ..media.prober import prober_of
 from ..media.sources import media_fields
-from ..price import price_for
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL, URL_FIELDS, CreateRequest
 from .gate import check_max_credits
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
     from ..price import Price
 
 MAX_CONCURRENCY = 128
-MAX_KEY_LENGTH = 200
 MAX_LABELS = 20
 MAX_LABEL_LENGTH = 100
 MAX_WARNING_LINES = 10
@@ -425,7 +423,6 @@ def check_items(
             store = PublishOnce(resolve_store(config.media_store, sandbox_url=sandbox_url))
         except ValidationError as error:
             store_problem = error.problems[0][1]
-    prober = prober_of(config)
 
     def one(item: PlannedItem) -> ItemCheck:
         _bridge.check_cancelled()  # a cancelled async caller: publish and probe no more
@@ -433,24 +430,12 @@ def check_items(
         if local and store_problem is not None:  # named on its first local input, as create()
             return ItemCheck(item, None, None, [(local[0], store_problem)])
         try:
-            ready = prober.prepare_inputs(
-                item.fields,
-                store=store,
-                preflight=preflight,
-                quiet=True,
-                is_official=config.is_official,
-                price=price_for(info, str(item.fields.get("model"))),
+            ready = _inputs.prepare(
+                config, info, item.fields, preflight=preflight, store=store, quiet=True
             )
-        except ValidationError as error:
+        except ValidationError as error:  # the same checks as create()
             return ItemCheck(item, None, None, error.problems)
-        checked = ready.preflight
-        if checked is not None and checked.problems:
-            return ItemCheck(item, None, checked, checked.problems)
-        try:
-            request = _inputs.request_of(config, ready.fields, ready.published)
-        except ValidationError as error:
-            return ItemCheck(item, None, checked, error.problems)
-        return ItemCheck(item, request, checked, ())
+        return ItemCheck(item, ready.request, ready.preflight, ())
 
     if not planned:
         return []

@@ -26,23 +26,14 @@ the answer, so this logic exists once and is tested by feeding it plain data.
 from __future__ import annotations
 
 import time
-from collections.abc import (
-    Callable,
-    Generator,
-    Iterable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from .._core import check_timeout, is_transient
 from ..errors import ValidationError, WaitManyTimeoutError
 from ..models import LipSyncTask, Page, TaskStatus
-from .progress import (
-    ProgressSnapshot,
-    eta_seconds,
-)
+from .progress import ProgressSnapshot, eta_seconds
 from .results import BatchItem, BatchResult
 
 if TYPE_CHECKING:
@@ -193,7 +184,6 @@ class WatchCore:
         config: ClientConfig,
         timeout: float | None,
         poll_interval: float | None,
-        title: str = WATCH_TITLE,
         report: Report = "finished",
         on_progress: Callable[[ProgressSnapshot], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -203,7 +193,6 @@ class WatchCore:
         config.poll_delay(poll_interval)  # refuse a bad interval now, not at the first sleep
         self._config = config
         self._poll_interval = poll_interval
-        self._title = title
         self.report = report
         self.on_progress = on_progress
         """Called with a snapshot after every cycle (the drivers plug a progress view in)."""
@@ -253,7 +242,7 @@ class WatchCore:
         total = len(self._objects)
         elapsed = self._clock() - self._started
         return ProgressSnapshot(
-            title=self._title,
+            title=WATCH_TITLE,
             done=done,
             total=total,
             counts=counts,

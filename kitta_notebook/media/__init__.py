@@ -7,20 +7,10 @@ Kitta token, before a create spends credits. It imports nothing from ``display``
 ``widgets``. Everything here is synchronous; the async client runs it on a worker
 thread (``kitta_notebook._bridge``).
 
-- ``publish(source, *, store=None, progress=None, quiet=False) -> PublishedMedia``:
-  ``store=None`` uses the store ``KITTA_MEDIA_STORE`` names (``store_from_env()``).
-  Stores: ``SandboxStore(sandbox.origin)`` and ``S3Store(bucket, prefix, *,
-  endpoint_url, region, expires=24 h)`` (boto3, extra ``[s3]``; presigned GETs that live
-  1 hour to 7 days). Keys are ``<sha256>.<ext>``: the same bytes are uploaded once.
-  ``PublishedMedia.record()`` is what the journal keeps (never a credential).
-- ``probe(url_or_blob) -> ProbeResult``: reachable, status, size, the real format, duration,
-  dimensions, codecs; ``judge(result, role)`` gives (problems, warnings).
-- ``preflight(fields, *, is_official, price=None) -> Preflight``: a create's inputs
-  (``video_url``, ``audio_url``, ``image_url``, ``reference_image_url``,
-  ``duration_seconds``) probed and judged together, estimated by a ``price.Price``.
-- ``prober_for(client)``: the client's own ``MediaProber`` (its per-URL cache serves the
-  client's creates); ``build_preflight(results, *, is_official, price=None,
-  early_problems=None)`` judges results probed one by one (the panel does).
+``publish`` puts a local source in a store (``KITTA_MEDIA_STORE`` names the default:
+``SandboxStore`` or ``S3Store``; keys are ``<sha256>.<ext>``, so the same bytes are
+uploaded once); ``probe`` and ``preflight`` check inputs without a cache, while
+``prober_for(client)`` shares the client's own per-URL cache.
 
 Errors: ``ValidationError`` for bad input, ``PublishError`` for a store that fails;
 neither ever holds a credential.

@@ -174,15 +174,11 @@ def to_blob(source: object, *, field: str = "source", name: str | None = None) -
     if kind == "url":
         raise ValidationError([(field, "This is already a URL; only local files are published.")])
     if kind == "missing":
-        raise ValidationError(
-            [
-                (
-                    field,
-                    f"{str(source).strip()!r} is neither an http(s) URL nor an existing "
-                    "local file: give a public URL or the path of a file on this machine.",
-                )
-            ]
+        problem = (
+            f"{str(source).strip()!r} is neither an http(s) URL nor an existing "
+            "local file: give a public URL or the path of a file on this machine."
         )
+        raise ValidationError([(field, problem)])
     if isinstance(source, str):
         return _from_path(Path(source.strip()), field)
     if isinstance(source, os.PathLike):
@@ -191,14 +187,8 @@ def to_blob(source: object, *, field: str = "source", name: str | None = None) -
         return _from_bytes(bytes(source), name)
     if kind == "local":
         return _from_file_object(source, name, field)
-    raise ValidationError(
-        [
-            (
-                field,
-                f"This must be a URL, a path, bytes or a binary file, not {type(source).__name__}.",
-            )
-        ]
-    )
+    problem = f"This must be a URL, a path, bytes or a binary file, not {type(source).__name__}."
+    raise ValidationError([(field, problem)])
 
 
 def media_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
