@@ -13,17 +13,16 @@ import json
 import os
 import sqlite3
 import threading
-import time
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import JournalError, KeyInUseError, KeyReusedError
+from ..errors import KeyInUseError, KeyReusedError
 from ..models import LipSyncTask
 from . import entry as e
-from .entry import JournalEntry, JournalSummary, KeptResult, Query
+from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
 from .reconcile import Candidate
 from .schema import (
@@ -42,14 +41,17 @@ from .schema import (
     marks,
     natural_order,
     open_connection,
+    transaction,
     update_entries,
     where,
 )
-from .store import JournalStore, Ref
+from .store import JournalStore, Ref, ref_text
 
 __all__ = ["Journal", "account_fingerprint", "journal_path", "journal_path_for_identity"]
 
 _FAR_OFFSET = 500
+_KEPT = "task_id, path, size, sha256, kept_ts"
+_CHUNK = 500  # values per IN (...), under SQLite's parameter limit
 _BEGIN_ATTEMPTS = 5
 
 Self = TypeVar("Self", bound="Journal")
@@ -119,9 +121,6 @@ class Journal(JournalStore):
             self._pid = os.getpid()
         return self._conn
 
-    def _database_error(self, exc: sqlite3.Error) -> JournalError:
-        return database_error(self.path, exc)
-
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
@@ -135,26 +134,11 @@ class Journal(JournalStore):
         waits and retries; the async API runs it on a worker thread)."""
         with self._lock:
             conn = self._connection()
-            for attempt in range(1, _BEGIN_ATTEMPTS + 1):
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    busy = "locked" in str(exc) or "busy" in str(exc)
-                    if not busy or attempt == _BEGIN_ATTEMPTS:
-                        raise self._database_error(exc) from None
-                    time.sleep(0.05 * attempt)  # the busy timeout already waited
             try:
-                yield conn
-                conn.execute("COMMIT")
+                with transaction(conn, "IMMEDIATE", _BEGIN_ATTEMPTS):
+                    yield conn
             except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise self._database_error(exc) from None
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
+                raise database_error(self.path, exc) from None
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._lock:
@@ -162,7 +146,15 @@ class Journal(JournalStore):
             try:
                 return conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise self._database_error(exc) from None
+                raise database_error(self.path, exc) from None
+
+    def _read_in(self, sql: str, values: Sequence[Any]) -> list[Any]:
+        """`sql` with its `IN ({})` over `values`, in chunks under SQLite's parameter limit."""
+        rows: list[Any] = []
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            rows += self._read(sql.format(marks(chunk)), chunk)
+        return rows
 
     def _entry(self, row: Sequence[Any]) -> JournalEntry:
         return e.resolved_entry(entry_of_row(row), self.media_origin)
@@ -170,7 +162,7 @@ class Journal(JournalStore):
     def _entry_id(self, ref: Ref) -> str:
         if isinstance(ref, JournalEntry):
             return ref.entry_id
-        text_ref = ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
+        text_ref = ref_text(ref)
         rows = self._read(
             "SELECT entry_id FROM entries WHERE task_id = ? OR entry_id = ?", (text_ref, text_ref)
         )
@@ -182,44 +174,16 @@ class Journal(JournalStore):
         raise KeyError(f"no journal entry for {text_ref!r}")
 
     # --- creates --------------------------------------------------------------------------
-    def record_request(
-        self,
-        origin: str,
-        body: Mapping[str, Any],
-        key: str | None = None,
-        *,
-        published: Mapping[str, Any] | None = None,
-        claim: str | None = None,
-    ) -> str:
-        clean = e.stored_body(body)
-        stored = {**clean, e.PUBLISHED_KEY: dict(published)} if published else clean
-        owner = Owner.here()
-        urls = zip(e.ENTRY_URLS, e.BODY_URLS, strict=True)
-        row: dict[str, Any] = {
-            "entry_id": uuid.uuid4().hex,
-            "source": "local",
-            "outcome": e.OUTCOME_SENDING,
-            "state": e.STATE_OUTCOME_UNKNOWN,
-            "model": e.text(clean.get("model")),
-            "input_mode": e.text(clean.get("inputMode")) or "video",
-            **{name: e.text(clean.get(wire)) for name, wire in urls},
-            "duration_seconds": e.number(clean.get("durationSeconds")),
-            "batch_key": key,
-            "requested_ts": owner.since,
-            "updated_ts": owner.since,
-            "sort_ts": owner.since,
-            "pid": owner.pid,
-            "host": owner.host,
-            "session": owner.session,
-        }
+    def _write_request(
+        self, row: dict[str, Any], request: dict[str, Any], claim: str | None
+    ) -> None:
+        key = row["batch_key"]
         with self._write() as conn:
             if key is not None:
                 inputs = self._check_claim(conn, key, claim)
                 if inputs is not None:
-                    stored = {**stored, e.INPUTS_KEY: inputs}
-            insert_entry(conn, {**row, "request_json": json.dumps(stored, sort_keys=True)})
-        IN_FLIGHT.add(row["entry_id"])
-        return str(row["entry_id"])
+                    request = {**request, e.INPUTS_KEY: inputs}
+            insert_entry(conn, {**row, "request_json": json.dumps(request, sort_keys=True)})
 
     def _check_claim(
         self, conn: sqlite3.Connection, key: str, claim: str | None
@@ -330,7 +294,7 @@ class Journal(JournalStore):
             try:
                 return self._decide(self._connection(), key, None)
             except sqlite3.Error as exc:
-                raise self._database_error(exc) from None
+                raise database_error(self.path, exc) from None
 
     def _decide(
         self, conn: sqlite3.Connection, key: str, inputs: Mapping[str, Any] | None
@@ -354,14 +318,9 @@ class Journal(JournalStore):
     # --- states seen, files, labels -------------------------------------------------------
     def _write_seen(self, tasks: list[tuple[str, dict[str, Any]]]) -> int:
         # Compared with the stored rows first, without the write lock.
-        stored: dict[str, dict[str, Any]] = {}
-        ids = [task_id for task_id, _ in tasks]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self._read(
-                f"SELECT task_id, dto_json FROM entries WHERE task_id IN ({marks(chunk)})", chunk
-            )
-            stored.update({str(r[0]): e.load_json(r[1]) or {} for r in rows})
+        sql = "SELECT task_id, dto_json FROM entries WHERE task_id IN ({})"
+        rows = self._read_in(sql, [task_id for task_id, _ in tasks])
+        stored = {str(r[0]): e.load_json(r[1]) or {} for r in rows}
         changed = [
             (task_id, raw)
             for task_id, raw in tasks
@@ -440,10 +399,7 @@ class Journal(JournalStore):
     # directions), then the rows themselves. Pages past the middle are read from the other
     # end, so the last page of 100,000 entries costs what the first does.
     def get(self, ref: Ref) -> JournalEntry | None:
-        if isinstance(ref, JournalEntry):
-            text_ref = ref.entry_id
-        else:
-            text_ref = ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
+        text_ref = ref_text(ref)
         rows = self._read(
             f"SELECT {ENTRY_COLUMNS} FROM entries WHERE task_id = ? "
             f"UNION ALL SELECT {ENTRY_COLUMNS} FROM entries WHERE entry_id = ? LIMIT 1",
@@ -513,14 +469,10 @@ class Journal(JournalStore):
 
     def _rows(self, ids: Sequence[int]) -> list[JournalEntry]:
         """The entries of these row ids, in this order."""
-        found: dict[int, JournalEntry] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self._read(
-                f"SELECT rowid, {ENTRY_COLUMNS} FROM entries WHERE rowid IN ({marks(chunk)})",
-                chunk,
-            )
-            found.update({int(row[0]): self._entry(row[1:]) for row in rows})
+        rows = self._read_in(
+            f"SELECT rowid, {ENTRY_COLUMNS} FROM entries WHERE rowid IN ({{}})", ids
+        )
+        found = {int(row[0]): self._entry(row[1:]) for row in rows}
         return [found[i] for i in ids if i in found]
 
     def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
@@ -541,19 +493,6 @@ class Journal(JournalStore):
             rows = [(str(s), int(n), float(c)) for s, n, c in self._read(sql, params) if n]
             self._aggregate_cache = (key, rows)
             return rows
-
-    def count(self, query: Query | None = None) -> int:
-        return sum(n for _, n, _ in self._aggregate(query or Query()))
-
-    def summary(self, query: Query | None = None) -> JournalSummary:
-        rows = self._aggregate(query or Query())
-        counts = {state: n for state, n, _ in rows}
-        return JournalSummary(
-            counts=counts,
-            credits=sum(c for _, _, c in rows),  # only created tasks carry credits
-            total=sum(counts.values()),
-            kept_bytes=self.kept_total_bytes(),
-        )
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         rows = self._read(
@@ -580,16 +519,8 @@ class Journal(JournalStore):
         return [self._entry(row) for row in rows]
 
     def undated_task_ids(self, task_ids: list[str]) -> list[str]:
-        found: list[str] = []
-        for start in range(0, len(task_ids), 500):
-            chunk = task_ids[start : start + 500]
-            rows = self._read(
-                "SELECT task_id FROM entries WHERE created_ts IS NULL "
-                f"AND task_id IN ({marks(chunk)})",
-                chunk,
-            )
-            found += [str(row[0]) for row in rows]
-        return found
+        sql = "SELECT task_id FROM entries WHERE created_ts IS NULL AND task_id IN ({})"
+        return [str(row[0]) for row in self._read_in(sql, task_ids)]
 
     def known_task_ids(self, *, source: str | None = None) -> set[str]:
         sql = "SELECT task_id FROM entries WHERE task_id IS NOT NULL"
@@ -613,22 +544,13 @@ class Journal(JournalStore):
         return [float(r[0]) for r in rows]
 
     def kept(self, task_id: str) -> KeptResult | None:
-        rows = self._read(
-            "SELECT task_id, path, size, sha256, kept_ts FROM kept WHERE task_id = ?",
-            (str(task_id),),
-        )
+        rows = self._read(f"SELECT {_KEPT} FROM kept WHERE task_id = ?", (str(task_id),))
         return kept_of_row(rows[0]) if rows else None
 
     def kept_total_bytes(self) -> int:
         return int(self._read("SELECT total(size) FROM kept")[0][0])
 
     def kept_oldest(self, n: int) -> list[KeptResult]:
-        rows = self._read(
-            "SELECT task_id, path, size, sha256, kept_ts FROM kept "
-            "ORDER BY kept_ts, task_id LIMIT ?",
-            (max(0, int(n)),),
-        )
+        sql = f"SELECT {_KEPT} FROM kept ORDER BY kept_ts, task_id LIMIT ?"
+        rows = self._read(sql, (max(0, int(n)),))
         return [kept_of_row(row) for row in rows]
-
-
-# Columns a later answer fills only when it knows them (a list item lacks the model).

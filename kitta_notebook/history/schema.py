@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -331,7 +332,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, origin: str | None, account: 
         if version < SCHEMA_VERSION:
             _migrate(conn)
         if not _has_table(conn, "key_claims"):  # a journal from before them
-            with _transaction(conn, "IMMEDIATE"):  # the write lock first: never deadlocks
+            with transaction(conn, "IMMEDIATE"):  # the write lock first: never deadlocks
                 conn.execute(KEY_CLAIMS_SCHEMA)
         return _has_table(conn, "entries_search")
     except JournalError:
@@ -347,7 +348,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, origin: str | None, account: 
 def _initialise(
     conn: sqlite3.Connection, path: Path, origin: str | None, account: str | None
 ) -> None:
-    with _transaction(conn, "EXCLUSIVE"):
+    with transaction(conn, "EXCLUSIVE"):
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id == APPLICATION_ID:  # another process was quicker
             return
@@ -371,7 +372,7 @@ def _initialise(
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a version-1 file up to date (indexes, search index, kept results)."""
-    with _transaction(conn, "EXCLUSIVE"):
+    with transaction(conn, "EXCLUSIVE"):
         if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
             return  # another process was quicker
         for statement in statements(SCHEMA_V2 + TOTALS_REBUILD):
@@ -394,16 +395,24 @@ def database_error(path: Path, exc: sqlite3.Error) -> JournalError:
 
 
 @contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection, kind: str) -> Iterator[None]:
-    """A transaction for opening and migrating (the store's own writes use `Journal._write`)."""
-    conn.execute(f"BEGIN {kind}")
+def transaction(conn: sqlite3.Connection, kind: str, attempts: int = 1) -> Iterator[None]:
+    """`BEGIN kind` (retried while busy, `attempts` times in all) ... `COMMIT`, or a rollback."""
+    for attempt in range(1, attempts + 1):
+        try:
+            conn.execute(f"BEGIN {kind}")
+            break
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)  # the busy timeout already waited
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -526,6 +535,7 @@ def where(query: Query, search_index: bool, extra: str = "") -> tuple[str, list[
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+# Columns a later answer fills only when it knows them (a list item lacks the model).
 KEPT_UNLESS_KNOWN = ("model", "input_mode", "credits", "created_ts", "sort_ts")
 
 
