@@ -28,7 +28,6 @@ from .reconcile import Candidate
 from .schema import (
     ENTRY_COLUMNS,
     KEPT_UNLESS_KNOWN,
-    SORT_COLUMNS,
     account_fingerprint,
     database_error,
     entry_of_row,
@@ -49,6 +48,7 @@ from .store import JournalStore, Ref, ref_text
 
 __all__ = ["Journal", "account_fingerprint", "journal_path", "journal_path_for_identity"]
 
+# Past this offset a page is worth a count, to read it from the nearer end.
 _FAR_OFFSET = 500
 _KEPT = "task_id, path, size, sha256, kept_ts"
 _CHUNK = 500  # values per IN (...), under SQLite's parameter limit
@@ -407,21 +407,10 @@ class Journal(JournalStore):
         )
         return self._entry(rows[0]) if rows else None
 
-    def entries(
-        self,
-        query: Query | None = None,
-        *,
-        sort: str = "created",
-        descending: bool = True,
-        limit: int | None = None,
-        offset: int = 0,
+    def _page(
+        self, query: Query, column: str, descending: bool, size: int, offset: int
     ) -> list[JournalEntry]:
-        column = SORT_COLUMNS.get(sort)
-        if column is None:
-            raise ValueError(f"sort must be one of {', '.join(SORT_COLUMNS)}, got {sort!r}")
-        query = query or Query()
-        offset = max(0, int(offset))
-        size = -1 if limit is None else max(0, int(limit))
+        # Every sort column has an index in both directions (see `schema.SCHEMA_V2`).
         way = "DESC" if descending else "ASC"
         if column != "credits" or descending:  # NULL is the smallest: last when descending
             return self._rows(self._page_ids(query, "", natural_order(column, way), size, offset))

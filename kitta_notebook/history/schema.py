@@ -448,14 +448,6 @@ ENTRY_COLUMNS = (
 )
 _PLAIN = (*_ROW[:13], "note", "download_path", "outcome_error")
 _TIMES = ("requested_ts", "created_ts", "completed_ts", "updated_ts", "reconciled_ts")
-# Every sort the history offers, as a column; each has an index (see `SCHEMA_V2`).
-SORT_COLUMNS = {
-    "created": "sort_ts",
-    "credits": "credits",
-    "updated": "updated_ts",
-    "status": "state",
-}
-# Past this offset a page is worth a count, to read it from the nearer end.
 # Trigrams need three characters; a shorter search scans the columns instead.
 _TRIGRAM = 3
 

@@ -31,6 +31,13 @@ __all__ = ["JournalStore", "Ref", "ref_text"]
 
 Ref = JournalEntry | LipSyncTask | str
 _REMEMBERED = 2000
+# Every sort the history offers, as the column it orders by (each store indexes them).
+SORT_COLUMNS = {
+    "created": "sort_ts",
+    "credits": "credits",
+    "updated": "updated_ts",
+    "status": "state",
+}
 
 
 def ref_text(ref: Ref) -> str:
@@ -200,7 +207,6 @@ class JournalStore(abc.ABC):
     def get(self, ref: Ref) -> JournalEntry | None:
         """One entry by task id or entry id."""
 
-    @abc.abstractmethod
     def entries(
         self,
         query: Query | None = None,
@@ -213,6 +219,17 @@ class JournalStore(abc.ABC):
         """One page of entries, filtered and sorted by `created`, `credits`, `updated` or
         `status`; entries without a value for the sort (no credits yet) go last either
         way. Any page of 100,000 entries is read in well under 100 ms."""
+        column = SORT_COLUMNS.get(sort)
+        if column is None:
+            raise ValueError(f"sort must be one of {', '.join(SORT_COLUMNS)}, got {sort!r}")
+        size = -1 if limit is None else max(0, int(limit))
+        return self._page(query or Query(), column, descending, size, max(0, int(offset)))
+
+    @abc.abstractmethod
+    def _page(
+        self, query: Query, column: str, descending: bool, size: int, offset: int
+    ) -> list[JournalEntry]:
+        """The entries ordered by `column`, then creation, NULLs last; `size` -1 is all."""
 
     @abc.abstractmethod
     def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
