@@ -58,6 +58,8 @@ ENTRY_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
 # claimed with (neither is part of what was sent).
 PUBLISHED_KEY = "x-published"
 INPUTS_KEY = "x-inputs"
+# A date filter: naive datetimes and dates are UTC, text is ISO-8601, a number epoch seconds.
+DateLike = datetime | date | str | float | None
 
 
 def now() -> float:
@@ -132,7 +134,7 @@ def dto_values(merged: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def to_timestamp(value: datetime | date | str | float | int | None) -> float | None:
+def to_timestamp(value: DateLike) -> float | None:
     """Epoch seconds for a date filter (naive datetimes and dates are UTC)."""
     if value is None:
         return None
@@ -252,8 +254,8 @@ class Filters(TypedDict, total=False):
 
     status: str | TaskStatus | Iterable[str | TaskStatus] | None
     mode: str | None
-    since: datetime | date | str | float | None
-    until: datetime | date | str | float | None
+    since: DateLike
+    until: DateLike
     label: str | Iterable[str] | None
     search: str | None
     source: str | None

@@ -16,7 +16,6 @@ import importlib
 import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .. import _bridge, _core, _responses
@@ -26,6 +25,7 @@ from ..validation import validate_list_params
 from .entry import (
     STATE_UNKNOWN_STATUS,
     STATES,
+    DateLike,
     Filters,
     JournalEntry,
     JournalSummary,
@@ -63,7 +63,6 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
-DateLike = datetime | date | str | float | None
 PAGE_SIZE = 100
 _JOURNAL_BATCH = 500
 MAX_DETAILS_PER_SYNC = 50

@@ -331,10 +331,11 @@ def _prepare(conn: sqlite3.Connection, path: Path, origin: str | None, account: 
         conn.execute("PRAGMA synchronous = NORMAL")
         if version < SCHEMA_VERSION:
             _migrate(conn)
+        search_index = _has_table(conn, "entries_search")
         if not _has_table(conn, "key_claims"):  # a journal from before them
             with transaction(conn, "IMMEDIATE"):  # the write lock first: never deadlocks
                 conn.execute(KEY_CLAIMS_SCHEMA)
-        return _has_table(conn, "entries_search")
+        return search_index
     except JournalError:
         raise
     except sqlite3.OperationalError as exc:
