@@ -115,13 +115,14 @@ class APIError(KittaError):
         self.may_have_created = may_have_created
         super().__init__(self._compose())
 
-    def _compose(self) -> str:
-        text = self.message
+    def _compose(self, *, message: bool = True) -> str:
+        """The error's text; the journal keeps it without the server's `message`."""
+        text = self.message if message else ""
         if self.status_code is not None:
             head = f"HTTP {self.status_code}"
             if self.code:
                 head += f" {self.code}"
-            text = f"{head}: {text}"
+            text = f"{head}: {text}" if message else head
         if self.hint:
             text += f" — {self.hint}"
         if self.may_have_created:

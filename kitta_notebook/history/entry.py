@@ -12,12 +12,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._redact import redact_url
 from ..models import LipSyncTask, TaskStatus, parse_timestamp
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .._client import KittaClient as ClientBase
 
 # Entry outcomes: what the journal knows about the create request itself.
@@ -56,6 +58,8 @@ ENTRY_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
 # claimed with (neither is part of what was sent).
 PUBLISHED_KEY = "x-published"
 INPUTS_KEY = "x-inputs"
+# A date filter: naive datetimes and dates are UTC, text is ISO-8601, a number epoch seconds.
+DateLike = datetime | date | str | float | None
 
 
 def now() -> float:
@@ -130,7 +134,7 @@ def dto_values(merged: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def to_timestamp(value: datetime | date | str | float | int | None) -> float | None:
+def to_timestamp(value: DateLike) -> float | None:
     """Epoch seconds for a date filter (naive datetimes and dates are UTC)."""
     if value is None:
         return None
@@ -245,6 +249,18 @@ class JournalSummary:
     kept_bytes: int = 0
 
 
+class Filters(TypedDict, total=False):
+    """The filters of a history read (`History.items`, `count`, `summary`), each optional."""
+
+    status: str | TaskStatus | Iterable[str | TaskStatus] | None
+    mode: str | None
+    since: DateLike
+    until: DateLike
+    label: str | Iterable[str] | None
+    search: str | None
+    source: str | None
+
+
 @dataclass(frozen=True)
 class Query:
     """The filters shared by the history API and the browser (each store turns them into
@@ -259,26 +275,18 @@ class Query:
     source: str | None = None
 
     @classmethod
-    def build(
-        cls,
-        *,
-        status: str | TaskStatus | Iterable[str | TaskStatus] | None = None,
-        mode: str | None = None,
-        since: datetime | date | str | float | None = None,
-        until: datetime | date | str | float | None = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
-    ) -> Query:
+    def build(cls, **filters: Unpack[Filters]) -> Query:
+        status, label = filters.get("status"), filters.get("label")
+        search, source = filters.get("search"), filters.get("source")
         if source not in (None, "local", "server"):
             raise ValueError("source must be 'local', 'server' or None")
         statuses = [status] if isinstance(status, (str, TaskStatus)) else status or ()
         labels = [label] if isinstance(label, str) else label or ()
         return cls(
             status=tuple(str(s) for s in statuses),
-            mode=mode or None,
-            since=to_timestamp(since),
-            until=to_timestamp(until),
+            mode=filters.get("mode") or None,
+            since=to_timestamp(filters.get("since")),
+            until=to_timestamp(filters.get("until")),
             labels=tuple(x.strip() for x in labels if x.strip()),
             search=(search or "").strip() or None,
             source=source,

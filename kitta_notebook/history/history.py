@@ -16,16 +16,17 @@ import importlib
 import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .. import _bridge, _core, _responses
 from ..errors import JournalError, KittaError, NotFoundError
-from ..models import LipSyncTask, TaskStatus
+from ..models import LipSyncTask
 from ..validation import validate_list_params
 from .entry import (
     STATE_UNKNOWN_STATUS,
     STATES,
+    DateLike,
+    Filters,
     JournalEntry,
     JournalSummary,
     KeptResult,
@@ -41,9 +42,11 @@ from .reconcile import (
     plan,
     undated_candidates,
 )
-from .store import JournalStore
+from .store import JournalStore, Ref, ref_text
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .._client import AsyncKittaClient, KittaClient
     from .._client import KittaClient as ClientBase
 
@@ -60,9 +63,6 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Ref = JournalEntry | LipSyncTask | str
-DateLike = datetime | date | str | float | None
-StatusFilter = str | TaskStatus | Iterable[str | TaskStatus] | None
 PAGE_SIZE = 100
 _JOURNAL_BATCH = 500
 MAX_DETAILS_PER_SYNC = 50
@@ -115,26 +115,6 @@ def journal_of(client: ClientBase) -> JournalStore:
     return journal
 
 
-def _query(*filters: Any) -> Query:
-    """The filters of `items()`, `count()`, `summary()` (in their order) as a `Query`."""
-    status, mode, since, until, label, search, source = filters
-    return Query.build(
-        status=status,
-        mode=mode,
-        since=since,
-        until=until,
-        label=label,
-        search=search,
-        source=source,
-    )
-
-
-def _task_id(ref: Ref) -> str:
-    if isinstance(ref, JournalEntry):
-        return ref.task_id or ref.entry_id
-    return ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
-
-
 @dataclass
 class _Walk:
     """How far a walk of the server's list got, and what it learnt on the way."""
@@ -169,57 +149,32 @@ class History:
     def items(
         self,
         *,
-        status: StatusFilter = None,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
         sort: str = "created",
         descending: bool = True,
         limit: int | None = None,
         offset: int = 0,
+        **filters: Unpack[Filters],
     ) -> list[JournalEntry]:
         """Journal entries matching every filter given, sorted, one page at a time.
 
         `status` takes task statuses and `outcome_unknown`, `rejected`,
         `not_created`; `search` looks in the input URLs and task ids; `source`
-        is `local` (sent from here) or `server` (created elsewhere). Call
-        `sync()` first to include tasks created elsewhere.
+        is `local` (sent from here) or `server` (created elsewhere); `mode`,
+        `since`, `until` and `label` narrow it further. Call `sync()` first to
+        include tasks created elsewhere.
         """
-        query = _query(status, mode, since, until, label, search, source)
+        query = Query.build(**filters)
         return self.journal.entries(
             query, sort=sort, descending=descending, limit=limit, offset=offset
         )
 
-    def count(
-        self,
-        *,
-        status: StatusFilter = None,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
-    ) -> int:
-        return self.journal.count(_query(status, mode, since, until, label, search, source))
+    def count(self, **filters: Unpack[Filters]) -> int:
+        """How many entries match the filters of `items()`."""
+        return self.journal.count(Query.build(**filters))
 
-    def summary(
-        self,
-        *,
-        status: StatusFilter = None,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
-    ) -> JournalSummary:
+    def summary(self, **filters: Unpack[Filters]) -> JournalSummary:
         """Counts by state and credits charged over the filtered set, and kept bytes."""
-        query = _query(status, mode, since, until, label, search, source)
-        return self.journal.summary(query)
+        return self.journal.summary(Query.build(**filters))
 
     def get(self, ref: Ref) -> JournalEntry | None:
         return self.journal.get(ref)
@@ -236,43 +191,25 @@ class History:
     def to_pandas(
         self,
         *,
-        status: StatusFilter = None,
-        mode: str | None = None,
-        since: DateLike = None,
-        until: DateLike = None,
-        label: str | Iterable[str] | None = None,
-        search: str | None = None,
-        source: str | None = None,
         sort: str = "created",
         descending: bool = True,
         limit: int | None = None,
+        **filters: Unpack[Filters],
     ) -> Any:
         """A pandas DataFrame, one row per entry (needs the `[pandas]` extra)."""
         _frame([])  # fail on a missing pandas before reading anything
-        entries = self.items(
-            status=status,
-            mode=mode,
-            since=since,
-            until=until,
-            label=label,
-            search=search,
-            source=source,
-            sort=sort,
-            descending=descending,
-            limit=limit,
-        )
-        return _frame(entries)
+        return _frame(self.items(sort=sort, descending=descending, limit=limit, **filters))
 
     # --- kept results ----------------------------------------------------------------------
     def kept(self, ref: Ref) -> KeptResult | None:
         """The locally kept copy of a task's result (path, size, sha256), if any."""
-        return self.journal.kept(_task_id(ref))
+        return self.journal.kept(ref_text(ref))
 
     def record_kept(self, ref: Ref, path: str, size: int, sha256: str) -> None:
-        self.journal.record_kept(_task_id(ref), path, size, sha256)
+        self.journal.record_kept(ref_text(ref), path, size, sha256)
 
     def forget_kept(self, ref: Ref) -> None:
-        self.journal.forget_kept(_task_id(ref))
+        self.journal.forget_kept(ref_text(ref))
 
     def kept_total_bytes(self) -> int:
         return self.journal.kept_total_bytes()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._home import HOME_ENV
-from ..errors import MAY_HAVE_CREATED, APIStatusError, JournalError, JournalWarning
+from ..errors import APIStatusError, JournalError, JournalWarning
 from ..models import LipSyncTask
 from .entry import portable
 from .keys import KeyClaim
@@ -49,16 +49,7 @@ def failure_text(error: BaseException) -> str:
     """
     if not isinstance(error, APIStatusError):
         return f"{type(error).__name__}: {error}"
-    text = f"{type(error).__name__}: HTTP {error.status_code}"
-    if error.code:
-        text += f" {error.code}"
-    if error.hint:
-        text += f" — {error.hint}"
-    if error.may_have_created:
-        text += MAY_HAVE_CREATED
-    if error.request_id:
-        text += f" (request id: {error.request_id})"
-    return text
+    return f"{type(error).__name__}: {error._compose(message=False)}"
 
 
 def journal_for_config(config: ClientConfig) -> JournalStore | None:
@@ -93,18 +84,11 @@ class JournalRecorder:
         self._cached: tuple[tuple[object, str, str | None, str | None], JournalStore] | None = None
         self._warned = False
 
-    @property
-    def enabled(self) -> bool:
-        return self._config.journal is not False
-
     def journal(self) -> JournalStore | None:
         """The journal for the configuration's current choice, origin and token."""
         config = self._config
-        choice: Any = config.journal
-        if choice is False:
-            return None
-        if isinstance(choice, JournalStore):
-            return choice
+        if config.journal is False or isinstance(config.journal, JournalStore):
+            return journal_for_config(config)
         # Compared by identity and value, not hashed: this runs on every poll.
         key = (config.token, config.base_url, config.journal_identity, os.environ.get(HOME_ENV))
         cached = self._cached

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import os
+import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -21,14 +22,29 @@ from typing import Any
 
 from ..errors import JournalWarning
 from ..models import LipSyncTask
+from . import entry as e
 from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
-from .keys import STALE_SENDING_SECONDS, KeyClaim
+from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner
 from .reconcile import Candidate
 
-__all__ = ["JournalStore", "Ref"]
+__all__ = ["JournalStore", "Ref", "ref_text"]
 
 Ref = JournalEntry | LipSyncTask | str
 _REMEMBERED = 2000
+# Every sort the history offers, as the column it orders by (each store indexes them).
+SORT_COLUMNS = {
+    "created": "sort_ts",
+    "credits": "credits",
+    "updated": "updated_ts",
+    "status": "state",
+}
+
+
+def ref_text(ref: Ref) -> str:
+    """The id an entry is found by: its task's id, else (no task yet) its entry id."""
+    if isinstance(ref, JournalEntry):
+        return ref.task_id or ref.entry_id
+    return ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
 
 
 class JournalStore(abc.ABC):
@@ -43,7 +59,6 @@ class JournalStore(abc.ABC):
         self._warned: set[str] = set()
 
     # --- creates ------------------------------------------------------------------------
-    @abc.abstractmethod
     def record_request(
         self,
         origin: str,
@@ -59,6 +74,37 @@ class JournalStore(abc.ABC):
         credential). A `key` needs its `claim` token, checked in the same transaction
         as the write: a claim taken over by another process refuses the create.
         """
+        clean = e.stored_body(body)
+        request = {**clean, e.PUBLISHED_KEY: dict(published)} if published else clean
+        owner = Owner.here()
+        urls = zip(e.ENTRY_URLS, e.BODY_URLS, strict=True)
+        row: dict[str, Any] = {
+            "entry_id": uuid.uuid4().hex,
+            "source": "local",
+            "outcome": e.OUTCOME_SENDING,
+            "state": e.STATE_OUTCOME_UNKNOWN,
+            "model": e.text(clean.get("model")),
+            "input_mode": e.text(clean.get("inputMode")) or "video",
+            **{name: e.text(clean.get(wire)) for name, wire in urls},
+            "duration_seconds": e.number(clean.get("durationSeconds")),
+            "batch_key": key,
+            "requested_ts": owner.since,
+            "updated_ts": owner.since,
+            "sort_ts": owner.since,
+            "pid": owner.pid,
+            "host": owner.host,
+            "session": owner.session,
+        }
+        self._write_request(row, request, claim)
+        IN_FLIGHT.add(row["entry_id"])
+        return str(row["entry_id"])
+
+    @abc.abstractmethod
+    def _write_request(
+        self, row: dict[str, Any], request: dict[str, Any], claim: str | None
+    ) -> None:
+        """Insert the `sending` row, its `request` stored with the inputs its key was
+        claimed with; the claim is checked in the same transaction (`KeyInUseError`)."""
 
     @abc.abstractmethod
     def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
@@ -161,7 +207,6 @@ class JournalStore(abc.ABC):
     def get(self, ref: Ref) -> JournalEntry | None:
         """One entry by task id or entry id."""
 
-    @abc.abstractmethod
     def entries(
         self,
         query: Query | None = None,
@@ -174,13 +219,35 @@ class JournalStore(abc.ABC):
         """One page of entries, filtered and sorted by `created`, `credits`, `updated` or
         `status`; entries without a value for the sort (no credits yet) go last either
         way. Any page of 100,000 entries is read in well under 100 ms."""
+        column = SORT_COLUMNS.get(sort)
+        if column is None:
+            raise ValueError(f"sort must be one of {', '.join(SORT_COLUMNS)}, got {sort!r}")
+        size = -1 if limit is None else max(0, int(limit))
+        return self._page(query or Query(), column, descending, size, max(0, int(offset)))
 
     @abc.abstractmethod
-    def count(self, query: Query | None = None) -> int: ...
+    def _page(
+        self, query: Query, column: str, descending: bool, size: int, offset: int
+    ) -> list[JournalEntry]:
+        """The entries ordered by `column`, then creation, NULLs last; `size` -1 is all."""
 
     @abc.abstractmethod
+    def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
+        """(state, count, credits) over the filtered set, states without entries left out."""
+
+    def count(self, query: Query | None = None) -> int:
+        return sum(n for _, n, _ in self._aggregate(query or Query()))
+
     def summary(self, query: Query | None = None) -> JournalSummary:
         """Counts by state, credits charged (filtered set) and kept bytes (whole journal)."""
+        rows = self._aggregate(query or Query())
+        counts = {state: n for state, n, _ in rows}
+        return JournalSummary(
+            counts=counts,
+            credits=sum(c for _, _, c in rows),  # only created tasks carry credits
+            total=sum(counts.values()),
+            kept_bytes=self.kept_total_bytes(),
+        )
 
     def __len__(self) -> int:
         return self.count()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from kitta_notebook import AsyncKittaClient, KittaClient
-from kitta_notebook.history import journal as schema
+from kitta_notebook.history import schema
 from kitta_notebook.history.entry import JournalEntry, Query
 from kitta_notebook.history.journal import Journal, journal_path, journal_path_for_identity
 from tests.journal.journal_helpers import BASE, create, list_body, mock_async_client, mock_client
