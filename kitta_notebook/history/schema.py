@@ -281,6 +281,8 @@ def check_header(path: Path) -> bool:
 
 
 BUSY_TIMEOUT_SECONDS = 30.0
+FIRST_USE_ATTEMPTS = 8
+"""How often creating or migrating a journal asks again when SQLite answers "locked" at once."""
 
 
 def open_connection(
@@ -325,7 +327,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, origin: str | None, account: 
                 f"{path} carries the journal's header marker but not its tables; "
                 "it was left untouched."
             )
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _switch_to_wal(conn)
         if str(mode).lower() != "wal":  # e.g. a network file system: still correct, slower
             conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -346,10 +348,23 @@ def _prepare(conn: sqlite3.Connection, path: Path, origin: str | None, account: 
         raise database_error(path, exc) from None
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """`PRAGMA journal_mode = WAL`, retried while another process holds the lock it needs
+    (SQLite may answer "locked" at once, without waiting out the busy timeout)."""
+    for attempt in range(1, FIRST_USE_ATTEMPTS + 1):
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == FIRST_USE_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
 def _initialise(
     conn: sqlite3.Connection, path: Path, origin: str | None, account: str | None
 ) -> None:
-    with transaction(conn, "EXCLUSIVE"):
+    with transaction(conn, "EXCLUSIVE", FIRST_USE_ATTEMPTS):
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id == APPLICATION_ID:  # another process was quicker
             return
@@ -373,7 +388,7 @@ def _initialise(
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a version-1 file up to date (indexes, search index, kept results)."""
-    with transaction(conn, "EXCLUSIVE"):
+    with transaction(conn, "EXCLUSIVE", FIRST_USE_ATTEMPTS):
         if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
             return  # another process was quicker
         for statement in statements(SCHEMA_V2 + TOTALS_REBUILD):
