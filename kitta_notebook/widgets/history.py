@@ -8,37 +8,31 @@ each task that changed); the selected task is followed by a `TaskFollower`.
 Server calls run as asyncio tasks on the kernel's loop, so the table stays
 usable while they work. The widget never writes the journal itself: the
 client records what it fetches, and labels go through `client.history`.
+The selected task's card, follower and actions are in `history_detail`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..display.compare import resolve_tiles
 from ..display.follow import (
     ACTIVE_STATUSES,
     ActiveTasksFollower,
-    FollowSnapshot,
     RowsSnapshot,
-    TaskFollower,
-    follow,
     follow_active,
     running_loop,
-    settle,
     spawn,
 )
 from ..display.history_html import (
     COLUMNS,
     STATES,
-    entry_card_html,
-    extra_facts_html,
     history_html,
     history_text,
     row_cells,
@@ -47,19 +41,16 @@ from ..display.history_html import (
     state_label,
     summary_html,
 )
-from ..display.html import task_html
-from ..display.video import MAX_EMBED_BYTES, render_video
-from ..errors import JournalError, KittaError, ValidationError
+from ..display.video import MAX_EMBED_BYTES
+from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
-from ._frontend import Snapshot, esc, require_widget_frontend, start
-from .compare import Compare
+from ._frontend import Snapshot, esc, require_widget_frontend
+from .history_detail import SelectedTaskView
 
 if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient
     from ..display.history_html import JournalEntry, JournalSummary
     from ..models import LipSyncTask
-
-Work = Callable[["AsyncKittaClient"], Coroutine[Any, Any, None]]
 
 SORTS: tuple[tuple[str, str, bool], ...] = (
     ("history_sort_created_desc", "created", True),
@@ -152,7 +143,7 @@ def grid_header(lang: Lang) -> str:
     )
 
 
-class HistoryBrowser:
+class HistoryBrowser(SelectedTaskView):
     """Browse, filter and act on every task in the journal (and on the server).
 
     >>> HistoryBrowser(client)              # or HistoryBrowser() for connect()
@@ -464,350 +455,6 @@ class HistoryBrowser:
             self.follow_unfinished()
 
         return self._spawn(run)
-
-    def _action(
-        self, key: str, icon: str, handler: Callable[[], object], *, hideable: bool = False
-    ) -> widgets.Button:
-        """A button; `hideable` ones get their own layout (shown and hidden one by one)."""
-        layout = (
-            widgets.Layout(width="auto", margin="2px 6px 2px 0")
-            if hideable
-            else self._shared.action
-        )
-        button = widgets.Button(
-            description=text(key, self.lang),
-            icon=icon,
-            layout=layout,
-            style=self._shared.button_style,
-        )
-        button.add_class("kitta-history-" + key.removeprefix("history_").replace("_", "-"))
-        button.on_click(lambda _b: handler())
-        return button
-
-    # --- running the server calls ----------------------------------------------------
-    def _spawn(self, work: Work, *, working: bool = False) -> asyncio.Task[Any] | None:
-        """Run `work(client)` on the kernel's loop; without one (a plain script),
-        run it to completion here."""
-        if working:
-            self._set_note(text("history_working", self.lang))
-
-        async def guarded() -> None:
-            try:
-                await work(self.client.as_async())
-                if working and self.message == text("history_working", self.lang):
-                    self._set_note("")
-            except asyncio.CancelledError:
-                raise
-            except (KittaError, OSError, ValueError) as exc:
-                self._set_note(
-                    text("history_failed_action", self.lang, reason=f"{type(exc).__name__}: {exc}"),
-                    "error",
-                )
-
-        if running_loop() is None:
-            asyncio.run(guarded())
-            return None
-        return start(guarded(), self._tasks)
-
-    async def settle(self) -> None:
-        """Await every action of this browser (for tests and scripts); the background
-        refresh of unfinished rows goes on (see `stop()`)."""
-        await settle(self._tasks)
-
-    def _build_detail(self) -> None:
-        """The card and its actions, built at the first selection (not for the first page)."""
-        if hasattr(self, "detail"):
-            return
-        self.card = widgets.HTML()
-        self.card.add_class("kitta-history-card")
-        self.watch_button = self._action("history_watch", "eye", self._on_watch, hideable=True)
-        self.refresh_button = self._action(
-            "history_refresh", "refresh", self._on_refresh, hideable=True
-        )
-        self.download_button = self._action(
-            "history_download", "download", self._on_download, hideable=True
-        )
-        self.reconcile_button = self._action(
-            "history_reconcile", "search", self._on_reconcile, hideable=True
-        )
-        self.labels_input = widgets.Text(
-            placeholder=text("history_labels_placeholder", self.lang),
-            layout=widgets.Layout(width="220px"),
-        )
-        self.labels_input.add_class("kitta-history-labels")
-        self.labels_button = self._action("history_save_labels", "tag", self._on_labels)
-        self.compare_button = self._action(
-            "history_compare", "columns", self._on_compare, hideable=True
-        )
-        self.compare_box = widgets.VBox()
-        self.compare_box.add_class("kitta-history-compare")
-        self.compare: Compare | None = None
-        self.detail = widgets.VBox(
-            [
-                self.card,
-                widgets.HBox(
-                    [
-                        self.watch_button,
-                        self.refresh_button,
-                        self.download_button,
-                        self.compare_button,
-                        self.reconcile_button,
-                        self.labels_input,
-                        self.labels_button,
-                    ],
-                    layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
-                ),
-                self.compare_box,
-            ],
-            layout=widgets.Layout(margin="8px 0 0 0"),
-        )
-        self.detail.add_class("kitta-history-detail")
-        self.widget.children = (*self.widget.children, self.detail)
-
-    # --- the selected task ------------------------------------------------------------
-    def _on_open(self, row: Row) -> None:
-        if row.entry is not None:
-            self.select(row.entry)
-
-    def select(self, entry: JournalEntry | str) -> None:
-        """Open the card of an entry (or a task id), in its current state."""
-        found = self.history.get(entry)
-        if found is None:
-            raise KeyError(f"no journal entry for {entry!r}")
-        self._build_detail()
-        self._stop_watching()
-        self._close_compare()
-        self.selected = found
-        self.selected_task = found.task(self.client.as_sync())
-        self._video_html = ""
-        self.labels_input.value = ", ".join(found.labels)
-        self._show_card()
-        self._fill()
-        task = self.selected_task
-        if task is None:
-            return
-        if task.is_terminal:
-            self._follow_selected(task, poll=False)
-        else:
-            self._refresh_selected(task.task_id)
-
-    def _show_card(self, note: str | None = None) -> None:
-        entry = self.selected
-        if entry is None:
-            return
-        task = self.selected_task
-        if task is None:
-            self.card.value = entry_card_html(entry, self.lang)
-        else:
-            self.card.value = task_html(
-                task, lang=self.lang, video=self._video_html, note=note
-            ) + extra_facts_html(entry, self.lang)
-        succeeded = task is not None and task.succeeded
-        shown = {
-            self.watch_button: task is not None and not task.is_terminal,
-            self.refresh_button: bool(entry.task_id),
-            self.download_button: succeeded,
-            self.compare_button: succeeded,
-            self.reconcile_button: entry.needs_reconcile,
-        }
-        for view, visible in shown.items():
-            view.layout.display = None if visible else "none"
-        self.watch_button.disabled = self.watching
-
-    def _reload_selected(self) -> None:
-        """Read the selected entry again from the history (after a poll or an action)."""
-        if self.selected is None:
-            return
-        fresh = self.history.get(self.selected.entry_id)
-        if fresh is not None:
-            self.selected = fresh
-
-    def _adopt(self, fresh: LipSyncTask) -> bool:
-        """Show `fresh` (a newer copy of a task) when its task is the selected one."""
-        if self.selected is None or self.selected.task_id != fresh.task_id:
-            return False
-        self.selected_task = fresh
-        self._reload_selected()
-        return True
-
-    def _set_note(self, message: str, kind: str = "info") -> None:
-        self.message = message
-        color = {"info": "#59636e", "ok": "#17622d", "error": "#9b1c1c"}.get(kind, "#59636e")
-        self.note.value = (
-            f'<div style="color:{color};font-size:12px;margin:2px 0">{esc(message)}</div>'
-            if message
-            else ""
-        )
-
-    # --- following the selected task ----------------------------------------------------
-    @property
-    def watching(self) -> bool:
-        return self._watching is not None and not self._watching.done()
-
-    def _follower(self, task: LipSyncTask) -> TaskFollower:
-        """A `TaskFollower` of `task` whose snapshots redraw the card while it is selected."""
-        follower = TaskFollower(
-            task,
-            timeout=self.watch_timeout,
-            poll_interval=self.poll_interval,
-            embed=self.embed,
-            max_embed_bytes=self.max_embed_bytes,
-        )
-
-        def on_snapshot(snap: FollowSnapshot) -> None:
-            if not self._adopt(task):
-                return  # another row was opened meanwhile
-            if snap.phase == "timed_out":
-                seconds = f"{snap.timeout:g}"
-                self._set_note(text("watch_timeout", self.lang, seconds=seconds))
-            if snap.video is not None and not snap.active:
-                self._video_html = render_video(
-                    snap.video,
-                    snap.video_bytes,
-                    snap.video_problem,
-                    lang=self.lang,
-                    max_bytes=self.max_embed_bytes,
-                )
-            note = None
-            if snap.polling:
-                note = text("retrying" if snap.retrying else "watching", self.lang)
-            self._show_card(note)
-            if snap.polls or not snap.active:
-                self.render()
-
-        follower.subscribe(on_snapshot)
-        return follower
-
-    def _follow_selected(self, task: LipSyncTask, *, poll: bool) -> None:
-        """Follow the selected task: poll it until it ends (`poll`), or only load the
-        result of a finished one."""
-        follower = self._follower(task)
-
-        async def run(client: AsyncKittaClient) -> None:
-            if poll or task.is_terminal:
-                await follow(follower, client)
-
-        spawned = self._spawn(run)
-        if poll:
-            self._watching = spawned
-            self._show_card(text("watching", self.lang))
-
-    def _refresh_selected(self, task_id: str, *, clicked: bool = False) -> None:
-        """Fetch the selected task once, so its card shows the current state (and, once
-        finished, its result). `clicked`: the Refresh button, which also loads the
-        result again (for a fresh URL) and says it is working."""
-
-        async def run(client: AsyncKittaClient) -> None:
-            fresh = await client.lip_sync.get(task_id)
-            if self._adopt(fresh):
-                if clicked:
-                    self._video_html = ""
-                self._show_card()
-                if fresh.is_terminal and (clicked or not self.watching):
-                    await follow(self._follower(fresh), client)
-            self.render()
-
-        self._spawn(run, working=clicked)
-
-    def _on_watch(self) -> None:
-        task = self.selected_task
-        if task is None or task.is_terminal or self.watching:
-            return
-        self._follow_selected(task, poll=True)
-
-    def _stop_watching(self) -> None:
-        if self._watching is not None:
-            self._watching.cancel()
-        self._watching = None
-
-    # --- actions ----------------------------------------------------------------------
-    def _on_refresh(self) -> None:
-        if self.selected is not None and self.selected.task_id:
-            self._refresh_selected(self.selected.task_id, clicked=True)
-
-    def _on_download(self) -> None:
-        task = self.selected_task
-        entry = self.selected
-        if task is None or entry is None or not task.succeeded:
-            return
-        target = self.download_dir if self.download_dir is not None else Path.cwd()
-
-        async def download(client: AsyncKittaClient) -> None:
-            path = await client.download(task, target)  # the client records where it went
-            self._reload_selected()
-            self._show_card()
-            self._set_note(text("history_downloaded", self.lang, path=str(path)), "ok")
-
-        self._spawn(download, working=True)
-
-    def _on_compare(self) -> None:
-        """Show the selected result next to its input, below the card. The media are
-        fetched on a worker thread: the table stays usable meanwhile."""
-        task = self.selected_task
-        if task is None or not task.succeeded or self.compare_button.disabled:
-            return
-        self._close_compare()
-        self.compare_button.disabled = True
-
-        async def compare(_client: AsyncKittaClient) -> None:
-            try:
-                tiles = await asyncio.to_thread(
-                    resolve_tiles,
-                    [task],
-                    embed=self.embed,
-                    max_bytes=self.max_embed_bytes,
-                    lang=self.lang,
-                )
-            finally:
-                self.compare_button.disabled = False
-            if self.selected_task is None or self.selected_task.task_id != task.task_id:
-                return  # another row was opened meanwhile
-            view = Compare.from_tiles(tiles, lang=self.lang)
-            self.compare = view
-            self.compare_box.children = (view.player,)
-            if self.message == text("history_comparing", self.lang):
-                self._set_note("")
-
-        self._set_note(text("history_comparing", self.lang))
-        self._spawn(compare)
-
-    def _close_compare(self) -> None:
-        if self.compare is not None:
-            self.compare.player.close()
-        self.compare = None
-        self.compare_box.children = ()
-
-    def _on_labels(self) -> None:
-        entry = self.selected
-        if entry is None:
-            return
-        labels = [x.strip() for x in self.labels_input.value.split(",")]
-        self.history.set_labels(entry, labels)
-        self._reload_selected()
-        self._show_card()
-        self.render()
-        self._set_note(text("history_labels_saved", self.lang), "ok")
-
-    def _on_reconcile(self) -> None:
-        async def reconcile(client: AsyncKittaClient) -> None:
-            report = await client.history.reconcile()
-            self._set_note(
-                text(
-                    "history_reconciled",
-                    self.lang,
-                    matched=len(report.matched),
-                    absent=len(report.absent),
-                    unresolved=len(report.unresolved),
-                ),
-                "ok",
-            )
-            if self.selected is not None:
-                self._reload_selected()
-                self.selected_task = self.selected.task(self.client.as_sync())
-                self._show_card()
-            self.render()
-
-        self._spawn(reconcile, working=True)
 
     # --- display ------------------------------------------------------------------------
     def _snapshot_content(self) -> tuple[str, str]:

@@ -4,7 +4,7 @@ The panel is a thin view over the client's task objects. It validates with
 the client's own checks, creates with the async client on the kernel's
 running loop (the cell and the kernel stay free), and hands each new task to
 a `TaskCard` that follows it to the end. A medium (URL or local file) is
-probed as soon as it is given (`form.MediaChecks`): its format,
+probed as soon as it is given (`_media_check.MediaChecks`): its format,
 duration and size show next to it, the duration and the estimate fill in, and
 a definite problem keeps Submit disabled. All of its state is plain Python
 (`cards`, `message`, `form.shown_errors`, `preflight`, ...), so it can be
@@ -30,6 +30,7 @@ from ..media import Preflight
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
 from ._frontend import button, esc, require_widget_frontend, show, start
+from ._media_check import MediaChecks
 from ._messages import (
     allowed_models,
     banner_html,
@@ -42,7 +43,7 @@ from ._messages import (
 )
 from ._visitors import SecretInput, in_voila, plan_visitors
 from .card import TaskCard, offer_browser_save
-from .form import MEDIA_ACCEPT, LipSyncForm, MediaChecks
+from .form import MEDIA_ACCEPT, LipSyncForm
 
 if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient

@@ -20,8 +20,8 @@ WIDGETS = Path(kitta_notebook.__file__).parent / "widgets"
 
 # (module, private name) -> the public API it waits for.
 ALLOWED = {
-    ("form.py", "_config"): "a public prober and price rules (media layer)",
-    ("form.py", "kitta_notebook._inputs"): "a public prober and price rules",
+    ("_media_check.py", "_config"): "a public prober and price rules (media layer)",
+    ("_media_check.py", "kitta_notebook._inputs"): "a public prober and price rules",
     ("_visitors.py", "_config"): "a client copy without its token (core)",
     ("card.py", "_owner"): "a public `LipSyncTask.client` (core)",
     ("card.py", "kitta_notebook._written"): "a public result file name (files layer)",
