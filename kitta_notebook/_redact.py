@@ -10,6 +10,9 @@ share a file, usable.
 Text that comes from elsewhere (a server's error message, a header, a library's
 error) goes through `redact_text` before it lands in an exception: a proxy may
 echo the request's Authorization header, a storage error may quote a signed URL.
+A server's string can also be megabytes long, and tracebacks and outputs end up in
+saved notebooks: `clip` bounds it before a view, a repr or an error shows it (the
+full value always stays in `task.raw`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "redact_text", "redact_url", "sensitive_query_names"]
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "REDACTED",
+    "clip",
+    "redact_text",
+    "redact_url",
+    "sensitive_query_names",
+]
 
 REDACTED = "REDACTED"
 
@@ -100,3 +110,15 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     if "://" in text:
         text = _URL_IN_TEXT.sub(lambda match: redact_url(match[0]), text)
     return text
+
+
+MAX_SHOWN_CHARS = 4000
+MAX_MESSAGE_CHARS = 500
+
+
+def clip(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`value` as text, cut to `limit` characters with a note of how much was left out."""
+    shown = "" if value is None else str(value)
+    if len(shown) <= limit:
+        return shown
+    return f"{shown[:limit]}… (+{len(shown) - limit:,} characters)"

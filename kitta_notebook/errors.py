@@ -38,8 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ._redact import redact_text
-from ._text import MAX_MESSAGE_CHARS, clip
+from ._redact import MAX_MESSAGE_CHARS, clip, redact_text
 
 if TYPE_CHECKING:
     from .batch import BatchResult

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import IO, TYPE_CHECKING, Any, Union
 
 from . import _bridge
-from ._text import clip
+from ._redact import clip
 
 if TYPE_CHECKING:
     import os

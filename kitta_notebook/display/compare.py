@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from .._text import clip
+from .._redact import clip
 from ..i18n import Lang, check_lang, text
 from ..media import SNIFF_BYTES, sniff
 from ..validation import is_public_host

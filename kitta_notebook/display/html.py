@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .._text import clip
+from .._redact import clip
 from ..i18n import Lang, StatusStyle, status_label, status_style, text
 from .video import link_html, safe_http_url, video_html
 

@@ -14,7 +14,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .._text import clip
+from .._redact import clip
 from ..i18n import Lang, check_lang, text
 from .follow import FollowSnapshot, TaskFollower, follow, running_loop, spawn
 from .html import format_seconds, task_html

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .._text import clip
+from .._redact import clip
 from ..i18n import Lang, text
 from .html import CARD, CELL, HEAD, MUTED, esc, grid_html
 

@@ -1,11 +1,10 @@
 """The journal's SQLite file: where it lives, its schema, opening and migrating it, and
 the SQL its rows are read and written with.
 
-The file is named by a one-way fingerprint of (origin, account), or of an
-identity (the embedded sandbox's: one journal for any port), never by the
-token. It is recognised by SQLite's `application_id` header field (and a
-`meta` row), never by its name: anything else at that path is refused
-untouched. WAL and a busy timeout let several processes share the file;
+The file is named by a one-way fingerprint of (origin, account), or of an identity
+(the embedded sandbox's: one journal for any port), never by the token. It is known by
+SQLite's `application_id` header (and a `meta` row), never by its name: anything else
+at that path is refused untouched. WAL and a busy timeout let processes share it;
 `journal.Journal` runs the store's queries over the connection opened here.
 """
 
@@ -16,10 +15,10 @@ import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .._home import HOME_ENV, kitta_home
 from ..errors import JournalCorruptError, JournalError
@@ -33,16 +32,13 @@ _FINGERPRINT_HEX = 12
 
 
 def account_fingerprint(origin: str, token: str) -> str:
-    """A short, one-way name for (origin, account): 12 hex digits of sha256.
-
-    Enough to keep accounts apart, far too little to recover a token from.
-    """
+    """A short, one-way name for (origin, account): 12 hex digits of sha256, enough to
+    keep accounts apart, far too little to recover a token from."""
     return hashlib.sha256(f"{origin.lower()}\n{token}".encode()).hexdigest()[:_FINGERPRINT_HEX]
 
 
 def identity_fingerprint(identity: str) -> str:
-    """The name for a journal chosen by identity; prefixed so that no identity can
-    collide with an (origin, token) fingerprint."""
+    """A journal's name by identity (prefixed: never an (origin, token) fingerprint)."""
     return hashlib.sha256(f"identity\n{identity}".encode()).hexdigest()[:_FINGERPRINT_HEX]
 
 
@@ -59,8 +55,7 @@ def _path(fingerprint: str, home: Path | None) -> Path:
 
 
 def _home_error(path: Path, exc: BaseException) -> JournalError:
-    """A journal folder that cannot be used (`KITTA_HOME` a file, or not writable), as
-    an error that names the fix instead of a raw OSError in the middle of a create."""
+    """An unusable journal folder as an error that names the fix, not a raw OSError."""
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     configured = os.environ.get(HOME_ENV, "").strip()
     where = f"KITTA_HOME ({configured})" if configured else "the default data folder"
@@ -233,8 +228,7 @@ END;
 
 
 def statements(script: str) -> list[str]:
-    """The statements of a script (trigger bodies stay whole), to run one by one inside
-    a transaction this code holds."""
+    """A script's statements (trigger bodies whole), to run one by one in a transaction."""
     found: list[str] = []
     current = ""
     for line in script.splitlines(keepends=True):
@@ -246,12 +240,9 @@ def statements(script: str) -> list[str]:
 
 
 def check_header(path: Path) -> bool:
-    """Validate an existing file's header without opening it with SQLite.
-
-    True when the file must be initialised (absent or empty), False for an existing
-    journal (or an unmarked database, decided under a lock by the caller); raises
-    `JournalCorruptError` for anything else, so a foreign file is never written to.
-    """
+    """Check a file's header without SQLite: True when it must be initialised (absent or
+    empty), False for a journal (or an unmarked database, decided under a lock by the
+    caller); `JournalCorruptError` for anything else, so a foreign file is never written."""
     try:
         with path.open("rb") as handle:
             header = handle.read(100)
@@ -281,8 +272,8 @@ def check_header(path: Path) -> bool:
 
 
 BUSY_TIMEOUT_SECONDS = 30.0
-FIRST_USE_ATTEMPTS = 8
-"""How often creating or migrating a journal asks again when SQLite answers "locked" at once."""
+T = TypeVar("T")
+FIRST_USE_ATTEMPTS = 8  # creating or migrating a file asks again this often when "locked"
 
 
 def open_connection(
@@ -327,7 +318,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, origin: str | None, account: 
                 f"{path} carries the journal's header marker but not its tables; "
                 "it was left untouched."
             )
-        mode = _switch_to_wal(conn)
+        mode = _retrying(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         if str(mode).lower() != "wal":  # e.g. a network file system: still correct, slower
             conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -346,19 +337,6 @@ def _prepare(conn: sqlite3.Connection, path: Path, origin: str | None, account: 
         raise database_error(path, exc) from None
     except sqlite3.DatabaseError as exc:
         raise database_error(path, exc) from None
-
-
-def _switch_to_wal(conn: sqlite3.Connection) -> str:
-    """`PRAGMA journal_mode = WAL`, retried while another process holds the lock it needs
-    (SQLite may answer "locked" at once, without waiting out the busy timeout)."""
-    for attempt in range(1, FIRST_USE_ATTEMPTS + 1):
-        try:
-            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == FIRST_USE_ATTEMPTS:
-                raise
-            time.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")
 
 
 def _initialise(
@@ -413,15 +391,7 @@ def database_error(path: Path, exc: sqlite3.Error) -> JournalError:
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection, kind: str, attempts: int = 1) -> Iterator[None]:
     """`BEGIN kind` (retried while busy, `attempts` times in all) ... `COMMIT`, or a rollback."""
-    for attempt in range(1, attempts + 1):
-        try:
-            conn.execute(f"BEGIN {kind}")
-            break
-        except sqlite3.OperationalError as exc:
-            busy = "locked" in str(exc) or "busy" in str(exc)
-            if not busy or attempt == attempts:
-                raise
-            time.sleep(0.05 * attempt)  # the busy timeout already waited
+    _retrying(lambda: conn.execute(f"BEGIN {kind}"), attempts)
     try:
         yield
         conn.execute("COMMIT")
@@ -429,6 +399,20 @@ def transaction(conn: sqlite3.Connection, kind: str, attempts: int = 1) -> Itera
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+
+
+def _retrying(run: Callable[[], T], attempts: int = FIRST_USE_ATTEMPTS) -> T:
+    """`run()`, asked again while SQLite answers "locked" or "busy" at once (as it may
+    when creating a file or switching it to WAL, without waiting out the busy timeout)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return run()
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
