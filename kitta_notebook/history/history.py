@@ -159,8 +159,9 @@ class History:
 
         `status` takes task statuses and `outcome_unknown`, `rejected`,
         `not_created`; `search` looks in the input URLs and task ids; `source`
-        is `local` (sent from here) or `server` (created elsewhere); `mode`,
-        `since`, `until` and `label` narrow it further. Call `sync()` first to
+        is `local` (sent from here) or `server` (created elsewhere); `creator`
+        (one person or several) keeps the creates they sent; `mode`, `since`,
+        `until` and `label` narrow it further. Call `sync()` first to
         include tasks created elsewhere.
         """
         query = Query.build(**filters)
