@@ -180,6 +180,10 @@ class History:
     def get(self, ref: Ref) -> JournalEntry | None:
         return self.journal.get(ref)
 
+    def creators(self) -> list[str]:
+        """Everyone who sent a create recorded here, sorted (the values `creator` takes)."""
+        return self.journal.creators()
+
     def unresolved(self) -> list[JournalEntry]:
         """Creates whose outcome is unknown: they may have made a task (see `reconcile`)."""
         return self.journal.unresolved()
@@ -426,6 +430,7 @@ class AsyncHistory:
     count = _awaitable(History.count)
     summary = _awaitable(History.summary)
     get = _awaitable(History.get)
+    creators = _awaitable(History.creators)
     unresolved = _awaitable(History.unresolved)
     tasks = _awaitable(History.tasks)
     to_pandas = _awaitable(History.to_pandas)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 import kitta_notebook
@@ -20,6 +21,9 @@ from kitta_notebook.history import keys, schema
 from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.sandbox import Sandbox
+from kitta_notebook.widgets.history import HistoryBrowser
+from tests.journal.journal_helpers import mock_client
+from tests.support import dto
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 
@@ -192,3 +196,51 @@ def test_a_version_2_journal_is_migrated_in_place_keeping_every_row(
     assert found is not None and found.creator == "ana"
     assert journal.count(Query.build(creator="ana")) == 1
     assert len(journal.entries()) == ROWS + 1
+
+
+# --- the history browser's "who" -------------------------------------------------------------
+def _sent_by(journal: Journal, person: str, task_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A create sent by `person` (their hub user) that became a finished task."""
+    monkeypatch.setenv(keys.HUB_USER_ENV, person)
+    entry_id = journal.record_request("http://api.test", {"model": "kitta-lip-sync-v1"})
+    journal.record_created(entry_id, dto(taskId=task_id, status="failed"))
+
+
+def test_the_browser_filters_by_who_and_shows_the_creator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = mock_client(lambda request: httpx.Response(500))
+    journal = client.journal
+    assert isinstance(journal, Journal)
+    for person, task_id in (("ana", "lip_task_a1"), ("bo", "lip_task_b1"), ("ana", "lip_task_a2")):
+        _sent_by(journal, person, task_id, monkeypatch)
+    journal.record_seen(dto(taskId="lip_task_server", status="failed"))
+    browser = HistoryBrowser(client, sync=False)
+    assert browser.creator_filter.options == (("Everyone", ""), ("ana", "ana"), ("bo", "bo"))
+    assert browser.creator_filter.value == "" and browser.total == 4  # everyone by default
+    assert "Created by" in browser.header.value
+    shown = {row.entry.task_id: row.rest.value for row in browser.rows if row.entry}
+    assert ">ana<" in shown["lip_task_a1"] and ">bo<" in shown["lip_task_b1"]
+    assert "not known" in shown["lip_task_server"]  # never a guess
+    browser.creator_filter.value = "ana"
+    assert sorted(visible_ids(browser)) == ["lip_task_a1", "lip_task_a2"] and browser.total == 2
+    browser.rows[0].open_button.click()
+    assert "Created by" in browser.card.value and "ana" in browser.card.value
+    # Someone new appears: offered at the next redraw, the choice kept.
+    _sent_by(journal, "cy", "lip_task_c1", monkeypatch)
+    browser.render()
+    assert [value for _, value in browser.creator_filter.options] == ["", "ana", "bo", "cy"]
+    assert browser.creator_filter.value == "ana" and browser.total == 2
+    browser.set_filters(creator="cy")
+    assert visible_ids(browser) == ["lip_task_c1"]
+    browser.set_filters(creator="")
+    browser.select("lip_task_server")
+    assert "not known" in browser.card.value
+    chinese = HistoryBrowser(client, "zh", sync=False)
+    assert chinese.creator_filter.options[0] == ("所有人", "")
+    assert "创建者" in chinese.header.value
+    assert "未知" in next(r.rest.value for r in chinese.rows if r.entry and r.entry.from_server)
+
+
+def visible_ids(browser: HistoryBrowser) -> list[str | None]:
+    return [row.entry.task_id for row in browser.rows if row.entry is not None]
