@@ -2,6 +2,7 @@
 
 - `entry`: the values (states, `JournalEntry`, `Query`); `keys`: key claims, pure
 - `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store
+  (`schema`: its file; `mounts`: a warning when that file is on a network file system)
 - `recorder`: what a client records its creates and polls with
 - `reconcile`: which server task an unknown create became, as pure code
 - `history`: `History` / `AsyncHistory` (which own the server I/O) and `resume()`

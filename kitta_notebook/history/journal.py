@@ -24,6 +24,7 @@ from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
+from .mounts import warn_if_network
 from .reconcile import Candidate
 from .schema import (
     ENTRY_COLUMNS,
@@ -119,6 +120,7 @@ class Journal(JournalStore):
         if self._conn is None or self._pid != os.getpid():
             self._conn, self._search_index = open_connection(self.path, self.origin, self.account)
             self._pid = os.getpid()
+            warn_if_network(self.path)
             if self.account is None:  # opened by path: the account its file was made for
                 found = self._read("SELECT value FROM meta WHERE key = 'account'")
                 self.account = str(found[0][0]) if found else None
