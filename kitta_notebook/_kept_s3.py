@@ -8,17 +8,23 @@ it there. The bucket is reached with the settings of ``KITTA_MEDIA_STORE``
 Reading signs a fresh GET URL, fetched without credentials; the caller checks
 the bytes against the recorded sha256 (`check_sha256`). Nothing here deletes
 or replaces an object: one that holds other bytes is an error.
+
+Deadlines: reads go through `_fetch` (a total deadline); the HEAD and upload
+calls are bounded by the store's boto3 settings (10 s to connect, 60 s per
+read, at most 5 attempts) and their errors are `PublishError`s.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ._fetch import Fetched
 from .errors import DownloadError
-from .media.s3_store import S3Store, s3_store_at
-from .media.sources import to_blob
+
+if TYPE_CHECKING:
+    from .media.s3_store import S3Store
 
 SHA256_METADATA = "sha256"
 """The object metadata (``x-amz-meta-sha256``) that holds a kept object's sha256."""
@@ -29,18 +35,27 @@ def is_s3(location: object) -> bool:
     return isinstance(location, str) and location.strip()[:5].lower() == "s3://"
 
 
+def _store_at(spec: str, field: str) -> S3Store:
+    """The bucket's store; `media` (and boto3) load only when a bucket is used."""
+    from .media.s3_store import s3_store_at
+
+    return s3_store_at(spec.strip(), field)
+
+
 def _store_and_key(location: str, field: str) -> tuple[S3Store, str]:
     """The store for the folder of an ``s3://bucket/folder/name`` location, and the name."""
     parts = urlsplit(location)
     folder, _, name = parts.path.rpartition("/")
-    return s3_store_at(f"s3://{parts.netloc}{folder}", field), name
+    return _store_at(f"s3://{parts.netloc}{folder}", field), name
 
 
 def keep_object(setting: str, name: str, source: Path | bytes, field: str) -> tuple[str, int, str]:
     """Upload `source` as `name` under the `setting` bucket and prefix, once:
     (location, size, sha256). An object already there with the same sha256 is
     reused; one with other bytes is left alone and refused."""
-    store = s3_store_at(setting.strip(), field)
+    from .media.sources import to_blob
+
+    store = _store_at(setting, field)
     blob = to_blob(source, field=field, name=name)
     location = f"s3://{store.bucket}/{store.object_key(name)}"
     found = store.head(name)

@@ -350,8 +350,8 @@ def s3_store_at(spec: str, field: str, environ: Mapping[str, str] | None = None)
     for published media and kept results."""
     env = os.environ if environ is None else environ
     parts = urlsplit(spec)
-    if parts.scheme.lower() != "s3" or not parts.netloc:
-        shown = redact_url(spec)  # a mistaken https://key:secret@... URL is not echoed
+    if parts.scheme.lower() != "s3" or not parts.netloc or "@" in parts.netloc:
+        shown = redact_url(spec)  # a mistaken key:secret@... URL is not echoed
         raise ValidationError([(field, f"must look like s3://bucket/prefix, got {shown!r}")])
     addressing = env.get(ENV_ADDRESSING, "").strip().lower() or None
     if addressing not in (None, "auto", "path", "virtual"):

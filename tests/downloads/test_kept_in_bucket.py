@@ -299,3 +299,14 @@ def test_the_local_cap_never_removes_a_teammates_bucket_object(
     record = local.history.kept("lip_task_shared")
     assert record is not None and record.path == location
     assert team.keys() == [team.key_of(location)]
+
+
+def test_a_keep_url_with_credentials_is_refused_without_echoing_them(
+    team: Team, host: MediaHost
+) -> None:
+    client = keeping_client(team.journal, keep=f"s3://{ACCESS_KEY}:{SECRET_CANARY}@bucket/kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_userinfo")
+    with pytest.raises(KittaError, match="s3://bucket/prefix") as caught:
+        ensure_kept(client, task)
+    assert KEEP_ENV in str(caught.value) and SECRET_CANARY not in str(caught.value)
+    assert client.history.kept(task.task_id) is None
