@@ -375,16 +375,17 @@ def _may_keep(task: LipSyncTask, target: Path, size: int) -> bool:
     return problem is None
 
 
-def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | str | None:
-    """Keep fetched result bytes (a card's embed) when keeping is on; where they went."""
-    place = keep_place(client)
-    if place is None or not task.result_video_url:
+def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | None:
+    """Keep fetched result bytes (a card's embed) in the kept folder; the kept path.
+
+    Not in a bucket: a card must not wait for an upload (a wait, a batch and
+    `download()` keep there).
+    """
+    folder = keep_folder(client)
+    if folder is None or not task.result_video_url:
         return None
-    name = _kept_name(client, task, result_suffix(str(task.result_video_url)))
+    target = folder / _kept_name(client, task, result_suffix(str(task.result_video_url)))
     sha256 = hashlib.sha256(data).hexdigest()
-    if isinstance(place, str):
-        return _keep_in_bucket(client, task, place, name, data, sha256)
-    target = place / name
     if intact(target, sha256):
         return target
     if not _may_keep(task, target, len(data)):
@@ -427,7 +428,7 @@ def _record_kept(client: Any, task: LipSyncTask, path: Path, size: int, sha256: 
 
 
 def _keep_in_bucket(
-    client: Any, task: LipSyncTask, bucket: str, name: str, source: Path | bytes, sha256: str
+    client: Any, task: LipSyncTask, bucket: str, name: str, source: Path, sha256: str
 ) -> str:
     """Upload once (the journal's record of the same bytes means it is there) and record."""
     recorded = _journal_call(client.journal, "kept", task.task_id)

@@ -49,7 +49,7 @@ def _store_and_key(location: str, field: str) -> tuple[S3Store, str]:
     return _store_at(f"s3://{parts.netloc}{folder}", field), name
 
 
-def keep_object(setting: str, name: str, source: Path | bytes, field: str) -> tuple[str, int, str]:
+def keep_object(setting: str, name: str, source: Path, field: str) -> tuple[str, int, str]:
     """Upload `source` as `name` under the `setting` bucket and prefix, once:
     (location, size, sha256). An object already there with the same sha256 is
     reused; one with other bytes is left alone and refused."""

@@ -310,3 +310,16 @@ def test_a_keep_url_with_credentials_is_refused_without_echoing_them(
         ensure_kept(client, task)
     assert KEEP_ENV in str(caught.value) and SECRET_CANARY not in str(caught.value)
     assert client.history.kept(task.task_id) is None
+
+
+def test_a_card_never_uploads_and_a_download_keeps_in_the_bucket(
+    team: Team, host: MediaHost, tmp_path: Path
+) -> None:
+    client = keeping_client(team.journal)
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_card")
+    assert "data:video/mp4;base64," in video_html(task, embed=True)
+    assert team.keys() == [] and not (tmp_path / "home-a" / "results").exists()
+    client.download(task, tmp_path / "mine.mp4")
+    kept = client.history.kept(task.task_id)
+    assert kept is not None and team.keys() == [team.key_of(kept.path)]
+    assert kept.sha256 == hashlib.sha256(OK_BODY).hexdigest()
