@@ -15,6 +15,12 @@ folder of your choice) and recorded in the journal, so a card plays it after
 its link expired or the kernel restarted. Disk use is capped
 (`KITTA_KEEP_MAX_BYTES`, default 2 GiB): the oldest of our unchanged kept
 files go first, and a result larger than the cap is not kept.
+
+With ``s3://bucket/prefix`` instead of a folder, results are kept in a
+team's S3-compatible bucket (`_kept_s3`): the journal records the object,
+so a teammate sharing the journal plays and exports it, its bytes checked
+against the recorded sha256. The disk cap does not apply there, and nothing
+ever deletes an object in the bucket.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import logging
 import math
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from ._core import check_timeout
 from ._fetch import Fetched, FetchLimits, fetch
 from ._home import kitta_home
+from ._kept_s3 import check_sha256, is_s3, keep_object, signed_url
 from ._written import (
     DOWNLOAD,
     KEPT,
@@ -51,6 +59,7 @@ from ._written import (
 from .errors import DownloadError, KittaError, ValidationError
 
 if TYPE_CHECKING:
+    from .history.entry import KeptResult
     from .models import LipSyncTask
 
 logger = logging.getLogger("kitta_notebook")
@@ -65,11 +74,17 @@ DEFAULT_KEEP_MAX_BYTES = 2 * 1024**3
 
 
 # --- downloads ---------------------------------------------------------------------------
-def save(url: str, target: Path, limits: FetchLimits) -> Fetched:
-    """Fetch `url` into `target` atomically; on any failure no file is left behind."""
+def save(url: str, target: Path, limits: FetchLimits, sha256: str | None = None) -> Fetched:
+    """Fetch `url` into `target` atomically; on any failure no file is left behind.
+
+    With `sha256` (a kept copy's), other bytes are a failure too.
+    """
     try:
         with atomic_write(target) as (handle, _):
-            return fetch(url, limits, sink=handle.write)
+            fetched = fetch(url, limits, sink=handle.write)
+            if sha256 is not None:
+                check_sha256(fetched, sha256)
+            return fetched
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise DownloadError(f"Cannot write {target} ({reason}).") from exc
@@ -119,12 +134,16 @@ def download(
         url, target = download_target(snapshot, path)
         check_writable(target, overwrite)
         remaining = max(0.001, deadline_at - time.monotonic())
+        limits = FetchLimits(remaining, DEFAULT_MAX_DOWNLOAD_BYTES)
         try:
-            fetched = save(url, target, FetchLimits(remaining, DEFAULT_MAX_DOWNLOAD_BYTES))
+            fetched = save(url, target, limits)
             break
         except DownloadError as exc:
-            if not exc.expired or attempt == "fresh link":
+            if not exc.expired:
                 raise
+            if attempt == "fresh link":
+                fetched = _from_bucket_instead(client, snapshot, target, limits, exc)
+                break
             snapshot = client.lip_sync.get(snapshot.task_id)
     with contextlib.suppress(OSError):  # unrecorded, the file is simply never replaced unasked
         remember(target, DOWNLOAD, fetched.size, fetched.sha256, snapshot.task_id)
@@ -136,23 +155,41 @@ def download(
     return target
 
 
-def ensure_kept(client: Any, task: LipSyncTask) -> Path | None:
+def _from_bucket_instead(
+    client: Any, task: LipSyncTask, target: Path, limits: FetchLimits, expired: DownloadError
+) -> Fetched:
+    """After the task's link stayed expired: its kept copy in the team's bucket, if any."""
+    kept = kept_path(client, task)
+    if kept is None or isinstance(kept, Path):
+        raise expired
+    return fetch_kept(kept, limits, target)
+
+
+def ensure_kept(client: Any, task: LipSyncTask) -> Path | str | None:
     """Keep a succeeded task's result when keeping is on and no copy exists yet.
 
     For code that finishes tasks without showing them (a `wait()`, a batch):
     the result is fetched once, within `KEEP_TIMEOUT` and the disk cap,
-    straight into the kept folder. Returns the kept path, or None when keeping
-    is off; a result larger than the cap, or a file of the user's under the
-    kept name, is a `DownloadError` and nothing is written.
+    straight into the kept folder (or the bucket). Returns the kept path (or
+    ``s3://`` location), or None when keeping is off; a result larger than the
+    cap, or a file of the user's under the kept name, is a `DownloadError` and
+    nothing is written.
     """
-    folder = keep_folder(client)
-    if folder is None or not task.succeeded or not task.result_video_url:
+    place = keep_place(client)
+    if place is None or not task.succeeded or not task.result_video_url:
         return None
     existing = kept_path(client, task)
     if existing is not None:
-        return existing
+        return existing if isinstance(existing, Path) else existing.path
     url = result_url(task)
-    target = folder / _kept_name(client, task, result_suffix(url))
+    name = _kept_name(client, task, result_suffix(url))
+    if isinstance(place, str):
+        with tempfile.TemporaryDirectory(prefix="kitta-keep-") as temp:
+            source = Path(temp) / name
+            fetched = save(url, source, FetchLimits(KEEP_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES))
+            return _keep_in_bucket(client, task, place, name, source, fetched.sha256)
+    folder = place
+    target = folder / name
     cap = keep_max_bytes()
     if cap == 0:
         raise DownloadError(_too_large(None, cap), reason="too_large")
@@ -189,10 +226,17 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def keep_folder(client: Any) -> Path | None:
-    """Where this client keeps result videos, or None when keeping is off.
+    """The folder where this client keeps result videos, or None (off, or a bucket)."""
+    place = keep_place(client)
+    return place if isinstance(place, Path) else None
 
-    Order: the client's `keep_results` (True, False or a folder), then
-    `KITTA_KEEP_RESULTS` (1/0 or a folder); off otherwise.
+
+def keep_place(client: Any) -> Path | str | None:
+    """Where this client keeps result videos: a folder, an ``s3://bucket/prefix``, or
+    None when keeping is off. The one place that decides.
+
+    Order: the client's `keep_results` (True, False, a folder or an s3:// URL), then
+    `KITTA_KEEP_RESULTS` (1/0, a folder or an s3:// URL); off otherwise.
     """
     setting = client._config.keep_results
     if setting is None:
@@ -205,6 +249,8 @@ def keep_folder(client: Any) -> Path | None:
         return None
     if setting is True:
         return kitta_home() / "results"
+    if is_s3(setting):
+        return str(setting).strip()
     return Path(str(setting)).expanduser()
 
 
@@ -237,25 +283,55 @@ def _kept_name(client: Any, task: LipSyncTask, suffix: str) -> str:
     return f"{safe_stem(task.task_id)[:80]}-{tag.hexdigest()[:8]}{suffix}"
 
 
-def kept_path(client: Any, task: LipSyncTask) -> Path | None:
-    """The kept copy of a task's result, when keeping is on and an intact one is on disk.
+def kept_path(client: Any, task: LipSyncTask) -> Path | KeptResult | None:
+    """The kept copy of a task's result, when keeping is on: an intact file on
+    disk, or the journal's record of an object in a team's bucket (checked when read).
 
     Intact: written by this toolkit and still holding the bytes it recorded
     (checked once per size and mtime, so cards stay fast). A copy that was
     replaced or changed is never played or exported: the task's link is used
     instead, and the changed file is left alone.
     """
-    folder = keep_folder(client) if client is not None else None
-    if folder is None:
+    place = keep_place(client) if client is not None else None
+    if place is None:
         return None
-    if task.result_video_url:
-        path = folder / _kept_name(client, task, result_suffix(str(task.result_video_url)))
+    if isinstance(place, Path) and task.result_video_url:
+        path = place / _kept_name(client, task, result_suffix(str(task.result_video_url)))
         if intact(path):
             return path
     record = _journal_call(client.journal, "kept", task.task_id)
+    if record is not None and is_s3(record.path):
+        return record  # type: ignore[no-any-return]
     if record is None or not intact(Path(record.path), record.sha256):
         return None
     return Path(record.path)
+
+
+def fetch_kept(record: KeptResult, limits: FetchLimits, target: Path | None = None) -> Fetched:
+    """A kept object in a bucket, through a fresh signed URL, checked against its
+    recorded sha256: into `target` (other bytes leave no file) or into memory."""
+    url = signed_url(record.path, KEEP_ENV)
+    try:
+        if target is not None:
+            return save(url, target, limits, record.sha256)
+        fetched = fetch(url, limits)
+        check_sha256(fetched, record.sha256)
+        return fetched
+    except DownloadError as exc:
+        if exc.reason == "changed":
+            logger.warning("the kept result of %s is not used: %s", record.task_id, exc)
+        raise
+
+
+def kept_bytes(client: Any, task: LipSyncTask, max_bytes: int, deadline: float) -> bytes | None:
+    """The kept copy's bytes, when there is one within `max_bytes` (a bucket's within
+    `deadline` seconds)."""
+    kept = kept_path(client, task)
+    if isinstance(kept, Path):
+        return None if kept.stat().st_size > max_bytes else kept.read_bytes()
+    if kept is None or kept.size > max_bytes:
+        return None
+    return fetch_kept(kept, FetchLimits(deadline, max_bytes)).data
 
 
 def _journal_call(journal: object, name: str, *args: object) -> Any:
@@ -300,7 +376,11 @@ def _may_keep(task: LipSyncTask, target: Path, size: int) -> bool:
 
 
 def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | None:
-    """Keep fetched result bytes (a card's embed) when keeping is on; the kept path."""
+    """Keep fetched result bytes (a card's embed) in the kept folder; the kept path.
+
+    Not in a bucket: a card must not wait for an upload (a wait, a batch and
+    `download()` keep there).
+    """
     folder = keep_folder(client)
     if folder is None or not task.result_video_url:
         return None
@@ -316,12 +396,17 @@ def keep_bytes(client: Any, task: LipSyncTask, data: bytes) -> Path | None:
     return target
 
 
-def keep_file(client: Any, task: LipSyncTask, source: Path, size: int, sha256: str) -> Path | None:
-    """Keep a downloaded result (a hard link where possible, else a copy)."""
-    folder = keep_folder(client)
-    if folder is None:
+def keep_file(
+    client: Any, task: LipSyncTask, source: Path, size: int, sha256: str
+) -> Path | str | None:
+    """Keep a downloaded result (a hard link where possible, else a copy, or an upload)."""
+    place = keep_place(client)
+    if place is None:
         return None
-    target = folder / _kept_name(client, task, source.suffix or ".mp4")
+    name = _kept_name(client, task, source.suffix or ".mp4")
+    if isinstance(place, str):
+        return _keep_in_bucket(client, task, place, name, source, sha256)
+    target = place / name
     if not _may_keep(task, target, size):
         return None
     if target.resolve() != source.resolve():
@@ -340,6 +425,18 @@ def _record_kept(client: Any, task: LipSyncTask, path: Path, size: int, sha256: 
     remember(path, KEPT, size, sha256, task.task_id)
     _journal_call(client.journal, "record_kept", task.task_id, str(path.absolute()), size, sha256)
     enforce_keep_cap(client, protect=path)
+
+
+def _keep_in_bucket(
+    client: Any, task: LipSyncTask, bucket: str, name: str, source: Path, sha256: str
+) -> str:
+    """Upload once (the journal's record of the same bytes means it is there) and record."""
+    recorded = _journal_call(client.journal, "kept", task.task_id)
+    if recorded is not None and is_s3(recorded.path) and recorded.sha256 == sha256:
+        return str(recorded.path)
+    location, size, digest = keep_object(bucket, name, source, KEEP_ENV)
+    _journal_call(client.journal, "record_kept", task.task_id, location, size, digest)
+    return location
 
 
 def enforce_keep_cap(client: Any, *, protect: Path | None = None) -> list[Path]:

@@ -15,7 +15,9 @@ any file the export would write is there and was not written by this
 toolkit, or was changed since, the export is refused before anything is
 written (`FileConflictError` naming those files). Each file is written
 atomically and recorded in the toolkit's index of what it wrote (`_written`).
-Only kept copies still matching their recorded sha256 are copied.
+Only kept copies still matching their recorded sha256 are copied; a copy in a
+team's bucket (``KITTA_KEEP_RESULTS=s3://...``) is fetched by a fresh signed
+URL, and one that no longer matches stops the export with a clear error.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._fetch import FetchLimits
+from .._kept import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES, fetch_kept
+from .._kept_s3 import is_s3
 from .._redact import redact_url
 from .._written import EXPORT, atomic_write, conflicts, intact, remember, sha256_of
 from ..errors import DownloadError, FileConflictError, KittaError
@@ -43,6 +48,7 @@ from ..models import LipSyncTask
 from ..validation import check_url
 
 if TYPE_CHECKING:
+    from ..history.entry import KeptResult
     from .results import BatchItem, BatchResult, ItemTags
 
 INPUT_FIELDS = ("audio_url", "video_url", "image_url", "reference_image_url")
@@ -201,7 +207,8 @@ class _Planned:
     """One row's video and poster, named before anything is written."""
 
     row: ExportRow
-    source: Path
+    source: Path | KeptResult
+    """The kept file, or the journal's record of a kept object in a bucket."""
     sha256: str
     video: Path
     poster: Path | None
@@ -209,11 +216,15 @@ class _Planned:
 
 def _plan(row: ExportRow, kept: Any, folder: Path, posters: bool) -> _Planned | None:
     """Only a kept copy (the journal's `KeptResult`) still as it was kept is exported."""
-    if row.task_id is None or kept is None or not intact(Path(kept.path), kept.sha256):
+    if row.task_id is None or kept is None:
+        return None
+    in_bucket = is_s3(kept.path)
+    if not in_bucket and not intact(Path(kept.path), kept.sha256):
         return None
     name = f"{row.index:04d}-{_UNSAFE_NAME.sub('_', row.task_id)[:80] or 'task'}"  # never a path
     poster = folder / "posters" / f"{name}.jpg" if posters else None
-    return _Planned(row, Path(kept.path), kept.sha256, folder / "videos" / f"{name}.mp4", poster)
+    source = kept if in_bucket else Path(kept.path)
+    return _Planned(row, source, kept.sha256, folder / "videos" / f"{name}.mp4", poster)
 
 
 class _Changed(Exception):
@@ -240,9 +251,18 @@ def _put(target: Path, chunks: Iterable[bytes], sha256: str | None = None) -> bo
 
 def _copy_video(plan: _Planned) -> bool:
     """Copy the kept video, checking on the way that it is still what was kept."""
-    with plan.source.open("rb") as source:
-        if not _put(plan.video, iter(lambda: source.read(1024 * 1024), b""), plan.sha256):
-            return False
+    if not isinstance(plan.source, Path):
+        plan.video.parent.mkdir(exist_ok=True)
+        limits = FetchLimits(DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES)
+        try:
+            fetched = fetch_kept(plan.source, limits, plan.video)
+        except DownloadError as exc:
+            raise KittaError(f"The export stopped at task {plan.row.task_id}: {exc}") from exc
+        remember(plan.video, EXPORT, fetched.size, fetched.sha256)
+    else:
+        with plan.source.open("rb") as source:
+            if not _put(plan.video, iter(lambda: source.read(1024 * 1024), b""), plan.sha256):
+                return False
     plan.row.local_path = f"videos/{plan.video.name}"
     return True
 

@@ -6,7 +6,8 @@ browser cannot see) or `embed=True` makes the kernel fetch the bytes,
 without the API token, and inline them as `data:video/mp4`, up to a size
 cap and within a time budget; past either, the link and a download hint.
 A kept copy of the result (see `_kept`) is played first, without any
-network; a link the host refuses (401/403/404/410) reads "link expired"
+network (a team bucket's copy is embedded after its sha256 was checked, never
+linked); a link the host refuses (401/403/404/410) reads "link expired"
 with how to get a fresh one. Never autoplay, never loop.
 """
 
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 
 from .. import _bridge
 from .._fetch import FetchLimits, fetch
-from .._kept import keep_bytes, kept_path
+from .._kept import keep_bytes, kept_bytes, kept_path
 from ..errors import DownloadError, KittaError
 from ..i18n import Lang, text
 from ..validation import is_public_host
@@ -120,13 +121,11 @@ def _problem(exc: DownloadError) -> str:
     return "incomplete" if exc.reason == "incomplete" else "connection failed"
 
 
-def kept_bytes(task: LipSyncTask, max_bytes: int) -> bytes | None:
-    """The kept copy of the task's result (no network), when there is one within the cap."""
+def _kept_bytes(task: LipSyncTask, max_bytes: int, budget: float) -> bytes | None:
+    """The kept copy of the task's result, when there is one within the cap: no
+    network, or a bucket's object checked against its sha256 within `budget`."""
     try:
-        path = kept_path(task._client, task)
-        if path is None or path.stat().st_size > max_bytes:
-            return None
-        return path.read_bytes()
+        return kept_bytes(task._client, task, max_bytes, budget)
     except (OSError, KittaError):
         return None
 
@@ -141,11 +140,11 @@ def fetch_for_embed(
 ) -> Embedded:
     """(bytes, None), or (None, reason): too large, expired, slow or unreachable.
 
-    For the task's `result`, the kept copy wins (no network) and a fetched one is
-    kept; other media (a compare's input, image or video) are only fetched.
-    The fetch gets `budget` seconds.
+    For the task's `result`, the kept copy wins and a fetched one is kept; other
+    media (a compare's input, image or video) are only fetched. The fetch gets
+    `budget` seconds.
     """
-    data = (kept_bytes(task, max_bytes) if result else None) or cached_bytes(url)
+    data = (_kept_bytes(task, max_bytes, budget) if result else None) or cached_bytes(url)
     if data is not None:
         return (data, None) if len(data) <= max_bytes else (None, "too large")
     try:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._redact import redact_url
@@ -164,6 +166,13 @@ class KeptResult:
     size: int
     sha256: str
     kept_at: datetime
+
+
+def kept_location(path: str | os.PathLike[str]) -> str:
+    """How the journal records a kept copy: a file by its absolute path, an object in
+    a team's bucket (``s3://bucket/key``) as given, so every teammate finds it."""
+    location = os.fspath(path)
+    return location if "://" in location else str(Path(location).absolute())
 
 
 @dataclass(frozen=True)

@@ -373,7 +373,7 @@ class Journal(JournalStore):
             conn.execute(
                 "INSERT OR REPLACE INTO kept (task_id, path, size, sha256, kept_ts) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (str(task_id), str(Path(path).absolute()), int(size), str(sha256), e.now()),
+                (str(task_id), e.kept_location(path), int(size), str(sha256), e.now()),
             )
 
     def forget_kept(self, task_id: str) -> None:

@@ -94,13 +94,14 @@ def _md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
-def _wrap(error: Exception, doing: str) -> PublishError:
-    """A botocore error as a PublishError: its code and message only, no request data."""
+def _wrap(error: Exception, doing: str, secrets: tuple[str, ...] = ()) -> PublishError:
+    """A botocore error as a PublishError: its code and message only, no request data,
+    and none of `secrets` (the signing credentials) even when the server echoes them."""
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         details = response.get("Error", {})
-        code = str(details.get("Code") or "error")
-        message = redact_text(str(details.get("Message") or "")).strip()[:200]
+        code = redact_text(str(details.get("Code") or "error"), secrets)[:80]
+        message = redact_text(str(details.get("Message") or ""), secrets).strip()[:200]
         if code == "403" and message in ("", "Forbidden"):  # a HEAD answer has no body
             message = "access denied: check the storage credentials and the bucket's policy"
         text = f"{doing} failed: {code}" + (f" ({message})" if message else "")
@@ -194,52 +195,77 @@ class S3Store(PublishMixin):
     def object_key(self, key: str) -> str:
         return self.prefix + key
 
+    def _secrets(self) -> tuple[str, ...]:
+        """The signing credentials, looked up only to keep them out of an error's text."""
+        try:
+            import boto3  # type: ignore[import-untyped]
+
+            credentials = (self._session or boto3.session.Session()).get_credentials()
+            frozen = credentials.get_frozen_credentials()
+        except Exception:  # none found, or no boto3: nothing to redact
+            return ()
+        return tuple(x for x in (frozen.secret_key, frozen.token) if x)
+
     def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def head(self, key: str) -> tuple[int, dict[str, str]] | None:
+        """(size, user metadata) of the object under `key`, or None when there is none."""
         s3 = self._s3()
         try:
-            s3.head_object(Bucket=self.bucket, Key=self.object_key(key))
+            answer = s3.head_object(Bucket=self.bucket, Key=self.object_key(key))
         except Exception as error:
             status = (
                 getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
             )
             if status == 404:
-                return False
-            raise _wrap(error, f"checking {key} in {self.describe()}") from None
-        return True
+                return None
+            doing = f"checking {key} in {self.describe()}"
+            raise _wrap(error, doing, self._secrets()) from None
+        return int(answer.get("ContentLength", 0)), dict(answer.get("Metadata") or {})
 
-    def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None:
+    def upload(
+        self,
+        blob: LocalBlob,
+        key: str,
+        progress: Progress | None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
         """Send exactly the bytes that were hashed: each chunk is read once, hashed again
         and sent with its Content-MD5; a file that changed since it was hashed is refused
-        before anything is stored under its key (a multipart upload is aborted)."""
+        before anything is stored under its key (a multipart upload is aborted).
+        `metadata` is stored with the object (S3 user metadata)."""
         advance = cumulative_progress(progress, blob.size)
+        extra = {"ContentType": blob.content_type, "Metadata": dict(metadata or {})}
         try:
             if blob.size <= self._multipart_threshold:
-                self._put_whole(blob, key, advance)
+                self._put_whole(blob, key, advance, extra)
             else:
-                self._put_parts(blob, key, advance)
+                self._put_parts(blob, key, advance, extra)
         except PublishError:
             raise
         except Exception as error:
-            raise _wrap(error, f"uploading {blob.name} to {self.describe()}") from None
+            doing = f"uploading {blob.name} to {self.describe()}"
+            raise _wrap(error, doing, self._secrets()) from None
 
-    def _put_whole(self, blob: LocalBlob, key: str, advance: Callable[[int], None]) -> None:
+    def _put_whole(
+        self, blob: LocalBlob, key: str, advance: Callable[[int], None], extra: dict[str, Any]
+    ) -> None:
         data = b"".join(verified_chunks(blob, MULTIPART_CHUNK))
         self._s3().put_object(
-            Bucket=self.bucket,
-            Key=self.object_key(key),
-            Body=data,
-            ContentType=blob.content_type,
-            ContentMD5=_md5(data),
+            Bucket=self.bucket, Key=self.object_key(key), Body=data, ContentMD5=_md5(data), **extra
         )
         advance(len(data))
 
-    def _put_parts(self, blob: LocalBlob, key: str, advance: Callable[[int], None]) -> None:
+    def _put_parts(
+        self, blob: LocalBlob, key: str, advance: Callable[[int], None], extra: dict[str, Any]
+    ) -> None:
         """A multipart upload is stored only when completed: completed after the last
         chunk was read and its hash matched, aborted otherwise. At most `max_concurrency`
         parts are in memory at once."""
         s3 = self._s3()
         target = {"Bucket": self.bucket, "Key": self.object_key(key)}
-        upload_id = s3.create_multipart_upload(**target, ContentType=blob.content_type)["UploadId"]
+        upload_id = s3.create_multipart_upload(**target, **extra)["UploadId"]
         room = threading.BoundedSemaphore(self._max_concurrency)
 
         def send(number: int, chunk: bytes) -> dict[str, Any]:
@@ -281,7 +307,8 @@ class S3Store(PublishMixin):
                 ExpiresIn=seconds,
             )
         except Exception as error:
-            raise _wrap(error, f"signing a URL for {key} in {self.describe()}") from None
+            doing = f"signing a URL for {key} in {self.describe()}"
+            raise _wrap(error, doing, self._secrets()) from None
         return str(url), datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
@@ -314,12 +341,18 @@ def store_from_env(environ: Mapping[str, str] | None = None) -> S3Store | None:
     """The `S3Store` that ``KITTA_MEDIA_STORE=s3://bucket/prefix`` names, or None if unset."""
     env = os.environ if environ is None else environ
     spec = env.get(ENV_STORE, "").strip()
-    if not spec:
-        return None
+    return s3_store_at(spec, ENV_STORE, env) if spec else None
+
+
+def s3_store_at(spec: str, field: str, environ: Mapping[str, str] | None = None) -> S3Store:
+    """The `S3Store` for ``s3://bucket/prefix`` (given as `field`), with the endpoint,
+    region and addressing of the ``KITTA_MEDIA_*`` settings: one bucket configuration
+    for published media and kept results."""
+    env = os.environ if environ is None else environ
     parts = urlsplit(spec)
-    if parts.scheme.lower() != "s3" or not parts.netloc:
-        shown = redact_url(spec)  # a mistaken https://key:secret@... URL is not echoed
-        raise ValidationError([(ENV_STORE, f"must look like s3://bucket/prefix, got {shown!r}")])
+    if parts.scheme.lower() != "s3" or not parts.netloc or "@" in parts.netloc:
+        shown = redact_url(spec)  # a mistaken key:secret@... URL is not echoed
+        raise ValidationError([(field, f"must look like s3://bucket/prefix, got {shown!r}")])
     addressing = env.get(ENV_ADDRESSING, "").strip().lower() or None
     if addressing not in (None, "auto", "path", "virtual"):
         raise ValidationError([(ENV_ADDRESSING, "must be auto, path or virtual")])
