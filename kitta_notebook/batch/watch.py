@@ -51,7 +51,8 @@ FETCH_CHUNK = 4
 """Detail queries per `FetchTasks`: finished tasks are handed over chunk by chunk, so
 the first of many that end together need not wait for the last one's query."""
 LOOKAHEAD = 32
-"""Detail queries (or list pages) named in `ahead`: enough to keep a driver's window full."""
+"""Detail queries (or list pages) named in `ahead` at each step, a window that slides on:
+enough to keep a driver's window full."""
 WATCH_TITLE = "Waiting for tasks"
 DEFAULT_WATCH_CONCURRENCY = 8
 """Requests (detail queries, list pages) in flight at once, unless the caller says.
