@@ -51,7 +51,8 @@ FETCH_CHUNK = 4
 """Detail queries per `FetchTasks`: finished tasks are handed over chunk by chunk, so
 the first of many that end together need not wait for the last one's query."""
 LOOKAHEAD = 32
-"""Detail queries (or list pages) named in `ahead`: enough to keep a driver's window full."""
+"""Detail queries (or list pages) named in `ahead` at each step, a window that slides on:
+enough to keep a driver's window full."""
 WATCH_TITLE = "Waiting for tasks"
 DEFAULT_WATCH_CONCURRENCY = 8
 """Requests (detail queries, list pages) in flight at once, unless the caller says.
@@ -387,14 +388,17 @@ class WatchCore:
         seen: dict[str, LipSyncTask] = {}
         pages = 0
         for status in self._statuses_to_list():
-            # The pages this status took last cycle may be read at once; the next status
-            # waits for this one, so a task moving between them is still found.
-            expected = min(self._pages.get(status, 1), LOOKAHEAD)
-            plan = [(status, LIST_PAGE_SIZE * page) for page in range(1, expected)]
+            # The pages this status took last cycle may be read at once, `LOOKAHEAD` of
+            # them named ahead of each read (a window that slides to the last page: at
+            # 10,000 tasks a status takes 100 pages); the next status waits for this one,
+            # so a task moving between them is still found.
+            expected = self._pages.get(status, 1)
             offset = 0
             for read in range(MAX_LIST_PAGES):
-                plan = [p for p in plan if p[1] > offset]
-                answer = yield ListPage(status, offset, ahead=tuple(plan), cycle=self.stats.cycles)
+                window = range(read + 1, min(expected, read + 1 + LOOKAHEAD))
+                starts = (LIST_PAGE_SIZE * page for page in window)
+                ahead = tuple((status, start) for start in starts if start > offset)
+                answer = yield ListPage(status, offset, ahead=ahead, cycle=self.stats.cycles)
                 self.stats.list_requests += 1
                 pages += 1
                 self._pages[status] = read + 1

@@ -15,6 +15,8 @@ from kitta_notebook import LipSyncTask, NotFoundError, ServerError
 from kitta_notebook._core import ClientConfig
 from kitta_notebook.batch.watch import (
     FETCH_CHUNK,
+    LIST_PAGE_SIZE,
+    LOOKAHEAD,
     Emit,
     FetchTasks,
     ListPage,
@@ -258,6 +260,33 @@ def test_each_operation_names_what_comes_next_so_a_driver_can_start_it_early() -
     # The next cycle expects two pending pages (last cycle's count); processing waits.
     op = sleep_then(steps, clock, op)
     assert op == ListPage("pending", 0, ahead=(("pending", 100),), cycle=2)
+
+
+def test_every_page_a_status_took_last_cycle_is_named_ahead_not_only_the_first_ones() -> None:
+    # 10,000 tasks take 100 pages a status: with only the first LOOKAHEAD pages named
+    # ahead, the rest went one request at a time and the list phase set the lag.
+    clock = Clock()
+    pages = LOOKAHEAD + 8
+    watched = [task(f"t{i}", "processing") for i in range(pages + 5)]
+    _, steps = make_core(watched, clock)
+    ids = [t.task_id for t in watched] + [f"other{i}" for i in range(pages * LIST_PAGE_SIZE)]
+
+    def page(number: int) -> Page:
+        start = number * LIST_PAGE_SIZE
+        chunk = ids[start : start + LIST_PAGE_SIZE]
+        return listed(chunk, "processing", offset=start, more=number < pages - 1)
+
+    op = sleep_then(steps, clock, next(steps))
+    for number in range(pages):  # the first cycle learns how many pages the list takes
+        assert isinstance(op, ListPage) and op.offset == number * LIST_PAGE_SIZE
+        op = steps.send(page(number))
+    op = sleep_then(steps, clock, op)
+    for number in range(pages):
+        assert isinstance(op, ListPage) and op.offset == number * LIST_PAGE_SIZE
+        following = range(number + 1, min(pages, number + 1 + LOOKAHEAD))
+        assert op.ahead == tuple(("processing", n * LIST_PAGE_SIZE) for n in following)
+        op = steps.send(page(number))
+    assert isinstance(op, Sleep)  # every watched task was listed: nothing to ask in detail
 
 
 def test_a_list_item_that_repeats_a_task_leaves_it_as_it_was() -> None:
