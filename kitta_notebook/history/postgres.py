@@ -40,6 +40,7 @@ from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, SESSION, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
 from .reconcile import Candidate
+from .rows import JournalRows, add_rows, read_rows
 from .schema import (
     KEPT_UNLESS_KNOWN,
     ROW_COLUMNS,
@@ -52,7 +53,7 @@ from .schema import (
     kept_of_row,
     update_entries,
 )
-from .store import JournalRows, JournalStore, Ref, ref_text
+from .store import JournalStore, Ref, ref_text
 
 __all__ = ["PostgresJournal", "is_postgres_url"]
 
@@ -693,39 +694,11 @@ class PostgresJournal(JournalStore):
         sql = f"SELECT {_KEPT} FROM kept WHERE account = ? ORDER BY kept_ts, task_id LIMIT ?"
         return [kept_of_row(row) for row in self._mine(sql, max(0, int(n)))]
 
-    # --- copying --------------------------------------------------------------------------
+    # --- copying (`rows`) -----------------------------------------------------------------
     def rows(self) -> JournalRows:
-        def read(sql: _Sql) -> JournalRows:
-            cursor = sql.mine("SELECT * FROM entries WHERE account = ? ORDER BY sort_ts, entry_id")
-            names = [d.name for d in cursor.description]
-            entries = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            for found in entries:
-                del found["account"]
-            labels = sql.mine("SELECT entry_id, label FROM labels WHERE account = ?").fetchall()
-            return JournalRows(self.account, entries, [(str(a), str(b)) for a, b in labels])
-
-        return self._sql(read)  # type: ignore[no-any-return]
+        scope = {"account": self.account}
+        return self._sql(lambda sql: read_rows(sql, self.account, scope))  # type: ignore[no-any-return]
 
     def add_rows(self, rows: JournalRows) -> int:
-        added: set[str] = set()
         with self._write() as sql:
-            names = "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
-            known = {str(r[0]) for r in sql.execute(names, ("entries",)).fetchall()}
-            for row in rows.entries:
-                values = {n: v for n, v in row.items() if n in known and n != "account"}
-                columns, marks = ", ".join(values), ", ".join("?" * len(values))
-                inserted = sql.mine(
-                    f"INSERT INTO entries (account, {columns}) VALUES (?, {marks}) "
-                    "ON CONFLICT DO NOTHING RETURNING entry_id",
-                    *values.values(),
-                ).fetchone()
-                if inserted is not None:
-                    added.add(str(row["entry_id"]))
-            for entry_id, label in rows.labels:
-                if entry_id in added:
-                    sql.mine(
-                        "INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                        entry_id,
-                        label,
-                    )
-        return len(added)
+            return add_rows(sql, rows, {"account": self.account})

@@ -18,12 +18,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._home import HOME_ENV, kitta_home
 from ..errors import JournalCorruptError, JournalError
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
+
+if TYPE_CHECKING:
+    from .rows import Executes
 
 __all__ = ["account_fingerprint", "journal_path", "journal_path_for_identity", "open_connection"]
 
@@ -530,12 +533,6 @@ def where(query: Query, search_index: bool, extra: str = "") -> tuple[str, list[
 
 # Columns a later answer fills only when it knows them (a list item lacks the model).
 KEPT_UNLESS_KNOWN = ("model", "input_mode", "credits", "created_ts", "sort_ts")
-
-
-class Executes(Protocol):
-    """A connection that runs SQL with `?` parameters (SQLite's, or the PostgreSQL store's)."""
-
-    def execute(self, sql: str, parameters: Sequence[Any], /) -> Any: ...
 
 
 def insert_entry(conn: Executes, row: Mapping[str, object]) -> None:

@@ -18,7 +18,6 @@ import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JournalWarning
@@ -27,6 +26,7 @@ from . import entry as e
 from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner
 from .reconcile import Candidate
+from .rows import JournalRows
 
 __all__ = ["JournalRows", "JournalStore", "Ref", "ref_text"]
 
@@ -46,17 +46,6 @@ def ref_text(ref: Ref) -> str:
     if isinstance(ref, JournalEntry):
         return ref.task_id or ref.entry_id
     return ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
-
-
-@dataclass(frozen=True)
-class JournalRows:
-    """A journal's entries and labels as plain values, to copy them into another store."""
-
-    account: str | None
-    entries: list[dict[str, Any]]
-    """Each entry's columns by name (the SQLite file's `entries` table)."""
-    labels: list[tuple[str, str]]
-    """(entry id, label) pairs."""
 
 
 class JournalStore(abc.ABC):
@@ -303,9 +292,8 @@ class JournalStore(abc.ABC):
 
     @abc.abstractmethod
     def add_rows(self, rows: JournalRows) -> int:
-        """Add the entries (and their labels) that are not here yet, in one transaction; an
-        entry already here (same entry id or task id) is left alone. Returns how many were
-        added: adding the same rows again adds none."""
+        """Add the entries (and their labels) that are not here yet, in one transaction
+        (`rows.add_rows`); returns how many were added: the same rows again add none."""
 
     @abc.abstractmethod
     def close(self) -> None:
