@@ -120,6 +120,9 @@ class Journal(JournalStore):
         if self._conn is None or self._pid != os.getpid():
             self._conn, self._search_index = open_connection(self.path, self.origin, self.account)
             self._pid = os.getpid()
+            if self.account is None:  # opened by path: the account its file was made for
+                found = self._read("SELECT value FROM meta WHERE key = 'account'")
+                self.account = str(found[0][0]) if found else None
         return self._conn
 
     def close(self) -> None:
@@ -158,7 +161,7 @@ class Journal(JournalStore):
         return rows
 
     def _entry(self, row: Sequence[Any]) -> JournalEntry:
-        return e.resolved_entry(entry_of_row(row), self.media_origin)
+        return e.resolved_entry(entry_of_row(row, self.account), self.media_origin)
 
     def _entry_id(self, ref: Ref) -> str:
         if isinstance(ref, JournalEntry):
@@ -483,6 +486,10 @@ class Journal(JournalStore):
             rows = [(str(s), int(n), float(c)) for s, n, c in self._read(sql, params) if n]
             self._aggregate_cache = (key, rows)
             return rows
+
+    def creators(self) -> list[str]:
+        sql = "SELECT DISTINCT creator FROM entries WHERE creator IS NOT NULL ORDER BY 1"
+        return [str(row[0]) for row in self._read(sql)]
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         rows = self._read(

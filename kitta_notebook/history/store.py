@@ -24,7 +24,7 @@ from ..errors import JournalWarning
 from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
-from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner
+from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner, creator
 from .reconcile import Candidate
 from .rows import JournalRows
 
@@ -95,6 +95,7 @@ class JournalStore(abc.ABC):
             "pid": owner.pid,
             "host": owner.host,
             "session": owner.session,
+            "creator": creator(),
         }
         self._write_request(row, request, claim)
         IN_FLIGHT.add(row["entry_id"])
@@ -252,6 +253,10 @@ class JournalStore(abc.ABC):
 
     def __len__(self) -> int:
         return self.count()
+
+    @abc.abstractmethod
+    def creators(self) -> list[str]:
+        """Every creator the entries name, sorted (what a "who" filter offers)."""
 
     @abc.abstractmethod
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
