@@ -364,7 +364,7 @@ class PostgresJournal(JournalStore):
                 raise self._error(exc) from None
 
     def _entry(self, row: Sequence[Any]) -> JournalEntry:
-        return e.resolved_entry(entry_of_row(row), self.media_origin)
+        return e.resolved_entry(entry_of_row(row, self.account), self.media_origin)
 
     def _entry_id(self, ref: Ref) -> str:
         if isinstance(ref, JournalEntry):
@@ -603,6 +603,9 @@ class PostgresJournal(JournalStore):
         if query.until is not None:
             clauses.append("sort_ts < ?")
             params.append(query.until)
+        if query.creator:
+            clauses.append("creator = ANY(?)")
+            params.append(list(query.creator))
         if query.labels:
             labels = "SELECT entry_id FROM labels WHERE account = ? AND label = ANY(?)"
             clauses.append(f"entry_id IN ({labels})")
@@ -642,6 +645,10 @@ class PostgresJournal(JournalStore):
         sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}"
         rows = self._mine(sql + " GROUP BY state", *params)
         return [(str(s), int(n), float(c)) for s, n, c in rows if n]
+
+    def creators(self) -> list[str]:
+        sql = "SELECT DISTINCT creator FROM entries WHERE account = ? AND creator IS NOT NULL"
+        return [str(row[0]) for row in self._mine(sql + " ORDER BY 1")]
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         rows = self._mine(
