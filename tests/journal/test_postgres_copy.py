@@ -10,9 +10,11 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 
 import kitta_notebook
 from kitta_notebook import KittaClient
+from kitta_notebook.history.__main__ import main
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import _STEPS, SCHEMA_VERSION, PostgresJournal
 from kitta_notebook.sandbox import Sandbox
@@ -113,12 +115,16 @@ def test_copying_a_journal_twice_doubles_nothing(
     }
 
 
-def test_copy_refuses_what_is_not_a_postgres_url(tmp_path: Path) -> None:
-    result = _copy("mysql://u:secret-pass-1@127.0.0.1/db", tmp_path / "none.sqlite")
-    assert result.returncode == 1 and "postgresql://" in result.stderr
-    assert "secret-pass-1" not in result.stderr + result.stdout
+def test_copy_refuses_what_is_not_a_postgres_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "mysql://u:secret-pass-1@127.0.0.1/db"
+    assert main(["copy", "--to", url, "--from", str(tmp_path / "none.sqlite3")]) == 1
+    shown = capsys.readouterr()
+    assert "postgresql://" in shown.err and "secret-pass-1" not in shown.err + shown.out
 
 
-def test_copy_names_a_missing_journal(tmp_path: Path, postgres_db: str) -> None:
-    result = _copy(postgres_db, tmp_path / "none.sqlite")
-    assert result.returncode == 1 and "no journal at" in result.stderr
+def test_copy_names_a_missing_journal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://kitta@127.0.0.1:1/db"
+    assert main(["copy", "--to", url, "--from", str(tmp_path / "none.sqlite3")]) == 1
+    assert "no journal at" in capsys.readouterr().err

@@ -170,3 +170,25 @@ def _wait_until_the_server_drops_its_session(url: str) -> None:
                 return
             time.sleep(0.05)
     raise AssertionError("the server kept the killed process's session")
+
+
+def test_writers_of_one_account_take_turns_and_other_accounts_do_not_wait(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account's write lock (see `postgres`'s docstring) is what makes a key's check and
+    claim one step across machines: while another connection holds it, this account's claim
+    waits (here, out to a one-second statement timeout), another account's goes ahead."""
+    import psycopg
+
+    from kitta_notebook import JournalError
+    from kitta_notebook.history import postgres
+
+    monkeypatch.setattr(postgres, "STATEMENT_TIMEOUT_SECONDS", 1)
+    ours, theirs = (PostgresJournal(postgres_db, account=a * 12) for a in "ab")
+    ours.count(), theirs.count()  # connected, schema made
+    with psycopg.connect(postgres_db) as other_writer:  # one transaction until the block ends
+        other_writer.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("a" * 12,))
+        with pytest.raises(JournalError, match="statement timeout"):
+            ours.claim_key("k", {"model": "m"})
+        assert theirs.claim_key("k", {"model": "m"}).token is not None
+    assert ours.claim_key("k", {"model": "m"}).token is not None
