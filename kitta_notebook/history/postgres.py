@@ -139,12 +139,15 @@ def is_postgres_url(value: object) -> bool:
 
 @dataclass(frozen=True)
 class _SeenOwner(Owner):
-    """An owner whose liveness the database told: its session still holds its lock."""
+    """An owner whose liveness the database told: its session still holds its lock (else,
+    on this machine, its process still runs: its connection may just be reconnecting)."""
 
     connected: bool = False
 
     def held_elsewhere(self, stale_after: float | None) -> bool:
-        if self.session == SESSION or not self.connected:
+        if not self.connected:
+            return super().held_elsewhere(stale_after)
+        if self.session == SESSION:
             return False
         return stale_after is None or e.now() - (self.since or 0.0) < stale_after
 

@@ -1,7 +1,8 @@
 """`JournalStore`: what a journal's storage does, whatever the database under it.
 
 Everything above it (`History`, reconcile, the client's recorder, key
-claims) talks to this interface only; `journal.Journal` is the SQLite store.
+claims) talks to this interface only; `journal.Journal` is the SQLite store,
+`postgres.PostgresJournal` the PostgreSQL one (a team's).
 A store keeps the rules every store must keep: a create is written down
 (`sending`) before it is sent and becomes `created`, `rejected` or `unknown`
 when it returns; a key is claimed in one atomic transaction (deciding with
