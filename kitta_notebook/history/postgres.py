@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .._redact import redact_text, redact_url
 from ..errors import JournalError, JournalWarning, KeyInUseError, KeyReusedError
@@ -129,7 +129,6 @@ _REGISTRY: weakref.WeakValueDictionary[tuple[str, str], PostgresJournal] = (
     weakref.WeakValueDictionary()
 )
 _REGISTRY_LOCK = threading.Lock()
-_FORKED_AWAY: list[object] = []  # a parent's connections: never closed from a child
 _WARNED_NO_TRIGRAM: set[str] = set()
 
 
@@ -238,9 +237,7 @@ class PostgresJournal(JournalStore):
         conn = self._conn
         if conn is not None and self._pid == os.getpid() and not conn.closed:
             return conn
-        if conn is not None and self._pid != os.getpid():
-            _FORKED_AWAY.append(conn)  # closing it here would end the parent's session
-        self._conn = None
+        self._conn = None  # a forked parent's is left alone (psycopg never ends it from a child)
         conn = self._psycopg.connect(
             self._url,
             autocommit=True,
@@ -324,9 +321,10 @@ class PostgresJournal(JournalStore):
         if self._conn is not None and (self._conn.broken or self._conn.closed):
             self._conn = None  # the next use connects again (the database may be back)
         message = str(exc).strip()
-        if len(self._password) >= 4:
-            message = message.replace(self._password, "REDACTED")
-        message = redact_text(message, [self._password])
+        if len(self._password) >= 4:  # shorter, it could not be told from ordinary words
+            for form in {self._password, quote(self._password, safe="")}:
+                message = message.replace(form, "REDACTED")
+        message = redact_text(message)
         errors = self._psycopg.errors
         if isinstance(exc, errors.InsufficientPrivilege):
             return JournalError(

@@ -15,6 +15,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -107,13 +108,15 @@ def test_a_role_that_may_only_read(
     assert "permission denied for table" in str(error)
 
 
+@pytest.mark.parametrize("echoed", ["echo-me-password-42", "p@ss:w/rd 42%"])
 def test_a_server_echoing_the_password_never_shows_it(
-    postgres_cluster: PostgresCluster, refused: Callable[[str, str], JournalError]
+    postgres_cluster: PostgresCluster, refused: Callable[[str, str], JournalError], echoed: str
 ) -> None:
-    """The password as the user name: the server answers 'role "<password>" does not exist'."""
-    echoed = "echo-me-password-42"
-    error = refused(postgres_cluster.url("postgres", user=echoed, password=echoed), echoed)
-    assert "does not exist" in str(error)
+    """The password as the user name: the server answers 'role "<password>" does not exist'
+    (a password with URL characters is given percent-encoded, and echoed decoded)."""
+    encoded = quote(echoed, safe="")
+    error = refused(postgres_cluster.url("postgres", user=encoded, password=encoded), echoed)
+    assert "does not exist" in str(error) and encoded not in str(error)
 
 
 def test_a_database_gone_away_stops_creates_until_it_is_back(
