@@ -523,12 +523,15 @@ class PostgresJournal(JournalStore):
         ]
         if not changed:
             return 0
-        with self._write() as sql:
-            return sum(self._seen(sql, task_id, raw) for task_id, raw in changed)
+        with self._write() as sql:  # read again under the lock, then written in one pipeline
+            query = "SELECT task_id, entry_id, dto_json, outcome FROM entries WHERE account = ?"
+            found = sql.mine(query + " AND task_id = ANY(?)", [t for t, _ in changed]).fetchall()
+            known = {str(r[0]): r[1:] for r in found}
+            pipelined = self._psycopg.Pipeline.is_supported()  # libpq 14+ (the binary's is)
+            with sql.conn.pipeline() if pipelined else contextlib.nullcontext():
+                return sum(self._seen(sql, t, raw, known.get(t)) for t, raw in changed)
 
-    def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any]) -> int:
-        query = "SELECT entry_id, dto_json, outcome FROM entries WHERE account = ? AND task_id = ?"
-        row = sql.mine(query, task_id).fetchone()
+    def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any], row: Any) -> int:
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
         status = e.text(merged.get("status"))

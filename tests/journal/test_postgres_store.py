@@ -199,6 +199,13 @@ def test_url_search_uses_a_trigram_index_or_says_it_scans(
 ) -> None:
     owner = PostgresJournal(postgres_db, account="d" * 12)
     assert owner.has_search_index  # the superuser created pg_trgm and the index
+    owner.record_seen_many([_dto(i) for i in range(20_000)])
+    clause, params = owner._where(Query(search="task-0012"))  # the query a search runs
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute("ANALYZE entries")
+        sql = f"EXPLAIN SELECT count(*) FROM entries{clause}".replace("?", "%s")
+        plan = str(conn.execute(sql.encode(), [owner.account, *params]).fetchall())
+    assert "entries_search" in plan  # its expression is the index's
     database = postgres_cluster.create_database()
     role = postgres_cluster.login_role("pw-for-search-1")
     postgres_cluster.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"', database=database)
