@@ -7,6 +7,7 @@ same pages, counts and summaries for every sort, direction, filter and offset.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import psycopg
 import pytest
 
 import kitta_notebook
-from kitta_notebook import JournalError, KittaClient, ServerError
+from kitta_notebook import AsyncKittaClient, JournalError, KittaClient, ServerError
 from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
@@ -69,7 +70,10 @@ def test_creates_polls_labels_and_notes_are_recorded(
     assert again.task_id == task.task_id and sandbox.stats.route("create") == 1
     client.history.label(task, "promo", "en")
     client.history.note(task, "first cut")
+    journal = client.journal
+    assert journal is not None and [e.task_id for e in journal.active()] == [task.task_id]
     finished = client.lip_sync.wait(task, timeout=120)
+    assert journal.active() == []  # the live rows: none left to watch
     entry = client.history.get(task)
     assert entry is not None
     assert (entry.state, entry.key, entry.labels, entry.note) == (
@@ -290,3 +294,26 @@ def test_kernels_with_their_own_homes_share_one_history_told_apart_by_creator(
     assert bos.task_id == made["bo"] and bos.creator == "bo"
     assert bos.account == client.journal.account  # type: ignore[union-attr]
     assert {e.task_id for e in client.history.items()} == set(made.values())
+
+
+def test_the_async_client_records_through_its_worker_threads(
+    postgres_db: str, sandbox: Sandbox, token: str
+) -> None:
+    async def run() -> str:
+        async with AsyncKittaClient(
+            token, base_url=sandbox.base_url, journal=postgres_db
+        ) as client:
+            task = await client.lip_sync.create(**_media(sandbox), key="async-1")
+            again = await client.lip_sync.create(**_media(sandbox), key="async-1")
+            assert again.task_id == task.task_id
+            return task.task_id
+
+    task_id = asyncio.run(run())
+    entry = PostgresJournal(postgres_db, account=_account(sandbox, token)).get(task_id)
+    assert entry is not None and entry.key == "async-1" and sandbox.stats.route("create") == 1
+
+
+def _account(sandbox: Sandbox, token: str) -> str:
+    from kitta_notebook.history.schema import account_fingerprint
+
+    return account_fingerprint(sandbox.base_url.split("/api")[0], token)
