@@ -55,9 +55,8 @@ from .schema import (
 )
 from .store import JournalStore, Ref, ref_text
 
-__all__ = ["PostgresJournal", "is_postgres_url"]
+__all__ = ["PostgresJournal"]
 
-SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT_SECONDS = 30
 # Advisory lock classes ("KitJ", then one more): an account's writers, a live session.
@@ -130,10 +129,6 @@ _REGISTRY: weakref.WeakValueDictionary[tuple[str, str], PostgresJournal] = (
 )
 _REGISTRY_LOCK = threading.Lock()
 _WARNED_NO_TRIGRAM: set[str] = set()
-
-
-def is_postgres_url(value: object) -> bool:
-    return isinstance(value, str) and value.strip().lower().startswith(SCHEMES)
 
 
 @dataclass(frozen=True)
