@@ -250,13 +250,7 @@ class Journal(JournalStore):
             conn.execute("DELETE FROM labels WHERE entry_id = ?", (other[0],))
             conn.execute("DELETE FROM entries WHERE entry_id = ?", (other[0],))
         merged.update(raw)
-        moment = e.now()
-        status = e.text(merged.get("status"))
-        state = e.derive_state(e.OUTCOME_CREATED, status)
-        task = {"task_id": task_id, "outcome": e.OUTCOME_CREATED, "state": state, "status": status}
-        dto = e.dto_values(merged)
-        changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
-        changes["reconciled_ts"] = moment if reconciled else None
+        changes = e.created_columns(task_id, merged, reconciled=reconciled)
         update_entries(conn, changes, "entry_id = ?", entry_id, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
 
@@ -341,18 +335,12 @@ class Journal(JournalStore):
         ).fetchone()
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
-        status = e.text(merged.get("status"))
         outcome = e.OUTCOME_REMOTE if row is None else row[2]
-        dto = e.dto_values(merged)
-        moment = e.now()
-        changes = {"status": status, "state": e.derive_state(outcome, status), **dto}
-        changes["updated_ts"] = moment
+        changes = e.seen_columns(merged, outcome, new=row is None)
         if row is not None:
-            changes["sort_ts"] = dto["created_ts"]
             keep = (*KEPT_UNLESS_KNOWN, "completed_ts")
             update_entries(conn, changes, "entry_id = ?", row[0], keep=keep)
             return 0
-        changes["sort_ts"] = moment if dto["created_ts"] is None else dto["created_ts"]
         ids = {"entry_id": uuid.uuid4().hex, "task_id": task_id, "source": "server"}
         insert_entry(conn, {**ids, "outcome": outcome, **changes})
         return 1

@@ -452,13 +452,7 @@ class PostgresJournal(JournalStore):
             for table in ("labels", "entries"):
                 sql.mine(f"DELETE FROM {table} WHERE account = ? AND entry_id = ?", other[0])
         merged.update(raw)
-        moment = e.now()
-        status = e.text(merged.get("status"))
-        state = e.derive_state(e.OUTCOME_CREATED, status)
-        task = {"task_id": task_id, "outcome": e.OUTCOME_CREATED, "state": state, "status": status}
-        dto = e.dto_values(merged)
-        changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
-        changes["reconciled_ts"] = moment if reconciled else None
+        changes = e.created_columns(task_id, merged, reconciled=reconciled)
         sql.update(changes, "entry_id = ?", entry_id, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
 
@@ -537,16 +531,11 @@ class PostgresJournal(JournalStore):
     def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any], row: Any) -> int:
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
-        status = e.text(merged.get("status"))
         outcome = e.OUTCOME_REMOTE if row is None else row[2]
-        dto = e.dto_values(merged)
-        changes = {"status": status, "state": e.derive_state(outcome, status), **dto}
-        changes["updated_ts"] = moment = e.now()
+        changes = e.seen_columns(merged, outcome, new=row is None)
         if row is not None:
-            changes["sort_ts"] = dto["created_ts"]
             sql.update(changes, "entry_id = ?", row[0], keep=(*KEPT_UNLESS_KNOWN, "completed_ts"))
             return 0
-        changes["sort_ts"] = moment if dto["created_ts"] is None else dto["created_ts"]
         ids = {"account": self.account, "entry_id": uuid.uuid4().hex, "task_id": task_id}
         insert_entry(sql, {**ids, "source": "server", "outcome": outcome, **changes})
         return 1
