@@ -24,6 +24,7 @@ from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
+from .mounts import warn_if_network
 from .reconcile import Candidate
 from .rows import JournalRows, add_rows, read_rows
 from .schema import (
@@ -120,6 +121,7 @@ class Journal(JournalStore):
         if self._conn is None or self._pid != os.getpid():
             self._conn, self._search_index = open_connection(self.path, self.origin, self.account)
             self._pid = os.getpid()
+            warn_if_network(self.path)
             if self.account is None:  # opened by path: the account its file was made for
                 found = self._read("SELECT value FROM meta WHERE key = 'account'")
                 self.account = str(found[0][0]) if found else None
@@ -476,7 +478,12 @@ class Journal(JournalStore):
             return rows
 
     def creators(self) -> list[str]:
-        sql = "SELECT DISTINCT creator FROM entries WHERE creator IS NOT NULL ORDER BY 1"
+        # One index probe per person (a skip scan), not a walk over every entry.
+        sql = (
+            "WITH RECURSIVE who(name) AS (SELECT min(creator) FROM entries UNION ALL "
+            "SELECT (SELECT min(creator) FROM entries WHERE creator > name) FROM who "
+            "WHERE name IS NOT NULL) SELECT name FROM who WHERE name IS NOT NULL"
+        )
         return [str(row[0]) for row in self._read(sql)]
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
