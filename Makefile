@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := sandbox,pandas,s3
+EXTRAS := sandbox,pandas,s3,postgres
 CHECK_STAMP := $(VENV)/.check-stamp
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8888

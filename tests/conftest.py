@@ -1,6 +1,7 @@
 """Fixtures shared by every test: a private KITTA_HOME and no real credentials.
 
-The sandbox fixtures are in `tests/plugins/sandbox.py`; the test tiers in
+The sandbox fixtures are in `tests/plugins/sandbox.py`, the throwaway PostgreSQL cluster in
+`tests/plugins/postgres.py`; the test tiers in
 `tests/plugins/tiers.py`.
 """
 
@@ -14,7 +15,12 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ("tests.plugins.sandbox", "tests.plugins.tiers", "pytester")
+pytest_plugins = (
+    "tests.plugins.sandbox",
+    "tests.plugins.postgres",
+    "tests.plugins.tiers",
+    "pytester",
+)
 
 
 @pytest.fixture(autouse=True)

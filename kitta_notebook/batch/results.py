@@ -30,7 +30,8 @@ Outcome = Literal["created", "existing", "rejected", "unknown", "skipped", "not_
   may exist and credits may be spent. It was NOT resent.
 * `skipped`: the item is invalid or its media have a definite problem, and the batch
   ran with `skip_invalid=True`; nothing was sent for it (`problems` says why).
-* `not_sent`: `max_credits` was reached before this item's turn; nothing was sent.
+* `not_sent`: `max_credits` was reached before this item's turn, or the journal could not
+  write the create down (a `JournalError`: the database is gone); nothing was sent.
 """
 
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
@@ -61,7 +62,7 @@ class BatchItem:
 
     `task` is set for `created` and `existing` items; `error` for `rejected`,
     `unknown`, `skipped` (a `ValidationError` with the item's `problems`) and
-    `not_sent` (a `CreditLimitError`) ones, and for an `existing` item whose task
+    `not_sent` (a `CreditLimitError` or `JournalError`) ones, and for an `existing` item whose task
     could not be fetched: then `task` is a bare placeholder with only its id.
     """
 

@@ -2,7 +2,8 @@
 
 - `entry`: the values (states, `JournalEntry`, `Query`); `keys`: key claims, pure
 - `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store
-  (`schema`: its file; `mounts`: a warning when that file is on a network file system)
+  (`schema`: its file; `mounts`: a warning when that file is on a network file system);
+  `postgres`: the PostgreSQL store (a team's); `rows`: copying rows between stores
 - `recorder`: what a client records its creates and polls with
 - `reconcile`: which server task an unknown create became, as pure code
 - `history`: `History` / `AsyncHistory` (which own the server I/O) and `resume()`
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         state_names,
     )
     from .journal import Journal
+    from .postgres import PostgresJournal
     from .reconcile import ReconcileReport
     from .store import JournalStore
 
@@ -41,6 +43,7 @@ _LAZY = {
     **dict.fromkeys(("ResumedTasks", "SyncReport"), "kitta_notebook.history.history"),
     **dict.fromkeys(("entry_record", "resume", "state_names"), "kitta_notebook.history.history"),
     "Journal": "kitta_notebook.history.journal",
+    "PostgresJournal": "kitta_notebook.history.postgres",
     "ReconcileReport": "kitta_notebook.history.reconcile",
     "JournalStore": "kitta_notebook.history.store",
 }
@@ -57,6 +60,7 @@ __all__ = [
     "JournalSummary",
     "JournalWarning",
     "KeptResult",
+    "PostgresJournal",
     "Query",
     "ReconcileReport",
     "ResumedTasks",

@@ -26,6 +26,7 @@ from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
 from .mounts import warn_if_network
 from .reconcile import Candidate
+from .rows import JournalRows, add_rows, read_rows
 from .schema import (
     ENTRY_COLUMNS,
     KEPT_UNLESS_KNOWN,
@@ -251,13 +252,7 @@ class Journal(JournalStore):
             conn.execute("DELETE FROM labels WHERE entry_id = ?", (other[0],))
             conn.execute("DELETE FROM entries WHERE entry_id = ?", (other[0],))
         merged.update(raw)
-        moment = e.now()
-        status = e.text(merged.get("status"))
-        state = e.derive_state(e.OUTCOME_CREATED, status)
-        task = {"task_id": task_id, "outcome": e.OUTCOME_CREATED, "state": state, "status": status}
-        dto = e.dto_values(merged)
-        changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
-        changes["reconciled_ts"] = moment if reconciled else None
+        changes = e.created_columns(task_id, merged, reconciled=reconciled)
         update_entries(conn, changes, "entry_id = ?", entry_id, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
 
@@ -342,18 +337,12 @@ class Journal(JournalStore):
         ).fetchone()
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
-        status = e.text(merged.get("status"))
         outcome = e.OUTCOME_REMOTE if row is None else row[2]
-        dto = e.dto_values(merged)
-        moment = e.now()
-        changes = {"status": status, "state": e.derive_state(outcome, status), **dto}
-        changes["updated_ts"] = moment
+        changes = e.seen_columns(merged, outcome, new=row is None)
         if row is not None:
-            changes["sort_ts"] = dto["created_ts"]
             keep = (*KEPT_UNLESS_KNOWN, "completed_ts")
             update_entries(conn, changes, "entry_id = ?", row[0], keep=keep)
             return 0
-        changes["sort_ts"] = moment if dto["created_ts"] is None else dto["created_ts"]
         ids = {"entry_id": uuid.uuid4().hex, "task_id": task_id, "source": "server"}
         insert_entry(conn, {**ids, "outcome": outcome, **changes})
         return 1
@@ -557,3 +546,13 @@ class Journal(JournalStore):
         sql = f"SELECT {_KEPT} FROM kept ORDER BY kept_ts, task_id LIMIT ?"
         rows = self._read(sql, (max(0, int(n)),))
         return [kept_of_row(row) for row in rows]
+
+    # --- copying (`rows`) -----------------------------------------------------------------
+    def rows(self) -> JournalRows:
+        meta = self._read("SELECT value FROM meta WHERE key = 'account'")
+        with self._write() as conn:  # a snapshot of the whole journal, errors wrapped
+            return read_rows(conn, str(meta[0][0]) if meta else self.account, {})
+
+    def add_rows(self, rows: JournalRows) -> int:
+        with self._write() as conn:
+            return add_rows(conn, rows, {})

@@ -1,7 +1,8 @@
 """`JournalStore`: what a journal's storage does, whatever the database under it.
 
 Everything above it (`History`, reconcile, the client's recorder, key
-claims) talks to this interface only; `journal.Journal` is the SQLite store.
+claims) talks to this interface only; `journal.Journal` is the SQLite store,
+`postgres.PostgresJournal` the PostgreSQL one (a team's).
 A store keeps the rules every store must keep: a create is written down
 (`sending`) before it is sent and becomes `created`, `rejected` or `unknown`
 when it returns; a key is claimed in one atomic transaction (deciding with
@@ -26,8 +27,9 @@ from . import entry as e
 from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner, creator
 from .reconcile import Candidate
+from .rows import JournalRows
 
-__all__ = ["JournalStore", "Ref", "ref_text"]
+__all__ = ["JournalRows", "JournalStore", "Ref", "ref_text"]
 
 Ref = JournalEntry | LipSyncTask | str
 _REMEMBERED = 2000
@@ -288,6 +290,16 @@ class JournalStore(abc.ABC):
     @abc.abstractmethod
     def kept_oldest(self, n: int) -> list[KeptResult]:
         """The `n` oldest kept copies (what a size cap cleans up first)."""
+
+    # --- moving a journal into another store (`python -m kitta_notebook.history copy`) ---
+    @abc.abstractmethod
+    def rows(self) -> JournalRows:
+        """Every entry and label of this journal (not its kept files or key claims)."""
+
+    @abc.abstractmethod
+    def add_rows(self, rows: JournalRows) -> int:
+        """Add the entries (and their labels) that are not here yet, in one transaction
+        (`rows.add_rows`); returns how many were added: the same rows again add none."""
 
     @abc.abstractmethod
     def close(self) -> None:
