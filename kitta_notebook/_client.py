@@ -65,6 +65,10 @@ class KittaClient(_ClientFacts):
     >>> client = KittaClient()                  # token from KITTA_API_TOKEN
     >>> task = client.lip_sync.create(audio_url=..., video_url=...)
     >>> task.wait().download("result.mp4")
+
+    `journal`: True (the default) records every task in this machine's journal under
+    KITTA_HOME, or in the team database KITTA_JOURNAL_URL names; a `postgresql://` URL
+    records in that database; False records nothing; a `JournalStore` is used as is.
     """
 
     def __init__(
@@ -75,7 +79,7 @@ class KittaClient(_ClientFacts):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         http_client: httpx.Client | None = None,
-        journal: Journal | bool | None = None,
+        journal: Journal | bool | str | None = None,
         keep_results: bool | str | os.PathLike[str] | None = None,
         media_store: MediaStore | None = None,
         _config: ClientConfig | None = None,
@@ -312,7 +316,8 @@ class AsyncKittaClient(_ClientFacts):
     ...     task = await client.lip_sync.create(audio_url=..., video_url=...)
     ...     task = await client.lip_sync.wait(task)
 
-    `http_client` is an `httpx.Client` (the engine is synchronous).
+    `http_client` is an `httpx.Client` (the engine is synchronous); `journal` is chosen as
+    for `KittaClient` (True, False, a `postgresql://` URL or a `JournalStore`).
     """
 
     def __init__(
@@ -323,7 +328,7 @@ class AsyncKittaClient(_ClientFacts):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
         http_client: httpx.Client | None = None,
-        journal: Journal | bool | None = None,
+        journal: Journal | bool | str | None = None,
         keep_results: bool | str | os.PathLike[str] | None = None,
         media_store: MediaStore | None = None,
         _config: ClientConfig | None = None,

@@ -141,8 +141,8 @@ class ClientConfig:
     # Keep result videos locally: True, False, a folder, or None (KITTA_KEEP_RESULTS decides).
     keep_results: bool | str | os.PathLike[str] | None = None
     rng: random.Random = field(default_factory=random.Random, repr=False)
-    # The task journal: True (the account's own), False (none) or a `history.Journal`
-    # (typed loosely: the core does not import the history package).
+    # The task journal: True (the account's own), False (none), a postgresql:// URL or a
+    # `history.JournalStore` (typed loosely: the core does not import the history package).
     journal: object = field(default=True, repr=False)
     # When set, the journal file is chosen by this identity instead of origin and token
     # (the embedded sandbox: one journal however many ports it ran on).

@@ -44,7 +44,7 @@ from .schema import (
     update_entries,
     where,
 )
-from .store import JournalStore, Ref, ref_text
+from .store import JournalRows, JournalStore, Ref, ref_text
 
 __all__ = ["Journal", "account_fingerprint", "journal_path", "journal_path_for_identity"]
 
@@ -543,3 +543,34 @@ class Journal(JournalStore):
         sql = f"SELECT {_KEPT} FROM kept ORDER BY kept_ts, task_id LIMIT ?"
         rows = self._read(sql, (max(0, int(n)),))
         return [kept_of_row(row) for row in rows]
+
+    # --- copying --------------------------------------------------------------------------
+    def rows(self) -> JournalRows:
+        with self._lock:
+            conn = self._connection()
+            try:
+                cursor = conn.execute("SELECT * FROM entries ORDER BY sort_ts, entry_id")
+                names = [d[0] for d in cursor.description]
+                entries = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+                labels = conn.execute("SELECT entry_id, label FROM labels").fetchall()
+                meta = conn.execute("SELECT value FROM meta WHERE key = 'account'").fetchone()
+            except sqlite3.Error as exc:
+                raise database_error(self.path, exc) from None
+        account = str(meta[0]) if meta else self.account
+        return JournalRows(account, entries, [(str(a), str(b)) for a, b in labels])
+
+    def add_rows(self, rows: JournalRows) -> int:
+        added: set[str] = set()
+        with self._write() as conn:
+            known = {str(r[1]) for r in conn.execute("PRAGMA table_info(entries)").fetchall()}
+            for row in rows.entries:
+                values = {name: value for name, value in row.items() if name in known}
+                names = ", ".join(values)
+                sql = f"INSERT OR IGNORE INTO entries ({names}) VALUES ({marks(list(values))})"
+                if conn.execute(sql, list(values.values())).rowcount:
+                    added.add(str(row["entry_id"]))
+            conn.executemany(
+                "INSERT OR IGNORE INTO labels (entry_id, label) VALUES (?, ?)",
+                [(entry_id, label) for entry_id, label in rows.labels if entry_id in added],
+            )
+        return len(added)

@@ -1,7 +1,8 @@
 """`JournalRecorder`: what a client records its creates and polls with, into its journal.
 
 The journal choice lives on the client's configuration (`ClientConfig.journal`:
-True for the account's own journal, False for none, or a `JournalStore`), so
+True for the account's own journal, False for none, a `postgresql://` URL, or a
+`JournalStore`; True with `KITTA_JOURNAL_URL` set is that URL), so
 the client's other flavour and the live views' private clients, which share
 the configuration, record into the same journal, or not at all. With
 `ClientConfig.journal_identity` set, the journal is chosen by that identity
@@ -31,7 +32,11 @@ from .store import JournalStore
 if TYPE_CHECKING:
     from .._core import ClientConfig
 
-__all__ = ["JournalRecorder", "failure_text", "journal_for_config"]
+__all__ = ["JOURNAL_URL_ENV", "JournalRecorder", "failure_text", "journal_for_config"]
+
+JOURNAL_URL_ENV = "KITTA_JOURNAL_URL"
+"""A `postgresql://` URL: the journal lives in that (team) database instead of KITTA_HOME."""
+_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
@@ -55,20 +60,40 @@ def failure_text(error: BaseException) -> str:
 def journal_for_config(config: ClientConfig) -> JournalStore | None:
     """The journal a configuration chooses (None when off or nothing identifies one).
 
-    The one place that picks a store: today the SQLite file under `KITTA_HOME`.
+    The one place that picks a store: a `postgresql://` URL (given, else
+    `KITTA_JOURNAL_URL`) is `PostgresJournal`, else the SQLite file under `KITTA_HOME`.
     """
-    from .journal import Journal
-
     choice: Any = config.journal
     if choice is False:
         return None
     if isinstance(choice, JournalStore):
         return choice
+    url = choice if isinstance(choice, str) else os.environ.get(JOURNAL_URL_ENV, "").strip()
+    if url:
+        return _postgres_journal(config, url)
+    from .journal import Journal
+
     if config.journal_identity:
         return Journal.for_identity(config.journal_identity)
     if config.token is None:
         return None
     return Journal.for_account(config.origin, config.token.reveal())
+
+
+def _postgres_journal(config: ClientConfig, url: str) -> JournalStore | None:
+    if not url.lower().startswith(_SCHEMES):
+        shown = url.split("://", 1)[0] + "://…" if "://" in url else "a path"
+        raise JournalError(
+            f"The journal must be a postgresql:// or postgres:// URL (given {shown}, through "
+            f"journal= or {JOURNAL_URL_ENV}); pass True for this machine's journal."
+        )
+    from .postgres import PostgresJournal
+
+    if config.journal_identity:
+        return PostgresJournal.for_identity(url, config.journal_identity)
+    if config.token is None:
+        return None
+    return PostgresJournal.for_account(url, config.origin, config.token.reveal())
 
 
 class JournalRecorder:
@@ -81,7 +106,7 @@ class JournalRecorder:
 
     def __init__(self, config: ClientConfig) -> None:
         self._config = config
-        self._cached: tuple[tuple[object, str, str | None, str | None], JournalStore] | None = None
+        self._cached: tuple[tuple[object, ...], JournalStore] | None = None
         self._warned = False
 
     def journal(self) -> JournalStore | None:
@@ -90,7 +115,7 @@ class JournalRecorder:
         if config.journal is False or isinstance(config.journal, JournalStore):
             return journal_for_config(config)
         # Compared by identity and value, not hashed: this runs on every poll.
-        key = (config.token, config.base_url, config.journal_identity, os.environ.get(HOME_ENV))
+        key = (config.token, config.base_url, config.journal_identity, *_places(config))
         cached = self._cached
         if cached is not None and cached[0][0] is key[0] and cached[0][1:] == key[1:]:
             return cached[1]
@@ -187,3 +212,8 @@ class JournalRecorder:
             warnings.warn(
                 JournalWarning(f"the task journal could not record a task: {exc}"), stacklevel=3
             )
+
+
+def _places(config: ClientConfig) -> tuple[object, str | None, str | None]:
+    """What else chooses the journal: the configured URL, KITTA_JOURNAL_URL, KITTA_HOME."""
+    return (config.journal, os.environ.get(JOURNAL_URL_ENV), os.environ.get(HOME_ENV))

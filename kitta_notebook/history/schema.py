@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .._home import HOME_ENV, kitta_home
 from ..errors import JournalCorruptError, JournalError
@@ -442,6 +442,7 @@ _ROW_SQL = (
     "outcome_error, request_json, dto_json"
 )
 _ROW = _ROW_SQL.split(", ")
+ROW_COLUMNS = _ROW_SQL  # what `entry_of_row` reads, in order, then the labels (every store)
 ENTRY_COLUMNS = (
     _ROW_SQL
     + ", (SELECT group_concat(label, char(31)) FROM labels l WHERE l.entry_id = entries.entry_id)"
@@ -531,14 +532,20 @@ def where(query: Query, search_index: bool, extra: str = "") -> tuple[str, list[
 KEPT_UNLESS_KNOWN = ("model", "input_mode", "credits", "created_ts", "sort_ts")
 
 
-def insert_entry(conn: sqlite3.Connection, row: Mapping[str, object]) -> None:
+class Executes(Protocol):
+    """A connection that runs SQL with `?` parameters (SQLite's, or the PostgreSQL store's)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any], /) -> Any: ...
+
+
+def insert_entry(conn: Executes, row: Mapping[str, object]) -> None:
     conn.execute(
         f"INSERT INTO entries ({', '.join(row)}) VALUES ({marks(list(row))})", list(row.values())
     )
 
 
 def update_entries(
-    conn: sqlite3.Connection,
+    conn: Executes,
     changes: Mapping[str, object],
     where: str,
     *params: object,

@@ -18,6 +18,7 @@ import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JournalWarning
@@ -27,7 +28,7 @@ from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner
 from .reconcile import Candidate
 
-__all__ = ["JournalStore", "Ref", "ref_text"]
+__all__ = ["JournalRows", "JournalStore", "Ref", "ref_text"]
 
 Ref = JournalEntry | LipSyncTask | str
 _REMEMBERED = 2000
@@ -45,6 +46,17 @@ def ref_text(ref: Ref) -> str:
     if isinstance(ref, JournalEntry):
         return ref.task_id or ref.entry_id
     return ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
+
+
+@dataclass(frozen=True)
+class JournalRows:
+    """A journal's entries and labels as plain values, to copy them into another store."""
+
+    account: str | None
+    entries: list[dict[str, Any]]
+    """Each entry's columns by name (the SQLite file's `entries` table)."""
+    labels: list[tuple[str, str]]
+    """(entry id, label) pairs."""
 
 
 class JournalStore(abc.ABC):
@@ -283,6 +295,17 @@ class JournalStore(abc.ABC):
     @abc.abstractmethod
     def kept_oldest(self, n: int) -> list[KeptResult]:
         """The `n` oldest kept copies (what a size cap cleans up first)."""
+
+    # --- moving a journal into another store (`python -m kitta_notebook.history copy`) ---
+    @abc.abstractmethod
+    def rows(self) -> JournalRows:
+        """Every entry and label of this journal (not its kept files or key claims)."""
+
+    @abc.abstractmethod
+    def add_rows(self, rows: JournalRows) -> int:
+        """Add the entries (and their labels) that are not here yet, in one transaction; an
+        entry already here (same entry id or task id) is left alone. Returns how many were
+        added: adding the same rows again adds none."""
 
     @abc.abstractmethod
     def close(self) -> None:

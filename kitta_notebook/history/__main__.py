@@ -1,0 +1,90 @@
+"""`python -m kitta_notebook.history copy --to postgresql://…`: move a journal into a team's.
+
+Copies one person's SQLite journal (entries, their labels and notes) into the PostgreSQL
+journal of the same account, in one transaction. Idempotent: an entry already there (the
+same entry, or the same task seen by a teammate) is left alone, so a second run copies none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import KittaError
+
+LOCAL_ONLY = ("download_path",)
+"""Columns that name files on this machine: meaningless to a teammate, not copied."""
+
+_HELP = """\
+Copies entries, labels and notes. Not copied: kept result videos and where results were
+downloaded (files on this machine, which teammates cannot open; the files stay where they
+are), and keys being claimed right now. Run it again at any time: nothing is doubled.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kitta_notebook.history", description="The task journal's tools."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    copy = commands.add_parser(
+        "copy",
+        help="copy a journal into a team's PostgreSQL journal",
+        description="Copy this machine's journal into a team's PostgreSQL journal. " + _HELP,
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user:pass@host/db")
+    copy.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="PATH",
+        help="the SQLite journal file (default: this account's, from KITTA_API_TOKEN, "
+        "KITTA_BASE_URL and KITTA_HOME)",
+    )
+    return parser
+
+
+def copy(source: Path | None, url: str) -> tuple[int, int]:
+    """Copy the journal at `source` (default: this account's) to `url`; (copied, already)."""
+    from .journal import Journal
+    from .postgres import PostgresJournal, is_postgres_url
+
+    if not is_postgres_url(url):
+        raise KittaError("--to must be a postgresql:// or postgres:// URL")
+    if source is None:
+        from .._client import KittaClient
+        from .schema import journal_path
+
+        config = KittaClient(journal=False)._config
+        if config.token is None:
+            raise KittaError("no KITTA_API_TOKEN: name the journal file with --from PATH")
+        source = journal_path(config.origin, config.token.reveal())
+    if not source.is_file():
+        raise KittaError(f"no journal at {source}")
+    rows = Journal(source).rows()
+    if rows.account is None:
+        raise KittaError(f"{source} does not say which account it belongs to")
+    for entry in rows.entries:
+        entry.update(dict.fromkeys(LOCAL_ONLY))
+    target = PostgresJournal(url, account=rows.account)
+    try:
+        added = target.add_rows(rows)
+    finally:
+        target.close()
+    return added, len(rows.entries) - added
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        added, already = copy(args.source, args.to)
+    except KittaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"copied {added} entries (with their labels and notes); {already} were already there")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,731 @@
+"""`PostgresJournal`: the journal of a team, every account's in one PostgreSQL database.
+
+Chosen by a `postgresql://` URL (`KITTA_JOURNAL_URL`, or `KittaClient(journal=URL)`). Its
+tables are those of the SQLite file (`schema`) with an `account` column first: every row
+belongs to the account fingerprint of the store that wrote it, and every query is scoped to
+it, so one database holds a team's accounts apart.
+
+Concurrency. Every write transaction first takes a transaction-level advisory lock on its
+account (`pg_advisory_xact_lock`): writers of one account, on any machine, take turns, as
+they do under SQLite's write lock, so the store's read-decide-write steps (a key's claim, a
+task's merge) are atomic without SERIALIZABLE retries; readers never wait (MVCC). Which
+process still owns a `sending` entry or a key claim is told across machines, too: each
+connection holds a shared session-level advisory lock on its process's session id, which
+the server drops when the process or its connection dies.
+
+Every connect and statement has a bounded time, so an unreachable database fails a create
+(before anything is sent) instead of hanging a kernel; every driver error is a
+`JournalError` whose text never holds the URL's password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import uuid
+import warnings
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from .._redact import redact_text, redact_url
+from ..errors import JournalError, JournalWarning, KeyInUseError, KeyReusedError
+from ..models import LipSyncTask
+from . import entry as e
+from .entry import JournalEntry, KeptResult, Query
+from .keys import IN_FLIGHT, SESSION, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
+from .reconcile import Candidate
+from .schema import (
+    KEPT_UNLESS_KNOWN,
+    ROW_COLUMNS,
+    SEARCH_COLUMNS,
+    account_fingerprint,
+    entry_of_row,
+    facets,
+    identity_fingerprint,
+    insert_entry,
+    kept_of_row,
+    update_entries,
+)
+from .store import JournalRows, JournalStore, Ref, ref_text
+
+__all__ = ["PostgresJournal", "is_postgres_url"]
+
+SCHEMES = ("postgresql://", "postgres://")
+CONNECT_TIMEOUT_SECONDS = 10
+STATEMENT_TIMEOUT_SECONDS = 30
+# Advisory lock classes ("KitJ", then one more): an account's writers, a live session.
+_WRITER_LOCK, _SESSION_LOCK = 0x4B69744A, 0x4B69744B
+_FAR_OFFSET = 500  # past this offset a page is worth a count, to read it from the nearer end
+_KEPT = "task_id, path, size, sha256, kept_ts"
+
+# The schema's versions, each the step from the one before (run in one transaction).
+SCHEMA_VERSION = 2
+_SEARCH = " || ' ' || ".join(f"coalesce({c}, '')" for c in SEARCH_COLUMNS)
+_STEPS = {
+    1: """
+CREATE TABLE IF NOT EXISTS entries (
+    account text NOT NULL, entry_id text NOT NULL, task_id text, source text NOT NULL,
+    outcome text NOT NULL, state text NOT NULL, status text, model text, input_mode text,
+    video_url text, image_url text, audio_url text, reference_image_url text,
+    duration_seconds double precision, credits double precision, request_json text,
+    dto_json text, outcome_error text, batch_key text, note text, download_path text,
+    requested_ts double precision, created_ts double precision, completed_ts double precision,
+    updated_ts double precision NOT NULL, sort_ts double precision NOT NULL, pid integer,
+    host text, session text, reconciled_ts double precision,
+    PRIMARY KEY (account, entry_id), UNIQUE (account, task_id)
+);
+CREATE INDEX IF NOT EXISTS entries_created ON entries (account, sort_ts, entry_id);
+CREATE INDEX IF NOT EXISTS entries_updated
+    ON entries (account, updated_ts, sort_ts, entry_id);
+CREATE INDEX IF NOT EXISTS entries_credits
+    ON entries (account, credits, sort_ts, entry_id);
+CREATE INDEX IF NOT EXISTS entries_credits_desc
+    ON entries (account, credits DESC NULLS LAST, sort_ts DESC, entry_id DESC);
+CREATE INDEX IF NOT EXISTS entries_state ON entries (account, state, sort_ts, entry_id);
+CREATE INDEX IF NOT EXISTS entries_mode
+    ON entries (account, input_mode, sort_ts, entry_id);
+CREATE INDEX IF NOT EXISTS entries_source
+    ON entries (account, source, sort_ts, entry_id);
+CREATE INDEX IF NOT EXISTS entries_outcome ON entries (account, outcome);
+CREATE INDEX IF NOT EXISTS entries_key
+    ON entries (account, batch_key) WHERE batch_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS labels (
+    account text NOT NULL, entry_id text NOT NULL, label text NOT NULL,
+    PRIMARY KEY (account, entry_id, label)
+);
+CREATE INDEX IF NOT EXISTS labels_label ON labels (account, label, entry_id);
+CREATE TABLE IF NOT EXISTS kept (
+    account text NOT NULL, task_id text NOT NULL, path text NOT NULL, size bigint NOT NULL,
+    sha256 text NOT NULL, kept_ts double precision NOT NULL, PRIMARY KEY (account, task_id)
+);
+CREATE INDEX IF NOT EXISTS kept_age ON kept (account, kept_ts);
+CREATE TABLE IF NOT EXISTS key_claims (
+    account text NOT NULL, batch_key text NOT NULL, token text NOT NULL,
+    inputs_json text NOT NULL, pid integer, host text, session text,
+    claimed_ts double precision NOT NULL, PRIMARY KEY (account, batch_key)
+);
+""",
+    2: """
+ALTER TABLE entries ADD COLUMN IF NOT EXISTS creator text;
+CREATE INDEX IF NOT EXISTS entries_creator
+    ON entries (account, creator, sort_ts, entry_id);
+""",
+}
+_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS journal_schema (version integer NOT NULL)"
+_ENTRY = (
+    ROW_COLUMNS + ", (SELECT string_agg(label, chr(31)) FROM labels l "
+    "WHERE l.account = x.account AND l.entry_id = x.entry_id)"
+)
+
+Self = TypeVar("Self", bound="PostgresJournal")
+_REGISTRY: weakref.WeakValueDictionary[tuple[str, str], PostgresJournal] = (
+    weakref.WeakValueDictionary()
+)
+_REGISTRY_LOCK = threading.Lock()
+_FORKED_AWAY: list[object] = []  # a parent's connections: never closed from a child
+_WARNED_NO_TRIGRAM: set[str] = set()
+
+
+def is_postgres_url(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(SCHEMES)
+
+
+@dataclass(frozen=True)
+class _SeenOwner(Owner):
+    """An owner whose liveness the database told: its session still holds its lock."""
+
+    connected: bool = False
+
+    def held_elsewhere(self, stale_after: float | None) -> bool:
+        if self.session == SESSION or not self.connected:
+            return False
+        return stale_after is None or e.now() - (self.since or 0.0) < stale_after
+
+
+# Whether a row's `session` still holds its lock (see the module's docstring).
+_LIVE = (
+    "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = "
+    f"{_SESSION_LOCK}::oid AND objid = hashtext(session)::oid AND objsubid = 2)"
+)
+
+
+class _Sql:
+    """A psycopg connection that runs the stores' shared SQL (`?` parameters), and one
+    account's: `mine` and `update` put the account first."""
+
+    def __init__(self, conn: Any, account: str) -> None:
+        self.conn, self.account = conn, account
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        return self.conn.execute(sql.replace("?", "%s"), list(parameters))
+
+    def mine(self, sql: str, *parameters: Any) -> Any:
+        return self.execute(sql, (self.account, *parameters))
+
+    def update(
+        self, changes: Mapping[str, object], where: str, *params: object, **keep: Any
+    ) -> None:
+        """`schema.update_entries` on this account's entries."""
+        update_entries(self, changes, f"account = ? AND {where}", self.account, *params, **keep)
+
+
+class PostgresJournal(JournalStore):
+    """One account's journal in a PostgreSQL database. Connects lazily, on first use."""
+
+    def __init__(self, url: str, *, account: str) -> None:
+        super().__init__()
+        try:
+            import psycopg
+        except ImportError:
+            raise JournalError(
+                "A postgresql:// journal needs psycopg: pip install 'kitta-notebook[postgres]'"
+            ) from None
+        self._psycopg = psycopg
+        self._url = url
+        self._password = unquote(urlsplit(url).password or "")
+        self.account = account
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        self._pid = 0
+        self._search_index = False
+
+    @classmethod
+    def for_account(cls: type[Self], url: str, origin: str, token: str) -> Self:
+        """The journal of (origin, token) in this database, shared by this process."""
+        return cls._shared(url, account_fingerprint(origin, token))
+
+    @classmethod
+    def for_identity(cls: type[Self], url: str, identity: str) -> Self:
+        return cls._shared(url, identity_fingerprint(identity))
+
+    @classmethod
+    def _shared(cls: type[Self], url: str, account: str) -> Self:
+        with _REGISTRY_LOCK:
+            journal = _REGISTRY.get((url, account))
+            if not isinstance(journal, cls):
+                journal = cls(url, account=account)
+                _REGISTRY[(url, account)] = journal
+            return journal
+
+    @property
+    def where(self) -> str:
+        """The database, as it may be shown (no credentials)."""
+        return redact_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.where!r}, account={self.account!r})"
+
+    @property
+    def has_search_index(self) -> bool:
+        """True when URL search uses the pg_trgm index (else it scans the account's rows)."""
+        with self._lock:
+            self._sql(lambda sql: None)
+            return self._search_index
+
+    # --- the connection -------------------------------------------------------------------
+    def _connection(self) -> Any:
+        """The one connection (again after it broke, or in a forked child), schema current."""
+        conn = self._conn
+        if conn is not None and self._pid == os.getpid() and not conn.closed:
+            return conn
+        if conn is not None and self._pid != os.getpid():
+            _FORKED_AWAY.append(conn)  # closing it here would end the parent's session
+        self._conn = None
+        conn = self._psycopg.connect(
+            self._url,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name="kitta-notebook",
+            options=f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}",
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+        )
+        try:
+            self._search_index = self._prepare(_Sql(conn, self.account))
+            conn.execute(
+                "SELECT pg_advisory_lock_shared(%s, hashtext(%s))", (_SESSION_LOCK, SESSION)
+            )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _prepare(self, sql: _Sql) -> bool:
+        """Create or migrate the schema (one transaction, one migrator at a time); returns
+        whether the URL search has its trigram index."""
+        if self._version(sql) != SCHEMA_VERSION:
+            with sql.conn.transaction():
+                sql.execute("SELECT pg_advisory_xact_lock(?, 0)", (_WRITER_LOCK,))
+                sql.execute(_VERSION_TABLE)
+                version = self._version(sql)
+                for step in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _STEPS[step].split(";"):
+                        if statement.strip():
+                            sql.execute(statement)
+                sql.execute("DELETE FROM journal_schema")
+                sql.execute("INSERT INTO journal_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+        if sql.execute("SELECT to_regclass('entries_search')").fetchone()[0] is not None:
+            return True
+        with contextlib.suppress(self._psycopg.Error), sql.conn.transaction():
+            sql.execute("SELECT pg_advisory_xact_lock(?, 0)", (_WRITER_LOCK,))
+            sql.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            sql.execute(
+                "CREATE INDEX IF NOT EXISTS entries_search ON entries "
+                f"USING gin (({_SEARCH}) gin_trgm_ops)"
+            )
+            return True
+        if self.where not in _WARNED_NO_TRIGRAM:
+            _WARNED_NO_TRIGRAM.add(self.where)
+            warnings.warn(
+                JournalWarning(
+                    f"the team journal at {self.where} has no URL search index: this role may "
+                    "not CREATE EXTENSION pg_trgm (and the index on entries); search "
+                    "scans the account's rows. The database's owner can create them."
+                ),
+                stacklevel=2,
+            )
+        return False
+
+    def _version(self, sql: _Sql) -> int:
+        if sql.execute("SELECT to_regclass('journal_schema')").fetchone()[0] is None:
+            return 0
+        row = sql.execute("SELECT max(version) FROM journal_schema").fetchone()
+        version = int(row[0] or 0)
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"the team journal at {self.where} has schema version {version}, newer than "
+                f"this kitta-notebook knows ({SCHEMA_VERSION}): upgrade kitta-notebook "
+                "(pip install -U kitta-notebook)."
+            )
+        return version
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                with contextlib.suppress(self._psycopg.Error):
+                    self._conn.close()
+            self._conn = None
+
+    def _error(self, exc: BaseException) -> JournalError:
+        """A driver error as ours: what failed, where, and never the password."""
+        if self._conn is not None and (self._conn.broken or self._conn.closed):
+            self._conn = None  # the next use connects again (the database may be back)
+        message = str(exc).strip()
+        if len(self._password) >= 4:
+            message = message.replace(self._password, "REDACTED")
+        message = redact_text(message, [self._password])
+        errors = self._psycopg.errors
+        if isinstance(exc, errors.InsufficientPrivilege):
+            return JournalError(
+                f"the team journal at {self.where} refused this role: {message}. The role needs "
+                "to read and write the journal's tables (and, once, to create them)."
+            )
+        if isinstance(exc, self._psycopg.OperationalError) and self._conn is None:
+            return JournalError(
+                f"the team journal at {self.where} could not be reached: {message}. Check "
+                "KITTA_JOURNAL_URL (host, port, database, user, password), or pass "
+                "journal=False to the client."
+            )
+        return JournalError(f"the team journal at {self.where} could not be used: {message}")
+
+    def _sql(self, work: Any) -> Any:
+        """`work(sql)` outside a transaction (reads), driver errors wrapped."""
+        with self._lock:
+            try:
+                return work(_Sql(self._connection(), self.account))
+            except self._psycopg.Error as exc:
+                raise self._error(exc) from None
+
+    def _mine(self, sql: str, *params: object) -> list[Any]:
+        """The rows of a query whose first parameter is this store's account."""
+        return list(self._sql(lambda s: s.mine(sql, *params).fetchall()))
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[_Sql]:
+        """One write transaction, the account's writers one at a time (see the module)."""
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    sql = _Sql(conn, self.account)
+                    sql.mine("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")
+                    yield sql
+            except self._psycopg.Error as exc:
+                raise self._error(exc) from None
+
+    def _entry(self, row: Sequence[Any]) -> JournalEntry:
+        return e.resolved_entry(entry_of_row(row), self.media_origin)
+
+    def _entry_id(self, ref: Ref) -> str:
+        if isinstance(ref, JournalEntry):
+            return ref.entry_id
+        found = ref_text(ref)
+        sql = "SELECT entry_id FROM entries WHERE account = ? AND ? IN (task_id, entry_id)"
+        rows = self._mine(sql, found)
+        if rows:
+            return str(rows[0][0])
+        if isinstance(ref, LipSyncTask):
+            self.record_seen(ref)
+            return self._entry_id(ref)
+        raise KeyError(f"no journal entry for {found!r}")
+
+    # --- creates --------------------------------------------------------------------------
+    def _write_request(
+        self, row: dict[str, Any], request: dict[str, Any], claim: str | None
+    ) -> None:
+        key = row["batch_key"]
+        with self._write() as sql:
+            if key is not None:
+                inputs = self._check_claim(sql, key, claim)
+                if inputs is not None:
+                    request = {**request, e.INPUTS_KEY: inputs}
+            text = json.dumps(request, sort_keys=True)
+            insert_entry(sql, {**row, "account": self.account, "request_json": text})
+
+    def _check_claim(self, sql: _Sql, key: str, claim: str | None) -> dict[str, Any] | None:
+        """The inputs the key was claimed with, if `claim` still holds it; else refuse."""
+        if claim is None:  # a caller that did not claim: the same checks, made here
+            existing = self._decide(sql, key, None)
+            if existing is not None:
+                raise KeyReusedError(key, existing, [])
+            return None
+        query = (
+            "SELECT inputs_json FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
+        )
+        row = sql.mine(query, key, claim).fetchone()
+        if row is None:  # taken over as left behind: another create has the key now
+            raise KeyInUseError(key)
+        return e.load_json(row[0])
+
+    def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
+        raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
+        IN_FLIGHT.discard(entry_id)
+        with self._write() as sql:
+            self._attach(sql, entry_id, raw, reconciled=False)
+
+    def record_matched(self, entry_id: str, task_id: str) -> None:
+        with self._write() as sql:
+            query = "SELECT dto_json FROM entries WHERE account = ? AND task_id = ?"
+            known = sql.mine(query, task_id).fetchone()
+            raw = (e.load_json(known[0]) if known else None) or {"taskId": task_id}
+            self._attach(sql, entry_id, raw, reconciled=True)
+
+    def record_not_created(self, entry_id: str) -> None:
+        moment = e.now()
+        changes: dict[str, object] = {"outcome": e.OUTCOME_ABSENT, "state": e.STATE_NOT_CREATED}
+        changes |= {"reconciled_ts": moment, "updated_ts": moment}
+        with self._write() as sql:
+            unsettled = (e.OUTCOME_UNKNOWN, e.OUTCOME_SENDING)
+            sql.update(changes, "entry_id = ? AND outcome IN (?, ?)", entry_id, *unsettled)
+
+    def _attach(
+        self, sql: _Sql, entry_id: str, raw: Mapping[str, Any], *, reconciled: bool
+    ) -> None:
+        task_id = e.text(raw.get("taskId"))
+        if not task_id:
+            return
+        # The task may already have a row (seen from the server before the answer came).
+        query = "SELECT entry_id, dto_json FROM entries WHERE account = ? AND task_id = ?"
+        other = sql.mine(query + " AND entry_id != ?", task_id, entry_id).fetchone()
+        merged: dict[str, Any] = {}
+        if other is not None:
+            merged.update(e.load_json(other[1]) or {})
+            sql.execute(
+                "INSERT INTO labels SELECT account, ?, label FROM labels WHERE account = ? "
+                "AND entry_id = ? ON CONFLICT DO NOTHING",
+                (entry_id, self.account, other[0]),
+            )
+            for table in ("labels", "entries"):
+                sql.mine(f"DELETE FROM {table} WHERE account = ? AND entry_id = ?", other[0])
+        merged.update(raw)
+        moment = e.now()
+        status = e.text(merged.get("status"))
+        state = e.derive_state(e.OUTCOME_CREATED, status)
+        task = {"task_id": task_id, "outcome": e.OUTCOME_CREATED, "state": state, "status": status}
+        dto = e.dto_values(merged)
+        changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
+        changes["reconciled_ts"] = moment if reconciled else None
+        sql.update(changes, "entry_id = ?", entry_id, keep=KEPT_UNLESS_KNOWN)
+        self._remember(task_id, raw)
+
+    def record_outcome(self, entry_id: str, *, rejected: bool, error: str) -> None:
+        IN_FLIGHT.discard(entry_id)
+        outcome = e.OUTCOME_REJECTED if rejected else e.OUTCOME_UNKNOWN
+        changes: dict[str, object] = {"outcome": outcome, "state": e.derive_state(outcome, None)}
+        changes |= {"outcome_error": error[:2000], "updated_ts": e.now()}
+        with self._write() as sql:
+            sql.update(changes, "entry_id = ? AND outcome = ?", entry_id, e.OUTCOME_SENDING)
+
+    # --- keys -----------------------------------------------------------------------------
+    def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
+        token = uuid.uuid4().hex
+        held = (key, token, json.dumps(dict(inputs), sort_keys=True), *Owner.here().values())
+        with self._write() as sql:
+            existing = self._decide(sql, key, inputs)
+            if existing is not None:
+                return KeyClaim(key, task_id=existing)
+            sql.mine(  # replaces a claim left behind by a process that died
+                "INSERT INTO key_claims (account, batch_key, token, inputs_json, pid, host, "
+                "session, claimed_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, "
+                "batch_key) DO UPDATE SET token = excluded.token, inputs_json = "
+                "excluded.inputs_json, pid = excluded.pid, host = excluded.host, session = "
+                "excluded.session, claimed_ts = excluded.claimed_ts",
+                *held,
+            )
+        return KeyClaim(key, token=token)
+
+    def release_keys(self, claims: Iterable[KeyClaim]) -> None:
+        held = [(c.key, c.token) for c in claims if c.token is not None]
+        if held:
+            query = "DELETE FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
+            with self._write() as sql:
+                for key, token in held:
+                    sql.mine(query, key, token)
+
+    def task_id_for_key(self, key: str) -> str | None:
+        return self._sql(lambda sql: self._decide(sql, key, None))  # type: ignore[no-any-return]
+
+    def _decide(self, sql: _Sql, key: str, inputs: Mapping[str, Any] | None) -> str | None:
+        rows = sql.mine(
+            f"SELECT entry_id, task_id, outcome, request_json, pid, host, session, requested_ts, "
+            f"{_LIVE} FROM entries WHERE account = ? AND batch_key = ? ORDER BY requested_ts DESC",
+            key,
+        ).fetchall()
+        entries = [
+            KeyedEntry(str(r[0]), r[1], r[2], e.load_json(r[3]) or {}, _SeenOwner(*r[4:9]))
+            for r in rows
+        ]
+        query = f"SELECT pid, host, session, claimed_ts, {_LIVE} FROM key_claims"
+        claim = sql.mine(query + " WHERE account = ? AND batch_key = ?", key).fetchone()
+        return decide(key, entries, None if claim is None else _SeenOwner(*claim), inputs)
+
+    # --- states seen, files, labels -------------------------------------------------------
+    def _write_seen(self, tasks: list[tuple[str, dict[str, Any]]]) -> int:
+        # Compared with the stored rows first, without the account's write lock.
+        query = "SELECT task_id, dto_json FROM entries WHERE account = ? AND task_id = ANY(?)"
+        rows = self._mine(query, [task_id for task_id, _ in tasks])
+        stored = {str(r[0]): e.load_json(r[1]) or {} for r in rows}
+        changed = [
+            (task_id, raw)
+            for task_id, raw in tasks
+            if task_id not in stored or {**stored[task_id], **raw} != stored[task_id]
+        ]
+        if not changed:
+            return 0
+        with self._write() as sql:
+            return sum(self._seen(sql, task_id, raw) for task_id, raw in changed)
+
+    def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any]) -> int:
+        query = "SELECT entry_id, dto_json, outcome FROM entries WHERE account = ? AND task_id = ?"
+        row = sql.mine(query, task_id).fetchone()
+        merged = (e.load_json(row[1]) or {}) if row is not None else {}
+        merged.update(raw)  # a list item (a subset) must not erase what a detail told us
+        status = e.text(merged.get("status"))
+        outcome = e.OUTCOME_REMOTE if row is None else row[2]
+        dto = e.dto_values(merged)
+        changes = {"status": status, "state": e.derive_state(outcome, status), **dto}
+        changes["updated_ts"] = moment = e.now()
+        if row is not None:
+            changes["sort_ts"] = dto["created_ts"]
+            sql.update(changes, "entry_id = ?", row[0], keep=(*KEPT_UNLESS_KNOWN, "completed_ts"))
+            return 0
+        changes["sort_ts"] = moment if dto["created_ts"] is None else dto["created_ts"]
+        ids = {"account": self.account, "entry_id": uuid.uuid4().hex, "task_id": task_id}
+        insert_entry(sql, {**ids, "source": "server", "outcome": outcome, **changes})
+        return 1
+
+    def record_download(self, task: LipSyncTask | str, path: str | os.PathLike[str]) -> None:
+        task_id = task.task_id if isinstance(task, LipSyncTask) else task
+        if isinstance(task, LipSyncTask):
+            self.record_seen(task)
+        changes = {"download_path": str(Path(path).absolute()), "updated_ts": e.now()}
+        with self._write() as sql:
+            sql.update(changes, "task_id = ?", task_id)
+
+    def record_kept(
+        self, task_id: str, path: str | os.PathLike[str], size: int, sha256: str
+    ) -> None:
+        kept = (str(task_id), str(Path(path).absolute()), int(size), str(sha256), e.now())
+        with self._write() as sql:
+            sql.mine(
+                "INSERT INTO kept (account, task_id, path, size, sha256, kept_ts) VALUES "
+                "(?, ?, ?, ?, ?, ?) ON CONFLICT (account, task_id) DO UPDATE SET path = "
+                "excluded.path, size = excluded.size, sha256 = excluded.sha256, "
+                "kept_ts = excluded.kept_ts",
+                *kept,
+            )
+
+    def forget_kept(self, task_id: str) -> None:
+        with self._write() as sql:
+            sql.mine("DELETE FROM kept WHERE account = ? AND task_id = ?", str(task_id))
+
+    def set_labels(self, ref: Ref, labels: Iterable[str]) -> None:
+        clean = sorted({x.strip() for x in labels if x and x.strip()})
+        with self._lock:
+            entry_id = self._entry_id(ref)
+            with self._write() as sql:
+                sql.mine("DELETE FROM labels WHERE account = ? AND entry_id = ?", entry_id)
+                for label in clean:
+                    sql.mine("INSERT INTO labels VALUES (?, ?, ?)", entry_id, label)
+
+    def set_note(self, ref: Ref, note: str | None) -> None:
+        with self._lock:
+            entry_id = self._entry_id(ref)
+            with self._write() as sql:
+                sql.update({"note": note or None, "updated_ts": e.now()}, "entry_id = ?", entry_id)
+
+    # --- reading --------------------------------------------------------------------------
+    def get(self, ref: Ref) -> JournalEntry | None:
+        found = ref_text(ref)
+        rows = self._mine(
+            f"SELECT {_ENTRY} FROM entries x WHERE account = ? AND task_id = ? UNION ALL "
+            f"SELECT {_ENTRY} FROM entries x WHERE account = ? AND entry_id = ? LIMIT 1",
+            *(found, self.account, found),
+        )
+        return self._entry(rows[0]) if rows else None
+
+    def _where(self, query: Query) -> tuple[str, list[object]]:
+        """The WHERE clause of a query (its first parameter the account) and its parameters."""
+        clauses, params = facets(query)
+        if query.since is not None:
+            clauses.append("sort_ts >= ?")
+            params.append(query.since)
+        if query.until is not None:
+            clauses.append("sort_ts < ?")
+            params.append(query.until)
+        if query.labels:
+            labels = "SELECT entry_id FROM labels WHERE account = ? AND label = ANY(?)"
+            clauses.append(f"entry_id IN ({labels})")
+            params += [self.account, list(query.labels)]
+        if query.search:  # the trigram index's expression (a scan without the index)
+            clauses.append(f"({_SEARCH}) ILIKE ?")
+            escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
+        return " WHERE " + " AND ".join(["account = ?", *clauses]), params
+
+    def _page(
+        self, query: Query, column: str, descending: bool, size: int, offset: int
+    ) -> list[JournalEntry]:
+        # NULLs last both ways (only credits has any); each order is an index's.
+        way = "DESC" if descending else "ASC"
+        terms = [(column, way, "LAST")] if column != "sort_ts" else []
+        terms += [("sort_ts", way, ""), ("entry_id", way, "")]
+        backwards = False
+        if size >= 0 and offset > _FAR_OFFSET:  # past the middle: read from the other end
+            total = self.count(query)
+            if offset > total // 2:
+                start = total - offset - size
+                size, offset, backwards = size + min(0, start), max(0, start), True
+                if size <= 0:
+                    return []
+                flip = {"ASC": "DESC", "DESC": "ASC", "LAST": "FIRST", "": ""}
+                terms = [(c, flip[w], flip[n]) for c, w, n in terms]
+        order = ", ".join(f"{c} {w}" + (f" NULLS {n}" if n else "") for c, w, n in terms)
+        limit = "" if size < 0 else f" LIMIT {int(size)}"
+        clause, params = self._where(query)
+        sql = f"SELECT {_ENTRY} FROM entries x{clause} ORDER BY {order}{limit} OFFSET {offset}"
+        entries = [self._entry(row) for row in self._mine(sql, *params)]
+        return entries[::-1] if backwards else entries
+
+    def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
+        clause, params = self._where(query)
+        sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}"
+        rows = self._mine(sql + " GROUP BY state", *params)
+        return [(str(s), int(n), float(c)) for s, n, c in rows if n]
+
+    def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
+        rows = self._mine(
+            f"SELECT {_ENTRY}, pid, host, session, {_LIVE} FROM entries x "
+            "WHERE account = ? AND outcome IN (?, ?) ORDER BY requested_ts",
+            *(e.OUTCOME_UNKNOWN, e.OUTCOME_SENDING),
+        )
+        found = [
+            (self._entry(r), _SeenOwner(r[-4], r[-3], r[-2], r[17] or 0.0, r[-1])) for r in rows
+        ]
+        return [
+            entry
+            for entry, owner in found
+            if entry.outcome != e.OUTCOME_SENDING or owner.left_behind(entry.entry_id, stale_after)
+        ]
+
+    def active(self) -> list[JournalEntry]:
+        sql = f"SELECT {_ENTRY} FROM entries x WHERE account = ? AND task_id IS NOT NULL"
+        rows = self._mine(sql + " AND state != ALL(?) ORDER BY sort_ts", sorted(e.FINAL_STATES))
+        return [self._entry(row) for row in rows]
+
+    def undated_task_ids(self, task_ids: list[str]) -> list[str]:
+        sql = "SELECT task_id FROM entries WHERE account = ? AND created_ts IS NULL"
+        return [str(row[0]) for row in self._mine(sql + " AND task_id = ANY(?)", task_ids)]
+
+    def server_only_tasks(self) -> list[Candidate]:
+        rows = self._mine(
+            "SELECT task_id, created_ts, model, input_mode FROM entries WHERE account = ? "
+            "AND source = 'server' AND task_id IS NOT NULL"
+        )
+        return [Candidate(str(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    def create_delays(self, samples: int = 50) -> list[float]:
+        rows = self._mine(
+            "SELECT created_ts - requested_ts FROM entries WHERE account = ? AND "
+            "source = 'local' AND outcome = ? AND reconciled_ts IS NULL AND created_ts IS NOT "
+            "NULL AND requested_ts IS NOT NULL ORDER BY requested_ts DESC LIMIT ?",
+            *(e.OUTCOME_CREATED, samples),
+        )
+        return [float(r[0]) for r in rows]
+
+    def kept(self, task_id: str) -> KeptResult | None:
+        rows = self._mine(f"SELECT {_KEPT} FROM kept WHERE account = ? AND task_id = ?", task_id)
+        return kept_of_row(rows[0]) if rows else None
+
+    def kept_total_bytes(self) -> int:
+        return int(self._mine("SELECT coalesce(sum(size), 0) FROM kept WHERE account = ?")[0][0])
+
+    def kept_oldest(self, n: int) -> list[KeptResult]:
+        sql = f"SELECT {_KEPT} FROM kept WHERE account = ? ORDER BY kept_ts, task_id LIMIT ?"
+        return [kept_of_row(row) for row in self._mine(sql, max(0, int(n)))]
+
+    # --- copying --------------------------------------------------------------------------
+    def rows(self) -> JournalRows:
+        def read(sql: _Sql) -> JournalRows:
+            cursor = sql.mine("SELECT * FROM entries WHERE account = ? ORDER BY sort_ts, entry_id")
+            names = [d.name for d in cursor.description]
+            entries = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            for found in entries:
+                del found["account"]
+            labels = sql.mine("SELECT entry_id, label FROM labels WHERE account = ?").fetchall()
+            return JournalRows(self.account, entries, [(str(a), str(b)) for a, b in labels])
+
+        return self._sql(read)  # type: ignore[no-any-return]
+
+    def add_rows(self, rows: JournalRows) -> int:
+        added: set[str] = set()
+        with self._write() as sql:
+            names = "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
+            known = {str(r[0]) for r in sql.execute(names, ("entries",)).fetchall()}
+            for row in rows.entries:
+                values = {n: v for n, v in row.items() if n in known and n != "account"}
+                columns, marks = ", ".join(values), ", ".join("?" * len(values))
+                inserted = sql.mine(
+                    f"INSERT INTO entries (account, {columns}) VALUES (?, {marks}) "
+                    "ON CONFLICT DO NOTHING RETURNING entry_id",
+                    *values.values(),
+                ).fetchone()
+                if inserted is not None:
+                    added.add(str(row["entry_id"]))
+            for entry_id, label in rows.labels:
+                if entry_id in added:
+                    sql.mine(
+                        "INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        entry_id,
+                        label,
+                    )
+        return len(added)

@@ -1,0 +1,154 @@
+"""A team journal that cannot be used stops a create before it is sent, and says why.
+
+Each fault against the real throwaway cluster (`tests/plugins/postgres.py`) and the real
+sandbox: the client raises `JournalError` naming the problem, the sandbox received no create,
+and the URL's password is in no message, repr, log or warning, even when the server's own
+error echoes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from kitta_notebook import JournalError, KittaClient
+from kitta_notebook.history.postgres import SCHEMA_VERSION, PostgresJournal
+from kitta_notebook.sandbox import Sandbox
+from tests.plugins.postgres import PostgresCluster, _free_port
+
+TOKEN = "sandbox-token"
+PASSWORD = "s3cret-Pa55word-xyz"
+
+
+def _create(sandbox: Sandbox, journal: object, key: str | None = None) -> None:
+    client = KittaClient(TOKEN, base_url=sandbox.base_url, journal=journal, max_retries=0)
+    client.lip_sync.create(
+        video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"], key=key
+    )
+
+
+@pytest.fixture
+def refused(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> Iterator[Callable[[str, str], JournalError]]:
+    """Creates through a journal URL that must fail: with and without a key, each must raise
+    `JournalError` before the sandbox sees a create; returns the error, checked for secrets."""
+
+    def attempt(url: str, secret: str = PASSWORD) -> JournalError:
+        caplog.set_level(logging.DEBUG)
+        errors: list[JournalError] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for key in (None, "one-key"):
+                with pytest.raises(JournalError) as raised:
+                    _create(sandbox, url, key)
+                errors.append(raised.value)
+        assert sandbox.stats.route("create") == 0  # nothing sent that was not written down
+        journal = PostgresJournal(url, account="0" * 12)
+        shown = [str(e) for e in errors] + [repr(e) for e in errors] + [repr(journal)]
+        shown += [str(w.message) for w in caught] + [caplog.text]
+        assert not [text for text in shown if secret in text], shown
+        return errors[0]
+
+    yield attempt
+
+
+def test_an_unreachable_database(refused: Callable[[str], JournalError]) -> None:
+    error = refused(f"postgresql://kitta:{PASSWORD}@127.0.0.1:{_free_port()}/journal")
+    assert "could not be reached" in str(error)
+    assert "KITTA_JOURNAL_URL" in str(error)
+
+
+def test_a_wrong_password(
+    postgres_cluster: PostgresCluster, refused: Callable[[str], JournalError]
+) -> None:
+    role = postgres_cluster.login_role("the-right-one-123")
+    error = refused(postgres_cluster.url("postgres", user=role, password=PASSWORD))
+    assert "password authentication failed" in str(error)
+
+
+def test_a_missing_database(
+    postgres_cluster: PostgresCluster, refused: Callable[[str], JournalError]
+) -> None:
+    role = postgres_cluster.login_role(PASSWORD)
+    error = refused(postgres_cluster.url("no_such_journal", user=role, password=PASSWORD))
+    assert 'database "no_such_journal" does not exist' in str(error)
+
+
+def test_a_role_that_may_not_create_the_tables(
+    postgres_cluster: PostgresCluster, postgres_db: str, refused: Callable[[str], JournalError]
+) -> None:
+    role = postgres_cluster.login_role(PASSWORD)  # may connect, may not create in `public`
+    database = postgres_db.rsplit("/", 1)[1]
+    error = refused(postgres_cluster.url(database, user=role, password=PASSWORD))
+    assert "refused this role" in str(error)
+    assert "permission denied" in str(error)
+
+
+def test_a_role_that_may_only_read(
+    postgres_cluster: PostgresCluster, postgres_db: str, refused: Callable[[str], JournalError]
+) -> None:
+    PostgresJournal(postgres_db, account="a" * 12).count()  # the owner made the tables
+    role = postgres_cluster.login_role(PASSWORD)
+    database = postgres_db.rsplit("/", 1)[1]
+    postgres_cluster.execute(
+        f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"', database=database
+    )
+    error = refused(postgres_cluster.url(database, user=role, password=PASSWORD))
+    assert "permission denied for table" in str(error)
+
+
+def test_a_server_echoing_the_password_never_shows_it(
+    postgres_cluster: PostgresCluster, refused: Callable[[str, str], JournalError]
+) -> None:
+    """The password as the user name: the server answers 'role "<password>" does not exist'."""
+    echoed = "echo-me-password-42"
+    error = refused(postgres_cluster.url("postgres", user=echoed, password=echoed), echoed)
+    assert "does not exist" in str(error)
+
+
+def test_a_database_gone_away_stops_creates_until_it_is_back(
+    postgres_cluster: PostgresCluster, postgres_db: str, sandbox: Sandbox
+) -> None:
+    """The connection killed and new ones refused: the next create raises before it is sent;
+    once the database takes connections again, creates are recorded and sent as before."""
+    database = postgres_db.rsplit("/", 1)[1]
+    client = KittaClient(TOKEN, base_url=sandbox.base_url, journal=postgres_db, max_retries=0)
+    media = {"video_url": sandbox.samples["video"], "audio_url": sandbox.samples["audio"]}
+    first = client.lip_sync.create(**media)
+    postgres_cluster.execute(
+        f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false',
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid != pg_backend_pid()",
+    )
+    with pytest.raises(JournalError, match="could not be"):
+        client.lip_sync.create(**media)
+    assert sandbox.stats.route("create") == 1
+    postgres_cluster.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+    second = client.lip_sync.create(**media)
+    assert sandbox.stats.route("create") == 2
+    journal = client.journal
+    assert journal is not None
+    assert {e.task_id for e in journal.entries()} == {first.task_id, second.task_id}
+
+
+def test_a_newer_schema_is_refused_with_the_fix(postgres_db: str) -> None:
+    PostgresJournal(postgres_db, account="a" * 12).count()
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute("UPDATE journal_schema SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(JournalError, match="upgrade kitta-notebook"):
+        PostgresJournal(postgres_db, account="a" * 12).count()
+
+
+def test_without_psycopg_the_error_names_the_extra(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    with pytest.raises(JournalError, match=r"pip install 'kitta-notebook\[postgres\]'"):
+        _create(sandbox, f"postgresql://kitta@127.0.0.1:{_free_port()}/journal")
+    assert sandbox.stats.route("create") == 0

@@ -1,0 +1,243 @@
+"""The PostgreSQL journal keeps the SQLite journal's rules, for many accounts in one database.
+
+Against the real throwaway cluster (`tests/plugins/postgres.py`) and the real sandbox. The
+history's reads are checked against the SQLite store fed the same tasks: both must give the
+same pages, counts and summaries for every sort, direction, filter and offset.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from kitta_notebook import JournalError, KittaClient, ServerError
+from kitta_notebook.history.entry import Query
+from kitta_notebook.history.journal import Journal
+from kitta_notebook.history.postgres import PostgresJournal
+from kitta_notebook.sandbox import FaultConfig, Sandbox
+from tests.plugins.postgres import PostgresCluster
+
+
+@pytest.fixture
+def token(shared_sandbox: Sandbox) -> str:
+    """An account of its own on the shared sandbox: its task list holds this test's only."""
+    name = f"pg-{uuid.uuid4().hex[:12]}"
+    shared_sandbox.add_account(name, 10_000_000)
+    return name
+
+
+def _media(sandbox: Sandbox) -> dict[str, str]:
+    return {"video_url": sandbox.samples["video"], "audio_url": sandbox.samples["audio"]}
+
+
+def test_the_url_chooses_the_store(
+    postgres_db: str, sandbox: Sandbox, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = KittaClient(token, base_url=sandbox.base_url, journal=postgres_db)
+    assert isinstance(given.journal, PostgresJournal)
+    monkeypatch.setenv("KITTA_JOURNAL_URL", postgres_db.replace("postgresql://", "postgres://"))
+    from_env = KittaClient(token, base_url=sandbox.base_url)
+    assert isinstance(from_env.journal, PostgresJournal)
+    assert KittaClient(token, base_url=sandbox.base_url, journal=False).journal is None
+    own = Journal(Path(str(uuid.uuid4())))
+    assert KittaClient(token, base_url=sandbox.base_url, journal=own).journal is own
+    monkeypatch.setenv("KITTA_JOURNAL_URL", "mysql://user:pw@127.0.0.1/journal")
+    with pytest.raises(JournalError, match="postgresql://") as raised:
+        _ = KittaClient(token, base_url=sandbox.base_url).journal
+    assert "pw@" not in str(raised.value)
+
+
+def test_creates_polls_labels_and_notes_are_recorded(
+    postgres_db: str, sandbox: Sandbox, token: str
+) -> None:
+    client = KittaClient(token, base_url=sandbox.base_url, journal=postgres_db)
+    task = client.lip_sync.create(**_media(sandbox), key="clip-1")
+    again = client.lip_sync.create(**_media(sandbox), key="clip-1")
+    assert again.task_id == task.task_id and sandbox.stats.route("create") == 1
+    client.history.label(task, "promo", "en")
+    client.history.note(task, "first cut")
+    finished = client.lip_sync.wait(task, timeout=120)
+    entry = client.history.get(task)
+    assert entry is not None
+    assert (entry.state, entry.key, entry.labels, entry.note) == (
+        "succeeded",
+        "clip-1",
+        ("en", "promo"),
+        "first cut",
+    )
+    assert entry.credits == finished.credits_charged and entry.source == "local"
+    assert [e.task_id for e in client.history.items(label="promo")] == [task.task_id]
+
+
+def _xmin(url: str, task_id: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT xmin::text FROM entries WHERE task_id = %s", (task_id,))
+        return int(row.fetchone()[0])  # type: ignore[index]
+
+
+def test_a_poll_that_brings_nothing_new_writes_nothing(
+    postgres_db: str, sandbox: Sandbox, token: str
+) -> None:
+    """Seen by a fresh store (nothing in memory): the row's version stays as it was."""
+    client = KittaClient(token, base_url=sandbox.base_url, journal=postgres_db)
+    task = client.lip_sync.wait(client.lip_sync.create(**_media(sandbox)), timeout=120)
+    before = _xmin(postgres_db, task.task_id)
+    fresh = PostgresJournal(postgres_db, account=client.journal.account)  # type: ignore[union-attr]
+    assert fresh.record_seen_many([task.raw]) == 0
+    assert _xmin(postgres_db, task.task_id) == before
+    fresh.record_seen({**task.raw, "note-from-server": "changed"})
+    assert _xmin(postgres_db, task.task_id) != before
+
+
+def test_an_unknown_create_is_reconciled_to_its_task(
+    postgres_db: str, sandbox: Sandbox, token: str
+) -> None:
+    client = KittaClient(token, base_url=sandbox.base_url, journal=postgres_db, max_retries=0)
+    sandbox.faults = FaultConfig(error_rate=1.0, routes=("create",), create_fault_after_commit=True)
+    with pytest.raises(ServerError):
+        client.lip_sync.create(**_media(sandbox), key="lost")
+    sandbox.faults = None
+    [unknown] = client.history.unresolved()
+    assert unknown.state == "outcome_unknown"
+    report = client.history.reconcile(settle=0)
+    [(entry_id, task_id)] = report.matched
+    assert entry_id == unknown.entry_id
+    assert client.history.unresolved() == []
+    assert client.lip_sync.create(**_media(sandbox), key="lost").task_id == task_id
+    assert sandbox.stats.route("create") == 1
+
+
+def test_accounts_share_the_database_and_see_only_their_own(postgres_db: str) -> None:
+    ours = PostgresJournal(postgres_db, account="a" * 12)
+    theirs = PostgresJournal(postgres_db, account="b" * 12)
+    ours.record_seen_many([_dto(0), _dto(1)])
+    theirs.record_seen_many([_dto(1), _dto(2)])  # the same task id in both: two rows
+    ours.add_labels("task-0001", "mine")
+    theirs.record_kept("task-0002", "/tmp/r.mp4", 10, "0" * 64)
+    assert {e.task_id for e in ours.entries()} == {"task-0000", "task-0001"}
+    assert {e.task_id for e in theirs.entries()} == {"task-0001", "task-0002"}
+    assert theirs.get("task-0000") is None
+    assert theirs.entries(Query(labels=("mine",))) == [] and ours.count(Query(labels=("mine",)))
+    assert ours.kept("task-0002") is None and ours.kept_total_bytes() == 0
+    assert theirs.kept_total_bytes() == 10
+
+
+JAN_2026 = 1767225600.0
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _dto(i: int) -> dict[str, Any]:
+    """A task as the server lists it: some without credits, a few statuses and modes."""
+    status = ("pending", "processing", "succeeded", "failed")[i % 4]
+    return {
+        "taskId": f"task-{i:04d}",
+        "status": status,
+        "inputMode": "image" if i % 3 == 0 else "video",
+        "createdAt": _iso(JAN_2026 + i * 2221 % 1200 * 60),  # each its own minute
+        "creditsCharged": None if i % 5 == 0 else (i * 7) % 50,
+        "model": "kitta-lip-sync-v1",
+        "resultVideoUrl": f"https://cdn.example.com/r/{i}/Clip-{i % 10}.mp4",
+        "videoUrl": f"https://media.example.com/in/{i}.mp4",
+    }
+
+
+def test_pages_sorts_filters_and_search_match_the_sqlite_store(
+    postgres_db: str, tmp_path: Path
+) -> None:
+    """1,200 tasks in both stores: every page (near, middle, far), in every order and filter."""
+    tasks = [_dto(i) for i in range(1200)]
+    stores = [PostgresJournal(postgres_db, account="c" * 12), Journal(tmp_path / "j.sqlite")]
+    for store in stores:
+        store.record_seen_many(tasks)
+        for i in range(0, 1200, 7):
+            store.add_labels(f"task-{i:04d}", "seven")
+    queries = [
+        Query(),
+        Query(status=("succeeded", "failed")),
+        Query(mode="image", labels=("seven",)),
+        Query(search="ASK-011"),  # case-insensitive, as SQLite's
+        Query(search="1_"),  # a LIKE wildcard is searched for literally
+        Query(since=JAN_2026 + 60 * 100, until=JAN_2026 + 60 * 700),
+    ]
+    for query in queries:
+        for sort in ("created", "credits", "status", "updated"):
+            for descending in (True, False):
+                for offset in (0, 40, 590, 1150):
+                    pages = [
+                        s.entries(query, sort=sort, descending=descending, limit=50, offset=offset)
+                        for s in stores
+                    ]
+                    if sort == "updated":  # when each store wrote it: its own order only
+                        times = [entry.updated_at for entry in pages[0]]
+                        assert times == sorted(times, reverse=descending)  # type: ignore[type-var]
+                        continue
+                    ids = [[entry.task_id for entry in page] for page in pages]
+                    assert ids[0] == ids[1], (query, sort, descending, offset)
+        assert stores[0].summary(query) == stores[1].summary(query), query
+    assert stores[0].count(Query(search="ASK-011")) == 10
+    assert stores[0].count(Query(search="1_")) == 0
+
+
+def test_url_search_uses_a_trigram_index_or_says_it_scans(
+    postgres_cluster: PostgresCluster, postgres_db: str
+) -> None:
+    owner = PostgresJournal(postgres_db, account="d" * 12)
+    assert owner.has_search_index  # the superuser created pg_trgm and the index
+    database = postgres_cluster.create_database()
+    role = postgres_cluster.login_role("pw-for-search-1")
+    postgres_cluster.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"', database=database)
+    url = postgres_cluster.url(database, user=role, password="pw-for-search-1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plain = PostgresJournal(url, account="d" * 12)
+        assert not plain.has_search_index
+    assert any("pg_trgm" in str(w.message) for w in caught)
+    plain.record_seen_many([_dto(i) for i in range(20)])
+    assert plain.count(Query(search="task-001")) == 10  # found by a scan
+    plain.close()
+    postgres_cluster.drop_database(database)
+
+
+def test_threads_share_one_store(postgres_db: str) -> None:
+    store = PostgresJournal(postgres_db, account="e" * 12)
+    errors: list[BaseException] = []
+
+    def work(start: int) -> None:
+        try:
+            for i in range(start, start + 25):
+                store.record_seen(_dto(i))
+                store.add_labels(f"task-{i:04d}", f"t{start}")
+                store.entries(limit=5)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n * 25,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and store.count() == 150
+    assert store.count(Query(labels=("t50",))) == 25
+
+
+def test_kept_results_are_indexed(postgres_db: str) -> None:
+    store = PostgresJournal(postgres_db, account="f" * 12)
+    store.record_kept("t1", "/kept/t1.mp4", 100, "1" * 64)
+    store.record_kept("t2", "/kept/t2.mp4", 50, "2" * 64)
+    store.record_kept("t1", "/kept/t1-again.mp4", 120, "3" * 64)  # replaces the first copy
+    kept = store.kept("t1")
+    assert kept is not None and (kept.path, kept.size) == ("/kept/t1-again.mp4", 120)
+    assert store.kept_total_bytes() == 170
+    assert [k.task_id for k in store.kept_oldest(1)] == ["t2"]
+    store.forget_kept("t2")
+    assert store.kept("t2") is None and store.kept_total_bytes() == 120
