@@ -38,7 +38,6 @@ from tests.journal.journal_helpers import (
 )
 from tests.support import dto, media_host
 
-
 # Store-level tests run on each store (`journal_store` in conftest.py); the others are
 # about the SQLite file itself.
 ON_EACH_STORE = pytest.mark.usefixtures("journal_store")
