@@ -30,7 +30,8 @@ Outcome = Literal["created", "existing", "rejected", "unknown", "skipped", "not_
   may exist and credits may be spent. It was NOT resent.
 * `skipped`: the item is invalid or its media have a definite problem, and the batch
   ran with `skip_invalid=True`; nothing was sent for it (`problems` says why).
-* `not_sent`: `max_credits` was reached before this item's turn; nothing was sent.
+* `not_sent`: `max_credits` was reached before this item's turn, or the journal could not
+  write a create down (a `JournalError`: no item after it is sent); nothing was sent.
 """
 
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
