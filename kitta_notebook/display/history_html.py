@@ -46,6 +46,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("history_mode", "60px"),
     ("history_model", "140px"),
     ("history_created", "130px"),
+    ("history_creator", "90px"),
     ("history_duration", "70px"),
     ("history_credits", "70px"),
     ("history_labels", "150px"),
@@ -82,6 +83,11 @@ def format_duration(entry: JournalEntry) -> str:
     return f"{round(entry.duration_seconds, 2):g} s"
 
 
+def creator_text(entry: JournalEntry, lang: Lang = "en") -> str:
+    """Who created it; a task seen only on the server (or an older entry) says not known."""
+    return entry.creator or text("history_creator_unknown", lang)
+
+
 def cell(content: str, width: str, *, mono: bool = False, title: str = "") -> str:
     """One clipped cell; `title` (plain text) shows the whole of it on hover."""
     family = "font-family:ui-monospace,SFMono-Regular,Menlo,monospace;" if mono else ""
@@ -101,6 +107,7 @@ def row_titles(entry: JournalEntry, lang: Lang = "en") -> list[str]:
         entry.input_mode or "",
         entry.model or "",
         format_when(entry),
+        creator_text(entry, lang),
         format_duration(entry),
         format_credits(entry.credits),
         ", ".join(entry.labels),
@@ -119,6 +126,7 @@ def row_cells(entry: JournalEntry, lang: Lang = "en") -> list[str]:
         esc(entry.input_mode or "—"),
         esc(entry.model or "—"),
         esc(format_when(entry)),
+        esc(entry.creator) if entry.creator else f"<i>{esc(creator_text(entry, lang))}</i>",
         esc(format_duration(entry)),
         esc(format_credits(entry.credits)),
         labels_html(entry.labels),
@@ -224,6 +232,7 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
         ("history_model", entry.model),
         ("history_mode", entry.input_mode),
         ("history_requested", format_when(entry)),
+        ("history_creator", creator_text(entry, lang)),
         ("history_duration", format_duration(entry) if entry.duration_seconds else None),
     ):
         if value:
@@ -251,8 +260,11 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
 
 
 def extra_facts_html(entry: JournalEntry, lang: Lang = "en") -> str:
-    """Lines under a task card: inputs sent from here, labels, where it was downloaded."""
-    parts: list[str] = []
+    """Lines under a task card: who created it, inputs sent from here, labels, where it
+    was downloaded."""
+    parts = [
+        f"<div><b>{esc(text('history_creator', lang))}</b> {esc(creator_text(entry, lang))}</div>"
+    ]
     urls = [
         f"{name}: <code>{esc(getattr(entry, name))}</code>"
         for name in REQUEST_URLS
@@ -271,8 +283,6 @@ def extra_facts_html(entry: JournalEntry, lang: Lang = "en") -> str:
             f"<div><b>{esc(text('history_downloaded_to', lang))}</b> "
             f"<code>{esc(entry.download_path)}</code></div>"
         )
-    if not parts:
-        return ""
     return (
         f'<div class="kitta-entry-facts" style="{FONT};font-size:12px;color:#1f2328;'
         f'max-width:720px;margin-top:6px;word-break:break-all">{"".join(parts)}</div>'

@@ -1,7 +1,8 @@
 """Task history: the journal every create is written into, reconcile, `History`, `resume()`.
 
 - `entry`: the values (states, `JournalEntry`, `Query`); `keys`: key claims, pure
-- `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store
+- `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store;
+  `postgres`: the PostgreSQL store (a team's); `rows`: copying rows between stores
 - `recorder`: what a client records its creates and polls with
 - `reconcile`: which server task an unknown create became, as pure code
 - `history`: `History` / `AsyncHistory` (which own the server I/O) and `resume()`
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         state_names,
     )
     from .journal import Journal
+    from .postgres import PostgresJournal
     from .reconcile import ReconcileReport
     from .store import JournalStore
 
@@ -40,6 +42,7 @@ _LAZY = {
     **dict.fromkeys(("ResumedTasks", "SyncReport"), "kitta_notebook.history.history"),
     **dict.fromkeys(("entry_record", "resume", "state_names"), "kitta_notebook.history.history"),
     "Journal": "kitta_notebook.history.journal",
+    "PostgresJournal": "kitta_notebook.history.postgres",
     "ReconcileReport": "kitta_notebook.history.reconcile",
     "JournalStore": "kitta_notebook.history.store",
 }
@@ -56,6 +59,7 @@ __all__ = [
     "JournalSummary",
     "JournalWarning",
     "KeptResult",
+    "PostgresJournal",
     "Query",
     "ReconcileReport",
     "ResumedTasks",

@@ -53,10 +53,10 @@ def copy(source: Path | None, url: str) -> tuple[int, int]:
     if not is_postgres_url(url):
         raise KittaError("--to must be a postgresql:// or postgres:// URL")
     if source is None:
-        from .._client import KittaClient
+        from .._core import ClientConfig
         from .schema import journal_path
 
-        config = KittaClient(journal=False)._config
+        config = ClientConfig.create(None, None, None, 0)
         if config.token is None:
             raise KittaError("no KITTA_API_TOKEN: name the journal file with --from PATH")
         source = journal_path(config.origin, config.token.reveal())

@@ -198,6 +198,11 @@ class JournalEntry:
     updated_at: datetime | None
     reconciled_at: datetime | None
     outcome_error: str | None = None
+    creator: str | None = None
+    """Who sent the create (JupyterHub's user, else the OS user); None for a task first
+    seen on the server, whose creator is not known."""
+    account: str | None = None
+    """The account's fingerprint (`schema.account_fingerprint`), never its token."""
     request: dict[str, Any] | None = field(default=None, repr=False)
     dto: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -259,6 +264,7 @@ class Filters(TypedDict, total=False):
     label: str | Iterable[str] | None
     search: str | None
     source: str | None
+    creator: str | Iterable[str] | None
 
 
 @dataclass(frozen=True)
@@ -273,15 +279,18 @@ class Query:
     labels: tuple[str, ...] = ()
     search: str | None = None
     source: str | None = None
+    creator: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, **filters: Unpack[Filters]) -> Query:
         status, label = filters.get("status"), filters.get("label")
         search, source = filters.get("search"), filters.get("source")
+        creator = filters.get("creator")
         if source not in (None, "local", "server"):
             raise ValueError("source must be 'local', 'server' or None")
         statuses = [status] if isinstance(status, (str, TaskStatus)) else status or ()
         labels = [label] if isinstance(label, str) else label or ()
+        creators = [creator] if isinstance(creator, str) else creator or ()
         return cls(
             status=tuple(str(s) for s in statuses),
             mode=filters.get("mode") or None,
@@ -290,12 +299,19 @@ class Query:
             labels=tuple(x.strip() for x in labels if x.strip()),
             search=(search or "").strip() or None,
             source=source,
+            creator=tuple(dict.fromkeys(x.strip() for x in creators if x.strip())),
         )
 
     @property
     def facets_only(self) -> bool:
         """True when only status, mode and source filter (what kept totals can answer)."""
-        return self.since is None and self.until is None and not self.labels and not self.search
+        return (
+            self.since is None
+            and self.until is None
+            and not self.labels
+            and not self.search
+            and not self.creator
+        )
 
 
 # --- the embedded sandbox's own media, recorded without its port -------------------------

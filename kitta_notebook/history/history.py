@@ -159,8 +159,9 @@ class History:
 
         `status` takes task statuses and `outcome_unknown`, `rejected`,
         `not_created`; `search` looks in the input URLs and task ids; `source`
-        is `local` (sent from here) or `server` (created elsewhere); `mode`,
-        `since`, `until` and `label` narrow it further. Call `sync()` first to
+        is `local` (sent from here) or `server` (created elsewhere); `creator`
+        (one person or several) keeps the creates they sent; `mode`, `since`,
+        `until` and `label` narrow it further. Call `sync()` first to
         include tasks created elsewhere.
         """
         query = Query.build(**filters)
@@ -178,6 +179,10 @@ class History:
 
     def get(self, ref: Ref) -> JournalEntry | None:
         return self.journal.get(ref)
+
+    def creators(self) -> list[str]:
+        """Everyone who sent a create recorded here, sorted (the values `creator` takes)."""
+        return self.journal.creators()
 
     def unresolved(self) -> list[JournalEntry]:
         """Creates whose outcome is unknown: they may have made a task (see `reconcile`)."""
@@ -425,6 +430,7 @@ class AsyncHistory:
     count = _awaitable(History.count)
     summary = _awaitable(History.summary)
     get = _awaitable(History.get)
+    creators = _awaitable(History.creators)
     unresolved = _awaitable(History.unresolved)
     tasks = _awaitable(History.tasks)
     to_pandas = _awaitable(History.to_pandas)

@@ -25,6 +25,7 @@ from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
 from .reconcile import Candidate
+from .rows import JournalRows, add_rows, read_rows
 from .schema import (
     ENTRY_COLUMNS,
     KEPT_UNLESS_KNOWN,
@@ -44,7 +45,7 @@ from .schema import (
     update_entries,
     where,
 )
-from .store import JournalRows, JournalStore, Ref, ref_text
+from .store import JournalStore, Ref, ref_text
 
 __all__ = ["Journal", "account_fingerprint", "journal_path", "journal_path_for_identity"]
 
@@ -119,6 +120,9 @@ class Journal(JournalStore):
         if self._conn is None or self._pid != os.getpid():
             self._conn, self._search_index = open_connection(self.path, self.origin, self.account)
             self._pid = os.getpid()
+            if self.account is None:  # opened by path: the account its file was made for
+                found = self._read("SELECT value FROM meta WHERE key = 'account'")
+                self.account = str(found[0][0]) if found else None
         return self._conn
 
     def close(self) -> None:
@@ -157,7 +161,7 @@ class Journal(JournalStore):
         return rows
 
     def _entry(self, row: Sequence[Any]) -> JournalEntry:
-        return e.resolved_entry(entry_of_row(row), self.media_origin)
+        return e.resolved_entry(entry_of_row(row, self.account), self.media_origin)
 
     def _entry_id(self, ref: Ref) -> str:
         if isinstance(ref, JournalEntry):
@@ -483,6 +487,10 @@ class Journal(JournalStore):
             self._aggregate_cache = (key, rows)
             return rows
 
+    def creators(self) -> list[str]:
+        sql = "SELECT DISTINCT creator FROM entries WHERE creator IS NOT NULL ORDER BY 1"
+        return [str(row[0]) for row in self._read(sql)]
+
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         rows = self._read(
             f"SELECT {ENTRY_COLUMNS}, pid, host, session FROM entries "
@@ -544,33 +552,12 @@ class Journal(JournalStore):
         rows = self._read(sql, (max(0, int(n)),))
         return [kept_of_row(row) for row in rows]
 
-    # --- copying --------------------------------------------------------------------------
+    # --- copying (`rows`) -----------------------------------------------------------------
     def rows(self) -> JournalRows:
-        with self._lock:
-            conn = self._connection()
-            try:
-                cursor = conn.execute("SELECT * FROM entries ORDER BY sort_ts, entry_id")
-                names = [d[0] for d in cursor.description]
-                entries = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-                labels = conn.execute("SELECT entry_id, label FROM labels").fetchall()
-                meta = conn.execute("SELECT value FROM meta WHERE key = 'account'").fetchone()
-            except sqlite3.Error as exc:
-                raise database_error(self.path, exc) from None
-        account = str(meta[0]) if meta else self.account
-        return JournalRows(account, entries, [(str(a), str(b)) for a, b in labels])
+        meta = self._read("SELECT value FROM meta WHERE key = 'account'")
+        with self._write() as conn:  # a snapshot of the whole journal, errors wrapped
+            return read_rows(conn, str(meta[0][0]) if meta else self.account, {})
 
     def add_rows(self, rows: JournalRows) -> int:
-        added: set[str] = set()
         with self._write() as conn:
-            known = {str(r[1]) for r in conn.execute("PRAGMA table_info(entries)").fetchall()}
-            for row in rows.entries:
-                values = {name: value for name, value in row.items() if name in known}
-                names = ", ".join(values)
-                sql = f"INSERT OR IGNORE INTO entries ({names}) VALUES ({marks(list(values))})"
-                if conn.execute(sql, list(values.values())).rowcount:
-                    added.add(str(row["entry_id"]))
-            conn.executemany(
-                "INSERT OR IGNORE INTO labels (entry_id, label) VALUES (?, ?)",
-                [(entry_id, label) for entry_id, label in rows.labels if entry_id in added],
-            )
-        return len(added)
+            return add_rows(conn, rows, {})

@@ -10,6 +10,7 @@ key allows is decided here, as pure code, so every store decides alike.
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
 import sys
@@ -27,6 +28,8 @@ from .entry import now as _now
 # Who wrote an entry or holds a claim: this process's session, this machine.
 SESSION = uuid.uuid4().hex
 HOST = socket.gethostname()
+# Who creates on a JupyterHub (set by the hub in every kernel it spawns).
+HUB_USER_ENV = "JUPYTERHUB_USER"
 # Entries whose create request is on the wire in this process right now.
 IN_FLIGHT: set[str] = set()
 # Keys this process holds a claim on right now (from the claim until the client gives it
@@ -96,6 +99,18 @@ class Owner:
         if self.session == SESSION:
             return entry_id not in IN_FLIGHT
         return not self.held_elsewhere(stale_after)
+
+
+def creator() -> str | None:
+    """Who is creating, as a team's history shows it: JupyterHub's user, else the OS
+    user; None when neither can be told (never a guess)."""
+    hub_user = os.environ.get(HUB_USER_ENV, "").strip()
+    if hub_user:
+        return hub_user
+    try:
+        return getpass.getuser().strip() or None
+    except (KeyError, OSError, ImportError):  # no login name and no passwd entry
+        return None
 
 
 def decide(

@@ -40,6 +40,7 @@ from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, SESSION, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
 from .reconcile import Candidate
+from .rows import JournalRows, add_rows, read_rows
 from .schema import (
     KEPT_UNLESS_KNOWN,
     ROW_COLUMNS,
@@ -52,7 +53,7 @@ from .schema import (
     kept_of_row,
     update_entries,
 )
-from .store import JournalRows, JournalStore, Ref, ref_text
+from .store import JournalStore, Ref, ref_text
 
 __all__ = ["PostgresJournal", "is_postgres_url"]
 
@@ -138,12 +139,15 @@ def is_postgres_url(value: object) -> bool:
 
 @dataclass(frozen=True)
 class _SeenOwner(Owner):
-    """An owner whose liveness the database told: its session still holds its lock."""
+    """An owner whose liveness the database told: its session still holds its lock (else,
+    on this machine, its process still runs: its connection may just be reconnecting)."""
 
     connected: bool = False
 
     def held_elsewhere(self, stale_after: float | None) -> bool:
-        if self.session == SESSION or not self.connected:
+        if not self.connected:
+            return super().held_elsewhere(stale_after)
+        if self.session == SESSION:
             return False
         return stale_after is None or e.now() - (self.since or 0.0) < stale_after
 
@@ -363,7 +367,7 @@ class PostgresJournal(JournalStore):
                 raise self._error(exc) from None
 
     def _entry(self, row: Sequence[Any]) -> JournalEntry:
-        return e.resolved_entry(entry_of_row(row), self.media_origin)
+        return e.resolved_entry(entry_of_row(row, self.account), self.media_origin)
 
     def _entry_id(self, ref: Ref) -> str:
         if isinstance(ref, JournalEntry):
@@ -602,6 +606,9 @@ class PostgresJournal(JournalStore):
         if query.until is not None:
             clauses.append("sort_ts < ?")
             params.append(query.until)
+        if query.creator:
+            clauses.append("creator = ANY(?)")
+            params.append(list(query.creator))
         if query.labels:
             labels = "SELECT entry_id FROM labels WHERE account = ? AND label = ANY(?)"
             clauses.append(f"entry_id IN ({labels})")
@@ -641,6 +648,10 @@ class PostgresJournal(JournalStore):
         sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}"
         rows = self._mine(sql + " GROUP BY state", *params)
         return [(str(s), int(n), float(c)) for s, n, c in rows if n]
+
+    def creators(self) -> list[str]:
+        sql = "SELECT DISTINCT creator FROM entries WHERE account = ? AND creator IS NOT NULL"
+        return [str(row[0]) for row in self._mine(sql + " ORDER BY 1")]
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         rows = self._mine(
@@ -693,39 +704,11 @@ class PostgresJournal(JournalStore):
         sql = f"SELECT {_KEPT} FROM kept WHERE account = ? ORDER BY kept_ts, task_id LIMIT ?"
         return [kept_of_row(row) for row in self._mine(sql, max(0, int(n)))]
 
-    # --- copying --------------------------------------------------------------------------
+    # --- copying (`rows`) -----------------------------------------------------------------
     def rows(self) -> JournalRows:
-        def read(sql: _Sql) -> JournalRows:
-            cursor = sql.mine("SELECT * FROM entries WHERE account = ? ORDER BY sort_ts, entry_id")
-            names = [d.name for d in cursor.description]
-            entries = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            for found in entries:
-                del found["account"]
-            labels = sql.mine("SELECT entry_id, label FROM labels WHERE account = ?").fetchall()
-            return JournalRows(self.account, entries, [(str(a), str(b)) for a, b in labels])
-
-        return self._sql(read)  # type: ignore[no-any-return]
+        scope = {"account": self.account}
+        return self._sql(lambda sql: read_rows(sql, self.account, scope))  # type: ignore[no-any-return]
 
     def add_rows(self, rows: JournalRows) -> int:
-        added: set[str] = set()
         with self._write() as sql:
-            names = "SELECT column_name FROM information_schema.columns WHERE table_name = ?"
-            known = {str(r[0]) for r in sql.execute(names, ("entries",)).fetchall()}
-            for row in rows.entries:
-                values = {n: v for n, v in row.items() if n in known and n != "account"}
-                columns, marks = ", ".join(values), ", ".join("?" * len(values))
-                inserted = sql.mine(
-                    f"INSERT INTO entries (account, {columns}) VALUES (?, {marks}) "
-                    "ON CONFLICT DO NOTHING RETURNING entry_id",
-                    *values.values(),
-                ).fetchone()
-                if inserted is not None:
-                    added.add(str(row["entry_id"]))
-            for entry_id, label in rows.labels:
-                if entry_id in added:
-                    sql.mine(
-                        "INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                        entry_id,
-                        label,
-                    )
-        return len(added)
+            return add_rows(sql, rows, {"account": self.account})

@@ -18,12 +18,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._home import HOME_ENV, kitta_home
 from ..errors import JournalCorruptError, JournalError
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
+
+if TYPE_CHECKING:
+    from .rows import Executes
 
 __all__ = ["account_fingerprint", "journal_path", "journal_path_for_identity", "open_connection"]
 
@@ -70,8 +73,8 @@ def _home_error(path: Path, exc: BaseException) -> JournalError:
 # "KitJ" as a big-endian 32-bit integer, stored in the SQLite header (offset 68).
 APPLICATION_ID = 0x4B69744A
 # The schema version, in the header's user_version (offset 60). 2: paging indexes, the
-# URL search index, kept results.
-SCHEMA_VERSION = 2
+# URL search index, kept results. 3: who created each entry.
+SCHEMA_VERSION = 3
 SCHEMA_MARKER = "kitta-notebook-journal"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -181,6 +184,11 @@ AFTER UPDATE OF state, input_mode, source, credits ON entries BEGIN
     ON CONFLICT (state, input_mode, source)
     DO UPDATE SET n = n + 1, credits = credits + excluded.credits;
 END;
+"""
+# Version 3: who created each entry (None in older rows and in tasks seen on the server).
+SCHEMA_V3 = """
+ALTER TABLE entries ADD COLUMN creator TEXT;
+CREATE INDEX IF NOT EXISTS entries_page_creator ON entries (creator, sort_ts, entry_id);
 """
 # Fills `totals` for the entries a version-1 file already holds.
 TOTALS_REBUILD = """
@@ -351,7 +359,7 @@ def _initialise(
                 f"{path} is an SQLite database but not a kitta-notebook journal. "
                 "It was left untouched; move it aside or choose another KITTA_HOME."
             )
-        for statement in statements(SCHEMA_V1 + SCHEMA_V2 + KEY_CLAIMS_SCHEMA):
+        for statement in statements(SCHEMA_V1 + SCHEMA_V2 + SCHEMA_V3 + KEY_CLAIMS_SCHEMA):
             conn.execute(statement)
         _create_search_index(conn)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -365,14 +373,18 @@ def _initialise(
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a version-1 file up to date (indexes, search index, kept results)."""
+    """Bring a version-1 or -2 file up to date in place, every row kept."""
     with transaction(conn, "EXCLUSIVE", FIRST_USE_ATTEMPTS):
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
             return  # another process was quicker
-        for statement in statements(SCHEMA_V2 + TOTALS_REBUILD):
+        if version < 2:
+            for statement in statements(SCHEMA_V2 + TOTALS_REBUILD):
+                conn.execute(statement)
+            if _create_search_index(conn):
+                conn.execute("INSERT INTO entries_search (entries_search) VALUES ('rebuild')")
+        for statement in statements(SCHEMA_V3):
             conn.execute(statement)
-        if _create_search_index(conn):
-            conn.execute("INSERT INTO entries_search (entries_search) VALUES ('rebuild')")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -439,7 +451,7 @@ _ROW_SQL = (
     "entry_id, task_id, source, outcome, state, status, model, input_mode, video_url, "
     "image_url, audio_url, reference_image_url, duration_seconds, credits, batch_key, note, "
     "download_path, requested_ts, created_ts, completed_ts, updated_ts, reconciled_ts, "
-    "outcome_error, request_json, dto_json"
+    "outcome_error, request_json, dto_json, creator"
 )
 _ROW = _ROW_SQL.split(", ")
 ROW_COLUMNS = _ROW_SQL  # what `entry_of_row` reads, in order, then the labels (every store)
@@ -447,13 +459,14 @@ ENTRY_COLUMNS = (
     _ROW_SQL
     + ", (SELECT group_concat(label, char(31)) FROM labels l WHERE l.entry_id = entries.entry_id)"
 )
-_PLAIN = (*_ROW[:13], "note", "download_path", "outcome_error")
+_PLAIN = (*_ROW[:13], "note", "download_path", "outcome_error", "creator")
 _TIMES = ("requested_ts", "created_ts", "completed_ts", "updated_ts", "reconciled_ts")
 # Trigrams need three characters; a shorter search scans the columns instead.
 _TRIGRAM = 3
 
 
-def entry_of_row(row: Sequence[Any]) -> JournalEntry:
+def entry_of_row(row: Sequence[Any], account: str | None = None) -> JournalEntry:
+    """An entry of a row read with `ENTRY_COLUMNS`, of the journal of `account`."""
     values: dict[str, Any] = dict(zip(_ROW, row, strict=False))
     credits, labels = values["credits"], row[len(_ROW)]
     times: dict[str, Any] = {name.replace("_ts", "_at"): e.dt(values[name]) for name in _TIMES}
@@ -462,6 +475,7 @@ def entry_of_row(row: Sequence[Any]) -> JournalEntry:
         **times,
         credits=int(credits) if credits is not None and float(credits).is_integer() else credits,
         key=values["batch_key"],
+        account=account,
         labels=tuple(sorted(labels.split("\x1f"))) if labels else (),
         request=e.load_json(values["request_json"]),
         dto=e.load_json(values["dto_json"]),
@@ -511,6 +525,9 @@ def where(query: Query, search_index: bool, extra: str = "") -> tuple[str, list[
     if query.until is not None:
         clauses.append("sort_ts < ?")
         params.append(query.until)
+    if query.creator:
+        clauses.append(f"creator IN ({marks(query.creator)})")
+        params.extend(query.creator)
     if query.labels:
         labels = f"SELECT entry_id FROM labels WHERE label IN ({marks(query.labels)})"
         clauses.append(f"entry_id IN ({labels})")
@@ -530,12 +547,6 @@ def where(query: Query, search_index: bool, extra: str = "") -> tuple[str, list[
 
 # Columns a later answer fills only when it knows them (a list item lacks the model).
 KEPT_UNLESS_KNOWN = ("model", "input_mode", "credits", "created_ts", "sort_ts")
-
-
-class Executes(Protocol):
-    """A connection that runs SQL with `?` parameters (SQLite's, or the PostgreSQL store's)."""
-
-    def execute(self, sql: str, parameters: Sequence[Any], /) -> Any: ...
 
 
 def insert_entry(conn: Executes, row: Mapping[str, object]) -> None:

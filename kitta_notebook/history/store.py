@@ -1,7 +1,8 @@
 """`JournalStore`: what a journal's storage does, whatever the database under it.
 
 Everything above it (`History`, reconcile, the client's recorder, key
-claims) talks to this interface only; `journal.Journal` is the SQLite store.
+claims) talks to this interface only; `journal.Journal` is the SQLite store,
+`postgres.PostgresJournal` the PostgreSQL one (a team's).
 A store keeps the rules every store must keep: a create is written down
 (`sending`) before it is sent and becomes `created`, `rejected` or `unknown`
 when it returns; a key is claimed in one atomic transaction (deciding with
@@ -18,15 +19,15 @@ import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import JournalWarning
 from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
-from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner
+from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner, creator
 from .reconcile import Candidate
+from .rows import JournalRows
 
 __all__ = ["JournalRows", "JournalStore", "Ref", "ref_text"]
 
@@ -46,17 +47,6 @@ def ref_text(ref: Ref) -> str:
     if isinstance(ref, JournalEntry):
         return ref.task_id or ref.entry_id
     return ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
-
-
-@dataclass(frozen=True)
-class JournalRows:
-    """A journal's entries and labels as plain values, to copy them into another store."""
-
-    account: str | None
-    entries: list[dict[str, Any]]
-    """Each entry's columns by name (the SQLite file's `entries` table)."""
-    labels: list[tuple[str, str]]
-    """(entry id, label) pairs."""
 
 
 class JournalStore(abc.ABC):
@@ -106,6 +96,7 @@ class JournalStore(abc.ABC):
             "pid": owner.pid,
             "host": owner.host,
             "session": owner.session,
+            "creator": creator(),
         }
         self._write_request(row, request, claim)
         IN_FLIGHT.add(row["entry_id"])
@@ -265,6 +256,10 @@ class JournalStore(abc.ABC):
         return self.count()
 
     @abc.abstractmethod
+    def creators(self) -> list[str]:
+        """Every creator the entries name, sorted (what a "who" filter offers)."""
+
+    @abc.abstractmethod
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         """Creates whose outcome is unknown, plus `sending` ones no live process still owns
         (`keys.Owner.left_behind`), oldest first."""
@@ -303,9 +298,8 @@ class JournalStore(abc.ABC):
 
     @abc.abstractmethod
     def add_rows(self, rows: JournalRows) -> int:
-        """Add the entries (and their labels) that are not here yet, in one transaction; an
-        entry already here (same entry id or task id) is left alone. Returns how many were
-        added: adding the same rows again adds none."""
+        """Add the entries (and their labels) that are not here yet, in one transaction
+        (`rows.add_rows`); returns how many were added: the same rows again add none."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -240,6 +240,10 @@ class HistoryBrowser(SelectedTaskView):
             layout=widgets.Layout(width="130px"),
         )
         self.mode_filter.add_class("kitta-history-mode")
+        self.creator_filter = widgets.Dropdown(
+            options=[(option("history_everyone"), "")], value="", layout=self.mode_filter.layout
+        )
+        self.creator_filter.add_class("kitta-history-creator")
         self.search = widgets.Text(
             placeholder=option("history_search"),
             continuous_update=False,
@@ -253,7 +257,13 @@ class HistoryBrowser(SelectedTaskView):
         )
         self.sort.add_class("kitta-history-sort")
         self.sync_button = self._action("history_sync", "cloud-download", self.sync)
-        self._filter_controls = (self.status_filter, self.mode_filter, self.search, self.sort)
+        self._filter_controls = (
+            self.status_filter,
+            self.mode_filter,
+            self.creator_filter,
+            self.search,
+            self.sort,
+        )
         self._setting_filters = False
         for control in self._filter_controls:
             control.observe(self._on_filter, names="value")
@@ -281,6 +291,7 @@ class HistoryBrowser(SelectedTaskView):
                     [
                         self.status_filter,
                         self.mode_filter,
+                        self.creator_filter,
                         self.search,
                         self.sort,
                         self.sync_button,
@@ -308,6 +319,7 @@ class HistoryBrowser(SelectedTaskView):
         return {
             "status": self.status_filter.value or None,
             "mode": self.mode_filter.value or None,
+            "creator": self.creator_filter.value or None,
             "search": self.search.value or None,
         }
 
@@ -320,6 +332,7 @@ class HistoryBrowser(SelectedTaskView):
         """Query the current page and refill the table; `totals` recounts the filtered set."""
         filters = self.filters
         if totals:
+            self._offer_creators()
             self.total = self.history.count(**filters)
             self.summary = self.history.summary(**filters)
             self.summary_view.value = self._title + summary_html(self.summary, self.lang)
@@ -359,6 +372,20 @@ class HistoryBrowser(SelectedTaskView):
             "" if self.entries else f'<div style="color:#59636e;padding:6px 0">{empty}</div>'
         )
 
+    def _offer_creators(self) -> None:
+        """The "who" filter offers everyone who created an entry (the choice is kept)."""
+        everyone = self.creator_filter.options[0]
+        options = (everyone, *((name, name) for name in self.history.creators()))
+        if options == self.creator_filter.options:
+            return
+        chosen = self.creator_filter.value
+        self._setting_filters = True  # a new list of options resets the value
+        try:
+            self.creator_filter.options = options
+            self.creator_filter.value = chosen if (chosen, chosen) in options else ""
+        finally:
+            self._setting_filters = False
+
     def go(self, page: int) -> None:
         """Show page `page` (0-based; clamped to the pages there are)."""
         self.page = page
@@ -375,11 +402,15 @@ class HistoryBrowser(SelectedTaskView):
         *,
         status: str | None = None,
         mode: str | None = None,
+        creator: str | None = None,
         search: str | None = None,
         sort: str | None = None,
     ) -> None:
-        """Set several filters at once (one query); `sort` like 'credits:1' (descending)."""
-        chosen = zip(self._filter_controls, (status, mode, search, sort), strict=True)
+        """Set several filters at once (one query); `sort` like 'credits:1' (descending),
+        `creator` one of `client.history.creators()` ('' is everyone)."""
+        values = (status, mode, creator, search, sort)
+        chosen = zip(self._filter_controls, values, strict=True)
+        self._offer_creators()  # someone who created since the last redraw is offered
         self._setting_filters = True
         try:
             for control, value in chosen:

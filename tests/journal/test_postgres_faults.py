@@ -9,7 +9,9 @@ error echoes it.
 from __future__ import annotations
 
 import logging
+import socket
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -17,6 +19,7 @@ import psycopg
 import pytest
 
 from kitta_notebook import JournalError, KittaClient
+from kitta_notebook.history import postgres
 from kitta_notebook.history.postgres import SCHEMA_VERSION, PostgresJournal
 from kitta_notebook.sandbox import Sandbox
 from tests.plugins.postgres import PostgresCluster, _free_port
@@ -152,3 +155,59 @@ def test_without_psycopg_the_error_names_the_extra(
     with pytest.raises(JournalError, match=r"pip install 'kitta-notebook\[postgres\]'"):
         _create(sandbox, f"postgresql://kitta@127.0.0.1:{_free_port()}/journal")
     assert sandbox.stats.route("create") == 0
+
+
+def test_a_server_that_never_answers_fails_within_the_connect_timeout(
+    refused: Callable[[str], JournalError], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listening socket that never speaks (a hung host): each create gives up in bounded time."""
+    monkeypatch.setattr(postgres, "CONNECT_TIMEOUT_SECONDS", 2)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the backlog; nothing is ever read or sent
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        error = refused(f"postgresql://kitta:{PASSWORD}@127.0.0.1:{port}/journal")
+        assert time.monotonic() - started < 2 * 2 + 5  # two creates, each one timeout
+    assert "could not be reached" in str(error)
+
+
+def test_a_statement_blocked_by_a_lock_fails_within_the_statement_timeout(
+    postgres_db: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "STATEMENT_TIMEOUT_SECONDS", 1)
+    client = KittaClient(TOKEN, base_url=sandbox.base_url, journal=postgres_db, max_retries=0)
+    media = {"video_url": sandbox.samples["video"], "audio_url": sandbox.samples["audio"]}
+    assert client.journal is not None and client.journal.count() == 0  # connected
+    with psycopg.connect(postgres_db) as blocker:  # holds the table until the block ends
+        blocker.execute("LOCK TABLE entries IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        with pytest.raises(JournalError, match="statement timeout"):
+            client.lip_sync.create(**media)
+        assert time.monotonic() - started < 10
+    assert sandbox.stats.route("create") == 0
+    client.lip_sync.create(**media)  # the lock gone, the same client goes on
+    assert sandbox.stats.route("create") == 1
+
+
+def test_the_password_is_in_no_row_and_no_repr_after_a_create(
+    postgres_cluster: PostgresCluster, postgres_db: str, sandbox: Sandbox
+) -> None:
+    database = postgres_db.rsplit("/", 1)[1]
+    PostgresJournal(postgres_db, account="a" * 12).count()  # the owner made the tables
+    role = postgres_cluster.login_role(PASSWORD)
+    postgres_cluster.execute(
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
+        database=database,
+    )
+    url = postgres_cluster.url(database, user=role, password=PASSWORD)
+    client = KittaClient(TOKEN, base_url=sandbox.base_url, journal=url, max_retries=0)
+    task = client.lip_sync.create(
+        video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"], key="k"
+    )
+    client.history.label(task, "checked")
+    assert PASSWORD not in repr(client) + repr(client.journal) + repr(client._config)
+    with psycopg.connect(postgres_db) as conn:
+        tables = ("entries", "labels", "kept", "key_claims", "journal_schema")
+        rows = [conn.execute(f"SELECT * FROM {table}").fetchall() for table in tables]
+    assert task.task_id in str(rows) and PASSWORD not in str(rows)

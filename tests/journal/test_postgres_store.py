@@ -7,6 +7,9 @@ same pages, counts and summaries for every sort, direction, filter and offset.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 import warnings
@@ -17,12 +20,15 @@ from typing import Any
 import psycopg
 import pytest
 
+import kitta_notebook
 from kitta_notebook import JournalError, KittaClient, ServerError
 from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
 from kitta_notebook.sandbox import FaultConfig, Sandbox
 from tests.plugins.postgres import PostgresCluster
+
+REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -241,3 +247,39 @@ def test_kept_results_are_indexed(postgres_db: str) -> None:
     assert [k.task_id for k in store.kept_oldest(1)] == ["t2"]
     store.forget_kept("t2")
     assert store.kept("t2") is None and store.kept_total_bytes() == 120
+
+
+KERNEL = r"""
+import sys
+from kitta_notebook import KittaClient
+
+base_url, token, video, audio = sys.argv[1:]
+client = KittaClient(token, base_url=base_url)  # the journal: KITTA_JOURNAL_URL
+print(client.lip_sync.create(video_url=video, audio_url=audio).task_id)
+"""
+
+
+def test_kernels_with_their_own_homes_share_one_history_told_apart_by_creator(
+    postgres_db: str, sandbox: Sandbox, token: str, tmp_path: Path
+) -> None:
+    made: dict[str, str] = {}
+    for user in ("ana", "bo"):
+        env = {**os.environ, "PYTHONPATH": str(REPO), "KITTA_HOME": str(tmp_path / user)}
+        env |= {"KITTA_JOURNAL_URL": postgres_db, "JUPYTERHUB_USER": user}
+        args = [sandbox.base_url, token, sandbox.samples["video"], sandbox.samples["audio"]]
+        done = subprocess.run(
+            [sys.executable, "-c", KERNEL, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        made[user] = done.stdout.strip().splitlines()[-1]
+    client = KittaClient(token, base_url=sandbox.base_url, journal=postgres_db)
+    assert client.history.creators() == ["ana", "bo"]
+    [bos] = client.history.items(creator="bo")
+    assert bos.task_id == made["bo"] and bos.creator == "bo"
+    assert bos.account == client.journal.account  # type: ignore[union-attr]
+    assert {e.task_id for e in client.history.items()} == set(made.values())

@@ -3,12 +3,12 @@
 A test is `slow` when it lives in a folder of slow suites (real browsers, notebooks
 run in kernels, Binder, packaging, the sandbox server's own contract suite, the
 reliability suite's hostile servers, fuzzing and crashes), or when it or a fixture
-it uses starts a sandbox, an S3 server, a PostgreSQL cluster, a process or a kernel
-(seen in their source, so a new test is tiered without a list to keep). The fast
-tier is then unit tests and contract tests on `httpx.MockTransport` (or a small HTTP
-host in the test's own process), plus the one test marked `smoke` (a sandbox task end
-to end). `--fast` does not even import the slow folders; `-m "not slow"` selects the
-same tests after collecting everything.
+it uses starts a sandbox, an S3 or PostgreSQL server, a process or a kernel (seen in
+their source, so a new test is tiered without a list to keep). The fast tier is then unit tests
+and contract tests on `httpx.MockTransport` (or a small HTTP host in the test's own
+process), plus the one test marked `smoke` (a sandbox task end to end). `--fast` does
+not even import the slow folders; `-m "not slow"` selects the same tests after
+collecting everything.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import pytest
 TESTS = Path(__file__).resolve().parents[1]
 SLOW_FOLDERS = frozenset({"browser", "notebooks", "binder", "packaging", "reliability", "sandbox"})
 STARTS_SOMETHING = re.compile(
-    r"\bSandbox\(|\bThreadedMotoServer\b|\bnanio_server\b|\bpostgres_cluster\b"
+    r"\bSandbox\(|\bThreadedMotoServer\b|\bnanio_server\b"
     r"|\bsubprocess\b|\bsys\.executable\b|\bstart_new_kernel\b|\bKernelManager\b"
+    r"|\bpostgres_cluster\b"
 )
 
 
