@@ -441,7 +441,8 @@ def section(figures: list[Figure], facts: dict[str, Any]) -> str:
         "",
         f"`python -m benchmarks.bench_postgres` ({facts['started']}, Python {facts['python']}, "
         f"PostgreSQL {facts['postgres']}, {facts['cpu_count']} shared CPUs, load average "
-        f"{facts['load_average_at_start']} at the start): a throwaway cluster on 127.0.0.1 "
+        f"{' / '.join(f'{x:.1f}' for x in facts['load_average_at_start'])} at the start): "
+        "a throwaway cluster on 127.0.0.1 "
         "(fsync off, as in the tests) and the sandbox in a process of its own.",
         "",
         "| Benchmark | Measured | Target | Met |",
