@@ -247,20 +247,18 @@ def _create_one(
             if stop.is_set():
                 raise _Stopped
             _bridge.check_cancelled()  # the last point where stopping sends nothing
-            attempts += 1
             if run.journal_failed is not None:
                 raise run.journal_failed
+            attempts += 1
             task = lip_sync._create_checked(request, item.key, claim=item.claim)
         except (_Stopped, _bridge.CallCancelled):
             raise
-        except JournalError as exc:  # raised before the request: this attempt was not sent
-            run.journal_failed = run.journal_failed or exc
-            run.budget.settled(item, "rejected")
-            return _result(item, "not_sent", error=exc, attempts=attempts - 1)
         except Exception as exc:
             if may_resend(exc, attempts):
                 continue
             outcome = outcome_of(exc)
+            if isinstance(exc, JournalError):  # not written down, not sent: nor the rest
+                run.journal_failed = run.journal_failed or exc
             run.budget.settled(item, outcome)
             return _result(item, outcome, error=exc, attempts=attempts)
         finally:

@@ -36,7 +36,7 @@ import httpx
 from .. import _bridge
 from .._core import retry_after_seconds
 from .._responses import nothing_created
-from ..errors import CreditLimitError, RateLimitError, ValidationError
+from ..errors import CreditLimitError, JournalError, RateLimitError, ValidationError
 from ..price import Price, sane_charge
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class CreditBudget:
         outcome is unknown keeps it (it may have been charged)."""
         with self._lock:
             self._in_flight.discard(item.index)
-            if outcome == "rejected":
+            if outcome in ("rejected", "not_sent"):
                 self._reserved.pop(item.index, None)
 
     def price_note(self) -> str:
@@ -243,7 +243,10 @@ class CreditBudget:
 
 # --- the rate gate ----------------------------------------------------------------------
 def outcome_of(error: BaseException) -> Outcome:
-    """`rejected` only when the error proves nothing was created; else `unknown`."""
+    """`not_sent` when the journal could not write the create down (so it was not sent),
+    `rejected` only when the error proves nothing was created; else `unknown`."""
+    if isinstance(error, JournalError):
+        return "not_sent"
     return "rejected" if nothing_created(error) else "unknown"
 
 

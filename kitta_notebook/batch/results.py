@@ -62,7 +62,7 @@ class BatchItem:
 
     `task` is set for `created` and `existing` items; `error` for `rejected`,
     `unknown`, `skipped` (a `ValidationError` with the item's `problems`) and
-    `not_sent` (a `CreditLimitError`) ones, and for an `existing` item whose task
+    `not_sent` (a `CreditLimitError` or `JournalError`) ones, and for an `existing` item whose task
     could not be fetched: then `task` is a bare placeholder with only its id.
     """
 

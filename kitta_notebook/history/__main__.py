@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 def copy(source: Path | None, url: str) -> tuple[int, int]:
     """Copy the journal at `source` (default: this account's) to `url`; (copied, already)."""
     from .journal import Journal
-    from .postgres import PostgresJournal, is_postgres_url
+    from .postgres import PostgresJournal
+    from .recorder import is_postgres_url
 
     if not is_postgres_url(url):
         raise KittaError("--to must be a postgresql:// or postgres:// URL")

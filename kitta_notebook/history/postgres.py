@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from .._redact import redact_text, redact_url
 from ..errors import JournalError, JournalWarning, KeyInUseError, KeyReusedError
@@ -55,9 +55,8 @@ from .schema import (
 )
 from .store import JournalStore, Ref, ref_text
 
-__all__ = ["PostgresJournal", "is_postgres_url"]
+__all__ = ["PostgresJournal"]
 
-SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT_SECONDS = 30
 # Advisory lock classes ("KitJ", then one more): an account's writers, a live session.
@@ -129,12 +128,7 @@ _REGISTRY: weakref.WeakValueDictionary[tuple[str, str], PostgresJournal] = (
     weakref.WeakValueDictionary()
 )
 _REGISTRY_LOCK = threading.Lock()
-_FORKED_AWAY: list[object] = []  # a parent's connections: never closed from a child
 _WARNED_NO_TRIGRAM: set[str] = set()
-
-
-def is_postgres_url(value: object) -> bool:
-    return isinstance(value, str) and value.strip().lower().startswith(SCHEMES)
 
 
 @dataclass(frozen=True)
@@ -238,9 +232,7 @@ class PostgresJournal(JournalStore):
         conn = self._conn
         if conn is not None and self._pid == os.getpid() and not conn.closed:
             return conn
-        if conn is not None and self._pid != os.getpid():
-            _FORKED_AWAY.append(conn)  # closing it here would end the parent's session
-        self._conn = None
+        self._conn = None  # a forked parent's is left alone (psycopg never ends it from a child)
         conn = self._psycopg.connect(
             self._url,
             autocommit=True,
@@ -324,9 +316,10 @@ class PostgresJournal(JournalStore):
         if self._conn is not None and (self._conn.broken or self._conn.closed):
             self._conn = None  # the next use connects again (the database may be back)
         message = str(exc).strip()
-        if len(self._password) >= 4:
-            message = message.replace(self._password, "REDACTED")
-        message = redact_text(message, [self._password])
+        if len(self._password) >= 4:  # shorter, it could not be told from ordinary words
+            for form in {self._password, quote(self._password, safe="")}:
+                message = message.replace(form, "REDACTED")
+        message = redact_text(message)
         errors = self._psycopg.errors
         if isinstance(exc, errors.InsufficientPrivilege):
             return JournalError(
@@ -525,12 +518,15 @@ class PostgresJournal(JournalStore):
         ]
         if not changed:
             return 0
-        with self._write() as sql:
-            return sum(self._seen(sql, task_id, raw) for task_id, raw in changed)
+        with self._write() as sql:  # read again under the lock, then written in one pipeline
+            query = "SELECT task_id, entry_id, dto_json, outcome FROM entries WHERE account = ?"
+            found = sql.mine(query + " AND task_id = ANY(?)", [t for t, _ in changed]).fetchall()
+            known = {str(r[0]): r[1:] for r in found}
+            pipelined = self._psycopg.Pipeline.is_supported()  # libpq 14+ (the binary's is)
+            with sql.conn.pipeline() if pipelined else contextlib.nullcontext():
+                return sum(self._seen(sql, t, raw, known.get(t)) for t, raw in changed)
 
-    def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any]) -> int:
-        query = "SELECT entry_id, dto_json, outcome FROM entries WHERE account = ? AND task_id = ?"
-        row = sql.mine(query, task_id).fetchone()
+    def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any], row: Any) -> int:
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
         status = e.text(merged.get("status"))

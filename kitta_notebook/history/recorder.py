@@ -32,7 +32,13 @@ from .store import JournalStore
 if TYPE_CHECKING:
     from .._core import ClientConfig
 
-__all__ = ["JOURNAL_URL_ENV", "JournalRecorder", "failure_text", "journal_for_config"]
+__all__ = [
+    "JOURNAL_URL_ENV",
+    "JournalRecorder",
+    "failure_text",
+    "is_postgres_url",
+    "journal_for_config",
+]
 
 JOURNAL_URL_ENV = "KITTA_JOURNAL_URL"
 """A `postgresql://` URL: the journal lives in that (team) database instead of KITTA_HOME."""
@@ -80,8 +86,12 @@ def journal_for_config(config: ClientConfig) -> JournalStore | None:
     return Journal.for_account(config.origin, config.token.reveal())
 
 
+def is_postgres_url(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(_SCHEMES)
+
+
 def _postgres_journal(config: ClientConfig, url: str) -> JournalStore | None:
-    if not url.lower().startswith(_SCHEMES):
+    if not is_postgres_url(url):
         shown = url.split("://", 1)[0] + "://…" if "://" in url else "a path"
         raise JournalError(
             f"The journal must be a postgresql:// or postgres:// URL (given {shown}, through "

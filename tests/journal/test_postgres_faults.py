@@ -12,8 +12,10 @@ import logging
 import socket
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -106,13 +108,15 @@ def test_a_role_that_may_only_read(
     assert "permission denied for table" in str(error)
 
 
+@pytest.mark.parametrize("echoed", ["echo-me-password-42", "p@ss:w/rd 42%"])
 def test_a_server_echoing_the_password_never_shows_it(
-    postgres_cluster: PostgresCluster, refused: Callable[[str, str], JournalError]
+    postgres_cluster: PostgresCluster, refused: Callable[[str, str], JournalError], echoed: str
 ) -> None:
-    """The password as the user name: the server answers 'role "<password>" does not exist'."""
-    echoed = "echo-me-password-42"
-    error = refused(postgres_cluster.url("postgres", user=echoed, password=echoed), echoed)
-    assert "does not exist" in str(error)
+    """The password as the user name: the server answers 'role "<password>" does not exist'
+    (a password with URL characters is given percent-encoded, and echoed decoded)."""
+    encoded = quote(echoed, safe="")
+    error = refused(postgres_cluster.url("postgres", user=encoded, password=encoded), echoed)
+    assert "does not exist" in str(error) and encoded not in str(error)
 
 
 def test_a_database_gone_away_stops_creates_until_it_is_back(
@@ -211,3 +215,41 @@ def test_the_password_is_in_no_row_and_no_repr_after_a_create(
         tables = ("entries", "labels", "kept", "key_claims", "journal_schema")
         rows = [conn.execute(f"SELECT * FROM {table}").fetchall() for table in tables]
     assert task.task_id in str(rows) and PASSWORD not in str(rows)
+
+
+def test_a_database_gone_mid_batch_sends_nothing_unrecorded_and_the_batch_resumes(
+    postgres_cluster: PostgresCluster, postgres_db: str, shared_sandbox: Sandbox
+) -> None:
+    """From the third create on, the server cuts the journal's connection as the entry is
+    written (a trigger ends its own backend): those items are reported not sent, the server
+    got only the creates written down, and once the database is back a re-run sends the rest."""
+    token = f"pg-gone-{uuid.uuid4().hex[:8]}"
+    shared_sandbox.add_account(token, 10_000_000)
+    database = postgres_db.rsplit("/", 1)[1]
+    client = KittaClient(token, base_url=shared_sandbox.base_url, journal=postgres_db)
+    journal = client.journal
+    assert journal is not None and journal.count() == 0  # the tables exist
+    postgres_cluster.execute(
+        "CREATE FUNCTION gone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF (SELECT count(*) FROM entries) >= 3 THEN "
+        "PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER gone AFTER INSERT ON entries FOR EACH ROW EXECUTE FUNCTION gone()",
+        database=database,
+    )
+    media = {
+        "video_url": shared_sandbox.samples["video"],
+        "audio_url": shared_sandbox.samples["audio"],
+    }
+    requests = [{**media, "key": f"clip-{i}"} for i in range(5)]
+    first = client.lip_sync.create_many(requests, progress=False, concurrency=1)
+    assert [item.outcome for item in first] == ["created"] * 2 + ["not_sent"] * 3
+    assert all(isinstance(item.error, JournalError) for item in first[2:])
+
+    def server_tasks() -> set[str]:
+        return {t.task_id for t in client.lip_sync.list(limit=100).data}
+
+    assert server_tasks() == {e.task_id for e in journal.entries()}  # none billed unrecorded
+    postgres_cluster.execute("DROP TRIGGER gone ON entries", database=database)
+    again = client.lip_sync.create_many(requests, progress=False, concurrency=1)
+    assert [item.outcome for item in again] == ["existing"] * 2 + ["created"] * 3
+    assert len(server_tasks()) == 5 and server_tasks() == {e.task_id for e in journal.entries()}

@@ -7,6 +7,7 @@ same pages, counts and summaries for every sort, direction, filter and offset.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import psycopg
 import pytest
 
 import kitta_notebook
-from kitta_notebook import JournalError, KittaClient, ServerError
+from kitta_notebook import AsyncKittaClient, JournalError, KittaClient, ServerError
 from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
@@ -69,7 +70,10 @@ def test_creates_polls_labels_and_notes_are_recorded(
     assert again.task_id == task.task_id and sandbox.stats.route("create") == 1
     client.history.label(task, "promo", "en")
     client.history.note(task, "first cut")
+    journal = client.journal
+    assert journal is not None and [e.task_id for e in journal.active()] == [task.task_id]
     finished = client.lip_sync.wait(task, timeout=120)
+    assert journal.active() == []  # the live rows: none left to watch
     entry = client.history.get(task)
     assert entry is not None
     assert (entry.state, entry.key, entry.labels, entry.note) == (
@@ -199,6 +203,13 @@ def test_url_search_uses_a_trigram_index_or_says_it_scans(
 ) -> None:
     owner = PostgresJournal(postgres_db, account="d" * 12)
     assert owner.has_search_index  # the superuser created pg_trgm and the index
+    owner.record_seen_many([_dto(i) for i in range(20_000)])
+    clause, params = owner._where(Query(search="task-0012"))  # the query a search runs
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute("ANALYZE entries")
+        sql = f"EXPLAIN SELECT count(*) FROM entries{clause}".replace("?", "%s")
+        plan = str(conn.execute(sql.encode(), [owner.account, *params]).fetchall())
+    assert "entries_search" in plan  # its expression is the index's
     database = postgres_cluster.create_database()
     role = postgres_cluster.login_role("pw-for-search-1")
     postgres_cluster.execute(f'GRANT CREATE ON SCHEMA public TO "{role}"', database=database)
@@ -283,3 +294,26 @@ def test_kernels_with_their_own_homes_share_one_history_told_apart_by_creator(
     assert bos.task_id == made["bo"] and bos.creator == "bo"
     assert bos.account == client.journal.account  # type: ignore[union-attr]
     assert {e.task_id for e in client.history.items()} == set(made.values())
+
+
+def test_the_async_client_records_through_its_worker_threads(
+    postgres_db: str, sandbox: Sandbox, token: str
+) -> None:
+    async def run() -> str:
+        async with AsyncKittaClient(
+            token, base_url=sandbox.base_url, journal=postgres_db
+        ) as client:
+            task = await client.lip_sync.create(**_media(sandbox), key="async-1")
+            again = await client.lip_sync.create(**_media(sandbox), key="async-1")
+            assert again.task_id == task.task_id
+            return task.task_id
+
+    task_id = asyncio.run(run())
+    entry = PostgresJournal(postgres_db, account=_account(sandbox, token)).get(task_id)
+    assert entry is not None and entry.key == "async-1" and sandbox.stats.route("create") == 1
+
+
+def _account(sandbox: Sandbox, token: str) -> str:
+    from kitta_notebook.history.schema import account_fingerprint
+
+    return account_fingerprint(sandbox.base_url.split("/api")[0], token)
