@@ -67,6 +67,9 @@ def test_the_database_going_away_mid_batch_loses_nothing_and_the_batch_resumes(
     refused = [item for item in batch if item.outcome == "not_sent"]
     assert len(refused) == ITEMS - sent, outcomes
     assert all(isinstance(item.error, JournalError) for item in refused)
+    # One failure stops the batch: the later items were not each tried (each a connect
+    # timeout when the database's host does not answer), they carry the first one's error.
+    assert len({id(item.error) for item in refused}) == 1
     assert all(
         item.index > max(i.index for i in batch if i.outcome != "not_sent") for item in refused
     )
