@@ -153,6 +153,13 @@ _LIVE = (
 )
 
 
+def _close(conn: Any, pid: int) -> None:
+    """Close a connection of this process (a forked parent's is left to the parent)."""
+    if pid == os.getpid():
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 class _Sql:
     """A psycopg connection that runs the stores' shared SQL (`?` parameters), and one
     account's: `mine` and `update` put the account first."""
@@ -253,6 +260,7 @@ class PostgresJournal(JournalStore):
             conn.close()
             raise
         self._conn, self._pid = conn, os.getpid()
+        weakref.finalize(self, _close, conn, self._pid)  # a store dropped unclosed, or at exit
         return conn
 
     def _prepare(self, sql: _Sql) -> bool:
@@ -306,14 +314,14 @@ class PostgresJournal(JournalStore):
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                with contextlib.suppress(self._psycopg.Error):
-                    self._conn.close()
+            if self._conn is not None:
+                _close(self._conn, self._pid)
             self._conn = None
 
     def _error(self, exc: BaseException) -> JournalError:
         """A driver error as ours: what failed, where, and never the password."""
         if self._conn is not None and (self._conn.broken or self._conn.closed):
+            _close(self._conn, self._pid)
             self._conn = None  # the next use connects again (the database may be back)
         message = str(exc).strip()
         if len(self._password) >= 4:  # shorter, it could not be told from ordinary words
@@ -444,13 +452,7 @@ class PostgresJournal(JournalStore):
             for table in ("labels", "entries"):
                 sql.mine(f"DELETE FROM {table} WHERE account = ? AND entry_id = ?", other[0])
         merged.update(raw)
-        moment = e.now()
-        status = e.text(merged.get("status"))
-        state = e.derive_state(e.OUTCOME_CREATED, status)
-        task = {"task_id": task_id, "outcome": e.OUTCOME_CREATED, "state": state, "status": status}
-        dto = e.dto_values(merged)
-        changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
-        changes["reconciled_ts"] = moment if reconciled else None
+        changes = e.created_columns(task_id, merged, reconciled=reconciled)
         sql.update(changes, "entry_id = ?", entry_id, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
 
@@ -529,16 +531,11 @@ class PostgresJournal(JournalStore):
     def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any], row: Any) -> int:
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
-        status = e.text(merged.get("status"))
         outcome = e.OUTCOME_REMOTE if row is None else row[2]
-        dto = e.dto_values(merged)
-        changes = {"status": status, "state": e.derive_state(outcome, status), **dto}
-        changes["updated_ts"] = moment = e.now()
+        changes = e.seen_columns(merged, outcome, new=row is None)
         if row is not None:
-            changes["sort_ts"] = dto["created_ts"]
             sql.update(changes, "entry_id = ?", row[0], keep=(*KEPT_UNLESS_KNOWN, "completed_ts"))
             return 0
-        changes["sort_ts"] = moment if dto["created_ts"] is None else dto["created_ts"]
         ids = {"account": self.account, "entry_id": uuid.uuid4().hex, "task_id": task_id}
         insert_entry(sql, {**ids, "source": "server", "outcome": outcome, **changes})
         return 1
@@ -646,8 +643,14 @@ class PostgresJournal(JournalStore):
         return [(str(s), int(n), float(c)) for s, n, c in rows if n]
 
     def creators(self) -> list[str]:
-        sql = "SELECT DISTINCT creator FROM entries WHERE account = ? AND creator IS NOT NULL"
-        return [str(row[0]) for row in self._mine(sql + " ORDER BY 1")]
+        # One index probe per person (a skip scan), as the SQLite store does.
+        sql = (
+            "WITH RECURSIVE who(name) AS (SELECT min(creator) FROM entries WHERE account = ? "
+            "UNION ALL SELECT (SELECT min(creator) FROM entries WHERE account = ? AND "
+            "creator > name) FROM who WHERE name IS NOT NULL) SELECT name FROM who "
+            "WHERE name IS NOT NULL"
+        )
+        return [str(row[0]) for row in self._mine(sql, self.account)]
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         rows = self._mine(

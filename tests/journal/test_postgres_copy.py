@@ -9,7 +9,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 import kitta_notebook
@@ -18,6 +17,8 @@ from kitta_notebook.history.__main__ import main
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import _STEPS, SCHEMA_VERSION, PostgresJournal
 from kitta_notebook.sandbox import Sandbox
+
+psycopg = pytest.importorskip("psycopg")  # the extra [postgres]
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 
