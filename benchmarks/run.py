@@ -29,6 +29,7 @@ from benchmarks import (
     bench_get,
     bench_import,
     bench_kernel,
+    bench_postgres,
     bench_throughput,
     bench_watch,
 )
@@ -44,6 +45,10 @@ BENCHMARKS: list[tuple[str, Callable[[Deadline, bool], Figure | list[Figure]], f
     ("create_many", bench_create.run, 90),
     ("kernel_responsiveness", bench_kernel.run, 60),
     ("watch_requests", bench_watch.run, 120),
+    # The team journal (a throwaway PostgreSQL cluster; `--budget 1500` leaves room for them).
+    ("postgres_overhead", bench_postgres.overhead, 60),
+    ("postgres_keyed_creates", bench_postgres.keyed_creates, 300),
+    ("postgres_history", bench_postgres.history, 420),
 ]
 
 
@@ -103,8 +108,8 @@ def markdown(results: dict[str, object], figures: list[Figure]) -> str:
 
 
 # Sections that their own benchmark scripts write into RESULTS.md (bench_media,
-# bench_history); a run of the main table keeps them as they are.
-OWN_SECTIONS = ("## Media", "## History")
+# bench_history, bench_postgres); a run of the main table keeps them as they are.
+OWN_SECTIONS = ("## Media", "## History", "## PostgreSQL")
 
 
 def _own_sections(report: Path) -> str:

@@ -237,8 +237,12 @@ class KittaClient(_ClientFacts):
         return self.recorder.claim_key(key, request_inputs(planned))
 
     def _release_keys(self, claims: Iterable[KeyClaim | None]) -> None:
-        """Give back the keys of creates that were sent, or will not be."""
+        """Give back the keys of creates that were sent, or will not be. A claim the
+        journal could not take back (it was unreachable) may then be taken over."""
+        from .history.keys import HELD_KEYS
+
         held = [claim for claim in claims if claim is not None and claim.token is not None]
+        HELD_KEYS.difference_update(claim.key for claim in held)
         if held:
             self.recorder.release_keys(held)
 

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _bridge, _inputs
 from .._core import REQUEST_GATE
-from ..errors import CreditLimitError, CreditWarning, JournalWarning, KittaError, ValidationError
+from ..errors import (
+    CreditLimitError,
+    CreditWarning,
+    JournalError,
+    JournalWarning,
+    KittaError,
+    ValidationError,
+)
 from ..models import LipSyncTask
 from ..price import Price
 from ..server_info import ServerInfo
@@ -68,6 +75,9 @@ class CreateRun:
     budget: CreditBudget
     started: float = field(default_factory=time.monotonic)
     results: dict[int, BatchItem] = field(default_factory=dict)
+    journal_failed: JournalError | None = None
+    """Set when a create could not be written down: it and every item after it are not
+    sent (a create is never sent unrecorded)."""
 
     def record(self, item: BatchItem) -> None:
         self.results[item.index] = item
@@ -237,6 +247,8 @@ def _create_one(
             if stop.is_set():
                 raise _Stopped
             _bridge.check_cancelled()  # the last point where stopping sends nothing
+            if run.journal_failed is not None:
+                raise run.journal_failed
             attempts += 1
             task = lip_sync._create_checked(request, item.key, claim=item.claim)
         except (_Stopped, _bridge.CallCancelled):
@@ -245,6 +257,8 @@ def _create_one(
             if may_resend(exc, attempts):
                 continue
             outcome = outcome_of(exc)
+            if isinstance(exc, JournalError):  # not written down, not sent: nor the rest
+                run.journal_failed = run.journal_failed or exc
             run.budget.settled(item, outcome)
             return _result(item, outcome, error=exc, attempts=attempts)
         finally:

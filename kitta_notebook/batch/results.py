@@ -31,7 +31,7 @@ Outcome = Literal["created", "existing", "rejected", "unknown", "skipped", "not_
 * `skipped`: the item is invalid or its media have a definite problem, and the batch
   ran with `skip_invalid=True`; nothing was sent for it (`problems` says why).
 * `not_sent`: `max_credits` was reached before this item's turn, or the journal could not
-  write the create down (a `JournalError`: the database is gone); nothing was sent.
+  write a create down (a `JournalError`: no item after it is sent); nothing was sent.
 """
 
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)

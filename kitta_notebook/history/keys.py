@@ -32,6 +32,10 @@ HOST = socket.gethostname()
 HUB_USER_ENV = "JUPYTERHUB_USER"
 # Entries whose create request is on the wire in this process right now.
 IN_FLIGHT: set[str] = set()
+# Keys this process holds a claim on right now (from the claim until the client gives it
+# back, even when giving it back failed): a claim of this process's session on any other key
+# was left behind by a release the journal could not take, and may be taken over.
+HELD_KEYS: set[str] = set()
 # A `sending` entry of a live process older than this is treated as left behind.
 STALE_SENDING_SECONDS = 15 * 60.0
 
@@ -48,6 +52,10 @@ class KeyClaim:
     """Held by this call until `release_keys`; the create's journal entry checks it."""
     task_id: str | None = None
     """The task created earlier under the key with the same inputs (nothing to send)."""
+
+    def __post_init__(self) -> None:
+        if self.token is not None:
+            HELD_KEYS.add(self.key)
 
 
 @dataclass(frozen=True)
@@ -133,7 +141,8 @@ def decide(
         if entry.outcome in (OUTCOME_UNKNOWN, OUTCOME_SENDING):
             raise UnresolvedCreateError(key, entry.entry_id)
     if claim is not None:
-        ours = claim.session == SESSION and claim.pid == os.getpid()  # another thread's
+        # another thread's, still held (not one whose release the journal could not take)
+        ours = claim.session == SESSION and claim.pid == os.getpid() and key in HELD_KEYS
         if ours or claim.held_elsewhere(None):
             raise KeyInUseError(key)
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import httpx
 
 from kitta_notebook import AsyncKittaClient, KittaClient
+from kitta_notebook.history.journal import Journal
+from kitta_notebook.history.store import JournalStore
 
 BASE = "http://api.test/api"
 VIDEO = "https://media.example.com/v.mp4"
@@ -40,6 +43,25 @@ def mock_async_client(
     engine = mock_client(handler, token, _config=client._config)
     client._twin, engine._twin = engine, client
     return client
+
+
+REOPENED: list[JournalStore] = []
+"""The PostgreSQL stores `reopen` made: `journal_store` closes them after the test."""
+
+
+def reopen(journal: JournalStore | None) -> JournalStore:
+    """A second store object on the same journal (file or database): what it reads was
+    written, not remembered by the first."""
+    # The store the run asked for (`journal_store`), never the other one by mistake.
+    assert isinstance(journal, Journal) == (not os.environ.get("KITTA_JOURNAL_URL")), journal
+    if isinstance(journal, Journal):
+        return Journal(journal.path)
+    from kitta_notebook.history.postgres import PostgresJournal
+
+    assert isinstance(journal, PostgresJournal), journal
+    again = PostgresJournal(journal._url, account=journal.account)
+    REOPENED.append(again)
+    return again
 
 
 def create(client: KittaClient, **overrides: Any) -> Any:

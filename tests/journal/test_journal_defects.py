@@ -44,6 +44,7 @@ def server_with_errors(echo: str = "") -> tuple[list[httpx.Request], object]:
 
 
 # --- the token is never scrubbed by substring ----------------------------------------------
+@pytest.mark.usefixtures("journal_store")
 @pytest.mark.parametrize("token", ["kitta", "v1", "lip", "media", "example"])
 def test_word_like_tokens_leave_every_stored_field_intact_and_searchable(token: str) -> None:
     _, handler = server_with_errors()

@@ -15,6 +15,7 @@ import pytest
 from kitta_notebook import KittaClient, ServerError
 from kitta_notebook.history import resume
 from kitta_notebook.history.journal import Journal
+from kitta_notebook.history.store import JournalStore
 from tests.journal.journal_helpers import (
     AUDIO,
     IMAGE,
@@ -86,11 +87,14 @@ def server() -> FakeServer:
 
 
 @pytest.fixture()
-def client(server: FakeServer) -> KittaClient:
-    return mock_client(server)
+def client(server: FakeServer, journal_store: str) -> KittaClient:
+    """A client journalling into each store in turn (`journal_store`)."""
+    client = mock_client(server)
+    assert (journal_store == "sqlite") == isinstance(client.journal, Journal)
+    return client
 
 
-def journal_of(client: KittaClient) -> Journal:
+def journal_of(client: KittaClient) -> JournalStore:
     journal = client.journal
     assert journal is not None
     return journal
@@ -283,6 +287,7 @@ def test_labels_and_notes(client: KittaClient, server: FakeServer) -> None:
         history.label("lip_task_nope", "x")
 
 
+@pytest.mark.usefixtures("journal_store")
 def test_async_history(server: FakeServer) -> None:
     async def main() -> None:
         client = mock_async_client(server)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from kitta_notebook import AsyncKittaClient, KittaClient
-from kitta_notebook.history.journal import Journal
+from kitta_notebook.history.store import JournalStore
 from kitta_notebook.widgets.history import HistoryBrowser
 from tests.journal.journal_helpers import AUDIO, VIDEO, mock_async_client, mock_client
 from tests.support import dto, media_host
@@ -20,7 +20,7 @@ pytest.importorskip("ipywidgets")
 STATUSES = ("pending", "processing", "succeeded", "failed")
 
 
-def seed_journal(journal: Journal, count: int) -> None:
+def seed_journal(journal: JournalStore, count: int) -> None:
     """`count` tasks in the journal: statuses round-robin, one unknown-outcome create."""
     tasks = []
     for i in range(count):
@@ -48,7 +48,8 @@ def visible(browser: HistoryBrowser) -> list[str]:
 
 
 @pytest.fixture()
-def browser() -> HistoryBrowser:
+def browser(journal_store: str) -> HistoryBrowser:
+    """A browser over 46 entries, on each store in turn."""
     client = mock_client(lambda request: httpx.Response(500))
     assert client.journal is not None
     seed_journal(client.journal, 45)

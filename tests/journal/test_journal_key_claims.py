@@ -1,4 +1,5 @@
-"""One key, one charge, across processes: kernels sharing one `KITTA_HOME`.
+"""One key, one charge, across processes: kernels sharing one journal (one `KITTA_HOME`, or
+one `KITTA_JOURNAL_URL`: `journal_store` runs each store-level test on both).
 
 Real processes throughout (started together on barrier files, killed with
 SIGKILL), the real sandbox over HTTP on 127.0.0.1, creates counted at the
@@ -59,12 +60,12 @@ print(json.dumps([[i.key, i.outcome, i.task.task_id if i.task else None] for i i
 
 SENDING_KERNEL = r"""
 import sys
-from kitta_notebook.history.journal import Journal
+from kitta_notebook import KittaClient
 
-journal = Journal(sys.argv[1])
+journal = KittaClient(sys.argv[1], base_url=sys.argv[2]).journal  # KITTA_HOME's or the URL's
 claim = journal.claim_key("k", {"model": "kitta-lipsync-v1"})
-if sys.argv[2] == "send":  # the create is written down as `sending`, then the kernel dies
-    journal.record_request("http://sandbox", {"model": "kitta-lipsync-v1"}, "k", claim=claim.token)
+if sys.argv[3] == "send":  # the create is written down as `sending`, then the kernel dies
+    journal.record_request(sys.argv[2], {"model": "kitta-lipsync-v1"}, "k", claim=claim.token)
 print("ready", flush=True)
 sys.stdin.read()  # blocks until killed
 """
@@ -80,7 +81,7 @@ def _env() -> dict[str, str]:
 
 
 def test_a_batch_with_keys_run_twice_from_two_kernels_makes_one_task_per_key(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, journal_store: str
 ) -> None:
     """The issue's new-user check: two kernels, one KITTA_HOME, the same batch at once."""
     kernels = 2
@@ -120,14 +121,14 @@ def test_a_batch_with_keys_run_twice_from_two_kernels_makes_one_task_per_key(
 
 
 @pytest.fixture()
-def killed_kernel(sandbox: Sandbox, request: pytest.FixtureRequest) -> Iterator[KittaClient]:
+def killed_kernel(
+    sandbox: Sandbox, request: pytest.FixtureRequest, journal_store: str
+) -> Iterator[KittaClient]:
     """A kernel that claimed key "k" (and with "send", wrote its create down) and was
     then killed with SIGKILL; yields a client of the same journal in this process."""
     client = sandbox.client(TOKEN)
-    journal = client.journal
-    assert journal is not None
     proc = subprocess.Popen(
-        [sys.executable, "-c", SENDING_KERNEL, str(journal.path), request.param],
+        [sys.executable, "-c", SENDING_KERNEL, TOKEN, sandbox.base_url, request.param],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -170,6 +171,7 @@ def test_a_claim_left_by_a_killed_kernel_before_sending_frees_its_key(
     assert sandbox.stats.route("create") == 1
 
 
+@pytest.mark.usefixtures("journal_store")
 def test_a_create_cut_off_mid_answer_is_sent_once_and_recorded_as_unknown() -> None:
     """`RemoteProtocolError` after the POST went out: the server may have made the task."""
     posts: list[httpx.Request] = []
@@ -194,6 +196,7 @@ def test_a_create_cut_off_mid_answer_is_sent_once_and_recorded_as_unknown() -> N
     assert len(posts) == 1
 
 
+@pytest.mark.usefixtures("journal_store")
 def test_a_claim_added_after_a_batch_ended_is_given_back_at_once() -> None:
     """The async driver's planning thread may claim after the batch was cancelled."""
     client = KittaClient("tok-late", base_url=BASE)

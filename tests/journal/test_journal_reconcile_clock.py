@@ -130,6 +130,7 @@ CLOCK_OFFSET_SUPPORTED = "clock_offset" in inspect.signature(Sandbox.__init__).p
 
 @pytest.mark.skipif(not CLOCK_OFFSET_SUPPORTED, reason="the sandbox has no clock_offset yet")
 @pytest.mark.parametrize("offset", [BEHIND, AHEAD])
+@pytest.mark.usefixtures("journal_store")
 def test_keyed_create_after_a_500_with_a_skewed_server_clock_bills_once(offset: float) -> None:
     token = "skew-token"
     with Sandbox({token: 1_000_000}, time_scale=0.05, clock_offset=offset) as sb:
@@ -152,6 +153,7 @@ def test_keyed_create_after_a_500_with_a_skewed_server_clock_bills_once(offset: 
 
 @pytest.mark.skipif(not CLOCK_OFFSET_SUPPORTED, reason="the sandbox has no clock_offset yet")
 @pytest.mark.parametrize("offset", [BEHIND, AHEAD])
+@pytest.mark.usefixtures("journal_store")
 def test_reconcile_matches_with_no_answered_create_to_learn_from(offset: float) -> None:
     """The very first create fails: only the Date header tells the server's clock."""
     token = "skew-token-2"

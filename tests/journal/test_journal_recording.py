@@ -22,6 +22,7 @@ from kitta_notebook import (
 from kitta_notebook.errors import UnresolvedCreateError
 from kitta_notebook.history.entry import JournalEntry
 from kitta_notebook.history.journal import Journal, account_fingerprint, journal_path
+from kitta_notebook.history.store import JournalStore
 from kitta_notebook.validation import validate_create
 from tests.journal.journal_helpers import (
     AUDIO,
@@ -33,21 +34,24 @@ from tests.journal.journal_helpers import (
     mock_async_client,
     mock_client,
     poll_until,
+    reopen,
 )
 from tests.support import dto, media_host
 
+# Store-level tests run on each store (`journal_store` in conftest.py); the others are
+# about the SQLite file itself.
+ON_EACH_STORE = pytest.mark.usefixtures("journal_store")
 
-def only_entry(journal: Journal) -> JournalEntry:
+
+def only_entry(journal: JournalStore) -> JournalEntry:
     entries = journal.entries()
     assert len(entries) == 1, entries
     return entries[0]
 
 
-def fresh_view(client: KittaClient) -> Journal:
-    """A second Journal object on the same file: proves the data is on disk."""
-    journal = client.journal
-    assert journal is not None
-    return Journal(journal.path)
+def fresh_view(client: KittaClient) -> JournalStore:
+    """A second store object on the same journal: proves the data was written."""
+    return reopen(client.journal)
 
 
 def test_constructing_a_client_never_touches_disk(tmp_path: Path) -> None:
@@ -67,6 +71,7 @@ def test_journal_path_is_per_origin_and_account_and_never_names_the_token() -> N
     assert a.parent.parent == Path(os.environ["KITTA_HOME"])
 
 
+@ON_EACH_STORE
 def test_request_is_written_before_it_is_sent() -> None:
     seen_in_handler: list[JournalEntry] = []
     holder: dict[str, KittaClient] = {}
@@ -101,6 +106,7 @@ def test_request_is_written_before_it_is_sent() -> None:
     assert after.dto == task.raw
 
 
+@ON_EACH_STORE
 def test_a_hanging_create_is_visible_before_any_answer_then_unknown_on_5xx() -> None:
     release = threading.Event()
     arrived = threading.Event()
@@ -140,6 +146,7 @@ def test_a_hanging_create_is_visible_before_any_answer_then_unknown_on_5xx() -> 
     assert [e.entry_id for e in fresh_view(client).unresolved()] == [entry.entry_id]
 
 
+@ON_EACH_STORE
 def test_read_timeout_on_create_leaves_outcome_unknown() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("slow", request=request)
@@ -153,6 +160,7 @@ def test_read_timeout_on_create_leaves_outcome_unknown() -> None:
     assert entry.outcome_error is not None and "APITimeoutError" in entry.outcome_error
 
 
+@ON_EACH_STORE
 def test_an_interrupt_mid_request_leaves_outcome_unknown() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise KeyboardInterrupt
@@ -163,6 +171,7 @@ def test_an_interrupt_mid_request_leaves_outcome_unknown() -> None:
     assert only_entry(fresh_view(client)).outcome == "unknown"
 
 
+@ON_EACH_STORE
 @pytest.mark.parametrize(
     ("status", "error"),
     [(400, BadRequestError), (402, InsufficientCreditsError)],
@@ -179,6 +188,7 @@ def test_a_definite_rejection_is_kept_as_rejected(status: int, error: type[Excep
     assert entry.is_final and not entry.needs_reconcile
 
 
+@ON_EACH_STORE
 def test_a_connection_never_made_is_rejected() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
@@ -189,6 +199,7 @@ def test_a_connection_never_made_is_rejected() -> None:
     assert only_entry(fresh_view(client)).outcome == "rejected"
 
 
+@ON_EACH_STORE
 def test_seen_updates_the_latest_dto_and_get_of_a_foreign_task_is_kept_as_remote() -> None:
     state = {"status": "pending"}
 
@@ -211,6 +222,7 @@ def test_seen_updates_the_latest_dto_and_get_of_a_foreign_task_is_kept_as_remote
     assert other.outcome == "remote" and other.state == "succeeded"
 
 
+@ON_EACH_STORE
 def test_a_list_item_never_erases_what_a_detail_said() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
@@ -229,6 +241,7 @@ def test_a_list_item_never_erases_what_a_detail_said() -> None:
     assert entry.created_at is not None
 
 
+@ON_EACH_STORE
 def test_async_client_records_the_same_way() -> None:
     calls = {"n": 0}
 
@@ -254,6 +267,7 @@ def test_async_client_records_the_same_way() -> None:
     asyncio.run(main())
 
 
+@ON_EACH_STORE
 def test_the_async_twin_and_private_clients_share_the_journal_or_its_absence() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=dto())
@@ -288,6 +302,7 @@ def test_an_explicit_journal_object_is_used(tmp_path: Path) -> None:
     assert only_entry(Journal(tmp_path / "mine.sqlite3")).task_id == "lip_task_1"
 
 
+@ON_EACH_STORE
 def test_download_path_is_recorded(tmp_path: Path) -> None:
     with media_host(b"\x00\x00\x00\x18ftypmp42" + bytes(64)) as base:
 
@@ -304,6 +319,7 @@ def test_download_path_is_recorded(tmp_path: Path) -> None:
     assert entry is not None and entry.download_path == str(saved.absolute())
 
 
+@ON_EACH_STORE
 def test_task_id_for_key_refuses_to_guess_while_an_outcome_is_unknown() -> None:
     answers = iter(
         [
@@ -331,6 +347,7 @@ def test_task_id_for_key_refuses_to_guess_while_an_outcome_is_unknown() -> None:
     assert recorder.task_id_for_key("never") is None
 
 
+@ON_EACH_STORE
 def test_entries_are_written_as_json_with_sorted_keys() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(202, json=dto())
