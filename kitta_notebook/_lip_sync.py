@@ -160,10 +160,14 @@ class LipSync:
 
     def get(self, task_or_id: LipSyncTask | str) -> LipSyncTask:
         """The task's current state (the detail endpoint is the source of truth)."""
-        path = task_path(_core.task_id_of(task_or_id))
-        task = _responses.parse_task(self._client._request("GET", path), self._client)
+        task = self._detail(task_or_id)
         self._client.recorder.seen(task)
         return task
+
+    def _detail(self, task_or_id: LipSyncTask | str) -> LipSyncTask:
+        """`get` without writing the journal: a watch writes a round's answers at once."""
+        path = task_path(_core.task_id_of(task_or_id))
+        return _responses.parse_task(self._client._request("GET", path), self._client)
 
     def list(
         self, *, limit: int = 20, offset: int = 0, status: TaskStatus | str | None = None

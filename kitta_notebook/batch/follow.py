@@ -54,7 +54,7 @@ def _send(lip_sync: LipSync, key: RequestKey) -> object:
     try:
         if kind == "list":
             return lip_sync.list(limit=LIST_PAGE_SIZE, offset=offset, status=name)
-        return lip_sync.get(name)
+        return lip_sync._detail(name)  # written to the journal with the round's others
     except Exception as exc:
         return exc
 
@@ -134,6 +134,8 @@ class BatchWatch(_WatchFacts, Iterator[LipSyncTask]):
             answers = {key: self._started.pop(key).result() for key in now}
         if isinstance(op, ListPage):
             return answers[now[0]]
+        tasks = [answer for answer in answers.values() if isinstance(answer, LipSyncTask)]
+        self._lip_sync._client.recorder.seen_many(tasks)
         return {key[1]: answer for key, answer in answers.items()}
 
     def _run(self) -> Generator[LipSyncTask, None, None]:

@@ -194,9 +194,13 @@ class JournalRecorder:
             handle.journal._warn_once("record a failed create", exc)
 
     def seen(self, task: LipSyncTask) -> None:
+        self.seen_many([task])
+
+    def seen_many(self, tasks: list[LipSyncTask]) -> None:
+        """Many tasks' states in one write (a watch's round of detail answers)."""
         with self._quietly() as journal:
-            if journal is not None:
-                journal.record_seen(task)
+            if journal is not None and tasks:
+                journal.record_seen_many(tasks)
 
     def downloaded(self, task: LipSyncTask, path: str | os.PathLike[str]) -> None:
         with self._quietly() as journal:

@@ -11,7 +11,8 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -374,3 +375,30 @@ def test_wait_runs_on_the_follower_one_detail_query_a_poll_each_reported_to_on_p
     assert task.succeeded and task.task_id == task_id
     assert polls == [("pending", "NoneType"), ("pending", "ServerError"), ("succeeded", "NoneType")]
     assert service.requests == [TASKS + "/" + task_id] * 2 and calls["n"] == 3
+
+
+def test_a_round_of_detail_answers_is_written_to_the_journal_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watch writes each round's detail answers in one journal write (one transaction,
+    one database round trip for a team's journal), not one per task; every state lands."""
+    monkeypatch.setenv("KITTA_HOME", str(tmp_path))
+    service = ScriptedService(6)
+    service.before(1, service.set("succeeded"))
+    http = httpx.Client(transport=httpx.MockTransport(service))
+    with KittaClient("tok", base_url=BASE, http_client=http) as client:
+        journal = client.journal
+        assert journal is not None
+        writes: list[int] = []
+        write_seen = journal.record_seen_many
+
+        def counting(tasks: Iterable[object]) -> int:
+            tasks = list(tasks)
+            writes.append(len(tasks))
+            return write_seen(tasks)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(journal, "record_seen_many", counting)
+        done = client.lip_sync.wait_many(ids(service), poll_interval=0, progress=False)
+        assert {t.status for t in done} == {"succeeded"}
+        assert sum(writes) == 6 and len(writes) < 6  # a round's answers: one write
+        assert {e.status for e in journal.entries()} == {"succeeded"}
