@@ -79,7 +79,8 @@ def bucket_env(endpoint: str, home: Path) -> dict[str, str]:
 
 @pytest.fixture
 def team(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: Any) -> Team:
-    bucket = "kept-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name, tag = request.node.name, hashlib.sha256(request.node.name.encode()).hexdigest()[:8]
+    bucket = "kept-" + name.lower().replace("_", "-")[:30].strip("-") + "-" + tag
     env = bucket_env(moto_endpoint, tmp_path)
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", KEEP_MAX_ENV):
         monkeypatch.delenv(name, raising=False)
@@ -107,7 +108,8 @@ from kitta_notebook.display.video import video_html
 from kitta_notebook.history.journal import Journal
 
 base_url, token, journal, task_id, out = sys.argv[1:6]
-client = KittaClient(token, base_url=base_url, journal=Journal(journal))
+shared = journal if journal.startswith("postgresql://") else Journal(journal)
+client = KittaClient(token, base_url=base_url, journal=shared)
 task = client.lip_sync.get(task_id)
 page = video_html(task)
 saved = client.download(task, Path(out) / "mine.mp4")
@@ -122,11 +124,20 @@ print(json.dumps({
 """
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def team_journal(request: pytest.FixtureRequest, team: Team) -> str:
+    """Where the team's history is: one SQLite file, or a PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_db"))
+    return str(team.journal)
+
+
 def test_a_teammate_plays_downloads_and_exports_after_the_link_expired(
-    team: Team, tmp_path: Path
+    team: Team, team_journal: str, tmp_path: Path
 ) -> None:
+    shared = team_journal if team_journal.startswith("postgresql://") else Journal(team_journal)
     with Sandbox(accounts={TOKEN: 10_000_000}, time_scale=0.05, data_dir=tmp_path / "sb") as sb:
-        with sb.client(TOKEN, journal=Journal(team.journal)) as client:
+        with sb.client(TOKEN, journal=shared) as client:
             task = client.lip_sync.create(
                 video_url=sb.samples["video"], audio_url=sb.samples["audio"]
             )
@@ -145,7 +156,7 @@ def test_a_teammate_plays_downloads_and_exports_after_the_link_expired(
 
         out = tmp_path / "teammate"
         env = {**os.environ, "KITTA_HOME": str(tmp_path / "home-b"), "PYTHONPATH": str(ROOT)}
-        args = [sb.base_url, TOKEN, str(team.journal), task.task_id, str(out)]
+        args = [sb.base_url, TOKEN, team_journal, task.task_id, str(out)]
         done = subprocess.run(
             [sys.executable, "-c", TEAMMATE, *args],
             env=env, capture_output=True, text=True, timeout=240, check=False,
