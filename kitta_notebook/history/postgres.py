@@ -566,7 +566,7 @@ class PostgresJournal(JournalStore):
             sql.mine("DELETE FROM kept WHERE account = ? AND task_id = ?", str(task_id))
 
     def set_labels(self, ref: Ref, labels: Iterable[str]) -> None:
-        clean = sorted({x.strip() for x in labels if x and x.strip()})
+        clean = e.clean_labels(labels)
         with self._lock:
             entry_id = self._entry_id(ref)
             with self._write() as sql:
@@ -578,7 +578,9 @@ class PostgresJournal(JournalStore):
         with self._lock:
             entry_id = self._entry_id(ref)
             with self._write() as sql:
-                sql.update({"note": note or None, "updated_ts": e.now()}, "entry_id = ?", entry_id)
+                sql.update(
+                    {"note": e.clean_note(note), "updated_ts": e.now()}, "entry_id = ?", entry_id
+                )
 
     # --- reading --------------------------------------------------------------------------
     def get(self, ref: Ref) -> JournalEntry | None:
