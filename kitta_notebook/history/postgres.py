@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from .._redact import redact_text, redact_url
 from ..errors import JournalError, JournalWarning, KeyInUseError, KeyReusedError
@@ -153,6 +153,24 @@ _LIVE = (
 )
 
 
+def _password(psycopg: Any, url: str) -> str:
+    """The URL's password as the driver reads it; refuses, without echoing any of it, a URL
+    the driver cannot read or reads otherwise than it shows (an '@' or '/' not encoded)."""
+    userinfo = url.split("://", 1)[-1].split("?", 1)[0].rpartition("@")[0]
+    try:
+        parsed = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        parsed = None
+    if parsed is None or any(c in userinfo for c in "@/# "):
+        raise JournalError(
+            "the team journal's URL (KITTA_JOURNAL_URL, or journal=) cannot be read as "
+            "postgresql://user:password@host:port/database: percent-encode the user and "
+            "password (urllib.parse.quote(password, safe='')). It is not shown here: it may "
+            "hold the password."
+        )
+    return str(parsed.get("password") or "")
+
+
 def _close(conn: Any, pid: int) -> None:
     """Close a connection of this process (a forked parent's is left to the parent)."""
     if pid == os.getpid():
@@ -193,7 +211,7 @@ class PostgresJournal(JournalStore):
             ) from None
         self._psycopg = psycopg
         self._url = url
-        self._password = unquote(urlsplit(url).password or "")
+        self._password = _password(psycopg, url)
         self.account = account
         self._lock = threading.RLock()
         self._conn: Any = None
