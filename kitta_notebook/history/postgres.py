@@ -350,7 +350,8 @@ class PostgresJournal(JournalStore):
         if isinstance(exc, errors.InsufficientPrivilege):
             return JournalError(
                 f"the team journal at {self.where} refused this role: {message}. The role needs "
-                "to read and write the journal's tables (and, once, to create them)."
+                "to read and write the journal's tables, which the database's owner creates "
+                "and migrates: python -m kitta_notebook.history setup --to OWNER_URL"
             )
         if isinstance(exc, self._psycopg.OperationalError) and self._conn is None:
             return JournalError(
