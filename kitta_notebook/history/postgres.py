@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 import uuid
 import warnings
 import weakref
@@ -58,6 +59,9 @@ from .store import JournalStore, Ref, ref_text
 __all__ = ["PostgresJournal"]
 
 CONNECT_TIMEOUT_SECONDS = 10
+IDLE_CHECK_SECONDS = 1.0
+"""A connection idle this long is checked before use: a database restarted meanwhile (or a
+firewall that dropped it) costs a reconnect, not a refused create."""
 STATEMENT_TIMEOUT_SECONDS = 30
 # Advisory lock classes ("KitJ", then one more): an account's writers, a live session.
 _WRITER_LOCK, _SESSION_LOCK = 0x4B69744A, 0x4B69744B
@@ -216,6 +220,7 @@ class PostgresJournal(JournalStore):
         self._lock = threading.RLock()
         self._conn: Any = None
         self._pid = 0
+        self._used = time.monotonic()  # when the connection was last asked for
         self._search_index = False
 
     @classmethod
@@ -254,9 +259,12 @@ class PostgresJournal(JournalStore):
     # --- the connection -------------------------------------------------------------------
     def _connection(self) -> Any:
         """The one connection (again after it broke, or in a forked child), schema current."""
-        conn = self._conn
+        conn, moment = self._conn, time.monotonic()
+        idle, self._used = moment - self._used, moment
         if conn is not None and self._pid == os.getpid() and not conn.closed:
-            return conn
+            if idle < IDLE_CHECK_SECONDS or self._alive(conn):
+                return conn
+            _close(conn, self._pid)  # the database restarted, or dropped an idle connection
         self._conn = None  # a forked parent's is left alone (psycopg never ends it from a child)
         conn = self._psycopg.connect(
             self._url,
@@ -280,6 +288,14 @@ class PostgresJournal(JournalStore):
         self._conn, self._pid = conn, os.getpid()
         weakref.finalize(self, _close, conn, self._pid)  # a store dropped unclosed, or at exit
         return conn
+
+    def _alive(self, conn: Any) -> bool:
+        """Whether a connection left idle still answers (one round trip)."""
+        try:
+            conn.execute("SELECT 1")
+        except self._psycopg.Error:
+            return False
+        return True
 
     def _prepare(self, sql: _Sql) -> bool:
         """Create or migrate the schema (one transaction, one migrator at a time); returns
