@@ -18,6 +18,7 @@ import pytest
 
 import kitta_notebook
 from kitta_notebook.errors import JournalError
+from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import SCHEMA_VERSION, PostgresJournal
 from tests.plugins.postgres import PostgresCluster
 
@@ -63,7 +64,7 @@ def _readme_roles(cluster: PostgresCluster) -> tuple[str, str]:
 
 
 def test_the_owner_sets_up_the_tables_once_and_the_team_role_uses_them(
-    postgres_cluster: PostgresCluster,
+    postgres_cluster: PostgresCluster, tmp_path: Path
 ) -> None:
     owner_url, team_url = _readme_roles(postgres_cluster)
     with pytest.raises(
@@ -82,6 +83,13 @@ def test_the_owner_sets_up_the_tables_once_and_the_team_role_uses_them(
         assert team.get("lip_t1") is not None and team.has_search_index
     finally:
         team.close()
+    mine = Journal.for_account("https://api.example.com", "tok-1", home=tmp_path)
+    mine.record_seen({"taskId": "lip_mine", "status": "succeeded"})
+    mine.set_labels("lip_mine", ["moved"])
+    mine.close()
+    for copied in ("copied 1 entries", "copied 0 entries"):  # the README's copy, twice
+        done = _history("copy", "--to", team_url, "--from", str(mine.path))
+        assert done.returncode == 0 and copied in done.stdout, done.stderr
 
 
 def test_setup_refuses_what_is_not_a_postgres_url() -> None:
