@@ -45,6 +45,7 @@ def test_odd_labels_notes_and_searches_round_trip(sandbox: Sandbox) -> None:
         found = [e.task_id for e in client.history.items(search=search)]
         assert found == ([task_id] if search in searched else []), search
     assert [e.task_id for e in client.history.items(search=task_id[-6:])] == [task_id]
+    assert client.history.get("lip\x00x") is None and client.history.get("lip\ud800") is None
 
 
 @pytest.mark.parametrize("bad", UNSTORABLE, ids=["nul", "surrogate", "101", "1MB"])
