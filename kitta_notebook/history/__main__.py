@@ -87,7 +87,7 @@ def copy(source: Path | None, url: str) -> tuple[int, int]:
         if config.token is None:
             raise KittaError("no KITTA_API_TOKEN: name the journal file with --from PATH")
         source = journal_path(config.origin, config.token.reveal())
-    if not source.is_file():
+    if not source.is_file() or source.stat().st_size == 0:  # an empty file would become one
         raise KittaError(f"no journal at {source}")
     rows = Journal(source).rows()
     if rows.account is None:

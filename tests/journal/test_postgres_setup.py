@@ -95,3 +95,11 @@ def test_the_owner_sets_up_the_tables_once_and_the_team_role_uses_them(
 def test_setup_refuses_what_is_not_a_postgres_url() -> None:
     done = _history("setup", "--to", "sqlite:///x")
     assert done.returncode == 1 and "postgresql://" in done.stderr
+
+
+def test_copy_from_an_empty_file_refuses_and_leaves_it_empty(tmp_path: Path) -> None:
+    empty = tmp_path / "journal.sqlite3"
+    empty.touch()
+    done = _history("copy", "--to", "postgresql://kitta@127.0.0.1:1/db", "--from", str(empty))
+    assert done.returncode == 1 and "no journal at" in done.stderr
+    assert empty.stat().st_size == 0
