@@ -228,6 +228,10 @@ class KittaClient(_ClientFacts):
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
             limit = f"The key must be a non-empty text of at most {MAX_KEY_LENGTH} characters."
             raise ValidationError([("key", limit)])
+        from .history.entry import text_problem
+
+        if (problem := text_problem(key)) is not None:
+            raise ValidationError([("key", f"The key {problem}.")])
         if self.journal is None:
             raise ValidationError(
                 [("key", "A key needs the local journal, which this client has turned off.")]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _bridge, _inputs
 from .._core import MAX_KEY_LENGTH
 from ..errors import BatchValidationError, MediaWarning, ValidationError
+from ..history.entry import MAX_LABEL_LENGTH, text_problem
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.sources import media_fields
 from ..server_info import ServerInfo
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 MAX_CONCURRENCY = 128
 MAX_LABELS = 20
-MAX_LABEL_LENGTH = 100
 MAX_WARNING_LINES = 10
 CREATE_FIELDS = (
     "audio_url",
@@ -180,6 +180,8 @@ def _labels_of(raw: object) -> tuple[tuple[str, ...], str | None]:
         label = value.strip()
         if len(label) > MAX_LABEL_LENGTH:
             return (), f"each must be at most {MAX_LABEL_LENGTH} characters"
+        if (problem := text_problem(label)) is not None:
+            return (), f"each {problem}"
         if label and label not in labels:
             labels.append(label)
     if len(labels) > MAX_LABELS:
@@ -192,6 +194,8 @@ def _key_problem(raw: object, keys: Mapping[str, int]) -> str | None:
         return "must be a non-empty string"
     if len(raw) > MAX_KEY_LENGTH:
         return f"must be at most {MAX_KEY_LENGTH} characters"
+    if (problem := text_problem(raw)) is not None:
+        return problem
     if raw in keys:
         return f"{raw!r} is also the key of requests[{keys[raw]}]"
     return None

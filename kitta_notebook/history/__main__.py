@@ -1,4 +1,7 @@
-"""`python -m kitta_notebook.history copy --to postgresql://…`: move a journal into a team's.
+"""`python -m kitta_notebook.history setup|copy --to postgresql://…`: a team's journal.
+
+`setup`, run by the database's owner, creates the tables or migrates them to this
+version (again after an upgrade; running it twice changes nothing) and says the version.
 
 Copies one person's SQLite journal (entries, their labels and notes) into the PostgreSQL
 journal of the same account, in one transaction. Idempotent: an entry already there (the
@@ -28,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m kitta_notebook.history", description="The task journal's tools."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    setup = commands.add_parser(
+        "setup",
+        help="create or migrate a team's PostgreSQL journal (as the database's owner)",
+        description="Create the team journal's tables, or migrate them to this version, "
+        "as the database's owner; running it again changes nothing.",
+    )
+    setup.add_argument("--to", required=True, metavar="URL", help="postgresql://owner:pass@host/db")
     copy = commands.add_parser(
         "copy",
         help="copy a journal into a team's PostgreSQL journal",
@@ -43,6 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
         "KITTA_BASE_URL and KITTA_HOME)",
     )
     return parser
+
+
+def setup(url: str) -> str:
+    """Create or migrate the tables at `url`; what is there now, in words."""
+    from .postgres import SCHEMA_VERSION, PostgresJournal
+    from .recorder import is_postgres_url
+
+    if not is_postgres_url(url):
+        raise KittaError("--to must be a postgresql:// or postgres:// URL")
+    journal = PostgresJournal(url, account="setup")
+    try:
+        indexed = journal.has_search_index  # connecting creates or migrates the tables
+    finally:
+        journal.close()
+    search = "with" if indexed else "without (CREATE EXTENSION pg_trgm as a superuser, rerun)"
+    return f"{journal.where}: schema version {SCHEMA_VERSION}, {search} the URL search index"
 
 
 def copy(source: Path | None, url: str) -> tuple[int, int]:
@@ -61,7 +87,7 @@ def copy(source: Path | None, url: str) -> tuple[int, int]:
         if config.token is None:
             raise KittaError("no KITTA_API_TOKEN: name the journal file with --from PATH")
         source = journal_path(config.origin, config.token.reveal())
-    if not source.is_file():
+    if not source.is_file() or source.stat().st_size == 0:  # an empty file would become one
         raise KittaError(f"no journal at {source}")
     rows = Journal(source).rows()
     if rows.account is None:
@@ -79,6 +105,9 @@ def copy(source: Path | None, url: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "setup":
+            print(setup(args.to))
+            return 0
         added, already = copy(args.source, args.to)
     except KittaError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._redact import redact_url
+from ..errors import ValidationError
 from ..models import LipSyncTask, TaskStatus, parse_timestamp
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ ENTRY_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
 # claimed with (neither is part of what was sent).
 PUBLISHED_KEY = "x-published"
 INPUTS_KEY = "x-inputs"
+MAX_LABEL_LENGTH = 100
 # A date filter: naive datetimes and dates are UTC, text is ISO-8601, a number epoch seconds.
 DateLike = datetime | date | str | float | None
 
@@ -87,10 +90,51 @@ def number(value: object) -> float | None:
     return found if math.isfinite(found) else None
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be kept the same in every journal store, or None: PostgreSQL's
+    text refuses NUL, and no store can encode a lone surrogate (not Unicode text)."""
+    if "\x00" in value:
+        return "must not contain a NUL character (\\x00)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain an unpaired surrogate (it is not valid Unicode text)"
+    return None
+
+
+def storable(value: str) -> str:
+    """`value` as every store keeps it: NUL and lone surrogates (a server's text, a search
+    typed or pasted) become U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", value)
+
+
 def text(value: object) -> str | None:
     if value is None:
         return None
-    return value if isinstance(value, str) else str(value)
+    return storable(value if isinstance(value, str) else str(value))
+
+
+def clean_labels(labels: Iterable[str]) -> list[str]:
+    """Labels as stored (stripped, deduplicated, sorted); refuses one no store can keep."""
+    clean = sorted({x.strip() for x in labels if x and x.strip()})
+    for label in clean:
+        problem = text_problem(label)
+        if problem is None and len(label) > MAX_LABEL_LENGTH:
+            problem = f"must be at most {MAX_LABEL_LENGTH} characters"
+        if problem is not None:
+            raise ValidationError([("labels", f"{label[:40]!r}: {problem}")])
+    return clean
+
+
+def clean_note(note: str | None) -> str | None:
+    """A note as stored (None when empty); refuses one no store can keep."""
+    problem = None if not note else text_problem(note)
+    if problem is not None:
+        raise ValidationError([("note", problem)])
+    return note or None
 
 
 def load_json(value: object) -> dict[str, Any] | None:
@@ -327,10 +371,10 @@ class Query:
             mode=filters.get("mode") or None,
             since=to_timestamp(filters.get("since")),
             until=to_timestamp(filters.get("until")),
-            labels=tuple(x.strip() for x in labels if x.strip()),
-            search=(search or "").strip() or None,
+            labels=tuple(storable(x.strip()) for x in labels if x.strip()),
+            search=storable((search or "").strip()) or None,
             source=source,
-            creator=tuple(dict.fromkeys(x.strip() for x in creators if x.strip())),
+            creator=tuple(dict.fromkeys(storable(x.strip()) for x in creators if x.strip())),
         )
 
     @property

@@ -370,7 +370,7 @@ class Journal(JournalStore):
             conn.execute("DELETE FROM kept WHERE task_id = ?", (str(task_id),))
 
     def set_labels(self, ref: Ref, labels: Iterable[str]) -> None:
-        clean = sorted({x.strip() for x in labels if x and x.strip()})
+        clean = e.clean_labels(labels)
         with self._lock:
             entry_id = self._entry_id(ref)
             with self._write() as conn:
@@ -385,7 +385,10 @@ class Journal(JournalStore):
             entry_id = self._entry_id(ref)
             with self._write() as conn:
                 update_entries(
-                    conn, {"note": note or None, "updated_ts": e.now()}, "entry_id = ?", entry_id
+                    conn,
+                    {"note": e.clean_note(note), "updated_ts": e.now()},
+                    "entry_id = ?",
+                    entry_id,
                 )
 
     # --- reading: a page is found in two steps ---------------------------------------------

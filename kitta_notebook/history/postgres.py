@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 import uuid
 import warnings
 import weakref
@@ -31,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 from .._redact import redact_text, redact_url
 from ..errors import JournalError, JournalWarning, KeyInUseError, KeyReusedError
@@ -58,6 +59,9 @@ from .store import JournalStore, Ref, ref_text
 __all__ = ["PostgresJournal"]
 
 CONNECT_TIMEOUT_SECONDS = 10
+IDLE_CHECK_SECONDS = 1.0
+"""A connection idle this long is checked before use: a database restarted meanwhile (or a
+firewall that dropped it) costs a reconnect, not a refused create."""
 STATEMENT_TIMEOUT_SECONDS = 30
 # Advisory lock classes ("KitJ", then one more): an account's writers, a live session.
 _WRITER_LOCK, _SESSION_LOCK = 0x4B69744A, 0x4B69744B
@@ -153,6 +157,24 @@ _LIVE = (
 )
 
 
+def _password(psycopg: Any, url: str) -> str:
+    """The URL's password as the driver reads it; refuses, without echoing any of it, a URL
+    the driver cannot read or reads otherwise than it shows (an '@' or '/' not encoded)."""
+    userinfo = url.split("://", 1)[-1].split("?", 1)[0].rpartition("@")[0]
+    try:
+        parsed = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        parsed = None
+    if parsed is None or any(c in userinfo for c in "@/# "):
+        raise JournalError(
+            "the team journal's URL (KITTA_JOURNAL_URL, or journal=) cannot be read as "
+            "postgresql://user:password@host:port/database: percent-encode the user and "
+            "password (urllib.parse.quote(password, safe='')). It is not shown here: it may "
+            "hold the password."
+        )
+    return str(parsed.get("password") or "")
+
+
 def _close(conn: Any, pid: int) -> None:
     """Close a connection of this process (a forked parent's is left to the parent)."""
     if pid == os.getpid():
@@ -193,11 +215,12 @@ class PostgresJournal(JournalStore):
             ) from None
         self._psycopg = psycopg
         self._url = url
-        self._password = unquote(urlsplit(url).password or "")
+        self._password = _password(psycopg, url)
         self.account = account
         self._lock = threading.RLock()
         self._conn: Any = None
         self._pid = 0
+        self._used = time.monotonic()  # when the connection was last asked for
         self._search_index = False
 
     @classmethod
@@ -236,9 +259,12 @@ class PostgresJournal(JournalStore):
     # --- the connection -------------------------------------------------------------------
     def _connection(self) -> Any:
         """The one connection (again after it broke, or in a forked child), schema current."""
-        conn = self._conn
+        conn, moment = self._conn, time.monotonic()
+        idle, self._used = moment - self._used, moment
         if conn is not None and self._pid == os.getpid() and not conn.closed:
-            return conn
+            if idle < IDLE_CHECK_SECONDS or self._alive(conn):
+                return conn
+            _close(conn, self._pid)  # the database restarted, or dropped an idle connection
         self._conn = None  # a forked parent's is left alone (psycopg never ends it from a child)
         conn = self._psycopg.connect(
             self._url,
@@ -262,6 +288,14 @@ class PostgresJournal(JournalStore):
         self._conn, self._pid = conn, os.getpid()
         weakref.finalize(self, _close, conn, self._pid)  # a store dropped unclosed, or at exit
         return conn
+
+    def _alive(self, conn: Any) -> bool:
+        """Whether a connection left idle still answers (one round trip)."""
+        try:
+            conn.execute("SELECT 1")
+        except self._psycopg.Error:
+            return False
+        return True
 
     def _prepare(self, sql: _Sql) -> bool:
         """Create or migrate the schema (one transaction, one migrator at a time); returns
@@ -332,7 +366,8 @@ class PostgresJournal(JournalStore):
         if isinstance(exc, errors.InsufficientPrivilege):
             return JournalError(
                 f"the team journal at {self.where} refused this role: {message}. The role needs "
-                "to read and write the journal's tables (and, once, to create them)."
+                "to read and write the journal's tables, which the database's owner creates "
+                "and migrates: python -m kitta_notebook.history setup --to OWNER_URL"
             )
         if isinstance(exc, self._psycopg.OperationalError) and self._conn is None:
             return JournalError(
@@ -566,7 +601,7 @@ class PostgresJournal(JournalStore):
             sql.mine("DELETE FROM kept WHERE account = ? AND task_id = ?", str(task_id))
 
     def set_labels(self, ref: Ref, labels: Iterable[str]) -> None:
-        clean = sorted({x.strip() for x in labels if x and x.strip()})
+        clean = e.clean_labels(labels)
         with self._lock:
             entry_id = self._entry_id(ref)
             with self._write() as sql:
@@ -578,7 +613,9 @@ class PostgresJournal(JournalStore):
         with self._lock:
             entry_id = self._entry_id(ref)
             with self._write() as sql:
-                sql.update({"note": note or None, "updated_ts": e.now()}, "entry_id = ?", entry_id)
+                sql.update(
+                    {"note": e.clean_note(note), "updated_ts": e.now()}, "entry_id = ?", entry_id
+                )
 
     # --- reading --------------------------------------------------------------------------
     def get(self, ref: Ref) -> JournalEntry | None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .._home import HOME_ENV
 from ..errors import APIStatusError, JournalError, JournalWarning
 from ..models import LipSyncTask
-from .entry import portable
+from .entry import portable, storable
 from .keys import KeyClaim
 from .store import JournalStore
 
@@ -59,8 +59,8 @@ def failure_text(error: BaseException) -> str:
     (even the token), and scrubbing by substring would mangle everything else.
     """
     if not isinstance(error, APIStatusError):
-        return f"{type(error).__name__}: {error}"
-    return f"{type(error).__name__}: {error._compose(message=False)}"
+        return storable(f"{type(error).__name__}: {error}")
+    return storable(f"{type(error).__name__}: {error._compose(message=False)}")
 
 
 def journal_for_config(config: ClientConfig) -> JournalStore | None:

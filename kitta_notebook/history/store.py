@@ -46,7 +46,7 @@ def ref_text(ref: Ref) -> str:
     """The id an entry is found by: its task's id, else (no task yet) its entry id."""
     if isinstance(ref, JournalEntry):
         return ref.task_id or ref.entry_id
-    return ref.task_id if isinstance(ref, LipSyncTask) else str(ref)
+    return e.storable(ref.task_id if isinstance(ref, LipSyncTask) else str(ref))
 
 
 class JournalStore(abc.ABC):

@@ -379,7 +379,12 @@ class SelectedTaskView:
         if entry is None:
             return
         labels = [x.strip() for x in self.labels_input.value.split(",")]
-        self.history.set_labels(entry, labels)
+        try:
+            self.history.set_labels(entry, labels)
+        except KittaError as exc:  # a label refused, or the journal unreachable: said here
+            reason = f"{type(exc).__name__}: {exc}"
+            self._set_note(text("history_failed_action", self.lang, reason=reason), "error")
+            return
         self._reload_selected()
         self._show_card()
         self.render()

@@ -135,6 +135,16 @@ def test_labels_are_saved_and_everything_is_escaped(browser: HistoryBrowser) -> 
         assert "&lt;img src=x onerror=alert(1)&gt;" in value
 
 
+def test_a_refused_label_is_said_in_the_note_and_nothing_is_saved(
+    browser: HistoryBrowser,
+) -> None:
+    browser.rows[0].open_button.click()
+    browser.labels_input.value = "promo, " + "x" * 101
+    browser.labels_button.click()  # raised out of the click before
+    assert browser.selected is not None and browser.selected.labels == ()
+    assert "at most 100 characters" in browser.note.value and "#9b1c1c" in browser.note.value
+
+
 def test_chinese_labels() -> None:
     client = mock_client(lambda request: httpx.Response(500))
     assert client.journal is not None
