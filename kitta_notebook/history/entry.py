@@ -278,6 +278,8 @@ class JournalEntry:
     seen on the server, whose creator is not known."""
     account: str | None = None
     """The account's fingerprint (`schema.account_fingerprint`), never its token."""
+    host: str | None = field(default=None, repr=False)
+    """The machine whose clock stamped `requested_at` (read for unresolved creates only)."""
     request: dict[str, Any] | None = field(default=None, repr=False)
     dto: dict[str, Any] | None = field(default=None, repr=False)
 

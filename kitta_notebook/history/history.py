@@ -33,6 +33,7 @@ from .entry import (
     Query,
     now,
 )
+from .keys import HOST
 from .reconcile import (
     DEFAULT_MAX_SKEW,
     DateSample,
@@ -350,6 +351,7 @@ class History:
                 e.requested_at.timestamp() if e.requested_at else None,
                 e.model,
                 e.input_mode,
+                local=e.host in (None, HOST),
             )
             for e in journal.unresolved()
         ]

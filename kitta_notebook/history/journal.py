@@ -16,6 +16,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +24,15 @@ from ..errors import KeyInUseError, KeyReusedError
 from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
-from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
+from .keys import (
+    HOST,
+    IN_FLIGHT,
+    STALE_SENDING_SECONDS,
+    KeyClaim,
+    KeyedEntry,
+    Owner,
+    decide,
+)
 from .mounts import warn_if_network
 from .reconcile import Candidate
 from .rows import JournalRows, add_rows, read_rows
@@ -496,7 +505,11 @@ class Journal(JournalStore):
             (e.OUTCOME_UNKNOWN, e.OUTCOME_SENDING),
         )
         found = [
-            (self._entry(row), Owner(row[-3], row[-2], row[-1], row[17] or 0.0)) for row in rows
+            (
+                replace(self._entry(row), host=row[-2]),
+                Owner(row[-3], row[-2], row[-1], row[17] or 0.0),
+            )
+            for row in rows
         ]
         return [
             entry
@@ -533,8 +546,9 @@ class Journal(JournalStore):
         rows = self._read(
             "SELECT created_ts - requested_ts FROM entries WHERE source = 'local' AND "
             "outcome = ? AND reconciled_ts IS NULL AND created_ts IS NOT NULL AND "
-            "requested_ts IS NOT NULL ORDER BY requested_ts DESC LIMIT ?",
-            (e.OUTCOME_CREATED, samples),
+            "requested_ts IS NOT NULL AND (host = ? OR host IS NULL) "
+            "ORDER BY requested_ts DESC LIMIT ?",
+            (e.OUTCOME_CREATED, HOST, samples),
         )
         return [float(r[0]) for r in rows]
 

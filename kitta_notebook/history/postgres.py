@@ -29,7 +29,7 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -39,7 +39,16 @@ from ..errors import JournalError, JournalWarning, KeyInUseError, KeyReusedError
 from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
-from .keys import IN_FLIGHT, SESSION, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
+from .keys import (
+    HOST,
+    IN_FLIGHT,
+    SESSION,
+    STALE_SENDING_SECONDS,
+    KeyClaim,
+    KeyedEntry,
+    Owner,
+    decide,
+)
 from .reconcile import Candidate
 from .rows import JournalRows, add_rows, read_rows
 from .schema import (
@@ -696,7 +705,11 @@ class PostgresJournal(JournalStore):
             *(e.OUTCOME_UNKNOWN, e.OUTCOME_SENDING),
         )
         found = [
-            (self._entry(r), _SeenOwner(r[-4], r[-3], r[-2], r[17] or 0.0, r[-1])) for r in rows
+            (
+                replace(self._entry(r), host=r[-3]),
+                _SeenOwner(r[-4], r[-3], r[-2], r[17] or 0.0, r[-1]),
+            )
+            for r in rows
         ]
         return [
             entry
@@ -724,8 +737,8 @@ class PostgresJournal(JournalStore):
         rows = self._mine(
             "SELECT created_ts - requested_ts FROM entries WHERE account = ? AND "
             "source = 'local' AND outcome = ? AND reconciled_ts IS NULL AND created_ts IS NOT "
-            "NULL AND requested_ts IS NOT NULL ORDER BY requested_ts DESC LIMIT ?",
-            *(e.OUTCOME_CREATED, samples),
+            "NULL AND requested_ts IS NOT NULL AND host = ? ORDER BY requested_ts DESC LIMIT ?",
+            *(e.OUTCOME_CREATED, HOST, samples),
         )
         return [float(r[0]) for r in rows]
 

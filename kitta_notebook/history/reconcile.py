@@ -40,12 +40,17 @@ DATE_RESOLUTION = 1.0
 
 @dataclass(frozen=True)
 class Pending:
-    """A create of unknown outcome: when it was written down (local clock) and what it asked."""
+    """A create of unknown outcome: when it was written down and what it asked.
+
+    `local`: written down by this machine, whose clock the evidence measured; another
+    machine's (a teammate's, in a shared journal) may be off by anything up to `max_skew`.
+    """
 
     entry_id: str
     requested: float | None
     model: str | None
     input_mode: str | None
+    local: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,8 @@ def plan(
 ) -> ReconcileReport:
     """Decide each unknown create: matched to a task, never created, or still unknown.
 
-    1. Pairs inside the measured window, closest to the expected delay first.
+    1. Pairs inside the measured window, closest to the expected delay first (creates
+       written down by this machine only: the evidence measured its clock).
     2. A create left over takes a task from the wider possible window only
        when that pairing is unambiguous (one create, one task).
     3. A create still left over is "not created" only when the whole list
@@ -205,13 +211,15 @@ def plan(
     """
     report = ReconcileReport(complete=complete, clock=clock)
     windows = _Windows(clock, window, skew, max_skew)
+    unmeasured = ClockEstimate(-max_skew, max_skew, 0.0, trusted=False)
+    foreign = _Windows(unmeasured, window, skew, max_skew)
     dated = [c for c in candidates if c.created is not None]
     used_entries: set[str] = set()
     used_tasks: set[str] = set()
 
     pairs: list[tuple[int, float, str, str]] = []
     for entry in pending:
-        if entry.requested is None:
+        if entry.requested is None or not entry.local:  # another clock: step 2 only
             continue
         low, high = windows.likely(entry.requested)
         for task in dated:
@@ -234,7 +242,7 @@ def plan(
     reachable: dict[str, list[str]] = {}
     for entry in left:
         assert entry.requested is not None
-        low, high = windows.possible(entry.requested)
+        low, high = (windows if entry.local else foreign).possible(entry.requested)
         reachable[entry.entry_id] = [
             t.task_id
             for t in candidates

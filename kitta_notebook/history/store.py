@@ -279,7 +279,8 @@ class JournalStore(abc.ABC):
     @abc.abstractmethod
     def create_delays(self, samples: int = 50) -> list[float]:
         """Seconds from writing a create down to the server's createdAt, newest first: the
-        server clock's offset plus the request's way there (reconcile's clock evidence)."""
+        server clock's offset plus the request's way there (reconcile's clock evidence).
+        Only this machine's creates: a teammate's were stamped by another clock."""
 
     @abc.abstractmethod
     def kept(self, task_id: str) -> KeptResult | None: ...

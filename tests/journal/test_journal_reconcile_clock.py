@@ -11,6 +11,8 @@ keyed create, and counts the tasks on the server.
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 
 import pytest
 
@@ -168,4 +170,62 @@ def test_reconcile_matches_with_no_answered_create_to_learn_from(offset: float) 
         report = client.history.reconcile(settle=0)
         assert len(report.matched) == 1 and report.absent == [], report
         assert report.clock is not None and report.clock.low - 2 <= offset <= report.clock.high + 2
+        client.close()
+
+
+# --- a teammate's create, stamped by another machine's clock (a shared journal) -------------
+def test_a_teammates_create_is_never_judged_by_this_machines_clock() -> None:
+    """This machine measured its own clock (trusted, narrow); a teammate's lost create was
+    written down by a clock 20 minutes behind. Judged by this machine's window it would be
+    'never created' and its key free to bill again; it is paired only when unambiguous."""
+    clock = estimate_clock([0.2, 0.3, 0.4])  # this machine: in step with the server
+    teammate = Pending("e1", REQUESTED - 1200, "kitta-lip-sync-v1", "video", local=False)
+    made = task("lip_a", REQUESTED + 0.3)  # the task it made, on the server's clock
+    report = plan([teammate], [made], clock=clock, now=NOW, complete=True)
+    assert report.matched == [("e1", "lip_a")] and report.absent == []
+    other = task("lip_b", REQUESTED - 60)  # two could be it: neither is guessed
+    report = plan([teammate], [made, other], clock=clock, now=NOW, complete=True)
+    assert report.unresolved == ["e1"] and report.matched == [] and report.absent == []
+
+
+TEAMMATE = r"""
+import socket, sys, time
+socket.gethostname = lambda: "teammate-machine"
+wall = time.time
+time.time = lambda: wall() - 1200  # this machine's clock is 20 minutes behind
+from kitta_notebook import KittaClient, ServerError
+base_url, token, video, audio = sys.argv[1:5]
+client = KittaClient(token, base_url=base_url, max_retries=0)
+try:
+    client.lip_sync.create(video_url=video, audio_url=audio, key="promo-en")
+except ServerError:
+    print("unknown")
+client.close()
+"""
+
+
+@pytest.mark.usefixtures("journal_store")
+def test_a_teammates_lost_create_is_not_billed_again_after_reconcile() -> None:
+    """Two machines on one journal: the teammate's create is answered with a 500 after the
+    task was made; this machine reconciles (its own clock measured by answered creates) and
+    re-runs the key: one task for the key, never two."""
+    token = "team-skew-token"
+    with Sandbox({token: 1_000_000}, time_scale=0.05) as sb:
+        client = KittaClient(token, base_url=sb.base_url, max_retries=0)
+        request = {"audio_url": sb.samples["audio"], "video_url": sb.samples["video"]}
+        for n in range(3):  # answered creates: this machine's clock is measured
+            client.lip_sync.create(**request, key=f"warm-up-{n}")
+        sb.faults = FaultConfig(error_rate=1.0, routes=("create",), create_fault_after_commit=True)
+        args = [sb.base_url, token, request["video_url"], request["audio_url"]]
+        done = subprocess.run(
+            [sys.executable, "-c", TEAMMATE, *args],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        sb.faults = None
+        assert done.returncode == 0 and done.stdout.strip() == "unknown", done.stderr[-2000:]
+        report = client.history.reconcile(settle=0)
+        assert report.absent == [] and len(report.matched) == 1, report
+        again = client.lip_sync.create(**request, key="promo-en")
+        server = client.lip_sync.list(limit=100).data
+        assert len(server) == 4 and again.task_id in {t.task_id for t in server}
         client.close()
