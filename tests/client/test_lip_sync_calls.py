@@ -1,0 +1,150 @@
+"""`client.lip_sync`'s calls pass on what they are given, and their defaults hold.
+
+Gaps found by mutation testing (`make mutate`) in `_lip_sync.py`: each test names the
+behaviour it protects. Against the real sandbox where it can answer; a scripted
+server (`httpx.MockTransport`) for answers it never gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask, WaitTimeoutError, _core
+from kitta_notebook.sandbox import Sandbox
+
+BASE = "http://api.test/api"
+TASK_ID = "lip_task_1"
+
+
+def task_dto(status: str = "processing") -> dict[str, Any]:
+    return {"taskId": TASK_ID, "status": status, "model": "kitta-lip-sync-v1"}
+
+
+def scripted(handler: Any) -> KittaClient:
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return KittaClient("tok", base_url=BASE, http_client=http, max_retries=0, journal=False)
+
+
+def list_limits(client: KittaClient) -> list[str]:
+    """The `limit` of every list request this client sends from now on."""
+    limits: list[str] = []
+
+    def note(request: httpx.Request) -> None:
+        if request.method == "GET" and request.url.path.endswith("/tasks"):
+            limits.append(request.url.params.get("limit", ""))
+
+    client._http.event_hooks["request"].append(note)
+    return limits
+
+
+@pytest.fixture
+def two_tasks(sandbox: Sandbox, request: pytest.FixtureRequest) -> Iterator[tuple[str, list[str]]]:
+    """A fresh account with two finished tasks: (its token, their ids)."""
+    token = f"tok-lip-sync-calls-{request.node.name}"[:60]
+    sandbox.faults = None
+    sandbox.add_account(token, 10_000_000)
+    with sandbox.client(token, journal=False) as client:
+        video, audio = sandbox.samples["video"], sandbox.samples["audio"]
+        tasks = [
+            client.lip_sync.create(video_url=video, audio_url=audio, preflight=False)
+            for _ in range(2)
+        ]
+        for task in tasks:
+            client.lip_sync.wait(task, timeout=60, poll_interval=0.05)
+    yield token, [t.task_id for t in tasks]
+
+
+def test_list_asks_for_20_and_iter_for_pages_of_100_by_default(
+    sandbox: Sandbox, two_tasks: tuple[str, list[str]]
+) -> None:
+    token, ids = two_tasks
+    with sandbox.client(token, journal=False) as client:
+        limits = list_limits(client)
+        assert len(client.lip_sync.list()) == 2
+        assert {t.task_id for t in client.lip_sync.iter()} == set(ids)
+    assert limits == ["20", "100"]
+
+
+def test_iter_pages_by_its_page_size(sandbox: Sandbox, two_tasks: tuple[str, list[str]]) -> None:
+    token, ids = two_tasks
+    with sandbox.client(token, journal=False) as client:
+        limits = list_limits(client)
+        assert sorted(t.task_id for t in client.lip_sync.iter(page_size=1)) == sorted(ids)
+    assert limits == ["1", "1"]
+
+
+def test_the_async_iter_passes_on_its_status_and_page_size(
+    sandbox: Sandbox, two_tasks: tuple[str, list[str]]
+) -> None:
+    token, ids = two_tasks
+
+    async def run() -> tuple[list[str], list[str], list[str]]:
+        async with sandbox.async_client(token, journal=False) as client:
+            assert isinstance(client, AsyncKittaClient)
+            limits = list_limits(client._sync)
+            failed = [t.task_id async for t in client.lip_sync.iter(status="failed")]
+            done = [t.task_id async for t in client.lip_sync.iter(status="succeeded", page_size=1)]
+            return failed, done, limits
+
+    failed, done, limits = asyncio.run(run())
+    assert failed == [] and sorted(done) == sorted(ids)
+    assert limits == ["100", "1", "1"]
+
+
+def test_a_listed_task_and_a_fetched_one_can_refresh_themselves(
+    sandbox: Sandbox, two_tasks: tuple[str, list[str]]
+) -> None:
+    token, ids = two_tasks
+    with sandbox.client(token, journal=False) as client:
+        listed = client.lip_sync.list(limit=1)[0]
+        fetched = client.lip_sync.get(ids[0])
+        assert listed.refresh().succeeded and fetched.refresh().succeeded
+
+
+def test_a_list_answer_without_pagination_keeps_the_limit_and_offset_asked() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [task_dto()]})
+
+    with scripted(answer) as client:
+        page = client.lip_sync.list(limit=5, offset=10)
+    assert (page.limit, page.offset, page.has_more, page.next_offset) == (5, 10, False, None)
+
+
+def test_wait_adopts_a_finished_task_made_without_a_client() -> None:
+    """A `LipSyncTask` built by hand (e.g. from a saved dict) and already finished is not
+    polled; once waited for it is this client's and can refresh."""
+    gets: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        gets.append(request.url.path)
+        return httpx.Response(200, json=task_dto("succeeded"))
+
+    loose = LipSyncTask(task_dto("succeeded"))
+    with scripted(answer) as client:
+        done = client.lip_sync.wait(loose, poll_interval=0)
+        assert done is loose and done.succeeded and gets == []
+        assert done.refresh().succeeded
+    assert len(gets) == 1
+
+
+def test_wait_gives_up_after_its_default_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `timeout`: `wait` stops at DEFAULT_WAIT_TIMEOUT (the documented 600 s), never
+    at the batch follower's longer default."""
+    monkeypatch.setattr(_core, "DEFAULT_WAIT_TIMEOUT", 0.3)
+    started = time.monotonic()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        # Fails the task after 20 s, so a wait without the default ends anyway.
+        late = time.monotonic() - started > 20
+        return httpx.Response(200, json=task_dto("failed" if late else "processing"))
+
+    with scripted(answer) as client, pytest.raises(WaitTimeoutError) as caught:
+        client.lip_sync.wait(TASK_ID, poll_interval=0.02)
+    assert caught.value.timeout == 0.3
+    assert time.monotonic() - started < 20
