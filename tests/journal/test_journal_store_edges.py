@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 import kitta_notebook
-from kitta_notebook.errors import JournalError, KeyReusedError
+from kitta_notebook import LipSyncTask
+from kitta_notebook.errors import (
+    JournalError,
+    KeyInUseError,
+    KeyReusedError,
+    UnresolvedCreateError,
+)
 from kitta_notebook.history import keys
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.schema import identity_fingerprint, journal_path_for_identity
@@ -79,6 +85,8 @@ def test_a_sending_entry_of_this_kernel_no_create_owns_any_more_is_unresolved(
     assert journal.unresolved() == []  # its create is in flight in this process
     keys.IN_FLIGHT.discard(entry_id)  # the call that wrote it is gone (interrupted)
     assert [e.entry_id for e in journal.unresolved()] == [entry_id]
+    with pytest.raises(UnresolvedCreateError):  # not "in use": nothing of ours still sends it
+        journal.claim_key("mine", {"model": "kitta-lip-sync-v1"})
 
 
 def test_create_delays_are_the_last_50_local_creates_from_request_to_createdAt(
@@ -177,3 +185,63 @@ def test_the_oldest_kept_results_asked_for_none_are_none(journal: Journal, tmp_p
     assert journal.kept_oldest(0) == [] and journal.kept_oldest(-3) == []
     assert [k.task_id for k in journal.kept_oldest(1)] == ["lip_task_a"]
     assert journal.kept_total_bytes() == 30
+
+
+def test_a_live_kernels_sending_key_is_in_use_then_unresolved_once_it_died(
+    journal: Journal, live_kernel: subprocess.Popen[str]
+) -> None:
+    with pytest.raises(KeyInUseError):
+        journal.claim_key("k", {"model": "kitta-lip-sync-v1"})
+    live_kernel.send_signal(signal.SIGKILL)
+    live_kernel.wait(timeout=30)
+    (left,) = journal.unresolved()
+    with pytest.raises(UnresolvedCreateError) as caught:
+        journal.claim_key("k", {"model": "kitta-lip-sync-v1"})
+    assert (caught.value.key, caught.value.entry_id) == ("k", left.entry_id)
+
+
+def test_a_key_claimed_again_returns_its_task_or_refuses_other_inputs(journal: Journal) -> None:
+    inputs = {"model": "kitta-lip-sync-v1", "video_url": "https://media.example.com/v.mp4"}
+    claim = journal.claim_key("k", inputs)
+    entry_id = journal.record_request(ORIGIN, BODY, "k", claim=claim.token)
+    journal.record_created(entry_id, {"taskId": "lip_task_k"})
+    journal.release_keys([claim])
+    again = journal.claim_key("k", dict(inputs))
+    assert (again.key, again.task_id, again.token) == ("k", "lip_task_k", None)
+    other = {**inputs, "video_url": "https://media.example.com/other.mp4"}
+    with pytest.raises(KeyReusedError) as caught:
+        journal.claim_key("k", other)
+    assert caught.value.task_id == "lip_task_k"
+    assert [name for name, _, _ in caught.value.differences] == ["video_url"]
+
+
+def test_a_failed_create_is_no_longer_in_flight_and_keeps_2000_characters_of_its_error(
+    journal: Journal,
+) -> None:
+    entry_id = journal.record_request(ORIGIN, BODY, "k")
+    journal.record_outcome(entry_id, rejected=False, error="e" * 5000)
+    (entry,) = journal.unresolved()  # ours, but its call has ended: reconcile may take it
+    assert entry.entry_id == entry_id and entry.outcome == "unknown"
+    assert entry.outcome_error == "e" * 2000
+
+
+def test_notes_and_labels_find_a_task_first_seen_now_and_drop_blank_labels(
+    journal: Journal,
+) -> None:
+    task = LipSyncTask({"taskId": "lip_task_n", "status": "succeeded"})
+    journal.set_note(task, "keep this one")
+    journal.set_labels("lip_task_n", ["fr", "  ", "", " de "])
+    (entry,) = journal.entries()
+    assert (entry.task_id, entry.note, entry.labels) == (
+        "lip_task_n",
+        "keep this one",
+        ("de", "fr"),
+    )
+    with pytest.raises(KeyError, match="lip_task_unknown"):
+        journal.set_note("lip_task_unknown", "x")
+
+
+def test_undated_tasks_are_the_known_ones_without_createdAt(journal: Journal) -> None:
+    journal.record_seen({"taskId": "lip_task_u"})
+    journal.record_seen({"taskId": "lip_task_d", "createdAt": "2026-01-01T00:00:00Z"})
+    assert journal.undated_task_ids(["lip_task_u", "lip_task_d", "lip_task_x"]) == ["lip_task_u"]
