@@ -148,3 +148,19 @@ def test_wait_gives_up_after_its_default_timeout(monkeypatch: pytest.MonkeyPatch
         client.lip_sync.wait(TASK_ID, poll_interval=0.02)
     assert caught.value.timeout == 0.3
     assert time.monotonic() - started < 20
+
+
+def test_create_many_shows_progress_only_when_asked(
+    sandbox: Sandbox, two_tasks: tuple[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`progress=True` shows it even off a terminal; `False` never (the default, "auto",
+    only in a notebook or on a terminal)."""
+    token, _ids = two_tasks
+    item = {"video_url": sandbox.samples["video"], "audio_url": sandbox.samples["audio"]}
+    with sandbox.client(token, journal=False) as client:
+        quiet = client.lip_sync.create_many([item], progress=False, preflight=False)
+        assert capsys.readouterr() == ("", "")
+        shown = client.lip_sync.create_many([item], progress=True, preflight=False)
+    out = capsys.readouterr()
+    assert "Creating tasks" in out.out + out.err and "1/1" in out.out + out.err
+    assert [i.outcome for i in [*quiet, *shown]] == ["created", "created"]
