@@ -43,6 +43,7 @@ REPORT = ROOT / "benchmarks" / "MUTATION.md"
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.toml"
 TESTS = ROOT / "benchmarks" / "mutation_tests.toml"
 VERDICTS = ROOT / "mutants" / "verdicts.json"
+DIFFS = ROOT / "mutants" / "diffs.json"
 TARGET = 0.95
 # mutmut's exit codes of a mutant's test run (see mutmut.stats).
 KILLED = {1, 3, 37}
@@ -159,7 +160,17 @@ def mutmut(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "mutmut"), *args]
 
 
-def diff_of(name: str) -> str:
+def diff_of(name: str, cache: dict[str, str]) -> str:
+    """The mutant's diff (`mutmut show`), remembered in `mutants/diffs.json` by its module's
+    hash: a mutant's name means the same change only while its module is unchanged."""
+    module = module_of(name)
+    key = f"{name} {source_hash(module) if module else ''}"
+    if key not in cache:
+        cache[key] = _show(name)
+    return cache[key]
+
+
+def _show(name: str) -> str:
     shown = subprocess.run(
         mutmut("show", name),
         cwd=ROOT,
@@ -179,11 +190,12 @@ def _row(module: str, score: ModuleScore, explained: int) -> str:
     if score.run is None:
         return f"| `{module}` | not run yet | | | | | | |"
     c = score.counts
+    tried = "" if not c["not run"] else f" ({c['not run']} not run yet)"
     stale = "" if score.run["source"] == source_hash(module) else " (stale: changed since)"
     return (
         f"| `{module}` | {score.total} | {c['killed']} | {c['timeout']} | {c['survived']} "
         f"| {c['untested'] + c['not run'] + c['suspicious']} | {explained} "
-        f"| {score.score(explained):.1%}{stale} |"
+        f"| {score.score(explained):.1%}{tried}{stale} |"
     )
 
 
@@ -192,6 +204,7 @@ def write_report(modules: list[str]) -> float:
         tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     )
     by_module = scores(modules)
+    cache: dict[str, str] = json.loads(DIFFS.read_text()) if DIFFS.exists() else {}
     rows, details, runs = [], [], []
     caught = considered = 0
     for module, score in by_module.items():
@@ -204,11 +217,14 @@ def write_report(modules: list[str]) -> float:
         tests = ", ".join(f"`{t}`" for t in score.run["tests"])
         runs.append(f"- `{module}` ({score.run['written']}): {tests}")
         for name in score.survivors:
+            if score.run["codes"][name] is None:  # counted, but not shown one by one
+                continue
             why = equivalent.get(name)
             head = f"- `{name}` ({verdict(score.run['codes'][name])})"
             head += f": equivalent, {why}" if why else ": **not killed yet**"
             details.append(head)
-            details.append("  ```diff\n  " + diff_of(name).replace("\n", "\n  ") + "\n  ```")
+            diff = diff_of(name, cache).replace("\n", "\n  ")
+            details.append("  ```diff\n  " + diff + "\n  ```")
     overall = caught / considered if considered else 1.0
     not_run = [m for m, s in by_module.items() if s.run is None]
     text = [
@@ -239,6 +255,8 @@ def write_report(modules: list[str]) -> float:
         "",
     ]
     REPORT.write_text("\n".join(text))
+    if DIFFS.parent.is_dir():
+        DIFFS.write_text(json.dumps(cache, indent=1, sort_keys=True))
     return overall
 
 

@@ -10,11 +10,23 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 
+from kitta_notebook.errors import KeyInUseError, KeyReusedError
 from kitta_notebook.history import keys
-from kitta_notebook.history.keys import HOST, SESSION, Owner, differences, pid_alive, stored_inputs
+from kitta_notebook.history.keys import (
+    HOST,
+    SESSION,
+    KeyedEntry,
+    Owner,
+    decide,
+    differences,
+    pid_alive,
+    request_inputs,
+    stored_inputs,
+)
 
 SHA = "ab" * 32
 
@@ -22,7 +34,8 @@ SHA = "ab" * 32
 @pytest.fixture
 def other_kernel() -> Iterator[subprocess.Popen[bytes]]:
     """Another live process of this machine."""
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=-1)
+    echo = "import sys\nfor line in sys.stdin:\n    print(line.strip(), flush=True)"
+    proc = subprocess.Popen([sys.executable, "-c", echo], stdin=-1, stdout=-1)
     yield proc
     proc.kill()
     proc.wait(timeout=30)
@@ -32,7 +45,10 @@ def test_a_live_process_is_alive_and_left_alive_by_the_check(
     other_kernel: subprocess.Popen[bytes],
 ) -> None:
     assert pid_alive(other_kernel.pid) and pid_alive(os.getpid())
-    assert other_kernel.poll() is None  # asking sent it no signal
+    assert other_kernel.stdin is not None and other_kernel.stdout is not None
+    other_kernel.stdin.write(b"still there?\n")  # asking sent it no signal: it answers
+    other_kernel.stdin.flush()
+    assert other_kernel.stdout.readline() == b"still there?\n"
     other_kernel.kill()
     other_kernel.wait(timeout=30)
     assert not pid_alive(other_kernel.pid)
@@ -103,3 +119,64 @@ def test_differences_show_what_changed_as_a_user_reads_it() -> None:
         "video_url",
         "audio_url",
     ]
+
+
+def test_the_inputs_compared_are_model_mode_media_by_content_and_duration() -> None:
+    planned = {
+        "model": "kitta-lip-sync-v1",
+        "input_mode": "video",
+        "video_url": "https://user:secret@media.example.com/v.mp4",
+        "audio_url": SimpleNamespace(sha256=SHA),  # a local file, published
+        "image_url": None,
+        "duration_seconds": 4.5,
+    }
+    inputs = request_inputs(planned)
+    assert inputs == {
+        "model": "kitta-lip-sync-v1",
+        "input_mode": "video",
+        "video_url": inputs["video_url"],
+        "audio_url": "sha256:" + SHA,
+        "duration_seconds": 4.5,
+    }
+    assert "secret" not in inputs["video_url"] and "media.example.com" in inputs["video_url"]
+    assert "duration_seconds" not in request_inputs({**planned, "duration_seconds": None})
+
+
+def test_model_and_mode_changes_are_differences_too() -> None:
+    before = {"model": "kitta-lip-sync-v1", "input_mode": "video"}
+    now = {"model": "kitta-lip-sync-pro", "input_mode": "image"}
+    assert [name for name, _, _ in differences(before, now)] == ["model", "input_mode"]
+
+
+def keyed(outcome: str, request: dict[str, object], task_id: str | None = None) -> KeyedEntry:
+    return KeyedEntry("e1", task_id, outcome, request, Owner(1, "elsewhere", "s", 0.0))
+
+
+def test_an_older_entry_made_from_other_media_refuses_the_key_but_not_for_its_duration() -> None:
+    """Older entries kept no inputs, and their duration may be the measured one."""
+    old = keyed("created", {"model": "m", "inputMode": "video", "videoUrl": "https://a/v.mp4"})
+    same = {"model": "m", "input_mode": "video", "video_url": "https://a/v.mp4"}
+    assert decide("k", [keyed("created", old.request, "lip_task_1")], None, same) == "lip_task_1"
+    with_duration = {**same, "duration_seconds": 3.0}
+    assert decide("k", [keyed("created", old.request, "lip_task_1")], None, with_duration) == (
+        "lip_task_1"
+    )
+    with pytest.raises(KeyReusedError) as caught:
+        decide("k", [keyed("created", old.request, "lip_task_1")], None, {**same, "model": "x"})
+    assert caught.value.key == "k" and caught.value.task_id == "lip_task_1"
+
+
+def test_a_key_claimed_by_another_thread_of_this_kernel_is_in_use() -> None:
+    mine = Owner(os.getpid(), HOST, SESSION, keys._now())
+    with pytest.raises(KeyInUseError) as caught:
+        decide("k", [], mine, None)
+    assert caught.value.key == "k"
+
+
+def test_a_live_kernels_sending_entry_puts_its_key_in_use(
+    other_kernel: subprocess.Popen[bytes],
+) -> None:
+    sending = KeyedEntry("e1", None, "sending", {}, Owner(other_kernel.pid, HOST, "s", keys._now()))
+    with pytest.raises(KeyInUseError) as caught:
+        decide("k", [sending], None, None)
+    assert caught.value.key == "k"
