@@ -225,7 +225,7 @@ def write_report(modules: list[str]) -> float:
             details.append(head)
             diff = diff_of(name, cache).replace("\n", "\n  ")
             details.append("  ```diff\n  " + diff + "\n  ```")
-    overall = caught / considered if considered else 1.0
+    overall = caught / considered if considered else 0.0  # nothing run proves nothing
     not_run = [m for m, s in by_module.items() if s.run is None]
     text = [
         "# Mutation testing: the billing and file paths",
