@@ -74,8 +74,9 @@ class ModuleScore:
         return sum(self.counts.values())
 
     def score(self, explained: int) -> float:
-        """Killed (and timed-out, which fail loudly too) share, equivalent ones excluded."""
-        considered = self.total - explained
+        """Killed (and timed-out, which fail loudly too) share of the mutants tried,
+        equivalent ones excluded."""
+        considered = self.total - explained - self.counts["not run"]
         caught = self.counts["killed"] + self.counts["timeout"]
         return caught / considered if considered else 1.0
 
@@ -188,14 +189,13 @@ def _show(name: str) -> str:
 
 def _row(module: str, score: ModuleScore, explained: int) -> str:
     if score.run is None:
-        return f"| `{module}` | not run yet | | | | | | |"
+        return f"| `{module}` | not run yet | | | | | | | |"
     c = score.counts
-    tried = "" if not c["not run"] else f" ({c['not run']} not run yet)"
     stale = "" if score.run["source"] == source_hash(module) else " (stale: changed since)"
     return (
         f"| `{module}` | {score.total} | {c['killed']} | {c['timeout']} | {c['survived']} "
-        f"| {c['untested'] + c['not run'] + c['suspicious']} | {explained} "
-        f"| {score.score(explained):.1%}{tried}{stale} |"
+        f"| {c['untested'] + c['suspicious']} | {explained} | {c['not run']} "
+        f"| {score.score(explained):.1%}{stale} |"
     )
 
 
@@ -213,7 +213,7 @@ def write_report(modules: list[str]) -> float:
         if score.run is None:
             continue
         caught += score.counts["killed"] + score.counts["timeout"]
-        considered += score.total - explained
+        considered += score.total - explained - score.counts["not run"]
         tests = ", ".join(f"`{t}`" for t in score.run["tests"])
         runs.append(f"- `{module}` ({score.run['written']}): {tests}")
         for name in score.survivors:
@@ -235,14 +235,16 @@ def write_report(modules: list[str]) -> float:
         "`mutants/verdicts.json`. Each module runs against its fast tests "
         "(`benchmarks/mutation_tests.toml`, listed below). Equivalent survivors are "
         "explained in `mutation_equivalent.toml` and left out of the score; untested "
-        "mutants (no selected test reaches them) count as not killed.",
+        "mutants (no selected test reaches them) count as not killed; mutants not run yet "
+        "(a run stopped early) are left out of the score and counted apart.",
         "",
         f"**Overall: {overall:.1%} of mutants killed** on the "
         f"{len(by_module) - len(not_run)} modules run (target {TARGET:.0%})."
         + (f" Not run yet: {len(not_run)} of {len(by_module)} modules." if not_run else ""),
         "",
-        "| module | mutants | killed | timeout | survived | untested | equivalent | score |",
-        "|---|---|---|---|---|---|---|---|",
+        "| module | mutants | killed | timeout | survived | untested | equivalent | not run yet "
+        "| score |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         "## Tests per module (when run)",
