@@ -164,3 +164,34 @@ def test_create_many_shows_progress_only_when_asked(
     out = capsys.readouterr()
     assert "Creating tasks" in out.out + out.err and "1/1" in out.out + out.err
     assert [i.outcome for i in [*quiet, *shown]] == ["created", "created"]
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+def test_watch_by_id_fetches_the_task_and_passes_on_its_options(
+    sandbox: Sandbox,
+    two_tasks: tuple[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    twin: str,
+) -> None:
+    import IPython.display
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **_: shown.append(obj))
+    token, ids = two_tasks
+    options: dict[str, Any] = dict(poll_interval=0.05, timeout=42.0, embed=False, lang="zh")
+    if twin == "sync":
+        with sandbox.client(token, journal=False) as client:
+            view = client.lip_sync.watch(ids[0], **options)
+            assert view.join(60)
+    else:
+
+        async def run() -> Any:
+            async with sandbox.async_client(token, journal=False) as client:
+                view = await client.lip_sync.watch(ids[0], **options)
+                await view.wait()
+                return view
+
+        view = asyncio.run(run())
+    assert view.task.task_id == ids[0] and view.task.succeeded
+    assert (view.timeout, view.follower.poll_interval, view.lang) == (42.0, 0.05, "zh")
+    assert view.follower.embed is False and shown
