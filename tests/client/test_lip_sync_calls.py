@@ -15,7 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from kitta_notebook import AsyncKittaClient, KittaClient, LipSyncTask, WaitTimeoutError, _core
+from kitta_notebook import (
+    AsyncKittaClient,
+    KittaClient,
+    LipSyncTask,
+    ValidationError,
+    WaitManyTimeoutError,
+    WaitTimeoutError,
+    _core,
+)
 from kitta_notebook.sandbox import Sandbox
 
 BASE = "http://api.test/api"
@@ -195,3 +203,42 @@ def test_watch_by_id_fetches_the_task_and_passes_on_its_options(
     assert view.task.task_id == ids[0] and view.task.succeeded
     assert (view.timeout, view.follower.poll_interval, view.lang) == (42.0, 0.05, "zh")
     assert view.follower.embed is False and shown
+
+
+def test_check_probes_every_input_of_an_image_create(
+    sandbox: Sandbox, two_tasks: tuple[str, list[str]]
+) -> None:
+    token, _ids = two_tasks
+    samples = sandbox.samples
+    with sandbox.client(token, journal=False) as client:
+        checked = client.lip_sync.check(
+            audio_url=samples["audio"],
+            image_url=samples["image"],
+            reference_image_url=samples["image"],
+            input_mode="image",
+        )
+        with pytest.raises(ValidationError, match="video_url"):  # the mode asked is checked
+            client.lip_sync.check(
+                audio_url=samples["audio"], image_url=samples["image"], input_mode="video"
+            )
+    assert set(checked.inputs) == {"audio_url", "image_url", "reference_image_url"}
+    assert checked.problems == [] and checked.duration_seconds is not None
+
+
+@pytest.mark.parametrize("call", ["wait_many", "watch_many"])
+def test_waiting_for_many_keeps_its_timeout_and_default_progress(call: str) -> None:
+    started = time.monotonic()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        late = time.monotonic() - started > 20  # ends a wait that lost its timeout anyway
+        body = task_dto("failed" if late else "processing")
+        if request.url.path.endswith("/tasks"):
+            return httpx.Response(200, json={"data": [body], "pagination": {"hasMore": False}})
+        return httpx.Response(200, json=body)
+
+    with scripted(answer) as client, pytest.raises(WaitManyTimeoutError) as caught:
+        if call == "wait_many":
+            client.lip_sync.wait_many([TASK_ID], timeout=0.3, poll_interval=0.02)
+        else:
+            list(client.lip_sync.watch_many([TASK_ID], timeout=0.3, poll_interval=0.02))
+    assert caught.value.timeout == 0.3 and time.monotonic() - started < 20
