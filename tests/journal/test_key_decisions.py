@@ -37,10 +37,12 @@ def other_kernel() -> Iterator[subprocess.Popen[bytes]]:
     echo = (
         "import signal, sys\n"
         "signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"  # even when started under nohup
+        "print('ready', flush=True)\n"
         "for line in sys.stdin:\n"
         "    print(line.strip(), flush=True)"
     )
     proc = subprocess.Popen([sys.executable, "-c", echo], stdin=-1, stdout=-1)
+    assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
     yield proc
     proc.kill()
     proc.wait(timeout=30)

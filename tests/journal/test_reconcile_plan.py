@@ -111,9 +111,11 @@ def test_the_expected_delay_decides_which_create_a_task_was() -> None:
 
 def test_without_a_trusted_clock_a_task_made_after_the_request_is_preferred() -> None:
     """Unmeasured clocks: a task stamped at or after the request beats a nearer one before."""
-    clock = estimate_clock([], [DateSample(1000.0, 999.5, 999.8)])  # [0.2, 1.5], 0.2 expected
-    before = decide([pending("e", 1000.0)], [task("before", 1000.1), task("at", 1000.2)], clock)
+    clock = estimate_clock([], [DateSample(1000.0, 999.5, 999.75)])  # [0.25, 1.5], 0.25 expected
+    before = decide([pending("e", 1000.0)], [task("before", 1000.125), task("at", 1000.25)], clock)
     assert before.matched == [("e", "at")]
+    at = decide([pending("e", 1000.0)], [task("at", 1000.25), task("later", 1000.75)], clock)
+    assert at.matched == [("e", "at")]  # exactly the expected delay counts as after
     half = decide([pending("e", 1000.0)], [task("after", 1000.7), task("sooner", 999.9)], clock)
     assert half.matched == [("e", "after")]
 
@@ -130,7 +132,7 @@ def test_just_past_the_likely_window_only_an_unambiguous_task_is_taken() -> None
     both = decide([pending("e", 1000.0)], [task("past", LIKELY_HIGH + 0.5), task("far", 1700.0)])
     assert both.matched == [] and both.unresolved == ["e"] and both.absent == []
     alone = decide([pending("e", 1000.0)], [task("past", 1650.0)])
-    assert alone.matched == [("e", "past")]
+    assert alone.matched == [("e", "past")] and alone.unresolved == [] and alone.absent == []
 
 
 def test_before_the_possible_window_a_task_never_blocks_not_created() -> None:
@@ -167,7 +169,18 @@ def test_a_create_exactly_settle_old_may_be_declared_never_created() -> None:
 
 
 def test_the_report_says_when_the_list_was_not_fully_read() -> None:
-    assert "list not fully read" in str(ReconcileReport(complete=False))
+    assert str(ReconcileReport(complete=False)) == (
+        "reconcile: 0 matched to server tasks, 0 never created, 0 still unknown "
+        "(0 list pages read, list not fully read)"
+    )
     assert str(ReconcileReport(matched=[("e", "t")], pages=2, complete=True)) == (
         "reconcile: 1 matched to server tasks, 0 never created, 0 still unknown (2 list pages read)"
     )
+
+
+def test_an_unmeasured_clock_keeps_a_task_up_to_max_skew_away_possible() -> None:
+    """Date headers may come from a proxy: until createdAt values are measured, a task
+    stamped up to `max_skew` (3600 s) before the request may still be the create's."""
+    clock = estimate_clock([], [DateSample(1000.0, 999.5, 999.75)])
+    report = decide([pending("e", 5000.0)], [task("skewed", 5000.0 - 3600.0)], clock, now=9000.0)
+    assert report.matched == [("e", "skewed")] and report.absent == []
