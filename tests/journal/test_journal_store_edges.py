@@ -245,3 +245,13 @@ def test_undated_tasks_are_the_known_ones_without_createdAt(journal: Journal) ->
     journal.record_seen({"taskId": "lip_task_u"})
     journal.record_seen({"taskId": "lip_task_d", "createdAt": "2026-01-01T00:00:00Z"})
     assert journal.undated_task_ids(["lip_task_u", "lip_task_d", "lip_task_x"]) == ["lip_task_u"]
+
+
+def test_a_create_whose_claim_was_taken_over_is_refused_naming_its_key(journal: Journal) -> None:
+    """Another kernel took the key over as left behind: this create must not be written."""
+    claim = journal.claim_key("k", {"model": "kitta-lip-sync-v1"})
+    with sqlite3.connect(journal.path) as other:
+        other.execute("UPDATE key_claims SET token = 'another-kernel' WHERE batch_key = 'k'")
+    with pytest.raises(KeyInUseError) as caught:
+        journal.record_request(ORIGIN, BODY, "k", claim=claim.token)
+    assert caught.value.key == "k" and journal.entries() == []
