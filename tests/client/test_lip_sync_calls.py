@@ -191,6 +191,10 @@ def test_watch_by_id_fetches_the_task_and_passes_on_its_options(
         with sandbox.client(token, journal=False) as client:
             view = client.lip_sync.watch(ids[0], **options)
             assert view.join(60)
+            gets = sandbox.stats.route("get")
+            again = client.lip_sync.watch(view.task, timeout=30)  # a task: no fetch first
+            assert again.join(60) and again.lang == "en" and again.task is view.task
+            assert sandbox.stats.route("get") - gets <= 1  # at most the view's own poll
     else:
 
         async def run() -> Any:
@@ -228,8 +232,10 @@ def test_check_probes_every_input_of_an_image_create(
 @pytest.mark.parametrize("call", ["wait_many", "watch_many"])
 def test_waiting_for_many_keeps_its_timeout_and_default_progress(call: str) -> None:
     started = time.monotonic()
+    polls: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
+        polls.append(request.url.path)
         late = time.monotonic() - started > 20  # ends a wait that lost its timeout anyway
         body = task_dto("failed" if late else "processing")
         if request.url.path.endswith("/tasks"):
@@ -242,3 +248,4 @@ def test_waiting_for_many_keeps_its_timeout_and_default_progress(call: str) -> N
         else:
             list(client.lip_sync.watch_many([TASK_ID], timeout=0.3, poll_interval=0.02))
     assert caught.value.timeout == 0.3 and time.monotonic() - started < 20
+    assert len(polls) >= 3  # every 0.02 s, not the default 3 s
