@@ -63,9 +63,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/soak.py
 
 ## Mutation testing of the billing and file modules (slow; report in benchmarks/MUTATION.md).
+## On a shared machine: make mutate MUTATE_ARGS="--max-children 1 --only kitta_notebook/_kept.py"
 mutate: $(STAMP)
 	$(BIN)/python -m pip install --quiet --group mutation
-	$(BIN)/python -m benchmarks.mutate
+	$(BIN)/python -m benchmarks.mutate $(MUTATE_ARGS)
 
 clean:
 	rm -rf mutants $(VENV) .pytest_cache .mypy_cache .ruff_cache

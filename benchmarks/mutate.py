@@ -1,15 +1,22 @@
 """Mutation testing of the code that spends credits and touches files (`make mutate`).
 
-Runs mutmut (configured in pyproject's `[tool.mutmut]`: which modules, which
-fast tests) and writes `benchmarks/MUTATION.md`: killed, survived, untested and
-timed-out mutants per module, and every survivor with its diff. A survivor that
-is equivalent to the original (no test could tell them apart) is explained in
+Runs mutmut (configured in pyproject's `[tool.mutmut]`: which modules) module by
+module, each against its fast tests (`benchmarks/mutation_tests.toml`; a module
+not listed there gets pyproject's whole selection), and writes
+`benchmarks/MUTATION.md`: killed, survived, untested and timed-out mutants per
+module, and every survivor with its diff. A survivor that is equivalent to the
+original (no test could tell them apart) is explained in
 `benchmarks/mutation_equivalent.toml`; the report marks it so.
 
-    python -m benchmarks.mutate                # everything configured
-    python -m benchmarks.mutate 'kitta_notebook.validation.*'   # some mutants again
-    python -m benchmarks.mutate --only kitta_notebook/_kept.py  # one module, run and reported
-    python -m benchmarks.mutate --only kitta_notebook/_kept.py --report  # report stored verdicts
+mutmut forgets every verdict when its test selection changes, so each module's
+verdicts are kept in `mutants/verdicts.json` with the hash of the module they
+were found on; the report marks a module whose source changed since as stale.
+
+    python -m benchmarks.mutate                # every configured module
+    python -m benchmarks.mutate --only kitta_notebook/_kept.py  # one module (repeatable)
+    python -m benchmarks.mutate 'kitta_notebook._kept.x_keep_file__mutmut_44'  # again
+    python -m benchmarks.mutate --report       # the report from the kept verdicts
+    nice -n 19 python -m benchmarks.mutate --max-children 1 ...  # on a shared machine
 
 Not part of `make test`: it takes long. Run it before a release and after a
 change to any module it lists.
@@ -18,6 +25,8 @@ change to any module it lists.
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import hashlib
 import json
 import subprocess
 import sys
@@ -25,18 +34,31 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "benchmarks" / "MUTATION.md"
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.toml"
+TESTS = ROOT / "benchmarks" / "mutation_tests.toml"
+VERDICTS = ROOT / "mutants" / "verdicts.json"
+DIFFS = ROOT / "mutants" / "diffs.json"
 TARGET = 0.95
 # mutmut's exit codes of a mutant's test run (see mutmut.stats).
 KILLED = {1, 3, 37}
 SURVIVED = {0}
 UNTESTED = {5, 33}
 TIMEOUT = {24, -24, 36, 152, 255}
+# mutmut with another test selection than pyproject's: its config is read once and cached.
+RUN_WITH_TESTS = (
+    "import json, sys\n"
+    "from mutmut.configuration import config\n"
+    "from mutmut.__main__ import cli\n"
+    "config().pytest_add_cli_args_test_selection = json.loads(sys.argv[1])\n"
+    "sys.argv[0] = 'mutmut'\n"
+    "cli(sys.argv[2:])\n"
+)
 
 
 @dataclass
@@ -45,14 +67,16 @@ class ModuleScore:
 
     counts: Counter[str] = field(default_factory=Counter)
     survivors: list[str] = field(default_factory=list)
+    run: dict[str, Any] | None = None  # its entry of verdicts.json
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
     def score(self, explained: int) -> float:
-        """Killed (and timed-out, which fail loudly too) share, equivalent ones excluded."""
-        considered = self.total - explained
+        """Killed (and timed-out, which fail loudly too) share of the mutants tried,
+        equivalent ones excluded."""
+        considered = self.total - explained - self.counts["not run"]
         caught = self.counts["killed"] + self.counts["timeout"]
         return caught / considered if considered else 1.0
 
@@ -77,22 +101,57 @@ def configured_modules() -> list[str]:
     return list(mutmut_config()["only_mutate"])
 
 
+def tests_for(module: str) -> list[str]:
+    """The fast tests of `module`, else pyproject's whole selection."""
+    listed: dict[str, list[str]] = tomllib.loads(TESTS.read_text()) if TESTS.exists() else {}
+    return listed.get(module) or mutmut_config()["pytest_add_cli_args_test_selection"]
+
+
 def mutant_pattern(module: str) -> str:
     """mutmut's name pattern for every mutant of `module` (a path of `only_mutate`)."""
     return module.removesuffix(".py").replace("/", ".") + ".*"
 
 
+def module_of(name: str) -> str | None:
+    return next((m for m in configured_modules() if fnmatch.fnmatch(name, mutant_pattern(m))), None)
+
+
+def source_hash(module: str) -> str:
+    return hashlib.sha256((ROOT / module).read_bytes()).hexdigest()[:16]
+
+
+def kept_verdicts() -> dict[str, dict[str, Any]]:
+    return json.loads(VERDICTS.read_text()) if VERDICTS.exists() else {}
+
+
+def keep_verdicts(module: str, tests: list[str]) -> None:
+    """Merge what mutmut just found for `module` into verdicts.json: newer verdicts win,
+    mutants that no longer exist are dropped; a changed module starts afresh."""
+    found = json.loads((ROOT / "mutants" / f"{module}.meta").read_text())["exit_code_by_key"]
+    kept = kept_verdicts()
+    before = kept.get(module, {})
+    old = before.get("codes", {}) if before.get("source") == source_hash(module) else {}
+    codes = {name: code if code is not None else old.get(name) for name, code in found.items()}
+    kept[module] = {
+        "source": source_hash(module),
+        "tests": sorted(set(before.get("tests", [])) | set(tests)) if old else tests,
+        "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "codes": codes,
+    }
+    VERDICTS.write_text(json.dumps(kept, indent=1, sort_keys=True))
+
+
 def scores(modules: list[str]) -> dict[str, ModuleScore]:
+    kept = kept_verdicts()
     out: dict[str, ModuleScore] = {}
     for module in modules:
-        meta = ROOT / "mutants" / f"{module}.meta"
-        score = out.setdefault(module, ModuleScore())
-        if not meta.exists():
+        score = out.setdefault(module, ModuleScore(run=kept.get(module)))
+        if score.run is None:
             continue
-        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+        for name, code in sorted(score.run["codes"].items()):
             kind = verdict(code)
             score.counts[kind] += 1
-            if kind in ("survived", "untested"):
+            if kind in ("survived", "untested", "suspicious", "not run"):
                 score.survivors.append(name)
     return out
 
@@ -102,7 +161,17 @@ def mutmut(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "mutmut"), *args]
 
 
-def diff_of(name: str) -> str:
+def diff_of(name: str, cache: dict[str, str]) -> str:
+    """The mutant's diff (`mutmut show`), remembered in `mutants/diffs.json` by its module's
+    hash: a mutant's name means the same change only while its module is unchanged."""
+    module = module_of(name)
+    key = f"{name} {source_hash(module) if module else ''}"
+    if key not in cache:
+        cache[key] = _show(name)
+    return cache[key]
+
+
+def _show(name: str) -> str:
     shown = subprocess.run(
         mutmut("show", name),
         cwd=ROOT,
@@ -118,54 +187,69 @@ def diff_of(name: str) -> str:
     return "\n".join(lines[:12])
 
 
-def write_report(modules: list[str], seconds: float | None, *, only: bool = False) -> float:
+def _row(module: str, score: ModuleScore, explained: int) -> str:
+    if score.run is None:
+        return f"| `{module}` | not run yet | | | | | | | |"
+    c = score.counts
+    stale = "" if score.run["source"] == source_hash(module) else " (stale: changed since)"
+    return (
+        f"| `{module}` | {score.total} | {c['killed']} | {c['timeout']} | {c['survived']} "
+        f"| {c['untested'] + c['suspicious']} | {explained} | {c['not run']} "
+        f"| {score.score(explained):.1%}{stale} |"
+    )
+
+
+def write_report(modules: list[str]) -> float:
     equivalent: dict[str, str] = (
         tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     )
     by_module = scores(modules)
-    rows, details = [], []
+    cache: dict[str, str] = json.loads(DIFFS.read_text()) if DIFFS.exists() else {}
+    rows, details, runs = [], [], []
     caught = considered = 0
     for module, score in by_module.items():
         explained = sum(1 for name in score.survivors if name in equivalent)
+        rows.append(_row(module, score, explained))
+        if score.run is None:
+            continue
         caught += score.counts["killed"] + score.counts["timeout"]
-        considered += score.total - explained
-        c = score.counts
-        rows.append(
-            f"| `{module}` | {score.total} | {c['killed']} | {c['timeout']} | {c['survived']} "
-            f"| {c['untested']} | {explained} | {score.score(explained):.1%} |"
-        )
+        considered += score.total - explained - score.counts["not run"]
+        tests = ", ".join(f"`{t}`" for t in score.run["tests"])
+        runs.append(f"- `{module}` ({score.run['written']}): {tests}")
         for name in score.survivors:
+            if score.run["codes"][name] is None:  # counted, but not shown one by one
+                continue
             why = equivalent.get(name)
-            head = f"- `{name}` ({verdict_of(name, module)})"
+            head = f"- `{name}` ({verdict(score.run['codes'][name])})"
             head += f": equivalent, {why}" if why else ": **not killed yet**"
             details.append(head)
-            details.append("  ```diff\n  " + diff_of(name).replace("\n", "\n  ") + "\n  ```")
-    overall = caught / considered if considered else 1.0
-    configured = configured_modules()
-    how = (
-        "from the verdicts stored in `mutants/`"
-        if seconds is None
-        else f"with `make mutate` (mutmut, {seconds / 60:.0f} min)"
-    )
-    scope = (
-        "all modules of `[tool.mutmut]` in pyproject.toml"
-        if not only
-        else f"{len(modules)} of the {len(configured)} modules of `[tool.mutmut]` "
-        f"(`--only`): {', '.join(f'`{m}`' for m in modules)}"
-    )
-    tests = ", ".join(f"`{t}`" for t in mutmut_config()["pytest_add_cli_args_test_selection"])
+            diff = diff_of(name, cache).replace("\n", "\n  ")
+            details.append("  ```diff\n  " + diff + "\n  ```")
+    overall = caught / considered if considered else 0.0  # nothing run proves nothing
+    not_run = [m for m, s in by_module.items() if s.run is None]
     text = [
         "# Mutation testing: the billing and file paths",
         "",
-        f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} {how}. "
-        f"Modules: {scope}. Tests: {tests}. Equivalent survivors are explained in "
-        "`mutation_equivalent.toml` and left out of the score.",
+        f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
+        "`python -m benchmarks.mutate` (mutmut) from the verdicts kept in "
+        "`mutants/verdicts.json`. Each module runs against its fast tests "
+        "(`benchmarks/mutation_tests.toml`, listed below). Equivalent survivors are "
+        "explained in `mutation_equivalent.toml` and left out of the score; untested "
+        "mutants (no selected test reaches them) count as not killed; mutants not run yet "
+        "(a run stopped early) are left out of the score and counted apart.",
         "",
-        f"**Overall: {overall:.1%} of mutants killed** (target {TARGET:.0%}).",
+        f"**Overall: {overall:.1%} of mutants killed** on the "
+        f"{len(by_module) - len(not_run)} modules run (target {TARGET:.0%})."
+        + (f" Not run yet: {len(not_run)} of {len(by_module)} modules." if not_run else ""),
         "",
-        "| module | mutants | killed | timeout | survived | untested | equivalent | score |",
-        "|---|---|---|---|---|---|---|---|",
+        "| module | mutants | killed | timeout | survived | untested | equivalent | not run yet "
+        "| score |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
+        "",
+        "## Tests per module (when run)",
+        "",
+        *(runs or ["None run yet."]),
         "",
         "## Survivors",
         "",
@@ -173,12 +257,33 @@ def write_report(modules: list[str], seconds: float | None, *, only: bool = Fals
         "",
     ]
     REPORT.write_text("\n".join(text))
+    if DIFFS.parent.is_dir():
+        DIFFS.write_text(json.dumps(cache, indent=1, sort_keys=True))
     return overall
 
 
-def verdict_of(name: str, module: str) -> str:
-    meta = json.loads((ROOT / "mutants" / f"{module}.meta").read_text())
-    return verdict(meta["exit_code_by_key"][name])
+def run_module(module: str, names: list[str], max_children: int | None) -> int:
+    """mutmut over `names` (default: every mutant of `module`) with the module's tests."""
+    tests = tests_for(module)
+    extra = ["--max-children", str(max_children)] if max_children else []
+    log = ROOT / "mutants" / "run.log"
+    log.parent.mkdir(exist_ok=True)
+    command = [sys.executable, "-c", RUN_WITH_TESTS, json.dumps(tests), "run", *extra]
+    with log.open("a") as out:
+        out.write(f"\n=== {module}: {' '.join(tests)}\n")
+        out.flush()
+        done = subprocess.run(
+            [*command, *(names or [mutant_pattern(module)])],
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+            check=False,
+        )
+    if done.returncode != 0:
+        print(f"mutmut failed on {module} (exit {done.returncode}); see mutants/run.log")
+        return done.returncode
+    keep_verdicts(module, tests)
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -188,31 +293,33 @@ def main(argv: list[str]) -> int:
         "--only",
         action="append",
         metavar="MODULE",
-        help="run and report only this module of `only_mutate` (repeatable)",
+        help="run only this module of `only_mutate` (repeatable)",
     )
     parser.add_argument(
-        "--report", action="store_true", help="write the report from stored verdicts; run nothing"
+        "--report", action="store_true", help="write the report from kept verdicts; run nothing"
     )
+    parser.add_argument("--max-children", type=int, help="mutmut's parallel test runs")
+    parser.add_argument("--no-report", action="store_true", help="run, keep verdicts, no report")
     args = parser.parse_args(argv)
-    modules = args.only or configured_modules()
-    unknown = [m for m in modules if m not in configured_modules()]
+    configured = configured_modules()
+    unknown = [m for m in args.only or [] if m not in configured]
+    unknown += [n for n in args.names if module_of(n) is None]
     if unknown:
         parser.error(f"not in [tool.mutmut] only_mutate: {', '.join(unknown)}")
-    seconds = None
     if not args.report:
-        names = args.names or ([mutant_pattern(m) for m in modules] if args.only else [])
-        started = time.monotonic()
-        log = ROOT / "mutants" / "run.log"
-        log.parent.mkdir(exist_ok=True)
-        with log.open("w") as out:
-            run = subprocess.run(
-                mutmut("run", *names), cwd=ROOT, stdout=out, stderr=out, check=False
-            )
-        if run.returncode != 0:
-            print(f"mutmut failed (exit {run.returncode}); see {log.relative_to(ROOT)}")
-            return run.returncode
-        seconds = time.monotonic() - started
-    overall = write_report(modules, seconds, only=bool(args.only))
+        by_module: dict[str, list[str]] = {}
+        for name in args.names:
+            by_module.setdefault(str(module_of(name)), []).append(name)
+        for module in args.only or ([] if args.names else configured):
+            by_module.setdefault(module, [])
+        for module, names in by_module.items():
+            started = time.monotonic()
+            if failed := run_module(module, names, args.max_children):
+                return failed
+            print(f"{module}: {(time.monotonic() - started) / 60:.0f} min")
+    if args.no_report:
+        return 0
+    overall = write_report(configured)
     print(f"{overall:.1%} killed; report in {REPORT.relative_to(ROOT)}")
     return 0 if overall >= TARGET else 1
 

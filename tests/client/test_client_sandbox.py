@@ -190,6 +190,7 @@ def test_async_twin_runs_the_same_flow(sandbox: Sandbox, tmp_path: Path) -> None
     async def main() -> None:
         async with sandbox.async_client(TOKEN) as client:
             assert isinstance(client, AsyncKittaClient)
+            await client.lip_sync.create(video_url=media["video"], audio_url=media["audio"])
             task = await client.lip_sync.create(video_url=media["video"], audio_url=media["audio"])
             await task.async_wait(timeout=60, poll_interval=0.05)
             assert task.succeeded
