@@ -153,6 +153,13 @@ _LIVE = (
 )
 
 
+def _close(conn: Any, pid: int) -> None:
+    """Close a connection of this process (a forked parent's is left to the parent)."""
+    if pid == os.getpid():
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 class _Sql:
     """A psycopg connection that runs the stores' shared SQL (`?` parameters), and one
     account's: `mine` and `update` put the account first."""
@@ -253,6 +260,7 @@ class PostgresJournal(JournalStore):
             conn.close()
             raise
         self._conn, self._pid = conn, os.getpid()
+        weakref.finalize(self, _close, conn, self._pid)  # a store dropped unclosed, or at exit
         return conn
 
     def _prepare(self, sql: _Sql) -> bool:
@@ -306,14 +314,14 @@ class PostgresJournal(JournalStore):
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                with contextlib.suppress(self._psycopg.Error):
-                    self._conn.close()
+            if self._conn is not None:
+                _close(self._conn, self._pid)
             self._conn = None
 
     def _error(self, exc: BaseException) -> JournalError:
         """A driver error as ours: what failed, where, and never the password."""
         if self._conn is not None and (self._conn.broken or self._conn.closed):
+            _close(self._conn, self._pid)
             self._conn = None  # the next use connects again (the database may be back)
         message = str(exc).strip()
         if len(self._password) >= 4:  # shorter, it could not be told from ordinary words
