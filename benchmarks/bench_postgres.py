@@ -318,7 +318,7 @@ def _rows(account: str, count: int) -> Iterator[str]:
             str(ts),
             str(ts),
             str(ts),
-            CREATORS[i % len(CREATORS)] if local else "\\N",
+            CREATORS[i // 5 % len(CREATORS)] if local else "\\N",
         ]
         yield "\t".join(fields) + "\n"
 

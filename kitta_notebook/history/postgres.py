@@ -28,7 +28,7 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
@@ -39,12 +39,21 @@ from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, SESSION, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
+from .postgres_schema import (
+    DAY_SECONDS,
+    FOLD_ROWS,
+    SCHEMA_VERSION,
+    SEARCH,
+    SEARCH_INDEX,
+    STEPS,
+    VERSION_TABLE,
+    fold,
+)
 from .reconcile import Candidate
 from .rows import JournalRows, add_rows, read_rows
 from .schema import (
     KEPT_UNLESS_KNOWN,
     ROW_COLUMNS,
-    SEARCH_COLUMNS,
     account_fingerprint,
     entry_of_row,
     facets,
@@ -64,60 +73,6 @@ _WRITER_LOCK, _SESSION_LOCK = 0x4B69744A, 0x4B69744B
 _FAR_OFFSET = 500  # past this offset a page is worth a count, to read it from the nearer end
 _KEPT = "task_id, path, size, sha256, kept_ts"
 
-# The schema's versions, each the step from the one before (run in one transaction).
-SCHEMA_VERSION = 2
-_SEARCH = " || ' ' || ".join(f"coalesce({c}, '')" for c in SEARCH_COLUMNS)
-_STEPS = {
-    1: """
-CREATE TABLE IF NOT EXISTS entries (
-    account text NOT NULL, entry_id text NOT NULL, task_id text, source text NOT NULL,
-    outcome text NOT NULL, state text NOT NULL, status text, model text, input_mode text,
-    video_url text, image_url text, audio_url text, reference_image_url text,
-    duration_seconds double precision, credits double precision, request_json text,
-    dto_json text, outcome_error text, batch_key text, note text, download_path text,
-    requested_ts double precision, created_ts double precision, completed_ts double precision,
-    updated_ts double precision NOT NULL, sort_ts double precision NOT NULL, pid integer,
-    host text, session text, reconciled_ts double precision,
-    PRIMARY KEY (account, entry_id), UNIQUE (account, task_id)
-);
-CREATE INDEX IF NOT EXISTS entries_created ON entries (account, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_updated
-    ON entries (account, updated_ts, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_credits
-    ON entries (account, credits, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_credits_desc
-    ON entries (account, credits DESC NULLS LAST, sort_ts DESC, entry_id DESC);
-CREATE INDEX IF NOT EXISTS entries_state ON entries (account, state, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_mode
-    ON entries (account, input_mode, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_source
-    ON entries (account, source, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_outcome ON entries (account, outcome);
-CREATE INDEX IF NOT EXISTS entries_key
-    ON entries (account, batch_key) WHERE batch_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS labels (
-    account text NOT NULL, entry_id text NOT NULL, label text NOT NULL,
-    PRIMARY KEY (account, entry_id, label)
-);
-CREATE INDEX IF NOT EXISTS labels_label ON labels (account, label, entry_id);
-CREATE TABLE IF NOT EXISTS kept (
-    account text NOT NULL, task_id text NOT NULL, path text NOT NULL, size bigint NOT NULL,
-    sha256 text NOT NULL, kept_ts double precision NOT NULL, PRIMARY KEY (account, task_id)
-);
-CREATE INDEX IF NOT EXISTS kept_age ON kept (account, kept_ts);
-CREATE TABLE IF NOT EXISTS key_claims (
-    account text NOT NULL, batch_key text NOT NULL, token text NOT NULL,
-    inputs_json text NOT NULL, pid integer, host text, session text,
-    claimed_ts double precision NOT NULL, PRIMARY KEY (account, batch_key)
-);
-""",
-    2: """
-ALTER TABLE entries ADD COLUMN IF NOT EXISTS creator text;
-CREATE INDEX IF NOT EXISTS entries_creator
-    ON entries (account, creator, sort_ts, entry_id);
-""",
-}
-_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS journal_schema (version integer NOT NULL)"
 _ENTRY = (
     ROW_COLUMNS + ", (SELECT string_agg(label, chr(31)) FROM labels l "
     "WHERE l.account = x.account AND l.entry_id = x.entry_id)"
@@ -199,6 +154,7 @@ class PostgresJournal(JournalStore):
         self._conn: Any = None
         self._pid = 0
         self._search_index = False
+        self._counted_cache: tuple[tuple[str, str], str, list[tuple[str, int, float]]] | None = None
 
     @classmethod
     def for_account(cls: type[Self], url: str, origin: str, token: str) -> Self:
@@ -269,12 +225,10 @@ class PostgresJournal(JournalStore):
         if self._version(sql) != SCHEMA_VERSION:
             with sql.conn.transaction():
                 sql.execute("SELECT pg_advisory_xact_lock(?, 0)", (_WRITER_LOCK,))
-                sql.execute(_VERSION_TABLE)
+                sql.execute(VERSION_TABLE)
                 version = self._version(sql)
                 for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _STEPS[step].split(";"):
-                        if statement.strip():
-                            sql.execute(statement)
+                    sql.conn.execute(STEPS[step])
                 sql.execute("DELETE FROM journal_schema")
                 sql.execute("INSERT INTO journal_schema (version) VALUES (?)", (SCHEMA_VERSION,))
         if sql.execute("SELECT to_regclass('entries_search')").fetchone()[0] is not None:
@@ -282,10 +236,7 @@ class PostgresJournal(JournalStore):
         with contextlib.suppress(self._psycopg.Error), sql.conn.transaction():
             sql.execute("SELECT pg_advisory_xact_lock(?, 0)", (_WRITER_LOCK,))
             sql.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            sql.execute(
-                "CREATE INDEX IF NOT EXISTS entries_search ON entries "
-                f"USING gin (({_SEARCH}) gin_trgm_ops)"
-            )
+            sql.execute(SEARCH_INDEX)
             return True
         if self.where not in _WARNED_NO_TRIGRAM:
             _WARNED_NO_TRIGRAM.add(self.where)
@@ -355,12 +306,16 @@ class PostgresJournal(JournalStore):
         return list(self._sql(lambda s: s.mine(sql, *params).fetchall()))
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[_Sql]:
-        """One write transaction, the account's writers one at a time (see the module)."""
+    def _write(self, *, pipelined: bool = False) -> Iterator[_Sql]:
+        """One write transaction, the account's writers one at a time (see the module).
+
+        `pipelined` (libpq 14+, for statements that read only rows): BEGIN, the lock and the
+        statements up to the first read go in one round trip, the rest and COMMIT in one."""
         with self._lock:
             try:
                 conn = self._connection()
-                with conn.transaction():
+                pipelined = pipelined and self._psycopg.Pipeline.is_supported()
+                with conn.pipeline() if pipelined else contextlib.nullcontext(), conn.transaction():
                     sql = _Sql(conn, self.account)
                     sql.mine("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")
                     yield sql
@@ -388,7 +343,7 @@ class PostgresJournal(JournalStore):
         self, row: dict[str, Any], request: dict[str, Any], claim: str | None
     ) -> None:
         key = row["batch_key"]
-        with self._write() as sql:
+        with self._write(pipelined=True) as sql:
             if key is not None:
                 inputs = self._check_claim(sql, key, claim)
                 if inputs is not None:
@@ -414,7 +369,7 @@ class PostgresJournal(JournalStore):
     def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
         raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
         IN_FLIGHT.discard(entry_id)
-        with self._write() as sql:
+        with self._write(pipelined=True) as sql:
             self._attach(sql, entry_id, raw, reconciled=False)
 
     def record_matched(self, entry_id: str, task_id: str) -> None:
@@ -474,7 +429,7 @@ class PostgresJournal(JournalStore):
     def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
         token = uuid.uuid4().hex
         held = (key, token, json.dumps(dict(inputs), sort_keys=True), *Owner.here().values())
-        with self._write() as sql:
+        with self._write(pipelined=True) as sql:
             existing = self._decide(sql, key, inputs)
             if existing is not None:
                 return KeyClaim(key, task_id=existing)
@@ -492,7 +447,7 @@ class PostgresJournal(JournalStore):
         held = [(c.key, c.token) for c in claims if c.token is not None]
         if held:
             query = "DELETE FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
-            with self._write() as sql:
+            with self._write(pipelined=True) as sql:
                 for key, token in held:
                     sql.mine(query, key, token)
 
@@ -500,17 +455,18 @@ class PostgresJournal(JournalStore):
         return self._sql(lambda sql: self._decide(sql, key, None))  # type: ignore[no-any-return]
 
     def _decide(self, sql: _Sql, key: str, inputs: Mapping[str, Any] | None) -> str | None:
-        rows = sql.mine(
+        keyed = sql.mine(  # both sent before either is read (one round trip, pipelined)
             f"SELECT entry_id, task_id, outcome, request_json, pid, host, session, requested_ts, "
             f"{_LIVE} FROM entries WHERE account = ? AND batch_key = ? ORDER BY requested_ts DESC",
             key,
-        ).fetchall()
+        )
+        query = f"SELECT pid, host, session, claimed_ts, {_LIVE} FROM key_claims"
+        claimed = sql.mine(query + " WHERE account = ? AND batch_key = ?", key)
         entries = [
             KeyedEntry(str(r[0]), r[1], r[2], e.load_json(r[3]) or {}, _SeenOwner(*r[4:9]))
-            for r in rows
+            for r in keyed.fetchall()
         ]
-        query = f"SELECT pid, host, session, claimed_ts, {_LIVE} FROM key_claims"
-        claim = sql.mine(query + " WHERE account = ? AND batch_key = ?", key).fetchone()
+        claim = claimed.fetchone()
         return decide(key, entries, None if claim is None else _SeenOwner(*claim), inputs)
 
     # --- states seen, files, labels -------------------------------------------------------
@@ -526,13 +482,11 @@ class PostgresJournal(JournalStore):
         ]
         if not changed:
             return 0
-        with self._write() as sql:  # read again under the lock, then written in one pipeline
+        with self._write(pipelined=True) as sql:  # read again under the lock, then written
             query = "SELECT task_id, entry_id, dto_json, outcome FROM entries WHERE account = ?"
             found = sql.mine(query + " AND task_id = ANY(?)", [t for t, _ in changed]).fetchall()
             known = {str(r[0]): r[1:] for r in found}
-            pipelined = self._psycopg.Pipeline.is_supported()  # libpq 14+ (the binary's is)
-            with sql.conn.pipeline() if pipelined else contextlib.nullcontext():
-                return sum(self._seen(sql, t, raw, known.get(t)) for t, raw in changed)
+            return sum(self._seen(sql, t, raw, known.get(t)) for t, raw in changed)
 
     def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any], row: Any) -> int:
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
@@ -618,7 +572,7 @@ class PostgresJournal(JournalStore):
             clauses.append(f"entry_id IN ({labels})")
             params += [self.account, list(query.labels)]
         if query.search:  # the trigram index's expression (a scan without the index)
-            clauses.append(f"({_SEARCH}) ILIKE ?")
+            clauses.append(f"({SEARCH}) ILIKE ?")
             escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params.append(f"%{escaped}%")
         return " WHERE " + " AND ".join(["account = ?", *clauses]), params
@@ -643,19 +597,82 @@ class PostgresJournal(JournalStore):
         order = ", ".join(f"{c} {w}" + (f" NULLS {n}" if n else "") for c, w, n in terms)
         limit = "" if size < 0 else f" LIMIT {int(size)}"
         clause, params = self._where(query)
+        if column == "sort_ts" and size >= 0 and offset > _FAR_OFFSET and query == Query():
+            ascending = terms[0][1] == "ASC"  # the whole days before the page are skipped
+            bound, offset = self._skip_days(offset, ascending)
+            if bound is not None:
+                clause += " AND sort_ts >= ?" if ascending else " AND sort_ts < ?"
+                params.append(bound)
         sql = f"SELECT {_ENTRY} FROM entries x{clause} ORDER BY {order}{limit} OFFSET {offset}"
         entries = [self._entry(row) for row in self._mine(sql, *params)]
         return entries[::-1] if backwards else entries
 
+    def _skip_days(self, offset: int, ascending: bool) -> tuple[float | None, int]:
+        """Where the page at `offset` starts reading (the edge of the day it falls in, from
+        the kept counts per day) and its offset from there: no walk over earlier days."""
+        way = "ASC" if ascending else "DESC"
+        days = self._mine(
+            "SELECT day, sum(n), count(*) - 1 FROM day_totals WHERE account = ? GROUP BY day "
+            f"HAVING sum(n) <> 0 ORDER BY day {way}"
+        )
+        if sum(d[2] for d in days) > FOLD_ROWS:
+            self._fold("day_totals")
+        before = 0
+        for day, n, _ in days:
+            if before + n > offset:
+                return float((day if ascending else day + 1) * DAY_SECONDS), offset - before
+            before += n
+        return None, offset
+
     def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
+        """(state, count, credits) over the filtered set: from the kept totals when they can
+        answer (facets, creators, one label: see `postgres_schema`), else from the rows."""
+        if not replace(query, creator=(), labels=()).facets_only or len(query.labels) > 1:
+            return self._counted(query)
+        table = "label_totals" if query.labels else "totals"
+        clauses, params = facets(query)
+        if query.creator:
+            clauses.append("creator = ANY(?)")
+            params.append(list(query.creator))
+        if query.labels:
+            clauses.append("label = ?")
+            params.append(query.labels[0])
+        sql = (  # the deltas beyond one row per group: folded once they are many
+            f"SELECT state, sum(n), sum(credits), count(*) - count(DISTINCT (input_mode, "
+            f"source, creator)) FROM {table} WHERE account = ?"
+        )
+        rows = self._mine(sql + "".join(f" AND {c}" for c in clauses) + " GROUP BY state", *params)
+        if sum(r[3] for r in rows) > FOLD_ROWS:
+            self._fold(table)
+        return [(str(r[0]), int(r[1]), float(r[2])) for r in rows if r[1]]
+
+    def _fold(self, table: str) -> None:
+        with self._write() as sql:
+            sql.mine(fold(table))
+
+    def _counted(self, query: Query) -> list[tuple[str, int, float]]:
+        """The aggregate over the rows, read again only when the database changed: a count
+        and a summary of one search cost one scan (the same snapshot, the same rows)."""
         clause, params = self._where(query)
         sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}"
-        rows = self._mine(sql + " GROUP BY state", *params)
-        return [(str(s), int(n), float(c)) for s, n, c in rows if n]
+        sql = (  # the snapshot the aggregate was read in, with it (one statement)
+            f"SELECT pg_current_snapshot()::text, a.* FROM (SELECT 1) AS one "
+            f"LEFT JOIN ({sql} GROUP BY state) AS a ON true"
+        )
+        with self._lock:
+            cached = self._counted_cache
+            if cached is not None and cached[0] == (sql, repr(params)):
+                now = self._sql(lambda s: s.execute("SELECT pg_current_snapshot()::text"))
+                if now.fetchone()[0] == cached[1]:
+                    return cached[2]
+            rows = self._mine(sql, *params)
+            found = [(str(s), int(n), float(c)) for _, s, n, c in rows if n]
+            self._counted_cache = ((sql, repr(params)), rows[0][0], found)
+            return found
 
     def creators(self) -> list[str]:
-        sql = "SELECT DISTINCT creator FROM entries WHERE account = ? AND creator IS NOT NULL"
-        return [str(row[0]) for row in self._mine(sql + " ORDER BY 1")]
+        sql = "SELECT creator FROM totals WHERE account = ? AND creator != '' GROUP BY creator"
+        return [str(row[0]) for row in self._mine(sql + " HAVING sum(n) > 0 ORDER BY 1")]
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         rows = self._mine(
