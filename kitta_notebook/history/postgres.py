@@ -130,9 +130,11 @@ class _Sql:
 
     def update(
         self, changes: Mapping[str, object], where: str, *params: object, **keep: Any
-    ) -> None:
-        """`schema.update_entries` on this account's entries."""
-        update_entries(self, changes, f"account = ? AND {where}", self.account, *params, **keep)
+    ) -> Any:
+        """`schema.update_entries` on this account's entries (the cursor)."""
+        return update_entries(
+            self, changes, f"account = ? AND {where}", self.account, *params, **keep
+        )
 
 
 class PostgresJournal(JournalStore):
@@ -306,16 +308,12 @@ class PostgresJournal(JournalStore):
         return list(self._sql(lambda s: s.mine(sql, *params).fetchall()))
 
     @contextlib.contextmanager
-    def _write(self, *, pipelined: bool = False) -> Iterator[_Sql]:
-        """One write transaction, the account's writers one at a time (see the module).
-
-        `pipelined` (libpq 14+, for statements that read only rows): BEGIN, the lock and the
-        statements up to the first read go in one round trip, the rest and COMMIT in one."""
+    def _write(self) -> Iterator[_Sql]:
+        """One write transaction, the account's writers one at a time (see the module)."""
         with self._lock:
             try:
                 conn = self._connection()
-                pipelined = pipelined and self._psycopg.Pipeline.is_supported()
-                with conn.pipeline() if pipelined else contextlib.nullcontext(), conn.transaction():
+                with conn.transaction():
                     sql = _Sql(conn, self.account)
                     sql.mine("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")
                     yield sql
@@ -342,35 +340,35 @@ class PostgresJournal(JournalStore):
     def _write_request(
         self, row: dict[str, Any], request: dict[str, Any], claim: str | None
     ) -> None:
-        key = row["batch_key"]
-        with self._write(pipelined=True) as sql:
-            if key is not None:
-                inputs = self._check_claim(sql, key, claim)
-                if inputs is not None:
-                    request = {**request, e.INPUTS_KEY: inputs}
-            text = json.dumps(request, sort_keys=True)
-            insert_entry(sql, {**row, "account": self.account, "request_json": text})
-
-    def _check_claim(self, sql: _Sql, key: str, claim: str | None) -> dict[str, Any] | None:
-        """The inputs the key was claimed with, if `claim` still holds it; else refuse."""
-        if claim is None:  # a caller that did not claim: the same checks, made here
-            existing = self._decide(sql, key, None)
-            if existing is not None:
-                raise KeyReusedError(key, existing, [])
-            return None
-        query = (
-            "SELECT inputs_json FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
-        )
-        row = sql.mine(query, key, claim).fetchone()
-        if row is None:  # taken over as left behind: another create has the key now
+        key, text = row["batch_key"], json.dumps(request, sort_keys=True)
+        values = {**row, "account": self.account}
+        with self._write() as sql:
+            if key is None or claim is None:
+                existing = None if key is None else self._decide(sql, key, None)
+                if existing is not None:  # a caller that did not claim: the same checks
+                    raise KeyReusedError(key, existing, [])
+                insert_entry(sql, {**values, "request_json": text})
+                return
+            # The claim's check and the row in one statement: written only while the claim
+            # holds, with the inputs it was made for.
+            head = text[:-1] + (", " if request else "") + json.dumps(e.INPUTS_KEY) + ": "
+            added = sql.execute(
+                f"INSERT INTO entries ({', '.join(values)}, request_json) SELECT "
+                f"{', '.join('?' * len(values))}, ? || inputs_json || '}}' FROM key_claims "
+                "WHERE account = ? AND batch_key = ? AND token = ?",
+                [*values.values(), head, self.account, key, claim],
+            )
+        if added.rowcount != 1:  # taken over as left behind: another create has the key now
             raise KeyInUseError(key)
-        return e.load_json(row[0])
 
     def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
         raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
         IN_FLIGHT.discard(entry_id)
-        with self._write(pipelined=True) as sql:
-            self._attach(sql, entry_id, raw, reconciled=False)
+        with self._write() as sql:  # one statement while no other row has the task
+            attached = self._attach(sql, entry_id, raw, reconciled=False, alone=True)
+        if attached is not None and attached.rowcount == 0:
+            with self._write() as sql:
+                self._attach(sql, entry_id, raw, reconciled=False)
 
     def record_matched(self, entry_id: str, task_id: str) -> None:
         with self._write() as sql:
@@ -388,14 +386,29 @@ class PostgresJournal(JournalStore):
             sql.update(changes, "entry_id = ? AND outcome IN (?, ?)", entry_id, *unsettled)
 
     def _attach(
-        self, sql: _Sql, entry_id: str, raw: Mapping[str, Any], *, reconciled: bool
-    ) -> None:
+        self,
+        sql: _Sql,
+        entry_id: str,
+        raw: Mapping[str, Any],
+        *,
+        reconciled: bool,
+        alone: bool = False,
+    ) -> Any:
+        """Tie the entry to its task (the update's cursor); `alone`: only if no other row
+        holds the task, else it is merged into the entry (seen from the server first)."""
         task_id = e.text(raw.get("taskId"))
         if not task_id:
-            return
-        # The task may already have a row (seen from the server before the answer came).
-        query = "SELECT entry_id, dto_json FROM entries WHERE account = ? AND task_id = ?"
-        other = sql.mine(query + " AND entry_id != ?", task_id, entry_id).fetchone()
+            return None
+        where, params, other = "entry_id = ?", [entry_id], None
+        if alone:
+            where += (
+                " AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.account = entries.account "
+                "AND o.task_id = ? AND o.entry_id != entries.entry_id)"
+            )
+            params.append(task_id)
+        else:  # the task may have a row already (seen from the server before the answer)
+            query = "SELECT entry_id, dto_json FROM entries WHERE account = ? AND task_id = ?"
+            other = sql.mine(query + " AND entry_id != ?", task_id, entry_id).fetchone()
         merged: dict[str, Any] = {}
         if other is not None:
             merged.update(e.load_json(other[1]) or {})
@@ -414,8 +427,9 @@ class PostgresJournal(JournalStore):
         dto = e.dto_values(merged)
         changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
         changes["reconciled_ts"] = moment if reconciled else None
-        sql.update(changes, "entry_id = ?", entry_id, keep=KEPT_UNLESS_KNOWN)
+        attached = sql.update(changes, where, *params, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
+        return attached
 
     def record_outcome(self, entry_id: str, *, rejected: bool, error: str) -> None:
         IN_FLIGHT.discard(entry_id)
@@ -429,7 +443,7 @@ class PostgresJournal(JournalStore):
     def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
         token = uuid.uuid4().hex
         held = (key, token, json.dumps(dict(inputs), sort_keys=True), *Owner.here().values())
-        with self._write(pipelined=True) as sql:
+        with self._write() as sql:
             existing = self._decide(sql, key, inputs)
             if existing is not None:
                 return KeyClaim(key, task_id=existing)
@@ -444,18 +458,23 @@ class PostgresJournal(JournalStore):
         return KeyClaim(key, token=token)
 
     def release_keys(self, claims: Iterable[KeyClaim]) -> None:
+        # One statement, without the account's lock: a claim deciding meanwhile sees the
+        # row or not, as it would before or after a release that took the lock.
         held = [(c.key, c.token) for c in claims if c.token is not None]
         if held:
-            query = "DELETE FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
-            with self._write(pipelined=True) as sql:
-                for key, token in held:
-                    sql.mine(query, key, token)
+            self._sql(
+                lambda sql: sql.mine(
+                    "DELETE FROM key_claims WHERE account = ? AND (batch_key, token) IN "
+                    "(SELECT * FROM unnest(?::text[], ?::text[]))",
+                    *map(list, zip(*held, strict=True)),
+                )
+            )
 
     def task_id_for_key(self, key: str) -> str | None:
         return self._sql(lambda sql: self._decide(sql, key, None))  # type: ignore[no-any-return]
 
     def _decide(self, sql: _Sql, key: str, inputs: Mapping[str, Any] | None) -> str | None:
-        keyed = sql.mine(  # both sent before either is read (one round trip, pipelined)
+        keyed = sql.mine(
             f"SELECT entry_id, task_id, outcome, request_json, pid, host, session, requested_ts, "
             f"{_LIVE} FROM entries WHERE account = ? AND batch_key = ? ORDER BY requested_ts DESC",
             key,
@@ -482,11 +501,13 @@ class PostgresJournal(JournalStore):
         ]
         if not changed:
             return 0
-        with self._write(pipelined=True) as sql:  # read again under the lock, then written
+        with self._write() as sql:  # read again under the lock, then written in one pipeline
             query = "SELECT task_id, entry_id, dto_json, outcome FROM entries WHERE account = ?"
             found = sql.mine(query + " AND task_id = ANY(?)", [t for t, _ in changed]).fetchall()
             known = {str(r[0]): r[1:] for r in found}
-            return sum(self._seen(sql, t, raw, known.get(t)) for t, raw in changed)
+            pipelined = self._psycopg.Pipeline.is_supported()  # libpq 14+ (the binary's is)
+            with sql.conn.pipeline() if pipelined else contextlib.nullcontext():
+                return sum(self._seen(sql, t, raw, known.get(t)) for t, raw in changed)
 
     def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any], row: Any) -> int:
         merged = (e.load_json(row[1]) or {}) if row is not None else {}

@@ -561,7 +561,8 @@ def update_entries(
     where: str,
     *params: object,
     keep: Sequence[str] = (),
-) -> None:
-    """Set each column of the matching entries; a `keep` column only to a known value."""
+) -> Any:
+    """Set each column of the matching entries; a `keep` column only to a known value.
+    Returns the driver's cursor (its rowcount)."""
     sets = ", ".join(f"{c} = COALESCE(?, {c})" if c in keep else f"{c} = ?" for c in changes)
-    conn.execute(f"UPDATE entries SET {sets} WHERE {where}", [*changes.values(), *params])
+    return conn.execute(f"UPDATE entries SET {sets} WHERE {where}", [*changes.values(), *params])
