@@ -156,6 +156,9 @@ class PostgresJournal(JournalStore):
         self._conn: Any = None
         self._pid = 0
         self._search_index = False
+        self._begin = self._psycopg.sql.SQL(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended({}, 0))"
+        ).format(self._psycopg.sql.Literal(account))
         self._counted_cache: tuple[tuple[str, str], str, list[tuple[str, int, float]]] | None = None
 
     @classmethod
@@ -313,10 +316,14 @@ class PostgresJournal(JournalStore):
         with self._lock:
             try:
                 conn = self._connection()
-                with conn.transaction():
-                    sql = _Sql(conn, self.account)
-                    sql.mine("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")
-                    yield sql
+                try:
+                    conn.execute(self._begin)  # BEGIN and the lock: one round trip
+                    yield _Sql(conn, self.account)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(self._psycopg.Error):
+                        conn.execute("ROLLBACK")
+                    raise
             except self._psycopg.Error as exc:
                 raise self._error(exc) from None
 
@@ -443,16 +450,26 @@ class PostgresJournal(JournalStore):
     def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
         token = uuid.uuid4().hex
         held = (key, token, json.dumps(dict(inputs), sort_keys=True), *Owner.here().values())
+        columns = "INSERT INTO key_claims (account, batch_key, token, inputs_json, pid, host, "
+        columns += "session, claimed_ts) "
         with self._write() as sql:
+            free = sql.mine(  # the usual case in one statement: no entry, no claim has the key
+                columns + "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM entries "
+                "WHERE account = ? AND batch_key = ?) ON CONFLICT DO NOTHING",
+                *held,
+                self.account,
+                key,
+            )
+            if free.rowcount == 1:
+                return KeyClaim(key, token=token)
             existing = self._decide(sql, key, inputs)
             if existing is not None:
                 return KeyClaim(key, task_id=existing)
             sql.mine(  # replaces a claim left behind by a process that died
-                "INSERT INTO key_claims (account, batch_key, token, inputs_json, pid, host, "
-                "session, claimed_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, "
-                "batch_key) DO UPDATE SET token = excluded.token, inputs_json = "
-                "excluded.inputs_json, pid = excluded.pid, host = excluded.host, session = "
-                "excluded.session, claimed_ts = excluded.claimed_ts",
+                columns + "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, batch_key) DO "
+                "UPDATE SET token = excluded.token, inputs_json = excluded.inputs_json, pid = "
+                "excluded.pid, host = excluded.host, session = excluded.session, claimed_ts = "
+                "excluded.claimed_ts",
                 *held,
             )
         return KeyClaim(key, token=token)
