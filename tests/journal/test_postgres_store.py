@@ -218,6 +218,7 @@ def test_kept_totals_and_day_counts_answer_as_the_rows_do_after_every_kind_of_wr
         Query(mode="image", source="server"),
         Query(labels=("three",)),
         Query(labels=("three",), status=("failed", "succeeded")),
+        Query(labels=("x",), status=("failed",)),  # restated after they were labelled
         Query(labels=("three", "x")),
     ]
     for query in queries:
