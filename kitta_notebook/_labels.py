@@ -404,6 +404,16 @@ TEXTS: Mapping[str, tuple[str, str]] = {
         "Reconcile found no matching task on the server: it was never created.",
         "核对后在服务器上未找到对应任务：该任务从未创建。",
     ),
+    "journal_network_fs": (
+        "The task journal {path} is on a network file system ({kind}), where SQLite's "
+        "file locks are not safe: kernels sharing it may lose or double entries. For a "
+        "team, set KITTA_JOURNAL_URL=postgresql://… to keep the journal on PostgreSQL; "
+        "alone, set KITTA_HOME to a local folder.",
+        "任务日志 {path} 位于网络文件系统（{kind}）上，SQLite 的文件锁在此并不可靠："
+        "共享它的多个内核可能丢失或重复记录。团队使用请设置 "
+        "KITTA_JOURNAL_URL=postgresql://… 将日志存放在 PostgreSQL；"
+        "单人使用请将 KITTA_HOME 设为本地文件夹。",
+    ),
     "history_no_journal": (
         "No task journal for this client ({reason}).",
         "此客户端没有任务日志（{reason}）。",

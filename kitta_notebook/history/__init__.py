@@ -1,7 +1,8 @@
 """Task history: the journal every create is written into, reconcile, `History`, `resume()`.
 
 - `entry`: the values (states, `JournalEntry`, `Query`); `keys`: key claims, pure
-- `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store;
+- `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store
+  (`schema`: its file; `mounts`: a warning when that file is on a network file system);
   `postgres`: the PostgreSQL store (a team's); `rows`: copying rows between stores
 - `recorder`: what a client records its creates and polls with
 - `reconcile`: which server task an unknown create became, as pure code

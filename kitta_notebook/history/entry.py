@@ -134,6 +134,28 @@ def dto_values(merged: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def created_columns(task_id: str, merged: Mapping[str, Any], *, reconciled: bool) -> dict[str, Any]:
+    """An entry's columns once its create became `task_id` (`merged`: the task's DTO)."""
+    moment, status, dto = now(), text(merged.get("status")), dto_values(merged)
+    state = derive_state(OUTCOME_CREATED, status)
+    return {
+        **{"task_id": task_id, "outcome": OUTCOME_CREATED, "state": state, "status": status},
+        **{**dto, "updated_ts": moment, "sort_ts": dto["created_ts"]},
+        "reconciled_ts": moment if reconciled else None,
+    }
+
+
+def seen_columns(merged: Mapping[str, Any], outcome: str, *, new: bool) -> dict[str, Any]:
+    """The columns a task's DTO `merged` sets on its entry; a `new` row without the
+    server's createdAt sorts by when it was first seen."""
+    moment, status, dto = now(), text(merged.get("status")), dto_values(merged)
+    created = dto["created_ts"]
+    return {
+        **{"status": status, "state": derive_state(outcome, status), **dto},
+        **{"updated_ts": moment, "sort_ts": moment if new and created is None else created},
+    }
+
+
 def to_timestamp(value: DateLike) -> float | None:
     """Epoch seconds for a date filter (naive datetimes and dates are UTC)."""
     if value is None:

@@ -71,9 +71,9 @@ MAX_DETAILS_PER_SYNC = 50
 _ACTIVE = ("pending", "processing", STATE_UNKNOWN_STATUS)
 # The columns of `to_pandas()`, in order.
 _COLUMN_NAMES = (
-    "task_id state status source outcome model input_mode credits duration_seconds created_at "
-    "requested_at completed_at labels note key video_url image_url audio_url reference_image_url "
-    "download_path error_code error_message outcome_error entry_id"
+    "task_id state status source creator account outcome model input_mode credits "
+    "duration_seconds created_at requested_at completed_at labels note key video_url image_url "
+    "audio_url reference_image_url download_path error_code error_message outcome_error entry_id"
 )
 COLUMNS = tuple(_COLUMN_NAMES.split())
 

@@ -24,6 +24,7 @@ from ..models import LipSyncTask
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
+from .mounts import warn_if_network
 from .reconcile import Candidate
 from .rows import JournalRows, add_rows, read_rows
 from .schema import (
@@ -120,6 +121,7 @@ class Journal(JournalStore):
         if self._conn is None or self._pid != os.getpid():
             self._conn, self._search_index = open_connection(self.path, self.origin, self.account)
             self._pid = os.getpid()
+            warn_if_network(self.path)
             if self.account is None:  # opened by path: the account its file was made for
                 found = self._read("SELECT value FROM meta WHERE key = 'account'")
                 self.account = str(found[0][0]) if found else None
@@ -250,13 +252,7 @@ class Journal(JournalStore):
             conn.execute("DELETE FROM labels WHERE entry_id = ?", (other[0],))
             conn.execute("DELETE FROM entries WHERE entry_id = ?", (other[0],))
         merged.update(raw)
-        moment = e.now()
-        status = e.text(merged.get("status"))
-        state = e.derive_state(e.OUTCOME_CREATED, status)
-        task = {"task_id": task_id, "outcome": e.OUTCOME_CREATED, "state": state, "status": status}
-        dto = e.dto_values(merged)
-        changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
-        changes["reconciled_ts"] = moment if reconciled else None
+        changes = e.created_columns(task_id, merged, reconciled=reconciled)
         update_entries(conn, changes, "entry_id = ?", entry_id, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
 
@@ -341,18 +337,12 @@ class Journal(JournalStore):
         ).fetchone()
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
-        status = e.text(merged.get("status"))
         outcome = e.OUTCOME_REMOTE if row is None else row[2]
-        dto = e.dto_values(merged)
-        moment = e.now()
-        changes = {"status": status, "state": e.derive_state(outcome, status), **dto}
-        changes["updated_ts"] = moment
+        changes = e.seen_columns(merged, outcome, new=row is None)
         if row is not None:
-            changes["sort_ts"] = dto["created_ts"]
             keep = (*KEPT_UNLESS_KNOWN, "completed_ts")
             update_entries(conn, changes, "entry_id = ?", row[0], keep=keep)
             return 0
-        changes["sort_ts"] = moment if dto["created_ts"] is None else dto["created_ts"]
         ids = {"entry_id": uuid.uuid4().hex, "task_id": task_id, "source": "server"}
         insert_entry(conn, {**ids, "outcome": outcome, **changes})
         return 1
@@ -488,7 +478,12 @@ class Journal(JournalStore):
             return rows
 
     def creators(self) -> list[str]:
-        sql = "SELECT DISTINCT creator FROM entries WHERE creator IS NOT NULL ORDER BY 1"
+        # One index probe per person (a skip scan), not a walk over every entry.
+        sql = (
+            "WITH RECURSIVE who(name) AS (SELECT min(creator) FROM entries UNION ALL "
+            "SELECT (SELECT min(creator) FROM entries WHERE creator > name) FROM who "
+            "WHERE name IS NOT NULL) SELECT name FROM who WHERE name IS NOT NULL"
+        )
         return [str(row[0]) for row in self._read(sql)]
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:

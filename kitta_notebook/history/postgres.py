@@ -427,13 +427,7 @@ class PostgresJournal(JournalStore):
             for table in ("labels", "entries"):
                 sql.mine(f"DELETE FROM {table} WHERE account = ? AND entry_id = ?", other[0])
         merged.update(raw)
-        moment = e.now()
-        status = e.text(merged.get("status"))
-        state = e.derive_state(e.OUTCOME_CREATED, status)
-        task = {"task_id": task_id, "outcome": e.OUTCOME_CREATED, "state": state, "status": status}
-        dto = e.dto_values(merged)
-        changes = {**task, **dto, "updated_ts": moment, "sort_ts": dto["created_ts"]}
-        changes["reconciled_ts"] = moment if reconciled else None
+        changes = e.created_columns(task_id, merged, reconciled=reconciled)
         attached = sql.update(changes, where, *params, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
         return attached
@@ -529,16 +523,11 @@ class PostgresJournal(JournalStore):
     def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any], row: Any) -> int:
         merged = (e.load_json(row[1]) or {}) if row is not None else {}
         merged.update(raw)  # a list item (a subset) must not erase what a detail told us
-        status = e.text(merged.get("status"))
         outcome = e.OUTCOME_REMOTE if row is None else row[2]
-        dto = e.dto_values(merged)
-        changes = {"status": status, "state": e.derive_state(outcome, status), **dto}
-        changes["updated_ts"] = moment = e.now()
+        changes = e.seen_columns(merged, outcome, new=row is None)
         if row is not None:
-            changes["sort_ts"] = dto["created_ts"]
             sql.update(changes, "entry_id = ?", row[0], keep=(*KEPT_UNLESS_KNOWN, "completed_ts"))
             return 0
-        changes["sort_ts"] = moment if dto["created_ts"] is None else dto["created_ts"]
         ids = {"account": self.account, "entry_id": uuid.uuid4().hex, "task_id": task_id}
         insert_entry(sql, {**ids, "source": "server", "outcome": outcome, **changes})
         return 1
@@ -709,8 +698,14 @@ class PostgresJournal(JournalStore):
             return found
 
     def creators(self) -> list[str]:
-        sql = "SELECT creator FROM totals WHERE account = ? AND creator != '' GROUP BY creator"
-        return [str(row[0]) for row in self._mine(sql + " HAVING sum(n) > 0 ORDER BY 1")]
+        # One index probe per person (a skip scan), as the SQLite store does.
+        sql = (
+            "WITH RECURSIVE who(name) AS (SELECT min(creator) FROM entries WHERE account = ? "
+            "UNION ALL SELECT (SELECT min(creator) FROM entries WHERE account = ? AND "
+            "creator > name) FROM who WHERE name IS NOT NULL) SELECT name FROM who "
+            "WHERE name IS NOT NULL"
+        )
+        return [str(row[0]) for row in self._mine(sql, self.account)]
 
     def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
         rows = self._mine(

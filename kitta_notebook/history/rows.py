@@ -36,13 +36,13 @@ def _scoped(scope: Mapping[str, object]) -> tuple[str, list[object]]:
 
 def read_rows(conn: Executes, account: str | None, scope: Mapping[str, object]) -> JournalRows:
     where, fixed = _scoped(scope)
-    cursor = conn.execute(f"SELECT * FROM entries WHERE {where}1 = 1 ORDER BY sort_ts", fixed)
+    cursor = conn.execute(f"SELECT * FROM entries WHERE {where}TRUE ORDER BY sort_ts", fixed)
     names = [column[0] for column in cursor.description]
     entries = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     for entry in entries:
         for name in scope:
             del entry[name]
-    labels = conn.execute(f"SELECT entry_id, label FROM labels WHERE {where}1 = 1", fixed)
+    labels = conn.execute(f"SELECT entry_id, label FROM labels WHERE {where}TRUE", fixed)
     return JournalRows(account, entries, [(str(a), str(b)) for a, b in labels.fetchall()])
 
 

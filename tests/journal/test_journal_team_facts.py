@@ -19,6 +19,7 @@ import pytest
 import kitta_notebook
 from kitta_notebook.history import keys, schema
 from kitta_notebook.history.entry import Query
+from kitta_notebook.history.history import entry_record
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.widgets.history import HistoryBrowser
@@ -109,6 +110,8 @@ def test_history_filters_by_creator_and_a_server_task_has_none(
     elsewhere = history.get("lip_task_elsewhere")
     assert elsewhere is not None and elsewhere.creator is None and elsewhere.from_server
     assert journal.creators() == ["ana", "bo"]
+    record = entry_record(history.items(creator="bo")[0])  # a `to_pandas()` row
+    assert record["creator"] == "bo" and record["account"] == journal.path.stem[-12:]
     assert Query.build(creator=" ana ").creator == ("ana",)
     assert not Query.build(creator="ana").facets_only  # never answered from the totals
 

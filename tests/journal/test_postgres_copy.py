@@ -9,7 +9,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 import kitta_notebook
@@ -20,6 +19,8 @@ from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import SCHEMA_VERSION, PostgresJournal
 from kitta_notebook.history.postgres_schema import STEPS
 from kitta_notebook.sandbox import Sandbox
+
+psycopg = pytest.importorskip("psycopg")  # the extra [postgres]
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 

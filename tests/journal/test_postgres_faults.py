@@ -17,7 +17,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
-import psycopg
 import pytest
 
 from kitta_notebook import JournalError, KittaClient
@@ -25,6 +24,8 @@ from kitta_notebook.history import postgres
 from kitta_notebook.history.postgres import SCHEMA_VERSION, PostgresJournal
 from kitta_notebook.sandbox import Sandbox
 from tests.plugins.postgres import PostgresCluster, _free_port
+
+psycopg = pytest.importorskip("psycopg")  # the extra [postgres]
 
 TOKEN = "sandbox-token"
 PASSWORD = "s3cret-Pa55word-xyz"

@@ -3,10 +3,11 @@ give its password."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
 from tests.plugins.postgres import PostgresCluster
+
+psycopg = pytest.importorskip("psycopg")  # the extra [postgres]
 
 
 def test_each_test_gets_an_empty_database_of_its_own(postgres_db: str, postgres_url: str) -> None:

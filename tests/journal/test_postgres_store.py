@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 import kitta_notebook
@@ -28,6 +27,8 @@ from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
 from kitta_notebook.sandbox import FaultConfig, Sandbox
 from tests.plugins.postgres import PostgresCluster
+
+psycopg = pytest.importorskip("psycopg")  # the extra [postgres]
 
 REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 
