@@ -137,6 +137,17 @@ class _Sql:
         )
 
 
+class _Statements(_Sql):
+    """Collects statements (nothing runs) for `PostgresJournal._at_once`."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__(None, account)
+        self.statements: list[tuple[str, list[Any]]] = []
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        self.statements.append((sql.replace("?", "%s"), list(parameters)))
+
+
 class PostgresJournal(JournalStore):
     """One account's journal in a PostgreSQL database. Connects lazily, on first use."""
 
@@ -327,6 +338,22 @@ class PostgresJournal(JournalStore):
             except self._psycopg.Error as exc:
                 raise self._error(exc) from None
 
+    def _at_once(self, write: Any) -> int:
+        """The account's lock and `write(sql)`'s statements sent at once, bound here: one
+        round trip, one implicit transaction (all or nothing). The last one's rowcount."""
+        statements = _Statements(self.account)
+        statements.mine("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")
+        write(statements)
+        with self._lock:
+            try:
+                cursor = self._psycopg.ClientCursor(self._connection())
+                cursor.execute("; ".join(cursor.mogrify(*s) for s in statements.statements))
+                while cursor.nextset():
+                    pass
+                return int(cursor.rowcount)
+            except self._psycopg.Error as exc:
+                raise self._error(exc) from None
+
     def _entry(self, row: Sequence[Any]) -> JournalEntry:
         return e.resolved_entry(entry_of_row(row, self.account), self.media_origin)
 
@@ -349,31 +376,37 @@ class PostgresJournal(JournalStore):
     ) -> None:
         key, text = row["batch_key"], json.dumps(request, sort_keys=True)
         values = {**row, "account": self.account}
-        with self._write() as sql:
-            if key is None or claim is None:
+        if key is None or claim is None:
+            with self._write() as sql:
                 existing = None if key is None else self._decide(sql, key, None)
                 if existing is not None:  # a caller that did not claim: the same checks
                     raise KeyReusedError(key, existing, [])
                 insert_entry(sql, {**values, "request_json": text})
                 return
-            # The claim's check and the row in one statement: written only while the claim
-            # holds, with the inputs it was made for.
-            head = text[:-1] + (", " if request else "") + json.dumps(e.INPUTS_KEY) + ": "
-            added = sql.execute(
+        # The claim's check and the row in one statement: written only while the claim
+        # holds, with the inputs it was made for.
+        head = text[:-1] + (", " if request else "") + json.dumps(e.INPUTS_KEY) + ": "
+        added = self._at_once(
+            lambda sql: sql.execute(
                 f"INSERT INTO entries ({', '.join(values)}, request_json) SELECT "
                 f"{', '.join('?' * len(values))}, ? || inputs_json || '}}' FROM key_claims "
                 "WHERE account = ? AND batch_key = ? AND token = ?",
                 [*values.values(), head, self.account, key, claim],
             )
-        if added.rowcount != 1:  # taken over as left behind: another create has the key now
+        )
+        if added != 1:  # taken over as left behind: another create has the key now
             raise KeyInUseError(key)
 
     def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
         raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
         IN_FLIGHT.discard(entry_id)
-        with self._write() as sql:  # one statement while no other row has the task
-            attached = self._attach(sql, entry_id, raw, reconciled=False, alone=True)
-        if attached is not None and attached.rowcount == 0:
+        # At once while no other row has the task (else merged with it, under the lock).
+        if (
+            self._at_once(
+                lambda sql: self._attach(sql, entry_id, raw, reconciled=False, alone=True)
+            )
+            == 0
+        ):
             with self._write() as sql:
                 self._attach(sql, entry_id, raw, reconciled=False)
 
@@ -446,16 +479,18 @@ class PostgresJournal(JournalStore):
         held = (key, token, json.dumps(dict(inputs), sort_keys=True), *Owner.here().values())
         columns = "INSERT INTO key_claims (account, batch_key, token, inputs_json, pid, host, "
         columns += "session, claimed_ts) "
-        with self._write() as sql:
-            free = sql.mine(  # the usual case in one statement: no entry, no claim has the key
+        free = self._at_once(  # the usual case, at once: no entry, no claim has the key
+            lambda sql: sql.mine(
                 columns + "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM entries "
                 "WHERE account = ? AND batch_key = ?) ON CONFLICT DO NOTHING",
                 *held,
                 self.account,
                 key,
             )
-            if free.rowcount == 1:
-                return KeyClaim(key, token=token)
+        )
+        if free == 1:
+            return KeyClaim(key, token=token)
+        with self._write() as sql:
             existing = self._decide(sql, key, inputs)
             if existing is not None:
                 return KeyClaim(key, task_id=existing)
