@@ -431,6 +431,7 @@ def history(deadline: Deadline, quick: bool) -> Figure:
             "interaction (a page of 20, its count and the summary strip, median of 5) through "
             f"`client.history`; the first one cold took {cold_ms:.0f} ms. "
             + (f"Over the target: {', '.join(over)}." if over else "All under the target.")
+            + (f" First runs over the target: {', '.join(first_over)}." if first_over else "")
             + " Each one's first run (what a cache of the last snapshot's count cannot help): "
             + ", ".join(f"{name} {ms:.0f} ms" for name, ms in first.items())
             + f"; the search's count alone, by another store, {search_count_ms:.0f} ms.",

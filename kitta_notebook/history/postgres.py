@@ -8,7 +8,9 @@ it, so one database holds a team's accounts apart.
 Concurrency. Every write transaction first takes a transaction-level advisory lock on its
 account (`pg_advisory_xact_lock`): writers of one account, on any machine, take turns, as
 they do under SQLite's write lock, so the store's read-decide-write steps (a key's claim, a
-task's merge) are atomic without SERIALIZABLE retries; readers never wait (MVCC). Which
+task's merge) are atomic without SERIALIZABLE retries; readers never wait (MVCC). Only a
+claim's release skips it (one DELETE of its own rows). A keyed create's usual steps are
+each sent at once with the lock, bound here (`_at_once`): one round trip apiece. Which
 process still owns a `sending` entry or a key claim is told across machines, too: each
 connection holds a shared session-level advisory lock on its process's session id, which
 the server drops when the process or its connection dies.

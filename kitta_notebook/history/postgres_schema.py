@@ -8,7 +8,9 @@ the summary strip of the browser never aggregate the account's rows for those fi
 Its rows are deltas, written by statement triggers from the transition tables (one row
 per group a statement changed, never an update of a shared row: concurrent writers of an
 account never wait on each other there); a reader sums them, and folds them into one row
-per group once they grow many (`COMPACT`).
+per group once they grow many (`fold`). `label_totals` (per label) joins a statement's rows
+with the other table, exact because an account's writers take turns (its advisory lock);
+`day_totals` counts entries per day of their sort time, so a middle page skips whole days.
 """
 
 from __future__ import annotations
