@@ -264,8 +264,8 @@ def overhead(deadline: Deadline, quick: bool) -> Figure:
         notes=[
             f"{count} sequential keyed creates against the sandbox; the time inside the "
             "journal's claim_key, record_request, record_created and release_keys of each "
-            "(three transactions taking the account's advisory lock with their BEGIN, each one "
-            "statement then COMMIT, and one DELETE), on a PostgreSQL "
+            "(three sent at once, the account's advisory lock and one statement as one "
+            "implicit transaction, and one DELETE: four round trips), on a PostgreSQL "
             f"cluster on 127.0.0.1 (fsync off, as in the tests). Whole create p95 "
             f"{percentile(whole, 0.95):.1f} ms.",
         ],

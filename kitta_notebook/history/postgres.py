@@ -103,6 +103,7 @@ class _SeenOwner(Owner):
         return stale_after is None or e.now() - (self.since or 0.0) < stale_after
 
 
+_ACCOUNT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"  # its writers' turns
 # Whether a row's `session` still holds its lock (see the module's docstring).
 _LIVE = (
     "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = "
@@ -132,11 +133,9 @@ class _Sql:
 
     def update(
         self, changes: Mapping[str, object], where: str, *params: object, **keep: Any
-    ) -> Any:
-        """`schema.update_entries` on this account's entries (the cursor)."""
-        return update_entries(
-            self, changes, f"account = ? AND {where}", self.account, *params, **keep
-        )
+    ) -> None:
+        """`schema.update_entries` on this account's entries."""
+        update_entries(self, changes, f"account = ? AND {where}", self.account, *params, **keep)
 
 
 class _Statements(_Sql):
@@ -169,9 +168,6 @@ class PostgresJournal(JournalStore):
         self._conn: Any = None
         self._pid = 0
         self._search_index = False
-        self._begin = self._psycopg.sql.SQL(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended({}, 0))"
-        ).format(self._psycopg.sql.Literal(account))
         self._counted_cache: tuple[tuple[str, str], str, list[tuple[str, int, float]]] | None = None
 
     @classmethod
@@ -329,14 +325,10 @@ class PostgresJournal(JournalStore):
         with self._lock:
             try:
                 conn = self._connection()
-                try:
-                    conn.execute(self._begin)  # BEGIN and the lock: one round trip
-                    yield _Sql(conn, self.account)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(self._psycopg.Error):
-                        conn.execute("ROLLBACK")
-                    raise
+                with conn.transaction():
+                    sql = _Sql(conn, self.account)
+                    sql.mine(_ACCOUNT_LOCK)
+                    yield sql
             except self._psycopg.Error as exc:
                 raise self._error(exc) from None
 
@@ -344,7 +336,7 @@ class PostgresJournal(JournalStore):
         """The account's lock and `write(sql)`'s statements sent at once, bound here: one
         round trip, one implicit transaction (all or nothing). The last one's rowcount."""
         statements = _Statements(self.account)
-        statements.mine("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")
+        statements.mine(_ACCOUNT_LOCK)
         write(statements)
         with self._lock:
             try:
@@ -403,12 +395,10 @@ class PostgresJournal(JournalStore):
         raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
         IN_FLIGHT.discard(entry_id)
         # At once while no other row has the task (else merged with it, under the lock).
-        if (
-            self._at_once(
-                lambda sql: self._attach(sql, entry_id, raw, reconciled=False, alone=True)
-            )
-            == 0
-        ):
+        done = self._at_once(
+            lambda sql: self._attach(sql, entry_id, raw, reconciled=False, alone=True)
+        )
+        if done == 0:
             with self._write() as sql:
                 self._attach(sql, entry_id, raw, reconciled=False)
 
@@ -435,12 +425,12 @@ class PostgresJournal(JournalStore):
         *,
         reconciled: bool,
         alone: bool = False,
-    ) -> Any:
-        """Tie the entry to its task (the update's cursor); `alone`: only if no other row
-        holds the task, else it is merged into the entry (seen from the server first)."""
+    ) -> None:
+        """Tie the entry to its task; `alone`: only if no other row holds the task, else
+        that row is merged into the entry (seen from the server first)."""
         task_id = e.text(raw.get("taskId"))
         if not task_id:
-            return None
+            return
         where, params, other = "entry_id = ?", [entry_id], None
         if alone:
             where += (
@@ -463,9 +453,8 @@ class PostgresJournal(JournalStore):
                 sql.mine(f"DELETE FROM {table} WHERE account = ? AND entry_id = ?", other[0])
         merged.update(raw)
         changes = e.created_columns(task_id, merged, reconciled=reconciled)
-        attached = sql.update(changes, where, *params, keep=KEPT_UNLESS_KNOWN)
+        sql.update(changes, where, *params, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
-        return attached
 
     def record_outcome(self, entry_id: str, *, rejected: bool, error: str) -> None:
         IN_FLIGHT.discard(entry_id)
@@ -522,18 +511,17 @@ class PostgresJournal(JournalStore):
         return self._sql(lambda sql: self._decide(sql, key, None))  # type: ignore[no-any-return]
 
     def _decide(self, sql: _Sql, key: str, inputs: Mapping[str, Any] | None) -> str | None:
-        keyed = sql.mine(
+        rows = sql.mine(
             f"SELECT entry_id, task_id, outcome, request_json, pid, host, session, requested_ts, "
             f"{_LIVE} FROM entries WHERE account = ? AND batch_key = ? ORDER BY requested_ts DESC",
             key,
-        )
-        query = f"SELECT pid, host, session, claimed_ts, {_LIVE} FROM key_claims"
-        claimed = sql.mine(query + " WHERE account = ? AND batch_key = ?", key)
+        ).fetchall()
         entries = [
             KeyedEntry(str(r[0]), r[1], r[2], e.load_json(r[3]) or {}, _SeenOwner(*r[4:9]))
-            for r in keyed.fetchall()
+            for r in rows
         ]
-        claim = claimed.fetchone()
+        query = f"SELECT pid, host, session, claimed_ts, {_LIVE} FROM key_claims"
+        claim = sql.mine(query + " WHERE account = ? AND batch_key = ?", key).fetchone()
         return decide(key, entries, None if claim is None else _SeenOwner(*claim), inputs)
 
     # --- states seen, files, labels -------------------------------------------------------

@@ -561,8 +561,7 @@ def update_entries(
     where: str,
     *params: object,
     keep: Sequence[str] = (),
-) -> Any:
-    """Set each column of the matching entries; a `keep` column only to a known value.
-    Returns the driver's cursor (its rowcount)."""
+) -> None:
+    """Set each column of the matching entries; a `keep` column only to a known value."""
     sets = ", ".join(f"{c} = COALESCE(?, {c})" if c in keep else f"{c} = ?" for c in changes)
-    return conn.execute(f"UPDATE entries SET {sets} WHERE {where}", [*changes.values(), *params])
+    conn.execute(f"UPDATE entries SET {sets} WHERE {where}", [*changes.values(), *params])
