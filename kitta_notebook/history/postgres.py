@@ -699,7 +699,9 @@ class PostgresJournal(JournalStore):
         return [(str(r[0]), int(r[1]), float(r[2])) for r in rows if r[1]]
 
     def _fold(self, table: str) -> None:
-        with self._write() as sql:
+        """Fold the account's deltas; a reader that may not write (a read-only role) still
+        reads right, only slower (`postgres_schema.fold`)."""
+        with contextlib.suppress(JournalError), self._write() as sql:
             sql.mine(fold(table))
 
     def _counted(self, query: Query) -> list[tuple[str, int, float]]:

@@ -235,6 +235,23 @@ def test_kept_totals_and_day_counts_answer_as_the_rows_do_after_every_kind_of_wr
         assert conn.execute("SELECT count(DISTINCT day) FROM day_totals").fetchone()[0] > 300
 
 
+def test_a_role_that_may_only_read_reads_the_totals_unfolded(
+    postgres_cluster: PostgresCluster, postgres_db: str
+) -> None:
+    """Folding the deltas is a write; a read-only role's count is right without it."""
+    writer = PostgresJournal(postgres_db, account="f" * 12)
+    writer.record_seen_many([_dto(i) for i in range(600)])  # 600 statements: 600 delta rows
+    role = postgres_cluster.login_role("pw-read-only-1")
+    database = postgres_db.rsplit("/", 1)[1]
+    postgres_cluster.execute(
+        f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"', database=database
+    )
+    url = postgres_cluster.url(database, user=role, password="pw-read-only-1")
+    reader = PostgresJournal(url, account="f" * 12)
+    assert reader.count() == 600 and reader.summary() == writer.summary()
+    reader.close()
+
+
 def test_a_search_is_counted_again_once_the_database_changed(postgres_db: str) -> None:
     """A search's aggregate is read once per snapshot: a count and a summary share it, a
     write (from any connection) makes the next one read again."""
