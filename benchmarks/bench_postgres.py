@@ -264,7 +264,8 @@ def overhead(deadline: Deadline, quick: bool) -> Figure:
         notes=[
             f"{count} sequential keyed creates against the sandbox; the time inside the "
             "journal's claim_key, record_request, record_created and release_keys of each "
-            "(four transactions, each taking the account's advisory lock), on a PostgreSQL "
+            "(three sent at once, the account's advisory lock and one statement as one "
+            "implicit transaction, and one DELETE: four round trips), on a PostgreSQL "
             f"cluster on 127.0.0.1 (fsync off, as in the tests). Whole create p95 "
             f"{percentile(whole, 0.95):.1f} ms.",
         ],
@@ -318,7 +319,7 @@ def _rows(account: str, count: int) -> Iterator[str]:
             str(ts),
             str(ts),
             str(ts),
-            CREATORS[i % len(CREATORS)] if local else "\\N",
+            CREATORS[i // 5 % len(CREATORS)] if local else "\\N",
         ]
         yield "\t".join(fields) + "\n"
 
@@ -343,17 +344,19 @@ def _fill(url: str, account: str, count: int) -> None:
         conn.execute("ANALYZE labels")
 
 
-def _median_ms(action: Callable[[], Any], runs: int = 5) -> float:
+def _timed_ms(action: Callable[[], Any], runs: int = 5) -> tuple[float, float]:
+    """The median of `runs` and the first run (nothing of it read before: no cache helps)."""
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         action()
         times.append((time.perf_counter() - t0) * 1000)
-    return round(median(times), 2)
+    return round(median(times), 2), round(times[0], 2)
 
 
 def history(deadline: Deadline, quick: bool) -> Figure:
     from kitta_notebook import KittaClient
+    from kitta_notebook.history.entry import Query
     from kitta_notebook.history.postgres import PostgresJournal
     from kitta_notebook.history.schema import account_fingerprint
 
@@ -384,25 +387,33 @@ def history(deadline: Deadline, quick: bool) -> Figure:
         cold_ms = (time.perf_counter() - t0) * 1000
         total = history.count()
         last = (total - 1) // PAGE * PAGE
-        found = history.count(search="campaign-7/")
-        measured = {
-            "first_page": _median_ms(lambda: interaction()),
-            "next_page": _median_ms(lambda: interaction(PAGE)),
-            "middle_page": _median_ms(lambda: interaction(total // 2 // PAGE * PAGE)),
-            "last_page": _median_ms(lambda: interaction(last)),
-            "search_url": _median_ms(lambda: interaction(search="campaign-7/")),
-            "search_url_last_page": _median_ms(
-                lambda: interaction((found - 1) // PAGE * PAGE, search="campaign-7/")
+        counter = PostgresJournal(url, account=account)  # its own: nothing cached for `client`
+        t0 = time.perf_counter()
+        found = counter.count(Query(search="campaign-7/"))
+        search_count_ms = (time.perf_counter() - t0) * 1000
+        counter.close()
+        clicks: dict[str, Callable[[], None]] = {
+            "first_page": lambda: interaction(),
+            "next_page": lambda: interaction(PAGE),
+            "middle_page": lambda: interaction(total // 2 // PAGE * PAGE),
+            "last_page": lambda: interaction(last),
+            "search_url": lambda: interaction(search="campaign-7/"),
+            "search_url_last_page": lambda: interaction(
+                (found - 1) // PAGE * PAGE, search="campaign-7/"
             ),
-            "filter_label": _median_ms(lambda: interaction(label="wave-1")),
-            "filter_failed": _median_ms(lambda: interaction(status="failed")),
-            "sort_by_credits": _median_ms(lambda: interaction(sort="credits")),
-            "sort_by_credits_last_page": _median_ms(lambda: interaction(last, sort="credits")),
-            "filter_creator": _median_ms(lambda: interaction(creator="chen")),
+            "filter_label": lambda: interaction(label="wave-1"),
+            "filter_failed": lambda: interaction(status="failed"),
+            "sort_by_credits": lambda: interaction(sort="credits"),
+            "sort_by_credits_last_page": lambda: interaction(last, sort="credits"),
+            "filter_creator": lambda: interaction(creator="chen"),
         }
+        timed = {name: _timed_ms(click) for name, click in clicks.items()}
+        measured = {name: median_ms for name, (median_ms, _) in timed.items()}
+        first = {name: first_ms for name, (_, first_ms) in timed.items()}
         client.close()
     slowest = max(measured, key=lambda name: measured[name])
     over = sorted(name for name, ms in measured.items() if ms >= LIMIT_MS)
+    first_over = sorted(name for name, ms in first.items() if ms >= LIMIT_MS)
     return Figure(
         key="postgres_history",
         title=f"PostgreSQL journal: history at {count:,} entries, each browser interaction",
@@ -413,16 +424,22 @@ def history(deadline: Deadline, quick: bool) -> Figure:
         baseline=f"{count:,} entries",
         ratio=None,
         target=f"< {LIMIT_MS:g} ms each",
-        met=not over and cold_ms < LIMIT_MS,
+        met=not over and not first_over and cold_ms < LIMIT_MS,
         notes=[
             f"{count:,} entries (a fifth sent from here by five creators, a tenth labelled) "
             f"loaded with COPY into the store's tables in {fill_s:.0f} s, then each "
             "interaction (a page of 20, its count and the summary strip, median of 5) through "
             f"`client.history`; the first one cold took {cold_ms:.0f} ms. "
-            + (f"Over the target: {', '.join(over)}." if over else "All under the target."),
+            + (f"Over the target: {', '.join(over)}." if over else "All under the target.")
+            + (f" First runs over the target: {', '.join(first_over)}." if first_over else "")
+            + " Each one's first run (what a cache of the last snapshot's count cannot help): "
+            + ", ".join(f"{name} {ms:.0f} ms" for name, ms in first.items())
+            + f"; the search's count alone, by another store, {search_count_ms:.0f} ms.",
         ],
         details={
             "interactions_median_ms": measured,
+            "interactions_first_ms": first,
+            "search_count_alone_ms": round(search_count_ms, 2),
             "first_cold_ms": round(cold_ms, 2),
             "fill_seconds": round(fill_s, 1),
         },
@@ -481,7 +498,8 @@ def _postgres_version() -> str:
     found = subprocess.run(
         [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
     )
-    return found.stdout.strip().rsplit(" ", 1)[-1] if found.returncode == 0 else "unknown"
+    words = found.stdout.split()  # "postgres (PostgreSQL) 15.18 (Debian ...)"
+    return words[2] if found.returncode == 0 and len(words) > 2 else "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def setup(url: str) -> str:
     """Create or migrate the tables at `url`; what is there now, in words."""
-    from .postgres import SCHEMA_VERSION, PostgresJournal
+    from .postgres import PostgresJournal
+    from .postgres_schema import SCHEMA_VERSION
     from .recorder import is_postgres_url
 
     if not is_postgres_url(url):

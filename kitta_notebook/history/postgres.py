@@ -8,7 +8,9 @@ it, so one database holds a team's accounts apart.
 Concurrency. Every write transaction first takes a transaction-level advisory lock on its
 account (`pg_advisory_xact_lock`): writers of one account, on any machine, take turns, as
 they do under SQLite's write lock, so the store's read-decide-write steps (a key's claim, a
-task's merge) are atomic without SERIALIZABLE retries; readers never wait (MVCC). Which
+task's merge) are atomic without SERIALIZABLE retries; readers never wait (MVCC). Only a
+claim's release skips it (one DELETE of its own rows). A keyed create's usual steps are
+each sent at once with the lock, bound here (`_at_once`): one round trip apiece. Which
 process still owns a `sending` entry or a key claim is told across machines, too: each
 connection holds a shared session-level advisory lock on its process's session id, which
 the server drops when the process or its connection dies.
@@ -49,12 +51,21 @@ from .keys import (
     Owner,
     decide,
 )
+from .postgres_schema import (
+    DAY_SECONDS,
+    FOLD_ROWS,
+    SCHEMA_VERSION,
+    SEARCH,
+    SEARCH_INDEX,
+    STEPS,
+    VERSION_TABLE,
+    fold,
+)
 from .reconcile import Candidate
 from .rows import JournalRows, add_rows, read_rows
 from .schema import (
     KEPT_UNLESS_KNOWN,
     ROW_COLUMNS,
-    SEARCH_COLUMNS,
     account_fingerprint,
     entry_of_row,
     facets,
@@ -77,60 +88,6 @@ _WRITER_LOCK, _SESSION_LOCK = 0x4B69744A, 0x4B69744B
 _FAR_OFFSET = 500  # past this offset a page is worth a count, to read it from the nearer end
 _KEPT = "task_id, path, size, sha256, kept_ts"
 
-# The schema's versions, each the step from the one before (run in one transaction).
-SCHEMA_VERSION = 2
-_SEARCH = " || ' ' || ".join(f"coalesce({c}, '')" for c in SEARCH_COLUMNS)
-_STEPS = {
-    1: """
-CREATE TABLE IF NOT EXISTS entries (
-    account text NOT NULL, entry_id text NOT NULL, task_id text, source text NOT NULL,
-    outcome text NOT NULL, state text NOT NULL, status text, model text, input_mode text,
-    video_url text, image_url text, audio_url text, reference_image_url text,
-    duration_seconds double precision, credits double precision, request_json text,
-    dto_json text, outcome_error text, batch_key text, note text, download_path text,
-    requested_ts double precision, created_ts double precision, completed_ts double precision,
-    updated_ts double precision NOT NULL, sort_ts double precision NOT NULL, pid integer,
-    host text, session text, reconciled_ts double precision,
-    PRIMARY KEY (account, entry_id), UNIQUE (account, task_id)
-);
-CREATE INDEX IF NOT EXISTS entries_created ON entries (account, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_updated
-    ON entries (account, updated_ts, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_credits
-    ON entries (account, credits, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_credits_desc
-    ON entries (account, credits DESC NULLS LAST, sort_ts DESC, entry_id DESC);
-CREATE INDEX IF NOT EXISTS entries_state ON entries (account, state, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_mode
-    ON entries (account, input_mode, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_source
-    ON entries (account, source, sort_ts, entry_id);
-CREATE INDEX IF NOT EXISTS entries_outcome ON entries (account, outcome);
-CREATE INDEX IF NOT EXISTS entries_key
-    ON entries (account, batch_key) WHERE batch_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS labels (
-    account text NOT NULL, entry_id text NOT NULL, label text NOT NULL,
-    PRIMARY KEY (account, entry_id, label)
-);
-CREATE INDEX IF NOT EXISTS labels_label ON labels (account, label, entry_id);
-CREATE TABLE IF NOT EXISTS kept (
-    account text NOT NULL, task_id text NOT NULL, path text NOT NULL, size bigint NOT NULL,
-    sha256 text NOT NULL, kept_ts double precision NOT NULL, PRIMARY KEY (account, task_id)
-);
-CREATE INDEX IF NOT EXISTS kept_age ON kept (account, kept_ts);
-CREATE TABLE IF NOT EXISTS key_claims (
-    account text NOT NULL, batch_key text NOT NULL, token text NOT NULL,
-    inputs_json text NOT NULL, pid integer, host text, session text,
-    claimed_ts double precision NOT NULL, PRIMARY KEY (account, batch_key)
-);
-""",
-    2: """
-ALTER TABLE entries ADD COLUMN IF NOT EXISTS creator text;
-CREATE INDEX IF NOT EXISTS entries_creator
-    ON entries (account, creator, sort_ts, entry_id);
-""",
-}
-_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS journal_schema (version integer NOT NULL)"
 _ENTRY = (
     ROW_COLUMNS + ", (SELECT string_agg(label, chr(31)) FROM labels l "
     "WHERE l.account = x.account AND l.entry_id = x.entry_id)"
@@ -159,6 +116,7 @@ class _SeenOwner(Owner):
         return stale_after is None or e.now() - (self.since or 0.0) < stale_after
 
 
+_ACCOUNT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"  # its writers' turns
 # Whether a row's `session` still holds its lock (see the module's docstring).
 _LIVE = (
     "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = "
@@ -211,6 +169,17 @@ class _Sql:
         update_entries(self, changes, f"account = ? AND {where}", self.account, *params, **keep)
 
 
+class _Statements(_Sql):
+    """Collects statements (nothing runs) for `PostgresJournal._at_once`."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__(None, account)
+        self.statements: list[tuple[str, list[Any]]] = []
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        self.statements.append((sql.replace("?", "%s"), list(parameters)))
+
+
 class PostgresJournal(JournalStore):
     """One account's journal in a PostgreSQL database. Connects lazily, on first use."""
 
@@ -231,6 +200,7 @@ class PostgresJournal(JournalStore):
         self._pid = 0
         self._used = time.monotonic()  # when the connection was last asked for
         self._search_index = False
+        self._counted_cache: tuple[tuple[str, str], str, list[tuple[str, int, float]]] | None = None
 
     @classmethod
     def for_account(cls: type[Self], url: str, origin: str, token: str) -> Self:
@@ -312,12 +282,10 @@ class PostgresJournal(JournalStore):
         if self._version(sql) != SCHEMA_VERSION:
             with sql.conn.transaction():
                 sql.execute("SELECT pg_advisory_xact_lock(?, 0)", (_WRITER_LOCK,))
-                sql.execute(_VERSION_TABLE)
+                sql.execute(VERSION_TABLE)
                 version = self._version(sql)
                 for step in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _STEPS[step].split(";"):
-                        if statement.strip():
-                            sql.execute(statement)
+                    sql.conn.execute(STEPS[step])
                 sql.execute("DELETE FROM journal_schema")
                 sql.execute("INSERT INTO journal_schema (version) VALUES (?)", (SCHEMA_VERSION,))
         if sql.execute("SELECT to_regclass('entries_search')").fetchone()[0] is not None:
@@ -325,10 +293,7 @@ class PostgresJournal(JournalStore):
         with contextlib.suppress(self._psycopg.Error), sql.conn.transaction():
             sql.execute("SELECT pg_advisory_xact_lock(?, 0)", (_WRITER_LOCK,))
             sql.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            sql.execute(
-                "CREATE INDEX IF NOT EXISTS entries_search ON entries "
-                f"USING gin (({_SEARCH}) gin_trgm_ops)"
-            )
+            sql.execute(SEARCH_INDEX)
             return True
         if self.where not in _WARNED_NO_TRIGRAM:
             _WARNED_NO_TRIGRAM.add(self.where)
@@ -406,8 +371,24 @@ class PostgresJournal(JournalStore):
                 conn = self._connection()
                 with conn.transaction():
                     sql = _Sql(conn, self.account)
-                    sql.mine("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")
+                    sql.mine(_ACCOUNT_LOCK)
                     yield sql
+            except self._psycopg.Error as exc:
+                raise self._error(exc) from None
+
+    def _at_once(self, write: Any) -> int:
+        """The account's lock and `write(sql)`'s statements sent at once, bound here: one
+        round trip, one implicit transaction (all or nothing). The last one's rowcount."""
+        statements = _Statements(self.account)
+        statements.mine(_ACCOUNT_LOCK)
+        write(statements)
+        with self._lock:
+            try:
+                cursor = self._psycopg.ClientCursor(self._connection())
+                cursor.execute("; ".join(cursor.mogrify(*s) for s in statements.statements))
+                while cursor.nextset():
+                    pass
+                return int(cursor.rowcount)
             except self._psycopg.Error as exc:
                 raise self._error(exc) from None
 
@@ -431,35 +412,39 @@ class PostgresJournal(JournalStore):
     def _write_request(
         self, row: dict[str, Any], request: dict[str, Any], claim: str | None
     ) -> None:
-        key = row["batch_key"]
-        with self._write() as sql:
-            if key is not None:
-                inputs = self._check_claim(sql, key, claim)
-                if inputs is not None:
-                    request = {**request, e.INPUTS_KEY: inputs}
-            text = json.dumps(request, sort_keys=True)
-            insert_entry(sql, {**row, "account": self.account, "request_json": text})
-
-    def _check_claim(self, sql: _Sql, key: str, claim: str | None) -> dict[str, Any] | None:
-        """The inputs the key was claimed with, if `claim` still holds it; else refuse."""
-        if claim is None:  # a caller that did not claim: the same checks, made here
-            existing = self._decide(sql, key, None)
-            if existing is not None:
-                raise KeyReusedError(key, existing, [])
-            return None
-        query = (
-            "SELECT inputs_json FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
+        key, text = row["batch_key"], json.dumps(request, sort_keys=True)
+        values = {**row, "account": self.account}
+        if key is None or claim is None:
+            with self._write() as sql:
+                existing = None if key is None else self._decide(sql, key, None)
+                if existing is not None:  # a caller that did not claim: the same checks
+                    raise KeyReusedError(key, existing, [])
+                insert_entry(sql, {**values, "request_json": text})
+                return
+        # The claim's check and the row in one statement: written only while the claim
+        # holds, with the inputs it was made for.
+        head = text[:-1] + (", " if request else "") + json.dumps(e.INPUTS_KEY) + ": "
+        added = self._at_once(
+            lambda sql: sql.execute(
+                f"INSERT INTO entries ({', '.join(values)}, request_json) SELECT "
+                f"{', '.join('?' * len(values))}, ? || inputs_json || '}}' FROM key_claims "
+                "WHERE account = ? AND batch_key = ? AND token = ?",
+                [*values.values(), head, self.account, key, claim],
+            )
         )
-        row = sql.mine(query, key, claim).fetchone()
-        if row is None:  # taken over as left behind: another create has the key now
+        if added != 1:  # taken over as left behind: another create has the key now
             raise KeyInUseError(key)
-        return e.load_json(row[0])
 
     def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
         raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
         IN_FLIGHT.discard(entry_id)
-        with self._write() as sql:
-            self._attach(sql, entry_id, raw, reconciled=False)
+        # At once while no other row has the task (else merged with it, under the lock).
+        done = self._at_once(
+            lambda sql: self._attach(sql, entry_id, raw, reconciled=False, alone=True)
+        )
+        if done == 0:
+            with self._write() as sql:
+                self._attach(sql, entry_id, raw, reconciled=False)
 
     def record_matched(self, entry_id: str, task_id: str) -> None:
         with self._write() as sql:
@@ -477,14 +462,29 @@ class PostgresJournal(JournalStore):
             sql.update(changes, "entry_id = ? AND outcome IN (?, ?)", entry_id, *unsettled)
 
     def _attach(
-        self, sql: _Sql, entry_id: str, raw: Mapping[str, Any], *, reconciled: bool
+        self,
+        sql: _Sql,
+        entry_id: str,
+        raw: Mapping[str, Any],
+        *,
+        reconciled: bool,
+        alone: bool = False,
     ) -> None:
+        """Tie the entry to its task; `alone`: only if no other row holds the task, else
+        that row is merged into the entry (seen from the server first)."""
         task_id = e.text(raw.get("taskId"))
         if not task_id:
             return
-        # The task may already have a row (seen from the server before the answer came).
-        query = "SELECT entry_id, dto_json FROM entries WHERE account = ? AND task_id = ?"
-        other = sql.mine(query + " AND entry_id != ?", task_id, entry_id).fetchone()
+        where, params, other = "entry_id = ?", [entry_id], None
+        if alone:
+            where += (
+                " AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.account = entries.account "
+                "AND o.task_id = ? AND o.entry_id != entries.entry_id)"
+            )
+            params.append(task_id)
+        else:  # the task may have a row already (seen from the server before the answer)
+            query = "SELECT entry_id, dto_json FROM entries WHERE account = ? AND task_id = ?"
+            other = sql.mine(query + " AND entry_id != ?", task_id, entry_id).fetchone()
         merged: dict[str, Any] = {}
         if other is not None:
             merged.update(e.load_json(other[1]) or {})
@@ -497,7 +497,7 @@ class PostgresJournal(JournalStore):
                 sql.mine(f"DELETE FROM {table} WHERE account = ? AND entry_id = ?", other[0])
         merged.update(raw)
         changes = e.created_columns(task_id, merged, reconciled=reconciled)
-        sql.update(changes, "entry_id = ?", entry_id, keep=KEPT_UNLESS_KNOWN)
+        sql.update(changes, where, *params, keep=KEPT_UNLESS_KNOWN)
         self._remember(task_id, raw)
 
     def record_outcome(self, entry_id: str, *, rejected: bool, error: str) -> None:
@@ -512,27 +512,44 @@ class PostgresJournal(JournalStore):
     def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
         token = uuid.uuid4().hex
         held = (key, token, json.dumps(dict(inputs), sort_keys=True), *Owner.here().values())
+        columns = "INSERT INTO key_claims (account, batch_key, token, inputs_json, pid, host, "
+        columns += "session, claimed_ts) "
+        free = self._at_once(  # the usual case, at once: no entry, no claim has the key
+            lambda sql: sql.mine(
+                columns + "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM entries "
+                "WHERE account = ? AND batch_key = ?) ON CONFLICT DO NOTHING",
+                *held,
+                self.account,
+                key,
+            )
+        )
+        if free == 1:
+            return KeyClaim(key, token=token)
         with self._write() as sql:
             existing = self._decide(sql, key, inputs)
             if existing is not None:
                 return KeyClaim(key, task_id=existing)
             sql.mine(  # replaces a claim left behind by a process that died
-                "INSERT INTO key_claims (account, batch_key, token, inputs_json, pid, host, "
-                "session, claimed_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, "
-                "batch_key) DO UPDATE SET token = excluded.token, inputs_json = "
-                "excluded.inputs_json, pid = excluded.pid, host = excluded.host, session = "
-                "excluded.session, claimed_ts = excluded.claimed_ts",
+                columns + "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, batch_key) DO "
+                "UPDATE SET token = excluded.token, inputs_json = excluded.inputs_json, pid = "
+                "excluded.pid, host = excluded.host, session = excluded.session, claimed_ts = "
+                "excluded.claimed_ts",
                 *held,
             )
         return KeyClaim(key, token=token)
 
     def release_keys(self, claims: Iterable[KeyClaim]) -> None:
+        # One statement, without the account's lock: a claim deciding meanwhile sees the
+        # row or not, as it would before or after a release that took the lock.
         held = [(c.key, c.token) for c in claims if c.token is not None]
         if held:
-            query = "DELETE FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
-            with self._write() as sql:
-                for key, token in held:
-                    sql.mine(query, key, token)
+            self._sql(
+                lambda sql: sql.mine(
+                    "DELETE FROM key_claims WHERE account = ? AND (batch_key, token) IN "
+                    "(SELECT * FROM unnest(?::text[], ?::text[]))",
+                    *map(list, zip(*held, strict=True)),
+                )
+            )
 
     def task_id_for_key(self, key: str) -> str | None:
         return self._sql(lambda sql: self._decide(sql, key, None))  # type: ignore[no-any-return]
@@ -653,7 +670,7 @@ class PostgresJournal(JournalStore):
             clauses.append(f"entry_id IN ({labels})")
             params += [self.account, list(query.labels)]
         if query.search:  # the trigram index's expression (a scan without the index)
-            clauses.append(f"({_SEARCH}) ILIKE ?")
+            clauses.append(f"({SEARCH}) ILIKE ?")
             escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params.append(f"%{escaped}%")
         return " WHERE " + " AND ".join(["account = ?", *clauses]), params
@@ -678,15 +695,80 @@ class PostgresJournal(JournalStore):
         order = ", ".join(f"{c} {w}" + (f" NULLS {n}" if n else "") for c, w, n in terms)
         limit = "" if size < 0 else f" LIMIT {int(size)}"
         clause, params = self._where(query)
+        if column == "sort_ts" and size >= 0 and offset > _FAR_OFFSET and query == Query():
+            ascending = terms[0][1] == "ASC"  # the whole days before the page are skipped
+            bound, offset = self._skip_days(offset, ascending)
+            if bound is not None:
+                clause += " AND sort_ts >= ?" if ascending else " AND sort_ts < ?"
+                params.append(bound)
         sql = f"SELECT {_ENTRY} FROM entries x{clause} ORDER BY {order}{limit} OFFSET {offset}"
         entries = [self._entry(row) for row in self._mine(sql, *params)]
         return entries[::-1] if backwards else entries
 
+    def _skip_days(self, offset: int, ascending: bool) -> tuple[float | None, int]:
+        """Where the page at `offset` starts reading (the edge of the day it falls in, from
+        the kept counts per day) and its offset from there: no walk over earlier days."""
+        way = "ASC" if ascending else "DESC"
+        days = self._mine(
+            "SELECT day, sum(n), count(*) - 1 FROM day_totals WHERE account = ? GROUP BY day "
+            f"HAVING sum(n) <> 0 ORDER BY day {way}"
+        )
+        if sum(d[2] for d in days) > FOLD_ROWS:
+            self._fold("day_totals")
+        before = 0
+        for day, n, _ in days:
+            if before + n > offset:
+                return float((day if ascending else day + 1) * DAY_SECONDS), offset - before
+            before += n
+        return None, offset
+
     def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
+        """(state, count, credits) over the filtered set: from the kept totals when they can
+        answer (facets, creators, one label: see `postgres_schema`), else from the rows."""
+        if not replace(query, creator=(), labels=()).facets_only or len(query.labels) > 1:
+            return self._counted(query)
+        table = "label_totals" if query.labels else "totals"
+        clauses, params = facets(query)
+        if query.creator:
+            clauses.append("creator = ANY(?)")
+            params.append(list(query.creator))
+        if query.labels:
+            clauses.append("label = ?")
+            params.append(query.labels[0])
+        sql = (  # the deltas beyond one row per group: folded once they are many
+            f"SELECT state, sum(n), sum(credits), count(*) - count(DISTINCT (input_mode, "
+            f"source, creator)) FROM {table} WHERE account = ?"
+        )
+        rows = self._mine(sql + "".join(f" AND {c}" for c in clauses) + " GROUP BY state", *params)
+        if sum(r[3] for r in rows) > FOLD_ROWS:
+            self._fold(table)
+        return [(str(r[0]), int(r[1]), float(r[2])) for r in rows if r[1]]
+
+    def _fold(self, table: str) -> None:
+        """Fold the account's deltas; a reader that may not write (a read-only role) still
+        reads right, only slower (`postgres_schema.fold`)."""
+        with contextlib.suppress(JournalError), self._write() as sql:
+            sql.mine(fold(table))
+
+    def _counted(self, query: Query) -> list[tuple[str, int, float]]:
+        """The aggregate over the rows, read again only when the database changed: a count
+        and a summary of one search cost one scan (the same snapshot, the same rows)."""
         clause, params = self._where(query)
         sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}"
-        rows = self._mine(sql + " GROUP BY state", *params)
-        return [(str(s), int(n), float(c)) for s, n, c in rows if n]
+        sql = (  # the snapshot the aggregate was read in, with it (one statement)
+            f"SELECT pg_current_snapshot()::text, a.* FROM (SELECT 1) AS one "
+            f"LEFT JOIN ({sql} GROUP BY state) AS a ON true"
+        )
+        with self._lock:
+            cached = self._counted_cache
+            if cached is not None and cached[0] == (sql, repr(params)):
+                now = self._sql(lambda s: s.execute("SELECT pg_current_snapshot()::text"))
+                if now.fetchone()[0] == cached[1]:
+                    return cached[2]
+            rows = self._mine(sql, *params)
+            found = [(str(s), int(n), float(c)) for _, s, n, c in rows if n]
+            self._counted_cache = ((sql, repr(params)), rows[0][0], found)
+            return found
 
     def creators(self) -> list[str]:
         # One index probe per person (a skip scan), as the SQLite store does.

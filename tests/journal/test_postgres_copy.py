@@ -14,8 +14,10 @@ import pytest
 import kitta_notebook
 from kitta_notebook import KittaClient
 from kitta_notebook.history.__main__ import main
+from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
-from kitta_notebook.history.postgres import _STEPS, SCHEMA_VERSION, PostgresJournal
+from kitta_notebook.history.postgres import SCHEMA_VERSION, PostgresJournal
+from kitta_notebook.history.postgres_schema import STEPS
 from kitta_notebook.sandbox import Sandbox
 
 psycopg = pytest.importorskip("psycopg")  # the extra [postgres]
@@ -25,9 +27,7 @@ REPO = Path(kitta_notebook.__file__).resolve().parent.parent
 
 def test_an_older_schema_is_migrated_in_place_keeping_its_rows(postgres_db: str) -> None:
     with psycopg.connect(postgres_db, autocommit=True) as conn:  # a version-1 database
-        for statement in _STEPS[1].split(";"):
-            if statement.strip():
-                conn.execute(statement.encode())
+        conn.execute(STEPS[1].encode())
         conn.execute("CREATE TABLE journal_schema (version integer NOT NULL)")
         conn.execute("INSERT INTO journal_schema VALUES (1)")
         conn.execute(
@@ -45,6 +45,31 @@ def test_an_older_schema_is_migrated_in_place_keeping_its_rows(postgres_db: str)
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'entries'"
         ).fetchall()
     assert version == [(SCHEMA_VERSION,)] and ("creator",) in columns
+
+
+def test_a_version_2_database_gets_its_totals_from_the_rows_it_holds(postgres_db: str) -> None:
+    """The kept totals of version 3 start from what is there, then follow every write."""
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        conn.execute((STEPS[1] + STEPS[2]).encode())
+        conn.execute("CREATE TABLE journal_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO journal_schema VALUES (2)")
+        for i, (state, creator) in enumerate([("succeeded", "ana")] * 3 + [("failed", None)]):
+            conn.execute(
+                "INSERT INTO entries (account, entry_id, task_id, source, outcome, state, "
+                "credits, creator, updated_ts, sort_ts) VALUES ('aaaaaaaaaaaa', %s, %s, "
+                "'local', 'created', %s, 10, %s, 1, 1)",
+                (f"e{i}", f"t{i}", state, creator),
+            )
+    journal = PostgresJournal(postgres_db, account="a" * 12)
+    assert journal.summary().counts == {"succeeded": 3, "failed": 1}
+    assert journal.summary(Query(creator=("ana",))).credits == 30
+    journal.record_seen({"taskId": "t0", "status": "failed", "creditsCharged": 4})
+    journal.record_seen({"taskId": "t9", "status": "pending"})
+    assert journal.summary().counts == {"succeeded": 2, "failed": 2, "pending": 1}
+    assert journal.count(Query(status=("failed",), creator=("ana",))) == 1
+    assert journal.summary(Query(creator=("ana",))).credits == 24
+    with psycopg.connect(postgres_db) as conn:  # the triggers' deltas, no row updated twice
+        assert conn.execute("SELECT count(*) FROM totals").fetchone()[0] > 2
 
 
 def _copy(url: str, source: Path) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,7 @@ import pytest
 
 import kitta_notebook
 from kitta_notebook import KeyInUseError
+from kitta_notebook.history.entry import Query
 from kitta_notebook.history.postgres import PostgresJournal
 from kitta_notebook.sandbox import Sandbox
 
@@ -109,6 +110,9 @@ def test_two_machines_running_one_batch_with_keys_make_one_task_per_key(
     assert set(by_key) == set(KEYS) and all(len(t) == 1 for t in by_key.values()), by_key
     with sandbox.client(token, journal=postgres_db) as client:
         entries = client.history.items()
+        journal = client.journal
+        assert journal is not None  # its kept totals, written by racing processes, = its rows
+        assert journal.summary(Query()) == journal.summary(Query(since=0.0)), journal.summary()
     assert sorted(e.key for e in entries if e.key) == sorted(KEYS)  # one entry per key
 
 

@@ -199,6 +199,72 @@ def test_pages_sorts_filters_and_search_match_the_sqlite_store(
     assert stores[0].count(Query(search="1_")) == 0
 
 
+def test_kept_totals_and_day_counts_answer_as_the_rows_do_after_every_kind_of_write(
+    postgres_db: str, tmp_path: Path
+) -> None:
+    """Counts, summaries (per state, mode, label) and far pages read from the kept totals
+    (deltas folded on the way) give what the SQLite store gives over its rows."""
+    tasks = [{**_dto(i), "createdAt": _iso(JAN_2026 + i * 5 * 3600 + i % 7)} for i in range(1500)]
+    stores = [PostgresJournal(postgres_db, account="f" * 12), Journal(tmp_path / "j.sqlite")]
+    for store in stores:
+        store.record_seen_many(tasks)  # a statement (and its deltas) per task
+        for i in range(0, 1500, 3):
+            store.add_labels(f"task-{i:04d}", "three", "x")
+        for i in range(0, 1500, 9):  # relabelled, restated, recharged
+            store.remove_labels(f"task-{i:04d}", "three")
+            store.record_seen({**tasks[i], "status": "failed", "creditsCharged": 3})
+    queries = [
+        Query(),
+        Query(status=("failed",)),
+        Query(mode="image", source="server"),
+        Query(labels=("three",)),
+        Query(labels=("three",), status=("failed", "succeeded")),
+        Query(labels=("x",), status=("failed",)),  # restated after they were labelled
+        Query(labels=("three", "x")),
+    ]
+    for query in queries:
+        assert stores[0].summary(query) == stores[1].summary(query), query
+    with psycopg.connect(postgres_db) as conn:  # folded: about one row per group left
+        assert conn.execute("SELECT count(*) FROM totals").fetchone()[0] < 100
+    for descending in (True, False):
+        for offset in (501, 700, 749, 750, 751, 1001, 1477):
+            pages = [s.entries(descending=descending, limit=30, offset=offset) for s in stores]
+            ids = [[entry.task_id for entry in page] for page in pages]
+            assert ids[0] == ids[1] and len(ids[0]) == min(30, 1500 - offset), offset
+    with psycopg.connect(postgres_db) as conn:  # the pages skipped whole days
+        assert conn.execute("SELECT count(DISTINCT day) FROM day_totals").fetchone()[0] > 300
+
+
+def test_a_role_that_may_only_read_reads_the_totals_unfolded(
+    postgres_cluster: PostgresCluster, postgres_db: str
+) -> None:
+    """Folding the deltas is a write; a read-only role's count is right without it."""
+    writer = PostgresJournal(postgres_db, account="f" * 12)
+    writer.record_seen_many([_dto(i) for i in range(600)])  # 600 statements: 600 delta rows
+    role = postgres_cluster.login_role("pw-read-only-1")
+    database = postgres_db.rsplit("/", 1)[1]
+    postgres_cluster.execute(
+        f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"', database=database
+    )
+    url = postgres_cluster.url(database, user=role, password="pw-read-only-1")
+    reader = PostgresJournal(url, account="f" * 12)
+    assert reader.count() == 600 and reader.summary() == writer.summary()
+    reader.close()
+
+
+def test_a_search_is_counted_again_once_the_database_changed(postgres_db: str) -> None:
+    """A search's aggregate is read once per snapshot: a count and a summary share it, a
+    write (from any connection) makes the next one read again."""
+    store = PostgresJournal(postgres_db, account="f" * 12)
+    store.record_seen_many([_dto(i) for i in range(30)])
+    assert store.count(Query(search="ask-001")) == 10
+    other = PostgresJournal(postgres_db, account="f" * 12)  # another connection writes
+    other.record_seen({**_dto(40), "taskId": "new-task-0010"})
+    assert store.count(Query(search="ask-001")) == 11
+    assert store.summary(Query(search="ask-001")).total == 11
+    other.close()
+
+
 def test_url_search_uses_a_trigram_index_or_says_it_scans(
     postgres_cluster: PostgresCluster, postgres_db: str
 ) -> None:
