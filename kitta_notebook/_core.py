@@ -138,8 +138,9 @@ class ClientConfig:
     token_source: TokenSource = "environment"
     retry_base_delay: float = 0.5
     retry_max_delay: float = 8.0
-    # Keep result videos locally: True, False, a folder, or None (KITTA_KEEP_RESULTS decides).
-    keep_results: bool | str | os.PathLike[str] | None = None
+    # Keep result videos: True, False, a folder, an s3:// bucket, or None (KITTA_KEEP_RESULTS
+    # decides). Not in the repr: a mistaken s3://user:secret@... is refused when used.
+    keep_results: bool | str | os.PathLike[str] | None = field(default=None, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
     # The task journal: True (the account's own), False (none), a postgresql:// URL or a
     # `history.JournalStore` (typed loosely: the core does not import the history package).

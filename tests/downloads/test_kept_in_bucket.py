@@ -321,6 +321,7 @@ def test_a_keep_url_with_credentials_is_refused_without_echoing_them(
         ensure_kept(client, task)
     assert KEEP_ENV in str(caught.value) and SECRET_CANARY not in str(caught.value)
     assert client.history.kept(task.task_id) is None
+    assert SECRET_CANARY not in repr(client) + repr(client._config) + repr(vars(client))
 
 
 def test_a_card_never_uploads_and_a_download_keeps_in_the_bucket(
