@@ -359,6 +359,7 @@ def history(deadline: Deadline, quick: bool) -> Figure:
     from kitta_notebook.history.entry import Query
     from kitta_notebook.history.postgres import PostgresJournal
     from kitta_notebook.history.schema import account_fingerprint
+    from kitta_notebook.widgets.history import COUNT_AT_MOST
 
     count = 50_000 if quick else HISTORY_ENTRIES
     origin = "http://bench.invalid"
@@ -376,11 +377,11 @@ def history(deadline: Deadline, quick: bool) -> Figure:
         history = client.history
 
         def interaction(offset: int = 0, **filters: Any) -> None:
-            """One click in the browser: a page, the count and the summary strip."""
+            """One click in the browser, as `HistoryBrowser.render` does it: the summary
+            strip with its count (a search counted up to `COUNT_AT_MOST`) and a page."""
             sort = filters.pop("sort", "created")
+            history.summary(**filters, at_most=COUNT_AT_MOST)
             history.items(**filters, sort=sort, limit=PAGE, offset=offset)
-            history.count(**filters)
-            history.summary(**filters)
 
         t0 = time.perf_counter()
         interaction()
@@ -398,9 +399,7 @@ def history(deadline: Deadline, quick: bool) -> Figure:
             "middle_page": lambda: interaction(total // 2 // PAGE * PAGE),
             "last_page": lambda: interaction(last),
             "search_url": lambda: interaction(search="campaign-7/"),
-            "search_url_last_page": lambda: interaction(
-                (found - 1) // PAGE * PAGE, search="campaign-7/"
-            ),
+            "search_url_next_page": lambda: interaction(PAGE, search="campaign-7/"),
             "filter_label": lambda: interaction(label="wave-1"),
             "filter_failed": lambda: interaction(status="failed"),
             "sort_by_credits": lambda: interaction(sort="credits"),
@@ -428,13 +427,16 @@ def history(deadline: Deadline, quick: bool) -> Figure:
         notes=[
             f"{count:,} entries (a fifth sent from here by five creators, a tenth labelled) "
             f"loaded with COPY into the store's tables in {fill_s:.0f} s, then each "
-            "interaction (a page of 20, its count and the summary strip, median of 5) through "
-            f"`client.history`; the first one cold took {cold_ms:.0f} ms. "
+            "interaction (the summary strip with its count and a page of 20, median of 5) "
+            f"through `client.history` as the browser calls it (a search counted up to "
+            f'{COUNT_AT_MOST:,}, then shown as "{COUNT_AT_MOST:,}+ tasks"); the first one cold '
+            f"took {cold_ms:.0f} ms. "
             + (f"Over the target: {', '.join(over)}." if over else "All under the target.")
             + (f" First runs over the target: {', '.join(first_over)}." if first_over else "")
             + " Each one's first run (what a cache of the last snapshot's count cannot help): "
             + ", ".join(f"{name} {ms:.0f} ms" for name, ms in first.items())
-            + f"; the search's count alone, by another store, {search_count_ms:.0f} ms.",
+            + f". The search's exact count ({found:,} matches; `client.history.count`, not "
+            f"the browser), by another store, {search_count_ms:.0f} ms.",
         ],
         details={
             "interactions_median_ms": measured,

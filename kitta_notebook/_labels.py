@@ -363,6 +363,11 @@ TEXTS: Mapping[str, tuple[str, str]] = {
     "history_page": ("Page {page} of {pages}", "第 {page} / {pages} 页"),
     "history_count": ("{count} tasks", "{count} 个任务"),
     "history_count_one": ("{count} task", "{count} 个任务"),
+    "history_count_more": ("{count}+ tasks", "{count}+ 个任务"),
+    "history_count_more_hint": (
+        "more match than were counted: narrow the search for totals by state and credits",
+        "匹配的任务超过计数上限：缩小搜索范围即可查看各状态数量和消耗积分",
+    ),
     "history_credits_total": ("Credits charged: {credits}", "消耗积分：{credits}"),
     "history_empty": ("No tasks match these filters.", "没有符合筛选条件的任务。"),
     "history_watch": ("Watch", "实时跟踪"),

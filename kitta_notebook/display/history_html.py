@@ -139,6 +139,14 @@ def header_html(lang: Lang = "en") -> str:
 
 def summary_html(summary: JournalSummary, lang: Lang = "en") -> str:
     """Counts by state as proportional CSS bars, and the credits charged."""
+    if summary.more:  # a capped count: no part shown as if it were the whole
+        count = text("history_count_more", lang, count=f"{summary.total:,}")
+        hint = text("history_count_more_hint", lang)
+        return (
+            f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
+            f'<div><b>{esc(count)}</b> · <span class="kitta-count-more">{esc(hint)}</span>'
+            "</div></div>"
+        )
     total = max(summary.total, 1)
     bars: list[str] = []
     legend: list[str] = []
@@ -206,10 +214,13 @@ def history_html(
 
 
 def history_text(entries: Sequence[JournalEntry], summary: JournalSummary) -> str:
-    lines = [
-        f"Task history: {summary.total} entries, credits charged "
-        f"{format_credits(_int(summary.credits))}"
-    ]
+    credits = f"credits charged {format_credits(_int(summary.credits))}"
+    head = (
+        f"more than {summary.total} entries"
+        if summary.more
+        else f"{summary.total} entries, {credits}"
+    )
+    lines = [f"Task history: {head}"]
     for e in entries:
         lines.append(
             f"  {e.state:<16} {e.task_id or '-':<24} {e.input_mode or '-':<5} "

@@ -323,12 +323,17 @@ class JournalEntry:
 
 @dataclass(frozen=True)
 class JournalSummary:
-    """Counts by state and credits charged over a filtered set (for the summary strip)."""
+    """Counts by state and credits charged over a filtered set (for the summary strip).
+
+    `more`: a count capped at `total` found more entries (a search over a large history is
+    not counted to the end); `counts` and `credits` are then empty, not a part shown as all.
+    """
 
     counts: dict[str, int]
     credits: float
     total: int
     kept_bytes: int = 0
+    more: bool = False
 
 
 class Filters(TypedDict, total=False):

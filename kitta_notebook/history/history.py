@@ -174,9 +174,13 @@ class History:
         """How many entries match the filters of `items()`."""
         return self.journal.count(Query.build(**filters))
 
-    def summary(self, **filters: Unpack[Filters]) -> JournalSummary:
-        """Counts by state and credits charged over the filtered set, and kept bytes."""
-        return self.journal.summary(Query.build(**filters))
+    def summary(self, *, at_most: int | None = None, **filters: Unpack[Filters]) -> JournalSummary:
+        """Counts by state and credits charged over the filtered set, and kept bytes.
+
+        `at_most`: a search matching more entries than that is not counted to the end
+        (`JournalSummary.more`), as the history browser does; filters the kept totals
+        answer (state, mode, source, who, one label) are always counted exactly."""
+        return self.journal.summary(Query.build(**filters), at_most=at_most)
 
     def get(self, ref: Ref) -> JournalEntry | None:
         return self.journal.get(ref)

@@ -85,7 +85,7 @@ class Journal(JournalStore):
         self._pid = 0
         self._search_index = False
         # The last aggregate, so that a page's count and its summary strip cost one query.
-        self._aggregate_cache: tuple[object, list[tuple[str, int, float]]] | None = None
+        self._aggregate_cache: tuple[object, list[tuple[str, int, float]] | None] | None = None
 
     @classmethod
     def for_account(cls: type[Self], origin: str, token: str, *, home: Path | None = None) -> Self:
@@ -470,8 +470,11 @@ class Journal(JournalStore):
         found = {int(row[0]): self._entry(row[1:]) for row in rows}
         return [found[i] for i in ids if i in found]
 
-    def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
+    def _aggregate(
+        self, query: Query, at_most: int | None = None
+    ) -> list[tuple[str, int, float]] | None:
         """(state, count, credits) over the filtered set: from `totals` when it can answer."""
+        capped: tuple[str, list[object]] | None = None
         if query.facets_only:
             clauses, params = facets(query)
             clause = " WHERE " + " AND ".join(["n > 0", *clauses])
@@ -479,13 +482,18 @@ class Journal(JournalStore):
         else:
             clause, params = where(query, self._search_index)
             sql = f"SELECT state, count(*), total(credits) FROM entries{clause} GROUP BY state"
+            if at_most is not None:  # counted to the end only when not more
+                sample = f"SELECT 1 FROM entries{clause} LIMIT {int(at_most) + 1}"
+                capped = (f"SELECT count(*) > {int(at_most)} FROM ({sample})", list(params))
         with self._lock:
             version = self._read("PRAGMA data_version")[0][0]
-            key = (sql, tuple(params), version, self._connection().total_changes)
+            key = (sql, tuple(params), capped, version, self._connection().total_changes)
             cached = self._aggregate_cache
             if cached is not None and cached[0] == key:
                 return cached[1]
-            rows = [(str(s), int(n), float(c)) for s, n, c in self._read(sql, params) if n]
+            rows: list[tuple[str, int, float]] | None = None
+            if capped is None or not self._read(*capped)[0][0]:
+                rows = [(str(s), int(n), float(c)) for s, n, c in self._read(sql, params) if n]
             self._aggregate_cache = (key, rows)
             return rows
 

@@ -200,7 +200,13 @@ class PostgresJournal(JournalStore):
         self._pid = 0
         self._used = time.monotonic()  # when the connection was last asked for
         self._search_index = False
-        self._counted_cache: tuple[tuple[str, str], str, list[tuple[str, int, float]]] | None = None
+        # A keyed create's claim, given back in the round trip that records its task; then
+        # `release_keys` has nothing left to send for it (one round trip less per create).
+        self._claims: dict[str, tuple[str, str]] = {}  # entry id -> (key, token)
+        self._given_back: set[str] = set()  # tokens
+        self._counted_cache: (
+            tuple[tuple[str, str], str, list[tuple[str, int, float]] | None] | None
+        ) = None
 
     @classmethod
     def for_account(cls: type[Self], url: str, origin: str, token: str) -> Self:
@@ -434,14 +440,23 @@ class PostgresJournal(JournalStore):
         )
         if added != 1:  # taken over as left behind: another create has the key now
             raise KeyInUseError(key)
+        self._claims[row["entry_id"]] = (key, claim)
 
     def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
         raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
         IN_FLIGHT.discard(entry_id)
+        claim = self._claims.pop(entry_id, None)
+
+        def attach(sql: _Sql) -> None:
+            if claim is not None:  # the entry row holds the key from here on
+                delete = "DELETE FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
+                sql.mine(delete, *claim)
+            self._attach(sql, entry_id, raw, reconciled=False, alone=True)
+
         # At once while no other row has the task (else merged with it, under the lock).
-        done = self._at_once(
-            lambda sql: self._attach(sql, entry_id, raw, reconciled=False, alone=True)
-        )
+        done = self._at_once(attach)
+        if claim is not None:
+            self._given_back.add(claim[1])
         if done == 0:
             with self._write() as sql:
                 self._attach(sql, entry_id, raw, reconciled=False)
@@ -502,6 +517,7 @@ class PostgresJournal(JournalStore):
 
     def record_outcome(self, entry_id: str, *, rejected: bool, error: str) -> None:
         IN_FLIGHT.discard(entry_id)
+        self._claims.pop(entry_id, None)  # given back by `release_keys`
         outcome = e.OUTCOME_REJECTED if rejected else e.OUTCOME_UNKNOWN
         changes: dict[str, object] = {"outcome": outcome, "state": e.derive_state(outcome, None)}
         changes |= {"outcome_error": error[:2000], "updated_ts": e.now()}
@@ -542,6 +558,10 @@ class PostgresJournal(JournalStore):
         # One statement, without the account's lock: a claim deciding meanwhile sees the
         # row or not, as it would before or after a release that took the lock.
         held = [(c.key, c.token) for c in claims if c.token is not None]
+        with self._lock:
+            given_back = self._given_back.intersection(token for _, token in held)
+            self._given_back -= given_back
+        held = [(key, token) for key, token in held if token not in given_back]
         if held:
             self._sql(
                 lambda sql: sql.mine(
@@ -722,11 +742,13 @@ class PostgresJournal(JournalStore):
             before += n
         return None, offset
 
-    def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
+    def _aggregate(
+        self, query: Query, at_most: int | None = None
+    ) -> list[tuple[str, int, float]] | None:
         """(state, count, credits) over the filtered set: from the kept totals when they can
         answer (facets, creators, one label: see `postgres_schema`), else from the rows."""
         if not replace(query, creator=(), labels=()).facets_only or len(query.labels) > 1:
-            return self._counted(query)
+            return self._counted(query, at_most)
         table = "label_totals" if query.labels else "totals"
         clauses, params = facets(query)
         if query.creator:
@@ -750,13 +772,19 @@ class PostgresJournal(JournalStore):
         with contextlib.suppress(JournalError), self._write() as sql:
             sql.mine(fold(table))
 
-    def _counted(self, query: Query) -> list[tuple[str, int, float]]:
+    def _counted(self, query: Query, at_most: int | None) -> list[tuple[str, int, float]] | None:
         """The aggregate over the rows, read again only when the database changed: a count
-        and a summary of one search cost one scan (the same snapshot, the same rows)."""
+        and a summary of one search cost one scan (the same snapshot, the same rows); with
+        `at_most`, None once more rows match, without reading the rest."""
         clause, params = self._where(query)
-        sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}"
-        sql = (  # the snapshot the aggregate was read in, with it (one statement)
-            f"SELECT pg_current_snapshot()::text, a.* FROM (SELECT 1) AS one "
+        seen, below = "SELECT 0 AS n", ""
+        if at_most is not None:  # rows counted up to one more; summed only when not more
+            seen = f"SELECT count(*) AS n FROM (SELECT 1 FROM entries{clause} LIMIT ?) s"
+            below = " AND (SELECT n FROM seen) <= ?"
+            params = [*params, at_most + 1, self.account, *params, at_most]
+        sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}{below}"
+        sql = (  # with the snapshot the aggregate was read in (one statement)
+            f"WITH seen AS ({seen}) SELECT pg_current_snapshot()::text, seen.n, a.* FROM seen "
             f"LEFT JOIN ({sql} GROUP BY state) AS a ON true"
         )
         with self._lock:
@@ -766,7 +794,9 @@ class PostgresJournal(JournalStore):
                 if now.fetchone()[0] == cached[1]:
                     return cached[2]
             rows = self._mine(sql, *params)
-            found = [(str(s), int(n), float(c)) for _, s, n, c in rows if n]
+            found = None
+            if at_most is None or rows[0][1] <= at_most:
+                found = [(str(s), int(n), float(c)) for _, _, s, n, c in rows if n]
             self._counted_cache = ((sql, repr(params)), rows[0][0], found)
             return found
 

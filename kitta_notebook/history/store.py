@@ -235,21 +235,29 @@ class JournalStore(abc.ABC):
         """The entries ordered by `column`, then creation, NULLs last; `size` -1 is all."""
 
     @abc.abstractmethod
-    def _aggregate(self, query: Query) -> list[tuple[str, int, float]]:
-        """(state, count, credits) over the filtered set, states without entries left out."""
+    def _aggregate(
+        self, query: Query, at_most: int | None = None
+    ) -> list[tuple[str, int, float]] | None:
+        """(state, count, credits) over the filtered set, states without entries left out;
+        None when `at_most` is given, the kept totals cannot answer and more entries match
+        (then the rows are not all read: a broad search over a large history stays fast)."""
 
     def count(self, query: Query | None = None) -> int:
-        return sum(n for _, n, _ in self._aggregate(query or Query()))
+        return sum(n for _, n, _ in self._aggregate(query or Query()) or ())
 
-    def summary(self, query: Query | None = None) -> JournalSummary:
-        """Counts by state, credits charged (filtered set) and kept bytes (whole journal)."""
-        rows = self._aggregate(query or Query())
+    def summary(self, query: Query | None = None, *, at_most: int | None = None) -> JournalSummary:
+        """Counts by state, credits charged (filtered set) and kept bytes (whole journal);
+        with `at_most`, a set larger than that may be summed up as `more` (see the class)."""
+        rows = self._aggregate(query or Query(), at_most)
+        kept_bytes = self.kept_total_bytes()
+        if rows is None:
+            return JournalSummary({}, 0.0, at_most or 0, kept_bytes=kept_bytes, more=True)
         counts = {state: n for state, n, _ in rows}
         return JournalSummary(
             counts=counts,
             credits=sum(c for _, _, c in rows),  # only created tasks carry credits
             total=sum(counts.values()),
-            kept_bytes=self.kept_total_bytes(),
+            kept_bytes=kept_bytes,
         )
 
     def __len__(self) -> int:

@@ -59,6 +59,8 @@ SORTS: tuple[tuple[str, str, bool], ...] = (
     ("history_sort_credits_asc", "credits", False),
 )
 DEFAULT_PAGE_SIZE = 20
+# A search matching more is shown as "1,000+ tasks", not counted to the end (fast at 1M).
+COUNT_AT_MOST = 1000
 DEFAULT_WATCH_TIMEOUT = 1800.0
 # At most this many unfinished tasks are kept current at once (the newest).
 MAX_LIVE_ROWS = 1000
@@ -325,18 +327,26 @@ class HistoryBrowser(SelectedTaskView):
 
     @property
     def pages(self) -> int:
+        """The pages counted (there are more when `summary.more`)."""
         return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def _pages_text(self) -> str:
+        if self.summary is not None and self.summary.more:
+            return f"{max(self.pages, self.page + 1)}+"
+        return str(self.pages)
 
     # --- the table ----------------------------------------------------------------
     def render(self, *, totals: bool = True) -> None:
         """Query the current page and refill the table; `totals` recounts the filtered set."""
         filters = self.filters
-        if totals:
+        if totals or self.summary is None:
             self._offer_creators()
-            self.total = self.history.count(**filters)
-            self.summary = self.history.summary(**filters)
+            self.summary = self.history.summary(**filters, at_most=COUNT_AT_MOST)
+            self.total = self.summary.total
             self.summary_view.value = self._title + summary_html(self.summary, self.lang)
-        self.page = min(max(self.page, 0), self.pages - 1)
+        more = self.summary.more
+        self.page = max(self.page, 0) if more else min(max(self.page, 0), self.pages - 1)
         column, desc = self.sort.value.split(":")
         self.entries = self.history.items(
             **filters,
@@ -348,10 +358,13 @@ class HistoryBrowser(SelectedTaskView):
         self._fill()
         self.page_label.value = (
             f'<span style="margin:0 10px">'
-            f"{esc(text('history_page', self.lang, page=self.page + 1, pages=self.pages))}</span>"
+            f"{esc(text('history_page', self.lang, page=self.page + 1, pages=self._pages_text))}"
+            "</span>"
         )
         self.prev_button.disabled = self.page == 0
-        self.next_button.disabled = self.page >= self.pages - 1
+        self.next_button.disabled = (
+            len(self.entries) < self.page_size if more else self.page >= self.pages - 1
+        )
         self._snapshot.refresh()
         if totals:
             self.follow_unfinished()  # tasks created since the last round are followed too
@@ -512,8 +525,8 @@ class HistoryBrowser(SelectedTaskView):
 
     def __repr__(self) -> str:
         return (
-            f"HistoryBrowser(lang={self.lang!r}, page={self.page + 1}/{self.pages}, "
-            f"total={self.total})"
+            f"HistoryBrowser(lang={self.lang!r}, page={self.page + 1}/{self._pages_text}, "
+            f"total={self.total}{'+' if self.summary and self.summary.more else ''})"
         )
 
 

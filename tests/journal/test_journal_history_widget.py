@@ -341,3 +341,44 @@ def test_the_output_carries_a_static_snapshot_for_when_no_widget_runs(
     assert snapshot.count("kitta-history-row") == 20  # the page shown, as static rows
     assert "<script>" not in snapshot and "&lt;script&gt;alert(1)&lt;/script&gt;" in snapshot
     assert "46" in bundle["text/plain"] and "<" not in bundle["text/plain"].split("\n")[0]
+
+
+def test_a_search_matching_more_than_the_count_cap_is_said_as_more_and_pages_on(
+    browser: HistoryBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broad search over a large history is counted up to a cap (fast at 1M entries),
+    shown as "N+ tasks" without state totals that would be a part shown as the whole,
+    and its pages still run to the end."""
+    from kitta_notebook.widgets import history as browser_module
+
+    monkeypatch.setattr(browser_module, "COUNT_AT_MOST", 30)
+    browser.set_filters(search="lip_task_0")  # 45 of the 46 entries match
+    assert browser.summary is not None and browser.summary.more
+    assert browser.summary.counts == {} and browser.total == 30
+    assert "30+ tasks" in browser.summary_view.value
+    assert "narrow the search" in browser.summary_view.value
+    assert "Credits charged" not in browser.summary_view.value
+    assert "Page 1 of 2+" in browser.page_label.value
+    browser.next_button.click()
+    assert "Page 2 of 2+" in browser.page_label.value and not browser.next_button.disabled
+    browser.next_button.click()  # past the counted pages: the rows that are there
+    assert "Page 3 of 3+" in browser.page_label.value
+    assert len(visible(browser)) == 5 and browser.next_button.disabled
+    assert browser.history.count(search="lip_task_0") == 45  # the API still counts exactly
+    browser.set_filters(search="lip_task_04")  # few enough: counted and summed exactly
+    assert browser.summary is not None and not browser.summary.more
+    assert browser.total == 5 and "5 tasks" in browser.summary_view.value
+    assert "Page 1 of 1" in browser.page_label.value and "+" not in browser.page_label.value
+
+
+def test_a_capped_count_never_caps_what_the_kept_totals_answer(browser: HistoryBrowser) -> None:
+    history = browser.history
+    at_most = history.summary(at_most=10)  # no search: the totals answer at once, exactly
+    assert not at_most.more and at_most.total == 46
+    failed = history.summary(status="failed", at_most=10)
+    assert not failed.more and failed.counts == {"failed": 11}
+    searched = history.summary(search="lip_task", at_most=45)
+    assert not searched.more and searched.total == 45  # exactly the cap: not "more"
+    over = history.summary(search="lip_task", at_most=44)
+    assert over.more and over.total == 44 and over.counts == {} and over.credits == 0
+    assert over.kept_bytes == searched.kept_bytes

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import kitta_notebook
-from kitta_notebook import AsyncKittaClient, JournalError, KittaClient, ServerError
+from kitta_notebook import AsyncKittaClient, JournalError, KittaClient, RateLimitError, ServerError
 from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
@@ -384,3 +384,47 @@ def _account(sandbox: Sandbox, token: str) -> str:
     from kitta_notebook.history.schema import account_fingerprint
 
     return account_fingerprint(sandbox.base_url.split("/api")[0], token)
+
+
+def test_a_keyed_create_gives_its_claim_back_in_the_round_trip_that_records_its_task(
+    postgres_db: str, sandbox: Sandbox, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim goes with the answer's row (the entry holds the key from then on), so the
+    release after the create has nothing left to send; a create that failed still gives
+    its claim back through `release_keys`, and its key is free again."""
+    client = KittaClient(token, base_url=sandbox.base_url, journal=postgres_db, max_retries=0)
+    journal = client.journal
+    assert isinstance(journal, PostgresJournal)
+    released: list[int] = []
+    real_sql, real_release = journal._sql, journal.release_keys
+
+    def counted_release(claims: Any) -> None:
+        calls = [0]
+
+        def counting(work: Any) -> Any:
+            calls[0] += 1
+            return real_sql(work)
+
+        monkeypatch.setattr(journal, "_sql", counting)
+        try:
+            real_release(claims)
+        finally:
+            monkeypatch.setattr(journal, "_sql", real_sql)
+        released.append(calls[0])
+
+    monkeypatch.setattr(journal, "release_keys", counted_release)
+
+    def claims_left() -> int:
+        with psycopg.connect(postgres_db) as conn:
+            return int(conn.execute("SELECT count(*) FROM key_claims").fetchone()[0])  # type: ignore[index]
+
+    task = client.lip_sync.create(**_media(sandbox), key="clip-a")
+    assert released == [0] and claims_left() == 0
+    assert client.lip_sync.create(**_media(sandbox), key="clip-a").task_id == task.task_id
+    sandbox.faults = FaultConfig(rate_limit_rate=1.0, routes=("create",))
+    with pytest.raises(RateLimitError):  # refused: nothing created, the key is free again
+        client.lip_sync.create(**_media(sandbox), key="clip-b")
+    assert released[-1] == 1 and claims_left() == 0  # given back by the release
+    sandbox.faults = FaultConfig()
+    retried = client.lip_sync.create(**_media(sandbox), key="clip-b")
+    assert retried.task_id != task.task_id and sandbox.stats.route("create") == 3
