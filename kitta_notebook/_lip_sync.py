@@ -293,17 +293,17 @@ class LipSync:
         in `create()`, so an item whose key is in use by another kernel, or was
         used with other inputs, is `rejected` with that error and not sent.
         """
-        from .batch import create_many
+        from .batch.create import create_many
+        from .batch.plan import check_options
 
-        return create_many(
-            self,
-            requests,
+        options = check_options(
             concurrency=concurrency,
             progress=progress,
             preflight=preflight,
             skip_invalid=skip_invalid,
             max_credits=max_credits,
         )
+        return create_many(self, requests, options)
 
     def watch_many(
         self,
@@ -324,13 +324,14 @@ class LipSync:
         `progress`: True, False, "auto" or a view factory (e.g. `WidgetProgress`).
         `concurrency`: requests in flight at once (raise it for a distant server).
         """
-        from .batch import watch_many
+        from .batch.follow import follow  # the one polling engine
 
-        return watch_many(
+        return follow(
             self,
             tasks,
             timeout=timeout,
             poll_interval=poll_interval,
+            report="finished",
             progress=progress,
             concurrency=concurrency,
         )
@@ -348,16 +349,16 @@ class LipSync:
 
         Failed tasks are returned, not raised: check `.failed` on the result.
         """
-        from .batch import wait_many
-
-        return wait_many(
-            self,
+        watch = self.watch_many(
             tasks,
             timeout=timeout,
             poll_interval=poll_interval,
             progress=progress,
             concurrency=concurrency,
         )
+        for _ in watch:
+            pass
+        return watch.task_list()
 
 
 def _iterated_async(

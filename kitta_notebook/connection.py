@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from ._colab import token_from_colab_secrets
 from ._core import BASE_URL_ENV, TOKEN_ENV
 from ._home import kitta_home
 from ._kept import prefer_keeping_results
-from .errors import KittaError, ValidationError
+from .errors import KittaError, NotFoundError, ValidationError
 from .server_info import Sample
 
 if TYPE_CHECKING:
@@ -125,20 +126,51 @@ def resume(
 ) -> ResumedTasks:
     """After a kernel restart: the tasks that had not finished, fetched again and watched.
 
+    Unknown-outcome creates are reconciled against the server's list first;
+    then every journalled task that had not finished is fetched again and,
+    with `watch=True`, shown with a live view (`task.watch()`). Returns the
+    tasks; `.unresolved` lists creates whose outcome is still unknown.
     Without `client`, `connect()` is used (configure `KITTA_API_TOKEN` /
     `KITTA_BASE_URL` so it reaches the same service and account as before;
-    the embedded sandbox is found again by itself). See `history.resume`.
+    the embedded sandbox is found again by itself).
     """
-    from .history import resume as resume_with
+    from .history.history import ResumedTasks, journal_of
 
-    return resume_with(
-        client if client is not None else connect(quiet=True),
-        watch=watch,
-        reconcile=reconcile,
-        lang=lang,
-        poll_interval=poll_interval,
-        timeout=timeout,
-    )
+    client = client if client is not None else connect(quiet=True)
+    journal = journal_of(client)
+    result = ResumedTasks()
+    if reconcile and journal.unresolved():
+        try:
+            result.reconcile_report = client.history.reconcile()
+        except KittaError as exc:
+            warnings.warn(f"resume(): could not reconcile with the server: {exc}", stacklevel=2)
+    result.unresolved = journal.unresolved()
+    for entry in journal.active():
+        assert entry.task_id is not None
+        try:
+            task = client.lip_sync.get(entry.task_id)
+        except NotFoundError:
+            result.missing.append(entry)
+            continue
+        except KittaError:
+            # The server is unreachable right now: keep the last state; the view polls on.
+            stale = entry.task(client)
+            if stale is None:
+                continue
+            task = stale
+        result.append(task)
+    if watch:
+        for task in result:
+            result.watchers.append(
+                task.watch(lang=lang, poll_interval=poll_interval, timeout=timeout)
+            )
+    if result.unresolved:
+        warnings.warn(
+            f"resume(): {len(result.unresolved)} create(s) of unknown outcome remain; "
+            "see client.history.unresolved() and client.history.reconcile().",
+            stacklevel=2,
+        )
+    return result
 
 
 SAMPLE_ENV = {

@@ -10,7 +10,8 @@ same names, awaitable):
 
 Inside: `plan` checks a whole batch before anything is sent (items, keys, media),
 `gate` holds the credit budget and the pace after a 429, `create` sends; `follow` is
-the one follower (`follow`, `watch_many`) on the I/O-free engine in `watch`;
+the one follower (behind `wait`, `watch_many`, `wait_many`) on the I/O-free engine in
+`watch`;
 `progress` is the snapshot and its views;
 `results` what comes back; `export` writes a review folder (files and an HTML page).
 """
@@ -24,9 +25,8 @@ from ..errors import (
     CreditWarning,
     WaitManyTimeoutError,
 )
-from .create import create_many
 from .export import ExportReport, export_tasks
-from .follow import AsyncBatchWatch, BatchWatch, follow, wait_many, watch_many
+from .follow import AsyncBatchWatch, BatchWatch, follow
 from .progress import ProgressMode, ProgressSnapshot, ProgressView
 from .results import BatchItem, BatchResult, ItemTags, Outcome, TaskList
 from .watch import DEFAULT_WAIT_MANY_TIMEOUT, WatchStats
@@ -50,9 +50,6 @@ __all__ = [
     "TaskList",
     "WaitManyTimeoutError",
     "WatchStats",
-    "create_many",
     "export_tasks",
     "follow",
-    "wait_many",
-    "watch_many",
 ]

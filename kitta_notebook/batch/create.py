@@ -48,7 +48,6 @@ from .plan import (
     Planned,
     PreparedItem,
     check_items,
-    check_options,
     needs_server_info,
     plan_batch,
     settle,
@@ -270,23 +269,9 @@ def _create_one(
 
 
 def create_many(
-    lip_sync: LipSync,
-    requests: Iterable[object],
-    *,
-    concurrency: int = 8,
-    progress: ProgressMode = "auto",
-    preflight: bool = True,
-    skip_invalid: bool = False,
-    max_credits: float | None = None,
+    lip_sync: LipSync, requests: Iterable[object], options: BatchOptions
 ) -> BatchResult:
-    """See `LipSync.create_many`."""
-    options = check_options(
-        concurrency=concurrency,
-        progress=progress,
-        preflight=preflight,
-        skip_invalid=skip_invalid,
-        max_credits=max_credits,
-    )
+    """See `LipSync.create_many` (which checks its `options`)."""
     held = HeldKeys(lip_sync._client)  # the items' keys, from before publishing to the end
     try:
         run = start_run(lip_sync, requests, options, held)

@@ -1,4 +1,4 @@
-"""The one follower: `follow`, `watch_many` and `wait_many` drive `watch.WatchCore`.
+"""The one follower: `follow` (behind `wait`, `watch_many`, `wait_many`) drives `WatchCore`.
 
 `BatchWatch` performs each operation the core yields: requests on a small thread
 pool (those named `ahead` started at once, so up to `concurrency` are in flight
@@ -100,8 +100,8 @@ class BatchWatch(_WatchFacts, Iterator[LipSyncTask]):
     def __init__(self, lip_sync: LipSync, core: WatchCore, concurrency: int) -> None:
         self._lip_sync = lip_sync
         self._core = core
-        self._progress: ProgressMode = False  # `watch_many` shows one
-        self.tags: dict[str, ItemTags] = {}  # `watch_many` fills in the batch's keys and labels
+        self._progress: ProgressMode = False  # `follow` sets these two
+        self.tags: dict[str, ItemTags] = {}
         self._concurrency = concurrency
         self._view: ProgressView | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -199,6 +199,7 @@ def follow(
     timeout: float | None = None,
     poll_interval: float | None = None,
     report: Report = "changes",
+    progress: ProgressMode = False,
     concurrency: int = DEFAULT_WATCH_CONCURRENCY,
 ) -> BatchWatch:
     """Poll `tasks` until each has finished, yielding a task each time a poll changed it
@@ -213,6 +214,8 @@ def follow(
     `WaitManyTimeoutError` (a `WaitTimeoutError`) after `timeout` s (default 1800);
     `close()` stops it. Shows no progress; sleeps through `_bridge.pause`, so an async
     caller iterating it with `_bridge.iterate_sync` stops it at once when cancelled.
+    `progress` shows a progress view (`watch_many`'s); a `BatchResult` or `TaskList`
+    hands on its keys and labels.
     """
     core = WatchCore(
         collect_tasks(tasks, lip_sync._client),
@@ -221,53 +224,9 @@ def follow(
         poll_interval=poll_interval,
         report=report,
     )
-    return BatchWatch(lip_sync, core, check_concurrency(concurrency))
-
-
-def watch_many(
-    lip_sync: LipSync,
-    tasks: Iterable[object],
-    *,
-    timeout: float | None = None,
-    poll_interval: float | None = None,
-    progress: ProgressMode = "auto",
-    concurrency: int = DEFAULT_WATCH_CONCURRENCY,
-) -> BatchWatch:
-    """See `LipSync.watch_many`: `follow` reporting finished tasks, with a progress view
-    and the batch's keys and labels."""
-    watch = follow(
-        lip_sync,
-        tasks,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        report="finished",
-        concurrency=concurrency,
-    )
+    watch = BatchWatch(lip_sync, core, check_concurrency(concurrency))
     watch._progress = check_progress(progress)
     items = tasks if isinstance(tasks, (BatchResult, list, tuple)) else ()
     watch.tags = dict(tasks.tags) if isinstance(tasks, TaskList) else {}
     watch.tags.update(tags_of(item for item in items if isinstance(item, BatchItem)))
     return watch
-
-
-def wait_many(
-    lip_sync: LipSync,
-    tasks: Iterable[object],
-    *,
-    timeout: float | None = None,
-    poll_interval: float | None = None,
-    progress: ProgressMode = "auto",
-    concurrency: int = DEFAULT_WATCH_CONCURRENCY,
-) -> TaskList:
-    """See `LipSync.wait_many`."""
-    watch = watch_many(
-        lip_sync,
-        tasks,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        progress=progress,
-        concurrency=concurrency,
-    )
-    for _ in watch:
-        pass
-    return watch.task_list()

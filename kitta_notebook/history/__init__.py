@@ -1,4 +1,4 @@
-"""Task history: the journal every create is written into, reconcile, `History`, `resume()`.
+"""Task history: the journal every create is written into, reconcile, `History`.
 
 - `entry`: the values (states, `JournalEntry`, `Query`); `keys`: key claims, pure
 - `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store
@@ -6,7 +6,7 @@
   `postgres`: the PostgreSQL store (a team's); `rows`: copying rows between stores
 - `recorder`: what a client records its creates and polls with
 - `reconcile`: which server task an unknown create became, as pure code
-- `history`: `History` / `AsyncHistory` (which own the server I/O) and `resume()`
+- `history`: `History` / `AsyncHistory` (which own the server I/O) and `ResumedTasks`
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
         ResumedTasks,
         SyncReport,
         entry_record,
-        resume,
         state_names,
     )
     from .journal import Journal
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from .store import JournalStore
 
 # Loaded on first use: a client imports only the recorder when constructed; the storage,
-# the history views and `resume()` (which may start the sandbox) come in when asked for.
+# the history views come in when asked for.
 _LAZY = {
     **dict.fromkeys(("JournalCorruptError", "JournalError"), "kitta_notebook.errors"),
     **dict.fromkeys(("JournalWarning", "UnresolvedCreateError"), "kitta_notebook.errors"),
@@ -41,7 +40,7 @@ _LAZY = {
     **dict.fromkeys(("KeptResult", "Query"), "kitta_notebook.history.entry"),
     **dict.fromkeys(("PAGE_SIZE", "AsyncHistory", "History"), "kitta_notebook.history.history"),
     **dict.fromkeys(("ResumedTasks", "SyncReport"), "kitta_notebook.history.history"),
-    **dict.fromkeys(("entry_record", "resume", "state_names"), "kitta_notebook.history.history"),
+    **dict.fromkeys(("entry_record", "state_names"), "kitta_notebook.history.history"),
     "Journal": "kitta_notebook.history.journal",
     "PostgresJournal": "kitta_notebook.history.postgres",
     "ReconcileReport": "kitta_notebook.history.reconcile",
@@ -67,7 +66,6 @@ __all__ = [
     "SyncReport",
     "UnresolvedCreateError",
     "entry_record",
-    "resume",
     "state_names",
 ]
 

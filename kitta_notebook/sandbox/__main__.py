@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import fields
 from types import FrameType
 
 from .faults import FAULT_ROUTES, FaultConfig
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish no price in the OpenAPI document, like the real service",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line when ready")
+    # Each fault option's dest is its `FaultConfig` field: `main` builds the config by name.
     faults = parser.add_argument_group("fault injection (off by default)")
     faults.add_argument("--error-rate", type=float, default=0.0, help="500 internal_error")
     faults.add_argument("--drop-rate", type=float, default=0.0, help="close with no response")
@@ -94,14 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--latency-spike", type=float, default=5.0, metavar="SECONDS")
     faults.add_argument(
         "--fault-routes",
+        dest="routes",
         type=_routes,
         default=("create", "get", "list", "usage"),
         metavar="R1,R2",
         help=f"routes the faults target, from {','.join(FAULT_ROUTES)}",
     )
-    faults.add_argument("--fault-seed", type=int, default=None)
+    faults.add_argument("--fault-seed", dest="seed", type=int, metavar="FAULT_SEED")
     faults.add_argument(
         "--fault-after-commit",
+        dest="create_fault_after_commit",
         action="store_true",
         help="a 500/drop on create happens after the task was created and charged",
     )
@@ -113,17 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = FaultConfig(
-            error_rate=args.error_rate,
-            drop_rate=args.drop_rate,
-            rate_limit_rate=args.rate_limit_rate,
-            retry_after=args.retry_after,
-            latency=args.latency,
-            latency_spike_rate=args.latency_spike_rate,
-            latency_spike=args.latency_spike,
-            routes=args.fault_routes,
-            seed=args.fault_seed,
-            create_fault_after_commit=args.fault_after_commit,
-            task_failure_rate=args.task_failure_rate,
+            **{field.name: getattr(args, field.name) for field in fields(FaultConfig)}
         )
         sandbox = Sandbox(
             dict(args.token) or None,

@@ -16,25 +16,15 @@ from urllib.parse import urlsplit
 
 from .envelope import ApiError
 from .pricing import MAX_DURATION_SECONDS, MODELS
+from .records import CreateRequest
 from .store import STATUSES
 
-__all__ = ["CreateRequest", "ListQuery", "parse_create", "parse_list_query"]
+__all__ = ["ListQuery", "parse_create", "parse_list_query"]
 
 INPUT_MODES = ("video", "image")
 URL_FIELDS = ("videoUrl", "imageUrl", "audioUrl", "referenceImageUrl")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
-
-
-@dataclass(frozen=True)
-class CreateRequest:
-    model: str
-    input_mode: str
-    video_url: str | None
-    image_url: str | None
-    audio_url: str
-    reference_image_url: str | None
-    duration_seconds: float | None
 
 
 @dataclass(frozen=True)

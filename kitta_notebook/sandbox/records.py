@@ -8,6 +8,7 @@ from dataclasses import dataclass
 __all__ = [
     "STATUSES",
     "TASK_COLUMNS",
+    "CreateRequest",
     "RenderRecord",
     "TaskRecord",
     "UploadRecord",
@@ -18,13 +19,9 @@ STATUSES = ("pending", "processing", "succeeded", "failed")
 
 
 @dataclass(frozen=True)
-class TaskRecord:
-    """One task row, as stored (timestamps are real epoch seconds)."""
+class CreateRequest:
+    """A create body that passed `parsing.parse_create`: what a task is made from."""
 
-    row: int
-    task_id: str
-    token: str
-    status: str
     model: str
     input_mode: str
     video_url: str | None
@@ -32,6 +29,17 @@ class TaskRecord:
     audio_url: str
     reference_image_url: str | None
     duration_seconds: float | None
+
+
+@dataclass(frozen=True)
+class TaskRecord(CreateRequest):
+    """One task row, as stored: its request and what became of it (timestamps are real
+    epoch seconds)."""
+
+    row: int
+    task_id: str
+    token: str
+    status: str
     credits_charged: int
     created_ts: float
     started_ts: float | None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 
 __all__ = [
     "CLOCK_OFFSET_ENV",
@@ -36,16 +37,6 @@ class SandboxConfigError(ValueError):
         self.setting = setting
 
 
-def _number(text: str, what: str, setting: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise SandboxConfigError(f"{what} must be a number, got {text!r}.", setting) from None
-    if not math.isfinite(value):
-        raise SandboxConfigError(f"{what} must be a finite number, got {text!r}.", setting)
-    return value
-
-
 def check_time_scale(value: float, what: str = "time_scale", setting: str = "time_scale") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SandboxConfigError(f"{what} must be a number, got {value!r}.", setting)
@@ -69,19 +60,29 @@ def check_clock_offset(
     return float(value)
 
 
-def time_scale_from_env(default: float = 1.0) -> float:
-    """``KITTA_SANDBOX_TIME_SCALE`` (a multiplier of every simulated delay), else ``default``."""
-    text = os.environ.get(TIME_SCALE_ENV, "").strip()
+def _from_env(
+    setting: str, what: str, check: Callable[[float, str, str], float], default: float
+) -> float:
+    """The number the environment variable `setting` holds, checked; `default` when unset."""
+    text = os.environ.get(setting, "").strip()
     if not text:
         return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SandboxConfigError(f"{what} must be a number, got {text!r}.", setting) from None
+    if not math.isfinite(value):
+        raise SandboxConfigError(f"{what} must be a finite number, got {text!r}.", setting)
+    return check(value, what, setting)
+
+
+def time_scale_from_env(default: float = 1.0) -> float:
+    """``KITTA_SANDBOX_TIME_SCALE`` (a multiplier of every simulated delay), else ``default``."""
     what = f"{TIME_SCALE_ENV} (a multiplier of the sandbox's delays, e.g. 0.1)"
-    return check_time_scale(_number(text, what, TIME_SCALE_ENV), what, TIME_SCALE_ENV)
+    return _from_env(TIME_SCALE_ENV, what, check_time_scale, default)
 
 
 def clock_offset_from_env(default: float = 0.0) -> float:
     """``KITTA_SANDBOX_CLOCK_OFFSET`` (seconds added to reported times), else ``default``."""
-    text = os.environ.get(CLOCK_OFFSET_ENV, "").strip()
-    if not text:
-        return default
     what = f"{CLOCK_OFFSET_ENV} (seconds added to the sandbox's reported times, e.g. -180)"
-    return check_clock_offset(_number(text, what, CLOCK_OFFSET_ENV), what, CLOCK_OFFSET_ENV)
+    return _from_env(CLOCK_OFFSET_ENV, what, check_clock_offset, default)

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kitta_notebook import KittaClient, ServerError
-from kitta_notebook.history import resume
+from kitta_notebook import KittaClient, ServerError, resume
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.store import JournalStore
 from tests.journal.journal_helpers import (

@@ -170,7 +170,7 @@ def test_resume_after_a_killed_kernel_finds_every_task(
     second = Kernel(env, tmp_path)
     try:
         resumed = second.json(
-            setup + "from kitta_notebook.history import resume\n"
+            setup + "from kitta_notebook import resume\n"
             "import warnings\n"
             "with warnings.catch_warnings():\n"
             "    warnings.simplefilter('ignore')\n"

@@ -31,14 +31,9 @@ from typing import Any
 
 import pytest
 
-from kitta_notebook import KittaClient
+from kitta_notebook import KittaClient, resume
 from kitta_notebook.errors import APIConnectionError
-from kitta_notebook.history import (
-    Journal,
-    JournalEntry,
-    Query,
-    resume,
-)
+from kitta_notebook.history import Journal, JournalEntry, Query
 from kitta_notebook.history.journal import journal_path
 from tests.reliability.crash_helpers import (
     REPO,

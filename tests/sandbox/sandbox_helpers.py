@@ -16,6 +16,7 @@ import pytest
 
 import kitta_notebook.sandbox as sandbox_package
 from kitta_notebook.sandbox import Sandbox
+from kitta_notebook.sandbox.records import CreateRequest
 from kitta_notebook.sandbox.store import Store, TaskRecord
 from tests.plugins.sandbox import TIME_SCALE
 
@@ -140,16 +141,14 @@ def sample_seconds(key: str) -> float:
 
 def stored_task(store: Store, token: str, **extra: Any) -> TaskRecord:
     """A pending video task put straight into a store (no server, no engine)."""
-    fields: dict[str, Any] = {
-        "token": token,
-        "model": V1,
-        "input_mode": "video",
-        "video_url": "http://127.0.0.1:9/v.mp4",
-        "image_url": None,
-        "audio_url": "http://127.0.0.1:9/a.wav",
-        "reference_image_url": None,
-        "duration_seconds": 1,
-        "price": 1,
-        "now": 0.0,
-    }
-    return store.create_task(**{**fields, **extra})
+    request = CreateRequest(
+        model=V1,
+        input_mode="video",
+        video_url="http://127.0.0.1:9/v.mp4",
+        image_url=None,
+        audio_url="http://127.0.0.1:9/a.wav",
+        reference_image_url=None,
+        duration_seconds=1,
+    )
+    options: dict[str, Any] = {"token": token, "price": 1, "now": 0.0, **extra}
+    return store.create_task(request, **options)

@@ -76,8 +76,8 @@ def test_internal_error_on_create_answers_500_and_next_create_works(
 ) -> None:
     calls = []
 
-    def broken(self: Store, **kwargs: object) -> object:
-        calls.append(kwargs)
+    def broken(self: Store, *args: object, **kwargs: object) -> object:
+        calls.append((args, kwargs))
         raise RuntimeError("simulated bug in the store")
 
     with api_client(sandbox, "alice-token") as client:

@@ -54,14 +54,8 @@ def create_task(
         seconds = _known_audio_seconds(ctx, body.audio_url, request)
     try:
         task = ctx.store.create_task(
+            body,
             token=account.token,
-            model=body.model,
-            input_mode=body.input_mode,
-            video_url=body.video_url,
-            image_url=body.image_url,
-            audio_url=body.audio_url,
-            reference_image_url=body.reference_image_url,
-            duration_seconds=body.duration_seconds,
             price=estimate_credits(body.model, seconds),
             now=ctx.clock.now(),
             owner=ctx.engine.owner,
