@@ -104,16 +104,18 @@ _WARNED_NO_TRIGRAM: set[str] = set()
 @dataclass(frozen=True)
 class _SeenOwner(Owner):
     """An owner whose liveness the database told: its session still holds its lock (else,
-    on this machine, its process still runs: its connection may just be reconnecting)."""
+    on this machine, its process still runs: its connection may just be reconnecting).
+
+    A connected owner holds what it wrote however old it looks: its time was read by its
+    own clock, which may be minutes off this one's, and judging a teammate's create in
+    flight as left behind could free its key while the server makes its task."""
 
     connected: bool = False
 
     def held_elsewhere(self, stale_after: float | None) -> bool:
         if not self.connected:
             return super().held_elsewhere(stale_after)
-        if self.session == SESSION:
-            return False
-        return stale_after is None or e.now() - (self.since or 0.0) < stale_after
+        return self.session != SESSION
 
 
 _ACCOUNT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"  # its writers' turns

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from kitta_notebook import KittaClient, ServerError
+from kitta_notebook import KeyInUseError, KittaClient, ServerError
 from kitta_notebook.history.reconcile import (
     Candidate,
     DateSample,
@@ -193,7 +193,7 @@ import socket, sys, time
 socket.gethostname = lambda: "teammate-machine"
 wall = time.time
 time.time = lambda: wall() - 1200  # this machine's clock is 20 minutes behind
-from kitta_notebook import KittaClient, ServerError
+from kitta_notebook import KeyInUseError, KittaClient, ServerError
 base_url, token, video, audio = sys.argv[1:5]
 client = KittaClient(token, base_url=base_url, max_retries=0)
 try:
@@ -228,4 +228,59 @@ def test_a_teammates_lost_create_is_not_billed_again_after_reconcile() -> None:
         again = client.lip_sync.create(**request, key="promo-en")
         server = client.lip_sync.list(limit=100).data
         assert len(server) == 4 and again.task_id in {t.task_id for t in server}
+        client.close()
+
+
+IN_FLIGHT_TEAMMATE = r"""
+import socket, sys, time
+socket.gethostname = lambda: "teammate-machine"
+wall = time.time
+time.time = lambda: wall() - 1200  # this machine's clock is 20 minutes behind
+from kitta_notebook import KittaClient
+base_url, token, video, audio = sys.argv[1:5]
+client = KittaClient(token, base_url=base_url)
+body = {"model": "kitta-lip-sync-v1", "inputMode": "video", "videoUrl": video, "audioUrl": audio}
+print(client.journal.record_request(client.journal.media_origin, body, "promo-en"), flush=True)
+sys.stdin.readline()  # its create is in flight until told to go
+"""
+
+
+@pytest.mark.slow
+def test_a_teammates_create_in_flight_is_never_left_behind_by_its_clock(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A teammate still connected to the team's journal has a create in flight, written by a
+    clock 20 minutes behind. Judged by its timestamp it would look 20 minutes old (past the
+    15 after which a create counts as left behind); reconcile would rule it "not created"
+    from the server's empty list and free its key while the server may still make its task.
+    It stays the teammate's while its session lives, and only then is left behind."""
+    monkeypatch.setenv("KITTA_JOURNAL_URL", postgres_db)
+    token = "team-in-flight-token"
+    with Sandbox({token: 1_000_000}, time_scale=0.05) as sb:
+        client = KittaClient(token, base_url=sb.base_url, max_retries=0)
+        request = {"audio_url": sb.samples["audio"], "video_url": sb.samples["video"]}
+        args = [sb.base_url, token, request["video_url"], request["audio_url"]]
+        teammate = subprocess.Popen(
+            [sys.executable, "-c", IN_FLIGHT_TEAMMATE, *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert teammate.stdout is not None and teammate.stdin is not None
+            entry_id = teammate.stdout.readline().strip()
+            assert entry_id, "the teammate wrote its entry"
+            assert client.journal is not None and client.journal.unresolved() == []
+            report = client.history.reconcile(settle=0)
+            assert report.absent == [], report
+            entry = client.history.get(entry_id)
+            assert entry is not None and entry.outcome == "sending"
+            with pytest.raises(KeyInUseError):
+                client.lip_sync.create(**request, key="promo-en")
+            assert sb.stats.route("create") == 0
+            teammate.stdin.close()
+            assert teammate.wait(timeout=60) == 0
+        finally:
+            teammate.kill()
+        # Its session gone, the entry is left behind: reconcile may now judge it.
+        left = [e.entry_id for e in client.journal.unresolved()]
+        assert left == [entry_id]
         client.close()
