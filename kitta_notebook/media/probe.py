@@ -15,11 +15,17 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from typing import IO, cast
-from urllib.parse import urlsplit
 
 import httpx
 
-from .._fetch import Answer, DeadlineExceeded, RedirectRefused, UnreadableBody, get_capped
+from .._fetch import (
+    Answer,
+    DeadlineExceeded,
+    RedirectRefused,
+    UnreadableBody,
+    get_capped,
+    url_for_errors,
+)
 from .formats import (
     SNIFF_BYTES,
     MediaFacts,
@@ -205,7 +211,7 @@ class ProbeResult:
     """What a probe learnt. `reachable` is None when this machine could not tell."""
 
     source: str
-    """The URL without its query (a presigned signature is not shown), or a file name."""
+    """The URL without credentials or query (no presigned signature), or a file name."""
     reachable: bool | None
     status: int | None = None
     size: int | None = None
@@ -255,11 +261,6 @@ class ProbeResult:
         from ..display.preflight import probe_summary  # the view's line (see `.importlinter`)
 
         return probe_summary(self, "en")
-
-
-def display_url(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def _uncertain_reason(error: httpx.HTTPError) -> str:
@@ -327,7 +328,7 @@ def probe_url(
     )
     found = {"reachable": True, **_read_url(handle, min(FIRST_BYTES, byte_budget))}
     return ProbeResult(
-        source=display_url(url),
+        source=url_for_errors(url),
         status=handle.status,
         size=handle.size,
         bytes_read=handle.bytes_read,
