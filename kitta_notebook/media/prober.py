@@ -32,16 +32,12 @@ if TYPE_CHECKING:
     from ..price import Price
 
 __all__ = [
-    "MEDIA_ROLES",
     "PRICE_UNKNOWN",
     "MediaProber",
     "Preflight",
     "PreparedInputs",
-    "Role",
     "build_preflight",
-    "collect_local_sources",
     "judge",
-    "media_fields",
     "prober_of",
 ]
 
@@ -342,10 +338,6 @@ class MediaProber:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def _lock_for(self, url: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(url, threading.Lock())
-
     def _still_valid(self, url: str, cached: ProbeResult) -> bool:
         if time.monotonic() - cached.checked_at < self.fresh_seconds:
             return True
@@ -376,7 +368,9 @@ class MediaProber:
         """Probe a URL (cached per URL) or a local blob (never cached)."""
         if isinstance(source, LocalBlob):
             return probe_blob(source)
-        with self._lock_for(source):
+        with self._guard:
+            lock = self._locks.setdefault(source, threading.Lock())
+        with lock:
             cached = self._cache.get(source)
             if cached is not None and self._still_valid(source, cached):
                 return cached
@@ -428,7 +422,7 @@ class MediaProber:
         """
         blobs = collect_local_sources(fields)
         if blobs:  # where to publish is known (or refused) before anything is probed or sent
-            store = resolve_store(store, sandbox_url=sandbox_url, field=next(iter(blobs)))
+            target = resolve_store(store, sandbox_url=sandbox_url, field=next(iter(blobs)))
         checked = None
         if preflight:
             checked = self.preflight({**fields, **blobs}, is_official=is_official, price=price)
@@ -442,8 +436,7 @@ class MediaProber:
                 if progress is not None:
                     progress(base + done, total)
 
-            chosen = resolve_store(store)  # the store resolved above
-            published[name] = chosen.publish(blob, progress=report, quiet=quiet)
+            published[name] = target.publish(blob, progress=report, quiet=quiet)
             before += blob.size
         final = {**fields, **{name: item.url for name, item in published.items()}}
         if checked is not None:
