@@ -159,8 +159,6 @@ class SandboxStore(MediaStore):
     def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SandboxStore({self.base_url!r})"
@@ -168,29 +166,21 @@ class SandboxStore(MediaStore):
     def describe(self) -> str:
         return f"sandbox {self.base_url}"
 
-    def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
-                # trust_env=False: the sandbox is local; a proxy from the environment
-                # would only get in the way.
-                self._client = httpx.Client(timeout=self._timeout, trust_env=False)
-            return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
     def _url(self, key: str) -> str:
         return f"{self.base_url}{ROUTE}{key}"
 
-    def exists(self, key: str) -> bool:
+    def _send(self, method: str, key: str, failed: str, **options: Any) -> httpx.Response:
+        """One request on a connection of its own (a store made per create keeps none
+        open); no proxy from the environment: the sandbox is local."""
         try:
-            response = self._http().head(self._url(key))
+            return httpx.request(
+                method, self._url(key), timeout=self._timeout, trust_env=False, **options
+            )
         except httpx.HTTPError as error:
-            raise PublishError(
-                f"the sandbox at {self.base_url} could not be reached ({type(error).__name__})"
-            ) from None
+            raise PublishError(f"{failed} ({type(error).__name__})") from None
+
+    def exists(self, key: str) -> bool:
+        response = self._send("HEAD", key, f"the sandbox at {self.base_url} could not be reached")
         if response.status_code == 200:
             return True
         if response.status_code == 404:
@@ -209,12 +199,8 @@ class SandboxStore(MediaStore):
                 advance(len(chunk))
 
         headers = {"Content-Type": blob.content_type, "Content-Length": str(blob.size)}
-        try:
-            response = self._http().put(self._url(key), content=body(), headers=headers)
-        except httpx.HTTPError as error:
-            raise PublishError(
-                f"uploading {blob.name} to the sandbox failed ({type(error).__name__})"
-            ) from None
+        failed = f"uploading {blob.name} to the sandbox failed"
+        response = self._send("PUT", key, failed, content=body(), headers=headers)
         if response.status_code not in (200, 201):
             detail = response.text[:200].strip()
             raise PublishError(
