@@ -361,7 +361,7 @@ def needs_server_info(lip_sync: LipSync, planned: Planned, options: BatchOptions
 
 
 # --- 2. publish and probe ---------------------------------------------------------------------
-class PublishOnce:
+class PublishOnce(MediaStore):
     """A `MediaStore` that publishes each distinct content once per batch, however many
     items (and threads) ask for it; the store itself is content-addressed."""
 

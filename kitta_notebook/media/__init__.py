@@ -23,19 +23,17 @@ from typing import TYPE_CHECKING, Any
 from .formats import SNIFF_BYTES, Sniffed, sniff
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult
 from .prober import (
-    MEDIA_ROLES,
     PRICE_UNKNOWN,
     MediaProber,
     Preflight,
     PreparedInputs,
-    Role,
     build_preflight,
     judge,
     prober_of,
 )
 from .s3_store import HOW_TO_CONFIGURE, S3Store, resolve_store, store_from_env
-from .sources import LocalBlob, classify_source, is_local_source, to_blob
-from .stores import MediaStore, Progress, PublishedMedia, PublishMixin, SandboxStore
+from .sources import MEDIA_ROLES, LocalBlob, Role, classify_source, to_blob
+from .stores import MediaStore, Progress, PublishedMedia, SandboxStore
 
 if TYPE_CHECKING:
     from .._client import KittaClient as ClientBase
@@ -55,7 +53,6 @@ __all__ = [
     "PreparedInputs",
     "ProbeResult",
     "Progress",
-    "PublishMixin",
     "PublishedMedia",
     "Role",
     "S3Store",
@@ -63,7 +60,6 @@ __all__ = [
     "Sniffed",
     "build_preflight",
     "classify_source",
-    "is_local_source",
     "judge",
     "preflight",
     "probe",

@@ -15,7 +15,7 @@ bit rate it can be coded at, is marked doubtful (`duration_doubt`).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, Literal
 
 import filetype
@@ -147,15 +147,6 @@ class _Track:
     height: int | None = None
 
 
-@dataclass
-class _Movie:
-    duration: float | None = None
-    tracks: list[_Track] = field(default_factory=list)
-
-    def first(self, handler: str) -> _Track | None:
-        return next((t for t in self.tracks if t.handler == handler), None)
-
-
 def _read_exact(handle: IO[bytes], count: int) -> bytes:
     data = handle.read(count)
     if len(data) < count:
@@ -226,19 +217,21 @@ def _track(handle: IO[bytes], start: int, end: int) -> _Track:
     return track
 
 
-def _movie(handle: IO[bytes], size: int | None) -> _Movie | None:
-    """Duration and tracks, or None when the file has no `moov` box."""
+def _movie(handle: IO[bytes], size: int | None) -> tuple[float | None, dict[str, _Track]]:
+    """The movie's duration and its first track of each handler."""
     for kind, offset, end in _boxes(handle, 0, size):
         if kind != b"moov":
             continue
-        movie = _Movie()
+        duration: float | None = None
+        tracks: dict[str, _Track] = {}
         for child, child_offset, child_end in _boxes(handle, offset, end):
             if child == b"mvhd":
-                movie.duration = _header_duration(handle, child_offset)
+                duration = _header_duration(handle, child_offset)
             elif child == b"trak":
-                movie.tracks.append(_track(handle, child_offset, child_end))
-        return movie
-    return None
+                track = _track(handle, child_offset, child_end)
+                tracks.setdefault(track.handler, track)
+        return duration, tracks
+    raise UndecodableError("no 'moov' box: not a playable MP4")
 
 
 # --- facts ----------------------------------------------------------------------------------
@@ -350,15 +343,12 @@ def _wav_duration(
 
 def _iso_facts(handle: IO[bytes], size: int | None) -> MediaFacts:
     try:
-        movie = _movie(handle, size)
+        duration, tracks = _movie(handle, size)
     except (ValueError, struct.error) as error:
         raise UndecodableError(str(error)) from None
-    if movie is None:
-        raise UndecodableError("no 'moov' box: not a playable MP4")
-    if not movie.tracks:
+    if not tracks:
         raise UndecodableError("no tracks")
-    video = movie.first("vide")
-    audio = movie.first("soun")
+    video, audio = tracks.get("vide"), tracks.get("soun")
     audio_duration, doubt = None, None
     if audio is not None:
         audio_duration, doubt = _checked_duration(
@@ -366,7 +356,7 @@ def _iso_facts(handle: IO[bytes], size: int | None) -> MediaFacts:
         )
     return MediaFacts(
         kind="video" if video is not None else "audio",
-        duration=movie.duration if video is not None or doubt is None else None,
+        duration=duration if video is not None or doubt is None else None,
         audio_duration=audio_duration,
         width=video.width if video else None,
         height=video.height if video else None,

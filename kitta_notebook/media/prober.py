@@ -32,16 +32,12 @@ if TYPE_CHECKING:
     from ..price import Price
 
 __all__ = [
-    "MEDIA_ROLES",
     "PRICE_UNKNOWN",
     "MediaProber",
     "Preflight",
     "PreparedInputs",
-    "Role",
     "build_preflight",
-    "collect_local_sources",
     "judge",
-    "media_fields",
     "prober_of",
 ]
 
@@ -204,49 +200,45 @@ class Preflight:
         ]
 
 
-def sent_duration(
-    raw: object, given: float | None, probed: float | None
-) -> tuple[float | None, bool, str | None]:
-    """(durationSeconds to send, whether it is the probed audio's, a warning).
+def sent_duration(raw: object, probed: float | None) -> tuple[float | None, bool, str | None]:
+    """(durationSeconds to send, whether it is the probed audio's, a warning) for the
+    caller's `raw` value (None: fill it from the audio).
 
     The contract calls `durationSeconds` the audio's estimated length, which lets the
     server estimate the charge at creation; the charge itself is the task's
     `creditsCharged`. A value below the measured audio only makes that estimate (and
-    `max_credits`) wrong, so the measured length is sent instead, with a warning.
+    `max_credits`) wrong, so the measured length is sent instead, with a warning. A
+    malformed value is the create validator's to report; it is never overwritten.
     """
-    measured = probed if probed is not None and probed > 0 else None
-    if measured is None:
+    given = float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+    if probed is None or probed <= 0:
         return given, False, None
     if raw is None:
-        return measured, True, None
-    if given is None or given >= measured:
+        return probed, True, None
+    if given is None or given >= probed:
         return given, False, None
     note = None
-    if measured - given >= UNDERSTATED_SLACK_SECONDS:
+    if probed - given >= UNDERSTATED_SLACK_SECONDS:
         note = (
-            f"duration_seconds={given:g} is below the audio's measured {measured:.2f} s: "
-            f"{measured:.2f} s is sent and priced instead (the charge follows the audio; "
+            f"duration_seconds={given:g} is below the audio's measured {probed:.2f} s: "
+            f"{probed:.2f} s is sent and priced instead (the charge follows the audio; "
             "pass preflight=False to send your value unchecked)."
         )
-    return measured, True, note
+    return probed, True, note
 
 
 def _mismatch(video: float, audio: float) -> str | None:
-    if abs(audio - video) < MISMATCH_MIN_SECONDS:
+    longest, shortest = max(video, audio), min(video, audio)
+    if longest - shortest < MISMATCH_MIN_SECONDS or longest <= shortest * MISMATCH_RATIO:
         return None
-    if audio > video * MISMATCH_RATIO:
-        return (
-            f"The audio ({audio:.1f} s) is much longer than the video ({video:.1f} s): the "
-            "sandbox loops the video to the audio's length; the real service's behaviour "
-            "is undocumented."
-        )
-    if audio * MISMATCH_RATIO < video:
-        return (
-            f"The audio ({audio:.1f} s) is much shorter than the video ({video:.1f} s): the "
-            "sandbox cuts the video at the audio's end; the real service's behaviour "
-            "is undocumented."
-        )
-    return None
+    if audio > video:
+        how, sandbox = "longer", "loops the video to the audio's length"
+    else:
+        how, sandbox = "shorter", "cuts the video at the audio's end"
+    return (
+        f"The audio ({audio:.1f} s) is much {how} than the video ({video:.1f} s): the "
+        f"sandbox {sandbox}; the real service's behaviour is undocumented."
+    )
 
 
 def build_preflight(
@@ -273,13 +265,7 @@ def build_preflight(
 
     audio = results.get("audio_url")
     probed_audio = audio.audio_duration if audio is not None else None
-    # A malformed duration is the create validator's to report; it is never overwritten.
-    given = (
-        float(duration_seconds)
-        if isinstance(duration_seconds, (int, float)) and not isinstance(duration_seconds, bool)
-        else None
-    )
-    seconds, from_probe, understated = sent_duration(duration_seconds, given, probed_audio)
+    seconds, from_probe, understated = sent_duration(duration_seconds, probed_audio)
     if understated:
         warnings.append(("duration_seconds", understated))
 
@@ -342,10 +328,6 @@ class MediaProber:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def _lock_for(self, url: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(url, threading.Lock())
-
     def _still_valid(self, url: str, cached: ProbeResult) -> bool:
         if time.monotonic() - cached.checked_at < self.fresh_seconds:
             return True
@@ -376,7 +358,9 @@ class MediaProber:
         """Probe a URL (cached per URL) or a local blob (never cached)."""
         if isinstance(source, LocalBlob):
             return probe_blob(source)
-        with self._lock_for(source):
+        with self._guard:
+            lock = self._locks.setdefault(source, threading.Lock())
+        with lock:
             cached = self._cache.get(source)
             if cached is not None and self._still_valid(source, cached):
                 return cached
@@ -428,7 +412,7 @@ class MediaProber:
         """
         blobs = collect_local_sources(fields)
         if blobs:  # where to publish is known (or refused) before anything is probed or sent
-            store = resolve_store(store, sandbox_url=sandbox_url, field=next(iter(blobs)))
+            target = resolve_store(store, sandbox_url=sandbox_url, field=next(iter(blobs)))
         checked = None
         if preflight:
             checked = self.preflight({**fields, **blobs}, is_official=is_official, price=price)
@@ -442,8 +426,7 @@ class MediaProber:
                 if progress is not None:
                     progress(base + done, total)
 
-            chosen = resolve_store(store)  # the store resolved above
-            published[name] = chosen.publish(blob, progress=report, quiet=quiet)
+            published[name] = target.publish(blob, progress=report, quiet=quiet)
             before += blob.size
         final = {**fields, **{name: item.url for name, item in published.items()}}
         if checked is not None:

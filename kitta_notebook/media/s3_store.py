@@ -24,14 +24,7 @@ from urllib.parse import urlsplit
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
 from .sources import LocalBlob
-from .stores import (
-    MediaStore,
-    Progress,
-    PublishMixin,
-    SandboxStore,
-    cumulative_progress,
-    verified_chunks,
-)
+from .stores import MediaStore, Progress, SandboxStore, cumulative_progress, verified_chunks
 
 __all__ = [
     "HOW_TO_CONFIGURE",
@@ -116,7 +109,7 @@ def _wrap(error: Exception, doing: str, secrets: tuple[str, ...] = ()) -> Publis
     return PublishError(f"{doing} failed: {name}", code=name)
 
 
-class S3Store(PublishMixin):
+class S3Store(MediaStore):
     """Objects under ``{prefix}{sha256}.{ext}`` in `bucket`, shared by presigned GET URLs.
 
     `session` is an optional ``boto3.Session`` (for explicit credentials or a profile);

@@ -26,7 +26,6 @@ __all__ = [
     "SourceKind",
     "classify_source",
     "collect_local_sources",
-    "is_local_source",
     "media_fields",
     "to_blob",
 ]
@@ -69,10 +68,6 @@ def classify_source(value: object) -> SourceKind:
     if callable(getattr(value, "read", None)):
         return "local"
     return "other"
-
-
-def is_local_source(value: object) -> bool:
-    return classify_source(value) == "local"
 
 
 @dataclass(frozen=True)

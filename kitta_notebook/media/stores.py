@@ -1,5 +1,4 @@
-"""Publishing local inputs: the `MediaStore` protocol, the one publish routine and the
-sandbox's own store.
+"""Publishing local inputs: `MediaStore` (the one publish routine) and the sandbox's store.
 
 Every store keeps objects under content-addressed keys (`<sha256>.<ext>`), so the
 routine is the same for all of them: HEAD the key, upload only when it is absent, then
@@ -11,23 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import httpx
 
 from ..errors import PublishError
 from .sources import LocalBlob, to_blob
 
-__all__ = [
-    "MediaStore",
-    "Progress",
-    "PublishMixin",
-    "PublishedMedia",
-    "SandboxStore",
-]
+__all__ = ["MediaStore", "Progress", "PublishedMedia", "SandboxStore"]
 
 Progress = Callable[[int, int], None]
 """Called with (bytes uploaded so far, total bytes)."""
@@ -40,7 +34,7 @@ class PublishedMedia:
     `record()` is what the journal keeps: no URL signature, no credentials.
     """
 
-    url: str
+    url: str = field(repr=False)  # a presigned GET's signature is never shown
     expires_at: datetime | None
     sha256: str
     size: int
@@ -61,36 +55,6 @@ class PublishedMedia:
             "store": self.store,
             "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
         }
-
-    def __repr__(self) -> str:
-        # The URL of a presigned GET holds a signature: shown without its query.
-        return (
-            f"PublishedMedia(key={self.key!r}, size={self.size}, "
-            f"content_type={self.content_type!r}, store={self.store!r}, "
-            f"expires_at={self.expires_at!r}, uploaded_bytes={self.uploaded_bytes})"
-        )
-
-
-@runtime_checkable
-class MediaStore(Protocol):
-    """Where local inputs are published. Implementations must never put credentials
-    in `describe()`, a repr, an exception or a log line."""
-
-    def describe(self) -> str:
-        """A credential-free name for the journal, like ``s3://bucket/prefix``."""
-        ...
-
-    def exists(self, key: str) -> bool: ...
-
-    def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None: ...
-
-    def url_for(self, key: str) -> tuple[str, datetime | None]:
-        """A URL the service can GET without credentials, and when it stops working."""
-        ...
-
-    def publish(
-        self, source: object, *, progress: Progress | None = None, quiet: bool = False
-    ) -> PublishedMedia: ...
 
 
 def cumulative_progress(progress: Progress | None, total: int) -> Callable[[int], None]:
@@ -132,24 +96,39 @@ def verified_chunks(blob: LocalBlob, chunk_size: int) -> Iterator[bytes]:
         )
 
 
-class PublishMixin:
-    """`publish()` for a store that has the three primitives (`exists`, `upload`, `url_for`)."""
+class MediaStore(ABC):
+    """Where local inputs are published: a store supplies `describe` and the three
+    primitives, `publish` is the same for all. A store must never put credentials in
+    `describe()`, a repr, an exception or a log line."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A credential-free name for the journal, like ``s3://bucket/prefix``."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def upload(self, blob: LocalBlob, key: str, progress: Progress | None) -> None: ...
+
+    @abstractmethod
+    def url_for(self, key: str) -> tuple[str, datetime | None]:
+        """A URL the service can GET without credentials, and when it stops working."""
 
     def publish(
         self, source: object, *, progress: Progress | None = None, quiet: bool = False
     ) -> PublishedMedia:
         """Publish a path, path text, bytes or binary file: HEAD, upload when absent, then a
         URL. Publishing the same bytes twice sends 0 bytes."""
-        store: MediaStore = self  # type: ignore[assignment]
         blob = to_blob(source)
         progress = None if quiet else progress
         uploaded = 0
-        if not store.exists(blob.key):
-            store.upload(blob, blob.key, progress)
+        if not self.exists(blob.key):
+            self.upload(blob, blob.key, progress)
             uploaded = blob.size
         elif progress is not None:
             progress(blob.size, blob.size)
-        url, expires_at = store.url_for(blob.key)
+        url, expires_at = self.url_for(blob.key)
         return PublishedMedia(
             url=url,
             expires_at=expires_at,
@@ -158,7 +137,7 @@ class PublishMixin:
             content_type=blob.content_type,
             key=blob.key,
             file_name=blob.name,
-            store=store.describe(),
+            store=self.describe(),
             uploaded_bytes=uploaded,
         )
 
@@ -171,7 +150,7 @@ ROUTE = "/_sandbox/media/"
 UPLOAD_CHUNK_BYTES = 256 * 1024
 
 
-class SandboxStore(PublishMixin):
+class SandboxStore(MediaStore):
     """Publish local files to a running sandbox, e.g. ``SandboxStore(sandbox.origin)``.
 
     URLs never expire (the sandbox keeps uploads as long as its store lives).
@@ -180,8 +159,6 @@ class SandboxStore(PublishMixin):
     def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SandboxStore({self.base_url!r})"
@@ -189,29 +166,21 @@ class SandboxStore(PublishMixin):
     def describe(self) -> str:
         return f"sandbox {self.base_url}"
 
-    def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
-                # trust_env=False: the sandbox is local; a proxy from the environment
-                # would only get in the way.
-                self._client = httpx.Client(timeout=self._timeout, trust_env=False)
-            return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
     def _url(self, key: str) -> str:
         return f"{self.base_url}{ROUTE}{key}"
 
-    def exists(self, key: str) -> bool:
+    def _send(self, method: str, key: str, failed: str, **options: Any) -> httpx.Response:
+        """One request on a connection of its own (a store made per create keeps none
+        open); no proxy from the environment: the sandbox is local."""
         try:
-            response = self._http().head(self._url(key))
+            return httpx.request(
+                method, self._url(key), timeout=self._timeout, trust_env=False, **options
+            )
         except httpx.HTTPError as error:
-            raise PublishError(
-                f"the sandbox at {self.base_url} could not be reached ({type(error).__name__})"
-            ) from None
+            raise PublishError(f"{failed} ({type(error).__name__})") from None
+
+    def exists(self, key: str) -> bool:
+        response = self._send("HEAD", key, f"the sandbox at {self.base_url} could not be reached")
         if response.status_code == 200:
             return True
         if response.status_code == 404:
@@ -230,12 +199,8 @@ class SandboxStore(PublishMixin):
                 advance(len(chunk))
 
         headers = {"Content-Type": blob.content_type, "Content-Length": str(blob.size)}
-        try:
-            response = self._http().put(self._url(key), content=body(), headers=headers)
-        except httpx.HTTPError as error:
-            raise PublishError(
-                f"uploading {blob.name} to the sandbox failed ({type(error).__name__})"
-            ) from None
+        failed = f"uploading {blob.name} to the sandbox failed"
+        response = self._send("PUT", key, failed, content=body(), headers=headers)
         if response.status_code not in (200, 201):
             detail = response.text[:200].strip()
             raise PublishError(

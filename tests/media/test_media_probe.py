@@ -181,3 +181,11 @@ def test_local_blob_probe(media: dict[str, Path]) -> None:
     result = probe(to_blob(media["m4a"]))
     assert result.source == "speech.m4a"
     assert result.audio_duration == pytest.approx(SECONDS, abs=TOLERANCE)
+
+
+def test_the_shown_source_holds_no_credentials(host: MediaHost, media: dict[str, Path]) -> None:
+    """A URL's user:password and its query (a presigned signature) never reach the result."""
+    url = host.add("/clip.mp4", media["mp4_front"]).replace("//", "//ana:s3cret-pw@", 1)
+    result = probe(url + "?X-Amz-Signature=s1gnature")
+    assert result.source == f"{host.origin}/clip.mp4"
+    assert "s3cret" not in repr(result) and "s1gnature" not in repr(result)

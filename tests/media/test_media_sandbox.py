@@ -70,7 +70,6 @@ def test_sandbox_store_publishes_once_and_serves_with_range(
     assert whole.content == data and whole.headers["content-type"].startswith("audio/wav")
     part = httpx.get(first.url, headers={"Range": "bytes=0-11"})
     assert part.status_code == 206 and part.content == data[:12]
-    store.close()
 
 
 def test_local_files_to_a_succeeded_sandbox_task(sandbox: Sandbox, media: dict[str, Path]) -> None:
