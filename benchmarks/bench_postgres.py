@@ -264,8 +264,9 @@ def overhead(deadline: Deadline, quick: bool) -> Figure:
         notes=[
             f"{count} sequential keyed creates against the sandbox; the time inside the "
             "journal's claim_key, record_request, record_created and release_keys of each "
-            "(three sent at once, the account's advisory lock and one statement as one "
-            "implicit transaction, and one DELETE: four round trips), on a PostgreSQL "
+            "(each of the first three sent at once, the account's advisory lock and its "
+            "statements as one implicit transaction; the key's claim given back with the "
+            "task's row, so release_keys sends nothing: three round trips), on a PostgreSQL "
             f"cluster on 127.0.0.1 (fsync off, as in the tests). Whole create p95 "
             f"{percentile(whole, 0.95):.1f} ms.",
         ],
