@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .. import _bridge, _core, _responses
-from ..errors import JournalError, KittaError, NotFoundError
+from ..errors import JournalError, KittaError, NotFoundError, ValidationError
 from ..models import LipSyncTask
 from ..validation import validate_list_params
 from .entry import (
@@ -178,6 +178,10 @@ class History:
         `at_most`: a search matching more entries than that is not counted to the end
         (`JournalSummary.more`), as the history browser does; filters the kept totals
         answer (state, mode, source, who, one label) are always counted exactly."""
+        if at_most is not None and (
+            isinstance(at_most, bool) or not isinstance(at_most, int) or at_most < 1
+        ):
+            raise ValidationError([("at_most", "at_most must be a whole number ≥ 1, or None.")])
         return self.journal.summary(Query.build(**filters), at_most=at_most)
 
     def get(self, ref: Ref) -> JournalEntry | None:

@@ -382,3 +382,13 @@ def test_a_capped_count_never_caps_what_the_kept_totals_answer(browser: HistoryB
     over = history.summary(search="lip_task", at_most=44)
     assert over.more and over.total == 44 and over.counts == {} and over.credits == 0
     assert over.kept_bytes == searched.kept_bytes
+
+
+@pytest.mark.parametrize("at_most", [0, -5, 2.5, True, "100"])
+def test_a_count_cap_that_is_not_a_whole_number_above_zero_is_refused(
+    browser: HistoryBrowser, at_most: Any
+) -> None:
+    from kitta_notebook import ValidationError
+
+    with pytest.raises(ValidationError, match="at_most"):
+        browser.history.summary(search="lip_task", at_most=at_most)
