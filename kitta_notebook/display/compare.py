@@ -193,13 +193,10 @@ _TILE = "flex:1 1 280px;max-width:480px;min-width:220px"
 _MEDIA = "width:100%;border-radius:6px;background:#000;display:block"
 
 
-def _caption(tile: Tile, lang: Lang) -> str:
+def caption_text(tile: Tile, lang: Lang) -> str:
+    """ "Source", or "Result · <label>" (the static view's and the player's caption)."""
     role = label_text(tile.role, lang)
-    label = "" if tile.role == "source" else f" · {esc(tile.label)}"
-    return (
-        f'<div class="kitta-compare-label" style="font-weight:600;margin-bottom:4px">'
-        f"{esc(role)}{label}</div>"
-    )
+    return role if tile.role == "source" else f"{role} · {tile.label}"
 
 
 def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
@@ -220,7 +217,8 @@ def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
         body = ""
     return (
         f'<div class="kitta-compare-tile" data-role="{tile.role}" style="{_TILE}">'
-        f"{_caption(tile, lang)}{body}{link}</div>"
+        '<div class="kitta-compare-label" style="font-weight:600;margin-bottom:4px">'
+        f"{esc(caption_text(tile, lang))}</div>{body}{link}</div>"
     )
 
 
@@ -267,7 +265,8 @@ def compare_text(tiles: Sequence[Tile], lang: str = "en") -> str:
 class StaticCompare:
     """The side-by-side view without a widget (a text console, nbconvert, a saved page).
 
-    Takes the arguments of `resolve_tiles` (`source`, `labels`, `show_source`, `embed`).
+    Takes the arguments of `resolve_tiles` (`source`, `labels`, `show_source`, `embed`),
+    or `tiles` resolved already instead of `tasks`.
     """
 
     def __init__(
@@ -275,11 +274,14 @@ class StaticCompare:
         *tasks: LipSyncTask,
         max_bytes: int = MAX_EMBED_BYTES,
         lang: str = "en",
+        tiles: Sequence[Tile] | None = None,
         **options: Any,
     ) -> None:
         self.lang = check_lang(lang)
         self.max_bytes = max_bytes
-        self.tiles = resolve_tiles(tasks, max_bytes=max_bytes, lang=lang, **options)
+        if tiles is None:
+            tiles = resolve_tiles(tasks, max_bytes=max_bytes, lang=lang, **options)
+        self.tiles = list(tiles)
 
     def to_html(self) -> str:
         return compare_html(self.tiles, lang=self.lang, max_embed_bytes=self.max_bytes)

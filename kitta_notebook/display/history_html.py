@@ -88,13 +88,12 @@ def creator_text(entry: JournalEntry, lang: Lang = "en") -> str:
     return entry.creator or text("history_creator_unknown", lang)
 
 
-def cell(content: str, width: str, *, mono: bool = False, title: str = "") -> str:
+def cell(content: str, width: str, *, title: str = "", style: str = "") -> str:
     """One clipped cell; `title` (plain text) shows the whole of it on hover."""
-    family = "font-family:ui-monospace,SFMono-Regular,Menlo,monospace;" if mono else ""
     hover = f' title="{esc(title)}"' if title else ""
     return (
         f'<span{hover} style="display:inline-block;width:{width};overflow:hidden;'
-        f'text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;{family}">'
+        f'text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;{style}">'
         f"{content}</span>"
     )
 

@@ -142,6 +142,35 @@ def table_html(pairs: Iterable[tuple[str, str]]) -> str:
     return f'<table style="border-collapse:collapse;margin:2px 0 6px">{rows}</table>'
 
 
+def facts_html(task: LipSyncTask, lang: Lang = "en") -> str:
+    """The facts of a task as a table (model, mode, credits, times): the card's body."""
+    facts = [
+        ("model", task.model),
+        ("input_mode", task.input_mode),
+        ("credits", format_credits(task.credits_charged)),
+    ]
+    if not task.is_partial:
+        facts += [
+            ("created", format_time(task.created_at)),
+            ("started", format_time(task.started_at)),
+            ("completed", format_time(task.completed_at)),
+            ("elapsed", format_seconds(task.elapsed_seconds)),
+        ]
+    return table_html((esc(text(key, lang)), esc(v)) for key, v in facts if v is not None)
+
+
+def error_html(task: LipSyncTask, lang: Lang = "en") -> str:
+    """The task's error code and message in red ("" without an error)."""
+    if not (task.error_code or task.error_message):
+        return ""
+    return (
+        '<div class="kitta-error" style="background:#fde2e2;color:#7a1111;border-radius:6px;'
+        'padding:6px 10px;margin:4px 0">'
+        f"<b>{esc(text('error', lang))}</b> "
+        f"<code>{esc(task.error_code or '')}</code> {esc(task.error_message or '')}</div>"
+    )
+
+
 def task_html(
     task: LipSyncTask,
     *,
@@ -158,27 +187,7 @@ def task_html(
         f'<code style="font-size:13px">{esc(task.task_id)}</code>'
         f"</div>"
     )
-    facts = [
-        ("model", task.model),
-        ("input_mode", task.input_mode),
-        ("credits", format_credits(task.credits_charged)),
-    ]
-    if not task.is_partial:
-        facts += [
-            ("created", format_time(task.created_at)),
-            ("started", format_time(task.started_at)),
-            ("completed", format_time(task.completed_at)),
-            ("elapsed", format_seconds(task.elapsed_seconds)),
-        ]
-    table = table_html((esc(text(key, lang)), esc(v)) for key, v in facts if v is not None)
-    parts = [header, table]
-    if task.error_code or task.error_message:
-        parts.append(
-            '<div class="kitta-error" style="background:#fde2e2;color:#7a1111;border-radius:6px;'
-            'padding:6px 10px;margin:4px 0">'
-            f"<b>{esc(text('error', lang))}</b> "
-            f"<code>{esc(task.error_code or '')}</code> {esc(task.error_message or '')}</div>"
-        )
+    parts = [header, facts_html(task, lang), error_html(task, lang)]
     if task.is_partial:
         parts.append(f'<div style="{MUTED}">{esc(text("partial_note", lang))}</div>')
     if note:

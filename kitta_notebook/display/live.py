@@ -18,7 +18,7 @@ from .._redact import clip
 from ..i18n import Lang, check_lang, text
 from .follow import FollowSnapshot, TaskFollower, follow, running_loop, spawn
 from .html import format_seconds, task_html
-from .video import MAX_EMBED_BYTES, render_video
+from .video import MAX_EMBED_BYTES
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask
@@ -115,27 +115,15 @@ class LiveTaskView:
     # --- rendering ----------------------------------------------------------------------
     def _note(self, snap: FollowSnapshot) -> str | None:
         """The line under the task: what the view is doing, or why it stopped."""
-        if snap.phase == "timed_out":
-            return text("watch_timeout", self.lang, seconds=f"{snap.timeout:g}")
-        if snap.phase == "stopped":
-            return text("watch_stopped", self.lang)
         if snap.phase == "failed" and snap.error is not None:
             return f"{type(snap.error).__name__}: {snap.error}"
         if not snap.polling:
-            return None
+            return snap.ended_early(self.lang)
         base = f"{snap.status} · {format_seconds(snap.elapsed)} · {text('watching', self.lang)}"
         return f"{base} · {text('retrying', self.lang)}" if snap.retrying else base
 
     def _html(self, snap: FollowSnapshot) -> str:
-        video = ""
-        if snap.phase != "failed" and not snap.active and snap.video is not None:
-            video = render_video(
-                snap.video,
-                snap.video_bytes,
-                snap.video_problem,
-                lang=self.lang,
-                max_bytes=self.follower.max_embed_bytes,
-            )
+        video = "" if snap.phase == "failed" else self.follower.video_html(self.lang)
         return task_html(self.task, lang=self.lang, video=video, note=self._note(snap))
 
     def _line(self, snap: FollowSnapshot) -> str:
