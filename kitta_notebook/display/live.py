@@ -46,11 +46,11 @@ class LiveTaskView:
         poll_interval: float | None = None,
         timeout: float | None = None,
         embed: bool | None = None,
-        lang: Lang = "en",
+        lang: str = "en",
         max_embed_bytes: int = MAX_EMBED_BYTES,
     ) -> None:
         self.task = task
-        self.lang = lang
+        self.lang: Lang = check_lang(lang)
         self.follower = TaskFollower(
             task,
             timeout=timeout,
@@ -185,22 +185,6 @@ def _in_a_script() -> bool:
     return display is ipython_display and not InteractiveShell.initialized()
 
 
-def watch_task(
-    task: LipSyncTask,
-    *,
-    poll_interval: float | None = None,
-    timeout: float | None = None,
-    embed: bool | None = None,
-    lang: str = "en",
-    max_embed_bytes: int = MAX_EMBED_BYTES,
-) -> LiveTaskView:
+def watch_task(task: LipSyncTask, **options: Any) -> LiveTaskView:
     """Display `task` and keep the display current until it finishes (see `task.watch`)."""
-    view = LiveTaskView(
-        task,
-        poll_interval=poll_interval,
-        timeout=timeout,
-        embed=embed,
-        lang=check_lang(lang),
-        max_embed_bytes=max_embed_bytes,
-    )
-    return view._start()
+    return LiveTaskView(task, **options)._start()

@@ -131,10 +131,13 @@ class LipSyncPanel:
         )
         client = self.visitors.client  # served to others: never the operator's token unasked
         self.sandbox = sandbox
-        self.embed = embed
-        self.max_embed_bytes = max_embed_bytes
-        self.download_dir = download_dir
-        self.wait_timeout = wait_timeout
+        # How each card follows its task (`TaskCard`'s options).
+        self.card_options: dict[str, Any] = {
+            "timeout": wait_timeout,
+            "embed": embed,
+            "max_embed_bytes": max_embed_bytes,
+            "download_dir": download_dir,
+        }
         self.server = ServerInfo(is_sandbox=bool(samples), samples=samples)
         self._poll_interval = poll_interval
         self.cards: list[TaskCard] = []
@@ -322,10 +325,7 @@ class LipSyncPanel:
             task,
             lang=self.lang,
             poll_interval=self.poll_interval,
-            timeout=self.wait_timeout,
-            embed=self.embed,
-            max_embed_bytes=self.max_embed_bytes,
-            download_dir=self.download_dir,
+            **self.card_options,
         )
         if self.save_to == "browser":
             offer_browser_save(card, self._tasks)
