@@ -161,7 +161,7 @@ class LiveTaskView:
             print(self._line(snap), flush=True)
 
     def _start(self) -> LiveTaskView:
-        client = self.task._owner()  # a task without a client fails here, in the cell
+        client = self.task.client  # a task without a client fails here, in the cell
         if running_loop() is None:  # a script: follow to the end here, with the sync client
             try:
                 asyncio.run(follow(self.follower, client.as_sync()))

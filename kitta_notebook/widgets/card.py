@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from .._written import result_suffix, safe_stem  # private: until a public result name
 from ..display.follow import FollowSnapshot, TaskFollower, follow, settle, spawn
 from ..display.html import (
     badge_html,
@@ -43,7 +42,6 @@ from ._frontend import Snapshot, button, esc, show, start
 from ._messages import describe_error
 
 if TYPE_CHECKING:
-    from .. import AsyncKittaClient
     from ..models import LipSyncTask
 
 # Generous: real renders can take minutes; the task keeps running after it anyway.
@@ -276,14 +274,10 @@ class TaskCard:
         if self._follow_task is not None:
             self._follow_task.cancel()
 
-    def _client(self) -> AsyncKittaClient:
-        # private: the task's own client, until `LipSyncTask` says which client it has.
-        return self.task._owner().as_async()
-
     async def _follow(self) -> None:
         ticker = spawn(self._tick())
         try:
-            await follow(self.follower, self._client())
+            await follow(self.follower, self.task.client.as_async())
         finally:
             ticker.cancel()
             self._polling = False
@@ -415,7 +409,7 @@ async def save_in_browser(card: TaskCard, max_bytes: int = MAX_BROWSER_SAVE_BYTE
         reason = text("video_unavailable", lang, reason=problem or "unknown")
         card.action_note.value = esc(text("card_save_failed", lang, reason=reason))
         return False
-    name = safe_stem(card.task.task_id) + result_suffix(plan.url)
+    name = card.task.result_filename
     title = text("card_browser_download", lang, name=name)
     card.action_note.value = download_link_html(data, name, text("card_save", lang), title)
     card.save_offered = True  # the link is the one click: the button steps aside
