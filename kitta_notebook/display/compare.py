@@ -24,7 +24,7 @@ from .._redact import clip
 from ..i18n import Lang, check_lang, text
 from ..media import SNIFF_BYTES, sniff
 from ..validation import is_public_host
-from .html import BOX, MUTED, esc
+from .html import BOX, MUTED, esc, muted_html
 from .video import MAX_EMBED_BYTES, fetch_for_embed, link_html, safe_http_url
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ def compare_html(
         f'<div class="kitta-compare" style="{BOX};max-width:1000px">'
         f'<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
         f"{''.join(parts)}</div>"
-        f'<div style="{MUTED};margin-top:6px">{esc(label_text("static_note", language))}</div>'
+        f"{muted_html(label_text('static_note', language), ';margin-top:6px')}"
         "</div>"
     )
 

@@ -24,6 +24,7 @@ from .html import (
     format_credits,
     format_time,
     labels_html,
+    muted_html,
     pill_html,
     table_html,
 )
@@ -202,7 +203,7 @@ def history_html(
             for e in entries
         )
     else:
-        rows = f'<div style="color:#59636e">{esc(text("history_empty", lang))}</div>'
+        rows = muted_html(text("history_empty", lang))
     return (
         f'<div class="kitta-history" style="{BOX};overflow-x:auto">'
         '<div style="font-weight:600;margin-bottom:4px">'

@@ -119,6 +119,16 @@ def labels_html(labels: Iterable[str]) -> str:
     )
 
 
+def muted_html(message: str, style: str = "") -> str:
+    """A grey line of plain text (escaped here), e.g. a note under a table."""
+    return f'<div style="{MUTED}{style}">{esc(message)}</div>'
+
+
+def more_html(hidden: int, lang: Lang) -> str:
+    """The line under a list cut short: "… and N more" ("" when nothing was left out)."""
+    return muted_html(text("gallery_more", lang, count=f"{hidden:,}")) if hidden > 0 else ""
+
+
 def grid_html(heads: Iterable[str], rows: Iterable[str], head_style: str = HEAD) -> str:
     """A table that scrolls sideways: `heads` are plain text, `rows` ready `<tr>` HTML."""
     head = "".join(f'<th style="{head_style}">{esc(h)}</th>' for h in heads)
@@ -189,7 +199,7 @@ def task_html(
     )
     parts = [header, facts_html(task, lang), error_html(task, lang)]
     if task.is_partial:
-        parts.append(f'<div style="{MUTED}">{esc(text("partial_note", lang))}</div>')
+        parts.append(muted_html(text("partial_note", lang)))
     if note:
         parts.append(
             f'<div class="kitta-note" style="color:#59636e;margin:4px 0">{esc(note)}</div>'
@@ -231,7 +241,7 @@ def task_mimebundle(task: LipSyncTask) -> dict[str, str]:
 def page_html(page: Page, *, lang: Lang = "en") -> str:
     """A page of list items as a table."""
     if not page.data:
-        body = f'<div style="color:#59636e">{esc(text("no_tasks", lang))}</div>'
+        body = muted_html(text("no_tasks", lang))
     else:
         heads = ("history_status", "task", "input_mode", "credits", "result")
         rows = []
@@ -247,10 +257,7 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
             )
             rows.append(row_html(cells))
         body = grid_html((text(key, lang) for key in heads), rows)
-        hidden = len(page.data) - MAX_PAGE_ROWS
-        if hidden > 0:
-            more = text("gallery_more", lang, count=f"{hidden:,}")
-            body += f'<div style="{MUTED}">{esc(more)}</div>'
+        body += more_html(len(page.data) - MAX_PAGE_ROWS, lang)
 
     footer = text(
         "page_of",
@@ -259,10 +266,8 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
         count=len(page.data),
         more=text("yes" if page.has_more else "no", lang),
     )
-    return (
-        f'<div class="kitta-page" style="{CARD}">{body}'
-        f'<div style="{MUTED};margin-top:6px">{esc(footer)}</div></div>'
-    )
+    footer_html = muted_html(footer, ";margin-top:6px")
+    return f'<div class="kitta-page" style="{CARD}">{body}{footer_html}</div>'
 
 
 def page_text(page: Page) -> str:

@@ -42,6 +42,7 @@ from ..display.history_html import (
     state_label,
     summary_html,
 )
+from ..display.html import muted_html
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
@@ -363,10 +364,8 @@ class HistoryBrowser(SelectedTaskView):
                 visible.extend(row.cells)
         if tuple(visible) != tuple(self.grid.children):
             self.grid.children = visible
-        empty = esc(text("history_empty", self.lang))
-        self.empty.value = (
-            "" if self.entries else f'<div style="color:#59636e;padding:6px 0">{empty}</div>'
-        )
+        empty = text("history_empty", self.lang)
+        self.empty.value = "" if self.entries else muted_html(empty, ";padding:6px 0")
 
     def _offer_creators(self) -> None:
         """The "who" filter offers everyone who created an entry (the choice is kept)."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import ipywidgets as widgets
 
 from ..connection import in_process_samples
+from ..display.html import muted_html
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import InsufficientCreditsError, MediaWarning, ValidationError
 from ..i18n import Lang, check_lang, text
@@ -188,9 +189,7 @@ class LipSyncPanel:
         self.submit_button.button_style = "primary"
         self.banner = widgets.HTML()
         self.banner.add_class("kitta-banner")
-        self.empty_note = widgets.HTML(
-            f'<div style="color:#59636e">{esc(text("panel_no_tasks", lang_))}</div>'
-        )
+        self.empty_note = widgets.HTML(muted_html(text("panel_no_tasks", lang_)))
         self.cards_box = widgets.VBox([self.empty_note])
         self.cards_box.add_class("kitta-cards")
         self.widget = widgets.VBox(
