@@ -237,14 +237,6 @@ class LipSyncTask:
         the other). `RuntimeError` for a task built by hand, bound to no client."""
         return self._owner()
 
-    @property
-    def result_filename(self) -> str:
-        """The file name `download()` gives the result by default: the task id made safe
-        for a file system, and the result URL's suffix (".mp4" without one)."""
-        from ._written import result_suffix, safe_stem
-
-        return safe_stem(self.task_id) + result_suffix(str(self.result_video_url or ""))
-
     def refresh(self) -> LipSyncTask:
         """Fetch the task again (for a new status or a fresh result URL); updates in place."""
         self._update_from(self._owner().lip_sync.get(self.task_id))
