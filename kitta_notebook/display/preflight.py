@@ -11,7 +11,7 @@ came from a user or a media host (file names, URLs, sniffed labels), so it is es
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .._redact import clip
 from ..i18n import Lang, text
@@ -228,9 +228,15 @@ def _general(preflight: Preflight) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
+def finding_html(kind: Literal["problem", "warning"], message: str, css_class: str = "") -> str:
+    """One finding as a line (`message` escaped here): a problem ✕ in red, a warning ⚠."""
+    mark, style = ("✕", _PROBLEM) if kind == "problem" else ("⚠", _WARNING)
+    return f'<div class="{css_class}" style="{style}">{mark} {esc(message)}</div>'
+
+
 def _notes_html(problems: list[str], warnings: list[str], lang: Lang) -> str:
-    lines = [f'<div style="{_PROBLEM}">✕ {esc(media_message(m, lang))}</div>' for m in problems]
-    lines += [f'<div style="{_WARNING}">⚠ {esc(media_message(m, lang))}</div>' for m in warnings]
+    lines = [finding_html("problem", media_message(m, lang)) for m in problems]
+    lines += [finding_html("warning", media_message(m, lang)) for m in warnings]
     return "".join(lines) or "—"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..display.preflight import media_message
+from ..display.preflight import finding_html, media_message
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -165,7 +165,6 @@ _BANNER_COLORS = {
     "error": ("#7a1111", "#fde2e2"),
     "warning": ("#5c4300", "#fff8e1"),
 }
-WARNING_STYLE = "color:#7a4d00"
 
 
 def banner_html(message: str, kind: str) -> str:
@@ -197,15 +196,9 @@ def estimate_sentence(
 
 def estimate_html(message: str, balance_warning: str, general: list[str], lang: Lang) -> str:
     """The estimate line, then the balance warning and the media warnings of no one field."""
-    warning = (
-        f'<div class="kitta-balance-warning" style="{WARNING_STYLE}">⚠ {esc(balance_warning)}</div>'
-        if balance_warning
-        else ""
-    )
-    notes = "".join(
-        f'<div style="{WARNING_STYLE}">⚠ {esc(media_message(m, lang))}</div>' for m in general
-    )
+    warning = finding_html("warning", balance_warning, "kitta-balance-warning")
+    notes = "".join(finding_html("warning", media_message(m, lang)) for m in general)
     return (
         '<div style="color:#59636e;font-size:12px;margin:2px 0 0 150px">'
-        f"{esc(message)}{warning}{notes}</div>"
+        f"{esc(message)}{warning if balance_warning else ''}{notes}</div>"
     )
