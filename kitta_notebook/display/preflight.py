@@ -11,7 +11,7 @@ came from a user or a media host (file names, URLs, sniffed labels), so it is es
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from .._redact import clip
 from ..i18n import Lang, text
@@ -228,8 +228,8 @@ def _general(preflight: Preflight) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
-def finding_html(kind: Literal["problem", "warning"], message: str, css_class: str = "") -> str:
-    """One finding as a line (`message` escaped here): a problem ✕ in red, a warning ⚠."""
+def finding_html(kind: str, message: str, css_class: str = "") -> str:
+    """One finding as a line (`message` escaped here): a "problem" ✕ in red, else a warning ⚠."""
     mark, style = ("✕", _PROBLEM) if kind == "problem" else ("⚠", _WARNING)
     return f'<div class="{css_class}" style="{style}">{mark} {esc(message)}</div>'
 
