@@ -231,6 +231,12 @@ class LipSyncTask:
             )
         return self._client.as_sync()
 
+    @property
+    def client(self) -> KittaClient:
+        """The client that made or fetched this task (its sync face; `.as_async()` gives
+        the other). `RuntimeError` for a task built by hand, bound to no client."""
+        return self._owner()
+
     def refresh(self) -> LipSyncTask:
         """Fetch the task again (for a new status or a fresh result URL); updates in place."""
         self._update_from(self._owner().lip_sync.get(self.task_id))

@@ -24,7 +24,7 @@ from .._redact import clip
 from ..i18n import Lang, check_lang, text
 from ..media import SNIFF_BYTES, sniff
 from ..validation import is_public_host
-from .html import BOX, MUTED, esc
+from .html import BOX, MUTED, esc, muted_html
 from .video import MAX_EMBED_BYTES, fetch_for_embed, link_html, safe_http_url
 
 if TYPE_CHECKING:
@@ -193,13 +193,10 @@ _TILE = "flex:1 1 280px;max-width:480px;min-width:220px"
 _MEDIA = "width:100%;border-radius:6px;background:#000;display:block"
 
 
-def _caption(tile: Tile, lang: Lang) -> str:
+def caption_text(tile: Tile, lang: Lang) -> str:
+    """ "Source", or "Result · <label>" (the static view's and the player's caption)."""
     role = label_text(tile.role, lang)
-    label = "" if tile.role == "source" else f" · {esc(tile.label)}"
-    return (
-        f'<div class="kitta-compare-label" style="font-weight:600;margin-bottom:4px">'
-        f"{esc(role)}{label}</div>"
-    )
+    return role if tile.role == "source" else f"{role} · {tile.label}"
 
 
 def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
@@ -220,7 +217,8 @@ def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
         body = ""
     return (
         f'<div class="kitta-compare-tile" data-role="{tile.role}" style="{_TILE}">'
-        f"{_caption(tile, lang)}{body}{link}</div>"
+        '<div class="kitta-compare-label" style="font-weight:600;margin-bottom:4px">'
+        f"{esc(caption_text(tile, lang))}</div>{body}{link}</div>"
     )
 
 
@@ -248,7 +246,7 @@ def compare_html(
         f'<div class="kitta-compare" style="{BOX};max-width:1000px">'
         f'<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
         f"{''.join(parts)}</div>"
-        f'<div style="{MUTED};margin-top:6px">{esc(label_text("static_note", language))}</div>'
+        f"{muted_html(label_text('static_note', language), ';margin-top:6px')}"
         "</div>"
     )
 
@@ -267,7 +265,8 @@ def compare_text(tiles: Sequence[Tile], lang: str = "en") -> str:
 class StaticCompare:
     """The side-by-side view without a widget (a text console, nbconvert, a saved page).
 
-    Takes the arguments of `resolve_tiles` (`source`, `labels`, `show_source`, `embed`).
+    Takes the arguments of `resolve_tiles` (`source`, `labels`, `show_source`, `embed`),
+    or `tiles` resolved already instead of `tasks`.
     """
 
     def __init__(
@@ -275,11 +274,14 @@ class StaticCompare:
         *tasks: LipSyncTask,
         max_bytes: int = MAX_EMBED_BYTES,
         lang: str = "en",
+        tiles: Sequence[Tile] | None = None,
         **options: Any,
     ) -> None:
         self.lang = check_lang(lang)
         self.max_bytes = max_bytes
-        self.tiles = resolve_tiles(tasks, max_bytes=max_bytes, lang=lang, **options)
+        if tiles is None:
+            tiles = resolve_tiles(tasks, max_bytes=max_bytes, lang=lang, **options)
+        self.tiles = list(tiles)
 
     def to_html(self) -> str:
         return compare_html(self.tiles, lang=self.lang, max_embed_bytes=self.max_bytes)

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .. import _bridge, _core
 from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, WaitTimeoutError
-from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video
+from ..i18n import Lang, text
+from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video, render_video
 
 if TYPE_CHECKING:
     from .._client import AsyncKittaClient, KittaClient
@@ -143,6 +144,12 @@ class FollowSnapshot:
     def polling(self) -> bool:
         return self.phase == "following"
 
+    def ended_early(self, lang: Lang) -> str | None:
+        """Why following ended before the task did (timed out, stopped), else None."""
+        if self.phase == "timed_out":
+            return text("watch_timeout", lang, seconds=f"{self.timeout:g}")
+        return text("watch_stopped", lang) if self.phase == "stopped" else None
+
 
 class TaskFollower(Snapshots[FollowSnapshot]):
     """The follow-a-task decisions for one task, without I/O.
@@ -215,6 +222,19 @@ class TaskFollower(Snapshots[FollowSnapshot]):
 
     def video_loaded(self, data: bytes | None, problem: str | None) -> FollowSnapshot:
         return self._emit(phase=self._final_phase, video_bytes=data, video_problem=problem)
+
+    def video_html(self, lang: Lang) -> str:
+        """The result block of the latest snapshot ("" until the follow is over)."""
+        snap = self._snapshot
+        if snap.active or snap.video is None:
+            return ""
+        return render_video(
+            snap.video,
+            snap.video_bytes,
+            snap.video_problem,
+            lang=lang,
+            max_bytes=self.max_embed_bytes,
+        )
 
 
 async def follow(follower: TaskFollower, client: KittaClient | AsyncKittaClient) -> None:

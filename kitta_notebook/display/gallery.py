@@ -20,13 +20,14 @@ from ..models import LipSyncTask
 from .html import (
     BOX,
     FONT,
-    MUTED,
     badge_html,
     esc,
     format_credits,
     format_seconds,
     grid_html,
     labels_html,
+    more_html,
+    muted_html,
     pill_html,
     row_html,
     task_html,
@@ -132,13 +133,9 @@ class Gallery:
             f"{task_html(task, lang=lang, video=video(task))}</div>"
             for task in self.tasks[: max(0, self.max_cards)]
         ]
-        hidden = len(self.tasks) - len(cards)
-        footer = ""
-        if hidden > 0:
-            more = text("gallery_more", lang, count=hidden)
-            footer = f'<div style="{MUTED};margin-top:6px">{esc(more)}</div>'
+        footer = more_html(len(self.tasks) - len(cards), lang)
         if not self.tasks:
-            body = f'<div style="{MUTED}">{esc(text("no_tasks", lang))}</div>'
+            body = muted_html(text("no_tasks", lang))
         else:
             body = (
                 '<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
@@ -210,11 +207,7 @@ def _items_table(items: Sequence[BatchItem], limit: int, lang: Lang) -> str:
         text(key, lang) for key in ("batch_index", "batch_key", "batch_outcome", "task", "error")
     ]
     rows = [_item_row(item, lang) for item in items[:limit]]
-    more = ""
-    if len(items) > limit:
-        hidden = text("gallery_more", lang, count=len(items) - limit)
-        more = f'<div style="{MUTED}">{esc(hidden)}</div>'
-    return grid_html(heads, rows) + more
+    return grid_html(heads, rows) + more_html(len(items) - limit, lang)
 
 
 def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:
@@ -252,7 +245,7 @@ def batch_html(result: BatchResult, *, lang: Lang = "en") -> str:
         )
         parts.append(_items_table(problems, MAX_PROBLEM_ROWS, lang))
         if result.unknown:
-            parts.append(f'<div style="{MUTED}">{esc(text("batch_unknown_note", lang))}</div>')
+            parts.append(muted_html(text("batch_unknown_note", lang)))
     good = [item for item in result if item.error is None]
     if good:
         parts.append(

@@ -24,6 +24,7 @@ from .html import (
     format_credits,
     format_time,
     labels_html,
+    muted_html,
     pill_html,
     table_html,
 )
@@ -88,13 +89,12 @@ def creator_text(entry: JournalEntry, lang: Lang = "en") -> str:
     return entry.creator or text("history_creator_unknown", lang)
 
 
-def cell(content: str, width: str, *, mono: bool = False, title: str = "") -> str:
+def cell(content: str, width: str, *, title: str = "", style: str = "") -> str:
     """One clipped cell; `title` (plain text) shows the whole of it on hover."""
-    family = "font-family:ui-monospace,SFMono-Regular,Menlo,monospace;" if mono else ""
     hover = f' title="{esc(title)}"' if title else ""
     return (
         f'<span{hover} style="display:inline-block;width:{width};overflow:hidden;'
-        f'text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;{family}">'
+        f'text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;{style}">'
         f"{content}</span>"
     )
 
@@ -203,7 +203,7 @@ def history_html(
             for e in entries
         )
     else:
-        rows = f'<div style="color:#59636e">{esc(text("history_empty", lang))}</div>'
+        rows = muted_html(text("history_empty", lang))
     return (
         f'<div class="kitta-history" style="{BOX};overflow-x:auto">'
         '<div style="font-weight:600;margin-bottom:4px">'

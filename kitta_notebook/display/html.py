@@ -119,6 +119,16 @@ def labels_html(labels: Iterable[str]) -> str:
     )
 
 
+def muted_html(message: str, style: str = "") -> str:
+    """A grey line of plain text (escaped here), e.g. a note under a table."""
+    return f'<div style="{MUTED}{style}">{esc(message)}</div>'
+
+
+def more_html(hidden: int, lang: Lang) -> str:
+    """The line under a list cut short: "… and N more" ("" when nothing was left out)."""
+    return muted_html(text("gallery_more", lang, count=f"{hidden:,}")) if hidden > 0 else ""
+
+
 def grid_html(heads: Iterable[str], rows: Iterable[str], head_style: str = HEAD) -> str:
     """A table that scrolls sideways: `heads` are plain text, `rows` ready `<tr>` HTML."""
     head = "".join(f'<th style="{head_style}">{esc(h)}</th>' for h in heads)
@@ -142,6 +152,35 @@ def table_html(pairs: Iterable[tuple[str, str]]) -> str:
     return f'<table style="border-collapse:collapse;margin:2px 0 6px">{rows}</table>'
 
 
+def facts_html(task: LipSyncTask, lang: Lang = "en") -> str:
+    """The facts of a task as a table (model, mode, credits, times): the card's body."""
+    facts = [
+        ("model", task.model),
+        ("input_mode", task.input_mode),
+        ("credits", format_credits(task.credits_charged)),
+    ]
+    if not task.is_partial:
+        facts += [
+            ("created", format_time(task.created_at)),
+            ("started", format_time(task.started_at)),
+            ("completed", format_time(task.completed_at)),
+            ("elapsed", format_seconds(task.elapsed_seconds)),
+        ]
+    return table_html((esc(text(key, lang)), esc(v)) for key, v in facts if v is not None)
+
+
+def error_html(task: LipSyncTask, lang: Lang = "en") -> str:
+    """The task's error code and message in red ("" without an error)."""
+    if not (task.error_code or task.error_message):
+        return ""
+    return (
+        '<div class="kitta-error" style="background:#fde2e2;color:#7a1111;border-radius:6px;'
+        'padding:6px 10px;margin:4px 0">'
+        f"<b>{esc(text('error', lang))}</b> "
+        f"<code>{esc(task.error_code or '')}</code> {esc(task.error_message or '')}</div>"
+    )
+
+
 def task_html(
     task: LipSyncTask,
     *,
@@ -158,29 +197,9 @@ def task_html(
         f'<code style="font-size:13px">{esc(task.task_id)}</code>'
         f"</div>"
     )
-    facts = [
-        ("model", task.model),
-        ("input_mode", task.input_mode),
-        ("credits", format_credits(task.credits_charged)),
-    ]
-    if not task.is_partial:
-        facts += [
-            ("created", format_time(task.created_at)),
-            ("started", format_time(task.started_at)),
-            ("completed", format_time(task.completed_at)),
-            ("elapsed", format_seconds(task.elapsed_seconds)),
-        ]
-    table = table_html((esc(text(key, lang)), esc(v)) for key, v in facts if v is not None)
-    parts = [header, table]
-    if task.error_code or task.error_message:
-        parts.append(
-            '<div class="kitta-error" style="background:#fde2e2;color:#7a1111;border-radius:6px;'
-            'padding:6px 10px;margin:4px 0">'
-            f"<b>{esc(text('error', lang))}</b> "
-            f"<code>{esc(task.error_code or '')}</code> {esc(task.error_message or '')}</div>"
-        )
+    parts = [header, facts_html(task, lang), error_html(task, lang)]
     if task.is_partial:
-        parts.append(f'<div style="{MUTED}">{esc(text("partial_note", lang))}</div>')
+        parts.append(muted_html(text("partial_note", lang)))
     if note:
         parts.append(
             f'<div class="kitta-note" style="color:#59636e;margin:4px 0">{esc(note)}</div>'
@@ -222,7 +241,7 @@ def task_mimebundle(task: LipSyncTask) -> dict[str, str]:
 def page_html(page: Page, *, lang: Lang = "en") -> str:
     """A page of list items as a table."""
     if not page.data:
-        body = f'<div style="color:#59636e">{esc(text("no_tasks", lang))}</div>'
+        body = muted_html(text("no_tasks", lang))
     else:
         heads = ("history_status", "task", "input_mode", "credits", "result")
         rows = []
@@ -238,10 +257,7 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
             )
             rows.append(row_html(cells))
         body = grid_html((text(key, lang) for key in heads), rows)
-        hidden = len(page.data) - MAX_PAGE_ROWS
-        if hidden > 0:
-            more = text("gallery_more", lang, count=f"{hidden:,}")
-            body += f'<div style="{MUTED}">{esc(more)}</div>'
+        body += more_html(len(page.data) - MAX_PAGE_ROWS, lang)
 
     footer = text(
         "page_of",
@@ -250,10 +266,8 @@ def page_html(page: Page, *, lang: Lang = "en") -> str:
         count=len(page.data),
         more=text("yes" if page.has_more else "no", lang),
     )
-    return (
-        f'<div class="kitta-page" style="{CARD}">{body}'
-        f'<div style="{MUTED};margin-top:6px">{esc(footer)}</div></div>'
-    )
+    footer_html = muted_html(footer, ";margin-top:6px")
+    return f'<div class="kitta-page" style="{CARD}">{body}{footer_html}</div>'
 
 
 def page_text(page: Page) -> str:

@@ -18,7 +18,7 @@ from .._redact import clip
 from ..i18n import Lang, check_lang, text
 from .follow import FollowSnapshot, TaskFollower, follow, running_loop, spawn
 from .html import format_seconds, task_html
-from .video import MAX_EMBED_BYTES, render_video
+from .video import MAX_EMBED_BYTES
 
 if TYPE_CHECKING:
     from ..models import LipSyncTask
@@ -46,11 +46,11 @@ class LiveTaskView:
         poll_interval: float | None = None,
         timeout: float | None = None,
         embed: bool | None = None,
-        lang: Lang = "en",
+        lang: str = "en",
         max_embed_bytes: int = MAX_EMBED_BYTES,
     ) -> None:
         self.task = task
-        self.lang = lang
+        self.lang: Lang = check_lang(lang)
         self.follower = TaskFollower(
             task,
             timeout=timeout,
@@ -115,27 +115,15 @@ class LiveTaskView:
     # --- rendering ----------------------------------------------------------------------
     def _note(self, snap: FollowSnapshot) -> str | None:
         """The line under the task: what the view is doing, or why it stopped."""
-        if snap.phase == "timed_out":
-            return text("watch_timeout", self.lang, seconds=f"{snap.timeout:g}")
-        if snap.phase == "stopped":
-            return text("watch_stopped", self.lang)
         if snap.phase == "failed" and snap.error is not None:
             return f"{type(snap.error).__name__}: {snap.error}"
         if not snap.polling:
-            return None
+            return snap.ended_early(self.lang)
         base = f"{snap.status} · {format_seconds(snap.elapsed)} · {text('watching', self.lang)}"
         return f"{base} · {text('retrying', self.lang)}" if snap.retrying else base
 
     def _html(self, snap: FollowSnapshot) -> str:
-        video = ""
-        if snap.phase != "failed" and not snap.active and snap.video is not None:
-            video = render_video(
-                snap.video,
-                snap.video_bytes,
-                snap.video_problem,
-                lang=self.lang,
-                max_bytes=self.follower.max_embed_bytes,
-            )
+        video = "" if snap.phase == "failed" else self.follower.video_html(self.lang)
         return task_html(self.task, lang=self.lang, video=video, note=self._note(snap))
 
     def _line(self, snap: FollowSnapshot) -> str:
@@ -173,7 +161,7 @@ class LiveTaskView:
             print(self._line(snap), flush=True)
 
     def _start(self) -> LiveTaskView:
-        client = self.task._owner()  # a task without a client fails here, in the cell
+        client = self.task.client  # a task without a client fails here, in the cell
         if running_loop() is None:  # a script: follow to the end here, with the sync client
             try:
                 asyncio.run(follow(self.follower, client.as_sync()))
@@ -197,22 +185,6 @@ def _in_a_script() -> bool:
     return display is ipython_display and not InteractiveShell.initialized()
 
 
-def watch_task(
-    task: LipSyncTask,
-    *,
-    poll_interval: float | None = None,
-    timeout: float | None = None,
-    embed: bool | None = None,
-    lang: str = "en",
-    max_embed_bytes: int = MAX_EMBED_BYTES,
-) -> LiveTaskView:
+def watch_task(task: LipSyncTask, **options: Any) -> LiveTaskView:
     """Display `task` and keep the display current until it finishes (see `task.watch`)."""
-    view = LiveTaskView(
-        task,
-        poll_interval=poll_interval,
-        timeout=timeout,
-        embed=embed,
-        lang=check_lang(lang),
-        max_embed_bytes=max_embed_bytes,
-    )
-    return view._start()
+    return LiveTaskView(task, **options)._start()

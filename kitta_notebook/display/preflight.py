@@ -123,11 +123,34 @@ _MESSAGES: tuple[tuple[str, str], ...] = (
     (r"price unknown: the server publishes no price", "media_price_unknown"),
     (r"duration unknown: give duration_seconds", "media_duration_unknown"),
     (r"This is a local file, and no media store is set up\.", "media_no_store"),
+    # The core's validation sentences (`validate_create`), shown next to a form's field.
+    (r"This must be a URL string", "val_not_text"),
+    (r"This is empty", "val_required"),
+    (r"This is not a URL", "val_not_url"),
+    (r"This is a file path", "val_file_path"),
+    (r"The URL has no scheme", "val_no_scheme"),
+    (r"The URL uses (?P<scheme>[\w+.-]+),", "val_scheme"),
+    (r"The URL contains whitespace", "val_whitespace"),
+    (r"The URL has an invalid host or port", "val_bad_host"),
+    (r"The URL has no host name", "val_no_host"),
+    (r"The service cannot reach (?P<host>.+?): ", "val_not_public"),
+    (r"A model is required", "val_model_required"),
+    (r"An audio URL is required", "val_audio_required"),
+    (r"A video URL is required", "val_video_required"),
+    (r"An image URL is required", "val_image_required"),
+    (r"A reference image is only used", "val_reference_video_mode"),
+    (r"The duration must be a number", "val_not_number"),
+    (r"The duration must be a finite number", "val_positive"),
+    (r"The input mode must be", "val_input_mode"),
 )
 
 
 def media_message(message: str, lang: Lang) -> str:
-    """A problem or warning of the media check, in `lang` (unknown ones as received)."""
+    """A problem or warning of the media check or a create's validation, in `lang`.
+
+    English keeps the core's own sentence (the most specific); an unknown one is shown
+    as received in either language.
+    """
     if lang == "en":
         return message
     for pattern, key in _MESSAGES:
@@ -205,9 +228,15 @@ def _general(preflight: Preflight) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
+def finding_html(kind: str, message: str, css_class: str = "") -> str:
+    """One finding as a line (`message` escaped here): a "problem" ✕ in red, else a warning ⚠."""
+    mark, style = ("✕", _PROBLEM) if kind == "problem" else ("⚠", _WARNING)
+    return f'<div class="{css_class}" style="{style}">{mark} {esc(message)}</div>'
+
+
 def _notes_html(problems: list[str], warnings: list[str], lang: Lang) -> str:
-    lines = [f'<div style="{_PROBLEM}">✕ {esc(media_message(m, lang))}</div>' for m in problems]
-    lines += [f'<div style="{_WARNING}">⚠ {esc(media_message(m, lang))}</div>' for m in warnings]
+    lines = [finding_html("problem", media_message(m, lang)) for m in problems]
+    lines += [finding_html("warning", media_message(m, lang)) for m in warnings]
     return "".join(lines) or "—"
 
 

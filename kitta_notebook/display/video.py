@@ -14,11 +14,11 @@ with how to get a fresh one. Never autoplay, never loop.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from .. import _bridge
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 MAX_EMBED_BYTES = 8 * 1024 * 1024  # Colab drops outputs near 10 MB
 _CACHE_LIMIT = 4 * MAX_EMBED_BYTES
+T = TypeVar("T")
 _cache: OrderedDict[str, bytes] = OrderedDict()
 
 
@@ -76,29 +77,8 @@ def plan_video(task: LipSyncTask, embed: bool | None = None) -> VideoPlan:
         return VideoPlan("refused")
     host = urlsplit(url).hostname or ""
     if embed is None:
-        embed = not is_public_host(host) or _has_kept_copy(task)
+        embed = not is_public_host(host) or _kept(kept_path, task) is not None
     return VideoPlan("embed" if embed else "link", url)
-
-
-def _has_kept_copy(task: LipSyncTask) -> bool:
-    try:
-        return kept_path(task._client, task) is not None
-    except (OSError, KittaError):
-        return False
-
-
-def cached_bytes(url: str) -> bytes | None:
-    data = _cache.get(url)
-    if data is not None:
-        _cache.move_to_end(url)
-    return data
-
-
-def remember_bytes(url: str, data: bytes) -> None:
-    _cache[url] = data
-    _cache.move_to_end(url)
-    while sum(len(v) for v in _cache.values()) > _CACHE_LIMIT and len(_cache) > 1:
-        _cache.popitem(last=False)
 
 
 Embedded = tuple[bytes | None, str | None]
@@ -121,11 +101,12 @@ def _problem(exc: DownloadError) -> str:
     return "incomplete" if exc.reason == "incomplete" else "connection failed"
 
 
-def _kept_bytes(task: LipSyncTask, max_bytes: int, budget: float) -> bytes | None:
-    """The kept copy of the task's result, when there is one within the cap: no
-    network, or a bucket's object checked against its sha256 within `budget`."""
+def _kept(look: Callable[..., T], task: LipSyncTask, *args: object) -> T | None:
+    """The task's kept copy (`kept_path`), or its bytes within a cap and a time budget
+    (`kept_bytes`: no network, or a bucket's object checked against its sha256);
+    None when there is none or it cannot be read."""
     try:
-        return kept_bytes(task._client, task, max_bytes, budget)
+        return look(task._client, task, *args)
     except (OSError, KittaError):
         return None
 
@@ -144,7 +125,10 @@ def fetch_for_embed(
     media (a compare's input, image or video) are only fetched. The fetch gets
     `budget` seconds.
     """
-    data = (_kept_bytes(task, max_bytes, budget) if result else None) or cached_bytes(url)
+    data = _kept(kept_bytes, task, max_bytes, budget) if result else None
+    if data is None and url in _cache:
+        data = _cache[url]
+        _cache.move_to_end(url)
     if data is not None:
         return (data, None) if len(data) <= max_bytes else (None, "too large")
     try:
@@ -155,10 +139,11 @@ def fetch_for_embed(
     except Exception as exc:  # a display must never raise
         return None, type(exc).__name__
     data = fetched.data or b""
-    remember_bytes(url, data)
+    _cache[url] = data
+    while sum(len(v) for v in _cache.values()) > _CACHE_LIMIT and len(_cache) > 1:
+        _cache.popitem(last=False)
     if result and task._client is not None:
-        with contextlib.suppress(OSError, KittaError):  # keeping is a convenience
-            keep_bytes(task._client, task, data)
+        _kept(keep_bytes, task, data)  # keeping is a convenience: a failure is not shown
     return data, None
 
 

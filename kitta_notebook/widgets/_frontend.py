@@ -23,7 +23,6 @@ output's one-line text both show.
 from __future__ import annotations
 
 import asyncio
-import html as html_lib
 import sys
 import uuid
 from collections.abc import Callable, Coroutine
@@ -32,14 +31,10 @@ from typing import Any, TypeVar
 import ipywidgets as widgets
 
 from ..display.follow import spawn
+from ..display.html import esc as esc  # the one escape, shared by every widget
 from ..errors import NoEventLoopError, WidgetsUnavailableError
 
 T = TypeVar("T")
-
-
-def esc(value: object) -> str:
-    """A value from a user, a server or a media host, escaped for HTML (None: empty)."""
-    return html_lib.escape("" if value is None else str(value), quote=True)
 
 
 def start(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import _inputs  # private: until the media layer offers a public prober and pricing
-from ..display.preflight import media_message, probe_summary
+from ..display.preflight import finding_html, media_message, probe_summary
 from ..errors import ValidationError
 from ..i18n import Lang, text
 from ..media import (
@@ -32,7 +32,6 @@ from ..price import price_for
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
 from ._frontend import esc, start
-from ._messages import WARNING_STYLE
 
 if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient
@@ -197,22 +196,16 @@ def media_note_html(
     else:
         facts = probe_summary(probed, lang) if probed is not None else ""
     summary = " · ".join(part for part in (head, facts) if part)
-    lines: list[str] = []
+    lines = [
+        finding_html(kind, media_message(m, lang), f"kitta-media-{kind}")
+        for kind, found in (("problem", checked.problems), ("warning", checked.warnings))
+        for field, m in found
+        if field == name
+    ]
     if summary:
-        lines.append(
-            f'<span class="kitta-media-facts" data-field="{esc(name)}" '
-            f'style="color:#59636e">{esc(summary)}</span>'
+        lines.insert(
+            0,
+            f'<div class="kitta-media-facts" data-field="{esc(name)}" '
+            f'style="color:#59636e">{esc(summary)}</div>',
         )
-    lines += [
-        f'<span class="kitta-media-problem" style="color:#b42318">'
-        f"✕ {esc(media_message(m, lang))}</span>"
-        for field, m in checked.problems
-        if field == name
-    ]
-    lines += [
-        f'<span class="kitta-media-warning" style="{WARNING_STYLE}">'
-        f"⚠ {esc(media_message(m, lang))}</span>"
-        for field, m in checked.warnings
-        if field == name
-    ]
-    return f'<div style="font-size:12px">{"<br>".join(lines)}</div>' if lines else ""
+    return f'<div style="font-size:12px">{"".join(lines)}</div>' if lines else ""

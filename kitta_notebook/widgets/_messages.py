@@ -8,11 +8,10 @@ the end escape every value they show.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..display.preflight import media_message
+from ..display.preflight import finding_html, media_message
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -159,48 +158,6 @@ def allowed_models(models: Sequence[str], usage: Mapping[str, Any]) -> tuple[str
     return kept or tuple(models)
 
 
-# The core's validation sentences (English) -> the translated key, with the values
-# the Chinese sentence repeats (a host, a scheme).
-_PROBLEM_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), key)
-    for pattern, key in (
-        (r"This must be a URL string", "val_not_text"),
-        (r"This is empty", "val_required"),
-        (r"This is not a URL", "val_not_url"),
-        (r"This is a file path", "val_file_path"),
-        (r"The URL has no scheme", "val_no_scheme"),
-        (r"The URL uses (?P<scheme>[\w+.-]+),", "val_scheme"),
-        (r"The URL contains whitespace", "val_whitespace"),
-        (r"The URL has an invalid host or port", "val_bad_host"),
-        (r"The URL has no host name", "val_no_host"),
-        (r"The service cannot reach (?P<host>.+?): ", "val_not_public"),
-        (r"A model is required", "val_model_required"),
-        (r"An audio URL is required", "val_audio_required"),
-        (r"A video URL is required", "val_video_required"),
-        (r"An image URL is required", "val_image_required"),
-        (r"A reference image is only used", "val_reference_video_mode"),
-        (r"The duration must be a number", "val_not_number"),
-        (r"The duration must be a finite number", "val_positive"),
-        (r"The input mode must be", "val_input_mode"),
-    )
-)
-
-
-def field_message(message: str, lang: Lang) -> str:
-    """The message to show next to a field: translated in Chinese when it is a known one.
-
-    English keeps the core's own sentence (it is the most specific); an
-    unrecognised message is shown as received in either language.
-    """
-    if lang == "en":
-        return message
-    for pattern, key in _PROBLEM_PATTERNS:
-        found = pattern.match(message)
-        if found:
-            return text(key, lang, **found.groupdict())
-    return message
-
-
 # --- the panel's lines: banner, estimate, balance -------------------------------------------
 _BANNER_COLORS = {
     "info": ("#0b4f8a", "#dcecfb"),
@@ -208,7 +165,6 @@ _BANNER_COLORS = {
     "error": ("#7a1111", "#fde2e2"),
     "warning": ("#5c4300", "#fff8e1"),
 }
-WARNING_STYLE = "color:#7a4d00"
 
 
 def banner_html(message: str, kind: str) -> str:
@@ -240,15 +196,9 @@ def estimate_sentence(
 
 def estimate_html(message: str, balance_warning: str, general: list[str], lang: Lang) -> str:
     """The estimate line, then the balance warning and the media warnings of no one field."""
-    warning = (
-        f'<div class="kitta-balance-warning" style="{WARNING_STYLE}">⚠ {esc(balance_warning)}</div>'
-        if balance_warning
-        else ""
-    )
-    notes = "".join(
-        f'<div style="{WARNING_STYLE}">⚠ {esc(media_message(m, lang))}</div>' for m in general
-    )
+    warning = finding_html("warning", balance_warning, "kitta-balance-warning")
+    notes = "".join(finding_html("warning", media_message(m, lang)) for m in general)
     return (
         '<div style="color:#59636e;font-size:12px;margin:2px 0 0 150px">'
-        f"{esc(message)}{warning}{notes}</div>"
+        f"{esc(message)}{warning if balance_warning else ''}{notes}</div>"
     )

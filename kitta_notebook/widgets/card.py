@@ -22,7 +22,8 @@ from .._written import result_suffix, safe_stem  # private: until a public resul
 from ..display.follow import FollowSnapshot, TaskFollower, follow, settle, spawn
 from ..display.html import (
     badge_html,
-    format_credits,
+    error_html,
+    facts_html,
     format_seconds,
     in_vscode,
     task_html,
@@ -42,7 +43,6 @@ from ._frontend import Snapshot, button, esc, show, start
 from ._messages import describe_error
 
 if TYPE_CHECKING:
-    from .. import AsyncKittaClient
     from ..models import LipSyncTask
 
 # Generous: real renders can take minutes; the task keeps running after it anyway.
@@ -74,7 +74,6 @@ class StatusIndicator:
         self.status = "unknown"
         self.status_text = ""
         self.note: str | None = None
-        self.elapsed_seconds: float | None = None
         self.spinning = False
         self.badge = widgets.HTML(layout=widgets.Layout(margin="0 6px 0 0"))
         self.spinner = widgets.HTML(layout=widgets.Layout(margin="0 4px 0 0", width="16px"))
@@ -104,7 +103,6 @@ class StatusIndicator:
         self.status = key
         self.note = note
         self.spinning = (not finished) if active is None else active
-        self.elapsed_seconds = elapsed
         summary = text(f"card_status_{key}" if known else "card_status_unknown", self.lang)
         self.status_text = f"{summary} · {note}" if note else summary
         self.badge.value = badge_html(status, self.lang)
@@ -119,7 +117,6 @@ class StatusIndicator:
 
     def tick(self, elapsed: float) -> None:
         """Update only the elapsed time (called every second while the task runs)."""
-        self.elapsed_seconds = elapsed
         self.elapsed.value = format_seconds(elapsed)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -147,25 +144,19 @@ class TaskCard:
     ) -> None:
         self.task = task
         self.lang = lang
-        self.poll_interval = poll_interval
-        self.timeout = DEFAULT_CARD_TIMEOUT if timeout is None else timeout
-        self.embed = embed
-        self.max_embed_bytes = max_embed_bytes
         self.download_dir = download_dir
         self.statuses_seen: list[str] = [task.status_text]
         self.retrying = False
         self.retries = 0
         self.polls = 0
-        self.error_text: str | None = None
         self.stopped_reason: str | None = None
         self.video: Any = None
         self.video_bytes: bytes | None = None
-        self.video_problem: str | None = None
         self.saved_path: Path | None = None
         self.save_offered = False  # a browser download link stands in for the save button
         self.follower = TaskFollower(
             task,
-            timeout=self.timeout,
+            timeout=DEFAULT_CARD_TIMEOUT if timeout is None else timeout,
             poll_interval=poll_interval,
             embed=embed,
             max_embed_bytes=max_embed_bytes,
@@ -243,36 +234,21 @@ class TaskCard:
             f'<div style="font-weight:600">{esc(text("task", self.lang))} '
             f'<code class="kitta-task-id">{esc(task.task_id)}</code></div>'
         )
-        rows = [
-            (text("model", self.lang), task.model or "—"),
-            (text("input_mode", self.lang), task.input_mode or "—"),
-            (text("credits", self.lang), format_credits(task.credits_charged)),
-        ]
-        if task.is_terminal and task.elapsed_seconds is not None:
-            rows.append((text("elapsed", self.lang), format_seconds(task.elapsed_seconds)))
-        cells = "".join(
-            f'<span style="margin-right:14px"><span style="color:#59636e">{esc(k)}:</span> '
-            f'<span class="kitta-field">{esc(v)}</span></span>'
-            for k, v in rows
-        )
-        self.details.value = f'<div style="font-size:13px">{cells}</div>'
-        problem = self._problem_text()
-        style = "background:#fde2e2;color:#7a1111;border-radius:6px;padding:6px 10px"
-        show(
-            self.error,
-            f'<div class="kitta-error" style="{style}">{esc(problem)}</div>' if problem else "",
-        )
+        self.details.value = facts_html(task, self.lang)
+        show(self.error, error_html(task, self.lang) if task.failed else "")
         can_check = not task.is_terminal and not self._polling
         self.check_button.layout.display = None if can_check else "none"
         shown = task.succeeded and not self.save_offered
         self.save_button.layout.display = None if shown else "none"
         self._snapshot.refresh()
 
-    def _problem_text(self) -> str | None:
-        if self.task.failed:
-            failed = ": ".join(x for x in (self.task.error_code, self.task.error_message) if x)
-            self.error_text = f"{text('error', self.lang)}: {failed or '—'}"
-        return self.error_text
+    @property
+    def error_text(self) -> str | None:
+        """The failed task's error as one line (None until the task failed)."""
+        if not self.task.failed:
+            return None
+        failed = ": ".join(x for x in (self.task.error_code, self.task.error_message) if x)
+        return f"{text('error', self.lang)}: {failed or '—'}"
 
     # --- following the task -------------------------------------------------
     def start(self) -> asyncio.Task[None]:
@@ -280,7 +256,6 @@ class TaskCard:
         if self.following and self._follow_task is not None:
             return self._follow_task
         self.stopped_reason = None
-        self.error_text = None
         self._follow_task = spawn(self._follow(), name=f"kitta-card-{self.task.task_id}")
         self._tasks.add(self._follow_task)  # awaited by `settle()` (the panel's too)
         self._follow_task.add_done_callback(self._tasks.discard)
@@ -300,14 +275,10 @@ class TaskCard:
         if self._follow_task is not None:
             self._follow_task.cancel()
 
-    def _client(self) -> AsyncKittaClient:
-        # private: the task's own client, until `LipSyncTask` says which client it has.
-        return self.task._owner().as_async()
-
     async def _follow(self) -> None:
         ticker = spawn(self._tick())
         try:
-            await follow(self.follower, self._client())
+            await follow(self.follower, self.task.client.as_async())
         finally:
             ticker.cancel()
             self._polling = False
@@ -316,12 +287,9 @@ class TaskCard:
     def _on_snapshot(self, snap: FollowSnapshot) -> None:
         self.polls, self.retries, self.retrying = snap.polls, snap.retries, snap.retrying
         self._polling = snap.polling
-        if snap.phase == "timed_out":
-            self.stopped_reason = text("watch_timeout", self.lang, seconds=f"{snap.timeout:g}")
-        elif snap.phase == "stopped":
-            self.stopped_reason = text("watch_stopped", self.lang)
-        elif snap.phase == "failed" and snap.error is not None:
-            self.stopped_reason = describe_error(snap.error, self.lang)
+        error = snap.error if snap.phase == "failed" else None
+        reason = describe_error(error, self.lang) if error else snap.ended_early(self.lang)
+        self.stopped_reason = reason or self.stopped_reason
         loading = snap.phase == "loading_video"
         self.action_note.value = (
             f"<i>{esc(text('card_fetching_video', self.lang))}</i>" if loading else ""
@@ -337,14 +305,12 @@ class TaskCard:
 
     # --- the result ----------------------------------------------------------
     def _show_video(self, snap: FollowSnapshot) -> None:
-        plan = snap.video
-        if plan is None:
-            return
-        if snap.video_bytes is not None and plan.url is not None:
+        url = snap.video.url if snap.video is not None else None
+        if snap.video_bytes is not None and url is not None:
             self.video_bytes = snap.video_bytes
             self.video = widgets.Video(
                 value=snap.video_bytes,
-                format=_video_format(plan.url),
+                format=_VIDEO_FORMATS.get(Path(urlsplit(url).path).suffix.lower(), "mp4"),
                 autoplay=False,
                 loop=False,
                 controls=True,
@@ -354,19 +320,8 @@ class TaskCard:
             note = (widgets.HTML(vscode_note_html(self.lang)),) if in_vscode() else ()
             self.video_box.children = (self.video, *note)
             return
-        self.video_problem = snap.video_problem
-        block = self._video_html(plan)
+        block = self.follower.video_html(self.lang)
         self.video_box.children = (widgets.HTML(block),) if block else ()
-
-    def _video_html(self, plan: VideoPlan) -> str:
-        """The result as HTML: inlined from the bytes the card holds, else linked (or why not)."""
-        return render_video(
-            plan,
-            self.video_bytes,
-            self.video_problem,
-            lang=self.lang,
-            max_bytes=self.max_embed_bytes,
-        )
 
     def _on_save(self, _button: object = None) -> None:
         if start(self.save(), self._tasks) is None:
@@ -400,10 +355,11 @@ class TaskCard:
         """The card as static HTML, for where the widget cannot be drawn (a saved notebook
         reopened without its kernel). Fetches nothing: the video is inlined only when the
         card already holds its bytes, else linked."""
-        plan = plan_video(self.task, self.embed)
+        plan = plan_video(self.task, self.follower.embed)
         if plan.action == "embed" and self.video_bytes is None:
             plan = VideoPlan("link", plan.url)
-        return task_html(self.task, lang=self.lang, video=self._video_html(plan))
+        video = render_video(plan, self.video_bytes, lang=self.lang)
+        return task_html(self.task, lang=self.lang, video=video)
 
     def _ipython_display_(self) -> None:
         """The static card, then the live one, which hides it while it is drawn."""
@@ -414,11 +370,6 @@ class TaskCard:
 
     def __repr__(self) -> str:
         return f"TaskCard(task_id={self.task.task_id!r}, status={self.status_text!r})"
-
-
-def _video_format(url: str) -> str:
-    suffix = Path(urlsplit(url).path).suffix.lower()
-    return _VIDEO_FORMATS.get(suffix, "mp4")
 
 
 # --- saving in the visitor's browser (Voila, Binder: the kernel's disk is not theirs) ------

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from ..display.compare import DEFAULT_FPS, StaticCompare, Tile, label_text
+from ..display.compare import DEFAULT_FPS, StaticCompare, Tile, caption_text, label_text
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import ValidationError
-from ..i18n import Lang, check_lang
+from ..i18n import Lang
 from ._frontend import Snapshot, require_widget_frontend
 
 if TYPE_CHECKING:
@@ -47,17 +47,12 @@ _CSS = """
 """
 
 
-def _caption(tile: Tile, lang: Lang) -> str:
-    role = label_text(tile.role, lang)
-    return role if tile.role == "source" else f"{role} · {tile.label}"
-
-
 def _tile_state(tile: Tile, lang: Lang) -> dict[str, Any]:
     """What the view needs of a tile; bytes go as a binary buffer, not base64."""
     return {
         "role": tile.role,
         "kind": tile.kind,
-        "caption": _caption(tile, lang),
+        "caption": caption_text(tile, lang),
         "url": tile.url if tile.data is None else None,
         "data": tile.data,
         "mime": tile.mime,
@@ -90,7 +85,8 @@ class Compare(StaticCompare):
     created it); pass `source=URL` for a task created elsewhere. One set of
     controls plays, pauses, seeks and steps frames (`fps`) in every video at
     once; the input is muted. `player` is the widget. `tiles` takes tiles resolved
-    already (see `from_tiles`) instead of `tasks`.
+    already (`display.compare.resolve_tiles`, e.g. on a worker thread, so the kernel's
+    loop never waits for the media) instead of `tasks`.
     """
 
     def __init__(
@@ -113,20 +109,16 @@ class Compare(StaticCompare):
         if not fps > 0:
             raise ValidationError([("fps", f"fps must be a positive number, not {fps!r}.")])
         self.fps = float(fps)
-        if tiles is None:
-            super().__init__(
-                *tasks,
-                source=source,
-                labels=labels,
-                show_source=show_source,
-                embed=embed,
-                max_bytes=max_bytes,
-                lang=lang,
-            )
-        else:
-            self.lang = check_lang(lang)
-            self.max_bytes = max_bytes
-            self.tiles = list(tiles)
+        super().__init__(
+            *tasks,
+            source=source,
+            labels=labels,
+            show_source=show_source,
+            embed=embed,
+            max_bytes=max_bytes,
+            lang=lang,
+            tiles=tiles,
+        )
         self._snapshot = Snapshot(lambda: (self.to_html(), repr(self)))
         self.player = ComparePlayer(
             tiles=[_tile_state(tile, self.lang) for tile in self.tiles],
@@ -134,14 +126,6 @@ class Compare(StaticCompare):
             fps=self.fps,
             snapshot_class=self._snapshot.css_class,
         )
-
-    @classmethod
-    def from_tiles(
-        cls, tiles: Sequence[Tile], *, fps: float = DEFAULT_FPS, lang: str = "en"
-    ) -> Compare:
-        """A player over tiles resolved already (`display.compare.resolve_tiles`, e.g.
-        on a worker thread, so the kernel's loop never waits for the media)."""
-        return cls(tiles=tiles, fps=fps, lang=lang)
 
     # --- the kernel's side of the controls ---------------------------------------
     def play(self) -> None:

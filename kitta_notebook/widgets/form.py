@@ -23,6 +23,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..display.preflight import media_message
 from ..errors import ValidationError
 from ..i18n import Lang, text
 from ..media import LocalBlob, classify_source, to_blob
@@ -31,7 +32,6 @@ from ._frontend import esc, show
 from ._media_check import LOCAL_STAND_IN, MediaValue
 from ._media_check import MediaChecks as MediaChecks  # importable from here, as before
 from ._media_check import media_note_html as media_note_html
-from ._messages import field_message
 
 # Form field -> i18n key of its label. The names are `validate_create`'s.
 FIELD_LABELS: dict[str, str] = {
@@ -251,7 +251,7 @@ class LipSyncForm:
 
     def _show(self, errors: dict[str, str]) -> None:
         self.shown_errors = {
-            name: field_message(message, self.lang) for name, message in errors.items()
+            name: media_message(message, self.lang) for name, message in errors.items()
         }
         for name, label in self.error_labels.items():
             message = esc(self.shown_errors.get(name))

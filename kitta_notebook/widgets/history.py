@@ -33,6 +33,7 @@ from ..display.follow import (
 from ..display.history_html import (
     COLUMNS,
     STATES,
+    cell,
     history_html,
     history_text,
     row_cells,
@@ -41,6 +42,7 @@ from ..display.history_html import (
     state_label,
     summary_html,
 )
+from ..display.html import muted_html
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
@@ -80,7 +82,6 @@ class Shared:
         self.button = widgets.Layout(width=width("history_task"), height="26px", margin="1px 0")
         self.rest = widgets.Layout(margin="0")
         self.plain = widgets.Layout()
-        self.action = widgets.Layout(width="auto", margin="2px 6px 2px 0")
         self.button_style = widgets.ButtonStyle()
         self.html_style = HTMLStyle()
 
@@ -123,12 +124,12 @@ class Row:
 
 def rest_html(cells: list[str], titles: list[str] | None = None) -> str:
     """The cells after the task id; each clipped one shows its whole text on hover."""
-    hovers = [f' title="{esc(t)}"' if t else "" for t in titles or [""] * len(cells)]
+    style = "font-size:13px;padding-right:4px;box-sizing:border-box"
     return "".join(
-        f'<span{hover} style="display:inline-block;width:{width};overflow:hidden;'
-        "text-overflow:ellipsis;white-space:nowrap;vertical-align:middle;"
-        f'font-size:13px;padding-right:4px;box-sizing:border-box">{content}</span>'
-        for content, hover, (_, width) in zip(cells, hovers, COLUMNS[2:], strict=True)
+        cell(content, width, title=title, style=style)
+        for content, title, (_, width) in zip(
+            cells, titles or [""] * len(cells), COLUMNS[2:], strict=True
+        )
     )
 
 
@@ -225,39 +226,31 @@ class HistoryBrowser(SelectedTaskView):
             f'<div style="font-weight:600;font-size:14px">{esc(option("history_title"))}</div>'
         )
         self.summary_view = shared.html(css_class="kitta-history-summary-box")
-        self.status_filter = widgets.Dropdown(
-            options=[(option("history_all_statuses"), "")]
-            + [(state_label(s, lang_), s) for s in STATES],
-            value="",
-            layout=widgets.Layout(width="170px"),
+
+        def control(view: widgets.Widget, css_class: str) -> Any:
+            view.add_class(f"kitta-history-{css_class}")
+            view.observe(self._on_filter, names="value")
+            return view
+
+        def dropdown(options: list[tuple[str, str]], width: str, css_class: str) -> Any:
+            layout = widgets.Layout(width=width)
+            return control(widgets.Dropdown(options=options, layout=layout), css_class)
+
+        statuses = [(state_label(s, lang_), s) for s in STATES]
+        modes = [(option(f"history_mode_{mode}"), mode) for mode in ("video", "image")]
+        sorts = [(option(key), f"{column}:{int(desc)}") for key, column, desc in SORTS]
+        self.status_filter = dropdown(
+            [(option("history_all_statuses"), ""), *statuses], "170px", "status"
         )
-        self.status_filter.add_class("kitta-history-status")
-        self.mode_filter = widgets.Dropdown(
-            options=[
-                (option("history_all_modes"), ""),
-                (option("history_mode_video"), "video"),
-                (option("history_mode_image"), "image"),
-            ],
-            value="",
-            layout=widgets.Layout(width="130px"),
-        )
-        self.mode_filter.add_class("kitta-history-mode")
-        self.creator_filter = widgets.Dropdown(
-            options=[(option("history_everyone"), "")], value="", layout=self.mode_filter.layout
-        )
-        self.creator_filter.add_class("kitta-history-creator")
-        self.search = widgets.Text(
+        self.mode_filter = dropdown([(option("history_all_modes"), ""), *modes], "130px", "mode")
+        self.creator_filter = dropdown([(option("history_everyone"), "")], "130px", "creator")
+        search = widgets.Text(
             placeholder=option("history_search"),
             continuous_update=False,
             layout=widgets.Layout(width="240px"),
         )
-        self.search.add_class("kitta-history-search")
-        self.sort = widgets.Dropdown(
-            options=[(option(key), f"{column}:{int(desc)}") for key, column, desc in SORTS],
-            value="created:1",
-            layout=widgets.Layout(width="150px"),
-        )
-        self.sort.add_class("kitta-history-sort")
+        self.search = control(search, "search")
+        self.sort = dropdown(sorts, "150px", "sort")
         self.sync_button = self._action("history_sync", "cloud-download", self.sync)
         self._filter_controls = (
             self.status_filter,
@@ -267,8 +260,6 @@ class HistoryBrowser(SelectedTaskView):
             self.sort,
         )
         self._setting_filters = False
-        for control in self._filter_controls:
-            control.observe(self._on_filter, names="value")
 
         self.header = shared.html(grid_header(lang_))
         self.rows = [Row(shared, self._on_open) for _ in range(page_size)]
@@ -290,14 +281,7 @@ class HistoryBrowser(SelectedTaskView):
             [
                 self.summary_view,
                 widgets.HBox(
-                    [
-                        self.status_filter,
-                        self.mode_filter,
-                        self.creator_filter,
-                        self.search,
-                        self.sort,
-                        self.sync_button,
-                    ],
+                    [*self._filter_controls, self.sync_button],
                     layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
                 ),
                 table,
@@ -380,10 +364,8 @@ class HistoryBrowser(SelectedTaskView):
                 visible.extend(row.cells)
         if tuple(visible) != tuple(self.grid.children):
             self.grid.children = visible
-        empty = esc(text("history_empty", self.lang))
-        self.empty.value = (
-            "" if self.entries else f'<div style="color:#59636e;padding:6px 0">{empty}</div>'
-        )
+        empty = text("history_empty", self.lang)
+        self.empty.value = "" if self.entries else muted_html(empty, ";padding:6px 0")
 
     def _offer_creators(self) -> None:
         """The "who" filter offers everyone who created an entry (the choice is kept)."""

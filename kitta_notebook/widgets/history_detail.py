@@ -19,10 +19,9 @@ from ..display.compare import resolve_tiles
 from ..display.follow import FollowSnapshot, TaskFollower, follow, running_loop, settle
 from ..display.history_html import entry_card_html, extra_facts_html
 from ..display.html import task_html
-from ..display.video import render_video
 from ..errors import KittaError
 from ..i18n import Lang, text
-from ._frontend import esc, start
+from ._frontend import button, esc, start
 from .compare import Compare
 
 if TYPE_CHECKING:
@@ -62,24 +61,14 @@ class SelectedTaskView:
     def _fill(self) -> None:
         raise NotImplementedError
 
-    def _action(
-        self, key: str, icon: str, handler: Callable[[], object], *, hideable: bool = False
-    ) -> widgets.Button:
-        """A button; `hideable` ones get their own layout (shown and hidden one by one)."""
-        layout = (
-            widgets.Layout(width="auto", margin="2px 6px 2px 0")
-            if hideable
-            else self._shared.action
+    def _action(self, key: str, icon: str, handler: Callable[[], object]) -> widgets.Button:
+        """A button of its own layout (each is shown and hidden on its own)."""
+        css_class = "kitta-history-" + key.removeprefix("history_").replace("_", "-")
+        view = button(
+            text(key, self.lang), icon, css_class, lambda _b: handler(), margin="2px 6px 2px 0"
         )
-        button = widgets.Button(
-            description=text(key, self.lang),
-            icon=icon,
-            layout=layout,
-            style=self._shared.button_style,
-        )
-        button.add_class("kitta-history-" + key.removeprefix("history_").replace("_", "-"))
-        button.on_click(lambda _b: handler())
-        return button
+        view.style = self._shared.button_style
+        return view
 
     # --- running the server calls ----------------------------------------------------
     def _spawn(self, work: Work, *, working: bool = False) -> asyncio.Task[Any] | None:
@@ -117,25 +106,17 @@ class SelectedTaskView:
             return
         self.card = widgets.HTML()
         self.card.add_class("kitta-history-card")
-        self.watch_button = self._action("history_watch", "eye", self._on_watch, hideable=True)
-        self.refresh_button = self._action(
-            "history_refresh", "refresh", self._on_refresh, hideable=True
-        )
-        self.download_button = self._action(
-            "history_download", "download", self._on_download, hideable=True
-        )
-        self.reconcile_button = self._action(
-            "history_reconcile", "search", self._on_reconcile, hideable=True
-        )
+        self.watch_button = self._action("history_watch", "eye", self._on_watch)
+        self.refresh_button = self._action("history_refresh", "refresh", self._on_refresh)
+        self.download_button = self._action("history_download", "download", self._on_download)
+        self.reconcile_button = self._action("history_reconcile", "search", self._on_reconcile)
         self.labels_input = widgets.Text(
             placeholder=text("history_labels_placeholder", self.lang),
             layout=widgets.Layout(width="220px"),
         )
         self.labels_input.add_class("kitta-history-labels")
         self.labels_button = self._action("history_save_labels", "tag", self._on_labels)
-        self.compare_button = self._action(
-            "history_compare", "columns", self._on_compare, hideable=True
-        )
+        self.compare_button = self._action("history_compare", "columns", self._on_compare)
         self.compare_box = widgets.VBox()
         self.compare_box.add_class("kitta-history-compare")
         self.compare: Compare | None = None
@@ -255,16 +236,8 @@ class SelectedTaskView:
             if not self._adopt(task):
                 return  # another row was opened meanwhile
             if snap.phase == "timed_out":
-                seconds = f"{snap.timeout:g}"
-                self._set_note(text("watch_timeout", self.lang, seconds=seconds))
-            if snap.video is not None and not snap.active:
-                self._video_html = render_video(
-                    snap.video,
-                    snap.video_bytes,
-                    snap.video_problem,
-                    lang=self.lang,
-                    max_bytes=self.max_embed_bytes,
-                )
+                self._set_note(snap.ended_early(self.lang) or "")
+            self._video_html = follower.video_html(self.lang) or self._video_html
             note = None
             if snap.polling:
                 note = text("retrying" if snap.retrying else "watching", self.lang)
@@ -359,7 +332,7 @@ class SelectedTaskView:
                 self.compare_button.disabled = False
             if self.selected_task is None or self.selected_task.task_id != task.task_id:
                 return  # another row was opened meanwhile
-            view = Compare.from_tiles(tiles, lang=self.lang)
+            view = Compare(tiles=tiles, lang=self.lang)
             self.compare = view
             self.compare_box.children = (view.player,)
             if self.message == text("history_comparing", self.lang):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import ipywidgets as widgets
 
 from ..connection import in_process_samples
+from ..display.html import muted_html
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import InsufficientCreditsError, MediaWarning, ValidationError
 from ..i18n import Lang, check_lang, text
@@ -131,10 +132,13 @@ class LipSyncPanel:
         )
         client = self.visitors.client  # served to others: never the operator's token unasked
         self.sandbox = sandbox
-        self.embed = embed
-        self.max_embed_bytes = max_embed_bytes
-        self.download_dir = download_dir
-        self.wait_timeout = wait_timeout
+        # How each card follows its task (`TaskCard`'s options).
+        self.card_options: dict[str, Any] = {
+            "timeout": wait_timeout,
+            "embed": embed,
+            "max_embed_bytes": max_embed_bytes,
+            "download_dir": download_dir,
+        }
         self.server = ServerInfo(is_sandbox=bool(samples), samples=samples)
         self._poll_interval = poll_interval
         self.cards: list[TaskCard] = []
@@ -185,9 +189,7 @@ class LipSyncPanel:
         self.submit_button.button_style = "primary"
         self.banner = widgets.HTML()
         self.banner.add_class("kitta-banner")
-        self.empty_note = widgets.HTML(
-            f'<div style="color:#59636e">{esc(text("panel_no_tasks", lang_))}</div>'
-        )
+        self.empty_note = widgets.HTML(muted_html(text("panel_no_tasks", lang_)))
         self.cards_box = widgets.VBox([self.empty_note])
         self.cards_box.add_class("kitta-cards")
         self.widget = widgets.VBox(
@@ -322,10 +324,7 @@ class LipSyncPanel:
             task,
             lang=self.lang,
             poll_interval=self.poll_interval,
-            timeout=self.wait_timeout,
-            embed=self.embed,
-            max_embed_bytes=self.max_embed_bytes,
-            download_dir=self.download_dir,
+            **self.card_options,
         )
         if self.save_to == "browser":
             offer_browser_save(card, self._tasks)

@@ -23,7 +23,6 @@ ALLOWED = {
     ("_media_check.py", "_config"): "a public prober and price rules (media layer)",
     ("_media_check.py", "kitta_notebook._inputs"): "a public prober and price rules",
     ("_visitors.py", "_config"): "a client copy without its token (core)",
-    ("card.py", "_owner"): "a public `LipSyncTask.client` (core)",
     ("card.py", "kitta_notebook._written"): "a public result file name (files layer)",
 }
 
@@ -98,3 +97,14 @@ def test_each_allowed_reach_is_still_needed_and_marked() -> None:
         path = WIDGETS / module
         assert any(found == name for found, _ in reaches(path, private)), (module, name, reason)
         assert "# private:" in path.read_text(encoding="utf-8"), module
+
+
+def test_a_task_names_its_client_publicly() -> None:
+    """What the card needs of a task, public: the client it came from."""
+    client = KittaClient(token="tok", base_url="http://127.0.0.1:9", journal=False)
+    raw = {"taskId": "a/b", "status": "succeeded", "resultVideoUrl": "https://h.example/x.webm"}
+    task = LipSyncTask(raw, client=client)
+    assert task.client is client and task.client.as_async() is client.as_async()
+    with pytest.raises(RuntimeError, match="not bound to a client"):
+        _ = LipSyncTask({"taskId": "t", "status": "pending"}).client
+    client.close()

@@ -49,14 +49,6 @@ def test_one_failed_of_two_is_half_green_half_red_not_all_green() -> None:
     assert "?" in progress_line(snap(2, unsure=1)).split("]")[0]
 
 
-def test_the_widget_bar_warns_when_some_failed_and_is_red_when_all_did() -> None:
-    from kitta_notebook.widgets.progress import bar_style
-
-    assert bar_style(snap(2, failed=1)) == "warning"
-    assert bar_style(snap(2, failed=2)) == "danger"
-    assert bar_style(snap(2)) == "success"
-
-
 def test_a_view_factory_is_accepted_and_used_and_anything_else_refused() -> None:
     made: list[tuple[str, int]] = []
 
