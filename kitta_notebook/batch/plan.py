@@ -16,7 +16,9 @@ one warning summary instead of one per item.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import os
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,7 +34,7 @@ from ..history.entry import MAX_LABEL_LENGTH, text_problem
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.sources import media_fields
 from ..server_info import ServerInfo
-from ..validation import DEFAULT_MODEL, URL_FIELDS, CreateRequest
+from ..validation import DEFAULT_MODEL, CreateRequest
 from .gate import check_max_credits
 from .progress import ProgressMode, check_progress
 
@@ -49,21 +51,9 @@ if TYPE_CHECKING:
 MAX_CONCURRENCY = 128
 MAX_LABELS = 20
 MAX_WARNING_LINES = 10
-CREATE_FIELDS = (
-    "audio_url",
-    "video_url",
-    "image_url",
-    "reference_image_url",
-    "model",
-    "input_mode",
-    "duration_seconds",
-)
+CREATE_FIELDS = tuple(field.name for field in dataclasses.fields(CreateRequest))
 # Wire (camelCase) names a user may type by habit, mapped to the keyword they meant.
-_WIRE_NAMES: Mapping[str, str] = {
-    **{wire: attr for attr, wire in URL_FIELDS.items()},
-    "inputMode": "input_mode",
-    "durationSeconds": "duration_seconds",
-}
+_WIRE_NAMES = {re.sub("_(.)", lambda m: m[1].upper(), name): name for name in CREATE_FIELDS}
 
 Problem = tuple[int, str, str]
 """(item index, field, message): one line of a batch's table of problems."""
