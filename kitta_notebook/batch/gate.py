@@ -291,23 +291,22 @@ class RateGate:
         with self._lock:
             return max(0.0, self._until - self._clock())
 
-    def _jitter(self) -> float:
-        """So the workers do not all resume at the same instant."""
-        return self._rng.uniform(0.0, min(1.0, 0.2 * self._last_pause))
+    def _wait_locked(self) -> float:
+        """The pause left, plus a little jitter so the workers do not all resume at once."""
+        left = self._until - self._clock()
+        return left + self._rng.uniform(0.0, min(1.0, 0.2 * self._last_pause)) if left > 0 else 0.0
 
     def wait_time(self) -> float:
-        """How long a request about to be sent must wait: the pause, plus a little jitter."""
+        """How long a request about to be sent must wait (0 when not paused)."""
         with self._lock:
-            left = self._until - self._clock()
-            return left + self._jitter() if left > 0 else 0.0
+            return self._wait_locked()
 
     def try_enter(self) -> float | None:
         """Take an in-flight slot (None), or say how long to wait before trying again
         (0.0: until another worker leaves)."""
         with self._lock:
-            left = self._until - self._clock()
-            if left > 0:
-                return left + self._jitter()
+            if (wait := self._wait_locked()) > 0:
+                return wait
             if self._in_flight >= max(1, int(self._allowed)):
                 return 0.0
             self._in_flight += 1

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _bridge, _inputs
-from .._core import MAX_KEY_LENGTH
+from .._core import key_problem
 from ..errors import BatchValidationError, MediaWarning, ValidationError
 from ..history.entry import MAX_LABEL_LENGTH, text_problem
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
@@ -180,15 +180,10 @@ def _labels_of(raw: object) -> tuple[tuple[str, ...], str | None]:
 
 
 def _key_problem(raw: object, keys: Mapping[str, int]) -> str | None:
-    if not isinstance(raw, str) or not raw.strip():
-        return "must be a non-empty string"
-    if len(raw) > MAX_KEY_LENGTH:
-        return f"must be at most {MAX_KEY_LENGTH} characters"
-    if (problem := text_problem(raw)) is not None:
-        return problem
-    if raw in keys:
+    problem = key_problem(raw)
+    if problem is None and raw in keys:
         return f"{raw!r} is also the key of requests[{keys[raw]}]"
-    return None
+    return problem
 
 
 def check_batch(
