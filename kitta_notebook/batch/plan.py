@@ -7,10 +7,7 @@ name it, each distinct content published once, the probes bounded, and one table
 problems (`BatchValidationError`, or the items skipped with `skip_invalid=True`) and
 one warning summary instead of one per item.
 
-1. `plan_batch` (no network): every item checked, local files read, keys claimed;
-   items whose key already has a task are set aside.
-2. `check_items`: the rest published and probed on a bounded pool of threads.
-3. `settle`: refuse the batch, or leave out the problem items; price the others.
+Steps: `plan_batch` (no network), `check_items` (publish and probe), `settle`.
 """
 
 from __future__ import annotations
