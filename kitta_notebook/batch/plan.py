@@ -12,6 +12,7 @@ Steps: `plan_batch` (no network), `check_items` (publish and probe), `settle`.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import os
@@ -58,13 +59,21 @@ Problem = tuple[int, str, str]
 
 @dataclass(frozen=True)
 class BatchOptions:
-    """`create_many`'s keyword arguments, checked."""
+    """`create_many`'s keyword arguments, checked when made (before anything is read)."""
 
     concurrency: int
     progress: ProgressMode
     preflight: bool
     skip_invalid: bool
     max_credits: float | None
+
+    def __post_init__(self) -> None:
+        check_concurrency(self.concurrency)
+        check_progress(self.progress)
+        for name in ("preflight", "skip_invalid"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError([(name, "must be True or False")])
+        check_max_credits(self.max_credits)
 
 
 def check_concurrency(concurrency: object) -> int:
@@ -77,26 +86,6 @@ def check_concurrency(concurrency: object) -> int:
             [("concurrency", f"must be a whole number from 1 to {MAX_CONCURRENCY}")]
         )
     return concurrency
-
-
-def check_options(
-    *,
-    concurrency: object,
-    progress: object,
-    preflight: object,
-    skip_invalid: object,
-    max_credits: object,
-) -> BatchOptions:
-    for name, value in (("preflight", preflight), ("skip_invalid", skip_invalid)):
-        if not isinstance(value, bool):
-            raise ValidationError([(name, "must be True or False")])
-    return BatchOptions(
-        concurrency=check_concurrency(concurrency),
-        progress=check_progress(progress),
-        preflight=bool(preflight),
-        skip_invalid=bool(skip_invalid),
-        max_credits=check_max_credits(max_credits),
-    )
 
 
 @dataclass(frozen=True)
@@ -402,19 +391,13 @@ def check_items(
     """Step 2: each item's publish and probes, `concurrency` items at a time. The store
     is chosen once, and only when some item has a local file."""
     store: MediaStore | None = None
-    store_problem: str | None = None
     if any(isinstance(v, LocalBlob) for item in planned for v in item.fields.values()):
         sandbox_url = _inputs.sandbox_url(config, info)
-        try:
+        with contextlib.suppress(ValidationError):  # no store: each item names it, as create()
             store = PublishOnce(resolve_store(config.media_store, sandbox_url=sandbox_url))
-        except ValidationError as error:
-            store_problem = error.problems[0][1]
 
     def one(item: PlannedItem) -> ItemCheck:
         _bridge.check_cancelled()  # a cancelled async caller: publish and probe no more
-        local = [name for name, value in item.fields.items() if isinstance(value, LocalBlob)]
-        if local and store_problem is not None:  # named on its first local input, as create()
-            return ItemCheck(item, None, None, [(local[0], store_problem)])
         try:
             ready = _inputs.prepare(
                 config, info, item.fields, preflight=preflight, store=store, quiet=True
