@@ -43,6 +43,7 @@ from ..errors import DownloadError, FileConflictError, KittaError
 from ..i18n import status_style
 from ..models import LipSyncTask
 from ..validation import URL_FIELDS, check_url
+from .plan import CREATE_FIELDS
 
 if TYPE_CHECKING:
     from ..history.entry import KeptResult
@@ -127,20 +128,24 @@ def _history_facts(task: LipSyncTask) -> tuple[Any, Any]:
         return None, None
 
 
-def _task_row(index: int, task: LipSyncTask, tags: ItemTags | None) -> tuple[ExportRow, Any]:
-    entry, kept = _history_facts(task)
-    row = ExportRow(index=index, task_id=task.task_id, status=task.status_text)
+def _task_row(
+    index: int, task: LipSyncTask | None, tags: ItemTags | None, request: object = None
+) -> tuple[ExportRow, Any]:
+    """A task's row (with a batch item's checked `request`, which names what was asked
+    when neither the task nor the journal does)."""
+    entry, kept = _history_facts(task) if task is not None else (None, None)
+    row = ExportRow(index, None if task is None else task.task_id)
     row.key = tags.key if tags is not None else getattr(entry, "key", None)
     row.labels = tuple(tags.labels if tags is not None else getattr(entry, "labels", None) or ())
+    for name in CREATE_FIELDS:
+        found = (getattr(source, name, None) for source in (task, entry, request))
+        setattr(row, name, next((value for value in found if value), None))
+    if task is None:
+        return row, kept
+    row.status = task.status_text
     if task.failed:
         row.error = " ".join(x for x in (task.error_code, task.error_message) if x) or "failed"
     row.credits = task.credits_charged
-    row.model = task.model or getattr(entry, "model", None)
-    row.input_mode = task.input_mode or getattr(entry, "input_mode", None)
-    for name in URL_FIELDS:
-        value = getattr(entry, name, None)
-        setattr(row, name, None if value is None else str(value))
-    row.duration_seconds = getattr(entry, "duration_seconds", None)
     for name in ("created_at", "started_at", "completed_at"):
         moment = getattr(task, name)
         setattr(row, name, moment.isoformat() if moment else None)
@@ -151,22 +156,10 @@ def _task_row(index: int, task: LipSyncTask, tags: ItemTags | None) -> tuple[Exp
 
 
 def _item_row(item: BatchItem) -> tuple[ExportRow, Any]:
-    if item.task is not None:
-        row, kept = _task_row(item.index, item.task, item.tags)
-    else:
-        row, kept = ExportRow(index=item.index, task_id=None, key=item.key), None
-        row.labels = item.labels
+    row, kept = _task_row(item.index, item.task, item.tags, item.request)
     row.outcome = item.outcome
     if item.error is not None:
         row.error = f"{type(item.error).__name__}: {item.error}"
-    request = item.request
-    if request is not None:
-        row.model = row.model or request.model
-        row.input_mode = row.input_mode or request.input_mode
-        for name in URL_FIELDS:
-            setattr(row, name, getattr(row, name) or getattr(request, name))
-        if row.duration_seconds is None:
-            row.duration_seconds = request.duration_seconds
     return row, kept
 
 

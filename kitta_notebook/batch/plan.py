@@ -167,7 +167,7 @@ def _labels_of(raw: object) -> tuple[tuple[str, ...], str | None]:
 
 def _key_problem(raw: object, keys: Mapping[str, int]) -> str | None:
     problem = key_problem(raw)
-    if problem is None and raw in keys:
+    if problem is None and isinstance(raw, str) and raw in keys:
         return f"{raw!r} is also the key of requests[{keys[raw]}]"
     return problem
 
