@@ -278,7 +278,6 @@ class RateGate:
         self._strikes = 0
         self.rate_limited = 0
         self.paused_seconds = 0.0
-        self.lowest_allowed = limit
 
     @property
     def allowed(self) -> int:
@@ -323,17 +322,13 @@ class RateGate:
 
     def after_response(self, response: httpx.Response) -> None:
         """Called by the client's request loop with each answer: learn the pace from it."""
-        self.on_response(response.status_code, retry_after_seconds(response))
-
-    def on_response(self, status_code: int, retry_after: float | None) -> None:
         with self._lock:
             now = self._clock()
-            if status_code == 429:
+            if response.status_code == 429:
                 self.rate_limited += 1
                 if now >= self._until:  # one cut per pause, however many 429s arrive
                     self._allowed = max(1.0, self._allowed / 2)
-                    self.lowest_allowed = min(self.lowest_allowed, int(self._allowed))
-                pause = retry_after
+                pause = retry_after_seconds(response)
                 if pause is None:
                     pause = self._config.backoff(self._strikes)
                 self._strikes += 1
@@ -342,7 +337,7 @@ class RateGate:
                     self.paused_seconds += until - max(self._until, now)
                     self._until = until
                     self._last_pause = pause
-            elif 200 <= status_code < 300:
+            elif response.is_success:
                 self._strikes = 0
                 if self._allowed < self.limit:
                     self._allowed = min(float(self.limit), self._allowed + 1.0 / self._allowed)
