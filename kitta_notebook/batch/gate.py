@@ -64,9 +64,10 @@ def check_max_credits(value: object) -> float | None:
     return value
 
 
-def _listed(indices: Sequence[int]) -> str:
-    shown = ", ".join(f"requests[{i}]" for i in indices[:5])
-    return shown + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
+def listed(names: Sequence[object], shown: int = 5) -> str:
+    """The first few of `names`, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(str(name) for name in names[:shown]) + more
 
 
 def _to_create(items: Sequence[PreparedItem]) -> list[PreparedItem]:
@@ -105,11 +106,12 @@ def refuse_over_limit(
     if max_credits is None:
         return
     to_create = _to_create(items)
-    unknown = [item for item in to_create if item.estimate is None]
+    unknown = [f"requests[{item.index}]" for item in to_create if item.estimate is None]
     if unknown:
-        price = prices.get(_model(unknown[0]))
+        model = next(_model(item) for item in to_create if item.estimate is None)
+        price = prices.get(model)
         reason = (
-            f"the price of {_model(unknown[0])} is unknown: the server publishes no price "
+            f"the price of {model} is unknown: the server publishes no price "
             "(the real service does not), and this account's journal has no succeeded task "
             "on it to learn the price from. Create one task first and let it finish (its "
             "charge teaches the price)"
@@ -119,7 +121,7 @@ def refuse_over_limit(
         )
         raise CreditLimitError(
             f"max_credits={max_credits:g} cannot be checked for "
-            f"{_listed([item.index for item in unknown])}: {reason}. Nothing was sent. "
+            f"{listed(unknown)}: {reason}. Nothing was sent. "
             "Pass max_credits=None to create without a limit."
         )
     total = sum(item.estimate or 0 for item in to_create)

@@ -33,7 +33,7 @@ from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_s
 from ..media.sources import media_fields
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL, CreateRequest
-from .gate import check_max_credits
+from .gate import check_max_credits, listed
 from .progress import ProgressMode, check_progress
 
 if TYPE_CHECKING:
@@ -465,7 +465,7 @@ def _warn_once(checks: Sequence[ItemCheck]) -> None:
     if not grouped:
         return
     lines = [
-        f"requests[{_indices(indices)}].{name}: {message}"
+        f"requests[{listed(indices)}].{name}: {message}"
         for (name, message), indices in grouped.items()
     ]
     if len(lines) > MAX_WARNING_LINES:
@@ -474,8 +474,3 @@ def _warn_once(checks: Sequence[ItemCheck]) -> None:
         MediaWarning("About some batch inputs (the batch goes on):\n  - " + "\n  - ".join(lines)),
         stacklevel=7,  # the caller of `create_many`, through the client, the start and `settle`
     )
-
-
-def _indices(indices: list[int]) -> str:
-    shown = ", ".join(str(i) for i in indices[:5])
-    return shown + (f", … {len(indices) - 5} more" if len(indices) > 5 else "")
