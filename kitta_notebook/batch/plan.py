@@ -251,29 +251,18 @@ class SourceReader:
 
 
 class HeldKeys:
-    """The keys a batch claimed, given back when it ends (`release`).
-
-    Thread-safe, and closed by `release`: a claim added later (a planning thread still
-    running after the batch was cancelled) is given back at once.
-    """
+    """The keys a batch claimed, given back when it ends (`release`); the batch claims
+    and releases them on its one thread (the async batch runs it on a worker thread)."""
 
     def __init__(self, client: ClientBase) -> None:
         self._client = client
-        self._lock = threading.Lock()
         self._claims: list[KeyClaim] = []
-        self._closed = False
 
     def add(self, claim: KeyClaim) -> None:
-        with self._lock:
-            if not self._closed:
-                self._claims.append(claim)
-                return
-        self._client._release_keys([claim])
+        self._claims.append(claim)
 
     def release(self) -> None:
-        with self._lock:
-            self._closed = True
-            claims, self._claims = self._claims, []
+        claims, self._claims = self._claims, []
         self._client._release_keys(claims)
 
 
