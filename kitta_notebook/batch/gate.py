@@ -18,7 +18,7 @@ else by an upper bound learned from this account's finished tasks; see `price`):
 
 `RateGate` is the batch's pace: a 429 anywhere pauses every worker and halves how many
 creates may be in flight. The client's request loop calls `before_send(request)` and
-`after_response(response)` on the gate its thread works for (`_client.REQUEST_GATE`),
+`after_response(response)` on the gate its thread works for (`_core.REQUEST_GATE`),
 so the gate sees every attempt, the core's own 429 retries included.
 """
 
