@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _bridge, _inputs
 from .._core import key_problem
 from ..errors import BatchValidationError, MediaWarning, ValidationError
-from ..history.entry import MAX_LABEL_LENGTH, text_problem
+from ..history.entry import clean_labels
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.sources import media_fields
 from ..server_info import ServerInfo
@@ -143,26 +143,24 @@ def _fields_of(item: object) -> tuple[dict[str, Any], object, object, list[tuple
 
 
 def _labels_of(raw: object) -> tuple[tuple[str, ...], str | None]:
-    """The labels, stripped and deduplicated in order, or why they are refused."""
+    """The labels, stripped and deduplicated in order, or why they are refused (each is
+    held to the journal's rules, `clean_labels`)."""
     if raw is None:
         return (), None
-    values: Iterable[object] = (raw,) if isinstance(raw, str) else raw  # type: ignore[assignment]
+    values = [raw] if isinstance(raw, str) else raw
     if isinstance(raw, (bytes, Mapping)) or not isinstance(values, Iterable):
         return (), "must be a string or a list of strings"
-    labels: list[str] = []
-    for value in values:
-        if not isinstance(value, str):
-            return (), "must be a string or a list of strings"
-        label = value.strip()
-        if len(label) > MAX_LABEL_LENGTH:
-            return (), f"each must be at most {MAX_LABEL_LENGTH} characters"
-        if (problem := text_problem(label)) is not None:
-            return (), f"each {problem}"
-        if label and label not in labels:
-            labels.append(label)
+    values = list(values)
+    if not all(isinstance(value, str) for value in values):
+        return (), "must be a string or a list of strings"
+    try:
+        clean_labels(values)
+    except ValidationError as error:
+        return (), error.problems[0][1]
+    labels = tuple(dict.fromkeys(label for value in values if (label := value.strip())))
     if len(labels) > MAX_LABELS:
         return (), f"at most {MAX_LABELS} per item"
-    return tuple(labels), None
+    return labels, None
 
 
 def _key_problem(raw: object, keys: Mapping[str, int]) -> str | None:
