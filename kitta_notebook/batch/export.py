@@ -24,7 +24,6 @@ import hashlib
 import html
 import io
 import json
-import os
 import re
 import secrets
 import shutil
@@ -38,7 +37,7 @@ from .._fetch import FetchLimits
 from .._kept import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES, fetch_kept
 from .._kept_s3 import is_s3
 from .._redact import redact_url
-from .._written import EXPORT, atomic_write, conflicts, intact, remember, sha256_of
+from .._written import EXPORT, atomic_write, conflicts, intact, remember
 from ..errors import DownloadError, FileConflictError, KittaError
 from ..i18n import status_style
 from ..models import LipSyncTask
@@ -252,17 +251,14 @@ def _make_poster(plan: _Planned, ffmpeg: str | None) -> bool:
     ]  # fmt: skip
     try:
         subprocess.run(command, check=True, capture_output=True, timeout=POSTER_SECONDS)
+        frame = temp.read_bytes()
     except (OSError, subprocess.SubprocessError):  # no poster, then
-        temp.unlink(missing_ok=True)
-        return False
-    try:
-        if not temp.is_file() or temp.stat().st_size == 0:
-            return False
-        sha256 = sha256_of(temp)
-        os.replace(temp, plan.poster)
+        frame = b""
     finally:
         temp.unlink(missing_ok=True)
-    remember(plan.poster, EXPORT, plan.poster.stat().st_size, sha256)
+    if not frame:
+        return False
+    _put(plan.poster, [frame])
     plan.row.poster = f"posters/{plan.poster.name}"
     return True
 
