@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import _attempt, _bridge, _core, _responses
-from ._core import ClientConfig, Secret
+from ._core import MAX_KEY_LENGTH, ClientConfig, Secret
 from ._fetch import UnreadableBody, decoded_pieces
 from ._lip_sync import AsyncLipSync, LipSync
 from .errors import DownloadError, KittaError, ValidationError
@@ -225,7 +225,12 @@ class KittaClient(_ClientFacts):
         """
         if key is None:
             return None
-        if (problem := _core.key_problem(key)) is not None:
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+            limit = f"The key must be a non-empty text of at most {MAX_KEY_LENGTH} characters."
+            raise ValidationError([("key", limit)])
+        from .history.entry import text_problem
+
+        if (problem := text_problem(key)) is not None:
             raise ValidationError([("key", f"The key {problem}.")])
         if self.journal is None:
             raise ValidationError(

@@ -390,15 +390,6 @@ REQUEST_GATE: contextvars.ContextVar[RateGate | None] = contextvars.ContextVar(
 client's request loop waits at it before each send and tells it every answer."""
 
 
-def key_problem(key: object) -> str | None:
-    """Why `key` cannot name a create (as `create(key=)` and a batch item hold it), or None."""
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
-        return f"must be a non-empty text of at most {MAX_KEY_LENGTH} characters"
-    from .history.entry import text_problem  # every journal store must keep the key as given
-
-    return text_problem(key)
-
-
 # --- waiting -------------------------------------------------------------------
 def check_timeout(timeout: object) -> float:
     """A wait's or a download's total seconds: a number above 0 (`ValidationError` otherwise)."""

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _bridge, _inputs
-from .._core import key_problem
+from .._core import MAX_KEY_LENGTH
 from ..errors import BatchValidationError, MediaWarning, ValidationError
-from ..history.entry import clean_labels
+from ..history.entry import clean_labels, text_problem
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.sources import media_fields
 from ..server_info import ServerInfo
@@ -164,10 +164,15 @@ def _labels_of(raw: object) -> tuple[tuple[str, ...], str | None]:
 
 
 def _key_problem(raw: object, keys: Mapping[str, int]) -> str | None:
-    problem = key_problem(raw)
-    if problem is None and isinstance(raw, str) and raw in keys:
+    if not isinstance(raw, str) or not raw.strip():
+        return "must be a non-empty string"
+    if len(raw) > MAX_KEY_LENGTH:
+        return f"must be at most {MAX_KEY_LENGTH} characters"
+    if (problem := text_problem(raw)) is not None:
+        return problem
+    if raw in keys:
         return f"{raw!r} is also the key of requests[{keys[raw]}]"
-    return problem
+    return None
 
 
 def check_batch(
