@@ -69,11 +69,11 @@ time a poll changed it, or also after every poll that read it."""
 # --- operations the drivers perform -------------------------------------------------------
 @dataclass(frozen=True)
 class ListPage:
-    """`lip_sync.list(status=, offset=, limit=)`; send back the `Page` or the exception."""
+    """`lip_sync.list(status=, offset=, limit=LIST_PAGE_SIZE)`; send back the `Page` or the
+    exception."""
 
     status: str
     offset: int
-    limit: int = LIST_PAGE_SIZE
     ahead: tuple[tuple[str, int], ...] = ()
     """`(status, offset)` of the pages of this status the core expects to ask for next in
     this cycle (a hint)."""
