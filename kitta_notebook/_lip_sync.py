@@ -294,9 +294,9 @@ class LipSync:
         used with other inputs, is `rejected` with that error and not sent.
         """
         from .batch.create import create_many
-        from .batch.plan import check_options
+        from .batch.plan import BatchOptions
 
-        options = check_options(
+        options = BatchOptions(
             concurrency=concurrency,
             progress=progress,
             preflight=preflight,

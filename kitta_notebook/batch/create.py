@@ -53,14 +53,12 @@ from .plan import (
     settle,
 )
 from .progress import ProgressMode, ProgressSnapshot, eta_seconds, open_progress
-from .results import BatchItem, BatchResult, Outcome
+from .results import OUTCOME_STATUS, BatchItem, BatchResult, Outcome
 
 if TYPE_CHECKING:
     from .._lip_sync import LipSync
 
 CREATE_TITLE = "Creating tasks"
-REFUSED_OUTCOMES = ("rejected", "skipped", "not_sent")
-"""Outcomes drawn red in the progress bar: nothing was created for them."""
 
 
 @dataclass
@@ -107,7 +105,7 @@ class CreateRun:
             eta=eta_seconds(done, self.total, elapsed),
             note=self._note(),
             finished=finished,
-            failed=sum(counts[name] for name in REFUSED_OUTCOMES),
+            failed=sum(n for name, n in counts.items() if OUTCOME_STATUS[name] == "failed"),
             unsure=counts["unknown"],
         )
 

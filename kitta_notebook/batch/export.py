@@ -9,15 +9,12 @@ redacted (credentials and signatures removed); every value is escaped in
 the HTML, and CSV cells that a spreadsheet would run as a formula are
 quoted with a leading apostrophe.
 
-Exporting never destroys a file of the user's: a folder may be new, hold
-other files, or hold an earlier export (whose files are replaced), but when
-any file the export would write is there and was not written by this
-toolkit, or was changed since, the export is refused before anything is
-written (`FileConflictError` naming those files). Each file is written
-atomically and recorded in the toolkit's index of what it wrote (`_written`).
-Only kept copies still matching their recorded sha256 are copied; a copy in a
-team's bucket (``KITTA_KEEP_RESULTS=s3://...``) is fetched by a fresh signed
-URL, and one that no longer matches stops the export with a clear error.
+Exporting never destroys a file of the user's (see `export_tasks`): each file is
+written atomically and recorded in the toolkit's index of what it wrote (`_written`),
+which tells an earlier export from the user's own files. Only kept copies still
+matching their recorded sha256 are copied; a copy in a team's bucket
+(``KITTA_KEEP_RESULTS=s3://...``) is fetched by a fresh signed URL, and one that no
+longer matches stops the export with a clear error.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ import hashlib
 import html
 import io
 import json
-import os
 import re
 import secrets
 import shutil
@@ -41,17 +37,17 @@ from .._fetch import FetchLimits
 from .._kept import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES, fetch_kept
 from .._kept_s3 import is_s3
 from .._redact import redact_url
-from .._written import EXPORT, atomic_write, conflicts, intact, remember, sha256_of
+from .._written import EXPORT, atomic_write, conflicts, intact, remember
 from ..errors import DownloadError, FileConflictError, KittaError
 from ..i18n import status_style
 from ..models import LipSyncTask
-from ..validation import check_url
+from ..validation import URL_FIELDS, check_url
+from .plan import CREATE_FIELDS
 
 if TYPE_CHECKING:
     from ..history.entry import KeptResult
     from .results import BatchItem, BatchResult, ItemTags
 
-INPUT_FIELDS = ("audio_url", "video_url", "image_url", "reference_image_url")
 POSTER_SECONDS = 20.0
 """ffmpeg gets this long per poster; past it the card simply has none."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -131,26 +127,27 @@ def _history_facts(task: LipSyncTask) -> tuple[Any, Any]:
         return None, None
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _task_row(index: int, task: LipSyncTask, tags: ItemTags | None) -> tuple[ExportRow, Any]:
-    entry, kept = _history_facts(task)
-    row = ExportRow(index=index, task_id=task.task_id, status=task.status_text)
+def _task_row(
+    index: int, task: LipSyncTask | None, tags: ItemTags | None, request: object = None
+) -> tuple[ExportRow, Any]:
+    """A task's row (with a batch item's checked `request`, which names what was asked
+    when neither the task nor the journal does)."""
+    entry, kept = _history_facts(task) if task is not None else (None, None)
+    row = ExportRow(index, None if task is None else task.task_id)
     row.key = tags.key if tags is not None else getattr(entry, "key", None)
     row.labels = tuple(tags.labels if tags is not None else getattr(entry, "labels", None) or ())
+    for name in CREATE_FIELDS:
+        found = (getattr(source, name, None) for source in (task, entry, request))
+        setattr(row, name, next((value for value in found if value), None))
+    if task is None:
+        return row, kept
+    row.status = task.status_text
     if task.failed:
         row.error = " ".join(x for x in (task.error_code, task.error_message) if x) or "failed"
     row.credits = task.credits_charged
-    row.model = task.model or getattr(entry, "model", None)
-    row.input_mode = task.input_mode or getattr(entry, "input_mode", None)
-    for name in INPUT_FIELDS:
-        setattr(row, name, _text(getattr(entry, name, None)))
-    row.duration_seconds = getattr(entry, "duration_seconds", None)
-    row.created_at = task.created_at.isoformat() if task.created_at else None
-    row.started_at = task.started_at.isoformat() if task.started_at else None
-    row.completed_at = task.completed_at.isoformat() if task.completed_at else None
+    for name in ("created_at", "started_at", "completed_at"):
+        moment = getattr(task, name)
+        setattr(row, name, moment.isoformat() if moment else None)
     if task.started_at and task.completed_at:
         row.processing_seconds = round((task.completed_at - task.started_at).total_seconds(), 3)
     row.result_url = task.result_video_url
@@ -158,22 +155,10 @@ def _task_row(index: int, task: LipSyncTask, tags: ItemTags | None) -> tuple[Exp
 
 
 def _item_row(item: BatchItem) -> tuple[ExportRow, Any]:
-    if item.task is not None:
-        row, kept = _task_row(item.index, item.task, item.tags)
-    else:
-        row, kept = ExportRow(index=item.index, task_id=None, key=item.key), None
-        row.labels = item.labels
+    row, kept = _task_row(item.index, item.task, item.tags, item.request)
     row.outcome = item.outcome
     if item.error is not None:
         row.error = f"{type(item.error).__name__}: {item.error}"
-    request = item.request
-    if request is not None:
-        row.model = row.model or request.model
-        row.input_mode = row.input_mode or request.input_mode
-        for name in INPUT_FIELDS:
-            setattr(row, name, getattr(row, name) or getattr(request, name))
-        if row.duration_seconds is None:
-            row.duration_seconds = request.duration_seconds
     return row, kept
 
 
@@ -188,18 +173,6 @@ def _ffmpeg() -> str | None:
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     except Exception:
         return None
-
-
-def _poster(ffmpeg: str, video: Path, poster: Path) -> bool:
-    command = [
-        ffmpeg, "-nostdin", "-y", "-loglevel", "error", "-ss", "0.5", "-i", str(video),
-        "-frames:v", "1", "-vf", "scale=360:-2", str(poster),
-    ]  # fmt: skip
-    try:
-        subprocess.run(command, check=True, capture_output=True, timeout=POSTER_SECONDS)
-    except (OSError, subprocess.SubprocessError):  # the caller removes what it left
-        return False
-    return poster.is_file() and poster.stat().st_size > 0
 
 
 @dataclass
@@ -272,14 +245,20 @@ def _make_poster(plan: _Planned, ffmpeg: str | None) -> bool:
         return False
     plan.poster.parent.mkdir(exist_ok=True)
     temp = plan.poster.with_name(f".{plan.poster.stem}.{secrets.token_hex(4)}.jpg")
+    command = [
+        ffmpeg, "-nostdin", "-y", "-loglevel", "error", "-ss", "0.5", "-i", str(plan.video),
+        "-frames:v", "1", "-vf", "scale=360:-2", str(temp),
+    ]  # fmt: skip
     try:
-        if not _poster(ffmpeg, plan.video, temp):
-            return False
-        sha256 = sha256_of(temp)
-        os.replace(temp, plan.poster)
+        subprocess.run(command, check=True, capture_output=True, timeout=POSTER_SECONDS)
+        frame = temp.read_bytes()
+    except (OSError, subprocess.SubprocessError):  # no poster, then
+        frame = b""
     finally:
         temp.unlink(missing_ok=True)
-    remember(plan.poster, EXPORT, plan.poster.stat().st_size, sha256)
+    if not frame:
+        return False
+    _put(plan.poster, [frame])
     plan.row.poster = f"posters/{plan.poster.name}"
     return True
 
@@ -293,13 +272,6 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _redact_inputs(row: ExportRow) -> None:
-    for name in INPUT_FIELDS:
-        value = getattr(row, name)
-        if value:
-            setattr(row, name, redact_url(value))
-
-
 def _write(
     rows: list[tuple[ExportRow, Any]], folder: str | Path, *, title: str, posters: bool
 ) -> ExportReport:
@@ -311,7 +283,9 @@ def _write(
     try:
         root.mkdir(parents=True, exist_ok=True)
         for (row, _), plan in zip(rows, plans, strict=True):
-            _redact_inputs(row)
+            for name in URL_FIELDS:
+                value = getattr(row, name)
+                setattr(row, name, redact_url(value) if value else value)
             if plan is not None and _copy_video(plan):
                 report.videos += 1
                 report.posters += _make_poster(plan, ffmpeg)

@@ -89,13 +89,8 @@ class _WatchFacts:
 
 
 class BatchWatch(_WatchFacts, Iterator[LipSyncTask]):
-    """Yields each watched task as it finishes (succeeded or failed), like `as_completed`
-    (or, made by `follow`, also each time it changes).
-
-    Tasks are updated in place. Raises `WaitManyTimeoutError` at the deadline; `stats`
-    tells how many requests the watch cost. It starts the requests an operation names
-    `ahead` at once, so up to `concurrency` are in flight while the core works.
-    """
+    """Yields each watched task as it finishes (succeeded or failed), like `as_completed`,
+    or as `follow`'s `report` says; raises `WaitManyTimeoutError` at the deadline."""
 
     def __init__(self, lip_sync: LipSync, core: WatchCore, concurrency: int) -> None:
         self._lip_sync = lip_sync
@@ -202,20 +197,13 @@ def follow(
     progress: ProgressMode = False,
     concurrency: int = DEFAULT_WATCH_CONCURRENCY,
 ) -> BatchWatch:
-    """Poll `tasks` until each has finished, yielding a task each time a poll changed it
-    (status, progress, result) and once it finished; the one polling engine.
+    """Poll `tasks` (tasks or ids, updated in place) until each has finished: the one
+    polling engine, behind `wait()`, `watch_many` and `follow_active`.
 
-    For `wait()` (and so `watch()` and the live views), `watch_many` and `follow_active`:
-    tasks (or ids, filled by the first poll) are updated in place, one per-task query a
-    cycle for a few tasks, list pages for many. A finished task is yielded last for it,
-    with `is_terminal` true; tasks already finished are yielded at once. `report="polls"`
-    also yields a task after every poll of it, unchanged or not; passing errors are
-    polled through and counted in `stats.errors` (`stats.last_error`). Raises
-    `WaitManyTimeoutError` (a `WaitTimeoutError`) after `timeout` s (default 1800);
-    `close()` stops it. Shows no progress; sleeps through `_bridge.pause`, so an async
-    caller iterating it with `_bridge.iterate_sync` stops it at once when cancelled.
-    `progress` shows a progress view (`watch_many`'s); a `BatchResult` or `TaskList`
-    hands on its keys and labels.
+    A task is yielded once it finished (tasks already finished at once), and before
+    that as `report` says (`Report`); passing errors are polled through and counted in
+    `stats.errors` (`stats.last_error`). A `BatchResult` or `TaskList` hands on its keys
+    and labels.
     """
     core = WatchCore(
         collect_tasks(tasks, lip_sync._client),

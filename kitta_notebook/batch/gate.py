@@ -18,7 +18,7 @@ else by an upper bound learned from this account's finished tasks; see `price`):
 
 `RateGate` is the batch's pace: a 429 anywhere pauses every worker and halves how many
 creates may be in flight. The client's request loop calls `before_send(request)` and
-`after_response(response)` on the gate its thread works for (`_client.REQUEST_GATE`),
+`after_response(response)` on the gate its thread works for (`_core.REQUEST_GATE`),
 so the gate sees every attempt, the core's own 429 retries included.
 """
 
@@ -64,9 +64,10 @@ def check_max_credits(value: object) -> float | None:
     return value
 
 
-def _listed(indices: Sequence[int]) -> str:
-    shown = ", ".join(f"requests[{i}]" for i in indices[:5])
-    return shown + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
+def listed(names: Sequence[object], shown: int = 5) -> str:
+    """The first few of `names`, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(str(name) for name in names[:shown]) + more
 
 
 def _to_create(items: Sequence[PreparedItem]) -> list[PreparedItem]:
@@ -105,11 +106,12 @@ def refuse_over_limit(
     if max_credits is None:
         return
     to_create = _to_create(items)
-    unknown = [item for item in to_create if item.estimate is None]
+    unknown = [f"requests[{item.index}]" for item in to_create if item.estimate is None]
     if unknown:
-        price = prices.get(_model(unknown[0]))
+        model = next(_model(item) for item in to_create if item.estimate is None)
+        price = prices.get(model)
         reason = (
-            f"the price of {_model(unknown[0])} is unknown: the server publishes no price "
+            f"the price of {model} is unknown: the server publishes no price "
             "(the real service does not), and this account's journal has no succeeded task "
             "on it to learn the price from. Create one task first and let it finish (its "
             "charge teaches the price)"
@@ -119,7 +121,7 @@ def refuse_over_limit(
         )
         raise CreditLimitError(
             f"max_credits={max_credits:g} cannot be checked for "
-            f"{_listed([item.index for item in unknown])}: {reason}. Nothing was sent. "
+            f"{listed(unknown)}: {reason}. Nothing was sent. "
             "Pass max_credits=None to create without a limit."
         )
     total = sum(item.estimate or 0 for item in to_create)
@@ -278,7 +280,6 @@ class RateGate:
         self._strikes = 0
         self.rate_limited = 0
         self.paused_seconds = 0.0
-        self.lowest_allowed = limit
 
     @property
     def allowed(self) -> int:
@@ -291,23 +292,22 @@ class RateGate:
         with self._lock:
             return max(0.0, self._until - self._clock())
 
-    def _jitter(self) -> float:
-        """So the workers do not all resume at the same instant."""
-        return self._rng.uniform(0.0, min(1.0, 0.2 * self._last_pause))
+    def _wait_locked(self) -> float:
+        """The pause left, plus a little jitter so the workers do not all resume at once."""
+        left = self._until - self._clock()
+        return left + self._rng.uniform(0.0, min(1.0, 0.2 * self._last_pause)) if left > 0 else 0.0
 
     def wait_time(self) -> float:
-        """How long a request about to be sent must wait: the pause, plus a little jitter."""
+        """How long a request about to be sent must wait (0 when not paused)."""
         with self._lock:
-            left = self._until - self._clock()
-            return left + self._jitter() if left > 0 else 0.0
+            return self._wait_locked()
 
     def try_enter(self) -> float | None:
         """Take an in-flight slot (None), or say how long to wait before trying again
         (0.0: until another worker leaves)."""
         with self._lock:
-            left = self._until - self._clock()
-            if left > 0:
-                return left + self._jitter()
+            if (wait := self._wait_locked()) > 0:
+                return wait
             if self._in_flight >= max(1, int(self._allowed)):
                 return 0.0
             self._in_flight += 1
@@ -324,17 +324,13 @@ class RateGate:
 
     def after_response(self, response: httpx.Response) -> None:
         """Called by the client's request loop with each answer: learn the pace from it."""
-        self.on_response(response.status_code, retry_after_seconds(response))
-
-    def on_response(self, status_code: int, retry_after: float | None) -> None:
         with self._lock:
             now = self._clock()
-            if status_code == 429:
+            if response.status_code == 429:
                 self.rate_limited += 1
                 if now >= self._until:  # one cut per pause, however many 429s arrive
                     self._allowed = max(1.0, self._allowed / 2)
-                    self.lowest_allowed = min(self.lowest_allowed, int(self._allowed))
-                pause = retry_after
+                pause = retry_after_seconds(response)
                 if pause is None:
                     pause = self._config.backoff(self._strikes)
                 self._strikes += 1
@@ -343,7 +339,7 @@ class RateGate:
                     self.paused_seconds += until - max(self._until, now)
                     self._until = until
                     self._last_pause = pause
-            elif 200 <= status_code < 300:
+            elif response.is_success:
                 self._strikes = 0
                 if self._allowed < self.limit:
                     self._allowed = min(float(self.limit), self._allowed + 1.0 / self._allowed)

@@ -7,16 +7,16 @@ name it, each distinct content published once, the probes bounded, and one table
 problems (`BatchValidationError`, or the items skipped with `skip_invalid=True`) and
 one warning summary instead of one per item.
 
-1. `plan_batch` (no network): every item checked, local files read, keys claimed;
-   items whose key already has a task are set aside.
-2. `check_items`: the rest published and probed on a bounded pool of threads.
-3. `settle`: refuse the batch, or leave out the problem items; price the others.
+Steps: `plan_batch` (no network), `check_items` (publish and probe), `settle`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import dataclasses
 import os
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 from .. import _bridge, _inputs
 from .._core import MAX_KEY_LENGTH
 from ..errors import BatchValidationError, MediaWarning, ValidationError
-from ..history.entry import MAX_LABEL_LENGTH, text_problem
+from ..history.entry import clean_labels, text_problem
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.sources import media_fields
 from ..server_info import ServerInfo
-from ..validation import DEFAULT_MODEL, URL_FIELDS, CreateRequest
-from .gate import check_max_credits
+from ..validation import DEFAULT_MODEL, CreateRequest
+from .gate import check_max_credits, listed
 from .progress import ProgressMode, check_progress
 
 if TYPE_CHECKING:
@@ -49,21 +49,9 @@ if TYPE_CHECKING:
 MAX_CONCURRENCY = 128
 MAX_LABELS = 20
 MAX_WARNING_LINES = 10
-CREATE_FIELDS = (
-    "audio_url",
-    "video_url",
-    "image_url",
-    "reference_image_url",
-    "model",
-    "input_mode",
-    "duration_seconds",
-)
+CREATE_FIELDS = tuple(field.name for field in dataclasses.fields(CreateRequest))
 # Wire (camelCase) names a user may type by habit, mapped to the keyword they meant.
-_WIRE_NAMES: Mapping[str, str] = {
-    **{wire: attr for attr, wire in URL_FIELDS.items()},
-    "inputMode": "input_mode",
-    "durationSeconds": "duration_seconds",
-}
+_WIRE_NAMES = {re.sub("_(.)", lambda m: m[1].upper(), name): name for name in CREATE_FIELDS}
 
 Problem = tuple[int, str, str]
 """(item index, field, message): one line of a batch's table of problems."""
@@ -71,13 +59,21 @@ Problem = tuple[int, str, str]
 
 @dataclass(frozen=True)
 class BatchOptions:
-    """`create_many`'s keyword arguments, checked."""
+    """`create_many`'s keyword arguments, checked when made (before anything is read)."""
 
     concurrency: int
     progress: ProgressMode
     preflight: bool
     skip_invalid: bool
     max_credits: float | None
+
+    def __post_init__(self) -> None:
+        check_concurrency(self.concurrency)
+        check_progress(self.progress)
+        for name in ("preflight", "skip_invalid"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValidationError([(name, "must be True or False")])
+        check_max_credits(self.max_credits)
 
 
 def check_concurrency(concurrency: object) -> int:
@@ -90,26 +86,6 @@ def check_concurrency(concurrency: object) -> int:
             [("concurrency", f"must be a whole number from 1 to {MAX_CONCURRENCY}")]
         )
     return concurrency
-
-
-def check_options(
-    *,
-    concurrency: object,
-    progress: object,
-    preflight: object,
-    skip_invalid: object,
-    max_credits: object,
-) -> BatchOptions:
-    for name, value in (("preflight", preflight), ("skip_invalid", skip_invalid)):
-        if not isinstance(value, bool):
-            raise ValidationError([(name, "must be True or False")])
-    return BatchOptions(
-        concurrency=check_concurrency(concurrency),
-        progress=check_progress(progress),
-        preflight=bool(preflight),
-        skip_invalid=bool(skip_invalid),
-        max_credits=check_max_credits(max_credits),
-    )
 
 
 @dataclass(frozen=True)
@@ -167,26 +143,24 @@ def _fields_of(item: object) -> tuple[dict[str, Any], object, object, list[tuple
 
 
 def _labels_of(raw: object) -> tuple[tuple[str, ...], str | None]:
-    """The labels, stripped and deduplicated in order, or why they are refused."""
+    """The labels, stripped and deduplicated in order, or why they are refused (each is
+    held to the journal's rules, `clean_labels`)."""
     if raw is None:
         return (), None
-    values: Iterable[object] = (raw,) if isinstance(raw, str) else raw  # type: ignore[assignment]
+    values = [raw] if isinstance(raw, str) else raw
     if isinstance(raw, (bytes, Mapping)) or not isinstance(values, Iterable):
         return (), "must be a string or a list of strings"
-    labels: list[str] = []
-    for value in values:
-        if not isinstance(value, str):
-            return (), "must be a string or a list of strings"
-        label = value.strip()
-        if len(label) > MAX_LABEL_LENGTH:
-            return (), f"each must be at most {MAX_LABEL_LENGTH} characters"
-        if (problem := text_problem(label)) is not None:
-            return (), f"each {problem}"
-        if label and label not in labels:
-            labels.append(label)
+    values = list(values)
+    if not all(isinstance(value, str) for value in values):
+        return (), "must be a string or a list of strings"
+    try:
+        clean_labels(values)
+    except ValidationError as error:
+        return (), error.problems[0][1]
+    labels = tuple(dict.fromkeys(label for value in values if (label := value.strip())))
     if len(labels) > MAX_LABELS:
         return (), f"at most {MAX_LABELS} per item"
-    return tuple(labels), None
+    return labels, None
 
 
 def _key_problem(raw: object, keys: Mapping[str, int]) -> str | None:
@@ -280,29 +254,18 @@ class SourceReader:
 
 
 class HeldKeys:
-    """The keys a batch claimed, given back when it ends (`release`).
-
-    Thread-safe, and closed by `release`: a claim added later (a planning thread still
-    running after the batch was cancelled) is given back at once.
-    """
+    """The keys a batch claimed, given back when it ends (`release`); the batch claims
+    and releases them on its one thread (the async batch runs it on a worker thread)."""
 
     def __init__(self, client: ClientBase) -> None:
         self._client = client
-        self._lock = threading.Lock()
         self._claims: list[KeyClaim] = []
-        self._closed = False
 
     def add(self, claim: KeyClaim) -> None:
-        with self._lock:
-            if not self._closed:
-                self._claims.append(claim)
-                return
-        self._client._release_keys([claim])
+        self._claims.append(claim)
 
     def release(self) -> None:
-        with self._lock:
-            self._closed = True
-            claims, self._claims = self._claims, []
+        claims, self._claims = self._claims, []
         self._client._release_keys(claims)
 
 
@@ -420,19 +383,13 @@ def check_items(
     """Step 2: each item's publish and probes, `concurrency` items at a time. The store
     is chosen once, and only when some item has a local file."""
     store: MediaStore | None = None
-    store_problem: str | None = None
     if any(isinstance(v, LocalBlob) for item in planned for v in item.fields.values()):
         sandbox_url = _inputs.sandbox_url(config, info)
-        try:
+        with contextlib.suppress(ValidationError):  # no store: each item names it, as create()
             store = PublishOnce(resolve_store(config.media_store, sandbox_url=sandbox_url))
-        except ValidationError as error:
-            store_problem = error.problems[0][1]
 
     def one(item: PlannedItem) -> ItemCheck:
         _bridge.check_cancelled()  # a cancelled async caller: publish and probe no more
-        local = [name for name, value in item.fields.items() if isinstance(value, LocalBlob)]
-        if local and store_problem is not None:  # named on its first local input, as create()
-            return ItemCheck(item, None, None, [(local[0], store_problem)])
         try:
             ready = _inputs.prepare(
                 config, info, item.fields, preflight=preflight, store=store, quiet=True
@@ -500,7 +457,7 @@ def _warn_once(checks: Sequence[ItemCheck]) -> None:
     if not grouped:
         return
     lines = [
-        f"requests[{_indices(indices)}].{name}: {message}"
+        f"requests[{listed(indices)}].{name}: {message}"
         for (name, message), indices in grouped.items()
     ]
     if len(lines) > MAX_WARNING_LINES:
@@ -509,8 +466,3 @@ def _warn_once(checks: Sequence[ItemCheck]) -> None:
         MediaWarning("About some batch inputs (the batch goes on):\n  - " + "\n  - ".join(lines)),
         stacklevel=7,  # the caller of `create_many`, through the client, the start and `settle`
     )
-
-
-def _indices(indices: list[int]) -> str:
-    shown = ", ".join(str(i) for i in indices[:5])
-    return shown + (f", … {len(indices) - 5} more" if len(indices) > 5 else "")

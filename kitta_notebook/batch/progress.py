@@ -172,9 +172,10 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def progress_view(mode: ProgressMode, *, title: str, total: int) -> ProgressView | None:
-    """The view for `progress=`: `"auto"` shows one in a notebook or on a terminal only."""
-    if mode is False:
+def open_progress(mode: ProgressMode, title: str, total: int) -> ProgressView | None:
+    """The view a batch reports to, or None (no progress, or nothing to do): `"auto"`
+    shows one in a notebook or on a terminal only."""
+    if mode is False or total == 0:
         return None
     if callable(mode):
         return mode(title=title, total=total)
@@ -185,10 +186,3 @@ def progress_view(mode: ProgressMode, *, title: str, total: int) -> ProgressView
     if mode == "auto" and not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
         return None
     return TextProgress()
-
-
-def open_progress(mode: ProgressMode, title: str, total: int) -> ProgressView | None:
-    """The view a batch reports to, or None (no progress, or nothing to do)."""
-    if mode is False or total == 0:
-        return None
-    return progress_view(mode, title=title, total=total)

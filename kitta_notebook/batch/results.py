@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 from ..errors import BatchError, ValidationError
 from ..i18n import check_lang
 from ..models import LipSyncTask
+from .export import ExportReport, export_batch, export_tasks
 
 if TYPE_CHECKING:
     from ..validation import CreateRequest
-    from .export import ExportReport
 
 
 Outcome = Literal["created", "existing", "rejected", "unknown", "skipped", "not_sent"]
@@ -149,8 +149,6 @@ class TaskList(list[LipSyncTask]):
     def export(self, folder: str | Path, **options: Any) -> ExportReport:
         """Write a review folder: `index.html`, `manifest.csv`, `manifest.json` and the
         kept videos beside them; see `kitta_notebook.batch.export.export_tasks`."""
-        from .export import export_tasks
-
         return export_tasks(self, folder, tags=self.tags, **options)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -281,8 +279,6 @@ class BatchResult(Sequence[BatchItem]):
     def export(self, folder: str | Path, **options: Any) -> ExportReport:
         """Write a review folder of this batch (rejected and unknown items included);
         see `kitta_notebook.batch.export.export_tasks`."""
-        from .export import export_batch
-
         return export_batch(self, folder, **options)
 
     def __repr__(self) -> str:

@@ -69,11 +69,11 @@ time a poll changed it, or also after every poll that read it."""
 # --- operations the drivers perform -------------------------------------------------------
 @dataclass(frozen=True)
 class ListPage:
-    """`lip_sync.list(status=, offset=, limit=)`; send back the `Page` or the exception."""
+    """`lip_sync.list(status=, offset=, limit=LIST_PAGE_SIZE)`; send back the `Page` or the
+    exception."""
 
     status: str
     offset: int
-    limit: int = LIST_PAGE_SIZE
     ahead: tuple[tuple[str, int], ...] = ()
     """`(status, offset)` of the pages of this status the core expects to ask for next in
     this cycle (a hint)."""
@@ -232,7 +232,7 @@ class WatchCore:
         return len(self.active) > self._list_cost
 
     def snapshot(self, finished: bool = False, note: str = "") -> ProgressSnapshot:
-        counts = {"pending": 0, "processing": 0, "succeeded": 0, "failed": 0}
+        counts = dict.fromkeys((status.value for status in TaskStatus), 0)
         credits: int | float = 0
         for task_id in self._objects:
             task = self._first(task_id)
@@ -354,7 +354,7 @@ class WatchCore:
                 yield from self._list_cycle()
             else:
                 self.stats.modes.append("get")
-                yield from self._get_cycle()
+                yield from self._fetch(tuple(self.active), absent=False)
             self._report()
         self._report(finished=True)
 
@@ -369,9 +369,6 @@ class WatchCore:
             for emit in (self._others(other), self._finish(done)):
                 if emit is not None:
                     yield emit
-
-    def _get_cycle(self) -> Generator[WatchOp, object, None]:
-        yield from self._fetch(tuple(self.active), absent=False)
 
     def _statuses_to_list(self) -> tuple[str, ...]:
         """`processing`, plus `pending` while a watched task may still be pending.

@@ -84,9 +84,7 @@ class InterruptingView:
         self.closed = True
 
 
-def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded() -> None:
     release = threading.Event()
     posts: list[int] = []
     lock = threading.Lock()
@@ -104,23 +102,20 @@ def test_an_interrupt_stops_sending_and_every_sent_create_is_recorded(
         raise KeyboardInterrupt  # ...but nothing new may be sent
 
     view = InterruptingView(interrupt)
-    monkeypatch.setattr("kitta_notebook.batch.progress.progress_view", lambda *a, **k: view)
     recorder = CountingRecorder()
     http = httpx.Client(transport=httpx.MockTransport(handler))
     with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:
         client.recorder = recorder
         with pytest.raises(KeyboardInterrupt):
             client.lip_sync.create_many(
-                [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
+                [MEDIA] * 40, concurrency=CONCURRENCY, progress=lambda **_: view, preflight=False
             )
     assert 3 < len(posts) <= 3 + CONCURRENCY
     assert recorder.count("before") == len(posts) == recorder.count("created")
     assert view.closed
 
 
-def test_cancelling_the_async_batch_stops_sending_and_records_every_sent_create(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_cancelling_the_async_batch_stops_sending_and_records_every_sent_create() -> None:
     """The async batch runs the sync one on a worker thread: a cancelled await sends
     nothing more, and the creates already sent finish and are recorded."""
     release = threading.Event()
@@ -139,7 +134,7 @@ def test_cancelling_the_async_batch_stops_sending_and_records_every_sent_create(
         loop = asyncio.get_running_loop()
         job = asyncio.ensure_future(
             client.as_async().lip_sync.create_many(
-                [MEDIA] * 40, concurrency=CONCURRENCY, progress=True, preflight=False
+                [MEDIA] * 40, concurrency=CONCURRENCY, progress=lambda **_: view, preflight=False
             )
         )
         view.on_third = lambda: loop.call_soon_threadsafe(job.cancel)
@@ -149,7 +144,6 @@ def test_cancelling_the_async_batch_stops_sending_and_records_every_sent_create(
     view = InterruptingView(None)
     closed = threading.Event()
     view.close = lambda snapshot: closed.set()  # type: ignore[method-assign]
-    monkeypatch.setattr("kitta_notebook.batch.progress.progress_view", lambda *a, **k: view)
     recorder = CountingRecorder()
     http = httpx.Client(transport=httpx.MockTransport(handler))
     with KittaClient("tok", base_url=BASE, http_client=http, journal=False) as client:

@@ -6,6 +6,7 @@ import html
 import io
 from html.parser import HTMLParser
 
+import httpx
 import pytest
 
 from kitta_notebook import (
@@ -142,8 +143,9 @@ def test_a_429_pauses_everyone_for_its_retry_after_and_halves_the_pace() -> None
     for _ in range(8):
         assert gate.try_enter() is None
     assert gate.try_enter() == 0.0  # full: wait for a slot
-    gate.on_response(429, 2.0)
-    gate.on_response(429, 2.0)  # a burst of 429s cuts the pace once
+    too_many = httpx.Response(429, headers={"Retry-After": "2"})
+    gate.after_response(too_many)
+    gate.after_response(too_many)  # a burst of 429s cuts the pace once
     assert gate.allowed == 4 and gate.rate_limited == 2
     assert 2.0 <= gate.wait_time() <= 2.0 + 0.4
     for _ in range(8):
@@ -158,14 +160,14 @@ def test_a_429_pauses_everyone_for_its_retry_after_and_halves_the_pace() -> None
 
 def test_the_pace_recovers_gradually_after_successes() -> None:
     gate, clock = gate_with_clock(8)
-    gate.on_response(429, 1.0)
+    gate.after_response(httpx.Response(429, headers={"Retry-After": "1"}))
     clock.now += 1.5
-    gate.on_response(429, None)  # no Retry-After: the client's backoff decides
+    gate.after_response(httpx.Response(429))  # no Retry-After: the client's backoff decides
     assert gate.allowed == 2 and gate.pause_left() > 0
     clock.now += 60
     for _ in range(40):
-        gate.on_response(202, None)
-    assert gate.allowed == 8 and gate.lowest_allowed == 2
+        gate.after_response(httpx.Response(202))
+    assert gate.allowed == 8
 
 
 # --- results ---------------------------------------------------------------------------------

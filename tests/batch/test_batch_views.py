@@ -13,8 +13,8 @@ from kitta_notebook.batch.progress import (
     ProgressSnapshot,
     TextProgress,
     check_progress,
+    open_progress,
     progress_line,
-    progress_view,
 )
 from kitta_notebook.display.gallery import (
     FAILED_COLOR,
@@ -57,7 +57,7 @@ def test_a_view_factory_is_accepted_and_used_and_anything_else_refused() -> None
         return TextProgress(io.StringIO())
 
     assert check_progress(factory) is factory
-    assert isinstance(progress_view(factory, title="t", total=3), TextProgress)
+    assert isinstance(open_progress(factory, "t", 3), TextProgress)
     assert made == [("t", 3)]
     with pytest.raises(ValidationError):
         check_progress("always")

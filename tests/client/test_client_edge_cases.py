@@ -526,7 +526,8 @@ def test_the_request_loop_waits_out_a_batch_pause_and_tells_the_gate_each_answer
     http = httpx.Client(transport=httpx.MockTransport(lambda request: answers.pop(0)))
     with KittaClient(TOKEN, base_url=BASE, http_client=http, journal=False) as client:
         gate = RateGate(4, client._config)
-        gate.on_response(429, 0.3)  # another worker met a 429: everyone pauses 0.3 s
+        # Another worker met a 429: everyone pauses 0.3 s.
+        gate.after_response(httpx.Response(429, headers={"Retry-After": "0.3"}))
         token = REQUEST_GATE.set(gate)
         try:
             started = time.monotonic()

@@ -28,9 +28,7 @@ from kitta_notebook import (
     KeyInUseError,
     KittaClient,
     UnresolvedCreateError,
-    _inputs,
 )
-from kitta_notebook.batch.plan import HeldKeys
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.sandbox import Sandbox
 from tests.journal.journal_helpers import AUDIO, BASE, VIDEO
@@ -194,24 +192,6 @@ def test_a_create_cut_off_mid_answer_is_sent_once_and_recorded_as_unknown() -> N
     with pytest.raises(UnresolvedCreateError):
         client.lip_sync.create(**fields, key="cut")
     assert len(posts) == 1
-
-
-@pytest.mark.usefixtures("journal_store")
-def test_a_claim_added_after_a_batch_ended_is_given_back_at_once() -> None:
-    """The async driver's planning thread may claim after the batch was cancelled."""
-    client = KittaClient("tok-late", base_url=BASE)
-    fields = _inputs.plan(client._config, {"audio_url": AUDIO, "video_url": VIDEO})
-    held = HeldKeys(client)
-    early = client._claim_key("early", fields)
-    assert early is not None
-    held.add(early)
-    held.release()
-    late = client._claim_key("late", fields)
-    assert late is not None
-    held.add(late)  # after the release: not kept, given back
-    for key in ("early", "late"):
-        again = client._claim_key(key, fields)  # raises KeyInUseError while still held
-        assert again is not None and again.token is not None
 
 
 def test_a_journal_from_before_key_claims_gets_its_table_when_opened(tmp_path: Path) -> None:
