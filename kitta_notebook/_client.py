@@ -8,6 +8,7 @@ logic: each method awaits the sync client's on a worker thread (`_bridge`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -20,6 +21,7 @@ from . import _attempt, _bridge, _core, _responses
 from ._core import MAX_KEY_LENGTH, ClientConfig, Secret
 from ._fetch import UnreadableBody, decoded_pieces
 from ._lip_sync import AsyncLipSync, LipSync
+from ._written import result_file_name
 from .errors import DownloadError, KittaError, ValidationError
 from .models import LipSyncTask
 from .server_info import ServerInfo, parse_openapi
@@ -49,6 +51,18 @@ class _ClientFacts:
     @property
     def has_token(self) -> bool:
         return self._config.token is not None
+
+    @property
+    def media_store(self) -> MediaStore | None:
+        """The store local media files are published to, as given with `media_store=`;
+        None: the sandbox's own store for a sandbox, else the one KITTA_MEDIA_STORE names."""
+        store: MediaStore | None = self._config.media_store
+        return store
+
+    def result_file_name(self, task: LipSyncTask) -> str:
+        """The name `download()` gives a task's result when no path is given: the task id
+        made safe for any file system, with the result URL's extension (default `.mp4`)."""
+        return result_file_name(task.task_id, task.result_video_url or "")
 
     def set_token(self, token: str) -> None:
         """Replace the API token (for example after a password prompt); never echoed."""
@@ -156,6 +170,14 @@ class KittaClient(_ClientFacts):
         if self._async is None:
             self._async = AsyncKittaClient(_client=self)
         return self._async
+
+    def without_token(self) -> KittaClient:
+        """A new client with this one's settings (API origin, timeouts, journal and media
+        choices) but no token, for someone who must give their own (`set_token`): a panel
+        served to visitors never spends the operator's token. Nothing is shared but the
+        settings: its own connection pool and media prober."""
+        config = dataclasses.replace(self._config, token=None, prober=None, _header_cache={})
+        return KittaClient(_config=config)
 
     # --- the request loop ---------------------------------------------------------
     def _request(
@@ -390,6 +412,10 @@ class AsyncKittaClient(_ClientFacts):
     def as_async(self) -> AsyncKittaClient:
         """This client (for code that accepts either flavour)."""
         return self
+
+    def without_token(self) -> AsyncKittaClient:
+        """`KittaClient.without_token()`, as an async client."""
+        return self._sync.without_token().as_async()
 
     server_info = _bridge.awaitable(KittaClient.server_info)
     usage = _bridge.awaitable(KittaClient.usage)

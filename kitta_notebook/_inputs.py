@@ -19,16 +19,12 @@ from .media.prober import prober_of
 from .media.sources import collect_local_sources, media_fields
 from .price import Price, charges_in, price_for
 from .server_info import ServerInfo, api_origin
-from .validation import CreateRequest, check_url, validate_create
+from .validation import LOCAL_STAND_IN, CreateRequest, check_url, validate_create
 
 if TYPE_CHECKING:
     from ._core import ClientConfig
     from .history.store import JournalStore as Journal
     from .media import MediaStore, PublishedMedia
-
-
-# A host that can never resolve (RFC 2606), standing in for a local file while validating.
-LOCAL_STAND_IN = "local-file.invalid"
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from ._written import (
     key_of,
     not_ours,
     remember,
+    result_file_name,
     result_suffix,
     result_url,
     safe_stem,
@@ -93,7 +94,7 @@ def save(url: str, target: Path, limits: FetchLimits, sha256: str | None = None)
 def download_target(task: LipSyncTask, path: str | os.PathLike[str] | None) -> tuple[str, Path]:
     """(URL to fetch, file to write) for a task's result video; folders are created."""
     url = result_url(task)
-    default_name = safe_stem(task.task_id) + result_suffix(url)
+    default_name = result_file_name(task.task_id, url)
     target = Path(default_name) if path is None else Path(path).expanduser()
     if path is not None and (target.is_dir() or str(path).endswith(("/", "\\"))):
         target = target / default_name

@@ -69,6 +69,11 @@ def result_suffix(url: str) -> str:
     return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".mp4"
 
 
+def result_file_name(task_id: object, url: str) -> str:
+    """A result's default file name: the task id made safe, with the URL's extension."""
+    return safe_stem(task_id) + result_suffix(url)
+
+
 def result_url(task: LipSyncTask) -> str:
     """The result URL to fetch, or a clear error why there is none."""
     if not task.result_video_url:

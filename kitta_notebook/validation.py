@@ -22,6 +22,9 @@ from .models import TaskStatus
 DEFAULT_MODEL = "kitta-lip-sync-v1"
 INPUT_MODES = ("video", "image")
 MAX_PAGE_SIZE = 100
+# A host that can never resolve (RFC 2606): a local file stands in as a URL under it while
+# a create is validated (by the client before publishing, by the panel's form as it is typed).
+LOCAL_STAND_IN = "local-file.invalid"
 
 # Field names shared by the validators, the request body and the widgets.
 URL_FIELDS: Mapping[str, str] = {

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import _inputs  # private: until the media layer offers a public prober and pricing
 from ..display.preflight import finding_html, media_message, probe_summary
 from ..errors import ValidationError
 from ..i18n import Lang, text
@@ -38,8 +37,6 @@ if TYPE_CHECKING:
     from .form import LipSyncForm
 
 MediaValue = str | LocalBlob
-# The host a local medium stands in as while the form checks it like the client does.
-LOCAL_STAND_IN = _inputs.LOCAL_STAND_IN
 
 
 @dataclass(frozen=True)
@@ -78,12 +75,6 @@ class MediaChecks:
         self.probed: dict[str, Probed] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}
         self.store_problems: dict[str, str] = {}
-
-    @property
-    def _config(self) -> Any:
-        # private: the one reach into the client's settings (its prober, store, price
-        # rules), until the media layer makes them public.
-        return self.client._config
 
     @property
     def checking(self) -> set[str]:
@@ -129,7 +120,7 @@ class MediaChecks:
         if not self.client.is_official:
             return  # a sandbox publishes to its own store; other servers are told by create
         try:
-            resolve_store(self._config.media_store, field=name)
+            resolve_store(self.client.media_store, field=name)
         except ValidationError as error:
             self.store_problems[name] = error.fields.get(name) or str(error)
 

@@ -23,7 +23,6 @@ one budget per process, shared by every panel in it.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import threading
@@ -233,7 +232,7 @@ class VisitorPlan:
         try:
             await self.client.as_async().usage()
         except AuthenticationError:
-            self.client = token_free_client(self.client)  # the panel asks again
+            self.client = self.client.without_token()  # the panel asks again
             return True
         except Exception:  # the usage route may be missing or down: the create will tell
             return False
@@ -252,13 +251,6 @@ def session_budget(max_credits: float, submits_per_minute: float) -> VisitorBudg
         if budget is None:
             budget = _session_budgets[key] = VisitorBudget(max_credits, submits_per_minute)
         return budget
-
-
-def token_free_client(client: Client) -> Client:
-    """A client like `client` (same API origin and settings) that holds no token."""
-    # private: the client's settings, until the client can copy itself without its token.
-    config = dataclasses.replace(client._config, token=None, prober=None, _header_cache={})
-    return type(client)(_config=config)
 
 
 def plan_visitors(
@@ -280,7 +272,7 @@ def plan_visitors(
         else env.get(SHARE_TOKEN_ENV, "").strip().lower() in _YES
     )
     if not opted_in or not client.has_token:
-        return VisitorPlan("own_token", token_free_client(client), server)
+        return VisitorPlan("own_token", client.without_token(), server)
     cap = _number_setting(MAX_CREDITS_ENV, max_credits, DEFAULT_MAX_CREDITS, env)
     rate = _number_setting(SUBMITS_ENV, None, DEFAULT_SUBMITS_PER_MINUTE, env)
     return VisitorPlan("capped", client, server, session_budget(cap, rate))

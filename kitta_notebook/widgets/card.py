@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from .._written import result_suffix, safe_stem  # private: until a public result name
 from ..display.follow import FollowSnapshot, TaskFollower, follow, settle, spawn
 from ..display.html import (
     badge_html,
@@ -410,7 +409,7 @@ async def save_in_browser(card: TaskCard, max_bytes: int = MAX_BROWSER_SAVE_BYTE
         reason = text("video_unavailable", lang, reason=problem or "unknown")
         card.action_note.value = esc(text("card_save_failed", lang, reason=reason))
         return False
-    name = safe_stem(card.task.task_id) + result_suffix(plan.url)
+    name = card.task.client.result_file_name(card.task)
     title = text("card_browser_download", lang, name=name)
     card.action_note.value = download_link_html(data, name, text("card_save", lang), title)
     card.save_offered = True  # the link is the one click: the button steps aside

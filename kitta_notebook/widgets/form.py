@@ -27,10 +27,10 @@ from ..display.preflight import media_message
 from ..errors import ValidationError
 from ..i18n import Lang, text
 from ..media import LocalBlob, classify_source, to_blob
-from ..validation import DEFAULT_MODEL, CreateRequest, validate_create
+from ..validation import DEFAULT_MODEL, LOCAL_STAND_IN, CreateRequest, validate_create
 from ._frontend import esc, show
-from ._media_check import LOCAL_STAND_IN, MediaValue
 from ._media_check import MediaChecks as MediaChecks  # importable from here, as before
+from ._media_check import MediaValue
 from ._media_check import media_note_html as media_note_html
 
 # Form field -> i18n key of its label. The names are `validate_create`'s.

@@ -55,7 +55,7 @@ def test_twins_have_the_same_methods_and_parameters(sync_cls: type, async_cls: t
 def test_async_twins_do_their_io_in_coroutines(async_cls: type) -> None:
     """Every method of an async twin that talks to a server or a file is awaitable."""
     # Return live views / async iterators at once, or do no I/O at all.
-    sync_only = {"watch", "watch_many", "set_token", "as_sync", "as_async"}
+    sync_only = {"watch", "watch_many", "set_token", "as_sync", "as_async", "without_token"}
     for name, member in inspect.getmembers(async_cls, inspect.isfunction):
         if name.startswith("_") or name in LIFECYCLE or name in sync_only:
             continue

@@ -2,8 +2,8 @@
 private module of the core.
 
 Read from the source (an AST walk), so a private reach is caught even on a code path
-no other test runs. The few reaches that wait for a public replacement are listed in
-`ALLOWED` with the reason, and each is marked `# private:` at its one call site.
+no other test runs. What a widget needs of the core is public, documented API (e.g.
+`client.without_token()`, `client.media_store`, `client.result_file_name(task)`).
 """
 
 from __future__ import annotations
@@ -15,16 +15,10 @@ import pytest
 
 import kitta_notebook
 from kitta_notebook import AsyncKittaClient, AsyncLipSync, KittaClient, LipSync, LipSyncTask
+from kitta_notebook._kept import download_target
+from kitta_notebook.media import S3Store
 
 WIDGETS = Path(kitta_notebook.__file__).parent / "widgets"
-
-# (module, private name) -> the public API it waits for.
-ALLOWED = {
-    ("_media_check.py", "_config"): "a public prober and price rules (media layer)",
-    ("_media_check.py", "kitta_notebook._inputs"): "a public prober and price rules",
-    ("_visitors.py", "_config"): "a client copy without its token (core)",
-    ("card.py", "kitta_notebook._written"): "a public result file name (files layer)",
-}
 
 
 def private_client_names() -> set[str]:
@@ -82,21 +76,8 @@ def reaches(path: Path, private: set[str]) -> list[tuple[str, int]]:
 def test_a_widget_uses_the_public_client_api_only(path: Path) -> None:
     private = private_client_names()
     assert "_config" in private and "_request" in private  # the walk sees them
-    wrong = [
-        f"{path.name}:{line}: {name}"
-        for name, line in reaches(path, private)
-        if (path.name, name) not in ALLOWED
-    ]
+    wrong = [f"{path.name}:{line}: {name}" for name, line in reaches(path, private)]
     assert not wrong, "widgets must use the client's public API:\n" + "\n".join(wrong)
-
-
-def test_each_allowed_reach_is_still_needed_and_marked() -> None:
-    """An exception that is no longer used goes from the list; a used one is marked."""
-    private = private_client_names()
-    for (module, name), reason in ALLOWED.items():
-        path = WIDGETS / module
-        assert any(found == name for found, _ in reaches(path, private)), (module, name, reason)
-        assert "# private:" in path.read_text(encoding="utf-8"), module
 
 
 def test_a_task_names_its_client_publicly() -> None:
@@ -107,4 +88,39 @@ def test_a_task_names_its_client_publicly() -> None:
     assert task.client is client and task.client.as_async() is client.as_async()
     with pytest.raises(RuntimeError, match="not bound to a client"):
         _ = LipSyncTask({"taskId": "t", "status": "pending"}).client
+    client.close()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_client_copies_itself_without_its_token(flavour: str) -> None:
+    """What a panel served to visitors needs: the operator's settings, never their token."""
+    store = S3Store("team-media")
+    client = KittaClient(
+        token="operator-secret", base_url="http://127.0.0.1:9", journal=False, media_store=store
+    )
+    face = client if flavour == "sync" else client.as_async()
+    copy = face.without_token()
+    assert type(copy) is type(face) and copy is not face
+    assert not copy.has_token and face.has_token
+    assert (copy.base_url, copy.is_official, copy.media_store) == (face.base_url, False, store)
+    shown = repr(copy) + repr(copy.as_sync()._config) + repr(vars(copy.as_sync()))
+    assert "operator-secret" not in shown
+    copy.set_token("visitor-token")  # the visitor's own, on the copy alone
+    assert copy.has_token and "visitor-token" not in repr(copy)
+    assert client._config.token is not None
+    assert client._config.token.reveal() == "operator-secret"
+    copy.as_sync().close()
+    client.close()
+
+
+def test_the_result_file_name_is_the_one_download_writes(tmp_path: Path) -> None:
+    """What the card's browser download is named: the name `download()` gives the file."""
+    client = KittaClient(token="tok", base_url="http://127.0.0.1:9", journal=False)
+    raw = {"taskId": "a/b", "status": "succeeded", "resultVideoUrl": "https://h.example/x.webm"}
+    task = LipSyncTask(raw, client=client)
+    name = client.result_file_name(task)
+    assert name.endswith(".webm") and "/" not in name and name.startswith("a_b")
+    assert name == download_target(task, tmp_path)[1].name
+    assert client.as_async().result_file_name(task) == name
+    assert KittaClient(token="t", base_url="http://127.0.0.1:9", journal=False).media_store is None
     client.close()
