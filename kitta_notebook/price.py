@@ -77,7 +77,7 @@ class Price:
             return self.info.estimate(self.model, seconds)
         if not self.charges:
             return None
-        billed = math.ceil(round(seconds, 6))
+        billed = math.ceil(seconds)  # never rounded down: the bound must stay a bound
         bound = min(
             c.credits if seconds <= c.seconds else c.credits * billed / c.seconds
             for c in self.charges
