@@ -66,7 +66,9 @@ class Counter:
         self.requests.append(request)
         if request.method == "POST":
             return httpx.Response(202, json={"taskId": "lip_task_f", "status": "pending"})
-        if request.url.path.endswith("/tasks"):
+        # The raw path: an id such as "/tasks" is escaped into the detail route (its
+        # decoded path would end like the list route's).
+        if request.url.raw_path.split(b"?")[0].endswith(b"/tasks"):
             return httpx.Response(200, json={"data": [], "pagination": {"hasMore": False}})
         return httpx.Response(200, json={"taskId": "lip_task_f", "status": "pending"})
 
