@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from .entry import JournalEntry, Query
 from .mounts import warn_if_network
+from .rows import Sql
 from .schema import (
     ROW_COLUMNS,
     SEARCH_COLUMNS,
@@ -34,7 +35,7 @@ from .schema import (
     open_connection,
     transaction,
 )
-from .sql import Sql, SqlStore
+from .sql import SqlStore
 
 __all__ = ["Journal", "account_fingerprint", "journal_path", "journal_path_for_identity"]
 

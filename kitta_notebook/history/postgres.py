@@ -48,8 +48,9 @@ from .postgres_schema import (
     VERSION_TABLE,
     fold,
 )
+from .rows import Sql
 from .schema import ROW_COLUMNS, account_fingerprint, facets, identity_fingerprint
-from .sql import Sql, SqlStore
+from .sql import SqlStore
 
 __all__ = ["PostgresJournal"]
 

@@ -2,8 +2,9 @@
 
 The SQLite store (`journal.Journal`, one file per account) and the PostgreSQL store
 (`postgres.PostgresJournal`, a team's accounts in one database) run the same SQL through
-`Sql`, a connection that reads `?` parameters and expands `MINE` to the store's scope:
-`account = ? AND ` on PostgreSQL (every row belongs to an account), nothing on SQLite.
+`rows.Sql`, a connection that reads `?` parameters and expands `MINE` to the store's
+scope: `account = ? AND ` on PostgreSQL (every row belongs to an account), nothing on
+SQLite.
 A store supplies only where the databases differ: the connection and its errors, the
 writers' turn (`_write`), the URL search (`_search`), paging and totals (`_page`,
 `_aggregate`), whether a `sending` owner is alive (`_LIVE`, `_owner`) and how a keyed
@@ -30,7 +31,7 @@ from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import HOST, IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
 from .reconcile import Candidate
-from .rows import JournalRows, add_rows, read_rows
+from .rows import MINE, JournalRows, Sql, add_rows, read_rows
 from .schema import (
     KEPT_UNLESS_KNOWN,
     entry_of_row,
@@ -38,54 +39,14 @@ from .schema import (
     insert_entry,
     kept_of_row,
     marks,
-    update_entries,
 )
 from .store import JournalStore, Ref, ref_text
 
-__all__ = ["MINE", "Sql", "SqlStore"]
+__all__ = ["SqlStore"]
 
-MINE = "/*mine*/"
-"""Where a condition is scoped to the store's account (`account = ? AND `, or nothing)."""
 _KEPT = "task_id, path, size, sha256, kept_ts"
 _CHUNK = 500  # values per IN (...), under SQLite's parameter limit
 _ROW_WIDTH = 27  # the columns `entry_of_row` reads, its labels included
-
-
-class Sql:
-    """A connection running the stores' shared SQL: `?` parameters, `MINE` expanded."""
-
-    def __init__(self, conn: Any, account: str | None, *, format_style: bool) -> None:
-        self.conn, self.account, self.format_style = conn, account, format_style
-        self.rowcount = -1  # the last statement's
-
-    def text(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[str, list[Any]]:
-        """The SQL as the driver reads it, the account put at each `MINE`."""
-        params = list(parameters)
-        if MINE in sql:
-            pieces = sql.split(MINE)
-            sql, seen = pieces[0], pieces[0].count("?")
-            for piece in pieces[1:]:
-                if self.account is not None:
-                    params.insert(seen, self.account)
-                    sql, seen = sql + "account = ? AND ", seen + 1
-                sql, seen = sql + piece, seen + piece.count("?")
-        return (sql.replace("?", "%s") if self.format_style else sql), params
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
-        cursor = self.conn.execute(*self.text(sql, parameters))
-        self.rowcount = cursor.rowcount
-        return cursor
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        texts = [self.text(sql, row) for row in rows]
-        if texts:
-            self.conn.cursor().executemany(texts[0][0], [params for _, params in texts])
-
-    def update(
-        self, changes: Mapping[str, object], where: str, *params: object, **keep: Any
-    ) -> None:
-        """`schema.update_entries` on the store's entries."""
-        update_entries(self, changes, MINE + where, *params, **keep)
 
 
 class SqlStore(JournalStore):
@@ -164,9 +125,8 @@ class SqlStore(JournalStore):
         if isinstance(ref, JournalEntry):
             return ref.entry_id
         found = ref_text(ref)
-        rows = self._read(
-            f"SELECT entry_id FROM entries WHERE {MINE}? IN (task_id, entry_id)", (found,)
-        )
+        sql = f"SELECT entry_id FROM entries WHERE {MINE}(task_id = ? OR entry_id = ?)"
+        rows = self._read(sql, (found, found))
         if rows:
             return str(rows[0][0])
         if isinstance(ref, LipSyncTask):
