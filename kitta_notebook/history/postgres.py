@@ -3,13 +3,14 @@
 Chosen by a `postgresql://` URL (`KITTA_JOURNAL_URL`, or `KittaClient(journal=URL)`). Its
 tables are those of the SQLite file (`schema`) with an `account` column first: every row
 belongs to the account fingerprint of the store that wrote it, and every query is scoped to
-it, so one database holds a team's accounts apart.
+it, so one database holds a team's accounts apart. The queries are `sql.SqlStore`'s (written
+once for both stores); what is PostgreSQL's own is here.
 
 Concurrency. Every write transaction first takes a transaction-level advisory lock on its
 account (`pg_advisory_xact_lock`): writers of one account, on any machine, take turns, as
 they do under SQLite's write lock, so the store's read-decide-write steps (a key's claim, a
 task's merge) are atomic without SERIALIZABLE retries; readers never wait (MVCC). Only a
-claim's release skips it (one DELETE of its own rows). A keyed create's usual steps are
+claim's release skips it (DELETEs of its own rows). A keyed create's usual steps are
 each sent at once with the lock, bound here (`_at_once`): one round trip apiece. Which
 process still owns a `sending` entry or a key claim is told across machines, too: each
 connection holds a shared session-level advisory lock on its process's session id, which
@@ -88,7 +89,7 @@ class _SeenOwner(Owner):
 
 _ACCOUNT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"  # its writers' turns
 # Whether a row's `session` still holds its lock (see the module's docstring).
-_LIVE = (
+_SESSION_LIVE = (
     "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = "
     f"{_SESSION_LOCK}::oid AND objid = hashtext(session)::oid AND objsubid = 2)"
 )
@@ -137,7 +138,7 @@ class PostgresJournal(SqlStore):
         ROW_COLUMNS + ", (SELECT string_agg(label, chr(31)) FROM labels l "
         "WHERE l.account = x.account AND l.entry_id = x.entry_id)"
     )
-    _LIVE = f", {_LIVE}"
+    _LIVE = f", {_SESSION_LIVE}"
 
     def __init__(self, url: str, *, account: str) -> None:
         super().__init__()
