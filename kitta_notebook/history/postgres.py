@@ -3,13 +3,14 @@
 Chosen by a `postgresql://` URL (`KITTA_JOURNAL_URL`, or `KittaClient(journal=URL)`). Its
 tables are those of the SQLite file (`schema`) with an `account` column first: every row
 belongs to the account fingerprint of the store that wrote it, and every query is scoped to
-it, so one database holds a team's accounts apart.
+it, so one database holds a team's accounts apart. The queries are `sql.SqlStore`'s (written
+once for both stores); what is PostgreSQL's own is here.
 
 Concurrency. Every write transaction first takes a transaction-level advisory lock on its
 account (`pg_advisory_xact_lock`): writers of one account, on any machine, take turns, as
 they do under SQLite's write lock, so the store's read-decide-write steps (a key's claim, a
 task's merge) are atomic without SERIALIZABLE retries; readers never wait (MVCC). Only a
-claim's release skips it (one DELETE of its own rows). A keyed create's usual steps are
+claim's release skips it (DELETEs of its own rows). A keyed create's usual steps are
 each sent at once with the lock, bound here (`_at_once`): one round trip apiece. Which
 process still owns a `sending` entry or a key claim is told across machines, too: each
 connection holds a shared session-level advisory lock on its process's session id, which
@@ -23,34 +24,20 @@ Every connect and statement has a bounded time, so an unreachable database fails
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 import time
-import uuid
 import warnings
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from .._redact import redact_text, redact_url
-from ..errors import JournalError, JournalWarning, KeyInUseError, KeyReusedError
-from ..models import LipSyncTask
-from . import entry as e
-from .entry import JournalEntry, KeptResult, Query
-from .keys import (
-    HOST,
-    IN_FLIGHT,
-    SESSION,
-    STALE_SENDING_SECONDS,
-    KeyClaim,
-    KeyedEntry,
-    Owner,
-    decide,
-)
+from ..errors import JournalError, JournalWarning
+from .entry import JournalEntry, Query
+from .keys import SESSION, Owner
 from .postgres_schema import (
     DAY_SECONDS,
     FOLD_ROWS,
@@ -61,20 +48,9 @@ from .postgres_schema import (
     VERSION_TABLE,
     fold,
 )
-from .reconcile import Candidate
-from .rows import JournalRows, add_rows, read_rows
-from .schema import (
-    KEPT_UNLESS_KNOWN,
-    ROW_COLUMNS,
-    account_fingerprint,
-    entry_of_row,
-    facets,
-    identity_fingerprint,
-    insert_entry,
-    kept_of_row,
-    update_entries,
-)
-from .store import JournalStore, Ref, ref_text
+from .rows import Sql
+from .schema import ROW_COLUMNS, account_fingerprint, facets, identity_fingerprint
+from .sql import SqlStore
 
 __all__ = ["PostgresJournal"]
 
@@ -86,12 +62,6 @@ STATEMENT_TIMEOUT_SECONDS = 30
 # Advisory lock classes ("KitJ", then one more): an account's writers, a live session.
 _WRITER_LOCK, _SESSION_LOCK = 0x4B69744A, 0x4B69744B
 _FAR_OFFSET = 500  # past this offset a page is worth a count, to read it from the nearer end
-_KEPT = "task_id, path, size, sha256, kept_ts"
-
-_ENTRY = (
-    ROW_COLUMNS + ", (SELECT string_agg(label, chr(31)) FROM labels l "
-    "WHERE l.account = x.account AND l.entry_id = x.entry_id)"
-)
 
 Self = TypeVar("Self", bound="PostgresJournal")
 _REGISTRY: weakref.WeakValueDictionary[tuple[str, str], PostgresJournal] = (
@@ -120,7 +90,7 @@ class _SeenOwner(Owner):
 
 _ACCOUNT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"  # its writers' turns
 # Whether a row's `session` still holds its lock (see the module's docstring).
-_LIVE = (
+_SESSION_LIVE = (
     "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = "
     f"{_SESSION_LOCK}::oid AND objid = hashtext(session)::oid AND objsubid = 2)"
 )
@@ -151,39 +121,25 @@ def _close(conn: Any, pid: int) -> None:
             conn.close()
 
 
-class _Sql:
-    """A psycopg connection that runs the stores' shared SQL (`?` parameters), and one
-    account's: `mine` and `update` put the account first."""
-
-    def __init__(self, conn: Any, account: str) -> None:
-        self.conn, self.account = conn, account
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
-        return self.conn.execute(sql.replace("?", "%s"), list(parameters))
-
-    def mine(self, sql: str, *parameters: Any) -> Any:
-        return self.execute(sql, (self.account, *parameters))
-
-    def update(
-        self, changes: Mapping[str, object], where: str, *params: object, **keep: Any
-    ) -> None:
-        """`schema.update_entries` on this account's entries."""
-        update_entries(self, changes, f"account = ? AND {where}", self.account, *params, **keep)
-
-
-class _Statements(_Sql):
+class _Statements(Sql):
     """Collects statements (nothing runs) for `PostgresJournal._at_once`."""
 
     def __init__(self, account: str) -> None:
-        super().__init__(None, account)
+        super().__init__(None, account, format_style=True)
         self.statements: list[tuple[str, list[Any]]] = []
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
-        self.statements.append((sql.replace("?", "%s"), list(parameters)))
+        self.statements.append(self.text(sql, parameters))
 
 
-class PostgresJournal(JournalStore):
+class PostgresJournal(SqlStore):
     """One account's journal in a PostgreSQL database. Connects lazily, on first use."""
+
+    _ENTRY = (
+        ROW_COLUMNS + ", (SELECT string_agg(label, chr(31)) FROM labels l "
+        "WHERE l.account = x.account AND l.entry_id = x.entry_id)"
+    )
+    _LIVE = f", {_SESSION_LIVE}"
 
     def __init__(self, url: str, *, account: str) -> None:
         super().__init__()
@@ -196,16 +152,10 @@ class PostgresJournal(JournalStore):
         self._psycopg = psycopg
         self._url = url
         self._password = _password(psycopg, url)
-        self.account = account
-        self._lock = threading.RLock()
+        self.account: str = account
         self._conn: Any = None
         self._pid = 0
         self._used = time.monotonic()  # when the connection was last asked for
-        self._search_index = False
-        # A keyed create's claim, given back in the round trip that records its task; then
-        # `release_keys` has nothing left to send for it (one round trip less per create).
-        self._claims: dict[str, tuple[str, str]] = {}  # entry id -> (key, token)
-        self._given_back: set[str] = set()  # tokens
         self._counted_cache: (
             tuple[tuple[str, str], str, list[tuple[str, int, float]] | None] | None
         ) = None
@@ -237,11 +187,11 @@ class PostgresJournal(JournalStore):
         return f"{type(self).__name__}({self.where!r}, account={self.account!r})"
 
     @property
-    def has_search_index(self) -> bool:
-        """True when URL search uses the pg_trgm index (else it scans the account's rows)."""
-        with self._lock:
-            self._sql(lambda sql: None)
-            return self._search_index
+    def _scope(self) -> dict[str, object]:
+        return {"account": self.account}
+
+    def _owner(self, *columns: Any) -> Owner:
+        return _SeenOwner(*columns)
 
     # --- the connection -------------------------------------------------------------------
     def _connection(self) -> Any:
@@ -265,7 +215,7 @@ class PostgresJournal(JournalStore):
             keepalives_count=3,
         )
         try:
-            self._search_index = self._prepare(_Sql(conn, self.account))
+            self._search_index = self._prepare(Sql(conn, self.account, format_style=True))
             conn.execute(
                 "SELECT pg_advisory_lock_shared(%s, hashtext(%s))", (_SESSION_LOCK, SESSION)
             )
@@ -284,7 +234,7 @@ class PostgresJournal(JournalStore):
             return False
         return True
 
-    def _prepare(self, sql: _Sql) -> bool:
+    def _prepare(self, sql: Sql) -> bool:
         """Create or migrate the schema (one transaction, one migrator at a time); returns
         whether the URL search has its trigram index."""
         if self._version(sql) != SCHEMA_VERSION:
@@ -315,7 +265,7 @@ class PostgresJournal(JournalStore):
             )
         return False
 
-    def _version(self, sql: _Sql) -> int:
+    def _version(self, sql: Sql) -> int:
         if sql.execute("SELECT to_regclass('journal_schema')").fetchone()[0] is None:
             return 0
         row = sql.execute("SELECT max(version) FROM journal_schema").fetchone()
@@ -363,23 +313,19 @@ class PostgresJournal(JournalStore):
         """`work(sql)` outside a transaction (reads), driver errors wrapped."""
         with self._lock:
             try:
-                return work(_Sql(self._connection(), self.account))
+                return work(Sql(self._connection(), self.account, format_style=True))
             except self._psycopg.Error as exc:
                 raise self._error(exc) from None
 
-    def _mine(self, sql: str, *params: object) -> list[Any]:
-        """The rows of a query whose first parameter is this store's account."""
-        return list(self._sql(lambda s: s.mine(sql, *params).fetchall()))
-
     @contextlib.contextmanager
-    def _write(self) -> Iterator[_Sql]:
+    def _write(self) -> Iterator[Sql]:
         """One write transaction, the account's writers one at a time (see the module)."""
         with self._lock:
             try:
                 conn = self._connection()
                 with conn.transaction():
-                    sql = _Sql(conn, self.account)
-                    sql.mine(_ACCOUNT_LOCK)
+                    sql = Sql(conn, self.account, format_style=True)
+                    sql.execute(_ACCOUNT_LOCK, (self.account,))
                     yield sql
             except self._psycopg.Error as exc:
                 raise self._error(exc) from None
@@ -388,7 +334,7 @@ class PostgresJournal(JournalStore):
         """The account's lock and `write(sql)`'s statements sent at once, bound here: one
         round trip, one implicit transaction (all or nothing). The last one's rowcount."""
         statements = _Statements(self.account)
-        statements.mine(_ACCOUNT_LOCK)
+        statements.execute(_ACCOUNT_LOCK, (self.account,))
         write(statements)
         with self._lock:
             try:
@@ -400,302 +346,16 @@ class PostgresJournal(JournalStore):
             except self._psycopg.Error as exc:
                 raise self._error(exc) from None
 
-    def _entry(self, row: Sequence[Any]) -> JournalEntry:
-        return e.resolved_entry(entry_of_row(row, self.account), self.media_origin)
+    def _batched(self, sql: Sql) -> Any:
+        """A pipeline: the statements sent without awaiting each answer (libpq 14+)."""
+        pipelined = self._psycopg.Pipeline.is_supported()
+        return sql.conn.pipeline() if pipelined else contextlib.nullcontext()
 
-    def _entry_id(self, ref: Ref) -> str:
-        if isinstance(ref, JournalEntry):
-            return ref.entry_id
-        found = ref_text(ref)
-        sql = "SELECT entry_id FROM entries WHERE account = ? AND ? IN (task_id, entry_id)"
-        rows = self._mine(sql, found)
-        if rows:
-            return str(rows[0][0])
-        if isinstance(ref, LipSyncTask):
-            self.record_seen(ref)
-            return self._entry_id(ref)
-        raise KeyError(f"no journal entry for {found!r}")
-
-    # --- creates --------------------------------------------------------------------------
-    def _write_request(
-        self, row: dict[str, Any], request: dict[str, Any], claim: str | None
-    ) -> None:
-        key, text = row["batch_key"], json.dumps(request, sort_keys=True)
-        values = {**row, "account": self.account}
-        if key is None or claim is None:
-            with self._write() as sql:
-                existing = None if key is None else self._decide(sql, key, None)
-                if existing is not None:  # a caller that did not claim: the same checks
-                    raise KeyReusedError(key, existing, [])
-                insert_entry(sql, {**values, "request_json": text})
-                return
-        # The claim's check and the row in one statement: written only while the claim
-        # holds, with the inputs it was made for.
-        head = text[:-1] + (", " if request else "") + json.dumps(e.INPUTS_KEY) + ": "
-        added = self._at_once(
-            lambda sql: sql.execute(
-                f"INSERT INTO entries ({', '.join(values)}, request_json) SELECT "
-                f"{', '.join('?' * len(values))}, ? || inputs_json || '}}' FROM key_claims "
-                "WHERE account = ? AND batch_key = ? AND token = ?",
-                [*values.values(), head, self.account, key, claim],
-            )
-        )
-        if added != 1:  # taken over as left behind: another create has the key now
-            raise KeyInUseError(key)
-        self._claims[row["entry_id"]] = (key, claim)
-
-    def record_created(self, entry_id: str, task: LipSyncTask | Mapping[str, Any]) -> None:
-        raw = task.raw if isinstance(task, LipSyncTask) else dict(task)
-        IN_FLIGHT.discard(entry_id)
-        claim = self._claims.pop(entry_id, None)
-
-        def attach(sql: _Sql) -> None:
-            if claim is not None:  # the entry row holds the key from here on
-                delete = "DELETE FROM key_claims WHERE account = ? AND batch_key = ? AND token = ?"
-                sql.mine(delete, *claim)
-            self._attach(sql, entry_id, raw, reconciled=False, alone=True)
-
-        # At once while no other row has the task (else merged with it, under the lock).
-        done = self._at_once(attach)
-        if claim is not None:
-            self._given_back.add(claim[1])
-        if done == 0:
-            with self._write() as sql:
-                self._attach(sql, entry_id, raw, reconciled=False)
-
-    def record_matched(self, entry_id: str, task_id: str) -> None:
-        with self._write() as sql:
-            query = "SELECT dto_json FROM entries WHERE account = ? AND task_id = ?"
-            known = sql.mine(query, task_id).fetchone()
-            raw = (e.load_json(known[0]) if known else None) or {"taskId": task_id}
-            self._attach(sql, entry_id, raw, reconciled=True)
-
-    def record_not_created(self, entry_id: str) -> None:
-        moment = e.now()
-        changes: dict[str, object] = {"outcome": e.OUTCOME_ABSENT, "state": e.STATE_NOT_CREATED}
-        changes |= {"reconciled_ts": moment, "updated_ts": moment}
-        with self._write() as sql:
-            unsettled = (e.OUTCOME_UNKNOWN, e.OUTCOME_SENDING)
-            sql.update(changes, "entry_id = ? AND outcome IN (?, ?)", entry_id, *unsettled)
-
-    def _attach(
-        self,
-        sql: _Sql,
-        entry_id: str,
-        raw: Mapping[str, Any],
-        *,
-        reconciled: bool,
-        alone: bool = False,
-    ) -> None:
-        """Tie the entry to its task; `alone`: only if no other row holds the task, else
-        that row is merged into the entry (seen from the server first)."""
-        task_id = e.text(raw.get("taskId"))
-        if not task_id:
-            return
-        where, params, other = "entry_id = ?", [entry_id], None
-        if alone:
-            where += (
-                " AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.account = entries.account "
-                "AND o.task_id = ? AND o.entry_id != entries.entry_id)"
-            )
-            params.append(task_id)
-        else:  # the task may have a row already (seen from the server before the answer)
-            query = "SELECT entry_id, dto_json FROM entries WHERE account = ? AND task_id = ?"
-            other = sql.mine(query + " AND entry_id != ?", task_id, entry_id).fetchone()
-        merged: dict[str, Any] = {}
-        if other is not None:
-            merged.update(e.load_json(other[1]) or {})
-            sql.execute(
-                "INSERT INTO labels SELECT account, ?, label FROM labels WHERE account = ? "
-                "AND entry_id = ? ON CONFLICT DO NOTHING",
-                (entry_id, self.account, other[0]),
-            )
-            for table in ("labels", "entries"):
-                sql.mine(f"DELETE FROM {table} WHERE account = ? AND entry_id = ?", other[0])
-        merged.update(raw)
-        changes = e.created_columns(task_id, merged, reconciled=reconciled)
-        sql.update(changes, where, *params, keep=KEPT_UNLESS_KNOWN)
-        self._remember(task_id, raw)
-
-    def record_outcome(self, entry_id: str, *, rejected: bool, error: str) -> None:
-        IN_FLIGHT.discard(entry_id)
-        self._claims.pop(entry_id, None)  # given back by `release_keys`
-        outcome = e.OUTCOME_REJECTED if rejected else e.OUTCOME_UNKNOWN
-        changes: dict[str, object] = {"outcome": outcome, "state": e.derive_state(outcome, None)}
-        changes |= {"outcome_error": error[:2000], "updated_ts": e.now()}
-        with self._write() as sql:
-            sql.update(changes, "entry_id = ? AND outcome = ?", entry_id, e.OUTCOME_SENDING)
-
-    # --- keys -----------------------------------------------------------------------------
-    def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
-        token = uuid.uuid4().hex
-        held = (key, token, json.dumps(dict(inputs), sort_keys=True), *Owner.here().values())
-        columns = "INSERT INTO key_claims (account, batch_key, token, inputs_json, pid, host, "
-        columns += "session, claimed_ts) "
-        free = self._at_once(  # the usual case, at once: no entry, no claim has the key
-            lambda sql: sql.mine(
-                columns + "SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM entries "
-                "WHERE account = ? AND batch_key = ?) ON CONFLICT DO NOTHING",
-                *held,
-                self.account,
-                key,
-            )
-        )
-        if free == 1:
-            return KeyClaim(key, token=token)
-        with self._write() as sql:
-            existing = self._decide(sql, key, inputs)
-            if existing is not None:
-                return KeyClaim(key, task_id=existing)
-            sql.mine(  # replaces a claim left behind by a process that died
-                columns + "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, batch_key) DO "
-                "UPDATE SET token = excluded.token, inputs_json = excluded.inputs_json, pid = "
-                "excluded.pid, host = excluded.host, session = excluded.session, claimed_ts = "
-                "excluded.claimed_ts",
-                *held,
-            )
-        return KeyClaim(key, token=token)
-
-    def release_keys(self, claims: Iterable[KeyClaim]) -> None:
-        # One statement, without the account's lock: a claim deciding meanwhile sees the
-        # row or not, as it would before or after a release that took the lock.
-        held = [(c.key, c.token) for c in claims if c.token is not None]
-        with self._lock:
-            given_back = self._given_back.intersection(token for _, token in held)
-            self._given_back -= given_back
-        held = [(key, token) for key, token in held if token not in given_back]
-        if held:
-            self._sql(
-                lambda sql: sql.mine(
-                    "DELETE FROM key_claims WHERE account = ? AND (batch_key, token) IN "
-                    "(SELECT * FROM unnest(?::text[], ?::text[]))",
-                    *map(list, zip(*held, strict=True)),
-                )
-            )
-
-    def task_id_for_key(self, key: str) -> str | None:
-        return self._sql(lambda sql: self._decide(sql, key, None))  # type: ignore[no-any-return]
-
-    def _decide(self, sql: _Sql, key: str, inputs: Mapping[str, Any] | None) -> str | None:
-        rows = sql.mine(
-            f"SELECT entry_id, task_id, outcome, request_json, pid, host, session, requested_ts, "
-            f"{_LIVE} FROM entries WHERE account = ? AND batch_key = ? ORDER BY requested_ts DESC",
-            key,
-        ).fetchall()
-        entries = [
-            KeyedEntry(str(r[0]), r[1], r[2], e.load_json(r[3]) or {}, _SeenOwner(*r[4:9]))
-            for r in rows
-        ]
-        query = f"SELECT pid, host, session, claimed_ts, {_LIVE} FROM key_claims"
-        claim = sql.mine(query + " WHERE account = ? AND batch_key = ?", key).fetchone()
-        return decide(key, entries, None if claim is None else _SeenOwner(*claim), inputs)
-
-    # --- states seen, files, labels -------------------------------------------------------
-    def _write_seen(self, tasks: list[tuple[str, dict[str, Any]]]) -> int:
-        # Compared with the stored rows first, without the account's write lock.
-        query = "SELECT task_id, dto_json FROM entries WHERE account = ? AND task_id = ANY(?)"
-        rows = self._mine(query, [task_id for task_id, _ in tasks])
-        stored = {str(r[0]): e.load_json(r[1]) or {} for r in rows}
-        changed = [
-            (task_id, raw)
-            for task_id, raw in tasks
-            if task_id not in stored or {**stored[task_id], **raw} != stored[task_id]
-        ]
-        if not changed:
-            return 0
-        with self._write() as sql:  # read again under the lock, then written in one pipeline
-            query = "SELECT task_id, entry_id, dto_json, outcome FROM entries WHERE account = ?"
-            found = sql.mine(query + " AND task_id = ANY(?)", [t for t, _ in changed]).fetchall()
-            known = {str(r[0]): r[1:] for r in found}
-            pipelined = self._psycopg.Pipeline.is_supported()  # libpq 14+ (the binary's is)
-            with sql.conn.pipeline() if pipelined else contextlib.nullcontext():
-                return sum(self._seen(sql, t, raw, known.get(t)) for t, raw in changed)
-
-    def _seen(self, sql: _Sql, task_id: str, raw: Mapping[str, Any], row: Any) -> int:
-        merged = (e.load_json(row[1]) or {}) if row is not None else {}
-        merged.update(raw)  # a list item (a subset) must not erase what a detail told us
-        outcome = e.OUTCOME_REMOTE if row is None else row[2]
-        changes = e.seen_columns(merged, outcome, new=row is None)
-        if row is not None:
-            sql.update(changes, "entry_id = ?", row[0], keep=(*KEPT_UNLESS_KNOWN, "completed_ts"))
-            return 0
-        ids = {"account": self.account, "entry_id": uuid.uuid4().hex, "task_id": task_id}
-        insert_entry(sql, {**ids, "source": "server", "outcome": outcome, **changes})
-        return 1
-
-    def record_download(self, task: LipSyncTask | str, path: str | os.PathLike[str]) -> None:
-        task_id = task.task_id if isinstance(task, LipSyncTask) else task
-        if isinstance(task, LipSyncTask):
-            self.record_seen(task)
-        changes = {"download_path": str(Path(path).absolute()), "updated_ts": e.now()}
-        with self._write() as sql:
-            sql.update(changes, "task_id = ?", task_id)
-
-    def record_kept(
-        self, task_id: str, path: str | os.PathLike[str], size: int, sha256: str
-    ) -> None:
-        kept = (str(task_id), e.kept_location(path), int(size), str(sha256), e.now())
-        with self._write() as sql:
-            sql.mine(
-                "INSERT INTO kept (account, task_id, path, size, sha256, kept_ts) VALUES "
-                "(?, ?, ?, ?, ?, ?) ON CONFLICT (account, task_id) DO UPDATE SET path = "
-                "excluded.path, size = excluded.size, sha256 = excluded.sha256, "
-                "kept_ts = excluded.kept_ts",
-                *kept,
-            )
-
-    def forget_kept(self, task_id: str) -> None:
-        with self._write() as sql:
-            sql.mine("DELETE FROM kept WHERE account = ? AND task_id = ?", str(task_id))
-
-    def set_labels(self, ref: Ref, labels: Iterable[str]) -> None:
-        clean = e.clean_labels(labels)
-        with self._lock:
-            entry_id = self._entry_id(ref)
-            with self._write() as sql:
-                sql.mine("DELETE FROM labels WHERE account = ? AND entry_id = ?", entry_id)
-                for label in clean:
-                    sql.mine("INSERT INTO labels VALUES (?, ?, ?)", entry_id, label)
-
-    def set_note(self, ref: Ref, note: str | None) -> None:
-        with self._lock:
-            entry_id = self._entry_id(ref)
-            with self._write() as sql:
-                sql.update(
-                    {"note": e.clean_note(note), "updated_ts": e.now()}, "entry_id = ?", entry_id
-                )
-
-    # --- reading --------------------------------------------------------------------------
-    def get(self, ref: Ref) -> JournalEntry | None:
-        found = ref_text(ref)
-        rows = self._mine(
-            f"SELECT {_ENTRY} FROM entries x WHERE account = ? AND task_id = ? UNION ALL "
-            f"SELECT {_ENTRY} FROM entries x WHERE account = ? AND entry_id = ? LIMIT 1",
-            *(found, self.account, found),
-        )
-        return self._entry(rows[0]) if rows else None
-
-    def _where(self, query: Query) -> tuple[str, list[object]]:
-        """The WHERE clause of a query (its first parameter the account) and its parameters."""
-        clauses, params = facets(query)
-        if query.since is not None:
-            clauses.append("sort_ts >= ?")
-            params.append(query.since)
-        if query.until is not None:
-            clauses.append("sort_ts < ?")
-            params.append(query.until)
-        if query.creator:
-            clauses.append("creator = ANY(?)")
-            params.append(list(query.creator))
-        if query.labels:
-            labels = "SELECT entry_id FROM labels WHERE account = ? AND label = ANY(?)"
-            clauses.append(f"entry_id IN ({labels})")
-            params += [self.account, list(query.labels)]
-        if query.search:  # the trigram index's expression (a scan without the index)
-            clauses.append(f"({SEARCH}) ILIKE ?")
-            escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params.append(f"%{escaped}%")
-        return " WHERE " + " AND ".join(["account = ?", *clauses]), params
+    # --- what is PostgreSQL's own: the search, paging, totals --------------------------
+    def _search(self, search: str) -> tuple[str, list[object]]:
+        """The trigram index's expression (a scan of the account's rows without it)."""
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return f"({SEARCH}) ILIKE ?", [f"%{escaped}%"]
 
     def _page(
         self, query: Query, column: str, descending: bool, size: int, offset: int
@@ -723,17 +383,18 @@ class PostgresJournal(JournalStore):
             if bound is not None:
                 clause += " AND sort_ts >= ?" if ascending else " AND sort_ts < ?"
                 params.append(bound)
-        sql = f"SELECT {_ENTRY} FROM entries x{clause} ORDER BY {order}{limit} OFFSET {offset}"
-        entries = [self._entry(row) for row in self._mine(sql, *params)]
+        sql = f"SELECT {self._ENTRY} FROM entries x{clause} ORDER BY {order}{limit} OFFSET {offset}"
+        entries = self._entries(sql, params)
         return entries[::-1] if backwards else entries
 
     def _skip_days(self, offset: int, ascending: bool) -> tuple[float | None, int]:
         """Where the page at `offset` starts reading (the edge of the day it falls in, from
         the kept counts per day) and its offset from there: no walk over earlier days."""
         way = "ASC" if ascending else "DESC"
-        days = self._mine(
+        days = self._read(
             "SELECT day, sum(n), count(*) - 1 FROM day_totals WHERE account = ? GROUP BY day "
-            f"HAVING sum(n) <> 0 ORDER BY day {way}"
+            f"HAVING sum(n) <> 0 ORDER BY day {way}",
+            (self.account,),
         )
         if sum(d[2] for d in days) > FOLD_ROWS:
             self._fold("day_totals")
@@ -763,7 +424,8 @@ class PostgresJournal(JournalStore):
             f"SELECT state, sum(n), sum(credits), count(*) - count(DISTINCT (input_mode, "
             f"source, creator)) FROM {table} WHERE account = ?"
         )
-        rows = self._mine(sql + "".join(f" AND {c}" for c in clauses) + " GROUP BY state", *params)
+        sql += "".join(f" AND {c}" for c in clauses) + " GROUP BY state"
+        rows = self._read(sql, [self.account, *params])
         if sum(r[3] for r in rows) > FOLD_ROWS:
             self._fold(table)
         return [(str(r[0]), int(r[1]), float(r[2])) for r in rows if r[1]]
@@ -772,7 +434,7 @@ class PostgresJournal(JournalStore):
         """Fold the account's deltas; a reader that may not write (a read-only role) still
         reads right, only slower (`postgres_schema.fold`)."""
         with contextlib.suppress(JournalError), self._write() as sql:
-            sql.mine(fold(table))
+            sql.execute(fold(table), (self.account,))
 
     def _counted(self, query: Query, at_most: int | None) -> list[tuple[str, int, float]] | None:
         """The aggregate over the rows, read again only when the database changed: a count
@@ -783,7 +445,7 @@ class PostgresJournal(JournalStore):
         if at_most is not None:  # rows counted up to one more; summed only when not more
             seen = f"SELECT count(*) AS n FROM (SELECT 1 FROM entries{clause} LIMIT ?) s"
             below = " AND (SELECT n FROM seen) <= ?"
-            params = [*params, at_most + 1, self.account, *params, at_most]
+            params = [*params, at_most + 1, *params, at_most]
         sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}{below}"
         sql = (  # with the snapshot the aggregate was read in (one statement)
             f"WITH seen AS ({seen}) SELECT pg_current_snapshot()::text, seen.n, a.* FROM seen "
@@ -795,83 +457,9 @@ class PostgresJournal(JournalStore):
                 now = self._sql(lambda s: s.execute("SELECT pg_current_snapshot()::text"))
                 if now.fetchone()[0] == cached[1]:
                     return cached[2]
-            rows = self._mine(sql, *params)
+            rows = self._read(sql, params)
             found = None
             if at_most is None or rows[0][1] <= at_most:
                 found = [(str(s), int(n), float(c)) for _, _, s, n, c in rows if n]
             self._counted_cache = ((sql, repr(params)), rows[0][0], found)
             return found
-
-    def creators(self) -> list[str]:
-        # One index probe per person (a skip scan), as the SQLite store does.
-        sql = (
-            "WITH RECURSIVE who(name) AS (SELECT min(creator) FROM entries WHERE account = ? "
-            "UNION ALL SELECT (SELECT min(creator) FROM entries WHERE account = ? AND "
-            "creator > name) FROM who WHERE name IS NOT NULL) SELECT name FROM who "
-            "WHERE name IS NOT NULL"
-        )
-        return [str(row[0]) for row in self._mine(sql, self.account)]
-
-    def unresolved(self, *, stale_after: float = STALE_SENDING_SECONDS) -> list[JournalEntry]:
-        rows = self._mine(
-            f"SELECT {_ENTRY}, pid, host, session, {_LIVE} FROM entries x "
-            "WHERE account = ? AND outcome IN (?, ?) ORDER BY requested_ts",
-            *(e.OUTCOME_UNKNOWN, e.OUTCOME_SENDING),
-        )
-        found = [
-            (
-                replace(self._entry(r), host=r[-3]),
-                _SeenOwner(r[-4], r[-3], r[-2], r[17] or 0.0, r[-1]),
-            )
-            for r in rows
-        ]
-        return [
-            entry
-            for entry, owner in found
-            if entry.outcome != e.OUTCOME_SENDING or owner.left_behind(entry.entry_id, stale_after)
-        ]
-
-    def active(self) -> list[JournalEntry]:
-        sql = f"SELECT {_ENTRY} FROM entries x WHERE account = ? AND task_id IS NOT NULL"
-        rows = self._mine(sql + " AND state != ALL(?) ORDER BY sort_ts", sorted(e.FINAL_STATES))
-        return [self._entry(row) for row in rows]
-
-    def undated_task_ids(self, task_ids: list[str]) -> list[str]:
-        sql = "SELECT task_id FROM entries WHERE account = ? AND created_ts IS NULL"
-        return [str(row[0]) for row in self._mine(sql + " AND task_id = ANY(?)", task_ids)]
-
-    def server_only_tasks(self) -> list[Candidate]:
-        rows = self._mine(
-            "SELECT task_id, created_ts, model, input_mode FROM entries WHERE account = ? "
-            "AND source = 'server' AND task_id IS NOT NULL"
-        )
-        return [Candidate(str(r[0]), r[1], r[2], r[3]) for r in rows]
-
-    def create_delays(self, samples: int = 50) -> list[float]:
-        rows = self._mine(
-            "SELECT created_ts - requested_ts FROM entries WHERE account = ? AND "
-            "source = 'local' AND outcome = ? AND reconciled_ts IS NULL AND created_ts IS NOT "
-            "NULL AND requested_ts IS NOT NULL AND host = ? ORDER BY requested_ts DESC LIMIT ?",
-            *(e.OUTCOME_CREATED, HOST, samples),
-        )
-        return [float(r[0]) for r in rows]
-
-    def kept(self, task_id: str) -> KeptResult | None:
-        rows = self._mine(f"SELECT {_KEPT} FROM kept WHERE account = ? AND task_id = ?", task_id)
-        return kept_of_row(rows[0]) if rows else None
-
-    def kept_total_bytes(self) -> int:
-        return int(self._mine("SELECT coalesce(sum(size), 0) FROM kept WHERE account = ?")[0][0])
-
-    def kept_oldest(self, n: int) -> list[KeptResult]:
-        sql = f"SELECT {_KEPT} FROM kept WHERE account = ? ORDER BY kept_ts, task_id LIMIT ?"
-        return [kept_of_row(row) for row in self._mine(sql, max(0, int(n)))]
-
-    # --- copying (`rows`) -----------------------------------------------------------------
-    def rows(self) -> JournalRows:
-        scope = {"account": self.account}
-        return self._sql(lambda sql: read_rows(sql, self.account, scope))  # type: ignore[no-any-return]
-
-    def add_rows(self, rows: JournalRows) -> int:
-        with self._write() as sql:
-            return add_rows(sql, rows, {"account": self.account})

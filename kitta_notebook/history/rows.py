@@ -1,16 +1,60 @@
-"""A journal's rows as plain values, out of one store and into another (moving in).
+"""The SQL both journal stores run, and a journal's rows as plain values, out of one store
+and into another (moving in).
 
-The SQL here runs unchanged on both stores' connections (`?` parameters); `scope` is the
-columns a store puts on every row (the PostgreSQL store's `account`, nothing for SQLite).
+`Sql` is a store's connection as the shared SQL sees it: `?` parameters, `MINE` where a
+condition is scoped to the store's account. `scope` is the columns a store puts on every
+row (the PostgreSQL store's `account`, nothing for SQLite).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Executes", "JournalRows", "add_rows", "read_rows"]
+from .schema import update_entries
+
+__all__ = ["MINE", "Executes", "JournalRows", "Sql", "add_rows", "read_rows"]
+
+MINE = "/*mine*/"
+"""Where a condition is scoped to the store's account (`account = ? AND `, or nothing)."""
+
+
+class Sql:
+    """A connection running the stores' shared SQL: `?` parameters, `MINE` expanded."""
+
+    def __init__(self, conn: Any, account: str | None, *, format_style: bool) -> None:
+        self.conn, self.account, self.format_style = conn, account, format_style
+        self.rowcount = -1  # the last statement's
+
+    def text(self, sql: str, parameters: Sequence[Any] = ()) -> tuple[str, list[Any]]:
+        """The SQL as the driver reads it, the account put at each `MINE`."""
+        params = list(parameters)
+        if MINE in sql:
+            pieces = sql.split(MINE)
+            sql, seen = pieces[0], pieces[0].count("?")
+            for piece in pieces[1:]:
+                if self.account is not None:
+                    params.insert(seen, self.account)
+                    sql, seen = sql + "account = ? AND ", seen + 1
+                sql, seen = sql + piece, seen + piece.count("?")
+        return (sql.replace("?", "%s") if self.format_style else sql), params
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        cursor = self.conn.execute(*self.text(sql, parameters))
+        self.rowcount = cursor.rowcount
+        return cursor
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        texts = [self.text(sql, row) for row in rows]
+        if texts:
+            self.conn.cursor().executemany(texts[0][0], [params for _, params in texts])
+
+    def update(
+        self, changes: Mapping[str, object], where: str, *params: object, **keep: Any
+    ) -> None:
+        """`schema.update_entries` on the store's entries."""
+        update_entries(self, changes, MINE + where, *params, **keep)
 
 
 class Executes(Protocol):

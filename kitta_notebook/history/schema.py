@@ -455,18 +455,14 @@ _ROW_SQL = (
 )
 _ROW = _ROW_SQL.split(", ")
 ROW_COLUMNS = _ROW_SQL  # what `entry_of_row` reads, in order, then the labels (every store)
-ENTRY_COLUMNS = (
-    _ROW_SQL
-    + ", (SELECT group_concat(label, char(31)) FROM labels l WHERE l.entry_id = entries.entry_id)"
-)
 _PLAIN = (*_ROW[:13], "note", "download_path", "outcome_error", "creator")
 _TIMES = ("requested_ts", "created_ts", "completed_ts", "updated_ts", "reconciled_ts")
 # Trigrams need three characters; a shorter search scans the columns instead.
-_TRIGRAM = 3
+TRIGRAM = 3
 
 
 def entry_of_row(row: Sequence[Any], account: str | None = None) -> JournalEntry:
-    """An entry of a row read with `ENTRY_COLUMNS`, of the journal of `account`."""
+    """An entry of a row read with `ROW_COLUMNS` and its labels, of the journal of `account`."""
     values: dict[str, Any] = dict(zip(_ROW, row, strict=False))
     credits, labels = values["credits"], row[len(_ROW)]
     times: dict[str, Any] = {name.replace("_ts", "_at"): e.dt(values[name]) for name in _TIMES}
@@ -513,36 +509,6 @@ def facets(query: Query) -> tuple[list[str], list[object]]:
         clauses.append("source = ?")
         params.append(query.source)
     return clauses, params
-
-
-def where(query: Query, search_index: bool, extra: str = "") -> tuple[str, list[object]]:
-    """The WHERE clause of a query and its parameters (`search_index`: the trigram
-    index exists)."""
-    clauses, params = facets(query)
-    if query.since is not None:
-        clauses.append("sort_ts >= ?")
-        params.append(query.since)
-    if query.until is not None:
-        clauses.append("sort_ts < ?")
-        params.append(query.until)
-    if query.creator:
-        clauses.append(f"creator IN ({marks(query.creator)})")
-        params.extend(query.creator)
-    if query.labels:
-        labels = f"SELECT entry_id FROM labels WHERE label IN ({marks(query.labels)})"
-        clauses.append(f"entry_id IN ({labels})")
-        params.extend(query.labels)
-    search = query.search
-    if search and search_index and len(search) >= _TRIGRAM:
-        clauses.append("rowid IN (SELECT rowid FROM entries_search WHERE entries_search MATCH ?)")
-        params.append('"' + search.replace('"', '""') + '"')
-    elif search:
-        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in SEARCH_COLUMNS) + ")")
-        params.extend([pattern] * len(SEARCH_COLUMNS))
-    if extra:
-        clauses.append(extra)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 # Columns a later answer fills only when it knows them (a list item lacks the model).

@@ -25,6 +25,7 @@ from kitta_notebook import AsyncKittaClient, JournalError, KittaClient, RateLimi
 from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
+from kitta_notebook.history.rows import Sql
 from kitta_notebook.sandbox import FaultConfig, Sandbox
 from tests.plugins.postgres import PostgresCluster
 
@@ -274,8 +275,9 @@ def test_url_search_uses_a_trigram_index_or_says_it_scans(
     clause, params = owner._where(Query(search="task-0012"))  # the query a search runs
     with psycopg.connect(postgres_db, autocommit=True) as conn:
         conn.execute("ANALYZE entries")
-        sql = f"EXPLAIN SELECT count(*) FROM entries{clause}".replace("?", "%s")
-        plan = str(conn.execute(sql.encode(), [owner.account, *params]).fetchall())
+        scoped = Sql(None, owner.account, format_style=True)
+        sql, values = scoped.text(f"EXPLAIN SELECT count(*) FROM entries{clause}", params)
+        plan = str(conn.execute(sql.encode(), values).fetchall())
     assert "entries_search" in plan  # its expression is the index's
     database = postgres_cluster.create_database()
     role = postgres_cluster.login_role("pw-for-search-1")
