@@ -131,16 +131,17 @@ def _wrap(error: Exception, doing: str, secrets: tuple[str, ...] = ()) -> Publis
 
 
 _calls = threading.local()
-"""`_calls.ends`: when the storage operation running on this thread must be over."""
+"""`_calls.over()`: whether the storage operation running on this thread was given up
+(its deadline passed, or its caller stopped waiting)."""
 
 
 def _refuse_late_attempts(request: Any, **_: Any) -> None:
     """botocore's ``before-send`` hook: no attempt (a retry included) starts after its
     operation's deadline, so an operation given up stops at once. Aborting a multipart
     upload (the only DELETE) always may: it leaves no parts behind."""
-    ends = getattr(_calls, "ends", None)
-    if ends is not None and time.monotonic() >= ends and request.method != "DELETE":
-        raise DeadlineExceeded("the operation's deadline passed")
+    over = getattr(_calls, "over", None)
+    if over is not None and over() and request.method != "DELETE":
+        raise DeadlineExceeded("the operation was given up")
 
 
 # botocore's loggers that write requests, signatures and response bodies at DEBUG.
@@ -154,8 +155,9 @@ _BOTOCORE_LOGGERS = (
     "botocore.retries.standard",
     "urllib3.connectionpool",
 )
-_LOG_SECRETS: set[str] = set()
-"""The secret keys and session tokens of the stores made in this process."""
+_LOG_SECRETS: list[str] = []
+"""The secret keys and session tokens of the stores made in this process (a list: safe to
+copy while another thread adds to it)."""
 
 
 class _BotocoreLogRedactor(logging.Filter):
@@ -165,13 +167,16 @@ class _BotocoreLogRedactor(logging.Filter):
     Runs only for records that are emitted (after the level check)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(record.getMessage(), tuple(_LOG_SECRETS))
-        record.args = ()
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record: logging reports it when it formats
+            return True
+        record.msg, record.args = redact_text(text, tuple(_LOG_SECRETS)), ()
         return True
 
 
 def _redact_botocore_logs(secrets: tuple[str, ...]) -> None:
-    _LOG_SECRETS.update(secrets)
+    _LOG_SECRETS.extend(secret for secret in secrets if secret not in _LOG_SECRETS)
     for name in _BOTOCORE_LOGGERS:
         log = logging.getLogger(name)
         if not any(isinstance(f, _BotocoreLogRedactor) for f in log.filters):
@@ -305,13 +310,18 @@ class S3Store(MediaStore):
         trickles bytes or answers each attempt slowly is given up with a `PublishError`
         naming `doing` and the time. botocore's errors become ours, without secrets."""
         ends = time.monotonic() + seconds
+        stopped = threading.Event()
 
         def run() -> T:
-            _calls.ends = ends
+            _calls.over = lambda: stopped.is_set() or time.monotonic() >= ends
             return work()
 
+        def stop() -> None:
+            stopped.set()
+            give_up()
+
         try:
-            return within(seconds, run, give_up)
+            return within(seconds, run, stop)
         except DeadlineExceeded:
             raise PublishError(
                 f"{doing} did not finish within {seconds:.3g} s (retries included): the "
@@ -342,7 +352,6 @@ class S3Store(MediaStore):
             self._bounded(doing, seconds, lambda: self._put_whole(blob, key, advance, extra))
             return
         started: list[str] = []  # the multipart upload's id, once the store gave one
-        stop = threading.Event()
 
         def abort() -> None:
             target = {"Bucket": self.bucket, "Key": self.object_key(key)}
@@ -350,12 +359,11 @@ class S3Store(MediaStore):
                 self._s3().abort_multipart_upload(**target, UploadId=upload_id)
 
         def give_up() -> None:
-            stop.set()
             with contextlib.suppress(Exception):  # at worst its parts wait for a lifecycle rule
                 within(self._timeout, abort, lambda: None)
 
         def put_parts() -> None:
-            self._put_parts(blob, key, advance, extra, started, stop)
+            self._put_parts(blob, key, advance, extra, started)
 
         self._bounded(doing, seconds, put_parts, give_up)
 
@@ -375,20 +383,19 @@ class S3Store(MediaStore):
         advance: Callable[[int], None],
         extra: dict[str, Any],
         started: list[str],
-        stop: threading.Event,
     ) -> None:
         """A multipart upload is stored only when completed: completed after the last
-        chunk was read and its hash matched, aborted otherwise (and when `stop` is set:
-        the caller gave up). At most `max_concurrency` parts are in memory at once."""
+        chunk was read and its hash matched, aborted otherwise (and when the caller gave
+        up: `_calls.over`). At most `max_concurrency` parts are in memory at once."""
         s3 = self._s3()
         target = {"Bucket": self.bucket, "Key": self.object_key(key)}
         upload_id = s3.create_multipart_upload(**target, **extra)["UploadId"]
         started.append(upload_id)
         room = threading.BoundedSemaphore(self._max_concurrency)
-        ends = _calls.ends
+        over = _calls.over
 
         def send(number: int, chunk: bytes) -> dict[str, Any]:
-            _calls.ends = ends  # this part's attempts end with the whole upload's deadline
+            _calls.over = over  # this part's attempts end with the whole upload
             try:
                 answer = s3.upload_part(
                     **target,
@@ -407,11 +414,11 @@ class S3Store(MediaStore):
                 sent = []
                 for number, chunk in enumerate(verified_chunks(blob, MULTIPART_CHUNK), 1):
                     room.acquire()
-                    if stop.is_set():
+                    if over():
                         raise DeadlineExceeded("the upload was given up")
                     sent.append(pool.submit(send, number, chunk))
                 parts = [future.result() for future in sent]
-            if stop.is_set():
+            if over():
                 raise DeadlineExceeded("the upload was given up")
             s3.complete_multipart_upload(
                 **target, UploadId=upload_id, MultipartUpload={"Parts": parts}
