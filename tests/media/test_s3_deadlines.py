@@ -31,18 +31,28 @@ MIB = 1024 * 1024
 SESSION_TOKEN = "canary-SESSION-TOKEN-51d2e8-do-not-leak"
 TRICKLE_SECONDS = 0.2
 """How often a slow answer sends its next byte: far below any socket timeout."""
+BUSY_BYTES = 5
+"""A busy answer takes BUSY_BYTES * TRICKLE_SECONDS: each attempt at least a second."""
 
 Rule = Callable[[str, str], bool]
 """(method, path with query) -> answer this request slowly."""
 
 
+SLOW_DOWN = (
+    b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+)
+
+
 class SlowDoor:
     """A proxy to `upstream` (or, with none, a host that knows nothing: 404) that answers
     the requests `slow` picks with a status line and then one header byte every
-    `TRICKLE_SECONDS`, until the test ends. It counts the slow answers it began."""
+    `TRICKLE_SECONDS`, until the test ends, and those `busy` picks with an S3 503 SlowDown
+    (which botocore retries) that takes about a second. It counts the slow answers it
+    began and notes when each request came."""
 
-    def __init__(self, upstream: str | None, slow: Rule) -> None:
+    def __init__(self, upstream: str | None, slow: Rule, busy: Rule | None = None) -> None:
         self.slow_answers = 0
+        self.arrivals: list[float] = []
         self.released = threading.Event()
         door = self
 
@@ -53,7 +63,22 @@ class SlowDoor:
                 return
 
             def _answer(self) -> None:
+                door.arrivals.append(time.monotonic())
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if busy is not None and busy(self.command, self.path):
+                    self.wfile.write(b"HTTP/1.1 503 Slow Down\r\nX-Wait: ")
+                    for _ in range(BUSY_BYTES):  # about a second per answer
+                        if door.released.wait(TRICKLE_SECONDS):
+                            break
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                    body = b"" if self.command == "HEAD" else SLOW_DOWN
+                    self.wfile.write(
+                        b"\r\nContent-Type: application/xml\r\n"
+                        + f"Content-Length: {len(SLOW_DOWN)}\r\n\r\n".encode()
+                        + body
+                    )
+                    return
                 if slow(self.command, self.path):
                     door.slow_answers += 1
                     self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Wait: ")
@@ -90,11 +115,11 @@ class SlowDoor:
 
 
 @pytest.fixture
-def door_to() -> Iterator[Callable[[str | None, Rule], SlowDoor]]:
+def door_to() -> Iterator[Callable[..., SlowDoor]]:
     doors: list[SlowDoor] = []
 
-    def open_door(upstream: str | None, slow: Rule) -> SlowDoor:
-        door = SlowDoor(upstream, slow)
+    def open_door(upstream: str | None, slow: Rule, busy: Rule | None = None) -> SlowDoor:
+        door = SlowDoor(upstream, slow, busy)
         threading.Thread(target=door.server.serve_forever, daemon=True).start()
         doors.append(door)
         return door
@@ -157,26 +182,27 @@ def test_a_multipart_upload_given_up_mid_way_leaves_nothing_and_no_secret(
     moto_endpoint: str,
     bucket: str,
     tmp_path: Path,
-    door_to: Callable[[str | None, Rule], SlowDoor],
+    door_to: Callable[..., SlowDoor],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Part 2 trickles: the whole upload is given up at its deadline (2 s per 16 MiB
-    started: 4 s), the multipart upload is aborted before the error is raised, and no
+    started: 6 s), the multipart upload is aborted before the error is raised, and no
     retry of part 2 follows."""
     caplog.set_level(logging.DEBUG)
     door = door_to(moto_endpoint, lambda method, path: part_number(path) == 2)
     source = big_file(tmp_path, 16 * MIB + 4096)
     store = S3Store(
-        bucket, "in", endpoint_url=door.url, region="us-east-1", session=session(), timeout=2
+        bucket, "in", endpoint_url=door.url, region="us-east-1", session=session(), timeout=3
     )
+    store.url_for("warm.wav")  # boto3's client is made: its first call is not timed here
     started = time.monotonic()
     with pytest.raises(PublishError) as caught:
         store.publish(source)
     took = time.monotonic() - started
     assert caught.value.code == "timeout"
     assert str(caught.value).startswith(f"uploading big.wav to s3://{bucket}/in/ at {door.url}")
-    assert "did not finish within 4 s" in str(caught.value)
-    assert 4 <= took < 12  # the deadline, plus the abort, plus a loaded machine
+    assert "did not finish within 6 s" in str(caught.value)
+    assert 6 <= took < 14  # the deadline, plus the abort, plus a loaded machine
     s3 = s3_client(moto_endpoint)
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
@@ -207,28 +233,55 @@ def test_a_trickling_s3_store_is_given_up_at_the_deadline(
     moto_endpoint: str,
     bucket: str,
     media: dict[str, Path],
-    door_to: Callable[[str | None, Rule], SlowDoor],
+    door_to: Callable[..., SlowDoor],
     slow_method: str,
 ) -> None:
     door = door_to(moto_endpoint, lambda method, path: method == slow_method)
     store = S3Store(
-        bucket, "in", endpoint_url=door.url, region="us-east-1", session=session(), timeout=1.5
+        bucket, "in", endpoint_url=door.url, region="us-east-1", session=session(), timeout=3
     )
+    store.url_for("warm.wav")  # boto3's client is made: its first call is not timed here
     started = time.monotonic()
     with pytest.raises(PublishError) as caught:
         store.publish(media["wav"])
-    assert 1.5 <= time.monotonic() - started < 8
+    assert 3 <= time.monotonic() - started < 10
     doing = "checking" if slow_method == "HEAD" else "uploading speech.wav to"
     assert str(caught.value).startswith(doing)
-    assert "within 1.5 s" in str(caught.value) and caught.value.code == "timeout"
+    assert "within 3 s" in str(caught.value) and caught.value.code == "timeout"
     assert door.slow_answers == 1
     assert SECRET_CANARY not in str(caught.value)
+
+
+def test_botocore_retries_end_with_the_deadline(
+    moto_endpoint: str, bucket: str, door_to: Callable[..., SlowDoor]
+) -> None:
+    """A store that answers every attempt with 503 SlowDown after about a second:
+    botocore backs off and retries (5 attempts would take over 5 s), but no attempt
+    starts after the 3 s deadline, even on the thread the caller left behind."""
+    door = door_to(moto_endpoint, lambda method, path: False, lambda method, path: "busy" in path)
+    store = S3Store(
+        bucket, "in", endpoint_url=door.url, region="us-east-1", session=session(), timeout=3
+    )
+    assert store.head("warm.wav") is None  # boto3's client is made (and the door works)
+    door.arrivals.clear()
+    before = set(threading.enumerate())
+    started = time.monotonic()
+    with pytest.raises(PublishError) as caught:
+        store.head("busy.wav")
+    assert caught.value.code == "timeout" and "within 3 s" in str(caught.value)
+    left_behind = [t for t in set(threading.enumerate()) - before if t.name == "kitta-fetch"]
+    for worker in left_behind:  # the call the caller gave up ends by itself
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+    assert left_behind and door.arrivals
+    assert max(door.arrivals) <= started + 3 + 0.3
+    assert len(door.arrivals) < 5
 
 
 @pytest.mark.parametrize("slow_method", ["HEAD", "PUT"])
 def test_a_trickling_sandbox_store_is_given_up_at_the_deadline(
     media: dict[str, Path],
-    door_to: Callable[[str | None, Rule], SlowDoor],
+    door_to: Callable[..., SlowDoor],
     slow_method: str,
 ) -> None:
     door = door_to(None, lambda method, path: method == slow_method)  # HEAD: 404, then PUT
