@@ -3,7 +3,7 @@
 Every fetch has a connect and a read timeout, a size cap and a *total*
 deadline. httpx's read timeout is per chunk, so a host that sends one byte a
 second would never trip it: the transfer runs on a worker thread and the
-caller gives up on it at the deadline, at any byte rate (`_within`). The cap
+caller gives up on it at the deadline, at any byte rate (`within`). The cap
 counts decoded bytes, decoded a bounded piece at a time (a gzip bomb stops at
 the cap), and every redirect hop passes the first URL's address policy. The
 request carries no Kitta token (media hosts are not the API); every failure
@@ -140,10 +140,13 @@ def describe_content(head: bytes, content_type: str) -> str:
 class MediaCheck:
     """The I/O-free rules of one fetch: status, declared length, size cap, content, hash."""
 
-    def __init__(self, url: str, limits: FetchLimits, expect: Expect = "video") -> None:
+    def __init__(
+        self, url: str, limits: FetchLimits, expect: Expect = "video", signed_now: bool = False
+    ) -> None:
         self.url = url_for_errors(url)
         self.limits = limits
         self.expect = expect
+        self.signed_now = signed_now
         self.status_code = 0
         self.content_type = ""
         self.declared: int | None = None
@@ -161,21 +164,42 @@ class MediaCheck:
             reason=reason,
         )
 
-    def on_response(self, status_code: int, headers: Mapping[str, str]) -> None:
+    def on_response(
+        self, status_code: int, headers: Mapping[str, str], error_body: bytes = b""
+    ) -> None:
+        """`error_body`: the start of a refusal's body, where a storage names its error."""
         self.status_code = status_code
         self.content_type = headers.get("content-type", "")
         if not 200 <= status_code < 300:
-            expired = status_code in EXPIRED_STATUSES
-            hint = "; the link may have expired, call task.refresh() for a fresh URL"
-            raise self.error(
-                f"the media host answered HTTP {status_code}{hint if expired else ''}",
-                "expired" if expired else "failed",
-            )
+            self._refused(status_code, *storage_error(error_body))
         declared = headers.get("content-length", "").strip()
         if declared.isdigit():
             self.declared = int(declared)
             if self.declared > self.limits.max_bytes:
                 raise self.error(self._too_large_text(self.declared), "too_large")
+
+    def _refused(self, status_code: int, code: str, message: str) -> None:
+        """A link signed just now (`signed_now`) that a storage refuses is either denied
+        (a wrong key, a bucket policy) or refused as expired (the signer's clock): its
+        error code tells which. An older link may simply have expired."""
+        said = f" ({code}: {message})" if message else f" ({code})" if code else ""
+        arrived = f"a storage error ({code})" if code else None
+        if self.signed_now and status_code == 403 and code:
+            if not link_expired(code, message):
+                raise self.error(f"the storage refused access{said}", "denied", arrived=arrived)
+            raise self.error(
+                f"the storage refused the link as expired{said} although it was signed just "
+                "now: check this machine's clock",
+                "expired",
+                arrived=arrived,
+            )
+        expired = status_code in EXPIRED_STATUSES
+        hint = "; the link may have expired, call task.refresh() for a fresh URL"
+        raise self.error(
+            f"the media host answered HTTP {status_code}{said}{hint if expired else ''}",
+            "expired" if expired else "failed",
+            arrived=arrived,
+        )
 
     def _too_large_text(self, size: int) -> str:
         return (
@@ -231,6 +255,25 @@ class MediaCheck:
             f"{_exception_text(exc)})",
             "failed",
         )
+
+
+_XML_FIELD = re.compile(rb"<(Code|Message)>([^<]{1,300})</(?:Code|Message)>")
+ERROR_BODY_BYTES = 2048
+"""How much of a refusal is read: an S3 error document names its code in the first lines."""
+
+
+def storage_error(body: bytes) -> tuple[str, str]:
+    """(code, message) of an S3-style ``<Error>`` document, redacted; ("", "") if none."""
+    found = {name.decode(): value for name, value in _XML_FIELD.findall(body[:ERROR_BODY_BYTES])}
+    code = redact_text(found.get("Code", b"").decode("utf-8", "replace").strip())[:80]
+    message = redact_text(found.get("Message", b"").decode("utf-8", "replace").strip())[:200]
+    return code, message
+
+
+def link_expired(code: str, message: str) -> bool:
+    """Whether a storage's refusal says the signed link (or its signer's token) expired:
+    S3 answers AccessDenied "Request has expired"; a wrong key or a policy says otherwise."""
+    return code in ("ExpiredToken", "RequestTimeTooSkewed") or "expired" in message.lower()
 
 
 def _size(count: int) -> str:
@@ -331,7 +374,7 @@ def tls_context() -> ssl.SSLContext:
 
 
 class DeadlineExceeded(Exception):
-    """A bounded GET did not finish within its wall-clock deadline."""
+    """Bounded work (a GET, a storage call) did not finish within its wall-clock deadline."""
 
 
 def _get(
@@ -344,14 +387,10 @@ def _get(
     trust_env: bool = True,
     transport: httpx.BaseTransport | None = None,
 ) -> T:
-    """GET `url` without a token and `read(response, stop)` on a worker thread, given up
-    at `deadline` seconds whatever the byte rate (`DeadlineExceeded`).
-
-    The caller only waits, so an interrupt or a cancelled await (`_bridge`) ends
-    the wait at once too. Giving up sets `stop` (the worker then hands nothing
-    more on) and closes the connection under the worker's read.
+    """GET `url` without a token and `read(response, stop)` `within` `deadline` seconds,
+    whatever the byte rate. Giving up sets `stop` (the worker then hands nothing more on)
+    and closes the connection under the worker's read.
     """
-    ends = time.monotonic() + deadline
     http = httpx.Client(
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
@@ -362,14 +401,36 @@ def _get(
         transport=transport,
         trust_env=trust_env,
     )
-    done, stop = threading.Event(), threading.Event()
+    stop = threading.Event()
+
+    def run() -> T:
+        with http, http.stream("GET", url, headers=dict(headers or {})) as response:
+            return read(response, stop)
+
+    def give_up() -> None:
+        stop.set()
+        with contextlib.suppress(Exception):
+            http.close()
+
+    return within(deadline, run, give_up)
+
+
+def within(deadline: float, work: Callable[[], T], give_up: Callable[[], None]) -> T:
+    """`work()` on a worker thread, waited for at most `deadline` seconds (then
+    `DeadlineExceeded`): socket timeouts bound each read, never a whole transfer.
+
+    The caller only waits, so an interrupt or a cancelled await (`_bridge`) ends
+    the wait at once too; `give_up()` is then called on the caller's thread to
+    stop the worker (close its connection, abort what it started).
+    """
+    ends = time.monotonic() + deadline
+    done = threading.Event()
     result: list[T] = []
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            with http, http.stream("GET", url, headers=dict(headers or {})) as response:
-                result.append(read(response, stop))
+            result.append(work())
         except BaseException as exc:  # handed to the caller
             failure.append(exc)
         finally:
@@ -382,9 +443,7 @@ def _get(
             if time.monotonic() >= ends:
                 raise DeadlineExceeded(f"no answer within {deadline:.3g} s")
     except BaseException:
-        stop.set()
-        with contextlib.suppress(Exception):
-            http.close()
+        give_up()
         raise
     if failure:
         raise failure[0]
@@ -439,17 +498,26 @@ def fetch(
     sink: Sink | None = None,
     expect: Expect = "video",
     transport: httpx.BaseTransport | None = None,
+    signed_now: bool = False,
 ) -> Fetched:
     """Fetch `url` within `limits`; chunks go to `sink`, or are returned in `data`.
+    `signed_now`: the link was signed for this fetch (a kept copy's), see `MediaCheck`.
 
     `transport` is for tests (an `httpx.MockTransport`); real fetches use the network.
     """
-    check = MediaCheck(url, limits, expect)
+    check = MediaCheck(url, limits, expect, signed_now)
     collected = bytearray()
     write = collected.extend if sink is None else sink
 
     def read(response: httpx.Response, stop: threading.Event) -> Fetched:
-        check.on_response(response.status_code, response.headers)
+        refusal = b""
+        if not 200 <= response.status_code < 300:
+            with contextlib.suppress(UnreadableBody):  # then judged by its status alone
+                for piece in decoded_pieces(response):
+                    refusal += piece
+                    if len(refusal) >= ERROR_BODY_BYTES or stop.is_set():
+                        break
+        check.on_response(response.status_code, response.headers, refusal)
         wire = [0]
         for chunk in decoded_pieces(response, wire):
             check.on_chunk(chunk)

@@ -78,11 +78,11 @@ DEFAULT_KEEP_MAX_BYTES = 2 * 1024**3
 def save(url: str, target: Path, limits: FetchLimits, sha256: str | None = None) -> Fetched:
     """Fetch `url` into `target` atomically; on any failure no file is left behind.
 
-    With `sha256` (a kept copy's), other bytes are a failure too.
+    With `sha256` (a kept copy's, its link signed just now), other bytes are a failure too.
     """
     try:
         with atomic_write(target) as (handle, _):
-            fetched = fetch(url, limits, sink=handle.write)
+            fetched = fetch(url, limits, sink=handle.write, signed_now=sha256 is not None)
             if sha256 is not None:
                 check_sha256(fetched, sha256)
             return fetched
@@ -315,12 +315,22 @@ def fetch_kept(record: KeptResult, limits: FetchLimits, target: Path | None = No
     try:
         if target is not None:
             return save(url, target, limits, record.sha256)
-        fetched = fetch(url, limits)
+        fetched = fetch(url, limits, signed_now=True)
         check_sha256(fetched, record.sha256)
         return fetched
     except DownloadError as exc:
         if exc.reason == "changed":
             logger.warning("the kept result of %s is not used: %s", record.task_id, exc)
+        if exc.reason == "denied":  # the link was signed just now: not an expired one
+            raise DownloadError(
+                f"The team's bucket refused the kept copy {record.path}: {exc.arrived}, "
+                "access denied. Check the storage credentials (AWS_ACCESS_KEY_ID / "
+                "AWS_SECRET_ACCESS_KEY), the KITTA_MEDIA_* settings and the bucket's policy.",
+                url=exc.url,
+                status_code=exc.status_code,
+                arrived=exc.arrived,
+                reason="denied",
+            ) from None
         raise
 
 

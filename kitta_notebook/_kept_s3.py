@@ -9,9 +9,10 @@ Reading signs a fresh GET URL, fetched without credentials; the caller checks
 the bytes against the recorded sha256 (`check_sha256`). Nothing here deletes
 or replaces an object: one that holds other bytes is an error.
 
-Deadlines: reads go through `_fetch` (a total deadline); the HEAD and upload
-calls are bounded by the store's boto3 settings (10 s to connect, 60 s per
-read, at most 5 attempts) and their errors are `PublishError`s.
+Deadlines: reads go through `_fetch` (a total deadline; a refusal of the link
+signed just now says access denied or expired as the storage's error code
+does); the HEAD, upload and signing calls have the store's total deadlines
+(`S3Store`, retries included) and their errors are `PublishError`s.
 """
 
 from __future__ import annotations

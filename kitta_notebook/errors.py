@@ -407,7 +407,8 @@ class DownloadError(KittaError):
         self.status_code = status_code
         self.arrived = arrived
         self.expired = expired
-        self.reason = reason  # expired, too_large, timeout, not_media, incomplete, refused, failed
+        # expired, denied, too_large, timeout, not_media, incomplete, refused, changed, failed
+        self.reason = reason
         super().__init__(clip(message, MAX_MESSAGE_CHARS))
 
 

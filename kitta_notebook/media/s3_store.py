@@ -5,7 +5,12 @@ names, or an error that says how to configure one).
 
 boto3 signs (never hand-written signing) and is an optional extra: ``pip install
 'kitta-notebook[s3]'``. Credentials come from boto3's standard chain (env vars, shared
-config, instance roles) and are never stored on this object, shown or logged.
+config, instance roles) and are never stored on this object, shown or logged: while
+a store is in use, botocore's own DEBUG log lines are redacted too (`_BotocoreLogRedactor`).
+
+Every operation (a HEAD, a PUT, a whole multipart upload, a presign) has a total
+deadline, retries included (`_bounded`): botocore's timeouts are per socket read,
+so a store that trickles bytes would otherwise hold a create for ever.
 """
 
 from __future__ import annotations
@@ -13,18 +18,29 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+from .._fetch import DeadlineExceeded, within
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
 from .sources import LocalBlob
-from .stores import MediaStore, Progress, SandboxStore, cumulative_progress, verified_chunks
+from .stores import (
+    MediaStore,
+    Progress,
+    SandboxStore,
+    cumulative_progress,
+    upload_deadline,
+    verified_chunks,
+)
 
 __all__ = [
     "HOW_TO_CONFIGURE",
@@ -41,6 +57,11 @@ MAX_EXPIRES = timedelta(days=7)
 """The longest a SigV4 presigned URL is valid on S3 and R2; longer ones fail when used."""
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 MULTIPART_CHUNK = 16 * 1024 * 1024
+REQUEST_TIMEOUT = 60.0
+"""Seconds one storage operation may take in all, retries included; an upload gets this
+much per 16 MiB started."""
+
+T = TypeVar("T")
 
 AddressingStyle = Literal["auto", "path", "virtual"]
 # Hosts whose S3 endpoints refuse path-style requests (OSS: SecondLevelDomainForbidden).
@@ -109,12 +130,66 @@ def _wrap(error: Exception, doing: str, secrets: tuple[str, ...] = ()) -> Publis
     return PublishError(f"{doing} failed: {name}", code=name)
 
 
+_calls = threading.local()
+"""`_calls.over()`: whether the storage operation running on this thread was given up
+(its deadline passed, or its caller stopped waiting)."""
+
+
+def _refuse_late_attempts(request: Any, **_: Any) -> None:
+    """botocore's ``before-send`` hook: no attempt (a retry included) starts after its
+    operation's deadline, so an operation given up stops at once. Aborting a multipart
+    upload (the only DELETE) always may: it leaves no parts behind."""
+    over = getattr(_calls, "over", None)
+    if over is not None and over() and request.method != "DELETE":
+        raise DeadlineExceeded("the operation was given up")
+
+
+# botocore's loggers that write requests, signatures and response bodies at DEBUG.
+_BOTOCORE_LOGGERS = (
+    "botocore.auth",
+    "botocore.endpoint",
+    "botocore.parsers",
+    "botocore.hooks",
+    "botocore.httpsession",
+    "botocore.retryhandler",
+    "botocore.retries.standard",
+    "urllib3.connectionpool",
+)
+_LOG_SECRETS: list[str] = []
+"""The secret keys and session tokens of the stores made in this process (a list: safe to
+copy while another thread adds to it)."""
+
+
+class _BotocoreLogRedactor(logging.Filter):
+    """At DEBUG botocore logs each request's Authorization header, the canonical request
+    with its session token, every signature (a presigned URL's too) and response bodies
+    (which may echo a secret): a user who turns logging on must find none of them.
+    Runs only for records that are emitted (after the level check)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record: logging reports it when it formats
+            return True
+        record.msg, record.args = redact_text(text, tuple(_LOG_SECRETS)), ()
+        return True
+
+
+def _redact_botocore_logs(secrets: tuple[str, ...]) -> None:
+    _LOG_SECRETS.extend(secret for secret in secrets if secret not in _LOG_SECRETS)
+    for name in _BOTOCORE_LOGGERS:
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _BotocoreLogRedactor) for f in log.filters):
+            log.addFilter(_BotocoreLogRedactor())
+
+
 class S3Store(MediaStore):
     """Objects under ``{prefix}{sha256}.{ext}`` in `bucket`, shared by presigned GET URLs.
 
     `session` is an optional ``boto3.Session`` (for explicit credentials or a profile);
     without it boto3's default chain is used. `expires` (a timedelta, or seconds) must
-    be 1 hour to 7 days.
+    be 1 hour to 7 days. `timeout`: the seconds each operation may take in all (an
+    upload: per 16 MiB started), retries included.
     """
 
     def __init__(
@@ -129,6 +204,7 @@ class S3Store(MediaStore):
         session: Any = None,
         multipart_threshold: int = MULTIPART_THRESHOLD,
         max_concurrency: int = 8,
+        timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         if not bucket or "/" in bucket:
             raise ValidationError([("bucket", f"{bucket!r} is not a bucket name")])
@@ -143,6 +219,9 @@ class S3Store(MediaStore):
         self._session = session
         self._multipart_threshold = multipart_threshold
         self._max_concurrency = max_concurrency
+        if not (isinstance(timeout, (int, float)) and 0 < timeout < math.inf):
+            raise ValidationError([("timeout", "must be a positive number of seconds")])
+        self._timeout = float(timeout)
         self._client: Any = None
         self._client_lock = threading.Lock()
 
@@ -176,14 +255,17 @@ class S3Store(MediaStore):
             # services refuse the latter (R2 answers 501).
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=min(10.0, self._timeout),
+            read_timeout=min(60.0, self._timeout),
             retries={"max_attempts": 5, "mode": "standard"},
         )
         session = self._session or boto3.session.Session()
-        return session.client(
+        client = session.client(
             "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
         )
+        client.meta.events.register("before-send.s3", _refuse_late_attempts)
+        _redact_botocore_logs(self._secrets())
+        return client
 
     def object_key(self, key: str) -> str:
         return self.prefix + key
@@ -204,18 +286,52 @@ class S3Store(MediaStore):
 
     def head(self, key: str) -> tuple[int, dict[str, str]] | None:
         """(size, user metadata) of the object under `key`, or None when there is none."""
-        s3 = self._s3()
+
+        def ask() -> tuple[int, dict[str, str]] | None:
+            try:
+                answer = self._s3().head_object(Bucket=self.bucket, Key=self.object_key(key))
+            except Exception as error:
+                response = getattr(error, "response", {})
+                if response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                    return None
+                raise
+            return int(answer.get("ContentLength", 0)), dict(answer.get("Metadata") or {})
+
+        return self._bounded(f"checking {key} in {self.describe()}", self._timeout, ask)
+
+    def _bounded(
+        self,
+        doing: str,
+        seconds: float,
+        work: Callable[[], T],
+        give_up: Callable[[], None] = lambda: None,
+    ) -> T:
+        """`work` (storage calls) within `seconds` in all, retries included: a store that
+        trickles bytes or answers each attempt slowly is given up with a `PublishError`
+        naming `doing` and the time. botocore's errors become ours, without secrets."""
+        ends = time.monotonic() + seconds
+        stopped = threading.Event()
+
+        def run() -> T:
+            _calls.over = lambda: stopped.is_set() or time.monotonic() >= ends
+            return work()
+
+        def stop() -> None:
+            stopped.set()
+            give_up()
+
         try:
-            answer = s3.head_object(Bucket=self.bucket, Key=self.object_key(key))
+            return within(seconds, run, stop)
+        except DeadlineExceeded:
+            raise PublishError(
+                f"{doing} did not finish within {seconds:.3g} s (retries included): the "
+                "storage answered too slowly, so it was given up.",
+                code="timeout",
+            ) from None
+        except PublishError:
+            raise
         except Exception as error:
-            status = (
-                getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-            )
-            if status == 404:
-                return None
-            doing = f"checking {key} in {self.describe()}"
             raise _wrap(error, doing, self._secrets()) from None
-        return int(answer.get("ContentLength", 0)), dict(answer.get("Metadata") or {})
 
     def upload(
         self,
@@ -230,16 +346,26 @@ class S3Store(MediaStore):
         `metadata` is stored with the object (S3 user metadata)."""
         advance = cumulative_progress(progress, blob.size)
         extra = {"ContentType": blob.content_type, "Metadata": dict(metadata or {})}
-        try:
-            if blob.size <= self._multipart_threshold:
-                self._put_whole(blob, key, advance, extra)
-            else:
-                self._put_parts(blob, key, advance, extra)
-        except PublishError:
-            raise
-        except Exception as error:
-            doing = f"uploading {blob.name} to {self.describe()}"
-            raise _wrap(error, doing, self._secrets()) from None
+        doing = f"uploading {blob.name} to {self.describe()}"
+        seconds = upload_deadline(self._timeout, blob.size)
+        if blob.size <= self._multipart_threshold:
+            self._bounded(doing, seconds, lambda: self._put_whole(blob, key, advance, extra))
+            return
+        started: list[str] = []  # the multipart upload's id, once the store gave one
+
+        def abort() -> None:
+            target = {"Bucket": self.bucket, "Key": self.object_key(key)}
+            for upload_id in started:
+                self._s3().abort_multipart_upload(**target, UploadId=upload_id)
+
+        def give_up() -> None:
+            with contextlib.suppress(Exception):  # at worst its parts wait for a lifecycle rule
+                within(self._timeout, abort, lambda: None)
+
+        def put_parts() -> None:
+            self._put_parts(blob, key, advance, extra, started)
+
+        self._bounded(doing, seconds, put_parts, give_up)
 
     def _put_whole(
         self, blob: LocalBlob, key: str, advance: Callable[[int], None], extra: dict[str, Any]
@@ -251,17 +377,25 @@ class S3Store(MediaStore):
         advance(len(data))
 
     def _put_parts(
-        self, blob: LocalBlob, key: str, advance: Callable[[int], None], extra: dict[str, Any]
+        self,
+        blob: LocalBlob,
+        key: str,
+        advance: Callable[[int], None],
+        extra: dict[str, Any],
+        started: list[str],
     ) -> None:
         """A multipart upload is stored only when completed: completed after the last
-        chunk was read and its hash matched, aborted otherwise. At most `max_concurrency`
-        parts are in memory at once."""
+        chunk was read and its hash matched, aborted otherwise (and when the caller gave
+        up: `_calls.over`). At most `max_concurrency` parts are in memory at once."""
         s3 = self._s3()
         target = {"Bucket": self.bucket, "Key": self.object_key(key)}
         upload_id = s3.create_multipart_upload(**target, **extra)["UploadId"]
+        started.append(upload_id)
         room = threading.BoundedSemaphore(self._max_concurrency)
+        over = _calls.over
 
         def send(number: int, chunk: bytes) -> dict[str, Any]:
+            _calls.over = over  # this part's attempts end with the whole upload
             try:
                 answer = s3.upload_part(
                     **target,
@@ -280,8 +414,12 @@ class S3Store(MediaStore):
                 sent = []
                 for number, chunk in enumerate(verified_chunks(blob, MULTIPART_CHUNK), 1):
                     room.acquire()
+                    if over():
+                        raise DeadlineExceeded("the upload was given up")
                     sent.append(pool.submit(send, number, chunk))
                 parts = [future.result() for future in sent]
+            if over():
+                raise DeadlineExceeded("the upload was given up")
             s3.complete_multipart_upload(
                 **target, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
@@ -292,16 +430,16 @@ class S3Store(MediaStore):
 
     def url_for(self, key: str) -> tuple[str, datetime | None]:
         seconds = int(self.expires.total_seconds())
-        s3 = self._s3()
-        try:
-            url = s3.generate_presigned_url(
+
+        def sign() -> Any:  # may look up credentials (an instance role) over the network
+            return self._s3().generate_presigned_url(
                 "get_object",
                 Params={"Bucket": self.bucket, "Key": self.object_key(key)},
                 ExpiresIn=seconds,
             )
-        except Exception as error:
-            doing = f"signing a URL for {key} in {self.describe()}"
-            raise _wrap(error, doing, self._secrets()) from None
+
+        doing = f"signing a URL for {key} in {self.describe()}"
+        url = self._bounded(doing, self._timeout, sign)
         return str(url), datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 

@@ -9,6 +9,7 @@ and which store a client uses, are in `s3_store`.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from .._fetch import DeadlineExceeded, within
 from ..errors import PublishError
 from .sources import LocalBlob, to_blob
 
@@ -55,6 +57,14 @@ class PublishedMedia:
             "store": self.store,
             "expires_at": None if self.expires_at is None else self.expires_at.isoformat(),
         }
+
+
+DEADLINE_BYTES = 16 * 1024 * 1024
+
+
+def upload_deadline(timeout: float, size: int) -> float:
+    """An upload's total deadline: `timeout` per 16 MiB started (at least 0.27 MB/s at 60 s)."""
+    return timeout * max(1, math.ceil(size / DEADLINE_BYTES))
 
 
 def cumulative_progress(progress: Progress | None, total: int) -> Callable[[int], None]:
@@ -153,7 +163,8 @@ UPLOAD_CHUNK_BYTES = 256 * 1024
 class SandboxStore(MediaStore):
     """Publish local files to a running sandbox, e.g. ``SandboxStore(sandbox.origin)``.
 
-    URLs never expire (the sandbox keeps uploads as long as its store lives).
+    URLs never expire (the sandbox keeps uploads as long as its store lives). `timeout`:
+    the seconds each request may take in all (an upload: per 16 MiB started).
     """
 
     def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
@@ -169,13 +180,24 @@ class SandboxStore(MediaStore):
     def _url(self, key: str) -> str:
         return f"{self.base_url}{ROUTE}{key}"
 
-    def _send(self, method: str, key: str, failed: str, **options: Any) -> httpx.Response:
+    def _send(
+        self, method: str, key: str, failed: str, size: int = 0, **options: Any
+    ) -> httpx.Response:
         """One request on a connection of its own (a store made per create keeps none
-        open); no proxy from the environment: the sandbox is local."""
+        open), over within its total deadline (`upload_deadline` of `size`) however
+        slowly the sandbox answers; no proxy from the environment: the sandbox is local."""
+        seconds = upload_deadline(self._timeout, size)
+        http = httpx.Client(timeout=self._timeout, trust_env=False)
+
+        def send() -> httpx.Response:
+            with http:
+                return http.request(method, self._url(key), **options)
+
         try:
-            return httpx.request(
-                method, self._url(key), timeout=self._timeout, trust_env=False, **options
-            )
+            return within(seconds, send, http.close)
+        except DeadlineExceeded:
+            message = f"{failed}: no answer within {seconds:.3g} s"
+            raise PublishError(message, code="timeout") from None
         except httpx.HTTPError as error:
             raise PublishError(f"{failed} ({type(error).__name__})") from None
 
@@ -200,7 +222,7 @@ class SandboxStore(MediaStore):
 
         headers = {"Content-Type": blob.content_type, "Content-Length": str(blob.size)}
         failed = f"uploading {blob.name} to the sandbox failed"
-        response = self._send("PUT", key, failed, content=body(), headers=headers)
+        response = self._send("PUT", key, failed, blob.size, content=body(), headers=headers)
         if response.status_code not in (200, 201):
             detail = response.text[:200].strip()
             raise PublishError(

@@ -246,12 +246,12 @@ def test_the_target_is_untouched_until_the_whole_video_arrived(
     seen: list[bytes] = []
     real_fetch = _kept.fetch
 
-    def watching(url: str, limits: FetchLimits, sink: Any = None) -> Any:
+    def watching(url: str, limits: FetchLimits, sink: Any = None, **options: Any) -> Any:
         def observe(chunk: bytes) -> None:
             seen.append(target.read_bytes())  # what the target holds while bytes arrive
             sink(chunk)
 
-        return real_fetch(url, limits, sink=observe)
+        return real_fetch(url, limits, sink=observe, **options)
 
     monkeypatch.setattr(_kept, "fetch", watching)
     task = finished_task(offline_client(), host.url("ok.mp4"))

@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from tests.downloads.download_helpers import finished_task
 from tests.downloads.media_host import OK_BODY, MediaHost
 from tests.media.conftest import ACCESS_KEY, SECRET_CANARY, boto_session
 from tests.media.conftest import moto_endpoint as moto_endpoint  # the shared S3 server
+from tests.media.media_helpers import nanio_server
 
 TOKEN = "tok-kept-in-bucket"
 ROOT = Path(__file__).parents[2]
@@ -282,7 +284,7 @@ def test_access_denied_is_clear_and_never_shows_the_secret(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("KITTA_MEDIA_ENDPOINT_URL", refusing.url)
-    caplog.set_level(logging.DEBUG, logger="kitta_notebook")
+    caplog.set_level(logging.DEBUG)  # botocore logs the echoing answer's body at DEBUG
     client = keeping_client(team.journal)
     task = finished_task(client, host.url("ok.mp4"), "lip_task_denied")
     with pytest.raises(PublishError, match="AccessDenied") as caught:
@@ -335,3 +337,41 @@ def test_a_card_never_uploads_and_a_download_keeps_in_the_bucket(
     kept = client.history.kept(task.task_id)
     assert kept is not None and team.keys() == [team.key_of(kept.path)]
     assert kept.sha256 == hashlib.sha256(OK_BODY).hexdigest()
+
+
+def test_a_refused_kept_copy_says_access_denied_or_expired_as_the_store_does(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signature-checking server (nanio): the kept copy's link, signed just now, is
+    refused for a wrong secret (access denied, nothing about expiry or refresh), and for
+    a clock 25 h behind (expired, with the clock named)."""
+    with nanio_server(tmp_path / "nanio", ACCESS_KEY, SECRET_CANARY) as endpoint:
+        for name, value in bucket_env(endpoint, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv(KEEP_ENV, "s3://team/kept")
+        boto_session().client("s3", endpoint_url=endpoint).create_bucket(Bucket="team")
+        client = keeping_client(tmp_path / "team.sqlite3")
+        assert ensure_kept(client, finished_task(client, host.url("ok.mp4"), "lip_task_ro"))
+        expired = finished_task(client, host.url("expired.mp4"), "lip_task_ro")
+        client.lip_sync.get = lambda task_id: expired  # type: ignore[method-assign]
+
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_CANARY + "-rotated")
+        with pytest.raises(DownloadError) as denied:
+            client.download(expired, tmp_path / "mine.mp4")
+        text = str(denied.value)
+        assert (denied.value.reason, denied.value.expired) == ("denied", False)
+        assert "SignatureDoesNotMatch" in text and "access denied" in text
+        assert "KITTA_MEDIA_" in text and "AWS_SECRET_ACCESS_KEY" in text
+        assert "expired" not in text.lower() and "refresh" not in text
+        assert SECRET_CANARY not in text + repr(denied.value)
+
+        import botocore.auth
+
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_CANARY)
+        signed_at = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=25)
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: signed_at)
+        with pytest.raises(DownloadError) as late:
+            client.download(expired, tmp_path / "mine.mp4")
+        assert (late.value.reason, late.value.expired) == ("expired", True)
+        assert "expired" in str(late.value) and "clock" in str(late.value)
+    assert not (tmp_path / "mine.mp4").exists()
