@@ -1,0 +1,144 @@
+"""`create_many` while it sends: what it never sends, what it tells the progress view.
+
+Gaps found by mutation testing (`make mutate`) in `batch/create.py`; each test names the
+behaviour it protects. Against the real sandbox over HTTP; the journal's failures (a
+full disk, a database gone) are a journal that raises, as no server can make them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kitta_notebook import KittaClient
+from kitta_notebook.batch.progress import ProgressSnapshot
+from kitta_notebook.errors import JournalError, JournalWarning
+from kitta_notebook.history.journal import Journal
+from kitta_notebook.sandbox import Sandbox
+from kitta_notebook.sandbox.pricing import PRICES, ModelPrice
+from tests.batch.batch_helpers import ITEM_CREDITS, RICH, requests_for
+
+MODEL = "kitta-lip-sync-v1"
+
+
+class FailingJournal(Journal):
+    """A SQLite journal that cannot write down creates after the first `allowed` ones
+    (or keep labels): a disk that filled up half-way through a batch."""
+
+    def __init__(self, path: Path, allowed: int, *, labels_fail: bool = False) -> None:
+        super().__init__(path)
+        self.allowed = allowed
+        self.labels_fail = labels_fail
+
+    def record_request(self, *args: Any, **kwargs: Any) -> int:
+        if self.allowed <= 0:
+            raise JournalError("the journal's disk is full")
+        self.allowed -= 1
+        return super().record_request(*args, **kwargs)  # type: ignore[no-any-return]
+
+    def add_labels(self, *args: Any, **kwargs: Any) -> None:
+        if self.labels_fail:
+            raise JournalError("the journal's disk is full")
+        super().add_labels(*args, **kwargs)
+
+
+class Recording:
+    """A progress view factory that keeps every snapshot it is given."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, int]] = []
+        self.updates: list[ProgressSnapshot] = []
+        self.closed: list[ProgressSnapshot] = []
+
+    def __call__(self, *, title: str, total: int) -> Recording:
+        self.made.append((title, total))
+        return self
+
+    def update(self, snapshot: ProgressSnapshot) -> None:
+        self.updates.append(snapshot)
+
+    def close(self, snapshot: ProgressSnapshot) -> None:
+        self.closed.append(snapshot)
+
+
+def client(sb: Sandbox, **options: Any) -> KittaClient:
+    return sb.client(RICH, **options)
+
+
+def test_a_create_the_journal_cannot_write_down_is_not_sent_nor_any_item_after_it(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A create is never sent unrecorded: once the journal fails, the batch sends nothing
+    more, and says which items were not sent and why."""
+    journal = FailingJournal(tmp_path / "journal.db", allowed=2)
+    with client(sandbox, journal=journal) as c:
+        result = c.lip_sync.create_many(
+            requests_for(sandbox, 5), concurrency=1, progress=False, preflight=False
+        )
+    assert [i.outcome for i in result] == ["created"] * 2 + ["not_sent"] * 3
+    assert all(isinstance(i.error, JournalError) and i.task is None for i in result[2:])
+    assert [i.attempts for i in result] == [1, 1, 1, 0, 0]  # the later ones never tried
+    assert sandbox.stats.by_method.get("POST") == 2 == sandbox.stats.creates_accepted
+    assert result.credits == 2 * ITEM_CREDITS
+
+
+def test_a_batch_whose_labels_cannot_be_kept_still_returns_its_tasks(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The tasks exist either way: a journal that cannot keep the labels warns once."""
+    batch = requests_for(sandbox, 2)
+    batch[1]["labels"] = ["en"]
+    journal = FailingJournal(tmp_path / "journal.db", allowed=2, labels_fail=True)
+    with client(sandbox, journal=journal) as c, pytest.warns(JournalWarning, match="labels"):
+        result = c.lip_sync.create_many(batch, progress=False, preflight=False)
+    assert [i.outcome for i in result] == ["created", "created"]
+    assert result[1].labels == ("en",)
+
+
+def test_the_progress_view_counts_each_outcome_and_the_credits_as_items_finish(
+    sandbox: Sandbox,
+) -> None:
+    """Every finished item reaches the view; the last snapshot is the batch's total:
+    created and refused items, nothing left queued, the credits spent so far."""
+    view = Recording()
+    batch = requests_for(sandbox, 3)
+    sandbox.add_account("tok-batch-two-items", 2 * ITEM_CREDITS)
+    with sandbox.client("tok-batch-two-items") as c:
+        result = c.lip_sync.create_many(batch, concurrency=1, progress=view, preflight=False)
+    assert [i.outcome for i in result] == ["created", "created", "rejected"]
+    assert view.made == [("Creating tasks", 3)]
+    assert [s.done for s in view.updates] == [1, 2, 3]
+    assert [s.counts["queued"] for s in view.updates] == [2, 1, 0]
+    assert [s.credits for s in view.updates] == [ITEM_CREDITS, 2 * ITEM_CREDITS, 2 * ITEM_CREDITS]
+    assert not any(s.finished for s in view.updates)
+    (last,) = view.closed
+    assert last.finished and last.done == last.total == 3
+    assert last.counts == {"created": 2, "rejected": 1, "queued": 0}
+    assert (last.failed, last.unsure, last.title) == (1, 0, "Creating tasks")
+
+
+def test_the_progress_view_shows_what_max_credits_has_committed_then_why_it_stopped(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    within, stopped = Recording(), Recording()
+    with client(sandbox) as c:
+        c.lip_sync.create_many(
+            requests_for(sandbox, 2), concurrency=1, progress=within, max_credits=1000
+        )
+        # The server now charges three times its published price: only the charges tell.
+        monkeypatch.setitem(PRICES, MODEL, ModelPrice(MODEL, 300, requires_grant=False))
+        result = c.lip_sync.create_many(
+            requests_for(sandbox, 3),
+            concurrency=1,
+            progress=stopped,
+            max_credits=3 * ITEM_CREDITS,
+        )
+    (done,) = within.closed
+    assert done.note.endswith(f"{2 * ITEM_CREDITS} of max_credits=1000 committed")
+    assert [i.outcome for i in result] == ["created", "not_sent", "not_sent"]
+    assert result.credit_stop is not None and "max_credits reached" in result.credit_stop
+    (last,) = stopped.closed
+    assert last.note == result.credit_stop
+    assert last.counts["not_sent"] == 2 and last.failed == 2
