@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -249,3 +250,43 @@ def test_waiting_for_many_keeps_its_timeout_and_default_progress(call: str) -> N
             list(client.lip_sync.watch_many([TASK_ID], timeout=0.3, poll_interval=0.02))
     assert caught.value.timeout == 0.3 and time.monotonic() - started < 20
     assert len(polls) >= 3  # every 0.02 s, not the default 3 s
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_the_documented_defaults_of_the_batch_calls_and_of_watch(flavour: str) -> None:
+    """`create_many`, `wait_many` and `watch_many` keep 8 requests in flight unless told
+    otherwise (the docstrings' and README's figure); a live view speaks English by default."""
+    import inspect
+
+    from kitta_notebook._lip_sync import AsyncLipSync, LipSync
+
+    owner = LipSync if flavour == "sync" else AsyncLipSync
+    for name in ("create_many", "wait_many", "watch_many"):
+        parameters = inspect.signature(getattr(owner, name)).parameters
+        assert parameters["concurrency"].default == 8, name
+        assert parameters["progress"].default == "auto", name
+    assert inspect.signature(owner.watch).parameters["lang"].default == "en"
+
+
+def test_a_create_on_the_embedded_sandbox_records_its_media_port_free(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The embedded sandbox's journal outlives its port: the create is written down with
+    the sandbox's own media made port-free (by the client's origin), and read back at the
+    port it runs on now."""
+    from kitta_notebook.connection import SANDBOX_JOURNAL_IDENTITY
+    from kitta_notebook.history.entry import SANDBOX_MEDIA
+    from kitta_notebook.history.journal import Journal
+
+    journal = Journal(tmp_path / "journal.db")
+    with sandbox.client(journal=journal) as client:
+        client._config.journal_identity = SANDBOX_JOURNAL_IDENTITY  # as connect() does
+        task = client.lip_sync.create(
+            video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"]
+        )
+    stored = Journal(tmp_path / "journal.db")
+    entry = stored.get(task.task_id)
+    assert entry is not None and entry.request is not None
+    assert entry.request["videoUrl"].startswith(SANDBOX_MEDIA + "/")
+    assert sandbox.origin not in entry.request["videoUrl"]
+    stored.close()
