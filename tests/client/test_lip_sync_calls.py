@@ -290,3 +290,44 @@ def test_a_create_on_the_embedded_sandbox_records_its_media_port_free(
     assert entry.request["videoUrl"].startswith(SANDBOX_MEDIA + "/")
     assert sandbox.origin not in entry.request["videoUrl"]
     stored.close()
+
+
+def test_the_async_watch_of_a_task_shows_that_very_task_without_fetching_it(
+    sandbox: Sandbox, two_tasks: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task passed in is watched as it is (updated in place), in English by default;
+    only an id is fetched first."""
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **_: None)
+    token, ids = two_tasks
+
+    async def run() -> tuple[Any, LipSyncTask, int]:
+        async with sandbox.async_client(token, journal=False) as client:
+            task = await client.lip_sync.get(ids[0])
+            gets = sandbox.stats.route("get")
+            view = await client.lip_sync.watch(task, timeout=30)
+            fetched_first = sandbox.stats.route("get") - gets
+            await view.wait()
+            return view, task, fetched_first
+
+    view, task, fetched_first = asyncio.run(run())
+    assert view.task is task and view.lang == "en" and fetched_first == 0
+
+
+def test_on_poll_is_told_of_an_error_met_by_the_very_first_poll() -> None:
+    answers = iter(
+        [
+            httpx.Response(503, json={"error": {"code": "busy", "message": "later"}}),
+            httpx.Response(200, json=task_dto("succeeded")),
+        ]
+    )
+    polls: list[tuple[object, str]] = []
+    with scripted(lambda request: next(answers)) as client:
+        done = client.lip_sync.wait(
+            TASK_ID,
+            poll_interval=0,
+            on_poll=lambda task, error: polls.append((task, type(error).__name__)),
+        )
+    assert done.succeeded
+    assert polls == [(done, "ServerError"), (done, "NoneType")]
