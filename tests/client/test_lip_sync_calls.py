@@ -331,3 +331,48 @@ def test_on_poll_is_told_of_an_error_met_by_the_very_first_poll() -> None:
         )
     assert done.succeeded
     assert polls == [(done, "ServerError"), (done, "NoneType")]
+
+
+def test_check_estimates_the_price_of_the_model_asked(sandbox: Sandbox) -> None:
+    """The pro model costs twice the default one a second: `check` prices the model
+    it is given, never the default."""
+    token = "tok-lip-sync-calls-check-model"
+    sandbox.add_account(token, 1_000)
+    media = {"video_url": sandbox.samples["video"], "audio_url": sandbox.samples["audio"]}
+    with sandbox.client(token, journal=False) as client:
+        default = client.lip_sync.check(**media)
+        pro = client.lip_sync.check(**media, model="kitta-lip-sync-pro")
+    assert default.estimated_credits is not None and pro.estimated_credits is not None
+    assert pro.estimated_credits == 2 * default.estimated_credits
+    assert sandbox.stats.route("create") == 0
+
+
+@pytest.mark.parametrize("call", ["wait_many", "watch_many"])
+def test_waiting_for_many_reports_to_the_progress_view_asked(call: str) -> None:
+    made: list[tuple[str, int]] = []
+    closed: list[object] = []
+
+    class View:
+        def update(self, snapshot: object) -> None:
+            return None
+
+        def close(self, snapshot: object) -> None:
+            closed.append(snapshot)
+
+    def factory(*, title: str, total: int) -> View:
+        made.append((title, total))
+        return View()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = task_dto("succeeded")
+        if request.url.path.endswith("/tasks"):
+            return httpx.Response(200, json={"data": [body], "pagination": {"hasMore": False}})
+        return httpx.Response(200, json=body)
+
+    with scripted(answer) as client:
+        if call == "wait_many":
+            done = list(client.lip_sync.wait_many([TASK_ID], progress=factory, poll_interval=0))
+        else:
+            done = list(client.lip_sync.watch_many([TASK_ID], progress=factory, poll_interval=0))
+    assert [t.succeeded for t in done] == [True]
+    assert len(made) == 1 and made[0][1] == 1 and len(closed) == 1
