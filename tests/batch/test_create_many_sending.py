@@ -12,11 +12,15 @@ from typing import Any
 
 import pytest
 
-from kitta_notebook import KittaClient
+from kitta_notebook import KittaClient, ServerError
+from kitta_notebook.batch import BatchItem, CreditWarning
+from kitta_notebook.batch.create import CreateRun
+from kitta_notebook.batch.gate import CreditBudget, RateGate
 from kitta_notebook.batch.progress import ProgressSnapshot
 from kitta_notebook.errors import JournalError, JournalWarning
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.sandbox import Sandbox
+from kitta_notebook.sandbox.faults import FaultConfig
 from kitta_notebook.sandbox.pricing import PRICES, ModelPrice
 from tests.batch.batch_helpers import ITEM_CREDITS, RICH, requests_for
 
@@ -142,3 +146,112 @@ def test_the_progress_view_shows_what_max_credits_has_committed_then_why_it_stop
     (last,) = stopped.closed
     assert last.note == result.credit_stop
     assert last.counts["not_sent"] == 2 and last.failed == 2
+
+
+# --- the books of one run (CreateRun), with a clock of the test's own -------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def books(total: int, clock: Clock, limit: float | None = None) -> CreateRun:
+    config = KittaClient("tok", base_url="http://127.0.0.1:9/api", journal=False)._config
+    return CreateRun([], total, RateGate(4, config, clock=clock), CreditBudget(limit))
+
+
+def test_the_note_says_how_long_a_rate_limit_pauses_then_how_often_it_struck() -> None:
+    clock = Clock()
+    run = books(3, clock)
+    assert run.snapshot().note == ""  # no limit, no 429: nothing to say
+    run.gate.on_response(429, 30.0)
+    assert run.snapshot().note == "rate limited: paused 30.0 s"
+    clock.now += 31
+    assert run.snapshot().note == "1× rate limited, 2 in flight"  # the pace was halved
+
+
+def test_a_snapshot_counts_created_always_and_other_outcomes_once_they_happen() -> None:
+    run = books(4, Clock())
+    first = run.snapshot()
+    assert first.counts == {"created": 0, "queued": 4} and first.done == 0
+    assert (first.eta, first.failed, first.unsure, first.finished) == (None, 0, 0, False)
+    run.record(BatchItem(2, None, "unknown"))
+    run.record(BatchItem(0, None, "skipped"))
+    later = run.snapshot(finished=True)
+    assert later.counts == {"created": 0, "skipped": 1, "unknown": 1, "queued": 2}
+    assert (later.done, later.total, later.failed, later.unsure) == (2, 4, 1, 1)
+    assert later.finished and later.eta is not None and later.eta >= 0
+
+
+def test_a_run_never_returns_a_result_that_lost_an_item() -> None:
+    run = books(3, Clock())
+    run.record(BatchItem(0, None, "skipped"))
+    run.record(BatchItem(2, None, "skipped"))
+    with pytest.raises(RuntimeError, match=r"batch items \[1\] have no result"):
+        run.result()
+    run.record(BatchItem(1, None, "skipped"))
+    assert [item.index for item in run.result()] == [0, 1, 2]
+
+
+# --- around the sends, against the sandbox ----------------------------------------------
+def test_a_skipped_item_keeps_its_key_and_labels(sandbox: Sandbox) -> None:
+    batch = requests_for(sandbox, 2, keys="skip-keeps")
+    batch[1]["video_url"] = sandbox.samples["not_media"]
+    batch[1]["labels"] = ["fr"]
+    with client(sandbox, journal=False) as c:
+        result = c.lip_sync.create_many(batch, progress=False, skip_invalid=True)
+    assert [i.outcome for i in result] == ["created", "skipped"]
+    assert (result[1].key, result[1].labels) == ("skip-keeps-1", ("fr",))
+
+
+def test_the_balance_warning_points_at_the_call_of_create_many(sandbox: Sandbox) -> None:
+    sandbox.add_account("tok-batch-sending-poor", ITEM_CREDITS)
+    with (
+        sandbox.client("tok-batch-sending-poor", journal=False) as c,
+        pytest.warns(CreditWarning) as caught,
+    ):
+        c.lip_sync.create_many(requests_for(sandbox, 2), progress=False, concurrency=1)
+    assert [Path(w.filename).name for w in caught] == [Path(__file__).name]
+
+
+def test_a_balance_that_cannot_be_read_warns_of_nothing(
+    sandbox: Sandbox, recwarn: pytest.WarningsRecorder
+) -> None:
+    sandbox.faults = FaultConfig(error_rate=1.0, routes=("usage",))
+    with client(sandbox, journal=False, max_retries=0) as c:
+        result = c.lip_sync.create_many(requests_for(sandbox, 2), progress=False)
+    assert [i.outcome for i in result] == ["created", "created"]
+    assert sandbox.stats.faults.get("error") == 1  # the balance was asked, and failed
+    assert not [w for w in recwarn if issubclass(w.category, CreditWarning)]
+
+
+def test_the_labels_warning_points_at_the_call_of_create_many(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    batch = requests_for(sandbox, 1)
+    batch[0]["labels"] = ["en"]
+    journal = FailingJournal(tmp_path / "journal.db", allowed=1, labels_fail=True)
+    with client(sandbox, journal=journal) as c, pytest.warns(JournalWarning) as caught:
+        c.lip_sync.create_many(batch, progress=False, preflight=False)
+    assert [Path(w.filename).name for w in caught] == [Path(__file__).name]
+
+
+def test_a_known_key_whose_task_cannot_be_fetched_keeps_the_task_id(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A re-run finds the key's task in the journal; the server fails to show it: the
+    item is still `existing` with the task's id (nothing created, nothing lost)."""
+    journal = tmp_path / "journal.db"
+    batch = requests_for(sandbox, 1, keys="known-unfetched")
+    with client(sandbox, journal=Journal(journal)) as c:
+        first = c.lip_sync.create_many(batch, progress=False, preflight=False)
+    sandbox.faults = FaultConfig(error_rate=1.0, routes=("get",))
+    with client(sandbox, journal=Journal(journal), max_retries=0) as c:
+        again = c.lip_sync.create_many(batch, progress=False, preflight=False)
+    (item,) = again
+    assert item.outcome == "existing" and item.attempts == 0
+    assert item.task is not None and item.task.task_id == first[0].task_id
+    assert isinstance(item.error, ServerError)
+    assert sandbox.stats.creates_accepted == 1
