@@ -145,3 +145,27 @@ def test_a_key_of_the_longest_allowed_length_is_taken(sandbox: Sandbox, tmp_path
         with pytest.raises(ValidationError, match="at most 200"):
             client.lip_sync.create(key="k" * (MAX_KEY_LENGTH + 1), **media)
     assert sandbox.stats.creates_accepted == 1
+
+
+def test_both_clients_history_reads_their_own_journal(tmp_path: Path) -> None:
+    from kitta_notebook.history import AsyncHistory, History
+    from kitta_notebook.history.journal import Journal
+
+    journal = Journal(tmp_path / "journal.db")
+    with KittaClient("tok", base_url="http://127.0.0.1:9/api", journal=journal) as client:
+        assert client.journal is journal and client.as_async().journal is journal
+        assert isinstance(client.history, History) and client.history.journal is journal
+        twin = client.as_async().history
+        assert isinstance(twin, AsyncHistory) and twin.journal is journal
+
+
+def test_an_async_with_block_closes_the_client() -> None:
+    http = httpx.Client()
+
+    async def run() -> AsyncKittaClient:
+        async with AsyncKittaClient("tok", http_client=http, journal=False) as client:
+            assert not http.is_closed
+        return client
+
+    client = asyncio.run(run())
+    assert http.is_closed and client.as_sync()._http is http
