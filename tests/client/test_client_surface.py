@@ -169,3 +169,49 @@ def test_an_async_with_block_closes_the_client() -> None:
 
     client = asyncio.run(run())
     assert http.is_closed and client.as_sync()._http is http
+
+
+def test_the_documented_defaults_of_both_clients() -> None:
+    """Two retries of a safe request (docs and README), a minute for a media fetch."""
+    import inspect
+
+    assert KittaClient("tok", journal=False)._config.max_retries == 2
+    assert AsyncKittaClient("tok", journal=False)._config.max_retries == 2
+    assert inspect.signature(KittaClient.fetch_bytes).parameters["timeout"].default == 60.0
+
+
+def test_an_async_client_made_on_a_configuration_uses_it() -> None:
+    from kitta_notebook._core import ClientConfig
+
+    config = ClientConfig.create("tok-config", "http://127.0.0.1:9/api", None, 1)
+    client = AsyncKittaClient(_config=config, journal=False)
+    assert client._config is config and client.as_sync()._config is config
+
+
+def test_usage_is_the_accounts_balance_as_the_server_sends_it(sandbox: Sandbox) -> None:
+    sandbox.add_account("tok-client-surface-usage", 4321)
+    with sandbox.client("tok-client-surface-usage", journal=False) as client:
+        usage = client.usage()
+    assert 4321 in usage.values() and sandbox.stats.route("usage") == 1
+
+
+def test_download_passes_on_its_path_overwrite_and_timeout(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with sandbox.client(journal=False, keep_results=False) as client:
+        task = client.lip_sync.create(
+            video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"]
+        )
+        client.lip_sync.wait(task, timeout=60, poll_interval=0.05)
+        saved = client.download(task, tmp_path)
+        assert saved == tmp_path / f"{task.task_id}.mp4" and saved.stat().st_size > 1000
+        mine = tmp_path / "mine.mp4"
+        mine.write_bytes(b"my own file")
+        with pytest.raises(DownloadError, match="exists already; pass overwrite=True"):
+            client.download(task.task_id, mine, overwrite=False)
+        assert mine.read_bytes() == b"my own file"
+        assert client.download(task.task_id, mine, overwrite=True) == mine
+        assert mine.read_bytes() == saved.read_bytes()
+        with pytest.raises(DownloadError):
+            client.download(task, tmp_path / "late.mp4", timeout=1e-6)
+    assert not (tmp_path / "late.mp4").exists()
