@@ -169,7 +169,9 @@ def test_the_note_says_how_long_a_rate_limit_pauses_then_how_often_it_struck() -
     assert run.snapshot().note == ""  # no limit, no 429: nothing to say
     run.gate.on_response(429, 30.0)
     assert run.snapshot().note == "rate limited: paused 30.0 s"
-    clock.now += 31
+    clock.now += 29.5
+    assert run.snapshot().note == "rate limited: paused 0.5 s"  # to its last moment
+    clock.now += 1
     assert run.snapshot().note == "1× rate limited, 2 in flight"  # the pace was halved
 
 
@@ -177,6 +179,7 @@ def test_a_snapshot_counts_created_always_and_other_outcomes_once_they_happen() 
     run = books(4, Clock())
     first = run.snapshot()
     assert first.counts == {"created": 0, "queued": 4} and first.done == 0
+    assert 0 <= first.elapsed < 60  # since the run started, on the monotonic clock
     assert (first.eta, first.failed, first.unsure, first.finished) == (None, 0, 0, False)
     run.record(BatchItem(2, None, "unknown"))
     run.record(BatchItem(0, None, "skipped"))
