@@ -267,3 +267,17 @@ def test_a_known_key_whose_task_cannot_be_fetched_keeps_the_task_id(
     assert item.task is not None and item.task.task_id == first[0].task_id
     assert isinstance(item.error, ServerError)
     assert sandbox.stats.creates_accepted == 1
+
+
+def test_a_batch_sends_on_threads_named_for_the_toolkit(sandbox: Sandbox) -> None:
+    """So a stack dump or a profiler shows whose threads these are."""
+    import threading
+
+    senders: list[str] = []
+    with client(sandbox, journal=False) as c:
+        c._http.event_hooks["request"].append(
+            lambda request: senders.append(threading.current_thread().name)
+        )
+        result = c.lip_sync.create_many(requests_for(sandbox, 3), progress=False, preflight=False)
+    assert result.ok and len(senders) == 3
+    assert all(name.startswith("kitta_") for name in senders), senders
