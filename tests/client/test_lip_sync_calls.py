@@ -376,3 +376,18 @@ def test_waiting_for_many_reports_to_the_progress_view_asked(call: str) -> None:
             done = list(client.lip_sync.watch_many([TASK_ID], progress=factory, poll_interval=0))
     assert [t.succeeded for t in done] == [True]
     assert len(made) == 1 and made[0][1] == 1 and len(closed) == 1
+
+
+@pytest.mark.parametrize("call", ["create_many", "wait_many", "watch_many"])
+def test_the_batch_calls_keep_8_requests_in_flight_by_default(
+    call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each call hands the batch engine when not told otherwise (the signature test
+    above cannot see a changed default under mutmut, whose wrappers keep the signature)."""
+    import kitta_notebook.batch as batch
+
+    handed: dict[str, Any] = {}
+    monkeypatch.setattr(batch, call, lambda *args, **kwargs: handed.update(kwargs))
+    with scripted(lambda request: httpx.Response(500)) as client:
+        getattr(client.lip_sync, call)([])
+    assert handed["concurrency"] == 8 and handed["progress"] == "auto"
