@@ -259,10 +259,18 @@ def test_a_known_key_whose_task_cannot_be_fetched_keeps_the_task_id(
     batch = requests_for(sandbox, 1, keys="known-unfetched")
     with client(sandbox, journal=Journal(journal)) as c:
         first = c.lip_sync.create_many(batch, progress=False, preflight=False)
+        fetched = c.lip_sync.create_many(batch, progress=False, preflight=False)
+    assert [(i.outcome, i.index, i.key, i.error) for i in fetched] == [
+        ("existing", 0, "known-unfetched-0", None)
+    ]
+    assert fetched[0].task is not None and fetched[0].task.task_id == first[0].task_id
     sandbox.faults = FaultConfig(error_rate=1.0, routes=("get",))
     with client(sandbox, journal=Journal(journal), max_retries=0) as c:
         again = c.lip_sync.create_many(batch, progress=False, preflight=False)
-    (item,) = again
+        sandbox.faults = None
+        (item,) = again
+        assert item.task is not None
+        assert item.task.refresh().task_id == first[0].task_id  # the placeholder can refresh
     assert item.outcome == "existing" and item.attempts == 0
     assert item.task is not None and item.task.task_id == first[0].task_id
     assert isinstance(item.error, ServerError)
@@ -281,3 +289,14 @@ def test_a_batch_sends_on_threads_named_for_the_toolkit(sandbox: Sandbox) -> Non
         result = c.lip_sync.create_many(requests_for(sandbox, 3), progress=False, preflight=False)
     assert result.ok and len(senders) == 3
     assert all(name.startswith("kitta_") for name in senders), senders
+
+
+def test_a_batch_with_labels_and_no_journal_warns_of_nothing(
+    sandbox: Sandbox, recwarn: pytest.WarningsRecorder
+) -> None:
+    batch = requests_for(sandbox, 1)
+    batch[0]["labels"] = ["en"]
+    with client(sandbox, journal=False) as c:
+        result = c.lip_sync.create_many(batch, progress=False, preflight=False)
+    assert result.ok and result[0].labels == ("en",)
+    assert not [w for w in recwarn if issubclass(w.category, JournalWarning)]

@@ -125,6 +125,9 @@ def test_fetch_bytes_gives_the_bytes_none_when_too_large_and_raises_otherwise() 
     with KittaClient("tok", journal=False) as client, media_host(body) as host:
         assert client.fetch_bytes(f"{host}/clip.mp4", max_bytes=len(body)) == body
         assert client.fetch_bytes(f"{host}/clip.mp4", max_bytes=len(body) - 1) is None
+    wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(200)  # any medium, not only a video
+    with KittaClient("tok", journal=False) as client, media_host(wav, "audio/wav") as host:
+        assert client.fetch_bytes(f"{host}/speech.wav", max_bytes=len(wav)) == wav
     with KittaClient("tok", journal=False) as client, pytest.raises(DownloadError):
         client.fetch_bytes("http://127.0.0.1:9/gone.mp4", max_bytes=100, timeout=5)
 

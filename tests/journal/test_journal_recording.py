@@ -182,10 +182,11 @@ def test_a_definite_rejection_is_kept_as_rejected(status: int, error: type[Excep
         return httpx.Response(status, json={"error": {"code": "x", "message": "no"}})
 
     client = mock_client(handler)
-    with pytest.raises(error):
+    with pytest.raises(error) as caught:
         create(client)
     entry = only_entry(fresh_view(client))
     assert (entry.outcome, entry.state, entry.task_id) == ("rejected", "rejected", None)
+    assert entry.outcome_error == failure_text(caught.value)  # why, in our own words
     assert entry.is_final and not entry.needs_reconcile
 
 
