@@ -218,3 +218,29 @@ def test_download_passes_on_its_path_overwrite_and_timeout(
         with pytest.raises(DownloadError):
             client.download(task, tmp_path / "late.mp4", timeout=1e-6)
     assert not (tmp_path / "late.mp4").exists()
+
+
+@pytest.mark.parametrize("key", ["clip\x00one", "clip\ud800"])
+def test_a_key_no_journal_can_keep_is_refused_naming_the_key(sandbox: Sandbox, key: str) -> None:
+    """A NUL or a lone surrogate (no journal store keeps them) is refused before anything
+    is published or sent, and the message says it is the key."""
+    from kitta_notebook.errors import ValidationError
+
+    with sandbox.client(journal=False) as client, pytest.raises(ValidationError) as caught:
+        client.lip_sync.create(
+            audio_url=sandbox.samples["audio"], video_url=sandbox.samples["video"], key=key
+        )
+    assert list(caught.value.fields) == ["key"] and caught.value.fields["key"].startswith("The key")
+    assert sandbox.stats.total == 0
+
+
+def test_a_key_without_the_journal_says_why_in_a_sentence(sandbox: Sandbox) -> None:
+    from kitta_notebook.errors import ValidationError
+
+    with sandbox.client(journal=False) as client, pytest.raises(ValidationError) as caught:
+        client.lip_sync.create(
+            audio_url=sandbox.samples["audio"], video_url=sandbox.samples["video"], key="k"
+        )
+    assert caught.value.fields["key"] == (
+        "A key needs the local journal, which this client has turned off."
+    )
