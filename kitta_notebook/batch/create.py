@@ -333,5 +333,5 @@ def remember_labels(lip_sync: LipSync, result: BatchResult) -> None:
     except Exception as exc:  # the tasks exist either way; only the labels are not kept
         warnings.warn(
             JournalWarning(f"the batch's labels were not recorded in the journal: {exc}"),
-            stacklevel=3,
+            stacklevel=4,  # the caller of `client.lip_sync.create_many`
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -249,3 +250,144 @@ def test_waiting_for_many_keeps_its_timeout_and_default_progress(call: str) -> N
             list(client.lip_sync.watch_many([TASK_ID], timeout=0.3, poll_interval=0.02))
     assert caught.value.timeout == 0.3 and time.monotonic() - started < 20
     assert len(polls) >= 3  # every 0.02 s, not the default 3 s
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_the_documented_defaults_of_the_batch_calls_and_of_watch(flavour: str) -> None:
+    """`create_many`, `wait_many` and `watch_many` keep 8 requests in flight unless told
+    otherwise (the docstrings' and README's figure); a live view speaks English by default."""
+    import inspect
+
+    from kitta_notebook._lip_sync import AsyncLipSync, LipSync
+
+    owner = LipSync if flavour == "sync" else AsyncLipSync
+    for name in ("create_many", "wait_many", "watch_many"):
+        parameters = inspect.signature(getattr(owner, name)).parameters
+        assert parameters["concurrency"].default == 8, name
+        assert parameters["progress"].default == "auto", name
+    assert inspect.signature(owner.watch).parameters["lang"].default == "en"
+
+
+def test_a_create_on_the_embedded_sandbox_records_its_media_port_free(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The embedded sandbox's journal outlives its port: the create is written down with
+    the sandbox's own media made port-free (by the client's origin), and read back at the
+    port it runs on now."""
+    from kitta_notebook.connection import SANDBOX_JOURNAL_IDENTITY
+    from kitta_notebook.history.entry import SANDBOX_MEDIA
+    from kitta_notebook.history.journal import Journal
+
+    journal = Journal(tmp_path / "journal.db")
+    with sandbox.client(journal=journal) as client:
+        client._config.journal_identity = SANDBOX_JOURNAL_IDENTITY  # as connect() does
+        task = client.lip_sync.create(
+            video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"]
+        )
+    stored = Journal(tmp_path / "journal.db")
+    entry = stored.get(task.task_id)
+    assert entry is not None and entry.request is not None
+    assert entry.request["videoUrl"].startswith(SANDBOX_MEDIA + "/")
+    assert sandbox.origin not in entry.request["videoUrl"]
+    stored.close()
+
+
+def test_the_async_watch_of_a_task_shows_that_very_task_without_fetching_it(
+    sandbox: Sandbox, two_tasks: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task passed in is watched as it is (updated in place), in English by default;
+    only an id is fetched first."""
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **_: None)
+    token, ids = two_tasks
+
+    async def run() -> tuple[Any, LipSyncTask, int]:
+        async with sandbox.async_client(token, journal=False) as client:
+            task = await client.lip_sync.get(ids[0])
+            gets = sandbox.stats.route("get")
+            view = await client.lip_sync.watch(task, timeout=30)
+            fetched_first = sandbox.stats.route("get") - gets
+            await view.wait()
+            return view, task, fetched_first
+
+    view, task, fetched_first = asyncio.run(run())
+    assert view.task is task and view.lang == "en" and fetched_first == 0
+
+
+def test_on_poll_is_told_of_an_error_met_by_the_very_first_poll() -> None:
+    answers = iter(
+        [
+            httpx.Response(503, json={"error": {"code": "busy", "message": "later"}}),
+            httpx.Response(200, json=task_dto("succeeded")),
+        ]
+    )
+    polls: list[tuple[object, str]] = []
+    with scripted(lambda request: next(answers)) as client:
+        done = client.lip_sync.wait(
+            TASK_ID,
+            poll_interval=0,
+            on_poll=lambda task, error: polls.append((task, type(error).__name__)),
+        )
+    assert done.succeeded
+    assert polls == [(done, "ServerError"), (done, "NoneType")]
+
+
+def test_check_estimates_the_price_of_the_model_asked(sandbox: Sandbox) -> None:
+    """The pro model costs twice the default one a second: `check` prices the model
+    it is given, never the default."""
+    token = "tok-lip-sync-calls-check-model"
+    sandbox.add_account(token, 1_000)
+    media = {"video_url": sandbox.samples["video"], "audio_url": sandbox.samples["audio"]}
+    with sandbox.client(token, journal=False) as client:
+        default = client.lip_sync.check(**media)
+        pro = client.lip_sync.check(**media, model="kitta-lip-sync-pro")
+    assert default.estimated_credits is not None and pro.estimated_credits is not None
+    assert pro.estimated_credits == 2 * default.estimated_credits
+    assert sandbox.stats.route("create") == 0
+
+
+@pytest.mark.parametrize("call", ["wait_many", "watch_many"])
+def test_waiting_for_many_reports_to_the_progress_view_asked(call: str) -> None:
+    made: list[tuple[str, int]] = []
+    closed: list[object] = []
+
+    class View:
+        def update(self, snapshot: object) -> None:
+            return None
+
+        def close(self, snapshot: object) -> None:
+            closed.append(snapshot)
+
+    def factory(*, title: str, total: int) -> View:
+        made.append((title, total))
+        return View()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = task_dto("succeeded")
+        if request.url.path.endswith("/tasks"):
+            return httpx.Response(200, json={"data": [body], "pagination": {"hasMore": False}})
+        return httpx.Response(200, json=body)
+
+    with scripted(answer) as client:
+        if call == "wait_many":
+            done = list(client.lip_sync.wait_many([TASK_ID], progress=factory, poll_interval=0))
+        else:
+            done = list(client.lip_sync.watch_many([TASK_ID], progress=factory, poll_interval=0))
+    assert [t.succeeded for t in done] == [True]
+    assert len(made) == 1 and made[0][1] == 1 and len(closed) == 1
+
+
+@pytest.mark.parametrize("call", ["create_many", "wait_many", "watch_many"])
+def test_the_batch_calls_keep_8_requests_in_flight_by_default(
+    call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each call hands the batch engine when not told otherwise (the signature test
+    above cannot see a changed default under mutmut, whose wrappers keep the signature)."""
+    import kitta_notebook.batch as batch
+
+    handed: dict[str, Any] = {}
+    monkeypatch.setattr(batch, call, lambda *args, **kwargs: handed.update(kwargs))
+    with scripted(lambda request: httpx.Response(500)) as client:
+        getattr(client.lip_sync, call)([])
+    assert handed["concurrency"] == 8 and handed["progress"] == "auto"

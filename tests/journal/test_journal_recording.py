@@ -22,6 +22,7 @@ from kitta_notebook import (
 from kitta_notebook.errors import UnresolvedCreateError
 from kitta_notebook.history.entry import JournalEntry
 from kitta_notebook.history.journal import Journal, account_fingerprint, journal_path
+from kitta_notebook.history.recorder import failure_text
 from kitta_notebook.history.store import JournalStore
 from kitta_notebook.validation import validate_create
 from tests.journal.journal_helpers import (
@@ -181,10 +182,11 @@ def test_a_definite_rejection_is_kept_as_rejected(status: int, error: type[Excep
         return httpx.Response(status, json={"error": {"code": "x", "message": "no"}})
 
     client = mock_client(handler)
-    with pytest.raises(error):
+    with pytest.raises(error) as caught:
         create(client)
     entry = only_entry(fresh_view(client))
     assert (entry.outcome, entry.state, entry.task_id) == ("rejected", "rejected", None)
+    assert entry.outcome_error == failure_text(caught.value)  # why, in our own words
     assert entry.is_final and not entry.needs_reconcile
 
 
@@ -356,3 +358,22 @@ def test_entries_are_written_as_json_with_sorted_keys() -> None:
     create(client)
     entry = only_entry(fresh_view(client))
     assert json.dumps(entry.request, sort_keys=True)
+
+
+@ON_EACH_STORE
+def test_a_create_answered_with_something_that_is_no_task_is_kept_as_unknown() -> None:
+    """A 2xx that is not a task (a proxy's page, a cut-off body): the server took the
+    create, so a task may exist and be billed. It is written down as unknown, with why,
+    so the key is not sent again before a reconcile."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, text="<html>accepted</html>")
+
+    client = mock_client(handler)
+    with pytest.raises(Exception, match="not a JSON object") as caught:
+        create(client)
+    entry = only_entry(fresh_view(client))
+    assert (entry.outcome, entry.state, entry.task_id) == ("unknown", "outcome_unknown", None)
+    assert entry.needs_reconcile
+    assert entry.outcome_error == failure_text(caught.value)  # its type, status and code
+    assert entry.outcome_error.startswith("APIStatusError: HTTP 202 invalid_response")

@@ -1,0 +1,246 @@
+"""The clients' own surface: their settings, token, twins, cached server facts, closing.
+
+Gaps found by mutation testing (`make mutate`) in `_client.py`; each test names the
+behaviour it protects. Against the real sandbox over HTTP, and a media host on
+127.0.0.1 for `fetch_bytes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kitta_notebook import AsyncKittaClient, DownloadError, KittaClient
+from kitta_notebook.sandbox import Sandbox
+from tests.support import media_host
+
+
+class Closable:
+    """Stands for the prober and the media store a client opens on first use."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_set_token_keeps_the_token_stripped_and_refuses_an_empty_one() -> None:
+    client = KittaClient(base_url="http://127.0.0.1:9/api", journal=False)
+    client._config.token = None
+    assert not client.has_token and "token=missing" in repr(client)
+    client.set_token("  tok-entered \n")
+    assert client.has_token and client._config.token is not None
+    assert client._config.token.reveal() == "tok-entered"
+    assert client._config.token_source == "entered"
+    for empty in ("", "   ", None):
+        with pytest.raises(ValueError, match="empty"):
+            client.set_token(empty)  # type: ignore[arg-type]
+    assert client._config.token.reveal() == "tok-entered"  # a refused one changes nothing
+    client.close()
+
+
+def test_a_client_names_its_server_and_whether_a_token_is_set_and_nothing_more() -> None:
+    with KittaClient("tok-secret", base_url="http://127.0.0.1:9/api", journal=False) as client:
+        assert repr(client) == "KittaClient(base_url='http://127.0.0.1:9/api', token=set)"
+        assert repr(client.as_async()) == f"Async{client!r}"
+        assert client.base_url == "http://127.0.0.1:9/api" and not client.is_official
+    half_built = KittaClient.__new__(KittaClient)  # e.g. shown by a debugger mid-__init__
+    assert repr(half_built) == "KittaClient(<not configured>)"
+
+
+def test_each_client_has_one_twin_sharing_its_settings() -> None:
+    with KittaClient("tok", base_url="http://127.0.0.1:9/api", journal=False) as client:
+        twin = client.as_async()
+        assert client.as_async() is twin and twin.as_sync() is client
+        assert twin.as_async() is twin and client.as_sync() is client
+        assert twin._config is client._config and twin.lip_sync._sync is client.lip_sync
+
+
+def test_the_async_client_passes_every_setting_to_its_engine(tmp_path: Path) -> None:
+    store = Closable()
+    http = httpx.Client()
+    client = AsyncKittaClient(
+        "tok-async",
+        base_url="http://127.0.0.1:9/api",
+        timeout=7.0,
+        max_retries=5,
+        http_client=http,
+        journal=False,
+        keep_results=tmp_path,
+        media_store=store,
+    )
+    config = client._config
+    assert client.as_sync()._http is http and client.as_sync().as_async() is client
+    assert config.base_url == "http://127.0.0.1:9/api" and config.max_retries == 5
+    assert config.timeout.read == 7.0 and config.token is not None
+    assert config.token.reveal() == "tok-async" and config.token_source == "argument"
+    assert (config.journal, config.keep_results, config.media_store) == (False, tmp_path, store)
+    assert client.journal is None
+    asyncio.run(client.aclose())
+    assert http.is_closed and store.closed == 1
+
+
+def test_close_closes_the_pool_the_prober_the_media_store_and_the_journal(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from kitta_notebook.history.journal import Journal
+
+    prober, store = Closable(), Closable()
+    journal = Journal(tmp_path / "journal.db")
+    closed: list[bool] = []
+    journal.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    client = sandbox.client(journal=journal, media_store=store)
+    client._config.prober = prober
+    client.close()
+    assert client._http.is_closed and (prober.closed, store.closed) == (1, 1) and closed
+
+
+def test_the_servers_facts_are_fetched_once_until_refreshed(sandbox: Sandbox) -> None:
+    with sandbox.client(journal=False) as client:
+        first = client.server_info()
+        assert client.server_info() is first and sandbox.stats.by_method == {"GET": 1}
+        again = client.server_info(refresh=True)
+        assert again is not first and sandbox.stats.by_method == {"GET": 2}
+        assert "kitta-lip-sync-v1" in again.models and again.problem is None
+
+
+def test_unreachable_server_facts_say_why_and_keep_the_default_model() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"code": "unavailable", "message": "down"}})
+
+    http = httpx.Client(transport=httpx.MockTransport(refuse))
+    base = "http://api.test/api"
+    with KittaClient("tok", base_url=base, http_client=http, journal=False, max_retries=0) as c:
+        info = c.server_info()
+    assert info.problem == "ServerError" and "kitta-lip-sync-v1" in info.models
+
+
+def test_fetch_bytes_gives_the_bytes_none_when_too_large_and_raises_otherwise() -> None:
+    body = b"\x00\x00\x00\x18ftypmp42" + bytes(200)
+    with KittaClient("tok", journal=False) as client, media_host(body) as host:
+        assert client.fetch_bytes(f"{host}/clip.mp4", max_bytes=len(body)) == body
+        assert client.fetch_bytes(f"{host}/clip.mp4", max_bytes=len(body) - 1) is None
+    wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(200)  # any medium, not only a video
+    with KittaClient("tok", journal=False) as client, media_host(wav, "audio/wav") as host:
+        assert client.fetch_bytes(f"{host}/speech.wav", max_bytes=len(wav)) == wav
+    with KittaClient("tok", journal=False) as client, pytest.raises(DownloadError):
+        client.fetch_bytes("http://127.0.0.1:9/gone.mp4", max_bytes=100, timeout=5)
+
+
+def test_a_key_of_the_longest_allowed_length_is_taken(sandbox: Sandbox, tmp_path: Path) -> None:
+    from kitta_notebook._core import MAX_KEY_LENGTH
+    from kitta_notebook.errors import ValidationError
+    from kitta_notebook.history.journal import Journal
+
+    media: dict[str, Any] = {
+        "audio_url": sandbox.samples["audio"],
+        "video_url": sandbox.samples["video"],
+        "preflight": False,
+    }
+    with sandbox.client(journal=Journal(tmp_path / "journal.db")) as client:
+        task = client.lip_sync.create(key="k" * MAX_KEY_LENGTH, **media)
+        assert client.lip_sync.create(key="k" * MAX_KEY_LENGTH, **media).task_id == task.task_id
+        with pytest.raises(ValidationError, match="at most 200"):
+            client.lip_sync.create(key="k" * (MAX_KEY_LENGTH + 1), **media)
+    assert sandbox.stats.creates_accepted == 1
+
+
+def test_both_clients_history_reads_their_own_journal(tmp_path: Path) -> None:
+    from kitta_notebook.history import AsyncHistory, History
+    from kitta_notebook.history.journal import Journal
+
+    journal = Journal(tmp_path / "journal.db")
+    with KittaClient("tok", base_url="http://127.0.0.1:9/api", journal=journal) as client:
+        assert client.journal is journal and client.as_async().journal is journal
+        assert isinstance(client.history, History) and client.history.journal is journal
+        twin = client.as_async().history
+        assert isinstance(twin, AsyncHistory) and twin.journal is journal
+
+
+def test_an_async_with_block_closes_the_client() -> None:
+    http = httpx.Client()
+
+    async def run() -> AsyncKittaClient:
+        async with AsyncKittaClient("tok", http_client=http, journal=False) as client:
+            assert not http.is_closed
+        return client
+
+    client = asyncio.run(run())
+    assert http.is_closed and client.as_sync()._http is http
+
+
+def test_the_documented_defaults_of_both_clients() -> None:
+    """Two retries of a safe request (docs and README), a minute for a media fetch."""
+    import inspect
+
+    assert KittaClient("tok", journal=False)._config.max_retries == 2
+    assert AsyncKittaClient("tok", journal=False)._config.max_retries == 2
+    assert inspect.signature(KittaClient.fetch_bytes).parameters["timeout"].default == 60.0
+
+
+def test_an_async_client_made_on_a_configuration_uses_it() -> None:
+    from kitta_notebook._core import ClientConfig
+
+    config = ClientConfig.create("tok-config", "http://127.0.0.1:9/api", None, 1)
+    client = AsyncKittaClient(_config=config, journal=False)
+    assert client._config is config and client.as_sync()._config is config
+
+
+def test_usage_is_the_accounts_balance_as_the_server_sends_it(sandbox: Sandbox) -> None:
+    sandbox.add_account("tok-client-surface-usage", 4321)
+    with sandbox.client("tok-client-surface-usage", journal=False) as client:
+        usage = client.usage()
+    assert 4321 in usage.values() and sandbox.stats.route("usage") == 1
+
+
+def test_download_passes_on_its_path_overwrite_and_timeout(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with sandbox.client(journal=False, keep_results=False) as client:
+        task = client.lip_sync.create(
+            video_url=sandbox.samples["video"], audio_url=sandbox.samples["audio"]
+        )
+        client.lip_sync.wait(task, timeout=60, poll_interval=0.05)
+        saved = client.download(task, tmp_path)
+        assert saved == tmp_path / f"{task.task_id}.mp4" and saved.stat().st_size > 1000
+        mine = tmp_path / "mine.mp4"
+        mine.write_bytes(b"my own file")
+        with pytest.raises(DownloadError, match="exists already; pass overwrite=True"):
+            client.download(task.task_id, mine, overwrite=False)
+        assert mine.read_bytes() == b"my own file"
+        assert client.download(task.task_id, mine, overwrite=True) == mine
+        assert mine.read_bytes() == saved.read_bytes()
+        with pytest.raises(DownloadError):
+            client.download(task, tmp_path / "late.mp4", timeout=1e-6)
+    assert not (tmp_path / "late.mp4").exists()
+
+
+@pytest.mark.parametrize("key", ["clip\x00one", "clip\ud800"])
+def test_a_key_no_journal_can_keep_is_refused_naming_the_key(sandbox: Sandbox, key: str) -> None:
+    """A NUL or a lone surrogate (no journal store keeps them) is refused before anything
+    is published or sent, and the message says it is the key."""
+    from kitta_notebook.errors import ValidationError
+
+    with sandbox.client(journal=False) as client, pytest.raises(ValidationError) as caught:
+        client.lip_sync.create(
+            audio_url=sandbox.samples["audio"], video_url=sandbox.samples["video"], key=key
+        )
+    assert list(caught.value.fields) == ["key"] and caught.value.fields["key"].startswith("The key")
+    assert sandbox.stats.total == 0
+
+
+def test_a_key_without_the_journal_says_why_in_a_sentence(sandbox: Sandbox) -> None:
+    from kitta_notebook.errors import ValidationError
+
+    with sandbox.client(journal=False) as client, pytest.raises(ValidationError) as caught:
+        client.lip_sync.create(
+            audio_url=sandbox.samples["audio"], video_url=sandbox.samples["video"], key="k"
+        )
+    assert caught.value.fields["key"] == (
+        "A key needs the local journal, which this client has turned off."
+    )
