@@ -351,10 +351,15 @@ def test_an_interrupted_sync_download_leaves_no_partial_file(
             time.sleep(0.02)
         signal.pthread_kill(main, signal.SIGINT)
 
-    threading.Thread(target=interrupt_once_writing, daemon=True).start()
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        task.download(tmp_path, timeout=30)
+    # Ctrl-C raises KeyboardInterrupt as in a kernel, also under a runner that ignores SIGINT.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_once_writing, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            task.download(tmp_path, timeout=30)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 10
     assert leftovers(tmp_path) == []
 

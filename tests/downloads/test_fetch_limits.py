@@ -65,6 +65,7 @@ def test_a_chunked_body_past_the_cap_is_refused_and_leaves_no_file(
     with pytest.raises(DownloadError) as caught:
         save(f"{chunked_origin}/chunked.mp4", target, FetchLimits(deadline=30, max_bytes=CAP))
     assert caught.value.reason == "too_large"
+    assert "larger than the 1.0 MB cap (1.0 MB or more)" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -91,7 +92,7 @@ def test_a_body_shorter_than_its_content_length_is_refused() -> None:
             "http://127.0.0.1/short.mp4", FetchLimits(5, CAP), transport=httpx.MockTransport(short)
         )
     assert caught.value.reason == "incomplete"
-    assert f"after {len(body)} of the 5000 bytes" in str(caught.value)
+    assert f"after {len(body)} of the 5000 bytes the host announced" in str(caught.value)
 
 
 def test_a_body_as_long_as_its_content_length_is_accepted() -> None:
@@ -101,6 +102,54 @@ def test_a_body_as_long_as_its_content_length_is_accepted() -> None:
         return httpx.Response(200, content=body)
 
     fetched = fetch(
-        "http://127.0.0.1/ok.mp4", FetchLimits(5, CAP), transport=httpx.MockTransport(exact)
+        "http://127.0.0.1/ok.mp4?sig=secret",
+        FetchLimits(5, CAP),
+        transport=httpx.MockTransport(exact),
     )
     assert fetched.size == len(body) and fetched.data == body
+    assert fetched.url == "http://127.0.0.1/ok.mp4"  # as errors name it: no signature
+
+
+def test_a_refused_connection_names_what_failed() -> None:
+    with pytest.raises(DownloadError) as caught:
+        fetch("http://127.0.0.1:9/nothing.mp4", FetchLimits(deadline=5, max_bytes=100))
+    assert caught.value.reason == "failed"
+    assert "the connection failed after 0 bytes (ConnectError: " in str(caught.value)
+    assert "Connection refused" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "inside",
+    ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/v.mp4", "http://[fd00::1]/v.mp4"],
+)
+def test_a_public_link_cannot_redirect_this_machine_into_its_own_network(inside: str) -> None:
+    """A public media host must not lead the fetch to the cloud metadata service or the
+    LAN. A public first host cannot be served on 127.0.0.1: a mock transport plays it."""
+    asked: list[str] = []
+
+    def public(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(302, headers={"Location": inside})
+
+    with pytest.raises(DownloadError) as caught:
+        fetch(
+            "https://media.example.com/v.mp4",
+            FetchLimits(5, CAP),
+            transport=httpx.MockTransport(public),
+        )
+    assert caught.value.reason == "refused"
+    host = httpx.URL(inside).host
+    assert f"a redirect led to {host}, a private address" in str(caught.value)
+    assert asked == ["https://media.example.com/v.mp4"]
+
+
+def test_a_public_link_may_redirect_to_another_public_host() -> None:
+    def hosts(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "media.example.com":
+            return httpx.Response(302, headers={"Location": "https://cdn.example.net/v.mp4"})
+        return httpx.Response(200, content=MP4_HEAD)
+
+    fetched = fetch(
+        "https://media.example.com/v.mp4", FetchLimits(5, CAP), transport=httpx.MockTransport(hosts)
+    )
+    assert fetched.data == MP4_HEAD
