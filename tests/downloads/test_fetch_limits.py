@@ -13,9 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kitta_notebook._fetch import FetchLimits, fetch
+from kitta_notebook._fetch import FetchLimits, fetch, get_capped
 from kitta_notebook._kept import save
 from kitta_notebook.errors import DownloadError
+from tests.downloads.media_host import MP4_HEAD as HOST_HEAD
+from tests.downloads.media_host import OK_BODY, MediaHost
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 CAP = 1024 * 1024
@@ -153,3 +155,61 @@ def test_a_public_link_may_redirect_to_another_public_host() -> None:
         "https://media.example.com/v.mp4", FetchLimits(5, CAP), transport=httpx.MockTransport(hosts)
     )
     assert fetched.data == MP4_HEAD
+
+
+@pytest.mark.parametrize(
+    ("name", "cap", "words"),
+    [
+        ("big.mp4", 100 * CAP, "larger than the 100.0 MB cap (5120.0 MB or more)"),
+        ("ok.mp4", 1000, f"larger than the 1000 bytes cap ({len(OK_BODY)} bytes or more)"),
+    ],
+)
+def test_an_announced_size_over_the_cap_is_refused_naming_both_sizes(
+    host: MediaHost, name: str, cap: int, words: str
+) -> None:
+    """The Content-Length alone refuses the fetch, in units a user reads at a glance."""
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url(name) + "?sig=secret", FetchLimits(deadline=30, max_bytes=cap))
+    assert caught.value.reason == "too_large" and words in str(caught.value)
+    assert caught.value.url == host.url(name)  # no signature
+
+
+def test_a_small_read_keeps_only_the_bytes_its_status_is_worth(host: MediaHost) -> None:
+    """A probe's read keeps at most `cap(status)` bytes: a piece of a video, nothing of an
+    error page."""
+
+    def cap(status: int) -> int:
+        return 0 if status >= 400 else 1
+
+    ok = get_capped(host.url("ok.mp4"), deadline=30, cap=cap, trust_env=False)
+    assert (ok.status, ok.body) == (200, OK_BODY[:1])
+    expired = get_capped(host.url("expired.mp4"), deadline=30, cap=cap, trust_env=False)
+    assert (expired.status, expired.body) == (403, b"")
+
+
+def test_a_read_that_wants_no_body_does_not_wait_for_one(host: MediaHost) -> None:
+    """A revalidation reads only the status and headers: a host that then sends nothing
+    does not hold it until the deadline."""
+    answer = get_capped(host.url("stall.mp4"), deadline=10, cap=lambda _status: 0, trust_env=False)
+    assert (answer.status, answer.body) == (200, b"")
+
+
+def test_a_small_read_stops_at_its_cap_across_pieces(chunked_origin: str) -> None:
+    """The cap holds over many pieces of a chunked body: exactly `cap` bytes are kept."""
+    answer = get_capped(
+        f"{chunked_origin}/chunked.mp4", deadline=30, cap=lambda _s: 100_000, trust_env=False
+    )
+    assert answer.body == (MP4_HEAD + bytes(CAP))[:100_000]
+
+
+def test_a_small_read_returns_once_its_cap_is_reached(host: MediaHost) -> None:
+    """A probe does not wait for the rest of a slow body once it holds what it asked for."""
+    answer = get_capped(
+        host.url("trickle.mp4"), deadline=10, cap=lambda _s: len(HOST_HEAD), trust_env=False
+    )
+    assert answer.body == HOST_HEAD
+
+
+def test_a_video_exactly_as_large_as_the_cap_is_accepted(host: MediaHost) -> None:
+    fetched = fetch(host.url("ok.mp4"), FetchLimits(deadline=30, max_bytes=len(OK_BODY)))
+    assert fetched.data == OK_BODY

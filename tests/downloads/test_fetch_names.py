@@ -72,6 +72,7 @@ def test_what_only_starts_like_a_video_is_not_one(head: bytes) -> None:
         (b"hello", "text/plain; charset=utf-8", "text (text/plain)"),
         (b"\x01\x02", "Application/Octet-Stream", "data of type application/octet-stream"),
         (b"\x01\x02", "", "data of type unknown that is not a video"),
+        (b"X<html>", "", "data of type unknown that is not a video"),  # only blanks skipped
     ],
 )
 def test_what_arrived_instead_of_a_video_is_named(
