@@ -150,6 +150,8 @@ def test_transport_failures_are_download_errors(tmp_path: Path) -> None:
     with pytest.raises(DownloadError) as caught:
         fetch("http://127.0.0.1:9/nothing.mp4", FetchLimits(deadline=5, max_bytes=100))
     assert isinstance(caught.value, KittaError) and caught.value.reason == "failed"
+    assert "the connection failed after 0 bytes (ConnectError: " in str(caught.value)
+    assert "Connection refused" in str(caught.value)
 
 
 # --- expired links, overwriting, names -----------------------------------------------------
