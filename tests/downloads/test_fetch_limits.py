@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kitta_notebook._fetch import FetchLimits, fetch, get_capped
+from kitta_notebook._fetch import DeadlineExceeded, FetchLimits, fetch, get_capped
 from kitta_notebook._kept import save
 from kitta_notebook.errors import DownloadError
 from tests.downloads.media_host import MP4_HEAD as HOST_HEAD
@@ -168,3 +168,50 @@ def test_a_small_read_returns_once_its_cap_is_reached(host: MediaHost) -> None:
 def test_a_video_exactly_as_large_as_the_cap_is_accepted(host: MediaHost) -> None:
     fetched = fetch(host.url("ok.mp4"), FetchLimits(deadline=30, max_bytes=len(OK_BODY)))
     assert fetched.data == OK_BODY
+
+
+def test_a_read_given_up_at_its_deadline_leaves_no_worker_reading(host: MediaHost) -> None:
+    """In a long-lived kernel, a probe of a host that stalls must not leave a thread blocked
+    on its socket after the caller has given up."""
+    before = set(threading.enumerate())
+    with pytest.raises((DeadlineExceeded, httpx.ReadTimeout)):  # whichever fires first
+        get_capped(host.url("stall.mp4"), deadline=1, cap=lambda _s: 100, trust_env=False)
+    workers = [t for t in set(threading.enumerate()) - before if t.name == "kitta-fetch"]
+    for worker in workers:
+        worker.join(timeout=15)
+    assert not any(worker.is_alive() for worker in workers)
+
+
+def test_the_headers_asked_for_reach_the_host(host: MediaHost) -> None:
+    get_capped(
+        host.url("ok.mp4"),
+        deadline=30,
+        cap=lambda _s: 0,
+        headers={"Range": "bytes=0-9"},
+        trust_env=False,
+    )
+    assert host.requests[-1][1]["range"] == "bytes=0-9"
+
+
+@pytest.fixture
+def host_as_proxy(host: MediaHost, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The environment's HTTP proxy is the media host; the URL asked for has no server."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, host.base)
+    return "http://127.0.0.2:9/ok.mp4"
+
+
+def test_a_media_fetch_honours_the_proxy_settings(host: MediaHost, host_as_proxy: str) -> None:
+    """Behind a corporate proxy a result is fetched through it, like every other download."""
+    assert fetch(host_as_proxy, FetchLimits(deadline=30, max_bytes=CAP)).data == OK_BODY
+    answer = get_capped(host_as_proxy, deadline=30, cap=lambda _s: 10, trust_env=True)
+    assert answer.body == OK_BODY[:10]
+    assert [path for path, _ in host.requests[-2:]] == [host_as_proxy] * 2
+
+
+def test_a_read_told_to_ignore_the_proxy_goes_direct(host_as_proxy: str) -> None:
+    """The sandbox on loopback is read directly, whatever proxy the machine has."""
+    with pytest.raises(httpx.ConnectError):
+        get_capped(host_as_proxy, deadline=30, cap=lambda _s: 10, trust_env=False)
