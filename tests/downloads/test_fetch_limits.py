@@ -215,3 +215,26 @@ def test_a_read_told_to_ignore_the_proxy_goes_direct(host_as_proxy: str) -> None
     """The sandbox on loopback is read directly, whatever proxy the machine has."""
     with pytest.raises(httpx.ConnectError):
         get_capped(host_as_proxy, deadline=30, cap=lambda _s: 10, trust_env=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "arrived"),
+    [
+        ("denied.mp4", "text (text/plain)"),  # named by its Content-Type
+        ("bare.mp4", "data of type unknown that is not a video"),
+        ("stub.mp4", "an HTML page (often a login or error page)"),  # then the host stalls
+    ],
+)
+def test_what_arrived_instead_of_a_video_is_named_as_soon_as_it_shows(
+    host: MediaHost, name: str, arrived: str
+) -> None:
+    """Twelve bytes are enough to know a body is no video: the fetch does not wait for more."""
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url(name), FetchLimits(deadline=10, max_bytes=CAP))
+    assert (caught.value.reason, caught.value.arrived) == ("not_media", arrived)
+
+
+def test_a_300_answer_is_not_a_success(host: MediaHost) -> None:
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url("choices.mp4"), FetchLimits(deadline=30, max_bytes=CAP))
+    assert caught.value.reason == "failed" and caught.value.status_code == 300

@@ -31,6 +31,7 @@ def test_an_eight_byte_mp4_head_is_enough() -> None:
         (b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00", "flv"),
         (b"\x47\x40\x00\x10" + bytes(60), "mpeg-ts"),
         (b"\x47" + bytes(187) + b"\x47", "mpeg-ts"),  # the next packet's sync byte
+        (b"\x47" + bytes(187) + b"\x47" + bytes(11), "mpeg-ts"),
     ],
 )
 def test_other_video_containers_are_recognised(head: bytes, kind: str) -> None:
