@@ -238,3 +238,18 @@ def test_a_300_answer_is_not_a_success(host: MediaHost) -> None:
     with pytest.raises(DownloadError) as caught:
         fetch(host.url("choices.mp4"), FetchLimits(deadline=30, max_bytes=CAP))
     assert caught.value.reason == "failed" and caught.value.status_code == 300
+    assert "the media host answered HTTP 300 (http" in str(caught.value)  # no refresh hint
+
+
+def test_an_expired_link_says_how_to_get_a_fresh_one(host: MediaHost) -> None:
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url("expired.mp4"), FetchLimits(deadline=30, max_bytes=CAP))
+    assert (caught.value.reason, caught.value.expired, caught.value.status_code) == (
+        "expired",
+        True,
+        403,
+    )
+    assert (
+        "answered HTTP 403; the link may have expired, call task.refresh() for a fresh URL ("
+        in str(caught.value)
+    )
