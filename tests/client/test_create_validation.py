@@ -115,6 +115,7 @@ NOT_A_URL = (
             "The URL has no scheme: write it as https://media.example.com:8080/a.mp3.",
         ),
         ("speech", NOT_A_URL),
+        ("notes/v1.2/readme", NOT_A_URL),  # only the part before the first / may be a host
         ("my speech.mp3 file", NOT_A_URL),
         ("example.com/my speech.mp3", NOT_A_URL),
         ("ftp://example.com/a.mp3", f"The URL uses ftp, {ONLY_HTTP}"),
@@ -305,6 +306,12 @@ def test_a_list_query_at_its_bounds_is_sent_as_given() -> None:
     assert validate_list_params() == {"limit": 20, "offset": 0}
 
 
+def test_a_status_filter_goes_out_as_plain_text() -> None:
+    """`str(TaskStatus.FAILED)` is 'TaskStatus.FAILED': the query must carry the value."""
+    sent = validate_list_params(status=TaskStatus.FAILED)["status"]
+    assert type(sent) is str and str(sent) == "failed"
+
+
 @pytest.mark.parametrize(
     ("query", "found"),
     [
@@ -349,6 +356,7 @@ def test_a_status_filter_is_its_wire_value() -> None:
         ("a/../b", "/v1/lip-sync/tasks/a%2F..%2Fb"),
         ("v1.2", "/v1/lip-sync/tasks/v1.2"),
         ("...a", "/v1/lip-sync/tasks/...a"),
+        ("X.", "/v1/lip-sync/tasks/X."),
     ],
 )
 def test_a_task_id_stays_inside_the_tasks_route(task_id: str, path: str) -> None:
