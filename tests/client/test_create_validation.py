@@ -69,7 +69,15 @@ def test_local_private_and_unreadable_hosts_are_not_public(host: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["example.com", "MEDIA.Example.COM.", "8.8.8.8", "0x8.0x8.0x8.0x8", "134744072"]
+    "host",
+    [
+        "example.com",
+        "MEDIA.Example.COM.",
+        "8.8.8.8",
+        "0x8.0x8.0x8.0x8",
+        "134744072",
+        "X10.0.0.7",  # a name that merely contains an address is a name
+    ],
 )
 def test_public_names_and_addresses_are_public(host: str) -> None:
     assert is_public_host(host) is True
@@ -114,6 +122,12 @@ NOT_A_URL = (
             "media.example.com:8080/a.mp3",
             "The URL has no scheme: write it as https://media.example.com:8080/a.mp3.",
         ),
+        (
+            "media.example.com:8080/a.mp3?from=https://cdn.example.com",
+            "The URL has no scheme: write it as "
+            "https://media.example.com:8080/a.mp3?from=https://cdn.example.com.",
+        ),
+        ("http:example.com/a.mp3", "The URL has no host name."),
         ("speech", NOT_A_URL),
         ("notes/v1.2/readme", NOT_A_URL),  # only the part before the first / may be a host
         ("my speech.mp3 file", NOT_A_URL),
@@ -262,6 +276,15 @@ def test_the_real_service_refuses_local_media_before_sending() -> None:
 def test_a_bad_duration_is_refused(duration: object, message: str) -> None:
     found = problems(audio_url=AUDIO, video_url=VIDEO, duration_seconds=duration)
     assert found == [("duration_seconds", message)]
+
+
+def test_a_duration_under_a_second_is_kept() -> None:
+    assert (
+        validate_create(audio_url=AUDIO, video_url=VIDEO, duration_seconds=0.5).body[
+            "durationSeconds"
+        ]
+        == 0.5
+    )
 
 
 def test_a_whole_number_duration_is_kept() -> None:
