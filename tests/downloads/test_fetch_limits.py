@@ -182,6 +182,17 @@ def test_a_read_given_up_at_its_deadline_leaves_no_worker_reading(host: MediaHos
     assert not any(worker.is_alive() for worker in workers)
 
 
+def test_a_fetch_given_up_at_its_deadline_leaves_no_worker_reading(host: MediaHost) -> None:
+    before = set(threading.enumerate())
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url("stall.mp4"), FetchLimits(deadline=1, max_bytes=CAP))
+    assert caught.value.reason == "timeout"
+    workers = [t for t in set(threading.enumerate()) - before if t.name == "kitta-fetch"]
+    for worker in workers:
+        worker.join(timeout=15)
+    assert not any(worker.is_alive() for worker in workers)
+
+
 def test_the_headers_asked_for_reach_the_host(host: MediaHost) -> None:
     get_capped(
         host.url("ok.mp4"),
