@@ -152,6 +152,7 @@ def test_transport_failures_are_download_errors(tmp_path: Path) -> None:
     assert isinstance(caught.value, KittaError) and caught.value.reason == "failed"
     assert "the connection failed after 0 bytes (ConnectError: " in str(caught.value)
     assert "Connection refused" in str(caught.value)
+    assert caught.value.status_code is None  # no answer, so no status
 
 
 # --- expired links, overwriting, names -----------------------------------------------------

@@ -264,3 +264,10 @@ def test_an_expired_link_says_how_to_get_a_fresh_one(host: MediaHost) -> None:
         "answered HTTP 403; the link may have expired, call task.refresh() for a fresh URL ("
         in str(caught.value)
     )
+
+
+def test_a_chunked_video_under_the_cap_arrives_whole(chunked_origin: str) -> None:
+    """No Content-Length is no reason to doubt a body that ended cleanly."""
+    fetched = fetch(f"{chunked_origin}/chunked.mp4", FetchLimits(deadline=30, max_bytes=4 * CAP))
+    assert fetched.size == len(MP4_HEAD) + 3 * CAP
+    assert fetched.data is not None and fetched.data.startswith(MP4_HEAD)
