@@ -70,11 +70,8 @@ class Fetched:
     """What one finished fetch received (the bytes when no sink was given)."""
 
     url: str
-    status_code: int
-    content_type: str
     size: int
     sha256: str
-    kind: str
     data: bytes | None = None
 
 
@@ -233,14 +230,7 @@ class MediaCheck:
                 "incomplete",
             )
         self._check_content()
-        return Fetched(
-            url=self.url,
-            status_code=self.status_code,
-            content_type=self.content_type,
-            size=self.size,
-            sha256=self._hash.hexdigest(),
-            kind=video_kind(self.head) or "other",
-        )
+        return Fetched(url=self.url, size=self.size, sha256=self._hash.hexdigest())
 
     def timed_out(self) -> DownloadError:
         return self.error(

@@ -104,7 +104,7 @@ def check_url(value: object, *, require_public: bool) -> tuple[str | None, str |
     if not url:
         return None, "This is empty: give the URL of the file."
     scheme_match = _SCHEME.match(url)
-    host_and_port = "://" not in url and re.match(r"[\w.-]+:\d", url)
+    host_and_port = re.match(r"[\w.-]+:\d", url)  # "host:8080/...", never "scheme://"
     if scheme_match is None or host_and_port or _is_file_path(url):
         return None, _not_a_url(url)
     scheme = scheme_match.group(0)[:-1].lower()

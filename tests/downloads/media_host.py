@@ -10,6 +10,10 @@
     /expired.mp4   403 (an expired signed link)
     /big.mp4       announces 5 GB
     /redirect.mp4  302 to /ok.mp4
+    /denied.mp4    200 with a plain-text refusal
+    /bare.mp4      200 with bytes of no known kind and no Content-Type
+    /choices.mp4   300 (not a success, though the body is a video)
+    /stub.mp4      200 with a 12-byte HTML start, then nothing (for up to 60 s)
 
 Every request's headers are recorded (a test checks no token ever arrives).
 Slow answers stop as soon as the client goes away or the host is stopped.
@@ -138,6 +142,29 @@ class MediaHost:
         h.send_header("Content-Type", "video/mp4")
         h.send_header("Content-Length", "100000")
         h.end_headers()
+        h.wfile.flush()
+        self.stopping.wait(60.0)
+        h.close_connection = True
+
+    def serve_denied(self, h: Any) -> None:
+        h._simple(200, b"Access denied for this link.", "text/plain; charset=utf-8")
+
+    def serve_bare(self, h: Any) -> None:
+        body = bytes(range(1, 65))
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def serve_choices(self, h: Any) -> None:
+        h._simple(300, OK_BODY, "video/mp4")
+
+    def serve_stub(self, h: Any) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html")
+        h.send_header("Content-Length", "100000")
+        h.end_headers()
+        h.wfile.write(b"<html><head>")
         h.wfile.flush()
         self.stopping.wait(60.0)
         h.close_connection = True

@@ -150,6 +150,9 @@ def test_transport_failures_are_download_errors(tmp_path: Path) -> None:
     with pytest.raises(DownloadError) as caught:
         fetch("http://127.0.0.1:9/nothing.mp4", FetchLimits(deadline=5, max_bytes=100))
     assert isinstance(caught.value, KittaError) and caught.value.reason == "failed"
+    assert "the connection failed after 0 bytes (ConnectError: " in str(caught.value)
+    assert "Connection refused" in str(caught.value)
+    assert caught.value.status_code is None  # no answer, so no status
 
 
 # --- expired links, overwriting, names -----------------------------------------------------
@@ -351,10 +354,15 @@ def test_an_interrupted_sync_download_leaves_no_partial_file(
             time.sleep(0.02)
         signal.pthread_kill(main, signal.SIGINT)
 
-    threading.Thread(target=interrupt_once_writing, daemon=True).start()
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        task.download(tmp_path, timeout=30)
+    # Ctrl-C raises KeyboardInterrupt as in a kernel, also under a runner that ignores SIGINT.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_once_writing, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            task.download(tmp_path, timeout=30)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 10
     assert leftovers(tmp_path) == []
 

@@ -13,9 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kitta_notebook._fetch import FetchLimits, fetch
+from kitta_notebook._fetch import DeadlineExceeded, FetchLimits, fetch, get_capped
 from kitta_notebook._kept import save
 from kitta_notebook.errors import DownloadError
+from tests.downloads.media_host import MP4_HEAD as HOST_HEAD
+from tests.downloads.media_host import OK_BODY, MediaHost
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 CAP = 1024 * 1024
@@ -65,6 +67,7 @@ def test_a_chunked_body_past_the_cap_is_refused_and_leaves_no_file(
     with pytest.raises(DownloadError) as caught:
         save(f"{chunked_origin}/chunked.mp4", target, FetchLimits(deadline=30, max_bytes=CAP))
     assert caught.value.reason == "too_large"
+    assert "larger than the 1.0 MB cap (1.0 MB or more)" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -91,7 +94,7 @@ def test_a_body_shorter_than_its_content_length_is_refused() -> None:
             "http://127.0.0.1/short.mp4", FetchLimits(5, CAP), transport=httpx.MockTransport(short)
         )
     assert caught.value.reason == "incomplete"
-    assert f"after {len(body)} of the 5000 bytes" in str(caught.value)
+    assert f"after {len(body)} of the 5000 bytes the host announced" in str(caught.value)
 
 
 def test_a_body_as_long_as_its_content_length_is_accepted() -> None:
@@ -101,6 +104,170 @@ def test_a_body_as_long_as_its_content_length_is_accepted() -> None:
         return httpx.Response(200, content=body)
 
     fetched = fetch(
-        "http://127.0.0.1/ok.mp4", FetchLimits(5, CAP), transport=httpx.MockTransport(exact)
+        "http://127.0.0.1/ok.mp4?sig=secret",
+        FetchLimits(5, CAP),
+        transport=httpx.MockTransport(exact),
     )
     assert fetched.size == len(body) and fetched.data == body
+    assert fetched.url == "http://127.0.0.1/ok.mp4"  # as errors name it: no signature
+
+
+@pytest.mark.parametrize(
+    ("name", "cap", "words"),
+    [
+        ("big.mp4", 100 * CAP, "larger than the 100.0 MB cap (5120.0 MB or more)"),
+        ("ok.mp4", 1000, f"larger than the 1000 bytes cap ({len(OK_BODY)} bytes or more)"),
+    ],
+)
+def test_an_announced_size_over_the_cap_is_refused_naming_both_sizes(
+    host: MediaHost, name: str, cap: int, words: str
+) -> None:
+    """The Content-Length alone refuses the fetch, in units a user reads at a glance."""
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url(name) + "?sig=secret", FetchLimits(deadline=30, max_bytes=cap))
+    assert caught.value.reason == "too_large" and words in str(caught.value)
+    assert caught.value.url == host.url(name)  # no signature
+
+
+def test_a_small_read_keeps_only_the_bytes_its_status_is_worth(host: MediaHost) -> None:
+    """A probe's read keeps at most `cap(status)` bytes: a piece of a video, nothing of an
+    error page."""
+
+    def cap(status: int) -> int:
+        return 0 if status >= 400 else 1
+
+    ok = get_capped(host.url("ok.mp4"), deadline=30, cap=cap, trust_env=False)
+    assert (ok.status, ok.body) == (200, OK_BODY[:1])
+    expired = get_capped(host.url("expired.mp4"), deadline=30, cap=cap, trust_env=False)
+    assert (expired.status, expired.body) == (403, b"")
+
+
+def test_a_read_that_wants_no_body_does_not_wait_for_one(host: MediaHost) -> None:
+    """A revalidation reads only the status and headers: a host that then sends nothing
+    does not hold it until the deadline."""
+    answer = get_capped(host.url("stall.mp4"), deadline=10, cap=lambda _status: 0, trust_env=False)
+    assert (answer.status, answer.body) == (200, b"")
+
+
+def test_a_small_read_stops_at_its_cap_across_pieces(chunked_origin: str) -> None:
+    """The cap holds over many pieces of a chunked body: exactly `cap` bytes are kept."""
+    answer = get_capped(
+        f"{chunked_origin}/chunked.mp4", deadline=30, cap=lambda _s: 100_000, trust_env=False
+    )
+    assert answer.body == (MP4_HEAD + bytes(CAP))[:100_000]
+
+
+def test_a_small_read_returns_once_its_cap_is_reached(host: MediaHost) -> None:
+    """A probe does not wait for the rest of a slow body once it holds what it asked for."""
+    answer = get_capped(
+        host.url("trickle.mp4"), deadline=10, cap=lambda _s: len(HOST_HEAD), trust_env=False
+    )
+    assert answer.body == HOST_HEAD
+
+
+def test_a_video_exactly_as_large_as_the_cap_is_accepted(host: MediaHost) -> None:
+    fetched = fetch(host.url("ok.mp4"), FetchLimits(deadline=30, max_bytes=len(OK_BODY)))
+    assert fetched.data == OK_BODY
+
+
+def test_a_read_given_up_at_its_deadline_leaves_no_worker_reading(host: MediaHost) -> None:
+    """In a long-lived kernel, a probe of a host that stalls must not leave a thread blocked
+    on its socket after the caller has given up."""
+    before = set(threading.enumerate())
+    with pytest.raises((DeadlineExceeded, httpx.ReadTimeout)):  # whichever fires first
+        get_capped(host.url("stall.mp4"), deadline=1, cap=lambda _s: 100, trust_env=False)
+    workers = [t for t in set(threading.enumerate()) - before if t.name == "kitta-fetch"]
+    for worker in workers:
+        worker.join(timeout=15)
+    assert not any(worker.is_alive() for worker in workers)
+
+
+def test_a_fetch_given_up_at_its_deadline_leaves_no_worker_reading(host: MediaHost) -> None:
+    before = set(threading.enumerate())
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url("stall.mp4"), FetchLimits(deadline=1, max_bytes=CAP))
+    assert caught.value.reason == "timeout"
+    workers = [t for t in set(threading.enumerate()) - before if t.name == "kitta-fetch"]
+    for worker in workers:
+        worker.join(timeout=15)
+    assert not any(worker.is_alive() for worker in workers)
+
+
+def test_the_headers_asked_for_reach_the_host(host: MediaHost) -> None:
+    get_capped(
+        host.url("ok.mp4"),
+        deadline=30,
+        cap=lambda _s: 0,
+        headers={"Range": "bytes=0-9"},
+        trust_env=False,
+    )
+    assert host.requests[-1][1]["range"] == "bytes=0-9"
+
+
+@pytest.fixture
+def host_as_proxy(host: MediaHost, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The environment's HTTP proxy is the media host; the URL asked for has no server."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, host.base)
+    return "http://127.0.0.2:9/ok.mp4"
+
+
+def test_a_media_fetch_honours_the_proxy_settings(host: MediaHost, host_as_proxy: str) -> None:
+    """Behind a corporate proxy a result is fetched through it, like every other download."""
+    assert fetch(host_as_proxy, FetchLimits(deadline=30, max_bytes=CAP)).data == OK_BODY
+    answer = get_capped(host_as_proxy, deadline=30, cap=lambda _s: 10, trust_env=True)
+    assert answer.body == OK_BODY[:10]
+    assert [path for path, _ in host.requests[-2:]] == [host_as_proxy] * 2
+
+
+def test_a_read_told_to_ignore_the_proxy_goes_direct(host_as_proxy: str) -> None:
+    """The sandbox on loopback is read directly, whatever proxy the machine has."""
+    with pytest.raises(httpx.ConnectError):
+        get_capped(host_as_proxy, deadline=30, cap=lambda _s: 10, trust_env=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "arrived"),
+    [
+        ("denied.mp4", "text (text/plain)"),  # named by its Content-Type
+        ("bare.mp4", "data of type unknown that is not a video"),
+        ("stub.mp4", "an HTML page (often a login or error page)"),  # then the host stalls
+    ],
+)
+def test_what_arrived_instead_of_a_video_is_named_as_soon_as_it_shows(
+    host: MediaHost, name: str, arrived: str
+) -> None:
+    """Twelve bytes are enough to know a body is no video: the fetch does not wait for more."""
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url(name), FetchLimits(deadline=10, max_bytes=CAP))
+    assert (caught.value.reason, caught.value.arrived) == ("not_media", arrived)
+
+
+def test_a_300_answer_is_not_a_success(host: MediaHost) -> None:
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url("choices.mp4"), FetchLimits(deadline=30, max_bytes=CAP))
+    assert caught.value.reason == "failed" and caught.value.status_code == 300
+    assert "the media host answered HTTP 300 (http" in str(caught.value)  # no refresh hint
+
+
+def test_an_expired_link_says_how_to_get_a_fresh_one(host: MediaHost) -> None:
+    with pytest.raises(DownloadError) as caught:
+        fetch(host.url("expired.mp4"), FetchLimits(deadline=30, max_bytes=CAP))
+    assert (caught.value.reason, caught.value.expired, caught.value.status_code) == (
+        "expired",
+        True,
+        403,
+    )
+    assert (
+        "answered HTTP 403; the link may have expired, call task.refresh() for a fresh URL ("
+        in str(caught.value)
+    )
+
+
+def test_a_chunked_video_under_the_cap_arrives_whole(chunked_origin: str) -> None:
+    """No Content-Length is no reason to doubt a body that ended cleanly."""
+    fetched = fetch(f"{chunked_origin}/chunked.mp4", FetchLimits(deadline=30, max_bytes=4 * CAP))
+    assert fetched.size == len(MP4_HEAD) + 3 * CAP
+    assert fetched.data is not None and fetched.data.startswith(MP4_HEAD)

@@ -173,6 +173,8 @@ def test_a_fetch_does_not_follow_a_redirect_into_a_private_address(target: str) 
         fetch(PUBLIC, FetchLimits(5, 10**6), transport=redirecting_to(target, reached))
     assert reached == [PUBLIC]
     assert caught.value.reason == "refused"
+    host = httpx.URL(target).host
+    assert f"a redirect led to {host}, a private address, which this machine" in str(caught.value)
 
 
 def test_a_redirect_to_another_public_host_is_followed() -> None:
