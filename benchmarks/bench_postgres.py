@@ -401,6 +401,8 @@ def history(deadline: Deadline, quick: bool) -> Figure:
             "last_page": lambda: interaction(last),
             "search_url": lambda: interaction(search="campaign-7/"),
             "search_url_next_page": lambda: interaction(PAGE, search="campaign-7/"),
+            "search_task_id": lambda: interaction(search="lip_task_0123456"),
+            "search_wide": lambda: interaction(search="clip-1"),  # a ninth of the rows
             "filter_label": lambda: interaction(label="wave-1"),
             "filter_failed": lambda: interaction(status="failed"),
             "sort_by_credits": lambda: interaction(sort="credits"),
@@ -437,7 +439,12 @@ def history(deadline: Deadline, quick: bool) -> Figure:
             + " Each one's first run (what a cache of the last snapshot's count cannot help): "
             + ", ".join(f"{name} {ms:.0f} ms" for name, ms in first.items())
             + f". The search's exact count ({found:,} matches; `client.history.count`, not "
-            f"the browser), by another store, {search_count_ms:.0f} ms.",
+            f"the browser), by another store, {search_count_ms:.0f} ms. Why a search can be "
+            "slow: its newest-first page walks the time index backwards and filters each row "
+            "(the planner assumes matches are spread evenly), so `clip-1`, whose 111,111 "
+            "matches are all among the oldest rows, walks 800,000 rows; a task id's trigrams "
+            "are shared by every row (`lip_task_`), so the trigram index reads long posting "
+            "lists before it finds the one row.",
         ],
         details={
             "interactions_median_ms": measured,
