@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from kitta_notebook import KittaClient, ServerError
@@ -167,7 +168,7 @@ def test_the_note_says_how_long_a_rate_limit_pauses_then_how_often_it_struck() -
     clock = Clock()
     run = books(3, clock)
     assert run.snapshot().note == ""  # no limit, no 429: nothing to say
-    run.gate.on_response(429, 30.0)
+    run.gate.after_response(httpx.Response(429, headers={"Retry-After": "30"}))
     assert run.snapshot().note == "rate limited: paused 30.0 s"
     clock.now += 29.5
     assert run.snapshot().note == "rate limited: paused 0.5 s"  # to its last moment

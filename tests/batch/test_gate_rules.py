@@ -307,10 +307,16 @@ def rate_gate(limit: int, now: float = 100.0) -> tuple[RateGate, Clock]:
     return RateGate(limit, config, clock=clock), clock
 
 
+def answer(gate_: RateGate, status: int, retry_after: float | None) -> None:
+    """What the request loop does with each answer: hand it to the gate."""
+    headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+    gate_.after_response(httpx.Response(status, headers=headers))
+
+
 def test_a_new_gate_is_open_whatever_its_clock_reads() -> None:
     gate_, _ = rate_gate(2, now=0.0)
     assert gate_.pause_left() == 0.0 and gate_.wait_time() == 0.0
-    assert (gate_.rate_limited, gate_.paused_seconds, gate_.lowest_allowed) == (0, 0.0, 2)
+    assert (gate_.rate_limited, gate_.paused_seconds, gate_.allowed) == (0, 0.0, 2)
     assert [gate_.try_enter(), gate_.try_enter(), gate_.try_enter()] == [None, None, 0.0]
 
 
@@ -328,7 +334,7 @@ def test_one_slot_is_one_create_in_flight_and_leaving_frees_it() -> None:
 
 def test_a_pause_holds_to_its_end_then_lets_everyone_in() -> None:
     gate_, clock = rate_gate(4)
-    gate_.on_response(429, 0.5)
+    answer(gate_, 429, 0.5)
     assert gate_.pause_left() == 0.5
     waiting = gate_.try_enter()
     assert waiting is not None and 0.5 <= waiting <= 0.6  # jitter: at most a fifth of it
@@ -341,7 +347,7 @@ def test_a_pause_holds_to_its_end_then_lets_everyone_in() -> None:
 
 def test_a_long_pause_adds_at_most_a_second_of_jitter() -> None:
     gate_, _ = rate_gate(4)
-    gate_.on_response(429, 30.0)
+    answer(gate_, 429, 30.0)
     assert all(30.0 <= gate_.wait_time() <= 31.0 for _ in range(50))
     assert any(gate_.wait_time() > 30.0 for _ in range(50))  # spread, so workers don't clash
 
@@ -365,40 +371,40 @@ def test_a_request_waits_out_the_pause_before_it_is_sent(monkeypatch: pytest.Mon
 def test_without_retry_after_the_first_pause_is_the_first_backoff() -> None:
     for _ in range(20):
         gate_, _clock = rate_gate(4)
-        gate_.on_response(429, None)
+        answer(gate_, 429, None)
         assert 0.25 <= gate_.pause_left() <= 0.5  # backoff(0): half to all of the base delay
 
 
 def test_429s_without_retry_after_back_off_exponentially() -> None:
     gate_, clock = rate_gate(4)
     for low, high in [(0.25, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 4.0)]:
-        gate_.on_response(429, None)
+        answer(gate_, 429, None)
         assert low <= gate_.pause_left() <= high
         clock.now += 10
 
 
 def test_a_success_restarts_the_backoff() -> None:
     gate_, clock = rate_gate(4)
-    gate_.on_response(429, None)
+    answer(gate_, 429, None)
     clock.now += 10
-    gate_.on_response(429, None)  # the second strike: 0.5 to 1 s
+    answer(gate_, 429, None)  # the second strike: 0.5 to 1 s
     clock.now += 10
-    gate_.on_response(202, None)
-    gate_.on_response(429, None)
+    answer(gate_, 202, None)
+    answer(gate_, 429, None)
     assert 0.25 <= gate_.pause_left() <= 0.5
 
 
 def test_paused_time_counts_each_second_once() -> None:
     gate_, clock = rate_gate(8)
-    gate_.on_response(429, 2.0)
+    answer(gate_, 429, 2.0)
     clock.now += 1.0
-    gate_.on_response(429, 3.0)  # extends the pause from t+2 to t+4
+    answer(gate_, 429, 3.0)  # extends the pause from t+2 to t+4
     assert gate_.paused_seconds == pytest.approx(4.0)
-    gate_.on_response(429, 0.5)  # within the pause: nothing added
+    answer(gate_, 429, 0.5)  # within the pause: nothing added
     assert gate_.paused_seconds == pytest.approx(4.0) and gate_.pause_left() == 3.0
     assert gate_.allowed == 4 and gate_.rate_limited == 3  # one cut for the whole pause
     clock.now += 1.0
-    gate_.on_response(429, 2.0)  # ends with the pause in force (3 s long): its jitter stays
+    answer(gate_, 429, 2.0)  # ends with the pause in force (3 s long): its jitter stays
     assert all(gate_.wait_time() <= 2.0 + 0.2 * 3.0 for _ in range(50))
     assert any(gate_.wait_time() > 2.0 + 0.2 * 2.0 for _ in range(50))
 
@@ -406,22 +412,21 @@ def test_paused_time_counts_each_second_once() -> None:
 def test_a_429_after_the_pause_cuts_again_down_to_one() -> None:
     gate_, clock = rate_gate(4)
     for expected in (2, 1, 1):
-        gate_.on_response(429, 1.0)
+        answer(gate_, 429, 1.0)
         assert gate_.allowed == expected
         clock.now += 1.0  # exactly the pause's end: a new 429 is a new pause
-    assert gate_.lowest_allowed == 1
 
 
 def test_only_a_success_lets_the_pace_back_up() -> None:
     gate_, clock = rate_gate(4)
-    gate_.on_response(429, 1.0)
+    answer(gate_, 429, 1.0)
     clock.now += 5
     for status in (500, 404, 300, 199):
-        gate_.on_response(status, None)
+        answer(gate_, status, None)
     assert gate_.allowed == 2
-    gate_.on_response(299, None)  # 2 + 1/2
-    gate_.on_response(200, None)  # 2.5 + 1/2.5
+    answer(gate_, 299, None)  # 2 + 1/2
+    answer(gate_, 200, None)  # 2.5 + 1/2.5
     assert gate_.allowed == 2 and gate_._allowed == pytest.approx(2.9)
     for _ in range(10):
-        gate_.on_response(202, None)
+        answer(gate_, 202, None)
     assert gate_.allowed == 4 and gate_._allowed == 4.0  # never above the batch's own limit

@@ -384,10 +384,28 @@ def test_the_batch_calls_keep_8_requests_in_flight_by_default(
 ) -> None:
     """What each call hands the batch engine when not told otherwise (the signature test
     above cannot see a changed default under mutmut, whose wrappers keep the signature)."""
-    import kitta_notebook.batch as batch
+    import importlib
 
+    batch_create = importlib.import_module("kitta_notebook.batch.create")
+    batch_follow = importlib.import_module("kitta_notebook.batch.follow")
     handed: dict[str, Any] = {}
-    monkeypatch.setattr(batch, call, lambda *args, **kwargs: handed.update(kwargs))
+
+    class Followed:
+        def __iter__(self) -> Any:
+            return iter(())
+
+        def task_list(self) -> list[Any]:
+            return []
+
+    def follow(*args: Any, **kwargs: Any) -> Followed:
+        handed.update(kwargs)
+        return Followed()
+
+    def create_many(lip_sync: Any, requests: Any, options: Any) -> None:
+        handed.update(concurrency=options.concurrency, progress=options.progress)
+
+    monkeypatch.setattr(batch_create, "create_many", create_many)
+    monkeypatch.setattr(batch_follow, "follow", follow)
     with scripted(lambda request: httpx.Response(500)) as client:
         getattr(client.lip_sync, call)([])
     assert handed["concurrency"] == 8 and handed["progress"] == "auto"
