@@ -1,9 +1,10 @@
 """Task history: the journal every create is written into, reconcile, `History`.
 
 - `entry`: the values (states, `JournalEntry`, `Query`); `keys`: key claims, pure
-- `store`: `JournalStore`, what a journal's storage does; `journal`: the SQLite store
-  (`schema`: its file; `mounts`: a warning when that file is on a network file system);
-  `postgres`: the PostgreSQL store (a team's); `rows`: copying rows between stores
+- `store`: `JournalStore`, what a journal's storage does, the connection the shared SQL
+  runs through and copying rows between stores; `journal`: the SQLite store (`schema`: its
+  file; a warning when that file is on a network file system); `postgres`: the PostgreSQL
+  store (a team's)
 - `recorder`: what a client records its creates and polls with
 - `reconcile`: which server task an unknown create became, as pure code
 - `history`: `History` / `AsyncHistory` (which own the server I/O) and `ResumedTasks`

@@ -48,9 +48,9 @@ from .postgres_schema import (
     VERSION_TABLE,
     fold,
 )
-from .rows import Sql
 from .schema import ROW_COLUMNS, account_fingerprint, facets, identity_fingerprint
 from .sql import SqlStore
+from .store import Sql
 
 __all__ = ["PostgresJournal"]
 

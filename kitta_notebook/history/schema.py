@@ -26,7 +26,7 @@ from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 
 if TYPE_CHECKING:
-    from .rows import Executes
+    from .store import Executes
 
 __all__ = ["account_fingerprint", "journal_path", "journal_path_for_identity", "open_connection"]
 

@@ -2,7 +2,7 @@
 
 The SQLite store (`journal.Journal`, one file per account) and the PostgreSQL store
 (`postgres.PostgresJournal`, a team's accounts in one database) run the same SQL through
-`rows.Sql`, a connection that reads `?` parameters and expands `MINE` to the store's
+`store.Sql`, a connection that reads `?` parameters and expands `MINE` to the store's
 scope: `account = ? AND ` on PostgreSQL (every row belongs to an account), nothing on
 SQLite.
 A store supplies only where the databases differ: the connection and its errors, the
@@ -31,7 +31,6 @@ from . import entry as e
 from .entry import JournalEntry, KeptResult, Query
 from .keys import HOST, IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, KeyedEntry, Owner, decide
 from .reconcile import Candidate
-from .rows import MINE, JournalRows, Sql, add_rows, read_rows
 from .schema import (
     KEPT_UNLESS_KNOWN,
     entry_of_row,
@@ -40,7 +39,7 @@ from .schema import (
     kept_of_row,
     marks,
 )
-from .store import JournalStore, Ref, ref_text
+from .store import MINE, JournalRows, JournalStore, Ref, Sql, add_rows, read_rows, ref_text
 
 __all__ = ["SqlStore"]
 
@@ -495,7 +494,7 @@ class SqlStore(JournalStore):
         sql = f"SELECT {_KEPT} FROM kept WHERE {MINE}TRUE ORDER BY kept_ts, task_id LIMIT ?"
         return [kept_of_row(row) for row in self._read(sql, (max(0, int(n)),))]
 
-    # --- copying (`rows`) -----------------------------------------------------------------
+    # --- copying (`store.read_rows`, `store.add_rows`) ---------------------------------------
     def rows(self) -> JournalRows:
         with self._write() as sql:  # a snapshot of the whole journal, errors wrapped
             return read_rows(sql, self.account, self._scope)

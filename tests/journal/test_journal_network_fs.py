@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kitta_notebook import JournalWarning
-from kitta_notebook.history import mounts
+from kitta_notebook.history import journal
 from kitta_notebook.sandbox import Sandbox
 
 ROOT = "22 1 0:21 / / rw,relatime shared:1 - overlay overlay rw,lowerdir=/l,upperdir=/u"
@@ -34,36 +34,38 @@ LOCAL = ["ext4", "xfs", "btrfs", "overlay", "tmpfs", "fuseblk", "fuse.fuse-overl
 @pytest.mark.parametrize("kind", NETWORK)
 def test_a_folder_on_a_network_mount_is_told(kind: str) -> None:
     table = mountinfo("/home/ana", kind)
-    assert mounts.network_type(table, "/home/ana/.kitta/journals") == kind
-    assert mounts.network_type(table, "/home/ana") == kind
-    assert mounts.network_type(table, "/home/anabel/.kitta") is None  # a sibling, not inside
-    assert mounts.network_type(table, "/srv/kitta") is None  # on the overlay root
+    assert journal.network_type(table, "/home/ana/.kitta/journals") == kind
+    assert journal.network_type(table, "/home/ana") == kind
+    assert (
+        journal.network_type(table, "/home/anabel/.kitta") is None
+    )  # a sibling, not inside
+    assert journal.network_type(table, "/srv/kitta") is None  # on the overlay root
 
 
 @pytest.mark.parametrize("kind", LOCAL)
 def test_a_folder_on_a_local_file_system_is_not(kind: str) -> None:
     table = mountinfo("/home/ana", kind, source="/dev/sda1")
-    assert mounts.network_type(table, "/home/ana/.kitta/journals") is None
-    assert mounts.network_type(table, "/tmp/kitta") is None  # tmpfs
+    assert journal.network_type(table, "/home/ana/.kitta/journals") is None
+    assert journal.network_type(table, "/tmp/kitta") is None  # tmpfs
 
 
 def test_the_longest_mount_point_decides_and_escapes_are_read() -> None:
     local_inside_nfs = mountinfo("/home", "nfs4") + (
         "52 41 8:1 / /home/ana/scratch\\040space rw - ext4 /dev/sdb1 rw\n"
     )
-    assert mounts.network_type(local_inside_nfs, "/home/ana/scratch space/j") is None
-    assert mounts.network_type(local_inside_nfs, "/home/ana/notebooks") == "nfs4"
+    assert journal.network_type(local_inside_nfs, "/home/ana/scratch space/j") is None
+    assert journal.network_type(local_inside_nfs, "/home/ana/notebooks") == "nfs4"
     remounted = local_inside_nfs + "60 41 0:50 / /home rw - ext4 /dev/sdc1 rw\n"
-    assert mounts.network_type(remounted, "/home/bo") is None  # the later mount shows
-    assert mounts.network_type("garbage\n\n1 2 3\n", "/home") is None
+    assert journal.network_type(remounted, "/home/bo") is None  # the later mount shows
+    assert journal.network_type("garbage\n\n1 2 3\n", "/home") is None
 
 
 @pytest.fixture
 def crafted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The mount table the journal reads, as a file of the test's (no warning given yet)."""
     table = tmp_path / "mountinfo"
-    monkeypatch.setattr(mounts, "MOUNTINFO", table)
-    monkeypatch.setattr(mounts, "_warned", threading.Event())
+    monkeypatch.setattr(journal, "MOUNTINFO", table)
+    monkeypatch.setattr(journal, "_warned", threading.Event())
     return table
 
 

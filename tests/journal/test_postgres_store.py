@@ -25,7 +25,7 @@ from kitta_notebook import AsyncKittaClient, JournalError, KittaClient, RateLimi
 from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
-from kitta_notebook.history.rows import Sql
+from kitta_notebook.history.store import Sql
 from kitta_notebook.sandbox import FaultConfig, Sandbox
 from tests.plugins.postgres import PostgresCluster
 
