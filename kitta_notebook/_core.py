@@ -1,5 +1,6 @@
-"""The client's facts and decisions, free of I/O: configuration, the token,
-how a request is built, when to retry, and how long to wait between polls.
+"""The client's facts and decisions, free of I/O: configuration, the token (given, from
+the environment, or from Colab's Secrets), how a request is built, when to retry, and
+how long to wait between polls.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import contextvars
 import email.utils
 import functools
+import importlib
 import json
 import logging
 import os
@@ -16,6 +18,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -26,6 +29,10 @@ from ._version import __version__
 from .errors import (
     APIConnectionError,
     APITimeoutError,
+    ColabSecretAccessError,
+    ColabSecretError,
+    ColabSecretNotFoundError,
+    ColabSecretTimeoutError,
     MissingTokenError,
     TokenSource,
     ValidationError,
@@ -126,6 +133,60 @@ class Secret:
         raise TypeError("the API token cannot be pickled")
 
 
+# --- the token from Colab's Secrets -------------------------------------------------------
+# In Colab with no KITTA_API_TOKEN set, the token comes from Colab's Secrets: Colab keeps
+# them in its sidebar rather than in environment variables; `google.colab.userdata.get`
+# asks the page for one and blocks until it answers. Its failures become our
+# `ColabSecretError`s, whose messages say where in Colab to fix them. Colab's exception
+# classes are matched by name: their hierarchy differs between Colab releases
+# (`NotebookAccessError` subclasses plain `Exception`, the others Colab's own error base,
+# and older releases lack some).
+_ERRORS_BY_NAME: dict[str, type[ColabSecretError]] = {
+    "NotebookAccessError": ColabSecretAccessError,
+    "SecretNotFoundError": ColabSecretNotFoundError,
+    "TimeoutException": ColabSecretTimeoutError,
+}
+
+
+def _colab_userdata() -> ModuleType | None:
+    """Colab's `userdata` module, or None when this kernel is not Colab's."""
+    try:
+        importlib.import_module("google.colab")
+        return importlib.import_module("google.colab.userdata")
+    except ImportError:
+        return None
+
+
+def _translate(exc: Exception) -> type[ColabSecretError]:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return next((ours for name, ours in _ERRORS_BY_NAME.items() if name in names), ColabSecretError)
+
+
+def token_from_colab_secrets(*, missing_ok: bool = False) -> str | None:
+    """The token stored in Colab's Secrets; None outside Colab.
+
+    Raises a `ColabSecretError` subclass when access was not granted, the
+    request timed out, or (unless ``missing_ok``, which `connect()` uses to
+    fall back to the sandbox) no such secret exists.
+    """
+    userdata = _colab_userdata()
+    if userdata is None:
+        return None
+    try:
+        value = userdata.get(TOKEN_ENV)
+    except Exception as exc:  # Colab's classes are not importable outside Colab
+        error = _translate(exc)
+        if missing_ok and error is ColabSecretNotFoundError:
+            return None
+        raise error() from None
+    token = str(value).strip() if value is not None else ""
+    if not token:
+        if missing_ok:
+            return None
+        raise ColabSecretNotFoundError()
+    return token
+
+
 @dataclass
 class ClientConfig:
     """Everything a client needs to talk to one API origin with one account."""
@@ -167,8 +228,6 @@ class ClientConfig:
         timeout: float | httpx.Timeout | None,
         max_retries: int,
     ) -> ClientConfig:
-        from ._colab import token_from_colab_secrets  # Colab keeps it in Secrets, not the env
-
         source: TokenSource = "environment" if token is None else "argument"
         if token is None:
             token = os.environ.get(TOKEN_ENV) or token_from_colab_secrets()

@@ -20,7 +20,7 @@ from types import ModuleType
 import pytest
 
 from kitta_notebook import AsyncKittaClient, KittaClient, connect
-from kitta_notebook._colab import token_from_colab_secrets
+from kitta_notebook._core import token_from_colab_secrets
 from kitta_notebook.errors import (
     ColabSecretAccessError,
     ColabSecretError,
