@@ -72,7 +72,7 @@ ViewFactory = Callable[..., ProgressView]
 
 ProgressMode = bool | Literal["auto"] | ViewFactory
 """`True`: always show progress; `False`: never; `"auto"`: in a notebook, or on a
-terminal; or a view factory such as `kitta_notebook.widgets.progress.WidgetProgress`."""
+terminal; or a view factory such as `kitta_notebook.widgets.WidgetProgress`."""
 
 
 def check_progress(progress: object) -> ProgressMode:

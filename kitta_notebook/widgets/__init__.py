@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .card import StatusIndicator, TaskCard
+from .card import StatusIndicator, TaskCard, WidgetProgress
 from .form import LipSyncForm
 from .panel import LipSyncPanel
 
-__all__ = ["HistoryBrowser", "LipSyncForm", "LipSyncPanel", "StatusIndicator", "TaskCard"]
+__all__ = [
+    "HistoryBrowser",
+    "LipSyncForm",
+    "LipSyncPanel",
+    "StatusIndicator",
+    "TaskCard",
+    "WidgetProgress",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""One task as a card: live status, details, error, result video and a save button.
+"""One task as a card: live status, details, error, result video and a save button; and
+a batch's live progress bar (`WidgetProgress`).
 
 The card renders the snapshots of a `TaskFollower` (display/follow.py), which
 follows the task on the kernel's loop, so the notebook stays usable while it
@@ -6,19 +7,30 @@ runs. Everything shown is read from the `LipSyncTask` object and the
 snapshot; the only I/O is through the client (polling, fetching the result
 bytes without the token, saving the file). In Voila the save hands the bytes
 to the visitor's browser instead of the kernel's disk (`offer_browser_save`).
+
+`WidgetProgress` is one HTML widget drawn from each batch snapshot by the batch layer's
+own view (`display.gallery.progress_html`: green, red and grey segments, so a batch with
+failures never looks all green), updated from the thread that runs the batch. When the
+batch ends, the output is replaced by that static HTML and the widget is closed, so a
+saved notebook shows the final counts instead of "Error displaying widget". Batches show
+`HtmlProgress` by default; pass `progress=WidgetProgress` to `create_many`/`watch_many`
+to get this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
+from ..batch.progress import ProgressSnapshot, progress_line
 from ..display.follow import FollowSnapshot, TaskFollower, follow, settle, spawn
+from ..display.gallery import progress_html
 from ..display.html import (
     badge_html,
     error_html,
@@ -50,6 +62,7 @@ _TICK_SECONDS = 1.0
 _VIDEO_FORMATS = {".mp4": "mp4", ".webm": "webm", ".mov": "mp4", ".m4v": "mp4"}
 # Base64 grows a file by a third and travels through the widget's state.
 MAX_BROWSER_SAVE_BYTES = 24 * 1024 * 1024
+PROGRESS_REDRAW_SECONDS = 0.1  # a batch's bar, at most this often
 
 
 # Position of each documented status on the step bar (of 3).
@@ -435,3 +448,32 @@ def offer_browser_save(card: TaskCard, tasks: set[asyncio.Task[Any]]) -> None:
 
     card.save_button.on_click(prepare)
     card.follower.subscribe(finished)
+
+
+class WidgetProgress:
+    """A live progress view; `close()` swaps it for its static HTML."""
+
+    def __init__(self, *, title: str, total: int, lang: Lang = "en") -> None:
+        from IPython.display import display
+
+        self.lang = lang
+        first = ProgressSnapshot(title, 0, total, {}, None, 0.0, None)
+        self.widget = widgets.HTML(progress_html(first, lang))
+        self.widget.add_class("kitta-progress-widget")
+        self._last = float("-inf")
+        self._handle: Any = display(self.widget, display_id=True)
+
+    def update(self, snapshot: ProgressSnapshot) -> None:
+        now = time.monotonic()
+        if now - self._last < PROGRESS_REDRAW_SECONDS:
+            return
+        self._last = now
+        self.widget.value = progress_html(snapshot, self.lang)
+
+    def close(self, snapshot: ProgressSnapshot) -> None:
+        self.widget.value = static = progress_html(snapshot, self.lang)
+        if self._handle is not None:
+            self._handle.update(
+                {"text/html": static, "text/plain": progress_line(snapshot)}, raw=True
+            )
+        self.widget.close()  # free the comm: the static HTML replaced it

@@ -283,7 +283,8 @@ def test_text_progress_without_a_terminal_writes_few_lines() -> None:
 
 
 def test_the_widget_bar_follows_snapshots_and_closes_into_static_html() -> None:
-    from kitta_notebook.widgets.progress import WidgetProgress, progress_html
+    from kitta_notebook.display.gallery import progress_html
+    from kitta_notebook.widgets import WidgetProgress
 
     view = WidgetProgress(title="Creating <tasks>", total=10)
     assert "&lt;tasks&gt;" in view.widget.value and "0/10" in view.widget.value
