@@ -1,6 +1,6 @@
 """The media check's texts (preflight table, prices, findings) as (English, Chinese).
 
-Data only; `_labels.TEXTS` includes them, read via `i18n.text`.
+Data only; `i18n.TEXTS` includes them, read via `i18n.text`.
 """
 
 from __future__ import annotations
