@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ._client import KittaClient
     from .batch import AsyncBatchWatch, BatchResult, BatchWatch, ProgressMode, TaskList
-    from .display.live import LiveTaskView
+    from .display.follow import LiveTaskView
     from .history.keys import KeyClaim
     from .media import Preflight
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ._client import AsyncKittaClient, KittaClient
-    from .display.live import LiveTaskView
+    from .display.follow import LiveTaskView
 
 
 # A media argument of a create: an http(s) URL, or a local file to publish first
@@ -306,7 +306,7 @@ class LipSyncTask:
         script it prints one short line per change. `embed` inlines the result
         video (default: only when the browser could not reach its URL).
         """
-        from .display.live import watch_task  # the view, imported when used (`.importlinter`)
+        from .display.follow import watch_task  # the view, imported when used (`.importlinter`)
 
         return watch_task(
             self, poll_interval=poll_interval, timeout=timeout, embed=embed, lang=lang

@@ -3,7 +3,7 @@
 An object shown in a cell imports its view here when shown (`task._repr_mimebundle_`
 -> `display.html.task_mimebundle`): the one exception to the layers in `.importlinter`.
 `html` (task cards, pages), `video` (how a result reaches the browser), `follow` (the
-followers every live view renders), `live` (`task.watch()`), `gallery` (many tasks,
+followers every live view renders, and `task.watch()`'s view), `gallery` (many tasks,
 batches, progress), `history_html`, `preflight` (the media check) and `compare`.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = ["Gallery", "LiveTaskView", "StaticCompare"]
 
-_HOMES = {"Gallery": "gallery", "LiveTaskView": "live", "StaticCompare": "compare"}
+_HOMES = {"Gallery": "gallery", "LiveTaskView": "follow", "StaticCompare": "compare"}
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kitta_notebook.display.live import LiveTaskView
+from kitta_notebook.display.follow import LiveTaskView
 from kitta_notebook.sandbox import Sandbox
 
 TOKEN = "watch-tok"
