@@ -78,17 +78,17 @@ class LipSync:
             duration_seconds=duration_seconds,
         )
         config = self._client._config
-        from . import _inputs  # media probing loads on the first create
+        from . import media  # media probing loads on the first create
 
-        planned = _inputs.plan(config, fields)  # no network: local files read, all validated
+        planned = media.plan(config, fields)  # no network: local files read, all validated
         claim = self._client._claim_key(key, planned)
         if claim is not None and claim.task_id is not None:
             return self.get(claim.task_id)
         try:
             info = self._client._server_info or ServerInfo()
-            if _inputs.needs_server_info(config, planned):
+            if media.needs_server_info(config, planned):
                 info = self._client.server_info()
-            ready = _inputs.prepare(config, info, planned, preflight=preflight)
+            ready = media.prepare(config, info, planned, preflight=preflight)
             published = {name: item.record() for name, item in ready.published.items()}
             return self._create_checked(ready.request, key, published, claim=claim)
         finally:
@@ -122,11 +122,11 @@ class LipSync:
             input_mode=input_mode,
             duration_seconds=duration_seconds,
         )
-        from . import _inputs  # media probing loads on the first create
+        from . import media  # media probing loads on the first create
 
-        planned = _inputs.plan(self._client._config, fields)
+        planned = media.plan(self._client._config, fields)
         info = self._client.server_info()
-        return _inputs.check(self._client._config, info, planned, self._client.journal)
+        return media.check(self._client._config, info, planned, self._client.journal)
 
     def _create_checked(
         self,

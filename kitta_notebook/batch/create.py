@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import _bridge, _inputs
+from .. import _bridge, media
 from .._core import REQUEST_GATE
 from ..errors import (
     CreditLimitError,
@@ -155,7 +155,7 @@ def start_run(
     )
     models = {str(item.fields.get("model")) for item in planned.to_check}
     models |= {check.request.model for check in checks if check.request is not None}
-    prices = {model: _inputs.price_of(info, model, client.journal) for model in sorted(models)}
+    prices = {model: media.price_of(info, model, client.journal) for model in sorted(models)}
     run = _build_run(lip_sync, planned, checks, prices, options)
     estimate = total_estimate(run.prepared)
     if options.preflight and estimate:

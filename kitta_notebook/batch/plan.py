@@ -1,6 +1,6 @@
 """Everything a batch checks before its first create: items, keys, labels, media.
 
-An item is held to exactly the rules of a single `create()` (`_inputs.plan`, the
+An item is held to exactly the rules of a single `create()` (`media.plan`, the
 prober's `prepare_inputs`), plus the batch's own: unique keys, well-formed labels.
 What only a batch needs is here too: each local source read once however many items
 name it, each distinct content published once, the probes bounded, and one table of
@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _bridge, _inputs
+from .. import _bridge, media
 from .._core import MAX_KEY_LENGTH
 from ..errors import BatchValidationError, MediaWarning, ValidationError
 from ..history.entry import clean_labels, text_problem
@@ -181,7 +181,7 @@ def check_batch(
     """Every item (and key) checked without any network: the items that passed, every
     problem of the others by index, and how many items there are.
 
-    `plan` is the single create's own check (`_inputs.plan`), so a batch item is held
+    `plan` is the single create's own check (`media.plan`), so a batch item is held
     to exactly the rules of a single `create()`.
     """
     if isinstance(requests, (Mapping, str, bytes)) or not isinstance(requests, Iterable):
@@ -289,7 +289,7 @@ def plan_batch(
     client = lip_sync._client
     reader = SourceReader()
     planned, problems, total = check_batch(
-        requests, lambda fields: _inputs.plan(client._config, reader.read(fields))
+        requests, lambda fields: media.plan(client._config, reader.read(fields))
     )
     if problems and not options.skip_invalid:
         raise BatchValidationError(problems, total)
@@ -319,7 +319,7 @@ def needs_server_info(lip_sync: LipSync, planned: Planned, options: BatchOptions
     return bool(planned.to_check) and (
         options.preflight
         or options.max_credits is not None
-        or any(_inputs.needs_server_info(config, item.fields) for item in planned.to_check)
+        or any(media.needs_server_info(config, item.fields) for item in planned.to_check)
     )
 
 
@@ -384,14 +384,14 @@ def check_items(
     is chosen once, and only when some item has a local file."""
     store: MediaStore | None = None
     if any(isinstance(v, LocalBlob) for item in planned for v in item.fields.values()):
-        sandbox_url = _inputs.sandbox_url(config, info)
+        sandbox_url = media.sandbox_url(config, info)
         with contextlib.suppress(ValidationError):  # no store: each item names it, as create()
             store = PublishOnce(resolve_store(config.media_store, sandbox_url=sandbox_url))
 
     def one(item: PlannedItem) -> ItemCheck:
         _bridge.check_cancelled()  # a cancelled async caller: publish and probe no more
         try:
-            ready = _inputs.prepare(
+            ready = media.prepare(
                 config, info, item.fields, preflight=preflight, store=store, quiet=True
             )
         except ValidationError as error:  # the same checks as create()

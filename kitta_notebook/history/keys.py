@@ -150,7 +150,7 @@ def decide(
 
 def request_inputs(planned: Mapping[str, Any]) -> dict[str, Any]:
     """The create's inputs as compared across runs: a file by its content, a URL without
-    its credentials. `planned` is `_inputs.plan`'s result, already validated and normalised
+    its credentials. `planned` is `media.plan`'s result, already validated and normalised
     (it is not validated again here)."""
     inputs: dict[str, Any] = {"model": planned["model"], "input_mode": planned["input_mode"]}
     for name in URL_FIELDS:

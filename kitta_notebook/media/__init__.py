@@ -12,14 +12,26 @@ thread (``kitta_notebook._bridge``).
 uploaded once); ``probe`` and ``preflight`` check inputs without a cache, while
 ``prober_for(client)`` shares the client's own per-URL cache.
 
+A client's create goes through ``plan`` (no network: local files read once, the whole
+create validated once, each local file standing in as a URL) and ``prepare`` (the media
+checked, local files published and their URLs filled in, a create whose media have a
+definite problem refused before any credit is spent); ``check`` is ``lip_sync.check()``.
+
 Errors: ``ValidationError`` for bad input, ``PublishError`` for a store that fails;
 neither ever holds a credential.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import MediaWarning, ValidationError
+from ..price import Price, charges_in, price_for
+from ..server_info import ServerInfo, api_origin
+from ..validation import LOCAL_STAND_IN, CreateRequest, check_url, validate_create
 from .formats import SNIFF_BYTES, Sniffed, sniff
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult
 from .prober import (
@@ -32,12 +44,21 @@ from .prober import (
     prober_of,
 )
 from .s3_store import HOW_TO_CONFIGURE, S3Store, resolve_store, store_from_env
-from .sources import MEDIA_ROLES, LocalBlob, Role, classify_source, to_blob
+from .sources import (
+    MEDIA_ROLES,
+    LocalBlob,
+    Role,
+    classify_source,
+    collect_local_sources,
+    media_fields,
+    to_blob,
+)
 from .stores import MediaStore, Progress, PublishedMedia, SandboxStore
 
 if TYPE_CHECKING:
     from .._client import KittaClient as ClientBase
-    from ..price import Price
+    from .._core import ClientConfig
+    from ..history.store import JournalStore as Journal
 
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
@@ -109,3 +130,107 @@ def preflight(
 def prober_for(client: ClientBase) -> MediaProber:
     """The client's own prober: probes through it share the cache its creates use."""
     return prober_of(client._config)
+
+
+# --- a client's create: its inputs checked, published and made ready to send -------------
+
+
+@dataclass(frozen=True)
+class ReadyCreate:
+    """What a create sends, and what was checked and published to get there."""
+
+    request: CreateRequest
+    preflight: Preflight | None
+    published: Mapping[str, PublishedMedia]
+
+
+def plan(config: ClientConfig, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything checkable without a network, validated once: the create's fields as
+    `validate_create` normalised them, with each local source read into a `LocalBlob`
+    (read once: publishing and probing reuse it).
+
+    For validation, a local file stands in as the URL of its content under the
+    reserved `.invalid` domain, so mode, model and duration rules apply to it
+    exactly as to a URL.
+    """
+    blobs = collect_local_sources(fields)
+    stand_ins = {name: f"https://{LOCAL_STAND_IN}/{blob.sha256}" for name, blob in blobs.items()}
+    request = validate_create(**{**fields, **stand_ins}, require_public_urls=config.is_official)
+    return {**asdict(request), **blobs}
+
+
+def needs_server_info(config: ClientConfig, fields: Mapping[str, Any]) -> bool:
+    """True when local files must be published and no store was chosen: only the
+    server's schema says whether it is a sandbox with its own store. Otherwise a
+    create costs no extra request (the price in its preflight is informational)."""
+    return (
+        config.media_store is None
+        and not config.is_official
+        and any(classify_source(value) == "local" for value in media_fields(fields).values())
+    )
+
+
+def sandbox_url(config: ClientConfig, info: ServerInfo) -> str | None:
+    """The sandbox's origin when the server is one: its own store publishes local files."""
+    return api_origin(config.base_url) if info.is_sandbox else None
+
+
+def request_of(
+    config: ClientConfig, final: Mapping[str, Any], published: Mapping[str, PublishedMedia]
+) -> CreateRequest:
+    """The request from `plan`'s fields with published URLs filled in. Only those URLs
+    are new since `plan` validated the rest: they must pass the address policy too."""
+    problems = []
+    for name in published:
+        _, problem = check_url(final[name], require_public=config.is_official)
+        if problem:
+            problems.append((name, problem))
+    if problems:
+        raise ValidationError(problems)
+    return CreateRequest(**final)
+
+
+def prepare(
+    config: ClientConfig,
+    info: ServerInfo,
+    planned: Mapping[str, Any],
+    *,
+    preflight: bool,
+    store: MediaStore | None = None,
+    quiet: bool = False,
+) -> ReadyCreate:
+    """Check the inputs `plan` read, publish the local ones (blocking I/O; to `store`, else
+    the client's); definite media problems raise `ValidationError`, uncertain ones warn
+    unless `quiet` (a batch warns once for all its items)."""
+    prepared = prober_of(config).prepare_inputs(
+        planned,
+        store=config.media_store if store is None else store,
+        sandbox_url=sandbox_url(config, info),
+        is_official=config.is_official,
+        price=price_for(info, str(planned.get("model"))),
+        preflight=preflight,
+        quiet=quiet,
+    )
+    checked = prepared.preflight
+    if checked is not None:
+        checked.raise_for_problems()
+        for name, message in checked.warnings:
+            if not quiet:
+                warnings.warn(f"{name}: {message}", MediaWarning, stacklevel=3)
+    request = request_of(config, prepared.fields, prepared.published)
+    return ReadyCreate(request, checked, prepared.published)
+
+
+def price_of(info: ServerInfo, model: str, journal: Journal | None) -> Price:
+    """The server's published price, else one learned from the journal's finished tasks
+    (read only when nothing is published: a blocking SQLite read)."""
+    charges = [] if info.rate(model) is not None else charges_in(journal, model)
+    return price_for(info, model, charges)
+
+
+def check(
+    config: ClientConfig, info: ServerInfo, planned: Mapping[str, Any], journal: Journal | None
+) -> Preflight:
+    """`lip_sync.check()`: the preflight alone; nothing is published or created."""
+    price = price_of(info, str(planned.get("model")), journal)
+    return prober_of(config).preflight(planned, is_official=config.is_official, price=price)

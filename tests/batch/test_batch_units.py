@@ -39,7 +39,7 @@ HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
 
 
 def validate(fields: dict[str, object]) -> dict[str, object]:
-    """The per-item check `check_batch` is given (the client passes `_inputs.plan`)."""
+    """The per-item check `check_batch` is given (the client passes `media.plan`)."""
     validate_create(**fields, require_public_urls=True)  # type: ignore[arg-type,unused-ignore]
     return fields
 

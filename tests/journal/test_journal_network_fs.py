@@ -36,9 +36,7 @@ def test_a_folder_on_a_network_mount_is_told(kind: str) -> None:
     table = mountinfo("/home/ana", kind)
     assert journal.network_type(table, "/home/ana/.kitta/journals") == kind
     assert journal.network_type(table, "/home/ana") == kind
-    assert (
-        journal.network_type(table, "/home/anabel/.kitta") is None
-    )  # a sibling, not inside
+    assert journal.network_type(table, "/home/anabel/.kitta") is None  # a sibling, not inside
     assert journal.network_type(table, "/srv/kitta") is None  # on the overlay root
 
 

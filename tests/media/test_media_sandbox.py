@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kitta_notebook import _inputs
+from kitta_notebook import media as media_package
 from kitta_notebook.media import MediaProber, S3Store, SandboxStore, preflight, prober_for
 from kitta_notebook.sandbox import Sandbox
 from tests.media.conftest import SECONDS, boto_session
@@ -144,7 +144,7 @@ def test_a_create_with_local_files_is_validated_once(
     """Every rule runs before anything is published; the published URLs only fill in.
     A key's claim compares the inputs already validated (no second validation)."""
     calls: list[dict[str, Any]] = []
-    validate = _inputs.validate_create
+    validate = media_package.validate_create
 
     def counting(**fields: Any) -> Any:
         calls.append(fields)
@@ -162,7 +162,7 @@ def test_a_create_with_local_files_is_validated_once(
         )
         entry = client.history.journal.get(task.task_id)
     assert len(calls) == 1
-    assert calls[0]["video_url"].startswith(f"https://{_inputs.LOCAL_STAND_IN}/")
+    assert calls[0]["video_url"].startswith(f"https://{media_package.LOCAL_STAND_IN}/")
     assert entry is not None and entry.request is not None
     sent = entry.request  # the body sent: published URLs and the probed audio's length
     assert sent["videoUrl"].startswith(f"{sandbox.origin}/_sandbox/media/")
