@@ -54,6 +54,42 @@ def text(key: str, lang: Lang = "en", **values: object) -> str:
     return template.format(**values) if values else template
 
 
+class Finding(str):
+    """A sentence of the label table with its facts: the English text itself (a `str`, so a
+    problem reads the same in an exception, a log or a comparison) that any view can say
+    in another language (`say`) without parsing it. A fact may be a `Finding` too (a
+    format's name, a reason), said in the same language."""
+
+    key: str
+    facts: dict[str, object]
+
+    def __new__(cls, key: str, /, **facts: object) -> Finding:
+        self = super().__new__(cls, text(key, "en", **facts))
+        self.key, self.facts = key, facts
+        return self
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _finding, (self.key, self.facts)
+
+    def say(self, lang: Lang) -> str:
+        if lang == "en":
+            return str(self)
+        facts = {
+            name: value.say(lang) if isinstance(value, Finding) else value
+            for name, value in self.facts.items()
+        }
+        return text(self.key, lang, **facts)
+
+
+def _finding(key: str, facts: dict[str, object]) -> Finding:
+    return Finding(key, **facts)
+
+
+def say(message: str, lang: Lang) -> str:
+    """`message` in `lang` when it is a `Finding`; any other text as it is (a server's words)."""
+    return message.say(lang) if isinstance(message, Finding) else message
+
+
 def check_lang(lang: str) -> Lang:
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
