@@ -1,7 +1,9 @@
 """Every user-facing label in English and Chinese, and the status colours.
 
 One table (`_labels.TEXTS`) serves the HTML views and the widgets, so a status
-reads the same everywhere. Add a key there, not a string literal in a view.
+reads the same everywhere. Add a key there, not a string literal in a view. A problem
+the core finds (a medium, a create's arguments) is a `Finding`: its key and facts, so
+every view says it from the table, never by parsing its English.
 """
 
 from __future__ import annotations
