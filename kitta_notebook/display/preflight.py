@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .._redact import clip
 from ..i18n import Finding, Lang, say, text
+from ..price import format_credits
 from .html import CARD, CELL, HEAD, MUTED, esc, grid_html
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _estimate(preflight: Preflight, lang: Lang) -> str:
         shown = text(
             "preflight_estimate",
             lang,
-            credits=f"{preflight.estimated_credits:,}",
+            credits=format_credits(preflight.estimated_credits),
             seconds=_seconds(preflight, lang),
         )
     else:
@@ -110,15 +111,16 @@ def _general(preflight: Preflight) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
-def finding_html(kind: str, message: str, css_class: str = "") -> str:
-    """One finding as a line (`message` escaped here): a "problem" ✕ in red, else a warning ⚠."""
+def finding_html(kind: str, message: str, lang: Lang, css_class: str = "") -> str:
+    """One finding as a line, said in `lang` and escaped here: a "problem" ✕ in red, else
+    a warning ⚠."""
     mark, style = ("✕", _PROBLEM) if kind == "problem" else ("⚠", _WARNING)
-    return f'<div class="{css_class}" style="{style}">{mark} {esc(message)}</div>'
+    return f'<div class="{css_class}" style="{style}">{mark} {esc(say(message, lang))}</div>'
 
 
 def _notes_html(problems: list[str], warnings: list[str], lang: Lang) -> str:
-    lines = [finding_html("problem", say(m, lang)) for m in problems]
-    lines += [finding_html("warning", say(m, lang)) for m in warnings]
+    lines = [finding_html("problem", m, lang) for m in problems]
+    lines += [finding_html("warning", m, lang) for m in warnings]
     return "".join(lines) or "—"
 
 
