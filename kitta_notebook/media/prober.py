@@ -120,7 +120,8 @@ def _judge_media(result: ProbeResult, role: Role) -> Findings:
 class Preflight:
     """The check of one create's inputs. `ok` is False when the create must be refused.
 
-    `problems` and `warnings` are (field, message) pairs; `raise_for_problems()` raises
+    `problems` and `warnings` are (field, message) pairs, each message an `i18n.Finding`
+    (its English text; `message.say("zh")` in Chinese); `raise_for_problems()` raises
     the `ValidationError` a create gives, naming every input and what is wrong with it.
     """
 

@@ -209,3 +209,16 @@ def test_every_finding_is_said_in_chinese_from_its_code_not_its_english() -> Non
         pickle.loads(pickle.dumps(report.warnings[0][1])),
     ):
         assert copied == report.warnings[0][1] and copied.say("zh").startswith("其文件头与文件不符")
+
+
+def test_a_chinese_text_needs_no_fact_its_english_lacks() -> None:
+    """A `Finding` carries the facts its English names; its Chinese must manage with them."""
+    from string import Formatter
+
+    from kitta_notebook.i18n import TEXTS
+
+    def names(template: str) -> set[str]:
+        return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+    extra = {key: names(zh) - names(en) for key, (en, zh) in TEXTS.items() if names(zh) - names(en)}
+    assert extra == {}
