@@ -51,8 +51,14 @@ CHECK_TEXTS: Mapping[str, tuple[str, str]] = {
     ),
     "price_and_batch": (" and {batch} of this batch", "及本批次 {batch} 个任务"),
     "price_unknown": ("unknown", "未知"),
-    # The media check's findings (kitta_notebook.display.preflight)
+    # The media check's findings (`i18n.Finding`s made by `media.prober.judge` and the
+    # probe), said by every view from here.
     "media_not_checked": ("not checked: {reason}", "未检查：{reason}"),
+    "media_redirect_private": (
+        "It redirects to {host}, a private address the service cannot fetch from (this "
+        "machine did not follow it).",
+        "它重定向到 {host}，这是服务无法访问的私有地址（本机未跟随该重定向）。",
+    ),
     "media_uncertain": (
         "It could not be checked from this machine ({reason}).",
         "无法从本机检查（{reason}）。",
@@ -97,19 +103,40 @@ CHECK_TEXTS: Mapping[str, tuple[str, str]] = {
     "media_no_audio": ("It has no audio stream ({label}).", "其中没有音频流（{label}）。"),
     "media_no_duration": ("Its duration was not measured ({label}).", "未能测出时长（{label}）。"),
     "media_zero_duration": ("It has zero duration.", "时长为零。"),
-    "media_wrong_kind": ("It is {label}, not {want}.", "这是{label}，不是{want}。"),
+    "media_wrong_kind": ("It is {a}{label}, not {want}.", "这是{label}，不是{want}。"),
+    "media_doubt_unused": (
+        "Its audio length is not trusted: {doubt}. It sets neither the estimate nor "
+        "durationSeconds.",
+        "其音频时长不可信：{doubt}。它既不用于估算，也不作为 durationSeconds 发送。",
+    ),
+    "media_doubt_held": (
+        "Its header does not match the file: {doubt}. The {held:.2f} s it holds are used.",
+        "其文件头与文件不符：{doubt}。使用文件实际包含的 {held:.2f} 秒。",
+    ),
     "media_audio_longer": (
-        "The audio ({audio} s) is much longer than the video ({video} s).",
-        "音频（{audio} 秒）比视频（{video} 秒）长很多：沙盒会循环视频以匹配音频长度；"
+        "The audio ({audio:.1f} s) is much longer than the video ({video:.1f} s): the "
+        "sandbox loops the video to the audio's length; the real service's behaviour is "
+        "undocumented.",
+        "音频（{audio:.1f} 秒）比视频（{video:.1f} 秒）长很多：沙盒会循环视频以匹配音频长度；"
         "真实服务的行为未见文档说明。",
     ),
     "media_audio_shorter": (
-        "The audio ({audio} s) is much shorter than the video ({video} s).",
-        "音频（{audio} 秒）比视频（{video} 秒）短很多：沙盒会在音频结束处截断视频；"
+        "The audio ({audio:.1f} s) is much shorter than the video ({video:.1f} s): the "
+        "sandbox cuts the video at the audio's end; the real service's behaviour is "
+        "undocumented.",
+        "音频（{audio:.1f} 秒）比视频（{video:.1f} 秒）短很多：沙盒会在音频结束处截断视频；"
         "真实服务的行为未见文档说明。",
     ),
+    "media_understated": (
+        "duration_seconds={given:g} is below the audio's measured {probed:.2f} s: "
+        "{probed:.2f} s is sent and priced instead (the charge follows the audio; pass "
+        "preflight=False to send your value unchecked).",
+        "duration_seconds={given:g} 小于测得的音频时长 {probed:.2f} 秒：改为发送并按 "
+        "{probed:.2f} 秒计价（费用按音频计算；传入 preflight=False 可不经检查发送你的值）。",
+    ),
     "media_from_here": (
-        "Checked from this machine: the service fetches inputs from its own network.",
+        "checked from this machine: the service fetches inputs from its own network, "
+        "which may reach hosts this machine cannot (and the other way round)",
         "以上在本机检查：服务从它自己的网络获取素材，可能访问到本机无法访问的地址（反之亦然）。",
     ),
     "media_price_unknown": (
@@ -122,12 +149,62 @@ CHECK_TEXTS: Mapping[str, tuple[str, str]] = {
         "时长未知：请提供 duration_seconds 或可检测的 audio_url",
     ),
     "media_no_store": (
-        "This is a local file, and no media store is set up.",
-        "这是本地文件，但未配置素材存储。Kitta 服务只通过 URL 获取素材，本地文件需先发布到"
+        "This is a local file, and no media store is set up. {how}",
+        "这是本地文件，但未配置素材存储。{how}",
+    ),
+    "media_store_how": (
+        "The Kitta service fetches media only by URL, so a local file must be published to "
+        "storage you own first. Configure an S3-compatible bucket (pip install "
+        "'kitta-notebook[s3]'; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), "
+        "then set KITTA_MEDIA_STORE=s3://<bucket>/<prefix> and, outside AWS, "
+        "KITTA_MEDIA_ENDPOINT_URL and KITTA_MEDIA_REGION. Examples: "
+        "Aliyun OSS: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
+        "KITTA_MEDIA_ENDPOINT_URL=https://s3.oss-cn-hangzhou.aliyuncs.com "
+        "KITTA_MEDIA_REGION=cn-hangzhou; "
+        "Tencent COS: KITTA_MEDIA_STORE=s3://my-bucket-1250000000/kitta "
+        "KITTA_MEDIA_ENDPOINT_URL=https://cos.ap-guangzhou.myqcloud.com "
+        "KITTA_MEDIA_REGION=ap-guangzhou; "
+        "Cloudflare R2: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
+        "KITTA_MEDIA_ENDPOINT_URL=https://<account-id>.r2.cloudflarestorage.com "
+        "KITTA_MEDIA_REGION=auto. "
+        "Or pass store=S3Store(...) in code, or give a public http(s) URL instead.",
+        "Kitta 服务只通过 URL 获取素材，本地文件需先发布到"
         "你自己的存储：配置兼容 S3 的存储桶（pip install 'kitta-notebook[s3]'，凭证取自 "
         "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY），再设置 "
         "KITTA_MEDIA_STORE=s3://<bucket>/<prefix>，在 AWS 之外还需设置 "
         "KITTA_MEDIA_ENDPOINT_URL 和 KITTA_MEDIA_REGION。也可在代码中传入 "
         "store=S3Store(...)，或改用公开的 http(s) URL。",
+    ),
+    # facts said inside a finding: a format's name, the kind a field wants, a reason
+    "format_video": ("{ext} video", "{ext} 视频"),
+    "format_audio": ("{ext} audio", "{ext} 音频"),
+    "format_image": ("{ext} image", "{ext} 图片"),
+    "format_html": ("HTML page", "HTML 网页"),
+    "format_xml": ("XML document", "XML 文档"),
+    "format_json": ("JSON document", "JSON 文档"),
+    "format_text": ("text file", "文本文件"),
+    "format_unknown": ("file of unknown format", "未知格式的文件"),
+    "format_file": ("file", "文件"),
+    "want_video": ("a video", "视频"),
+    "want_audio": ("audio", "音频"),
+    "want_image": ("an image", "图片"),
+    "reason_timed_out": ("timed out", "超时"),
+    "reason_dns": ("DNS lookup failed", "域名解析失败"),
+    "reason_refused": ("connection refused", "连接被拒绝"),
+    "reason_network": ("network error ({error})", "网络错误（{error}）"),
+    "reason_byte_budget": ("byte budget", "已达读取字节上限"),
+    "reason_deadline": ("deadline", "已达时间上限"),
+    "doubt_size_unknown": (
+        "the header claims {claimed:,.1f} s, but the file's size is unknown (or its last "
+        "byte could not be read), so the claim cannot be checked",
+        "文件头声称 {claimed:,.1f} 秒，但文件大小未知（或无法读取最后一个字节），无法核实",
+    ),
+    "doubt_too_long": (
+        "the header claims {claimed:,.1f} s, more than a file of {size:,} bytes can hold",
+        "文件头声称 {claimed:,.1f} 秒，超出 {size:,} 字节的文件所能容纳的时长",
+    ),
+    "doubt_holds_less": (
+        "the header claims {claimed:,.1f} s, but the file holds {held:,.1f} s",
+        "文件头声称 {claimed:,.1f} 秒，但文件实际只有 {held:,.1f} 秒",
     ),
 }

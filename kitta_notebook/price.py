@@ -26,13 +26,20 @@ from .server_info import ServerInfo
 if TYPE_CHECKING:
     from .history.store import JournalStore as Journal
 
-__all__ = ["Charge", "Price", "charges_in", "price_for"]
+__all__ = ["Charge", "Price", "charges_in", "format_credits", "price_for"]
 
 PriceSource = Literal["published", "learned", "unknown"]
 LEARN_FROM_TASKS = 200
 """The newest finished tasks a price is learned from."""
 MAX_SANE_RATE = 1e6
 """Credits per second above this are a server's nonsense, not a price."""
+
+
+def format_credits(value: float | None) -> str:
+    """Credits as every view shows them: "1,234", "12.50", "—" when not known."""
+    if value is None:
+        return "—"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
 @dataclass(frozen=True)

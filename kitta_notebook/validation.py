@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from .errors import ValidationError
+from .i18n import Finding
 from .models import TaskStatus
 
 DEFAULT_MODEL = "kitta-lip-sync-v1"
@@ -38,6 +39,8 @@ URL_FIELDS: Mapping[str, str] = {
 _NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _EXAMPLE_URL = "https://example.com/speech.mp3"
+NOT_A_NUMBER = Finding("val_not_number")
+"""A duration that is no number (the form says it of text typed into its field too)."""
 
 
 def _numeric_ipv4(name: str) -> ipaddress.IPv4Address | None:
@@ -82,52 +85,43 @@ def _is_file_path(url: str) -> bool:
     return url.startswith(("/", "./", "../", "~", "\\")) or bool(re.match(r"[A-Za-z]:[\\/]", url))
 
 
-def _not_a_url(url: str) -> str:
+def _not_a_url(url: str) -> Finding:
     """The message for text without a scheme: a file path, a bare host, or no URL at all."""
     if _is_file_path(url):
-        return (
-            "This is a file path, not a URL: the service fetches media by http(s) URL and "
-            "has no upload endpoint, so publish the file and give its link."
-        )
+        return Finding("val_file_path")
     head = url.split("/", 1)[0]
     looks_like_host = "." in head or re.fullmatch(r"[\w.-]+:\d+", head) is not None
     if looks_like_host and not any(ch.isspace() for ch in url):
-        return f"The URL has no scheme: write it as https://{url}."
-    return f"This is not a URL: give an absolute http(s) link such as {_EXAMPLE_URL}."
+        return Finding("val_no_scheme", url=url)
+    return Finding("val_not_url", example=_EXAMPLE_URL)
 
 
-def check_url(value: object, *, require_public: bool) -> tuple[str | None, str | None]:
+def check_url(value: object, *, require_public: bool) -> tuple[str | None, Finding | None]:
     """(normalised URL, problem) for one media URL; a problem is one full sentence."""
     if not isinstance(value, str):
-        return None, f"This must be a URL string, not {type(value).__name__}."
+        return None, Finding("val_not_text", type=type(value).__name__)
     url = value.strip()
     if not url:
-        return None, "This is empty: give the URL of the file."
+        return None, Finding("val_required")
     scheme_match = _SCHEME.match(url)
     host_and_port = re.match(r"[\w.-]+:\d", url)  # "host:8080/...", never "scheme://"
     if scheme_match is None or host_and_port or _is_file_path(url):
         return None, _not_a_url(url)
     scheme = scheme_match.group(0)[:-1].lower()
     if scheme not in ("http", "https"):
-        return None, (
-            f"The URL uses {scheme[:20]}, but only http and https links can be fetched by "
-            "the service."
-        )
+        return None, Finding("val_scheme", scheme=scheme[:20])
     if any(ch.isspace() for ch in url):
-        return None, "The URL contains whitespace: percent-encode each space as %20."
+        return None, Finding("val_whitespace")
     try:
         parts = urlsplit(url)
         host = parts.hostname
         _ = parts.port
     except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 bracket) or a bad port
-        return None, "The URL has an invalid host or port."
+        return None, Finding("val_bad_host")
     if not host:
-        return None, "The URL has no host name."
+        return None, Finding("val_no_host")
     if require_public and not is_public_host(host):
-        return None, (
-            f"The service cannot reach {host}: it fetches media from the public internet, "
-            "so host the file at a public URL (object storage or a CDN)."
-        )
+        return None, Finding("val_not_public", host=host)
     return url, None
 
 
@@ -190,7 +184,7 @@ def validate_create(
 
     clean_model = model.strip() if isinstance(model, str) else None
     if not clean_model:
-        problems.append(("model", f"A model is required, for example '{DEFAULT_MODEL}'."))
+        problems.append(("model", Finding("val_model_required", model=DEFAULT_MODEL)))
 
     if input_mode is None:
         mode = "image" if image_url is not None and video_url is None else "video"
@@ -198,9 +192,7 @@ def validate_create(
         mode = input_mode.strip().lower()
     else:
         mode = "video"
-        problems.append(
-            ("input_mode", f"The input mode must be 'video' or 'image', not {input_mode!r}.")
-        )
+        problems.append(("input_mode", Finding("val_input_mode", mode=input_mode)))
 
     urls: dict[str, str | None] = {}
     given = {
@@ -218,34 +210,20 @@ def validate_create(
                 problems.append((name, problem))
 
     if "audio_url" in missing:
-        problems.append(("audio_url", "An audio URL is required: the audio drives the mouth."))
+        problems.append(("audio_url", Finding("val_audio_required")))
     if mode == "video" and "video_url" in missing:
-        problems.append(
-            (
-                "video_url",
-                "A video URL is required in video mode (or give image_url for image mode).",
-            )
-        )
+        problems.append(("video_url", Finding("val_video_required")))
     if mode == "image" and "image_url" in missing:
-        problems.append(
-            ("image_url", "An image URL is required in image mode: the person's picture.")
-        )
+        problems.append(("image_url", Finding("val_image_required")))
     if mode == "video" and "reference_image_url" not in missing:
-        problems.append(
-            (
-                "reference_image_url",
-                "A reference image is only used in image mode: drop it or set input_mode='image'.",
-            )
-        )
+        problems.append(("reference_image_url", Finding("val_reference_video_mode")))
 
     duration: float | None = None
     if duration_seconds is not None:
         if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, (int, float)):
-            problems.append(("duration_seconds", "The duration must be a number of seconds."))
+            problems.append(("duration_seconds", NOT_A_NUMBER))
         elif not _finite(duration_seconds) or duration_seconds <= 0:
-            problems.append(
-                ("duration_seconds", "The duration must be a finite number greater than 0.")
-            )
+            problems.append(("duration_seconds", Finding("val_positive")))
         else:
             duration = duration_seconds
 

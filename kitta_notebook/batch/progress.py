@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import IO, Literal, Protocol
 
 from ..errors import ValidationError
+from ..price import format_credits
 
 BAR_WIDTH = 24
 TTY_REDRAW_SECONDS = 0.1
@@ -98,12 +99,6 @@ def format_clock(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def format_number(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
-
-
 def progress_line(snapshot: ProgressSnapshot, width: int = BAR_WIDTH) -> str:
     """One line of text: bar (`#` good, `x` failed, `?` unknown), done/total, counts,
     credits, elapsed, ETA, note."""
@@ -118,7 +113,7 @@ def progress_line(snapshot: ProgressSnapshot, width: int = BAR_WIDTH) -> str:
     parts = [
         f"{snapshot.title} [{bar}] {snapshot.done}/{snapshot.total}",
         counts,
-        f"{format_number(snapshot.credits)} credits",
+        f"{format_credits(snapshot.credits)} credits",
         f"{format_clock(snapshot.elapsed)} elapsed",
     ]
     if not snapshot.finished:

@@ -13,16 +13,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..batch.progress import ProgressSnapshot, format_clock, format_number, progress_line
+from ..batch.progress import ProgressSnapshot, format_clock, progress_line
 from ..batch.results import OUTCOME_STATUS
 from ..i18n import STATUS_STYLES, Lang, check_lang, status_style, text
 from ..models import LipSyncTask
+from ..price import format_credits
 from .html import (
     BOX,
     FONT,
     badge_html,
     esc,
-    format_credits,
     format_seconds,
     grid_html,
     labels_html,
@@ -273,7 +273,7 @@ def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
     """Counts, credits, elapsed and ETA as one escaped HTML line."""
     counts = [_count_html(name, n, lang) for name, n in snapshot.counts.items()]
     facts = [
-        f"{esc(text('credits', lang))}: {esc(format_number(snapshot.credits))}",
+        f"{esc(text('credits', lang))}: {esc(format_credits(snapshot.credits))}",
         f"{esc(text('elapsed', lang))}: {esc(format_clock(snapshot.elapsed))}",
     ]
     if not snapshot.finished:

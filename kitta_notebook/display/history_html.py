@@ -15,13 +15,13 @@ from ..history.entry import STATES as STATES
 from ..history.entry import JournalEntry as JournalEntry
 from ..history.entry import JournalSummary as JournalSummary
 from ..i18n import STATUS_STYLES, Lang, StatusStyle, status_label, text
+from ..price import format_credits
 from .html import (
     BOX,
     CARD,
     FONT,
     badge_html,
     esc,
-    format_credits,
     format_time,
     labels_html,
     muted_html,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .._redact import clip
 from ..i18n import Lang, StatusStyle, status_label, status_style, text
+from ..price import format_credits
 from .video import link_html, safe_http_url, video_html
 
 if TYPE_CHECKING:
@@ -85,12 +86,6 @@ def format_seconds(seconds: float | None) -> str:
         return f"{minutes} min {rest:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def format_credits(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
 
 
 def pill_html(label: str, style: StatusStyle, attribute: str, value: object) -> str:

@@ -28,6 +28,8 @@ from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
+from ..i18n import Finding
+
 __all__ = ["SNIFF_BYTES", "MediaFacts", "Sniffed", "read_facts", "sniff"]
 
 SNIFF_BYTES = 512
@@ -58,14 +60,14 @@ class Sniffed:
         return self.kind in ("video", "audio", "image")
 
     @property
-    def label(self) -> str:
-        """Short human name, like "MP4 video" or "HTML page"."""
-        names = {"html": "HTML page", "xml": "XML document", "json": "JSON document"}
+    def label(self) -> Finding:
+        """Short human name, like "MP4 video" or "HTML page" (said in any language)."""
         if self.kind in ("html", "json", "text"):
-            return names.get(self.extension, "text file")
+            named = self.extension in ("html", "xml", "json")
+            return Finding(f"format_{self.extension}" if named else "format_text")
         if self.kind == "unknown":
-            return "file of unknown format"
-        return f"{self.extension.upper()} {self.kind}"
+            return Finding("format_unknown")
+        return Finding(f"format_{self.kind}", ext=self.extension.upper())
 
 
 UNKNOWN = Sniffed("unknown", "bin", "application/octet-stream")
@@ -283,25 +285,16 @@ def _proven_size(handle: IO[bytes], size: int | None) -> int | None:
         return None
 
 
-def _seconds(value: float) -> str:
-    return f"{value:,.1f} s"
-
-
 def _checked_duration(
     claimed: float | None, size: int | None, bytes_per_second: float
-) -> tuple[float | None, str | None]:
+) -> tuple[float | None, Finding | None]:
     """(duration, doubt): the claim when `size` bytes can hold it at `bytes_per_second`."""
     if claimed is None or claimed <= 0:
         return claimed, None
     if size is None:
-        return None, (
-            f"the header claims {_seconds(claimed)}, but the file's size is unknown (or "
-            "its last byte could not be read), so the claim cannot be checked"
-        )
+        return None, Finding("doubt_size_unknown", claimed=claimed)
     if claimed * bytes_per_second > size:
-        return None, (
-            f"the header claims {_seconds(claimed)}, more than a file of {size:,} bytes can hold"
-        )
+        return None, Finding("doubt_too_long", claimed=claimed, size=size)
     return claimed, None
 
 
@@ -322,7 +315,7 @@ def _riff_data(handle: IO[bytes]) -> tuple[int, int] | None:
 
 def _wav_duration(
     handle: IO[bytes], info: Any, size: int | None
-) -> tuple[float | None, str | None]:
+) -> tuple[float | None, Finding | None]:
     """Seconds of audio the file really holds: min(claimed, present) bytes / byte rate."""
     byte_rate = getattr(info, "bitrate", 0) / 8
     found = _riff_data(handle)
@@ -336,9 +329,8 @@ def _wav_duration(
     if present >= claimed_bytes:
         return claimed, None
     # A truncated file (or a lying header): the audio is what is there, and that is said.
-    return present / byte_rate, (
-        f"the header claims {_seconds(claimed)}, but the file holds {_seconds(present / byte_rate)}"
-    )
+    held = present / byte_rate
+    return held, Finding("doubt_holds_less", claimed=claimed, held=held)
 
 
 def _iso_facts(handle: IO[bytes], size: int | None) -> MediaFacts:

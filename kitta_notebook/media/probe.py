@@ -26,6 +26,7 @@ from .._fetch import (
     get_capped,
     url_for_errors,
 )
+from ..i18n import Finding
 from .formats import (
     SNIFF_BYTES,
     MediaFacts,
@@ -51,9 +52,14 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(?:\d+-\d+|\*)/(\d+|\*)")
 class BudgetExceeded(ReadStopped):
     """The byte budget or the deadline ran out (`reason` says which)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: Finding) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+BYTE_BUDGET = Finding("reason_byte_budget")
+DEADLINE = Finding("reason_deadline")
+TIMED_OUT = Finding("reason_timed_out")
 
 
 class HttpStatusError(ReadStopped):
@@ -99,14 +105,14 @@ class RangeFile:
     def _take(self, count: int) -> None:
         self.bytes_read += count
         if self.bytes_read > self.byte_budget:
-            raise BudgetExceeded("byte budget")
+            raise BudgetExceeded(BYTE_BUDGET)
 
     def _get(self, headers: dict[str, str], cap: int) -> Answer:
         """One GET within the time left; an error status reads no body."""
         self.requests += 1
         left = self._ends - time.monotonic()
         if left <= 0:
-            raise BudgetExceeded("deadline")
+            raise BudgetExceeded(DEADLINE)
         try:
             return get_capped(
                 self.url,
@@ -117,7 +123,7 @@ class RangeFile:
                 transport=self._transport,
             )
         except DeadlineExceeded:
-            raise BudgetExceeded("deadline") from None
+            raise BudgetExceeded(DEADLINE) from None
 
     def _range(self, start: int, end: int) -> Answer:
         """GET bytes start..end (inclusive). A 206 keeps at most that many bytes; a 200 (the
@@ -189,7 +195,7 @@ class RangeFile:
         if size == 0:
             return b""
         if self._sent_whole is not None and self._pos + size > self._sent_whole:
-            raise BudgetExceeded("byte budget")
+            raise BudgetExceeded(BYTE_BUDGET)
         first, last = self._pos // BLOCK_BYTES, (self._pos + size - 1) // BLOCK_BYTES
         missing = [i for i in range(first, last + 1) if i not in self._blocks]
         if missing:
@@ -263,18 +269,18 @@ class ProbeResult:
         return probe_summary(self, "en")
 
 
-def _uncertain_reason(error: httpx.HTTPError) -> str:
+def _uncertain_reason(error: httpx.HTTPError) -> Finding:
     if isinstance(error, httpx.TimeoutException):
-        return "timed out"
+        return TIMED_OUT
     text = str(error).lower()
     if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
-        return "DNS lookup failed"
+        return Finding("reason_dns")
     cause: BaseException | None = error
     while cause is not None:  # async connects wrap each attempt's error
         if "refused" in str(cause).lower() or isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
+            return Finding("reason_refused")
         cause = cause.__cause__ or cause.__context__
-    return f"network error ({type(error).__name__})"
+    return Finding("reason_network", error=type(error).__name__)
 
 
 def _facts_of(handle: IO[bytes], size: int | None) -> dict[str, object]:
@@ -298,8 +304,8 @@ def _read_url(handle: RangeFile, first_bytes: int) -> dict[str, object]:
     except HttpStatusError:
         return {}  # the status is the handle's
     except BudgetExceeded as error:
-        if error.reason == "deadline" and handle.status is None:
-            return {"reachable": None, "uncertain": "timed out"}
+        if error.reason == DEADLINE and handle.status is None:
+            return {"reachable": None, "uncertain": TIMED_OUT}
         found: dict[str, object] = {"stopped": error.reason}
         if handle.size != 0 and handle.status is not None:  # what the bytes read show
             with contextlib.suppress(ReadStopped, RedirectRefused, UnreadableBody, httpx.HTTPError):

@@ -22,6 +22,7 @@ import httpx
 
 from .._fetch import DeadlineExceeded, RedirectRefused, UnreadableBody, get_capped
 from ..errors import ValidationError
+from ..i18n import Finding
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult, probe_blob, probe_url
 from .s3_store import resolve_store
 from .sources import MEDIA_ROLES, LocalBlob, Role, collect_local_sources, media_fields
@@ -41,102 +42,86 @@ __all__ = [
     "prober_of",
 ]
 
-PRICE_UNKNOWN = (
-    "price unknown: the server publishes no price per second, and this account has "
-    "no finished task on this model to learn it from"
-)
-FROM_THIS_MACHINE = (
-    "checked from this machine: the service fetches inputs from its own network, "
-    "which may reach hosts this machine cannot (and the other way round)"
-)
+PRICE_UNKNOWN = Finding("media_price_unknown")
+FROM_THIS_MACHINE = Finding("media_from_here")
+NO_DURATION = Finding("media_duration_unknown")
 MISMATCH_RATIO = 1.5
 MISMATCH_MIN_SECONDS = 2.0
 UNDERSTATED_SLACK_SECONDS = 0.05
 """A `duration_seconds` this much below the measured audio is replaced with a warning
 (less is rounding, replaced silently)."""
-
-
-NO_DURATION = "duration unknown: give duration_seconds or a probeable audio_url"
 FRESH_SECONDS = 300.0
 """A cached probe younger than this is used as is; an older one is revalidated."""
 
+Findings = tuple[list[Finding], list[Finding]]
 
-_ROLE_NAMES = {"video": "a video", "audio": "audio", "image": "an image"}
 
-
-def judge(result: ProbeResult, role: Role) -> tuple[list[str], list[str]]:
-    """(definite problems, warnings) of one input expected to be `role`."""
+def judge(result: ProbeResult, role: Role) -> Findings:
+    """(definite problems, warnings) of one input expected to be `role`; each a `Finding`
+    (its English text, and the key and facts any view says it from)."""
     if result.refused_redirect:
-        return [
-            f"It redirects to {result.refused_redirect}, a private address the service "
-            "cannot fetch from (this machine did not follow it)."
-        ], []
+        return [Finding("media_redirect_private", host=result.refused_redirect)], []
     if result.uncertain:
-        return [], [f"It could not be checked from this machine ({result.uncertain})."]
+        return [], [Finding("media_uncertain", reason=result.uncertain)]
     if result.size == 0:  # before the status: an empty file answers a Range GET with 416
-        return ["It is an empty file."], []
+        return [Finding("media_empty")], []
     status = result.status
     if status is not None and status >= 500:
-        return [], [f"The media host answered HTTP {status}; it may be a passing failure."]
+        return [], [Finding("media_http_5xx", status=status)]
     if status is not None and status >= 400:
-        return [f"The media host answered HTTP {status}, so the service cannot fetch it."], []
+        return [Finding("media_http_4xx", status=status)], []
     sniffed = result.sniffed
     if sniffed is None:
-        return [], [f"It could not be checked: reading stopped ({result.stopped})."]
-    want = _ROLE_NAMES[role]
+        return [], [Finding("media_stopped", reason=result.stopped)]
+    want = Finding(f"want_{role}")
     if sniffed.kind in ("html", "json", "text"):
-        return [
-            f"It is {('an ' if sniffed.kind == 'html' else 'a ')}{sniffed.label}, not {want}."
-        ], []
+        a = "an " if sniffed.kind == "html" else "a "
+        return [Finding("media_wrong_kind", a=a, label=sniffed.label, want=want)], []
     if sniffed.kind == "unknown":
-        return [f"It is in a format no decoder knows, not {want}."], []
+        return [Finding("media_unknown_format", want=want)], []
     if result.undecodable:
         if result.stopped:
-            return [], [f"It could not be fully checked: reading stopped ({result.stopped})."]
-        return [f"It looks like {sniffed.extension.upper()} but cannot be read as one."], []
+            return [], [Finding("media_partial", reason=result.stopped)]
+        return [Finding("media_undecodable", ext=sniffed.extension.upper())], []
     return _judge_media(result, role)
 
 
-def _judge_media(result: ProbeResult, role: Role) -> tuple[list[str], list[str]]:
-    warnings: list[str] = []
+def _judge_media(result: ProbeResult, role: Role) -> Findings:
+    warnings: list[Finding] = []
     kind = result.kind
-    label = result.sniffed.label if result.sniffed else "file"
+    label = result.sniffed.label if result.sniffed else Finding("format_file")
     facts = result.facts
     if role == "video" and kind == "image":
-        return [f"It is an image ({label}), not a video: pass it as image_url."], []
+        return [Finding("media_image_not_video", label=label)], []
     if role == "video" and kind == "audio":
-        return [f"It is audio only ({label}), not a video."], []
+        return [Finding("media_audio_not_video", label=label)], []
     if role == "image" and kind != "image":
-        return [f"It is {label}, not an image."], []
+        return [Finding("media_wrong_kind", a="", label=label, want=Finding("want_image"))], []
     if role == "audio" and kind == "image":
-        return [f"It is an image ({label}), not audio."], []
+        return [Finding("media_image_not_audio", label=label)], []
     if role == "audio" and facts is not None and facts.has_audio is False:
-        return [f"It has no audio stream ({label})."], []
+        return [Finding("media_no_audio", label=label)], []
     duration = result.audio_duration if role == "audio" else result.duration
     if role != "image":
         if facts is None:
-            warnings.append(f"Its duration was not measured ({label}).")
+            warnings.append(Finding("media_no_duration", label=label))
         elif duration is not None and duration <= 0:
-            return ["It has zero duration."], []
+            return [Finding("media_zero_duration")], []
         if facts is not None and facts.duration_doubt and facts.has_audio:
-            warnings.append(_doubt_warning(facts.duration_doubt, facts.audio_duration))
+            doubt, held = facts.duration_doubt, facts.audio_duration
+            if held is None:
+                warnings.append(Finding("media_doubt_unused", doubt=doubt))
+            else:
+                warnings.append(Finding("media_doubt_held", doubt=doubt, held=held))
     return [], warnings
-
-
-def _doubt_warning(doubt: str, held: float | None) -> str:
-    if held is None:
-        return (
-            f"Its audio length is not trusted: {doubt}. It sets neither the estimate "
-            "nor durationSeconds."
-        )
-    return f"Its header does not match the file: {doubt}. The {held:.2f} s it holds are used."
 
 
 @dataclass(frozen=True)
 class Preflight:
     """The check of one create's inputs. `ok` is False when the create must be refused.
 
-    `problems` and `warnings` are (field, message) pairs; `raise_for_problems()` raises
+    `problems` and `warnings` are (field, message) pairs, each message an `i18n.Finding`
+    (its English text; `message.say("zh")` in Chinese); `raise_for_problems()` raises
     the `ValidationError` a create gives, naming every input and what is wrong with it.
     """
 
@@ -200,7 +185,7 @@ class Preflight:
         ]
 
 
-def sent_duration(raw: object, probed: float | None) -> tuple[float | None, bool, str | None]:
+def sent_duration(raw: object, probed: float | None) -> tuple[float | None, bool, Finding | None]:
     """(durationSeconds to send, whether it is the probed audio's, a warning) for the
     caller's `raw` value (None: fill it from the audio).
 
@@ -219,26 +204,16 @@ def sent_duration(raw: object, probed: float | None) -> tuple[float | None, bool
         return given, False, None
     note = None
     if probed - given >= UNDERSTATED_SLACK_SECONDS:
-        note = (
-            f"duration_seconds={given:g} is below the audio's measured {probed:.2f} s: "
-            f"{probed:.2f} s is sent and priced instead (the charge follows the audio; "
-            "pass preflight=False to send your value unchecked)."
-        )
+        note = Finding("media_understated", given=given, probed=probed)
     return probed, True, note
 
 
-def _mismatch(video: float, audio: float) -> str | None:
+def _mismatch(video: float, audio: float) -> Finding | None:
     longest, shortest = max(video, audio), min(video, audio)
     if longest - shortest < MISMATCH_MIN_SECONDS or longest <= shortest * MISMATCH_RATIO:
         return None
-    if audio > video:
-        how, sandbox = "longer", "loops the video to the audio's length"
-    else:
-        how, sandbox = "shorter", "cuts the video at the audio's end"
-    return (
-        f"The audio ({audio:.1f} s) is much {how} than the video ({video:.1f} s): the "
-        f"sandbox {sandbox}; the real service's behaviour is undocumented."
-    )
+    key = "media_audio_longer" if audio > video else "media_audio_shorter"
+    return Finding(key, audio=audio, video=video)
 
 
 def build_preflight(

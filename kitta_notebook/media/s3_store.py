@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from .._fetch import DeadlineExceeded, within
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
+from ..i18n import Finding
 from .sources import LocalBlob
 from .stores import (
     MediaStore,
@@ -449,23 +450,7 @@ ENV_ENDPOINT = "KITTA_MEDIA_ENDPOINT_URL"
 ENV_REGION = "KITTA_MEDIA_REGION"
 ENV_ADDRESSING = "KITTA_MEDIA_ADDRESSING_STYLE"
 
-HOW_TO_CONFIGURE = (
-    "The Kitta service fetches media only by URL, so a local file must be published to "
-    "storage you own first. Configure an S3-compatible bucket (pip install "
-    "'kitta-notebook[s3]'; credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), "
-    "then set KITTA_MEDIA_STORE=s3://<bucket>/<prefix> and, outside AWS, "
-    "KITTA_MEDIA_ENDPOINT_URL and KITTA_MEDIA_REGION. Examples: "
-    "Aliyun OSS: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
-    "KITTA_MEDIA_ENDPOINT_URL=https://s3.oss-cn-hangzhou.aliyuncs.com "
-    "KITTA_MEDIA_REGION=cn-hangzhou; "
-    "Tencent COS: KITTA_MEDIA_STORE=s3://my-bucket-1250000000/kitta "
-    "KITTA_MEDIA_ENDPOINT_URL=https://cos.ap-guangzhou.myqcloud.com "
-    "KITTA_MEDIA_REGION=ap-guangzhou; "
-    "Cloudflare R2: KITTA_MEDIA_STORE=s3://my-bucket/kitta "
-    "KITTA_MEDIA_ENDPOINT_URL=https://<account-id>.r2.cloudflarestorage.com "
-    "KITTA_MEDIA_REGION=auto. "
-    "Or pass store=S3Store(...) in code, or give a public http(s) URL instead."
-)
+HOW_TO_CONFIGURE = Finding("media_store_how")
 
 
 def store_from_env(environ: Mapping[str, str] | None = None) -> S3Store | None:
@@ -514,5 +499,4 @@ def resolve_store(
     configured = store_from_env(environ)
     if configured is not None:
         return configured
-    message = f"This is a local file, and no media store is set up. {HOW_TO_CONFIGURE}"
-    raise ValidationError([(field, message)])
+    raise ValidationError([(field, Finding("media_no_store", how=HOW_TO_CONFIGURE))])

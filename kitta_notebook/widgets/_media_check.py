@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..display.preflight import finding_html, media_message, probe_summary
+from ..display.preflight import finding_html, probe_summary
 from ..errors import ValidationError
 from ..i18n import Lang, text
 from ..media import (
@@ -188,7 +188,7 @@ def media_note_html(
         facts = probe_summary(probed, lang) if probed is not None else ""
     summary = " · ".join(part for part in (head, facts) if part)
     lines = [
-        finding_html(kind, media_message(m, lang), f"kitta-media-{kind}")
+        finding_html(kind, m, lang, f"kitta-media-{kind}")
         for kind, found in (("problem", checked.problems), ("warning", checked.warnings))
         for field, m in found
         if field == name

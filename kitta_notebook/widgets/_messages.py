@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..display.preflight import finding_html, media_message
+from ..display.preflight import finding_html
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -21,7 +21,8 @@ from ..errors import (
     MissingTokenError,
     ValidationError,
 )
-from ..i18n import Lang, text
+from ..i18n import Lang, say, text
+from ..price import format_credits
 from ._frontend import esc
 
 _STATUS_KEYS = {401: "err_401", 404: "err_404", 429: "err_429"}
@@ -82,7 +83,7 @@ def describe_error(
 def describe_refusal(exc: ValidationError, form_fields: set[str], lang: Lang) -> str:
     """The banner for a create refused on this machine: each problem of a form field is
     shown next to that field; the others (e.g. a store setting) are said here."""
-    rest = [f"{name}: {message}" for name, message in exc.problems if name not in form_fields]
+    rest = [f"{name}: {say(m, lang)}" for name, m in exc.problems if name not in form_fields]
     return " ".join([text("panel_fix_fields", lang), *rest])
 
 
@@ -180,7 +181,9 @@ def over_balance(credits: int | None, balance: float | None, lang: Lang) -> str:
     """The warning for an estimate above the account's balance ("" when it is not)."""
     if credits is None or balance is None or credits <= balance:
         return ""
-    return text("panel_over_balance", lang, credits=f"{credits:,}", balance=number(balance))
+    return text(
+        "panel_over_balance", lang, credits=format_credits(credits), balance=number(balance)
+    )
 
 
 def estimate_sentence(
@@ -191,13 +194,15 @@ def estimate_sentence(
         return text("panel_estimate_unknown", lang)
     if credits is None or seconds is None:
         return text("panel_estimate_need_duration", lang, rate=f"{rate:g}")
-    return text("panel_estimate", lang, credits=f"{credits:,}", model=model, seconds=f"{seconds:g}")
+    return text(
+        "panel_estimate", lang, credits=format_credits(credits), model=model, seconds=f"{seconds:g}"
+    )
 
 
 def estimate_html(message: str, balance_warning: str, general: list[str], lang: Lang) -> str:
     """The estimate line, then the balance warning and the media warnings of no one field."""
-    warning = finding_html("warning", balance_warning, "kitta-balance-warning")
-    notes = "".join(finding_html("warning", media_message(m, lang)) for m in general)
+    warning = finding_html("warning", balance_warning, lang, "kitta-balance-warning")
+    notes = "".join(finding_html("warning", m, lang) for m in general)
     return (
         '<div style="color:#59636e;font-size:12px;margin:2px 0 0 150px">'
         f"{esc(message)}{warning if balance_warning else ''}{notes}</div>"

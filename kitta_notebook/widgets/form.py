@@ -23,11 +23,16 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..display.preflight import media_message
 from ..errors import ValidationError
-from ..i18n import Lang, text
+from ..i18n import Lang, say, text
 from ..media import LocalBlob, classify_source, to_blob
-from ..validation import DEFAULT_MODEL, LOCAL_STAND_IN, CreateRequest, validate_create
+from ..validation import (
+    DEFAULT_MODEL,
+    LOCAL_STAND_IN,
+    NOT_A_NUMBER,
+    CreateRequest,
+    validate_create,
+)
 from ._frontend import esc, show
 from ._media_check import MediaChecks as MediaChecks  # importable from here, as before
 from ._media_check import MediaValue
@@ -215,8 +220,7 @@ class LipSyncForm:
         try:
             duration = self._typed_duration()
         except ValueError:
-            example = "The duration must be a number of seconds, for example 12."
-            problems.append(("duration_seconds", example))
+            problems.append(("duration_seconds", NOT_A_NUMBER))
         stand_ins = {name: f"https://{LOCAL_STAND_IN}/{name}" for name in self.local_media()}
         try:
             request = validate_create(
@@ -250,9 +254,7 @@ class LipSyncForm:
         return request
 
     def _show(self, errors: dict[str, str]) -> None:
-        self.shown_errors = {
-            name: media_message(message, self.lang) for name, message in errors.items()
-        }
+        self.shown_errors = {name: say(message, self.lang) for name, message in errors.items()}
         for name, label in self.error_labels.items():
             message = esc(self.shown_errors.get(name))
             style = "color:#b42318;font-size:12px"

@@ -264,8 +264,8 @@ def test_the_real_service_refuses_local_media_before_sending() -> None:
 @pytest.mark.parametrize(
     ("duration", "message"),
     [
-        (True, "The duration must be a number of seconds."),
-        ("3", "The duration must be a number of seconds."),
+        (True, "The duration must be a number of seconds, for example 12."),
+        ("3", "The duration must be a number of seconds, for example 12."),
         (0, "The duration must be a finite number greater than 0."),
         (-1.5, "The duration must be a finite number greater than 0."),
         (math.nan, "The duration must be a finite number greater than 0."),

@@ -169,3 +169,56 @@ def test_print_shows_the_readable_text_and_sizes_never_break_inside_a_value() ->
     # A URL wraps after a slash, never inside a name ("speech-" / "en.wav").
     assert '/<wbr><span style="white-space:nowrap">speech.wav</span>' in remote
     assert markup.count("white-space:nowrap") >= 3 * len(report.inputs)  # "169.5 / kB"
+
+
+def test_every_finding_is_said_in_chinese_from_its_code_not_its_english() -> None:
+    """Findings whose English no view knew how to parse (a header that claims more than
+    the file holds, a duration_seconds below the audio, a private redirect, where the
+    check ran) are said in Chinese too, from the finding's key and facts."""
+    import copy
+    import pickle
+    import re
+
+    from kitta_notebook.media import ProbeResult, build_preflight
+
+    speech = SPEECH.read_bytes()
+    cut = to_blob(speech[: len(speech) // 2], name="cut.wav")
+    info = ServerInfo(credits_per_second={"m": 100.0}, minimum_billed_seconds=1.0)
+    report = preflight(
+        {"video_url": to_blob(VIDEO), "audio_url": cut, "duration_seconds": 0.5},
+        is_official=True,
+        price=price_for(info, "m"),
+    )
+    assert [name for name, _ in report.warnings] == ["audio_url", "preflight", "duration_seconds"]
+    assert report.warnings[0][1].startswith("Its header does not match the file: the header")
+    redirect = ProbeResult(
+        source="https://example.com/v.mp4", reachable=False, refused_redirect="10.0.0.1"
+    )
+    refused = build_preflight({"video_url": redirect}, is_official=False)
+    assert refused.problems[0][1].startswith("It redirects to 10.0.0.1, a private address")
+    for checked_report in (report, refused):
+        markup = preflight_html(checked_report, lang="zh")
+        left = re.findall(ENGLISH_SENTENCE, visible_text(markup))
+        assert left == [], (left, markup)
+    zh = preflight_html(report, lang="zh")
+    assert "文件头声称 4.3 秒，但文件实际只有 2.1 秒" in zh and "小于测得的音频时长 2.15 秒" in zh
+    assert "它重定向到 10.0.0.1" in preflight_html(refused, lang="zh")
+    # A finding is its English text, and stays a finding when copied or pickled.
+    for copied in (
+        copy.deepcopy(report.warnings[0][1]),
+        pickle.loads(pickle.dumps(report.warnings[0][1])),
+    ):
+        assert copied == report.warnings[0][1] and copied.say("zh").startswith("其文件头与文件不符")
+
+
+def test_a_chinese_text_needs_no_fact_its_english_lacks() -> None:
+    """A `Finding` carries the facts its English names; its Chinese must manage with them."""
+    from string import Formatter
+
+    from kitta_notebook.i18n import TEXTS
+
+    def names(template: str) -> set[str]:
+        return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+    extra = {key: names(zh) - names(en) for key, (en, zh) in TEXTS.items() if names(zh) - names(en)}
+    assert extra == {}
