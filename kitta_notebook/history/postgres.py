@@ -47,10 +47,11 @@ from .postgres_schema import (
     STEPS,
     VERSION_TABLE,
     fold,
+    joined_words,
 )
 from .schema import ROW_COLUMNS, account_fingerprint, facets, identity_fingerprint
 from .sql import SqlStore
-from .store import Sql
+from .store import MINE, Sql
 
 __all__ = ["PostgresJournal"]
 
@@ -208,7 +209,12 @@ class PostgresJournal(SqlStore):
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name="kitta-notebook",
-            options=f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}",
+            # Plans made for each search's own term: a plan made once for any term (what
+            # a prepared statement comes to) reads a wide search's every match.
+            options=(
+                f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000} "
+                "-c plan_cache_mode=force_custom_plan"
+            ),
             keepalives=1,
             keepalives_idle=30,
             keepalives_interval=10,
@@ -246,19 +252,21 @@ class PostgresJournal(SqlStore):
                     sql.conn.execute(STEPS[step])
                 sql.execute("DELETE FROM journal_schema")
                 sql.execute("INSERT INTO journal_schema (version) VALUES (?)", (SCHEMA_VERSION,))
-        if sql.execute("SELECT to_regclass('entries_search')").fetchone()[0] is not None:
+        if sql.execute("SELECT to_regclass('entries_search_nearest')").fetchone()[0] is not None:
             return True
         with contextlib.suppress(self._psycopg.Error), sql.conn.transaction():
             sql.execute("SELECT pg_advisory_xact_lock(?, 0)", (_WRITER_LOCK,))
             sql.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            sql.execute(SEARCH_INDEX)
+            sql.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+            sql.conn.execute(SEARCH_INDEX)
             return True
         if self.where not in _WARNED_NO_TRIGRAM:
             _WARNED_NO_TRIGRAM.add(self.where)
             warnings.warn(
                 JournalWarning(
                     f"the team journal at {self.where} has no URL search index: this role may "
-                    "not CREATE EXTENSION pg_trgm (and the index on entries); search "
+                    "not CREATE EXTENSION pg_trgm and btree_gist (and the index on entries); "
+                    "search "
                     "scans the account's rows. The database's owner can create them."
                 ),
                 stacklevel=2,
@@ -353,14 +361,17 @@ class PostgresJournal(SqlStore):
 
     # --- what is PostgreSQL's own: the search, paging, totals --------------------------
     def _search(self, search: str) -> tuple[str, list[object]]:
-        """The trigram index's expression (a scan of the account's rows without it)."""
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return f"({SEARCH}) ILIKE ?", [f"%{escaped}%"]
+        """The trigram index's condition (its text joined into words: a superset, none
+        missed), then the text itself, whatever the case (a scan without the index)."""
+        words = f"({joined_words(SEARCH)}) LIKE ('%%' || {joined_words('?')} || '%%') ESCAPE ''"
+        return f"{words} AND strpos(lower({SEARCH}), lower(?)) > 0", [search, search]
 
     def _page(
         self, query: Query, column: str, descending: bool, size: int, offset: int
     ) -> list[JournalEntry]:
         # NULLs last both ways (only credits has any); each order is an index's.
+        if query.search and column == "sort_ts" and size >= 0:
+            return self._nearest(query, descending, size, offset)
         way = "DESC" if descending else "ASC"
         terms = [(column, way, "LAST")] if column != "sort_ts" else []
         terms += [("sort_ts", way, ""), ("entry_id", way, "")]
@@ -386,6 +397,32 @@ class PostgresJournal(SqlStore):
         sql = f"SELECT {self._ENTRY} FROM entries x{clause} ORDER BY {order}{limit} OFFSET {offset}"
         entries = self._entries(sql, params)
         return entries[::-1] if backwards else entries
+
+    def _nearest(
+        self, query: Query, descending: bool, size: int, offset: int
+    ) -> list[JournalEntry]:
+        """A search's page in time order, from the search index read nearest first (a
+        wide search's matches may all be old: no walk over the newer rows between). The
+        index orders by time alone, so the rows tied with the last one read are read too
+        and the page is cut in (time, entry) order, as every other page is."""
+        clause, params = self._where(query)
+        edge = "max" if descending else "min"
+        nearest = f"sort_ts <-> (SELECT {edge}(sort_ts) FROM entries WHERE {MINE}TRUE)"
+        wanted = offset + size
+        keys = self._read(
+            f"SELECT sort_ts, entry_id FROM entries x{clause} ORDER BY {nearest} LIMIT ?",
+            [*params, wanted],
+        )
+        if wanted and len(keys) == wanted:  # the last one's ties, wherever the index put them
+            tied = f"SELECT sort_ts, entry_id FROM entries x{clause} AND sort_ts = ?"
+            keys += self._read(tied, [*params, keys[-1][0]])
+        page = sorted(set(map(tuple, keys)), reverse=descending)[offset:wanted]
+        ids = [entry_id for _, entry_id in page]
+        found = self._entries(
+            f"SELECT {self._ENTRY} FROM entries x WHERE {MINE}entry_id = ANY(?)", [ids]
+        )
+        by_id = {entry.entry_id: entry for entry in found}
+        return [by_id[entry_id] for entry_id in ids if entry_id in by_id]
 
     def _skip_days(self, offset: int, ascending: bool) -> tuple[float | None, int]:
         """Where the page at `offset` starts reading (the edge of the day it falls in, from
@@ -443,7 +480,11 @@ class PostgresJournal(SqlStore):
         clause, params = self._where(query)
         seen, below = "SELECT 0 AS n", ""
         if at_most is not None:  # rows counted up to one more; summed only when not more
-            seen = f"SELECT count(*) AS n FROM (SELECT 1 FROM entries{clause} LIMIT ?) s"
+            first = ""  # a search's first matches: its index read nearest first (`_nearest`)
+            if query.search:
+                newest = f"(SELECT max(sort_ts) FROM entries WHERE {MINE}TRUE)"
+                first = f" ORDER BY sort_ts <-> {newest}"
+            seen = f"SELECT count(*) AS n FROM (SELECT 1 FROM entries{clause}{first} LIMIT ?) s"
             below = " AND (SELECT n FROM seen) <= ?"
             params = [*params, at_most + 1, *params, at_most]
         sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}{below}"

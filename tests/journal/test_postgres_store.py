@@ -200,6 +200,33 @@ def test_pages_sorts_filters_and_search_match_the_sqlite_store(
     assert stores[0].count(Query(search="1_")) == 0
 
 
+def test_a_search_is_paged_in_the_order_of_every_page_through_tied_times(
+    postgres_db: str,
+) -> None:
+    """A search's page is read from its index nearest first, which orders by time alone:
+    tasks listed with the same second (a batch) are cut at a page's edge in (time, entry)
+    order, as the history's other pages are: no task twice, none left out."""
+    tasks = [{**_dto(i), "createdAt": _iso(JAN_2026 + i // 40)} for i in range(400)]
+    store = PostgresJournal(postgres_db, account="b" * 12)
+    store.record_seen_many(tasks)
+    for descending in (True, False):
+        every = store.entries(descending=descending, limit=400)
+        for term in ("example.com/in/1", "ASK-03", "in/3", "nothing-such"):
+            expected = [
+                e.task_id
+                for e in every
+                if term.lower() in str(e.video_url) + " " + str(e.task_id).lower()
+            ]
+            for size in (7, 40):
+                pages = [
+                    store.entries(Query(search=term), descending=descending, limit=size, offset=at)
+                    for at in range(0, 400, size)
+                ]
+                found = [entry.task_id for page in pages for entry in page]
+                assert found == expected, (term, descending, size)
+    store.close()
+
+
 def test_kept_totals_and_day_counts_answer_as_the_rows_do_after_every_kind_of_write(
     postgres_db: str, tmp_path: Path
 ) -> None:
