@@ -478,19 +478,18 @@ class PostgresJournal(SqlStore):
         and a summary of one search cost one scan (the same snapshot, the same rows); with
         `at_most`, None once more rows match, without reading the rest."""
         clause, params = self._where(query)
-        seen, below = "SELECT 0 AS n", ""
-        if at_most is not None:  # rows counted up to one more; summed only when not more
+        source = f"entries{clause}"
+        if at_most is not None:  # the first rows, one more than counted: one read of them
             first = ""  # a search's first matches: its index read nearest first (`_nearest`)
             if query.search:
                 newest = f"(SELECT max(sort_ts) FROM entries WHERE {MINE}TRUE)"
                 first = f" ORDER BY sort_ts <-> {newest}"
-            seen = f"SELECT count(*) AS n FROM (SELECT 1 FROM entries{clause}{first} LIMIT ?) s"
-            below = " AND (SELECT n FROM seen) <= ?"
-            params = [*params, at_most + 1, *params, at_most]
-        sql = f"SELECT state, count(*), coalesce(sum(credits), 0) FROM entries{clause}{below}"
+            source = f"(SELECT state, credits FROM entries{clause}{first} LIMIT ?) m"
+            params = [*params, at_most + 1]
         sql = (  # with the snapshot the aggregate was read in (one statement)
-            f"WITH seen AS ({seen}) SELECT pg_current_snapshot()::text, seen.n, a.* FROM seen "
-            f"LEFT JOIN ({sql} GROUP BY state) AS a ON true"
+            "WITH a AS (SELECT state, count(*) AS n, coalesce(sum(credits), 0) AS c "
+            f"FROM {source} GROUP BY state) SELECT pg_current_snapshot()::text, "
+            "(SELECT coalesce(sum(n), 0) FROM a), a.* FROM (SELECT 1) AS one LEFT JOIN a ON true"
         )
         with self._lock:
             cached = self._counted_cache
