@@ -461,3 +461,100 @@ def test_the_api_is_read_over_tls_through_the_deadline_bound_pool(
         assert client._pool_keeps_deadline  # the bounded pool, not the worker-thread fallback
         task = client.lip_sync.get("lip_task_tls")
     assert task.task_id == "lip_task_tls"
+
+
+@pytest.fixture
+def full_port() -> Iterator[int]:
+    """A port on 127.0.0.1 whose queue of connections is full: a new connection never opens."""
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10):  # the one place
+            yield port
+
+
+def test_a_connection_that_never_opens_ends_at_the_deadline(full_port: int) -> None:
+    base = f"http://127.0.0.1:{full_port}/api"
+    timeout = httpx.Timeout(READ_TIMEOUT, connect=30.0)
+    with KittaClient(TOKEN, base_url=base, timeout=timeout, max_retries=0, journal=False) as c:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            c.lip_sync.get("lip_task_1")
+        elapsed = time.monotonic() - started
+    assert elapsed < BOUND
+    assert "Timed out connecting" in str(caught.value)
+
+
+def test_a_deadline_spent_before_a_reused_connection_writes_is_a_timeout(
+    trickling_api: str,
+) -> None:
+    """The second call reuses the first one's connection, so writing is its first wait."""
+    with KittaClient(TOKEN, base_url=trickling_api, max_retries=0, journal=False) as client:
+        client.lip_sync.get("lip_task_quick")
+        client._config.timeout = httpx.Timeout(1e-9)  # spent before the request is written
+        with pytest.raises(APITimeoutError) as caught:
+            client.lip_sync.get("lip_task_quick")
+    assert str(caught.value.__cause__) == "the answer took longer than its total deadline"
+
+
+@pytest.fixture
+def closing_api() -> Iterator[tuple[str, threading.Event, list[str]]]:
+    """An API that closes each connection right after its answer, without saying so
+    (HTTP/1.1 keeps it open by default); yields its base URL, an event set once a
+    connection is closed, and the methods it received."""
+    closed = threading.Event()
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def answer(self, status: int) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(self.command)
+            body = b'{"taskId": "lip_task_kept", "status": "pending"}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        def do_GET(self) -> None:
+            self.answer(200)
+
+        def do_POST(self) -> None:
+            self.answer(201)
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+            super().shutdown_request(request)
+            closed.set()
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api", closed, received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_create_after_the_server_dropped_an_idle_connection_goes_on_a_new_one(
+    closing_api: tuple[str, threading.Event, list[str]],
+) -> None:
+    """The pool sees the dropped connection through the bounded stream, so the create is
+    not written into it (where it would fail as 'may have been created')."""
+    base, closed, received = closing_api
+    with KittaClient(TOKEN, base_url=base, max_retries=0, journal=False) as client:
+        client.lip_sync.get("lip_task_kept")
+        assert closed.wait(10)
+        task = client.lip_sync.create(
+            audio_url=MEDIA + "a.mp3", video_url=MEDIA + "v.mp4", preflight=False
+        )
+    assert task.task_id == "lip_task_kept" and received == ["GET", "POST"]
