@@ -62,8 +62,9 @@ def gzip_bomb() -> bytes:
 @pytest.fixture(scope="module")
 def trickling_api() -> Iterator[str]:
     """`.../lip_task_bomb` answers a gzip bomb, `.../lip_task_exact` a task of exactly the
-    cap, `.../lip_task_quick` a small task at once, `.../lip_task_silent` nothing for 30 s,
-    `.../lip_task_fast` a header byte every 10 ms; under `/oversized/` an answer declares
+    cap, `.../lip_task_quick` a small task at once, `.../lip_task_moved` a redirect to it,
+    `.../lip_task_silent` nothing for 30 s, `.../lip_task_fast` a header byte every 10 ms;
+    under `/oversized/` an answer declares
     more than the cap (and then stalls), under `/damaged/` it is gzip that is not; any
     other path trickles its headers, a byte every 0.5 s. Creates (POST) are listed in
     `CREATES_SENT`, by path."""
@@ -111,6 +112,12 @@ def trickling_api() -> Iterator[str]:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                return
+            if self.path.endswith("/lip_task_moved"):
+                self.send_response(302)
+                self.send_header("Location", self.path.replace("_moved", "_quick"))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
             if self.path.endswith("/lip_task_silent"):
                 stopping.wait(30)
@@ -472,15 +479,23 @@ def full_port() -> Iterator[int]:
             yield port
 
 
-def test_a_connection_that_never_opens_ends_at_the_deadline(full_port: int) -> None:
+@pytest.mark.parametrize(
+    ("timeout", "bound"),
+    [
+        (httpx.Timeout(READ_TIMEOUT, connect=30.0), BOUND),  # the attempt's deadline ends it
+        (httpx.Timeout(5.0, connect=0.5), 5.0),  # its own connect timeout, when that is sooner
+    ],
+)
+def test_a_connection_that_never_opens_stops_at_the_first_limit(
+    full_port: int, timeout: httpx.Timeout, bound: float
+) -> None:
     base = f"http://127.0.0.1:{full_port}/api"
-    timeout = httpx.Timeout(READ_TIMEOUT, connect=30.0)
     with KittaClient(TOKEN, base_url=base, timeout=timeout, max_retries=0, journal=False) as c:
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as caught:
             c.lip_sync.get("lip_task_1")
         elapsed = time.monotonic() - started
-    assert elapsed < BOUND
+    assert elapsed < bound
     assert "Timed out connecting" in str(caught.value)
 
 
@@ -558,3 +573,13 @@ def test_a_create_after_the_server_dropped_an_idle_connection_goes_on_a_new_one(
             audio_url=MEDIA + "a.mp3", video_url=MEDIA + "v.mp4", preflight=False
         )
     assert task.task_id == "lip_task_kept" and received == ["GET", "POST"]
+
+
+def test_the_clients_own_pool_does_not_follow_a_redirect(trickling_api: str) -> None:
+    """A redirect could carry the token's request elsewhere: it is an error, not followed."""
+    with (
+        KittaClient(TOKEN, base_url=trickling_api, max_retries=0, journal=False) as client,
+        pytest.raises(APIStatusError) as caught,
+    ):
+        client.lip_sync.get("lip_task_moved")
+    assert caught.value.status_code == 302
