@@ -19,7 +19,7 @@ from kitta_notebook import KittaClient, LipSyncTask
 from kitta_notebook._fetch import FetchLimits, _exception_text, fetch, url_for_errors
 from kitta_notebook._kept import DEFAULT_DOWNLOAD_TIMEOUT
 from kitta_notebook._written import MAX_NAME_CHARS, safe_stem
-from kitta_notebook.errors import DownloadError, KittaError
+from kitta_notebook.errors import DownloadError, KittaError, ValidationError
 from kitta_notebook.sandbox import Sandbox
 from tests.downloads.download_helpers import TOKEN, finished_task
 from tests.downloads.media_host import OK_BODY, MediaHost
@@ -292,6 +292,25 @@ def test_safe_names_never_collide_for_different_ids() -> None:
     assert safe_stem("a/b") != safe_stem("a_b")
     assert safe_stem("a" * 300) != safe_stem("a" * 301)
     assert safe_stem("") == "result-e3b0c44298"
+
+
+def test_a_task_without_a_usable_result_link_is_refused_naming_it(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    """Before anything is fetched or written: no link yet, or one that is not a URL."""
+    client = offline_client()
+    pending = LipSyncTask({"taskId": "lip_task_wait", "status": "pending"}, client=client)
+    broken = finished_task(client, "not a link")
+    before = len(host.requests)
+    with pytest.raises(ValidationError) as missing:
+        pending.download(tmp_path / "a.mp4")
+    with pytest.raises(ValidationError) as invalid:
+        broken.download(tmp_path / "b.mp4")
+    assert missing.value.problems == [
+        ("result_video_url", "Task lip_task_wait has no result video yet (status pending).")
+    ]
+    assert [field for field, _ in invalid.value.problems] == ["result_video_url"]
+    assert leftovers(tmp_path) == [] and len(host.requests) == before
 
 
 def test_a_file_where_a_folder_should_be_is_a_clear_error(host: MediaHost, tmp_path: Path) -> None:

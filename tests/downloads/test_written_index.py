@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from kitta_notebook import _written
-from kitta_notebook._written import KEPT, conflicts, intact, remember, written_in
+from kitta_notebook._written import KEPT, atomic_write, conflicts, intact, remember, written_in
+from kitta_notebook.errors import DownloadError
 from tests.downloads.media_host import OK_BODY
 
 SHA = hashlib.sha256(OK_BODY).hexdigest()
@@ -115,3 +116,10 @@ def test_a_task_id_or_name_that_is_not_valid_utf8_is_recorded(tmp_path: Path) ->
     digest = hashlib.sha256(data).hexdigest()
     _written.remember(target, "download", len(data), digest, task_id="lip_\ud800")
     assert _written.intact(target, digest)
+
+
+def test_a_write_into_a_missing_folder_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "result.mp4"
+    with pytest.raises(DownloadError, match="Cannot write in"), atomic_write(target):
+        pass
+    assert list(tmp_path.iterdir()) == []
