@@ -310,6 +310,20 @@ def test_a_changed_id_gets_a_plain_visible_name_with_its_hash() -> None:
     assert safe_stem("lpt1.x") == f"task_lpt1.x-{digest('lpt1.x')}"
 
 
+def test_a_name_uses_the_whole_length_allowed_and_no_more() -> None:
+    assert safe_stem("a" * MAX_NAME_CHARS) == "a" * MAX_NAME_CHARS  # safe and short: as is
+    long = safe_stem("a" * (MAX_NAME_CHARS + 1))
+    assert long == "a" * (MAX_NAME_CHARS - 11) + "-" + digest("a" * (MAX_NAME_CHARS + 1))
+    assert len(long) == MAX_NAME_CHARS
+
+
+def test_an_id_that_is_not_valid_unicode_still_gets_its_own_name() -> None:
+    """A lone surrogate (a JSON escape) is hashed as it is, never a UnicodeEncodeError."""
+    raw = "lip_\ud800"
+    hashed = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    assert safe_stem(raw) == f"lip-{hashed}"
+
+
 def test_a_result_keeps_its_links_extension_or_is_an_mp4() -> None:
     assert result_file_name("lip_task_1", "https://cdn.test/out/v.MOV?sig=1") == "lip_task_1.mov"
     assert result_file_name("lip_task_1", "https://cdn.test/out/video") == "lip_task_1.mp4"
