@@ -1,10 +1,16 @@
 """Every API request has a total deadline, headers included, and a size cap that holds
 after decoding. A server on 127.0.0.1 sends its status line and then one header byte
-every half second (so no read ever times out), or a gzip bomb as a task's detail."""
+every half second (so no read ever times out), or a gzip bomb as a task's detail, an
+answer of exactly the cap, one declared larger, or one whose compression is damaged;
+another never finishes a TLS handshake, a third serves the API over TLS."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+import ssl
+import subprocess
 import threading
 import time
 import tracemalloc
@@ -12,11 +18,18 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
 
-from kitta_notebook import APIStatusError, APITimeoutError, AsyncKittaClient, KittaClient
+from kitta_notebook import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncKittaClient,
+    KittaClient,
+)
 from kitta_notebook._core import ATTEMPT_DEADLINE_FACTOR, MAX_RESPONSE_BYTES
 
 READ_TIMEOUT = 1.0
@@ -27,6 +40,15 @@ TOKEN = "tok-deadline-3c9e"
 BOMB_DECODED = 256 * 1024 * 1024
 MEMORY_BOUND = 48 * 1024 * 1024
 """The cap is 16 MiB; decoding one network read of the bomb whole costs 64 MiB more."""
+MEDIA = "https://media.example.com/"
+"""Never fetched: the creates below run without preflight."""
+CREATES_SENT: list[str] = []
+"""The path of every create `trickling_api` received (list.append is atomic)."""
+
+
+def task_of_exactly(size: int) -> bytes:
+    head, tail = b'{"taskId": "lip_task_exact", "status": "pending", "pad": "', b'"}'
+    return head + b"0" * (size - len(head) - len(tail)) + tail
 
 
 def gzip_bomb() -> bytes:
@@ -39,9 +61,16 @@ def gzip_bomb() -> bytes:
 
 @pytest.fixture(scope="module")
 def trickling_api() -> Iterator[str]:
-    """`.../lip_task_bomb` answers a gzip bomb; any other path trickles its headers."""
+    """`.../lip_task_bomb` answers a gzip bomb, `.../lip_task_exact` a task of exactly the
+    cap, `.../lip_task_quick` a small task at once, `.../lip_task_moved` a redirect to it,
+    `.../lip_task_silent` nothing for 30 s, `.../lip_task_fast` a header byte every 10 ms;
+    under `/oversized/` an answer declares
+    more than the cap (and then stalls), under `/damaged/` it is gzip that is not; any
+    other path trickles its headers, a byte every 0.5 s. Creates (POST) are listed in
+    `CREATES_SENT`, by path."""
     stopping = threading.Event()
     bomb = gzip_bomb()
+    exact = task_of_exactly(MAX_RESPONSE_BYTES)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -49,7 +78,59 @@ def trickling_api() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            CREATES_SENT.append(self.path)
+            self.do_GET()
+
         def do_GET(self) -> None:
+            if self.path.startswith("/oversized/"):
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(MAX_RESPONSE_BYTES + 1))
+                self.send_header("X-Request-Id", "req_oversized")
+                self.end_headers()
+                with suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(b'{"taskId": "lip_task_big", "pad": "')
+                    self.wfile.flush()
+                    stopping.wait(30)  # the rest never comes: only the header can refuse it
+                self.close_connection = True
+                return
+            if self.path.startswith("/damaged/"):
+                body = b"this was never gzip"
+                self.send_response(201 if self.command == "POST" else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if self.path.endswith("/lip_task_quick"):
+                body = b'{"taskId": "lip_task_quick", "status": "pending"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if self.path.endswith("/lip_task_moved"):
+                self.send_response(302)
+                self.send_header("Location", self.path.replace("_moved", "_quick"))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if self.path.endswith("/lip_task_silent"):
+                stopping.wait(30)
+                self.close_connection = True
+                return
+            if self.path.endswith("/lip_task_exact"):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(exact)))
+                self.end_headers()
+                with suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(exact)
+                return
             if self.path.endswith("/lip_task_bomb"):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -59,11 +140,12 @@ def trickling_api() -> Iterator[str]:
                 with suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(bomb)
                 return
+            interval = 0.01 if self.path.endswith("/lip_task_fast") else 0.5
             with suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
                 self.wfile.flush()
-                for _ in range(120):  # at most 60 s, then the connection closes
-                    if stopping.wait(0.5):
+                for _ in range(round(60 / interval)):  # at most 60 s, then it closes
+                    if stopping.wait(interval):
                         break
                     self.wfile.write(b"a")
                     self.wfile.flush()
@@ -91,7 +173,35 @@ def test_the_sync_client_gives_up_on_trickling_headers_at_its_deadline(
         with pytest.raises(APITimeoutError):
             client.lip_sync.get("lip_task_1")
         elapsed = time.monotonic() - started
-    assert elapsed < BOUND
+    assert DEADLINE <= elapsed < BOUND  # every byte came in time: only the deadline ends it
+
+
+def test_a_silent_answer_ends_at_the_read_timeout_before_the_deadline(trickling_api: str) -> None:
+    timeout = httpx.Timeout(2.0)  # a deadline of 4 s
+    with KittaClient(TOKEN, base_url=trickling_api, timeout=timeout, max_retries=0) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            client.lip_sync.get("lip_task_silent")
+        elapsed = time.monotonic() - started
+    assert 2.0 <= elapsed < 3.0
+
+
+def test_a_deadline_spent_before_connecting_is_a_connect_timeout(trickling_api: str) -> None:
+    """Nothing was sent, so a create may be sent again; and never a raw error."""
+    timeout = httpx.Timeout(1e-9)  # spent before the connection is opened
+    with (
+        KittaClient(TOKEN, base_url=trickling_api, timeout=timeout, max_retries=0) as client,
+        pytest.raises(APITimeoutError) as caught,
+    ):
+        client.lip_sync.get("lip_task_quick")
+    assert "Timed out connecting" in str(caught.value)
+    assert str(caught.value.__cause__) == "the answer took longer than its total deadline"
+
+
+def test_a_client_without_per_read_timeouts_still_reads_an_answer(trickling_api: str) -> None:
+    timeout = httpx.Timeout(None)  # the attempt's deadline still holds (60 s)
+    with KittaClient(TOKEN, base_url=trickling_api, timeout=timeout, max_retries=0) as client:
+        assert client.lip_sync.get("lip_task_quick").task_id == "lip_task_quick"
 
 
 def test_a_users_http_client_also_gives_up_on_trickling_headers_at_its_deadline(
@@ -106,11 +216,33 @@ def test_a_users_http_client_also_gives_up_on_trickling_headers_at_its_deadline(
         ) as client,
     ):
         started = time.monotonic()
-        with pytest.raises(APITimeoutError):
+        with pytest.raises(APITimeoutError) as caught:
             client.lip_sync.get("lip_task_1")
         elapsed = time.monotonic() - started
+        # The abandoned attempt still reads; it is named in a thread dump and never
+        # holds the kernel's exit.
+        abandoned = [t for t in threading.enumerate() if t.name == "kitta-api-request"]
+        assert abandoned and all(t.daemon for t in abandoned)
     assert elapsed < BOUND
     assert http.event_hooks == {"request": [], "response": []}
+    assert str(caught.value.__cause__) == "the response took longer than its total deadline"
+
+
+def test_a_users_http_client_keeps_a_deadline_shorter_than_a_second(trickling_api: str) -> None:
+    """The wait for a user's client's attempt ends at the deadline, not a moment later
+    (the header trickles faster than the read timeout: the attempt never ends by itself)."""
+    timeout = httpx.Timeout(0.05)  # a deadline of 0.1 s
+    with (
+        httpx.Client(timeout=httpx.Timeout(READ_TIMEOUT)) as http,
+        KittaClient(
+            TOKEN, base_url=trickling_api, timeout=timeout, http_client=http, max_retries=0
+        ) as client,
+    ):
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            client.lip_sync.get("lip_task_fast")
+        elapsed = time.monotonic() - started
+    assert elapsed < 0.6  # a bound: one second more would be a wait past the deadline
 
 
 def test_the_async_client_gives_up_on_trickling_headers_at_its_deadline(
@@ -164,3 +296,292 @@ def test_the_async_client_stops_a_gzip_bomb_at_the_size_cap(trickling_api: str) 
     error, peak = peak_memory(lambda: asyncio.run(main()))
     assert error.code == "response_too_large"  # type: ignore[attr-defined]
     assert peak < MEMORY_BOUND
+
+
+def test_an_answer_of_exactly_the_cap_is_read_whole(trickling_api: str) -> None:
+    with KittaClient(TOKEN, base_url=trickling_api, max_retries=0, journal=False) as client:
+        task = client.lip_sync.get("lip_task_exact")
+    assert task.task_id == "lip_task_exact"
+
+
+def test_a_create_answered_larger_than_the_cap_is_refused_at_its_headers_and_may_have_created(
+    trickling_api: str,
+) -> None:
+    """The declared length alone refuses the answer (the rest never comes). The create
+    reached the server: it is sent once, and the error says a task may exist."""
+    base = trickling_api.replace("/api", "/oversized/api")
+    before = len(CREATES_SENT)
+    timeout = httpx.Timeout(READ_TIMEOUT)
+    with KittaClient(TOKEN, base_url=base, timeout=timeout, max_retries=3, journal=False) as c:
+        with pytest.raises(APIStatusError) as created:
+            c.lip_sync.create(audio_url=MEDIA + "a.mp3", video_url=MEDIA + "v.mp4", preflight=False)
+        with pytest.raises(APIStatusError) as read:
+            c.lip_sync.get("lip_task_big")
+    error = created.value
+    assert CREATES_SENT[before:] == ["/oversized/api/v1/lip-sync/tasks"]
+    assert (error.status_code, error.code, error.request_id) == (
+        201,
+        "response_too_large",
+        "req_oversized",
+    )
+    assert error.message == (
+        "the server's answer is larger than 16 MiB; refused to protect this kernel's memory"
+    )
+    assert error.may_have_created is True
+    assert read.value.code == "response_too_large" and read.value.may_have_created is False
+
+
+def test_a_create_whose_answer_cannot_be_decoded_is_sent_once_and_may_have_created(
+    trickling_api: str,
+) -> None:
+    base = trickling_api.replace("/api", "/damaged/api")
+    before = len(CREATES_SENT)
+    with (
+        KittaClient(TOKEN, base_url=base, max_retries=3, journal=False) as client,
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        client.lip_sync.create(
+            audio_url=MEDIA + "a.mp3", video_url=MEDIA + "v.mp4", preflight=False
+        )
+    assert CREATES_SENT[before:] == ["/damaged/api/v1/lip-sync/tasks"]
+    assert caught.value.may_have_created and not isinstance(caught.value, APITimeoutError)
+    assert str(caught.value.__cause__).startswith(
+        "the answer cannot be read: the compressed body is damaged"
+    )
+
+
+@pytest.fixture(scope="module")
+def silent_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections and never says a word (for 30 s at most):
+    a TLS handshake with it never ends."""
+    stopping = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def hold(conn: socket.socket) -> None:
+        with conn:
+            stopping.wait(30)
+
+    def serve() -> None:
+        with suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                threading.Thread(target=hold, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stopping.set()
+        with suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "bound"),
+    [
+        (httpx.Timeout(READ_TIMEOUT, connect=30.0), BOUND),  # the attempt's deadline ends it
+        (httpx.Timeout(5.0, connect=0.5), 5.0),  # its own connect timeout, when that is sooner
+    ],
+)
+def test_a_tls_handshake_that_never_ends_stops_at_the_first_limit(
+    silent_port: int, timeout: httpx.Timeout, bound: float
+) -> None:
+    base = f"https://127.0.0.1:{silent_port}/api"
+    with KittaClient(TOKEN, base_url=base, timeout=timeout, max_retries=0, journal=False) as c:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            c.lip_sync.get("lip_task_1")
+        elapsed = time.monotonic() - started
+    assert elapsed < bound
+    assert "Timed out connecting" in str(caught.value)  # no request left: a create may resend
+
+
+@pytest.fixture(scope="module")
+def tls_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The API over TLS on 127.0.0.1 with a certificate `openssl` made for it; yields the
+    base URL and the certificate (the one authority to trust)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = json.dumps({"taskId": self.path.rsplit("/", 1)[-1], "status": "pending"})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/api", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_the_api_is_read_over_tls_through_the_deadline_bound_pool(
+    tls_api: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real service is HTTPS: the pool's deadline-bound streams must carry TLS."""
+    base, authority = tls_api
+    monkeypatch.setenv("SSL_CERT_FILE", str(authority))
+    with KittaClient(TOKEN, base_url=base, max_retries=0, journal=False) as client:
+        assert client._pool_keeps_deadline  # the bounded pool, not the worker-thread fallback
+        task = client.lip_sync.get("lip_task_tls")
+    assert task.task_id == "lip_task_tls"
+
+
+@pytest.fixture
+def full_port() -> Iterator[int]:
+    """A port on 127.0.0.1 whose queue of connections is full: a new connection never opens."""
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as listener:
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10):  # the one place
+            yield port
+
+
+@pytest.mark.parametrize(
+    ("timeout", "bound"),
+    [
+        (httpx.Timeout(READ_TIMEOUT, connect=30.0), BOUND),  # the attempt's deadline ends it
+        (httpx.Timeout(5.0, connect=0.5), 5.0),  # its own connect timeout, when that is sooner
+    ],
+)
+def test_a_connection_that_never_opens_stops_at_the_first_limit(
+    full_port: int, timeout: httpx.Timeout, bound: float
+) -> None:
+    base = f"http://127.0.0.1:{full_port}/api"
+    with KittaClient(TOKEN, base_url=base, timeout=timeout, max_retries=0, journal=False) as c:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            c.lip_sync.get("lip_task_1")
+        elapsed = time.monotonic() - started
+    assert elapsed < bound
+    assert "Timed out connecting" in str(caught.value)
+
+
+def test_a_deadline_spent_before_a_reused_connection_writes_is_a_timeout(
+    trickling_api: str,
+) -> None:
+    """The second call reuses the first one's connection, so writing is its first wait."""
+    with KittaClient(TOKEN, base_url=trickling_api, max_retries=0, journal=False) as client:
+        client.lip_sync.get("lip_task_quick")
+        client._config.timeout = httpx.Timeout(1e-9)  # spent before the request is written
+        with pytest.raises(APITimeoutError) as caught:
+            client.lip_sync.get("lip_task_quick")
+    assert str(caught.value.__cause__) == "the answer took longer than its total deadline"
+
+
+@pytest.fixture
+def closing_api() -> Iterator[tuple[str, threading.Event, list[str]]]:
+    """An API that closes each connection right after its answer, without saying so
+    (HTTP/1.1 keeps it open by default); yields its base URL, an event set once a
+    connection is closed, and the methods it received."""
+    closed = threading.Event()
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def answer(self, status: int) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append(self.command)
+            body = b'{"taskId": "lip_task_kept", "status": "pending"}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        def do_GET(self) -> None:
+            self.answer(200)
+
+        def do_POST(self) -> None:
+            self.answer(201)
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+            super().shutdown_request(request)
+            closed.set()
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api", closed, received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_create_after_the_server_dropped_an_idle_connection_goes_on_a_new_one(
+    closing_api: tuple[str, threading.Event, list[str]],
+) -> None:
+    """The pool sees the dropped connection through the bounded stream, so the create is
+    not written into it (where it would fail as 'may have been created')."""
+    base, closed, received = closing_api
+    with KittaClient(TOKEN, base_url=base, max_retries=0, journal=False) as client:
+        client.lip_sync.get("lip_task_kept")
+        assert closed.wait(10)
+        task = client.lip_sync.create(
+            audio_url=MEDIA + "a.mp3", video_url=MEDIA + "v.mp4", preflight=False
+        )
+    assert task.task_id == "lip_task_kept" and received == ["GET", "POST"]
+
+
+def test_the_clients_own_pool_does_not_follow_a_redirect(trickling_api: str) -> None:
+    """A redirect could carry the token's request elsewhere: it is an error, not followed."""
+    with (
+        KittaClient(TOKEN, base_url=trickling_api, max_retries=0, journal=False) as client,
+        pytest.raises(APIStatusError) as caught,
+    ):
+        client.lip_sync.get("lip_task_moved")
+    assert caught.value.status_code == 302

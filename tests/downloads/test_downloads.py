@@ -7,6 +7,7 @@ partial file stays behind; sync and async downloads behave the same.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
 import threading
 import time
@@ -18,8 +19,8 @@ import pytest
 from kitta_notebook import KittaClient, LipSyncTask
 from kitta_notebook._fetch import FetchLimits, _exception_text, fetch, url_for_errors
 from kitta_notebook._kept import DEFAULT_DOWNLOAD_TIMEOUT
-from kitta_notebook._written import MAX_NAME_CHARS, safe_stem
-from kitta_notebook.errors import DownloadError, KittaError
+from kitta_notebook._written import MAX_NAME_CHARS, result_file_name, safe_stem
+from kitta_notebook.errors import DownloadError, KittaError, ValidationError
 from kitta_notebook.sandbox import Sandbox
 from tests.downloads.download_helpers import TOKEN, finished_task
 from tests.downloads.media_host import OK_BODY, MediaHost
@@ -292,6 +293,60 @@ def test_safe_names_never_collide_for_different_ids() -> None:
     assert safe_stem("a/b") != safe_stem("a_b")
     assert safe_stem("a" * 300) != safe_stem("a" * 301)
     assert safe_stem("") == "result-e3b0c44298"
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()[:10]
+
+
+def test_a_changed_id_gets_a_plain_visible_name_with_its_hash() -> None:
+    """Unsafe characters become `_`, no name starts hidden (`.`), a device name of
+    Windows gets `task_` in any case and with any extension."""
+    assert safe_stem("a/b") == f"a_b-{digest('a/b')}"
+    assert safe_stem("..hidden.") == f"hidden-{digest('..hidden.')}"
+    assert safe_stem("X_task_X") == "X_task_X"
+    assert safe_stem("con") == f"task_con-{digest('con')}"
+    assert safe_stem("CON.mp4") == f"task_CON.mp4-{digest('CON.mp4')}"
+    assert safe_stem("lpt1.x") == f"task_lpt1.x-{digest('lpt1.x')}"
+
+
+def test_a_name_uses_the_whole_length_allowed_and_no_more() -> None:
+    assert safe_stem("a" * MAX_NAME_CHARS) == "a" * MAX_NAME_CHARS  # safe and short: as is
+    long = safe_stem("a" * (MAX_NAME_CHARS + 1))
+    assert long == "a" * (MAX_NAME_CHARS - 11) + "-" + digest("a" * (MAX_NAME_CHARS + 1))
+    assert len(long) == MAX_NAME_CHARS
+
+
+def test_an_id_that_is_not_valid_unicode_still_gets_its_own_name() -> None:
+    """A lone surrogate (a JSON escape) is hashed as it is, never a UnicodeEncodeError."""
+    raw = "lip_\ud800"
+    hashed = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    assert safe_stem(raw) == f"lip-{hashed}"
+
+
+def test_a_result_keeps_its_links_extension_or_is_an_mp4() -> None:
+    assert result_file_name("lip_task_1", "https://cdn.test/out/v.MOV?sig=1") == "lip_task_1.mov"
+    assert result_file_name("lip_task_1", "https://cdn.test/out/video") == "lip_task_1.mp4"
+    assert result_file_name("lip_task_1", "https://cdn.test/v.mp4-part") == "lip_task_1.mp4"
+
+
+def test_a_task_without_a_usable_result_link_is_refused_naming_it(
+    host: MediaHost, tmp_path: Path
+) -> None:
+    """Before anything is fetched or written: no link yet, or one that is not a URL."""
+    client = offline_client()
+    pending = LipSyncTask({"taskId": "lip_task_wait", "status": "pending"}, client=client)
+    broken = finished_task(client, "not a link")
+    before = len(host.requests)
+    with pytest.raises(ValidationError) as missing:
+        pending.download(tmp_path / "a.mp4")
+    with pytest.raises(ValidationError) as invalid:
+        broken.download(tmp_path / "b.mp4")
+    assert missing.value.problems == [
+        ("result_video_url", "Task lip_task_wait has no result video yet (status pending).")
+    ]
+    assert [field for field, _ in invalid.value.problems] == ["result_video_url"]
+    assert leftovers(tmp_path) == [] and len(host.requests) == before
 
 
 def test_a_file_where_a_folder_should_be_is_a_clear_error(host: MediaHost, tmp_path: Path) -> None:

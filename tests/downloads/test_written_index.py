@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from kitta_notebook import _written
-from kitta_notebook._written import KEPT, conflicts, intact, remember, written_in
+from kitta_notebook._written import KEPT, atomic_write, conflicts, intact, remember, written_in
+from kitta_notebook.errors import DownloadError
 from tests.downloads.media_host import OK_BODY
 
 SHA = hashlib.sha256(OK_BODY).hexdigest()
@@ -115,3 +117,22 @@ def test_a_task_id_or_name_that_is_not_valid_utf8_is_recorded(tmp_path: Path) ->
     digest = hashlib.sha256(data).hexdigest()
     _written.remember(target, "download", len(data), digest, task_id="lip_\ud800")
     assert _written.intact(target, digest)
+
+
+def test_a_write_into_a_missing_folder_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "result.mp4"
+    with pytest.raises(DownloadError) as caught, atomic_write(target):
+        pass
+    assert str(caught.value) == (
+        f"Cannot write in {target.parent} (No such file or directory); "
+        "pass a path in a folder you can write to."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_written_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """A result may show a person: other accounts on a shared machine cannot read it."""
+    target = tmp_path / "result.mp4"
+    with atomic_write(target) as (handle, _):
+        handle.write(OK_BODY)
+    assert target.read_bytes() == OK_BODY and stat.S_IMODE(target.stat().st_mode) == 0o600
