@@ -199,6 +199,12 @@ def _row(module: str, score: ModuleScore, explained: int) -> str:
     )
 
 
+def _equivalent(why: str | None) -> bool:
+    """An explained survivor leaves the score only when it is equivalent; one that no test
+    here can reach ("NOT equivalent, …") still counts as not killed."""
+    return bool(why) and not str(why).startswith("NOT equivalent")
+
+
 def write_report(modules: list[str]) -> float:
     equivalent: dict[str, str] = (
         tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
@@ -208,7 +214,7 @@ def write_report(modules: list[str]) -> float:
     rows, details, runs = [], [], []
     caught = considered = 0
     for module, score in by_module.items():
-        explained = sum(1 for name in score.survivors if name in equivalent)
+        explained = sum(1 for name in score.survivors if _equivalent(equivalent.get(name)))
         rows.append(_row(module, score, explained))
         if score.run is None:
             continue
@@ -221,7 +227,10 @@ def write_report(modules: list[str]) -> float:
                 continue
             why = equivalent.get(name)
             head = f"- `{name}` ({verdict(score.run['codes'][name])})"
-            head += f": equivalent, {why}" if why else ": **not killed yet**"
+            if why and not _equivalent(why):  # explained, but a survivor all the same
+                head += f": survived, {why}"
+            else:
+                head += f": equivalent, {why}" if why else ": **not killed yet**"
             details.append(head)
             diff = diff_of(name, cache).replace("\n", "\n  ")
             details.append("  ```diff\n  " + diff + "\n  ```")
@@ -234,7 +243,8 @@ def write_report(modules: list[str]) -> float:
         "`python -m benchmarks.mutate` (mutmut) from the verdicts kept in "
         "`mutants/verdicts.json`. Each module runs against its fast tests "
         "(`benchmarks/mutation_tests.toml`, listed below). Equivalent survivors are "
-        "explained in `mutation_equivalent.toml` and left out of the score; untested "
+        "explained in `mutation_equivalent.toml` and left out of the score (those it calls "
+        "NOT equivalent, no test here can reach them, count as survivors); untested "
         "mutants (no selected test reaches them) count as not killed; mutants not run yet "
         "(a run stopped early) are left out of the score and counted apart.",
         "",

