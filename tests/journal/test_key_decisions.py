@@ -174,7 +174,10 @@ def test_an_older_entry_made_from_other_media_refuses_the_key_but_not_for_its_du
     assert caught.value.key == "k" and caught.value.task_id == "lip_task_1"
 
 
-def test_a_key_claimed_by_another_thread_of_this_kernel_is_in_use() -> None:
+def test_a_key_claimed_by_another_thread_of_this_kernel_is_in_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keys, "HELD_KEYS", {"k"})  # that thread's claim, not given back yet
     mine = Owner(os.getpid(), HOST, SESSION, keys._now())
     with pytest.raises(KeyInUseError) as caught:
         decide("k", [], mine, None)
