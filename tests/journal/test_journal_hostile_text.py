@@ -41,7 +41,9 @@ def test_odd_labels_notes_and_searches_round_trip(sandbox: Sandbox) -> None:
     assert set(entry.labels) == {ODD, "%", "_"} and entry.note == ODD * 1000
     assert [e.task_id for e in client.history.items(label="%")] == [task_id]
     searched = f"{entry.video_url} {entry.audio_url} {task_id}"
-    for search in ("%", "_", "\\", "'", "a\x00b", "a\ud800b"):  # wildcards match themselves
+    # Wildcards match themselves; a mark the team journal's index joins into a letter
+    # (`-`, `/`) is still itself, and that letter only itself.
+    for search in ("%", "_", "\\", "'", "a\x00b", "a\ud800b", "q", "-q", "/", "视频", "%/_"):
         found = [e.task_id for e in client.history.items(search=search)]
         assert found == ([task_id] if search in searched else []), search
     assert [e.task_id for e in client.history.items(search=task_id[-6:])] == [task_id]
