@@ -147,6 +147,57 @@ def test_a_page_keeps_the_servers_integer_pagination_and_its_body(
     assert page.raw == body
 
 
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            httpx.Response(502, text="<p>", headers={"content-type": "text/html; charset=utf-8"}),
+            "Bad Gateway (the body was not the API's JSON error: text/html, 3 bytes; "
+            "often a proxy or gateway page)",
+        ),
+        (
+            httpx.Response(599, content=b"abcd"),
+            "error (the body was not the API's JSON error: unknown type, 4 bytes; "
+            "often a proxy or gateway page)",
+        ),
+        (httpx.Response(503, json={"error": "maintenance"}), "maintenance"),
+    ],
+)
+def test_an_error_answer_that_is_not_the_apis_envelope_says_what_came_instead(
+    answer: httpx.Response, message: str
+) -> None:
+    with make_client(Recorder(answer), max_retries=0) as client, pytest.raises(APIError) as info:
+        client.lip_sync.get("lip_task_1")
+    assert info.value.message == message
+
+
+def test_a_refused_create_says_nothing_was_created() -> None:
+    body = {"error": {"code": "invalid_url", "message": "no"}}
+    handler = Recorder(httpx.Response(400, json=body))
+    with make_client(handler, max_retries=0) as client, pytest.raises(BadRequestError) as info:
+        client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+    assert not info.value.may_have_created
+
+
+def test_a_fetched_task_carries_its_request_id_and_refreshes_through_its_client() -> None:
+    handler = Recorder(
+        httpx.Response(200, json=dto(status="processing"), headers={"x-request-id": "req_get"}),
+        httpx.Response(200, json=dto(status="succeeded")),
+    )
+    with make_client(handler, max_retries=0) as client:
+        task = client.lip_sync.get("lip_task_1")
+        assert task.request_id == "req_get"
+        refreshed = task.refresh()
+    assert refreshed.status == TaskStatus.SUCCEEDED and refreshed.request_id is None
+
+
+def test_a_task_answer_without_a_task_id_is_an_error_naming_it() -> None:
+    handler = Recorder(httpx.Response(200, json=dto(taskId="")))
+    with make_client(handler, max_retries=0) as client, pytest.raises(APIError) as info:
+        client.lip_sync.get("lip_task_1")
+    assert info.value.message == "the task in the response has no taskId"
+
+
 def test_unknown_status_and_extra_fields_are_kept_not_fatal() -> None:
     handler = Recorder(
         httpx.Response(
