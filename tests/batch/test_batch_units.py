@@ -116,6 +116,9 @@ def test_empty_batch_is_fine() -> None:
         (APITimeoutError("late", may_have_created=True), "unknown"),
         (APIConnectionError("refused", may_have_created=False), "rejected"),
         (APIError(202, "invalid_response", "unreadable body"), "unknown"),
+        (APIError(200, "invalid_response", "unreadable body"), "unknown"),
+        (APIError(299, "invalid_response", "unreadable body"), "unknown"),
+        (APIError(300, None, "a redirect, not followed"), "rejected"),
         (KeyboardInterrupt(), "unknown"),
     ],
 )

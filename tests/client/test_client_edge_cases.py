@@ -39,6 +39,7 @@ from kitta_notebook import (
     WaitTimeoutError,
 )
 from kitta_notebook._core import retry_after_seconds
+from kitta_notebook._responses import json_body
 from kitta_notebook.models import TASK_FIELDS
 from tests.support import dto
 
@@ -88,6 +89,113 @@ def test_html_502_from_a_proxy_maps_to_server_error_without_the_body() -> None:
     assert error.status_code == 502
     assert error.code is None
     assert "text/html" in str(error) and "<script>" not in str(error)
+
+
+def test_an_unreadable_answer_to_a_get_names_its_status_and_request_and_created_nothing() -> None:
+    handler = Recorder(httpx.Response(200, text="<html>", headers={"x-request-id": "req_7"}))
+    with make_client(handler, max_retries=0) as client, pytest.raises(APIError) as info:
+        client.lip_sync.get("lip_task_1")
+    error = info.value
+    assert (error.status_code, error.code, error.request_id) == (200, "invalid_response", "req_7")
+    assert error.message == "the server answered success but the body is not a JSON object"
+    assert not error.may_have_created  # only a create's accepted answer may have made a task
+
+
+def test_an_answer_built_without_its_request_is_not_taken_for_a_create() -> None:
+    with pytest.raises(APIError) as info:
+        json_body(httpx.Response(200, text="not json"))
+    assert not info.value.may_have_created
+
+
+def test_a_list_answer_without_a_data_array_is_an_error_naming_it() -> None:
+    handler = Recorder(httpx.Response(200, json={"items": []}))
+    with make_client(handler, max_retries=0) as client, pytest.raises(APIError) as info:
+        client.lip_sync.list()
+    assert info.value.message == "the list response has no 'data' array"
+    assert info.value.code == "invalid_response" and not info.value.may_have_created
+
+
+def test_listed_tasks_carry_the_pages_request_id_and_refresh_through_their_client() -> None:
+    page = {"data": [dto(status="processing")], "pagination": {"hasMore": False}}
+    handler = Recorder(
+        httpx.Response(200, json=page, headers={"x-request-id": "req_list"}),
+        httpx.Response(200, json=dto(status="succeeded")),
+    )
+    with make_client(handler, max_retries=0) as client:
+        listed = client.lip_sync.list()
+        assert listed.request_id == "req_list"
+        assert [task.request_id for task in listed.data] == ["req_list"]
+        assert listed.data[0].refresh().status == TaskStatus.SUCCEEDED
+    assert [r.method for r in handler.requests] == ["GET", "GET"]
+
+
+@pytest.mark.parametrize(
+    ("pagination", "limit", "offset"),
+    [
+        ({"limit": 5, "offset": 10, "hasMore": True}, 5, 10),  # the server's numbers win
+        ({"limit": True, "offset": "10", "hasMore": True}, 20, 40),  # not integers: ours
+    ],
+)
+def test_a_page_keeps_the_servers_integer_pagination_and_its_body(
+    pagination: dict[str, object], limit: int, offset: int
+) -> None:
+    body = {"data": [], "pagination": pagination}
+    handler = Recorder(httpx.Response(200, json=body))
+    with make_client(handler, max_retries=0) as client:
+        page = client.lip_sync.list(limit=20, offset=40)
+    assert (page.limit, page.offset, page.has_more) == (limit, offset, True)
+    assert page.raw == body
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            httpx.Response(502, text="<p>", headers={"content-type": "text/html; charset=utf-8"}),
+            "Bad Gateway (the body was not the API's JSON error: text/html, 3 bytes; "
+            "often a proxy or gateway page)",
+        ),
+        (
+            httpx.Response(599, content=b"abcd"),
+            "error (the body was not the API's JSON error: unknown type, 4 bytes; "
+            "often a proxy or gateway page)",
+        ),
+        (httpx.Response(503, json={"error": "maintenance"}), "maintenance"),
+    ],
+)
+def test_an_error_answer_that_is_not_the_apis_envelope_says_what_came_instead(
+    answer: httpx.Response, message: str
+) -> None:
+    with make_client(Recorder(answer), max_retries=0) as client, pytest.raises(APIError) as info:
+        client.lip_sync.get("lip_task_1")
+    assert info.value.message == message
+
+
+def test_a_refused_create_says_nothing_was_created() -> None:
+    body = {"error": {"code": "invalid_url", "message": "no"}}
+    handler = Recorder(httpx.Response(400, json=body))
+    with make_client(handler, max_retries=0) as client, pytest.raises(BadRequestError) as info:
+        client.lip_sync.create(audio_url=AUDIO, video_url=VIDEO)
+    assert not info.value.may_have_created
+
+
+def test_a_fetched_task_carries_its_request_id_and_refreshes_through_its_client() -> None:
+    handler = Recorder(
+        httpx.Response(200, json=dto(status="processing"), headers={"x-request-id": "req_get"}),
+        httpx.Response(200, json=dto(status="succeeded")),
+    )
+    with make_client(handler, max_retries=0) as client:
+        task = client.lip_sync.get("lip_task_1")
+        assert task.request_id == "req_get"
+        refreshed = task.refresh()
+    assert refreshed.status == TaskStatus.SUCCEEDED and refreshed.request_id is None
+
+
+def test_a_task_answer_without_a_task_id_is_an_error_naming_it() -> None:
+    handler = Recorder(httpx.Response(200, json=dto(taskId="")))
+    with make_client(handler, max_retries=0) as client, pytest.raises(APIError) as info:
+        client.lip_sync.get("lip_task_1")
+    assert info.value.message == "the task in the response has no taskId"
 
 
 def test_unknown_status_and_extra_fields_are_kept_not_fatal() -> None:
