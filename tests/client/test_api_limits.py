@@ -379,26 +379,6 @@ def silent_port() -> Iterator[int]:
         thread.join(timeout=10)
 
 
-@pytest.mark.parametrize(
-    ("timeout", "bound"),
-    [
-        (httpx.Timeout(READ_TIMEOUT, connect=30.0), BOUND),  # the attempt's deadline ends it
-        (httpx.Timeout(5.0, connect=0.5), 5.0),  # its own connect timeout, when that is sooner
-    ],
-)
-def test_a_tls_handshake_that_never_ends_stops_at_the_first_limit(
-    silent_port: int, timeout: httpx.Timeout, bound: float
-) -> None:
-    base = f"https://127.0.0.1:{silent_port}/api"
-    with KittaClient(TOKEN, base_url=base, timeout=timeout, max_retries=0, journal=False) as c:
-        started = time.monotonic()
-        with pytest.raises(APITimeoutError) as caught:
-            c.lip_sync.get("lip_task_1")
-        elapsed = time.monotonic() - started
-    assert elapsed < bound
-    assert "Timed out connecting" in str(caught.value)  # no request left: a create may resend
-
-
 @pytest.fixture(scope="module")
 def tls_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The API over TLS on 127.0.0.1 with a certificate `openssl` made for it; yields the
@@ -488,17 +468,22 @@ def full_port() -> Iterator[int]:
         (httpx.Timeout(5.0, connect=0.5), 5.0),  # its own connect timeout, when that is sooner
     ],
 )
+@pytest.mark.parametrize(
+    ("scheme", "listener"),
+    [("https", "silent_port"), ("http", "full_port")],  # a TLS handshake that never ends
+    ids=["tls-handshake-never-ends", "connection-never-opens"],
+)
 def test_a_connection_that_never_opens_stops_at_the_first_limit(
-    full_port: int, timeout: httpx.Timeout, bound: float
+    request: pytest.FixtureRequest, scheme: str, listener: str, timeout: httpx.Timeout, bound: float
 ) -> None:
-    base = f"http://127.0.0.1:{full_port}/api"
+    base = f"{scheme}://127.0.0.1:{request.getfixturevalue(listener)}/api"
     with KittaClient(TOKEN, base_url=base, timeout=timeout, max_retries=0, journal=False) as c:
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as caught:
             c.lip_sync.get("lip_task_1")
         elapsed = time.monotonic() - started
     assert elapsed < bound
-    assert "Timed out connecting" in str(caught.value)
+    assert "Timed out connecting" in str(caught.value)  # no request left: a create may resend
 
 
 def test_a_deadline_spent_before_a_reused_connection_writes_is_a_timeout(
