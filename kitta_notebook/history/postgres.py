@@ -370,7 +370,7 @@ class PostgresJournal(SqlStore):
         self, query: Query, column: str, descending: bool, size: int, offset: int
     ) -> list[JournalEntry]:
         # NULLs last both ways (only credits has any); each order is an index's.
-        if query.search and column == "sort_ts" and size >= 0:
+        if query.search and column == "sort_ts" and size >= 0 and self.has_search_index:
             return self._nearest(query, descending, size, offset)
         way = "DESC" if descending else "ASC"
         terms = [(column, way, "LAST")] if column != "sort_ts" else []
@@ -481,7 +481,7 @@ class PostgresJournal(SqlStore):
         source = f"entries{clause}"
         if at_most is not None:  # the first rows, one more than counted: one read of them
             first = ""  # a search's first matches: its index read nearest first (`_nearest`)
-            if query.search:
+            if query.search and self.has_search_index:
                 newest = f"(SELECT max(sort_ts) FROM entries WHERE {MINE}TRUE)"
                 first = f" ORDER BY sort_ts <-> {newest}"
             source = f"(SELECT state, credits FROM entries{clause}{first} LIMIT ?) m"

@@ -317,6 +317,11 @@ def test_url_search_uses_a_trigram_index_or_says_it_scans(
     assert any("pg_trgm" in str(w.message) for w in caught)
     plain.record_seen_many([_dto(i) for i in range(20)])
     assert plain.count(Query(search="task-001")) == 10  # found by a scan
+    # A page and a capped count in time order too, without the index's `<->` (btree_gist)
+    page = plain.entries(Query(search="task-001"), limit=4, offset=8)
+    newest = sorted((_dto(i) for i in range(10, 20)), key=lambda t: t["createdAt"], reverse=True)
+    assert [entry.task_id for entry in page] == [task["taskId"] for task in newest[8:]]
+    assert plain.summary(Query(search="task-001"), at_most=3).more
     plain.close()
     postgres_cluster.drop_database(database)
 
