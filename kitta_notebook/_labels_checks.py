@@ -1,4 +1,5 @@
-"""The media check's texts (preflight table, prices, findings) as (English, Chinese).
+"""The checks' texts (preflight table, prices, media and create-validation findings)
+as (English, Chinese).
 
 Data only; `i18n.TEXTS` includes them, read via `i18n.text`.
 """
@@ -206,5 +207,69 @@ CHECK_TEXTS: Mapping[str, tuple[str, str]] = {
     "doubt_holds_less": (
         "the header claims {claimed:,.1f} s, but the file holds {held:,.1f} s",
         "文件头声称 {claimed:,.1f} 秒，但文件实际只有 {held:,.1f} 秒",
+    ),
+    # validation problems (`i18n.Finding`s made by `validation.validate_create`)
+    "val_required": ("This is empty: give the URL of the file.", "必填。"),
+    "val_not_text": ("This must be a URL string, not {type}.", "必须是 URL 文本。"),
+    "val_not_number": (
+        "The duration must be a number of seconds, for example 12.",
+        "时长必须是秒数，例如 12。",
+    ),
+    "val_positive": (
+        "The duration must be a finite number greater than 0.",
+        "时长必须是大于 0 的有限数字。",
+    ),
+    "val_not_url": (
+        "This is not a URL: give an absolute http(s) link such as {example}.",
+        "这不是 URL：请填写完整的 http(s) 链接，例如 {example}。",
+    ),
+    "val_file_path": (
+        "This is a file path, not a URL: the service fetches media by http(s) URL and has "
+        "no upload endpoint, so publish the file and give its link.",
+        "这是文件路径，不是 URL：服务只能通过 http(s) 链接获取素材，没有上传接口，"
+        "请先发布文件再填写其链接。",
+    ),
+    "val_no_scheme": (
+        "The URL has no scheme: write it as https://{url}.",
+        "URL 缺少协议：请以 https:// 开头。",
+    ),
+    "val_scheme": (
+        "The URL uses {scheme}, but only http and https links can be fetched by the service.",
+        "该 URL 使用 {scheme} 协议，服务只能获取 http 和 https 链接。",
+    ),
+    "val_whitespace": (
+        "The URL contains whitespace: percent-encode each space as %20.",
+        "URL 中包含空白字符：空格请写成 %20。",
+    ),
+    "val_bad_host": ("The URL has an invalid host or port.", "URL 的主机名或端口无效。"),
+    "val_no_host": ("The URL has no host name.", "URL 缺少主机名。"),
+    "val_not_public": (
+        "The service cannot reach {host}: it fetches media from the public internet, so "
+        "host the file at a public URL (object storage or a CDN).",
+        "服务无法访问 {host}：它只能从公网获取素材，请把文件放到公开的 URL（对象存储或 CDN）。",
+    ),
+    "val_model_required": (
+        "A model is required, for example '{model}'.",
+        "必须选择模型，例如 {model}。",
+    ),
+    "val_audio_required": (
+        "An audio URL is required: the audio drives the mouth.",
+        "必填：驱动口型的音频 URL。",
+    ),
+    "val_video_required": (
+        "A video URL is required in video mode (or give image_url for image mode).",
+        "视频模式下必须填写视频 URL（图片模式请填写图片 URL）。",
+    ),
+    "val_image_required": (
+        "An image URL is required in image mode: the person's picture.",
+        "图片模式下必须填写人物图片的 URL。",
+    ),
+    "val_reference_video_mode": (
+        "A reference image is only used in image mode: drop it or set input_mode='image'.",
+        "参考图片只在图片模式下使用：请删除它或切换到图片模式。",
+    ),
+    "val_input_mode": (
+        "The input mode must be 'video' or 'image', not {mode!r}.",
+        "输入模式必须是视频或图片。",
     ),
 }
