@@ -9,12 +9,14 @@ original (no test could tell them apart) is explained in
 `benchmarks/mutation_equivalent.toml`; the report marks it so.
 
 mutmut forgets every verdict when its test selection changes, so each module's
-verdicts are kept in `mutants/verdicts.json` with the hash of the module they
-were found on; the report marks a module whose source changed since as stale.
+verdicts are kept in `mutants/verdicts.json` with the hash of every function they
+were found on. A verdict holds while its function is unchanged; a run of the
+module then tries only the mutants of functions changed since (or never tried).
 
     python -m benchmarks.mutate                # every configured module
     python -m benchmarks.mutate --only kitta_notebook/_kept.py  # one module (repeatable)
     python -m benchmarks.mutate 'kitta_notebook._kept.x_keep_file__mutmut_44'  # again
+    python -m benchmarks.mutate --again --only kitta_notebook/_kept.py  # all its mutants
     python -m benchmarks.mutate --report       # the report from the kept verdicts
     nice -n 19 python -m benchmarks.mutate --max-children 1 ...  # on a shared machine
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import functools
 import hashlib
 import json
 import subprocess
@@ -109,7 +112,7 @@ def tests_for(module: str) -> list[str]:
 
 def mutant_pattern(module: str) -> str:
     """mutmut's name pattern for every mutant of `module` (a path of `only_mutate`)."""
-    return module.removesuffix(".py").replace("/", ".") + ".*"
+    return module.removesuffix(".py").removesuffix("/__init__").replace("/", ".") + ".*"
 
 
 def module_of(name: str) -> str | None:
@@ -120,21 +123,56 @@ def source_hash(module: str) -> str:
     return hashlib.sha256((ROOT / module).read_bytes()).hexdigest()[:16]
 
 
+@functools.cache
+def mutants_now(module: str) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The hash of each function of `module` and its mutants' names, as mutmut makes them
+    from today's source (mutmut is imported here: it is the `mutation` group's)."""
+    from mutmut.mutation.file_mutation import mutate_file_contents
+    from mutmut.utils.format_utils import get_mutant_name
+
+    made = mutate_file_contents(module, (ROOT / module).read_text())
+    names = tuple(get_mutant_name(Path(module), name) for name in made.mutant_names)
+    return dict(made.hash_by_function_name), names
+
+
+def function_of(name: str) -> str:
+    return name.partition("__mutmut_")[0].rpartition(".")[2]
+
+
+def current_codes(module: str, run: dict[str, Any] | None) -> dict[str, int | None]:
+    """Every mutant of `module` today, with its kept verdict while its function is unchanged
+    (None: not tried on this function's source)."""
+    hashes, names = mutants_now(module)
+    then = run.get("functions", {}) if run else {}
+    codes = run.get("codes", {}) if run else {}
+    return {
+        name: codes.get(name)
+        if then.get(function_of(name)) == hashes.get(function_of(name))
+        else None
+        for name in names
+    }
+
+
 def kept_verdicts() -> dict[str, dict[str, Any]]:
     return json.loads(VERDICTS.read_text()) if VERDICTS.exists() else {}
 
 
-def keep_verdicts(module: str, tests: list[str]) -> None:
-    """Merge what mutmut just found for `module` into verdicts.json: newer verdicts win,
-    mutants that no longer exist are dropped; a changed module starts afresh."""
+def keep_verdicts(module: str, tests: list[str], tried: list[str]) -> None:
+    """Merge what mutmut just found for the `tried` mutants of `module` into verdicts.json:
+    their new verdicts win, the others keep theirs while their function is unchanged, and
+    mutants that no longer exist are dropped."""
     found = json.loads((ROOT / "mutants" / f"{module}.meta").read_text())["exit_code_by_key"]
-    kept = kept_verdicts()
-    before = kept.get(module, {})
-    old = before.get("codes", {}) if before.get("source") == source_hash(module) else {}
-    codes = {name: code if code is not None else old.get(name) for name, code in found.items()}
+    kept, tried_now = kept_verdicts(), set(tried)
+    before = kept.get(module)
+    old = current_codes(module, before)
+    codes = {
+        name: found.get(name) if name in tried_now and found.get(name) is not None else code
+        for name, code in old.items()
+    }
+    carried = any(code is not None and name not in tried_now for name, code in old.items())
     kept[module] = {
-        "source": source_hash(module),
-        "tests": sorted(set(before.get("tests", [])) | set(tests)) if old else tests,
+        "functions": mutants_now(module)[0],
+        "tests": sorted(set(before["tests"]) | set(tests)) if before and carried else tests,
         "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "codes": codes,
     }
@@ -148,6 +186,7 @@ def scores(modules: list[str]) -> dict[str, ModuleScore]:
         score = out.setdefault(module, ModuleScore(run=kept.get(module)))
         if score.run is None:
             continue
+        score.run = {**score.run, "codes": current_codes(module, score.run)}
         for name, code in sorted(score.run["codes"].items()):
             kind = verdict(code)
             score.counts[kind] += 1
@@ -191,11 +230,10 @@ def _row(module: str, score: ModuleScore, explained: int) -> str:
     if score.run is None:
         return f"| `{module}` | not run yet | | | | | | | |"
     c = score.counts
-    stale = "" if score.run["source"] == source_hash(module) else " (stale: changed since)"
     return (
         f"| `{module}` | {score.total} | {c['killed']} | {c['timeout']} | {c['survived']} "
         f"| {c['untested'] + c['suspicious']} | {explained} | {c['not run']} "
-        f"| {score.score(explained):.1%}{stale} |"
+        f"| {score.score(explained):.1%} |"
     )
 
 
@@ -214,7 +252,13 @@ def write_report(modules: list[str]) -> float:
     rows, details, runs = [], [], []
     caught = considered = 0
     for module, score in by_module.items():
-        explained = sum(1 for name in score.survivors if _equivalent(equivalent.get(name)))
+        explained = sum(
+            1
+            for name in score.survivors
+            if score.run
+            and score.run["codes"][name] is not None
+            and _equivalent(equivalent.get(name))
+        )
         rows.append(_row(module, score, explained))
         if score.run is None:
             continue
@@ -246,7 +290,8 @@ def write_report(modules: list[str]) -> float:
         "explained in `mutation_equivalent.toml` and left out of the score (those it calls "
         "NOT equivalent, no test here can reach them, count as survivors); untested "
         "mutants (no selected test reaches them) count as not killed; mutants not run yet "
-        "(a run stopped early) are left out of the score and counted apart.",
+        "(a run stopped early, or their function changed since its run) are left out of "
+        "the score and counted apart.",
         "",
         f"**Overall: {overall:.1%} of mutants killed** on the "
         f"{len(by_module) - len(not_run)} modules run (target {TARGET:.0%})."
@@ -272,8 +317,15 @@ def write_report(modules: list[str]) -> float:
     return overall
 
 
-def run_module(module: str, names: list[str], max_children: int | None) -> int:
-    """mutmut over `names` (default: every mutant of `module`) with the module's tests."""
+def run_module(module: str, names: list[str], max_children: int | None, again: bool) -> int:
+    """mutmut over `names` (default: the mutants of `module` without a verdict on today's
+    source; with `again`, every one) with the module's tests."""
+    if not names:
+        codes = current_codes(module, None if again else kept_verdicts().get(module))
+        names = [name for name, code in codes.items() if code is None]
+        if not names:
+            print(f"{module}: every mutant has a verdict on today's source")
+            return 0
     tests = tests_for(module)
     extra = ["--max-children", str(max_children)] if max_children else []
     log = ROOT / "mutants" / "run.log"
@@ -283,7 +335,7 @@ def run_module(module: str, names: list[str], max_children: int | None) -> int:
         out.write(f"\n=== {module}: {' '.join(tests)}\n")
         out.flush()
         done = subprocess.run(
-            [*command, *(names or [mutant_pattern(module)])],
+            [*command, *names],
             cwd=ROOT,
             stdout=out,
             stderr=out,
@@ -292,7 +344,7 @@ def run_module(module: str, names: list[str], max_children: int | None) -> int:
     if done.returncode != 0:
         print(f"mutmut failed on {module} (exit {done.returncode}); see mutants/run.log")
         return done.returncode
-    keep_verdicts(module, tests)
+    keep_verdicts(module, tests, names)
     return 0
 
 
@@ -309,6 +361,9 @@ def main(argv: list[str]) -> int:
         "--report", action="store_true", help="write the report from kept verdicts; run nothing"
     )
     parser.add_argument("--max-children", type=int, help="mutmut's parallel test runs")
+    parser.add_argument(
+        "--again", action="store_true", help="every mutant, also those with a verdict"
+    )
     parser.add_argument("--no-report", action="store_true", help="run, keep verdicts, no report")
     args = parser.parse_args(argv)
     configured = configured_modules()
@@ -324,7 +379,7 @@ def main(argv: list[str]) -> int:
             by_module.setdefault(module, [])
         for module, names in by_module.items():
             started = time.monotonic()
-            if failed := run_module(module, names, args.max_children):
+            if failed := run_module(module, names, args.max_children, args.again):
                 return failed
             print(f"{module}: {(time.monotonic() - started) / 60:.0f} min")
     if args.no_report:
