@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from kitta_notebook.history.journal import Journal
-from kitta_notebook.price import MAX_SANE_RATE, Charge, Price, charges_in, price_for, sane_charge
+from kitta_notebook.price import (
+    MAX_SANE_RATE,
+    Charge,
+    Price,
+    charges_in,
+    format_credits,
+    price_for,
+    sane_charge,
+)
 from kitta_notebook.server_info import ServerInfo
 from tests.support import dto
 
@@ -78,6 +86,16 @@ def test_a_price_says_where_it_came_from_in_english_and_chinese(
     assert price.describe() == english
     assert price.describe("en") == english
     assert price.describe("zh") == chinese
+
+
+@pytest.mark.parametrize(
+    ("credits", "shown"),
+    [(None, "—"), (0, "0"), (1234, "1,234"), (1234567, "1,234,567"), (12.5, "12.50"),
+     (1234.567, "1,234.57"), (3.0, "3.00")],
+)  # fmt: skip
+def test_credits_read_the_same_in_every_view(credits: float | None, shown: str) -> None:
+    """A whole number of credits has no decimals, a fraction two, an unknown a dash."""
+    assert format_credits(credits) == shown
 
 
 @pytest.mark.parametrize("seconds", [None, 0.0, -1.0, math.nan, math.inf, -math.inf])

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kitta_notebook import AsyncKittaClient, DownloadError, KittaClient
+from kitta_notebook import AsyncKittaClient, DownloadError, KittaClient, LipSyncTask
 from kitta_notebook.sandbox import Sandbox
-from tests.support import media_host
+from tests.support import dto, media_host
 
 
 class Closable:
@@ -38,10 +38,44 @@ def test_set_token_keeps_the_token_stripped_and_refuses_an_empty_one() -> None:
     assert client._config.token.reveal() == "tok-entered"
     assert client._config.token_source == "entered"
     for empty in ("", "   ", None):
-        with pytest.raises(ValueError, match="empty"):
+        with pytest.raises(ValueError, match=r"^the API token is empty$"):
             client.set_token(empty)  # type: ignore[arg-type]
     assert client._config.token.reveal() == "tok-entered"  # a refused one changes nothing
     client.close()
+
+
+def test_a_client_without_token_keeps_the_settings_and_nothing_of_the_operators() -> None:
+    """A panel served to visitors runs on `without_token()`: it must never hold the
+    operator's token, nor share the operator's prober or cached headers."""
+    with KittaClient(
+        "tok-operator", base_url="http://127.0.0.1:9/api", timeout=7.0, max_retries=4,
+        journal=False, keep_results=False,
+    ) as client:  # fmt: skip
+        client._config.prober = Closable()
+        visitor = client.without_token()
+        assert isinstance(visitor, KittaClient) and visitor is not client
+        assert not visitor.has_token and visitor._config.token is None
+        assert "tok-operator" not in repr(visitor) + repr(vars(visitor._config))
+        assert visitor.base_url == client.base_url == "http://127.0.0.1:9/api"
+        assert visitor._config.timeout == client._config.timeout
+        assert (visitor._config.max_retries, visitor._config.journal) == (4, False)
+        assert visitor._config.keep_results is False
+        assert visitor._config.prober is None and visitor._config._header_cache == {}
+        assert visitor._config._header_cache is not client._config._header_cache
+        assert client.has_token and isinstance(client._config.prober, Closable)
+        twin = client.as_async().without_token()
+        assert isinstance(twin, AsyncKittaClient) and not twin.has_token
+        assert twin.base_url == client.base_url
+        visitor.close()
+
+
+def test_a_result_is_named_after_its_task_with_its_links_extension() -> None:
+    with KittaClient("tok", base_url="http://127.0.0.1:9/api", journal=False) as client:
+        webm = LipSyncTask(dto(taskId="lip_task_7", resultVideoUrl="https://cdn.example/r/v.webm"))
+        assert client.result_file_name(webm) == "lip_task_7.webm"
+        unfinished = LipSyncTask(dto(taskId="lip_task_8", resultVideoUrl=None))
+        assert client.result_file_name(unfinished) == "lip_task_8.mp4"
+        assert client.as_async().result_file_name(webm) == "lip_task_7.webm"
 
 
 def test_a_client_names_its_server_and_whether_a_token_is_set_and_nothing_more() -> None:

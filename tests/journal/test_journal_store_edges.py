@@ -255,3 +255,27 @@ def test_a_create_whose_claim_was_taken_over_is_refused_naming_its_key(journal: 
     with pytest.raises(KeyInUseError) as caught:
         journal.record_request(ORIGIN, BODY, "k", claim=claim.token)
     assert caught.value.key == "k" and journal.entries() == []
+
+
+def test_closing_a_journal_closes_its_database_connection(journal: Journal) -> None:
+    """A closed journal holds no open SQLite handle (a kernel that closes its client must
+    not keep the file open); it opens again on the next use."""
+    journal.record_seen({"taskId": "lip_task_c"})
+    conn = journal._conn
+    assert conn is not None
+    journal.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        conn.execute("SELECT 1")
+    assert [e.task_id for e in journal.entries()] == ["lip_task_c"]
+
+
+def test_counts_see_what_another_kernel_wrote_since_they_were_read(journal: Journal) -> None:
+    """Two kernels share one journal: a count remembered by one must not hide the other's
+    new entries (the history's summary strip and page count)."""
+    journal.record_seen({"taskId": "lip_task_a", "status": "succeeded"})
+    assert (journal.summary().total, journal.count()) == (1, 1)
+    other = Journal(journal.path)  # another kernel: a connection of its own
+    other.record_seen({"taskId": "lip_task_b", "status": "failed"})
+    other.close()
+    assert (journal.summary().total, journal.count()) == (2, 2)
+    assert journal.summary().counts.keys() >= {"failed"}
