@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -30,7 +32,8 @@ from kitta_notebook import (
     AsyncKittaClient,
     KittaClient,
 )
-from kitta_notebook._core import ATTEMPT_DEADLINE_FACTOR, MAX_RESPONSE_BYTES
+from kitta_notebook._attempt import BodyReader, _DeadlineBackend, attempt_deadline
+from kitta_notebook._core import ATTEMPT_DEADLINE_FACTOR, MAX_RESPONSE_BYTES, ClientConfig
 
 READ_TIMEOUT = 1.0
 DEADLINE = ATTEMPT_DEADLINE_FACTOR * READ_TIMEOUT
@@ -570,3 +573,74 @@ def test_the_clients_own_pool_does_not_follow_a_redirect(trickling_api: str) -> 
     ):
         client.lip_sync.get("lip_task_moved")
     assert caught.value.status_code == 302
+
+
+class RecordedNetwork:
+    """Stands for httpcore's backend and stream: what each wait was given. A wait that
+    starts after the deadline is a race no server can be made to produce on cue."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None, **options: Any) -> Any:
+        self.calls.append(("connect", host, port, timeout, options))
+        return self
+
+    def start_tls(self, context: object, host: str | None, timeout: float | None) -> Any:
+        self.calls.append(("tls", context, host, timeout))
+        return self
+
+    def read(self, max_bytes: int, timeout: float | None) -> bytes:
+        self.calls.append(("read", max_bytes, timeout))
+        return b"x"
+
+    def write(self, buffer: bytes, timeout: float | None) -> None:
+        self.calls.append(("write", buffer, timeout))
+
+
+def reader_until(deadline: float) -> BodyReader:
+    reader = BodyReader.__new__(BodyReader)
+    reader.deadline = deadline
+    return reader
+
+
+def test_a_wait_that_starts_past_the_deadline_fails_as_its_own_kind_of_timeout() -> None:
+    """A connect or TLS handshake past the deadline is a connect timeout (never sent: may be
+    retried), a read past it a read timeout (a create may have been made: never resent)."""
+    network = RecordedNetwork()
+    backend = _DeadlineBackend(network)
+    stream = backend.connect_tcp("api.test", 443, 5.0)
+    with attempt_deadline(reader_until(time.monotonic() - 0.001)):
+        with pytest.raises(httpcore.ConnectTimeout, match="total deadline"):
+            backend.connect_tcp("api.test", 443, 5.0)
+        with pytest.raises(httpcore.ConnectTimeout, match="total deadline"):
+            stream.start_tls("tls-context", "api.test", 5.0)
+        with pytest.raises(httpcore.ReadTimeout, match="total deadline"):
+            stream.read(1024, 5.0)
+        with pytest.raises(httpcore.WriteTimeout, match="total deadline"):
+            stream.write(b"body", 5.0)
+    assert network.calls == [("connect", "api.test", 443, 5.0, {})]  # nothing else waited
+
+
+def test_each_network_wait_is_cut_to_what_is_left_of_the_attempt() -> None:
+    network = RecordedNetwork()
+    with attempt_deadline(reader_until(time.monotonic() + 5.0)):
+        stream = _DeadlineBackend(network).connect_tcp("api.test", 443, 30.0, local_address=None)
+        tls = stream.start_tls("tls-context", "api.test", 30.0)
+        assert tls.read(1024, 0.5) == b"x" and stream.read(1024, None) == b"x"
+    (connect, handshake, short, unbounded) = network.calls
+    assert connect[:3] == ("connect", "api.test", 443) and connect[4] == {"local_address": None}
+    assert handshake[:3] == ("tls", "tls-context", "api.test")
+    waits = [connect[3], handshake[3], unbounded[2]]
+    assert all(isinstance(w, float) and 0 < w <= 5.0 for w in waits), waits
+    assert short == ("read", 1024, 0.5)
+
+
+@pytest.mark.parametrize(("read", "deadline"), [(None, 60.0), (4.0, 8.0)])
+def test_an_attempts_deadline_is_twice_its_read_timeout_or_a_minute(
+    read: float | None, deadline: float
+) -> None:
+    config = ClientConfig("http://127.0.0.1:9/api", None, httpx.Timeout(10.0, read=read), 0)
+    before = time.monotonic()
+    reader = BodyReader(config, httpx.Request("GET", "http://127.0.0.1:9/api/v1/lip-sync/tasks"))
+    assert before + deadline <= reader.deadline <= time.monotonic() + deadline
