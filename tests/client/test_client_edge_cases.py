@@ -370,6 +370,7 @@ def test_token_is_in_no_repr_error_or_log(caplog: pytest.LogCaptureFixture) -> N
             client.lip_sync.get("lip_task_1")
         texts = [repr(client), str(client), repr(client._config), str(info.value), repr(info.value)]
     assert handler.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert info.value.token_source == "argument"  # the 401 names the token given in code
     texts.append(caplog.text)
     for text in texts:
         assert TOKEN not in text

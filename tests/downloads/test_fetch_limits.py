@@ -5,6 +5,7 @@ sockets cannot produce (h11 refuses it first) through a mock transport."""
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kitta_notebook._fetch import DeadlineExceeded, FetchLimits, fetch, get_capped
+from kitta_notebook._fetch import (
+    DECODED_PIECE_BYTES,
+    BodyDecoder,
+    DeadlineExceeded,
+    FetchLimits,
+    UnreadableBody,
+    fetch,
+    get_capped,
+)
 from kitta_notebook._kept import save
 from kitta_notebook.errors import DownloadError
 from tests.downloads.media_host import MP4_HEAD as HOST_HEAD
@@ -270,3 +279,38 @@ def test_a_chunked_video_under_the_cap_arrives_whole(chunked_origin: str) -> Non
     fetched = fetch(f"{chunked_origin}/chunked.mp4", FetchLimits(deadline=30, max_bytes=4 * CAP))
     assert fetched.size == len(MP4_HEAD) + 3 * CAP
     assert fetched.data is not None and fetched.data.startswith(MP4_HEAD)
+
+
+def test_a_connect_waits_no_longer_than_the_whole_fetch_may_take() -> None:
+    assert FetchLimits(deadline=2, max_bytes=CAP).timeout() == httpx.Timeout(2, connect=2)
+    limits = FetchLimits(deadline=60, max_bytes=CAP, connect_timeout=3, read_timeout=20)
+    assert limits.timeout() == httpx.Timeout(20, connect=3)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_body_is_decoded_whole_in_bounded_pieces(encoding: str) -> None:
+    """Zeros compress to back-references: the last input bytes can still owe a full piece
+    of output, which must not be dropped (sizes around whole pieces, fed in one chunk and
+    in small ones)."""
+    for size in (DECODED_PIECE_BYTES * k + d for k in (1, 3) for d in range(-600, 601, 40)):
+        body = bytes(size)
+        packed = zlib.compress(body) if encoding == "deflate" else gzip_bytes(body)
+        for chunk in (len(packed), 7):
+            decoder = BodyDecoder(encoding)
+            pieces = [
+                piece
+                for start in range(0, len(packed), chunk)
+                for piece in decoder.pieces(packed[start : start + chunk])
+            ]
+            assert all(0 < len(piece) <= DECODED_PIECE_BYTES for piece in pieces)
+            assert b"".join(pieces) == body, (size, chunk)
+
+
+def test_a_damaged_compressed_body_says_so() -> None:
+    with pytest.raises(UnreadableBody, match=r"^the compressed body is damaged \(.+\)$"):
+        list(BodyDecoder("gzip").pieces(b"\x1f\x8b\x08\x00 not gzip at all"))
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=zlib.MAX_WBITS | 16)
+    return packer.compress(body) + packer.flush()
