@@ -43,7 +43,6 @@ from .prober import (
     judge,
     prober_of,
 )
-from .s3_store import HOW_TO_CONFIGURE, S3Store, resolve_store, store_from_env
 from .sources import (
     MEDIA_ROLES,
     LocalBlob,
@@ -53,12 +52,21 @@ from .sources import (
     media_fields,
     to_blob,
 )
-from .stores import MediaStore, Progress, PublishedMedia, SandboxStore
+from .stores import (
+    HOW_TO_CONFIGURE,
+    MediaStore,
+    Progress,
+    PublishedMedia,
+    SandboxStore,
+    resolve_store,
+    store_from_env,
+)
 
 if TYPE_CHECKING:
     from .._client import KittaClient as ClientBase
     from .._core import ClientConfig
     from ..history.store import JournalStore as Journal
+    from .s3_store import S3Store
 
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
@@ -91,6 +99,15 @@ __all__ = [
     "store_from_env",
     "to_blob",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`S3Store`, imported on first use: a client without an S3 store never loads it."""
+    if name != "S3Store":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .s3_store import S3Store
+
+    return S3Store
 
 
 def publish(

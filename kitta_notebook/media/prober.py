@@ -24,9 +24,8 @@ from .._fetch import DeadlineExceeded, RedirectRefused, UnreadableBody, get_capp
 from ..errors import ValidationError
 from ..i18n import Finding
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult, probe_blob, probe_url
-from .s3_store import resolve_store
 from .sources import MEDIA_ROLES, LocalBlob, Role, collect_local_sources, media_fields
-from .stores import MediaStore, Progress, PublishedMedia
+from .stores import MediaStore, Progress, PublishedMedia, resolve_store
 
 if TYPE_CHECKING:
     from .._core import ClientConfig

@@ -1,29 +1,43 @@
-"""Publishing local inputs: `MediaStore` (the one publish routine) and the sandbox's store.
+"""Publishing local inputs: `MediaStore` (the one publish routine), the sandbox's store,
+and which store a client uses (`resolve_store`).
 
 Every store keeps objects under content-addressed keys (`<sha256>.<ext>`), so the
 routine is the same for all of them: HEAD the key, upload only when it is absent, then
-hand out a URL the service can fetch. Stores supply those three primitives. `S3Store`,
-and which store a client uses, are in `s3_store`.
+hand out a URL the service can fetch. Stores supply those three primitives. `S3Store`
+is in `s3_store`, imported only when ``KITTA_MEDIA_STORE`` or the code asks for one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .._fetch import DeadlineExceeded, within
-from ..errors import PublishError
+from ..errors import PublishError, ValidationError
+from ..i18n import Finding
 from .sources import LocalBlob, to_blob
 
-__all__ = ["MediaStore", "Progress", "PublishedMedia", "SandboxStore"]
+if TYPE_CHECKING:
+    from .s3_store import S3Store
+
+__all__ = [
+    "HOW_TO_CONFIGURE",
+    "MediaStore",
+    "Progress",
+    "PublishedMedia",
+    "SandboxStore",
+    "resolve_store",
+    "store_from_env",
+]
 
 Progress = Callable[[int, int], None]
 """Called with (bytes uploaded so far, total bytes)."""
@@ -232,3 +246,41 @@ class SandboxStore(MediaStore):
 
     def url_for(self, key: str) -> tuple[str, datetime | None]:
         return self._url(key), None
+
+
+# --- which store a client uses ----------------------------------------------------------------
+ENV_STORE = "KITTA_MEDIA_STORE"
+
+HOW_TO_CONFIGURE = Finding("media_store_how")
+
+
+def store_from_env(environ: Mapping[str, str] | None = None) -> S3Store | None:
+    """The `S3Store` that ``KITTA_MEDIA_STORE=s3://bucket/prefix`` names, or None if unset."""
+    env = os.environ if environ is None else environ
+    spec = env.get(ENV_STORE, "").strip()
+    if not spec:
+        return None
+    from .s3_store import s3_store_at  # only when an S3 store is configured
+
+    return s3_store_at(spec, ENV_STORE, env)
+
+
+def resolve_store(
+    store: MediaStore | None = None,
+    *,
+    sandbox_url: str | None = None,
+    field: str = "store",
+    environ: Mapping[str, str] | None = None,
+) -> MediaStore:
+    """The store to publish with: `store` if given, else the sandbox's (when `sandbox_url`,
+    the sandbox origin, is given: a sandbox client never uploads to real storage by
+    surprise), else the environment's, else a `ValidationError` naming `field`
+    that explains how to configure one. Call it before anything is sent."""
+    if store is not None:
+        return store
+    if sandbox_url is not None:
+        return SandboxStore(sandbox_url)
+    configured = store_from_env(environ)
+    if configured is not None:
+        return configured
+    raise ValidationError([(field, Finding("media_no_store", how=HOW_TO_CONFIGURE))])
