@@ -33,6 +33,22 @@ from ..price import Price, charges_in, price_for
 from ..server_info import ServerInfo, api_origin
 from ..validation import LOCAL_STAND_IN, CreateRequest, check_url, validate_create
 from .formats import SNIFF_BYTES, Sniffed, sniff
+from .local import (
+    HOW_TO_CONFIGURE,
+    MEDIA_ROLES,
+    LocalBlob,
+    MediaStore,
+    Progress,
+    PublishedMedia,
+    Role,
+    SandboxStore,
+    classify_source,
+    collect_local_sources,
+    media_fields,
+    resolve_store,
+    store_from_env,
+    to_blob,
+)
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult
 from .prober import (
     PRICE_UNKNOWN,
@@ -42,24 +58,6 @@ from .prober import (
     build_preflight,
     judge,
     prober_of,
-)
-from .sources import (
-    MEDIA_ROLES,
-    LocalBlob,
-    Role,
-    classify_source,
-    collect_local_sources,
-    media_fields,
-    to_blob,
-)
-from .stores import (
-    HOW_TO_CONFIGURE,
-    MediaStore,
-    Progress,
-    PublishedMedia,
-    SandboxStore,
-    resolve_store,
-    store_from_env,
 )
 
 if TYPE_CHECKING:

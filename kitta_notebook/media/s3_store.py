@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 from .._fetch import DeadlineExceeded, within
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
-from .sources import LocalBlob
-from .stores import (
+from .local import (
+    LocalBlob,
     MediaStore,
     Progress,
     cumulative_progress,
