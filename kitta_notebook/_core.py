@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -72,6 +73,7 @@ DEFAULT_BASE_URL = "https://kittaaudio.com/api"
 OFFICIAL_HOSTS = ("kittaaudio.com",)
 TOKEN_ENV = "KITTA_API_TOKEN"
 BASE_URL_ENV = "KITTA_BASE_URL"
+HOME_ENV = "KITTA_HOME"
 TASKS_PATH = "/v1/lip-sync/tasks"
 USAGE_PATH = "/v1/usage"
 # Where the sandbox serves its schema. The reference does not say where the real
@@ -89,6 +91,17 @@ MAX_RETRY_AFTER = 60.0
 ATTEMPT_DEADLINE_FACTOR = 2.0
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"kitta-notebook/{__version__}"
+
+
+def kitta_home() -> Path:
+    """Where this toolkit keeps its files on this machine (journals, kept results, the
+    sandbox's folder): `KITTA_HOME` when set, else the user data folder (platformdirs)."""
+    configured = os.environ.get(HOME_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("kitta-notebook", appauthor=False))
 
 
 # Every token a client holds, so that a log line echoing one can be scrubbed.

@@ -36,9 +36,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._core import check_timeout
+from ._core import check_timeout, kitta_home
 from ._fetch import Fetched, FetchLimits, fetch
-from ._home import kitta_home
 from ._kept_s3 import check_sha256, is_s3, keep_object, signed_url
 from ._written import (
     DOWNLOAD,

@@ -54,7 +54,7 @@ def keep_object(setting: str, name: str, source: Path, field: str) -> tuple[str,
     """Upload `source` as `name` under the `setting` bucket and prefix, once:
     (location, size, sha256). An object already there with the same sha256 is
     reused; one with other bytes is left alone and refused."""
-    from .media.sources import to_blob
+    from .media.local import to_blob
 
     store = _store_at(setting, field)
     blob = to_blob(source, field=field, name=name)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._home import kitta_home
+from ._core import kitta_home
 from .errors import DownloadError, ValidationError
 from .validation import check_url
 

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._client import KittaClient
-from ._core import BASE_URL_ENV, TOKEN_ENV, token_from_colab_secrets
-from ._home import kitta_home
+from ._core import BASE_URL_ENV, TOKEN_ENV, kitta_home, token_from_colab_secrets
 from ._kept import prefer_keeping_results
 from .errors import KittaError, NotFoundError, ValidationError
 from .server_info import Sample

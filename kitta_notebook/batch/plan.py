@@ -30,7 +30,7 @@ from .._core import MAX_KEY_LENGTH
 from ..errors import BatchValidationError, MediaWarning, ValidationError
 from ..history.entry import clean_labels, text_problem
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
-from ..media.sources import media_fields
+from ..media.local import media_fields
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL, CreateRequest
 from .gate import check_max_credits, listed

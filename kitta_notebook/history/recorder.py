@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._home import HOME_ENV
+from .._core import HOME_ENV
 from ..errors import APIStatusError, JournalError, JournalWarning
 from ..models import LipSyncTask
 from .entry import portable, storable

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._home import HOME_ENV, kitta_home
+from .._core import HOME_ENV, kitta_home
 from ..errors import JournalCorruptError, JournalError
 from . import entry as e
 from .entry import JournalEntry, KeptResult, Query

@@ -33,6 +33,22 @@ from ..price import Price, charges_in, price_for
 from ..server_info import ServerInfo, api_origin
 from ..validation import LOCAL_STAND_IN, CreateRequest, check_url, validate_create
 from .formats import SNIFF_BYTES, Sniffed, sniff
+from .local import (
+    HOW_TO_CONFIGURE,
+    MEDIA_ROLES,
+    LocalBlob,
+    MediaStore,
+    Progress,
+    PublishedMedia,
+    Role,
+    SandboxStore,
+    classify_source,
+    collect_local_sources,
+    media_fields,
+    resolve_store,
+    store_from_env,
+    to_blob,
+)
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult
 from .prober import (
     PRICE_UNKNOWN,
@@ -43,22 +59,12 @@ from .prober import (
     judge,
     prober_of,
 )
-from .s3_store import HOW_TO_CONFIGURE, S3Store, resolve_store, store_from_env
-from .sources import (
-    MEDIA_ROLES,
-    LocalBlob,
-    Role,
-    classify_source,
-    collect_local_sources,
-    media_fields,
-    to_blob,
-)
-from .stores import MediaStore, Progress, PublishedMedia, SandboxStore
 
 if TYPE_CHECKING:
     from .._client import KittaClient as ClientBase
     from .._core import ClientConfig
     from ..history.store import JournalStore as Journal
+    from .s3_store import S3Store
 
 __all__ = [
     "DEFAULT_BYTE_BUDGET",
@@ -91,6 +97,15 @@ __all__ = [
     "store_from_env",
     "to_blob",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`S3Store`, imported on first use: a client without an S3 store never loads it."""
+    if name != "S3Store":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .s3_store import S3Store
+
+    return S3Store
 
 
 def publish(

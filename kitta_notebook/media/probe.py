@@ -36,7 +36,7 @@ from .formats import (
     read_facts,
     sniff,
 )
-from .sources import LocalBlob
+from .local import LocalBlob
 
 __all__ = ["DEFAULT_BYTE_BUDGET", "DEFAULT_DEADLINE", "ProbeResult", "probe_blob", "probe_url"]
 

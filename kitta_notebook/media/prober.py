@@ -23,10 +23,18 @@ import httpx
 from .._fetch import DeadlineExceeded, RedirectRefused, UnreadableBody, get_capped
 from ..errors import ValidationError
 from ..i18n import Finding
+from .local import (
+    MEDIA_ROLES,
+    LocalBlob,
+    MediaStore,
+    Progress,
+    PublishedMedia,
+    Role,
+    collect_local_sources,
+    media_fields,
+    resolve_store,
+)
 from .probe import DEFAULT_BYTE_BUDGET, DEFAULT_DEADLINE, ProbeResult, probe_blob, probe_url
-from .s3_store import resolve_store
-from .sources import MEDIA_ROLES, LocalBlob, Role, collect_local_sources, media_fields
-from .stores import MediaStore, Progress, PublishedMedia
 
 if TYPE_CHECKING:
     from .._core import ClientConfig

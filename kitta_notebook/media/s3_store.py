@@ -1,7 +1,7 @@
 """`S3Store`: any S3-compatible storage (AWS S3, Aliyun OSS, Tencent COS, Cloudflare R2,
-MinIO) through boto3, handing out presigned GET URLs; and which store a client uses
-(`resolve_store`: one given in code, the sandbox's own, the one ``KITTA_MEDIA_STORE``
-names, or an error that says how to configure one).
+MinIO) through boto3, handing out presigned GET URLs; `s3_store_at` builds one from
+``s3://bucket/prefix`` and the ``KITTA_MEDIA_*`` settings. Imported only when an S3
+store is in use (which store a client uses is `stores.resolve_store`).
 
 boto3 signs (never hand-written signing) and is an optional extra: ``pip install
 'kitta-notebook[s3]'``. Credentials come from boto3's standard chain (env vars, shared
@@ -32,25 +32,16 @@ from urllib.parse import urlsplit
 from .._fetch import DeadlineExceeded, within
 from .._redact import redact_text, redact_url
 from ..errors import PublishError, ValidationError
-from ..i18n import Finding
-from .sources import LocalBlob
-from .stores import (
+from .local import (
+    LocalBlob,
     MediaStore,
     Progress,
-    SandboxStore,
     cumulative_progress,
     upload_deadline,
     verified_chunks,
 )
 
-__all__ = [
-    "HOW_TO_CONFIGURE",
-    "MAX_EXPIRES",
-    "MIN_EXPIRES",
-    "S3Store",
-    "resolve_store",
-    "store_from_env",
-]
+__all__ = ["MAX_EXPIRES", "MIN_EXPIRES", "S3Store", "s3_store_at"]
 
 MIN_EXPIRES = timedelta(hours=1)
 """A task may wait in a queue before the service fetches its inputs; a short URL could die first."""
@@ -444,20 +435,10 @@ class S3Store(MediaStore):
         return str(url), datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
 
-# --- which store a client uses ----------------------------------------------------------------
-ENV_STORE = "KITTA_MEDIA_STORE"
+# --- an S3 store from settings ----------------------------------------------------------------
 ENV_ENDPOINT = "KITTA_MEDIA_ENDPOINT_URL"
 ENV_REGION = "KITTA_MEDIA_REGION"
 ENV_ADDRESSING = "KITTA_MEDIA_ADDRESSING_STYLE"
-
-HOW_TO_CONFIGURE = Finding("media_store_how")
-
-
-def store_from_env(environ: Mapping[str, str] | None = None) -> S3Store | None:
-    """The `S3Store` that ``KITTA_MEDIA_STORE=s3://bucket/prefix`` names, or None if unset."""
-    env = os.environ if environ is None else environ
-    spec = env.get(ENV_STORE, "").strip()
-    return s3_store_at(spec, ENV_STORE, env) if spec else None
 
 
 def s3_store_at(spec: str, field: str, environ: Mapping[str, str] | None = None) -> S3Store:
@@ -479,24 +460,3 @@ def s3_store_at(spec: str, field: str, environ: Mapping[str, str] | None = None)
         region=env.get(ENV_REGION, "").strip() or None,
         addressing_style=addressing,  # type: ignore[arg-type]
     )
-
-
-def resolve_store(
-    store: MediaStore | None = None,
-    *,
-    sandbox_url: str | None = None,
-    field: str = "store",
-    environ: Mapping[str, str] | None = None,
-) -> MediaStore:
-    """The store to publish with: `store` if given, else the sandbox's (when `sandbox_url`,
-    the sandbox origin, is given: a sandbox client never uploads to real storage by
-    surprise), else the environment's, else a `ValidationError` naming `field`
-    that explains how to configure one. Call it before anything is sent."""
-    if store is not None:
-        return store
-    if sandbox_url is not None:
-        return SandboxStore(sandbox_url)
-    configured = store_from_env(environ)
-    if configured is not None:
-        return configured
-    raise ValidationError([(field, Finding("media_no_store", how=HOW_TO_CONFIGURE))])

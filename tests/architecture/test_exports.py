@@ -141,3 +141,19 @@ def test_importing_the_package_loads_only_the_client_core() -> None:
     assert "kitta_notebook._client" in added  # the probe saw the package load
     loaded = [m for m in added if any(m == n or m.startswith(f"{n}.") for n in LAZY_MODULES)]
     assert loaded == []
+
+
+def test_the_s3_store_loads_only_when_one_is_used() -> None:
+    """Publishing to the sandbox's store never loads `media.s3_store`; naming a bucket does."""
+    code = (
+        "import sys\n"
+        "from kitta_notebook import media\n"
+        "media.resolve_store(sandbox_url='http://127.0.0.1:9', environ={})\n"
+        "print('kitta_notebook.media.s3_store' in sys.modules)\n"
+        "media.resolve_store(environ={'KITTA_MEDIA_STORE': 's3://bucket/in'})\n"
+        "print('kitta_notebook.media.s3_store' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["False", "True"]

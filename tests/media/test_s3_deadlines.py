@@ -24,7 +24,7 @@ import pytest
 
 from kitta_notebook.errors import PublishError
 from kitta_notebook.media import S3Store, SandboxStore
-from kitta_notebook.media.sources import to_blob
+from kitta_notebook.media.local import to_blob
 from tests.media.conftest import ACCESS_KEY, SECRET_CANARY
 
 MIB = 1024 * 1024

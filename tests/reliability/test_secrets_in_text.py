@@ -236,7 +236,7 @@ def test_no_attribute_of_a_store_holds_the_endpoint_password() -> None:
 
 
 def test_a_mistaken_store_setting_is_not_echoed_with_its_password() -> None:
-    from kitta_notebook.media.s3_store import ENV_STORE, store_from_env
+    from kitta_notebook.media.local import ENV_STORE, store_from_env
 
     with pytest.raises(ValidationError) as caught:
         store_from_env({ENV_STORE: f"https://AKID:{CANARY}@bucket.s3.amazonaws.com/kitta"})
