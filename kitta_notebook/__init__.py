@@ -19,9 +19,10 @@ exception is defined in `kitta_notebook.errors` and exported here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._client import AsyncKittaClient, KittaClient
+from ._lazy import lazy_names
 from ._lip_sync import AsyncLipSync, LipSync
 from ._version import __version__
 from .connection import connect, resume, sample_media
@@ -143,11 +144,4 @@ _LAZY = {
     "TaskList": "kitta_notebook.batch",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'kitta_notebook' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module_name), name)
+__getattr__ = lazy_names(__name__, _LAZY)

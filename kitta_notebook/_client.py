@@ -35,9 +35,38 @@ if TYPE_CHECKING:
 
 
 class _ClientFacts:
-    """What both clients read from their one configuration (`_config`)."""
+    """What both clients take (one constructor: the same options, made into one
+    configuration) and read from that configuration (`_config`)."""
 
     _config: ClientConfig
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        journal: Journal | bool | str | None = None,
+        keep_results: bool | str | os.PathLike[str] | None = None,
+        media_store: MediaStore | None = None,
+        _config: ClientConfig | None = None,
+    ) -> None:
+        config = _config or ClientConfig.create(token, base_url, timeout, max_retries)
+        if keep_results is not None:  # else KITTA_KEEP_RESULTS (on for the embedded sandbox)
+            config.keep_results = keep_results
+        if media_store is not None:  # else the sandbox's own store, or KITTA_MEDIA_STORE
+            config.media_store = media_store
+        # The journal is on by default (`journal=False` turns it off); the choice lives on
+        # the configuration, which live views share. Its file opens at the first create or get.
+        if journal is not None:
+            config.journal = journal
+        self._start(config, http_client)
+
+    def _start(self, config: ClientConfig, http_client: httpx.Client | None) -> None:
+        """Build the client over its configuration (each client its own way)."""
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
@@ -85,28 +114,8 @@ class KittaClient(_ClientFacts):
     records in that database; False records nothing; a `JournalStore` is used as is.
     """
 
-    def __init__(
-        self,
-        token: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        journal: Journal | bool | str | None = None,
-        keep_results: bool | str | os.PathLike[str] | None = None,
-        media_store: MediaStore | None = None,
-        _config: ClientConfig | None = None,
-    ) -> None:
-        self._config = _config or ClientConfig.create(token, base_url, timeout, max_retries)
-        if keep_results is not None:  # else KITTA_KEEP_RESULTS (on for the embedded sandbox)
-            self._config.keep_results = keep_results
-        if media_store is not None:  # else the sandbox's own store, or KITTA_MEDIA_STORE
-            self._config.media_store = media_store
-        # The journal is on by default (`journal=False` turns it off); the choice lives on
-        # the configuration, which live views share. Its file opens at the first create or get.
-        if journal is not None:
-            self._config.journal = journal
+    def _start(self, config: ClientConfig, http_client: httpx.Client | None) -> None:
+        self._config = config
         from .history.recorder import JournalRecorder  # the journal opens on first use
 
         self.recorder: JournalRecorder = JournalRecorder(self._config)
@@ -167,8 +176,9 @@ class KittaClient(_ClientFacts):
 
     def as_async(self) -> AsyncKittaClient:
         """The asynchronous client over this one: the same settings, token, journal and pool."""
-        if self._async is None:
-            self._async = AsyncKittaClient(_client=self)
+        if self._async is None:  # this client attached, not a second one built
+            self._async = AsyncKittaClient.__new__(AsyncKittaClient)
+            self._async._attach(self)
         return self._async
 
     def without_token(self) -> KittaClient:
@@ -350,31 +360,11 @@ class AsyncKittaClient(_ClientFacts):
     for `KittaClient` (True, False, a `postgresql://` URL or a `JournalStore`).
     """
 
-    def __init__(
-        self,
-        token: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        journal: Journal | bool | str | None = None,
-        keep_results: bool | str | os.PathLike[str] | None = None,
-        media_store: MediaStore | None = None,
-        _config: ClientConfig | None = None,
-        _client: KittaClient | None = None,
-    ) -> None:
-        self._sync = _client or KittaClient(
-            token,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-            journal=journal,
-            keep_results=keep_results,
-            media_store=media_store,
-            _config=_config,
-        )
+    def _start(self, config: ClientConfig, http_client: httpx.Client | None) -> None:
+        self._attach(KittaClient(http_client=http_client, _config=config))
+
+    def _attach(self, client: KittaClient) -> None:
+        self._sync = client
         self._sync._async = self
         self.lip_sync = AsyncLipSync(self._sync.lip_sync)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from .i18n import Lang, text
-from .server_info import ServerInfo
+from .server_info import MAX_SANE_RATE, ServerInfo
 
 if TYPE_CHECKING:
     from .history.store import JournalStore as Journal
@@ -31,8 +31,6 @@ __all__ = ["Charge", "Price", "charges_in", "format_credits", "price_for"]
 PriceSource = Literal["published", "learned", "unknown"]
 LEARN_FROM_TASKS = 200
 """The newest finished tasks a price is learned from."""
-MAX_SANE_RATE = 1e6
-"""Credits per second above this are a server's nonsense, not a price."""
 
 
 def format_credits(value: float | None) -> str:

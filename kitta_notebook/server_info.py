@@ -16,9 +16,10 @@ from typing import Any
 
 from .validation import DEFAULT_MODEL
 
-MAX_PUBLISHED_RATE = 1e6
-"""A published price of zero, a negative one or one above this is no price (unknown):
-a zero rate would let `max_credits` pass any batch."""
+MAX_SANE_RATE = 1e6
+"""Credits per second above this are a server's nonsense, not a price: a published rate
+above it (or of zero or less: a zero rate would let `max_credits` pass any batch) is
+no price (unknown), and a charge seen at a higher rate teaches none (`price`)."""
 MAX_BILLING_STEP_SECONDS = 1.0
 
 
@@ -100,7 +101,7 @@ def _prices(pricing: object) -> tuple[dict[str, float], float, float]:
     if isinstance(table, Mapping):
         for name, entry in table.items():
             rate = _number(entry.get("creditsPerSecond")) if isinstance(entry, Mapping) else None
-            if rate is not None and 0 < rate <= MAX_PUBLISHED_RATE:
+            if rate is not None and 0 < rate <= MAX_SANE_RATE:
                 rates[str(name)] = rate
     minimum = _number(pricing.get("minimumBilledSeconds")) or 0.0
     step = _number(pricing.get("billingStepSeconds")) or 0.0

@@ -9,16 +9,11 @@ batches, progress), `history_html`, `preflight` (the media check) and `compare`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 __all__ = ["Gallery", "LiveTaskView", "StaticCompare"]
 
-_HOMES = {"Gallery": "gallery", "LiveTaskView": "follow", "StaticCompare": "compare"}
-
-
-def __getattr__(name: str) -> Any:
-    """The public views, each imported on first use (no view module loads before)."""
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+# The public views, each imported on first use (no view module loads before).
+__getattr__ = lazy_names(
+    __name__, {"Gallery": ".gallery", "LiveTaskView": ".follow", "StaticCompare": ".compare"}
+)

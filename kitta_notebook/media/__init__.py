@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import lazy_names
 from ..errors import MediaWarning, ValidationError
 from ..price import Price, charges_in, price_for
 from ..server_info import ServerInfo, api_origin
@@ -98,14 +99,8 @@ __all__ = [
     "to_blob",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """`S3Store`, imported on first use: a client without an S3 store never loads it."""
-    if name != "S3Store":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .s3_store import S3Store
-
-    return S3Store
+# `S3Store`, imported on first use: a client without an S3 store never loads it.
+__getattr__ = lazy_names(__name__, {"S3Store": ".s3_store"})
 
 
 def publish(
