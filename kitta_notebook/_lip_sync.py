@@ -14,7 +14,13 @@ from . import _bridge, _core, _responses
 from .errors import TaskFailedError, WaitManyTimeoutError, WaitTimeoutError
 from .models import LipSyncTask, MediaInput, Page, PollCallback, TaskStatus
 from .server_info import ServerInfo
-from .validation import DEFAULT_MODEL, CreateRequest, task_path, validate_list_params
+from .validation import (
+    CREATE_FIELDS,
+    DEFAULT_MODEL,
+    CreateRequest,
+    task_path,
+    validate_list_params,
+)
 
 P = ParamSpec("P")
 
@@ -68,15 +74,7 @@ class LipSync:
         the earlier task (use a new key for a new task), and while a create
         under the key runs elsewhere, `KeyInUseError`.
         """
-        fields = dict(
-            audio_url=audio_url,
-            video_url=video_url,
-            image_url=image_url,
-            reference_image_url=reference_image_url,
-            model=model,
-            input_mode=input_mode,
-            duration_seconds=duration_seconds,
-        )
+        fields = {name: value for name, value in locals().items() if name in CREATE_FIELDS}
         config = self._client._config
         from . import media  # media probing loads on the first create
 
@@ -113,15 +111,7 @@ class LipSync:
         (a create would be refused) and warnings, the duration and, where the
         server publishes its price, the estimated credits.
         """
-        fields = dict(
-            audio_url=audio_url,
-            video_url=video_url,
-            image_url=image_url,
-            reference_image_url=reference_image_url,
-            model=model,
-            input_mode=input_mode,
-            duration_seconds=duration_seconds,
-        )
+        fields = {name: value for name, value in locals().items() if name in CREATE_FIELDS}
         from . import media  # media probing loads on the first create
 
         planned = media.plan(self._client._config, fields)

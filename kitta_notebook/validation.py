@@ -7,6 +7,7 @@ Each check collects every problem it finds (field, message) and raises one
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 import re
@@ -162,6 +163,10 @@ class CreateRequest:
         if self.duration_seconds is not None:
             body["durationSeconds"] = self.duration_seconds
         return body
+
+
+CREATE_FIELDS = tuple(field.name for field in dataclasses.fields(CreateRequest))
+"""A create's fields: the keywords `create` and `check` take, and a batch item's."""
 
 
 def validate_create(

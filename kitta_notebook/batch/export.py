@@ -41,8 +41,7 @@ from .._written import EXPORT, atomic_write, conflicts, intact, remember
 from ..errors import DownloadError, FileConflictError, KittaError
 from ..i18n import status_style
 from ..models import LipSyncTask
-from ..validation import URL_FIELDS, check_url
-from .plan import CREATE_FIELDS
+from ..validation import CREATE_FIELDS, URL_FIELDS, check_url
 
 if TYPE_CHECKING:
     from ..history.entry import KeptResult

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import os
 import re
 import threading
@@ -32,7 +31,7 @@ from ..history.entry import clean_labels, text_problem
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.local import media_fields
 from ..server_info import ServerInfo
-from ..validation import DEFAULT_MODEL, CreateRequest
+from ..validation import CREATE_FIELDS, DEFAULT_MODEL, CreateRequest
 from .gate import check_max_credits, listed
 from .progress import ProgressMode, check_progress
 
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 MAX_CONCURRENCY = 128
 MAX_LABELS = 20
 MAX_WARNING_LINES = 10
-CREATE_FIELDS = tuple(field.name for field in dataclasses.fields(CreateRequest))
 # Wire (camelCase) names a user may type by habit, mapped to the keyword they meant.
 _WIRE_NAMES = {re.sub("_(.)", lambda m: m[1].upper(), name): name for name in CREATE_FIELDS}
 
