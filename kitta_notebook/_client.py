@@ -303,7 +303,7 @@ class KittaClient(_ClientFacts):
             except KittaError as exc:
                 self._server_info = ServerInfo(problem=type(exc).__name__)
             else:
-                self._server_info = parse_openapi(document, self.base_url)
+                self._server_info = parse_openapi(document)
         return self._server_info
 
     def usage(self) -> dict[str, Any]:

@@ -129,7 +129,7 @@ def api_origin(base_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def parse_openapi(document: object, base_url: str) -> ServerInfo:
+def parse_openapi(document: object) -> ServerInfo:
     """A `ServerInfo` from an OpenAPI document (defaults for anything it lacks)."""
     if not isinstance(document, Mapping):
         return ServerInfo(problem="no OpenAPI document")

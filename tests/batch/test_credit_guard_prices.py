@@ -149,7 +149,7 @@ def unpriced() -> Iterator[Sandbox]:
 
 def test_the_hidden_price_is_not_in_the_document(unpriced: Sandbox) -> None:
     document = httpx.get(unpriced.openapi_url, timeout=10).json()
-    info = parse_openapi(document, unpriced.base_url)
+    info = parse_openapi(document)
     assert info.is_sandbox and info.rate(MODEL) is None
     assert "creditsPerSecond" not in json.dumps(document)
     with unpriced.client(TOKEN, journal=False) as client:
@@ -284,7 +284,7 @@ def test_a_published_price_that_is_no_price_is_unknown() -> None:
         document = {
             "info": {"x-kitta-sandbox-pricing": {"models": {MODEL: {"creditsPerSecond": rate}}}}
         }
-        assert parse_openapi(document, "http://127.0.0.1").rate(MODEL) is None, rate
+        assert parse_openapi(document).rate(MODEL) is None, rate
     huge_step = {
         "info": {
             "x-kitta-sandbox-pricing": {
@@ -293,7 +293,7 @@ def test_a_published_price_that_is_no_price_is_unknown() -> None:
             }
         }
     }
-    assert parse_openapi(huge_step, "http://127.0.0.1").estimate(MODEL, 12.0) == 1200
+    assert parse_openapi(huge_step).estimate(MODEL, 12.0) == 1200
 
 
 def test_nonsense_charges_teach_no_price() -> None:

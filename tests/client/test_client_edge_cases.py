@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -99,6 +99,33 @@ def test_an_unreadable_answer_to_a_get_names_its_status_and_request_and_created_
     assert (error.status_code, error.code, error.request_id) == (200, "invalid_response", "req_7")
     assert error.message == "the server answered success but the body is not a JSON object"
     assert not error.may_have_created  # only a create's accepted answer may have made a task
+
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+"""A gzip member's header; 0xff bytes after it are a deflate block of a type that is not."""
+
+
+class RawBody(httpx.SyncByteStream):
+    """A body as it comes off the wire, not decoded by httpx (a mock's `content=` is)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.data
+
+
+def test_a_damaged_compressed_answer_over_a_users_http_client_says_why() -> None:
+    damaged = httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, stream=RawBody(GZIP_HEADER + b"\xff" * 20)
+    )
+    handler = Recorder(damaged)
+    with make_client(handler, max_retries=0) as client, pytest.raises(APIConnectionError) as info:
+        client.lip_sync.get("lip_task_1")
+    assert str(info.value.__cause__).startswith(
+        "the answer cannot be read: the compressed body is damaged ("
+    )
+    assert len(handler.requests) == 1
 
 
 def test_an_answer_built_without_its_request_is_not_taken_for_a_create() -> None:
@@ -593,8 +620,12 @@ def test_async_client_shares_the_same_rules() -> None:
 def test_an_async_http_client_is_refused_with_a_clear_error() -> None:
     """The engine is synchronous: an `httpx.AsyncClient` would fail at the first request."""
     http = httpx.AsyncClient()
-    with pytest.raises(ValidationError, match=r"httpx\.Client"):
-        AsyncKittaClient(TOKEN, base_url=BASE, http_client=http)  # type: ignore[arg-type]
+    for client_class in (AsyncKittaClient, KittaClient):
+        with pytest.raises(ValidationError) as caught:
+            client_class(TOKEN, base_url=BASE, http_client=http)  # type: ignore[arg-type]
+        assert caught.value.fields == {
+            "http_client": "must be an httpx.Client (the async client runs it on a thread)"
+        }
     asyncio.run(http.aclose())
 
 

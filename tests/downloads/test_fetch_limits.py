@@ -308,7 +308,7 @@ def test_a_compressed_body_is_decoded_whole_in_bounded_pieces(encoding: str) -> 
 
 def test_a_damaged_compressed_body_says_so() -> None:
     with pytest.raises(UnreadableBody, match=r"^the compressed body is damaged \(.+\)$"):
-        list(BodyDecoder("gzip").pieces(b"\x1f\x8b\x08\x00 not gzip at all"))
+        list(BodyDecoder("gzip").pieces(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 20))
 
 
 def gzip_bytes(body: bytes) -> bytes:

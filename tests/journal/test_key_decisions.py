@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from kitta_notebook.errors import KeyInUseError, KeyReusedError
 from kitta_notebook.history import keys
+from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.keys import (
     HOST,
     SESSION,
@@ -191,3 +194,52 @@ def test_a_live_kernels_sending_entry_puts_its_key_in_use(
     with pytest.raises(KeyInUseError) as caught:
         decide("k", [sending], None, None)
     assert caught.value.key == "k"
+
+
+def test_a_key_held_by_a_claim_of_this_kernel_is_in_use_until_given_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads of one kernel with one key: the second must not create while the
+    first holds the claim (that would bill twice), and may once it is given back."""
+    monkeypatch.setattr(keys, "HELD_KEYS", set())
+    journal = Journal(tmp_path / "journal.sqlite3")
+    inputs = {"model": "kitta-lip-sync-v1"}
+    claim = journal.claim_key("k", inputs)
+    assert claim.token is not None and "k" in keys.HELD_KEYS
+    try:
+        with pytest.raises(KeyInUseError) as caught:
+            threading_result(lambda: journal.claim_key("k", inputs))
+        assert caught.value.key == "k"
+    finally:
+        journal.release_keys([claim])
+    again = journal.claim_key("k", inputs)
+    journal.release_keys([again])
+
+
+def threading_result(work: Callable[[], object]) -> object:
+    """`work()` run on another thread; its exception raised here."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(work).result()
+
+
+def test_the_creator_is_the_hub_user_else_the_login_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(keys.HUB_USER_ENV, "  mei \n")
+    assert keys.creator() == "mei"
+    monkeypatch.setenv(keys.HUB_USER_ENV, "   ")
+    monkeypatch.setattr(keys.getpass, "getuser", lambda: " analyst ")
+    assert keys.creator() == "analyst"
+    monkeypatch.delenv(keys.HUB_USER_ENV)
+    assert keys.creator() == "analyst"
+    monkeypatch.setattr(keys.getpass, "getuser", lambda: "  ")
+    assert keys.creator() is None
+
+
+def test_no_creator_is_guessed_when_the_login_name_cannot_be_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_login_name() -> str:
+        raise OSError("no login name")
+
+    monkeypatch.delenv(keys.HUB_USER_ENV, raising=False)
+    monkeypatch.setattr(keys.getpass, "getuser", no_login_name)
+    assert keys.creator() is None
