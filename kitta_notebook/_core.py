@@ -290,9 +290,6 @@ class ClientConfig:
         host = (urlsplit(self.base_url).hostname or "").lower()
         return any(host == h or host.endswith("." + h) for h in OFFICIAL_HOSTS)
 
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
     # --- requests -----------------------------------------------------------
     def build_request(
         self,

@@ -384,6 +384,20 @@ def test_retry_after_accepts_seconds_and_http_dates_and_is_capped() -> None:
     assert parsed is not None and 25 <= parsed <= 30
     assert retry_after_seconds(resp("soon")) is None
     assert retry_after_seconds(httpx.Response(429)) is None
+    assert retry_after_seconds(resp("nan")) is None
+    assert retry_after_seconds(resp("0")) == retry_after_seconds(resp("-5")) == 0.0
+    assert retry_after_seconds(resp("0.25")) == 0.25
+    earlier = datetime.now(timezone.utc) - timedelta(seconds=30)
+    assert retry_after_seconds(resp(format_datetime(earlier, usegmt=True))) == 0.0
+
+
+def test_a_retry_after_date_without_a_zone_is_read_as_utc() -> None:
+    """`-0000` (RFC 5322: a time in UTC, its zone unknown) parses to a naive datetime."""
+    later = (datetime.now(timezone.utc) + timedelta(seconds=30)).replace(tzinfo=None)
+    header = format_datetime(later)
+    assert header.endswith("-0000")
+    parsed = retry_after_seconds(httpx.Response(429, headers={"Retry-After": header}))
+    assert parsed is not None and 25 <= parsed <= 30
 
 
 # --- security -----------------------------------------------------------------------

@@ -180,3 +180,26 @@ def test_connect_uses_the_colab_secret(colab: ModuleType, service: Sandbox) -> N
     client = connect(base_url=None, quiet=True)
     assert client._config.token is not None
     assert client._config.token.reveal() == TOKEN
+
+
+@pytest.mark.parametrize("stored", [None, "", "  \n"])
+def test_a_secret_without_a_value_is_a_missing_token(colab: ModuleType, stored: object) -> None:
+    """Never `Bearer None`: a secret stored empty (or read back as None) is no token."""
+    colab.SECRETS["KITTA_API_TOKEN"] = stored
+    colab.GRANTED.add("KITTA_API_TOKEN")
+    with pytest.raises(ColabSecretNotFoundError):
+        token_from_colab_secrets()
+    assert token_from_colab_secrets(missing_ok=True) is None
+
+
+def test_a_failure_colab_does_not_name_is_still_one_of_ours(
+    colab: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lost(key: str) -> str:
+        raise RuntimeError(f"the kernel lost its channel while reading {key}")
+
+    monkeypatch.setattr(colab, "get", lost)
+    for missing_ok in (False, True):
+        with pytest.raises(ColabSecretError) as caught:
+            token_from_colab_secrets(missing_ok=missing_ok)
+        assert type(caught.value) is ColabSecretError
