@@ -8,6 +8,8 @@ behaviour it protects. Against the real sandbox over HTTP, and a media host on
 from __future__ import annotations
 
 import asyncio
+import copy
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from kitta_notebook import AsyncKittaClient, DownloadError, KittaClient, LipSyncTask
+from kitta_notebook._core import ClientConfig, Secret
 from kitta_notebook.sandbox import Sandbox
 from tests.support import dto, media_host
 
@@ -278,3 +281,29 @@ def test_a_key_without_the_journal_says_why_in_a_sentence(sandbox: Sandbox) -> N
     assert caught.value.fields["key"] == (
         "A key needs the local journal, which this client has turned off."
     )
+
+
+def test_the_token_refuses_to_be_pickled_or_copied_saying_why() -> None:
+    """A pickled client would put the token on disk (a checkpoint, a cached cell)."""
+    secret = Secret("tok-never-on-disk")
+    for attempt in (pickle.dumps, copy.deepcopy, copy.copy):
+        with pytest.raises(TypeError, match=r"^the API token cannot be pickled$"):
+            attempt(secret)
+
+
+class Bound:
+    """A random source that always picks one end of the range asked for."""
+
+    def __init__(self, end: int) -> None:
+        self.end = end
+
+    def uniform(self, low: float, high: float) -> float:
+        return (low, high)[self.end]
+
+
+def test_retries_back_off_doubling_from_half_a_second_to_eight_with_jitter() -> None:
+    config = ClientConfig("http://127.0.0.1:9/api", None, httpx.Timeout(5.0), 3)
+    config.rng = Bound(1)  # type: ignore[assignment]
+    assert [config.backoff(n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    config.rng = Bound(0)  # type: ignore[assignment]
+    assert [config.backoff(n) for n in range(6)] == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0]
