@@ -16,8 +16,9 @@ import time
 import httpx
 import pytest
 
-from kitta_notebook import APIConnectionError, APITimeoutError, ValidationError
+from kitta_notebook import APIConnectionError, APITimeoutError, LipSyncTask, ValidationError
 from kitta_notebook._core import (
+    USER_AGENT,
     ClientConfig,
     RetryDecision,
     Secret,
@@ -25,8 +26,10 @@ from kitta_notebook._core import (
     decide_after_exception,
     decide_after_response,
     log_response,
+    task_id_of,
     transport_error,
 )
+from tests.support import dto
 
 TASKS = "http://127.0.0.1:9/api/v1/lip-sync/tasks"
 READ = httpx.Request("GET", TASKS + "/lip_task_1?page=2")
@@ -152,3 +155,31 @@ def test_a_timeout_is_kept_as_seconds() -> None:
 
 def test_the_token_shows_as_stars() -> None:
     assert repr(Secret("tok-secret")) == "Secret('***')" == str(Secret("tok-secret"))
+
+
+def test_a_request_carries_its_http_clients_headers_and_says_json_only_with_a_body() -> None:
+    """The merged headers are cached per HTTP client and body kind: a cached GET's headers
+    must never go out on a create, nor one client's headers on another's request."""
+    made = ClientConfig("http://127.0.0.1:9/api", Secret("tok-h"), httpx.Timeout(5.0), 0)
+    with (
+        httpx.Client(headers={"X-Team": "dubbing"}) as mine,
+        httpx.Client(headers={"X-Team": "research"}) as theirs,
+    ):
+        read = made.build_request(mine, "GET", "/v1/lip-sync/tasks", params={"page": 2})
+        create = made.build_request(mine, "POST", "/v1/lip-sync/tasks", body={"model": "m"})
+        again = made.build_request(mine, "GET", "/v1/lip-sync/tasks/lip_task_1")
+        other = made.build_request(theirs, "GET", "/v1/lip-sync/tasks")
+    assert str(read.url) == TASKS + "?page=2" and create.content == b'{"model":"m"}'
+    assert create.headers["content-type"] == "application/json"
+    assert "content-type" not in read.headers and "content-type" not in again.headers
+    for request_ in (read, create, again, other):
+        assert request_.headers["accept"] == "application/json"
+        assert request_.headers["user-agent"] == USER_AGENT
+        assert request_.headers["authorization"] == "Bearer tok-h"
+    assert [r.headers["x-team"] for r in (read, create, other)] == ["dubbing"] * 2 + ["research"]
+    assert all("authorization" not in h for h in made._header_cache.values())
+
+
+def test_a_task_or_its_id_names_the_same_task() -> None:
+    assert task_id_of(LipSyncTask(dto(taskId="lip_task_9"))) == "lip_task_9"
+    assert task_id_of("lip_task_3") == "lip_task_3"
