@@ -67,9 +67,10 @@ _warned = threading.Event()  # once per process, whichever journal is first
 
 
 def read_mountinfo() -> str | None:
-    """This process's mount table, or None where there is none (not Linux)."""
+    """This process's mount table, or None where there is none (not Linux). Its mount
+    points are decoded as paths are (`os.fsdecode`), to compare equal to the folders."""
     try:
-        return MOUNTINFO.read_text(encoding="utf-8", errors="replace")
+        return os.fsdecode(MOUNTINFO.read_bytes())
     except OSError:
         return None
 
@@ -79,11 +80,11 @@ def network_type(mountinfo: str, folder: str) -> str | None:
     last one mounted there) when it is a network one, else None."""
     found: tuple[int, str] | None = None
     for line in mountinfo.splitlines():
-        fields = line.split(" ")
-        if " - " not in line or len(fields) < 5:
+        fields = line.split(" ")  # ten at least: six, optional ones, "-", three
+        if " - " not in line or len(fields) < 10:
             continue
         point = _ESCAPED.sub(lambda m: chr(int(m.group(1), 8)), fields[4])
-        inside = point == "/" or folder == point or folder.startswith(point.rstrip("/") + "/")
+        inside = point == "/" or folder == point or folder.startswith(point + "/")
         if inside and (found is None or len(point) >= found[0]):
             found = (len(point), line.split(" - ", 1)[1].split(" ")[0])
     if found is None:
