@@ -170,6 +170,7 @@ def test_a_request_carries_its_http_clients_headers_and_says_json_only_with_a_bo
         again = made.build_request(mine, "GET", "/v1/lip-sync/tasks/lip_task_1")
         other = made.build_request(theirs, "GET", "/v1/lip-sync/tasks")
     assert str(read.url) == TASKS + "?page=2" and create.content == b'{"model":"m"}'
+    assert read.content == b"" and "content-length" not in read.headers
     assert create.headers["content-type"] == "application/json"
     assert "content-type" not in read.headers and "content-type" not in again.headers
     for request_ in (read, create, again, other):
