@@ -279,3 +279,13 @@ def test_counts_see_what_another_kernel_wrote_since_they_were_read(journal: Jour
     other.close()
     assert (journal.summary().total, journal.count()) == (2, 2)
     assert journal.summary().counts.keys() >= {"failed"}
+
+
+def test_an_unresolved_create_names_the_machine_that_sent_it(journal: Journal) -> None:
+    """A team's history says where a create of unknown outcome was sent from (that machine
+    is the one whose log can tell); never another column of its owner."""
+    entry_id = journal.record_request(ORIGIN, BODY, None)
+    journal.record_outcome(entry_id, rejected=False, error="read timeout")
+    (unresolved,) = journal.unresolved()
+    assert (unresolved.entry_id, unresolved.host) == (entry_id, keys.HOST)
+    assert unresolved.host != keys.SESSION
