@@ -184,3 +184,25 @@ def test_a_request_carries_its_http_clients_headers_and_says_json_only_with_a_bo
 def test_a_task_or_its_id_names_the_same_task() -> None:
     assert task_id_of(LipSyncTask(dto(taskId="lip_task_9"))) == "lip_task_9"
     assert task_id_of("lip_task_3") == "lip_task_3"
+
+
+@pytest.mark.parametrize("token", ["!", "~", "tok-!~", "A" * 300])
+def test_every_printable_ascii_character_may_be_in_a_token(token: str) -> None:
+    assert Secret(token).reveal() == token
+
+
+@pytest.mark.parametrize(
+    ("token", "position"),
+    [("tok en", 4), ("tok\t", 4), ("\x7ftok", 1), ("tok\x00", 4), ("tokén", 4), ("tok\u200b", 4)],
+)
+def test_a_token_with_a_space_control_or_non_ascii_character_is_refused_naming_where(
+    token: str, position: int
+) -> None:
+    """Pasted tokens pick up spaces and invisible characters: refused before any request,
+    and the message never repeats the token."""
+    with pytest.raises(ValidationError) as caught:
+        Secret(token)
+    assert caught.value.fields == {
+        "token": f"has a space, control or non-ASCII character at position {position}; "
+        "copy the API token again (it is printable ASCII only)"
+    }
