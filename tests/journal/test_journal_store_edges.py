@@ -289,3 +289,24 @@ def test_an_unresolved_create_names_the_machine_that_sent_it(journal: Journal) -
     (unresolved,) = journal.unresolved()
     assert (unresolved.entry_id, unresolved.host) == (entry_id, keys.HOST)
     assert unresolved.host != keys.SESSION
+
+
+def test_a_task_listed_before_its_creates_answer_keeps_what_was_seen_and_its_labels(
+    journal: Journal,
+) -> None:
+    """Another kernel lists the account while this create waits for its answer: the row seen
+    first is merged into the create's entry, its labels and facts kept, and the entry is a
+    plain create (not one found by reconcile)."""
+    entry_id = journal.record_request(ORIGIN, BODY, None)
+    journal.record_seen(
+        {"taskId": "lip_task_m", "status": "processing", "model": "kitta-lip-sync-v1",
+         "creditsCharged": 1200, "createdAt": "2026-07-01T08:00:00Z"}
+    )  # fmt: skip
+    journal.set_labels("lip_task_m", ["from-the-list"])
+    journal.record_created(entry_id, {"taskId": "lip_task_m", "status": "pending"})
+    (entry,) = journal.entries()
+    assert (entry.entry_id, entry.task_id, entry.labels) == (
+        entry_id, "lip_task_m", ("from-the-list",)
+    )  # fmt: skip
+    assert (entry.model, entry.credits) == ("kitta-lip-sync-v1", 1200)
+    assert entry.reconciled_at is None
