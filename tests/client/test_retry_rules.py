@@ -16,8 +16,15 @@ import time
 import httpx
 import pytest
 
-from kitta_notebook import APIConnectionError, APITimeoutError, LipSyncTask, ValidationError
+from kitta_notebook import (
+    APIConnectionError,
+    APITimeoutError,
+    KittaClient,
+    LipSyncTask,
+    ValidationError,
+)
 from kitta_notebook._core import (
+    DEFAULT_BASE_URL,
     USER_AGENT,
     ClientConfig,
     RetryDecision,
@@ -206,3 +213,31 @@ def test_a_token_with_a_space_control_or_non_ascii_character_is_refused_naming_w
         "token": f"has a space, control or non-ASCII character at position {position}; "
         "copy the API token again (it is printable ASCII only)"
     }
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "kittaaudio.com/api",
+        "ftp://kittaaudio.com/api",
+        "https:///api",
+        "http://",
+        "http://[::1/api",
+    ],
+)
+def test_a_base_url_must_be_an_absolute_http_url(base_url: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        KittaClient("tok", base_url=base_url, journal=False)
+    assert caught.value.fields == {
+        "base_url": f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}"
+    }
+
+
+def test_a_base_url_with_a_password_is_refused_before_httpx_sends_it_as_basic_auth() -> None:
+    with pytest.raises(ValidationError) as caught:
+        KittaClient("tok", base_url="https://user:secret@kittaaudio.com/api", journal=False)
+    assert caught.value.fields == {
+        "base_url": "must not carry user:password@ (the API token signs each request; give a "
+        "proxy's credentials to the proxy settings instead)"
+    }
+    assert "secret" not in str(caught.value)
