@@ -16,7 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from kitta_notebook import AsyncKittaClient, DownloadError, KittaClient, LipSyncTask
+from kitta_notebook import (
+    AsyncKittaClient,
+    DownloadError,
+    KittaClient,
+    LipSyncTask,
+    ValidationError,
+)
 from kitta_notebook._core import ClientConfig, Secret
 from kitta_notebook.sandbox import Sandbox
 from tests.support import dto, media_host
@@ -307,3 +313,52 @@ def test_retries_back_off_doubling_from_half_a_second_to_eight_with_jitter() -> 
     assert [config.backoff(n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
     config.rng = Bound(0)  # type: ignore[assignment]
     assert [config.backoff(n) for n in range(6)] == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0]
+
+
+def test_the_toolkits_folder_is_kitta_home_when_set_else_the_user_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import platformdirs
+
+    from kitta_notebook._core import HOME_ENV, kitta_home
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(HOME_ENV, "  ~/kitta files  ")
+    assert kitta_home() == tmp_path / "kitta files"
+    for unset in ("", "   "):
+        monkeypatch.setenv(HOME_ENV, unset)
+        expected = platformdirs.user_data_dir("kitta-notebook", appauthor=False)
+        assert kitta_home() == Path(expected)
+        assert Path(expected).name == "kitta-notebook"
+        assert "kitta-notebook" not in Path(expected).parent.parts  # no author folder
+    monkeypatch.delenv(HOME_ENV)
+    assert kitta_home() == Path(platformdirs.user_data_dir("kitta-notebook", appauthor=False))
+
+
+@pytest.mark.parametrize("retries", [-1, True, False, 2.0, "3", None])
+def test_max_retries_must_be_a_whole_number_not_below_zero(retries: Any) -> None:
+    with pytest.raises(ValidationError, match="max_retries: must be a whole number ≥ 0"):
+        KittaClient(token="t0ken-value", base_url="http://127.0.0.1:9", max_retries=retries)
+    with KittaClient(token="t0ken-value", base_url="http://127.0.0.1:9", max_retries=0) as client:
+        assert client._config.max_retries == 0
+
+
+def test_the_user_data_folder_has_no_author_folder_on_windows_either(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """platformdirs nests the folder in an author folder on Windows unless told not to
+    (on Linux and macOS it never does), so the call itself is checked here."""
+    import platformdirs
+
+    from kitta_notebook._core import HOME_ENV, kitta_home
+
+    asked: list[tuple[tuple[object, ...], dict[str, object]]] = []
+
+    def user_data_dir(*args: object, **kwargs: object) -> str:
+        asked.append((args, kwargs))
+        return "/data/kitta-notebook"
+
+    monkeypatch.delenv(HOME_ENV, raising=False)
+    monkeypatch.setattr(platformdirs, "user_data_dir", user_data_dir)
+    assert kitta_home() == Path("/data/kitta-notebook")
+    assert asked == [(("kitta-notebook",), {"appauthor": False})]
