@@ -362,3 +362,14 @@ def test_the_user_data_folder_has_no_author_folder_on_windows_either(
     monkeypatch.setattr(platformdirs, "user_data_dir", user_data_dir)
     assert kitta_home() == Path("/data/kitta-notebook")
     assert asked == [(("kitta-notebook",), {"appauthor": False})]
+
+
+def test_a_timeout_in_seconds_bounds_each_read_and_connects_within_five_seconds() -> None:
+    """A number is the read/write/pool timeout; a connection gets at most 5 s of it (an
+    unreachable host is named quickly), never more than the whole timeout."""
+    for seconds, connect in ((30, 5.0), (2.5, 2.5), (5, 5.0)):
+        with KittaClient(token="t0ken-value", base_url="http://127.0.0.1:9", timeout=seconds) as c:
+            assert c._config.timeout == httpx.Timeout(float(seconds), connect=connect)
+    given = httpx.Timeout(7.0, connect=1.0)
+    with KittaClient(token="t0ken-value", base_url="http://127.0.0.1:9", timeout=given) as c:
+        assert c._config.timeout is given

@@ -275,3 +275,22 @@ def test_a_refusal_is_read_up_to_its_window_and_no_further() -> None:
     assert "(AccessDenied: Access Denied)" in str(error)
     late = _fetch_refused(403, [padding + b" " + document + b"</Error>"], signed_now=True)
     assert "(AccessDenied)" in str(late) and "Access Denied)" not in str(late)
+
+
+def test_an_endless_refusal_is_read_only_as_far_as_its_window() -> None:
+    """A storage answering a huge error page costs one window of it, not the page."""
+    sent: list[int] = []
+
+    class Endless(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            for number in range(10_000):
+                sent.append(number)
+                yield b"<" * 1024
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, stream=Endless())
+
+    with pytest.raises(DownloadError) as refused:
+        fetch("http://127.0.0.1/clip.mp4", LIMITS, transport=httpx.MockTransport(answer))
+    assert refused.value.reason == "expired"
+    assert len(sent) == ERROR_BODY_BYTES // 1024  # exactly the window, in 1 KiB pieces
