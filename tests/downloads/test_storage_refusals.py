@@ -5,6 +5,7 @@ total deadline every fetch waits under (`within`)."""
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from kitta_notebook.errors import DownloadError
 URL = "https://bucket.example.com/clip.mp4?X-Amz-Signature=abcdef0123456789"
 SHOWN = "https://bucket.example.com/clip.mp4"
 LIMITS = FetchLimits(deadline=5, max_bytes=1024)
+LIMITS_LARGE = FetchLimits(deadline=5, max_bytes=1024 * 1024)
+MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 
 
 def _error_document(code: str, message: str) -> bytes:
@@ -294,3 +297,34 @@ def test_an_endless_refusal_is_read_only_as_far_as_its_window() -> None:
         fetch("http://127.0.0.1/clip.mp4", LIMITS, transport=httpx.MockTransport(answer))
     assert refused.value.reason == "expired"
     assert len(sent) == ERROR_BODY_BYTES // 1024  # exactly the window, in 1 KiB pieces
+
+
+def test_a_body_sent_as_x_gzip_is_decoded_like_gzip() -> None:
+    video = MP4_HEAD + bytes(range(256)) * 20
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"content-encoding": " X-Gzip "}, stream=_Pieces([gzip.compress(video)])
+        )
+
+    fetched = fetch(
+        "http://127.0.0.1/clip.mp4", LIMITS_LARGE, transport=httpx.MockTransport(answer)
+    )
+    assert fetched.data == video and fetched.size == len(video)
+
+
+def test_a_fetch_into_a_sink_keeps_no_copy_of_the_bytes() -> None:
+    video = MP4_HEAD + bytes(300)
+    received = bytearray()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Pieces([video[:100], video[100:]]))
+
+    fetched = fetch(
+        "http://127.0.0.1/clip.mp4",
+        LIMITS_LARGE,
+        sink=received.extend,
+        transport=httpx.MockTransport(answer),
+    )
+    assert bytes(received) == video
+    assert fetched.data is None and fetched.size == len(video)
