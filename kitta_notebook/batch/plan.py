@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _bridge, media
 from .._core import MAX_KEY_LENGTH
-from ..errors import BatchValidationError, MediaWarning, ValidationError
+from ..errors import BatchValidationError, MediaWarning, ValidationError, bulleted
 from ..history.entry import clean_labels, text_problem
 from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
 from ..media.local import media_fields
@@ -458,9 +458,9 @@ def _warn_once(checks: Sequence[ItemCheck]) -> None:
         f"requests[{listed(indices)}].{name}: {message}"
         for (name, message), indices in grouped.items()
     ]
-    if len(lines) > MAX_WARNING_LINES:
-        lines = [*lines[:MAX_WARNING_LINES], f"… and {len(lines) - MAX_WARNING_LINES} more"]
     warnings.warn(
-        MediaWarning("About some batch inputs (the batch goes on):\n  - " + "\n  - ".join(lines)),
+        MediaWarning(
+            "About some batch inputs (the batch goes on):" + bulleted(lines, MAX_WARNING_LINES)
+        ),
         stacklevel=7,  # the caller of `create_many`, through the client, the start and `settle`
     )
