@@ -17,7 +17,7 @@ from ._client import KittaClient
 from ._core import BASE_URL_ENV, TOKEN_ENV, kitta_home, token_from_colab_secrets
 from ._kept import prefer_keeping_results
 from .errors import KittaError, NotFoundError, ValidationError
-from .server_info import Sample
+from .server_info import Sample, listed_samples
 
 if TYPE_CHECKING:
     from .history import ResumedTasks
@@ -219,22 +219,14 @@ def in_process_samples(base_url: str, sandbox: Sandbox | None = None) -> dict[st
             continue
         from .sandbox.openapi import samples_document
 
-        listed = samples_document(candidate.origin)
-        return {
-            key: Sample(str(entry["url"]), entry.get("durationSeconds"))
-            for key, entry in listed.items()
-        }
+        return listed_samples(samples_document(candidate.origin))
     return {}
 
 
 def _announce(message: str) -> None:
-    try:
-        from IPython import get_ipython
+    from .batch.progress import in_kernel
 
-        shell = get_ipython()
-    except ImportError:
-        shell = None
-    if shell is not None and getattr(shell, "kernel", None) is not None:
+    if in_kernel():
         from IPython.display import HTML, display
 
         from .display.html import notice_html
