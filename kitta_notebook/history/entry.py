@@ -293,11 +293,6 @@ class JournalEntry:
         return self.state in FINAL_STATES
 
     @property
-    def is_active(self) -> bool:
-        """A task that exists and has not finished (worth watching)."""
-        return self.task_id is not None and not self.is_final and self.outcome != OUTCOME_ABSENT
-
-    @property
     def needs_reconcile(self) -> bool:
         return self.state == STATE_OUTCOME_UNKNOWN
 

@@ -479,15 +479,3 @@ def insert_entry(conn: Executes, row: Mapping[str, object]) -> None:
     conn.execute(
         f"INSERT INTO entries ({', '.join(row)}) VALUES ({marks(list(row))})", list(row.values())
     )
-
-
-def update_entries(
-    conn: Executes,
-    changes: Mapping[str, object],
-    where: str,
-    *params: object,
-    keep: Sequence[str] = (),
-) -> None:
-    """Set each column of the matching entries; a `keep` column only to a known value."""
-    sets = ", ".join(f"{c} = COALESCE(?, {c})" if c in keep else f"{c} = ?" for c in changes)
-    conn.execute(f"UPDATE entries SET {sets} WHERE {where}", [*changes.values(), *params])

@@ -34,7 +34,6 @@ from . import entry as e
 from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner, creator
 from .reconcile import Candidate
-from .schema import update_entries
 
 __all__ = [
     "MINE",
@@ -375,10 +374,12 @@ class Sql:
             self.conn.cursor().executemany(texts[0][0], [params for _, params in texts])
 
     def update(
-        self, changes: Mapping[str, object], where: str, *params: object, **keep: Any
+        self, changes: Mapping[str, object], where: str, *params: object, keep: Sequence[str] = ()
     ) -> None:
-        """`schema.update_entries` on the store's entries."""
-        update_entries(self, changes, MINE + where, *params, **keep)
+        """Set each column of the store's matching entries; a `keep` column only to a known
+        value (a list item lacks the model, say)."""
+        sets = ", ".join(f"{c} = COALESCE(?, {c})" if c in keep else f"{c} = ?" for c in changes)
+        self.execute(f"UPDATE entries SET {sets} WHERE {MINE}{where}", [*changes.values(), *params])
 
 
 class Executes(Protocol):
