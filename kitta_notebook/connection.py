@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._client import KittaClient
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 SANDBOX_JOURNAL_IDENTITY = "sandbox:embedded"
 """The journal's name for the embedded sandbox: one journal however many runs and ports."""
-SANDBOX_FOLDER = "sandbox"
-"""Under KITTA_HOME: the embedded sandbox's database, results and uploaded media."""
 
 _lock = threading.Lock()
 _sandbox: Sandbox | None = None
@@ -40,11 +37,6 @@ SANDBOX_NOTICE_ZH = (
     "正在使用本地沙盒：不消耗积分，结果视频不是真实的口型同步。"
     "设置 KITTA_API_TOKEN 即可连接正式服务。"
 )
-
-
-def embedded_sandbox_folder() -> Path:
-    """``KITTA_HOME/sandbox``: where the embedded sandbox keeps tasks and files."""
-    return kitta_home() / SANDBOX_FOLDER
 
 
 def shared_sandbox() -> Sandbox:
@@ -61,7 +53,7 @@ def shared_sandbox() -> Sandbox:
 
             from .sandbox import Sandbox, SandboxConfigError
 
-            folder = embedded_sandbox_folder()
+            folder = kitta_home() / "sandbox"
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 sandbox = Sandbox(data_dir=folder)
