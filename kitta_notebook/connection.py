@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._client import KittaClient
 from ._core import BASE_URL_ENV, TOKEN_ENV, kitta_home, token_from_colab_secrets
 from ._kept import prefer_keeping_results
 from .errors import KittaError, NotFoundError, ValidationError
-from .server_info import Sample
+from .server_info import Sample, listed_samples
 
 if TYPE_CHECKING:
     from .history import ResumedTasks
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 SANDBOX_JOURNAL_IDENTITY = "sandbox:embedded"
 """The journal's name for the embedded sandbox: one journal however many runs and ports."""
-SANDBOX_FOLDER = "sandbox"
-"""Under KITTA_HOME: the embedded sandbox's database, results and uploaded media."""
 
 _lock = threading.Lock()
 _sandbox: Sandbox | None = None
@@ -40,11 +37,6 @@ SANDBOX_NOTICE_ZH = (
     "正在使用本地沙盒：不消耗积分，结果视频不是真实的口型同步。"
     "设置 KITTA_API_TOKEN 即可连接正式服务。"
 )
-
-
-def embedded_sandbox_folder() -> Path:
-    """``KITTA_HOME/sandbox``: where the embedded sandbox keeps tasks and files."""
-    return kitta_home() / SANDBOX_FOLDER
 
 
 def shared_sandbox() -> Sandbox:
@@ -61,7 +53,7 @@ def shared_sandbox() -> Sandbox:
 
             from .sandbox import Sandbox, SandboxConfigError
 
-            folder = embedded_sandbox_folder()
+            folder = kitta_home() / "sandbox"
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 sandbox = Sandbox(data_dir=folder)
@@ -219,22 +211,14 @@ def in_process_samples(base_url: str, sandbox: Sandbox | None = None) -> dict[st
             continue
         from .sandbox.openapi import samples_document
 
-        listed = samples_document(candidate.origin)
-        return {
-            key: Sample(str(entry["url"]), entry.get("durationSeconds"))
-            for key, entry in listed.items()
-        }
+        return listed_samples(samples_document(candidate.origin))
     return {}
 
 
 def _announce(message: str) -> None:
-    try:
-        from IPython import get_ipython
+    from .batch.progress import in_kernel
 
-        shell = get_ipython()
-    except ImportError:
-        shell = None
-    if shell is not None and getattr(shell, "kernel", None) is not None:
+    if in_kernel():
         from IPython.display import HTML, display
 
         from .display.html import notice_html

@@ -59,8 +59,8 @@ class ValidationError(KittaError, ValueError):
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
         self.problems: list[tuple[str, str]] = list(problems)
         lines = [f"{name}: {message}" for name, message in self.problems]
-        summary = lines[0] if len(lines) == 1 else "\n  - " + "\n  - ".join(lines)
-        super().__init__(f"Invalid input (nothing was sent): {summary}")
+        summary = f" {lines[0]}" if len(lines) == 1 else bulleted(lines)
+        super().__init__(f"Invalid input (nothing was sent):{summary}")
 
     @property
     def fields(self) -> dict[str, str]:
@@ -69,6 +69,14 @@ class ValidationError(KittaError, ValueError):
         for name, message in self.problems:
             found.setdefault(name, message)
         return found
+
+
+def bulleted(lines: Sequence[str], at_most: int | None = None, more: str = "") -> str:
+    """`lines` one per row ("\n  - line"), at most `at_most` of them, then how many more."""
+    shown = list(lines[:at_most])
+    if len(lines) > len(shown):
+        shown.append(f"… and {len(lines) - len(shown)} more{more}")
+    return "".join(f"\n  - {line}" for line in shown)
 
 
 class MissingTokenError(KittaError):
@@ -118,9 +126,7 @@ class APIError(KittaError):
         """The error's text; the journal keeps it without the server's `message`."""
         text = self.message if message else ""
         if self.status_code is not None:
-            head = f"HTTP {self.status_code}"
-            if self.code:
-                head += f" {self.code}"
+            head = f"HTTP {self.status_code}" + (f" {self.code}" if self.code else "")
             text = f"{head}: {text}" if message else head
         if self.hint:
             text += f" — {self.hint}"
@@ -206,7 +212,7 @@ class ServerError(APIStatusError):
     hint = "the service failed; retry later."
 
 
-# The one mapping from status code to class, read by the client and by tests.
+# The one mapping from status code to class (`error_class_for`, read by the client).
 ERROR_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -218,11 +224,8 @@ ERROR_CLASSES: dict[int, type[APIStatusError]] = {
 
 
 def error_class_for(status_code: int) -> type[APIStatusError]:
-    if status_code in ERROR_CLASSES:
-        return ERROR_CLASSES[status_code]
-    if status_code >= 500:
-        return ServerError
-    return APIStatusError
+    fallback = ServerError if status_code >= 500 else APIStatusError
+    return ERROR_CLASSES.get(status_code, fallback)
 
 
 class TaskFailedError(KittaError):
@@ -273,13 +276,9 @@ class WaitManyTimeoutError(WaitTimeoutError):
         )
 
 
-# How many problems a batch error lists before "and N more".
+# How many problems (and failed items) a batch error lists before "and N more".
 MAX_LISTED_PROBLEMS = 20
-
-
-def batch_item_field(index: int, name: str) -> str:
-    """`requests[3].audio_url`: where a batch problem is, as a form or a log shows it."""
-    return f"requests[{index}]" + (f".{name}" if name else "")
+MAX_LISTED_ERRORS = 10
 
 
 class BatchValidationError(ValidationError):
@@ -293,15 +292,15 @@ class BatchValidationError(ValidationError):
         self.by_index: dict[int, list[tuple[str, str]]] = {}
         for index, name, message in problems:
             self.by_index.setdefault(index, []).append((name, message))
-        flat = [(batch_item_field(index, name), message) for index, name, message in problems]
+        flat = [  # `requests[3].audio_url`, as a form or a log shows it
+            (f"requests[{index}]" + (f".{name}" if name else ""), message)
+            for index, name, message in problems
+        ]
         super().__init__(flat)
-        lines = [f"{name}: {message}" for name, message in flat[:MAX_LISTED_PROBLEMS]]
-        if len(flat) > MAX_LISTED_PROBLEMS:
-            lines.append(f"… and {len(flat) - MAX_LISTED_PROBLEMS} more (see .problems)")
+        lines = [f"{name}: {message}" for name, message in flat]
         self.args = (
             f"{len(self.by_index)} of {total} batch items are invalid; nothing was sent:"
-            + "\n  - "
-            + "\n  - ".join(lines),
+            + bulleted(lines, MAX_LISTED_PROBLEMS, " (see .problems)"),
         )
 
 
@@ -311,12 +310,9 @@ class BatchError(KittaError):
     def __init__(self, result: BatchResult) -> None:
         self.result = result
         bad = result.errors
-        lines = [f"[{i.index}] {i.outcome}: {type(i.error).__name__}: {i.error}" for i in bad[:10]]
-        if len(bad) > 10:
-            lines.append(f"… and {len(bad) - 10} more")
-        super().__init__(
-            f"{len(bad)} of {len(result)} batch items did not get a task:\n  " + "\n  ".join(lines)
-        )
+        lines = [f"[{i.index}] {i.outcome}: {type(i.error).__name__}: {i.error}" for i in bad]
+        listed = bulleted(lines, MAX_LISTED_ERRORS)
+        super().__init__(f"{len(bad)} of {len(result)} batch items did not get a task:{listed}")
 
 
 class JournalError(KittaError):

@@ -71,8 +71,8 @@ class Finding(str):
         self.key, self.facts = key, facts
         return self
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return _finding, (self.key, self.facts)
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]:
+        return (self.key,), self.facts  # pickled and copied by its key and facts
 
     def say(self, lang: Lang) -> str:
         if lang == "en":
@@ -82,10 +82,6 @@ class Finding(str):
             for name, value in self.facts.items()
         }
         return text(self.key, lang, **facts)
-
-
-def _finding(key: str, facts: dict[str, object]) -> Finding:
-    return Finding(key, **facts)
 
 
 def say(message: str, lang: Lang) -> str:

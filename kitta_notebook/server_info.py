@@ -109,7 +109,8 @@ def _prices(pricing: object) -> tuple[dict[str, float], float, float]:
     return rates, max(minimum, 0.0), step if 0 < step <= MAX_BILLING_STEP_SECONDS else 0.0
 
 
-def _listed_samples(listed: object) -> dict[str, Sample]:
+def listed_samples(listed: object) -> dict[str, Sample]:
+    """The samples a document lists (`x-kitta-sandbox-samples`): URL, length when said."""
     samples: dict[str, Sample] = {}
     if not isinstance(listed, Mapping):
         return samples
@@ -140,7 +141,7 @@ def parse_openapi(document: object) -> ServerInfo:
     is_sandbox = meta.get("x-kitta-sandbox") is True
     samples: dict[str, Sample] = {}
     if is_sandbox:
-        samples = _listed_samples(meta.get("x-kitta-sandbox-samples"))
+        samples = listed_samples(meta.get("x-kitta-sandbox-samples"))
     return ServerInfo(
         models=tuple(models) or (DEFAULT_MODEL,),
         models_from_server=bool(models),

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _bridge, media
 from .._core import MAX_KEY_LENGTH
-from ..errors import BatchValidationError, MediaWarning, ValidationError
+from ..errors import BatchValidationError, MediaWarning, ValidationError, bulleted
 from ..history.entry import clean_labels, text_problem
-from ..media import LocalBlob, MediaStore, Preflight, classify_source, resolve_store, to_blob
-from ..media.local import media_fields
+from ..media import LocalBlob, MediaStore, Preflight, resolve_store, to_blob
+from ..media.local import collect_local_sources
 from ..server_info import ServerInfo
 from ..validation import CREATE_FIELDS, DEFAULT_MODEL, CreateRequest
 from .gate import check_max_credits, listed
@@ -231,24 +231,15 @@ class SourceReader:
             return ("path", str(Path(os.fsdecode(os.fspath(value)).strip()).expanduser().resolve()))
         return ("object", id(value))  # the value is kept alive below, so its id stays its own
 
+    def _once(self, value: object, *, field: str) -> LocalBlob:
+        identity = self._identity(value)
+        if identity not in self._read:
+            self._read[identity] = (value, to_blob(value, field=field))
+        return self._read[identity][1]
+
     def read(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """`fields` with every local source replaced by its `LocalBlob`."""
-        out = dict(fields)
-        problems: list[tuple[str, str]] = []
-        for name, value in media_fields(fields).items():
-            if classify_source(value) != "local" or isinstance(value, LocalBlob):
-                continue  # URLs stay; a missing file is `plan`'s to name
-            identity = self._identity(value)
-            if identity not in self._read:
-                try:
-                    self._read[identity] = (value, to_blob(value, field=name))
-                except ValidationError as error:
-                    problems += error.problems
-                    continue
-            out[name] = self._read[identity][1]
-        if problems:
-            raise ValidationError(problems)
-        return out
+        """`fields` with every local source replaced by its `LocalBlob` (URLs stay)."""
+        return {**fields, **collect_local_sources(fields, self._once)}
 
 
 class HeldKeys:
@@ -458,9 +449,9 @@ def _warn_once(checks: Sequence[ItemCheck]) -> None:
         f"requests[{listed(indices)}].{name}: {message}"
         for (name, message), indices in grouped.items()
     ]
-    if len(lines) > MAX_WARNING_LINES:
-        lines = [*lines[:MAX_WARNING_LINES], f"… and {len(lines) - MAX_WARNING_LINES} more"]
     warnings.warn(
-        MediaWarning("About some batch inputs (the batch goes on):\n  - " + "\n  - ".join(lines)),
+        MediaWarning(
+            "About some batch inputs (the batch goes on):" + bulleted(lines, MAX_WARNING_LINES)
+        ),
         stacklevel=7,  # the caller of `create_many`, through the client, the start and `settle`
     )

@@ -56,13 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup(url: str) -> str:
-    """Create or migrate the tables at `url`; what is there now, in words."""
+    """Create or migrate the tables at `url` (a postgresql:// URL); what is there now."""
     from .postgres import PostgresJournal
     from .postgres_schema import SCHEMA_VERSION
-    from .recorder import is_postgres_url
 
-    if not is_postgres_url(url):
-        raise KittaError("--to must be a postgresql:// or postgres:// URL")
     journal = PostgresJournal(url, account="setup")
     try:
         indexed = journal.has_search_index  # connecting creates or migrates the tables
@@ -73,13 +70,11 @@ def setup(url: str) -> str:
 
 
 def copy(source: Path | None, url: str) -> tuple[int, int]:
-    """Copy the journal at `source` (default: this account's) to `url`; (copied, already)."""
+    """Copy the journal at `source` (default: this account's) to `url` (a postgresql://
+    URL); (copied, already)."""
     from .journal import Journal
     from .postgres import PostgresJournal
-    from .recorder import is_postgres_url
 
-    if not is_postgres_url(url):
-        raise KittaError("--to must be a postgresql:// or postgres:// URL")
     if source is None:
         from .._core import ClientConfig
         from .schema import journal_path
@@ -104,8 +99,12 @@ def copy(source: Path | None, url: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .recorder import is_postgres_url
+
     args = build_parser().parse_args(argv)
     try:
+        if not is_postgres_url(args.to):
+            raise KittaError("--to must be a postgresql:// or postgres:// URL")
         if args.command == "setup":
             print(setup(args.to))
             return 0

@@ -182,13 +182,9 @@ def dto_values(merged: Mapping[str, Any]) -> dict[str, Any]:
 
 def created_columns(task_id: str, merged: Mapping[str, Any], *, reconciled: bool) -> dict[str, Any]:
     """An entry's columns once its create became `task_id` (`merged`: the task's DTO)."""
-    moment, status, dto = now(), text(merged.get("status")), dto_values(merged)
-    state = derive_state(OUTCOME_CREATED, status)
-    return {
-        **{"task_id": task_id, "outcome": OUTCOME_CREATED, "state": state, "status": status},
-        **{**dto, "updated_ts": moment, "sort_ts": dto["created_ts"]},
-        "reconciled_ts": moment if reconciled else None,
-    }
+    seen = seen_columns(merged, OUTCOME_CREATED, new=False)
+    moment = seen["updated_ts"] if reconciled else None
+    return {"task_id": task_id, "outcome": OUTCOME_CREATED, **seen, "reconciled_ts": moment}
 
 
 def seen_columns(merged: Mapping[str, Any], outcome: str, *, new: bool) -> dict[str, Any]:
@@ -291,11 +287,6 @@ class JournalEntry:
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
-
-    @property
-    def is_active(self) -> bool:
-        """A task that exists and has not finished (worth watching)."""
-        return self.task_id is not None and not self.is_final and self.outcome != OUTCOME_ABSENT
 
     @property
     def needs_reconcile(self) -> bool:

@@ -42,7 +42,7 @@ def account_fingerprint(origin: str, token: str) -> str:
 
 def identity_fingerprint(identity: str) -> str:
     """A journal's name by identity (prefixed: never an (origin, token) fingerprint)."""
-    return hashlib.sha256(f"identity\n{identity}".encode()).hexdigest()[:_FINGERPRINT_HEX]
+    return account_fingerprint("identity", identity)
 
 
 def journal_path(origin: str, token: str, home: Path | None = None) -> Path:
@@ -77,39 +77,23 @@ APPLICATION_ID = 0x4B69744A
 SCHEMA_VERSION = 3
 SCHEMA_MARKER = "kitta-notebook-journal"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# What every refusal of a file says: it is never written, and the ways on.
+LEFT_ALONE = (
+    "It was left untouched: move it aside to start a new journal, or pass journal=False "
+    "to the client."
+)
 
 SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
-    entry_id TEXT PRIMARY KEY,
-    task_id TEXT UNIQUE,
-    source TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    state TEXT NOT NULL,
-    status TEXT,
-    model TEXT,
-    input_mode TEXT,
-    video_url TEXT,
-    image_url TEXT,
-    audio_url TEXT,
-    reference_image_url TEXT,
-    duration_seconds REAL,
-    credits REAL,
-    request_json TEXT,
-    dto_json TEXT,
-    outcome_error TEXT,
-    batch_key TEXT,
-    note TEXT,
-    download_path TEXT,
-    requested_ts REAL,
-    created_ts REAL,
-    completed_ts REAL,
-    updated_ts REAL NOT NULL,
-    sort_ts REAL NOT NULL,
-    pid INTEGER,
-    host TEXT,
-    session TEXT,
-    reconciled_ts REAL
+    entry_id TEXT PRIMARY KEY, task_id TEXT UNIQUE, source TEXT NOT NULL,
+    outcome TEXT NOT NULL, state TEXT NOT NULL, status TEXT, model TEXT, input_mode TEXT,
+    video_url TEXT, image_url TEXT, audio_url TEXT, reference_image_url TEXT,
+    duration_seconds REAL, credits REAL, request_json TEXT, dto_json TEXT,
+    outcome_error TEXT, batch_key TEXT, note TEXT, download_path TEXT,
+    requested_ts REAL, created_ts REAL, completed_ts REAL,
+    updated_ts REAL NOT NULL, sort_ts REAL NOT NULL,
+    pid INTEGER, host TEXT, session TEXT, reconciled_ts REAL
 );
 CREATE INDEX IF NOT EXISTS entries_by_time ON entries (sort_ts);
 CREATE INDEX IF NOT EXISTS entries_by_state ON entries (state, sort_ts);
@@ -119,19 +103,27 @@ CREATE INDEX IF NOT EXISTS entries_by_state_credits ON entries (state, credits);
 CREATE INDEX IF NOT EXISTS entries_by_outcome ON entries (outcome);
 CREATE INDEX IF NOT EXISTS entries_by_key ON entries (batch_key) WHERE batch_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS labels (
-    entry_id TEXT NOT NULL,
-    label TEXT NOT NULL,
-    PRIMARY KEY (entry_id, label)
+    entry_id TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY (entry_id, label)
 );
 CREATE INDEX IF NOT EXISTS labels_by_label ON labels (label, entry_id);
 """
 
+# What an entry adds to its (state, mode, source) total, and what it takes away.
+_ADD = """
+    INSERT INTO totals (state, input_mode, source, n, credits)
+    VALUES (new.state, COALESCE(new.input_mode, ''), new.source, 1, COALESCE(new.credits, 0))
+    ON CONFLICT (state, input_mode, source)
+    DO UPDATE SET n = n + 1, credits = credits + excluded.credits;"""
+_REMOVE = """
+    UPDATE totals SET n = n - 1, credits = credits - COALESCE(old.credits, 0)
+    WHERE state = old.state AND input_mode = COALESCE(old.input_mode, '')
+    AND source = old.source;"""
 # Version 2, also run on a version-1 file when it is opened (all idempotent). Every sort
 # the history offers, alone or after a status / mode / source filter, is the order of an
 # index, so a page is read from the index without sorting the table. `totals` keeps the
 # counts and credits per (state, mode, source), so the count and the summary strip never
 # scan the table for those filters.
-SCHEMA_V2 = """
+SCHEMA_V2 = f"""
 DROP INDEX IF EXISTS entries_by_time;
 DROP INDEX IF EXISTS entries_by_state;
 DROP INDEX IF EXISTS entries_by_mode;
@@ -163,27 +155,10 @@ CREATE TABLE IF NOT EXISTS totals (
     credits REAL NOT NULL,
     PRIMARY KEY (state, input_mode, source)
 );
-CREATE TRIGGER IF NOT EXISTS totals_insert AFTER INSERT ON entries BEGIN
-    INSERT INTO totals (state, input_mode, source, n, credits)
-    VALUES (new.state, COALESCE(new.input_mode, ''), new.source, 1, COALESCE(new.credits, 0))
-    ON CONFLICT (state, input_mode, source)
-    DO UPDATE SET n = n + 1, credits = credits + excluded.credits;
-END;
-CREATE TRIGGER IF NOT EXISTS totals_delete AFTER DELETE ON entries BEGIN
-    UPDATE totals SET n = n - 1, credits = credits - COALESCE(old.credits, 0)
-    WHERE state = old.state AND input_mode = COALESCE(old.input_mode, '')
-    AND source = old.source;
-END;
+CREATE TRIGGER IF NOT EXISTS totals_insert AFTER INSERT ON entries BEGIN {_ADD} END;
+CREATE TRIGGER IF NOT EXISTS totals_delete AFTER DELETE ON entries BEGIN {_REMOVE} END;
 CREATE TRIGGER IF NOT EXISTS totals_update
-AFTER UPDATE OF state, input_mode, source, credits ON entries BEGIN
-    UPDATE totals SET n = n - 1, credits = credits - COALESCE(old.credits, 0)
-    WHERE state = old.state AND input_mode = COALESCE(old.input_mode, '')
-    AND source = old.source;
-    INSERT INTO totals (state, input_mode, source, n, credits)
-    VALUES (new.state, COALESCE(new.input_mode, ''), new.source, 1, COALESCE(new.credits, 0))
-    ON CONFLICT (state, input_mode, source)
-    DO UPDATE SET n = n + 1, credits = credits + excluded.credits;
-END;
+AFTER UPDATE OF state, input_mode, source, credits ON entries BEGIN {_REMOVE} {_ADD} END;
 """
 # Version 3: who created each entry (None in older rows and in tasks seen on the server).
 SCHEMA_V3 = """
@@ -216,22 +191,19 @@ SEARCH_COLUMNS = ("video_url", "image_url", "audio_url", "reference_image_url", 
 _COLS = ", ".join(SEARCH_COLUMNS)
 _NEW = ", ".join("new." + c for c in SEARCH_COLUMNS)
 _OLD = ", ".join("old." + c for c in SEARCH_COLUMNS)
+_INDEX = f"INSERT INTO entries_search (rowid, {_COLS}) VALUES (new.rowid, {_NEW});"
+_UNINDEX = (
+    f"INSERT INTO entries_search (entries_search, rowid, {_COLS}) "
+    f"VALUES ('delete', old.rowid, {_OLD});"
+)
 SEARCH_SCHEMA = f"""
 CREATE VIRTUAL TABLE IF NOT EXISTS entries_search USING fts5(
     {_COLS}, content='entries', content_rowid='rowid', tokenize='trigram'
 );
-CREATE TRIGGER IF NOT EXISTS entries_search_insert AFTER INSERT ON entries BEGIN
-    INSERT INTO entries_search (rowid, {_COLS}) VALUES (new.rowid, {_NEW});
-END;
-CREATE TRIGGER IF NOT EXISTS entries_search_delete AFTER DELETE ON entries BEGIN
-    INSERT INTO entries_search (entries_search, rowid, {_COLS})
-    VALUES ('delete', old.rowid, {_OLD});
-END;
-CREATE TRIGGER IF NOT EXISTS entries_search_update AFTER UPDATE OF {_COLS} ON entries BEGIN
-    INSERT INTO entries_search (entries_search, rowid, {_COLS})
-    VALUES ('delete', old.rowid, {_OLD});
-    INSERT INTO entries_search (rowid, {_COLS}) VALUES (new.rowid, {_NEW});
-END;
+CREATE TRIGGER IF NOT EXISTS entries_search_insert AFTER INSERT ON entries BEGIN {_INDEX} END;
+CREATE TRIGGER IF NOT EXISTS entries_search_delete AFTER DELETE ON entries BEGIN {_UNINDEX} END;
+CREATE TRIGGER IF NOT EXISTS entries_search_update AFTER UPDATE OF {_COLS} ON entries
+BEGIN {_UNINDEX} {_INDEX} END;
 """
 
 
@@ -258,25 +230,26 @@ def check_header(path: Path) -> bool:
         return True
     if not header:
         return True
-    fix = "Move it aside to start a new journal, or pass journal=False to the client."
     if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
         raise JournalCorruptError(
-            f"{path} is not an SQLite database (corrupt, or some other file). "
-            f"It was left untouched. {fix}"
+            f"{path} is not an SQLite database (corrupt, or some other file). {LEFT_ALONE}"
         )
     app_id = int.from_bytes(header[68:72], "big")
-    version = int.from_bytes(header[60:64], "big")
     if app_id not in (0, APPLICATION_ID):
         raise JournalCorruptError(
             f"{path} is an SQLite database of another application (application_id "
-            f"{app_id:#010x}), not a kitta-notebook journal. It was left untouched. {fix}"
+            f"{app_id:#010x}), not a kitta-notebook journal. {LEFT_ALONE}"
         )
+    _refuse_newer(path, int.from_bytes(header[60:64], "big"))
+    return False
+
+
+def _refuse_newer(path: Path, version: int) -> None:
     if version > SCHEMA_VERSION:
         raise JournalCorruptError(
             f"{path} was written by a newer kitta-notebook (journal schema {version}, "
-            f"this version reads up to {SCHEMA_VERSION}). Upgrade kitta-notebook. {fix}"
+            f"this version reads up to {SCHEMA_VERSION}). Upgrade kitta-notebook. {LEFT_ALONE}"
         )
-    return False
 
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -315,23 +288,19 @@ def _prepare(conn: sqlite3.Connection, path: Path, origin: str | None, account: 
             # this very journal right now (its tables appear before we look again).
             _initialise(conn, path, origin, account)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise JournalCorruptError(
-                f"{path} was written by a newer kitta-notebook (schema {version}); "
-                "upgrade kitta-notebook to read it."
-            )
+        _refuse_newer(path, version)
         marker = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if marker is None or marker[0] != SCHEMA_MARKER:
             raise JournalCorruptError(
-                f"{path} carries the journal's header marker but not its tables; "
-                "it was left untouched."
+                f"{path} carries the journal's header marker but not its tables. {LEFT_ALONE}"
             )
         mode = _retrying(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         if str(mode).lower() != "wal":  # e.g. a network file system: still correct, slower
             conn.execute("PRAGMA journal_mode = DELETE")
         conn.execute("PRAGMA synchronous = NORMAL")
-        if version < SCHEMA_VERSION:
-            _migrate(conn)
+        if version < SCHEMA_VERSION:  # a file of an older version, every row kept
+            with transaction(conn, "EXCLUSIVE", FIRST_USE_ATTEMPTS):
+                _upgrade(conn, conn.execute("PRAGMA user_version").fetchone()[0])
         search_index = _has_table(conn, "entries_search")
         if not _has_table(conn, "key_claims"):  # a journal from before them
             with transaction(conn, "IMMEDIATE"):  # the write lock first: never deadlocks
@@ -356,36 +325,30 @@ def _initialise(
             return
         if app_id != 0 or conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
             raise JournalCorruptError(
-                f"{path} is an SQLite database but not a kitta-notebook journal. "
-                "It was left untouched; move it aside or choose another KITTA_HOME."
+                f"{path} is an SQLite database but not a kitta-notebook journal. {LEFT_ALONE}"
             )
-        for statement in statements(SCHEMA_V1 + SCHEMA_V2 + SCHEMA_V3 + KEY_CLAIMS_SCHEMA):
+        for statement in statements(SCHEMA_V1 + KEY_CLAIMS_SCHEMA):
             conn.execute(statement)
-        _create_search_index(conn)
+        _upgrade(conn, 1)  # a new file is a version-1 file brought up to date
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        meta = {"schema": SCHEMA_MARKER, "created": datetime.now(timezone.utc).isoformat()}
-        if origin:
-            meta["origin"] = origin
-        if account:
-            meta["account"] = account
-        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+        created = datetime.now(timezone.utc).isoformat()
+        meta = {"schema": SCHEMA_MARKER, "created": created, "origin": origin, "account": account}
+        given = [(key, value) for key, value in meta.items() if value]
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", given)
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a version-1 or -2 file up to date in place, every row kept."""
-    with transaction(conn, "EXCLUSIVE", FIRST_USE_ATTEMPTS):
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version >= SCHEMA_VERSION:
-            return  # another process was quicker
-        if version < 2:
-            for statement in statements(SCHEMA_V2 + TOTALS_REBUILD):
-                conn.execute(statement)
-            if _create_search_index(conn):
-                conn.execute("INSERT INTO entries_search (entries_search) VALUES ('rebuild')")
-        for statement in statements(SCHEMA_V3):
+def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """The steps from `version` to `SCHEMA_VERSION`, in the caller's transaction."""
+    if version >= SCHEMA_VERSION:
+        return  # another process was quicker
+    if version < 2:
+        for statement in statements(SCHEMA_V2 + TOTALS_REBUILD):
             conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if _create_search_index(conn):
+            conn.execute("INSERT INTO entries_search (entries_search) VALUES ('rebuild')")
+    for statement in statements(SCHEMA_V3):
+        conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def database_error(path: Path, exc: sqlite3.Error) -> JournalError:
@@ -394,10 +357,7 @@ def database_error(path: Path, exc: sqlite3.Error) -> JournalError:
         return JournalError(f"the journal {path} was asked something invalid: {exc}")
     if isinstance(exc, sqlite3.OperationalError):
         return JournalError(f"the journal {path} could not be used: {exc}")
-    return JournalCorruptError(
-        f"the journal {path} is damaged ({exc}). It was left untouched: move it "
-        "aside to start a new journal, or pass journal=False to the client."
-    )
+    return JournalCorruptError(f"the journal {path} is damaged ({exc}). {LEFT_ALONE}")
 
 
 @contextlib.contextmanager
@@ -447,14 +407,14 @@ def _create_search_index(conn: sqlite3.Connection) -> bool:
 
 
 # --- the SQL of the rows -------------------------------------------------------------------------
-_ROW_SQL = (
+# What `entry_of_row` reads, in order, then the labels (every store).
+ROW_COLUMNS = (
     "entry_id, task_id, source, outcome, state, status, model, input_mode, video_url, "
     "image_url, audio_url, reference_image_url, duration_seconds, credits, batch_key, note, "
     "download_path, requested_ts, created_ts, completed_ts, updated_ts, reconciled_ts, "
     "outcome_error, request_json, dto_json, creator"
 )
-_ROW = _ROW_SQL.split(", ")
-ROW_COLUMNS = _ROW_SQL  # what `entry_of_row` reads, in order, then the labels (every store)
+_ROW = ROW_COLUMNS.split(", ")
 _PLAIN = (*_ROW[:13], "note", "download_path", "outcome_error", "creator")
 _TIMES = ("requested_ts", "created_ts", "completed_ts", "updated_ts", "reconciled_ts")
 # Trigrams need three characters; a shorter search scans the columns instead.
@@ -519,15 +479,3 @@ def insert_entry(conn: Executes, row: Mapping[str, object]) -> None:
     conn.execute(
         f"INSERT INTO entries ({', '.join(row)}) VALUES ({marks(list(row))})", list(row.values())
     )
-
-
-def update_entries(
-    conn: Executes,
-    changes: Mapping[str, object],
-    where: str,
-    *params: object,
-    keep: Sequence[str] = (),
-) -> None:
-    """Set each column of the matching entries; a `keep` column only to a known value."""
-    sets = ", ".join(f"{c} = COALESCE(?, {c})" if c in keep else f"{c} = ?" for c in changes)
-    conn.execute(f"UPDATE entries SET {sets} WHERE {where}", [*changes.values(), *params])

@@ -34,7 +34,6 @@ from . import entry as e
 from .entry import JournalEntry, JournalSummary, KeptResult, Query, text
 from .keys import IN_FLIGHT, STALE_SENDING_SECONDS, KeyClaim, Owner, creator
 from .reconcile import Candidate
-from .schema import update_entries
 
 __all__ = [
     "MINE",
@@ -375,10 +374,12 @@ class Sql:
             self.conn.cursor().executemany(texts[0][0], [params for _, params in texts])
 
     def update(
-        self, changes: Mapping[str, object], where: str, *params: object, **keep: Any
+        self, changes: Mapping[str, object], where: str, *params: object, keep: Sequence[str] = ()
     ) -> None:
-        """`schema.update_entries` on the store's entries."""
-        update_entries(self, changes, MINE + where, *params, **keep)
+        """Set each column of the store's matching entries; a `keep` column only to a known
+        value (a list item lacks the model, say)."""
+        sets = ", ".join(f"{c} = COALESCE(?, {c})" if c in keep else f"{c} = ?" for c in changes)
+        self.execute(f"UPDATE entries SET {sets} WHERE {MINE}{where}", [*changes.values(), *params])
 
 
 class Executes(Protocol):
@@ -443,19 +444,16 @@ def add_rows(conn: Executes, rows: JournalRows, scope: Mapping[str, object]) -> 
                 )
                 conn.execute(f"DELETE FROM entries WHERE {where}entry_id = ?", [*fixed, seen[0]])
         values = {**{n: v for n, v in row.items() if n in known}, **scope}
-        inserted = conn.execute(
-            f"INSERT INTO entries ({', '.join(values)}) VALUES ({', '.join('?' * len(values))}) "
-            "ON CONFLICT DO NOTHING",
-            list(values.values()),
-        )
-        if inserted.rowcount:
+        if _insert_new(conn, "entries", values).rowcount:
             added.add(entry_id)
     for entry_id, label in rows.labels:
         if entry_id in added:
-            labelled = {"entry_id": entry_id, "label": label, **scope}
-            conn.execute(
-                f"INSERT INTO labels ({', '.join(labelled)}) VALUES "
-                f"({', '.join('?' * len(labelled))}) ON CONFLICT DO NOTHING",
-                list(labelled.values()),
-            )
+            _insert_new(conn, "labels", {"entry_id": entry_id, "label": label, **scope})
     return len(added)
+
+
+def _insert_new(conn: Executes, table: str, row: Mapping[str, object]) -> Any:
+    """Insert `row` into `table` unless a row with its key is there."""
+    names, marks = ", ".join(row), ", ".join("?" * len(row))
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    return conn.execute(sql, list(row.values()))

@@ -221,15 +221,18 @@ def media_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def collect_local_sources(fields: Mapping[str, Any]) -> dict[str, LocalBlob]:
-    """Read every local media argument; one `ValidationError` lists every bad one."""
+def collect_local_sources(
+    fields: Mapping[str, Any], read: Callable[..., LocalBlob] = to_blob
+) -> dict[str, LocalBlob]:
+    """Read every local media argument with `read` (`to_blob`, or a batch's reader that
+    reads each source once); one `ValidationError` lists every bad one."""
     blobs: dict[str, LocalBlob] = {}
     problems: list[tuple[str, str]] = []
     for name, value in media_fields(fields).items():
         if classify_source(value) not in ("local", "missing"):
             continue
         try:
-            blobs[name] = to_blob(value, field=name)
+            blobs[name] = read(value, field=name)
         except ValidationError as error:
             problems += error.problems
     if problems:
