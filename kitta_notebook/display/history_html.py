@@ -99,6 +99,23 @@ def cell(content: str, width: str, *, title: str = "", style: str = "") -> str:
     )
 
 
+def cells_html(
+    cells: Sequence[str], titles: Sequence[str] = (), *, first: int = 0, style: str = ""
+) -> str:
+    """Clipped cells of `COLUMNS` from column `first` on (each `titles` shows on hover)."""
+    hovers = titles or [""] * len(cells)
+    columns = COLUMNS[first:]
+    return "".join(
+        cell(content, width, title=title, style=style)
+        for content, title, (_, width) in zip(cells, hovers, columns, strict=True)
+    )
+
+
+def head_cells(lang: Lang = "en") -> list[str]:
+    """The column names, bold, in `COLUMNS` order."""
+    return [f"<b>{esc(text(key, lang))}</b>" for key, _ in COLUMNS]
+
+
 def row_titles(entry: JournalEntry, lang: Lang = "en") -> list[str]:
     """The plain text of each column of a row (a clipped cell's tooltip), in `COLUMNS` order."""
     return [
@@ -131,10 +148,6 @@ def row_cells(entry: JournalEntry, lang: Lang = "en") -> list[str]:
         esc(format_credits(entry.credits)),
         labels_html(entry.labels),
     ]
-
-
-def header_html(lang: Lang = "en") -> str:
-    return "".join(cell(f"<b>{esc(text(key, lang))}</b>", width) for key, width in COLUMNS)
 
 
 def summary_html(summary: JournalSummary, lang: Lang = "en") -> str:
@@ -193,13 +206,7 @@ def history_html(
         rows = "".join(
             f'<div class="kitta-history-row" data-status="{esc(e.state)}" '
             f'style="padding:2px 0;border-top:1px solid #eef1f5">'
-            + "".join(
-                cell(c, w, title=t)
-                for c, t, (_, w) in zip(
-                    row_cells(e, lang), row_titles(e, lang), COLUMNS, strict=True
-                )
-            )
-            + "</div>"
+            f"{cells_html(row_cells(e, lang), row_titles(e, lang))}</div>"
             for e in entries
         )
     else:
@@ -208,7 +215,7 @@ def history_html(
         f'<div class="kitta-history" style="{BOX};overflow-x:auto">'
         '<div style="font-weight:600;margin-bottom:4px">'
         f"{esc(text('history_title', lang))}</div>{summary_html(summary, lang)}"
-        f'<div style="margin-top:6px;white-space:nowrap">{header_html(lang)}</div>'
+        f'<div style="margin-top:6px;white-space:nowrap">{cells_html(head_cells(lang))}</div>'
         f'<div style="white-space:nowrap">{rows}</div></div>'
     )
 

@@ -33,12 +33,12 @@ from ..display.follow import (
 from ..display.history_html import (
     COLUMNS,
     STATES,
-    cell,
+    cells_html,
+    head_cells,
     history_html,
     history_text,
     row_cells,
     row_titles,
-    state_badge,
     state_label,
     summary_html,
 )
@@ -119,30 +119,22 @@ class Row:
         self.open_button.description = entry.task_id or f"({state_label(entry.state, lang)})"
         self.open_button.tooltip = entry.task_id or entry.entry_id
         self.open_button.button_style = "info" if selected else ""
-        self.rest.value = rest_html(cells[2:], row_titles(entry, lang)[2:])
+        titles = row_titles(entry, lang)[2:]
+        self.rest.value = cells_html(cells[2:], titles, first=2, style=_REST_STYLE)
 
 
-def rest_html(cells: list[str], titles: list[str] | None = None) -> str:
-    """The cells after the task id; each clipped one shows its whole text on hover."""
-    style = "font-size:13px;padding-right:4px;box-sizing:border-box"
-    return "".join(
-        cell(content, width, title=title, style=style)
-        for content, title, (_, width) in zip(
-            cells, titles or [""] * len(cells), COLUMNS[2:], strict=True
-        )
-    )
-
-
+_REST_STYLE = "font-size:13px;padding-right:4px;box-sizing:border-box"
 GRID_COLUMNS = f"{width('history_status')} {width('history_task')} max-content"
 GRID_GAP = "0px 8px"
 
 
 def grid_header(lang: Lang) -> str:
-    cells = [f"<b>{esc(text(key, lang))}</b>" for key, _ in COLUMNS]
+    cells = head_cells(lang)
+    rest = cells_html(cells[2:], first=2, style=_REST_STYLE)
     return (
         f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};column-gap:8px;'
         'font-size:12px;color:#59636e;border-bottom:1px solid #d0d7de;padding:2px 0">'
-        f"<div>{cells[0]}</div><div>{cells[1]}</div><div>{rest_html(cells[2:])}</div></div>"
+        f"<div>{cells[0]}</div><div>{cells[1]}</div><div>{rest}</div></div>"
     )
 
 
@@ -517,6 +509,3 @@ def _close_tree(view: widgets.Widget) -> None:
     for child in getattr(view, "children", ()):
         _close_tree(child)
     view.close()
-
-
-__all__ = ["HistoryBrowser", "state_badge"]
