@@ -159,15 +159,6 @@ class Gallery:
         return {"text/plain": repr(self), "text/html": self.to_html()}
 
 
-def gallery_html(tasks: Iterable[object], **options: Any) -> str:
-    """`Gallery(tasks, **options)` as HTML."""
-    return Gallery(tasks, **options).to_html()
-
-
-def gallery_text(tasks: Iterable[object], tags: Mapping[str, Tags] | None = None) -> str:
-    return repr(Gallery(tasks, tags=tags))
-
-
 # --- a batch's summary ----------------------------------------------------------------------
 
 
@@ -319,26 +310,35 @@ def progress_bundle(snapshot: ProgressSnapshot, lang: Lang = "en") -> dict[str, 
 
 
 class HtmlProgress:
-    """Progress in a notebook without widgets: one output, redrawn in place."""
+    """Progress in a notebook without widgets: one output, redrawn in place; its last
+    state is the static HTML (the widget's subclass redraws a widget meanwhile)."""
+
+    redraw_seconds = REDRAW_SECONDS
 
     def __init__(self, *, title: str, total: int, lang: Lang = "en") -> None:
-        from IPython.display import display
-
         self.lang = lang
-        first = ProgressSnapshot(title, 0, total, {}, None, 0.0, None)
-        self._handle: Any = display(progress_bundle(first, lang), raw=True, display_id=True)
+        self._handle: Any = self._show(ProgressSnapshot(title, 0, total, {}, None, 0.0, None))
         self._last = time.monotonic()
         self._closed = False
 
+    def _show(self, first: ProgressSnapshot) -> Any:
+        from IPython.display import display
+
+        return display(progress_bundle(first, self.lang), raw=True, display_id=True)
+
+    def _draw(self, snapshot: ProgressSnapshot) -> None:
+        self._handle.update(progress_bundle(snapshot, self.lang), raw=True)
+
     def update(self, snapshot: ProgressSnapshot) -> None:
         now = time.monotonic()
-        if self._closed or now - self._last < REDRAW_SECONDS:
+        if self._closed or now - self._last < self.redraw_seconds:
             return
         self._last = now
-        self._handle.update(progress_bundle(snapshot, self.lang), raw=True)
+        self._draw(snapshot)
 
     def close(self, snapshot: ProgressSnapshot) -> None:
         if self._closed:
             return
         self._closed = True
-        self._handle.update(progress_bundle(snapshot, self.lang), raw=True)
+        if self._handle is not None:  # None outside IPython
+            self._handle.update(progress_bundle(snapshot, self.lang), raw=True)

@@ -12,7 +12,6 @@ its kernel, nbviewer or a frontend without widgets shows the static view.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,6 @@ import anywidget
 import traitlets
 
 from ..display.compare import DEFAULT_FPS, StaticCompare, Tile, caption_text, label_text
-from ..display.video import MAX_EMBED_BYTES
 from ..errors import ValidationError
 from ..i18n import Lang
 from ._frontend import Snapshot, require_widget_frontend
@@ -84,23 +82,13 @@ class Compare(StaticCompare):
     input is read from the task (the request this toolkit recorded when it
     created it); pass `source=URL` for a task created elsewhere. One set of
     controls plays, pauses, seeks and steps frames (`fps`) in every video at
-    once; the input is muted. `player` is the widget. `tiles` takes tiles resolved
-    already (`display.compare.resolve_tiles`, e.g. on a worker thread, so the kernel's
-    loop never waits for the media) instead of `tasks`.
+    once; the input is muted. `player` is the widget. Takes `StaticCompare`'s arguments
+    (`source`, `labels`, `show_source`, `embed`, `max_bytes`, `lang`), or `tiles`
+    resolved already (`display.compare.resolve_tiles`, e.g. on a worker thread, so the
+    kernel's loop never waits for the media) instead of `tasks`.
     """
 
-    def __init__(
-        self,
-        *tasks: LipSyncTask,
-        source: str | None = None,
-        labels: Sequence[str] | None = None,
-        show_source: bool | None = None,
-        fps: float = DEFAULT_FPS,
-        embed: bool | None = None,
-        max_bytes: int = MAX_EMBED_BYTES,
-        lang: str = "en",
-        tiles: Sequence[Tile] | None = None,
-    ) -> None:
+    def __init__(self, *tasks: LipSyncTask, fps: float = DEFAULT_FPS, **options: Any) -> None:
         require_widget_frontend(
             "Compare",
             "show the static side by side: "
@@ -109,16 +97,7 @@ class Compare(StaticCompare):
         if not fps > 0:
             raise ValidationError([("fps", f"fps must be a positive number, not {fps!r}.")])
         self.fps = float(fps)
-        super().__init__(
-            *tasks,
-            source=source,
-            labels=labels,
-            show_source=show_source,
-            embed=embed,
-            max_bytes=max_bytes,
-            lang=lang,
-            tiles=tiles,
-        )
+        super().__init__(*tasks, **options)
         self._snapshot = Snapshot(lambda: (self.to_html(), repr(self)))
         self.player = ComparePlayer(
             tiles=[_tile_state(tile, self.lang) for tile in self.tiles],
