@@ -86,6 +86,13 @@ def button(
     return view
 
 
+def close_tree(view: widgets.Widget) -> None:
+    """Close a widget and everything inside it (their models leave the kernel)."""
+    for child in getattr(view, "children", ()):
+        close_tree(child)
+    view.close()
+
+
 def show(view: widgets.HTML, value: str) -> None:
     """Set an HTML widget's content; an empty one takes no room."""
     view.value = value

@@ -22,14 +22,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..display.follow import (
-    ACTIVE_STATUSES,
-    ActiveTasksFollower,
-    RowsSnapshot,
-    follow_active,
-    running_loop,
-    spawn,
-)
+from ..display.follow import running_loop, spawn
 from ..display.history_html import (
     COLUMNS,
     STATES,
@@ -46,8 +39,14 @@ from ..display.html import muted_html
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
-from ._frontend import Snapshot, esc, require_widget_frontend
-from .history_detail import SelectedTaskView
+from ._frontend import Snapshot, close_tree, esc, require_widget_frontend
+from .history_detail import (
+    ACTIVE_STATUSES,
+    ActiveTasksFollower,
+    RowsSnapshot,
+    SelectedTaskView,
+    follow_active,
+)
 
 if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient
@@ -125,7 +124,6 @@ class Row:
 
 _REST_STYLE = "font-size:13px;padding-right:4px;box-sizing:border-box"
 GRID_COLUMNS = f"{width('history_status')} {width('history_task')} max-content"
-GRID_GAP = "0px 8px"
 
 
 def grid_header(lang: Lang) -> str:
@@ -219,9 +217,12 @@ class HistoryBrowser(SelectedTaskView):
         )
         self.summary_view = shared.html(css_class="kitta-history-summary-box")
 
+        self._filter_controls: list[Any] = []  # in the order `set_filters` takes them
+
         def control(view: widgets.Widget, css_class: str) -> Any:
             view.add_class(f"kitta-history-{css_class}")
             view.observe(self._on_filter, names="value")
+            self._filter_controls.append(view)
             return view
 
         def dropdown(options: list[tuple[str, str]], width: str, css_class: str) -> Any:
@@ -244,20 +245,13 @@ class HistoryBrowser(SelectedTaskView):
         self.search = control(search, "search")
         self.sort = dropdown(sorts, "150px", "sort")
         self.sync_button = self._action("history_sync", "cloud-download", self.sync)
-        self._filter_controls = (
-            self.status_filter,
-            self.mode_filter,
-            self.creator_filter,
-            self.search,
-            self.sort,
-        )
         self._setting_filters = False
 
         self.header = shared.html(grid_header(lang_))
         self.rows = [Row(shared, self._on_open) for _ in range(page_size)]
         self.grid = widgets.GridBox(
             layout=widgets.Layout(
-                grid_template_columns=GRID_COLUMNS, grid_gap=GRID_GAP, align_items="center"
+                grid_template_columns=GRID_COLUMNS, grid_gap="0px 8px", align_items="center"
             )
         )
         self.grid.add_class("kitta-history-table")
@@ -438,7 +432,7 @@ class HistoryBrowser(SelectedTaskView):
         the page as it was last (what a saved notebook keeps)."""
         self.stop()
         self._snapshot.refresh()
-        _close_tree(self.widget)
+        close_tree(self.widget)
 
     def _on_rows(self, snap: RowsSnapshot) -> None:
         # A row may also have ended through another view of the client (a card, a
@@ -502,10 +496,3 @@ class HistoryBrowser(SelectedTaskView):
             f"HistoryBrowser(lang={self.lang!r}, page={self.page + 1}/{self._pages_text}, "
             f"total={self.total}{'+' if self.summary and self.summary.more else ''})"
         )
-
-
-def _close_tree(view: widgets.Widget) -> None:
-    """Close a widget and everything inside it (their models leave the kernel)."""
-    for child in getattr(view, "children", ()):
-        _close_tree(child)
-    view.close()
