@@ -18,7 +18,19 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
-from ..display.compare import DEFAULT_FPS, StaticCompare, Tile, caption_text, label_text
+from ..display.compare import (
+    DEFAULT_FPS,
+    GRID_STYLE,
+    LABEL_STYLE,
+    MEDIA_STYLE,
+    PLAYER_STYLE,
+    PROBLEM_STYLE,
+    TILE_STYLE,
+    StaticCompare,
+    Tile,
+    caption_text,
+    label_text,
+)
 from ..errors import ValidationError
 from ..i18n import Lang
 from ._frontend import Snapshot, require_widget_frontend
@@ -28,20 +40,19 @@ if TYPE_CHECKING:
 
 _ESM = Path(__file__).with_name("compare.js")
 _CONTROL_TEXTS = ("play", "pause", "frame_back", "frame_forward", "sound", "mute_all", "speed")
-_CSS = """
-.kitta-compare-player { font-family: system-ui, -apple-system, 'Segoe UI', 'PingFang SC',
-  'Microsoft YaHei', sans-serif; font-size: 13px; color: #1f2328; background: #fff;
-  border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 14px; max-width: 1000px; }
-.kitta-compare-grid { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
-.kitta-compare-tile { flex: 1 1 280px; max-width: 480px; min-width: 220px; }
-.kitta-compare-label { font-weight: 600; margin-bottom: 4px; }
-.kitta-compare-media { width: 100%; border-radius: 6px; background: #000; display: block; }
-.kitta-compare-problem { color: #7a4d00; }
-.kitta-compare-controls { display: flex; gap: 8px; align-items: center; margin-top: 8px;
-  flex-wrap: wrap; }
-.kitta-compare-controls button { min-width: 34px; height: 28px; cursor: pointer; }
-.kitta-compare-seek { flex: 1 1 200px; }
-.kitta-compare-time { font-variant-numeric: tabular-nums; color: #59636e; }
+# The static view's styles (one source), then the controls' own.
+_CSS = f"""
+.kitta-compare-player {{ {PLAYER_STYLE} }}
+.kitta-compare-grid {{ {GRID_STYLE} }}
+.kitta-compare-tile {{ {TILE_STYLE} }}
+.kitta-compare-label {{ {LABEL_STYLE} }}
+.kitta-compare-media {{ {MEDIA_STYLE} }}
+.kitta-compare-problem {{ {PROBLEM_STYLE} }}
+.kitta-compare-controls {{ display: flex; gap: 8px; align-items: center; margin-top: 8px;
+  flex-wrap: wrap; }}
+.kitta-compare-controls button {{ min-width: 34px; height: 28px; cursor: pointer; }}
+.kitta-compare-seek {{ flex: 1 1 200px; }}
+.kitta-compare-time {{ font-variant-numeric: tabular-nums; color: #59636e; }}
 """
 
 
