@@ -22,6 +22,7 @@ from .html import (
     BOX,
     FONT,
     badge_html,
+    bar_html,
     esc,
     format_seconds,
     grid_html,
@@ -274,34 +275,21 @@ def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
     return _counts_line(counts, facts, f"{FONT};font-size:13px;")
 
 
-def bar_html(snapshot: ProgressSnapshot) -> str:
-    """The bar: a green, a red and a grey segment sized by outcome."""
-    total = max(snapshot.total, 1)
-    segments = [
+def progress_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
+    """The whole progress view as static HTML (no widget, no script); the bar has a green,
+    a red and a grey segment sized by outcome."""
+    outcomes = (
         ("good", snapshot.good, GOOD_COLOR),
         ("failed", snapshot.failed, FAILED_COLOR),
         ("unsure", snapshot.unsure, UNSURE_COLOR),
-    ]
-    cells = "".join(
-        f'<div class="kitta-bar-{name}" data-count="{count}" style="background:{color};'
-        f'height:8px;width:{min(100.0, 100.0 * count / total):.1f}%"></div>'
-        for name, count, color in segments
-        if count > 0
     )
-    return (
-        '<div class="kitta-bar" style="display:flex;overflow:hidden;background:#eaeef2;'
-        f'border-radius:4px;height:8px;margin:4px 0 6px">{cells}</div>'
-    )
-
-
-def progress_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
-    """The whole progress view as static HTML (no widget, no script)."""
+    segments = [(f' class="kitta-bar-{n}" data-count="{c}"', c, color) for n, c, color in outcomes]
     return (
         f'<div class="kitta-progress" style="{FONT};border:1px solid #d0d7de;border-radius:8px;'
         'padding:8px 12px;max-width:720px;background:#fff;color:#1f2328">'
         f'<div style="font-weight:600;margin-bottom:4px">{esc(snapshot.title)} — '
         f"{snapshot.done}/{snapshot.total}</div>"
-        f"{bar_html(snapshot)}{details_html(snapshot, lang)}</div>"
+        f"{bar_html(segments, snapshot.total, 'kitta-bar')}{details_html(snapshot, lang)}</div>"
     )
 
 

@@ -21,6 +21,7 @@ from .html import (
     CARD,
     FONT,
     badge_html,
+    bar_html,
     esc,
     format_time,
     labels_html,
@@ -152,45 +153,34 @@ def row_cells(entry: JournalEntry, lang: Lang = "en") -> list[str]:
 
 def summary_html(summary: JournalSummary, lang: Lang = "en") -> str:
     """Counts by state as proportional CSS bars, and the credits charged."""
+    head = f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
     if summary.more:  # a capped count: no part shown as if it were the whole
         count = text("history_count_more", lang, count=f"{summary.total:,}")
         hint = text("history_count_more_hint", lang)
-        return (
-            f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
-            f'<div><b>{esc(count)}</b> · <span class="kitta-count-more">{esc(hint)}</span>'
-            "</div></div>"
-        )
-    total = max(summary.total, 1)
-    bars: list[str] = []
+        more = f'<span class="kitta-count-more">{esc(hint)}</span>'
+        return f"{head}<div><b>{esc(count)}</b> · {more}</div></div>"
+    segments: list[tuple[str, int, str]] = []
     legend: list[str] = []
     ordered = [s for s in STATES if summary.counts.get(s)] + sorted(
         s for s in summary.counts if s not in STATES
     )
     for state in ordered:
-        number = summary.counts[state]
-        style = state_style(state)
-        share = 100.0 * number / total
-        bars.append(
-            f'<div title="{esc(state_label(state, lang))}: {number}" '
-            f'style="width:{share:.2f}%;background:{style.color};height:100%"></div>'
-        )
+        number, color = summary.counts[state], state_style(state).color
+        label = esc(state_label(state, lang))
+        segments.append((f' title="{label}: {number}"', number, color))
         legend.append(
             f'<span class="kitta-count" data-status="{esc(state)}" style="margin-right:12px;'
             f'white-space:nowrap"><span style="display:inline-block;width:9px;height:9px;'
-            f'border-radius:2px;background:{style.color};margin-right:4px"></span>'
-            f"{esc(state_label(state, lang))} <b>{number}</b></span>"
+            f'border-radius:2px;background:{color};margin-right:4px"></span>'
+            f"{label} <b>{number}</b></span>"
         )
-    strip = (
-        '<div style="display:flex;height:8px;border-radius:4px;overflow:hidden;'
-        f'background:#eef1f5;margin:4px 0 6px;max-width:720px">{"".join(bars)}</div>'
-    )
     credits = text("history_credits_total", lang, credits=format_credits(_int(summary.credits)))
     key = "history_count_one" if summary.total == 1 else "history_count"
     count = text(key, lang, count=summary.total)
+    bar = bar_html(segments, summary.total, "kitta-history-bar")
     return (
-        f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
-        f'<div><b>{esc(count)}</b> · <span class="kitta-credits">{esc(credits)}</span></div>'
-        f"{strip}<div>{''.join(legend)}</div></div>"
+        f'{head}<div><b>{esc(count)}</b> · <span class="kitta-credits">{esc(credits)}</span></div>'
+        f"{bar}<div>{''.join(legend)}</div></div>"
     )
 
 
