@@ -97,10 +97,7 @@ class SelectedTaskView:
             except asyncio.CancelledError:
                 raise
             except (KittaError, OSError, ValueError) as exc:
-                self._set_note(
-                    text("history_failed_action", self.lang, reason=f"{type(exc).__name__}: {exc}"),
-                    "error",
-                )
+                self._failed(exc)
 
         if running_loop() is None:
             asyncio.run(guarded())
@@ -228,6 +225,11 @@ class SelectedTaskView:
             if message
             else ""
         )
+
+    def _failed(self, exc: Exception) -> None:
+        """Say that an action failed, and why."""
+        reason = f"{type(exc).__name__}: {exc}"
+        self._set_note(text("history_failed_action", self.lang, reason=reason), "error")
 
     # --- following the selected task ----------------------------------------------------
     @property
@@ -367,8 +369,7 @@ class SelectedTaskView:
         try:
             self.history.set_labels(entry, labels)
         except KittaError as exc:  # a label refused, or the journal unreachable: said here
-            reason = f"{type(exc).__name__}: {exc}"
-            self._set_note(text("history_failed_action", self.lang, reason=reason), "error")
+            self._failed(exc)
             return
         self._reload_selected()
         self._show_card()
