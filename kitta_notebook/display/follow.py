@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 S = TypeVar("S")
+# How long a widget follows a task (the card, the history browser): generous, since real
+# renders can take minutes; the task keeps running after it anyway.
+WIDGET_FOLLOW_TIMEOUT = 1800.0
 
 # --- running beside the kernel -------------------------------------------------------------
 # Tasks started on a running loop, kept alive until they finish (asyncio holds weak references).

@@ -16,6 +16,7 @@ from ..history.entry import JournalEntry as JournalEntry
 from ..history.entry import JournalSummary as JournalSummary
 from ..i18n import STATUS_STYLES, Lang, StatusStyle, status_label, text
 from ..price import format_credits
+from ..validation import URL_FIELDS  # the media a request names, in its order
 from .html import (
     BOX,
     CARD,
@@ -38,8 +39,6 @@ LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
     schema.STATE_REJECTED: StatusStyle("rejected", "已拒绝", "#555555", "#eeeeee", "⊘"),
     schema.STATE_NOT_CREATED: StatusStyle("not created", "未创建", "#555555", "#f3f3f3", "○"),
 }
-
-REQUEST_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
 
 # Column widths shared by the static table and the widget's header and rows.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -245,7 +244,7 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
     ):
         if value:
             pairs.append((text(label, lang), esc(value)))
-    for name in REQUEST_URLS:
+    for name in URL_FIELDS:
         value = getattr(entry, name)
         if value:
             pairs.append((name, f"<code>{esc(value)}</code>"))
@@ -275,7 +274,7 @@ def extra_facts_html(entry: JournalEntry, lang: Lang = "en") -> str:
     ]
     urls = [
         f"{name}: <code>{esc(getattr(entry, name))}</code>"
-        for name in REQUEST_URLS
+        for name in URL_FIELDS
         if getattr(entry, name)
     ]
     if urls:

@@ -28,7 +28,14 @@ from urllib.parse import urlsplit
 import ipywidgets as widgets
 
 from ..batch.progress import ProgressSnapshot
-from ..display.follow import FollowSnapshot, TaskFollower, follow, settle, spawn
+from ..display.follow import (
+    WIDGET_FOLLOW_TIMEOUT,
+    FollowSnapshot,
+    TaskFollower,
+    follow,
+    settle,
+    spawn,
+)
 from ..display.gallery import HtmlProgress, progress_html
 from ..display.html import (
     badge_html,
@@ -55,8 +62,6 @@ from ._messages import describe_error
 if TYPE_CHECKING:
     from ..models import LipSyncTask
 
-# Generous: real renders can take minutes; the task keeps running after it anyway.
-DEFAULT_CARD_TIMEOUT = 1800.0
 _TICK_SECONDS = 1.0
 _VIDEO_FORMATS = {".mp4": "mp4", ".webm": "webm", ".mov": "mp4", ".m4v": "mp4"}
 # Base64 grows a file by a third and travels through the widget's state.
@@ -166,7 +171,7 @@ class TaskCard:
         self.save_offered = False  # a browser download link stands in for the save button
         self.follower = TaskFollower(
             task,
-            timeout=DEFAULT_CARD_TIMEOUT if timeout is None else timeout,
+            timeout=WIDGET_FOLLOW_TIMEOUT if timeout is None else timeout,
             poll_interval=poll_interval,
             embed=embed,
             max_embed_bytes=max_embed_bytes,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..display.follow import running_loop, spawn
+from ..display.follow import WIDGET_FOLLOW_TIMEOUT, running_loop, spawn
 from ..display.history_html import (
     COLUMNS,
     STATES,
@@ -62,7 +62,6 @@ SORTS: tuple[tuple[str, str, bool], ...] = (
 DEFAULT_PAGE_SIZE = 20
 # A search matching more is shown as "1,000+ tasks", not counted to the end (fast at 1M).
 COUNT_AT_MOST = 1000
-DEFAULT_WATCH_TIMEOUT = 1800.0
 # At most this many unfinished tasks are kept current at once (the newest).
 MAX_LIVE_ROWS = 1000
 
@@ -184,7 +183,7 @@ class HistoryBrowser(SelectedTaskView):
             raise ValidationError([("page_size", "page_size must be a whole number ≥ 1.")])
         self.page_size = page_size
         self.poll_interval = poll_interval
-        self.watch_timeout = DEFAULT_WATCH_TIMEOUT if watch_timeout is None else watch_timeout
+        self.watch_timeout = WIDGET_FOLLOW_TIMEOUT if watch_timeout is None else watch_timeout
         self.embed = embed
         self.max_embed_bytes = max_embed_bytes
         self.download_dir = download_dir
