@@ -7,7 +7,8 @@ client's public API and never speak HTTP themselves.
 
 from __future__ import annotations
 
-from .._lazy import lazy_names
+from typing import Any
+
 from .card import StatusIndicator, TaskCard, WidgetProgress
 from .form import LipSyncForm
 from .panel import LipSyncPanel
@@ -21,5 +22,11 @@ __all__ = [
     "WidgetProgress",
 ]
 
-# The history browser loads on first use, so a panel never pays for it.
-__getattr__ = lazy_names(__name__, {"HistoryBrowser": ".history"})
+
+def __getattr__(name: str) -> Any:
+    """The history browser loads on first use, so a panel never pays for it."""
+    if name != "HistoryBrowser":
+        raise AttributeError(f"module 'kitta_notebook.widgets' has no attribute {name!r}")
+    from .history import HistoryBrowser
+
+    return HistoryBrowser

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
-from .. import _core
 from ..display.compare import resolve_tiles
 from ..display.follow import (
+    WIDGET_FOLLOW_TIMEOUT,
     FollowSnapshot,
     Snapshots,
     TaskFollower,
@@ -417,10 +417,12 @@ class RowsSnapshot:
 class ActiveTasksFollower(Snapshots[RowsSnapshot]):
     """The state of keeping many unfinished rows current, without I/O."""
 
-    def __init__(self, *, poll_interval: float | None = None, timeout: float | None = None) -> None:
+    def __init__(
+        self, *, poll_interval: float | None = None, timeout: float = WIDGET_FOLLOW_TIMEOUT
+    ) -> None:
         super().__init__()
         self.poll_interval = poll_interval
-        self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
+        self.timeout = timeout
         self.missing: set[str] = set()
         self._snapshot = RowsSnapshot()
 
