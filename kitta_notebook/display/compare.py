@@ -61,12 +61,8 @@ class Tile:
 # --- what a task was made from ------------------------------------------------------
 def _journal_entry(task: LipSyncTask) -> Any:
     """The journal's record of the task (its request, key, labels), or None."""
-    client = task._client
-    if client is None or not task.task_id:
-        return None
-    try:
-        journal = client.journal
-        return None if journal is None else journal.get(task.task_id)
+    try:  # a task bound to no client, or a client without a journal, raises here
+        return task.client.history.get(task.task_id) if task.task_id else None
     except Exception:  # a view must never raise: without the record, we just know less
         return None
 
@@ -189,8 +185,13 @@ def _looks_like_image(url: str) -> bool:
 
 
 # --- the static view -------------------------------------------------------------------
-_TILE = "flex:1 1 280px;max-width:480px;min-width:220px"
-_MEDIA = "width:100%;border-radius:6px;background:#000;display:block"
+# Inline here (a saved page strips <style>); the player's stylesheet reuses them.
+PLAYER_STYLE = f"{BOX};max-width:1000px"
+GRID_STYLE = "display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start"
+TILE_STYLE = "flex:1 1 280px;max-width:480px;min-width:220px"
+LABEL_STYLE = "font-weight:600;margin-bottom:4px"
+MEDIA_STYLE = "width:100%;border-radius:6px;background:#000;display:block"
+PROBLEM_STYLE = "color:#7a4d00"
 
 
 def caption_text(tile: Tile, lang: Lang) -> str:
@@ -207,7 +208,7 @@ def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
         link = f'<div style="{MUTED};margin-top:4px">{anchor}</div>'
     if tile.problem is not None or (tile.data is not None and not inline):
         reason = tile.problem or label_text("over_budget", lang)
-        body = f'<div class="kitta-compare-problem" style="color:#7a4d00">{esc(reason)}</div>'
+        body = f'<div class="kitta-compare-problem" style="{PROBLEM_STYLE}">{esc(reason)}</div>'
     elif tile.data is not None and tile.mime is not None:
         payload = base64.b64encode(tile.data).decode("ascii")
         body = _media_html(tile, f"data:{tile.mime};base64,{payload}")
@@ -216,17 +217,17 @@ def _tile_html(tile: Tile, inline: bool, lang: Lang) -> str:
     else:
         body = ""
     return (
-        f'<div class="kitta-compare-tile" data-role="{tile.role}" style="{_TILE}">'
-        '<div class="kitta-compare-label" style="font-weight:600;margin-bottom:4px">'
+        f'<div class="kitta-compare-tile" data-role="{tile.role}" style="{TILE_STYLE}">'
+        f'<div class="kitta-compare-label" style="{LABEL_STYLE}">'
         f"{esc(caption_text(tile, lang))}</div>{body}{link}</div>"
     )
 
 
 def _media_html(tile: Tile, src: str) -> str:
     if tile.kind == "image":
-        return f'<img src="{src}" alt="" style="{_MEDIA}">'
+        return f'<img src="{src}" alt="" style="{MEDIA_STYLE}">'
     muted = " muted" if tile.role == "source" else ""
-    return f'<video src="{src}" controls preload="metadata"{muted} style="{_MEDIA}"></video>'
+    return f'<video src="{src}" controls preload="metadata"{muted} style="{MEDIA_STYLE}"></video>'
 
 
 def compare_html(
@@ -243,9 +244,8 @@ def compare_html(
             left -= len(tile.data)
         parts.append(_tile_html(tile, inline, language))
     return (
-        f'<div class="kitta-compare" style="{BOX};max-width:1000px">'
-        f'<div style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-        f"{''.join(parts)}</div>"
+        f'<div class="kitta-compare" style="{PLAYER_STYLE}">'
+        f'<div style="{GRID_STYLE}">{"".join(parts)}</div>'
         f"{muted_html(label_text('static_note', language), ';margin-top:6px')}"
         "</div>"
     )

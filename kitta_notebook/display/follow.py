@@ -1,11 +1,12 @@
 """Following tasks for the live views: what a task (or the unfinished rows) shows at each moment.
 
-`TaskFollower` and `ActiveTasksFollower` are plain state, without I/O: they
-are told what happened (a poll, the end of the wait, the result bytes) and
-hand a snapshot to every subscriber (`task.watch()`'s view, the card widget,
-the history browser). They own no poll loop: `follow` and `follow_active`
-consume the client's own follower (`lip_sync.wait`, `lip_sync.watch_many`, both
-on `batch.follow`) on a worker thread, as the async client does.
+`TaskFollower` is plain state, without I/O: it is told what happened (a poll,
+the end of the wait, the result bytes) and hands a snapshot to every subscriber
+(`task.watch()`'s view, the card widget, the history browser). It owns no poll
+loop: `follow` consumes the client's own follower (`lip_sync.wait`, on
+`batch.follow`) on a worker thread, as the async client does. (The history
+browser's unfinished rows, `widgets.history_detail.ActiveTasksFollower`, build on
+`Snapshots` the same way.)
 
 In a notebook they run as tasks on the kernel's running loop (`spawn`), so a
 cell returns at once and the kernel stays free; snapshots reach the views on
@@ -24,13 +25,13 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .. import _bridge, _core
 from .._redact import clip
-from ..errors import NoEventLoopError, NotFoundError, WaitManyTimeoutError, WaitTimeoutError
+from ..errors import NoEventLoopError, WaitTimeoutError
 from ..i18n import Lang, check_lang, text
 from .html import format_seconds, task_html
 from .video import MAX_EMBED_BYTES, VideoPlan, async_fetch_for_embed, plan_video, render_video
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 S = TypeVar("S")
+# How long a widget follows a task (the card, the history browser): generous, since real
+# renders can take minutes; the task keeps running after it anyway.
+WIDGET_FOLLOW_TIMEOUT = 1800.0
 
 # --- running beside the kernel -------------------------------------------------------------
 # Tasks started on a running loop, kept alive until they finish (asyncio holds weak references).
@@ -274,95 +278,6 @@ async def follow(follower: TaskFollower, client: KittaClient | AsyncKittaClient)
             follower.task, plan.url, follower.max_embed_bytes
         )
         follower.video_loaded(data, problem)
-
-
-# --- many unfinished rows (the history browser) ----------------------------------------------
-ACTIVE_STATUSES = ("pending", "processing")  # the statuses of an unfinished row
-RowsPhase = Literal["following", "idle", "timed_out", "stopped", "failed"]
-
-
-@dataclass(frozen=True)
-class RowsSnapshot:
-    """One change of the unfinished rows: the tasks that just finished, or how it ended."""
-
-    updated: tuple[LipSyncTask, ...] = ()
-    active: int = 0
-    polls: int = 0
-    error: BaseException | None = None
-    phase: RowsPhase = "following"
-
-
-class ActiveTasksFollower(Snapshots[RowsSnapshot]):
-    """The state of keeping many unfinished rows current, without I/O."""
-
-    def __init__(self, *, poll_interval: float | None = None, timeout: float | None = None) -> None:
-        super().__init__()
-        self.poll_interval = poll_interval
-        self.timeout = _core.DEFAULT_WAIT_TIMEOUT if timeout is None else timeout
-        self.missing: set[str] = set()
-        self._snapshot = RowsSnapshot()
-
-    def watched(self, known: Mapping[str, str]) -> dict[str, str]:
-        """The tasks worth following: the unfinished ones the server has not said are gone."""
-        return {k: v for k, v in known.items() if k not in self.missing}
-
-    def polled(self, updated: tuple[LipSyncTask, ...], active: int) -> RowsSnapshot:
-        """News from the client's watch: `updated` tasks ended, `active` are left."""
-        return self._emit(updated=updated, active=active, polls=self._snapshot.polls + 1)
-
-    def gone(self, task_id: str) -> None:
-        """The server no longer knows this task (404): stop asking for it."""
-        self.missing.add(task_id)
-
-    def ended(self, phase: RowsPhase, error: BaseException | None = None) -> RowsSnapshot:
-        return self._emit(updated=(), phase=phase, error=error)
-
-
-async def follow_active(
-    follower: ActiveTasksFollower,
-    client: KittaClient | AsyncKittaClient,
-    unfinished: Callable[[], Mapping[str, str]],
-) -> None:
-    """Keep the tasks `unfinished()` names current until none is left or time is up.
-
-    The client's `watch_many` follows them (list pages, then the detail of each
-    task that ended; the client records what it fetches); each task it hands
-    back is a row to redraw. Rows found unfinished afterwards (learnt meanwhile)
-    start another round.
-    """
-    lip_sync = client.as_async().lip_sync
-    deadline = time.monotonic() + follower.timeout
-    try:
-        while known := follower.watched(unfinished()):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                follower.ended("timed_out")
-                return
-            watch = lip_sync.watch_many(
-                list(known), timeout=left, poll_interval=follower.poll_interval, progress=False
-            )
-            active = len(known)
-            try:
-                async for task in watch:
-                    active -= 1
-                    follower.polled((task,), active)
-            except WaitManyTimeoutError:
-                follower.ended("timed_out")
-                return
-            except NotFoundError:  # the server lost a task; which one, it does not say: ask
-                for task_id in known:
-                    try:
-                        await lip_sync.get(task_id)
-                    except NotFoundError:
-                        follower.gone(task_id)
-            follower.polled((), 0)
-    except asyncio.CancelledError:
-        follower.ended("stopped")
-        raise
-    except Exception as exc:  # a view never raises: it shows what happened
-        follower.ended("failed", exc)
-        return
-    follower.ended("idle")
 
 
 # --- task.watch(): a task view that updates itself in place until the task ends ---------

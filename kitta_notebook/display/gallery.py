@@ -22,6 +22,7 @@ from .html import (
     BOX,
     FONT,
     badge_html,
+    bar_html,
     esc,
     format_seconds,
     grid_html,
@@ -159,15 +160,6 @@ class Gallery:
         return {"text/plain": repr(self), "text/html": self.to_html()}
 
 
-def gallery_html(tasks: Iterable[object], **options: Any) -> str:
-    """`Gallery(tasks, **options)` as HTML."""
-    return Gallery(tasks, **options).to_html()
-
-
-def gallery_text(tasks: Iterable[object], tags: Mapping[str, Tags] | None = None) -> str:
-    return repr(Gallery(tasks, tags=tags))
-
-
 # --- a batch's summary ----------------------------------------------------------------------
 
 
@@ -283,34 +275,21 @@ def details_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
     return _counts_line(counts, facts, f"{FONT};font-size:13px;")
 
 
-def bar_html(snapshot: ProgressSnapshot) -> str:
-    """The bar: a green, a red and a grey segment sized by outcome."""
-    total = max(snapshot.total, 1)
-    segments = [
+def progress_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
+    """The whole progress view as static HTML (no widget, no script); the bar has a green,
+    a red and a grey segment sized by outcome."""
+    outcomes = (
         ("good", snapshot.good, GOOD_COLOR),
         ("failed", snapshot.failed, FAILED_COLOR),
         ("unsure", snapshot.unsure, UNSURE_COLOR),
-    ]
-    cells = "".join(
-        f'<div class="kitta-bar-{name}" data-count="{count}" style="background:{color};'
-        f'height:8px;width:{min(100.0, 100.0 * count / total):.1f}%"></div>'
-        for name, count, color in segments
-        if count > 0
     )
-    return (
-        '<div class="kitta-bar" style="display:flex;overflow:hidden;background:#eaeef2;'
-        f'border-radius:4px;height:8px;margin:4px 0 6px">{cells}</div>'
-    )
-
-
-def progress_html(snapshot: ProgressSnapshot, lang: Lang = "en") -> str:
-    """The whole progress view as static HTML (no widget, no script)."""
+    segments = [(f' class="kitta-bar-{n}" data-count="{c}"', c, color) for n, c, color in outcomes]
     return (
         f'<div class="kitta-progress" style="{FONT};border:1px solid #d0d7de;border-radius:8px;'
         'padding:8px 12px;max-width:720px;background:#fff;color:#1f2328">'
         f'<div style="font-weight:600;margin-bottom:4px">{esc(snapshot.title)} — '
         f"{snapshot.done}/{snapshot.total}</div>"
-        f"{bar_html(snapshot)}{details_html(snapshot, lang)}</div>"
+        f"{bar_html(segments, snapshot.total, 'kitta-bar')}{details_html(snapshot, lang)}</div>"
     )
 
 
@@ -319,26 +298,35 @@ def progress_bundle(snapshot: ProgressSnapshot, lang: Lang = "en") -> dict[str, 
 
 
 class HtmlProgress:
-    """Progress in a notebook without widgets: one output, redrawn in place."""
+    """Progress in a notebook without widgets: one output, redrawn in place; its last
+    state is the static HTML (the widget's subclass redraws a widget meanwhile)."""
+
+    redraw_seconds = REDRAW_SECONDS
 
     def __init__(self, *, title: str, total: int, lang: Lang = "en") -> None:
-        from IPython.display import display
-
         self.lang = lang
-        first = ProgressSnapshot(title, 0, total, {}, None, 0.0, None)
-        self._handle: Any = display(progress_bundle(first, lang), raw=True, display_id=True)
+        self._handle: Any = self._show(ProgressSnapshot(title, 0, total, {}, None, 0.0, None))
         self._last = time.monotonic()
         self._closed = False
 
+    def _show(self, first: ProgressSnapshot) -> Any:
+        from IPython.display import display
+
+        return display(progress_bundle(first, self.lang), raw=True, display_id=True)
+
+    def _draw(self, snapshot: ProgressSnapshot) -> None:
+        self._handle.update(progress_bundle(snapshot, self.lang), raw=True)
+
     def update(self, snapshot: ProgressSnapshot) -> None:
         now = time.monotonic()
-        if self._closed or now - self._last < REDRAW_SECONDS:
+        if self._closed or now - self._last < self.redraw_seconds:
             return
         self._last = now
-        self._handle.update(progress_bundle(snapshot, self.lang), raw=True)
+        self._draw(snapshot)
 
     def close(self, snapshot: ProgressSnapshot) -> None:
         if self._closed:
             return
         self._closed = True
-        self._handle.update(progress_bundle(snapshot, self.lang), raw=True)
+        if self._handle is not None:  # None outside IPython
+            self._handle.update(progress_bundle(snapshot, self.lang), raw=True)

@@ -16,11 +16,13 @@ from ..history.entry import JournalEntry as JournalEntry
 from ..history.entry import JournalSummary as JournalSummary
 from ..i18n import STATUS_STYLES, Lang, StatusStyle, status_label, text
 from ..price import format_credits
+from ..validation import URL_FIELDS  # the media a request names, in its order
 from .html import (
     BOX,
     CARD,
     FONT,
     badge_html,
+    bar_html,
     esc,
     format_time,
     labels_html,
@@ -37,8 +39,6 @@ LOCAL_STATE_STYLES: dict[str, StatusStyle] = {
     schema.STATE_REJECTED: StatusStyle("rejected", "已拒绝", "#555555", "#eeeeee", "⊘"),
     schema.STATE_NOT_CREATED: StatusStyle("not created", "未创建", "#555555", "#f3f3f3", "○"),
 }
-
-REQUEST_URLS = ("video_url", "image_url", "audio_url", "reference_image_url")
 
 # Column widths shared by the static table and the widget's header and rows.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -99,6 +99,23 @@ def cell(content: str, width: str, *, title: str = "", style: str = "") -> str:
     )
 
 
+def cells_html(
+    cells: Sequence[str], titles: Sequence[str] = (), *, first: int = 0, style: str = ""
+) -> str:
+    """Clipped cells of `COLUMNS` from column `first` on (each `titles` shows on hover)."""
+    hovers = titles or [""] * len(cells)
+    columns = COLUMNS[first:]
+    return "".join(
+        cell(content, width, title=title, style=style)
+        for content, title, (_, width) in zip(cells, hovers, columns, strict=True)
+    )
+
+
+def head_cells(lang: Lang = "en") -> list[str]:
+    """The column names, bold, in `COLUMNS` order."""
+    return [f"<b>{esc(text(key, lang))}</b>" for key, _ in COLUMNS]
+
+
 def row_titles(entry: JournalEntry, lang: Lang = "en") -> list[str]:
     """The plain text of each column of a row (a clipped cell's tooltip), in `COLUMNS` order."""
     return [
@@ -133,51 +150,36 @@ def row_cells(entry: JournalEntry, lang: Lang = "en") -> list[str]:
     ]
 
 
-def header_html(lang: Lang = "en") -> str:
-    return "".join(cell(f"<b>{esc(text(key, lang))}</b>", width) for key, width in COLUMNS)
-
-
 def summary_html(summary: JournalSummary, lang: Lang = "en") -> str:
     """Counts by state as proportional CSS bars, and the credits charged."""
+    head = f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
     if summary.more:  # a capped count: no part shown as if it were the whole
         count = text("history_count_more", lang, count=f"{summary.total:,}")
         hint = text("history_count_more_hint", lang)
-        return (
-            f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
-            f'<div><b>{esc(count)}</b> · <span class="kitta-count-more">{esc(hint)}</span>'
-            "</div></div>"
-        )
-    total = max(summary.total, 1)
-    bars: list[str] = []
+        more = f'<span class="kitta-count-more">{esc(hint)}</span>'
+        return f"{head}<div><b>{esc(count)}</b> · {more}</div></div>"
+    segments: list[tuple[str, int, str]] = []
     legend: list[str] = []
     ordered = [s for s in STATES if summary.counts.get(s)] + sorted(
         s for s in summary.counts if s not in STATES
     )
     for state in ordered:
-        number = summary.counts[state]
-        style = state_style(state)
-        share = 100.0 * number / total
-        bars.append(
-            f'<div title="{esc(state_label(state, lang))}: {number}" '
-            f'style="width:{share:.2f}%;background:{style.color};height:100%"></div>'
-        )
+        number, color = summary.counts[state], state_style(state).color
+        label = esc(state_label(state, lang))
+        segments.append((f' title="{label}: {number}"', number, color))
         legend.append(
             f'<span class="kitta-count" data-status="{esc(state)}" style="margin-right:12px;'
             f'white-space:nowrap"><span style="display:inline-block;width:9px;height:9px;'
-            f'border-radius:2px;background:{style.color};margin-right:4px"></span>'
-            f"{esc(state_label(state, lang))} <b>{number}</b></span>"
+            f'border-radius:2px;background:{color};margin-right:4px"></span>'
+            f"{label} <b>{number}</b></span>"
         )
-    strip = (
-        '<div style="display:flex;height:8px;border-radius:4px;overflow:hidden;'
-        f'background:#eef1f5;margin:4px 0 6px;max-width:720px">{"".join(bars)}</div>'
-    )
     credits = text("history_credits_total", lang, credits=format_credits(_int(summary.credits)))
     key = "history_count_one" if summary.total == 1 else "history_count"
     count = text(key, lang, count=summary.total)
+    bar = bar_html(segments, summary.total, "kitta-history-bar")
     return (
-        f'<div class="kitta-history-summary" style="{FONT};font-size:12px;color:#1f2328">'
-        f'<div><b>{esc(count)}</b> · <span class="kitta-credits">{esc(credits)}</span></div>'
-        f"{strip}<div>{''.join(legend)}</div></div>"
+        f'{head}<div><b>{esc(count)}</b> · <span class="kitta-credits">{esc(credits)}</span></div>'
+        f"{bar}<div>{''.join(legend)}</div></div>"
     )
 
 
@@ -193,13 +195,7 @@ def history_html(
         rows = "".join(
             f'<div class="kitta-history-row" data-status="{esc(e.state)}" '
             f'style="padding:2px 0;border-top:1px solid #eef1f5">'
-            + "".join(
-                cell(c, w, title=t)
-                for c, t, (_, w) in zip(
-                    row_cells(e, lang), row_titles(e, lang), COLUMNS, strict=True
-                )
-            )
-            + "</div>"
+            f"{cells_html(row_cells(e, lang), row_titles(e, lang))}</div>"
             for e in entries
         )
     else:
@@ -208,7 +204,7 @@ def history_html(
         f'<div class="kitta-history" style="{BOX};overflow-x:auto">'
         '<div style="font-weight:600;margin-bottom:4px">'
         f"{esc(text('history_title', lang))}</div>{summary_html(summary, lang)}"
-        f'<div style="margin-top:6px;white-space:nowrap">{header_html(lang)}</div>'
+        f'<div style="margin-top:6px;white-space:nowrap">{cells_html(head_cells(lang))}</div>'
         f'<div style="white-space:nowrap">{rows}</div></div>'
     )
 
@@ -248,7 +244,7 @@ def entry_card_html(entry: JournalEntry, lang: Lang = "en") -> str:
     ):
         if value:
             pairs.append((text(label, lang), esc(value)))
-    for name in REQUEST_URLS:
+    for name in URL_FIELDS:
         value = getattr(entry, name)
         if value:
             pairs.append((name, f"<code>{esc(value)}</code>"))
@@ -278,7 +274,7 @@ def extra_facts_html(entry: JournalEntry, lang: Lang = "en") -> str:
     ]
     urls = [
         f"{name}: <code>{esc(getattr(entry, name))}</code>"
-        for name in REQUEST_URLS
+        for name in URL_FIELDS
         if getattr(entry, name)
     ]
     if urls:

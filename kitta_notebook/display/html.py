@@ -114,6 +114,21 @@ def labels_html(labels: Iterable[str]) -> str:
     )
 
 
+def bar_html(segments: Iterable[tuple[str, int, str]], total: int, css_class: str) -> str:
+    """A bar of coloured segments, each as wide as its share of `total`: (attributes,
+    count, colour) each, `attributes` ready HTML (escaped by the caller); empty ones left out."""
+    cells = "".join(
+        f'<div{attributes} style="background:{color};height:8px;'
+        f'width:{min(100.0, 100.0 * count / max(total, 1)):.1f}%"></div>'
+        for attributes, count, color in segments
+        if count > 0
+    )
+    return (
+        f'<div class="{css_class}" style="display:flex;overflow:hidden;background:#eaeef2;'
+        f'border-radius:4px;height:8px;margin:4px 0 6px;max-width:720px">{cells}</div>'
+    )
+
+
 def muted_html(message: str, style: str = "") -> str:
     """A grey line of plain text (escaped here), e.g. a note under a table."""
     return f'<div style="{MUTED}{style}">{esc(message)}</div>'

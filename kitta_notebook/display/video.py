@@ -104,10 +104,10 @@ def _problem(exc: DownloadError) -> str:
 def _kept(look: Callable[..., T], task: LipSyncTask, *args: object) -> T | None:
     """The task's kept copy (`kept_path`), or its bytes within a cap and a time budget
     (`kept_bytes`: no network, or a bucket's object checked against its sha256);
-    None when there is none or it cannot be read."""
+    None when there is none, it cannot be read, or the task is bound to no client."""
     try:
-        return look(task._client, task, *args)
-    except (OSError, KittaError):
+        return look(task.client, task, *args)
+    except (OSError, KittaError, RuntimeError):
         return None
 
 
@@ -142,7 +142,7 @@ def fetch_for_embed(
     _cache[url] = data
     while sum(len(v) for v in _cache.values()) > _CACHE_LIMIT and len(_cache) > 1:
         _cache.popitem(last=False)
-    if result and task._client is not None:
+    if result:
         _kept(keep_bytes, task, data)  # keeping is a convenience: a failure is not shown
     return data, None
 

@@ -86,6 +86,13 @@ def button(
     return view
 
 
+def close_tree(view: widgets.Widget) -> None:
+    """Close a widget and everything inside it (their models leave the kernel)."""
+    for child in getattr(view, "children", ()):
+        close_tree(child)
+    view.close()
+
+
 def show(view: widgets.HTML, value: str) -> None:
     """Set an HTML widget's content; an empty one takes no room."""
     view.value = value
@@ -133,7 +140,12 @@ class Snapshot:
             self._last = self.content()
             display(self.bundle(*self._last), raw=True, display_id=self.display_id)
             self.shown = True
-        display_widget(view, text)
+        # The widget with a short `text/plain` (what an untrusted notebook, a text export
+        # or a frontend without widgets shows in its place).
+        bundle: Any = view._repr_mimebundle_()
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle or {})
+        data["text/plain"] = text
+        display(data, raw=True)
 
     def refresh(self) -> None:
         """Replace every shown copy, when the content changed."""
@@ -145,14 +157,3 @@ class Snapshot:
 
             self._last = content
             update_display(self.bundle(*content), raw=True, display_id=self.display_id)
-
-
-def display_widget(view: widgets.Widget, text: str) -> None:
-    """Display a widget with a short `text/plain` (what an untrusted notebook, a text
-    export or a frontend without widgets shows in its place)."""
-    from IPython.display import display
-
-    bundle: Any = view._repr_mimebundle_()
-    data = dict(bundle[0] if isinstance(bundle, tuple) else bundle or {})
-    data["text/plain"] = text
-    display(data, raw=True)

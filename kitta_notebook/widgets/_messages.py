@@ -159,7 +159,26 @@ def allowed_models(models: Sequence[str], usage: Mapping[str, Any]) -> tuple[str
     return kept or tuple(models)
 
 
-# --- the panel's lines: banner, estimate, balance -------------------------------------------
+# --- the panel's lines: header, token note, banner, estimate, balance ------------------------
+def header_html(sandbox: bool, lang: Lang) -> str:
+    """The panel's title, with a badge when it talks to a sandbox."""
+    badge = ""
+    if sandbox:
+        badge = (
+            '<span class="kitta-sandbox-badge" style="margin-left:10px;padding:1px 8px;'
+            'border-radius:4px;font-size:12px;background:#fff8e1;color:#5c4300">'
+            f"{esc(text('panel_sandbox_badge', lang))}</span>"
+        )
+    return (
+        '<div style="font-size:16px;font-weight:600;margin-bottom:4px">'
+        f"{esc(text('panel_title', lang))}{badge}</div>"
+    )
+
+
+def token_note_html(lang: Lang) -> str:
+    return f'<div style="color:#5c4300">{esc(text("panel_token_needed", lang))}</div>'
+
+
 _BANNER_COLORS = {
     "info": ("#0b4f8a", "#dcecfb"),
     "success": ("#17622d", "#dcf5e3"),

@@ -21,16 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from ..batch.progress import ProgressSnapshot, progress_line
-from ..display.follow import FollowSnapshot, TaskFollower, follow, settle, spawn
-from ..display.gallery import progress_html
+from ..batch.progress import ProgressSnapshot
+from ..display.follow import (
+    WIDGET_FOLLOW_TIMEOUT,
+    FollowSnapshot,
+    TaskFollower,
+    follow,
+    settle,
+    spawn,
+)
+from ..display.gallery import HtmlProgress, progress_html
 from ..display.html import (
     badge_html,
     error_html,
@@ -56,13 +62,10 @@ from ._messages import describe_error
 if TYPE_CHECKING:
     from ..models import LipSyncTask
 
-# Generous: real renders can take minutes; the task keeps running after it anyway.
-DEFAULT_CARD_TIMEOUT = 1800.0
 _TICK_SECONDS = 1.0
 _VIDEO_FORMATS = {".mp4": "mp4", ".webm": "webm", ".mov": "mp4", ".m4v": "mp4"}
 # Base64 grows a file by a third and travels through the widget's state.
 MAX_BROWSER_SAVE_BYTES = 24 * 1024 * 1024
-PROGRESS_REDRAW_SECONDS = 0.1  # a batch's bar, at most this often
 
 
 # Position of each documented status on the step bar (of 3).
@@ -168,7 +171,7 @@ class TaskCard:
         self.save_offered = False  # a browser download link stands in for the save button
         self.follower = TaskFollower(
             task,
-            timeout=DEFAULT_CARD_TIMEOUT if timeout is None else timeout,
+            timeout=WIDGET_FOLLOW_TIMEOUT if timeout is None else timeout,
             poll_interval=poll_interval,
             embed=embed,
             max_embed_bytes=max_embed_bytes,
@@ -450,30 +453,26 @@ def offer_browser_save(card: TaskCard, tasks: set[asyncio.Task[Any]]) -> None:
     card.follower.subscribe(finished)
 
 
-class WidgetProgress:
-    """A live progress view; `close()` swaps it for its static HTML."""
+class WidgetProgress(HtmlProgress):
+    """A live progress widget; `close()` swaps it for its static HTML."""
+
+    redraw_seconds = 0.1  # a widget's value is cheap to redraw
 
     def __init__(self, *, title: str, total: int, lang: Lang = "en") -> None:
+        super().__init__(title=title, total=total, lang=lang)
+        self._last = float("-inf")  # the first news shows at once
+
+    def _show(self, first: ProgressSnapshot) -> Any:
         from IPython.display import display
 
-        self.lang = lang
-        first = ProgressSnapshot(title, 0, total, {}, None, 0.0, None)
-        self.widget = widgets.HTML(progress_html(first, lang))
+        self.widget = widgets.HTML(progress_html(first, self.lang))
         self.widget.add_class("kitta-progress-widget")
-        self._last = float("-inf")
-        self._handle: Any = display(self.widget, display_id=True)
+        return display(self.widget, display_id=True)
 
-    def update(self, snapshot: ProgressSnapshot) -> None:
-        now = time.monotonic()
-        if now - self._last < PROGRESS_REDRAW_SECONDS:
-            return
-        self._last = now
+    def _draw(self, snapshot: ProgressSnapshot) -> None:
         self.widget.value = progress_html(snapshot, self.lang)
 
     def close(self, snapshot: ProgressSnapshot) -> None:
-        self.widget.value = static = progress_html(snapshot, self.lang)
-        if self._handle is not None:
-            self._handle.update(
-                {"text/html": static, "text/plain": progress_line(snapshot)}, raw=True
-            )
+        self._draw(snapshot)
+        super().close(snapshot)
         self.widget.close()  # free the comm: the static HTML replaced it

@@ -12,15 +12,25 @@ its kernel, nbviewer or a frontend without widgets shows the static view.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
 
-from ..display.compare import DEFAULT_FPS, StaticCompare, Tile, caption_text, label_text
-from ..display.video import MAX_EMBED_BYTES
+from ..display.compare import (
+    DEFAULT_FPS,
+    GRID_STYLE,
+    LABEL_STYLE,
+    MEDIA_STYLE,
+    PLAYER_STYLE,
+    PROBLEM_STYLE,
+    TILE_STYLE,
+    StaticCompare,
+    Tile,
+    caption_text,
+    label_text,
+)
 from ..errors import ValidationError
 from ..i18n import Lang
 from ._frontend import Snapshot, require_widget_frontend
@@ -30,20 +40,19 @@ if TYPE_CHECKING:
 
 _ESM = Path(__file__).with_name("compare.js")
 _CONTROL_TEXTS = ("play", "pause", "frame_back", "frame_forward", "sound", "mute_all", "speed")
-_CSS = """
-.kitta-compare-player { font-family: system-ui, -apple-system, 'Segoe UI', 'PingFang SC',
-  'Microsoft YaHei', sans-serif; font-size: 13px; color: #1f2328; background: #fff;
-  border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 14px; max-width: 1000px; }
-.kitta-compare-grid { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
-.kitta-compare-tile { flex: 1 1 280px; max-width: 480px; min-width: 220px; }
-.kitta-compare-label { font-weight: 600; margin-bottom: 4px; }
-.kitta-compare-media { width: 100%; border-radius: 6px; background: #000; display: block; }
-.kitta-compare-problem { color: #7a4d00; }
-.kitta-compare-controls { display: flex; gap: 8px; align-items: center; margin-top: 8px;
-  flex-wrap: wrap; }
-.kitta-compare-controls button { min-width: 34px; height: 28px; cursor: pointer; }
-.kitta-compare-seek { flex: 1 1 200px; }
-.kitta-compare-time { font-variant-numeric: tabular-nums; color: #59636e; }
+# The static view's styles (one source), then the controls' own.
+_CSS = f"""
+.kitta-compare-player {{ {PLAYER_STYLE} }}
+.kitta-compare-grid {{ {GRID_STYLE} }}
+.kitta-compare-tile {{ {TILE_STYLE} }}
+.kitta-compare-label {{ {LABEL_STYLE} }}
+.kitta-compare-media {{ {MEDIA_STYLE} }}
+.kitta-compare-problem {{ {PROBLEM_STYLE} }}
+.kitta-compare-controls {{ display: flex; gap: 8px; align-items: center; margin-top: 8px;
+  flex-wrap: wrap; }}
+.kitta-compare-controls button {{ min-width: 34px; height: 28px; cursor: pointer; }}
+.kitta-compare-seek {{ flex: 1 1 200px; }}
+.kitta-compare-time {{ font-variant-numeric: tabular-nums; color: #59636e; }}
 """
 
 
@@ -84,23 +93,13 @@ class Compare(StaticCompare):
     input is read from the task (the request this toolkit recorded when it
     created it); pass `source=URL` for a task created elsewhere. One set of
     controls plays, pauses, seeks and steps frames (`fps`) in every video at
-    once; the input is muted. `player` is the widget. `tiles` takes tiles resolved
-    already (`display.compare.resolve_tiles`, e.g. on a worker thread, so the kernel's
-    loop never waits for the media) instead of `tasks`.
+    once; the input is muted. `player` is the widget. Takes `StaticCompare`'s arguments
+    (`source`, `labels`, `show_source`, `embed`, `max_bytes`, `lang`), or `tiles`
+    resolved already (`display.compare.resolve_tiles`, e.g. on a worker thread, so the
+    kernel's loop never waits for the media) instead of `tasks`.
     """
 
-    def __init__(
-        self,
-        *tasks: LipSyncTask,
-        source: str | None = None,
-        labels: Sequence[str] | None = None,
-        show_source: bool | None = None,
-        fps: float = DEFAULT_FPS,
-        embed: bool | None = None,
-        max_bytes: int = MAX_EMBED_BYTES,
-        lang: str = "en",
-        tiles: Sequence[Tile] | None = None,
-    ) -> None:
+    def __init__(self, *tasks: LipSyncTask, fps: float = DEFAULT_FPS, **options: Any) -> None:
         require_widget_frontend(
             "Compare",
             "show the static side by side: "
@@ -109,16 +108,7 @@ class Compare(StaticCompare):
         if not fps > 0:
             raise ValidationError([("fps", f"fps must be a positive number, not {fps!r}.")])
         self.fps = float(fps)
-        super().__init__(
-            *tasks,
-            source=source,
-            labels=labels,
-            show_source=show_source,
-            embed=embed,
-            max_bytes=max_bytes,
-            lang=lang,
-            tiles=tiles,
-        )
+        super().__init__(*tasks, **options)
         self._snapshot = Snapshot(lambda: (self.to_html(), repr(self)))
         self.player = ComparePlayer(
             tiles=[_tile_state(tile, self.lang) for tile in self.tiles],

@@ -8,9 +8,8 @@ has touched that field, or for every field after a submit attempt.
 Each media field takes a URL or a local file (a file picker beside it); a
 chosen file is read once into a `LocalBlob` and its bytes leave the widget's
 state at once, so they are never saved in a notebook. What the media check
-found is shown under the field (`show_check`); the form never probes itself.
-The media check itself (`MediaChecks`, the panel's, and `media_note_html`)
-lives in `_media_check`; both stay importable from here.
+found is shown under the field (`show_check`); the form never probes itself
+(the panel's `_media_check` does).
 """
 
 from __future__ import annotations
@@ -34,9 +33,7 @@ from ..validation import (
     validate_create,
 )
 from ._frontend import esc, show
-from ._media_check import MediaChecks as MediaChecks  # importable from here, as before
 from ._media_check import MediaValue
-from ._media_check import media_note_html as media_note_html
 
 # Form field -> i18n key of its label. The names are `validate_create`'s.
 FIELD_LABELS: dict[str, str] = {

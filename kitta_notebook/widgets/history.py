@@ -22,23 +22,16 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from ..display.follow import (
-    ACTIVE_STATUSES,
-    ActiveTasksFollower,
-    RowsSnapshot,
-    follow_active,
-    running_loop,
-    spawn,
-)
+from ..display.follow import WIDGET_FOLLOW_TIMEOUT, running_loop, spawn
 from ..display.history_html import (
     COLUMNS,
     STATES,
-    cell,
+    cells_html,
+    head_cells,
     history_html,
     history_text,
     row_cells,
     row_titles,
-    state_badge,
     state_label,
     summary_html,
 )
@@ -46,8 +39,14 @@ from ..display.html import muted_html
 from ..display.video import MAX_EMBED_BYTES
 from ..errors import JournalError, ValidationError
 from ..i18n import Lang, check_lang, text
-from ._frontend import Snapshot, esc, require_widget_frontend
-from .history_detail import SelectedTaskView
+from ._frontend import Snapshot, close_tree, esc, require_widget_frontend
+from .history_detail import (
+    ACTIVE_STATUSES,
+    ActiveTasksFollower,
+    RowsSnapshot,
+    SelectedTaskView,
+    follow_active,
+)
 
 if TYPE_CHECKING:
     from .. import AsyncKittaClient, KittaClient
@@ -63,7 +62,6 @@ SORTS: tuple[tuple[str, str, bool], ...] = (
 DEFAULT_PAGE_SIZE = 20
 # A search matching more is shown as "1,000+ tasks", not counted to the end (fast at 1M).
 COUNT_AT_MOST = 1000
-DEFAULT_WATCH_TIMEOUT = 1800.0
 # At most this many unfinished tasks are kept current at once (the newest).
 MAX_LIVE_ROWS = 1000
 
@@ -119,30 +117,21 @@ class Row:
         self.open_button.description = entry.task_id or f"({state_label(entry.state, lang)})"
         self.open_button.tooltip = entry.task_id or entry.entry_id
         self.open_button.button_style = "info" if selected else ""
-        self.rest.value = rest_html(cells[2:], row_titles(entry, lang)[2:])
+        titles = row_titles(entry, lang)[2:]
+        self.rest.value = cells_html(cells[2:], titles, first=2, style=_REST_STYLE)
 
 
-def rest_html(cells: list[str], titles: list[str] | None = None) -> str:
-    """The cells after the task id; each clipped one shows its whole text on hover."""
-    style = "font-size:13px;padding-right:4px;box-sizing:border-box"
-    return "".join(
-        cell(content, width, title=title, style=style)
-        for content, title, (_, width) in zip(
-            cells, titles or [""] * len(cells), COLUMNS[2:], strict=True
-        )
-    )
-
-
+_REST_STYLE = "font-size:13px;padding-right:4px;box-sizing:border-box"
 GRID_COLUMNS = f"{width('history_status')} {width('history_task')} max-content"
-GRID_GAP = "0px 8px"
 
 
 def grid_header(lang: Lang) -> str:
-    cells = [f"<b>{esc(text(key, lang))}</b>" for key, _ in COLUMNS]
+    cells = head_cells(lang)
+    rest = cells_html(cells[2:], first=2, style=_REST_STYLE)
     return (
         f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};column-gap:8px;'
         'font-size:12px;color:#59636e;border-bottom:1px solid #d0d7de;padding:2px 0">'
-        f"<div>{cells[0]}</div><div>{cells[1]}</div><div>{rest_html(cells[2:])}</div></div>"
+        f"<div>{cells[0]}</div><div>{cells[1]}</div><div>{rest}</div></div>"
     )
 
 
@@ -194,7 +183,7 @@ class HistoryBrowser(SelectedTaskView):
             raise ValidationError([("page_size", "page_size must be a whole number ≥ 1.")])
         self.page_size = page_size
         self.poll_interval = poll_interval
-        self.watch_timeout = DEFAULT_WATCH_TIMEOUT if watch_timeout is None else watch_timeout
+        self.watch_timeout = WIDGET_FOLLOW_TIMEOUT if watch_timeout is None else watch_timeout
         self.embed = embed
         self.max_embed_bytes = max_embed_bytes
         self.download_dir = download_dir
@@ -227,9 +216,12 @@ class HistoryBrowser(SelectedTaskView):
         )
         self.summary_view = shared.html(css_class="kitta-history-summary-box")
 
+        self._filter_controls: list[Any] = []  # in the order `set_filters` takes them
+
         def control(view: widgets.Widget, css_class: str) -> Any:
             view.add_class(f"kitta-history-{css_class}")
             view.observe(self._on_filter, names="value")
+            self._filter_controls.append(view)
             return view
 
         def dropdown(options: list[tuple[str, str]], width: str, css_class: str) -> Any:
@@ -252,20 +244,13 @@ class HistoryBrowser(SelectedTaskView):
         self.search = control(search, "search")
         self.sort = dropdown(sorts, "150px", "sort")
         self.sync_button = self._action("history_sync", "cloud-download", self.sync)
-        self._filter_controls = (
-            self.status_filter,
-            self.mode_filter,
-            self.creator_filter,
-            self.search,
-            self.sort,
-        )
         self._setting_filters = False
 
         self.header = shared.html(grid_header(lang_))
         self.rows = [Row(shared, self._on_open) for _ in range(page_size)]
         self.grid = widgets.GridBox(
             layout=widgets.Layout(
-                grid_template_columns=GRID_COLUMNS, grid_gap=GRID_GAP, align_items="center"
+                grid_template_columns=GRID_COLUMNS, grid_gap="0px 8px", align_items="center"
             )
         )
         self.grid.add_class("kitta-history-table")
@@ -446,7 +431,7 @@ class HistoryBrowser(SelectedTaskView):
         the page as it was last (what a saved notebook keeps)."""
         self.stop()
         self._snapshot.refresh()
-        _close_tree(self.widget)
+        close_tree(self.widget)
 
     def _on_rows(self, snap: RowsSnapshot) -> None:
         # A row may also have ended through another view of the client (a card, a
@@ -510,13 +495,3 @@ class HistoryBrowser(SelectedTaskView):
             f"HistoryBrowser(lang={self.lang!r}, page={self.page + 1}/{self._pages_text}, "
             f"total={self.total}{'+' if self.summary and self.summary.more else ''})"
         )
-
-
-def _close_tree(view: widgets.Widget) -> None:
-    """Close a widget and everything inside it (their models leave the kernel)."""
-    for child in getattr(view, "children", ()):
-        _close_tree(child)
-    view.close()
-
-
-__all__ = ["HistoryBrowser", "state_badge"]

@@ -1,25 +1,37 @@
-"""The selected task of the history browser: its card, its follower and its actions.
+"""The live half of the history browser: the selected task (its card, its follower and
+its actions), and the follower of the unfinished rows.
 
 A part of `HistoryBrowser` (a mixin, so the browser keeps one flat set of
 attributes for code and tests). The card renders `TaskFollower` snapshots;
 every server call goes through the client (which records what it fetches)
-and every journal change through `client.history`.
+and every journal change through `client.history`. `ActiveTasksFollower` is the
+rows' state without I/O; `follow_active` drives it with the client's `watch_many`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
 
 from ..display.compare import resolve_tiles
-from ..display.follow import FollowSnapshot, TaskFollower, follow, running_loop, settle
+from ..display.follow import (
+    WIDGET_FOLLOW_TIMEOUT,
+    FollowSnapshot,
+    Snapshots,
+    TaskFollower,
+    follow,
+    running_loop,
+    settle,
+)
 from ..display.history_html import entry_card_html, extra_facts_html
 from ..display.html import task_html
-from ..errors import KittaError
+from ..errors import KittaError, NotFoundError, WaitManyTimeoutError
 from ..i18n import Lang, text
 from ._frontend import button, esc, start
 from .compare import Compare
@@ -85,10 +97,7 @@ class SelectedTaskView:
             except asyncio.CancelledError:
                 raise
             except (KittaError, OSError, ValueError) as exc:
-                self._set_note(
-                    text("history_failed_action", self.lang, reason=f"{type(exc).__name__}: {exc}"),
-                    "error",
-                )
+                self._failed(exc)
 
         if running_loop() is None:
             asyncio.run(guarded())
@@ -216,6 +225,11 @@ class SelectedTaskView:
             if message
             else ""
         )
+
+    def _failed(self, exc: Exception) -> None:
+        """Say that an action failed, and why."""
+        reason = f"{type(exc).__name__}: {exc}"
+        self._set_note(text("history_failed_action", self.lang, reason=reason), "error")
 
     # --- following the selected task ----------------------------------------------------
     @property
@@ -355,8 +369,7 @@ class SelectedTaskView:
         try:
             self.history.set_labels(entry, labels)
         except KittaError as exc:  # a label refused, or the journal unreachable: said here
-            reason = f"{type(exc).__name__}: {exc}"
-            self._set_note(text("history_failed_action", self.lang, reason=reason), "error")
+            self._failed(exc)
             return
         self._reload_selected()
         self._show_card()
@@ -383,3 +396,94 @@ class SelectedTaskView:
             self.render()
 
         self._spawn(reconcile, working=True)
+
+
+# --- many unfinished rows (the history browser) ----------------------------------------------
+ACTIVE_STATUSES = ("pending", "processing")  # the statuses of an unfinished row
+RowsPhase = Literal["following", "idle", "timed_out", "stopped", "failed"]
+
+
+@dataclass(frozen=True)
+class RowsSnapshot:
+    """One change of the unfinished rows: the tasks that just finished, or how it ended."""
+
+    updated: tuple[LipSyncTask, ...] = ()
+    active: int = 0
+    polls: int = 0
+    error: BaseException | None = None
+    phase: RowsPhase = "following"
+
+
+class ActiveTasksFollower(Snapshots[RowsSnapshot]):
+    """The state of keeping many unfinished rows current, without I/O."""
+
+    def __init__(
+        self, *, poll_interval: float | None = None, timeout: float = WIDGET_FOLLOW_TIMEOUT
+    ) -> None:
+        super().__init__()
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.missing: set[str] = set()
+        self._snapshot = RowsSnapshot()
+
+    def watched(self, known: Mapping[str, str]) -> dict[str, str]:
+        """The tasks worth following: the unfinished ones the server has not said are gone."""
+        return {k: v for k, v in known.items() if k not in self.missing}
+
+    def polled(self, updated: tuple[LipSyncTask, ...], active: int) -> RowsSnapshot:
+        """News from the client's watch: `updated` tasks ended, `active` are left."""
+        return self._emit(updated=updated, active=active, polls=self._snapshot.polls + 1)
+
+    def gone(self, task_id: str) -> None:
+        """The server no longer knows this task (404): stop asking for it."""
+        self.missing.add(task_id)
+
+    def ended(self, phase: RowsPhase, error: BaseException | None = None) -> RowsSnapshot:
+        return self._emit(updated=(), phase=phase, error=error)
+
+
+async def follow_active(
+    follower: ActiveTasksFollower,
+    client: KittaClient | AsyncKittaClient,
+    unfinished: Callable[[], Mapping[str, str]],
+) -> None:
+    """Keep the tasks `unfinished()` names current until none is left or time is up.
+
+    The client's `watch_many` follows them (list pages, then the detail of each
+    task that ended; the client records what it fetches); each task it hands
+    back is a row to redraw. Rows found unfinished afterwards (learnt meanwhile)
+    start another round.
+    """
+    lip_sync = client.as_async().lip_sync
+    deadline = time.monotonic() + follower.timeout
+    try:
+        while known := follower.watched(unfinished()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                follower.ended("timed_out")
+                return
+            watch = lip_sync.watch_many(
+                list(known), timeout=left, poll_interval=follower.poll_interval, progress=False
+            )
+            active = len(known)
+            try:
+                async for task in watch:
+                    active -= 1
+                    follower.polled((task,), active)
+            except WaitManyTimeoutError:
+                follower.ended("timed_out")
+                return
+            except NotFoundError:  # the server lost a task; which one, it does not say: ask
+                for task_id in known:
+                    try:
+                        await lip_sync.get(task_id)
+                    except NotFoundError:
+                        follower.gone(task_id)
+            follower.polled((), 0)
+    except asyncio.CancelledError:
+        follower.ended("stopped")
+        raise
+    except Exception as exc:  # a view never raises: it shows what happened
+        follower.ended("failed", exc)
+        return
+    follower.ended("idle")

@@ -30,7 +30,7 @@ from ..i18n import Lang, check_lang, text
 from ..media import Preflight
 from ..server_info import ServerInfo
 from ..validation import DEFAULT_MODEL
-from ._frontend import button, esc, require_widget_frontend, show, start
+from ._frontend import button, require_widget_frontend, show, start
 from ._media_check import MediaChecks
 from ._messages import (
     allowed_models,
@@ -40,7 +40,9 @@ from ._messages import (
     estimate_html,
     estimate_sentence,
     find_balance,
+    header_html,
     over_balance,
+    token_note_html,
 )
 from ._visitors import SecretInput, in_voila, plan_visitors
 from .card import TaskCard, offer_browser_save
@@ -177,7 +179,10 @@ class LipSyncPanel:
         self.token_input.add_class("kitta-token")
         self.token_box = widgets.VBox([self.token_note, self.token_input])
         self.samples_button = button(
-            text("panel_use_samples", lang_), "magic", "kitta-samples", self._on_samples
+            text("panel_use_samples", lang_),
+            "magic",
+            "kitta-samples",
+            lambda _b: self.fill_samples(),
         )
         self.submit_button = button(
             text("panel_submit", lang_),
@@ -316,16 +321,16 @@ class LipSyncPanel:
             return None
         except Exception as exc:
             self.visitors.failed(spend, exc)
-            self._show_message(await self._describe(exc, request.model), "error")
+            balance = None
+            if isinstance(exc, InsufficientCreditsError):  # the balance helps the message
+                usage = await self._usage()
+                balance = find_balance(usage) if usage is not None else None
+            message = describe_error(exc, self.lang, balance=balance, model=request.model)
+            self._show_message(message, "error")
             return None
         self.visitors.created(spend, task)
         self._render_visitors()
-        card = TaskCard(
-            task,
-            lang=self.lang,
-            poll_interval=self.poll_interval,
-            **self.card_options,
-        )
+        card = TaskCard(task, lang=self.lang, poll_interval=self.poll_interval, **self.card_options)
         if self.save_to == "browser":
             offer_browser_save(card, self._tasks)
         self.cards.insert(0, card)
@@ -350,9 +355,6 @@ class LipSyncPanel:
             self._set_submitting(False)
             self._show_message(text("panel_no_loop", self.lang), "error")
         return task
-
-    def _on_samples(self, _button: object = None) -> None:
-        self.fill_samples()
 
     def _on_token(self, change: dict[str, Any]) -> None:
         """Take the pasted token and clear the field at once: it must not stay in widget state."""
@@ -401,17 +403,7 @@ class LipSyncPanel:
 
     # --- rendering ---------------------------------------------------------------------
     def _render_header(self) -> None:
-        badge = ""
-        if self.server.is_sandbox:
-            badge = (
-                '<span class="kitta-sandbox-badge" style="margin-left:10px;padding:1px 8px;'
-                'border-radius:4px;font-size:12px;background:#fff8e1;color:#5c4300">'
-                f"{esc(text('panel_sandbox_badge', self.lang))}</span>"
-            )
-        self.header.value = (
-            '<div style="font-size:16px;font-weight:600;margin-bottom:4px">'
-            f"{esc(text('panel_title', self.lang))}{badge}</div>"
-        )
+        self.header.value = header_html(self.server.is_sandbox, self.lang)
 
     def _render_visitors(self) -> None:
         show(self.visitor_line, self.visitors.line_html(self.lang))
@@ -419,11 +411,8 @@ class LipSyncPanel:
     def _render_token(self) -> None:
         needed = self.needs_token
         self._render_visitors()
-        self.token_note.value = (
-            f'<div style="color:#5c4300">{esc(text("panel_token_needed", self.lang))}</div>'
-            if needed and self.visitors.mode == "private"
-            else ""
-        )
+        asked = needed and self.visitors.mode == "private"
+        self.token_note.value = token_note_html(self.lang) if asked else ""
         self.token_box.layout.display = None if needed else "none"
 
     def _render_samples_button(self) -> None:
@@ -502,13 +491,6 @@ class LipSyncPanel:
         if usage is not None:
             self.balance = find_balance(usage)
             self._update_estimate()
-
-    async def _describe(self, exc: BaseException, model: str | None = None) -> str:
-        balance = None
-        if isinstance(exc, InsufficientCreditsError):
-            usage = await self._usage()
-            balance = find_balance(usage) if usage is not None else None
-        return describe_error(exc, self.lang, balance=balance, model=model)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

@@ -29,7 +29,7 @@ from kitta_notebook.batch.progress import (
     format_clock,
     progress_line,
 )
-from kitta_notebook.display.gallery import Gallery, batch_html, gallery_html
+from kitta_notebook.display.gallery import Gallery, batch_html
 from kitta_notebook.errors import APIError
 from kitta_notebook.validation import validate_create
 
@@ -242,7 +242,7 @@ def test_gallery_shows_cards_escaped_and_caps_their_number() -> None:
         task("t1", status="succeeded", resultVideoUrl="https://cdn.example.com/r.mp4"),
         task("t2", status="succeeded", resultVideoUrl="javascript:alert(1)"),
     ]
-    markup = gallery_html(tasks, max_cards=2)
+    markup = Gallery(tasks, max_cards=2).to_html()
     assert_safe(markup)
     assert markup.count('class="kitta-task"') == 2 and "… and 1 more" in markup
     assert 'src="https://cdn.example.com/r.mp4"' in markup

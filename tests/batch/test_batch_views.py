@@ -21,7 +21,6 @@ from kitta_notebook.display.gallery import (
     GOOD_COLOR,
     Gallery,
     batch_html,
-    gallery_text,
     progress_html,
 )
 from kitta_notebook.sandbox import FaultConfig, Sandbox
@@ -82,7 +81,7 @@ def test_gallery_cards_show_each_key_and_labels_escaped() -> None:
     assert '<b class="kitta-key" style="word-break:break-all">clip/en</b>' in page
     assert ">en</span>" in page and ">zh</span>" in page
     assert "<script" not in page and "&lt;script&gt;" in page
-    assert "clip/en [en]" in gallery_text(result)
+    assert "clip/en [en]" in repr(Gallery(result))
     tasks = TaskList(result.tasks, result.tags)
     assert "clip/en" in tasks._repr_mimebundle_()["text/html"]
     summary = batch_html(result)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import pytest
 
 from kitta_notebook import LipSyncTask
-from kitta_notebook.display.follow import (
-    ActiveTasksFollower,
-    FollowSnapshot,
-    TaskFollower,
-)
+from kitta_notebook.display.follow import FollowSnapshot, TaskFollower
 from kitta_notebook.errors import NotFoundError
+from kitta_notebook.widgets.history_detail import ActiveTasksFollower
 
 
 def task(status: str = "pending", url: str | None = None) -> LipSyncTask:

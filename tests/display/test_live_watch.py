@@ -147,7 +147,11 @@ def test_live_rows_follow_through_watch_many_and_forget_tasks_the_server_lost(
     the rows rest once nothing is left unfinished."""
     import asyncio
 
-    from kitta_notebook.display.follow import ActiveTasksFollower, RowsSnapshot, follow_active
+    from kitta_notebook.widgets.history_detail import (
+        ActiveTasksFollower,
+        RowsSnapshot,
+        follow_active,
+    )
 
     client = sandbox.client(TOKEN)
     task = client.lip_sync.create(

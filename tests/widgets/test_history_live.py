@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from kitta_notebook.display.follow import RowsSnapshot
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.widgets.history import HistoryBrowser
+from kitta_notebook.widgets.history_detail import RowsSnapshot
 
 TOKEN = "history-live"
 
