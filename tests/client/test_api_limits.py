@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import ssl
-import subprocess
 import threading
 import time
 import tracemalloc
@@ -34,6 +32,7 @@ from kitta_notebook import (
 )
 from kitta_notebook._attempt import BodyReader, _DeadlineBackend, attempt_deadline
 from kitta_notebook._core import ATTEMPT_DEADLINE_FACTOR, MAX_RESPONSE_BYTES, ClientConfig
+from tests.support import self_signed_certificate, serving
 
 READ_TIMEOUT = 1.0
 DEADLINE = ATTEMPT_DEADLINE_FACTOR * READ_TIMEOUT
@@ -386,35 +385,7 @@ def silent_port() -> Iterator[int]:
 def tls_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The API over TLS on 127.0.0.1 with a certificate `openssl` made for it; yields the
     base URL and the certificate (the one authority to trust)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -430,17 +401,8 @@ def tls_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
             self.end_headers()
             self.wfile.write(body.encode())
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}/api", cert
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Handler, (cert, key)) as base:
+        yield f"{base}/api", cert
 
 
 def test_the_api_is_read_over_tls_through_the_deadline_bound_pool(

@@ -6,24 +6,30 @@ total deadline every fetch waits under (`within`)."""
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from kitta_notebook._fetch import (
     ERROR_BODY_BYTES,
+    MAX_REDIRECTS,
     DeadlineExceeded,
     FetchLimits,
     MediaCheck,
     fetch,
     link_expired,
     storage_error,
+    tls_context,
+    url_for_errors,
     within,
 )
 from kitta_notebook.errors import DownloadError
+from tests.support import media_host, self_signed_certificate
 
 URL = "https://bucket.example.com/clip.mp4?X-Amz-Signature=abcdef0123456789"
 SHOWN = "https://bucket.example.com/clip.mp4"
@@ -328,3 +334,98 @@ def test_a_fetch_into_a_sink_keeps_no_copy_of_the_bytes() -> None:
     )
     assert bytes(received) == video
     assert fetched.data is None and fetched.size == len(video)
+
+
+# --- the media client's own settings ---------------------------------------------------
+
+
+@pytest.fixture
+def fresh_tls_context() -> Iterator[None]:
+    """`tls_context` is built once per process: each test here reads SSL_CERT_FILE anew."""
+    tls_context.cache_clear()
+    yield
+    tls_context.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_tls_context")
+def test_a_media_host_is_trusted_only_through_the_machines_authorities(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A certificate nobody vouches for is refused; one that SSL_CERT_FILE names (a
+    company's own authority, say) is trusted."""
+    video = MP4_HEAD + bytes(200)
+    certificate = self_signed_certificate(tmp_path)
+    with media_host(video, tls=certificate) as base:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        with pytest.raises(DownloadError) as refused:
+            fetch(f"{base}/clip.mp4", LIMITS_LARGE)
+        assert refused.value.reason == "failed"
+        assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
+        tls_context.cache_clear()
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+        assert fetch(f"{base}/clip.mp4", LIMITS_LARGE).data == video
+
+
+def test_a_fetch_follows_at_most_five_redirects() -> None:
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(302, headers={"location": f"/hop{len(asked)}.mp4"})
+
+    with pytest.raises(DownloadError) as refused:
+        fetch("http://127.0.0.1/clip.mp4", LIMITS_LARGE, transport=httpx.MockTransport(answer))
+    assert asked == ["/clip.mp4", *(f"/hop{n}.mp4" for n in range(1, MAX_REDIRECTS + 1))]
+    assert MAX_REDIRECTS == 5
+    assert "TooManyRedirects" in str(refused.value)
+
+
+def test_a_silent_media_host_is_left_at_the_read_timeout_not_the_deadline() -> None:
+    """The connection opens (the kernel accepts it) but nothing is ever answered."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        limits = FetchLimits(deadline=60, max_bytes=1024, read_timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(DownloadError) as late:
+            fetch(f"http://127.0.0.1:{port}/clip.mp4", limits)
+        waited = time.monotonic() - started
+    assert late.value.reason == "timeout"
+    assert waited < 4  # httpx's own default would wait 5 s, the deadline a minute
+
+
+@pytest.mark.parametrize("encoding", ["identity", " IDENTITY ", ""])
+def test_a_body_sent_as_identity_is_read_as_it_is(encoding: str) -> None:
+    video = MP4_HEAD + bytes(100)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": encoding}, stream=_Pieces([video]))
+
+    fetched = fetch(
+        "http://127.0.0.1/clip.mp4", LIMITS_LARGE, transport=httpx.MockTransport(answer)
+    )
+    assert fetched.data == video
+
+
+def test_a_body_in_an_encoding_not_read_is_named_in_the_error() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"content-encoding": "br-experimental-encoding-x"}
+        return httpx.Response(200, headers=headers, stream=_Pieces([b"\x00" * 64]))
+
+    with pytest.raises(DownloadError) as refused:
+        fetch("http://127.0.0.1/clip.mp4", LIMITS_LARGE, transport=httpx.MockTransport(answer))
+    assert "(UnreadableBody: the host sent a body encoded as 'br-experimental-enco')" in str(
+        refused.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("file:///tmp/clip.mp4?sig=1", "file:///tmp/clip.mp4"),
+        ("/clip.mp4?sig=1#t=3", "/clip.mp4"),
+        ("https://[::1]:8443/a.mp4?sig=1", "https://[::1]:8443/a.mp4"),
+    ],
+)
+def test_a_url_without_a_host_is_shown_without_one(url: str, shown: str) -> None:
+    assert url_for_errors(url) == shown
