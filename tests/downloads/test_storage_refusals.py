@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kitta_notebook import __version__
 from kitta_notebook._fetch import (
     ERROR_BODY_BYTES,
     MAX_REDIRECTS,
@@ -22,6 +23,7 @@ from kitta_notebook._fetch import (
     FetchLimits,
     MediaCheck,
     fetch,
+    get_capped,
     link_expired,
     storage_error,
     tls_context,
@@ -365,6 +367,9 @@ def test_a_media_host_is_trusted_only_through_the_machines_authorities(
         tls_context.cache_clear()
         monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
         assert fetch(f"{base}/clip.mp4", LIMITS_LARGE).data == video
+        # A loopback store is read without proxies (trust_env off): still the same trust.
+        answer = get_capped(f"{base}/clip.mp4", deadline=10, cap=lambda _: 64, trust_env=False)
+        assert answer.status == 200 and answer.body == video[:64]
 
 
 def test_a_fetch_follows_at_most_five_redirects() -> None:
@@ -429,3 +434,16 @@ def test_a_body_in_an_encoding_not_read_is_named_in_the_error() -> None:
 )
 def test_a_url_without_a_host_is_shown_without_one(url: str, shown: str) -> None:
     assert url_for_errors(url) == shown
+
+
+def test_a_media_host_sees_the_toolkits_name_and_is_asked_for_plain_bytes() -> None:
+    seen: list[httpx.Headers] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers)
+        return httpx.Response(200, stream=_Pieces([MP4_HEAD]))
+
+    fetch("http://127.0.0.1/clip.mp4", LIMITS_LARGE, transport=httpx.MockTransport(answer))
+    assert seen[0]["user-agent"] == f"kitta-notebook/{__version__}"
+    assert seen[0]["accept-encoding"] == "identity"
+    assert "authorization" not in seen[0]
