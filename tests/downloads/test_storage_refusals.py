@@ -194,7 +194,10 @@ def test_work_past_its_deadline_is_given_up_once_and_named() -> None:
         calls.append(threading.current_thread().name)
         release.set()
 
+    worker: list[threading.Thread] = []
+
     def hang() -> str:
+        worker.append(threading.current_thread())
         release.wait(30)
         return "too late"
 
@@ -204,6 +207,8 @@ def test_work_past_its_deadline_is_given_up_once_and_named() -> None:
     waited = time.monotonic() - started
     assert str(late.value) == "no answer within 0.3 s"
     assert calls == [threading.current_thread().name]  # on the caller's thread, once
+    # A worker that outlives its wait never holds the kernel open at exit, and is named.
+    assert worker[0].daemon and worker[0].name == "kitta-fetch"
     assert 0.3 <= waited < 10
 
 
