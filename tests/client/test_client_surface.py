@@ -373,3 +373,10 @@ def test_a_timeout_in_seconds_bounds_each_read_and_connects_within_five_seconds(
     given = httpx.Timeout(7.0, connect=1.0)
     with KittaClient(token="t0ken-value", base_url="http://127.0.0.1:9", timeout=given) as c:
         assert c._config.timeout is given
+
+
+def test_a_base_url_is_kept_without_its_trailing_slashes() -> None:
+    with KittaClient(token="t0ken-value", base_url="http://127.0.0.1:9/api//") as client:
+        assert client._config.base_url == "http://127.0.0.1:9/api"
+    with KittaClient(token="t0ken-value", base_url="http://127.0.0.1:9/gatewayX/") as client:
+        assert client._config.base_url == "http://127.0.0.1:9/gatewayX"  # only slashes go

@@ -452,3 +452,15 @@ def test_a_media_host_sees_the_toolkits_name_and_is_asked_for_plain_bytes() -> N
     assert seen[0]["user-agent"] == f"kitta-notebook/{__version__}"
     assert seen[0]["accept-encoding"] == "identity"
     assert "authorization" not in seen[0]
+
+
+def test_work_that_would_end_after_the_deadline_is_not_waited_for() -> None:
+    """The deadline is kept to the tenth of a second the wait wakes at, not rounded up."""
+    finished = threading.Event()
+
+    def slow() -> str:
+        finished.wait(0.8)  # the work's own length: it ends well after the deadline
+        return "late result"
+
+    with pytest.raises(DeadlineExceeded):
+        within(0.05, slow, finished.set)
