@@ -153,17 +153,11 @@ def trickling_api() -> Iterator[str]:
                     self.wfile.flush()
             self.close_connection = True
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api"
-    finally:
-        stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Handler) as base:
+        try:
+            yield f"{base}/api"
+        finally:
+            stopping.set()  # before the server stops: the trickle ends at once
 
 
 def test_the_sync_client_gives_up_on_trickling_headers_at_its_deadline(

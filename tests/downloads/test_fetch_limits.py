@@ -8,7 +8,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,7 @@ from kitta_notebook._kept import save
 from kitta_notebook.errors import DownloadError
 from tests.downloads.media_host import MP4_HEAD as HOST_HEAD
 from tests.downloads.media_host import OK_BODY, MediaHost
+from tests.support import serving
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 CAP = 1024 * 1024
@@ -56,16 +57,8 @@ def chunked_origin() -> Iterator[str]:
                 self.wfile.write(b"0\r\n\r\n")
             self.close_connection = True
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Handler) as base:
+        yield base
 
 
 def test_a_chunked_body_past_the_cap_is_refused_and_leaves_no_file(

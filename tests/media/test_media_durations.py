@@ -13,11 +13,10 @@ import io
 import json
 import re
 import struct
-import threading
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -29,6 +28,7 @@ from kitta_notebook.media.formats import MediaFacts, read_facts, sniff
 from kitta_notebook.media.probe import probe_url
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.sandbox.samples import SAMPLES_DIR
+from tests.support import serving
 
 TOKEN = "tok-media-durations"
 VIDEO = SAMPLES_DIR / "video.mp4"
@@ -174,15 +174,8 @@ def host_claiming(data: bytes, total: int) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(chunk)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/lie.wav"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(Handler) as base:
+        yield f"{base}/lie.wav"
 
 
 def test_a_host_claiming_more_bytes_than_it_has_does_not_set_the_price(tmp_path: Path) -> None:

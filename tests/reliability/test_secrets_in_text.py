@@ -13,12 +13,11 @@ import gc
 import json
 import logging
 import secrets
-import threading
 import traceback
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from kitta_notebook import AuthenticationError, KittaClient, LipSyncTask, Valida
 from kitta_notebook._core import Secret
 from kitta_notebook.sandbox import Sandbox
 from tests.reliability.reliability_helpers import scan_for
-from tests.support import media_host
+from tests.support import media_host, serving
 
 CANARY = "kitta-canary-" + secrets.token_hex(12)
 
@@ -78,14 +77,8 @@ def echoing_api(mode: str) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield f"{base}/api"
 
 
 def texts_of(error: BaseException) -> dict[str, str]:
