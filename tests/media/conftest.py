@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.media.media_helpers import (
@@ -77,6 +78,9 @@ def moto_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     address, port = server.get_host_and_port()
+    # moto keeps its buckets in the process: a second test session there (mutmut runs
+    # several) would find the last one's objects.
+    httpx.post(f"http://{address}:{port}/moto-api/reset", timeout=30).raise_for_status()
     try:
         yield f"http://{address}:{port}"
     finally:
