@@ -205,7 +205,7 @@ def diff_of(name: str, cache: dict[str, str]) -> str:
     hash: a mutant's name means the same change only while its module is unchanged."""
     module = module_of(name)
     key = f"{name} {source_hash(module) if module else ''}"
-    if key not in cache:
+    if not cache.get(key):  # an empty one: mutmut could not show it then (no mutants/ yet)
         cache[key] = _show(name)
     return cache[key]
 
