@@ -30,7 +30,15 @@ import httpx
 import pytest
 
 from kitta_notebook import DownloadError, KittaClient, KittaError
-from kitta_notebook._kept import KEEP_ENV, KEEP_MAX_ENV, ensure_kept, keep_finished, kept_path
+from kitta_notebook._fetch import FetchLimits
+from kitta_notebook._kept import (
+    KEEP_ENV,
+    KEEP_MAX_ENV,
+    ensure_kept,
+    fetch_kept,
+    keep_finished,
+    kept_path,
+)
 from kitta_notebook.batch.export import export_tasks
 from kitta_notebook.display import video
 from kitta_notebook.display.video import video_html
@@ -173,7 +181,7 @@ def test_a_teammate_plays_downloads_and_exports_after_the_link_expired(
 
 
 def test_a_replaced_object_is_an_error_and_nothing_is_written(
-    team: Team, host: MediaHost, tmp_path: Path
+    team: Team, host: MediaHost, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = keeping_client(team.journal)
     task = finished_task(client, host.url("ok.mp4"), "lip_task_swapped")
@@ -189,9 +197,14 @@ def test_a_replaced_object_is_an_error_and_nothing_is_written(
 
     markup = video_html(expired, embed=True)
     assert base64.b64encode(other).decode() not in markup and "Link expired" in markup
-    with pytest.raises(DownloadError, match="was replaced") as caught:
+    with (
+        caplog.at_level(logging.WARNING, logger="kitta_notebook"),
+        pytest.raises(DownloadError, match="was replaced") as caught,
+    ):
         teammate.download(expired, tmp_path / "mine.mp4")
     assert caught.value.reason == "changed"
+    said = {r.getMessage() for r in caplog.records if "is not used" in r.getMessage()}
+    assert said == {f"the kept result of lip_task_swapped is not used: {caught.value}"}
     with pytest.raises(KittaError, match="was replaced"):
         export_tasks([expired], tmp_path / "review", posters=False)
     videos = tmp_path / "review" / "videos"
@@ -364,6 +377,14 @@ def test_a_refused_kept_copy_says_access_denied_or_expired_as_the_store_does(
         assert "KITTA_MEDIA_" in text and "AWS_SECRET_ACCESS_KEY" in text
         assert "expired" not in text.lower() and "refresh" not in text
         assert SECRET_CANARY not in text + repr(denied.value)
+        record = client.history.kept("lip_task_ro")
+        assert record is not None
+        with pytest.raises(DownloadError) as in_memory:  # a card's or an export's read
+            fetch_kept(record, FetchLimits(30, 10**7))
+        assert (in_memory.value.reason, in_memory.value.status_code) == ("denied", 403)
+        assert in_memory.value.arrived == "a storage error (SignatureDoesNotMatch)"
+        assert in_memory.value.url == f"{endpoint}/team/kept/{record.path.rsplit('/', 1)[1]}"
+        assert f"The team's bucket refused the kept copy {record.path}: " in str(in_memory.value)
 
         import botocore.auth
 
@@ -374,4 +395,8 @@ def test_a_refused_kept_copy_says_access_denied_or_expired_as_the_store_does(
             client.download(expired, tmp_path / "mine.mp4")
         assert (late.value.reason, late.value.expired) == ("expired", True)
         assert "expired" in str(late.value) and "clock" in str(late.value)
+        with pytest.raises(DownloadError) as late_in_memory:
+            fetch_kept(record, FetchLimits(30, 10**7))
+        assert late_in_memory.value.reason == "expired"
+        assert "signed just now: check this machine's clock" in str(late_in_memory.value)
     assert not (tmp_path / "mine.mp4").exists()

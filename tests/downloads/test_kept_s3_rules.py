@@ -3,13 +3,16 @@ says, and which setting a bad location or a vanished file is blamed on."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from kitta_notebook._fetch import Fetched
+from kitta_notebook._fetch import Fetched, FetchLimits
+from kitta_notebook._kept import KEEP_ENV, fetch_kept
 from kitta_notebook._kept_s3 import check_sha256, keep_object, signed_url
 from kitta_notebook.errors import DownloadError, ValidationError
+from kitta_notebook.history.entry import KeptResult
 
 RECORDED = "ab" * 32
 URL = "https://bucket.example.com/team/kept/lip_task_1-0a1b2c3d.mp4"
@@ -38,3 +41,11 @@ def test_a_result_file_gone_before_its_upload_is_named_with_the_setting(tmp_path
         keep_object("s3://team-bucket/kept", "lip_task_1.mp4", gone, "KITTA_KEEP_RESULTS")
     assert str(missing.value).count("KITTA_KEEP_RESULTS:") == 1
     assert "source:" not in str(missing.value)
+
+
+def test_a_journal_record_naming_no_bucket_is_blamed_on_the_keep_setting() -> None:
+    """A journal another tool wrote (or damaged) may hold any location: reading it says
+    which setting kept it, before anything is fetched."""
+    record = KeptResult("lip_task_1", "s3:///team/kept/x.mp4", 10, RECORDED, datetime.now(UTC))
+    with pytest.raises(ValidationError, match=f": {KEEP_ENV}: must look like s3://bucket/prefix"):
+        fetch_kept(record, FetchLimits(5, 100))
