@@ -153,6 +153,71 @@ def test_disk_use_is_capped_oldest_first(
     assert len(enforce_keep_cap(client)) == 2 and list(kept_dir.iterdir()) == []
 
 
+def _three_kept(host: MediaHost, tmp_path: Path, name: str) -> tuple[KittaClient, list[Path]]:
+    """Three kept results of one size, oldest first, with no cap yet."""
+    client = client_keeping(tmp_path / "kept")
+    paths = []
+    for i in range(3):
+        task = finished_task(client, host.url("ok.mp4"), f"lip_task_{name}_{i}")
+        task.download(tmp_path / "out")
+        kept = kept_path(client, task)
+        assert isinstance(kept, Path)
+        os.utime(kept, (time.time() - 100 + i, time.time() - 100 + i))  # a clear age order
+        paths.append(kept)
+    return client, paths
+
+
+def test_the_cap_spares_the_result_it_is_told_to(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result a cell is showing stays, even when it is the oldest: the others go."""
+    monkeypatch.setenv(KEEP_MAX_ENV, str(100 * len(OK_BODY)))
+    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "spare")
+    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY)))  # room for one
+    assert enforce_keep_cap(client, protect=oldest) == [middle, newest]
+    assert list((tmp_path / "kept").iterdir()) == [oldest]
+
+
+def test_a_kept_file_that_cannot_be_removed_does_not_stop_the_cap(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file the system will not remove (on Windows, one a player has open) is left and
+    the next oldest go instead."""
+    monkeypatch.setenv(KEEP_MAX_ENV, str(100 * len(OK_BODY)))
+    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "busy")
+    unlink = Path.unlink
+
+    def refusing(path: Path, missing_ok: bool = False) -> None:
+        if path == oldest:
+            raise PermissionError(13, "The file is in use by another process", str(path))
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refusing)
+    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY)))
+    assert enforce_keep_cap(client) == [middle, newest]
+    assert oldest.exists()
+
+
+def test_a_kept_file_removed_by_someone_else_meanwhile_still_counts_as_gone(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed between the cap's check and its own removal: the space is free all the
+    same, so no other result is removed for it."""
+    monkeypatch.setenv(KEEP_MAX_ENV, str(100 * len(OK_BODY)))
+    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "gone")
+    unlink = Path.unlink
+
+    def raced(path: Path, missing_ok: bool = False) -> None:
+        if path == oldest and path.exists():
+            unlink(path)  # someone else's removal, just before the cap's own
+        unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", raced)
+    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY)))
+    assert enforce_keep_cap(client) == [oldest, middle]
+    assert newest.exists()
+
+
 def test_keep_settings_from_the_client_and_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -350,6 +350,11 @@ def test_a_card_never_uploads_and_a_download_keeps_in_the_bucket(
     kept = client.history.kept(task.task_id)
     assert kept is not None and team.keys() == [team.key_of(kept.path)]
     assert kept.sha256 == hashlib.sha256(OK_BODY).hexdigest()
+    # Later the task's link has expired: a download is saved from the bucket's copy.
+    expired = finished_task(client, host.url("expired.mp4"), task.task_id)
+    client.lip_sync.get = lambda task_id: expired  # type: ignore[method-assign]
+    again = client.download(expired, tmp_path / "again.mp4")
+    assert again == tmp_path / "again.mp4" and again.read_bytes() == OK_BODY
 
 
 def test_a_refused_kept_copy_says_access_denied_or_expired_as_the_store_does(
@@ -384,7 +389,12 @@ def test_a_refused_kept_copy_says_access_denied_or_expired_as_the_store_does(
         assert (in_memory.value.reason, in_memory.value.status_code) == ("denied", 403)
         assert in_memory.value.arrived == "a storage error (SignatureDoesNotMatch)"
         assert in_memory.value.url == f"{endpoint}/team/kept/{record.path.rsplit('/', 1)[1]}"
-        assert f"The team's bucket refused the kept copy {record.path}: " in str(in_memory.value)
+        assert str(in_memory.value) == (
+            f"The team's bucket refused the kept copy {record.path}: a storage error "
+            "(SignatureDoesNotMatch), access denied. Check the storage credentials "
+            "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), the KITTA_MEDIA_* settings and the "
+            "bucket's policy."
+        )
 
         import botocore.auth
 
