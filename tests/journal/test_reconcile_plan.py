@@ -184,3 +184,18 @@ def test_an_unmeasured_clock_keeps_a_task_up_to_max_skew_away_possible() -> None
     clock = estimate_clock([], [DateSample(1000.0, 999.5, 999.75)])
     report = decide([pending("e", 5000.0)], [task("skewed", 5000.0 - 3600.0)], clock, now=9000.0)
     assert report.matched == [("e", "skewed")] and report.absent == []
+
+
+# --- a teammate's creates (another machine's clock) ------------------------------------------
+def test_a_teammates_create_is_looked_for_max_skew_and_skew_both_ways() -> None:
+    """Another machine's clock may be off by up to max_skew (3600 s), and the server's
+    stamp by the skew (120 s) more: a task stamped 3700 s before the teammate's request is
+    still theirs, and the create is not declared absent (it would be sent again)."""
+    teammate = Pending("e1", 10_000.0, "m", "video", local=False)
+    early = task("t-early", 10_000.0 - 3600 - 100)
+    assert decide([teammate], [early], now=20_000.0).matched == [("e1", "t-early")]
+    late = task("t-late", 10_000.0 + 3600 + 120 + 600 - 1)
+    assert decide([teammate], [late], now=20_000.0).matched == [("e1", "t-late")]
+    too_early = task("t-before", 10_000.0 - 3600 - 120 - 1)
+    report = decide([teammate], [too_early], now=20_000.0)
+    assert report.matched == [] and report.absent == ["e1"]
