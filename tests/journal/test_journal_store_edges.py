@@ -310,3 +310,16 @@ def test_a_task_listed_before_its_creates_answer_keeps_what_was_seen_and_its_lab
     )  # fmt: skip
     assert (entry.model, entry.credits) == ("kitta-lip-sync-v1", 1200)
     assert entry.reconciled_at is None
+
+
+def test_a_claim_taken_over_from_a_dead_kernel_is_ours_to_give_back(journal: Journal) -> None:
+    """A claim left by a killed kernel is taken over; the new claim names its key, so
+    giving it back frees the key for every kernel (a teammate's create of that key)."""
+    journal.claim_key("k", {"model": "kitta-lip-sync-v1"})
+    with sqlite3.connect(journal.path) as other:  # as a kernel killed since wrote it
+        other.execute("UPDATE key_claims SET pid = 999999999, session = 'dead-kernel'")
+    claim = journal.claim_key("k", {"model": "kitta-lip-sync-v1"})
+    assert (claim.key, claim.task_id) == ("k", None) and claim.token
+    journal.release_keys([claim])
+    with sqlite3.connect(journal.path) as other:
+        assert other.execute("SELECT count(*) FROM key_claims").fetchone() == (0,)
