@@ -230,10 +230,22 @@ def test_each_result_is_uploaded_once_and_a_foreign_object_is_left_alone(
     # Other bytes under the kept name are never replaced.
     client.history.forget_kept(task.task_id)
     team.s3().put_object(Bucket=team.bucket, Key=key, Body=b"theirs")
-    with pytest.raises(DownloadError, match="holds other bytes"):
+    with pytest.raises(DownloadError) as refused:
         ensure_kept(client, task)
+    assert str(refused.value) == (
+        f"{location} holds other bytes than this result (its size or sha256 differs), so it "
+        "was not kept there and the object was left as it is."
+    )
+    assert refused.value.reason == "changed"
     assert team.s3().get_object(Bucket=team.bucket, Key=key)["Body"].read() == b"theirs"
     assert client.history.kept(task.task_id) is None
+    # As many bytes, but other ones (their own note of a sha256): refused all the same.
+    same_size = OK_BODY[::-1]
+    other_note = {"sha256": hashlib.sha256(same_size).hexdigest()}
+    team.s3().put_object(Bucket=team.bucket, Key=key, Body=same_size, Metadata=other_note)
+    with pytest.raises(DownloadError, match="holds other bytes"):
+        ensure_kept(client, task)
+    assert team.s3().get_object(Bucket=team.bucket, Key=key)["Body"].read() == same_size
 
 
 def test_a_missing_bucket_is_a_clear_error_and_nothing_is_recorded(
