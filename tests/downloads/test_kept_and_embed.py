@@ -19,6 +19,7 @@ from kitta_notebook._kept import (
     KEEP_MAX_ENV,
     enforce_keep_cap,
     keep_folder,
+    kept_bytes,
     kept_path,
     prefer_keeping_results,
 )
@@ -411,3 +412,12 @@ def test_a_kept_copy_is_hashed_once_per_size_and_mtime(
     for _ in range(5):
         assert kept_path(client, task) == kept
     assert hashed == [kept]
+
+
+def test_a_kept_copy_is_embedded_only_up_to_the_size_asked(host: MediaHost, tmp_path: Path) -> None:
+    """A card embeds a kept file of at most `max_bytes` (its own budget), not one byte more."""
+    client = client_keeping(tmp_path / "kept")
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_embed_size")
+    task.download(tmp_path / "out")
+    assert kept_bytes(client, task, len(OK_BODY), 10.0) == OK_BODY
+    assert kept_bytes(client, task, len(OK_BODY) - 1, 10.0) is None

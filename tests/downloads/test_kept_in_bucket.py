@@ -37,6 +37,7 @@ from kitta_notebook._kept import (
     ensure_kept,
     fetch_kept,
     keep_finished,
+    kept_bytes,
     kept_path,
 )
 from kitta_notebook.batch.export import export_tasks
@@ -362,6 +363,8 @@ def test_a_card_never_uploads_and_a_download_keeps_in_the_bucket(
     kept = client.history.kept(task.task_id)
     assert kept is not None and team.keys() == [team.key_of(kept.path)]
     assert kept.sha256 == hashlib.sha256(OK_BODY).hexdigest()
+    assert kept_bytes(client, task, len(OK_BODY), 10.0) == OK_BODY  # a card's embed
+    assert kept_bytes(client, task, len(OK_BODY) - 1, 10.0) is None  # over its budget
     # Later the task's link has expired: a download is saved from the bucket's copy.
     expired = finished_task(client, host.url("expired.mp4"), task.task_id)
     client.lip_sync.get = lambda task_id: expired  # type: ignore[method-assign]
