@@ -335,18 +335,19 @@ def test_task_id_for_key_refuses_to_guess_while_an_outcome_is_unknown() -> None:
         return next(answers)
 
     client = mock_client(handler)
-    recorder = client.recorder
+    journal = client.recorder.journal()
+    assert journal is not None
     request = validate_create(audio_url=AUDIO, video_url=VIDEO)
     with pytest.raises(BadRequestError):
         client.lip_sync._create_checked(request, key="k1")
-    assert recorder.task_id_for_key("k1") is None  # rejected: safe to send again
+    assert journal.task_id_for_key("k1") is None  # rejected: safe to send again
     with pytest.raises(ServerError):
         client.lip_sync._create_checked(request, key="k2")
     with pytest.raises(UnresolvedCreateError, match="k2"):
-        recorder.task_id_for_key("k2")
+        journal.task_id_for_key("k2")
     client.lip_sync._create_checked(request, key="k3")
-    assert recorder.task_id_for_key("k3") == "lip_task_k3"
-    assert recorder.task_id_for_key("never") is None
+    assert journal.task_id_for_key("k3") == "lip_task_k3"
+    assert journal.task_id_for_key("never") is None
 
 
 @ON_EACH_STORE

@@ -1,0 +1,123 @@
+"""The recorder's own rules: which store a setting chooses and what a wrong one says,
+what a failed create leaves in the journal (our words, never the server's), that a key
+is given back after its create, and that a journal that cannot write a failure warns."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import warnings
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kitta_notebook import BadRequestError, KittaClient
+from kitta_notebook.errors import JournalError, JournalWarning
+from kitta_notebook.history.entry import SANDBOX_MEDIA
+from kitta_notebook.history.keys import KeyClaim
+from kitta_notebook.history.recorder import (
+    JOURNAL_URL_ENV,
+    JournalRecorder,
+    failure_text,
+    journal_for_config,
+)
+from kitta_notebook.validation import validate_create
+from tests.journal.journal_helpers import AUDIO, BASE, VIDEO, mock_client
+from tests.support import dto
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("mysql://team:hunter2-secret@db.example.com/kitta", "mysql://…"),
+        ("MySQL://db.example.com", "MySQL://…"),
+        ("mysql://db.example.com/?then=https://other.example.com", "mysql://…"),
+        ("team/journal.sqlite3", "a path"),
+    ],
+)
+def test_a_journal_url_that_is_not_postgresql_is_refused_without_its_secrets(
+    setting: str, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = (
+        f"The journal must be a postgresql:// or postgres:// URL (given {shown}, through "
+        f"journal= or {JOURNAL_URL_ENV}); pass True for this machine's journal."
+    )
+    for given, environment in ((setting, ""), (None, setting)):  # journal=, or the setting
+        monkeypatch.setenv(JOURNAL_URL_ENV, environment)
+        client = KittaClient("tok-recorder", base_url=BASE, journal=given)
+        with pytest.raises(JournalError) as refused:
+            journal_for_config(client._config)  # when the journal is first used
+        assert str(refused.value) == expected
+
+
+def test_a_failed_create_is_recorded_in_our_words_without_the_servers_message() -> None:
+    error = BadRequestError(
+        400, "invalid_request", "echoing Bearer tok-recorder-secret", request_id="req-1"
+    )
+    assert failure_text(error) == (
+        "BadRequestError: HTTP 400 invalid_request — the server refused the request body or "
+        "query; check the fields named above. (request id: req-1)"
+    )
+
+
+def test_without_a_journal_a_key_is_claimed_by_nobody() -> None:
+    with KittaClient(None, base_url=BASE) as client:  # no token: no account, no journal
+        recorder = JournalRecorder(client._config)
+        assert recorder.journal() is None
+        assert recorder.claim_key("k", {"model": "m"}) == KeyClaim("k")
+        recorder.release_keys([KeyClaim("k", token="t")])  # nothing to give back, no error
+
+
+def test_a_keys_claim_is_given_back_once_its_create_is_answered() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, json=dto(taskId="lip_task_given_back"))
+
+    client = mock_client(handler)
+    request = validate_create(audio_url=AUDIO, video_url=VIDEO)
+    client.lip_sync._create_checked(request, key="k")
+    journal = client.recorder.journal()
+    assert journal is not None
+    with sqlite3.connect(journal.path) as db:
+        assert db.execute("SELECT count(*) FROM key_claims").fetchone() == (0,)
+
+
+def test_a_failure_the_journal_cannot_write_down_is_a_warning_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {"code": "invalid_request", "message": "no"}})
+
+    client = mock_client(handler)
+    journal = client.recorder.journal()
+    assert journal is not None
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise JournalError("the disk is full")
+
+    monkeypatch.setattr(journal, "record_outcome", broken)
+    request = validate_create(audio_url=AUDIO, video_url=VIDEO)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with pytest.raises(BadRequestError):
+            client.lip_sync._create_checked(request)
+    texts = [str(w.message) for w in said if issubclass(w.category, JournalWarning)]
+    assert texts == ["the task journal could not record a failed create: the disk is full"]
+
+
+def test_a_sandboxs_media_are_claimed_without_its_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded sandbox gets another port after a restart: a key's inputs from its own
+    media are kept port-free, so the same request under the same key is the same one."""
+    monkeypatch.setenv("KITTA_HOME", str(tmp_path))
+    origin = "http://127.0.0.1:45678"
+    with KittaClient("tok-sandbox", base_url=f"{origin}/api") as client:
+        client._config.journal_identity = "sandbox-rules"
+        audio, video = f"{origin}/media/a.wav", "https://cdn.example.com/v.mp4"
+        claim = client.recorder.claim_key("k", {"audio_url": audio, "video_url": video})
+        journal = client.recorder.journal()
+        assert claim.token and journal is not None
+        with sqlite3.connect(journal.path) as db:
+            (stored,) = db.execute("SELECT inputs_json FROM key_claims").fetchone()
+    assert json.loads(stored) == {"audio_url": f"{SANDBOX_MEDIA}/media/a.wav", "video_url": video}
