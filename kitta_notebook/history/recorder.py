@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._core import HOME_ENV
-from ..errors import APIStatusError, JournalError, JournalWarning
+from ..errors import APIStatusError, JournalError
 from ..models import LipSyncTask
 from .entry import portable, storable
 from .keys import KeyClaim
-from .store import JournalStore
+from .store import JournalStore, journal_warning
 
 if TYPE_CHECKING:
     from .._core import ClientConfig
@@ -223,9 +222,7 @@ class JournalRecorder:
     def _warn(self, exc: BaseException) -> None:
         if not self._warned:
             self._warned = True
-            warnings.warn(
-                JournalWarning(f"the task journal could not record a task: {exc}"), stacklevel=3
-            )
+            journal_warning(f"the task journal could not record a task: {exc}")
 
 
 def _places(config: ClientConfig) -> tuple[object, str | None, str | None]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import os
+import sys
 import uuid
 import warnings
 from collections import OrderedDict
@@ -335,7 +336,20 @@ class JournalStore(abc.ABC):
         if what in self._warned:
             return
         self._warned.add(what)
-        warnings.warn(JournalWarning(f"the task journal could not {what}: {exc}"), stacklevel=4)
+        journal_warning(f"the task journal could not {what}: {exc}")
+
+
+def journal_warning(text: str) -> None:
+    """A `JournalWarning` shown at the user's line: the first caller that is neither this
+    package nor a `with` block's machinery (how deep that is differs from call to call)."""
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and _passed_through(frame.f_globals.get("__name__")):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(JournalWarning(text), stacklevel=level)
+
+
+def _passed_through(module: object) -> bool:
+    return module == "contextlib" or str(module).partition(".")[0] == __name__.partition(".")[0]
 
 
 # --- the SQL both stores run, and a journal's rows moved between stores ----------------

@@ -101,8 +101,49 @@ def test_a_failure_the_journal_cannot_write_down_is_a_warning_naming_it(
         warnings.simplefilter("always")
         with pytest.raises(BadRequestError):
             client.lip_sync._create_checked(request)
-    texts = [str(w.message) for w in said if issubclass(w.category, JournalWarning)]
-    assert texts == ["the task journal could not record a failed create: the disk is full"]
+    shown = [(str(w.message), w.filename) for w in said if w.category is JournalWarning]
+    assert shown == [
+        ("the task journal could not record a failed create: the disk is full", __file__)
+    ]
+
+
+def _breaking(journal: object, *methods: str) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise JournalError("the disk is full")
+
+    for name in methods:
+        setattr(journal, name, broken)
+
+
+def test_a_created_task_the_journal_cannot_write_down_is_a_warning_at_the_callers_line() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, json=dto(taskId="lip_task_unwritten"))
+
+    client = mock_client(handler)
+    _breaking(client.recorder.journal(), "record_created")
+    request = validate_create(audio_url=AUDIO, video_url=VIDEO)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        task = client.lip_sync._create_checked(request)
+    assert task.task_id == "lip_task_unwritten"  # the create itself went through
+    shown = [(str(w.message), w.filename) for w in said if w.category is JournalWarning]
+    assert shown == [
+        ("the task journal could not record a created task: the disk is full", __file__)
+    ]
+
+
+def test_a_state_the_journal_cannot_write_warns_once_at_the_callers_line() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=dto(taskId="lip_task_seen"))
+
+    client = mock_client(handler)
+    _breaking(client.recorder.journal(), "record_seen", "record_seen_many")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            assert client.lip_sync.get("lip_task_seen").task_id == "lip_task_seen"
+    shown = [(str(w.message), w.filename) for w in said if w.category is JournalWarning]
+    assert shown == [("the task journal could not record a task: the disk is full", __file__)]
 
 
 def test_a_sandboxs_media_are_claimed_without_its_port(
@@ -121,3 +162,21 @@ def test_a_sandboxs_media_are_claimed_without_its_port(
         with sqlite3.connect(journal.path) as db:
             (stored,) = db.execute("SELECT inputs_json FROM key_claims").fetchone()
     assert json.loads(stored) == {"audio_url": f"{SANDBOX_MEDIA}/media/a.wav", "video_url": video}
+
+
+def test_a_create_of_a_sandboxs_media_is_written_down_without_its_port() -> None:
+    origin = BASE.removesuffix("/api")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, json=dto(taskId="lip_task_portable"))
+
+    client = mock_client(handler)
+    client._config.journal_identity = "sandbox-rules"
+    request = validate_create(audio_url=f"{origin}/media/a.wav", video_url=VIDEO)
+    client.lip_sync._create_checked(request)
+    journal = client.recorder.journal()
+    assert journal is not None
+    with sqlite3.connect(journal.path) as db:
+        (stored,) = db.execute("SELECT request_json FROM entries").fetchone()
+    sent = json.loads(stored)
+    assert (sent["audioUrl"], sent["videoUrl"]) == (f"{SANDBOX_MEDIA}/media/a.wav", VIDEO)
