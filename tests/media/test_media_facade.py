@@ -172,9 +172,11 @@ def test_prepare_without_preflight_checks_nothing(sandbox: Sandbox, media: dict[
 def test_a_media_warning_points_at_the_callers_create(
     sandbox: Sandbox, media: dict[str, Path]
 ) -> None:
-    with KittaClient(TOKEN, base_url=sandbox.base_url, journal=False) as client:
-        with pytest.warns(MediaWarning) as caught:
-            client.lip_sync.create(audio_url=media["wav"], video_url=media["long_mp4"])
+    with (
+        KittaClient(TOKEN, base_url=sandbox.base_url, journal=False) as client,
+        pytest.warns(MediaWarning) as caught,
+    ):
+        client.lip_sync.create(audio_url=media["wav"], video_url=media["long_mp4"])
     assert {w.filename for w in caught} == {__file__}
 
 
