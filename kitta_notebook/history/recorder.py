@@ -151,10 +151,6 @@ class JournalRecorder:
         entry_id = journal.record_request(origin, body, key, published=published, claim=claim)
         return _Handle(journal, entry_id)
 
-    def task_id_for_key(self, key: str) -> str | None:
-        journal = self.journal()
-        return None if journal is None else journal.task_id_for_key(key)
-
     def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:
         journal = self.journal()
         if journal is None:
