@@ -15,6 +15,7 @@ import pytest
 from kitta_notebook import BadRequestError, KittaClient
 from kitta_notebook.errors import JournalError, JournalWarning
 from kitta_notebook.history.entry import SANDBOX_MEDIA
+from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.keys import KeyClaim
 from kitta_notebook.history.recorder import (
     JOURNAL_URL_ENV,
@@ -22,6 +23,7 @@ from kitta_notebook.history.recorder import (
     failure_text,
     journal_for_config,
 )
+from kitta_notebook.history.schema import account_fingerprint, identity_fingerprint
 from kitta_notebook.validation import validate_create
 from tests.journal.journal_helpers import AUDIO, BASE, VIDEO, mock_client
 from tests.support import dto
@@ -180,3 +182,33 @@ def test_a_create_of_a_sandboxs_media_is_written_down_without_its_port() -> None
         (stored,) = db.execute("SELECT request_json FROM entries").fetchone()
     sent = json.loads(stored)
     assert (sent["audioUrl"], sent["videoUrl"]) == (f"{SANDBOX_MEDIA}/media/a.wav", VIDEO)
+
+
+def test_a_sandboxs_journal_is_the_one_of_its_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KITTA_HOME", str(tmp_path))
+    with KittaClient("tok-identity", base_url=BASE) as client:
+        client._config.journal_identity = "sandbox-rules"
+        journal = client.recorder.journal()
+        assert isinstance(journal, Journal)
+        assert journal.path == Journal.for_identity("sandbox-rules").path
+        assert journal.media_origin == client._config.origin
+
+
+def test_each_account_and_the_sandbox_have_their_own_rows_in_a_team_database(
+    postgres_db: str,
+) -> None:
+    """One PostgreSQL database, many accounts: each sees only its own history."""
+    first = KittaClient("tok-account-a", base_url=BASE, journal=postgres_db)
+    second = KittaClient("tok-account-b", base_url=BASE, journal=postgres_db)
+    sandboxed = KittaClient("tok-account-a", base_url=BASE, journal=postgres_db)
+    sandboxed._config.journal_identity = "sandbox-rules"
+    accounts = [getattr(c.recorder.journal(), "account", None) for c in (first, second, sandboxed)]
+    assert accounts == [
+        account_fingerprint(first._config.origin, "tok-account-a"),
+        account_fingerprint(first._config.origin, "tok-account-b"),
+        identity_fingerprint("sandbox-rules"),
+    ]
+    for client in (first, second, sandboxed):
+        client.close()
