@@ -323,3 +323,25 @@ def test_a_claim_taken_over_from_a_dead_kernel_is_ours_to_give_back(journal: Jou
     journal.release_keys([claim])
     with sqlite3.connect(journal.path) as other:
         assert other.execute("SELECT count(*) FROM key_claims").fetchone() == (0,)
+
+
+def test_a_poll_adds_to_what_the_journal_knows_and_never_erases_it(journal: Journal) -> None:
+    """A list item is a subset of a detail answer: the entry keeps the detail's result,
+    its completion time (also against a list that says null) and the create's outcome."""
+    entry_id = journal.record_request(ORIGIN, BODY, None)
+    journal.record_created(entry_id, {"taskId": "lip_p", "status": "pending"})
+    detail = {
+        "taskId": "lip_p",
+        "status": "succeeded",
+        "resultVideoUrl": "https://cdn.example.com/r.mp4",
+        "completedAt": "2026-01-01T00:00:10Z",
+    }
+    assert journal.record_seen_many([detail]) == 0  # known: updated, not added
+    listed = {"taskId": "lip_p", "status": "succeeded", "completedAt": None}
+    assert journal.record_seen_many([listed]) == 0
+    entry = journal.get("lip_p")
+    assert entry is not None and entry.dto is not None
+    assert (entry.outcome, entry.source, entry.state) == ("created", "local", "succeeded")
+    assert entry.dto["resultVideoUrl"] == "https://cdn.example.com/r.mp4"
+    assert entry.completed_at == datetime(2026, 1, 1, 0, 0, 10, tzinfo=timezone.utc)
+    assert journal.record_seen_many([{"taskId": "lip_new", "status": "pending"}]) == 1
