@@ -26,7 +26,7 @@ from kitta_notebook.history.recorder import (
 from kitta_notebook.history.schema import account_fingerprint, identity_fingerprint
 from kitta_notebook.validation import validate_create
 from tests.journal.journal_helpers import AUDIO, BASE, VIDEO, mock_client
-from tests.support import dto
+from tests.support import dto, shown_at
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,11 @@ def test_a_failure_the_journal_cannot_write_down_is_a_warning_naming_it(
         warnings.simplefilter("always")
         with pytest.raises(BadRequestError):
             client.lip_sync._create_checked(request)
-    shown = [(str(w.message), w.filename) for w in said if w.category is JournalWarning]
+    shown = [
+        (str(w.message), shown_at(w.filename, __file__))
+        for w in said
+        if w.category is JournalWarning
+    ]
     assert shown == [
         ("the task journal could not record a failed create: the disk is full", __file__)
     ]
@@ -128,7 +132,11 @@ def test_a_created_task_the_journal_cannot_write_down_is_a_warning_at_the_caller
         warnings.simplefilter("always")
         task = client.lip_sync._create_checked(request)
     assert task.task_id == "lip_task_unwritten"  # the create itself went through
-    shown = [(str(w.message), w.filename) for w in said if w.category is JournalWarning]
+    shown = [
+        (str(w.message), shown_at(w.filename, __file__))
+        for w in said
+        if w.category is JournalWarning
+    ]
     assert shown == [
         ("the task journal could not record a created task: the disk is full", __file__)
     ]
@@ -144,7 +152,11 @@ def test_a_state_the_journal_cannot_write_warns_once_at_the_callers_line() -> No
         warnings.simplefilter("always")
         for _ in range(3):
             assert client.lip_sync.get("lip_task_seen").task_id == "lip_task_seen"
-    shown = [(str(w.message), w.filename) for w in said if w.category is JournalWarning]
+    shown = [
+        (str(w.message), shown_at(w.filename, __file__))
+        for w in said
+        if w.category is JournalWarning
+    ]
     assert shown == [("the task journal could not record a task: the disk is full", __file__)]
 
 

@@ -19,7 +19,7 @@ from kitta_notebook.media import PublishedMedia, SandboxStore
 from kitta_notebook.sandbox import Sandbox
 from kitta_notebook.server_info import ServerInfo
 from tests.media.media_helpers import MediaHost
-from tests.support import dto
+from tests.support import dto, shown_at
 
 TOKEN = "sandbox-token"
 MODEL = "kitta-lip-sync-v1"
@@ -177,7 +177,7 @@ def test_a_media_warning_points_at_the_callers_create(
         pytest.warns(MediaWarning) as caught,
     ):
         client.lip_sync.create(audio_url=media["wav"], video_url=media["long_mp4"])
-    assert {w.filename for w in caught} == {__file__}
+    assert {shown_at(w.filename, __file__) for w in caught} == {__file__}
 
 
 # --- price_of and check -------------------------------------------------------------------
