@@ -154,8 +154,12 @@ def test_disk_use_is_capped_oldest_first(
     assert len(enforce_keep_cap(client)) == 2 and list(kept_dir.iterdir()) == []
 
 
-def _three_kept(host: MediaHost, tmp_path: Path, name: str) -> tuple[KittaClient, list[Path]]:
-    """Three kept results of one size, oldest first, with no cap yet."""
+def _three_kept(
+    host: MediaHost, tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[KittaClient, list[Path]]:
+    """Three kept results of one size, oldest first, kept with no cap; then a cap with
+    room for one, for the test's own `enforce_keep_cap` call."""
+    monkeypatch.setenv(KEEP_MAX_ENV, str(100 * len(OK_BODY)))
     client = client_keeping(tmp_path / "kept")
     paths = []
     for i in range(3):
@@ -165,6 +169,7 @@ def _three_kept(host: MediaHost, tmp_path: Path, name: str) -> tuple[KittaClient
         assert isinstance(kept, Path)
         os.utime(kept, (time.time() - 100 + i, time.time() - 100 + i))  # a clear age order
         paths.append(kept)
+    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY)))
     return client, paths
 
 
@@ -172,9 +177,7 @@ def test_the_cap_spares_the_result_it_is_told_to(
     host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The result a cell is showing stays, even when it is the oldest: the others go."""
-    monkeypatch.setenv(KEEP_MAX_ENV, str(100 * len(OK_BODY)))
-    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "spare")
-    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY)))  # room for one
+    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "spare", monkeypatch)
     assert enforce_keep_cap(client, protect=oldest) == [middle, newest]
     assert list((tmp_path / "kept").iterdir()) == [oldest]
 
@@ -184,8 +187,7 @@ def test_a_kept_file_that_cannot_be_removed_does_not_stop_the_cap(
 ) -> None:
     """A file the system will not remove (on Windows, one a player has open) is left and
     the next oldest go instead."""
-    monkeypatch.setenv(KEEP_MAX_ENV, str(100 * len(OK_BODY)))
-    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "busy")
+    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "busy", monkeypatch)
     unlink = Path.unlink
 
     def refusing(path: Path, missing_ok: bool = False) -> None:
@@ -194,7 +196,6 @@ def test_a_kept_file_that_cannot_be_removed_does_not_stop_the_cap(
         unlink(path, missing_ok=missing_ok)
 
     monkeypatch.setattr(Path, "unlink", refusing)
-    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY)))
     assert enforce_keep_cap(client) == [middle, newest]
     assert oldest.exists()
 
@@ -204,8 +205,7 @@ def test_a_kept_file_removed_by_someone_else_meanwhile_still_counts_as_gone(
 ) -> None:
     """Removed between the cap's check and its own removal: the space is free all the
     same, so no other result is removed for it."""
-    monkeypatch.setenv(KEEP_MAX_ENV, str(100 * len(OK_BODY)))
-    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "gone")
+    client, (oldest, middle, newest) = _three_kept(host, tmp_path, "gone", monkeypatch)
     unlink = Path.unlink
 
     def raced(path: Path, missing_ok: bool = False) -> None:
@@ -214,7 +214,6 @@ def test_a_kept_file_removed_by_someone_else_meanwhile_still_counts_as_gone(
         unlink(path, missing_ok=missing_ok)
 
     monkeypatch.setattr(Path, "unlink", raced)
-    monkeypatch.setenv(KEEP_MAX_ENV, str(len(OK_BODY)))
     assert enforce_keep_cap(client) == [oldest, middle]
     assert newest.exists()
 

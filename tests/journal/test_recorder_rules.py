@@ -103,13 +103,18 @@ def test_a_failure_the_journal_cannot_write_down_is_a_warning_naming_it(
         warnings.simplefilter("always")
         with pytest.raises(BadRequestError):
             client.lip_sync._create_checked(request)
-    shown = [
+    shown = _journal_warnings(said)
+    assert shown == [
+        ("the task journal could not record a failed create: the disk is full", __file__)
+    ]
+
+
+def _journal_warnings(said: list[warnings.WarningMessage]) -> list[tuple[str, str]]:
+    """Each journal warning's text and the file it is shown at."""
+    return [
         (str(w.message), shown_at(w.filename, __file__))
         for w in said
         if w.category is JournalWarning
-    ]
-    assert shown == [
-        ("the task journal could not record a failed create: the disk is full", __file__)
     ]
 
 
@@ -132,11 +137,7 @@ def test_a_created_task_the_journal_cannot_write_down_is_a_warning_at_the_caller
         warnings.simplefilter("always")
         task = client.lip_sync._create_checked(request)
     assert task.task_id == "lip_task_unwritten"  # the create itself went through
-    shown = [
-        (str(w.message), shown_at(w.filename, __file__))
-        for w in said
-        if w.category is JournalWarning
-    ]
+    shown = _journal_warnings(said)
     assert shown == [
         ("the task journal could not record a created task: the disk is full", __file__)
     ]
@@ -152,11 +153,7 @@ def test_a_state_the_journal_cannot_write_warns_once_at_the_callers_line() -> No
         warnings.simplefilter("always")
         for _ in range(3):
             assert client.lip_sync.get("lip_task_seen").task_id == "lip_task_seen"
-    shown = [
-        (str(w.message), shown_at(w.filename, __file__))
-        for w in said
-        if w.category is JournalWarning
-    ]
+    shown = _journal_warnings(said)
     assert shown == [("the task journal could not record a task: the disk is full", __file__)]
 
 
