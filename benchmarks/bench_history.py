@@ -82,7 +82,7 @@ def fill(count: int) -> Path:
             "audioUrl": f"https://media.example.com/voice/{i}.mp3",
             "durationSeconds": 5 + i % 30,
         }
-        entry_id = journal.record_request(ORIGIN, body, key=f"batch-{i}")
+        entry_id = journal.record_request(body, key=f"batch-{i}")
         task = {
             "taskId": f"lip_task_local_{i:06d}",
             "status": STATUSES[i % len(STATUSES)],

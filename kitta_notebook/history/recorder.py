@@ -148,7 +148,7 @@ class JournalRecorder:
             return None
         if self._config.journal_identity:  # the sandbox's own media, recorded without a port
             body = portable(body, origin)
-        entry_id = journal.record_request(origin, body, key, published=published, claim=claim)
+        entry_id = journal.record_request(body, key, published=published, claim=claim)
         return _Handle(journal, entry_id)
 
     def claim_key(self, key: str, inputs: Mapping[str, Any]) -> KeyClaim:

@@ -80,7 +80,6 @@ class JournalStore(abc.ABC):
     # --- creates ------------------------------------------------------------------------
     def record_request(
         self,
-        origin: str,
         body: Mapping[str, Any],
         key: str | None = None,
         *,

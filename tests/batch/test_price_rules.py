@@ -154,7 +154,7 @@ def _create(journal: Journal, n: int, **task: Any) -> None:
     body |= {"audioUrl": "https://m.example.com/a.wav", "videoUrl": "https://m.example.com/v.mp4"}
     if task.get("seconds") is not None:
         body["durationSeconds"] = task["seconds"]
-    entry_id = journal.record_request("http://api.test", body)
+    entry_id = journal.record_request(body)
     fields = {k: v for k, v in task.items() if k != "seconds"}
     journal.record_created(entry_id, dto(taskId=f"lip_{n}", createdAt=_at(n), **fields))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kitta_notebook import KittaClient
+from kitta_notebook import KittaClient, _kept
 from kitta_notebook._kept import (
     KEEP_ENV,
     KEEP_MAX_ENV,
@@ -215,6 +215,18 @@ def test_two_services_never_share_a_kept_copy(tmp_path: Path) -> None:
         assert stem == long_id[:80] and len(tag) == 8
 
 
+def test_a_task_id_that_is_not_valid_unicode_is_kept_under_its_own_name(tmp_path: Path) -> None:
+    """A server may send a lone surrogate in a JSON id: its result is still kept, and
+    two such ids never share a kept copy."""
+    client = client_keeping(tmp_path)
+    paths = [
+        keep_bytes(client, finished_task(client, "http://127.0.0.1:9/r.mp4", task_id), OK_BODY)
+        for task_id in ("lip_task_\udc80", "lip_task_\udc81")
+    ]
+    assert paths[0] is not None and paths[1] is not None and paths[0] != paths[1]
+    assert all(path.read_bytes() == OK_BODY for path in paths)  # type: ignore[union-attr]
+
+
 def test_a_kept_folder_is_made_with_its_parents_or_named_in_the_error(
     host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -348,3 +360,20 @@ def test_a_kept_copy_is_found_through_the_journal_after_the_folder_moved(tmp_pat
     assert kept_path(None, task) is None  # a task without a client has no kept copy
     journal.record_kept("lip_task_moved", str(path), len(OK_BODY), "0" * 64)
     assert kept_path(client, task) is None  # the journal recorded other bytes: not played
+
+
+def test_a_keep_cap_at_the_download_limit_names_the_download_limit(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a keep cap below the download limit is blamed: raising a cap that equals the
+    limit would not let the result in."""
+    limit = len(OK_BODY) - 1
+    monkeypatch.setattr(_kept, "DEFAULT_MAX_DOWNLOAD_BYTES", limit)
+    client = client_keeping(tmp_path / "kept")
+    for cap, blamed in ((limit, False), (limit - 1, True)):
+        monkeypatch.setenv(KEEP_MAX_ENV, str(cap))
+        with pytest.raises(DownloadError) as caught:
+            ensure_kept(client, finished_task(client, host.url("ok.mp4"), f"lip_task_{cap}"))
+        assert caught.value.reason == "too_large"
+        assert (KEEP_MAX_ENV in str(caught.value)) is blamed
+        assert not list((tmp_path / "kept").iterdir())

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kitta_notebook import DownloadError, KittaClient, KittaError
+from kitta_notebook import DownloadError, KittaClient, KittaError, _kept
 from kitta_notebook._fetch import FetchLimits
 from kitta_notebook._kept import (
     KEEP_ENV,
@@ -247,6 +247,39 @@ def test_each_result_is_uploaded_once_and_a_foreign_object_is_left_alone(
     with pytest.raises(DownloadError, match="holds other bytes"):
         ensure_kept(client, task)
     assert team.s3().get_object(Bucket=team.bucket, Key=key)["Body"].read() == same_size
+
+
+def test_keeping_again_answers_with_the_recorded_location_and_fetches_nothing(
+    team: Team, host: MediaHost
+) -> None:
+    client = keeping_client(team.journal)
+    task = finished_task(client, host.url("ok.mp4"), "lip_task_again")
+    location = ensure_kept(client, task)
+    assert isinstance(location, str) and location.startswith(f"s3://{team.bucket}/")
+    before = len(host.requests)
+    assert ensure_kept(client, task) == location and len(host.requests) == before
+
+
+def test_a_teammate_keeping_the_same_result_meanwhile_leaves_one_object(
+    team: Team, host: MediaHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two kernels keep one result at once: the one that finishes its fetch second
+    answers with the location the first recorded."""
+    client, teammate = keeping_client(team.journal), keeping_client(team.journal)
+    theirs: list[object] = []
+
+    def save_while_a_teammate_keeps(*args: Any, **kwargs: Any) -> Any:
+        fetched = real_save(*args, **kwargs)
+        monkeypatch.setattr(_kept, "save", real_save)  # the teammate's own fetch is plain
+        shared = finished_task(teammate, host.url("ok.mp4"), "lip_task_race")
+        theirs.append(ensure_kept(teammate, shared))
+        return fetched
+
+    real_save = _kept.save
+    monkeypatch.setattr(_kept, "save", save_while_a_teammate_keeps)
+    location = ensure_kept(client, finished_task(client, host.url("ok.mp4"), "lip_task_race"))
+    assert theirs and isinstance(location, str) and location == theirs[0]
+    assert team.keys() == [team.key_of(location)]
 
 
 def test_a_missing_bucket_is_a_clear_error_and_nothing_is_recorded(

@@ -37,7 +37,6 @@ def seed_journal(journal: JournalStore, count: int) -> None:
         )
     journal.record_seen_many(tasks)
     entry_id = journal.record_request(
-        "http://api.test",
         {"model": "kitta-lip-sync-v1", "inputMode": "video", "videoUrl": VIDEO, "audioUrl": AUDIO},
     )
     journal.record_outcome(entry_id, rejected=False, error="ServerError: HTTP 500")

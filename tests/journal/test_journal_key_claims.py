@@ -63,7 +63,7 @@ from kitta_notebook import KittaClient
 journal = KittaClient(sys.argv[1], base_url=sys.argv[2]).journal  # KITTA_HOME's or the URL's
 claim = journal.claim_key("k", {"model": "kitta-lipsync-v1"})
 if sys.argv[3] == "send":  # the create is written down as `sending`, then the kernel dies
-    journal.record_request(sys.argv[2], {"model": "kitta-lipsync-v1"}, "k", claim=claim.token)
+    journal.record_request({"model": "kitta-lipsync-v1"}, "k", claim=claim.token)
 print("ready", flush=True)
 sys.stdin.read()  # blocks until killed
 """

@@ -240,7 +240,7 @@ from kitta_notebook import KittaClient
 base_url, token, video, audio = sys.argv[1:5]
 client = KittaClient(token, base_url=base_url)
 body = {"model": "kitta-lip-sync-v1", "inputMode": "video", "videoUrl": video, "audioUrl": audio}
-print(client.journal.record_request(client.journal.media_origin, body, "promo-en"), flush=True)
+print(client.journal.record_request(body, "promo-en"), flush=True)
 sys.stdin.readline()  # its create is in flight until told to go
 """
 

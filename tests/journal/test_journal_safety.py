@@ -148,7 +148,7 @@ def test_a_journal_with_damaged_pages_is_refused_and_left_untouched() -> None:
     journal = Journal(path)
     for i in range(300):
         journal.record_request(
-            "http://api.test", {"model": "m", "audioUrl": f"https://a.test/{i:0>80}"}
+            {"model": "m", "audioUrl": f"https://a.test/{i:0>80}"}
         )
     journal.close()
     conn = sqlite3.connect(path)

@@ -145,10 +145,10 @@ def test_counts_and_summaries_stay_right_through_every_kind_of_write() -> None:
     for i in range(6):
         task = {"taskId": f"lip_task_{i}", "status": next(statuses), "creditsCharged": 10 * i}
         journal.record_seen(task)
-    entry_id = journal.record_request(BASE, {"model": "m", "inputMode": "image"})
+    entry_id = journal.record_request({"model": "m", "inputMode": "image"})
     journal.record_created(entry_id, {"taskId": "lip_task_3", "status": "succeeded"})
     journal.record_outcome(
-        journal.record_request(BASE, {"inputMode": "video"}), rejected=True, error="x"
+        journal.record_request({"inputMode": "video"}), rejected=True, error="x"
     )
     journal.record_seen({"taskId": "lip_task_0", "status": "failed", "creditsCharged": 99})
     entries = journal.entries()

@@ -27,6 +27,7 @@ from kitta_notebook.errors import (
     UnresolvedCreateError,
 )
 from kitta_notebook.history import keys
+from kitta_notebook.history.entry import SANDBOX_MEDIA
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.schema import identity_fingerprint, journal_path_for_identity
 
@@ -36,10 +37,11 @@ BODY = {"model": "kitta-lip-sync-v1", "inputMode": "video"}
 
 LIVE_KERNEL = r"""
 import sys
+from kitta_notebook.history.entry import SANDBOX_MEDIA
 from kitta_notebook.history.journal import Journal
 
 journal = Journal(sys.argv[1])
-journal.record_request("http://api.test/api", {"model": "kitta-lip-sync-v1"}, "k")
+journal.record_request({"model": "kitta-lip-sync-v1"}, "k")
 print("ready", flush=True)
 sys.stdin.read()  # stays alive, its create "in flight", until killed
 """
@@ -81,7 +83,7 @@ def test_a_live_kernels_fresh_sending_entry_is_not_unresolved_until_stale_or_dea
 def test_a_sending_entry_of_this_kernel_no_create_owns_any_more_is_unresolved(
     journal: Journal,
 ) -> None:
-    entry_id = journal.record_request(ORIGIN, BODY, "mine")
+    entry_id = journal.record_request(BODY, "mine")
     assert journal.unresolved() == []  # its create is in flight in this process
     keys.IN_FLIGHT.discard(entry_id)  # the call that wrote it is gone (interrupted)
     assert [e.entry_id for e in journal.unresolved()] == [entry_id]
@@ -95,7 +97,7 @@ def test_create_delays_are_the_last_50_local_creates_from_request_to_createdAt(
     """The reconcile clock learns from this account's own creates, never from tasks only
     seen on the server, and from a bounded sample."""
     for n in range(52):
-        entry_id = journal.record_request(ORIGIN, BODY)
+        entry_id = journal.record_request(BODY)
         created = datetime.now(timezone.utc) + timedelta(seconds=30 + n)
         journal.record_created(
             entry_id, {"taskId": f"lip_task_{n:02d}", "createdAt": created.isoformat()}
@@ -120,10 +122,10 @@ def test_a_journal_by_identity_lives_under_its_home_named_by_the_identity(
 def test_an_unclaimed_write_under_a_key_that_made_a_task_is_refused_naming_both(
     journal: Journal,
 ) -> None:
-    first = journal.record_request(ORIGIN, BODY, "k")
+    first = journal.record_request(BODY, "k")
     journal.record_created(first, {"taskId": "lip_task_k"})
     with pytest.raises(KeyReusedError) as caught:
-        journal.record_request(ORIGIN, BODY, "k")
+        journal.record_request(BODY, "k")
     assert (caught.value.key, caught.value.task_id, caught.value.differences) == (
         "k",
         "lip_task_k",
@@ -134,10 +136,10 @@ def test_an_unclaimed_write_under_a_key_that_made_a_task_is_refused_naming_both(
 
 def test_a_matched_create_takes_the_known_task_or_the_bare_id(journal: Journal) -> None:
     journal.record_seen({"taskId": "lip_task_seen", "status": "succeeded", "creditsCharged": 99})
-    seen_entry = journal.record_request(ORIGIN, BODY)
+    seen_entry = journal.record_request(BODY)
     journal.record_outcome(seen_entry, rejected=False, error="HTTP 500")
     journal.record_matched(seen_entry, "lip_task_seen")
-    bare_entry = journal.record_request(ORIGIN, BODY)
+    bare_entry = journal.record_request(BODY)
     journal.record_outcome(bare_entry, rejected=False, error="HTTP 500")
     journal.record_matched(bare_entry, "lip_task_new")
     by_task = {e.task_id: e for e in journal.entries()}
@@ -168,7 +170,7 @@ def test_server_only_tasks_carry_their_model_and_mode(journal: Journal) -> None:
     journal.record_seen(
         {"taskId": "lip_task_s", "model": "kitta-lip-sync-pro", "inputMode": "image"}
     )
-    journal.record_created(journal.record_request(ORIGIN, BODY), {"taskId": "lip_task_l"})
+    journal.record_created(journal.record_request(BODY), {"taskId": "lip_task_l"})
     (candidate,) = journal.server_only_tasks()
     assert (candidate.task_id, candidate.model, candidate.input_mode) == (
         "lip_task_s",
@@ -203,7 +205,7 @@ def test_a_live_kernels_sending_key_is_in_use_then_unresolved_once_it_died(
 def test_a_key_claimed_again_returns_its_task_or_refuses_other_inputs(journal: Journal) -> None:
     inputs = {"model": "kitta-lip-sync-v1", "video_url": "https://media.example.com/v.mp4"}
     claim = journal.claim_key("k", inputs)
-    entry_id = journal.record_request(ORIGIN, BODY, "k", claim=claim.token)
+    entry_id = journal.record_request(BODY, "k", claim=claim.token)
     journal.record_created(entry_id, {"taskId": "lip_task_k"})
     journal.release_keys([claim])
     again = journal.claim_key("k", dict(inputs))
@@ -218,7 +220,7 @@ def test_a_key_claimed_again_returns_its_task_or_refuses_other_inputs(journal: J
 def test_a_failed_create_is_no_longer_in_flight_and_keeps_2000_characters_of_its_error(
     journal: Journal,
 ) -> None:
-    entry_id = journal.record_request(ORIGIN, BODY, "k")
+    entry_id = journal.record_request(BODY, "k")
     journal.record_outcome(entry_id, rejected=False, error="e" * 5000)
     (entry,) = journal.unresolved()  # ours, but its call has ended: reconcile may take it
     assert entry.entry_id == entry_id and entry.outcome == "unknown"
@@ -253,7 +255,7 @@ def test_a_create_whose_claim_was_taken_over_is_refused_naming_its_key(journal: 
     with sqlite3.connect(journal.path) as other:
         other.execute("UPDATE key_claims SET token = 'another-kernel' WHERE batch_key = 'k'")
     with pytest.raises(KeyInUseError) as caught:
-        journal.record_request(ORIGIN, BODY, "k", claim=claim.token)
+        journal.record_request(BODY, "k", claim=claim.token)
     assert caught.value.key == "k" and journal.entries() == []
 
 
@@ -284,7 +286,7 @@ def test_counts_see_what_another_kernel_wrote_since_they_were_read(journal: Jour
 def test_an_unresolved_create_names_the_machine_that_sent_it(journal: Journal) -> None:
     """A team's history says where a create of unknown outcome was sent from (that machine
     is the one whose log can tell); never another column of its owner."""
-    entry_id = journal.record_request(ORIGIN, BODY, None)
+    entry_id = journal.record_request(BODY, None)
     journal.record_outcome(entry_id, rejected=False, error="read timeout")
     (unresolved,) = journal.unresolved()
     assert (unresolved.entry_id, unresolved.host) == (entry_id, keys.HOST)
@@ -297,7 +299,7 @@ def test_a_task_listed_before_its_creates_answer_keeps_what_was_seen_and_its_lab
     """Another kernel lists the account while this create waits for its answer: the row seen
     first is merged into the create's entry, its labels and facts kept, and the entry is a
     plain create (not one found by reconcile)."""
-    entry_id = journal.record_request(ORIGIN, BODY, None)
+    entry_id = journal.record_request(BODY, None)
     journal.record_seen(
         {"taskId": "lip_task_m", "status": "processing", "model": "kitta-lip-sync-v1",
          "creditsCharged": 1200, "createdAt": "2026-07-01T08:00:00Z"}
@@ -328,7 +330,7 @@ def test_a_claim_taken_over_from_a_dead_kernel_is_ours_to_give_back(journal: Jou
 def test_a_poll_adds_to_what_the_journal_knows_and_never_erases_it(journal: Journal) -> None:
     """A list item is a subset of a detail answer: the entry keeps the detail's result,
     its completion time (also against a list that says null) and the create's outcome."""
-    entry_id = journal.record_request(ORIGIN, BODY, None)
+    entry_id = journal.record_request(BODY, None)
     journal.record_created(entry_id, {"taskId": "lip_p", "status": "pending"})
     detail = {
         "taskId": "lip_p",
@@ -345,3 +347,15 @@ def test_a_poll_adds_to_what_the_journal_knows_and_never_erases_it(journal: Jour
     assert entry.dto["resultVideoUrl"] == "https://cdn.example.com/r.mp4"
     assert entry.completed_at == datetime(2026, 1, 1, 0, 0, 10, tzinfo=timezone.utc)
     assert journal.record_seen_many([{"taskId": "lip_new", "status": "pending"}]) == 1
+
+
+def test_a_sandboxs_recorded_media_are_read_back_at_its_origin_of_today(journal: Journal) -> None:
+    """The embedded sandbox's media are written down port-free; a restarted sandbox on
+    another port still plays and compares them from where it serves them now."""
+    body = {**BODY, "videoUrl": f"{SANDBOX_MEDIA}/media/v.mp4", "audioUrl": "https://cdn.test/a"}
+    entry_id = journal.record_request(body)
+    journal.media_origin = "http://127.0.0.1:45679"
+    entry = journal.get(entry_id)
+    assert entry is not None and entry.request is not None
+    assert entry.video_url == entry.request["videoUrl"] == "http://127.0.0.1:45679/media/v.mp4"
+    assert entry.audio_url == entry.request["audioUrl"] == "https://cdn.test/a"

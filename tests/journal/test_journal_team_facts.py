@@ -194,7 +194,7 @@ def test_a_version_2_journal_is_migrated_in_place_keeping_every_row(
     assert journal.count(Query.build(label="promo")) == ROWS // 2
     # The migrated file takes new creates with their creator.
     monkeypatch.setenv(keys.HUB_USER_ENV, "ana")
-    entry_id = journal.record_request("http://sandbox", {"model": "kitta-lipsync-v1"})
+    entry_id = journal.record_request({"model": "kitta-lipsync-v1"})
     found = journal.get(entry_id)
     assert found is not None and found.creator == "ana"
     assert journal.count(Query.build(creator="ana")) == 1
@@ -205,7 +205,7 @@ def test_a_version_2_journal_is_migrated_in_place_keeping_every_row(
 def _sent_by(journal: Journal, person: str, task_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A create sent by `person` (their hub user) that became a finished task."""
     monkeypatch.setenv(keys.HUB_USER_ENV, person)
-    entry_id = journal.record_request("http://api.test", {"model": "kitta-lip-sync-v1"})
+    entry_id = journal.record_request({"model": "kitta-lip-sync-v1"})
     journal.record_created(entry_id, dto(taskId=task_id, status="failed"))
 
 

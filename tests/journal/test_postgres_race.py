@@ -63,7 +63,7 @@ from kitta_notebook.history.postgres import PostgresJournal
 journal = PostgresJournal(sys.argv[2], account=sys.argv[3])
 claim = journal.claim_key("k", {"model": "kitta-lip-sync-v1"})
 if sys.argv[4] == "send":  # the create is written down as `sending`, then the kernel waits
-    journal.record_request("http://sandbox", {"model": "kitta-lip-sync-v1"}, "k", claim=claim.token)
+    journal.record_request({"model": "kitta-lip-sync-v1"}, "k", claim=claim.token)
 print("ready", flush=True)
 sys.stdin.read()  # blocks until killed
 """

@@ -221,3 +221,26 @@ def test_each_account_and_the_sandbox_have_their_own_rows_in_a_team_database(
     ]
     for client in (first, second, sandboxed):
         client.close()
+
+
+def test_a_clients_journal_follows_its_token_kitta_home_and_base_url_when_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook that enters another token or sets KITTA_HOME after making its client
+    writes to the journal of the new account or folder from then on (never the old
+    account's), and reuses it while nothing changed."""
+    monkeypatch.setenv("KITTA_HOME", str(tmp_path / "first"))
+    with KittaClient("tok-moving", base_url=BASE) as client:
+        first = client.recorder.journal()
+        assert first is not None and first.path.is_relative_to(tmp_path / "first")
+        assert client.recorder.journal() is first
+        client.set_token("tok-moving-other")
+        other = client.recorder.journal()
+        assert other is not None and other.path != first.path
+        assert client.recorder.journal() is other
+        monkeypatch.setenv("KITTA_HOME", str(tmp_path / "second"))
+        second = client.recorder.journal()
+        assert second is not None and second.path.is_relative_to(tmp_path / "second")
+        client._config.base_url = "http://127.0.0.2:9/api"
+        third = client.recorder.journal()
+        assert third is not None and third.path != second.path

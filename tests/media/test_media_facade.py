@@ -188,7 +188,7 @@ def _journal_with_a_charge(path: Path) -> Journal:
     journal = Journal(path)
     body = {"model": MODEL, "inputMode": "video", "durationSeconds": 10.0}
     body |= {"audioUrl": "https://m.example.com/a.wav", "videoUrl": "https://m.example.com/v.mp4"}
-    entry_id = journal.record_request("http://api.test", body)
+    entry_id = journal.record_request(body)
     task = dto(taskId="lip_1", createdAt="2026-07-01T08:01:00.000Z")
     journal.record_created(entry_id, {**task, "status": "succeeded", "creditsCharged": 1000})
     return journal
