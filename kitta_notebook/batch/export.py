@@ -350,7 +350,7 @@ def esc(value: object) -> str:
 
 def _badge(row: ExportRow) -> str:
     name = row.status or row.outcome or "unknown"
-    style = status_style(row.status if row.status else "unknown")
+    style = status_style(row.status)  # no status (an item without a task): unknown's
     return (
         f'<span class="badge" data-status="{esc(name)}" '
         f'style="color:{style.color};background:{style.background}">{esc(name)}</span>'

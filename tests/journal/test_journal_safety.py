@@ -147,9 +147,7 @@ def test_a_journal_with_damaged_pages_is_refused_and_left_untouched() -> None:
     path = _target()
     journal = Journal(path)
     for i in range(300):
-        journal.record_request(
-            {"model": "m", "audioUrl": f"https://a.test/{i:0>80}"}
-        )
+        journal.record_request({"model": "m", "audioUrl": f"https://a.test/{i:0>80}"})
     journal.close()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -18,7 +18,7 @@ from kitta_notebook import AsyncKittaClient, KittaClient
 from kitta_notebook.history import schema
 from kitta_notebook.history.entry import JournalEntry, Query
 from kitta_notebook.history.journal import Journal, journal_path, journal_path_for_identity
-from tests.journal.journal_helpers import BASE, create, list_body, mock_async_client, mock_client
+from tests.journal.journal_helpers import create, list_body, mock_async_client, mock_client
 from tests.support import dto
 
 
@@ -147,9 +147,7 @@ def test_counts_and_summaries_stay_right_through_every_kind_of_write() -> None:
         journal.record_seen(task)
     entry_id = journal.record_request({"model": "m", "inputMode": "image"})
     journal.record_created(entry_id, {"taskId": "lip_task_3", "status": "succeeded"})
-    journal.record_outcome(
-        journal.record_request({"inputMode": "video"}), rejected=True, error="x"
-    )
+    journal.record_outcome(journal.record_request({"inputMode": "video"}), rejected=True, error="x")
     journal.record_seen({"taskId": "lip_task_0", "status": "failed", "creditsCharged": 99})
     entries = journal.entries()
     summary = journal.summary()
