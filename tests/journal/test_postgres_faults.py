@@ -212,6 +212,8 @@ def test_the_password_is_in_no_row_and_no_repr_after_a_create(
     )
     client.history.label(task, "checked")
     assert PASSWORD not in repr(client) + repr(client.journal) + repr(client._config)
+    shown, account = repr(client.journal), getattr(client.journal, "account", "?")
+    assert shown.startswith("PostgresJournal(") and database in shown and account in shown
     with psycopg.connect(postgres_db) as conn:
         tables = ("entries", "labels", "kept", "key_claims", "journal_schema")
         rows = [conn.execute(f"SELECT * FROM {table}").fetchall() for table in tables]
