@@ -160,9 +160,7 @@ class KittaClient(_ClientFacts):
             close = getattr(resource, "close", None)
             if callable(close):
                 close()
-        journal = self.journal
-        if journal is not None:
-            journal.close()
+        self.recorder.close()
 
     def __enter__(self) -> KittaClient:
         return self

@@ -135,6 +135,15 @@ class JournalRecorder:
                 journal.media_origin = config.origin
         return journal
 
+    def close(self) -> None:
+        """Close the journal in use; one never used is not opened (nor refused) to close it."""
+        given = self._config.journal
+        journal = given if isinstance(given, JournalStore) else None
+        if journal is None and self._cached is not None:
+            journal = self._cached[1]
+        if journal is not None:
+            journal.close()
+
     def before_create(
         self,
         origin: str,

@@ -244,3 +244,20 @@ def test_a_clients_journal_follows_its_token_kitta_home_and_base_url_when_they_c
         client._config.base_url = "http://127.0.0.2:9/api"
         third = client.recorder.journal()
         assert third is not None and third.path != second.path
+
+
+def test_closing_a_client_never_opens_nor_refuses_its_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaving a `with` block after a refused journal raises nothing more, and a client
+    that never used its journal does not make one to close it."""
+    monkeypatch.setenv("KITTA_HOME", str(tmp_path))
+    with KittaClient("tok-closing", base_url=BASE, journal="mysql://team:pw@db/k") as client:
+        with pytest.raises(JournalError):
+            client.history.count()
+    with KittaClient("tok-closing", base_url=BASE):
+        pass
+    assert list(tmp_path.rglob("*.sqlite3*")) == []
+    with KittaClient("tok-closing", base_url=BASE) as client:
+        assert client.history.count() == 0  # used: made, and closed on leaving
+    assert [path.suffix for path in tmp_path.rglob("*.sqlite3")] == [".sqlite3"]
