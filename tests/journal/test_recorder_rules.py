@@ -260,4 +260,5 @@ def test_closing_a_client_never_opens_nor_refuses_its_journal(
     assert list(tmp_path.rglob("*.sqlite3*")) == []
     with KittaClient("tok-closing", base_url=BASE) as client:
         assert client.history.count() == 0  # used: made, and closed on leaving
-    assert [path.suffix for path in tmp_path.rglob("*.sqlite3")] == [".sqlite3"]
+        assert any(path.name.endswith("-wal") for path in tmp_path.rglob("*.sqlite3*"))
+    assert [path.suffix for path in tmp_path.rglob("*.sqlite3*")] == [".sqlite3"]  # no -wal
