@@ -262,3 +262,7 @@ def test_closing_a_client_never_opens_nor_refuses_its_journal(
         assert client.history.count() == 0  # used: made, and closed on leaving
         assert any(path.name.endswith("-wal") for path in tmp_path.rglob("*.sqlite3*"))
     assert [path.suffix for path in tmp_path.rglob("*.sqlite3*")] == [".sqlite3"]  # no -wal
+    mine = Journal(tmp_path / "given" / "mine.sqlite3")
+    with KittaClient("tok-closing", base_url=BASE, journal=mine) as client:
+        assert client.history.count() == 0
+    assert [path.name for path in (tmp_path / "given").iterdir()] == ["mine.sqlite3"]
