@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -26,7 +27,10 @@ def client(sb: Sandbox, token: str = RICH) -> KittaClient:
 
 def test_each_item_is_created_once_in_input_order(sandbox: Sandbox) -> None:
     with client(sandbox) as c:
+        started = time.monotonic()
         result = c.lip_sync.create_many(requests_for(sandbox, 30), concurrency=8, progress=False)
+        took = time.monotonic() - started
+    assert 0 < result.elapsed <= took  # the run's own time, on the monotonic clock
     assert result.ok and len(result) == 30 and [item.index for item in result] == list(range(30))
     assert all(i.outcome == "created" and i.attempts == 1 for i in result)
     assert len({t.task_id for t in result.tasks}) == 30
