@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import signal
 import threading
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,9 @@ def test_a_trickling_host_is_cut_off_at_the_deadline(host: MediaHost, tmp_path: 
     with pytest.raises(DownloadError) as caught:
         task.download(tmp_path, timeout=1.5)
     took = time.monotonic() - started
-    assert caught.value.reason == "timeout" and "within 1.5 s" in str(caught.value)
+    # The deadline left for this fetch: the 1.5 s given, less what came before it.
+    assert caught.value.reason == "timeout"
+    assert re.search(r"did not deliver within 1\.(5|4\d*) s", str(caught.value))
     assert took < 5.0, took
     assert leftovers(tmp_path) == []
 
