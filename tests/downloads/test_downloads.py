@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import signal
 import threading
-import re
 import time
 from pathlib import Path
 from typing import Any
