@@ -331,7 +331,9 @@ def run_module(module: str, names: list[str], max_children: int | None, again: b
     log = ROOT / "mutants" / "run.log"
     log.parent.mkdir(exist_ok=True)
     command = [sys.executable, "-c", RUN_WITH_TESTS, json.dumps(tests), "run", *extra]
-    with log.open("a") as out:
+    from tests.plugins.postgres import shared_cluster  # one server for every mutant's session
+
+    with log.open("a") as out, shared_cluster():
         out.write(f"\n=== {module}: {' '.join(tests)}\n")
         out.flush()
         done = subprocess.run(

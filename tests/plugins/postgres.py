@@ -26,6 +26,9 @@ from pathlib import Path
 import pytest
 
 SUPERUSER = "kitta"
+SHARED_ENV = "KITTA_TEST_POSTGRES"
+"""`port:folder` of a cluster that outlives the pytest session (`shared_cluster()`): a
+mutation run starts one for the hundreds of sessions it runs, each a fresh process."""
 PASSWORD_GROUP = "password_login"
 """Members of this role must give a password over TCP; every other role is trusted."""
 
@@ -145,10 +148,38 @@ def _start(bindir: Path) -> PostgresCluster:
     return cluster
 
 
+@contextlib.contextmanager
+def shared_cluster() -> Iterator[None]:
+    """A cluster for every pytest session started meanwhile (through `SHARED_ENV`); nothing
+    when the server binaries are missing (the sessions then start or skip as usual)."""
+    bindir = server_bindir()
+    if bindir is None or os.environ.get(SHARED_ENV):
+        yield
+        return
+    cluster = _start(bindir)
+    os.environ[SHARED_ENV] = f"{cluster.port}:{cluster.folder}"
+    try:
+        yield
+    finally:
+        del os.environ[SHARED_ENV]
+        _stop(cluster)
+
+
+def _stop(cluster: PostgresCluster) -> None:
+    cluster._pg_ctl("-m", "fast", "-w", "stop")
+    shutil.rmtree(cluster.folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
-    """One throwaway cluster for the session, started at the first test that asks for it."""
+    """One throwaway cluster for the session, started at the first test that asks for it
+    (or the shared one named by `SHARED_ENV`, left running)."""
     bindir = server_bindir()
+    shared = os.environ.get(SHARED_ENV)
+    if shared and bindir is not None:
+        port, _, folder = shared.partition(":")
+        yield PostgresCluster(bindir=bindir, folder=Path(folder), port=int(port))
+        return
     if bindir is None:
         _unavailable("no initdb/pg_ctl found (pg_config --bindir, /usr/lib/postgresql/*/bin)")
     try:
@@ -162,8 +193,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     try:
         yield cluster
     finally:
-        cluster._pg_ctl("-m", "fast", "-w", "stop")
-        shutil.rmtree(cluster.folder, ignore_errors=True)
+        _stop(cluster)
 
 
 @pytest.fixture(scope="session")
