@@ -294,8 +294,8 @@ def _write(
         text = json.dumps(manifest, ensure_ascii=False, indent=1)
         _put(report.manifest_json, [text.encode("utf-8")])
         _put(report.index_html, [index_html(title, report.rows).encode("utf-8")])
-    except (OSError, DownloadError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    except OSError as exc:  # a kept copy that cannot be read is the KittaError above
+        reason = exc.strerror or exc
         raise KittaError(
             f"Could not write the export to {root}: {reason}. Choose a folder you can write to."
         ) from exc
@@ -410,7 +410,7 @@ def _card(row: ExportRow) -> str:
 def index_html(title: str, rows: list[ExportRow]) -> str:
     """The whole page."""
     succeeded = sum(1 for row in rows if row.status == "succeeded")
-    failed = sum(1 for row in rows if row.status == "failed" or row.error)
+    failed = sum(1 for row in rows if row.error)  # a failed task's row always has one
     credits = sum(row.credits or 0 for row in rows)
     summary = (
         f"{len(rows)} tasks · {succeeded} succeeded · {failed} with an error · "
