@@ -1,0 +1,361 @@
+"""The history's public surface: labels, tasks, kept records, summary bounds, refresh
+filters, `AsyncHistory`'s methods, how a history shows itself, and `ResumedTasks`."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kitta_notebook import KittaClient
+from kitta_notebook.errors import JournalError, ValidationError
+from kitta_notebook.history.entry import JournalEntry, JournalSummary, Query
+from kitta_notebook.history.history import AsyncHistory, History, ResumedTasks
+from kitta_notebook.history.journal import Journal
+from kitta_notebook.models import LipSyncTask
+from tests.journal.journal_helpers import BASE, mock_async_client, mock_client
+from tests.support import dto
+
+AT_MOST_MESSAGE = "at_most must be a whole number ≥ 1, or None."
+
+
+class Server:
+    """Task details by id (404 for the rest), and every detail asked for."""
+
+    def __init__(self, *tasks: dict[str, Any]) -> None:
+        self.tasks = {task["taskId"]: task for task in tasks}
+        self.fetched: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        task_id = request.url.path.rsplit("/", 1)[-1]
+        self.fetched.append(task_id)
+        if request.method != "GET" or task_id not in self.tasks:
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": "no"}})
+        return httpx.Response(200, json=self.tasks[task_id])
+
+
+def task_body(task_id: str, status: str, day: int = 1, mode: str = "video") -> dict[str, Any]:
+    return dto(
+        taskId=task_id,
+        status=status,
+        inputMode=mode,
+        createdAt=f"2026-07-{day:02d}T08:00:00.000Z",
+    )
+
+
+def journalled(
+    tmp_path: Path, *tasks: dict[str, Any], journal: Journal | None = None
+) -> tuple[KittaClient, Server]:
+    """A client whose journal has seen `tasks`, answered by a server that knows them."""
+    server = Server(*tasks)
+    if journal is None:
+        journal = Journal(tmp_path / "j.sqlite3")
+    client = mock_client(server, journal=journal)
+    store = client.journal
+    assert store is not None
+    store.record_seen_many(tasks)
+    return client, server
+
+
+def labels_of(client: KittaClient, task_id: str) -> tuple[str, ...]:
+    entry = client.history.get(task_id)
+    assert entry is not None
+    return entry.labels
+
+
+# --- labels ----------------------------------------------------------------------------------
+def test_set_labels_replaces_a_tasks_labels_and_label_unlabel_add_and_remove(
+    tmp_path: Path,
+) -> None:
+    client, _ = journalled(tmp_path, task_body("lip_1", "pending"))
+    history = client.history
+    history.label("lip_1", "old", "keep")
+    assert set(labels_of(client, "lip_1")) == {"old", "keep"}
+    history.set_labels("lip_1", ["new", "keep"])
+    assert set(labels_of(client, "lip_1")) == {"new", "keep"}
+    assert [e.task_id for e in history.items(label="new")] == ["lip_1"]
+    assert history.items(label="old") == []
+    history.unlabel("lip_1", "keep")
+    assert labels_of(client, "lip_1") == ("new",)
+    history.set_labels("lip_1", [])
+    assert labels_of(client, "lip_1") == ()
+
+
+# --- tasks -----------------------------------------------------------------------------------
+def test_tasks_are_the_matching_entries_with_a_task_bound_to_the_client(tmp_path: Path) -> None:
+    client, _ = journalled(
+        tmp_path,
+        task_body("lip_1", "pending", day=1),
+        task_body("lip_2", "succeeded", day=2),
+        task_body("lip_3", "pending", day=3),
+    )
+    history = client.history
+    store = client.journal
+    assert store is not None
+    store.record_request({"model": "m", "inputMode": "video"})  # no task (yet)
+    assert history.count() == 4
+    tasks = history.tasks()
+    assert [t.task_id for t in tasks] == ["lip_3", "lip_2", "lip_1"]
+    assert all(isinstance(t, LipSyncTask) and t.client is client for t in tasks)
+    assert [t.task_id for t in history.tasks(status="pending")] == ["lip_3", "lip_1"]
+    history.label("lip_2", "x")
+    assert [t.task_id for t in history.tasks(label="x")] == ["lip_2"]
+    assert history.tasks(status="outcome_unknown") == []
+
+
+# --- kept records ----------------------------------------------------------------------------
+def test_kept_records_are_kept_listed_oldest_first_summed_and_forgotten_by_id_or_task(
+    tmp_path: Path,
+) -> None:
+    client, _ = journalled(
+        tmp_path, task_body("lip_1", "succeeded"), task_body("lip_2", "succeeded")
+    )
+    history = client.history
+    task = client.lip_sync.get("lip_2")
+    assert history.kept("lip_1") is None and history.kept_total_bytes() == 0
+    first, second = tmp_path / "one.mp4", tmp_path / "two.mp4"
+    history.record_kept("lip_1", str(first), 100, "aa" * 32)
+    history.record_kept(task, str(second), 250, "bb" * 32)
+    kept = history.kept("lip_1")
+    assert kept is not None
+    assert (kept.task_id, kept.path, kept.size, kept.sha256) == (
+        "lip_1",
+        str(first.absolute()),
+        100,
+        "aa" * 32,
+    )
+    by_task = history.kept(task)
+    assert by_task is not None and (by_task.size, by_task.sha256) == (250, "bb" * 32)
+    assert [k.task_id for k in history.kept_oldest(2)] == ["lip_1", "lip_2"]
+    assert [k.task_id for k in history.kept_oldest(1)] == ["lip_1"]
+    assert history.kept_total_bytes() == 350
+    history.forget_kept(task)
+    assert history.kept(task) is None and history.kept("lip_2") is None
+    assert history.kept_total_bytes() == 100
+    history.forget_kept("lip_1")
+    assert history.kept_oldest(5) == [] and history.kept_total_bytes() == 0
+
+
+# --- summary ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("at_most", [True, 0, -1, 1.5, "3"])
+def test_a_summary_refuses_an_at_most_that_is_not_a_whole_number_from_one(
+    tmp_path: Path, at_most: Any
+) -> None:
+    client, _ = journalled(tmp_path, task_body("lip_1", "pending"))
+    with pytest.raises(ValidationError) as refused:
+        client.history.summary(at_most=at_most)
+    assert refused.value.fields == {"at_most": AT_MOST_MESSAGE}
+
+
+def test_a_summary_takes_at_most_one_or_none_and_counts_only_matching_entries(
+    tmp_path: Path,
+) -> None:
+    client, _ = journalled(
+        tmp_path,
+        task_body("lip_1", "pending"),
+        task_body("lip_2", "failed"),
+        task_body("lip_3", "failed", mode="image"),
+    )
+    history = client.history
+    assert isinstance(history.summary(at_most=1), JournalSummary)
+    assert history.summary(at_most=None).counts == {"pending": 1, "failed": 2}
+    assert history.summary().counts == {"pending": 1, "failed": 2}
+    assert history.summary(status="failed").counts == {"failed": 2}
+    assert history.summary(mode="image").counts == {"failed": 1}
+
+
+def test_a_summary_of_a_search_matching_more_than_at_most_is_not_counted_to_the_end(
+    tmp_path: Path,
+) -> None:
+    client, _ = journalled(tmp_path, task_body("lip_1", "pending"), task_body("lip_2", "failed"))
+    history = client.history
+    cut = history.summary(at_most=1, search="lip")
+    assert cut.more and cut.counts == {}
+    full = history.summary(at_most=2, search="lip")
+    assert not full.more and full.counts == {"pending": 1, "failed": 1}
+
+
+# --- refresh ---------------------------------------------------------------------------------
+REFRESH_TASKS = (
+    task_body("lip_1", "pending", day=1),
+    task_body("lip_gone", "pending", day=3),
+    task_body("lip_2", "processing", day=5, mode="image"),
+    task_body("lip_done", "succeeded", day=6),
+    task_body("lip_promo_3", "pending", day=10),
+)
+
+
+def refresh_client(tmp_path: Path) -> tuple[KittaClient, Server]:
+    client, server = journalled(tmp_path, *REFRESH_TASKS)
+    client.history.label("lip_1", "x")
+    del server.tasks["lip_gone"]  # the server no longer knows it
+    return client, server
+
+
+def test_refresh_fetches_every_unfinished_task_again_skipping_those_the_server_lost(
+    tmp_path: Path,
+) -> None:
+    client, server = refresh_client(tmp_path)
+    server.tasks["lip_1"] = task_body("lip_1", "succeeded", day=1)
+    found = client.history.refresh()
+    assert sorted(server.fetched) == ["lip_1", "lip_2", "lip_gone", "lip_promo_3"]
+    assert [t.task_id for t in found] == ["lip_promo_3", "lip_2", "lip_1"]
+    assert found[2].status_text == "succeeded"
+    assert labels_of(client, "lip_1") == ("x",)
+    assert client.history.count(status="succeeded") == 2  # the journal took the new detail
+
+
+@pytest.mark.parametrize(
+    ("filters", "fetched", "returned"),
+    [
+        ({"label": "x"}, ["lip_1"], ["lip_1"]),
+        ({"mode": "image"}, ["lip_2"], ["lip_2"]),
+        ({"search": "promo"}, ["lip_promo_3"], ["lip_promo_3"]),
+        ({"since": "2026-07-04"}, ["lip_2", "lip_promo_3"], ["lip_promo_3", "lip_2"]),
+        ({"until": "2026-07-04"}, ["lip_1", "lip_gone"], ["lip_1"]),
+        ({"since": "2026-07-02", "until": "2026-07-08"}, ["lip_2", "lip_gone"], ["lip_2"]),
+    ],
+    ids=["label", "mode", "search", "since", "until", "since-and-until"],
+)
+def test_refresh_fetches_only_unfinished_tasks_matching_every_filter(
+    tmp_path: Path, filters: dict[str, Any], fetched: list[str], returned: list[str]
+) -> None:
+    client, server = refresh_client(tmp_path)
+    found = client.history.refresh(**filters)
+    assert sorted(server.fetched) == fetched
+    assert [t.task_id for t in found] == returned
+
+
+class WithAnEntryWithoutTask(Journal):
+    """A journal that also lists an unfinished entry that has no task id."""
+
+    def entries(self, query: Query | None = None, **options: Any) -> list[JournalEntry]:
+        found = super().entries(query, **options)
+        return [*found, *(dataclasses.replace(e, task_id=None, entry_id="x") for e in found)]
+
+
+def test_refresh_skips_entries_without_a_task_id(tmp_path: Path) -> None:
+    journal = WithAnEntryWithoutTask(tmp_path / "j.sqlite3")
+    client, server = journalled(tmp_path, task_body("lip_1", "pending"), journal=journal)
+    assert len(client.history.items()) == 2
+    assert [t.task_id for t in client.history.refresh()] == ["lip_1"]
+    assert server.fetched == ["lip_1"]
+
+
+# --- AsyncHistory ----------------------------------------------------------------------------
+PUBLIC_METHODS = sorted(
+    name
+    for name, value in vars(AsyncHistory).items()
+    if not name.startswith("_") and inspect.iscoroutinefunction(value)
+)
+
+
+def test_async_history_has_an_awaitable_for_every_public_method_of_history() -> None:
+    synchronous = {
+        name
+        for name, value in vars(History).items()
+        if not name.startswith("_") and inspect.isfunction(value)
+    }
+    assert set(PUBLIC_METHODS) == synchronous
+
+
+@pytest.mark.parametrize("name", PUBLIC_METHODS)
+def test_each_async_history_method_keeps_the_name_doc_and_signature_of_historys(
+    name: str,
+) -> None:
+    method, original = getattr(AsyncHistory, name), getattr(History, name)
+    assert method.__name__ == name
+    assert method.__qualname__ == f"AsyncHistory.{name}"
+    assert method.__doc__ == original.__doc__
+    assert method.__wrapped__ is original
+    assert inspect.signature(method) == inspect.signature(original)
+
+
+def test_async_history_methods_give_what_the_sync_ones_give(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    tasks = (task_body("lip_1", "pending", day=1), task_body("lip_2", "failed", day=2))
+    server = Server(*tasks)
+    client = mock_async_client(server, journal=journal)
+    journal.record_seen_many(tasks)
+    history, sync = client.history, History(client.as_sync())
+
+    async def main() -> dict[str, Any]:
+        await history.set_labels("lip_1", ["a", "b"])
+        await history.record_kept("lip_2", str(tmp_path / "k.mp4"), 7, "ff" * 32)
+        return {
+            "items": await history.items(),
+            "failed": await history.items(status="failed"),
+            "count": await history.count(label="a"),
+            "tasks": await history.tasks(),
+            "kept": await history.kept("lip_2"),
+        }
+
+    answers = asyncio.run(main())
+    assert set(labels_of(client.as_sync(), "lip_1")) == {"a", "b"}
+    assert answers["items"] == sync.items() and len(answers["items"]) == 2
+    assert answers["failed"] == sync.items(status="failed")
+    assert answers["count"] == sync.count(label="a") == 1
+    assert [t.raw for t in answers["tasks"]] == [t.raw for t in sync.tasks()]
+    assert [t.task_id for t in answers["tasks"]] == ["lip_2", "lip_1"]
+    assert answers["kept"] == sync.kept("lip_2") and answers["kept"].size == 7
+
+
+# --- how a history shows itself --------------------------------------------------------------
+def test_history_and_async_history_show_the_same_bundle(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.record_seen_many([task_body("lip_1", "pending"), task_body("lip_2", "failed")])
+    sync = mock_client(Server(), journal=journal).history
+    asynchronous = mock_async_client(Server(), journal=journal).history
+    bundle = sync._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"}
+    assert "lip_1" in bundle["text/html"]
+    assert asynchronous._repr_mimebundle_() == bundle
+
+
+def test_a_history_whose_journal_setting_is_refused_shows_why(tmp_path: Path) -> None:
+    client = KittaClient("tok-test", base_url=BASE, journal="mysql://x")
+    with pytest.raises(JournalError) as refused:
+        client.history.count()
+    expected = {"text/plain": f"History unavailable: {refused.value}"}
+    assert client.history._repr_mimebundle_() == expected
+    assert client.as_async().history._repr_mimebundle_() == expected
+
+
+class Unreadable(Journal):
+    def entries(self, query: Query | None = None, **options: Any) -> list[JournalEntry]:
+        raise JournalError("the journal could not be read.")
+
+
+def test_a_history_whose_journal_cannot_be_read_shows_why(tmp_path: Path) -> None:
+    client = mock_client(Server(), journal=Unreadable(tmp_path / "j.sqlite3"))
+    expected = {"text/plain": "History unavailable: the journal could not be read."}
+    assert client.history._repr_mimebundle_() == expected
+
+
+# --- ResumedTasks ----------------------------------------------------------------------------
+def test_a_new_resumed_tasks_has_its_own_empty_lists_and_no_report() -> None:
+    first, second = ResumedTasks(), ResumedTasks()
+    for resumed in (first, second):
+        assert resumed == []
+        assert (resumed.watchers, resumed.unresolved, resumed.missing) == ([], [], [])
+        assert resumed.reconcile_report is None
+    first.watchers.append("w")
+    first.unresolved.append("u")  # type: ignore[arg-type]
+    first.missing.append("m")  # type: ignore[arg-type]
+    assert (second.watchers, second.unresolved, second.missing) == ([], [], [])
+    assert first.watchers is not first.unresolved is not first.missing
+
+
+def test_resumed_tasks_show_each_tasks_status_and_how_many_are_of_unknown_outcome() -> None:
+    tasks = [LipSyncTask(dto(taskId="lip_1", status="succeeded")), LipSyncTask(dto(taskId="lip_2"))]
+    resumed = ResumedTasks(tasks)
+    assert list(resumed) == tasks
+    assert repr(resumed) == "ResumedTasks([lip_1: succeeded, lip_2: pending])"
+    resumed.unresolved.extend(["e1", "e2"])  # type: ignore[list-item]
+    assert repr(resumed) == "ResumedTasks([lip_1: succeeded, lip_2: pending]; 2 of unknown outcome)"
+    assert repr(ResumedTasks()) == "ResumedTasks([])"
