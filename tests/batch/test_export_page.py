@@ -11,7 +11,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from kitta_notebook import LipSyncTask
+import pytest
+
+from kitta_notebook import KittaError, LipSyncTask
 from kitta_notebook.batch.export import export_tasks
 from kitta_notebook.i18n import status_style
 from tests.batch.test_batch_export import (
@@ -36,6 +38,8 @@ class Page(HTMLParser):
         self.summary_links: list[str] = []
         self.cards: list[dict[str, Any]] = []
         self._open: list[tuple[str, Any]] = []  # each open element and where its text goes
+        self.stray = ""
+        self.starts_as_html5 = text.startswith("<!doctype html><html")
         self.feed(text)
         self.close()
 
@@ -88,6 +92,8 @@ class Page(HTMLParser):
         if self._open and self._open[-1][1] is not None:
             where, key = self._open[-1][1]
             where[key] += data
+        elif not self._open or self._open[-1][0] != "style":
+            self.stray += data.strip()  # text outside every part of the page
 
 
 def read_page(path: Path) -> Page:
@@ -167,6 +173,7 @@ def test_the_summary_counts_tasks_errors_and_credits_and_links_the_manifests(
         "manifest.csv, manifest.json"
     )
     assert page.summary_links == ["manifest.csv", "manifest.json"]
+    assert page.starts_as_html5 and page.stray == ""  # no text outside the page's parts
 
 
 def test_a_kept_video_plays_on_its_card_with_its_poster(tmp_path: Path) -> None:
@@ -195,3 +202,31 @@ def test_a_servers_hostile_id_and_status_stay_text_inside_attributes(tmp_path: P
     assert card["badge"]["attrs"]["data-status"] == card["badge"]["text"] == status
     assert card["badge"]["attrs"]["style"] == style_of("unknown")
     assert card["facts"]["task"] == task_id and page.texts["title"] == '"Mine" <b>'
+    assert "key" not in card and card["labels"] == []  # no tags given, no journal: none shown
+
+
+def test_processing_time_is_shown_to_the_millisecond(tmp_path: Path) -> None:
+    task = LipSyncTask(
+        dto(
+            "lip_task_us",
+            "succeeded",
+            startedAt="2026-07-01T08:00:03.000000Z",
+            completedAt="2026-07-01T08:01:20.500456Z",
+        )
+    )
+    report = export_tasks([task], tmp_path, posters=False)
+    assert report.rows[0].processing_seconds == 77.5
+    (card,) = read_page(report.index_html).cards
+    assert card["facts"]["processing"] == "77.5 s"
+
+
+def test_a_write_that_fails_without_a_system_reason_names_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise OSError("the volume went away")
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(KittaError) as caught:
+        export_tasks([LipSyncTask(dto("lip_task_w", "succeeded"))], tmp_path / "review")
+    assert f"to {tmp_path / 'review'}: the volume went away. Choose" in str(caught.value)

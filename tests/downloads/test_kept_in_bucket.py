@@ -282,6 +282,21 @@ def test_a_teammate_keeping_the_same_result_meanwhile_leaves_one_object(
     assert team.keys() == [team.key_of(location)]
 
 
+def test_an_export_copies_each_bucket_copy_and_replaces_its_own_earlier_export(
+    team: Team, host: MediaHost, tmp_path: Path
+) -> None:
+    client = keeping_client(team.journal)
+    tasks = [finished_task(client, host.url("ok.mp4"), f"lip_task_export_{i}") for i in (0, 1)]
+    for task in tasks:
+        ensure_kept(client, task)
+    first = export_tasks(tasks, tmp_path / "review", posters=False)
+    again = export_tasks(tasks, tmp_path / "review", posters=False)  # a re-run of that cell
+    assert first.videos == again.videos == 2
+    videos = sorted((tmp_path / "review" / "videos").iterdir())
+    assert [path.read_bytes() for path in videos] == [OK_BODY, OK_BODY]
+    assert [row.local_path for row in again.rows] == [f"videos/{p.name}" for p in videos]
+
+
 def test_a_missing_bucket_is_a_clear_error_and_nothing_is_recorded(
     team: Team, host: MediaHost, tmp_path: Path
 ) -> None:
