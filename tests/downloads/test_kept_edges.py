@@ -7,14 +7,17 @@ that a changed line of `_kept.py` or `_written.py` would break.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kitta_notebook import KittaClient, _kept
+from kitta_notebook._fetch import FetchLimits
 from kitta_notebook._kept import (
     KEEP_ENV,
     KEEP_MAX_ENV,
@@ -377,3 +380,25 @@ def test_a_keep_cap_at_the_download_limit_names_the_download_limit(
         assert caught.value.reason == "too_large"
         assert (KEEP_MAX_ENV in str(caught.value)) is blamed
         assert not list((tmp_path / "kept").iterdir())
+
+
+def test_a_result_that_cannot_be_written_names_the_file_and_the_systems_reason(
+    host: MediaHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that fills up while the result arrives: the error names the file and the
+    system's reason, or the kind of error when the system gave none."""
+    limits = FetchLimits(deadline=30, max_bytes=10_000_000)
+    target = tmp_path / "r.mp4"
+    for failure, reason in (
+        (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), os.strerror(errno.ENOSPC)),
+        (OSError("the quota is used up"), "OSError"),
+    ):
+
+        def failing_write(path: Path, failure: OSError = failure) -> Any:
+            raise failure
+
+        monkeypatch.setattr(_kept, "atomic_write", failing_write)
+        with pytest.raises(DownloadError) as caught:
+            _kept.save(host.url("ok.mp4"), target, limits)
+        assert str(caught.value) == f"Cannot write {target} ({reason})."
+        assert not target.exists()
