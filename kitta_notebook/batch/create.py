@@ -307,15 +307,12 @@ def _send_all(lip_sync: LipSync, run: CreateRun, progress: ProgressMode) -> None
             if view is not None:
                 view.update(run.snapshot())
     except BaseException:
-        # An interrupt: send nothing more, let the creates in flight finish (each is
-        # recorded by the client's recorder), then stop.
-        stop.set()
+        stop.set()  # an interrupt: nothing more is sent (a waiting turn gives up)
         with slots:
             slots.notify_all()
-        pool.shutdown(wait=True, cancel_futures=True)
         raise
-    finally:
-        pool.shutdown(wait=True)
+    finally:  # the creates in flight finish first, each recorded by the client's recorder
+        pool.shutdown(wait=True, cancel_futures=True)
         if view is not None:
             view.close(run.snapshot(finished=True))
 

@@ -62,6 +62,9 @@ class CountingRecorder:
     def journal(self) -> None:
         return None
 
+    def close(self) -> None:
+        return None
+
     def count(self, event: str) -> int:
         with self.lock:
             return self.events.count(event)
