@@ -153,8 +153,7 @@ def start_run(
         preflight=options.preflight,
         concurrency=options.concurrency,
     )
-    models = {str(item.fields.get("model")) for item in planned.to_check}
-    models |= {check.request.model for check in checks if check.request is not None}
+    models = {check.request.model for check in checks if check.request is not None}  # sent
     prices = {model: media.price_of(info, model, client.journal) for model in sorted(models)}
     run = _build_run(lip_sync, planned, checks, prices, options)
     estimate = total_estimate(run.prepared)
