@@ -252,9 +252,9 @@ def test_closing_a_client_never_opens_nor_refuses_its_journal(
     """Leaving a `with` block after a refused journal raises nothing more, and a client
     that never used its journal does not make one to close it."""
     monkeypatch.setenv("KITTA_HOME", str(tmp_path))
-    with KittaClient("tok-closing", base_url=BASE, journal="mysql://team:pw@db/k") as client:
-        with pytest.raises(JournalError):
-            client.history.count()
+    refused = KittaClient("tok-closing", base_url=BASE, journal="mysql://team:pw@db/k")
+    with refused as client, pytest.raises(JournalError):
+        client.history.count()
     with KittaClient("tok-closing", base_url=BASE):
         pass
     assert list(tmp_path.rglob("*.sqlite3*")) == []
