@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import inspect
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,18 @@ import pytest
 
 from kitta_notebook import KittaClient
 from kitta_notebook.errors import JournalError, ValidationError
+from kitta_notebook.history import history as history_module
 from kitta_notebook.history.entry import JournalEntry, JournalSummary, Query
-from kitta_notebook.history.history import AsyncHistory, History, ResumedTasks
+from kitta_notebook.history.history import (
+    _JOURNAL_BATCH,
+    MAX_DETAILS_PER_SYNC,
+    AsyncHistory,
+    History,
+    ResumedTasks,
+)
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.models import LipSyncTask
-from tests.journal.journal_helpers import BASE, mock_async_client, mock_client
+from tests.journal.journal_helpers import BASE, list_body, mock_async_client, mock_client
 from tests.support import dto
 
 AT_MOST_MESSAGE = "at_most must be a whole number ≥ 1, or None."
@@ -245,6 +253,230 @@ def test_refresh_skips_entries_without_a_task_id(tmp_path: Path) -> None:
     assert len(client.history.items()) == 2
     assert [t.task_id for t in client.history.refresh()] == ["lip_1"]
     assert server.fetched == ["lip_1"]
+
+
+# --- to_pandas -------------------------------------------------------------------------------
+PANDAS_MESSAGE = (
+    "to_pandas() needs pandas, which is an optional extra: pip install 'kitta-notebook[pandas]'"
+)
+
+
+def with_credits(body: dict[str, Any], credits: int) -> dict[str, Any]:
+    return {**body, "creditsCharged": credits}
+
+
+def frame_client(tmp_path: Path) -> KittaClient:
+    client, _ = journalled(
+        tmp_path,
+        with_credits(task_body("lip_1", "succeeded", day=1), 300),
+        with_credits(task_body("lip_2", "failed", day=2), 100),
+        with_credits(task_body("lip_3", "succeeded", day=3), 200),
+    )
+    return client
+
+
+def task_ids_of(frame: Any) -> list[str]:
+    return list(frame["task_id"])
+
+
+def test_to_pandas_is_newest_first_unless_told_and_takes_the_sort_limit_and_filters_of_items(
+    tmp_path: Path,
+) -> None:
+    history = frame_client(tmp_path).history
+    assert task_ids_of(history.to_pandas()) == ["lip_3", "lip_2", "lip_1"]
+    oldest_first = history.to_pandas(sort="created", descending=False)
+    assert task_ids_of(oldest_first) == ["lip_1", "lip_2", "lip_3"]
+    assert task_ids_of(history.to_pandas(sort="credits")) == ["lip_1", "lip_3", "lip_2"]
+    assert task_ids_of(history.to_pandas(sort="credits", descending=False)) == [
+        "lip_2",
+        "lip_3",
+        "lip_1",
+    ]
+    assert task_ids_of(history.to_pandas(limit=2)) == ["lip_3", "lip_2"]
+    assert task_ids_of(history.to_pandas(status="failed")) == ["lip_2"]
+    assert task_ids_of(history.to_pandas(status="succeeded", limit=1)) == ["lip_3"]
+
+
+def test_the_labels_column_of_to_pandas_holds_each_entrys_labels_as_a_list(tmp_path: Path) -> None:
+    client = frame_client(tmp_path)
+    client.history.set_labels("lip_2", ["a", "b"])
+    labels = dict(
+        zip(*(client.history.to_pandas()[name] for name in ("task_id", "labels")), strict=True)
+    )
+    assert labels == {"lip_3": [], "lip_2": ["a", "b"], "lip_1": []}
+    assert all(type(value) is list for value in labels.values())
+
+
+def test_to_pandas_without_pandas_names_the_extra_that_brings_it_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.import_module
+
+    def without_pandas(name: str, package: str | None = None) -> Any:
+        if name == "pandas":
+            raise ImportError("No module named 'pandas'")
+        return real(name, package)
+
+    history = frame_client(tmp_path).history
+    monkeypatch.setattr(importlib, "import_module", without_pandas)
+    with pytest.raises(ImportError) as refused:
+        history.to_pandas()
+    assert str(refused.value) == PANDAS_MESSAGE
+
+
+# --- the server's list: iteration and sync ---------------------------------------------------
+class Listing(Server):
+    """`Server`, which also lists `listed` as list items (no model, no created time),
+    `per_page` a page, and counts the pages read."""
+
+    def __init__(
+        self, listed: list[dict[str, Any]], *details: dict[str, Any], per_page: int = 100
+    ) -> None:
+        super().__init__(*details)
+        self.listed, self.per_page = listed, per_page
+        self.pages_read = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/lip-sync/tasks"):
+            return super().__call__(request)
+        self.pages_read += 1
+        offset = int(request.url.params["offset"])
+        end = offset + self.per_page
+        more = end < len(self.listed)
+        return httpx.Response(
+            200, json=list_body(self.listed[offset:end], offset=offset, more=more)
+        )
+
+
+class ReadsBounded(Journal):
+    """A journal that refuses to be read more than `READS` times (a loop over it fails)."""
+
+    READS = 20
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.reads = 0
+
+    def entries(self, query: Query | None = None, **options: Any) -> list[JournalEntry]:
+        self.reads += 1
+        assert self.reads <= self.READS, "the journal was read over and over"
+        return super().entries(query, **options)
+
+
+JOURNAL_TASKS = tuple(task_body(f"lip_{day}", "succeeded", day=day) for day in range(1, 6))
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(history_module, "_JOURNAL_BATCH", 2)
+    assert _JOURNAL_BATCH > 2
+    return 2
+
+
+def listing_client(tmp_path: Path, listing: Listing) -> KittaClient:
+    client = mock_client(listing, journal=ReadsBounded(tmp_path / "j.sqlite3"))
+    store = client.journal
+    assert store is not None
+    store.record_seen_many(JOURNAL_TASKS)
+    return client
+
+
+def ids_of(entries: list[JournalEntry]) -> list[str]:
+    return [entry.entry_id for entry in entries]
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_iterating_a_history_yields_each_entry_once_newest_first_then_tasks_only_the_server_has(
+    tmp_path: Path,
+) -> None:
+    listed = [dto(taskId=task_id) for task_id in ("lip_5", "lip_s1", "lip_3", "lip_s2", "lip_s3")]
+    listing = Listing(listed, per_page=2)
+    client = listing_client(tmp_path, listing)
+    store = client.journal
+    assert store is not None
+    rejected = store.record_request({"model": "m", "inputMode": "video"})
+    store.record_outcome(rejected, rejected=True, error="invalid input")
+    journal_order = ids_of(client.history.items())
+    assert len(journal_order) == 6 and rejected in journal_order
+    yielded = list(client.history)
+    assert ids_of(yielded[:6]) == journal_order
+    assert [entry.task_id for entry in yielded[6:]] == ["lip_s1", "lip_s2", "lip_s3"]
+    assert listing.pages_read == 3
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_an_entry_added_while_iterating_a_history_makes_no_other_entry_come_twice(
+    tmp_path: Path,
+) -> None:
+    client = listing_client(tmp_path, Listing([]))
+    store = client.journal
+    assert store is not None
+    before = ids_of(client.history.items())
+    yielded: list[JournalEntry] = []
+    for entry in client.history:
+        yielded.append(entry)
+        if len(yielded) == 2:
+            store.record_seen(task_body("lip_new", "pending", day=28))
+    assert ids_of(yielded) == before
+    assert client.history.items()[0].task_id == "lip_new"  # every row moved down one
+
+
+def test_iterating_a_history_reads_the_journal_in_batches_so_later_ones_show_changes_meanwhile(
+    tmp_path: Path, small_batches: int
+) -> None:
+    client = listing_client(tmp_path, Listing([]))
+    labels: dict[str, tuple[str, ...]] = {}
+    for entry in client.history:
+        assert entry.task_id is not None
+        labels[entry.task_id] = entry.labels
+        if len(labels) == small_batches:
+            client.history.label("lip_1", "late")
+    assert labels == {"lip_5": (), "lip_4": (), "lip_3": (), "lip_2": (), "lip_1": ("late",)}
+
+
+def test_sync_reads_at_most_max_pages_pages_of_the_servers_list(tmp_path: Path) -> None:
+    listed = [dto(taskId=f"lip_{n}") for n in range(1, 6)]
+    listing = Listing(listed, *listed, per_page=2)
+    client = mock_client(listing, journal=Journal(tmp_path / "j.sqlite3"))
+    first = client.history.sync(max_pages=1)
+    assert (first.pages, first.seen, first.new) == (1, 2, 2)
+    assert listing.pages_read == 1
+    rest = client.history.sync()
+    assert (rest.pages, rest.seen, rest.new) == (3, 5, 3)
+    assert listing.pages_read == 4
+
+
+def test_sync_fetches_each_undated_tasks_detail_skipping_and_not_counting_those_gone(
+    tmp_path: Path,
+) -> None:
+    gone, *found = ("lip_a_gone", "lip_b", "lip_c", "lip_d")
+    details = [task_body(task_id, "succeeded", day=n) for n, task_id in enumerate(found, 2)]
+    listed = [dto(taskId=task_id) for task_id in (gone, *found)]
+    listing = Listing(listed, *details)
+    client = mock_client(listing, journal=Journal(tmp_path / "j.sqlite3"))
+    report = client.history.sync()
+    assert (report.pages, report.seen, report.new, report.detailed) == (1, 4, 4, 3)
+    assert sorted(listing.fetched) == [gone, *found]
+    dated = {e.task_id: e.created_at is not None for e in client.history.items()}
+    assert dated == {gone: False, "lip_b": True, "lip_c": True, "lip_d": True}
+    again = client.history.sync()
+    assert (again.new, again.detailed) == (0, 0)
+    assert listing.fetched[4:] == [gone]
+
+
+def test_sync_fetches_at_most_max_details_per_sync_details_and_the_rest_at_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_module, "MAX_DETAILS_PER_SYNC", 2)
+    assert MAX_DETAILS_PER_SYNC > 2
+    details = [task_body(f"lip_{n}", "succeeded", day=n) for n in range(1, 4)]
+    listing = Listing([dto(taskId=f"lip_{n}") for n in range(1, 4)], *details)
+    client = mock_client(listing, journal=Journal(tmp_path / "j.sqlite3"))
+    assert client.history.sync().detailed == 2
+    assert len(listing.fetched) == 2
+    assert client.history.sync().detailed == 1
+    assert client.history.sync().detailed == 0
+    assert sorted(listing.fetched) == ["lip_1", "lip_2", "lip_3"]
 
 
 # --- AsyncHistory ----------------------------------------------------------------------------
