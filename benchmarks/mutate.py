@@ -12,6 +12,8 @@ mutmut forgets every verdict when its test selection changes, so each module's
 verdicts are kept in `mutants/verdicts.json` with the hash of every function they
 were found on. A verdict holds while its function is unchanged; a run of the
 module then tries only the mutants of functions changed since (or never tried).
+Every mutant's tests are a new pytest session: one throwaway PostgreSQL server
+serves them all (`tests/plugins/postgres.py`'s `shared_cluster`).
 
     python -m benchmarks.mutate                # every configured module
     python -m benchmarks.mutate --only kitta_notebook/_kept.py  # one module (repeatable)
