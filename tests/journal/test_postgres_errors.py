@@ -21,31 +21,34 @@ def error_of(exc: BaseException, url: str = URL) -> str:
     return str(made)
 
 
-def test_an_unreachable_database_is_named_without_its_password_in_any_form() -> None:
-    echoed = psycopg.OperationalError(
+UNREACHABLE = (
+    "an unreachable database, its password echoed in both forms",
+    psycopg.OperationalError(
         'connection to "db.example.com" failed: password "pa/ss@word" (pa%2Fss%40word) refused'
-    )
-    assert error_of(echoed) == (
-        f'the team journal at {WHERE} could not be reached: connection to "db.example.com" '
-        'failed: password "REDACTED" (REDACTED) refused. Check KITTA_JOURNAL_URL (host, port, '
-        "database, user, password), or pass journal=False to the client."
-    )
+    ),
+    f'the team journal at {WHERE} could not be reached: connection to "db.example.com" '
+    'failed: password "REDACTED" (REDACTED) refused. Check KITTA_JOURNAL_URL (host, port, '
+    "database, user, password), or pass journal=False to the client.",
+)
+NO_RIGHTS = (
+    "a role without rights is told who creates the tables",
+    psycopg.errors.InsufficientPrivilege("permission denied for table entries"),
+    f"the team journal at {WHERE} refused this role: permission denied for table entries. "
+    "The role needs to read and write the journal's tables, which the database's owner "
+    "creates and migrates: python -m kitta_notebook.history setup --to OWNER_URL",
+)
+OTHER = (
+    "any other driver error",
+    psycopg.errors.UniqueViolation("duplicate key value"),
+    f"the team journal at {WHERE} could not be used: duplicate key value",
+)
 
 
-def test_a_role_without_rights_is_told_who_creates_the_tables() -> None:
-    refused = psycopg.errors.InsufficientPrivilege("permission denied for table entries")
-    assert error_of(refused) == (
-        f"the team journal at {WHERE} refused this role: permission denied for table entries. "
-        "The role needs to read and write the journal's tables, which the database's owner "
-        "creates and migrates: python -m kitta_notebook.history setup --to OWNER_URL"
-    )
-
-
-def test_any_other_driver_error_says_the_journal_could_not_be_used() -> None:
-    failed = psycopg.errors.UniqueViolation("duplicate key value")
-    assert error_of(failed) == (
-        f"the team journal at {WHERE} could not be used: duplicate key value"
-    )
+@pytest.mark.parametrize(("case", "error", "said"), [UNREACHABLE, NO_RIGHTS, OTHER])
+def test_a_driver_error_says_what_failed_and_where_without_the_password(
+    case: str, error: Exception, said: str
+) -> None:
+    assert error_of(error) == said, case
 
 
 @pytest.mark.parametrize(("password", "redacted"), [("abcd", True), ("abc", False), ("", False)])
