@@ -591,3 +591,25 @@ def test_resumed_tasks_show_each_tasks_status_and_how_many_are_of_unknown_outcom
     resumed.unresolved.extend(["e1", "e2"])  # type: ignore[list-item]
     assert repr(resumed) == "ResumedTasks([lip_1: succeeded, lip_2: pending]; 2 of unknown outcome)"
     assert repr(ResumedTasks()) == "ResumedTasks([])"
+
+
+class TerseListing(Listing):
+    """A list whose pagination says only whether there is more (no limit, no offset)."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        answer = super().__call__(request)
+        if request.url.path.endswith("/lip-sync/tasks"):
+            body = answer.json()
+            body["pagination"] = {"hasMore": body["pagination"]["hasMore"]}
+            return httpx.Response(200, json=body)
+        return answer
+
+
+def test_sync_goes_on_past_a_page_whose_pagination_names_no_offset(tmp_path: Path) -> None:
+    """The next page starts after the tasks read so far, as the request asked."""
+    listed = [task_body(f"lip_t{i}", "succeeded", day=i + 1) for i in range(5)]
+    server = TerseListing(listed, per_page=2)
+    client = mock_client(server, journal=Journal(tmp_path / "j.sqlite3"))
+    report = client.history.sync()
+    assert (report.pages, report.seen, server.pages_read) == (3, 5, 3)
+    assert {entry.task_id for entry in client.history.items()} == {t["taskId"] for t in listed}
