@@ -462,3 +462,20 @@ def test_a_keyed_create_gives_its_claim_back_in_the_round_trip_that_records_its_
     sandbox.faults = FaultConfig()
     retried = client.lip_sync.create(**_media(sandbox), key="clip-b")
     assert retried.task_id != task.task_id and sandbox.stats.route("create") == 3
+
+
+def test_a_capped_search_count_is_exact_up_to_its_cap_and_says_more_beyond(
+    postgres_db: str,
+) -> None:
+    """Through the search index, nearest first: a cap equal to the matches still counts
+    them all (one state only, or several), one fewer says there are more."""
+    journal = PostgresJournal(postgres_db, account="e" * 12)
+    assert journal.has_search_index
+    alike = [{**_dto(i), "taskId": f"alike-{i}", "status": "succeeded"} for i in range(4)]
+    journal.record_seen_many([*alike, *(_dto(i) for i in range(4, 10))])
+    for search, matches in (("alike-", 4), ("task-00", 6)):
+        exact = journal.summary(Query(search=search), at_most=matches)
+        assert (exact.more, exact.total, sum(exact.counts.values())) == (False, matches, matches)
+        over = journal.summary(Query(search=search), at_most=matches - 1)
+        assert over.more and over.counts == {}
+    journal.close()
