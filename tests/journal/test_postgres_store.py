@@ -27,6 +27,7 @@ from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
 from kitta_notebook.history.store import Sql
 from kitta_notebook.sandbox import FaultConfig, Sandbox
+from tests.journal.journal_helpers import poll_until
 from tests.plugins.postgres import PostgresCluster
 
 psycopg = pytest.importorskip("psycopg")  # the extra [postgres]
@@ -478,4 +479,19 @@ def test_a_capped_search_count_is_exact_up_to_its_cap_and_says_more_beyond(
         assert (exact.more, exact.total, sum(exact.counts.values())) == (False, matches, matches)
         over = journal.summary(Query(search=search), at_most=matches - 1)
         assert over.more and over.counts == {}
+    journal.close()
+
+
+def test_closing_a_team_journal_ends_its_connection(postgres_db: str) -> None:
+    journal = PostgresJournal(postgres_db, account="f" * 12)
+    journal.count()
+    sessions = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name = 'kitta-notebook'"
+    )
+    with psycopg.connect(postgres_db, autocommit=True) as conn:
+        assert conn.execute(sessions).fetchone() == (1,)
+        journal.close()
+        poll_until(lambda: conn.execute(sessions).fetchone() == (0,))  # the server's view
+    assert journal.count() == 0  # used again: connects again
     journal.close()
