@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.utils
 import importlib
 import inspect
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,10 @@ from kitta_notebook.history.history import (
     AsyncHistory,
     History,
     ResumedTasks,
+    _server_date,
 )
 from kitta_notebook.history.journal import Journal
+from kitta_notebook.history.reconcile import ReconcileReport
 from kitta_notebook.models import LipSyncTask
 from tests.journal.journal_helpers import BASE, list_body, mock_async_client, mock_client
 from tests.support import dto
@@ -613,3 +617,186 @@ def test_sync_goes_on_past_a_page_whose_pagination_names_no_offset(tmp_path: Pat
     report = client.history.sync()
     assert (report.pages, report.seen, server.pages_read) == (3, 5, 3)
     assert {entry.task_id for entry in client.history.items()} == {t["taskId"] for t in listed}
+
+
+# --- reconcile: what it passes on to the plan ------------------------------------------------
+class DatedListing(Listing):
+    """`Listing` whose list responses carry a `Date` header `offset` seconds from now
+    (none when `offset` is None)."""
+
+    def __init__(
+        self, listed: list[dict[str, Any]], *details: dict[str, Any], offset: float | None
+    ) -> None:
+        super().__init__(listed, *details)
+        self.offset = offset
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        if self.offset is not None and request.url.path.endswith("/lip-sync/tasks"):
+            response.headers["Date"] = email.utils.formatdate(
+                time.time() + self.offset, usegmt=True
+            )
+        return response
+
+
+def created_task(task_id: str, after: float, model: str = "m") -> dict[str, Any]:
+    """A task the server stamped `after` seconds from now (on its own clock)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + after))
+    return dto(taskId=task_id, status="succeeded", inputMode="video", model=model, createdAt=stamp)
+
+
+def unknown_creates(
+    tmp_path: Path,
+    listing: Listing,
+    creates: int,
+    model: str = "m",
+    journal: Journal | None = None,
+) -> tuple[KittaClient, list[str]]:
+    """A client whose journal holds `creates` creates of unknown outcome, asked just now."""
+    if journal is None:
+        journal = Journal(tmp_path / "j.sqlite3")
+    client = mock_client(listing, journal=journal)
+    store = client.journal
+    assert store is not None
+    entry_ids = []
+    for _ in range(creates):
+        entry_id = store.record_request({"model": model, "inputMode": "video"})
+        store.record_outcome(entry_id, rejected=False, error="connection lost")
+        entry_ids.append(entry_id)
+    return client, entry_ids
+
+
+def reconciled(
+    tmp_path: Path,
+    *tasks: dict[str, Any],
+    creates: int,
+    offset: float | None,
+    model: str = "m",
+    **options: Any,
+) -> tuple[ReconcileReport, list[str]]:
+    listing = DatedListing([dto(taskId=t["taskId"]) for t in tasks], *tasks, offset=offset)
+    client, entry_ids = unknown_creates(tmp_path, listing, creates, model)
+    return client.history.reconcile(settle=0, **options), entry_ids
+
+
+def test_reconcile_looks_for_a_creates_task_as_late_as_the_window_it_is_given(
+    tmp_path: Path,
+) -> None:
+    report, _ = reconciled(
+        tmp_path, created_task("lip_late", 700), creates=2, offset=0, window=1000
+    )
+    assert [task_id for _, task_id in report.matched] == ["lip_late"]
+
+
+def test_reconcile_looks_for_a_creates_task_as_early_as_the_skew_it_is_given(
+    tmp_path: Path,
+) -> None:
+    report, _ = reconciled(tmp_path, created_task("lip_early", -300), creates=2, offset=0, skew=400)
+    assert [task_id for _, task_id in report.matched] == ["lip_early"]
+
+
+def test_reconcile_keeps_a_task_up_to_the_max_skew_it_is_given_away_possible(
+    tmp_path: Path,
+) -> None:
+    far = created_task("lip_far", -5000)
+    assert reconciled(tmp_path / "default", far, creates=1, offset=0)[0].absent != []
+    report, (entry_id,) = reconciled(tmp_path, far, creates=1, offset=0, max_skew=7200)
+    assert report.matched == [(entry_id, "lip_far")] and report.absent == []
+
+
+def test_reconcile_without_a_date_header_assumes_the_clock_off_by_up_to_the_max_skew_given(
+    tmp_path: Path,
+) -> None:
+    report, entry_ids = reconciled(
+        tmp_path, created_task("lip_far", -5000), creates=2, offset=None, max_skew=7200
+    )
+    assert [task_id for _, task_id in report.matched] == ["lip_far"]
+    assert sorted([report.matched[0][0], *report.absent]) == sorted(entry_ids)
+
+
+def test_reconcile_measures_the_server_clock_by_its_date_header_before_pairing_a_task(
+    tmp_path: Path,
+) -> None:
+    """Far outside the measured clock, a task two creates could be is given to neither."""
+    report, entry_ids = reconciled(tmp_path, created_task("lip_far", -3000), creates=2, offset=0)
+    assert report.matched == [] and report.absent == []
+    assert sorted(report.unresolved) == sorted(entry_ids)
+
+
+def test_reconcile_never_takes_a_task_of_another_model_for_a_create(tmp_path: Path) -> None:
+    report, entry_ids = reconciled(
+        tmp_path, created_task("lip_other", 10, model="other"), creates=1, offset=0
+    )
+    assert report.matched == [] and report.absent == entry_ids
+
+
+def test_reconcile_pairs_this_machines_creates_inside_the_measured_clock_window(
+    tmp_path: Path,
+) -> None:
+    report, entry_ids = reconciled(tmp_path, created_task("lip_near", 10), creates=2, offset=0)
+    assert [task_id for _, task_id in report.matched] == ["lip_near"]
+    assert sorted([report.matched[0][0], *report.absent]) == sorted(entry_ids)
+
+
+class RequestTimeLost(Journal):
+    """A journal whose unresolved creates have no request time."""
+
+    def unresolved(self, *, stale_after: float = 0.0) -> list[JournalEntry]:
+        return [dataclasses.replace(e, requested_at=None) for e in super().unresolved()]
+
+
+def test_reconcile_leaves_a_create_whose_request_time_is_unknown_unresolved(
+    tmp_path: Path,
+) -> None:
+    listing = DatedListing([], offset=0)
+    journal = RequestTimeLost(tmp_path / "j.sqlite3")
+    client, entry_ids = unknown_creates(tmp_path, listing, 1, journal=journal)
+    report = client.history.reconcile(settle=0)
+    assert report.unresolved == entry_ids and report.absent == [] and report.matched == []
+
+
+def test_reconcile_fetches_every_undated_candidate_even_after_one_is_gone(
+    tmp_path: Path,
+) -> None:
+    found = created_task("lip_b_found", 10)
+    listing = DatedListing(
+        [dto(taskId="lip_a_gone"), dto(taskId="lip_b_found"), dto(taskId="lip_c_gone")],
+        found,
+        offset=0,
+    )
+    client, (entry_id,) = unknown_creates(tmp_path, listing, 1)
+    report = client.history.reconcile(settle=0)
+    assert sorted(listing.fetched) == ["lip_a_gone", "lip_b_found", "lip_c_gone"]
+    assert (entry_id, "lip_b_found") in report.matched
+
+
+# --- a client without a journal, the server's Date header ------------------------------------
+def test_a_client_with_its_journal_turned_off_says_so(tmp_path: Path) -> None:
+    client = mock_client(Server(), journal=False)
+    with pytest.raises(JournalError) as refused:
+        client.history.count()
+    assert str(refused.value) == (
+        "this client has no task journal: it was turned off (journal=False)."
+    )
+
+
+def test_a_client_without_an_api_token_says_it_has_no_journal_for_want_of_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KITTA_API_TOKEN", raising=False)
+    http = httpx.Client(transport=httpx.MockTransport(Server()))
+    client = KittaClient(base_url=BASE, http_client=http, max_retries=0)
+    with pytest.raises(JournalError) as refused:
+        client.history.count()
+    assert str(refused.value) == "this client has no task journal: no API token is set."
+
+
+@pytest.mark.parametrize("header", [None, "", "not a date"])
+def test_a_missing_empty_or_unreadable_date_header_gives_no_clock_sample(
+    header: str | None,
+) -> None:
+    assert _server_date(header) is None
+
+
+def test_a_date_header_gives_the_servers_time_in_epoch_seconds() -> None:
+    assert _server_date("Tue, 08 Dec 2026 00:00:00 GMT") == 1796688000.0
