@@ -800,3 +800,12 @@ def test_a_missing_empty_or_unreadable_date_header_gives_no_clock_sample(
 
 def test_a_date_header_gives_the_servers_time_in_epoch_seconds() -> None:
     assert _server_date("Tue, 08 Dec 2026 00:00:00 GMT") == 1796688000.0
+
+
+def test_sync_fetches_the_details_of_undated_tasks_of_every_page(tmp_path: Path) -> None:
+    ids = [f"lip_p{i}" for i in range(5)]
+    details = [task_body(task_id, "succeeded", day=n) for n, task_id in enumerate(ids, 1)]
+    listing = Listing([dto(taskId=task_id) for task_id in ids], *details, per_page=2)
+    client = mock_client(listing, journal=Journal(tmp_path / "j.sqlite3"))
+    report = client.history.sync()
+    assert (report.pages, report.detailed) == (3, 5) and sorted(listing.fetched) == ids
