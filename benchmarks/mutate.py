@@ -282,6 +282,7 @@ def write_report(modules: list[str]) -> float:
             details.append("  ```diff\n  " + diff + "\n  ```")
     overall = caught / considered if considered else 0.0  # nothing run proves nothing
     not_run = [m for m, s in by_module.items() if s.run is None]
+    partly = {m: s.counts["not run"] for m, s in by_module.items() if s.run and s.counts["not run"]}
     text = [
         "# Mutation testing: the billing and file paths",
         "",
@@ -297,7 +298,8 @@ def write_report(modules: list[str]) -> float:
         "",
         f"**Overall: {overall:.1%} of mutants killed** on the "
         f"{len(by_module) - len(not_run)} modules run (target {TARGET:.0%})."
-        + (f" Not run yet: {len(not_run)} of {len(by_module)} modules." if not_run else ""),
+        + (f" Not run yet: {len(not_run)} of {len(by_module)} modules." if not_run else "")
+        + "".join(f" Not run yet: {n} mutants of `{m}`." for m, n in partly.items()),
         "",
         "| module | mutants | killed | timeout | survived | untested | equivalent | not run yet "
         "| score |",
