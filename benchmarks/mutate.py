@@ -9,8 +9,8 @@ original (no test could tell them apart) is explained in
 `benchmarks/mutation_equivalent.toml`; the report marks it so.
 
 mutmut forgets every verdict when its test selection changes, so each module's
-verdicts are kept in `mutants/verdicts.json` with the hash of every function they
-were found on. A verdict holds while its function is unchanged; a run of the
+verdicts are kept in `benchmarks/mutation_verdicts.json` (tracked: they took hours
+to find) with the hash of every function they were found on. A verdict holds while its function is unchanged; a run of the
 module then tries only the mutants of functions changed since (or never tried).
 Every mutant's tests are a new pytest session: one throwaway PostgreSQL server
 serves them all (`tests/plugins/postgres.py`'s `shared_cluster`).
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "benchmarks" / "MUTATION.md"
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.toml"
 TESTS = ROOT / "benchmarks" / "mutation_tests.toml"
-VERDICTS = ROOT / "mutants" / "verdicts.json"
+VERDICTS = ROOT / "benchmarks" / "mutation_verdicts.json"
 DIFFS = ROOT / "mutants" / "diffs.json"
 TARGET = 0.95
 # mutmut's exit codes of a mutant's test run (see mutmut.stats).
@@ -72,7 +72,7 @@ class ModuleScore:
 
     counts: Counter[str] = field(default_factory=Counter)
     survivors: list[str] = field(default_factory=list)
-    run: dict[str, Any] | None = None  # its entry of verdicts.json
+    run: dict[str, Any] | None = None  # its entry of mutation_verdicts.json
 
     @property
     def total(self) -> int:
@@ -160,7 +160,7 @@ def kept_verdicts() -> dict[str, dict[str, Any]]:
 
 
 def keep_verdicts(module: str, tests: list[str], tried: list[str]) -> None:
-    """Merge what mutmut just found for the `tried` mutants of `module` into verdicts.json:
+    """Merge what mutmut just found for the `tried` mutants of `module` into the kept verdicts:
     their new verdicts win, the others keep theirs while their function is unchanged, and
     mutants that no longer exist are dropped."""
     found = json.loads((ROOT / "mutants" / f"{module}.meta").read_text())["exit_code_by_key"]
@@ -288,7 +288,7 @@ def write_report(modules: list[str]) -> float:
         "",
         f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
         "`python -m benchmarks.mutate` (mutmut) from the verdicts kept in "
-        "`mutants/verdicts.json`. Each module runs against its fast tests "
+        "`benchmarks/mutation_verdicts.json`. Each module runs against its fast tests "
         "(`benchmarks/mutation_tests.toml`, listed below). Equivalent survivors are "
         "explained in `mutation_equivalent.toml` and left out of the score (those it calls "
         "NOT equivalent, no test here can reach them, count as survivors); untested "
