@@ -14,6 +14,7 @@ import sys
 import threading
 import uuid
 import warnings
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,7 @@ def test_pages_sorts_filters_and_search_match_the_sqlite_store(
     for query in queries:
         for sort in ("created", "credits", "status", "updated"):
             for descending in (True, False):
-                for offset in (0, 40, 590, 1150):
+                for offset in (0, 40, 590, 1150, 1199):  # 1199: a last page of one
                     pages = [
                         s.entries(query, sort=sort, descending=descending, limit=50, offset=offset)
                         for s in stores
@@ -197,6 +198,13 @@ def test_pages_sorts_filters_and_search_match_the_sqlite_store(
                     ids = [[entry.task_id for entry in page] for page in pages]
                     assert ids[0] == ids[1], (query, sort, descending, offset)
         assert stores[0].summary(query) == stores[1].summary(query), query
+    for sort in ("created", "credits"):  # all from a far offset, with no limit
+        for descending in (True, False):
+            rests = [
+                [e.task_id for e in s.entries(sort=sort, descending=descending, offset=1150)]
+                for s in stores
+            ]
+            assert len(rests[0]) == 50 and rests[0] == rests[1], (sort, descending)
     assert stores[0].count(Query(search="ASK-011")) == 10
     assert stores[0].count(Query(search="1_")) == 0
 
@@ -225,6 +233,34 @@ def test_a_search_is_paged_in_the_order_of_every_page_through_tied_times(
                 ]
                 found = [entry.task_id for page in pages for entry in page]
                 assert found == expected, (term, descending, size)
+    store.close()
+
+
+@pytest.mark.parametrize("tie_order", ["ASC", "DESC"])
+def test_a_search_page_does_not_depend_on_which_tied_rows_the_index_gives_first(
+    postgres_db: str, tie_order: str
+) -> None:
+    """The search index orders by distance in time only: among tasks of one second it may
+    give any of them first, so a page ending on a second's first row read must still be cut
+    in (time, entry) order. Here the index is made to give them in either entry order."""
+    tasks = [{**_dto(i), "createdAt": _iso(JAN_2026 + i // 10)} for i in range(60)]
+    store = PostgresJournal(postgres_db, account="d" * 12)
+    store.record_seen_many(tasks)
+    read = store._read
+
+    def ties_in_a_chosen_order(sql: str, params: Sequence[object] = ()) -> list[Any]:
+        return read(sql.replace(" LIMIT ?", f", entry_id {tie_order} LIMIT ?"), params)
+
+    for descending in (True, False):
+        every = [e.task_id for e in store.entries(descending=descending, limit=60)]
+        store._read = ties_in_a_chosen_order  # type: ignore[method-assign]
+        for size in (10, 11, 3):  # a page ends on a second's first row, or within one
+            pages = [
+                store.entries(Query(search="task-"), descending=descending, limit=size, offset=at)
+                for at in range(0, 60, size)
+            ]
+            assert [e.task_id for page in pages for e in page] == every, (descending, size)
+        store._read = read  # type: ignore[method-assign]
     store.close()
 
 
