@@ -389,8 +389,14 @@ class HistoryBrowser(SelectedTaskView):
         """Set several filters at once (one query); `sort` like 'credits:1' (descending),
         `creator` one of `client.history.creators()` ('' is everyone)."""
         values = (status, mode, creator, search, sort)
-        chosen = zip(self._filter_controls, values, strict=True)
+        chosen = list(zip(self._filter_controls, values, strict=True))
         self._offer_creators()  # someone who created since the last redraw is offered
+        names = ("status", "mode", "creator", "search", "sort")
+        for name, (control, value) in zip(names, chosen, strict=True):
+            allowed = [o[1] for o in getattr(control, "options", ())]  # (label, value) pairs
+            if value is not None and allowed and value not in allowed:
+                shown = ", ".join(repr(v) for v in allowed)
+                raise ValueError(f"{name} must be one of {shown}; got {value!r}")
         self._setting_filters = True
         try:
             for control, value in chosen:

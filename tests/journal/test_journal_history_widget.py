@@ -94,6 +94,20 @@ def test_mode_search_and_sort(browser: HistoryBrowser) -> None:
     assert browser.rows[0].entry.needs_reconcile
 
 
+def test_an_unknown_filter_choice_is_refused_by_name_and_nothing_changes(
+    browser: HistoryBrowser,
+) -> None:
+    """A creator, status or sort the browser does not offer is a clear error naming the
+    choices, raised before any filter is set (not the widget library's own error)."""
+    browser.set_filters(status="failed")
+    for wrong in ({"creator": "nobody"}, {"status": "done"}, {"sort": "credits"}):
+        with pytest.raises(ValueError, match=f"^{next(iter(wrong))} must be one of ") as err:
+            browser.set_filters(search="lip_task_04", **wrong)
+        assert repr(next(iter(wrong.values()))) in str(err.value)
+    assert browser.status_filter.value == "failed" and browser.search.value == ""
+    assert browser.total == 11
+
+
 def test_summary_strip_counts_and_credits(browser: HistoryBrowser) -> None:
     value = browser.summary_view.value
     assert "46 tasks" in value
