@@ -291,11 +291,30 @@ def test_kept_totals_and_day_counts_answer_as_the_rows_do_after_every_kind_of_wr
         assert stores[0].summary(query) == stores[1].summary(query), query
     with psycopg.connect(postgres_db) as conn:  # folded: about one row per group left
         assert conn.execute("SELECT count(*) FROM totals").fetchone()[0] < 100
-    for descending in (True, False):
-        for offset in (501, 700, 749, 750, 751, 1001, 1477):
-            pages = [s.entries(descending=descending, limit=30, offset=offset) for s in stores]
-            ids = [[entry.task_id for entry in page] for page in pages]
-            assert ids[0] == ids[1] and len(ids[0]) == min(30, 1500 - offset), offset
+    # The days are skipped only for the time order of everything: a filter or another order
+    # over many days pages as the rows do, near and far, with a limit, none or 0.
+    for query in (Query(), Query(since=JAN_2026 + 100 * 5 * 3600)):  # 1,400 since
+        for sort in ("created", "credits"):
+            for descending in (True, False):
+                for offset in (0, 40, 501, 700, 749, 750, 751, 1001, 1477):
+                    pages = [
+                        s.entries(query, sort=sort, descending=descending, limit=30, offset=offset)
+                        for s in stores
+                    ]
+                    ids = [[entry.task_id for entry in page] for page in pages]
+                    assert ids[0] == ids[1], (query, sort, descending, offset)
+                    if query == Query():
+                        assert len(ids[0]) == min(30, 1500 - offset), offset
+                rests = [
+                    [
+                        e.task_id
+                        for e in s.entries(query, sort=sort, descending=descending, offset=at)
+                    ]
+                    for s in stores
+                    for at in (40, 801)
+                ]
+                assert rests[:2] == rests[2:] and rests[1], (query, sort, descending)
+                assert [s.entries(query, sort=sort, limit=0, offset=40) for s in stores] == [[], []]
     with psycopg.connect(postgres_db) as conn:  # the pages skipped whole days
         assert conn.execute("SELECT count(DISTINCT day) FROM day_totals").fetchone()[0] > 300
 
