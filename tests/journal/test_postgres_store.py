@@ -404,6 +404,19 @@ def test_threads_share_one_store(postgres_db: str) -> None:
     assert store.count(Query(labels=("t50",))) == 25
 
 
+def test_clients_of_one_account_share_one_journal_and_its_connection(postgres_db: str) -> None:
+    """Every client of one account and database in a process uses one journal (one
+    connection to a team's database, whose connections are few); another account or
+    identity has its own."""
+    api = "https://api.example.com"
+    first = PostgresJournal.for_account(postgres_db, api, "tok-1")
+    assert PostgresJournal.for_account(postgres_db, api, "tok-1") is first
+    assert PostgresJournal.for_account(postgres_db, api, "tok-2") is not first
+    who = PostgresJournal.for_identity(postgres_db, "sandbox")
+    assert PostgresJournal.for_identity(postgres_db, "sandbox") is who
+    assert who is not first
+
+
 def test_kept_results_are_indexed(postgres_db: str) -> None:
     store = PostgresJournal(postgres_db, account="f" * 12)
     store.record_kept("t1", "/kept/t1.mp4", 100, "1" * 64)
