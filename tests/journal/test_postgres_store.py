@@ -371,6 +371,12 @@ def test_url_search_uses_a_trigram_index_or_says_it_scans(
         plain = PostgresJournal(url, account="d" * 12)
         assert not plain.has_search_index
     assert any("pg_trgm" in str(w.message) for w in caught)
+    with warnings.catch_warnings(record=True) as again:  # said once per database and process
+        warnings.simplefilter("always")
+        other = PostgresJournal(url, account="e" * 12)
+        assert not other.has_search_index
+    assert not any("pg_trgm" in str(w.message) for w in again)
+    other.close()
     plain.record_seen_many([_dto(i) for i in range(20)])
     assert plain.count(Query(search="task-001")) == 10  # found by a scan
     # A page and a capped count in time order too, without the index's `<->` (btree_gist)
