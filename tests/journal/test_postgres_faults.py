@@ -149,8 +149,14 @@ def test_a_newer_schema_is_refused_with_the_fix(postgres_db: str) -> None:
     PostgresJournal(postgres_db, account="a" * 12).count()
     with psycopg.connect(postgres_db, autocommit=True) as conn:
         conn.execute("UPDATE journal_schema SET version = %s", (SCHEMA_VERSION + 1,))
-    with pytest.raises(JournalError, match="upgrade kitta-notebook"):
-        PostgresJournal(postgres_db, account="a" * 12).count()
+    newer = PostgresJournal(postgres_db, account="a" * 12)
+    with pytest.raises(JournalError) as refused:
+        newer.count()
+    assert str(refused.value) == (
+        f"the team journal at {newer.where} has schema version {SCHEMA_VERSION + 1}, newer "
+        f"than this kitta-notebook knows ({SCHEMA_VERSION}): upgrade kitta-notebook "
+        "(pip install -U kitta-notebook)."
+    )
 
 
 def test_without_psycopg_the_error_names_the_extra(

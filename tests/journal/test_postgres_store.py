@@ -22,7 +22,14 @@ from typing import Any
 import pytest
 
 import kitta_notebook
-from kitta_notebook import AsyncKittaClient, JournalError, KittaClient, RateLimitError, ServerError
+from kitta_notebook import (
+    AsyncKittaClient,
+    JournalError,
+    JournalWarning,
+    KittaClient,
+    RateLimitError,
+    ServerError,
+)
 from kitta_notebook.history.entry import Query
 from kitta_notebook.history.journal import Journal
 from kitta_notebook.history.postgres import PostgresJournal
@@ -370,7 +377,12 @@ def test_url_search_uses_a_trigram_index_or_says_it_scans(
         warnings.simplefilter("always")
         plain = PostgresJournal(url, account="d" * 12)
         assert not plain.has_search_index
-    assert any("pg_trgm" in str(w.message) for w in caught)
+    said = [str(w.message) for w in caught if w.category is JournalWarning]
+    assert said == [
+        f"the team journal at {plain.where} has no URL search index: this role may not CREATE "
+        "EXTENSION pg_trgm and btree_gist (and the index on entries); search scans the "
+        "account's rows. The database's owner can create them."
+    ]
     with warnings.catch_warnings(record=True) as again:  # said once per database and process
         warnings.simplefilter("always")
         other = PostgresJournal(url, account="e" * 12)
