@@ -36,3 +36,26 @@ def test_the_first_create_after_the_database_restarted_is_recorded_and_sent(
     assert journal is not None
     assert {e.task_id for e in journal.entries()} == {first.task_id, second.task_id}
     journal.close()
+
+
+def test_the_connection_asks_for_tcp_keepalives_and_its_limits(postgres_db: str) -> None:
+    """A network that drops a team's connection silently (no reset) is found by TCP
+    keepalives within about a minute; each statement has its timeout and the server sees
+    who is connected."""
+    journal = postgres.PostgresJournal(postgres_db, account="k" * 12)
+    journal.count()
+    asked = journal._conn.info.get_parameters()
+    assert {name: asked.get(name) for name in KEEPALIVES} == KEEPALIVES
+    assert asked["connect_timeout"] == str(postgres.CONNECT_TIMEOUT_SECONDS)
+    assert asked["application_name"] == "kitta-notebook"
+    timeout = journal._read("SHOW statement_timeout")[0][0]
+    assert timeout == f"{postgres.STATEMENT_TIMEOUT_SECONDS}s"
+    journal.close()
+
+
+KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
