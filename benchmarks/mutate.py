@@ -10,8 +10,9 @@ original (no test could tell them apart) is explained in
 
 mutmut forgets every verdict when its test selection changes, so each module's
 verdicts are kept in `benchmarks/mutation_verdicts.json` (tracked: they took hours
-to find) with the hash of every function they were found on. A verdict holds while its function is unchanged; a run of the
-module then tries only the mutants of functions changed since (or never tried).
+to find) with the hash of every function they were found on. A verdict holds while
+its function is unchanged; a run of the module then tries only the mutants of
+functions changed since (or never tried).
 Every mutant's tests are a new pytest session: one throwaway PostgreSQL server
 serves them all (`tests/plugins/postgres.py`'s `shared_cluster`).
 
