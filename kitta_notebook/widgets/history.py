@@ -388,11 +388,16 @@ class HistoryBrowser(SelectedTaskView):
     ) -> None:
         """Set several filters at once (one query); `sort` like 'credits:1' (descending),
         `creator` one of `client.history.creators()` ('' is everyone)."""
-        values = (status, mode, creator, search, sort)
-        chosen = list(zip(self._filter_controls, values, strict=True))
+        values = {
+            "status": status,
+            "mode": mode,
+            "creator": creator,
+            "search": search,
+            "sort": sort,
+        }
+        chosen = list(zip(self._filter_controls, values.values(), strict=True))
         self._offer_creators()  # someone who created since the last redraw is offered
-        names = ("status", "mode", "creator", "search", "sort")
-        for name, (control, value) in zip(names, chosen, strict=True):
+        for name, (control, value) in zip(values, chosen, strict=True):
             allowed = [o[1] for o in getattr(control, "options", ())]  # (label, value) pairs
             if value is not None and allowed and value not in allowed:
                 shown = ", ".join(repr(v) for v in allowed)
